@@ -1,0 +1,48 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Separate venvs for the original programs we compare against (their package
+# names clash with ours, so they never share our venv).
+COMPAT_CIRCUS := .venv-circus019
+COMPAT_SUPERVISOR := .venv-supervisor
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint unit compat-venvs bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(COMPAT_CIRCUS)/.installed:
+	$(PYTHON) -m venv $(COMPAT_CIRCUS)
+	$(COMPAT_CIRCUS)/bin/python -m pip install -q 'circus==0.19.0'
+	touch $@
+
+$(COMPAT_SUPERVISOR)/.installed:
+	$(PYTHON) -m venv $(COMPAT_SUPERVISOR)
+	$(COMPAT_SUPERVISOR)/bin/python -m pip install -q 'supervisor==4.3.0'
+	touch $@
+
+compat-venvs: $(COMPAT_CIRCUS)/.installed $(COMPAT_SUPERVISOR)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/circusd examples/demo.ini
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check circus papa_kernel tests bench
+	$(VENV)/bin/ruff format --check circus papa_kernel
+
+test: $(VENV)/.installed $(COMPAT_CIRCUS)/.installed lint
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -q tests/unit tests/config
+
+bench: $(VENV)/.installed compat-venvs
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) $(COMPAT_CIRCUS) $(COMPAT_SUPERVISOR) build *.egg-info

@@ -1,0 +1,126 @@
+"""The one exception hierarchy of circus, and the control-channel error codes.
+
+Every user-facing error carries *what* was wrong and *where*: ``file:line [section] key`` for
+configuration, command and property for control messages. The mapping of exceptions to the wire
+(``errno`` + ``reason``) lives in one place: :func:`circus.control.codec.error_reply` uses
+:attr:`CircusError.errno`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Errno(enum.IntEnum):
+    """Control-channel error numbers, identical to the original Circus (``commands/errors.py``)."""
+
+    NOT_SPECIFIED = 0
+    INVALID_JSON = 1
+    UNKNOWN_COMMAND = 2
+    MESSAGE_ERROR = 3
+    OS_ERROR = 4
+    COMMAND_ERROR = 5
+    BAD_MSG_DATA_ERROR = 6
+
+
+class CircusError(Exception):
+    """Base of every error circus raises on purpose."""
+
+    errno: Errno = Errno.NOT_SPECIFIED
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem found in a configuration: what was expected, what was found, and where."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    section: str | None = None
+    key: str | None = None
+    suggestion: str | None = None
+
+    def where(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.section:
+            parts.append(f"[{self.section}]")
+        if self.key:
+            parts.append(self.key)
+        return " ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.suggestion:
+            text += f" (did you mean {self.suggestion!r}?)"
+        return text
+
+
+class ConfigError(CircusError):
+    """A configuration could not be loaded. Holds every problem found, not just the first."""
+
+    errno = Errno.MESSAGE_ERROR
+
+    def __init__(self, problems: list[ConfigProblem] | ConfigProblem | str):
+        if isinstance(problems, str):
+            problems = [ConfigProblem(problems)]
+        elif isinstance(problems, ConfigProblem):
+            problems = [problems]
+        self.problems: list[ConfigProblem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# --- control channel -----------------------------------------------------------------------------
+
+
+class MessageError(CircusError):
+    """A control message is malformed or names something that does not exist."""
+
+    errno = Errno.MESSAGE_ERROR
+
+
+class UnknownCommandError(CircusError):
+    errno = Errno.UNKNOWN_COMMAND
+
+
+class ArgumentError(CircusError):
+    """Bad command-line arguments (circusctl) or bad property combination."""
+
+    errno = Errno.COMMAND_ERROR
+
+
+class ConflictError(CircusError):
+    """A command cannot run now because a conflicting one is running on the same target."""
+
+    errno = Errno.COMMAND_ERROR
+
+
+class AlreadyExistError(CircusError):
+    errno = Errno.COMMAND_ERROR
+
+
+class CallError(CircusError):
+    """A client call failed: timeout, connection refused, or an error reply."""
+
+
+# --- process hosting -----------------------------------------------------------------------------
+
+
+class HostError(CircusError):
+    """A process host (the kernel or the local host) refused or failed an operation."""
+
+    errno = Errno.COMMAND_ERROR
+
+
+class KernelError(HostError):
+    """papa-kernel replied ``Error: ...`` or could not be reached."""
+
+
+class SpawnError(HostError):
+    """A process could not be started (missing executable, bad working_dir, unknown user...)."""

@@ -1,0 +1,1 @@
+"""Process hosts: where workers actually run (the kernel, or circusd itself)."""

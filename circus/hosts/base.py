@@ -1,0 +1,179 @@
+"""The ProcessHost interface: the only way circus policy code touches processes and sockets.
+
+Two implementations sit behind it (DESIGN.md):
+
+- :class:`circus.hosts.kernel.KernelHost` talks to papa-kernel over its line protocol; processes
+  are the kernel's children and survive a restart of circusd.
+- :class:`circus.hosts.local.LocalHost` runs processes as direct children of circusd (for
+  ``use_papa = false`` watchers and support processes); they die with circusd.
+
+Watchers never know which one they use. Everything here is asyncio; a host is used from the
+arbiter's loop only. Process names are host-unique strings chosen by the caller (circusd uses
+``circus.<watcher>.<wid>``); a host never invents names.
+
+Output and exits are *pushed* to one listener per host in batches, in timestamp order. The host
+acknowledges a batch only after ``on_events`` returned, so nothing is lost if circusd dies while
+handling it: the kernel redelivers unacknowledged output to the next circusd.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+class OutputMode(enum.Enum):
+    """What happens to a child's stdout/stderr."""
+
+    CAPTURE = "capture"  # buffered by the host and delivered as OutputChunk events
+    DEVNULL = "devnull"  # discarded (close_child_stdout / close_child_stderr)
+    STDOUT = "stdout"  # stderr only: merged into the stdout stream
+
+
+@dataclass(frozen=True)
+class SpawnSpec:
+    """Everything a host needs to start one process. Placeholders are already substituted,
+    except ``$(socket.NAME.fileno)`` / ``$(socket.NAME.port)`` which the host fills in."""
+
+    name: str
+    argv: tuple[str, ...]
+    executable: str | None = None  # program file to exec; argv[0] is still passed as argv[0]
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+    umask: int | None = None
+    rlimits: Mapping[str, int | None] = field(default_factory=dict)  # None = unlimited
+    stdout: OutputMode = OutputMode.CAPTURE
+    stderr: OutputMode = OutputMode.CAPTURE
+    sockets: tuple[str, ...] = ()  # host sockets inherited at the host's fd numbers
+    stdin_socket: str | None = None  # a host socket placed at fd 0 (FastCGI style)
+    bufsize: int | None = None  # per-stream output buffer in bytes; None = host default
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """A process as the host sees it."""
+
+    name: str
+    pid: int
+    started: float  # epoch seconds
+    running: bool
+    exit_code: int | None = None  # exit status, or -signum when killed by a signal
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class OutputChunk:
+    """Bytes a process wrote, as read by the host (not line-aligned)."""
+
+    name: str
+    stream: str  # "stdout" | "stderr"
+    timestamp: float
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ExitRecord:
+    """A process ended. ``exit_code`` is the status, or ``-signum`` if a signal killed it."""
+
+    name: str
+    timestamp: float
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class DroppedOutput:
+    """The host discarded ``nbytes`` of a stream because nobody read it in time."""
+
+    name: str
+    stream: str
+    timestamp: float
+    nbytes: int
+
+
+HostEvent = OutputChunk | ExitRecord | DroppedOutput
+EventHandler = Callable[[Sequence[HostEvent]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SocketSpec:
+    """A socket to bind and hold. Mirrors ``[socket:NAME]`` of the configuration."""
+
+    name: str
+    family: str = "inet"  # inet | inet6 | unix
+    type: str = "stream"  # stream | dgram | seqpacket
+    host: str | None = None
+    port: int = 0
+    path: str | None = None
+    umask: int | None = None
+    backlog: int = 2048
+    interface: str | None = None
+    reuseport: bool = False
+    replace: bool = False
+
+
+@dataclass(frozen=True)
+class SocketInfo:
+    """A bound socket as the host holds it."""
+
+    name: str
+    family: str
+    type: str
+    fileno: int | None
+    host: str | None = None
+    port: int | None = None
+    path: str | None = None
+    backlog: int | None = None
+
+
+class ProcessHost(abc.ABC):
+    """Runs processes and holds sockets for circusd. See the module docstring."""
+
+    #: True when processes outlive circusd (the kernel), False for direct children.
+    persistent: bool = False
+
+    @abc.abstractmethod
+    async def open(self, on_events: EventHandler) -> None:
+        """Connect/prepare, and deliver every output chunk and exit of processes whose names
+        start with the host's prefix to ``on_events`` from now on (including ones buffered
+        before, for a persistent host)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections. A persistent host leaves its processes and sockets running."""
+
+    @abc.abstractmethod
+    async def spawn(self, spec: SpawnSpec) -> ProcessInfo:
+        """Start a process. Raises :class:`circus.errors.SpawnError` with the host's reason."""
+
+    @abc.abstractmethod
+    async def signal(self, name: str, signum: int) -> bool:
+        """Send ``signum`` to a process (pid-reuse safe). False if it has already exited."""
+
+    @abc.abstractmethod
+    async def list_processes(self, prefix: str = "") -> list[ProcessInfo]:
+        """Processes whose name starts with ``prefix``, running or exited-but-unreported."""
+
+    @abc.abstractmethod
+    async def forget(self, name: str) -> None:
+        """Drop the host's record of a process (its buffered output too)."""
+
+    @abc.abstractmethod
+    async def make_socket(self, spec: SocketSpec) -> SocketInfo:
+        """Bind and hold a socket (idempotent for an identical spec)."""
+
+    @abc.abstractmethod
+    async def list_sockets(self, prefix: str = "") -> list[SocketInfo]:
+        """Sockets whose name starts with ``prefix``."""
+
+    @abc.abstractmethod
+    async def remove_socket(self, name: str) -> None:
+        """Close the host's copy of a socket (children keep theirs)."""
+
+    @abc.abstractmethod
+    async def wait_readable(self, names: Sequence[str]) -> str:
+        """Wait until one of the named listening sockets has a pending connection or datagram
+        (without accepting it) and return its name. Used for ``on_demand`` watchers."""
