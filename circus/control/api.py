@@ -1,0 +1,131 @@
+"""What control commands may call on the arbiter and its watchers.
+
+This is the contract between ``circus/control/commands/`` and ``circus/arbiter.py`` /
+``circus/watcher.py``: commands use only these members, the arbiter implements all of them.
+Everything runs on the arbiter's asyncio loop. Methods that change state are coroutines; the
+arbiter serialises conflicting ones per watcher itself (a command waits its turn, it never gets
+"already running" errors), so commands need no locking of their own.
+
+Errors: unknown watcher -> :class:`circus.errors.MessageError` ``"program NAME not found"``;
+duplicate name -> :class:`circus.errors.AlreadyExistError`; bad option -> ConfigError/MessageError
+naming the key. The controller maps them to the wire (errno + reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+
+class WatcherAPI(Protocol):
+    name: str  # as configured (case preserved)
+    singleton: bool
+    numprocesses: int  # configured target
+    stop_signal: int
+    graceful_timeout: float
+
+    def status(self) -> str:
+        """``stopped`` | ``starting`` | ``active`` | ``stopping``."""
+
+    def pids(self) -> list[int]:
+        """Pids of live processes, in spawn order."""
+
+    async def start(self) -> dict[str, list[int]]:
+        """Start (no-op if active). Returns ``{"started": [...], "kept": [...]}``."""
+
+    async def stop(self) -> None:
+        """Graceful stop: stop_signal, then SIGKILL after graceful_timeout."""
+
+    async def restart(self) -> dict[str, list[int]]:
+        """Stop then start. Returns ``{"stopped", "started", "kept"}``."""
+
+    async def reload(self, graceful: bool = True, sequential: bool = False) -> dict[str, list[int]]:
+        """send_hup, or spawn-new-then-stop-oldest, or sequential; ``graceful=False`` restarts.
+        Returns ``{"stopped", "started", "kept"}``."""
+
+    async def incr(self, nb: int = 1) -> int:
+        """Add processes; returns the new numprocesses (singleton: unchanged)."""
+
+    async def decr(self, nb: int = 1) -> int:
+        """Remove processes (clamped at 0); returns the new numprocesses."""
+
+    async def set_options(self, options: Mapping[str, Any]) -> None:
+        """Apply converted+validated options; emits ``updated`` per key; reloads if needed."""
+
+    def options(self) -> dict[str, Any]:
+        """Every option of the watcher (the manual's names) plus its free-form keys."""
+
+    def get_options(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Selected options; unknown key -> MessageError ``"'KEY' option not found"``."""
+
+    async def signal(self, signum: int, pid: int | None = None, childpid: int | None = None,
+                     children: bool = False, recursive: bool = False) -> None:
+        """Send a signal with the routing rules of the original ``signal`` command."""
+
+    async def kill(self, signum: int | None = None, pid: int | None = None,
+                   graceful_timeout: float | None = None) -> None:
+        """signum (default stop_signal) then SIGKILL after the timeout; respawn per policy."""
+
+    def stats(self, pid: int | None = None, extended: bool = False) -> dict[str, Any]:
+        """``{str(pid): info}`` with the original's info fields (plus age, started, wid,
+        children); a dead process maps to ``"No such process (stopped?)"``. Unknown pid ->
+        MessageError ``"process 'PID' not found in 'NAME'"``."""
+
+
+class ArbiterAPI(Protocol):
+    endpoint: str
+    pubsub_endpoint: str
+    stats_endpoint: str | None
+    multicast_endpoint: str | None
+    check_delay: float
+    endpoint_owner: str | None
+    pid: int
+
+    @property
+    def watchers(self) -> list[WatcherAPI]:
+        """All watchers (plugins and circusd-stats included), sorted by name."""
+
+    def get_watcher(self, name: str) -> WatcherAPI:
+        """Case-insensitive lookup; MessageError ``"program NAME not found"``."""
+
+    def match_watchers(self, pattern: str, method: str = "glob") -> list[WatcherAPI]:
+        """``simple`` | ``glob`` | ``regex`` (case-insensitive). Unknown method ->
+        MessageError ``"unknown match method X"``; no match -> ``"program X not found"``."""
+
+    async def add_watcher(self, name: str, cmd: str, args: str | list[str] | None = None,
+                          options: Mapping[str, Any] | None = None,
+                          start: bool = False) -> WatcherAPI:
+        """Create a watcher from converted options; started only if ``start``."""
+
+    async def rm_watcher(self, name: str, nostop: bool = False) -> None:
+        """Remove a watcher; its processes are stopped unless ``nostop``."""
+
+    async def start_watchers(self, watchers: Sequence[WatcherAPI] | None = None) -> None:
+        """None: every watcher with autostart (priority order)."""
+
+    async def stop_watchers(self, watchers: Sequence[WatcherAPI] | None = None) -> None:
+        """None: all watchers (reverse priority order)."""
+
+    async def restart(self, watchers: Sequence[WatcherAPI] | None = None) -> None:
+        """Stop and start the given (default all) watchers."""
+
+    async def reload(self, graceful: bool = True, sequential: bool = False) -> None:
+        """Reload every watcher (priority order)."""
+
+    async def reload_config(self) -> dict[str, list[str]]:
+        """Re-read the config file and converge; returns what was added/removed/changed."""
+
+    async def quit(self, stop_workers: bool = False) -> None:
+        """Stop circusd. Kernel-hosted workers keep running unless ``stop_workers``."""
+
+    def sockets_info(self) -> list[dict[str, Any]]:
+        """``{fd, name, backlog, host, port}`` or ``{fd, name, backlog, path}``, sorted by fd."""
+
+    def global_options(self) -> dict[str, Any]:
+        """endpoint, pubsub_endpoint, stats_endpoint, check_delay, multicast_endpoint, ..."""
+
+    def circusd_info(self) -> dict[str, Any]:
+        """Process info of circusd itself (``dstats``)."""
+
+    def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
+        """Publish an event on the PUB socket (topic without the ``watcher.`` prefix)."""
