@@ -173,6 +173,23 @@ class ProcessHost(abc.ABC):
     async def remove_socket(self, name: str) -> None:
         """Close the host's copy of a socket (children keep theirs)."""
 
+    # --- small key/value store (the kernel keeps it across circusd restarts) ----------------
+
+    async def set_value(self, name: str, value: str | None) -> None:
+        """Store (or with None, delete) a value. circusd keeps per-watcher state here, such
+        as the configuration hash the running processes were spawned with. The default
+        implementation keeps it in memory; a persistent host overrides it."""
+        values = self.__dict__.setdefault("_values", {})
+        if value is None:
+            values.pop(name, None)
+        else:
+            values[name] = value
+
+    async def get_values(self, prefix: str = "") -> dict[str, str]:
+        """Values whose name starts with ``prefix``."""
+        values = self.__dict__.get("_values", {})
+        return {k: v for k, v in values.items() if k.startswith(prefix)}
+
     @abc.abstractmethod
     async def wait_readable(self, names: Sequence[str]) -> str:
         """Wait until one of the named listening sockets has a pending connection or datagram
