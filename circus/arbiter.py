@@ -1,0 +1,455 @@
+"""The arbiter: owns the watchers, the sockets, the hosts, the control channel and the events.
+
+Start-up (``Arbiter.astart``), in this order, so that a restarted circusd adopts what the kernel
+kept instead of duplicating it:
+
+1. take the single-instance lock (one circusd per kernel) and bind the control and PUB sockets;
+2. open the hosts: connect to the kernel (starting it, detached, if nobody answers) and the
+   local host;
+3. bind the configured sockets in their hosts (idempotent: the kernel returns the socket it
+   already holds);
+4. list the kernel's ``circus.*`` processes and adopt every one that belongs to a configured
+   watcher (same pid, no restart); processes of watchers that are no longer configured are
+   stopped afterwards;
+5. subscribe to output and exits (buffered output and exits that happened while circusd was
+   away are delivered now, in timestamp order);
+6. start the watchers by priority (highest first), honouring ``warmup_delay``.
+
+``quit`` leaves kernel-hosted workers running (``stop_workers=True`` ends them); ``stop``
+(library API) ends everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import fnmatch
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from circus import procinfo
+from circus.errors import AlreadyExistError, ConfigError, MessageError
+from circus.hosts.base import (
+    DroppedOutput,
+    ExitRecord,
+    HostEvent,
+    OutputChunk,
+    ProcessHost,
+)
+from circus.process import Process
+from circus.watcher import Watcher
+
+log = logging.getLogger(__name__)
+
+#: Prefix of every kernel name circusd owns (processes, sockets, values).
+KERNEL_PREFIX = "circus."
+
+
+class Arbiter:
+    """Runs a configuration. See the module docstring for the start-up order."""
+
+    def __init__(self, config: Any, config_path: str | None = None,
+                 stop_workers_on_exit: bool = False):
+        self.config = config
+        self.config_path = config_path
+        self.stop_workers_on_exit = stop_workers_on_exit
+        self.pid = os.getpid()
+        self.started_at = time.time()
+        self._watchers: dict[str, Watcher] = {}  # lower-cased name -> watcher
+        self._by_process: dict[str, tuple[Watcher, Process]] = {}  # host name -> owner
+        self._sockets: dict[str, Any] = {}  # socket name -> SocketInfo
+        self._hosts: dict[bool, ProcessHost] = {}  # use_papa -> host
+        self._on_demand: dict[str, asyncio.Task] = {}
+        self._orphans: list[tuple[ProcessHost, str]] = []
+        self._lock_fd: int | None = None
+        self._stopped = asyncio.Event()
+        self._global_lock = asyncio.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.controller = None
+        self.publisher = None
+
+    # --- global options (ArbiterAPI) ---------------------------------------------------------
+
+    @property
+    def settings(self) -> Any:
+        return self.config.circus
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.endpoint
+
+    @property
+    def pubsub_endpoint(self) -> str:
+        return self.settings.pubsub_endpoint
+
+    @property
+    def stats_endpoint(self) -> str | None:
+        return self.settings.stats_endpoint
+
+    @property
+    def multicast_endpoint(self) -> str | None:
+        return self.settings.multicast_endpoint
+
+    @property
+    def check_delay(self) -> float:
+        return float(self.settings.check_delay)
+
+    @property
+    def endpoint_owner(self) -> str | None:
+        return self.settings.endpoint_owner
+
+    def global_options(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "pubsub_endpoint": self.pubsub_endpoint,
+            "stats_endpoint": self.stats_endpoint,
+            "check_delay": self.check_delay,
+            "multicast_endpoint": self.multicast_endpoint,
+            "papa_endpoint": self.settings.papa_endpoint,
+            "statsd": self.settings.statsd,
+            "warmup_delay": self.settings.warmup_delay,
+            "debug": self.settings.debug,
+        }
+
+    def circusd_info(self) -> dict[str, Any]:
+        info = procinfo.get_info(self.pid, interval=0.01, with_children=False)
+        info["children"] = []
+        return info
+
+    # --- watchers ----------------------------------------------------------------------------
+
+    @property
+    def watchers(self) -> list[Watcher]:
+        return sorted(self._watchers.values(), key=lambda w: w.name.lower())
+
+    def by_priority(self, watchers: Sequence[Watcher] | None = None,
+                    reverse: bool = False) -> list[Watcher]:
+        """Highest priority first (stable by name); ``reverse`` for stopping."""
+        ordered = sorted(watchers if watchers is not None else self.watchers,
+                         key=lambda w: (-w.priority, w.name.lower()))
+        return ordered[::-1] if reverse else ordered
+
+    def get_watcher(self, name: str) -> Watcher:
+        try:
+            return self._watchers[str(name).lower()]
+        except KeyError:
+            raise MessageError(f"program {name} not found") from None
+
+    def match_watchers(self, pattern: str, method: str = "glob") -> list[Watcher]:
+        pattern = str(pattern).lower()
+        if method == "simple":
+            found = [self.get_watcher(pattern)]
+        elif method == "glob":
+            regex = re.compile(fnmatch.translate(pattern))
+            found = [w for w in self.watchers if regex.match(w.name.lower())]
+        elif method == "regex":
+            try:
+                regex = re.compile(pattern)
+            except re.error as exc:
+                raise MessageError(f"invalid regex {pattern!r}: {exc}") from None
+            found = [w for w in self.watchers if regex.match(w.name.lower())]
+        else:
+            raise MessageError(f"unknown match method {method}")
+        if not found:
+            raise MessageError(f"program {pattern} not found")
+        return found
+
+    def host_for(self, use_papa: bool) -> ProcessHost:
+        return self._hosts[bool(use_papa)]
+
+    def _create_watcher(self, wconf: Any) -> Watcher:
+        if wconf.name.lower() in self._watchers:
+            raise AlreadyExistError(f"{wconf.name!r} already exist")
+        watcher = Watcher(wconf, self, self.host_for(wconf.use_papa))
+        self._watchers[wconf.name.lower()] = watcher
+        return watcher
+
+    async def add_watcher(self, name: str, cmd: str, args: str | list[str] | None = None,
+                          options: Mapping[str, Any] | None = None,
+                          start: bool = False) -> Watcher:
+        from circus.config import watcher_from_options
+
+        if str(name).lower() in self._watchers:
+            raise AlreadyExistError(f"{name!r} already exist")
+        wconf = watcher_from_options(name, cmd, args, dict(options or {}), self.config)
+        if wconf.use_papa and True not in self._hosts:
+            await self._open_host(True)
+        watcher = self._create_watcher(wconf)
+        self.publish_watcher_event(watcher.res_name, "add", {"time": time.time()})
+        if start:
+            await watcher.start()
+        return watcher
+
+    async def rm_watcher(self, name: str, nostop: bool = False) -> None:
+        watcher = self.get_watcher(name)
+        self._watchers.pop(watcher.name.lower(), None)
+        self.publish_watcher_event(watcher.res_name, "remove", {"time": time.time()})
+        if nostop:
+            watcher.detach()
+        else:
+            await watcher.stop()
+        for host_name, (owner, _proc) in list(self._by_process.items()):
+            if owner is watcher:
+                self._by_process.pop(host_name, None)
+
+    async def start_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
+        if watchers is None:
+            watchers = [w for w in self.watchers if w.autostart or w.pids()]
+        warmup = float(self.settings.warmup_delay or 0)
+        for i, watcher in enumerate(self.by_priority(watchers)):
+            if i and warmup:
+                await asyncio.sleep(warmup)
+            await watcher.start()
+
+    async def stop_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
+        for watcher in self.by_priority(watchers, reverse=True):
+            await watcher.stop()
+
+    async def restart(self, watchers: Sequence[Watcher] | None = None) -> None:
+        await self.stop_watchers(watchers)
+        await self.start_watchers(watchers if watchers is not None else self.watchers)
+
+    async def reload(self, graceful: bool = True, sequential: bool = False) -> None:
+        for watcher in self.by_priority():
+            await watcher.reload(graceful=graceful, sequential=sequential)
+
+    async def reload_config(self) -> dict[str, list[str]]:
+        from circus.reloader import reload_config
+
+        async with self._global_lock:
+            return await reload_config(self)
+
+    # --- hooks for watchers -------------------------------------------------------------------
+
+    def register_process(self, watcher: Watcher, proc: Process) -> None:
+        self._by_process[proc.name] = (watcher, proc)
+
+    async def watcher_started(self, watcher: Watcher) -> None:
+        """Called when a watcher became active (nothing to do yet; plugins may listen)."""
+
+    async def watcher_stopped(self, watcher: Watcher) -> None:
+        for host_name, (owner, proc) in list(self._by_process.items()):
+            if owner is watcher and not proc.alive:
+                self._by_process.pop(host_name, None)
+
+    def publish_watcher_event(self, res_name: str, event: str, payload: Mapping[str, Any]) -> None:
+        self.publish(f"watcher.{res_name}.{event}", payload)
+
+    def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
+        if self.publisher is not None:
+            self.publisher.publish(topic, dict(payload))
+
+    # --- on demand ------------------------------------------------------------------------------
+
+    def arm_on_demand(self, watcher: Watcher) -> None:
+        """Start the watcher's processes when one of its sockets becomes readable."""
+        names = watcher._builder.socket_host_names()
+        if not names or watcher.name in self._on_demand:
+            return
+
+        async def wait() -> None:
+            try:
+                await watcher.host.wait_readable(names)
+            finally:
+                self._on_demand.pop(watcher.name, None)
+            watcher._demand_seen = True
+            watcher.schedule_converge()
+
+        self._on_demand[watcher.name] = asyncio.get_running_loop().create_task(wait())
+
+    def disarm_on_demand(self, watcher: Watcher) -> None:
+        task = self._on_demand.pop(watcher.name, None)
+        if task:
+            task.cancel()
+
+    # --- events from hosts ----------------------------------------------------------------------
+
+    async def _on_host_events(self, events: Sequence[HostEvent]) -> None:
+        for event in sorted(events, key=lambda e: e.timestamp):
+            owner = self._by_process.get(event.name)
+            if owner is None:
+                if isinstance(event, ExitRecord):
+                    log.debug("exit of unmanaged process %s (%s)", event.name, event.exit_code)
+                continue
+            watcher, proc = owner
+            if isinstance(event, OutputChunk):
+                watcher.on_output(proc, event)
+            elif isinstance(event, ExitRecord):
+                self._by_process.pop(event.name, None)
+                watcher.on_exit(proc, event)
+            elif isinstance(event, DroppedOutput):
+                log.warning("%s: the host dropped %d bytes of %s (nobody read them in time)",
+                            watcher.name, event.nbytes, event.stream)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def _open_host(self, use_papa: bool) -> ProcessHost:
+        if use_papa:
+            from circus.hosts.kernel import KernelHost, ensure_kernel
+
+            await ensure_kernel(self.settings.papa_endpoint)
+            host: ProcessHost = KernelHost(self.settings.papa_endpoint, prefix=KERNEL_PREFIX)
+        else:
+            from circus.hosts.local import LocalHost
+
+            host = LocalHost()
+        self._hosts[use_papa] = host
+        return host
+
+    def _needs_kernel(self) -> bool:
+        return any(w.use_papa for w in self.config.watchers) or \
+            any(s.use_papa for s in self.config.sockets)
+
+    def _take_instance_lock(self) -> None:
+        """One circusd per kernel: a second one would fight over the same workers."""
+        from circus.util.endpoints import kernel_socket_path
+
+        path = kernel_socket_path(self.settings.papa_endpoint) + ".circusd.lock"
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(f"another circusd already manages the kernel at "
+                              f"{self.settings.papa_endpoint} (lock {path})") from None
+        self._lock_fd = fd
+
+    async def _bind_sockets(self) -> None:
+        from circus.spawning import socket_spec
+
+        for sconf in self.config.sockets:
+            host = self.host_for(sconf.use_papa)
+            info = await host.make_socket(socket_spec(sconf))
+            self._sockets[sconf.name] = info
+
+    async def _adopt(self) -> None:
+        from circus.spawning import parse_process_name
+
+        host = self._hosts.get(True)
+        if host is None:
+            return
+        for info in await host.list_processes(KERNEL_PREFIX):
+            parsed = parse_process_name(info.name)
+            watcher = self._watchers.get(parsed[0]) if parsed else None
+            if watcher is None or not watcher.config.use_papa:
+                self._orphans.append((host, info.name))
+                continue
+            proc = Process(host, info.name, parsed[1], info.pid, info.started, adopted=True)
+            if not info.running:
+                log.info("%s: process %d exited while circusd was away (%s)", watcher.name,
+                         info.pid, info.exit_code)
+            watcher.adopt(proc)
+            log.info("%s: adopted running process %d (wid %d)", watcher.name, info.pid,
+                     parsed[1])
+
+    async def _stop_orphans(self) -> None:
+        """Processes of watchers that are no longer configured: stop and forget them."""
+        import signal
+
+        for host, name in self._orphans:
+            log.info("stopping %s: its watcher is no longer configured", name)
+            with contextlib.suppress(Exception):
+                await host.signal(name, signal.SIGTERM)
+        self._orphans.clear()
+
+    async def astart(self) -> None:
+        """Start everything (see module docstring); returns once watchers are started."""
+        from circus.control.controller import Controller
+        from circus.events import EventPublisher
+
+        self.loop = asyncio.get_running_loop()
+        if self._needs_kernel():
+            self._take_instance_lock()
+        self.publisher = EventPublisher(self.pubsub_endpoint, self.settings)
+        self.controller = Controller(self, self.endpoint, self.settings)
+        await self.controller.start()
+        if self._needs_kernel():
+            await self._open_host(True)
+        await self._open_host(False)
+        for wconf in self.config.watchers:
+            self._create_watcher(wconf)
+        await self._bind_sockets()
+        await self._adopt()
+        for host in self._hosts.values():
+            await host.open(self._on_host_events)
+        await self.start_watchers()
+        await self._stop_orphans()
+        log.info("circusd %d ready: %d watchers", self.pid, len(self._watchers))
+
+    async def run(self) -> None:
+        """Start, then serve until :meth:`quit` or :meth:`stop`."""
+        await self.astart()
+        await self._stopped.wait()
+
+    async def quit(self, stop_workers: bool = False) -> None:
+        """Stop circusd. Kernel-hosted workers keep running unless ``stop_workers``."""
+        stop_workers = stop_workers or self.stop_workers_on_exit
+        for watcher in self.by_priority(reverse=True):
+            if stop_workers or not watcher.host.persistent:
+                await watcher.stop()
+            else:
+                watcher.detach()
+        for task in self._on_demand.values():
+            task.cancel()
+        await self._close(remove_sockets=stop_workers)
+
+    async def _close(self, remove_sockets: bool) -> None:
+        if remove_sockets:
+            for name, info in list(self._sockets.items()):
+                with contextlib.suppress(Exception):
+                    await self._host_of_socket(name).remove_socket(info.name)
+        for host in self._hosts.values():
+            with contextlib.suppress(Exception):
+                await host.close()
+        if self.controller is not None:
+            await self.controller.stop()
+        if self.publisher is not None:
+            self.publisher.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        self._stopped.set()
+
+    def _host_of_socket(self, name: str) -> ProcessHost:
+        for sconf in self.config.sockets:
+            if sconf.name == name:
+                return self.host_for(sconf.use_papa)
+        raise KeyError(name)
+
+    def sockets_info(self) -> list[dict[str, Any]]:
+        result = []
+        for name, info in self._sockets.items():
+            entry: dict[str, Any] = {"fd": info.fileno, "name": name, "backlog": info.backlog}
+            if info.path:
+                entry["path"] = info.path
+            else:
+                entry["host"] = info.host
+                entry["port"] = info.port
+            result.append(entry)
+        return sorted(result, key=lambda e: (e["fd"] is None, e["fd"] or 0))
+
+    # --- library API ------------------------------------------------------------------------
+
+    def start(self):
+        """Library entry: blocks running circusd when called outside an event loop; inside
+        one, returns an awaitable that starts it (``await arbiter.start()``)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self.run())
+            return None
+        return self.astart()
+
+    def stop(self):
+        """Stop every watcher (workers included) and circusd. Awaitable inside a loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return None  # start() returned: everything is already stopped
+        return self.quit(stop_workers=True)

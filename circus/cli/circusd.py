@@ -1,0 +1,127 @@
+"""``circusd``: run the arbiter on a configuration file.
+
+Signals (handled on the event loop; handlers only record, see STYLE.md): SIGHUP reloads the
+configuration, SIGTERM/SIGINT/SIGQUIT quit. Quitting leaves kernel-hosted workers running
+unless ``--stop-workers-on-exit`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from circus import __version__
+from circus.errors import CircusError
+
+log = logging.getLogger("circus.circusd")
+
+EXIT_OK = 0
+EXIT_CONFIG_ERROR = 1  # the configuration could not be loaded: nothing was started
+EXIT_RUNTIME_ERROR = 2  # start-up failed after the configuration was read
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="circusd", description="Run circusd on a config file.")
+    parser.add_argument("config", nargs="?", help="configuration file (INI)")
+    parser.add_argument("--log-level", dest="loglevel", help="debug, info, warning, error")
+    parser.add_argument("--log-output", dest="logoutput",
+                        help="'-' (stdout), a file path, or syslog://[host[:port]][?facility]")
+    parser.add_argument("--logger-config", dest="loggerconfig",
+                        help="logging config file (.ini, .json or .yaml)")
+    parser.add_argument("--daemon", action="store_true", help="detach and run in background")
+    parser.add_argument("--pidfile", help="write circusd's pid to this file")
+    parser.add_argument("--check-config", action="store_true",
+                        help="only check the configuration, print errors or 'ok'")
+    parser.add_argument("--stop-workers-on-exit", action="store_true",
+                        help="SIGTERM/SIGINT also stop kernel-hosted workers")
+    parser.add_argument("--version", action="version", version=f"circusd {__version__}")
+    return parser
+
+
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, arbiter) -> None:
+    def on_reload() -> None:
+        loop.create_task(_safe(arbiter.reload_config(), "reloadconfig (SIGHUP)"))
+
+    def on_quit() -> None:
+        loop.create_task(_safe(arbiter.quit(), "quit (signal)"))
+
+    loop.add_signal_handler(signal.SIGHUP, on_reload)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        loop.add_signal_handler(signum, on_quit)
+
+
+async def _safe(coro, what: str) -> None:
+    try:
+        await coro
+    except CircusError as exc:
+        log.error("%s failed: %s", what, exc)
+    except Exception:
+        log.exception("%s failed", what)
+
+
+async def _serve(arbiter) -> None:
+    _install_signal_handlers(asyncio.get_running_loop(), arbiter)
+    await arbiter.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.config:
+        print("circusd: a configuration file is required", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    if args.check_config:
+        from circus.cli.check_config import main as check_main
+
+        return check_main([args.config])
+
+    from circus.arbiter import Arbiter
+    from circus.config import load_config
+    from circus.util.logsetup import configure_logging
+    from circus.util.pidfile import Pidfile
+
+    try:
+        config = load_config(args.config)
+    except CircusError as exc:
+        print(f"circusd: invalid configuration:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    settings = config.circus
+    try:
+        configure_logging(args.loglevel or settings.loglevel or "info",
+                          args.logoutput or settings.logoutput or "-",
+                          args.loggerconfig or settings.loggerconfig)
+    except CircusError as exc:
+        print(f"circusd: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    if settings.umask is not None:
+        os.umask(settings.umask)
+    if args.daemon:
+        from circus.util.daemon import daemonize
+
+        daemonize()
+    pidfile = None
+    pidfile_path = args.pidfile or settings.pidfile
+    try:
+        if pidfile_path:
+            pidfile = Pidfile(pidfile_path)
+            pidfile.create(os.getpid())
+        arbiter = Arbiter(config, config_path=os.path.abspath(args.config),
+                          stop_workers_on_exit=args.stop_workers_on_exit)
+        asyncio.run(_serve(arbiter))
+    except CircusError as exc:
+        log.error("circusd cannot run: %s", exc)
+        print(f"circusd: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if pidfile is not None:
+            pidfile.unlink()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

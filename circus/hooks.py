@@ -1,0 +1,99 @@
+"""Watcher hooks: user callables run around starts, spawns, stops, signals and reaps.
+
+A hook is ``hook(watcher, arbiter, hook_name, **kwargs)`` returning True to let circus go on.
+It may also be a coroutine function (an addition over the original). Configured as a dotted
+path with an optional ``,true`` flag: when set, an exception in the hook counts as success;
+otherwise an exception counts as ``False``. Every run publishes ``hook_success`` or
+``hook_failure``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from circus.errors import ConfigError, ConfigProblem
+
+log = logging.getLogger(__name__)
+
+HOOK_NAMES = (
+    "before_start", "after_start", "before_spawn", "after_spawn", "before_stop", "after_stop",
+    "before_signal", "after_signal", "before_reap", "after_reap", "extended_stats",
+)
+#: Hooks whose ``False`` aborts the start (the others' result is advisory or ignored).
+ABORTING_HOOKS = frozenset({"before_start", "after_start", "before_spawn", "after_spawn"})
+
+
+@dataclass(frozen=True)
+class Hook:
+    name: str
+    func: Callable[..., Any]
+    ignore_errors: bool = False
+    path: str = ""
+
+
+def resolve(path: str) -> Callable[..., Any]:
+    """Import ``package.module.function`` (also ``package.module:function``)."""
+    module_name, sep, attr = path.replace(":", ".").rpartition(".")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"{path!r} is not a dotted path to a callable")
+    module = importlib.import_module(module_name)
+    func = getattr(module, attr)
+    if not callable(func):
+        raise ValueError(f"{path!r} is not callable")
+    return func
+
+
+def load_hooks(specs: Mapping[str, Any], where: str = "") -> dict[str, Hook]:
+    """Build hooks from ``{name: "dotted.path[,bool]" | (path, ignore) | callable}``.
+
+    Raises ConfigError naming every hook that is unknown or cannot be imported.
+    """
+    hooks: dict[str, Hook] = {}
+    problems: list[ConfigProblem] = []
+    for name, spec in specs.items():
+        key = f"hooks.{name}"
+        if name not in HOOK_NAMES:
+            problems.append(ConfigProblem(f"unknown hook {name!r}; known: {', '.join(HOOK_NAMES)}",
+                                          section=where or None, key=key))
+            continue
+        ignore = False
+        if isinstance(spec, tuple | list):
+            spec, ignore = spec[0], bool(spec[1])
+        if callable(spec):
+            hooks[name] = Hook(name, spec, ignore, getattr(spec, "__qualname__", repr(spec)))
+            continue
+        path, _, flag = str(spec).partition(",")
+        if flag.strip():
+            ignore = flag.strip().lower() in ("1", "true", "yes", "on")
+        try:
+            hooks[name] = Hook(name, resolve(path.strip()), ignore, path.strip())
+        except Exception as exc:  # any import error of user code
+            problems.append(ConfigProblem(f"cannot load hook {path.strip()!r}: {exc}",
+                                          section=where or None, key=key))
+    if problems:
+        raise ConfigError(problems)
+    return hooks
+
+
+async def run_hook(hook: Hook | None, watcher: Any, arbiter: Any,
+                   publish: Callable[[str, dict[str, Any]], None], **kwargs: Any) -> bool:
+    """Run one hook; True when absent, when it returned True, or when its error is ignored."""
+    if hook is None:
+        return True
+    try:
+        result = hook.func(watcher=watcher, arbiter=arbiter, hook_name=hook.name, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception as exc:
+        log.error("hook %s (%s) of %s failed: %s", hook.name, hook.path,
+                  getattr(watcher, "name", "?"), exc, exc_info=True)
+        publish("hook_failure", {"name": hook.name, "time": time.time(), "error": str(exc)})
+        return hook.ignore_errors
+    publish("hook_success", {"name": hook.name, "time": time.time()})
+    return bool(result)

@@ -1,0 +1,137 @@
+"""One worker process as circusd sees it: identity, lifecycle state, and signals.
+
+The process itself runs in a :class:`~circus.hosts.base.ProcessHost` (the kernel or circusd);
+this object only mirrors what the host reported and routes signals through the host, which
+signals by pidfd, so a recycled pid can never be hit. Exits are *pushed* by the host (an
+:class:`~circus.hosts.base.ExitRecord`) and applied with :meth:`Process.mark_exited`.
+
+Lifecycle (one choke point, :meth:`Process._transition`)::
+
+    RUNNING --stop signal sent--> STOPPING --exit--> EXITED
+    RUNNING --exit-----------------------------------> EXITED
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from typing import Any
+
+import psutil
+
+from circus import procinfo
+from circus.hosts.base import ProcessHost
+
+log = logging.getLogger(__name__)
+
+
+class ProcessState(enum.Enum):
+    RUNNING = "running"
+    STOPPING = "stopping"
+    EXITED = "exited"
+
+
+_LEGAL = {
+    (ProcessState.RUNNING, ProcessState.STOPPING),  # stop signal sent
+    (ProcessState.RUNNING, ProcessState.EXITED),  # died or was reaped
+    (ProcessState.STOPPING, ProcessState.EXITED),  # stopped as asked (or killed)
+}
+
+
+class Process:
+    """A worker of a watcher: ``wid`` slot, host name, pid and state."""
+
+    def __init__(self, host: ProcessHost, name: str, wid: int, pid: int, started: float,
+                 adopted: bool = False, config_hash: str | None = None):
+        self.host = host
+        self.name = name  # host-unique name, e.g. circus.web.3
+        self.wid = wid
+        self.pid = pid
+        self.started = started  # epoch seconds
+        self.adopted = adopted  # reattached after a circusd restart
+        self.config_hash = config_hash
+        self.state = ProcessState.RUNNING
+        self.state_since = time.monotonic()
+        self.exit_code: int | None = None
+        self._exited = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<Process {self.name} pid={self.pid} {self.state.value}>"
+
+    # --- state ------------------------------------------------------------------------------
+
+    def _transition(self, new: ProcessState) -> bool:
+        if self.state is new:
+            return False
+        if (self.state, new) not in _LEGAL:
+            raise RuntimeError(f"{self.name}: illegal transition {self.state} -> {new}")
+        self.state = new
+        self.state_since = time.monotonic()
+        return True
+
+    @property
+    def alive(self) -> bool:
+        return self.state is not ProcessState.EXITED
+
+    def mark_exited(self, exit_code: int | None) -> bool:
+        """Apply the host's exit report. Returns False if it was already known."""
+        if not self._transition(ProcessState.EXITED):
+            return False
+        self.exit_code = exit_code
+        self._exited.set()
+        return True
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the exit; True if it exited within ``timeout``."""
+        if timeout is None:
+            await self._exited.wait()
+            return True
+        try:
+            await asyncio.wait_for(self._exited.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- signals ----------------------------------------------------------------------------
+
+    async def send_signal(self, signum: int) -> bool:
+        """Signal the process through its host. False if it has already exited."""
+        if not self.alive:
+            return False
+        return await self.host.signal(self.name, signum)
+
+    async def stop_signal(self, signum: int) -> bool:
+        """Send the stop signal and enter STOPPING."""
+        sent = await self.send_signal(signum)
+        if self.state is ProcessState.RUNNING:
+            self._transition(ProcessState.STOPPING)  # RUNNING -> STOPPING
+        return sent
+
+    def children(self, recursive: bool = False) -> list[int]:
+        return procinfo.children_pids(self.pid, recursive) if self.alive else []
+
+    def signal_pid(self, pid: int, signum: int) -> None:
+        """Signal a descendant (not a host child: plain kill; ESRCH ignored)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            psutil.Process(pid).send_signal(signum)
+
+    # --- info -------------------------------------------------------------------------------
+
+    def age(self) -> float:
+        return time.time() - self.started
+
+    def info(self) -> dict[str, Any] | str:
+        """The original's stats dict (plus age, started, wid) or the dead-process string."""
+        if not self.alive:
+            return procinfo.DEAD_PROCESS
+        try:
+            info = procinfo.get_info(self.pid)
+        except psutil.NoSuchProcess:
+            return procinfo.DEAD_PROCESS
+        info["age"] = self.age()
+        info["started"] = self.started
+        info["wid"] = self.wid
+        return info

@@ -1,0 +1,94 @@
+"""Per-process statistics in the original Circus format (``stats``, ``dstats``, circusd-stats).
+
+Field names and formats match the original ``get_info``: ``mem_info1``/``mem_info2`` are human
+sizes (``"3.00M"``), ``ctime`` is ``"M:SS.cc"`` CPU time, and any field the OS refuses to give is
+``"N/A"``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import psutil
+
+NOT_AVAILABLE = "N/A"
+DEAD_PROCESS = "No such process (stopped?)"
+
+_UNITS = ("K", "M", "G", "T", "P")
+
+
+def bytes2human(n: float) -> str:
+    """``3145728`` -> ``"3.00M"`` (1024-based, as the original)."""
+    if n < 1024:
+        return f"{int(n)}B"
+    value = float(n)
+    for unit in _UNITS:
+        value /= 1024.0
+        if value < 1024 or unit == _UNITS[-1]:
+            return f"{value:.2f}{unit}"
+    raise AssertionError("unreachable")
+
+
+def _cpu_time(proc: psutil.Process) -> str:
+    times = proc.cpu_times()
+    total = times.user + times.system
+    minutes, seconds = divmod(total, 60)
+    return f"{int(minutes)}:{int(seconds):02d}.{int((total - int(total)) * 100):02d}"
+
+
+def get_info(pid_or_process: int | psutil.Process, interval: float = 0.0,
+             with_children: bool = True) -> dict[str, Any]:
+    """Return the info dict of a process, or raise psutil.NoSuchProcess."""
+    proc = (pid_or_process if isinstance(pid_or_process, psutil.Process)
+            else psutil.Process(pid_or_process))
+    info: dict[str, Any] = {"pid": proc.pid}
+
+    def field(key: str, getter) -> None:
+        try:
+            info[key] = getter()
+        except psutil.NoSuchProcess:
+            raise
+        except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            info[key] = NOT_AVAILABLE
+
+    with proc.oneshot():
+        field("cmdline", lambda: os.path.basename((proc.cmdline() or [proc.name()])[0]))
+        field("username", proc.username)
+        field("nice", proc.nice)
+        mem = None
+        try:
+            mem = proc.memory_info()
+        except (psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+        info["mem_info1"] = bytes2human(mem.rss) if mem else NOT_AVAILABLE
+        info["mem_info2"] = bytes2human(mem.vms) if mem else NOT_AVAILABLE
+        field("cpu", lambda: proc.cpu_percent(interval=interval))
+        field("mem", lambda: round(proc.memory_percent(), 3))
+        field("ctime", lambda: _cpu_time(proc))
+        field("create_time", proc.create_time)
+        if isinstance(info.get("create_time"), float):
+            info["age"] = time.time() - info["create_time"]
+        else:
+            info["age"] = NOT_AVAILABLE
+    children: list[Any] = []
+    if with_children:
+        try:
+            for child in proc.children():
+                try:
+                    children.append(get_info(child, interval, with_children=False))
+                except psutil.NoSuchProcess:
+                    continue
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    info["children"] = children
+    return info
+
+
+def children_pids(pid: int, recursive: bool = False) -> list[int]:
+    """Pids of the children (or all descendants) of ``pid``; empty if it is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=recursive)]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []

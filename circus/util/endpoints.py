@@ -1,0 +1,58 @@
+"""Endpoint strings: ``ipc://PATH``, ``tcp://HOST:PORT``, or a plain absolute path (kernel)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    scheme: str  # "ipc" | "tcp"
+    path: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.scheme == "ipc":
+            return True
+        host = (self.host or "").strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+def parse_endpoint(value: str) -> Endpoint:
+    """Parse an endpoint; raise ValueError naming what is wrong."""
+    text = value.strip()
+    if text.startswith("ipc://"):
+        path = text[len("ipc://"):]
+        if not path:
+            raise ValueError(f"endpoint {value!r} has no path")
+        return Endpoint("ipc", path=path)
+    if text.startswith("tcp://"):
+        rest = text[len("tcp://"):]
+        host, sep, port = rest.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"endpoint {value!r} must be tcp://HOST:PORT")
+        return Endpoint("tcp", host=host.strip("[]"), port=int(port))
+    if os.path.isabs(text):
+        return Endpoint("ipc", path=text)
+    raise ValueError(f"endpoint {value!r} must start with ipc:// or tcp:// "
+                     "(or be an absolute socket path)")
+
+
+def kernel_socket_path(papa_endpoint: str) -> str:
+    """The unix socket path of a kernel endpoint, or a runtime-dir path standing for a TCP one
+    (used to name lock files)."""
+    endpoint = parse_endpoint(papa_endpoint)
+    if endpoint.scheme == "ipc":
+        return endpoint.path or ""
+    from papa_kernel.paths import runtime_dir
+
+    return os.path.join(runtime_dir(), f"papa-tcp-{endpoint.host}-{endpoint.port}")

@@ -1,0 +1,597 @@
+"""A watcher: N processes of one command, kept alive according to its policy.
+
+Rationale
+---------
+Everything that changes a watcher (commands, exits, max_age timers, socket activity) ends in
+one of two places:
+
+- a *command* (start, stop, reload, incr, set...) runs under ``self._lock``, so conflicting
+  commands never interleave on one watcher: the second waits for the first instead of failing
+  with the original's "already running" error;
+- *convergence* (:meth:`_converge`) brings the number of processes to the target after an exit,
+  an ``incr``/``decr`` or a timer. It also takes the lock, so it never races a stop.
+
+Exits are applied to the :class:`~circus.process.Process` objects immediately (outside the
+lock), so a command waiting for processes to die (a graceful stop) is woken without needing the
+lock. Respawning is event-driven: the host pushes the exit record and convergence follows at
+once; there is no periodic polling (``check_delay`` is only kept for compatibility).
+
+Crash loops: a process that exits less than :data:`MIN_UPTIME` seconds after it was spawned,
+or that cannot be spawned at all, counts as a failed start. Failed starts are retried with an
+exponential back-off (capped by ``retry_in``); after ``max_retry`` consecutive ones (``-1``:
+never) the watcher gives up and stops, as the manual describes for ``max_retry``.
+
+States (one choke point, :meth:`_transition`)::
+
+    STOPPED -> STARTING -> ACTIVE -> STOPPING -> STOPPED
+    STARTING -> STOPPING (start aborted by a hook)    ACTIVE -> STOPPED (respawn off, all exited)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import signal as signals
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from circus import hooks as hooklib
+from circus import procinfo
+from circus.errors import MessageError, SpawnError
+from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
+from circus.process import Process
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+
+log = logging.getLogger(__name__)
+
+#: A process that dies sooner than this after its spawn counts as a failed start.
+MIN_UPTIME = 1.0
+#: First delay before retrying a failed start; doubled each time, capped by ``retry_in``.
+FIRST_RETRY_DELAY = 0.1
+
+
+class WatcherState(enum.Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    ACTIVE = "active"
+    STOPPING = "stopping"
+
+
+S = WatcherState
+_LEGAL = {
+    (S.STOPPED, S.STARTING),  # start
+    (S.STARTING, S.ACTIVE),  # processes spawned, after_start ok
+    (S.STARTING, S.STOPPING),  # a start hook said no, or spawning gave up
+    (S.ACTIVE, S.STOPPING),  # stop
+    (S.STOPPING, S.STOPPED),  # every process gone
+    (S.ACTIVE, S.STOPPED),  # respawn off and the last process exited
+}
+
+
+class Watcher:
+    """Runs ``numprocesses`` copies of a command through a :class:`ProcessHost`."""
+
+    def __init__(self, config: Any, arbiter: Arbiter, host: ProcessHost):
+        from circus.spawning import SpawnBuilder
+
+        self.config = config
+        self.arbiter = arbiter
+        self.host = host
+        self.name: str = config.name
+        self.numprocesses: int = 1 if config.singleton and config.numprocesses > 1 \
+            else config.numprocesses
+        self.processes: dict[int, Process] = {}  # pid -> process, in spawn order
+        self.state = WatcherState.STOPPED
+        self.state_since = time.monotonic()
+        self._lock = asyncio.Lock()
+        self._builder = SpawnBuilder(self)
+        self._hooks = hooklib.load_hooks(dict(config.hooks or {}), f"watcher:{self.name}")
+        self._streams: dict[str, Any] = {}
+        self._converge_task: asyncio.Task | None = None
+        self._timers: dict[int, asyncio.TimerHandle] = {}  # pid -> max_age timer
+        self._failures = 0
+        self._retry_at = 0.0
+        self._demand_seen = not config.on_demand
+        self._recovering = False
+
+    def __repr__(self) -> str:
+        return f"<Watcher {self.name} {self.state.value} {len(self.processes)} procs>"
+
+    # --- config accessors (the manual's names) -----------------------------------------------
+
+    @property
+    def singleton(self) -> bool:
+        return bool(self.config.singleton)
+
+    @property
+    def stop_signal(self) -> int:
+        return int(self.config.stop_signal)
+
+    @property
+    def graceful_timeout(self) -> float:
+        return float(self.config.graceful_timeout)
+
+    @property
+    def priority(self) -> int:
+        return int(self.config.priority)
+
+    @property
+    def respawn(self) -> bool:
+        return bool(self.config.respawn)
+
+    @property
+    def autostart(self) -> bool:
+        return bool(self.config.autostart)
+
+    @property
+    def on_demand(self) -> bool:
+        return bool(self.config.on_demand)
+
+    @property
+    def res_name(self) -> str:
+        """Name used in event topics (lower-cased, spaces replaced, as the original)."""
+        return self.name.lower().replace(" ", "_")
+
+    # --- state --------------------------------------------------------------------------------
+
+    def _transition(self, new: WatcherState) -> None:
+        if self.state is new:
+            return
+        if (self.state, new) not in _LEGAL:
+            raise RuntimeError(f"watcher {self.name}: illegal transition {self.state} -> {new}")
+        log.debug("watcher %s: %s -> %s", self.name, self.state.value, new.value)
+        self.state = new
+        self.state_since = time.monotonic()
+
+    def status(self) -> str:
+        return self.state.value
+
+    def is_active(self) -> bool:
+        return self.state is WatcherState.ACTIVE
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes.values() if p.alive]
+
+    def publish(self, event: str, payload: dict[str, Any]) -> None:
+        self.arbiter.publish_watcher_event(self.res_name, event, payload)
+
+    async def _hook(self, name: str, **kwargs: Any) -> bool:
+        return await hooklib.run_hook(self._hooks.get(name), self, self.arbiter,
+                                      self.publish, **kwargs)
+
+    # --- output and exits (pushed by the host through the arbiter) ----------------------------
+
+    def _stream(self, which: str):
+        stream = self._streams.get(which)
+        if stream is None:
+            stream = self._streams[which] = self._builder.build_stream(which)
+        return stream
+
+    def on_output(self, proc: Process, chunk: OutputChunk) -> None:
+        message = {"data": chunk.data, "pid": proc.pid, "name": chunk.stream,
+                   "timestamp": chunk.timestamp}
+        try:
+            self._stream(chunk.stream)(message)
+        except Exception:  # a broken user stream must not stop output of others
+            log.exception("watcher %s: %s stream failed", self.name, chunk.stream)
+
+    def on_exit(self, proc: Process, record: ExitRecord) -> None:
+        """Apply an exit reported by the host, publish ``reap``, and converge."""
+        if not proc.mark_exited(record.exit_code):
+            return
+        self.processes.pop(proc.pid, None)
+        timer = self._timers.pop(proc.pid, None)
+        if timer:
+            timer.cancel()
+        self.publish("reap", {"process_pid": proc.pid, "time": record.timestamp,
+                              "exit_code": record.exit_code})
+        log.info("%s: process %d (wid %d) exited with %s", self.name, proc.pid, proc.wid,
+                 record.exit_code)
+        if self.state is not WatcherState.ACTIVE:
+            return
+        if record.timestamp - proc.started < MIN_UPTIME and not proc.adopted:
+            self._record_failure()
+        else:
+            self._failures = 0
+        if self.on_demand and not self.processes:
+            self._demand_seen = False
+            self.arbiter.arm_on_demand(self)
+        if not self.respawn and not self.processes:
+            self._transition(WatcherState.STOPPED)  # ACTIVE -> STOPPED
+            self.publish("stop", {"time": time.time()})
+            return
+        self.schedule_converge()
+
+    def _record_failure(self) -> None:
+        self._failures += 1
+        delay = min(FIRST_RETRY_DELAY * 2 ** (self._failures - 1), self._retry_in())
+        self._retry_at = time.monotonic() + delay
+
+    def _retry_in(self) -> float:
+        return float(getattr(self.config, "retry_in", 7.0) or 7.0)
+
+    def _gave_up(self) -> bool:
+        max_retry = int(self.config.max_retry)
+        return max_retry >= 0 and self._failures > max_retry
+
+    # --- convergence --------------------------------------------------------------------------
+
+    def schedule_converge(self) -> None:
+        """Bring the process count to the target soon (coalesces repeated requests)."""
+        if self._converge_task is None or self._converge_task.done():
+            self._converge_task = asyncio.get_running_loop().create_task(self._converge())
+
+    async def _converge(self) -> None:
+        delay = self._retry_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        async with self._lock:
+            if self.state is not WatcherState.ACTIVE:
+                return
+            if self._gave_up():
+                log.error("%s: %d failed starts in a row (max_retry=%s): giving up",
+                          self.name, self._failures, self.config.max_retry)
+                await self._stop_locked()
+                return
+            await self._manage_processes()
+
+    async def _manage_processes(self) -> list[int]:
+        """Spawn missing processes and stop extra ones (the oldest). Lock held."""
+        started: list[int] = []
+        if not self._demand_seen:
+            return started
+        missing = self.numprocesses - len(self.processes)
+        for i in range(missing):
+            if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
+                break
+            proc = await self._spawn_one()
+            if proc is None:
+                if self._gave_up():
+                    break
+                self.schedule_converge()
+                break
+            started.append(proc.pid)
+            if i < missing - 1 and self.config.warmup_delay:
+                await asyncio.sleep(float(self.config.warmup_delay))
+        if missing < 0:
+            oldest = sorted(self.processes.values(), key=lambda p: p.started)[:-missing]
+            await self._stop_processes(oldest)
+        return started
+
+    def _free_wid(self) -> int:
+        used = {p.wid for p in self.processes.values()}
+        wid = 1
+        while wid in used:
+            wid += 1
+        return wid
+
+    async def _spawn_one(self) -> Process | None:
+        """Spawn one process in the smallest free wid slot; None on failure (counted)."""
+        wid = self._free_wid()
+        if not self._recovering and not await self._hook("before_spawn"):
+            log.warning("%s: before_spawn hook refused the spawn", self.name)
+            self.arbiter.loop.create_task(self.stop())
+            return None
+        try:
+            spec = self._builder.spec(wid)
+            info = await self.host.spawn(spec)
+        except SpawnError as exc:
+            log.error("%s: cannot spawn wid %d: %s", self.name, wid, exc)
+            self._record_failure()
+            return None
+        proc = Process(self.host, spec.name, wid, info.pid, info.started,
+                       config_hash=self._builder.config_hash)
+        self.processes[proc.pid] = proc
+        self.arbiter.register_process(self, proc)
+        self.publish("spawn", {"process_pid": proc.pid, "time": proc.started})
+        self._arm_max_age(proc)
+        if not await self._hook("after_spawn", pid=proc.pid):
+            log.warning("%s: after_spawn hook refused process %d", self.name, proc.pid)
+            await self._stop_processes([proc])
+            self.arbiter.loop.create_task(self.stop())
+            return None
+        return proc
+
+    def adopt(self, proc: Process) -> None:
+        """Take over a process found running in the host (circusd restarted)."""
+        self.processes[proc.pid] = proc
+        self.arbiter.register_process(self, proc)
+        self._arm_max_age(proc)
+
+    # --- max_age ------------------------------------------------------------------------------
+
+    def _arm_max_age(self, proc: Process) -> None:
+        max_age = float(self.config.max_age or 0)
+        if max_age <= 0:
+            return
+        variance = float(self.config.max_age_variance or 0)
+        lifetime = max_age + random.uniform(0, variance) - proc.age()
+        loop = asyncio.get_running_loop()
+        self._timers[proc.pid] = loop.call_later(
+            max(lifetime, 0), lambda: loop.create_task(self._recycle(proc)))
+
+    async def _recycle(self, proc: Process) -> None:
+        """max_age reached: start a replacement first, then stop the old process."""
+        async with self._lock:
+            self._timers.pop(proc.pid, None)
+            if self.state is not WatcherState.ACTIVE or not proc.alive:
+                return
+            log.info("%s: process %d reached max_age, recycling", self.name, proc.pid)
+            await self._spawn_one()
+            await self._stop_processes([proc])
+
+    # --- stopping processes -------------------------------------------------------------------
+
+    async def _signal_process(self, proc: Process, signum: int) -> None:
+        """Signal a process (and its children if stop_children) with the signal hooks."""
+        if signum != signals.SIGKILL and not await self._hook(
+                "before_signal", pid=proc.pid, signum=signum):
+            return
+        if self.config.stop_children:
+            for child in proc.children():
+                proc.signal_pid(child, signum)
+                self.publish("kill", {"process_pid": child, "time": time.time()})
+        await proc.stop_signal(signum)
+        self.publish("kill", {"process_pid": proc.pid, "time": time.time()})
+        await self._hook("after_signal", pid=proc.pid, signum=signum)
+
+    async def _stop_processes(self, procs: Sequence[Process], signum: int | None = None,
+                              graceful_timeout: float | None = None) -> None:
+        """Graceful stop: signal, wait up to graceful_timeout, then SIGKILL the process and
+        every descendant still alive (orphans are not left behind)."""
+        procs = [p for p in procs if p.alive]
+        if not procs:
+            return
+        signum = self.stop_signal if signum is None else signum
+        timeout = self.graceful_timeout if graceful_timeout is None else graceful_timeout
+        for proc in procs:
+            await self._signal_process(proc, signum)
+        results = await asyncio.gather(*(p.wait(timeout) for p in procs))
+        stubborn = [p for p, done in zip(procs, results, strict=True) if not done]
+        for proc in stubborn:
+            log.info("%s: process %d ignored signal %d for %.1fs, killing", self.name,
+                     proc.pid, signum, timeout)
+            for child in proc.children(recursive=True):
+                proc.signal_pid(child, signals.SIGKILL)
+            await proc.send_signal(signals.SIGKILL)
+            self.publish("kill", {"process_pid": proc.pid, "time": time.time()})
+        if stubborn:
+            await asyncio.gather(*(p.wait(timeout + 5) for p in stubborn))
+
+    # --- commands (WatcherAPI) -------------------------------------------------------------------
+
+    async def start(self) -> dict[str, list[int]]:
+        async with self._lock:
+            return await self._start_locked()
+
+    async def _start_locked(self) -> dict[str, list[int]]:
+        if self.state is not WatcherState.STOPPED:
+            return {"started": [], "kept": self.pids()}
+        kept = self.pids()
+        self._recovering = bool(kept)
+        self._failures = 0
+        self._retry_at = 0.0
+        self._transition(WatcherState.STARTING)  # STOPPED -> STARTING
+        try:
+            if not self._recovering and not await self._hook("before_start"):
+                log.warning("%s: before_start hook refused the start", self.name)
+                await self._abort_start()
+                return {"started": [], "kept": kept}
+            self._demand_seen = not self.on_demand or bool(kept)
+            started = await self._manage_processes()
+        finally:
+            self._recovering = False
+        if self.state is not WatcherState.STARTING:
+            return {"started": started, "kept": kept}
+        self._transition(WatcherState.ACTIVE)  # STARTING -> ACTIVE
+        if not await self._hook("after_start"):
+            log.warning("%s: after_start hook failed, stopping", self.name)
+            await self._stop_locked()
+            return {"started": [], "kept": kept}
+        if self.on_demand and not self._demand_seen:
+            self.arbiter.arm_on_demand(self)
+        if self._gave_up():
+            self.schedule_converge()
+        self.publish("start", {"time": time.time()})
+        await self.arbiter.watcher_started(self)
+        return {"started": started, "kept": kept}
+
+    async def _abort_start(self) -> None:
+        self._transition(WatcherState.STOPPING)  # STARTING -> STOPPING
+        await self._stop_processes(list(self.processes.values()))
+        self._transition(WatcherState.STOPPED)  # STOPPING -> STOPPED
+
+    async def stop(self) -> None:
+        async with self._lock:
+            await self._stop_locked()
+
+    async def _stop_locked(self) -> None:
+        if self.state is WatcherState.STOPPED:
+            return
+        self._transition(WatcherState.STOPPING)  # ACTIVE|STARTING -> STOPPING
+        await self._hook("before_stop")
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self.arbiter.disarm_on_demand(self)
+        await self._stop_processes(list(self.processes.values()))
+        self._transition(WatcherState.STOPPED)  # STOPPING -> STOPPED
+        self.close_streams()
+        await self._hook("after_stop")
+        self.publish("stop", {"time": time.time()})
+        await self.arbiter.watcher_stopped(self)
+
+    async def restart(self) -> dict[str, list[int]]:
+        async with self._lock:
+            stopped = self.pids()
+            await self._stop_locked()
+            result = await self._start_locked()
+        return {"stopped": stopped, "started": result["started"], "kept": result["kept"]}
+
+    async def reload(self, graceful: bool = True, sequential: bool = False) -> dict[str, list[int]]:
+        if not graceful:
+            return await self.restart()
+        async with self._lock:
+            if self.state is WatcherState.STOPPED:
+                result = await self._start_locked()
+                return {"stopped": [], **result}
+            old = list(self.processes.values())
+            if self.config.send_hup:
+                for proc in old:
+                    await self._signal_process(proc, signals.SIGHUP)
+                result = {"stopped": [], "started": [], "kept": [p.pid for p in old]}
+            elif sequential:
+                result = await self._reload_sequential(old)
+            else:
+                started = []
+                for _ in range(self.numprocesses):
+                    proc = await self._spawn_one()
+                    if proc:
+                        started.append(proc.pid)
+                await self._stop_processes(old)
+                result = {"stopped": [p.pid for p in old], "started": started, "kept": []}
+        self.publish("reload", {"time": time.time()})
+        return result
+
+    async def _reload_sequential(self, old: list[Process]) -> dict[str, list[int]]:
+        started: list[int] = []
+        for proc in old:
+            await self._stop_processes([proc])
+            new = await self._spawn_one()
+            if new:
+                started.append(new.pid)
+            if self.config.warmup_delay:
+                await asyncio.sleep(float(self.config.warmup_delay))
+        return {"stopped": [p.pid for p in old], "started": started, "kept": []}
+
+    async def incr(self, nb: int = 1) -> int:
+        async with self._lock:
+            if self.singleton:
+                return self.numprocesses
+            self.numprocesses += nb
+            if self.state is WatcherState.ACTIVE:
+                await self._manage_processes()
+            return self.numprocesses
+
+    async def decr(self, nb: int = 1) -> int:
+        async with self._lock:
+            if self.singleton:
+                return self.numprocesses
+            self.numprocesses = max(0, self.numprocesses - nb)
+            if self.state is WatcherState.ACTIVE:
+                await self._manage_processes()
+            return self.numprocesses
+
+    async def set_numprocesses(self, n: int) -> int:
+        async with self._lock:
+            self.numprocesses = min(n, 1) if self.singleton else max(0, n)
+            if self.state is WatcherState.ACTIVE:
+                await self._manage_processes()
+            return self.numprocesses
+
+    async def kill(self, signum: int | None = None, pid: int | None = None,
+                   graceful_timeout: float | None = None) -> None:
+        procs = [self._process(pid)] if pid is not None else list(self.processes.values())
+        await self._stop_processes(procs, signum, graceful_timeout)
+
+    async def signal(self, signum: int, pid: int | None = None, childpid: int | None = None,
+                     children: bool = False, recursive: bool = False) -> None:
+        if childpid is not None and pid is None:
+            raise MessageError("childpid requires pid")
+        procs = [self._process(pid)] if pid is not None else list(self.processes.values())
+        for proc in procs:
+            if childpid is not None:
+                if childpid not in proc.children(recursive=True):
+                    raise MessageError(f"child '{childpid}' not found in process '{proc.pid}'")
+                proc.signal_pid(childpid, signum)
+            elif children:
+                for child in proc.children():
+                    proc.signal_pid(child, signum)
+            else:
+                if not await self._hook("before_signal", pid=proc.pid, signum=signum) \
+                        and signum != signals.SIGKILL:
+                    continue
+                await proc.send_signal(signum)
+                if recursive:
+                    for child in proc.children(recursive=True):
+                        proc.signal_pid(child, signum)
+                await self._hook("after_signal", pid=proc.pid, signum=signum)
+
+    def _process(self, pid: int) -> Process:
+        try:
+            return self.processes[int(pid)]
+        except (KeyError, ValueError):
+            raise MessageError(f"process '{pid}' not found in '{self.name}'") from None
+
+    # --- options --------------------------------------------------------------------------------
+
+    def options(self) -> dict[str, Any]:
+        return self._builder.options()
+
+    def get_options(self, keys: Sequence[str]) -> dict[str, Any]:
+        options = self.options()
+        result = {}
+        for key in keys:
+            if key not in options:
+                raise MessageError(f"{key!r} option not found")
+            result[key] = options[key]
+        return result
+
+    async def set_options(self, options: Mapping[str, Any]) -> None:
+        async with self._lock:
+            needs_reload = self._builder.apply_options(options)
+            for _key in options:
+                self.publish("updated", {"time": time.time()})
+            if self.state is WatcherState.STOPPED:
+                return
+            if needs_reload:
+                await self._reload_locked_graceful()
+            else:
+                await self._manage_processes()
+
+    async def _reload_locked_graceful(self) -> None:
+        old = list(self.processes.values())
+        for _ in range(self.numprocesses):
+            await self._spawn_one()
+        await self._stop_processes(old)
+
+    # --- stats -----------------------------------------------------------------------------------
+
+    def stats(self, pid: int | None = None, extended: bool = False) -> dict[str, Any]:
+        procs = [self._process(pid)] if pid is not None else list(self.processes.values())
+        result: dict[str, Any] = {}
+        for proc in procs:
+            info = proc.info()
+            if extended and isinstance(info, dict) and "extended_stats" in self._hooks:
+                hook = self._hooks["extended_stats"]
+                with contextlib.suppress(Exception):
+                    hook.func(watcher=self, arbiter=self.arbiter, hook_name="extended_stats",
+                              pid=proc.pid, stats=info)
+            result[str(proc.pid)] = info
+        return result
+
+    def info_dead(self) -> str:
+        return procinfo.DEAD_PROCESS
+
+    # --- teardown ----------------------------------------------------------------------------------
+
+    def close_streams(self) -> None:
+        for stream in self._streams.values():
+            with contextlib.suppress(Exception):
+                stream.close()
+        self._streams.clear()
+
+    def detach(self) -> None:
+        """Forget processes without stopping them (circusd quits, the kernel keeps them)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._converge_task:
+            self._converge_task.cancel()
+        self.close_streams()
