@@ -85,8 +85,21 @@ class MessageError(CircusError):
     errno = Errno.MESSAGE_ERROR
 
 
+class InvalidJSONError(MessageError):
+    """A control message body is not valid JSON (the reply carries ``id: null``)."""
+
+    errno = Errno.INVALID_JSON
+
+
 class UnknownCommandError(CircusError):
     errno = Errno.UNKNOWN_COMMAND
+
+
+class BadResultError(CircusError):
+    """A command produced something that cannot be sent as a reply (a bug on our side), or a
+    command awaited with ``waiting`` failed after it had been accepted."""
+
+    errno = Errno.BAD_MSG_DATA_ERROR
 
 
 class ArgumentError(CircusError):

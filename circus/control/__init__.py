@@ -1,0 +1,1 @@
+"""The control channel of circusd: controller (ZeroMQ ROUTER), message codec and commands."""

@@ -1,0 +1,45 @@
+"""The shared shape of start, stop and restart: one watcher, several (by pattern), or all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from circus.control.commands._shared import MATCH_METHODS, select_watchers
+from circus.control.commands.base import MATCH, MATCH_FLAG, WAITING, WAITING_FLAG, Command, Prop
+from circus.errors import MessageError
+
+
+class StartStopCommand(Command):
+    usage = "[<name>] [--waiting] [--match=simple|glob|regex]"
+    properties = (Prop("name", "str", help="watcher name or pattern"), MATCH, WAITING)
+    flags = (WAITING_FLAG, MATCH_FLAG)
+
+    def validate(self, props: dict[str, Any]) -> dict[str, Any]:
+        props = super().validate(props)
+        if props["match"] not in MATCH_METHODS:
+            raise MessageError(f"unknown match method {props['match']} "
+                               "(use simple, glob or regex)")
+        return props
+
+    def one(self, watcher):
+        raise NotImplementedError
+
+    def several(self, arbiter, watchers):
+        raise NotImplementedError
+
+    async def execute(self, arbiter, props):
+        watchers = select_watchers(arbiter, props)
+        if watchers is not None and len(watchers) == 1:
+            return await self.finish(props, self.one(watchers[0]), lambda info: {"info": info})
+        return await self.finish(props, self.several(arbiter, watchers))
+
+    def message(self, *args, **opts):
+        self.check_args(args, 0, 1)
+        props: dict[str, Any] = {}
+        if args:
+            props["name"] = args[0]
+        if opts.get("match") not in (None, "glob"):
+            props["match"] = opts["match"]
+        if opts.get("waiting"):
+            props["waiting"] = True
+        return self.make_message(**props)

@@ -1,0 +1,213 @@
+"""The Command base class: typed properties, validation, execution, circusctl glue.
+
+A command is one class per module, registered with :func:`circus.control.commands.register`.
+Its docstring is its wire spec and its circusctl help (first line = short description).
+
+Execution model (replaces the original's tornado Futures and global "synchronized" lock):
+:meth:`Command.execute` is a coroutine run on the arbiter's loop. Everything a command must
+check before replying (the watcher exists, the pid belongs to it...) happens before its first
+``await``, so errors are always reported. Long operations go through :meth:`Command.finish`:
+with ``waiting`` true the reply waits for them and carries their result; without it the reply
+is sent at once and the operation goes on in the background (its failure is logged). The
+arbiter serialises conflicting operations itself, so there is no "arbiter is already running X
+command" error any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import textwrap
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from circus.control import options as opt
+from circus.control.api import ArbiterAPI, WatcherAPI
+from circus.errors import ArgumentError, MessageError
+
+logger = logging.getLogger(__name__)
+
+# Kinds of property values and their converters (value from JSON -> value for execute).
+_KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "str": ("a string", lambda v: _require(isinstance(v, str), v, "a string")),
+    "int": ("an integer", opt.to_int),
+    "number": ("a number", opt.to_number),
+    "bool": ("a boolean", opt.to_bool),
+    "signal": ("a signal name or number", opt.to_signum),
+    "object": ("an object", lambda v: _require(isinstance(v, Mapping), v, "an object")),
+    "strlist": ("a list of strings", lambda v: _strlist(v)),
+    "any": ("any value", lambda v: v),
+}
+
+
+def _require(ok: bool, value: Any, what: str) -> Any:
+    if not ok:
+        raise ValueError(f"expected {what}, got {value!r}")
+    return value
+
+
+def _strlist(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ValueError(f"expected a list of strings, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One property of a command message."""
+
+    name: str
+    kind: str = "str"
+    required: bool = False
+    default: Any = None
+    help: str = ""
+
+    def convert(self, command: str, value: Any) -> Any:
+        try:
+            return _KINDS[self.kind][1](value)
+        except ValueError as exc:
+            if self.kind == "signal":  # the original's reason, with the detail added
+                raise MessageError(f"signal invalid: {exc}") from None
+            raise MessageError(f"message invalid {self.name!r} (command {command!r}): {exc}")\
+                from None
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A circusctl ``--option`` of a command: a boolean switch or an option taking a value."""
+
+    name: str  # long option without dashes, also the key passed to message()
+    help: str
+    takes_value: bool = False
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+
+
+WAITING = Prop("waiting", "bool", default=False,
+               help="reply only when the operation has finished")
+WAITING_FLAG = Flag("waiting", "wait for the operation to finish before replying")
+MATCH = Prop("match", "str", default="glob", help="name matching: simple, glob or regex")
+MATCH_FLAG = Flag("match", "watcher name matching method (simple, glob or regex)",
+                  takes_value=True, default="glob", choices=("simple", "glob", "regex"))
+
+
+# Keeps background operations referenced until they finish (asyncio holds weak references only).
+_BACKGROUND: set[asyncio.Task] = set()
+
+
+def run_in_background(awaitable: Awaitable[Any], what: str) -> asyncio.Task:
+    """Run a command's operation without a client waiting for it; log its failure."""
+    task = asyncio.ensure_future(awaitable)
+    _BACKGROUND.add(task)
+
+    def done(task: asyncio.Task) -> None:
+        _BACKGROUND.discard(task)
+        if task.cancelled():
+            logger.info("%s: cancelled", what)
+        elif task.exception() is not None:
+            exc = task.exception()
+            logger.error("%s failed: %s", what, exc, exc_info=exc)
+
+    task.add_done_callback(done)
+    return task
+
+
+class Command:
+    """Base of every control command (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    properties: ClassVar[tuple[Prop, ...]] = ()
+    flags: ClassVar[tuple[Flag, ...]] = ()
+    usage: ClassVar[str] = ""  # circusctl syntax after the command name
+    msg_type: ClassVar[str] = "dealer"  # "sub" for listen (not sent to the control socket)
+
+    # -- description -----------------------------------------------------------------------------
+
+    @classmethod
+    def help_text(cls) -> str:
+        return textwrap.dedent(cls.__doc__ or cls.name).strip()
+
+    @classmethod
+    def short(cls) -> str:
+        return cls.help_text().splitlines()[0]
+
+    # -- in circusd --------------------------------------------------------------------------------
+
+    def validate(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """Check and convert the properties; return a new dict with defaults filled in.
+
+        Missing required property -> MessageError ``message invalid 'name' is missing``;
+        wrong type -> MessageError naming the property, what was expected and what came.
+        Unknown properties are kept (and ignored), as in the original.
+        """
+        result = dict(props)
+        for prop in self.properties:
+            if prop.name not in props or props[prop.name] is None:
+                if prop.required:
+                    raise MessageError(f"message invalid {prop.name!r} is missing "
+                                       f"(command {self.name!r})")
+                if prop.default is not None:
+                    result[prop.name] = prop.default
+                else:
+                    result.pop(prop.name, None)
+                continue
+            result[prop.name] = prop.convert(self.name, props[prop.name])
+        return result
+
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
+        """Run the command; return ``None``, a dict of reply fields, or a list (``results``)."""
+        raise NotImplementedError
+
+    async def finish(self, props: Mapping[str, Any], awaitable: Awaitable[Any],
+                     transform: Callable[[Any], Any] | None = None) -> Any:
+        """Await ``awaitable`` if the client is waiting, else run it in the background."""
+        if props.get("waiting"):
+            result = await awaitable
+            return transform(result) if transform else None
+        run_in_background(awaitable, f"command {self.name!r}")
+        return None
+
+    @staticmethod
+    def get_watcher(arbiter: ArbiterAPI, name: str) -> WatcherAPI:
+        return arbiter.get_watcher(name)
+
+    # -- in circusctl ------------------------------------------------------------------------------
+
+    def make_message(self, **props: Any) -> dict[str, Any]:
+        return {"command": self.name, "properties": props}
+
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
+        """Build the wire message from circusctl positional arguments and flags."""
+        if args:
+            raise ArgumentError(f"{self.name}: takes no arguments, got {' '.join(args)!r}")
+        return self.make_message()
+
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
+        """Format a reply for circusctl (without ``--json``)."""
+        if reply.get("status") == "ok":
+            return "ok"
+        return self.console_error(reply)
+
+    @staticmethod
+    def console_error(reply: Mapping[str, Any]) -> str:
+        return f"error: {reply.get('reason')}"
+
+    # -- helpers for subclasses --------------------------------------------------------------------
+
+    def check_args(self, args: tuple[str, ...], low: int, high: int | None) -> None:
+        if len(args) < low or (high is not None and len(args) > high):
+            raise ArgumentError(f"{self.name}: invalid number of arguments "
+                                f"(usage: {self.name} {self.usage})".rstrip())
+
+    @staticmethod
+    def flag_props(opts: Mapping[str, Any], *names: str) -> dict[str, Any]:
+        """The given flags that were set (truthy, or non-default values)."""
+        return {name: opts[name] for name in names if opts.get(name) not in (None, False)}
+
+
+def is_awaitable(value: Any) -> bool:
+    return inspect.isawaitable(value)

@@ -1,0 +1,38 @@
+"""listsockets: the sockets circusd manages."""
+
+from __future__ import annotations
+
+from circus.control.commands import register
+from circus.control.commands.base import Command
+
+
+@register
+class ListSockets(Command):
+    """Get the list of sockets
+
+    Message::
+
+        {"command": "listsockets"}
+
+    Reply: ``{"sockets": [{"fd": 5, "name": "web", "backlog": 2048, "host": "127.0.0.1",
+    "port": 8080}, {"fd": 6, "name": "local", "backlog": 2048, "path": "/run/app.sock"}]}``,
+    sorted by fd.
+
+    Command line::
+
+        circusctl listsockets
+    """
+
+    name = "listsockets"
+
+    async def execute(self, arbiter, props):
+        return {"sockets": sorted(arbiter.sockets_info(), key=lambda s: s.get("fd", -1))}
+
+    def console_msg(self, reply):
+        if reply.get("status") != "ok" or "sockets" not in reply:
+            return self.console_error(reply)
+        lines = []
+        for sock in reply["sockets"]:
+            where = sock["path"] if "path" in sock else f"{sock.get('host')}:{sock.get('port')}"
+            lines.append(f"{sock.get('fd')}:socket '{sock.get('name')}' at {where}")
+        return "\n".join(lines)

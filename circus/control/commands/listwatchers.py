@@ -1,0 +1,48 @@
+"""list: watcher names, or the pids of one watcher."""
+
+from __future__ import annotations
+
+from circus.control.commands import register
+from circus.control.commands.base import Command, Prop
+
+
+@register
+class List(Command):
+    """Get list of watchers or processes in a watcher
+
+    Message::
+
+        {"command": "list"}
+        {"command": "list", "properties": {"name": "web"}}
+
+    Reply: without name ``{"watchers": ["circusd-stats", "web"]}`` (lower-case names, sorted,
+    plugins and circusd-stats included); with a name ``{"pids": [1234, 1235]}`` (live processes,
+    in spawn order).
+
+    Command line::
+
+        circusctl list [<name>]
+
+    prints the names or pids separated by commas.
+    """
+
+    name = "list"
+    usage = "[<name>]"
+    properties = (Prop("name", "str", help="watcher name"),)
+
+    async def execute(self, arbiter, props):
+        if "name" in props:
+            return {"pids": list(self.get_watcher(arbiter, props["name"]).pids())}
+        return {"watchers": sorted(watcher.name.lower() for watcher in arbiter.watchers)}
+
+    def message(self, *args, **opts):
+        self.check_args(args, 0, 1)
+        return self.make_message(name=args[0]) if args else self.make_message()
+
+    def console_msg(self, reply):
+        if reply.get("status") == "ok":
+            if "pids" in reply:
+                return ",".join(str(pid) for pid in reply["pids"])
+            if "watchers" in reply:
+                return ",".join(reply["watchers"])
+        return self.console_error(reply)

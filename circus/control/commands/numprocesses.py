@@ -1,0 +1,42 @@
+"""numprocesses: how many processes are running."""
+
+from __future__ import annotations
+
+from circus.control.commands import register
+from circus.control.commands.base import Command, Prop
+
+
+@register
+class NumProcesses(Command):
+    """Get the number of processes
+
+    Message::
+
+        {"command": "numprocesses", "properties": {"name": "web"}}
+
+    Reply: ``{"numprocesses": N, "watcher_name": "web"}`` for one watcher (live processes,
+    not the configured target), or ``{"numprocesses": N}`` summed over all watchers.
+
+    Command line::
+
+        circusctl numprocesses [<name>]
+    """
+
+    name = "numprocesses"
+    usage = "[<name>]"
+    properties = (Prop("name", "str", help="watcher name"),)
+
+    async def execute(self, arbiter, props):
+        if "name" in props:
+            watcher = self.get_watcher(arbiter, props["name"])
+            return {"numprocesses": len(watcher.pids()), "watcher_name": props["name"]}
+        return {"numprocesses": sum(len(watcher.pids()) for watcher in arbiter.watchers)}
+
+    def message(self, *args, **opts):
+        self.check_args(args, 0, 1)
+        return self.make_message(name=args[0]) if args else self.make_message()
+
+    def console_msg(self, reply):
+        if reply.get("status") != "ok":
+            return self.console_error(reply)
+        return str(reply.get("numprocesses"))

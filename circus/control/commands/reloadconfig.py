@@ -1,0 +1,41 @@
+"""reloadconfig: re-read the configuration file and converge to it."""
+
+from __future__ import annotations
+
+from circus.control.commands import register
+from circus.control.commands.base import WAITING, WAITING_FLAG, Command
+
+
+@register
+class ReloadConfig(Command):
+    """Reload the configuration file
+
+    Re-reads the configuration file and applies the differences: new watchers, sockets and
+    plugins are created and started, removed ones stopped, changed ones updated (a change of
+    ``numprocesses`` only adds or removes processes; other changes restart the watcher).
+
+    Message::
+
+        {"command": "reloadconfig", "properties": {"waiting": false}}
+
+    Reply: ok; with ``waiting``, ``{"changes": {"added": [...], "removed": [...],
+    "changed": [...]}}`` (a new field). A configuration with errors -> error errno 3 listing
+    every problem; nothing running is changed then.
+
+    Command line::
+
+        circusctl reloadconfig [--waiting]
+    """
+
+    name = "reloadconfig"
+    usage = "[--waiting]"
+    properties = (WAITING,)
+    flags = (WAITING_FLAG,)
+
+    async def execute(self, arbiter, props):
+        return await self.finish(props, arbiter.reload_config(),
+                                 lambda changes: {"changes": changes})
+
+    def message(self, *args, **opts):
+        self.check_args(args, 0, 0)
+        return self.make_message(waiting=True) if opts.get("waiting") else self.make_message()

@@ -1,0 +1,38 @@
+"""restart: stop then start one, several or all watchers."""
+
+from __future__ import annotations
+
+from circus.control.commands import register
+from circus.control.commands._startstop import StartStopCommand
+
+
+@register
+class Restart(StartStopCommand):
+    """Restart the arbiter or a watcher
+
+    Stops then starts the watcher(s). Without a name every watcher is restarted (the original
+    also rebuilt the whole arbiter from the configuration file; use ``reloadconfig`` for that).
+
+    Message::
+
+        {"command": "restart",
+         "properties": {"name": "web", "waiting": false, "match": "glob"}}
+
+    Properties: ``name`` (optional), ``match`` (``simple``, ``glob`` (default), ``regex``),
+    ``waiting``.
+
+    Reply: ok; for one watcher with ``waiting``, ``{"info": {"stopped": [...],
+    "started": [...], "kept": [...]}}``.
+
+    Command line::
+
+        circusctl restart [<name>] [--waiting] [--match=simple|glob|regex]
+    """
+
+    name = "restart"
+
+    def one(self, watcher):
+        return watcher.restart()
+
+    def several(self, arbiter, watchers):
+        return arbiter.restart(watchers)

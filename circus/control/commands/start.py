@@ -1,0 +1,36 @@
+"""start: start one, several or all watchers."""
+
+from __future__ import annotations
+
+from circus.control.commands import register
+from circus.control.commands._startstop import StartStopCommand
+
+
+@register
+class Start(StartStopCommand):
+    """Start the arbiter or a watcher
+
+    Message::
+
+        {"command": "start",
+         "properties": {"name": "web", "waiting": false, "match": "glob"}}
+
+    Properties: ``name`` (optional; without it every watcher with ``autostart`` is started),
+    ``match`` (``simple`` exact name, ``glob`` wildcards (default), ``regex``; all
+    case-insensitive), ``waiting``.
+
+    Reply: ok; for one watcher with ``waiting``, ``{"info": {"started": [...],
+    "kept": [...]}}``. No matching watcher -> error errno 3 ``program NAME not found``.
+
+    Command line::
+
+        circusctl start [<name>] [--waiting] [--match=simple|glob|regex]
+    """
+
+    name = "start"
+
+    def one(self, watcher):
+        return watcher.start()
+
+    def several(self, arbiter, watchers):
+        return arbiter.start_watchers(watchers)

@@ -1,0 +1,91 @@
+"""stats: process information of watchers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from circus.control.commands import register
+from circus.control.commands._shared import info_block
+from circus.control.commands.base import Command, Flag, Prop
+from circus.errors import ArgumentError, MessageError
+
+
+@register
+class Stats(Command):
+    """Get process infos
+
+    Message::
+
+        {"command": "stats"}
+        {"command": "stats", "properties": {"name": "web", "extended": false}}
+        {"command": "stats", "properties": {"name": "web", "process": 1234}}
+
+    Properties: ``name``, ``process`` (pid, needs ``name``), ``extended`` (adds what the
+    watcher's ``extended_stats`` hook returns).
+
+    Reply: all watchers ``{"infos": {"web": {"1234": info}}}``; one watcher
+    ``{"name": "web", "info": {"1234": info}}``; one process ``{"process": 1234, "info":
+    info}``. ``info`` has ``pid, cmdline, username, nice, mem_info1, mem_info2, cpu, mem,
+    ctime, age, started, wid, children``; a process that has just died shows the string
+    ``"No such process (stopped?)"``. Unknown pid -> error errno 3.
+
+    Command line::
+
+        circusctl stats [--extended] [<watchername>] [<pid>]
+    """
+
+    name = "stats"
+    usage = "[--extended] [<watchername>] [<pid>]"
+    properties = (
+        Prop("name", "str", help="watcher name"),
+        Prop("process", "int", help="one pid"),
+        Prop("extended", "bool", default=False, help="include the extended_stats hook"),
+    )
+    flags = (Flag("extended", "include info from the extended_stats hook"),)
+
+    def validate(self, props: dict[str, Any]) -> dict[str, Any]:
+        props = super().validate(props)
+        if "process" in props and "name" not in props:
+            raise MessageError("message invalid 'process' (command 'stats'): needs 'name'")
+        return props
+
+    async def execute(self, arbiter, props):
+        extended = props["extended"]
+        if "name" not in props:
+            return {"infos": {w.name: w.stats(extended=extended) for w in arbiter.watchers}}
+        watcher = self.get_watcher(arbiter, props["name"])
+        if "process" not in props:
+            return {"name": props["name"], "info": watcher.stats(extended=extended)}
+        pid = props["process"]
+        info = watcher.stats(pid=pid, extended=extended)
+        return {"process": pid, "info": info.get(str(pid), info)}
+
+    def message(self, *args, **opts):
+        self.check_args(args, 0, 2)
+        props: dict[str, Any] = {}
+        if args:
+            props["name"] = args[0]
+        if len(args) == 2:
+            try:
+                props["process"] = int(args[1])
+            except ValueError:
+                raise ArgumentError(f"stats: <pid> must be an integer, got {args[1]!r}") \
+                    from None
+        props["extended"] = bool(opts.get("extended"))
+        return self.make_message(**props)
+
+    def console_msg(self, reply):
+        if reply.get("status") != "ok":
+            return self.console_error(reply)
+        if "infos" in reply:
+            lines = []
+            for watcher, infos in reply["infos"].items():
+                lines.append(f"{watcher}:")
+                lines.extend(f"{pid}: {info_block(info)}" for pid, info in (infos or {}).items())
+            return "\n".join(lines)
+        if "name" in reply:
+            lines = [f"{reply['name']}:"]
+            lines.extend(f"{pid}: {info_block(info)}"
+                         for pid, info in (reply.get("info") or {}).items())
+            return "\n".join(lines)
+        return f"{reply.get('process')}: {info_block(reply.get('info'))}\n"

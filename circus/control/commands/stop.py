@@ -1,0 +1,36 @@
+"""stop: stop one, several or all watchers."""
+
+from __future__ import annotations
+
+from circus.control.commands import register
+from circus.control.commands._startstop import StartStopCommand
+
+
+@register
+class Stop(StartStopCommand):
+    """Stop watchers
+
+    Processes get the watcher's ``stop_signal``, then SIGKILL after ``graceful_timeout``.
+
+    Message::
+
+        {"command": "stop",
+         "properties": {"name": "web", "waiting": false, "match": "glob"}}
+
+    Properties: ``name`` (optional: all watchers, reverse priority order), ``match``
+    (``simple``, ``glob`` (default), ``regex``), ``waiting``.
+
+    Reply: ok; for one watcher with ``waiting``, ``{"info": null}``.
+
+    Command line::
+
+        circusctl stop [<name>] [--waiting] [--match=simple|glob|regex]
+    """
+
+    name = "stop"
+
+    def one(self, watcher):
+        return watcher.stop()
+
+    def several(self, arbiter, watchers):
+        return arbiter.stop_watchers(watchers)
