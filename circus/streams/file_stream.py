@@ -1,0 +1,141 @@
+"""Streams that append output to a file: plain or size-rotated, watched, time-rotated."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+from circus.streams import logfile
+from circus.streams.base import BaseStream, Message, message_timestamp
+from circus.streams.lines import decorate, line_prefix
+from circus.streams.options import (
+    option,
+    to_bool,
+    to_filename,
+    to_int,
+    to_positive_int,
+    to_rotate_when,
+    to_time_format,
+)
+from circus.streams.timed import TimedRotatingLogFile
+
+log = logging.getLogger(__name__)
+
+
+class _LogFileStream(BaseStream):
+    """Writes chunks to a shared :class:`~circus.streams.logfile.LogFile`, optionally
+    prefixing every line with ``"<time> [<pid>] | "`` (the original Circus format)."""
+
+    def __init__(self, filename: Any, time_format: Any = None, utc: bool = False):
+        self.filename: str = option("filename", filename, to_filename)
+        self.time_format: str | None = option("time_format", time_format, to_time_format)
+        self._tz = datetime.UTC if utc else None
+        self._head_key: tuple[float, Any] | None = None
+        self._head = b""
+        self._file: logfile.LogFile | None = None
+        self._open()
+
+    def _make_file(self, path: str) -> logfile.LogFile:
+        raise NotImplementedError
+
+    def _open(self) -> logfile.LogFile:
+        self._file = logfile.acquire(self.filename, self._make_file)
+        return self._file
+
+    def __call__(self, message: Message) -> None:
+        data = message["data"]
+        if not data:
+            return
+        file = self._file or self._open()
+        timestamp = message_timestamp(message)
+        writer = (message.get("pid"), message.get("name"))
+        file.prepare(timestamp)
+        if self.time_format is not None:
+            data = decorate(data, writer, file.lines, self._line_head(timestamp, writer[0]))
+        file.write(data)
+        file.lines.advance(data, writer)
+
+    def _line_head(self, timestamp: float, pid: Any) -> bytes:
+        key = (timestamp, pid)
+        if key != self._head_key:
+            self._head = line_prefix(self.time_format, timestamp, pid, self._tz)
+            self._head_key = key
+        return self._head
+
+    def close(self) -> None:
+        """Release the file (closed when no other stream uses it). Idempotent; a later call
+        reopens it."""
+        file, self._file = self._file, None
+        if file is not None:
+            logfile.release(file)
+
+    def reopen(self) -> None:
+        """Close and reopen the file, e.g. after logrotate moved it."""
+        if self._file is None:
+            self._open()
+        else:
+            self._file.reopen()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.filename!r}>"
+
+
+class FileStream(_LogFileStream):
+    """Appends output to ``filename``; with ``max_bytes`` and ``backup_count`` both set, rotates
+    it to ``filename.1`` ... ``filename.<backup_count>`` before it would exceed ``max_bytes``."""
+
+    def __init__(
+        self, filename: Any, time_format: Any = None, max_bytes: Any = 0, backup_count: Any = 0
+    ):
+        self.max_bytes: int = option("max_bytes", max_bytes, to_int)
+        self.backup_count: int = option("backup_count", backup_count, to_int)
+        if self.max_bytes and not self.backup_count:
+            log.warning(
+                "%s: max_bytes has no effect without backup_count (as in the original "
+                "Circus): the file is not rotated",
+                filename,
+            )
+        super().__init__(filename, time_format)
+
+    def _make_file(self, path: str) -> logfile.LogFile:
+        if self.max_bytes and self.backup_count:
+            return logfile.SizeRotatingLogFile(path, self.max_bytes, self.backup_count)
+        return logfile.LogFile(path)
+
+
+class WatchedFileStream(_LogFileStream):
+    """Appends output to ``filename`` and reopens it when an external tool (logrotate) moved or
+    deleted it: one ``stat`` per chunk."""
+
+    def __init__(self, filename: Any, time_format: Any = None):
+        super().__init__(filename, time_format)
+
+    def _make_file(self, path: str) -> logfile.LogFile:
+        return logfile.WatchedLogFile(path)
+
+
+class TimedRotatingFileStream(_LogFileStream):
+    """Appends output to ``filename`` and renames it ``filename.<period start>`` when output of
+    a later period arrives (see :mod:`circus.streams.timed`). With ``utc`` the periods, the file
+    suffixes and the time prefix use UTC, otherwise local time."""
+
+    def __init__(
+        self,
+        filename: Any,
+        backup_count: Any = 0,
+        time_format: Any = None,
+        rotate_when: Any = "H",
+        rotate_interval: Any = 1,
+        utc: Any = False,
+    ):
+        self.backup_count: int = option("backup_count", backup_count, to_int)
+        self.rotate_when: str = option("rotate_when", rotate_when, to_rotate_when)
+        self.rotate_interval: int = option("rotate_interval", rotate_interval, to_positive_int)
+        self.utc: bool = option("utc", utc, to_bool)
+        super().__init__(filename, time_format, utc=self.utc)
+
+    def _make_file(self, path: str) -> logfile.LogFile:
+        return TimedRotatingLogFile(
+            path, self.rotate_when, self.rotate_interval, self.utc, self.backup_count
+        )
