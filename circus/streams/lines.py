@@ -67,4 +67,6 @@ def line_prefix(
         moment = datetime.datetime.fromtimestamp(timestamp, tz)
     except (OverflowError, OSError, ValueError):  # an absurd timestamp: use now
         moment = datetime.datetime.now(tz)
+    if tz is None:
+        moment = moment.astimezone()  # aware local time, so that %Z and %z work
     return f"{moment.strftime(time_format)} [{pid}] | ".encode("utf-8", "replace")

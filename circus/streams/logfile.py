@@ -194,8 +194,8 @@ def acquire(path: str, factory: Callable[[str], F]) -> F:
     with _registry_lock:
         current = _registry.get(key)
         if current is not None and current.policy == candidate.policy:
-            _refcounts[id(current)] += 1
             current.ensure_open()
+            _refcounts[id(current)] += 1
             return current  # type: ignore[return-value]
         candidate.ensure_open()  # opens it, raising OSError naming the path
         if current is None:

@@ -84,7 +84,10 @@ class TimedRotatingLogFile(LogFile):
         return (type(self), p.when, p.interval, p.utc, self.backup_count)
 
     def open(self) -> None:
+        previous = self.identity
         super().open()
+        if self.identity == previous and self.end != math.inf:
+            return  # reopened the same file: it still covers the same period
         self.end = math.inf
         self.suffix = ""
         if self.size > 0:  # an existing file belongs to the period it was last written in
