@@ -86,9 +86,7 @@ def test_prefix_across_chunk_boundaries(log, streams, utc_tz):
     stream(msg(b"ld\n", ts=T0 + 2))
     stream(msg(b"\n", ts=T0 + 3))
     # a line carries the time of the chunk that started it
-    assert log.read_bytes() == (
-        b"22:13:20 [42] | hello\n22:13:21 [42] | world\n22:13:23 [42] | \n"
-    )
+    assert log.read_bytes() == (b"22:13:20 [42] | hello\n22:13:21 [42] | world\n22:13:23 [42] | \n")
 
 
 def test_prefix_uses_the_message_timestamp_not_the_clock(log, streams, utc_tz):
@@ -225,7 +223,11 @@ def test_rotation_by_size_keeps_backup_count_files(log, streams):
     stream = make(streams, str(log), max_bytes=10, backup_count=2)
     for i in range(5):
         stream(msg(b"line %d\n" % i))  # 7 bytes each: one per file
-    assert files(log) == {"out.log": b"line 4\n", "out.log.1": b"line 3\n", "out.log.2": b"line 2\n"}
+    assert files(log) == {
+        "out.log": b"line 4\n",
+        "out.log.1": b"line 3\n",
+        "out.log.2": b"line 2\n",
+    }
 
 
 def test_rotation_never_exceeds_max_bytes_and_splits_at_line_ends(log, streams):
