@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,7 +31,7 @@ def test_each_line_gets_one_head():
 
 
 def test_a_line_split_across_chunks_gets_one_head():
-    out, state = feed([b"hel", b"lo\nwor", b"ld\n"])
+    out, _state = feed([b"hel", b"lo\nwor", b"ld\n"])
     assert out == b"T [1] | hello\nT [1] | world\n"
 
 
@@ -92,7 +93,7 @@ def test_chunking_never_changes_the_result(data, cuts):
     removing the heads gives back the data."""
     whole = b"".join(data)
     points = sorted({c for c in cuts if c <= len(whole)} | {0, len(whole)})
-    chunks = [whole[a:b] for a, b in zip(points, points[1:], strict=False)]
+    chunks = [whole[a:b] for a, b in itertools.pairwise(points)]
     chunked, _ = feed(chunks)
     at_once, _ = feed([whole])
     assert chunked == at_once
