@@ -106,7 +106,8 @@ class LocalHost(ProcessHost):
         """Release everything: pipes, pidfds, sockets, the delivery task.
 
         Children still running are circusd's own: the arbiter stops them (gracefully) before it
-        closes the host. Any still alive here are SIGKILLed and reaped, so nothing is left behind,
+        closes the host. Any still alive here are SIGKILLed with their process group (each child
+        leads its own session) and reaped, so nothing is left behind,
         unless ``keep_children`` is true: then they keep running unsupervised (their captured
         stdout/stderr pipes are closed, so their next write there fails with EPIPE/SIGPIPE, and
         they stay zombies until circusd exits). Events not yet delivered are discarded.
@@ -117,7 +118,8 @@ class LocalHost(ProcessHost):
         if not keep_children:
             await self._kill_all()
         for child in list(self._unreaped.values()):
-            self._release(child)
+            self._close_pidfd(child)
+        pump.detach_all()
         self._children.clear()
         for waiters in self._readable_waiters.values():
             for waiter in waiters:
@@ -130,6 +132,9 @@ class LocalHost(ProcessHost):
             return
         self._all_reaped = asyncio.Event()
         for child in list(self._unreaped.values()):
+            # Unreaped, so its pid (and the process group it leads) cannot have been recycled.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
         try:
@@ -141,14 +146,14 @@ class LocalHost(ProcessHost):
                 CLOSE_KILL_TIMEOUT,
             )
 
-    def _release(self, child: _Child) -> None:
-        """Stop watching a child: pidfd and pipes closed (the process itself is untouched)."""
-        assert self._loop is not None and self._pump is not None
+    def _close_pidfd(self, child: _Child) -> None:
+        if child.pidfd < 0:
+            return
+        assert self._loop is not None
         self._loop.remove_reader(child.pidfd)
-        os.close(child.pidfd)
         self._unreaped.pop(child.pidfd, None)
-        for stream in child.streams:
-            self._pump.detach(stream)
+        os.close(child.pidfd)
+        child.pidfd = -1
 
     # -- processes --------------------------------------------------------------------------------
 
@@ -251,10 +256,7 @@ class LocalHost(ProcessHost):
         if pid == 0:
             return  # spurious wake-up: not exited yet
         child.exit_code = os.waitstatus_to_exitcode(status)
-        assert self._loop is not None
-        self._loop.remove_reader(child.pidfd)
-        os.close(child.pidfd)
-        self._unreaped.pop(child.pidfd, None)
+        self._close_pidfd(child)
         if self._all_reaped is not None and not self._unreaped:
             self._all_reaped.set()
         if child.forgotten or self._closing:

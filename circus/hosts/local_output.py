@@ -51,6 +51,7 @@ class OutputPump:
         self._loop = loop
         self._queue: list[HostEvent] = []
         self._touched: set[CapturedStream] = set()
+        self._attached: set[CapturedStream] = set()
         self._ready = asyncio.Event()
         self._handler: EventHandler | None = None
         self._task: asyncio.Task | None = None
@@ -79,6 +80,7 @@ class OutputPump:
 
     def attach(self, stream: CapturedStream) -> None:
         """Start reading a pipe read end (already non-blocking)."""
+        self._attached.add(stream)
         self._resume(stream)
 
     def detach(self, stream: CapturedStream) -> None:
@@ -87,7 +89,13 @@ class OutputPump:
             return
         self._pause(stream)
         stream.closed = True
+        self._attached.discard(stream)
         os.close(stream.fd)
+
+    def detach_all(self) -> None:
+        """Close every pipe still attached (including ones a grandchild keeps open)."""
+        for stream in list(self._attached):
+            self.detach(stream)
 
     def drop_queued(self, name: str) -> None:
         """Discard every queued event of process ``name``."""

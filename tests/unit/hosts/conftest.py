@@ -1,0 +1,6 @@
+"""Makes ``hostkit`` (helpers of the host tests) importable."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
