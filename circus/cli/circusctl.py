@@ -1,0 +1,374 @@
+"""``circusctl``: run one control command, or an interactive shell, against circusd.
+
+Same syntax as the original circusctl (``circusctl [options] command [args]``). Exit codes:
+
+* 0: the command succeeded;
+* 1: the call failed (timeout, circusd not running, bad CURVE keys);
+* 2: usage error (unknown command or option, wrong number of arguments, bad value);
+* 3: circusd answered with an error (also with ``--json``: the original exited 0 there).
+
+Endpoint: ``--endpoint``, else ``$CIRCUSCTL_ENDPOINT``, else ``ipc://<runtime dir>/circus.sock``
+(the configuration's default). ``listen`` uses ``--endpoint`` as the pub/sub endpoint; without it
+circusctl asks circusd for its ``pubsub_endpoint``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cmd
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from circus import __version__
+from circus.client import DEFAULT_TIMEOUT, CircusClient
+from circus.control.commands import Command, get_commands
+from circus.control.defaults import default_endpoint, default_pubsub_endpoint
+from circus.errors import ArgumentError, CallError, CircusError, ConfigError
+
+EXIT_OK = 0
+EXIT_CALL_ERROR = 1  # no usable reply: timeout, connection problem
+EXIT_USAGE = 2  # the command line itself is wrong
+EXIT_ERROR_REPLY = 3  # circusd replied with status "error"
+
+USAGE = "circusctl [options] command [args]"
+VERSION = f"circusctl {__version__}"
+ENDPOINT_ENV = "CIRCUSCTL_ENDPOINT"
+SHELL_CACHE_SECONDS = 5.0  # how long the shell reuses the watcher list for completion
+TIMEOUT_HINT = """
+A time out usually happens in one of those cases:
+
+#1 The Circus daemon could not be reached.
+#2 The Circus daemon took too long to perform the operation
+
+For #1, make sure you are hitting the right place
+by checking your --endpoint option.
+
+For #2, if you are not expecting a result to
+come back, increase your timeout option value
+(particularly with waiting switches)
+"""
+
+GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--endpoint", {"help": "connection endpoint (default: $CIRCUSCTL_ENDPOINT, "
+                            "else the runtime dir's circus.sock)"}),
+    ("--timeout", {"type": float, "help": f"connection timeout in seconds "
+                                          f"(default {DEFAULT_TIMEOUT:g})"}),
+    ("--json", {"action": "store_true", "help": "output to JSON"}),
+    ("--prettify", {"action": "store_true", "help": "prettify output"}),
+    ("--curve-secret-key", {"help": "CURVE: this client's certificate file (with secret key)"}),
+    ("--curve-server-key", {"help": "CURVE: circusd's public certificate file"}),
+    ("--help", {"action": "store_true", "help": "show help and exit (--help COMMAND: the "
+                                                "command's help)"}),
+    ("--version", {"action": "store_true", "help": "display version and exit"}),
+)
+
+
+class UsageError(Exception):
+    """Bad command line; ``str()`` is the message, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser(commands: dict[str, Command]) -> _Parser:
+    """One parser: global options (accepted before and after the command) + one subparser per
+    command with its flags and free positional arguments."""
+    parser = _Parser(prog="circusctl", usage=USAGE, add_help=False)
+    for flag, kwargs in GLOBAL_OPTIONS:
+        parser.add_argument(flag, **kwargs)
+    subparsers = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name, command in commands.items():
+        sub = subparsers.add_parser(name, add_help=False, usage=f"circusctl {name} "
+                                                                f"{command.usage}".rstrip())
+        for flag, kwargs in GLOBAL_OPTIONS:  # so `circusctl status --json` works too
+            sub.add_argument(flag, **dict(kwargs, default=argparse.SUPPRESS))
+        for option in command.flags:
+            names = [f"--{option.name}"]
+            if "_" in option.name:
+                names.append(f"--{option.name.replace('_', '-')}")
+            dest = f"flag_{option.name}"
+            if option.takes_value:
+                sub.add_argument(*names, dest=dest, default=option.default,
+                                 choices=option.choices, help=option.help)
+            else:
+                sub.add_argument(*names, dest=dest, action="store_true", help=option.help)
+        sub.add_argument("args", nargs="*")
+    return parser
+
+
+def general_help(commands: dict[str, Command]) -> str:
+    width = max(len(name) for name in commands)
+    lines = [f"usage: {USAGE}", "", "Controls a Circus daemon", "", "Commands:"]
+    lines += [f"  {name:<{width}}  {command.short()}" for name, command in commands.items()]
+    lines += ["", "options:"]
+    for flag, kwargs in GLOBAL_OPTIONS:
+        metavar = "" if kwargs.get("action") == "store_true" else f" {flag[2:].upper()}"
+        lines.append(f"  {flag + metavar:<28}{kwargs['help']}")
+    return "\n".join(lines)
+
+
+class Session:
+    """Global settings of one circusctl run (or shell), and the client it reuses."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO = sys.stdout,
+                 err: TextIO = sys.stderr):
+        self.endpoint_given = getattr(args, "endpoint", None)
+        self.endpoint = self.endpoint_given or os.environ.get(ENDPOINT_ENV) or default_endpoint()
+        timeout = getattr(args, "timeout", None)
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self.json = bool(getattr(args, "json", False))
+        self.prettify = bool(getattr(args, "prettify", False))
+        self.curve_secret_key = getattr(args, "curve_secret_key", None)
+        self.curve_server_key = getattr(args, "curve_server_key", None)
+        self.out, self.err = out, err
+        self._client: CircusClient | None = None
+
+    def client(self) -> CircusClient:
+        if self._client is None:
+            try:
+                self._client = CircusClient(endpoint=self.endpoint, timeout=self.timeout,
+                                            curve_secret_key=self.curve_secret_key,
+                                            curve_server_key=self.curve_server_key)
+            except ConfigError as exc:
+                raise CallError(str(exc)) from None
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.stop()
+            self._client = None
+
+    def merge(self, args: argparse.Namespace) -> Session:
+        """Options given after the command override the session's for this one call."""
+        overrides = {key: getattr(args, key) for key in
+                     ("endpoint", "timeout", "json", "prettify", "curve_secret_key",
+                      "curve_server_key") if hasattr(args, key)}
+        if not overrides:
+            return self
+        base = {"endpoint": self.endpoint_given, "timeout": self.timeout, "json": self.json,
+                "prettify": self.prettify, "curve_secret_key": self.curve_secret_key,
+                "curve_server_key": self.curve_server_key}
+        base.update(overrides)
+        return Session(argparse.Namespace(**base), self.out, self.err)
+
+    # --- output -------------------------------------------------------------------------------
+
+    def print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def error(self, text: str) -> None:
+        print(text, file=self.err, flush=True)
+
+    def format_json(self, reply: dict[str, Any]) -> str:
+        if not self.prettify:
+            return json.dumps(reply)
+        text = json.dumps(reply, indent=2, sort_keys=True)
+        if self.out.isatty():
+            try:
+                import pygments
+                from pygments.formatters import TerminalFormatter
+                from pygments.lexers import JsonLexer
+
+                return pygments.highlight(text, JsonLexer(), TerminalFormatter()).rstrip("\n")
+            except ImportError:
+                pass
+        return text
+
+
+def run_command(session: Session, commands: dict[str, Command], args: argparse.Namespace) -> int:
+    """Run the command parsed in ``args``; print its output; return the exit code."""
+    command = commands[args.command]
+    session = session.merge(args)
+    if getattr(args, "help", False):
+        session.print(command.help_text())
+        return EXIT_OK
+    opts = {option.name: getattr(args, f"flag_{option.name}") for option in command.flags}
+    try:
+        message = command.message(*args.args, **opts)
+    except (ArgumentError, ValueError) as exc:
+        session.error(f"{exc}\nusage: circusctl {command.name} {command.usage}".rstrip())
+        return EXIT_USAGE
+    if command.msg_type == "sub":
+        return listen(session, message)
+    try:
+        reply = session.client().call(message)
+        if session.json:
+            session.print(session.format_json(reply))
+            return EXIT_ERROR_REPLY if reply.get("status") == "error" else EXIT_OK
+        text = command.console_msg(reply)
+    except CallError as exc:
+        text = str(exc)
+        if "timed out" in text.lower():
+            text += TIMEOUT_HINT
+        session.error(text.rstrip("\n"))
+        return EXIT_CALL_ERROR
+    if reply.get("status") == "error":
+        session.error(text)
+        return EXIT_ERROR_REPLY
+    session.print(text)
+    return EXIT_OK
+
+
+def listen(session: Session, message: dict[str, Any]) -> int:
+    """Print events (``topic: json``) until interrupted."""
+    from circus.events import EventSubscriber
+
+    endpoint = message.get("endpoint") or session.endpoint_given or _pubsub_endpoint(session)
+    try:
+        subscriber = EventSubscriber(endpoint, message["topics"],
+                                     curve_secret_key=session.curve_secret_key,
+                                     curve_server_key=session.curve_server_key)
+    except (ConfigError, OSError) as exc:
+        session.error(f"cannot listen on {endpoint}: {exc}")
+        return EXIT_CALL_ERROR
+    try:
+        for topic, payload in subscriber:
+            body = payload if isinstance(payload, str) else json.dumps(payload)
+            session.print(f"{topic}: {body}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        subscriber.close()
+    return EXIT_OK
+
+
+def _pubsub_endpoint(session: Session) -> str:
+    """Ask circusd where it publishes; fall back to the default pub/sub endpoint."""
+    try:
+        reply = session.client().call({"command": "globaloptions",
+                                       "properties": {"option": "pubsub_endpoint"}})
+        endpoint = (reply.get("options") or {}).get("pubsub_endpoint")
+        if reply.get("status") == "ok" and endpoint:
+            return str(endpoint)
+    except CallError:
+        pass
+    return default_pubsub_endpoint()
+
+
+class Shell(cmd.Cmd):
+    """The interactive shell: every command as ``do_<name>``, with help and completion."""
+
+    prompt = "(circusctl) "
+
+    def __init__(self, session: Session, commands: dict[str, Command], parser: _Parser):
+        super().__init__()
+        self.session, self.commands, self.parser = session, commands, parser
+        self._watchers: tuple[float, list[str]] = (0.0, [])
+
+    def get_names(self) -> list[str]:
+        names = set(super().get_names())
+        names.update(f"do_{name}" for name in self.commands)
+        names.update(f"help_{name}" for name in self.commands)
+        return sorted(names)
+
+    def __getattr__(self, attr: str) -> Any:
+        prefix, _, name = attr.partition("_")
+        if name in self.__dict__.get("commands", {}):
+            if prefix == "do":
+                return lambda line: self.run(name, line)
+            if prefix == "help":
+                return lambda: self.session.print(self.commands[name].help_text())
+            if prefix == "complete":
+                return lambda text, *rest: self.complete_args(name, text)
+        raise AttributeError(attr)
+
+    def run(self, name: str, line: str) -> bool:
+        try:
+            words = shlex.split(line)
+            args = parse(self.parser, [name, *words])
+        except (ValueError, UsageError) as exc:
+            self.session.error(f"error: {exc}")
+            return False
+        run_command(self.session, self.commands, args)
+        return False
+
+    def complete_args(self, name: str, text: str) -> list[str]:
+        if text.startswith("-"):
+            flags = [f"--{option.name}" for option in self.commands[name].flags]
+            return [flag for flag in flags if flag.startswith(text)]
+        return [watcher for watcher in self.watcher_names() if watcher.startswith(text)]
+
+    def watcher_names(self) -> list[str]:
+        """Watcher names for completion, cached for a few seconds."""
+        fetched_at, names = self._watchers
+        if time.monotonic() - fetched_at > SHELL_CACHE_SECONDS:
+            try:
+                reply = self.session.client().call({"command": "list", "properties": {}})
+                names = list(reply.get("watchers") or [])
+            except CallError:
+                names = []
+            self._watchers = (time.monotonic(), names)
+        return names
+
+    def do_exit(self, line: str) -> bool:
+        """Leave the shell (circusd keeps running; `quit` would stop it)."""
+        return True
+
+    def do_EOF(self, line: str) -> bool:
+        """Leave the shell (Ctrl-D)."""
+        self.session.print("")
+        return True
+
+    def emptyline(self) -> bool:
+        return False
+
+
+def run_shell(session: Session, commands: dict[str, Command], parser: _Parser) -> int:
+    """No command given: print the version and the status, then read commands."""
+    session.print(VERSION)
+    shell = Shell(session, commands, parser)
+    shell.run("status", "")
+    try:
+        shell.cmdloop()
+    except KeyboardInterrupt:
+        session.print("")
+    finally:
+        session.close()
+    return EXIT_OK
+
+
+def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``circusctl``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = get_commands()
+    parser = build_parser(commands)
+    try:
+        args = parse(parser, argv)
+    except UsageError as exc:
+        print(f"usage: {USAGE}\ncircusctl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if getattr(args, "version", False):
+        print(VERSION)
+        return EXIT_OK
+    if args.command is None:
+        if args.help:
+            print(general_help(commands))
+            return EXIT_OK
+        return run_shell(Session(args), commands, parser)
+    session = Session(args)
+    try:
+        return run_command(session, commands, args)
+    except KeyboardInterrupt:
+        return EXIT_CALL_ERROR
+    except BrokenPipeError:  # `circusctl ... | head`
+        return EXIT_OK
+    except CircusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CALL_ERROR
+    finally:
+        session.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Clients of circusd's control channel, usable as libraries.
+
+``CircusClient`` is blocking; ``AsyncCircusClient`` runs on asyncio (``zmq.asyncio``). Both use a
+DEALER socket with a random identity, send ``{"id", "command", "properties"}`` and return the
+reply whose ``id`` matches (stray replies of earlier timed-out calls are discarded). A call that
+gets no reply within ``timeout`` seconds raises ``CallError("Timed out.")``. Error replies are
+returned, not raised: check ``reply["status"]``.
+
+Example::
+
+    from circus.client import CircusClient
+    with CircusClient() as client:            # default endpoint: ipc://<runtime dir>/circus.sock
+        print(client.send_message("status"))  # {"status": "ok", "statuses": {...}, ...}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from circus.control import security
+from circus.control.defaults import default_endpoint
+from circus.errors import CallError
+
+DEFAULT_TIMEOUT = 5.0  # seconds, as the original
+
+
+def make_message(command: str, **props: Any) -> dict[str, Any]:
+    """``{"command": command, "properties": props}``."""
+    return {"command": command, "properties": props or {}}
+
+
+def cast_message(command: str, **props: Any) -> dict[str, Any]:
+    """A fire-and-forget message: circusd executes it and sends no reply."""
+    return {"command": command, "msg_type": "cast", "properties": props or {}}
+
+
+def make_json(command: str, **props: Any) -> str:
+    return json.dumps(make_message(command, **props))
+
+
+def _encode_call(cmd: dict[str, Any]) -> tuple[str, bytes]:
+    if not isinstance(cmd, dict):
+        raise CallError(f"call() takes a mapping, got {type(cmd).__name__}")
+    call_id = uuid.uuid4().hex
+    cmd = dict(cmd, id=call_id)
+    try:
+        return call_id, json.dumps(cmd).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise CallError(f"message cannot be sent as JSON: {exc}") from None
+
+
+def _decode_reply(data: bytes) -> dict[str, Any] | None:
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+def _check_ipc(endpoint: str) -> None:
+    """ZeroMQ connects to a missing ipc socket silently and then times out; say it plainly."""
+    if endpoint.startswith("ipc://"):
+        import os
+
+        path = endpoint[len("ipc://"):]
+        if not os.path.exists(path):
+            raise CallError(f"circusd is not running at {endpoint} (no socket file {path})")
+
+
+class _ClientBase:
+    def _setup(self, context: zmq.Context, endpoint: str | None, timeout: float,
+               curve_secret_key: str | None, curve_server_key: str | None) -> None:
+        self.endpoint = endpoint or default_endpoint()
+        self.timeout = float(timeout)
+        self.identity = uuid.uuid4().hex.encode("ascii")
+        self.socket = context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.IDENTITY, self.identity)
+        self.socket.linger = 0
+        try:
+            security.secure_client_socket(self.socket, curve_secret_key, curve_server_key)
+            self.socket.connect(self.endpoint)
+        except zmq.ZMQError as exc:
+            self.socket.close(linger=0)
+            raise CallError(f"cannot connect to {self.endpoint}: {exc}") from None
+        except BaseException:
+            self.socket.close(linger=0)
+            raise
+
+
+class CircusClient(_ClientBase):
+    """Blocking client (see the module docstring)."""
+
+    def __init__(self, context: zmq.Context | None = None, endpoint: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, *, curve_secret_key: str | None = None,
+                 curve_server_key: str | None = None):
+        self.context = context or zmq.Context.instance()
+        self._setup(self.context, endpoint, timeout, curve_secret_key, curve_server_key)
+        self._poller = zmq.Poller()
+        self._poller.register(self.socket, zmq.POLLIN)
+
+    def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Send a message and return the matching reply."""
+        _check_ipc(self.endpoint)
+        call_id, data = _encode_call(cmd)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        self._send(data, deadline)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CallError("Timed out.")
+            if not self._poller.poll(max(1, int(remaining * 1000))):
+                continue
+            reply = _decode_reply(self.socket.recv())
+            if reply is not None and reply.get("id") == call_id:
+                return reply
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        self.socket.sndtimeo = max(1, int((deadline - time.monotonic()) * 1000))
+        try:
+            self.socket.send(data)
+        except zmq.Again:
+            raise CallError("Timed out.") from None
+        except zmq.ZMQError as exc:
+            raise CallError(str(exc)) from None
+
+    def send_message(self, command: str, **props: Any) -> dict[str, Any]:
+        return self.call(make_message(command, **props))
+
+    def cast(self, command: str, **props: Any) -> None:
+        """Send a command without waiting (circusd does not reply to casts)."""
+        _check_ipc(self.endpoint)
+        _, data = _encode_call(cast_message(command, **props))
+        self._send(data, time.monotonic() + self.timeout)
+
+    def stop(self) -> None:
+        self.socket.close(linger=0)
+
+    close = stop
+
+    def __enter__(self) -> CircusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class AsyncCircusClient(_ClientBase):
+    """asyncio client; several calls may be in flight at once on one client."""
+
+    def __init__(self, context: zmq.asyncio.Context | None = None, endpoint: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, *, curve_secret_key: str | None = None,
+                 curve_server_key: str | None = None):
+        self.context = context or zmq.asyncio.Context.instance()
+        self._setup(self.context, endpoint, timeout, curve_secret_key, curve_server_key)
+        self._pending: dict[str, asyncio.Future] = {}
+        self._reader: asyncio.Task | None = None
+
+    async def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Send a message and return the matching reply."""
+        _check_ipc(self.endpoint)
+        call_id, data = _encode_call(cmd)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = future
+        try:
+            self._ensure_reader()
+            await self.socket.send(data)
+            return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
+        except TimeoutError:
+            raise CallError("Timed out.") from None
+        except zmq.ZMQError as exc:
+            raise CallError(str(exc)) from None
+        finally:
+            self._pending.pop(call_id, None)
+
+    async def send_message(self, command: str, **props: Any) -> dict[str, Any]:
+        return await self.call(make_message(command, **props))
+
+    async def cast(self, command: str, **props: Any) -> None:
+        _check_ipc(self.endpoint)
+        _, data = _encode_call(cast_message(command, **props))
+        await self.socket.send(data)
+
+    def _ensure_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_replies())
+
+    async def _read_replies(self) -> None:
+        while self._pending:
+            data = await self.socket.recv()
+            reply = _decode_reply(data)
+            if reply is None:
+                continue
+            future = self._pending.get(reply.get("id"))  # type: ignore[arg-type]
+            if future is not None and not future.done():
+                future.set_result(reply)
+
+    def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        self.socket.close(linger=0)
+
+    close = stop
+
+    async def __aenter__(self) -> AsyncCircusClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,197 @@
+"""The control socket of circusd: a ZeroMQ ROUTER answering JSON commands.
+
+Framing: a client DEALER sends one frame (the JSON request); the ROUTER sees
+``[identity, body]`` and answers ``[identity, reply]``, which the DEALER receives as one frame.
+Messages with another number of frames (a REQ client adds an empty delimiter) are logged and
+dropped, as in the original: there is no identity we could safely answer.
+
+Every other malformed input gets an error reply (see :mod:`circus.control.codec`). Each request
+runs as its own task on the arbiter's loop, so a slow ``stop --waiting`` does not delay
+``status``; the arbiter serialises conflicting operations per watcher itself, so this module
+holds no lock and the original's "arbiter is already running X command" errors do not exist.
+
+``msg_type: cast`` requests are executed without any reply (errors are only logged).
+
+Stopping: :meth:`Controller.stop` may be called from inside a command (``quit`` ends with it).
+The reply of that command is sent before the socket closes (the original's ``quit --waiting``
+could hang forever, issue #1131), and the socket lingers briefly so queued replies get out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from circus.control import security
+from circus.control.api import ArbiterAPI
+from circus.control.codec import (
+    Request,
+    decode_request,
+    encode,
+    error_from_exception,
+    ok_reply,
+)
+from circus.control.commands import Command, get_commands
+from circus.errors import CircusError, UnknownCommandError
+
+log = logging.getLogger(__name__)
+
+EXPECTED_FRAMES = 2  # [client identity, JSON body]
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # a bigger request disconnects the peer (no memory blowup)
+CLOSE_LINGER_MS = 1000  # on stop, give queued replies (quit's own) this long to leave
+
+
+class Controller:
+    """Serve control commands for ``arbiter`` on a ROUTER socket bound at ``endpoint``."""
+
+    def __init__(self, arbiter: ArbiterAPI, endpoint: str, settings: Any = None, *,
+                 context: zmq.asyncio.Context | None = None,
+                 commands: dict[str, Command] | None = None):
+        self.arbiter = arbiter
+        self.endpoint = endpoint
+        self.endpoint_owner: str | None = getattr(settings, "endpoint_owner", None)
+        self.curve = security.CurveServer.from_settings(settings)
+        self.commands = commands if commands is not None else get_commands()
+        self._context = context
+        self._socket: zmq.asyncio.Socket | None = None
+        self._server: asyncio.Task | None = None
+        self._inflight: dict[asyncio.Task, tuple[bytes, Request | None]] = {}
+        self._replied: set[asyncio.Task] = set()
+        self._closing = False
+
+    @property
+    def endpoint_owner_mode(self) -> bool:
+        """``add`` is restricted to the owner's uid only for ipc endpoints (as the original)."""
+        return bool(self.endpoint_owner) and self.endpoint.startswith("ipc://")
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the socket and start serving (returns at once)."""
+        context = self._context or zmq.asyncio.Context.instance()
+        if self.curve is not None:
+            security.ensure_authenticator(context, self.curve)
+        sock = context.socket(zmq.ROUTER)
+        try:
+            sock.linger = 0
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting client keeps its identity
+            security.secure_server_socket(sock, self.endpoint, self.curve)
+            ipc_path = security.prepare_ipc_path(self.endpoint)
+            sock.bind(self.endpoint)
+            if ipc_path:
+                security.restrict_ipc_socket(ipc_path, self.endpoint_owner)
+        except BaseException:
+            sock.close(linger=0)
+            raise
+        self._socket = sock
+        self._server = asyncio.create_task(self._serve(), name="circus-controller")
+        log.info("control channel listening on %s", self.endpoint)
+
+    async def stop(self) -> None:
+        """Stop serving; reply to the command that asked for the stop, then close."""
+        if self._socket is None or self._closing:
+            return
+        self._closing = True
+        if self._server is not None:
+            self._server.cancel()
+            await asyncio.gather(self._server, return_exceptions=True)
+        current = asyncio.current_task()
+        if current in self._inflight and current not in self._replied:
+            identity, request = self._inflight[current]
+            if request is not None and not request.cast:
+                await self._send(identity, ok_reply(None, request.id))
+            self._replied.add(current)
+        self._socket.close(linger=CLOSE_LINGER_MS)
+        self._socket = None
+        log.info("control channel on %s closed", self.endpoint)
+
+    # --- serving --------------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        assert self._socket is not None
+        while True:
+            try:
+                frames = await self._socket.recv_multipart(copy=True)
+            except asyncio.CancelledError:
+                raise
+            except zmq.ZMQError as exc:
+                if self._closing or exc.errno == zmq.ENOTSOCK:
+                    return
+                log.warning("control socket receive failed: %s", exc)
+                continue
+            if len(frames) != EXPECTED_FRAMES:
+                log.warning("dropped a message of %d frames (expected %d: a DEALER client "
+                            "sends exactly one); REQ sockets are not supported", len(frames),
+                            EXPECTED_FRAMES)
+                continue
+            identity, body = frames
+            task = asyncio.create_task(self._handle(identity, body))
+            self._inflight[task] = (identity, None)
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task) -> None:
+        self._inflight.pop(task, None)
+        self._replied.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # a bug in this module
+            log.error("control message handler crashed", exc_info=task.exception())
+
+    async def _handle(self, identity: bytes, body: bytes) -> None:
+        task = asyncio.current_task()
+        try:
+            request = decode_request(body)
+        except CircusError as exc:
+            log.info("bad control message %r: %s", body[:200], exc)
+            await self._send(identity, error_from_exception(exc, getattr(exc, "request_id",
+                                                                         None)))
+            return
+        if task is not None:
+            self._inflight[task] = (identity, request)
+        log.debug("command %s %s", request.command, request.properties)
+        reply = await self.dispatch(request)
+        if request.cast:
+            if reply.get("status") == "error":
+                log.warning("cast command %r failed: %s", request.command, reply.get("reason"))
+            return
+        if task in self._replied:
+            return  # answered early by stop()
+        await self._send(identity, reply)
+
+    async def dispatch(self, request: Request) -> dict[str, Any]:
+        """Validate and execute one request; always returns a reply (never raises).
+
+        Usable without a socket, e.g. by circusd's signal handlers or tests.
+        """
+        command_name = request.command
+        try:
+            command = self.commands.get(command_name.lower())
+            if command is None:
+                raise UnknownCommandError(f"unknown command: {command_name!r}")
+            props = command.validate(request.properties)
+            result = await command.execute(self.arbiter, props)
+            return ok_reply(result, request.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reply = error_from_exception(exc, request.id, command_name)
+            if reply.get("tb"):
+                log.error("command %r failed: %s", command_name, reply["reason"],
+                          exc_info=exc)
+            return reply
+
+    async def _send(self, identity: bytes, reply: dict[str, Any]) -> None:
+        if self._socket is None:
+            log.debug("reply dropped, the control socket is closed: %s", reply)
+            return
+        try:
+            data = encode(reply)
+        except (TypeError, ValueError) as exc:  # a command returned something JSON cannot hold
+            data = encode(error_from_exception(exc, reply.get("id")))
+        try:
+            await self._socket.send_multipart([identity, data])
+        except zmq.ZMQError as exc:
+            log.debug("could not send reply to %r: %s", identity, exc)

@@ -1,0 +1,161 @@
+"""Socket security for the control and event channels: ipc file ownership and ZeroMQ CURVE.
+
+* ipc endpoints: the socket file is made 0600 (only circusd's user, or ``endpoint_owner`` when
+  set, may connect); the default endpoints also live in a 0700 runtime directory.
+* tcp endpoints on a non-loopback address are refused unless CURVE is configured.
+* CURVE (``[circus] curve_secret_key`` = the server's zmq certificate file with its secret key,
+  ``curve_public_keys`` = a directory of the authorised clients' public certificates): the ROUTER
+  and PUB sockets run in CURVE server mode; a ZAP authenticator (``zmq.auth.asyncio``, one per
+  ZeroMQ context) admits only clients whose public key is in the directory. Clients pass their
+  own certificate and the server's public certificate (circusctl ``--curve-secret-key`` /
+  ``--curve-server-key``).
+
+Generate certificates with ``python -m zmq.auth`` helpers, e.g.
+``zmq.auth.create_certificates(dir, "server")``; see docs/security.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import pwd
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from circus.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IPC_SOCKET_MODE = 0o600  # only the owner may connect to a control/events ipc socket
+
+
+@dataclass(frozen=True)
+class CurveServer:
+    """CURVE server settings: our certificate (with secret key) + authorised client keys."""
+
+    secret_key_file: str
+    public_keys_dir: str
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CurveServer | None:
+        secret = getattr(settings, "curve_secret_key", None)
+        public = getattr(settings, "curve_public_keys", None)
+        if not secret and not public:
+            return None
+        if not (secret and public):
+            raise ConfigError("curve_secret_key and curve_public_keys must be given together")
+        return cls(str(secret), str(public))
+
+    def load(self) -> tuple[bytes, bytes]:
+        """(public, secret) of the server certificate; ConfigError naming the file if bad."""
+        import zmq.auth
+
+        if not os.path.isdir(self.public_keys_dir):
+            raise ConfigError(f"curve_public_keys: {self.public_keys_dir} is not a directory")
+        try:
+            public, secret = zmq.auth.load_certificate(self.secret_key_file)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"curve_secret_key: cannot load {self.secret_key_file}: {exc}")\
+                from None
+        if not secret:
+            raise ConfigError(f"curve_secret_key: {self.secret_key_file} holds no secret key")
+        return public, secret
+
+
+_AUTHENTICATORS: dict[int, Any] = {}
+
+
+def ensure_authenticator(context: zmq.Context, curve: CurveServer) -> None:
+    """Start (once per context) the ZAP handler that admits the authorised client keys."""
+    from zmq.auth.asyncio import AsyncioAuthenticator
+
+    key = id(context)
+    if key in _AUTHENTICATORS:
+        return
+    auth = AsyncioAuthenticator(context)
+    auth.start()
+    auth.configure_curve(domain="*", location=curve.public_keys_dir)
+    _AUTHENTICATORS[key] = auth
+
+
+def stop_authenticator(context: zmq.Context) -> None:
+    auth = _AUTHENTICATORS.pop(id(context), None)
+    if auth is not None:
+        auth.stop()
+
+
+def secure_server_socket(socket: zmq.Socket, endpoint: str, curve: CurveServer | None) -> None:
+    """Apply CURVE server options before bind; refuse an unprotected remote TCP endpoint."""
+    if curve is not None:
+        public, secret = curve.load()
+        socket.curve_secretkey = secret
+        socket.curve_publickey = public
+        socket.curve_server = True
+        socket.zap_domain = b"circus"
+    elif _is_remote_tcp(endpoint):
+        raise ConfigError(f"endpoint {endpoint}: a non-loopback tcp endpoint needs CURVE keys "
+                          "(curve_secret_key and curve_public_keys), or use ipc:// or 127.0.0.1")
+
+
+def secure_client_socket(socket: zmq.Socket, secret_key_file: str | None,
+                         server_key_file: str | None) -> None:
+    """CURVE client options: our certificate (public+secret) and the server's public one."""
+    if not secret_key_file and not server_key_file:
+        return
+    if not (secret_key_file and server_key_file):
+        raise ConfigError("CURVE needs both a client secret key file and the server public key")
+    import zmq.auth
+
+    try:
+        public, secret = zmq.auth.load_certificate(secret_key_file)
+        server_public, _ = zmq.auth.load_certificate(server_key_file)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load CURVE certificate: {exc}") from None
+    if not secret:
+        raise ConfigError(f"{secret_key_file} holds no secret key")
+    socket.curve_secretkey = secret
+    socket.curve_publickey = public
+    socket.curve_serverkey = server_public
+
+
+def _is_remote_tcp(endpoint: str) -> bool:
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://"):].rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return False
+    if not host:
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name or an interface: may be reachable from elsewhere
+
+
+def prepare_ipc_path(endpoint: str) -> str | None:
+    """Create the parent directory (0700) of an ipc endpoint; return the socket path."""
+    if not endpoint.startswith("ipc://"):
+        return None
+    path = endpoint[len("ipc://"):]
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+    return path
+
+
+def restrict_ipc_socket(path: str, owner: str | None) -> None:
+    """Make a freshly bound ipc socket 0600, owned by ``owner`` (a user name or uid) if given."""
+    if owner:
+        uid = int(owner) if str(owner).isdigit() else _uid_of(owner)
+        os.chown(path, uid, -1)
+    os.chmod(path, IPC_SOCKET_MODE)
+
+
+def _uid_of(user: str) -> int:
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise ConfigError(f"endpoint_owner: unknown user {user!r}") from None

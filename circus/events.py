@@ -1,0 +1,193 @@
+"""Events: circusd's PUB socket and subscriber helpers (circusctl listen, plugins, stats).
+
+Wire format (as the original Circus): each event is two frames, the topic
+``watcher.<name>.<event>`` (UTF-8; ``<name>`` lower-cased with spaces replaced by ``_``) and a
+JSON object, e.g. ``watcher.web.spawn`` / ``{"process_pid": 1234, "time": 1700000000.5}``.
+Subscribers filter by topic prefix (``watcher.web.`` for one watcher, ``""`` for all).
+
+Publishing never blocks: PUB drops messages for subscribers that do not keep up (ZeroMQ's high
+water mark), which is the right trade for a monitoring feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from circus.control import security
+
+log = logging.getLogger(__name__)
+
+TOPIC_PREFIX = "watcher."
+EVENT_NAMES = ("spawn", "reap", "kill", "stop", "start", "reload", "updated", "add", "remove",
+               "hook_success", "hook_failure")
+
+
+def resource_name(watcher_name: str) -> str:
+    """The watcher name as it appears in topics (lower case, spaces as ``_``)."""
+    return watcher_name.lower().replace(" ", "_")
+
+
+def event_topic(watcher_name: str, event: str) -> str:
+    """``watcher.<normalised name>.<event>``."""
+    return f"{TOPIC_PREFIX}{resource_name(watcher_name)}.{event}"
+
+
+def encode_event(topic: str, payload: Mapping[str, Any]) -> list[bytes]:
+    return [topic.encode("utf-8"), json.dumps(dict(payload)).encode("utf-8")]
+
+
+def decode_event(frames: list[bytes]) -> tuple[str, Any]:
+    """``(topic, payload)``; a body that is not JSON is returned as text."""
+    topic = frames[0].decode("utf-8", "replace") if frames else ""
+    body = frames[1] if len(frames) > 1 else b""
+    try:
+        return topic, json.loads(body)
+    except ValueError:
+        return topic, body.decode("utf-8", "replace")
+
+
+class EventPublisher:
+    """The PUB socket of circusd. ``publish()`` is synchronous and never blocks."""
+
+    def __init__(self, endpoint: str, settings: Any = None, *,
+                 context: zmq.asyncio.Context | None = None):
+        self.endpoint = endpoint
+        self._context = context or zmq.asyncio.Context.instance()
+        curve = security.CurveServer.from_settings(settings)
+        if curve is not None:
+            security.ensure_authenticator(self._context, curve)
+        sock = self._context.socket(zmq.PUB)
+        try:
+            sock.linger = 0
+            security.secure_server_socket(sock, endpoint, curve)
+            ipc_path = security.prepare_ipc_path(endpoint)
+            sock.bind(endpoint)
+            if ipc_path:
+                # subscribers are often other users' tools only with endpoint_owner
+                security.restrict_ipc_socket(ipc_path, getattr(settings, "endpoint_owner", None))
+        except BaseException:
+            sock.close(linger=0)
+            raise
+        self._socket: zmq.asyncio.Socket | None = sock
+
+    def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
+        """Send one event; ``topic`` is the full topic (``watcher.web.spawn``)."""
+        if self._socket is None:
+            return
+        try:
+            result = self._socket.send_multipart(encode_event(topic, payload),
+                                                 flags=zmq.NOBLOCK)
+        except (zmq.ZMQError, TypeError, ValueError) as exc:
+            log.warning("event %s not published: %s", topic, exc)
+            return
+        if isinstance(result, asyncio.Future) and result.done() and not result.cancelled() \
+                and result.exception() is not None:
+            log.debug("event %s dropped: %s", topic, result.exception())
+
+    def publish_event(self, watcher_name: str, event: str,
+                      payload: Mapping[str, Any] | None = None) -> None:
+        """Publish ``event`` of a watcher; ``time`` is added when the payload has none."""
+        body = dict(payload or {})
+        body.setdefault("time", time.time())
+        self.publish(event_topic(watcher_name, event), body)
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+
+def _subscriber_socket(context: zmq.Context, endpoint: str, topics: Iterable[str],
+                       curve_secret_key: str | None, curve_server_key: str | None) -> zmq.Socket:
+    sock = context.socket(zmq.SUB)
+    sock.linger = 0
+    security.secure_client_socket(sock, curve_secret_key, curve_server_key)
+    for topic in list(topics) or [""]:
+        sock.setsockopt(zmq.SUBSCRIBE, topic.encode("utf-8"))
+    sock.connect(endpoint)
+    return sock
+
+
+class EventSubscriber:
+    """Blocking subscriber: ``for topic, payload in EventSubscriber(endpoint): ...``.
+
+    ``timeout`` (seconds) bounds each wait: iteration ends when no event came in time
+    (``None``: wait forever). :meth:`next_event` returns ``None`` on timeout.
+    """
+
+    def __init__(self, endpoint: str, topics: Iterable[str] = ("",), *,
+                 timeout: float | None = None, context: zmq.Context | None = None,
+                 curve_secret_key: str | None = None, curve_server_key: str | None = None):
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._own_context = context is None
+        self._context = context or zmq.Context()
+        self._socket = _subscriber_socket(self._context, endpoint, topics, curve_secret_key,
+                                          curve_server_key)
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
+
+    def next_event(self, timeout: float | None = None) -> tuple[str, Any] | None:
+        wait = self.timeout if timeout is None else timeout
+        if not self._poller.poll(None if wait is None else int(wait * 1000)):
+            return None
+        return decode_event(self._socket.recv_multipart())
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        while True:
+            event = self.next_event()
+            if event is None:
+                return
+            yield event
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+        if self._own_context:
+            self._context.term()
+
+    def __enter__(self) -> EventSubscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncEventSubscriber:
+    """asyncio subscriber: ``async for topic, payload in AsyncEventSubscriber(endpoint)``."""
+
+    def __init__(self, endpoint: str, topics: Iterable[str] = ("",), *,
+                 context: zmq.asyncio.Context | None = None,
+                 curve_secret_key: str | None = None, curve_server_key: str | None = None):
+        self.endpoint = endpoint
+        self._context = context or zmq.asyncio.Context.instance()
+        self._socket = _subscriber_socket(self._context, endpoint, topics, curve_secret_key,
+                                          curve_server_key)
+
+    async def next_event(self, timeout: float | None = None) -> tuple[str, Any] | None:
+        """The next event, or ``None`` after ``timeout`` seconds."""
+        try:
+            frames = await asyncio.wait_for(self._socket.recv_multipart(), timeout)
+        except TimeoutError:
+            return None
+        return decode_event(frames)
+
+    async def __aiter__(self) -> AsyncIterator[tuple[str, Any]]:
+        while True:
+            yield decode_event(await self._socket.recv_multipart())
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+
+    async def __aenter__(self) -> AsyncEventSubscriber:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
