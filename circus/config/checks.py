@@ -1,0 +1,148 @@
+"""Rules that span sections: names, socket references, ``use_papa`` agreement, endpoint security.
+
+Run once every section has been built; each rule records problems and never raises.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from circus.config import env as envlib
+from circus.config.ini import Entry
+from circus.config.model import CircusSettings, EnvSection, SocketConfig, WatcherConfig
+from circus.config.problems import NOWHERE, Origin, Problems, nearest
+from circus.util.endpoints import parse_endpoint
+
+PUBLIC_ENDPOINTS = ("endpoint", "pubsub_endpoint", "stats_endpoint")
+
+
+def check_watcher_sockets(
+    watcher: WatcherConfig,
+    sockets: Mapping[str, SocketConfig],
+    problems: Problems,
+    origin: Origin,
+) -> None:
+    """Every socket a watcher uses exists, is inherited, and is hosted where its processes are
+    (a kernel-hosted process cannot inherit a socket held by circusd, and the other way round)."""
+    section = f"watcher:{watcher.name}"
+    for name in sorted(watcher.socket_refs):
+        key = "stdin_socket" if name == watcher.stdin_socket else "cmd"
+        sock = sockets.get(name)
+        if sock is None:
+            problems.error(
+                f"uses socket {name!r}, which is not defined (no [socket:{name}])",
+                origin,
+                section,
+                key,
+                nearest(name, sockets),
+            )
+            continue
+        if sock.use_papa != watcher.use_papa:
+            problems.error(
+                f"watcher {watcher.name!r} has use_papa = {str(watcher.use_papa).lower()} but its "
+                f"socket {name!r} has use_papa = {str(sock.use_papa).lower()}: a watcher and the "
+                "sockets it uses must both be hosted by papa-kernel or both by circusd",
+                origin,
+                section,
+                "use_papa",
+            )
+    refs = watcher.socket_refs - ({watcher.stdin_socket} if watcher.stdin_socket else set())
+    if refs and not watcher.use_sockets:
+        problems.error(
+            f"cmd/args use socket(s) {', '.join(sorted(refs))} but use_sockets is false: the "
+            "processes would not inherit them (set use_sockets = true)",
+            origin,
+            section,
+            "use_sockets",
+        )
+
+
+def check_unique(names: Sequence[tuple[str, Origin, str]], what: str, problems: Problems):
+    """Names that differ only in case are the same name for lookup: refuse both."""
+    seen: dict[str, tuple[str, Origin]] = {}
+    for name, origin, section in names:
+        first = seen.setdefault(name.lower(), (name, origin))
+        if first[0] != name:
+            where = f"{first[1].file}:{first[1].line}" if first[1].file else "before"
+            problems.error(
+                f"{what} {name!r} and {first[0]!r} ({where}) differ only in case; "
+                f"{what} names are case-insensitive",
+                origin,
+                section,
+            )
+
+
+def check_env_patterns(
+    sections: Sequence[tuple[EnvSection, Origin, str]],
+    watcher_names: Sequence[str],
+    problems: Problems,
+) -> None:
+    for env_section, origin, section_name in sections:
+        if not any(envlib.matches(env_section, name) for name in watcher_names):
+            problems.warn(
+                f"[{section_name}] matches no watcher",
+                origin,
+                section_name,
+                suggestion=_pattern_hint(env_section, watcher_names),
+            )
+
+
+def _pattern_hint(env_section: EnvSection, names: Sequence[str]) -> str | None:
+    hints = [nearest(p, names) for p in env_section.patterns]
+    return next((f"env:{h}" for h in hints if h), None)
+
+
+def check_endpoints(
+    settings: CircusSettings, entries: Mapping[str, Entry], problems: Problems
+) -> None:
+    """DESIGN.md: a TCP endpoint on a non-loopback address needs ZeroMQ CURVE keys; the CURVE
+    keys come in pairs and must exist; two sockets cannot share an endpoint."""
+
+    def origin(key: str) -> Origin:
+        entry = entries.get(key)
+        return entry.origin if entry is not None else NOWHERE
+
+    secret, public = settings.curve_secret_key, settings.curve_public_keys
+    if bool(secret) != bool(public):
+        missing = "curve_public_keys" if secret else "curve_secret_key"
+        given = "curve_secret_key" if secret else "curve_public_keys"
+        problems.error(
+            f"{given} needs {missing} too (CURVE needs the server's secret key and "
+            "the authorized clients' public keys)",
+            origin(given),
+            "circus",
+            given,
+        )
+    if secret and not os.path.isfile(secret):
+        problems.error(
+            f"no such key file {secret!r}", origin("curve_secret_key"), "circus", "curve_secret_key"
+        )
+    if public and not os.path.isdir(public):
+        problems.error(
+            f"no such directory {public!r}",
+            origin("curve_public_keys"),
+            "circus",
+            "curve_public_keys",
+        )
+    seen: dict[str, str] = {}
+    for key in PUBLIC_ENDPOINTS:
+        value = getattr(settings, key)
+        if value in seen:
+            problems.error(
+                f"{key} is the same as {seen[value]} ({value})", origin(key), "circus", key
+            )
+        seen[value] = key
+        endpoint = parse_endpoint(value)
+        if endpoint.scheme == "tcp" and not endpoint.is_loopback and not settings.curve:
+            problems.error(
+                f"{value} accepts connections from other machines: set curve_secret_key and "
+                "curve_public_keys (ZeroMQ CURVE), or use a loopback address or an ipc:// socket",
+                origin(key),
+                "circus",
+                key,
+            )
+        elif endpoint.scheme == "ipc" and not (endpoint.path or "").startswith("/"):
+            problems.warn(
+                f"{value} is relative to circusd's working directory", origin(key), "circus", key
+            )

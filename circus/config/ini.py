@@ -1,0 +1,257 @@
+"""Reading Circus INI files, with line numbers, and following ``include``/``include_dir``.
+
+The syntax is the original Circus one (a strict RawConfigParser, no ``%`` interpolation):
+
+- ``[section]`` headers; ``key = value`` or ``key: value`` lines; keys are case-sensitive.
+- Lines starting with ``#`` or ``;`` are comments, so are lines starting with ``rem``; an inline
+  comment starts at a ``;`` preceded by whitespace (``#`` inside a value is kept).
+- Indented lines continue the previous value (joined with a newline); ``""`` is the empty value.
+- A key repeated in a section: the **first** occurrence wins (a warning names both places).
+  A repeated section header, in the same file or in an included one, merges into the first.
+
+Includes (``[circus] include = GLOB...`` and ``include_dir = DIR...``, whitespace-separated) are
+read after the file that names them, depth first; paths are relative to *that* file's directory;
+``**`` matches any number of directories. Because the first value wins, an included file can add
+sections and keys but never override the file that includes it. A file is read once; a file
+including one of its includers is an error naming the chain (a glob that matches the including
+file itself is quietly skipped, so ``include = *.ini`` next to the main file works).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+
+from circus.config.problems import Origin, Problems
+
+INCLUDE_KEYS = ("include", "include_dir")
+_KEY_VALUE = re.compile(r"^(?P<key>[^=:]*?)\s*[=:]\s*(?P<value>.*)$")
+_INLINE_COMMENT = re.compile(r"\s;")
+_GLOB_MAGIC = re.compile(r"[*?[]")
+MAX_FILE_SIZE = 16 * 1024 * 1024  # a config bigger than this is surely a mistake
+
+
+@dataclass
+class Entry:
+    """One ``key = value`` and where it was read."""
+
+    key: str
+    value: str
+    origin: Origin
+
+
+@dataclass
+class Section:
+    """A section, merged over every file that declares it. Entries keep file order."""
+
+    name: str
+    origin: Origin
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def add(self, entry: Entry, problems: Problems) -> bool:
+        """Add ``entry`` unless the key is already set (first wins, with a warning)."""
+        first = self.entries.get(entry.key)
+        if first is not None:
+            problems.warn(
+                f"duplicate key ignored: the first value (at {_where(first.origin)}) is used",
+                entry.origin,
+                self.name,
+                entry.key,
+            )
+            return False
+        self.entries[entry.key] = entry
+        return True
+
+
+@dataclass
+class Document:
+    """All sections read from a file and its includes, in first-seen order."""
+
+    sections: dict[str, Section] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+def _where(origin: Origin) -> str:
+    return f"{origin.file}:{origin.line}" if origin.line else str(origin.file)
+
+
+def parse_text(text: str, filename: str, problems: Problems) -> list[Section]:
+    """Parse one file's text into its sections (not merged with anything else)."""
+    sections: dict[str, Section] = {}
+    current: Section | None = None
+    last: Entry | None = None  # the entry continuation lines extend
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        origin = Origin(filename, number)
+        stripped = line.strip()
+        if "\x00" in line:
+            problems.error("line contains a NUL character", origin)
+            continue
+        if not stripped or line[0] in "#;" or _is_rem(line):
+            continue
+        if line[0].isspace() and current is not None and last is not None:
+            last.value = f"{last.value}\n{stripped}" if last.value else stripped
+            continue
+        if stripped.startswith("["):
+            current, last = _header(stripped, origin, sections, problems), None
+            continue
+        last = None
+        if current is None:
+            problems.error(
+                f"expected a [section] header before {stripped[:40]!r}",
+                origin,
+            )
+            continue
+        entry = _entry(stripped, origin, current.name, problems)
+        if entry is not None and current.add(entry, problems):
+            last = entry
+    return list(sections.values())
+
+
+def _is_rem(line: str) -> bool:
+    return line[0] in "rR" and line.split(None, 1)[0].lower() == "rem"
+
+
+def _header(stripped: str, origin: Origin, sections: dict[str, Section], problems: Problems):
+    end = stripped.rfind("]")
+    rest = stripped[end + 1 :].strip() if end > 0 else ""
+    name = stripped[1:end].strip() if end > 0 else ""
+    if end <= 0:
+        problems.error(f"section header {stripped[:40]!r} has no closing ']'", origin)
+    elif rest and rest[0] not in "#;":
+        problems.error(f"unexpected text {rest[:40]!r} after the section header", origin, name)
+    elif not name:
+        problems.error("empty section name '[]'", origin)
+    else:
+        return sections.setdefault(name, Section(name, origin))
+    return None
+
+
+def _entry(stripped: str, origin: Origin, section: str, problems: Problems) -> Entry | None:
+    match = _KEY_VALUE.match(stripped)
+    if match is None:
+        problems.error(f"expected 'key = value', got {stripped[:60]!r}", origin, section)
+        return None
+    key = match.group("key").strip()
+    if not key:
+        problems.error(f"missing key name before the '=' in {stripped[:60]!r}", origin, section)
+        return None
+    value = match.group("value")
+    comment = _INLINE_COMMENT.search(value)
+    if comment is not None:
+        value = value[: comment.start()]
+    value = value.strip()
+    if value == '""':
+        value = ""
+    return Entry(key, value, origin)
+
+
+class _Reader:
+    """Reads a main file and its includes into one :class:`Document`."""
+
+    def __init__(self, problems: Problems, environ: dict[str, str]):
+        self.problems = problems
+        self.environ = environ
+        self.document = Document()
+        self.seen: set[str] = set()
+
+    def read(self, path: str, chain: tuple[str, ...] = (), origin: Origin | None = None) -> None:
+        real = os.path.realpath(path)
+        if real in chain:
+            names = " -> ".join([*chain[chain.index(real) :], real])
+            self.problems.error(f"include loop: {names}", origin or Origin(path))
+            return
+        if real in self.seen:
+            return
+        self.seen.add(real)
+        text = self._load(path, origin)
+        if text is None:
+            return
+        self.document.files.append(path)
+        own = parse_text(text, path, self.problems)
+        for section in own:
+            self._merge(section)
+        circus = next((s for s in own if s.name == "circus"), None)
+        if circus is not None:
+            for entry in circus.entries.values():
+                if entry.key in INCLUDE_KEYS:
+                    self._include(entry, path, (*chain, real))
+
+    def _load(self, path: str, origin: Origin | None) -> str | None:
+        where = origin or Origin(path)
+        try:
+            if os.path.getsize(path) > MAX_FILE_SIZE:
+                self.problems.error(f"{path}: file is larger than {MAX_FILE_SIZE} bytes", where)
+                return None
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.problems.error(f"cannot read configuration file {path!r}: {reason}", where)
+            return None
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            self.problems.error("file is not valid UTF-8 text", Origin(path, line))
+            return None
+
+    def _merge(self, section: Section) -> None:
+        target = self.document.sections.get(section.name)
+        if target is None:
+            self.document.sections[section.name] = section
+            return
+        for entry in section.entries.values():
+            target.add(entry, self.problems)
+
+    def _include(self, entry: Entry, including: str, chain: tuple[str, ...]) -> None:
+        from circus.config.substitution import substitute_env  # cycle-free: pure helper
+
+        base = os.path.dirname(os.path.abspath(including))
+        for word in substitute_env(entry.value, self.environ).split():
+            pattern = word if entry.key == "include" else os.path.join(word, "*.ini")
+            pattern = os.path.join(base, os.path.expanduser(pattern))
+            for path in self._expand(pattern, word, entry):
+                if os.path.realpath(path) == chain[-1] and _GLOB_MAGIC.search(word):
+                    continue  # `include = *.ini` matching the including file itself
+                self.read(path, chain, entry.origin)
+
+    def _expand(self, pattern: str, word: str, entry: Entry) -> list[str]:
+        if "\x00" in pattern:
+            self.problems.error("include path contains a NUL character", entry.origin, "circus")
+            return []
+        if entry.key == "include" and not _GLOB_MAGIC.search(word):
+            if not os.path.exists(pattern):
+                self.problems.error(
+                    f"included file {word!r} does not exist (looked for {pattern})",
+                    entry.origin,
+                    "circus",
+                    entry.key,
+                )
+                return []
+            return [pattern]
+        if entry.key == "include_dir" and not os.path.isdir(os.path.dirname(pattern)):
+            self.problems.error(
+                f"include_dir {word!r} is not a directory (looked for {os.path.dirname(pattern)})",
+                entry.origin,
+                "circus",
+                entry.key,
+            )
+            return []
+        matches = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        if not matches:
+            self.problems.warn(
+                f"{word!r} matches no file (looked for {pattern})",
+                entry.origin,
+                "circus",
+                entry.key,
+            )
+        return matches
+
+
+def read_document(path: str, problems: Problems, environ: dict[str, str]) -> Document:
+    """Read ``path`` and everything it includes. Problems are recorded, never raised."""
+    reader = _Reader(problems, environ)
+    reader.read(path)
+    return reader.document

@@ -1,0 +1,263 @@
+"""Turning an INI file, or the dict form of ``get_arbiter()``, into a :class:`CircusConfig`.
+
+Both sources become the same list of sections (with origins), then one pipeline builds the
+model: ``[env]``, ``[env:...]``, ``[circus]``, sockets, watchers, plugins, then the rules that
+span sections. Every problem is collected; if any is an error, one :class:`ConfigError` lists
+them all (warnings ride along in ``ConfigError.warnings`` / ``CircusConfig.warnings``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from circus.config import env as envlib
+from circus.config.checks import (
+    check_endpoints,
+    check_env_patterns,
+    check_unique,
+    check_watcher_sockets,
+)
+from circus.config.ini import Entry, Section, read_document
+from circus.config.model import CircusConfig, FrozenMap
+from circus.config.problems import NOWHERE, Problems, nearest
+from circus.config.sections import build_plugin, build_settings, build_socket
+from circus.config.watchers import check_name, finish, gather
+from circus.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SECTION_KINDS = ("circus", "env", "watcher", "socket", "plugin")
+BY_KIND = ("circus", "env", "env:", "watcher", "socket", "plugin")
+#: get_arbiter() keyword arguments that are runtime objects, not configuration.
+RUNTIME_ARGUMENTS = ("context", "loop", "background", "proc_name", "prereload_fn", "ssh_server")
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None):
+    """Read a Circus INI file (and its includes) into a :class:`CircusConfig`.
+
+    ``environ`` stands for circusd's environment (default ``os.environ``). Raises
+    :class:`ConfigError` with every problem found; warnings are logged and kept in
+    ``config.warnings``.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    problems = Problems()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        reason = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise ConfigError(problems.make(f"the configuration file {path!r} {reason}"))
+    document = read_document(path, problems, environ)
+    return _build(list(document.sections.values()), problems, environ, path, document.files)
+
+
+def config_from_dict(mapping: Mapping[str, Any], environ: Mapping[str, str] | None = None):
+    """Build a :class:`CircusConfig` from the dict form ``get_arbiter()`` takes::
+
+        {"watchers": [{"cmd": "python app.py", "numprocesses": 3}, ...],
+         "sockets": [{"name": "web", "port": 8080}, ...],   # or {"web": {...}}
+         "plugins": [{"use": "pkg.Plugin", "name": "p"}, ...],
+         "env": {"VAR": "value"},
+         "endpoint": "ipc://...", "check_delay": 1.0, ...}  # any [circus] key
+
+    Values may be typed (ints, bools, lists, dicts) or text. ``controller`` is accepted for
+    ``endpoint`` (get_arbiter's name); a watcher without ``name`` is named after its program.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    problems = Problems()
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(problems.make(f"expected a mapping, got {type(mapping).__name__}"))
+    sections = _dict_sections(mapping, problems)
+    return _build(sections, problems, environ, None, [])
+
+
+def _entries(name: str, values: Mapping[str, Any]) -> Section:
+    section = Section(name, NOWHERE)
+    for key, value in values.items():
+        section.entries[str(key)] = Entry(str(key), value, NOWHERE)
+    return section
+
+
+def _dict_sections(mapping: Mapping[str, Any], problems: Problems) -> list[Section]:
+    circus = {
+        k: v for k, v in mapping.items() if k not in ("watchers", "sockets", "plugins", "env")
+    }
+    if "controller" in circus:
+        circus["endpoint"] = circus.pop("controller")
+    for key in RUNTIME_ARGUMENTS:
+        circus.pop(key, None)
+    sections = [_entries("circus", circus)]
+    if isinstance(mapping.get("env"), Mapping):
+        sections.append(_entries("env", mapping["env"]))
+    elif mapping.get("env") is not None:
+        problems.error("expected an object of environment variables", section="env")
+    for kind, items in (
+        ("watcher", mapping.get("watchers")),
+        ("socket", mapping.get("sockets")),
+        ("plugin", mapping.get("plugins")),
+    ):
+        if isinstance(items, Mapping):
+            items = [{"name": n, **v} if isinstance(v, Mapping) else v for n, v in items.items()]
+        for index, item in enumerate(items or ()):
+            if not isinstance(item, Mapping):
+                problems.error(
+                    f"{kind} #{index + 1}: expected an object, got {type(item).__name__}"
+                )
+                continue
+            sections.append(_entries(f"{kind}:{_dict_name(kind, item)}", _flatten(item)))
+    return sections
+
+
+def _dict_name(kind: str, item: Mapping[str, Any]) -> str:
+    name = item.get("name")
+    if (
+        name is None
+        and kind == "watcher"
+        and isinstance(item.get("cmd"), str)
+        and item["cmd"].split()
+    ):
+        return os.path.basename(item["cmd"].split()[0])
+    if name is None and kind == "plugin":
+        return str(item.get("use", ""))
+    return str(name or "")
+
+
+def _flatten(item: Mapping[str, Any]) -> dict[str, Any]:
+    values = {k: v for k, v in item.items() if k not in ("name", "options")}
+    if isinstance(item.get("options"), Mapping):
+        values.update(item["options"])
+    return values
+
+
+def _kind(name: str) -> str | None:
+    """``circus``, ``env``, ``env:`` (pattern sections), ``watcher``, ``socket``, ``plugin``."""
+    if name in ("circus", "env"):
+        return name
+    kind, sep, _rest = name.partition(":")
+    if not sep or kind not in SECTION_KINDS or kind == "circus":
+        return None
+    return "env:" if kind == "env" else kind
+
+
+def _unknown_section(section: Section, problems: Problems) -> None:
+    kind, sep, rest = section.name.partition(":")
+    hint = nearest(kind, SECTION_KINDS)
+    suggestion = f"{hint}{sep}{rest}" if hint else None
+    problems.warn(
+        f"unknown section [{section.name}] (ignored)",
+        section.origin,
+        section.name,
+        suggestion=suggestion,
+    )
+
+
+def _build(sections, problems: Problems, environ, path, files) -> CircusConfig:
+    by_kind: dict[str, list[Section]] = {k: [] for k in BY_KIND}
+    for section in sections:
+        kind = _kind(section.name)
+        if kind is None:
+            _unknown_section(section, problems)
+        elif not section.entries and kind in ("watcher", "socket", "plugin"):
+            problems.warn("empty section (ignored)", section.origin, section.name)
+        else:
+            by_kind[kind].append(section)
+    base = envlib.global_env(next(iter(by_kind["env"]), None), environ, problems)
+    env_pairs = envlib.env_sections(by_kind["env:"], environ, base, problems)
+    env_sections = [env_section for env_section, _ in env_pairs]
+    global_lookup = {**environ, **base}
+    circus_section = next(iter(by_kind["circus"]), None)
+    settings, circus_entries = build_settings(circus_section, global_lookup, problems)
+    sockets = [
+        s for s in (build_socket(x, global_lookup, problems) for x in by_kind["socket"]) if s
+    ]
+    watchers = _build_watchers(by_kind["watcher"], environ, base, env_sections, problems)
+    plugins = [
+        p for p in (build_plugin(x, global_lookup, problems) for x in by_kind["plugin"]) if p
+    ]
+    _check_all(by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems)
+    problems.raise_if_errors()
+    warnings = problems.sorted_warnings()
+    for warning in warnings:
+        log.warning("config: %s", warning)
+    return CircusConfig(
+        circus=settings,
+        watchers=tuple(sorted((w for w, _ in watchers), key=lambda w: w.name.lower())),
+        sockets=tuple(sorted(sockets, key=lambda s: s.name)),
+        plugins=tuple(sorted(plugins, key=lambda p: p.name.lower())),
+        env=FrozenMap(base),
+        env_sections=tuple(env_sections),
+        path=path,
+        files=tuple(files),
+        warnings=warnings,
+    )
+
+
+def _build_watchers(sections: list[Section], environ, base, env_sections, problems: Problems):
+    watchers = []
+    for section in sections:
+        try:
+            name = check_name(section.name.split(":", 1)[1])
+        except ValueError as exc:
+            problems.error(str(exc), section.origin, section.name)
+            continue
+        copy_env = _peek_bool(section, "copy_env", {**environ, **base})
+        values = {"env": envlib.watcher_env(name, copy_env, environ, base, env_sections)}
+        lookup = envlib.lookup_env(name, environ, base, env_sections)
+        values, free = gather(section.entries.values(), section.name, problems, values, lookup)
+        watcher = finish(name, values, free, problems, section.name, section.origin)
+        if watcher is not None:
+            watchers.append((watcher, section.origin))
+    return watchers
+
+
+def _peek_bool(section: Section, key: str, lookup) -> bool:
+    from circus.config.converters import to_bool
+    from circus.config.substitution import substitute_env
+
+    entry = section.entries.get(key)
+    if entry is None:
+        return False
+    value = substitute_env(entry.value, lookup) if isinstance(entry.value, str) else entry.value
+    try:
+        return to_bool(value)
+    except ValueError:
+        return False  # reported by gather()
+
+
+def _check_all(
+    by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems: Problems
+) -> None:
+    names = [(w.name, o, f"watcher:{w.name}") for w, o in watchers]
+    check_unique(names, "watcher", problems)
+    plugin_sections = {s.name.split(":", 1)[1].strip(): s for s in by_kind["plugin"]}
+    check_unique(
+        [
+            (p.name, plugin_sections[p.name].origin, f"plugin:{p.name}")
+            for p in plugins
+            if p.name in plugin_sections
+        ],
+        "plugin",
+        problems,
+    )
+    by_name = {s.name: s for s in sockets}
+    socket_origins = {s.name.split(":", 1)[1].strip().lower(): s.origin for s in by_kind["socket"]}
+    check_unique(
+        [(s.name, socket_origins.get(s.name, NOWHERE), f"socket:{s.name}") for s in sockets],
+        "socket",
+        problems,
+    )
+    for watcher, origin in watchers:
+        check_watcher_sockets(watcher, by_name, problems, origin)
+        if watcher.on_demand and not watcher.socket_refs:
+            problems.warn(
+                "on_demand waits for a connection on the watcher's sockets, but it "
+                "uses none: it will never start",
+                origin,
+                f"watcher:{watcher.name}",
+                "on_demand",
+            )
+    check_env_patterns(
+        [(e, s.origin, s.name) for e, s in env_pairs], [w.name for w, _ in watchers], problems
+    )
+    check_endpoints(settings, circus_entries, problems)

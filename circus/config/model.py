@@ -1,0 +1,271 @@
+"""The configuration model: frozen dataclasses that compare by value.
+
+A :class:`CircusConfig` holds the ``[circus]`` settings (:class:`CircusSettings`), the watchers,
+sockets and plugins (sorted by name), and the env sections. Everything is immutable and hashable:
+mappings are :class:`FrozenMap`, lists are tuples. Two loads of the same files are ``==``;
+:func:`circus.config.diff.diff` says what changed between two of them.
+
+Field names are the manual's key names. Defaults are the manual's, except where DESIGN.md's
+secure-by-default rule changes them (endpoints, ``use_papa``): see docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from circus.config.substitution import referenced_sockets
+from papa_kernel.paths import default_kernel_socket, runtime_dir
+
+
+class FrozenMap(Mapping[str, Any]):
+    """An immutable, hashable mapping (insertion order kept; equal to a dict with same items)."""
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, data: Mapping[str, Any] | None = None, **kwargs: Any):
+        self._data = {key: freeze(value) for key, value in {**(data or {}), **kwargs}.items()}
+        self._hash: int | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+def freeze(value: Any) -> Any:
+    """Make a value immutable: dicts become FrozenMap, lists/sets become tuples."""
+    if isinstance(value, FrozenMap):
+        return value
+    if isinstance(value, Mapping):
+        return FrozenMap(value)
+    if isinstance(value, (list, tuple, set, frozenset)) and not hasattr(value, "_fields"):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The JSON-friendly form of a model value: FrozenMap -> dict, tuples -> lists."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return [thaw(item) for item in value]
+    if isinstance(value, HookSpec):
+        return f"{value.path},{str(value.ignore_errors).lower()}"
+    if isinstance(value, StreamConfig):
+        return value.as_dict()
+    return value
+
+
+class HookSpec(NamedTuple):
+    """``hooks.NAME = dotted.path[, ignore_errors]``. A 2-tuple, as circus hooks expect."""
+
+    path: str
+    ignore_errors: bool = False
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Where a watcher's stdout or stderr goes: ``class`` plus the class's keyword options."""
+
+    class_name: str
+    options: FrozenMap = field(default_factory=FrozenMap)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The original ``stdout_stream`` mapping: ``{"class": ..., **options}``."""
+        return {"class": self.class_name, **thaw(self.options)}
+
+
+def _endpoint(name: str) -> str:
+    return f"ipc://{os.path.join(runtime_dir(), name)}"
+
+
+@dataclass(frozen=True)
+class CircusSettings:
+    """The ``[circus]`` section. Defaults follow DESIGN.md: private unix sockets."""
+
+    endpoint: str = field(default_factory=lambda: _endpoint("circus.sock"))
+    pubsub_endpoint: str = field(default_factory=lambda: _endpoint("pubsub.sock"))
+    stats_endpoint: str = field(default_factory=lambda: _endpoint("stats.sock"))
+    papa_endpoint: str = field(default_factory=default_kernel_socket)
+    multicast_endpoint: str | None = None  # discovery is off unless set
+    endpoint_owner: str | None = None
+    curve_secret_key: str | None = None
+    curve_public_keys: str | None = None
+    check_delay: float = 5.0
+    warmup_delay: float = 0.0
+    statsd: bool = False
+    statsd_close_outputs: bool = False
+    httpd: bool = False
+    httpd_host: str = "localhost"
+    httpd_port: int = 8080
+    httpd_close_outputs: bool = False
+    debug: bool = False
+    debug_gc: bool = False
+    stream_backend: str = "thread"
+    pidfile: str | None = None
+    umask: int | None = None
+    loglevel: str | None = None  # None: the command line's, else "info"
+    logoutput: str | None = None  # None: the command line's, else "-" (stdout)
+    loggerconfig: str | None = None
+    fqdn_prefix: str | None = None
+    include: tuple[str, ...] = ()
+    include_dir: tuple[str, ...] = ()
+
+    @property
+    def curve(self) -> bool:
+        """True when ZeroMQ CURVE encryption/authentication is configured."""
+        return bool(self.curve_secret_key and self.curve_public_keys)
+
+
+@dataclass(frozen=True)
+class WatcherConfig:
+    """A ``[watcher:NAME]`` section. ``name`` keeps its case; look watchers up case-insensitively.
+
+    The first group of fields shapes the processes (changing one restarts them); the second is
+    policy circusd applies live. :data:`circus.config.schema.WATCHER_OPTIONS` is the table.
+    """
+
+    name: str
+    cmd: str
+    args: str | tuple[str, ...] = ""
+    executable: str | None = None
+    shell: bool = False
+    shell_args: str | tuple[str, ...] | None = None
+    working_dir: str | None = None
+    uid: int | str | None = None
+    gid: int | str | None = None
+    env: FrozenMap = field(default_factory=FrozenMap)
+    copy_env: bool = False
+    copy_path: bool = False
+    virtualenv: str | None = None
+    virtualenv_py_ver: str | None = None
+    rlimits: FrozenMap = field(default_factory=FrozenMap)  # name -> int, None = unlimited
+    use_sockets: bool = False
+    stdin_socket: str | None = None
+    close_child_stdin: bool = True
+    close_child_stdout: bool = False
+    close_child_stderr: bool = False
+    use_papa: bool = True
+    max_age: float = 0.0
+    max_age_variance: float = 30.0
+    # --- live policy ---
+    numprocesses: int = 1
+    warmup_delay: float = 0.0
+    autostart: bool = True
+    respawn: bool = True
+    on_demand: bool = False
+    singleton: bool = False
+    priority: int = 0
+    send_hup: bool = False
+    stop_signal: int = int(signal.SIGTERM)
+    stop_children: bool = False
+    graceful_timeout: float = 30.0
+    max_retry: int = 5
+    retry_in: float = 7.0
+    check_flapping: bool = True
+    flapping: FrozenMap = field(default_factory=FrozenMap)  # flapping.* overrides
+    hooks: FrozenMap = field(default_factory=FrozenMap)  # name -> HookSpec
+    stdout_stream: StreamConfig | None = None
+    stderr_stream: StreamConfig | None = None
+    options: FrozenMap = field(default_factory=FrozenMap)  # free-form keys, for plugins
+
+    @property
+    def socket_refs(self) -> frozenset[str]:
+        """Sockets this watcher uses: ``$(circus.sockets.NAME)`` in cmd/args/shell_args, and
+        ``stdin_socket`` (lower-cased names)."""
+        refs = referenced_sockets(self.cmd, self.args, self.shell_args)
+        return refs | {self.stdin_socket.lower()} if self.stdin_socket else refs
+
+
+@dataclass(frozen=True)
+class SocketConfig:
+    """A ``[socket:NAME]`` section (name lower-cased). ``family``/``type`` use the short names
+    of :class:`circus.hosts.base.SocketSpec` (``inet``, ``inet6``, ``unix``; ``stream``...)."""
+
+    name: str
+    host: str = "localhost"
+    port: int = 8080
+    path: str | None = None
+    family: str = "inet"
+    type: str = "stream"
+    proto: int = 0
+    backlog: int = 2048
+    interface: str | None = None
+    umask: int | None = None
+    replace: bool = False
+    so_reuseport: bool = False
+    blocking: bool = False
+    use_papa: bool = True
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    """A ``[plugin:NAME]`` section. ``config`` is every key but ``use``, as text, for the plugin;
+    ``watcher_options`` are the keys that are also watcher options, converted, for the watcher
+    that runs the plugin (named :attr:`watcher_name`)."""
+
+    name: str
+    use: str
+    config: FrozenMap = field(default_factory=FrozenMap)
+    watcher_options: FrozenMap = field(default_factory=FrozenMap)
+
+    @property
+    def watcher_name(self) -> str:
+        return f"plugin:{self.name}"
+
+    @property
+    def priority(self) -> int:
+        return int(self.watcher_options.get("priority", 1))
+
+
+@dataclass(frozen=True)
+class EnvSection:
+    """An ``[env:PATTERNS]`` section: fnmatch patterns (case-insensitive) and its values."""
+
+    patterns: tuple[str, ...]
+    values: FrozenMap
+
+
+@dataclass(frozen=True)
+class CircusConfig:
+    """A whole configuration. Compare two with ``==`` or :func:`circus.config.diff.diff`."""
+
+    circus: CircusSettings = field(default_factory=CircusSettings)
+    watchers: tuple[WatcherConfig, ...] = ()
+    sockets: tuple[SocketConfig, ...] = ()
+    plugins: tuple[PluginConfig, ...] = ()
+    env: FrozenMap = field(default_factory=FrozenMap)  # the [env] section
+    env_sections: tuple[EnvSection, ...] = ()
+    path: str | None = field(default=None, compare=False)
+    files: tuple[str, ...] = field(default=(), compare=False)
+    warnings: tuple = field(default=(), compare=False, repr=False)
+
+    def get_watcher(self, name: str) -> WatcherConfig | None:
+        """The watcher called ``name``, ignoring case."""
+        lowered = name.lower()
+        return next((w for w in self.watchers if w.name.lower() == lowered), None)
+
+    def get_socket(self, name: str) -> SocketConfig | None:
+        lowered = name.lower()
+        return next((s for s in self.sockets if s.name == lowered), None)
+
+    def get_plugin(self, name: str) -> PluginConfig | None:
+        """By plugin name (``statsd``) or watcher name (``plugin:statsd``), ignoring case."""
+        lowered = name.lower().removeprefix("plugin:")
+        return next((p for p in self.plugins if p.name.lower() == lowered), None)

@@ -1,0 +1,287 @@
+"""Building the ``[circus]``, ``[socket:NAME]`` and ``[plugin:NAME]`` sections into the model.
+
+Each builder reads a merged :class:`~circus.config.ini.Section` (from a file or the dict form),
+converts every key with its converter, records problems with their origin, and returns the model
+object (or None when the section cannot be built). Unknown keys are warnings with a suggestion.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from circus.config import converters as cv
+from circus.config.ini import Entry, Section
+from circus.config.model import CircusSettings, FrozenMap, PluginConfig, SocketConfig
+from circus.config.problems import Problems, nearest
+from circus.config.schema import (
+    WATCHER_OPTIONS,
+    WATCHER_PREFIXES,
+    convert_watcher_option,
+    split_key,
+)
+from circus.config.substitution import substitute_env
+from circus.errors import ConfigError
+from circus.util.endpoints import parse_endpoint
+
+Converter = Callable[[Any], Any]
+
+LOG_LEVELS = {n: n for n in ("debug", "info", "warning", "error", "critical")} | {"warn": "warning"}
+
+
+def to_zmq_endpoint(value: Any) -> str:
+    """``ipc://PATH`` or ``tcp://HOST:PORT`` (a ZeroMQ endpoint circusd binds)."""
+    text = cv.to_str(value).strip()
+    if not text.startswith(("ipc://", "tcp://")):
+        raise ValueError(
+            f"expected an ipc://PATH or tcp://HOST:PORT endpoint, got {cv.show(value)}"
+        )
+    endpoint = parse_endpoint(text)
+    if endpoint.scheme == "tcp":
+        cv.to_int(endpoint.port, 1, 65535)
+    return text
+
+
+def to_kernel_endpoint(value: Any) -> str:
+    """papa-kernel's address: ``ipc:///abs/path``, ``/abs/path``, or ``tcp://127.0.0.1:PORT``
+    (loopback only: the kernel has no authentication)."""
+    text = cv.to_str(value).strip()
+    try:
+        endpoint = parse_endpoint(text)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    if endpoint.scheme == "ipc" and not (endpoint.path or "").startswith("/"):
+        raise ValueError(f"the kernel socket must be an absolute path, got {cv.show(value)}")
+    if endpoint.scheme == "tcp":
+        cv.to_int(endpoint.port, 1, 65535)
+        if not endpoint.is_loopback:
+            raise ValueError(f"the kernel listens on loopback only, got {cv.show(value)}")
+    return text
+
+
+def to_multicast(value: Any) -> str | None:
+    """``udp://ADDR:PORT`` with a multicast address (224.0.0.0-239.255.255.255); empty: off."""
+    text = cv.to_optional_str(value)
+    if text is None:
+        return None
+    host, _, port = text.removeprefix("udp://").rpartition(":")
+    try:
+        ok = text.startswith("udp://") and ipaddress.IPv4Address(host).is_multicast
+    except ValueError:
+        ok = False
+    if not ok or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(
+            f"expected udp://MULTICAST_ADDR:PORT (224.0.0.0-239.255.255.255), got {cv.show(value)}"
+        )
+    return text
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(cv.to_str(v) for v in value)
+    return tuple(cv.to_str(value).split())
+
+
+CIRCUS_OPTIONS: dict[str, Converter] = {
+    "endpoint": to_zmq_endpoint,
+    "pubsub_endpoint": to_zmq_endpoint,
+    "stats_endpoint": to_zmq_endpoint,
+    "papa_endpoint": to_kernel_endpoint,
+    "multicast_endpoint": to_multicast,
+    "endpoint_owner": cv.to_optional_str,
+    "curve_secret_key": cv.to_optional_str,
+    "curve_public_keys": cv.to_optional_str,
+    "check_delay": cv.to_duration,
+    "warmup_delay": cv.to_duration,
+    "statsd": cv.to_bool,
+    "statsd_close_outputs": cv.to_bool,
+    "httpd": cv.to_bool,
+    "httpd_host": lambda v: cv.to_optional_str(v) or "localhost",
+    "httpd_port": lambda v: cv.to_int(v, 1, 65535),
+    "httpd_close_outputs": cv.to_bool,
+    "debug": cv.to_bool,
+    "debug_gc": cv.to_bool,
+    "stream_backend": lambda v: cv.to_choice(
+        v, {"thread": "thread", "gevent": "gevent"}, "a backend"
+    ),
+    "pidfile": cv.to_optional_str,
+    "umask": cv.to_octal,
+    "loglevel": lambda v: cv.to_choice(v, LOG_LEVELS, "a log level"),
+    "logoutput": cv.to_optional_str,
+    "loggerconfig": cv.to_optional_str,
+    "fqdn_prefix": cv.to_optional_str,
+    "include": _words,
+    "include_dir": _words,
+}
+
+FAMILIES = {
+    "af_inet": "inet",
+    "inet": "inet",
+    "af_inet6": "inet6",
+    "inet6": "inet6",
+    "af_unix": "unix",
+    "unix": "unix",
+}
+TYPES = {
+    f"{p}{t}": t for t in ("stream", "dgram", "raw", "rdm", "seqpacket") for p in ("", "sock_")
+}
+PROTOCOLS = {"ip": 0, "icmp": 1, "tcp": 6, "udp": 17, "ipv6": 41, "icmpv6": 58, "sctp": 132}
+
+
+def to_proto(value: Any) -> int:
+    """A protocol number, or a name (``tcp``, ``udp``, ``sctp``... or any in /etc/protocols)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return cv.to_int(value, 0, 255)
+    text = cv.to_str(value).strip().lower()
+    if text.isdigit():
+        return cv.to_int(text, 0, 255)
+    if text in PROTOCOLS:
+        return PROTOCOLS[text]
+    try:
+        return socket.getprotobyname(text)
+    except (OSError, ValueError):
+        raise ValueError(f"expected a protocol name or number, got {cv.show(value)}") from None
+
+
+SOCKET_OPTIONS: dict[str, Converter] = {
+    "host": lambda v: cv.to_optional_str(v) or "localhost",
+    "port": cv.to_port,
+    "path": cv.to_optional_str,
+    "family": lambda v: cv.to_choice(v, FAMILIES, "a socket family"),
+    "type": lambda v: cv.to_choice(v, TYPES, "a socket type"),
+    "proto": to_proto,
+    "backlog": lambda v: cv.to_int(v, 0, 2**31 - 1),
+    "interface": cv.to_optional_str,
+    "umask": cv.to_octal,
+    "replace": cv.to_bool,
+    "so_reuseport": cv.to_bool,
+    "blocking": cv.to_bool,
+    "use_papa": cv.to_bool,
+}
+
+
+def convert_entries(
+    section: Section,
+    options: Mapping[str, Converter],
+    env: Mapping[str, str],
+    problems: Problems,
+    what: str,
+) -> tuple[dict[str, Any], dict[str, Entry]]:
+    """Convert the known keys of ``section``; warn about the others. Returns the values and the
+    entries they came from (to place cross-key errors)."""
+    values: dict[str, Any] = {}
+    entries: dict[str, Entry] = {}
+    for entry in section.entries.values():
+        convert = options.get(entry.key)
+        if convert is None:
+            problems.warn(
+                f"unknown {what} option {entry.key!r} (ignored)",
+                entry.origin,
+                section.name,
+                entry.key,
+                nearest(entry.key, options),
+            )
+            continue
+        raw = substitute_env(entry.value, env) if isinstance(entry.value, str) else entry.value
+        try:
+            values[entry.key] = convert(raw)
+            entries[entry.key] = entry
+        except (ValueError, TypeError) as exc:
+            problems.error(str(exc), entry.origin, section.name, entry.key)
+    return values, entries
+
+
+def build_settings(section: Section | None, env: Mapping[str, str], problems: Problems):
+    """The ``[circus]`` section (defaults when absent)."""
+    if section is None:
+        return CircusSettings(), {}
+    values, entries = convert_entries(section, CIRCUS_OPTIONS, env, problems, "[circus]")
+    if "stats_endpoint" in values and "statsd" not in entries:
+        problems.warn(
+            "stats_endpoint is set without statsd: statsd is turned on (set statsd = true)",
+            entries["stats_endpoint"].origin,
+            "circus",
+            "stats_endpoint",
+        )
+        values["statsd"] = True
+    return CircusSettings(**values), entries
+
+
+def build_socket(section: Section, env: Mapping[str, str], problems: Problems):
+    """A ``[socket:NAME]`` section, or None if its name is unusable."""
+    name = section.name.split(":", 1)[1].strip().lower()
+    if not name or not all(c.isalnum() or c in "_.-" for c in name):
+        problems.error(
+            f"socket name {name!r} must be made of letters, digits, '_', '.' and '-' "
+            "(it is used as $(circus.sockets.NAME))",
+            section.origin,
+            section.name,
+        )
+        return None
+    values, entries = convert_entries(section, SOCKET_OPTIONS, env, problems, "socket")
+    if values.get("path"):
+        if values.get("family", "unix") != "unix":
+            problems.warn(
+                "path forces family = AF_UNIX", entries["family"].origin, section.name, "family"
+            )
+        values["family"] = "unix"
+    elif values.get("family") == "unix":
+        problems.error(
+            "a unix socket needs a 'path'", entries["family"].origin, section.name, "family"
+        )
+    return SocketConfig(name=name, **values)
+
+
+#: Watcher keys a plugin section may set for the watcher that runs it (not its command line).
+PLUGIN_EXCLUDED = ("cmd", "args", "executable", "shell", "shell_args")
+
+
+def build_plugin(section: Section, env: Mapping[str, str], problems: Problems):
+    """A ``[plugin:NAME]`` section, or None if it has no usable ``use``."""
+    name = section.name.split(":", 1)[1].strip()
+    config: dict[str, Any] = {}
+    watcher_options: dict[str, Any] = {}
+    use = None
+    for entry in section.entries.values():
+        raw = substitute_env(entry.value, env) if isinstance(entry.value, str) else entry.value
+        if entry.key == "use":
+            try:
+                use = cv.to_dotted_name(raw)
+            except ValueError as exc:
+                problems.error(str(exc), entry.origin, section.name, "use")
+            continue
+        config[entry.key] = raw
+        if _is_watcher_key(entry.key) and entry.key not in PLUGIN_EXCLUDED:
+            try:
+                value = convert_watcher_option(entry.key, raw, section.name)
+            except ConfigError as exc:
+                problems.errors.extend(_place(p, entry) for p in exc.problems)
+                continue
+            watcher_options[entry.key] = value
+    if "use" not in section.entries:
+        problems.error(
+            "missing required key 'use' (the plugin class)", section.origin, section.name, "use"
+        )
+    if use is None or not name:
+        if not name:
+            problems.error(
+                "a plugin section needs a name: [plugin:NAME]", section.origin, section.name
+            )
+        return None
+    return PluginConfig(name, use, FrozenMap(config), FrozenMap(watcher_options))
+
+
+def _is_watcher_key(key: str) -> bool:
+    try:
+        split_key(key)
+    except KeyError:
+        return False
+    return key in WATCHER_OPTIONS or any(key.startswith(p) for p in WATCHER_PREFIXES)
+
+
+def _place(problem, entry: Entry):
+    from dataclasses import replace
+
+    return replace(problem, file=entry.origin.file, line=entry.origin.line)
