@@ -37,7 +37,9 @@ def ensure_private_dir(path: str) -> str:
     if info.st_uid != os.geteuid():
         raise PermissionError(f"{path} is owned by uid {info.st_uid}, not by us ({os.geteuid()})")
     if info.st_mode & 0o022:
-        raise PermissionError(f"{path} is writable by group or others (mode {info.st_mode & 0o777:o})")
+        raise PermissionError(
+            f"{path} is writable by group or others (mode {info.st_mode & 0o777:o})"
+        )
     return path
 
 

@@ -1,0 +1,223 @@
+"""``papa-kernel`` command line: options, logging, daemonizing, pid file, process title.
+
+Once listening, the kernel prints one line on stdout (in ``--daemon`` mode the launching
+process prints it for the daemon, then exits 0)::
+
+    papa-kernel ready pid=1234 socket=/run/user/1000/circus/papa.sock tcp=127.0.0.1:20202
+
+or, on failure, ``papa-kernel: <reason>`` on stderr with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import resource
+import sys
+
+from papa_kernel import __version__, paths
+from papa_kernel.server import Server, StartupError
+
+log = logging.getLogger("papa_kernel")
+
+EXIT_OK = 0
+EXIT_STARTUP_FAILED = 1  # could not listen (socket served, bad option...)
+NOFILE_TARGET = 65536  # 1000 processes need ~3000 fds; the usual soft limit is 1024
+LOG_FORMAT = "%(asctime)s papa-kernel[%(process)d] %(levelname)s %(name)s: %(message)s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The option parser (also used by the docs)."""
+    parser = argparse.ArgumentParser(
+        prog="papa-kernel",
+        description="Hold sockets, processes and their output for Circus (papa protocol).",
+    )
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="unix socket to listen on (mode 0600); default: %(default)s",
+        default=None,
+    )
+    parser.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        help="also listen on this loopback TCP address (port 0: any free port)",
+    )
+    parser.add_argument("--daemon", action="store_true", help="detach and run in the background")
+    parser.add_argument(
+        "--pid-file", metavar="PATH", help="write the pid here (default with --daemon: SOCKET.pid)"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error", "critical"],
+        help="default: %(default)s",
+    )
+    parser.add_argument(
+        "--log-file", metavar="PATH", help="log here instead of stderr ('-' = stderr)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="let SIGTERM/SIGINT stop the kernel even while it hosts running processes",
+    )
+    parser.add_argument(
+        "--reaper",
+        choices=["pidfd", "sigchld"],
+        default="pidfd",
+        help="how child exits are noticed (sigchld: the fallback, for testing)",
+    )
+    parser.add_argument("--version", action="version", version=f"papa-kernel {__version__}")
+    return parser
+
+
+def parse_tcp(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) -> (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise StartupError(f'--tcp needs HOST:PORT, not "{text}"')
+    return host.strip("[]"), int(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``papa-kernel`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        socket_path = _socket_path(args.socket)
+        tcp = parse_tcp(args.tcp) if args.tcp else None
+    except (StartupError, PermissionError) as exc:
+        print(f"papa-kernel: {exc}", file=sys.stderr)
+        return EXIT_STARTUP_FAILED
+    report_fd = _daemonize() if args.daemon else None  # _daemonize returns only in the daemon
+    _setup_logging(args.log_level, args.log_file, quiet=args.daemon)
+    return _serve(args, socket_path, tcp, report_fd)
+
+
+def _socket_path(given: str | None) -> str:
+    if given:
+        return os.path.abspath(given)
+    paths.ensure_private_dir(paths.runtime_dir())
+    return paths.default_kernel_socket()
+
+
+def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | None,
+           report_fd: int | None) -> int:  # fmt: skip
+    _ensure_std_fds()
+    _raise_nofile()
+    server = Server(force=args.force, use_pidfd=args.reaper == "pidfd")
+    pid_file = args.pid_file or (socket_path + ".pid" if args.daemon else None)
+    try:
+        server.listen_unix(socket_path)
+        if tcp is not None:
+            server.listen_tcp(*tcp)
+    except (StartupError, OSError) as exc:
+        server.close()
+        _report(report_fd, f"papa-kernel: {exc}", ok=False)
+        return EXIT_STARTUP_FAILED
+    _set_title(socket_path)
+    if pid_file:
+        _write_pid_file(pid_file)
+    ready = f"papa-kernel ready pid={os.getpid()} socket={socket_path}"
+    if server.tcp_address:
+        ready += f" tcp={server.tcp_address[0]}:{server.tcp_address[1]}"
+    log.info("%s", ready)
+    _report(report_fd, ready, ok=True)
+    try:
+        server.run()
+    finally:
+        if pid_file:
+            with contextlib.suppress(OSError):
+                os.unlink(pid_file)
+    log.info("papa-kernel stopped")
+    return EXIT_OK
+
+
+def _report(report_fd: int | None, message: str, ok: bool) -> None:
+    """Tell the launcher (daemon mode) or print (foreground)."""
+    if report_fd is None:
+        print(message, file=sys.stdout if ok else sys.stderr, flush=True)
+        return
+    with contextlib.suppress(OSError):
+        os.write(report_fd, (("ok " if ok else "error ") + message).encode())
+    os.close(report_fd)
+
+
+def _daemonize() -> int:
+    """Double fork, new session, cwd /, std fds on /dev/null; returns the report pipe fd."""
+    read_fd, write_fd = os.pipe()
+    if os.fork():  # the launcher: wait for the daemon's verdict and relay it
+        os.close(write_fd)
+        message = b""
+        while chunk := os.read(read_fd, 4096):
+            message += chunk
+        text = message.decode(errors="replace")
+        if text.startswith("ok "):
+            print(text[3:], flush=True)
+            os._exit(EXIT_OK)
+        print(text.removeprefix("error ") or "papa-kernel: daemon failed to start", file=sys.stderr)
+        os._exit(EXIT_STARTUP_FAILED)
+    os.close(read_fd)
+    os.setsid()
+    if os.fork():
+        os._exit(EXIT_OK)  # the session leader leaves; the daemon can never get a terminal
+    os.chdir("/")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    return write_fd
+
+
+def _setup_logging(level: str, log_file: str | None, quiet: bool) -> None:
+    if log_file and log_file != "-":
+        handler: logging.Handler = logging.FileHandler(log_file)
+    elif quiet and not log_file:
+        handler = logging.NullHandler()
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger("papa_kernel")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def _ensure_std_fds() -> None:
+    """fds 0-2 must be open, or a pipe could land on them and confuse the children's dup2."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+
+
+def _raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = NOFILE_TARGET if hard == resource.RLIM_INFINITY else min(hard, NOFILE_TARGET)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _set_title(socket_path: str) -> None:
+    try:
+        import setproctitle  # optional dependency
+    except ImportError:
+        return
+    setproctitle.setproctitle(f"papa-kernel {socket_path}")
+
+
+def _write_pid_file(path: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as handle:
+        handle.write(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The kernel's one event loop: a ``selectors`` selector, deferred work, and signals.
+
+Rationale for signals: a Python signal handler runs between bytecodes at an arbitrary point of
+the loop, so it only *records* the signal number. ``signal.set_wakeup_fd`` makes the C-level
+handler write a byte to a pipe that the selector watches; the loop wakes up, drains the pipe and
+dispatches the recorded signals like any other event, with the loop's state consistent.
+
+Deferred work (``call_soon``) runs after each round of events, so many pipe reads of one round
+coalesce into one watch batch, and a client with many pipelined lines is served in slices
+without starving the others. The loop never sleeps on a timer: with nothing to do it blocks.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import selectors
+import signal
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[int], None]  # called with the ready event mask
+
+
+class Loop:
+    """Dispatch fd readiness to handlers; run deferred callbacks; deliver signals."""
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self._soon: collections.deque[Callable[[], None]] = collections.deque()
+        self._signal_handlers: dict[int, Callable[[int], None]] = {}
+        self._recorded: collections.deque[int] = collections.deque()
+        self._wakeup_r: int | None = None
+        self._wakeup_w: int | None = None
+        self._old_wakeup_fd = -1
+        self.stopping = False
+
+    # -- fds -------------------------------------------------------------------------------
+    def register(self, fd: int, events: int, handler: Handler) -> None:
+        """Watch ``fd`` for ``events`` (selectors.EVENT_READ/EVENT_WRITE)."""
+        self.selector.register(fd, events, handler)
+
+    def modify(self, fd: int, events: int, handler: Handler) -> None:
+        """Change the events watched on ``fd``."""
+        self.selector.modify(fd, events, handler)
+
+    def unregister(self, fd: int) -> None:
+        """Stop watching ``fd`` (ignores fds that are not registered)."""
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(fd)
+
+    def is_registered(self, fd: int) -> bool:
+        """True if ``fd`` is watched."""
+        try:
+            self.selector.get_key(fd)
+        except (KeyError, ValueError):
+            return False
+        return True
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after the current round of events."""
+        self._soon.append(callback)
+
+    # -- signals ---------------------------------------------------------------------------
+    def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
+        """Dispatch ``signum`` to ``callback(signum)`` from the loop (never from the handler)."""
+        if self._wakeup_r is None:
+            self._wakeup_r, self._wakeup_w = os.pipe()
+            os.set_blocking(self._wakeup_r, False)
+            os.set_blocking(self._wakeup_w, False)
+            self._old_wakeup_fd = signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
+            self.register(self._wakeup_r, selectors.EVENT_READ, self._on_wakeup)
+        self._signal_handlers[signum] = callback
+        signal.signal(signum, self._record)
+
+    def _record(self, signum: int, frame: object) -> None:
+        self._recorded.append(signum)  # only record: the loop does the work
+
+    def _on_wakeup(self, mask: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wakeup_r, 4096):  # type: ignore[arg-type]
+                pass
+        while self._recorded:
+            signum = self._recorded.popleft()
+            handler = self._signal_handlers.get(signum)
+            if handler is not None:
+                handler(signum)
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until :meth:`stop`."""
+        while not self.stopping:
+            timeout = 0 if self._soon else None
+            for key, mask in self.selector.select(timeout):
+                try:
+                    key.data(mask)
+                except Exception:  # a bug in one handler must not take the kernel down
+                    log.exception("error handling fd %s", key.fd)
+            self._run_soon()
+
+    def _run_soon(self) -> None:
+        for _ in range(len(self._soon)):
+            callback = self._soon.popleft()
+            try:
+                callback()
+            except Exception:
+                log.exception("error in deferred callback %r", callback)
+
+    def stop(self) -> None:
+        """Leave :meth:`run` after the current round."""
+        self.stopping = True
+
+    def close(self) -> None:
+        """Release the selector and the signal wake-up pipe."""
+        if self._wakeup_r is not None:
+            signal.set_wakeup_fd(self._old_wakeup_fd)
+            for signum in self._signal_handlers:
+                signal.signal(signum, signal.SIG_DFL)
+            self.unregister(self._wakeup_r)
+            os.close(self._wakeup_r)
+            os.close(self._wakeup_w)  # type: ignore[arg-type]
+            self._wakeup_r = self._wakeup_w = None
+        self.selector.close()

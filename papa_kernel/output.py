@@ -1,0 +1,106 @@
+"""Bounded output buffer of one stream (stdout or stderr) of one process.
+
+Chunks are stored as read (not split into lines), each with a kernel-wide sequence number (the
+global arrival order, used to merge streams into batches) and a timestamp. The buffer holds at
+most ``capacity`` bytes:
+
+- while a watcher is attached, a full buffer *pauses* reading the pipe (the child blocks on its
+  next write, as with a plain pipe) until an acknowledgement frees room: nothing is lost;
+- while nobody watches, the kernel keeps reading and drops the oldest whole chunks beyond
+  ``capacity`` (the newest chunk is always kept), counting the dropped bytes. Every dropped chunk
+  is older than every kept one, so one counter per stream ("N bytes were lost before the first
+  buffered chunk") is exact.
+
+Acknowledgement is by sequence number, so two chunks with the same timestamp cannot be confused
+(papa 1.0.6 acknowledged by timestamp).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import os
+from collections.abc import Iterator
+
+READ_SIZE = 256 * 1024  # one read; a pipe rarely holds more (64 KiB by default)
+
+_sequence = itertools.count(1)
+
+
+def next_seq() -> int:
+    """The next kernel-wide sequence number (monotonic; shared by every record)."""
+    return next(_sequence)
+
+
+class OutputStream:
+    """One captured pipe and its buffered chunks ``(seq, timestamp, data)``."""
+
+    def __init__(self, kind: str, fd: int | None, capacity: int) -> None:
+        self.kind = kind  # "out" | "err" (the watch record type)
+        self.fd = fd  # non-blocking read end; None once closed
+        self.capacity = capacity
+        self.chunks: collections.deque[tuple[int, float, bytes]] = collections.deque()
+        self.nbytes = 0
+        self.dropped_pending = 0  # bytes dropped before the first buffered chunk, not yet reported
+        self.dropped_total = 0
+        self.drop_seq = 0  # sequence number of the newest dropped chunk
+        self.drop_time = 0.0
+        self.paused = False  # True while back-pressure keeps the pipe unread
+
+    @property
+    def full(self) -> bool:
+        """True when no more should be read until room is freed."""
+        return self.nbytes >= self.capacity
+
+    def read(self, timestamp: float) -> int:
+        """Read once from the pipe into the buffer.
+
+        Returns the number of bytes read, 0 if the pipe is empty for now, -1 at EOF (or error).
+        """
+        try:
+            data = os.read(self.fd, READ_SIZE)  # type: ignore[arg-type]
+        except BlockingIOError:
+            return 0
+        except OSError:
+            return -1
+        if not data:
+            return -1
+        self.chunks.append((next_seq(), timestamp, data))
+        self.nbytes += len(data)
+        return len(data)
+
+    def drop_overflow(self, timestamp: float) -> None:
+        """Drop the oldest whole chunks while over capacity; the newest chunk always stays."""
+        while self.nbytes > self.capacity and len(self.chunks) > 1:
+            seq, _ts, data = self.chunks.popleft()
+            self.nbytes -= len(data)
+            self.dropped_pending += len(data)
+            self.dropped_total += len(data)
+            self.drop_seq = seq
+            self.drop_time = timestamp
+
+    def unsent(self, after_seq: int) -> Iterator[tuple[int, float, bytes]]:
+        """Chunks with a sequence number above ``after_seq``, oldest first."""
+        chunks = self.chunks
+        if chunks and chunks[0][0] > after_seq:
+            return iter(chunks)
+        return itertools.dropwhile(lambda chunk: chunk[0] <= after_seq, chunks)
+
+    def acknowledge(self, upto_seq: int, dropped_reported: int) -> None:
+        """Forget chunks up to ``upto_seq`` and ``dropped_reported`` bytes of the drop count."""
+        chunks = self.chunks
+        while chunks and chunks[0][0] <= upto_seq:
+            self.nbytes -= len(chunks.popleft()[2])
+        self.dropped_pending = max(0, self.dropped_pending - dropped_reported)
+
+    def discard(self) -> None:
+        """Forget everything buffered (the process was removed)."""
+        self.chunks.clear()
+        self.nbytes = 0
+        self.dropped_pending = 0
+
+    def close(self) -> None:
+        """Close the pipe (idempotent)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -1,0 +1,126 @@
+"""Hosted processes: one :class:`ProcessEntry` per name, with its streams and exit record.
+
+Lifecycle of an entry (every change goes through :meth:`ProcessEntry.transition`)::
+
+    RUNNING -> EXITED      the pidfd became readable (or SIGCHLD) and waitpid decoded the status
+    EXITED  -> FINISHED    the pipes were drained as far as possible: the ``closed`` record is
+                           queued (after all output read so far, so watchers see it last)
+    FINISHED -> (gone)     a watcher acknowledged the ``closed`` record, or ``remove processes``
+
+A removed entry that is still running stays listed (as papa 1.0.6 did) but its output is read
+and discarded (the child never gets SIGPIPE), and it vanishes silently when it exits.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+import time
+from collections.abc import Hashable
+
+from papa_kernel.output import OutputStream, next_seq
+from papa_kernel.protocol import format_time
+from papa_kernel.spawn import Spawned
+
+
+class State(enum.Enum):
+    """Where a process is in its life (see the module docstring)."""
+
+    RUNNING = "running"
+    EXITED = "exited"
+    FINISHED = "finished"
+
+
+LEGAL_TRANSITIONS = {
+    State.RUNNING: {State.EXITED},
+    State.EXITED: {State.FINISHED},
+    State.FINISHED: set(),
+}
+
+
+class ProcessEntry:
+    """One hosted process: identity, pid/pidfd, streams, exit status, watchers."""
+
+    def __init__(
+        self,
+        name: str,
+        spawned: Spawned,
+        args_text: str,
+        identity: Hashable,
+        capacity: int,
+        shown_options: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.pid = spawned.pid
+        self.pidfd = spawned.pidfd
+        self.started = time.time()
+        self.args_text = args_text  # the arguments as given (unsubstituted), for listings
+        self.identity = identity  # what a repeated identical make process must match
+        self.shown_options = shown_options  # e.g. ("uid=0", "shell=True")
+        self.streams: dict[str, OutputStream] = {}
+        if spawned.stdout is not None:
+            self.streams["out"] = OutputStream("out", spawned.stdout, capacity)
+        if spawned.stderr is not None:
+            self.streams["err"] = OutputStream("err", spawned.stderr, capacity)
+        self.state = State.RUNNING
+        self.state_since = time.monotonic()
+        self.exit_code: int | None = None
+        self.exit_time = 0.0
+        self.closed_seq: int | None = None  # sequence number of the queued closed record
+        self.removed = False  # forgotten by a client: discard output, vanish at exit
+        self.watchers: set = set()  # ProcessWatch objects attached to this entry
+        self.child_sockets: list[
+            socket.socket
+        ] = []  # per-child reuseport copies, closed after spawn
+
+    def transition(self, new: State) -> None:
+        """The one place where ``state`` changes; refuses illegal moves."""
+        if new not in LEGAL_TRANSITIONS[self.state]:
+            raise RuntimeError(f"{self.name}: illegal transition {self.state} -> {new}")
+        self.state = new
+        self.state_since = time.monotonic()
+
+    @property
+    def running(self) -> bool:
+        """True until the exit status was collected by the reaper."""
+        return self.state is State.RUNNING
+
+    def record_exit(self, status: int) -> None:
+        """RUNNING -> EXITED with a raw waitpid status."""
+        self.exit_code = os.waitstatus_to_exitcode(status)
+        self.exit_time = time.time()
+        self.transition(State.EXITED)
+
+    def queue_closed(self) -> None:
+        """EXITED -> FINISHED: the closed record goes after every chunk read so far."""
+        self.closed_seq = next_seq()
+        self.transition(State.FINISHED)
+
+    def describe(self) -> str:
+        """The ``list processes`` line (papa 1.0.6 fields, then extensions before ``args=``)."""
+        parts = [
+            self.name,
+            f"pid={self.pid}",
+            f"running={self.running}",
+            f"started={format_time(self.started)}",
+            *self.shown_options,
+        ]
+        if self.exit_code is not None:
+            parts.append(f"exit_code={self.exit_code}")
+        for kind in ("out", "err"):
+            stream = self.streams.get(kind)
+            if stream is not None and stream.dropped_total:
+                parts.append(f"dropped_{kind}={stream.dropped_total}")
+        parts.append(f"args={self.args_text}")
+        return " ".join(parts)
+
+    def open_streams(self) -> list[OutputStream]:
+        """Streams whose pipe is still open."""
+        return [stream for stream in self.streams.values() if stream.fd is not None]
+
+    def close_pidfd(self) -> None:
+        """Close the pidfd (idempotent)."""
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None

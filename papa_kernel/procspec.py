@@ -1,0 +1,214 @@
+"""``make process`` options -> a validated :class:`ProcessSpec` ready to spawn.
+
+Everything is checked before anything is started: unknown options, bad sizes, unknown users,
+groups and rlimits, missing sockets and malformed ``$(socket.NAME.fileno|port)`` references all
+become one ``Error:`` naming the culprit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+
+from papa_kernel.errors import CommandError, NotFoundError
+from papa_kernel.protocol import parse_bool, parse_octal, parse_size, require_value
+from papa_kernel.sockets import ManagedSocket, SocketRegistry
+from papa_kernel.spawn import (
+    CAPTURE,
+    DEVNULL,
+    STDOUT,
+    SpawnRequest,
+    resolve_group,
+    resolve_rlimit,
+    resolve_user,
+)
+
+PLAIN_KEYS = frozenset(
+    {
+        "working_dir", "uid", "gid", "bufsize", "watch", "stdout", "stderr", "shell",
+        "sockets", "stdin_socket", "umask", "executable",
+    }
+)  # fmt: skip
+SHELL = "/bin/sh"
+SOCKET_REF = re.compile(r"\$\(socket\.([^)]*)\)")
+
+
+@dataclass
+class ProcessSpec:
+    """A parsed ``make process``: what to spawn and how to show it."""
+
+    request: SpawnRequest
+    capacity: int
+    watch: bool
+    args_text: str
+    identity: tuple
+    shown_options: tuple[str, ...]
+    child_sockets: list[socket.socket] = field(default_factory=list)  # close after the spawn
+
+
+def parse_process(
+    options: dict[str, str], args: list[str], registry: SocketRegistry, default_bufsize: int
+) -> ProcessSpec:
+    """Validate options and arguments; resolve sockets. See the module docstring."""
+    _check_keys(options)
+    if not args:
+        raise CommandError("Process requires a program to run after the options")
+    capacity = parse_size("bufsize", options.get("bufsize", str(default_bufsize)))
+    stdout, stderr = _stream_modes(options, capacity)
+    shell = parse_bool("shell", options["shell"]) if "shell" in options else False
+    uid, gid, user_name = _user_and_group(options)
+    working_dir = options.get("working_dir")
+    if working_dir is not None and not os.path.isabs(require_value("working_dir", working_dir)):
+        raise CommandError(f'working_dir must be an absolute path, not "{working_dir}"')
+    spec = ProcessSpec(
+        request=SpawnRequest(argv=()),
+        capacity=capacity,
+        watch=parse_bool("watch", options["watch"]) if "watch" in options else False,
+        args_text=" ".join(args),
+        identity=(tuple(sorted((k, v) for k, v in options.items() if k != "watch")), tuple(args)),
+        shown_options=_shown(uid, gid, shell),
+    )
+    inherited: dict[str, int] = {}
+    try:
+        argv = [_substitute(arg, registry, inherited, spec) for arg in args]
+        for name in _names(options.get("sockets", "")):
+            inherited.setdefault(name, _child_fd(registry, name, spec))
+        stdin_fd = None
+        if options.get("stdin_socket"):
+            stdin_fd = _child_fd(registry, options["stdin_socket"], spec)
+        spec.request = SpawnRequest(
+            argv=tuple([SHELL, "-c", *argv] if shell else argv),
+            executable=options.get("executable") or None,
+            env=_environment(options),
+            working_dir=working_dir,
+            umask=parse_octal("umask", options["umask"]) if "umask" in options else None,
+            uid=uid,
+            gid=gid,
+            user_name=user_name,
+            rlimits=_rlimits(options),
+            stdout=stdout,
+            stderr=stderr,
+            pass_fds=tuple(sorted(set(inherited.values()))),
+            stdin_fd=stdin_fd,
+        )
+    except BaseException:
+        close_child_sockets(spec)
+        raise
+    return spec
+
+
+def close_child_sockets(spec: ProcessSpec) -> None:
+    """Close the per-child socket copies (after the spawn, or on error)."""
+    for sock in spec.child_sockets:
+        sock.close()
+    spec.child_sockets.clear()
+
+
+def _check_keys(options: dict[str, str]) -> None:
+    for key in options:
+        if key in PLAIN_KEYS:
+            continue
+        if key.startswith("env.") and len(key) > 4:
+            continue
+        if key.startswith("rlimit.") and len(key) > 7:
+            continue
+        raise CommandError(f'Unknown process option "{key}" (see "help make process")')
+
+
+def _stream_modes(options: dict[str, str], capacity: int) -> tuple[str, str]:
+    stdout = CAPTURE if parse_bool("stdout", options.get("stdout", "1")) else DEVNULL
+    err_text = options.get("stderr", "1").lower()
+    stderr = (
+        STDOUT if err_text == "stdout" else (CAPTURE if parse_bool("stderr", err_text) else DEVNULL)
+    )
+    if capacity == 0:  # bufsize=0: capture nothing (papa 1.0.6)
+        stdout = DEVNULL
+        stderr = DEVNULL if stderr != STDOUT else STDOUT
+    return stdout, stderr
+
+
+def _user_and_group(options: dict[str, str]) -> tuple[int | None, int | None, str | None]:
+    uid = gid = None
+    user_name = None
+    if "uid" in options:
+        uid, gid, user_name = resolve_user(require_value("uid", options["uid"]))
+    if "gid" in options:
+        gid = resolve_group(require_value("gid", options["gid"]))
+    return uid, gid, user_name
+
+
+def _shown(uid: int | None, gid: int | None, shell: bool) -> tuple[str, ...]:
+    shown = []
+    if uid is not None:
+        shown.append(f"uid={uid}")
+    if gid is not None:
+        shown.append(f"gid={gid}")
+    if shell:
+        shown.append("shell=True")
+    return tuple(shown)
+
+
+def _environment(options: dict[str, str]) -> dict[str, str]:
+    env = {}
+    for key, value in options.items():
+        if key.startswith("env."):
+            name = key[4:]
+            if "=" in name or "\0" in name:
+                raise CommandError(f'Bad environment variable name "{name}"')
+            env[name] = value
+    return env
+
+
+def _rlimits(options: dict[str, str]) -> dict[int, int]:
+    limits = {}
+    for key, value in options.items():
+        if key.startswith("rlimit."):
+            number, limit = resolve_rlimit(key[7:], require_value(key, value))
+            limits[number] = limit
+    return limits
+
+
+def _names(text: str) -> list[str]:
+    return [name for name in text.split(",") if name]
+
+
+def _lookup(registry: SocketRegistry, name: str) -> ManagedSocket:
+    managed = registry.get(name)
+    if managed is None:
+        raise NotFoundError(f"Socket {name} not found")
+    return managed
+
+
+def _child_fd(registry: SocketRegistry, name: str, spec: ProcessSpec) -> int:
+    """The fd the child gets for socket ``name`` (a fresh copy for reuseport sockets)."""
+    managed = _lookup(registry, name)
+    sock = managed.copy_for_child()
+    if sock is not managed.sock:
+        spec.child_sockets.append(sock)
+    return sock.fileno()
+
+
+def _substitute(
+    arg: str, registry: SocketRegistry, inherited: dict[str, int], spec: ProcessSpec
+) -> str:
+    """Replace every ``$(socket.NAME.fileno|port)`` in one argument."""
+    if "$(socket." in arg and not SOCKET_REF.search(arg):
+        raise CommandError(f'Unterminated "$(socket." reference in "{arg}"')
+
+    def replace(match: re.Match) -> str:
+        name, _, field_name = match.group(1).rpartition(".")
+        if field_name not in ("fileno", "port") or not name:
+            raise CommandError(
+                f'"{match.group(0)}" must name a socket and end in ".fileno" or ".port"'
+            )
+        if field_name == "port":
+            _lookup(registry, name)
+            inherited.setdefault(name, _child_fd(registry, name, spec))
+            return str(registry.by_name[name].port)
+        if name not in inherited:
+            inherited[name] = _child_fd(registry, name, spec)
+        return str(inherited[name])
+
+    return SOCKET_REF.sub(replace, arg)

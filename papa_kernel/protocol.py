@@ -1,0 +1,244 @@
+"""Line grammar of the papa protocol: tokens, command words, options, name patterns, values.
+
+Grammar (a superset of papa 1.0.6, see docs/kernel-protocol.md):
+
+- A line is decoded as UTF-8 (invalid bytes become U+FFFD) and stripped of its line ending.
+- Arguments are separated by spaces; a backslash before a space makes that space part of the
+  argument (``a\\ b`` is one argument ``a b``). Any other backslash is literal. Empty arguments
+  vanish. Quotes are literal, except that one pair of double quotes around a whole option value
+  is removed (the original client uses it to protect a value ending in a backslash).
+- Command words match case-insensitively by prefix (``l p`` = ``list processes``); the first
+  word in alphabetical order wins, so ``s`` is ``set``. ``exit-if-idle`` must be spelt out.
+- Options are leading ``key=value`` arguments after the name; the first argument without ``=``
+  ends them.
+- Name patterns are exact names or ``prefix*``; no pattern means every name.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+
+from papa_kernel.errors import CommandError, NotFoundError
+
+GREETING = b'Papa is home. Type "help" for commands.\n> '  # what papa 1.0.6 clients wait for
+PROMPT = b"\n> "  # ends every command reply; clients read until they see it
+BATCH_END = b"] "  # ends a watch batch; the client acknowledges it with any line
+MAX_LINE = 64 * 1024  # longest accepted command line in bytes
+
+# Top-level words in alphabetical order: a prefix resolves to the first word it matches.
+TOP_WORDS = (
+    "exit-if-idle",
+    "get",
+    "help",
+    "list",
+    "make",
+    "quit",
+    "remove",
+    "set",
+    "signal",
+    "version",
+    "watch",
+)
+UNABBREVIABLE = frozenset({"exit-if-idle"})  # too dangerous to type by accident
+SECOND_WORDS = {
+    "list": ("processes", "sockets", "values"),
+    "make": ("process", "socket"),
+    "remove": ("processes", "sockets", "values"),
+    "watch": ("processes", "sockets"),
+}
+
+SIZE_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def tokenize(line: str) -> list[str]:
+    """Split a command line into arguments (``\\ `` escapes a space; see the module doc)."""
+    args: list[str] = []
+    current: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        char = line[i]
+        if char == "\\" and i + 1 < n and line[i + 1] == " ":
+            current.append(" ")
+            i += 2
+            continue
+        if char == " ":
+            if current:
+                args.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+        i += 1
+    if current:
+        args.append("".join(current))
+    return args
+
+
+def decode_line(raw: bytes) -> str:
+    """Decode one received line (without its ``\\n``) and drop the line ending and padding."""
+    return raw.decode("utf-8", errors="replace").strip("\r\n\t ")
+
+
+def _match_word(word: str, choices: Sequence[str]) -> str | None:
+    lowered = word.lower()
+    for choice in choices:
+        if choice.startswith(lowered):
+            return choice
+    return None
+
+
+def resolve_command(args: list[str]) -> tuple[str, list[str]]:
+    """Map the leading words of ``args`` to a canonical command name and its arguments.
+
+    Returns e.g. ``("list processes", ["web.*"])``. Raises CommandError for unknown words.
+    """
+    first = args[0]
+    top = _match_word(first, TOP_WORDS)
+    if top is None:
+        raise CommandError(f'Unknown command "{first}" (type "help" for the list)')
+    if top in UNABBREVIABLE and first.lower() != top:
+        raise CommandError(f'"{top}" cannot be abbreviated; type it in full')
+    seconds = SECOND_WORDS.get(top)
+    if seconds is None:
+        return top, args[1:]
+    if len(args) < 2:
+        raise CommandError(f'"{top}" must be followed by one of: {", ".join(seconds)}')
+    second = _match_word(args[1], seconds)
+    if second is None:
+        raise CommandError(f'Bad "{top}" command: "{args[1]}" is not one of: {", ".join(seconds)}')
+    return f"{top} {second}", args[2:]
+
+
+def split_options(args: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Consume leading ``key=value`` arguments; return (options, remaining arguments).
+
+    A value wrapped in one pair of double quotes loses them. A repeated key is an error.
+    """
+    options: dict[str, str] = {}
+    index = 0
+    for index, arg in enumerate(args):  # noqa: B007 - index is used after the loop
+        key, sep, value = arg.partition("=")
+        if not sep:
+            break
+        if not key:
+            raise CommandError(f'Option "{arg}" has no name before "="')
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if key in options:
+            raise CommandError(f'Option "{key}" given twice')
+        options[key] = value
+    else:
+        index = len(args)
+    return options, args[index:]
+
+
+def require_value(key: str, value: str) -> str:
+    """Refuse an empty option value, naming the option."""
+    if value == "":
+        raise CommandError(f'Option "{key}" needs a value')
+    return value
+
+
+def parse_size(key: str, value: str) -> int:
+    """``1024``, ``64k``, ``2m``, ``1g`` (1024-based) to bytes."""
+    text = require_value(key, value).strip().lower()
+    multiplier = 1
+    if text[-1] in SIZE_UNITS:
+        multiplier = SIZE_UNITS[text[-1]]
+        text = text[:-1]
+    if not text.isdigit():
+        raise CommandError(f'Option "{key}" must be a size like 4096, 64k or 2m, not "{value}"')
+    return int(text) * multiplier
+
+
+def parse_bool(key: str, value: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``."""
+    lowered = require_value(key, value).lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise CommandError(f'Option "{key}" must be 1 or 0 (true/false), not "{value}"')
+
+
+def parse_int(key: str, value: str, minimum: int | None = None) -> int:
+    """A decimal integer, optionally bounded below."""
+    try:
+        number = int(require_value(key, value))
+    except ValueError:
+        raise CommandError(f'Option "{key}" must be an integer, not "{value}"') from None
+    if minimum is not None and number < minimum:
+        raise CommandError(f'Option "{key}" must be at least {minimum}, not {number}')
+    return number
+
+
+def parse_octal(key: str, value: str) -> int:
+    """An octal mode such as ``022`` or ``0o022``."""
+    text = require_value(key, value).lower().removeprefix("0o")
+    try:
+        number = int(text, 8)
+    except ValueError:
+        raise CommandError(
+            f'Option "{key}" must be an octal number like 022, not "{value}"'
+        ) from None
+    if not 0 <= number <= 0o777:
+        raise CommandError(f'Option "{key}" must be between 000 and 777, not "{value}"')
+    return number
+
+
+def is_pattern(name: str) -> bool:
+    """True for ``prefix*`` patterns (the only wildcard is a trailing ``*``)."""
+    return name.endswith("*")
+
+
+def select_names(
+    patterns: Sequence[str], names: Iterable[str], strict: bool, what: str = ""
+) -> list[str]:
+    """Names matching any pattern, sorted; no patterns selects every name.
+
+    With ``strict``, an exact name that does not exist raises NotFoundError.
+    """
+    available = sorted(names)
+    if not patterns:
+        return available
+    chosen: set[str] = set()
+    present = set(available)
+    for pattern in patterns:
+        if is_pattern(pattern):
+            prefix = pattern[:-1]
+            chosen.update(name for name in available if name.startswith(prefix))
+        elif pattern in present:
+            chosen.add(pattern)
+        elif strict:
+            raise NotFoundError(f"{what}{pattern} not found")
+    return sorted(chosen)
+
+
+def matches_any(name: str, patterns: Sequence[str]) -> bool:
+    """True if ``name`` matches one of ``patterns`` (no patterns matches everything)."""
+    if not patterns:
+        return True
+    for pattern in patterns:
+        if (is_pattern(pattern) and name.startswith(pattern[:-1])) or pattern == name:
+            return True
+    return False
+
+
+def format_time(timestamp: float) -> str:
+    """Timestamps go on the wire as Python float reprs (what papa 1.0.6 sent)."""
+    return repr(timestamp)
+
+
+def now() -> float:
+    """Wall-clock time for records (epoch seconds)."""
+    return time.time()
+
+
+def check_finite(value: float) -> float:
+    """Guard used by tests and clients: timestamps are always finite."""
+    if not math.isfinite(value):
+        raise ValueError("timestamp is not finite")
+    return value

@@ -1,0 +1,300 @@
+"""Binding sockets from options, and the kernel's registry of named sockets.
+
+Public, stable API (circusd's LocalHost imports it; keep the signatures):
+
+- :class:`SocketOptions` - what to bind (family, type, host/port or path, ...).
+- :func:`bind_socket(options, listen=True) -> socket.socket` - create, configure, bind and (for
+  stream/seqpacket) listen; raises :class:`papa_kernel.errors.SocketError` naming the problem.
+- :func:`parse_socket_options(options: dict[str, str]) -> SocketOptions` - from protocol options.
+
+Why these rules: ``SO_REUSEPORT`` must be set *before* bind or a second bind fails on Linux (the
+original set it after). A reuseport socket held by the kernel is bound but never listening, so
+it keeps the port reserved without taking a share of the connections; each process gets its own
+bound and listening copy. A unix socket path is replaced only if it is a socket (never a regular
+file), and only when ``replace`` allows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat
+from dataclasses import dataclass, replace
+
+from papa_kernel.errors import CommandError, ConflictError, SocketError
+from papa_kernel.protocol import parse_bool, parse_int, require_value
+
+DEFAULT_BACKLOG = 5  # papa 1.0.6 default; circusd passes its own (2048)
+FAMILIES = {"unix": socket.AF_UNIX, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
+TYPES = {
+    "stream": socket.SOCK_STREAM,
+    "dgram": socket.SOCK_DGRAM,
+    "seqpacket": socket.SOCK_SEQPACKET,
+}
+LISTENING_TYPES = frozenset({"stream", "seqpacket"})  # a datagram socket cannot listen()
+SOCKET_OPTION_KEYS = frozenset(
+    {
+        "family",
+        "type",
+        "backlog",
+        "path",
+        "umask",
+        "host",
+        "port",
+        "interface",
+        "reuseport",
+        "replace",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SocketOptions:
+    """What to bind. ``port=0`` lets the OS choose; ``umask`` applies around a unix bind."""
+
+    family: str = "inet"
+    type: str = "stream"
+    backlog: int = DEFAULT_BACKLOG
+    host: str | None = None
+    port: int = 0
+    path: str | None = None
+    umask: int | None = None
+    interface: str | None = None
+    reuseport: bool = False
+    replace: bool = True
+
+    def default_host(self) -> str:
+        """Loopback unless an interface is named (then every address of that interface)."""
+        if self.family == "inet6":
+            return "::" if self.interface else "::1"
+        return "0.0.0.0" if self.interface else "127.0.0.1"
+
+
+def parse_socket_options(options: dict[str, str]) -> SocketOptions:
+    """Validate ``make socket`` options; raises CommandError naming the bad option."""
+    unknown = sorted(set(options) - SOCKET_OPTION_KEYS)
+    if unknown:
+        raise CommandError(f'Unknown socket option "{unknown[0]}"')
+    path = options.get("path")
+    family = options.get("family", "unix" if path else "inet").lower()
+    if family not in FAMILIES:
+        raise CommandError(f'Bad family "{family}": use one of {", ".join(FAMILIES)}')
+    sock_type = options.get("type", "stream").lower()
+    if sock_type not in TYPES:
+        raise CommandError(f'Bad type "{sock_type}": use one of {", ".join(TYPES)}')
+    result = SocketOptions(
+        family=family,
+        type=sock_type,
+        backlog=parse_int("backlog", options.get("backlog", str(DEFAULT_BACKLOG)), minimum=0),
+        replace=parse_bool("replace", options.get("replace", "1")),
+    )
+    if family == "unix":
+        return _parse_unix(result, options)
+    return _parse_inet(result, options)
+
+
+def _parse_unix(result: SocketOptions, options: dict[str, str]) -> SocketOptions:
+    for key in ("host", "port", "interface", "reuseport"):
+        if key in options:
+            raise CommandError(f'Option "{key}" does not apply to unix sockets')
+    path = require_value("path", options.get("path", ""))
+    if not os.path.isabs(path):
+        raise CommandError(f'Unix socket path must be absolute, not "{path}"')
+    umask = None
+    if "umask" in options:  # decimal, as papa 1.0.6 clients send it (18 == 0o22)
+        umask = parse_int("umask", options["umask"], minimum=0)
+        if umask > 0o777:
+            raise CommandError(f'Option "umask" must be at most 511 (0o777), not {umask}')
+    return replace(result, path=path, umask=umask)
+
+
+def _parse_inet(result: SocketOptions, options: dict[str, str]) -> SocketOptions:
+    for key in ("path", "umask"):
+        if key in options:
+            raise CommandError(f'Option "{key}" only applies to family=unix')
+    port = parse_int("port", options.get("port", "0"), minimum=0)
+    if port > 65535:
+        raise CommandError(f'Option "port" must be at most 65535, not {port}')
+    interface = options.get("interface")
+    if interface is not None:
+        require_value("interface", interface)
+    host = options.get("host")
+    if host is not None:
+        require_value("host", host)
+    reuseport = parse_bool("reuseport", options["reuseport"]) if "reuseport" in options else False
+    return replace(result, port=port, host=host, interface=interface, reuseport=reuseport)
+
+
+def bind_socket(options: SocketOptions, listen: bool = True) -> socket.socket:
+    """Create and bind a socket as ``options`` say; listen if ``listen`` and the type allows.
+
+    The socket is non-inheritable (a child gets it only when explicitly passed). Raises
+    SocketError with the address and the OS reason.
+    """
+    sock = socket.socket(FAMILIES[options.family], TYPES[options.type])
+    try:
+        if options.family == "unix":
+            _bind_unix(sock, options)
+        else:
+            _bind_inet(sock, options)
+        if listen and options.type in LISTENING_TYPES:
+            sock.listen(options.backlog)
+    except OSError as exc:
+        sock.close()
+        raise SocketError(
+            f"Bind failed on {describe_address(options)}: {exc.strerror or exc}"
+        ) from None
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_inet(sock: socket.socket, options: SocketOptions) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if options.reuseport:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # before bind, or it fails
+    if options.interface:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, options.interface.encode())
+    host = options.host or options.default_host()
+    try:
+        infos = socket.getaddrinfo(host, options.port, sock.family, sock.type)
+    except socket.gaierror as exc:
+        raise SocketError(f'Cannot resolve host "{host}": {exc.strerror}') from None
+    sock.bind(infos[0][4])
+
+
+def _bind_unix(sock: socket.socket, options: SocketOptions) -> None:
+    path = options.path or ""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    if info is not None:
+        if not stat.S_ISSOCK(info.st_mode):
+            raise SocketError(f"{path} exists and is not a socket; refusing to replace it")
+        if not options.replace:
+            raise SocketError(f"{path} exists and replace=0 was given")
+        os.unlink(path)
+    old_umask = os.umask(options.umask) if options.umask is not None else None
+    try:
+        sock.bind(path)
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+
+
+def describe_address(options: SocketOptions) -> str:
+    """``host:port`` or the unix path, for messages."""
+    if options.family == "unix":
+        return str(options.path)
+    return f"{options.host or options.default_host()}:{options.port}"
+
+
+class ManagedSocket:
+    """A named socket the kernel holds; children inherit it at ``fileno``."""
+
+    def __init__(self, name: str, options: SocketOptions, sock: socket.socket) -> None:
+        self.name = name
+        self.sock = sock
+        port = options.port
+        if options.family != "unix":
+            port = sock.getsockname()[1]
+        self.requested_port = options.port
+        self.options = replace(options, port=port)
+
+    @property
+    def fileno(self) -> int:
+        """The kernel's fd number (children inherit the socket at the same number)."""
+        return self.sock.fileno()
+
+    @property
+    def port(self) -> int:
+        """The bound port (0 for unix sockets)."""
+        return self.options.port
+
+    def same_as(self, requested: SocketOptions) -> bool:
+        """True if a repeated ``make socket`` with ``requested`` asks for this very socket."""
+        if requested.port not in (0, self.port):
+            return False
+        return replace(requested, port=self.port, replace=self.options.replace) == self.options
+
+    def copy_for_child(self) -> socket.socket:
+        """A socket for one child: a fresh bound copy for reuseport sockets, else ourselves.
+
+        The caller closes a fresh copy after the spawn (the child keeps its own).
+        """
+        if self.options.reuseport:
+            return bind_socket(self.options)
+        return self.sock
+
+    def describe(self) -> str:
+        """The list line: fixed field order, absent fields left out (papa 1.0.6 format)."""
+        opts = self.options
+        parts = [self.name, f"family={opts.family}", f"type={opts.type}", f"backlog={opts.backlog}"]
+        if opts.family == "unix":
+            parts.append(f"path={opts.path}")
+            if opts.umask is not None:
+                parts.append(f"umask={opts.umask}")
+        else:
+            parts.append(f"host={opts.host or opts.default_host()}")
+            parts.append(f"port={opts.port}")
+            if opts.interface:
+                parts.append(f"interface={opts.interface}")
+            if opts.reuseport:
+                parts.append("reuseport=1")
+        if not opts.reuseport:  # the reuseport holder is not what children get: no fileno
+            parts.append(f"fileno={self.fileno}")
+        return " ".join(parts)
+
+    def close(self) -> None:
+        """Close the kernel's copy; unlink the unix path if it is still ours."""
+        if self.options.family == "unix" and self.options.path:
+            with contextlib.suppress(OSError):
+                if stat.S_ISSOCK(os.lstat(self.options.path).st_mode):
+                    os.unlink(self.options.path)
+        self.sock.close()
+
+
+class SocketRegistry:
+    """Name -> ManagedSocket. Duplicates with different options are an error."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, ManagedSocket] = {}
+
+    def make(self, name: str, options: SocketOptions) -> ManagedSocket:
+        """Return the existing identical socket, or bind a new one."""
+        existing = self.by_name.get(name)
+        if existing is not None:
+            if existing.same_as(options):
+                return existing
+            raise ConflictError(
+                f"Socket for {name} has already been created - {existing.describe()}"
+            )
+        if options.family == "unix":
+            for other in self.by_name.values():
+                if other.options.path == options.path:
+                    raise ConflictError(f"Socket for {options.path} has already been created")
+        # A reuseport socket is held bound but not listening: it reserves the port only.
+        sock = bind_socket(options, listen=not options.reuseport)
+        managed = ManagedSocket(name, options, sock)
+        self.by_name[name] = managed
+        return managed
+
+    def get(self, name: str) -> ManagedSocket | None:
+        """The socket called ``name``, if any."""
+        return self.by_name.get(name)
+
+    def remove(self, name: str) -> None:
+        """Close and forget one socket."""
+        self.by_name.pop(name).close()
+
+    def close_all(self, unlink: bool = True) -> None:
+        """Close every socket (at kernel exit)."""
+        for managed in self.by_name.values():
+            if unlink:
+                managed.close()
+            else:
+                managed.sock.close()
+        self.by_name.clear()

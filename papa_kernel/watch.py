@@ -1,0 +1,257 @@
+"""Watch sessions: streaming process output/exits (and socket readiness) in acknowledged batches.
+
+A connection in watch mode has at most one batch in flight. A batch is the watched records not
+sent yet, merged in kernel-wide arrival order (sequence numbers) and cut after about
+``BATCH_LIMIT`` bytes of output; it ends with ``\\n] ``. Any line from the client acknowledges
+it: acknowledged chunks are forgotten, an acknowledged ``closed`` record removes the process.
+``q`` acknowledges and ends the watch. A client that disconnects without acknowledging leaves
+everything in place, so the next watcher gets it again (redelivery).
+
+Records (see docs/kernel-protocol.md)::
+
+    out:NAME:TS:LEN\\n<LEN bytes>      err:NAME:TS:LEN\\n<LEN bytes>
+    closed:NAME:TS:EXITCODE           dropped:NAME:TS:STREAM:NBYTES   (only with dropped=1)
+    readable:NAME:TS                  (watch sockets)
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from papa_kernel.protocol import format_time, now
+
+if TYPE_CHECKING:
+    from papa_kernel.kernel import Kernel
+    from papa_kernel.processes import ProcessEntry
+
+BATCH_LIMIT = 1024 * 1024  # output bytes per batch; more follows after the acknowledgement
+BATCH_END = b"\n] "
+NOTHING_LEFT = b"Nothing left to watch\n> "
+STOPPED = b"Stopped watching\n> "
+
+Record = tuple  # (seq, kind, entry, stream, timestamp, payload)
+
+
+class WatchSink(Protocol):
+    """What a watch needs from its connection."""
+
+    def send(self, *buffers: bytes | memoryview) -> None: ...
+
+    def leave_watch(self, final: bytes) -> None: ...
+
+
+class ProcessWatch:
+    """Streams output and exit records of matching processes to one connection."""
+
+    def __init__(
+        self, kernel: Kernel, sink: WatchSink, patterns: list[str], follow: bool, dropped: bool
+    ) -> None:
+        self.kernel = kernel
+        self.sink = sink
+        self.patterns = patterns
+        self.follow = follow
+        self.report_drops = dropped
+        self.entries: dict[str, ProcessEntry] = {}
+        self.dirty: set[ProcessEntry] = set()
+        self.cursors: dict[tuple[ProcessEntry, str], int] = {}  # last sequence number sent
+        self.pending: dict | None = None  # the batch in flight
+        self.scheduled = False
+        self.active = True
+
+    # -- membership ------------------------------------------------------------------------
+    def attach(self, entry: ProcessEntry) -> None:
+        """Start watching ``entry`` (its buffered records are sent at the next flush)."""
+        self.entries[entry.name] = entry
+        entry.watchers.add(self)
+        self.mark(entry)
+
+    def detach(self, entry: ProcessEntry) -> None:
+        """Stop watching ``entry`` (it was removed or collected)."""
+        if self.entries.get(entry.name) is entry:
+            del self.entries[entry.name]
+        entry.watchers.discard(self)
+        self.dirty.discard(entry)
+        for kind in ("out", "err", "closed"):
+            self.cursors.pop((entry, kind), None)
+        self.schedule()
+
+    def mark(self, entry: ProcessEntry) -> None:
+        """``entry`` has new records."""
+        self.dirty.add(entry)
+        self.schedule()
+
+    def schedule(self) -> None:
+        """Flush after this round of events (unless a batch is in flight)."""
+        if self.active and not self.scheduled and self.pending is None:
+            self.scheduled = True
+            self.kernel.loop.call_soon(self.flush)
+
+    # -- sending ---------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Send the next batch, or end the watch when nothing is left to watch."""
+        self.scheduled = False
+        if not self.active or self.pending is not None:
+            return
+        if self.dirty and self._send_batch():
+            return
+        if not self.entries and not self.follow:
+            self._end(NOTHING_LEFT)
+
+    def _sources(self, entry: ProcessEntry) -> Iterator[Iterator[Record]]:
+        for kind, stream in entry.streams.items():
+            after = self.cursors.get((entry, kind), 0)
+            chunks = (
+                (seq, kind, entry, stream, ts, data) for seq, ts, data in stream.unsent(after)
+            )
+            if self.report_drops and stream.dropped_pending:
+                drop = (stream.drop_seq, "dropped", entry, stream, stream.drop_time,
+                        stream.dropped_pending)  # fmt: skip
+                yield itertools.chain((drop,), chunks)
+            else:
+                yield chunks
+        if (
+            entry.closed_seq is not None
+            and self.cursors.get((entry, "closed"), 0) < entry.closed_seq
+        ):
+            yield iter(
+                ((entry.closed_seq, "closed", entry, None, entry.exit_time, entry.exit_code),)
+            )
+
+    def _send_batch(self) -> bool:
+        heap: list = []
+        tie = itertools.count()
+        for entry in self.dirty:
+            for source in self._sources(entry):
+                first = next(source, None)
+                if first is not None:
+                    heap.append((first[0], next(tie), first, source))
+        heapq.heapify(heap)
+        buffers: list[bytes] = []
+        size = 0
+        pending: dict = {"streams": {}, "closed": []}
+        while heap and size < BATCH_LIMIT:
+            _seq, _tie, record, source = heapq.heappop(heap)
+            size += self._encode(record, buffers, pending)
+            following = next(source, None)
+            if following is not None:
+                heapq.heappush(heap, (following[0], next(tie), following, source))
+        self.dirty = {item[2][2] for item in heap}
+        if not buffers:
+            return False
+        buffers.append(BATCH_END)
+        self.pending = pending
+        self.sink.send(*buffers)
+        return True
+
+    def _encode(self, record: Record, buffers: list[bytes], pending: dict) -> int:
+        seq, kind, entry, stream, timestamp, payload = record
+        sep = "\n" if buffers else ""
+        stamp = format_time(timestamp)
+        if kind == "closed":
+            buffers.append(f"{sep}closed:{entry.name}:{stamp}:{payload}".encode())
+            self.cursors[(entry, "closed")] = seq
+            pending["closed"].append(entry)
+            return 0
+        slot = pending["streams"].setdefault(stream, [entry, 0, 0])
+        if kind == "dropped":
+            buffers.append(f"{sep}dropped:{entry.name}:{stamp}:{stream.kind}:{payload}".encode())
+            slot[2] = payload
+            return 0
+        buffers.append(f"{sep}{kind}:{entry.name}:{stamp}:{len(payload)}\n".encode())
+        buffers.append(payload)
+        slot[1] = seq
+        self.cursors[(entry, kind)] = seq
+        return len(payload)
+
+    # -- input -----------------------------------------------------------------------------
+    def on_line(self, line: str) -> None:
+        """A line while watching: acknowledge the batch in flight; ``q`` also ends the watch."""
+        stop = line.strip().lower() == "q"
+        if self.pending is not None:
+            self._acknowledge()
+        if stop:
+            self._end(STOPPED)
+        else:
+            self.schedule()
+
+    def _acknowledge(self) -> None:
+        pending, self.pending = self.pending, None
+        assert pending is not None
+        for stream, (entry, last_seq, dropped) in pending["streams"].items():
+            stream.acknowledge(last_seq, dropped)
+            self.kernel.room_freed(entry, stream)
+        for entry in pending["closed"]:
+            self.kernel.collect(entry)
+
+    def _end(self, final: bytes) -> None:
+        self.abandon()
+        self.sink.leave_watch(final)
+
+    def abandon(self) -> None:
+        """Detach from everything without acknowledging (the connection went away)."""
+        if not self.active:
+            return
+        self.active = False
+        self.pending = None
+        for entry in list(self.entries.values()):
+            entry.watchers.discard(self)
+            self.kernel.watcher_left(entry)
+        self.entries.clear()
+        self.dirty.clear()
+        self.kernel.process_watches.discard(self)
+
+
+class SocketWatch:
+    """Reports, once per socket, that a listening socket has a pending connection/datagram."""
+
+    def __init__(self, kernel: Kernel, sink: WatchSink, names: list[str]) -> None:
+        self.kernel = kernel
+        self.sink = sink
+        self.waiting = set(names)
+        self.ready: list[tuple[str, float]] = []
+        self.in_flight = False
+        self.active = True
+
+    def fire(self, name: str) -> None:
+        """The socket ``name`` became readable."""
+        if self.active and name in self.waiting:
+            self.waiting.discard(name)
+            self.ready.append((name, now()))
+            self._flush()
+
+    def forget(self, name: str) -> None:
+        """The socket was removed: stop waiting for it."""
+        self.waiting.discard(name)
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self.active or self.in_flight:
+            return
+        if self.ready:
+            lines = [f"readable:{name}:{format_time(ts)}" for name, ts in self.ready]
+            self.ready = []
+            self.in_flight = True
+            self.sink.send("\n".join(lines).encode() + BATCH_END)
+        elif not self.waiting:
+            self._end(NOTHING_LEFT)
+
+    def on_line(self, line: str) -> None:
+        """Any line acknowledges; ``q`` ends the watch."""
+        self.in_flight = False
+        if line.strip().lower() == "q":
+            self._end(STOPPED)
+        else:
+            self._flush()
+
+    def _end(self, final: bytes) -> None:
+        self.abandon()
+        self.sink.leave_watch(final)
+
+    def abandon(self) -> None:
+        """Stop waiting (watch ended or connection gone)."""
+        if self.active:
+            self.active = False
+            self.kernel.socket_watch_ended(self)
