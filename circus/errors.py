@@ -67,12 +67,18 @@ class ConfigError(CircusError):
 
     errno = Errno.MESSAGE_ERROR
 
-    def __init__(self, problems: list[ConfigProblem] | ConfigProblem | str):
+    def __init__(
+        self,
+        problems: list[ConfigProblem] | ConfigProblem | str,
+        warnings: tuple[ConfigProblem, ...] | list[ConfigProblem] = (),
+    ):
         if isinstance(problems, str):
             problems = [ConfigProblem(problems)]
         elif isinstance(problems, ConfigProblem):
             problems = [problems]
         self.problems: list[ConfigProblem] = list(problems)
+        #: Warnings found by the same configuration load, shown alongside the errors.
+        self.warnings: tuple[ConfigProblem, ...] = tuple(warnings)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -35,12 +35,16 @@ BY_KIND = ("circus", "env", "env:", "watcher", "socket", "plugin")
 RUNTIME_ARGUMENTS = ("context", "loop", "background", "proc_name", "prereload_fn", "ssh_server")
 
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None):
+def load_config(
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    log_warnings: bool = True,
+) -> CircusConfig:
     """Read a Circus INI file (and its includes) into a :class:`CircusConfig`.
 
     ``environ`` stands for circusd's environment (default ``os.environ``). Raises
-    :class:`ConfigError` with every problem found; warnings are logged and kept in
-    ``config.warnings``.
+    :class:`ConfigError` with every problem found. Warnings are kept in ``config.warnings``
+    and, if ``log_warnings``, logged.
     """
     environ = dict(os.environ if environ is None else environ)
     problems = Problems()
@@ -49,10 +53,15 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         reason = "is a directory" if os.path.isdir(path) else "does not exist"
         raise ConfigError(problems.make(f"the configuration file {path!r} {reason}"))
     document = read_document(path, problems, environ)
-    return _build(list(document.sections.values()), problems, environ, path, document.files)
+    sections = list(document.sections.values())
+    return _build(sections, problems, environ, path, document.files, log_warnings)
 
 
-def config_from_dict(mapping: Mapping[str, Any], environ: Mapping[str, str] | None = None):
+def config_from_dict(
+    mapping: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    log_warnings: bool = True,
+) -> CircusConfig:
     """Build a :class:`CircusConfig` from the dict form ``get_arbiter()`` takes::
 
         {"watchers": [{"cmd": "python app.py", "numprocesses": 3}, ...],
@@ -69,7 +78,7 @@ def config_from_dict(mapping: Mapping[str, Any], environ: Mapping[str, str] | No
     if not isinstance(mapping, Mapping):
         raise ConfigError(problems.make(f"expected a mapping, got {type(mapping).__name__}"))
     sections = _dict_sections(mapping, problems)
-    return _build(sections, problems, environ, None, [])
+    return _build(sections, problems, environ, None, [], log_warnings)
 
 
 def _entries(name: str, values: Mapping[str, Any]) -> Section:
@@ -152,7 +161,7 @@ def _unknown_section(section: Section, problems: Problems) -> None:
     )
 
 
-def _build(sections, problems: Problems, environ, path, files) -> CircusConfig:
+def _build(sections, problems: Problems, environ, path, files, log_warnings) -> CircusConfig:
     by_kind: dict[str, list[Section]] = {k: [] for k in BY_KIND}
     for section in sections:
         kind = _kind(section.name)
@@ -178,7 +187,7 @@ def _build(sections, problems: Problems, environ, path, files) -> CircusConfig:
     _check_all(by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems)
     problems.raise_if_errors()
     warnings = problems.sorted_warnings()
-    for warning in warnings:
+    for warning in warnings if log_warnings else ():
         log.warning("config: %s", warning)
     return CircusConfig(
         circus=settings,
