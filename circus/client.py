@@ -69,14 +69,20 @@ def _check_ipc(endpoint: str) -> None:
     if endpoint.startswith("ipc://"):
         import os
 
-        path = endpoint[len("ipc://"):]
+        path = endpoint[len("ipc://") :]
         if not os.path.exists(path):
             raise CallError(f"circusd is not running at {endpoint} (no socket file {path})")
 
 
 class _ClientBase:
-    def _setup(self, context: zmq.Context, endpoint: str | None, timeout: float,
-               curve_secret_key: str | None, curve_server_key: str | None) -> None:
+    def _setup(
+        self,
+        context: zmq.Context,
+        endpoint: str | None,
+        timeout: float,
+        curve_secret_key: str | None,
+        curve_server_key: str | None,
+    ) -> None:
         self.endpoint = endpoint or default_endpoint()
         self.timeout = float(timeout)
         self.identity = uuid.uuid4().hex.encode("ascii")
@@ -97,9 +103,15 @@ class _ClientBase:
 class CircusClient(_ClientBase):
     """Blocking client (see the module docstring)."""
 
-    def __init__(self, context: zmq.Context | None = None, endpoint: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, *, curve_secret_key: str | None = None,
-                 curve_server_key: str | None = None):
+    def __init__(
+        self,
+        context: zmq.Context | None = None,
+        endpoint: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        curve_secret_key: str | None = None,
+        curve_server_key: str | None = None,
+    ):
         self.context = context or zmq.Context.instance()
         self._setup(self.context, endpoint, timeout, curve_secret_key, curve_server_key)
         self._poller = zmq.Poller()
@@ -154,9 +166,15 @@ class CircusClient(_ClientBase):
 class AsyncCircusClient(_ClientBase):
     """asyncio client; several calls may be in flight at once on one client."""
 
-    def __init__(self, context: zmq.asyncio.Context | None = None, endpoint: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, *, curve_secret_key: str | None = None,
-                 curve_server_key: str | None = None):
+    def __init__(
+        self,
+        context: zmq.asyncio.Context | None = None,
+        endpoint: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        curve_secret_key: str | None = None,
+        curve_server_key: str | None = None,
+    ):
         self.context = context or zmq.asyncio.Context.instance()
         self._setup(self.context, endpoint, timeout, curve_secret_key, curve_server_key)
         self._pending: dict[str, asyncio.Future] = {}

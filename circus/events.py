@@ -26,8 +26,19 @@ from circus.control import security
 log = logging.getLogger(__name__)
 
 TOPIC_PREFIX = "watcher."
-EVENT_NAMES = ("spawn", "reap", "kill", "stop", "start", "reload", "updated", "add", "remove",
-               "hook_success", "hook_failure")
+EVENT_NAMES = (
+    "spawn",
+    "reap",
+    "kill",
+    "stop",
+    "start",
+    "reload",
+    "updated",
+    "add",
+    "remove",
+    "hook_success",
+    "hook_failure",
+)
 
 
 def resource_name(watcher_name: str) -> str:
@@ -57,8 +68,9 @@ def decode_event(frames: list[bytes]) -> tuple[str, Any]:
 class EventPublisher:
     """The PUB socket of circusd. ``publish()`` is synchronous and never blocks."""
 
-    def __init__(self, endpoint: str, settings: Any = None, *,
-                 context: zmq.asyncio.Context | None = None):
+    def __init__(
+        self, endpoint: str, settings: Any = None, *, context: zmq.asyncio.Context | None = None
+    ):
         self.endpoint = endpoint
         self._context = context or zmq.asyncio.Context.instance()
         curve = security.CurveServer.from_settings(settings)
@@ -83,17 +95,21 @@ class EventPublisher:
         if self._socket is None:
             return
         try:
-            result = self._socket.send_multipart(encode_event(topic, payload),
-                                                 flags=zmq.NOBLOCK)
+            result = self._socket.send_multipart(encode_event(topic, payload), flags=zmq.NOBLOCK)
         except (zmq.ZMQError, TypeError, ValueError) as exc:
             log.warning("event %s not published: %s", topic, exc)
             return
-        if isinstance(result, asyncio.Future) and result.done() and not result.cancelled() \
-                and result.exception() is not None:
+        if (
+            isinstance(result, asyncio.Future)
+            and result.done()
+            and not result.cancelled()
+            and result.exception() is not None
+        ):
             log.debug("event %s dropped: %s", topic, result.exception())
 
-    def publish_event(self, watcher_name: str, event: str,
-                      payload: Mapping[str, Any] | None = None) -> None:
+    def publish_event(
+        self, watcher_name: str, event: str, payload: Mapping[str, Any] | None = None
+    ) -> None:
         """Publish ``event`` of a watcher; ``time`` is added when the payload has none."""
         body = dict(payload or {})
         body.setdefault("time", time.time())
@@ -105,8 +121,13 @@ class EventPublisher:
             self._socket = None
 
 
-def _subscriber_socket(context: zmq.Context, endpoint: str, topics: Iterable[str],
-                       curve_secret_key: str | None, curve_server_key: str | None) -> zmq.Socket:
+def _subscriber_socket(
+    context: zmq.Context,
+    endpoint: str,
+    topics: Iterable[str],
+    curve_secret_key: str | None,
+    curve_server_key: str | None,
+) -> zmq.Socket:
     sock = context.socket(zmq.SUB)
     sock.linger = 0
     security.secure_client_socket(sock, curve_secret_key, curve_server_key)
@@ -123,15 +144,23 @@ class EventSubscriber:
     (``None``: wait forever). :meth:`next_event` returns ``None`` on timeout.
     """
 
-    def __init__(self, endpoint: str, topics: Iterable[str] = ("",), *,
-                 timeout: float | None = None, context: zmq.Context | None = None,
-                 curve_secret_key: str | None = None, curve_server_key: str | None = None):
+    def __init__(
+        self,
+        endpoint: str,
+        topics: Iterable[str] = ("",),
+        *,
+        timeout: float | None = None,
+        context: zmq.Context | None = None,
+        curve_secret_key: str | None = None,
+        curve_server_key: str | None = None,
+    ):
         self.endpoint = endpoint
         self.timeout = timeout
         self._own_context = context is None
         self._context = context or zmq.Context()
-        self._socket = _subscriber_socket(self._context, endpoint, topics, curve_secret_key,
-                                          curve_server_key)
+        self._socket = _subscriber_socket(
+            self._context, endpoint, topics, curve_secret_key, curve_server_key
+        )
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
 
@@ -163,13 +192,20 @@ class EventSubscriber:
 class AsyncEventSubscriber:
     """asyncio subscriber: ``async for topic, payload in AsyncEventSubscriber(endpoint)``."""
 
-    def __init__(self, endpoint: str, topics: Iterable[str] = ("",), *,
-                 context: zmq.asyncio.Context | None = None,
-                 curve_secret_key: str | None = None, curve_server_key: str | None = None):
+    def __init__(
+        self,
+        endpoint: str,
+        topics: Iterable[str] = ("",),
+        *,
+        context: zmq.asyncio.Context | None = None,
+        curve_secret_key: str | None = None,
+        curve_server_key: str | None = None,
+    ):
         self.endpoint = endpoint
         self._context = context or zmq.asyncio.Context.instance()
-        self._socket = _subscriber_socket(self._context, endpoint, topics, curve_secret_key,
-                                          curve_server_key)
+        self._socket = _subscriber_socket(
+            self._context, endpoint, topics, curve_secret_key, curve_server_key
+        )
 
     async def next_event(self, timeout: float | None = None) -> tuple[str, Any] | None:
         """The next event, or ``None`` after ``timeout`` seconds."""

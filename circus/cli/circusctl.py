@@ -54,16 +54,25 @@ come back, increase your timeout option value
 """
 
 GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--endpoint", {"help": "connection endpoint (default: $CIRCUSCTL_ENDPOINT, "
-                            "else the runtime dir's circus.sock)"}),
-    ("--timeout", {"type": float, "help": f"connection timeout in seconds "
-                                          f"(default {DEFAULT_TIMEOUT:g})"}),
+    (
+        "--endpoint",
+        {
+            "help": "connection endpoint (default: $CIRCUSCTL_ENDPOINT, "
+            "else the runtime dir's circus.sock)"
+        },
+    ),
+    (
+        "--timeout",
+        {"type": float, "help": f"connection timeout in seconds (default {DEFAULT_TIMEOUT:g})"},
+    ),
     ("--json", {"action": "store_true", "help": "output to JSON"}),
     ("--prettify", {"action": "store_true", "help": "prettify output"}),
     ("--curve-secret-key", {"help": "CURVE: this client's certificate file (with secret key)"}),
     ("--curve-server-key", {"help": "CURVE: circusd's public certificate file"}),
-    ("--help", {"action": "store_true", "help": "show help and exit (--help COMMAND: the "
-                                                "command's help)"}),
+    (
+        "--help",
+        {"action": "store_true", "help": "show help and exit (--help COMMAND: the command's help)"},
+    ),
     ("--version", {"action": "store_true", "help": "display version and exit"}),
 )
 
@@ -85,8 +94,9 @@ def build_parser(commands: dict[str, Command]) -> _Parser:
         parser.add_argument(flag, **kwargs)
     subparsers = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name, command in commands.items():
-        sub = subparsers.add_parser(name, add_help=False, usage=f"circusctl {name} "
-                                                                f"{command.usage}".rstrip())
+        sub = subparsers.add_parser(
+            name, add_help=False, usage=f"circusctl {name} {command.usage}".rstrip()
+        )
         for flag, kwargs in GLOBAL_OPTIONS:  # so `circusctl status --json` works too
             sub.add_argument(flag, **dict(kwargs, default=argparse.SUPPRESS))
         for option in command.flags:
@@ -95,8 +105,13 @@ def build_parser(commands: dict[str, Command]) -> _Parser:
                 names.append(f"--{option.name.replace('_', '-')}")
             dest = f"flag_{option.name}"
             if option.takes_value:
-                sub.add_argument(*names, dest=dest, default=option.default,
-                                 choices=option.choices, help=option.help)
+                sub.add_argument(
+                    *names,
+                    dest=dest,
+                    default=option.default,
+                    choices=option.choices,
+                    help=option.help,
+                )
             else:
                 sub.add_argument(*names, dest=dest, action="store_true", help=option.help)
         sub.add_argument("args", nargs="*")
@@ -117,8 +132,9 @@ def general_help(commands: dict[str, Command]) -> str:
 class Session:
     """Global settings of one circusctl run (or shell), and the client it reuses."""
 
-    def __init__(self, args: argparse.Namespace, out: TextIO = sys.stdout,
-                 err: TextIO = sys.stderr):
+    def __init__(
+        self, args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+    ):
         self.endpoint_given = getattr(args, "endpoint", None)
         self.endpoint = self.endpoint_given or os.environ.get(ENDPOINT_ENV) or default_endpoint()
         timeout = getattr(args, "timeout", None)
@@ -127,15 +143,19 @@ class Session:
         self.prettify = bool(getattr(args, "prettify", False))
         self.curve_secret_key = getattr(args, "curve_secret_key", None)
         self.curve_server_key = getattr(args, "curve_server_key", None)
-        self.out, self.err = out, err
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
         self._client: CircusClient | None = None
 
     def client(self) -> CircusClient:
         if self._client is None:
             try:
-                self._client = CircusClient(endpoint=self.endpoint, timeout=self.timeout,
-                                            curve_secret_key=self.curve_secret_key,
-                                            curve_server_key=self.curve_server_key)
+                self._client = CircusClient(
+                    endpoint=self.endpoint,
+                    timeout=self.timeout,
+                    curve_secret_key=self.curve_secret_key,
+                    curve_server_key=self.curve_server_key,
+                )
             except ConfigError as exc:
                 raise CallError(str(exc)) from None
         return self._client
@@ -147,14 +167,28 @@ class Session:
 
     def merge(self, args: argparse.Namespace) -> Session:
         """Options given after the command override the session's for this one call."""
-        overrides = {key: getattr(args, key) for key in
-                     ("endpoint", "timeout", "json", "prettify", "curve_secret_key",
-                      "curve_server_key") if hasattr(args, key)}
+        overrides = {
+            key: getattr(args, key)
+            for key in (
+                "endpoint",
+                "timeout",
+                "json",
+                "prettify",
+                "curve_secret_key",
+                "curve_server_key",
+            )
+            if hasattr(args, key)
+        }
         if not overrides:
             return self
-        base = {"endpoint": self.endpoint_given, "timeout": self.timeout, "json": self.json,
-                "prettify": self.prettify, "curve_secret_key": self.curve_secret_key,
-                "curve_server_key": self.curve_server_key}
+        base = {
+            "endpoint": self.endpoint_given,
+            "timeout": self.timeout,
+            "json": self.json,
+            "prettify": self.prettify,
+            "curve_secret_key": self.curve_secret_key,
+            "curve_server_key": self.curve_server_key,
+        }
         base.update(overrides)
         return Session(argparse.Namespace(**base), self.out, self.err)
 
@@ -222,9 +256,12 @@ def listen(session: Session, message: dict[str, Any]) -> int:
 
     endpoint = message.get("endpoint") or session.endpoint_given or _pubsub_endpoint(session)
     try:
-        subscriber = EventSubscriber(endpoint, message["topics"],
-                                     curve_secret_key=session.curve_secret_key,
-                                     curve_server_key=session.curve_server_key)
+        subscriber = EventSubscriber(
+            endpoint,
+            message["topics"],
+            curve_secret_key=session.curve_secret_key,
+            curve_server_key=session.curve_server_key,
+        )
     except (ConfigError, OSError) as exc:
         session.error(f"cannot listen on {endpoint}: {exc}")
         return EXIT_CALL_ERROR
@@ -242,8 +279,9 @@ def listen(session: Session, message: dict[str, Any]) -> int:
 def _pubsub_endpoint(session: Session) -> str:
     """Ask circusd where it publishes; fall back to the default pub/sub endpoint."""
     try:
-        reply = session.client().call({"command": "globaloptions",
-                                       "properties": {"option": "pubsub_endpoint"}})
+        reply = session.client().call(
+            {"command": "globaloptions", "properties": {"option": "pubsub_endpoint"}}
+        )
         endpoint = (reply.get("options") or {}).get("pubsub_endpoint")
         if reply.get("status") == "ok" and endpoint:
             return str(endpoint)

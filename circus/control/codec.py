@@ -84,13 +84,20 @@ def decode_request(body: bytes | str) -> Request:
     except MessageError as exc:
         exc.request_id = mid  # type: ignore[attr-defined]
         raise
-    return Request(command=command, properties=properties, id=mid,
-                   cast=data.get("msg_type") == CAST)
+    return Request(
+        command=command, properties=properties, id=mid, cast=data.get("msg_type") == CAST
+    )
 
 
 def _json_type(value: Any) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", dict: "an object"}
+    names = {
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        dict: "an object",
+    }
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
@@ -102,21 +109,30 @@ def ok_reply(result: Mapping[str, Any] | list | None = None, mid: Any = None) ->
     elif isinstance(result, Mapping):
         reply.update(result)  # a "status" field overwrites "ok", as in the original
     elif result is not None:
-        raise BadResultError(f"server error: command returned {type(result).__name__}, "
-                             "not an object")
+        raise BadResultError(
+            f"server error: command returned {type(result).__name__}, not an object"
+        )
     reply["id"] = mid
     return reply
 
 
-def error_reply(reason: str, errno: int = Errno.NOT_SPECIFIED, tb: str | None = None,
-                mid: Any = None) -> dict[str, Any]:
+def error_reply(
+    reason: str, errno: int = Errno.NOT_SPECIFIED, tb: str | None = None, mid: Any = None
+) -> dict[str, Any]:
     """Build an error reply."""
-    return {"status": "error", "reason": reason, "tb": tb, "time": time.time(),
-            "errno": int(errno), "id": mid}
+    return {
+        "status": "error",
+        "reason": reason,
+        "tb": tb,
+        "time": time.time(),
+        "errno": int(errno),
+        "id": mid,
+    }
 
 
-def error_from_exception(exc: BaseException, mid: Any = None,
-                         command: str | None = None) -> dict[str, Any]:
+def error_from_exception(
+    exc: BaseException, mid: Any = None, command: str | None = None
+) -> dict[str, Any]:
     """The one mapping of exceptions to wire errors.
 
     * :class:`CircusError` subclasses carry their own ``errno`` (MessageError 3, unknown command
@@ -132,8 +148,7 @@ def error_from_exception(exc: BaseException, mid: Any = None,
         return error_reply(str(exc), Errno.OS_ERROR, None, mid)
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     where = f"command {command!r}" if command else "command"
-    return error_reply(f"{where} failed: {type(exc).__name__}: {exc}", Errno.COMMAND_ERROR, tb,
-                       mid)
+    return error_reply(f"{where} failed: {type(exc).__name__}: {exc}", Errno.COMMAND_ERROR, tb, mid)
 
 
 def encode(reply: Mapping[str, Any]) -> bytes:

@@ -48,9 +48,15 @@ CLOSE_LINGER_MS = 1000  # on stop, give queued replies (quit's own) this long to
 class Controller:
     """Serve control commands for ``arbiter`` on a ROUTER socket bound at ``endpoint``."""
 
-    def __init__(self, arbiter: ArbiterAPI, endpoint: str, settings: Any = None, *,
-                 context: zmq.asyncio.Context | None = None,
-                 commands: dict[str, Command] | None = None):
+    def __init__(
+        self,
+        arbiter: ArbiterAPI,
+        endpoint: str,
+        settings: Any = None,
+        *,
+        context: zmq.asyncio.Context | None = None,
+        commands: dict[str, Command] | None = None,
+    ):
         self.arbiter = arbiter
         self.endpoint = endpoint
         self.endpoint_owner: str | None = getattr(settings, "endpoint_owner", None)
@@ -125,9 +131,12 @@ class Controller:
                 log.warning("control socket receive failed: %s", exc)
                 continue
             if len(frames) != EXPECTED_FRAMES:
-                log.warning("dropped a message of %d frames (expected %d: a DEALER client "
-                            "sends exactly one); REQ sockets are not supported", len(frames),
-                            EXPECTED_FRAMES)
+                log.warning(
+                    "dropped a message of %d frames (expected %d: a DEALER client "
+                    "sends exactly one); REQ sockets are not supported",
+                    len(frames),
+                    EXPECTED_FRAMES,
+                )
                 continue
             identity, body = frames
             task = asyncio.create_task(self._handle(identity, body))
@@ -146,8 +155,7 @@ class Controller:
             request = decode_request(body)
         except CircusError as exc:
             log.info("bad control message %r: %s", body[:200], exc)
-            await self._send(identity, error_from_exception(exc, getattr(exc, "request_id",
-                                                                         None)))
+            await self._send(identity, error_from_exception(exc, getattr(exc, "request_id", None)))
             return
         if task is not None:
             self._inflight[task] = (identity, request)
@@ -179,8 +187,7 @@ class Controller:
         except Exception as exc:
             reply = error_from_exception(exc, request.id, command_name)
             if reply.get("tb"):
-                log.error("command %r failed: %s", command_name, reply["reason"],
-                          exc_info=exc)
+                log.error("command %r failed: %s", command_name, reply["reason"], exc_info=exc)
             return reply
 
     async def _send(self, identity: bytes, reply: dict[str, Any]) -> None:

@@ -24,8 +24,17 @@ from typing import Any
 from circus.errors import MessageError
 
 HOOK_NAMES = (
-    "before_start", "after_start", "before_stop", "after_stop", "before_spawn", "after_spawn",
-    "before_signal", "after_signal", "before_reap", "after_reap", "extended_stats",
+    "before_start",
+    "after_start",
+    "before_stop",
+    "after_stop",
+    "before_spawn",
+    "after_spawn",
+    "before_signal",
+    "after_signal",
+    "before_reap",
+    "after_reap",
+    "extended_stats",
 )
 TRUE_WORDS = frozenset({"1", "yes", "true", "on", "y"})
 FALSE_WORDS = frozenset({"0", "no", "false", "off", "n"})
@@ -325,8 +334,10 @@ def parse_hooks_text(text: str) -> dict[str, str]:
             continue
         name, sep, path = item.partition(":")
         if not sep or name.strip() not in HOOK_NAMES:
-            raise ValueError(f"option 'hooks': expected HOOK:dotted.path with HOOK one of "
-                             f"{', '.join(HOOK_NAMES)}, got {item!r}")
+            raise ValueError(
+                f"option 'hooks': expected HOOK:dotted.path with HOOK one of "
+                f"{', '.join(HOOK_NAMES)}, got {item!r}"
+            )
         hooks[name.strip()] = path.strip()
     return hooks
 

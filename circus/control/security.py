@@ -58,8 +58,9 @@ class CurveServer:
         try:
             public, secret = zmq.auth.load_certificate(self.secret_key_file)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"curve_secret_key: cannot load {self.secret_key_file}: {exc}")\
-                from None
+            raise ConfigError(
+                f"curve_secret_key: cannot load {self.secret_key_file}: {exc}"
+            ) from None
         if not secret:
             raise ConfigError(f"curve_secret_key: {self.secret_key_file} holds no secret key")
         return public, secret
@@ -96,12 +97,15 @@ def secure_server_socket(socket: zmq.Socket, endpoint: str, curve: CurveServer |
         socket.curve_server = True
         socket.zap_domain = b"circus"
     elif _is_remote_tcp(endpoint):
-        raise ConfigError(f"endpoint {endpoint}: a non-loopback tcp endpoint needs CURVE keys "
-                          "(curve_secret_key and curve_public_keys), or use ipc:// or 127.0.0.1")
+        raise ConfigError(
+            f"endpoint {endpoint}: a non-loopback tcp endpoint needs CURVE keys "
+            "(curve_secret_key and curve_public_keys), or use ipc:// or 127.0.0.1"
+        )
 
 
-def secure_client_socket(socket: zmq.Socket, secret_key_file: str | None,
-                         server_key_file: str | None) -> None:
+def secure_client_socket(
+    socket: zmq.Socket, secret_key_file: str | None, server_key_file: str | None
+) -> None:
     """CURVE client options: our certificate (public+secret) and the server's public one."""
     if not secret_key_file and not server_key_file:
         return
@@ -124,7 +128,7 @@ def secure_client_socket(socket: zmq.Socket, secret_key_file: str | None,
 def _is_remote_tcp(endpoint: str) -> bool:
     if not endpoint.startswith("tcp://"):
         return False
-    host = endpoint[len("tcp://"):].rpartition(":")[0].strip("[]")
+    host = endpoint[len("tcp://") :].rpartition(":")[0].strip("[]")
     if host == "localhost":
         return False
     if not host:
@@ -139,7 +143,7 @@ def prepare_ipc_path(endpoint: str) -> str | None:
     """Create the parent directory (0700) of an ipc endpoint; return the socket path."""
     if not endpoint.startswith("ipc://"):
         return None
-    path = endpoint[len("ipc://"):]
+    path = endpoint[len("ipc://") :]
     parent = os.path.dirname(path)
     if parent and not os.path.isdir(parent):
         os.makedirs(parent, mode=0o700, exist_ok=True)

@@ -32,9 +32,31 @@ def get_commands() -> dict[str, Command]:
 # The 25 commands of the manual (listen is answered with an error: it is a pub/sub feature).
 # Module names avoid shadowing builtins in this package's namespace (list, set).
 COMMAND_MODULES = (
-    "add", "decr", "dstats", "get", "globaloptions", "incr", "ipython", "kill", "listen",
-    "listsockets", "listwatchers", "numprocesses", "numwatchers", "options", "quit", "reload",
-    "reloadconfig", "restart", "rm", "setoptions", "signal", "start", "stats", "status", "stop",
+    "add",
+    "decr",
+    "dstats",
+    "get",
+    "globaloptions",
+    "incr",
+    "ipython",
+    "kill",
+    "listen",
+    "listsockets",
+    "listwatchers",
+    "numprocesses",
+    "numwatchers",
+    "options",
+    "quit",
+    "reload",
+    "reloadconfig",
+    "restart",
+    "rm",
+    "setoptions",
+    "signal",
+    "start",
+    "stats",
+    "status",
+    "stop",
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")

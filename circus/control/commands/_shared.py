@@ -46,6 +46,7 @@ def info_block(info: Any, child_indent: str = "   ") -> str:
         return str(info)
     lines = [info_line(info)]
     for child in info.get("children") or ():
-        lines.append(child_indent + (info_line(child) if isinstance(child, Mapping)
-                                     else str(child)))
+        lines.append(
+            child_indent + (info_line(child) if isinstance(child, Mapping) else str(child))
+        )
     return "\n".join(lines)

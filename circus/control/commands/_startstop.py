@@ -17,8 +17,7 @@ class StartStopCommand(Command):
     def validate(self, props: dict[str, Any]) -> dict[str, Any]:
         props = super().validate(props)
         if props["match"] not in MATCH_METHODS:
-            raise MessageError(f"unknown match method {props['match']} "
-                               "(use simple, glob or regex)")
+            raise MessageError(f"unknown match method {props['match']} (use simple, glob or regex)")
         return props
 
     def one(self, watcher):

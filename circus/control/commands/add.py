@@ -69,16 +69,20 @@ class Add(Command):
         name = props["name"]
         if any(w.name.lower() == name.lower() for w in arbiter.watchers):
             raise AlreadyExistError(f"{name!r} already exist")
-        watcher = await arbiter.add_watcher(name, props["cmd"], args=props.get("args"),
-                                            options=options, start=False)
+        watcher = await arbiter.add_watcher(
+            name, props["cmd"], args=props.get("args"), options=options, start=False
+        )
         if props["start"]:
             return await self.finish(props, watcher.start(), lambda result: result)
         return None
 
     def message(self, *args, **opts):
         self.check_args(args, 2, None)
-        props: dict[str, Any] = {"name": args[0], "cmd": " ".join(args[1:]),
-                                 "start": bool(opts.get("start"))}
+        props: dict[str, Any] = {
+            "name": args[0],
+            "cmd": " ".join(args[1:]),
+            "start": bool(opts.get("start")),
+        }
         if opts.get("waiting"):
             props["waiting"] = True
         return self.make_message(**props)
@@ -93,8 +97,9 @@ def check_endpoint_owner(arbiter, options: dict[str, Any]) -> None:
         return
     wanted = options.get("uid")
     if wanted is None or _uid(wanted) != _uid(owner):
-        raise MessageError(f"uid does not match endpoint_owner: options.uid must be "
-                           f"{owner!r} (got {wanted!r})")
+        raise MessageError(
+            f"uid does not match endpoint_owner: options.uid must be {owner!r} (got {wanted!r})"
+        )
 
 
 def _uid(user: Any) -> int | None:

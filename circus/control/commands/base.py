@@ -72,8 +72,9 @@ class Prop:
         except ValueError as exc:
             if self.kind == "signal":  # the original's reason, with the detail added
                 raise MessageError(f"signal invalid: {exc}") from None
-            raise MessageError(f"message invalid {self.name!r} (command {command!r}): {exc}")\
-                from None
+            raise MessageError(
+                f"message invalid {self.name!r} (command {command!r}): {exc}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,16 @@ class Flag:
     choices: tuple[str, ...] | None = None
 
 
-WAITING = Prop("waiting", "bool", default=False,
-               help="reply only when the operation has finished")
+WAITING = Prop("waiting", "bool", default=False, help="reply only when the operation has finished")
 WAITING_FLAG = Flag("waiting", "wait for the operation to finish before replying")
 MATCH = Prop("match", "str", default="glob", help="name matching: simple, glob or regex")
-MATCH_FLAG = Flag("match", "watcher name matching method (simple, glob or regex)",
-                  takes_value=True, default="glob", choices=("simple", "glob", "regex"))
+MATCH_FLAG = Flag(
+    "match",
+    "watcher name matching method (simple, glob or regex)",
+    takes_value=True,
+    default="glob",
+    choices=("simple", "glob", "regex"),
+)
 
 
 # Keeps background operations referenced until they finish (asyncio holds weak references only).
@@ -148,8 +153,9 @@ class Command:
         for prop in self.properties:
             if prop.name not in props or props[prop.name] is None:
                 if prop.required:
-                    raise MessageError(f"message invalid {prop.name!r} is missing "
-                                       f"(command {self.name!r})")
+                    raise MessageError(
+                        f"message invalid {prop.name!r} is missing (command {self.name!r})"
+                    )
                 if prop.default is not None:
                     result[prop.name] = prop.default
                 else:
@@ -162,8 +168,12 @@ class Command:
         """Run the command; return ``None``, a dict of reply fields, or a list (``results``)."""
         raise NotImplementedError
 
-    async def finish(self, props: Mapping[str, Any], awaitable: Awaitable[Any],
-                     transform: Callable[[Any], Any] | None = None) -> Any:
+    async def finish(
+        self,
+        props: Mapping[str, Any],
+        awaitable: Awaitable[Any],
+        transform: Callable[[Any], Any] | None = None,
+    ) -> Any:
         """Await ``awaitable`` if the client is waiting, else run it in the background."""
         if props.get("waiting"):
             result = await awaitable
@@ -200,8 +210,10 @@ class Command:
 
     def check_args(self, args: tuple[str, ...], low: int, high: int | None) -> None:
         if len(args) < low or (high is not None and len(args) > high):
-            raise ArgumentError(f"{self.name}: invalid number of arguments "
-                                f"(usage: {self.name} {self.usage})".rstrip())
+            raise ArgumentError(
+                f"{self.name}: invalid number of arguments "
+                f"(usage: {self.name} {self.usage})".rstrip()
+            )
 
     @staticmethod
     def flag_props(opts: Mapping[str, Any], *names: str) -> dict[str, Any]:

@@ -44,5 +44,7 @@ class Get(Command):
     def console_msg(self, reply):
         if reply.get("status") != "ok":
             return self.console_error(reply)
-        return "\n".join(f"{key}: {opt.option_to_text(key, value)}"
-                         for key, value in (reply.get("options") or {}).items())
+        return "\n".join(
+            f"{key}: {opt.option_to_text(key, value)}"
+            for key, value in (reply.get("options") or {}).items()
+        )

@@ -37,8 +37,9 @@ class GlobalOptions(Command):
         wanted = props.get("option")
         if wanted:
             if wanted not in options:
-                raise MessageError(f"{wanted!r} not an existing option (known: "
-                                   f"{', '.join(options)})")
+                raise MessageError(
+                    f"{wanted!r} not an existing option (known: {', '.join(options)})"
+                )
             options = {wanted: options[wanted]}
         return {"options": options}
 
@@ -49,5 +50,7 @@ class GlobalOptions(Command):
     def console_msg(self, reply):
         if reply.get("status") != "ok":
             return self.console_error(reply)
-        return "\n".join(f"{key}: {opt.option_to_text(key, value)}"
-                         for key, value in (reply.get("options") or {}).items())
+        return "\n".join(
+            f"{key}: {opt.option_to_text(key, value)}"
+            for key, value in (reply.get("options") or {}).items()
+        )

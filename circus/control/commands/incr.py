@@ -25,8 +25,10 @@ class _ChangeProcesses(Command):
     def validate(self, props: dict[str, Any]) -> dict[str, Any]:
         props = super().validate(props)
         if props["nb"] < 0:
-            raise MessageError(f"message invalid 'nb' (command {self.name!r}): "
-                               f"expected a value >= 0, got {props['nb']}")
+            raise MessageError(
+                f"message invalid 'nb' (command {self.name!r}): "
+                f"expected a value >= 0, got {props['nb']}"
+            )
         return props
 
     def change(self, watcher, nb: int):
@@ -36,8 +38,9 @@ class _ChangeProcesses(Command):
         watcher = self.get_watcher(arbiter, props["name"])
         if watcher.singleton:
             return {"numprocesses": watcher.numprocesses, "singleton": True}
-        return await self.finish(props, self.change(watcher, props["nb"]),
-                                 lambda count: {"numprocesses": count})
+        return await self.finish(
+            props, self.change(watcher, props["nb"]), lambda count: {"numprocesses": count}
+        )
 
     def message(self, *args, **opts):
         self.check_args(args, 1, 2)

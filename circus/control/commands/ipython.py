@@ -38,8 +38,10 @@ class IPython(Command):
     async def execute(self, arbiter, props):
         global _KERNEL_APP
         if importlib.util.find_spec("ipykernel") is None:
-            raise MessageError("ipython: ipykernel is not installed in circusd's environment "
-                               "(pip install ipykernel)")
+            raise MessageError(
+                "ipython: ipykernel is not installed in circusd's environment "
+                "(pip install ipykernel)"
+            )
         connection_file = f"kernel-{os.getpid()}.json"
         if _KERNEL_APP is None:  # pragma: no cover - needs ipykernel
             from ipykernel.kernelapp import IPKernelApp
@@ -59,7 +61,9 @@ class IPython(Command):
         try:  # pragma: no cover - needs jupyter_console
             from jupyter_console.app import ZMQTerminalIPythonApp
         except ImportError:
-            raise CallError(f"kernel started ({reply['shell']}); install jupyter_console to "
-                            f"attach: jupyter console --existing {reply['shell']}") from None
+            raise CallError(
+                f"kernel started ({reply['shell']}); install jupyter_console to "
+                f"attach: jupyter console --existing {reply['shell']}"
+            ) from None
         ZMQTerminalIPythonApp.launch_instance(["--existing", reply["shell"]])  # pragma: no cover
         return ""  # pragma: no cover

@@ -54,9 +54,12 @@ class Kill(Command):
         pid = props.get("pid")
         if pid is not None and pid not in watcher.pids():
             raise MessageError(f"process {str(pid)!r} not found in {props['name']!r}")
-        return await self.finish(props, watcher.kill(signum=props.get("signum"), pid=pid,
-                                                     graceful_timeout=props.get(
-                                                         "graceful_timeout")))
+        return await self.finish(
+            props,
+            watcher.kill(
+                signum=props.get("signum"), pid=pid, graceful_timeout=props.get("graceful_timeout")
+            ),
+        )
 
     def message(self, *args, **opts):
         self.check_args(args, 1, 2)

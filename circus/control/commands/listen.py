@@ -37,5 +37,8 @@ class Listen(Command):
     def message(self, *args, **opts):
         """For listen, the 'message' is the list of topics to subscribe to."""
         topics = [arg for arg in args if "://" not in arg]
-        return {"command": self.name, "topics": topics or [""],
-                "endpoint": next((arg for arg in args if "://" in arg), None)}
+        return {
+            "command": self.name,
+            "topics": topics or [""],
+            "endpoint": next((arg for arg in args if "://" in arg), None),
+        }

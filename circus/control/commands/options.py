@@ -40,5 +40,6 @@ class Options(Command):
         if reply.get("status") != "ok":
             return self.console_error(reply)
         options = reply.get("options") or {}
-        return "\n".join(f"{key}: {opt.option_to_text(key, options[key])}"
-                         for key in sorted(options))
+        return "\n".join(
+            f"{key}: {opt.option_to_text(key, options[key])}" for key in sorted(options)
+        )

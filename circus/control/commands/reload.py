@@ -57,9 +57,11 @@ class Reload(Command):
         graceful, sequential = props["graceful"], props["sequential"]
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
-            return await self.finish(props, watcher.reload(graceful=graceful,
-                                                           sequential=sequential),
-                                     lambda info: {"info": info})
+            return await self.finish(
+                props,
+                watcher.reload(graceful=graceful, sequential=sequential),
+                lambda info: {"info": info},
+            )
         return await self.finish(props, arbiter.reload(graceful=graceful, sequential=sequential))
 
     def message(self, *args, **opts):

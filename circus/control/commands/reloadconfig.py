@@ -33,8 +33,9 @@ class ReloadConfig(Command):
     flags = (WAITING_FLAG,)
 
     async def execute(self, arbiter, props):
-        return await self.finish(props, arbiter.reload_config(),
-                                 lambda changes: {"changes": changes})
+        return await self.finish(
+            props, arbiter.reload_config(), lambda changes: {"changes": changes}
+        )
 
     def message(self, *args, **opts):
         self.check_args(args, 0, 0)

@@ -60,8 +60,9 @@ class Set(Command):
         self.check_args(args, 3, None)
         name, pairs = args[0], list(args[1:])
         if len(pairs) % 2:
-            raise ArgumentError(f"set: every key needs a value (got {len(pairs)} words after "
-                                "the name)")
+            raise ArgumentError(
+                f"set: every key needs a value (got {len(pairs)} words after the name)"
+            )
         options: dict[str, Any] = {}
         for key, text in zip(pairs[::2], pairs[1::2], strict=True):
             key = key.lower()

@@ -63,18 +63,25 @@ class Signal(Command):
         pid = props.get("pid")
         if pid is not None and pid not in watcher.pids():
             raise MessageError(f"process {str(pid)!r} not found in {props['name']!r}")
-        await watcher.signal(props["signum"], pid=pid, childpid=props.get("childpid"),
-                             children=props["children"], recursive=props["recursive"])
+        await watcher.signal(
+            props["signum"],
+            pid=pid,
+            childpid=props.get("childpid"),
+            children=props["children"],
+            recursive=props["recursive"],
+        )
 
     def message(self, *args, **opts):
         self.check_args(args, 2, 3)
-        props: dict[str, Any] = {"name": args[0], "signum": args[-1],
-                                 "children": bool(opts.get("children")),
-                                 "recursive": bool(opts.get("recursive"))}
+        props: dict[str, Any] = {
+            "name": args[0],
+            "signum": args[-1],
+            "children": bool(opts.get("children")),
+            "recursive": bool(opts.get("recursive")),
+        }
         if len(args) == 3:
             try:
                 props["pid"] = int(args[1])
             except ValueError:
-                raise ArgumentError(f"signal: <pid> must be an integer, got {args[1]!r}") \
-                    from None
+                raise ArgumentError(f"signal: <pid> must be an integer, got {args[1]!r}") from None
         return self.make_message(**props)

@@ -69,8 +69,7 @@ class Stats(Command):
             try:
                 props["process"] = int(args[1])
             except ValueError:
-                raise ArgumentError(f"stats: <pid> must be an integer, got {args[1]!r}") \
-                    from None
+                raise ArgumentError(f"stats: <pid> must be an integer, got {args[1]!r}") from None
         props["extended"] = bool(opts.get("extended"))
         return self.make_message(**props)
 
@@ -85,7 +84,8 @@ class Stats(Command):
             return "\n".join(lines)
         if "name" in reply:
             lines = [f"{reply['name']}:"]
-            lines.extend(f"{pid}: {info_block(info)}"
-                         for pid, info in (reply.get("info") or {}).items())
+            lines.extend(
+                f"{pid}: {info_block(info)}" for pid, info in (reply.get("info") or {}).items()
+            )
             return "\n".join(lines)
         return f"{reply.get('process')}: {info_block(reply.get('info'))}\n"

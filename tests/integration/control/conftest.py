@@ -34,8 +34,9 @@ SLEEP_SECONDS = "120"  # workers outlive any test; the fixture kills leftovers
 
 
 class MiniWatcher:
-    def __init__(self, arbiter: MiniArbiter, name: str, cmd: str,
-                 options: Mapping[str, Any] | None = None):
+    def __init__(
+        self, arbiter: MiniArbiter, name: str, cmd: str, options: Mapping[str, Any] | None = None
+    ):
         options = dict(options or {})
         self.arbiter = arbiter
         self.name = name
@@ -59,12 +60,12 @@ class MiniWatcher:
 
     def _event(self, event: str, **payload: Any) -> None:
         payload.setdefault("time", time.time())
-        self.arbiter.publish(event_topic(self.name, event)[len("watcher."):], payload)
+        self.arbiter.publish(event_topic(self.name, event)[len("watcher.") :], payload)
 
     async def _spawn(self) -> int:
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-c",
-                                                    "import time; time.sleep(120)",
-                                                    start_new_session=True)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "import time; time.sleep(120)", start_new_session=True
+        )
         self.procs.append(proc)
         self.arbiter.spawned.append(proc.pid)
         self._event("spawn", process_pid=proc.pid)
@@ -110,8 +111,9 @@ class MiniWatcher:
     async def _stop(self) -> list[int]:
         self._status = "stopping"
         stopped = self.pids()
-        await asyncio.gather(*(self._reap(p, self.stop_signal, self.graceful_timeout)
-                               for p in list(self.procs)))
+        await asyncio.gather(
+            *(self._reap(p, self.stop_signal, self.graceful_timeout) for p in list(self.procs))
+        )
         self._status = "stopped"
         self._event("stop")
         return stopped
@@ -154,9 +156,15 @@ class MiniWatcher:
                 await self._converge()
 
     def options(self) -> dict[str, Any]:
-        return {"numprocesses": self.numprocesses, "cmd": self.cmd, "env": self.env,
-                "singleton": self.singleton, "stop_signal": self.stop_signal,
-                "graceful_timeout": self.graceful_timeout, **self.extra}
+        return {
+            "numprocesses": self.numprocesses,
+            "cmd": self.cmd,
+            "env": self.env,
+            "singleton": self.singleton,
+            "stop_signal": self.stop_signal,
+            "graceful_timeout": self.graceful_timeout,
+            **self.extra,
+        }
 
     def get_options(self, keys: Sequence[str]) -> dict[str, Any]:
         options = self.options()
@@ -165,18 +173,35 @@ class MiniWatcher:
                 raise MessageError(f"{key!r} option not found")
         return {key: options[key] for key in keys}
 
-    async def signal(self, signum: int, pid: int | None = None, childpid: int | None = None,
-                     children: bool = False, recursive: bool = False) -> None:
+    async def signal(
+        self,
+        signum: int,
+        pid: int | None = None,
+        childpid: int | None = None,
+        children: bool = False,
+        recursive: bool = False,
+    ) -> None:
         for target in [pid] if pid else self.pids():
             self.signals.append((target, signum))
             os.kill(target, signum)
 
-    async def kill(self, signum: int | None = None, pid: int | None = None,
-                   graceful_timeout: float | None = None) -> None:
+    async def kill(
+        self,
+        signum: int | None = None,
+        pid: int | None = None,
+        graceful_timeout: float | None = None,
+    ) -> None:
         procs = [p for p in self.procs if pid is None or p.pid == pid]
-        await asyncio.gather(*(self._reap(p, signum or self.stop_signal,
-                                          self.graceful_timeout if graceful_timeout is None
-                                          else graceful_timeout) for p in procs))
+        await asyncio.gather(
+            *(
+                self._reap(
+                    p,
+                    signum or self.stop_signal,
+                    self.graceful_timeout if graceful_timeout is None else graceful_timeout,
+                )
+                for p in procs
+            )
+        )
 
     def stats(self, pid: int | None = None, extended: bool = False) -> dict[str, Any]:
         pids = self.pids() if pid is None else [pid]
@@ -185,10 +210,18 @@ class MiniWatcher:
         result = {}
         for one in pids:
             proc = psutil.Process(one)
-            result[str(one)] = {"pid": one, "cmdline": os.path.basename(proc.cmdline()[0]),
-                                "username": proc.username(), "nice": proc.nice(),
-                                "mem_info1": "1.00M", "mem_info2": "2.00M", "cpu": 0.0,
-                                "mem": 0.1, "ctime": "0:00.01", "children": []}
+            result[str(one)] = {
+                "pid": one,
+                "cmdline": os.path.basename(proc.cmdline()[0]),
+                "username": proc.username(),
+                "nice": proc.nice(),
+                "mem_info1": "1.00M",
+                "mem_info2": "2.00M",
+                "cpu": 0.0,
+                "mem": 0.1,
+                "ctime": "0:00.01",
+                "children": [],
+            }
             if extended:
                 result[str(one)]["extended"] = True
         return result
@@ -222,8 +255,9 @@ class MiniArbiter:
     def match_watchers(self, pattern: str, method: str = "glob") -> list[MiniWatcher]:
         if method == "simple":
             return [self.get_watcher(pattern)]
-        regex = re.compile(fnmatch.translate(pattern.lower()) if method == "glob"
-                           else pattern.lower())
+        regex = re.compile(
+            fnmatch.translate(pattern.lower()) if method == "glob" else pattern.lower()
+        )
         found = [w for w in self.watchers if regex.match(w.name.lower())]
         if not found:
             raise MessageError(f"program {pattern} not found")
@@ -269,18 +303,33 @@ class MiniArbiter:
             await self.controller.stop()
 
     def sockets_info(self) -> list[dict[str, Any]]:
-        return [{"fd": 7, "name": "web", "backlog": 2048, "host": "127.0.0.1", "port": 8080},
-                {"fd": 5, "name": "local", "backlog": 128, "path": "/tmp/x.sock"}]
+        return [
+            {"fd": 7, "name": "web", "backlog": 2048, "host": "127.0.0.1", "port": 8080},
+            {"fd": 5, "name": "local", "backlog": 128, "path": "/tmp/x.sock"},
+        ]
 
     def global_options(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "pubsub_endpoint": self.pubsub_endpoint,
-                "stats_endpoint": self.stats_endpoint, "check_delay": self.check_delay,
-                "multicast_endpoint": self.multicast_endpoint}
+        return {
+            "endpoint": self.endpoint,
+            "pubsub_endpoint": self.pubsub_endpoint,
+            "stats_endpoint": self.stats_endpoint,
+            "check_delay": self.check_delay,
+            "multicast_endpoint": self.multicast_endpoint,
+        }
 
     def circusd_info(self) -> dict[str, Any]:
-        return {"pid": self.pid, "cmdline": "python", "username": "root", "nice": 0,
-                "mem_info1": "30.00M", "mem_info2": "100.00M", "cpu": 0.0, "mem": 0.1,
-                "ctime": "0:00.10", "children": []}
+        return {
+            "pid": self.pid,
+            "cmdline": "python",
+            "username": "root",
+            "nice": 0,
+            "mem_info1": "30.00M",
+            "mem_info2": "100.00M",
+            "cpu": 0.0,
+            "mem": 0.1,
+            "ctime": "0:00.10",
+            "children": [],
+        }
 
     def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
         if self.publisher is not None:
@@ -290,13 +339,19 @@ class MiniArbiter:
 class Server:
     """Runs a MiniArbiter with its Controller and EventPublisher on a loop in a thread."""
 
-    def __init__(self, endpoint: str, pubsub_endpoint: str, settings: Any = None,
-                 watchers: Sequence[tuple[str, dict[str, Any]]] = ()):
+    def __init__(
+        self,
+        endpoint: str,
+        pubsub_endpoint: str,
+        settings: Any = None,
+        watchers: Sequence[tuple[str, dict[str, Any]]] = (),
+    ):
         self.endpoint = endpoint
         self.pubsub_endpoint = pubsub_endpoint
         self.settings = settings or SimpleNamespace()
-        self.arbiter = MiniArbiter(endpoint, pubsub_endpoint,
-                                   getattr(self.settings, "endpoint_owner", None))
+        self.arbiter = MiniArbiter(
+            endpoint, pubsub_endpoint, getattr(self.settings, "endpoint_owner", None)
+        )
         self._initial = watchers
         self.loop = asyncio.new_event_loop()
         self.context = zmq.asyncio.Context()
@@ -308,10 +363,10 @@ class Server:
 
     async def _start(self) -> None:
         arbiter = self.arbiter
-        arbiter.publisher = EventPublisher(self.pubsub_endpoint, self.settings,
-                                           context=self.context)
-        arbiter.controller = Controller(arbiter, self.endpoint, self.settings,
-                                        context=self.context)
+        arbiter.publisher = EventPublisher(
+            self.pubsub_endpoint, self.settings, context=self.context
+        )
+        arbiter.controller = Controller(arbiter, self.endpoint, self.settings, context=self.context)
         await arbiter.controller.start()
         for name, options in self._initial:
             watcher = await arbiter.add_watcher(name, "sleep", options=options)
@@ -352,8 +407,9 @@ DEFAULT_WATCHERS = (("sleeper", {"numprocesses": 2}), ("Other", {"autostart": Fa
 
 @pytest.fixture
 def ipc_server(tmp_path):
-    server = Server(f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock",
-                    watchers=DEFAULT_WATCHERS).start()
+    server = Server(
+        f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock", watchers=DEFAULT_WATCHERS
+    ).start()
     yield server
     server.stop()
 
@@ -362,8 +418,10 @@ def ipc_server(tmp_path):
 def tcp_server():
     import support
 
-    server = Server(f"tcp://127.0.0.1:{support.free_port()}",
-                    f"tcp://127.0.0.1:{support.free_port()}",
-                    watchers=DEFAULT_WATCHERS).start()
+    server = Server(
+        f"tcp://127.0.0.1:{support.free_port()}",
+        f"tcp://127.0.0.1:{support.free_port()}",
+        watchers=DEFAULT_WATCHERS,
+    ).start()
     yield server
     server.stop()

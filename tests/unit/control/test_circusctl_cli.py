@@ -1,0 +1,97 @@
+"""circusctl without a daemon: help, version, usage errors, unreachable endpoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from circus import __version__
+from circus.cli import circusctl
+from circus.control.defaults import default_endpoint, default_pubsub_endpoint
+
+
+def run(capsys, *argv):
+    code = circusctl.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    assert run(capsys, "--version") == (0, f"circusctl {__version__}\n", "")
+
+
+def test_general_help_lists_every_command(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert out.startswith("usage: circusctl [options] command [args]\n")
+    assert "  add            Add a watcher\n" in out
+    for option in ("--endpoint", "--timeout", "--json", "--prettify", "--curve-secret-key"):
+        assert option in out
+
+
+@pytest.mark.parametrize("argv", [("--help", "add"), ("add", "--help")])
+def test_command_help(capsys, argv):
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and out.splitlines()[0] == "Add a watcher"
+    assert "circusctl add [--start]" in out
+
+
+def test_unknown_command_is_usage_error(capsys):
+    code, out, err = run(capsys, "frobnicate")
+    assert code == 2 and out == ""
+    assert "usage: circusctl [options] command [args]" in err and "frobnicate" in err
+
+
+def test_unknown_option_is_usage_error(capsys):
+    code, _, err = run(capsys, "status", "--bogus")
+    assert code == 2 and "--bogus" in err
+
+
+def test_wrong_argument_count_is_usage_error(capsys):
+    code, _, err = run(capsys, "get", "w")
+    assert code == 2
+    assert "get: invalid number of arguments" in err and "usage: circusctl get <name>" in err
+
+
+def test_bad_match_choice_is_usage_error(capsys):
+    code, _, err = run(capsys, "start", "--match", "fuzzy")
+    assert code == 2 and "fuzzy" in err
+
+
+def test_missing_ipc_socket_is_call_error(capsys, tmp_path):
+    code, _, err = run(capsys, "--endpoint", f"ipc://{tmp_path}/none.sock", "status")
+    assert code == 1
+    assert f"circusd is not running at ipc://{tmp_path}/none.sock" in err
+
+
+def test_timeout_is_call_error_with_hint(capsys, tmp_path):
+    import zmq
+
+    ctx = zmq.Context()
+    silent = ctx.socket(zmq.ROUTER)  # accepts connections, never answers
+    silent.bind(f"ipc://{tmp_path}/silent.sock")
+    try:
+        code, _, err = run(
+            capsys, "--endpoint", f"ipc://{tmp_path}/silent.sock", "--timeout", "0.2", "status"
+        )
+    finally:
+        silent.close(0)
+        ctx.term()
+    assert code == 1
+    assert err.startswith("Timed out.\n") and "increase your timeout" in err
+
+
+def test_default_endpoints_follow_runtime_dir(runtime_dir):
+    assert default_endpoint() == f"ipc://{runtime_dir}/circus/circus.sock"
+    assert default_pubsub_endpoint() == f"ipc://{runtime_dir}/circus/circus-pubsub.sock"
+
+
+def test_environment_endpoint_is_used(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("CIRCUSCTL_ENDPOINT", f"ipc://{tmp_path}/env.sock")
+    code, _, err = run(capsys, "status")
+    assert code == 1 and f"ipc://{tmp_path}/env.sock" in err
+
+
+def test_option_after_command_overrides(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("CIRCUSCTL_ENDPOINT", f"ipc://{tmp_path}/env.sock")
+    code, _, err = run(capsys, "status", "--endpoint", f"ipc://{tmp_path}/opt.sock")
+    assert code == 1 and "opt.sock" in err
