@@ -127,8 +127,8 @@ def finish(
 ) -> WatcherConfig | None:
     """Check the rules between keys and build the watcher (None if they are broken)."""
     values = dict(values)
-    errors = len(problems.errors)
-    if not values.get("cmd"):
+    cmd_reported = any(p.key == "cmd" and p.section == section for p in problems.errors)
+    if not values.get("cmd") and not cmd_reported:
         problems.error("missing required key 'cmd' (the program to run)", origin, section, "cmd")
     for field in ("stdout_stream", "stderr_stream"):
         try:
@@ -145,7 +145,7 @@ def finish(
     _requires(values, "copy_path", "copy_env", problems, origin, section)
     _requires(values, "virtualenv", "copy_env", problems, origin, section)
     _requires(values, "virtualenv_py_ver", "virtualenv", problems, origin, section)
-    if len(problems.errors) > errors:
+    if any(p.section == section for p in problems.errors):
         return None
     for field in ("env", "rlimits", "hooks", "flapping"):
         if field in values:

@@ -1,0 +1,54 @@
+"""Fixtures for the circus.config tests: write INI text to a temp dir and load it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from circus.config import load_config
+from circus.errors import ConfigError
+
+#: A small, fixed "circusd environment" so tests do not depend on the machine's.
+ENVIRON = {"PATH": "/usr/bin:/bin", "HOME": "/home/tester", "USER": "tester", "Shell": "/bin/sh"}
+
+
+class Loader:
+    """``load(text)`` -> CircusConfig; ``problems(text)`` -> the ConfigError's problems."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def write(self, text: str, name: str = "circus.ini") -> Path:
+        path = self.directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def __call__(self, text: str, environ: dict | None = None, name: str = "circus.ini"):
+        path = self.write(text, name)
+        return load_config(
+            path, environ=ENVIRON if environ is None else environ, log_warnings=False
+        )
+
+    def error(self, text: str, environ: dict | None = None) -> ConfigError:
+        with pytest.raises(ConfigError) as info:
+            self(text, environ)
+        return info.value
+
+    def problems(self, text: str, environ: dict | None = None):
+        return self.error(text, environ).problems
+
+    def messages(self, text: str, environ: dict | None = None) -> list[str]:
+        return [str(p) for p in self.problems(text, environ)]
+
+
+@pytest.fixture
+def load(tmp_path, runtime_dir) -> Loader:
+    return Loader(tmp_path)
+
+
+@pytest.fixture
+def environ() -> dict[str, str]:
+    return dict(ENVIRON)
