@@ -8,7 +8,7 @@ a stream that returned has handed the bytes to the operating system (files are u
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Protocol, TypedDict, runtime_checkable
 
 
 class Message(TypedDict, total=False):
@@ -67,8 +67,3 @@ def message_timestamp(message: Message) -> float:
     """The message's timestamp, or now for callers (old user code) that do not send one."""
     timestamp = message.get("timestamp")
     return time.time() if timestamp is None else timestamp
-
-
-def writer_of(message: Message) -> tuple[Any, Any]:
-    """Who wrote a chunk: lines of different writers are never glued together."""
-    return message.get("pid"), message.get("name")

@@ -201,6 +201,8 @@ def _convert_builtin(cls: type, options: Mapping[str, Any], problems: _Problems)
     schema = SCHEMA[cls]
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
+        if value is None:  # the library API's way of saying "the default"
+            continue
         if key in OBSOLETE:
             log.warning("%s.%s is obsolete and ignored", problems.prefix, key)
             continue
@@ -219,7 +221,7 @@ def _convert_builtin(cls: type, options: Mapping[str, Any], problems: _Problems)
         except (ValueError, TypeError) as exc:
             problems.add(key, str(exc))
     required = REQUIRED.get(cls)
-    if required and required not in options:
+    if required and options.get(required) is None:
         problems.add(
             required, f"{cls.__name__} needs a {required}: set {problems.prefix}.{required}"
         )
@@ -275,4 +277,6 @@ class UserStream:
             reopen()
 
     def __getattr__(self, name: str) -> Any:
+        if name == "stream":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
         return getattr(self.stream, name)

@@ -377,3 +377,16 @@ def test_user_class_import_errors(user_module, path, needle):
     [problem] = problems({"class": path}, prefix="stdout_stream")
     assert problem.key == "stdout_stream.class"
     assert needle in problem.message
+
+
+def test_none_values_mean_the_default(built, tmp_path):
+    stream = built({"class": "FileStream", "filename": str(tmp_path / "x"), "max_bytes": None})
+    assert stream.max_bytes == 0
+    assert keys({"class": "FileStream", "filename": None}) == ["stream.filename"]
+
+
+def test_user_stream_adapter_can_be_copied(built, user_module):
+    import copy
+
+    stream = built({"class": "mystreams.Collect"})
+    assert copy.copy(stream).tag == "none"
