@@ -50,10 +50,12 @@ class Section:
     origin: Origin
     entries: dict[str, Entry] = field(default_factory=dict)
 
-    def add(self, entry: Entry, problems: Problems) -> bool:
+    def add(self, entry: Entry, problems: Problems, warn: bool = True) -> bool:
         """Add ``entry`` unless the key is already set (first wins, with a warning)."""
         first = self.entries.get(entry.key)
         if first is not None:
+            if not warn:
+                return False
             problems.warn(
                 f"duplicate key ignored: the first value (at {_where(first.origin)}) is used",
                 entry.origin,
@@ -170,13 +172,12 @@ class _Reader:
             return
         self.document.files.append(path)
         own = parse_text(text, path, self.problems)
+        circus = next((s for s in own if s.name == "circus"), None)
+        includes = [e for e in circus.entries.values() if e.key in INCLUDE_KEYS] if circus else []
         for section in own:
             self._merge(section)
-        circus = next((s for s in own if s.name == "circus"), None)
-        if circus is not None:
-            for entry in circus.entries.values():
-                if entry.key in INCLUDE_KEYS:
-                    self._include(entry, path, (*chain, real))
+        for entry in includes:
+            self._include(entry, path, (*chain, real))
 
     def _load(self, path: str, origin: Origin | None) -> str | None:
         where = origin or Origin(path)
@@ -203,7 +204,9 @@ class _Reader:
             self.document.sections[section.name] = section
             return
         for entry in section.entries.values():
-            target.add(entry, self.problems)
+            # include directives belong to their own file: no "duplicate" across files
+            directive = section.name == "circus" and entry.key in INCLUDE_KEYS
+            target.add(entry, self.problems, warn=not directive)
 
     def _include(self, entry: Entry, including: str, chain: tuple[str, ...]) -> None:
         from circus.config.substitution import substitute_env  # cycle-free: pure helper

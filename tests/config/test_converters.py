@@ -112,7 +112,7 @@ def test_to_duration(value, expected):
     "bad", ["-1", -1, "abc", "5 minutes", float("inf"), float("nan"), True, None]
 )
 def test_to_duration_refuses(bad):
-    with pytest.raises(ValueError, match="duration|>= 0"):
+    with pytest.raises(ValueError, match=r"duration|>= 0"):
         cv.to_duration(bad)
 
 
