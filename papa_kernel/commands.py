@@ -74,25 +74,20 @@ def help_command(session: Session, args: list[str]) -> str:
     """``help [COMMAND]``."""
     if not args:
         return helptext.OVERVIEW
+    top = next((word for word in TOP_WORDS if word.startswith(args[0].lower())), None)
+    seconds = SECOND_WORDS.get(top or "")
+    if top is not None and seconds and len(args) == 1:
+        return (
+            f'"{top}" is followed by one of: {", ".join(seconds)} (e.g. "help {top} {seconds[0]}")'
+        )
     try:
-        name, _rest = resolve_command(args[:2] if args[0].lower() in _with_second() else args[:1])
+        name, _rest = resolve_command(args[:2] if seconds else args[:1])
     except CommandError:
-        raise CommandError(f'No help for "{" ".join(args)}"; type "help" for the list') from None
+        name = ""
     text = helptext.TOPICS.get(name)
     if text is None:
-        words = SECOND_WORDS.get(name, ())
-        return f'"{name}" is followed by one of: {", ".join(words)} (e.g. "help {name} {words[0]}")'
+        raise CommandError(f'No help for "{" ".join(args)}"; type "help" for the list')
     return text
-
-
-def _with_second() -> set[str]:
-    return {word for word in TOP_WORDS if word in SECOND_WORDS} | {
-        prefix for word in SECOND_WORDS for prefix in _prefixes(word)
-    }
-
-
-def _prefixes(word: str) -> list[str]:
-    return [word[:i] for i in range(1, len(word) + 1)]
 
 
 @command("version")

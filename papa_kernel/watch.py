@@ -25,6 +25,7 @@ from papa_kernel.protocol import format_time, now
 
 if TYPE_CHECKING:
     from papa_kernel.kernel import Kernel
+    from papa_kernel.output import OutputStream
     from papa_kernel.processes import ProcessEntry
 
 BATCH_LIMIT = 1024 * 1024  # output bytes per batch; more follows after the acknowledgement
@@ -100,25 +101,22 @@ class ProcessWatch:
         if not self.entries and not self.follow:
             self._end(NOTHING_LEFT)
 
-    def _sources(self, entry: ProcessEntry) -> Iterator[Iterator[Record]]:
+    def _sources(self, entry: ProcessEntry) -> list[Iterator[Record]]:
+        """One iterator per stream (and one for the exit), each in sequence order."""
+        sources: list[Iterator[Record]] = []
         for kind, stream in entry.streams.items():
             after = self.cursors.get((entry, kind), 0)
-            chunks = (
-                (seq, kind, entry, stream, ts, data) for seq, ts, data in stream.unsent(after)
-            )
+            chunks = _chunk_records(entry, kind, stream, after)
             if self.report_drops and stream.dropped_pending:
                 drop = (stream.drop_seq, "dropped", entry, stream, stream.drop_time,
                         stream.dropped_pending)  # fmt: skip
-                yield itertools.chain((drop,), chunks)
-            else:
-                yield chunks
-        if (
-            entry.closed_seq is not None
-            and self.cursors.get((entry, "closed"), 0) < entry.closed_seq
-        ):
-            yield iter(
-                ((entry.closed_seq, "closed", entry, None, entry.exit_time, entry.exit_code),)
-            )
+                chunks = itertools.chain((drop,), chunks)
+            sources.append(chunks)
+        closed_seq = entry.closed_seq
+        if closed_seq is not None and self.cursors.get((entry, "closed"), 0) < closed_seq:
+            sources.append(iter(((closed_seq, "closed", entry, None, entry.exit_time,
+                                  entry.exit_code),)))  # fmt: skip
+        return sources
 
     def _send_batch(self) -> bool:
         heap: list = []
@@ -202,6 +200,13 @@ class ProcessWatch:
         self.entries.clear()
         self.dirty.clear()
         self.kernel.process_watches.discard(self)
+
+
+def _chunk_records(
+    entry: ProcessEntry, kind: str, stream: OutputStream, after: int
+) -> Iterator[Record]:
+    for seq, timestamp, data in stream.unsent(after):
+        yield (seq, kind, entry, stream, timestamp, data)
 
 
 class SocketWatch:

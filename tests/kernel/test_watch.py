@@ -1,0 +1,234 @@
+"""watch processes: batches, acknowledgement, redelivery, follow, drops and back-pressure."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import support
+from kernel_helpers import ReplyError, processes, wait_exited
+
+
+def test_watch_delivers_output_then_exit_and_removes_entry(client):
+    client.cmd(r"make process demo sh -c echo\ hi;\ sleep\ 0.2;\ echo\ bye\ >&2;\ exit\ 4")
+    assert client.watch("w p demo") == "Watching 1"
+    first = client.batch()
+    assert [(kind, name, data) for kind, name, _ts, data in first] == [("out", "demo", b"hi\n")]
+    client.ack()
+    result = client.collect({"demo"})
+    assert result["demo"] == {"out": b"", "err": b"bye\n", "closed": 4}
+    assert client.batch() == "Nothing left to watch"
+    assert client.cmd("l p") == ""  # an acknowledged closed record removes the process
+
+
+def test_watch_errors(client):
+    with pytest.raises(ReplyError, match="Nothing to watch"):
+        client.watch("w p")
+    client.cmd("make process s sleep 30")
+    with pytest.raises(ReplyError, match="nothere not found"):
+        client.watch("w p nothere")
+    with pytest.raises(ReplyError, match="Unknown watch option"):
+        client.watch("w p bogus=1 s")
+    assert client.cmd("l p s").startswith("s pid=")  # connection still usable
+
+
+def test_output_is_pushed_as_soon_as_read(client):
+    client.cmd(r"make process slow sh -c sleep\ 0.3;\ echo\ late;\ sleep\ 30")
+    client.watch("w p slow")
+    records = client.batch()
+    received = time.time()
+    assert records[0][3] == b"late\n"
+    assert received - records[0][2] < 0.5  # papa 1.0.6 polled with up to 1 s of latency
+
+
+def test_q_acknowledges_and_stops(client):
+    client.cmd(r"make process tick sh -c echo\ 1;\ read\ x;\ sleep\ 0.2;\ echo\ 2")
+    client.watch("w p tick")
+    assert client.batch()[0][3] == b"1\n"
+    client.ack("q")
+    assert client.batch() == "Stopped watching"
+    assert client.cmd("get x") == ""  # back in command mode
+    client.watch("w p tick")
+    result = client.collect({"tick"})
+    assert result["tick"]["out"] == b"2\n"  # "1" was acknowledged by q: not sent again
+
+
+def test_unacknowledged_batch_is_redelivered(kernel, client):
+    client.cmd(r"make process r sh -c echo\ one;\ sleep\ 30")
+    first = kernel.client()
+    first.watch("w p r")
+    batch = first.batch()
+    first.close()  # gone without acknowledging
+    second = kernel.client()
+    second.watch("w p r")
+    again = second.batch()
+    assert again == batch  # same data, same timestamps
+
+
+def test_line_sent_while_idle_is_not_taken_as_next_ack(client):
+    client.cmd(r"make process idle sh -c read\ x;\ sleep\ 0.3;\ echo\ a;\ sleep\ 30")
+    client.watch("w p idle")
+    client.send("l s\n")  # nothing in flight: ignored (papa 1.0.6 used it as the next ack)
+    assert client.batch()[0][3] == b"a\n"
+    client.ack("q")
+    assert client.batch() == "Stopped watching"
+
+
+def test_make_process_watch_1(client):
+    first = client.watch(r"make process w1 watch=1 stderr=stdout sh -c echo\ a;\ echo\ b\ >&2")
+    assert first.startswith("w1 pid=")
+    result = client.collect({"w1"})
+    assert result["w1"]["out"] == b"a\nb\n" and result["w1"]["closed"] == 0
+    assert client.batch() == "Nothing left to watch"
+
+
+def test_stream_modes(client):
+    client.cmd(r"make process merged stderr=stdout sh -c echo\ o;\ echo\ e\ >&2")
+    client.cmd(r"make process noout stdout=0 sh -c echo\ o;\ echo\ e\ >&2")
+    client.cmd(r"make process noerr stderr=0 sh -c echo\ o;\ echo\ e\ >&2")
+    client.cmd(r"make process nobuf bufsize=0 sh -c echo\ o;\ echo\ e\ >&2")
+    client.watch("w p merged noout noerr nobuf")
+    result = client.collect({"merged", "noout", "noerr", "nobuf"})
+    assert result["merged"]["out"] == b"o\ne\n" and result["merged"]["err"] == b""
+    assert result["noout"]["out"] == b"" and result["noout"]["err"] == b"e\n"
+    assert result["noerr"]["out"] == b"o\n" and result["noerr"]["err"] == b""
+    assert result["nobuf"] == {"out": b"", "err": b"", "closed": 0}
+
+
+def test_binary_output_is_exact(client):
+    client.cmd(r"make process bin sh -c printf\ '\377\376\000\n'")
+    client.watch("w p bin")
+    assert client.collect({"bin"})["bin"]["out"] == b"\xff\xfe\x00\n"
+
+
+def test_capture_goes_on_after_stdout_closes(client):
+    script = r"echo\ out1;\ exec\ 1>&-;\ sleep\ 0.2;\ echo\ err-after\ >&2;\ exit\ 7"
+    client.cmd(f"make process early sh -c {script}")
+    client.watch("w p early")
+    result = client.collect({"early"})["early"]
+    assert result == {"out": b"out1\n", "err": b"err-after\n", "closed": 7}  # papa: -13, lost
+
+
+def test_exit_records_follow_arrival_order(client):
+    client.cmd(r"make process first sh -c echo\ a;\ exit\ 1")
+    wait_exited(client, "first")
+    client.cmd(r"make process second sh -c echo\ b;\ exit\ 2")
+    wait_exited(client, "second")
+    client.watch("w p second first")
+    records = client.batch()
+    assert [(r[0], r[1]) for r in records] == [
+        ("out", "first"), ("closed", "first"), ("out", "second"), ("closed", "second")
+    ]  # fmt: skip
+    timestamps = [r[2] for r in records]
+    assert timestamps == sorted(timestamps)
+
+
+def test_follow_watch_gets_later_processes_and_never_ends_alone(client, kernel):
+    client.watch("w p follow=1 job.*")
+    other = kernel.client()
+    other.cmd(r"make process job.1 sh -c echo\ one")
+    other.cmd(r"make process skip.1 sh -c echo\ skip")
+    result = client.collect({"job.1"})
+    assert result == {"job.1": {"out": b"one\n", "err": b"", "closed": 0}}
+    other.cmd(r"make process job.2 sh -c echo\ two")
+    assert client.collect({"job.2"})["job.2"]["out"] == b"two\n"
+    assert "skip.1" in processes(other)  # not matched, not collected
+    client.ack("q")
+    assert client.batch() == "Stopped watching"
+
+
+def test_follow_watch_with_nothing_yet(client):
+    assert client.watch("w p follow=1 none.*") == "Watching 0"
+    client.ack("q")
+    assert client.batch() == "Stopped watching"
+
+
+def test_several_watchers_see_the_same_data(kernel, client):
+    client.cmd(r"make process shared sh -c echo\ x;\ sleep\ 30")
+    one, two = kernel.client(), kernel.client()
+    one.watch("w p shared")
+    two.watch("w p shared")
+    assert one.batch()[0][3] == two.batch()[0][3] == b"x\n"
+
+
+def test_batches_are_bounded(client):
+    client.watch(r"make process big watch=1 sh -c head\ -c\ 3000000\ /dev/zero")
+    total, sizes = 0, []
+    while True:
+        records = client.batch()
+        sizes.append(sum(len(r[3]) for r in records if r[0] == "out"))
+        total += sizes[-1]
+        client.ack()
+        if any(r[0] == "closed" for r in records):
+            break
+    assert total == 3000000  # back-pressure: nothing dropped while watched
+    assert max(sizes) <= 1024 * 1024 + 256 * 1024  # ~1 MiB plus at most one read
+
+
+def test_back_pressure_blocks_the_writer_while_watched(kernel, client, kdir):
+    done = os.path.join(kdir, "done")
+    client.watch(
+        rf"make process bp watch=1 bufsize=64k sh -c head\ -c\ 1000000\ /dev/zero;\ touch\ {done}"
+    )
+    first = client.batch()  # not acknowledged yet
+    time.sleep(0.5)  # the writer must stay blocked: give it time to (wrongly) finish
+    assert not os.path.exists(done)
+    assert processes(kernel.client(), "bp")["bp"]["running"] == "True"
+    received = sum(len(r[3]) for r in first if r[0] == "out")
+    client.ack()
+    rest = client.collect({"bp"})
+    assert received + len(rest["bp"]["out"]) == 1000000 and rest["bp"]["closed"] == 0
+    assert os.path.exists(done)
+
+
+def test_without_watcher_output_is_dropped_and_counted(client):
+    client.cmd(r"make process drop bufsize=64k sh -c head\ -c\ 1000000\ /dev/zero;\ echo\ end")
+    info = wait_exited(client, "drop")  # nobody watches: the writer never blocks
+    assert info["exit_code"] == "0"
+    dropped = int(info["dropped_out"])
+    assert dropped > 0
+    client.watch("w p dropped=1 drop")
+    records = client.batch()
+    assert records[0][0] == "dropped" and records[0][3:] == ("out", str(dropped))
+    kept = sum(len(r[3]) for r in records if r[0] == "out")
+    assert dropped + kept == 1000004
+    assert records[-2][3].endswith(b"end\n") and records[-1][0] == "closed"
+
+
+def test_output_survives_a_watcher_disconnect(kernel, client):
+    script = (
+        r"echo\ one;\ read\ x\ <\ /dev/null;\ sleep\ 0.3;\ echo\ two;\ sleep\ 0.3;\ echo\ three"
+    )
+    client.cmd(f"make process keep sh -c {script}")
+    watcher = kernel.client()
+    watcher.watch("w p keep")
+    assert watcher.batch()[0][3] == b"one\n"
+    watcher.close()  # circusd went away without acknowledging
+    wait_exited(client, "keep")
+    again = kernel.client()
+    again.watch("w p keep")
+    assert again.collect({"keep"})["keep"]["out"] == b"one\ntwo\nthree\n"
+
+
+def test_remove_running_process_keeps_it_alive_and_unharmed(client, kdir):
+    log = os.path.join(kdir, "log")
+    script = (
+        rf"i=0;\ while\ [\ $i\ -lt\ 10\ ];\ do\ echo\ x\ ||\ echo\ fail\ >>{log};"
+        rf"\ i=$((i+1));\ sleep\ 0.05;\ done;\ echo\ ok\ >>{log}"
+    )
+    client.cmd(f"make process chatty sh -c {script}")
+    client.cmd("r p chatty")
+    assert "chatty" in processes(client)  # listed until it exits (as papa 1.0.6)
+    support.wait_for(lambda: "chatty" not in processes(client), message="chatty to vanish")
+    with open(log) as handle:
+        assert handle.read() == "ok\n"  # papa 1.0.6 closed the pipes: SIGPIPE or EPIPE
+
+
+def test_remove_ends_a_watch_of_that_process(kernel, client):
+    client.cmd("make process gone sleep 30")
+    watcher = kernel.client()
+    watcher.watch("w p gone")
+    client.cmd("r p gone")
+    assert watcher.batch() == "Nothing left to watch"
+    client.cmd("signal KILL gone")
