@@ -9,8 +9,7 @@ owns the line state of its destination.
 Why unbuffered: the watcher acknowledges output to the process host once the stream returned;
 ``os.write`` hands the bytes to the OS kernel, so a crash of circusd loses nothing acknowledged.
 
-Write errors raise :class:`OSError` carrying the file name; the caller then does not acknowledge
-the chunk (the host keeps it).
+Write errors raise :class:`OSError` carrying the file name (the watcher logs them).
 """
 
 from __future__ import annotations
