@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from stream_support import T0, msg
 
 from circus.streams import FileStream, StreamOptionError
@@ -313,3 +315,31 @@ def test_bad_values_name_the_option(kwargs, option, tmp_path, monkeypatch):
     with pytest.raises(StreamOptionError) as info:
         FileStream(**kwargs)
     assert info.value.option == option
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    chunks=st.lists(
+        st.binary(max_size=30).map(lambda b: b.replace(b"\x00", b"\n")), min_size=1, max_size=20
+    ),
+    max_bytes=st.integers(min_value=1, max_value=40),
+)
+def test_size_rotation_loses_nothing_and_respects_max_bytes(tmp_path_factory, chunks, max_bytes):
+    directory = tmp_path_factory.mktemp("rot")
+    log = directory / "r.log"
+    stream = FileStream(str(log), max_bytes=max_bytes, backup_count=10_000)
+    try:
+        for chunk in chunks:
+            stream(msg(chunk))
+    finally:
+        stream.close()
+    backups = sorted(
+        (p for p in directory.iterdir() if p.name != "r.log"),
+        key=lambda p: -int(p.name.rsplit(".", 1)[1]),
+    )
+    contents = [p.read_bytes() for p in [*backups, log]]
+    assert b"".join(contents) == b"".join(chunks)
+    assert all(len(content) <= max_bytes for content in contents)
+    assert all(contents[:-1])  # no empty backups
