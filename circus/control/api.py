@@ -58,12 +58,22 @@ class WatcherAPI(Protocol):
     def get_options(self, keys: Sequence[str]) -> dict[str, Any]:
         """Selected options; unknown key -> MessageError ``"'KEY' option not found"``."""
 
-    async def signal(self, signum: int, pid: int | None = None, childpid: int | None = None,
-                     children: bool = False, recursive: bool = False) -> None:
+    async def signal(
+        self,
+        signum: int,
+        pid: int | None = None,
+        childpid: int | None = None,
+        children: bool = False,
+        recursive: bool = False,
+    ) -> None:
         """Send a signal with the routing rules of the original ``signal`` command."""
 
-    async def kill(self, signum: int | None = None, pid: int | None = None,
-                   graceful_timeout: float | None = None) -> None:
+    async def kill(
+        self,
+        signum: int | None = None,
+        pid: int | None = None,
+        graceful_timeout: float | None = None,
+    ) -> None:
         """signum (default stop_signal) then SIGKILL after the timeout; respawn per policy."""
 
     def stats(self, pid: int | None = None, extended: bool = False) -> dict[str, Any]:
@@ -92,9 +102,14 @@ class ArbiterAPI(Protocol):
         """``simple`` | ``glob`` | ``regex`` (case-insensitive). Unknown method ->
         MessageError ``"unknown match method X"``; no match -> ``"program X not found"``."""
 
-    async def add_watcher(self, name: str, cmd: str, args: str | list[str] | None = None,
-                          options: Mapping[str, Any] | None = None,
-                          start: bool = False) -> WatcherAPI:
+    async def add_watcher(
+        self,
+        name: str,
+        cmd: str,
+        args: str | list[str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        start: bool = False,
+    ) -> WatcherAPI:
         """Create a watcher from converted options; started only if ``start``."""
 
     async def rm_watcher(self, name: str, nostop: bool = False) -> None:

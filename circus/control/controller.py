@@ -95,6 +95,7 @@ class Controller:
             sock.close(linger=0)
             raise
         self._socket = sock
+        self._context = context
         self._server = asyncio.create_task(self._serve(), name="circus-controller")
         log.info("control channel listening on %s", self.endpoint)
 
@@ -114,6 +115,8 @@ class Controller:
             self._replied.add(current)
         self._socket.close(linger=CLOSE_LINGER_MS)
         self._socket = None
+        if self.curve is not None and self._context is not None:
+            security.stop_authenticator(self._context)
         log.info("control channel on %s closed", self.endpoint)
 
     # --- serving --------------------------------------------------------------------------------

@@ -66,26 +66,27 @@ class CurveServer:
         return public, secret
 
 
-_AUTHENTICATORS: dict[int, Any] = {}
+ZAP_DOMAIN = "circus"  # the ZAP domain of circusd's server sockets
+_AUTHENTICATORS: dict[int, tuple[zmq.Context, Any]] = {}  # id(context) -> (context, auth)
 
 
 def ensure_authenticator(context: zmq.Context, curve: CurveServer) -> None:
     """Start (once per context) the ZAP handler that admits the authorised client keys."""
     from zmq.auth.asyncio import AsyncioAuthenticator
 
-    key = id(context)
-    if key in _AUTHENTICATORS:
+    entry = _AUTHENTICATORS.get(id(context))
+    if entry is not None and entry[0] is context:
         return
     auth = AsyncioAuthenticator(context)
     auth.start()
-    auth.configure_curve(domain="*", location=curve.public_keys_dir)
-    _AUTHENTICATORS[key] = auth
+    auth.configure_curve(domain=ZAP_DOMAIN, location=curve.public_keys_dir)
+    _AUTHENTICATORS[id(context)] = (context, auth)
 
 
 def stop_authenticator(context: zmq.Context) -> None:
-    auth = _AUTHENTICATORS.pop(id(context), None)
-    if auth is not None:
-        auth.stop()
+    entry = _AUTHENTICATORS.pop(id(context), None)
+    if entry is not None:
+        entry[1].stop()
 
 
 def secure_server_socket(socket: zmq.Socket, endpoint: str, curve: CurveServer | None) -> None:
@@ -95,7 +96,7 @@ def secure_server_socket(socket: zmq.Socket, endpoint: str, curve: CurveServer |
         socket.curve_secretkey = secret
         socket.curve_publickey = public
         socket.curve_server = True
-        socket.zap_domain = b"circus"
+        socket.zap_domain = ZAP_DOMAIN.encode()
     elif _is_remote_tcp(endpoint):
         raise ConfigError(
             f"endpoint {endpoint}: a non-loopback tcp endpoint needs CURVE keys "

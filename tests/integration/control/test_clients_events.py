@@ -1,0 +1,293 @@
+"""Clients (sync and async), events (publisher and subscribers) and CURVE, over real ZeroMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import support
+import zmq
+from mini_arbiter import Server
+
+from circus.client import AsyncCircusClient, CircusClient, cast_message, make_message
+from circus.errors import CallError, ConfigError
+from circus.events import AsyncEventSubscriber, EventSubscriber, event_topic
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_make_and_cast_message():
+    assert make_message("list", name="w") == {"command": "list", "properties": {"name": "w"}}
+    assert make_message("list") == {"command": "list", "properties": {}}
+    assert cast_message("stop", name="w")["msg_type"] == "cast"
+
+
+def test_event_topic_normalises_names():
+    assert event_topic("My Web", "spawn") == "watcher.my_web.spawn"
+    assert event_topic("plugin:flapping", "reap") == "watcher.plugin:flapping.reap"
+
+
+class LateRouter:
+    """A ROUTER that answers each request after ``delay`` seconds, echoing its id."""
+
+    def __init__(self, endpoint: str, delay: float):
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.linger = 0
+        self.sock.bind(endpoint)
+        self.delay = delay
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            if not self.sock.poll(50):
+                continue
+            identity, body = self.sock.recv_multipart()
+            request = json.loads(body)
+            time.sleep(self.delay)
+            reply = {
+                "status": "ok",
+                "time": time.time(),
+                "id": request["id"],
+                "echo": request["properties"].get("n"),
+            }
+            self.sock.send_multipart([identity, json.dumps(reply).encode()])
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close(0)
+        self.ctx.term()
+
+
+def test_sync_client_timeout_then_discards_stale_reply(tmp_path):
+    router = LateRouter(f"ipc://{tmp_path}/late.sock", delay=0.5)
+    try:
+        with CircusClient(endpoint=f"ipc://{tmp_path}/late.sock", timeout=0.2) as client:
+            started = time.monotonic()
+            with pytest.raises(CallError, match=r"Timed out\."):
+                client.send_message("x", n=1)
+            assert time.monotonic() - started < 0.45
+            reply = client.call(make_message("x", n=2), timeout=5)
+            assert reply["echo"] == 2  # the late reply to n=1 was skipped
+    finally:
+        router.close()
+
+
+def test_sync_client_call_rejects_non_mapping(ipc_server):
+    with CircusClient(endpoint=ipc_server.endpoint) as client, pytest.raises(CallError):
+        client.call("status")  # type: ignore[arg-type]
+
+
+def test_async_client_concurrent_calls(ipc_server):
+    async def scenario():
+        async with AsyncCircusClient(endpoint=ipc_server.endpoint, timeout=10) as client:
+            replies = await asyncio.gather(
+                client.send_message("numwatchers"),
+                client.send_message("status", name="sleeper"),
+                client.send_message("list"),
+                client.send_message("status", name="nope"),
+            )
+        return replies
+
+    numwatchers, status, listing, missing = asyncio.run(scenario())
+    assert numwatchers["numwatchers"] == 2
+    assert status["status"] == "active"
+    assert listing["watchers"] == ["other", "sleeper"]
+    assert missing["reason"] == "program nope not found"
+
+
+def test_async_client_timeout(tmp_path):
+    router = LateRouter(f"ipc://{tmp_path}/late.sock", delay=0.6)
+
+    async def scenario():
+        async with AsyncCircusClient(endpoint=f"ipc://{tmp_path}/late.sock", timeout=0.2) as client:
+            with pytest.raises(CallError, match=r"Timed out\."):
+                await client.send_message("x", n=1)
+            return await client.call(make_message("x", n=2), timeout=5)
+
+    try:
+        assert asyncio.run(scenario())["echo"] == 2
+    finally:
+        router.close()
+
+
+def test_async_client_missing_ipc_socket(tmp_path):
+    async def scenario():
+        async with AsyncCircusClient(endpoint=f"ipc://{tmp_path}/none.sock") as client:
+            await client.send_message("status")
+
+    with pytest.raises(CallError, match="circusd is not running"):
+        asyncio.run(scenario())
+
+
+def _collect(subscriber, predicate, trigger, timeout=10.0):
+    """Call ``trigger`` (again, while the subscription joins) until an event matches."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        trigger()
+        event = subscriber.next_event(timeout=0.5)
+        while event is not None:
+            if predicate(event):
+                return event
+            event = subscriber.next_event(timeout=0.2)
+    raise AssertionError("no matching event")
+
+
+def test_sync_subscriber_receives_spawn_events(ipc_server):
+    with (
+        CircusClient(endpoint=ipc_server.endpoint, timeout=10) as client,
+        EventSubscriber(ipc_server.pubsub_endpoint, ["watcher.sleeper."]) as subscriber,
+    ):
+        _topic, payload = _collect(
+            subscriber,
+            lambda event: event[0] == "watcher.sleeper.spawn",
+            lambda: client.send_message("incr", name="sleeper", waiting=True),
+        )
+        assert isinstance(payload["process_pid"], int) and isinstance(payload["time"], float)
+        assert payload["process_pid"] in client.send_message("list", name="sleeper")["pids"]
+
+
+def test_subscription_filters_other_watchers(ipc_server):
+    with (
+        CircusClient(endpoint=ipc_server.endpoint, timeout=10) as client,
+        EventSubscriber(ipc_server.pubsub_endpoint, ["watcher.other."]) as subscriber,
+    ):
+        event = _collect(
+            subscriber,
+            lambda e: True,
+            lambda: client.send_message("restart", name="other", waiting=True),
+        )
+        assert event[0].startswith("watcher.other.")
+        client.send_message("incr", name="sleeper", waiting=True)
+        while (event := subscriber.next_event(timeout=0.3)) is not None:
+            assert event[0].startswith("watcher.other.")
+
+
+def test_async_subscriber(tcp_server):
+    async def scenario():
+        subscriber = AsyncEventSubscriber(tcp_server.pubsub_endpoint, ["watcher."])
+        async with AsyncCircusClient(endpoint=tcp_server.endpoint, timeout=10) as client:
+            try:
+                for _ in range(50):
+                    await client.send_message("incr", name="sleeper", waiting=True)
+                    event = await subscriber.next_event(timeout=0.3)
+                    if event is not None:
+                        return event
+            finally:
+                subscriber.close()
+        return None
+
+    event = asyncio.run(scenario())
+    assert event is not None and event[0] == "watcher.sleeper.spawn"
+
+
+# --- CURVE ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def curve_server(tmp_path):
+    import zmq.auth
+
+    keys = tmp_path / "keys"
+    authorized = tmp_path / "authorized"
+    keys.mkdir()
+    authorized.mkdir()
+    _, server_secret = zmq.auth.create_certificates(str(keys), "server")
+    client_public, client_secret = zmq.auth.create_certificates(str(keys), "client")
+    _, intruder_secret = zmq.auth.create_certificates(str(keys), "intruder")
+    (authorized / "client.key").write_bytes(Path(client_public).read_bytes())
+    from types import SimpleNamespace
+
+    settings = SimpleNamespace(curve_secret_key=server_secret, curve_public_keys=str(authorized))
+    server = Server(
+        f"tcp://127.0.0.1:{support.free_port()}",
+        f"tcp://127.0.0.1:{support.free_port()}",
+        settings,
+        watchers=(("sleeper", {"numprocesses": 1}),),
+    ).start()
+    yield SimpleNamespace(
+        server=server,
+        client_secret=client_secret,
+        intruder_secret=intruder_secret,
+        server_public=str(keys / "server.key"),
+    )
+    server.stop()
+
+
+def test_curve_authorised_client_is_served(curve_server):
+    with CircusClient(
+        endpoint=curve_server.server.endpoint,
+        timeout=10,
+        curve_secret_key=curve_server.client_secret,
+        curve_server_key=curve_server.server_public,
+    ) as client:
+        assert client.send_message("numwatchers")["numwatchers"] == 1
+
+
+@pytest.mark.parametrize("who", ["plain", "intruder"])
+def test_curve_refuses_other_clients(curve_server, who):
+    keys = (
+        {}
+        if who == "plain"
+        else {
+            "curve_secret_key": curve_server.intruder_secret,
+            "curve_server_key": curve_server.server_public,
+        }
+    )
+    with (
+        CircusClient(endpoint=curve_server.server.endpoint, timeout=0.5, **keys) as client,
+        pytest.raises(CallError, match=r"Timed out\."),
+    ):
+        client.send_message("numwatchers")
+
+
+def test_curve_events_need_keys_too(curve_server):
+    with (
+        CircusClient(
+            endpoint=curve_server.server.endpoint,
+            timeout=10,
+            curve_secret_key=curve_server.client_secret,
+            curve_server_key=curve_server.server_public,
+        ) as client,
+        EventSubscriber(
+            curve_server.server.pubsub_endpoint,
+            ["watcher."],
+            curve_secret_key=curve_server.client_secret,
+            curve_server_key=curve_server.server_public,
+        ) as subscriber,
+    ):
+        event = _collect(
+            subscriber,
+            lambda e: e[0] == "watcher.sleeper.spawn",
+            lambda: client.send_message("incr", name="sleeper", waiting=True),
+        )
+        assert event[1]["process_pid"] > 0
+
+
+def test_remote_tcp_without_curve_is_refused():
+    server = Server(
+        f"tcp://0.0.0.0:{support.free_port()}", f"tcp://127.0.0.1:{support.free_port()}"
+    )
+    try:
+        with pytest.raises(ConfigError, match="needs CURVE keys"):
+            server.start()
+    finally:
+        server.stop()
+
+
+def test_half_curve_settings_are_a_config_error(tmp_path):
+    from types import SimpleNamespace
+
+    from circus.control.security import CurveServer
+
+    with pytest.raises(ConfigError, match="must be given together"):
+        CurveServer.from_settings(SimpleNamespace(curve_secret_key="x", curve_public_keys=None))
+    with pytest.raises(ConfigError, match="not a directory"):
+        CurveServer(str(tmp_path / "k"), str(tmp_path / "none")).load()
