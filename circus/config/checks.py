@@ -12,9 +12,18 @@ from circus.config import env as envlib
 from circus.config.ini import Entry
 from circus.config.model import CircusSettings, EnvSection, SocketConfig, WatcherConfig
 from circus.config.problems import NOWHERE, Origin, Problems, nearest
+from circus.config.substitution import referenced_sockets
 from circus.util.endpoints import parse_endpoint
 
 PUBLIC_ENDPOINTS = ("endpoint", "pubsub_endpoint", "stats_endpoint")
+
+
+def _ref_key(watcher: WatcherConfig, name: str) -> str:
+    """The key in which ``watcher`` refers to socket ``name``."""
+    for key in ("cmd", "args", "shell_args"):
+        if name in referenced_sockets(getattr(watcher, key)):
+            return key
+    return "stdin_socket"
 
 
 def check_watcher_sockets(
@@ -22,17 +31,24 @@ def check_watcher_sockets(
     sockets: Mapping[str, SocketConfig],
     problems: Problems,
     origin: Origin,
+    key_origins: Mapping[str, Entry] | None = None,
 ) -> None:
     """Every socket a watcher uses exists, is inherited, and is hosted where its processes are
-    (a kernel-hosted process cannot inherit a socket held by circusd, and the other way round)."""
+    (a kernel-hosted process cannot inherit a socket held by circusd, and the other way round).
+    Problems are placed on the line of the key involved when ``key_origins`` has it."""
     section = f"watcher:{watcher.name}"
+
+    def at(key: str) -> Origin:
+        entry = (key_origins or {}).get(key)
+        return entry.origin if entry is not None else origin
+
     for name in sorted(watcher.socket_refs):
-        key = "stdin_socket" if name == watcher.stdin_socket else "cmd"
+        key = _ref_key(watcher, name)
         sock = sockets.get(name)
         if sock is None:
             problems.error(
                 f"uses socket {name!r}, which is not defined (no [socket:{name}])",
-                origin,
+                at(key),
                 section,
                 key,
                 nearest(name, sockets),
@@ -43,16 +59,18 @@ def check_watcher_sockets(
                 f"watcher {watcher.name!r} has use_papa = {str(watcher.use_papa).lower()} but its "
                 f"socket {name!r} has use_papa = {str(sock.use_papa).lower()}: a watcher and the "
                 "sockets it uses must both be hosted by papa-kernel or both by circusd",
-                origin,
+                at("use_papa") if "use_papa" in (key_origins or {}) else at(key),
                 section,
                 "use_papa",
             )
-    refs = watcher.socket_refs - ({watcher.stdin_socket} if watcher.stdin_socket else set())
+    refs = referenced_sockets(watcher.cmd, watcher.args, watcher.shell_args)
     if refs and not watcher.use_sockets:
         problems.error(
             f"cmd/args use socket(s) {', '.join(sorted(refs))} but use_sockets is false: the "
             "processes would not inherit them (set use_sockets = true)",
-            origin,
+            at("use_sockets")
+            if "use_sockets" in (key_origins or {})
+            else at(_ref_key(watcher, min(refs))),
             section,
             "use_sockets",
         )

@@ -216,7 +216,7 @@ def _build_watchers(sections: list[Section], environ, base, env_sections, proble
         values, free = gather(section.entries.values(), section.name, problems, values, lookup)
         watcher = finish(name, values, free, problems, section.name, section.origin)
         if watcher is not None:
-            watchers.append((watcher, section.origin))
+            watchers.append((watcher, section))
     return watchers
 
 
@@ -237,7 +237,7 @@ def _peek_bool(section: Section, key: str, lookup) -> bool:
 def _check_all(
     by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems: Problems
 ) -> None:
-    names = [(w.name, o, f"watcher:{w.name}") for w, o in watchers]
+    names = [(w.name, s.origin, s.name) for w, s in watchers]
     check_unique(names, "watcher", problems)
     plugin_sections = {s.name.split(":", 1)[1].strip(): s for s in by_kind["plugin"]}
     check_unique(
@@ -256,8 +256,9 @@ def _check_all(
         "socket",
         problems,
     )
-    for watcher, origin in watchers:
-        check_watcher_sockets(watcher, by_name, problems, origin)
+    for watcher, section in watchers:
+        origin = section.origin
+        check_watcher_sockets(watcher, by_name, problems, origin, section.entries)
         if watcher.on_demand and not watcher.socket_refs:
             problems.warn(
                 "on_demand waits for a connection on the watcher's sockets, but it "

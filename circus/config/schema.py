@@ -291,9 +291,28 @@ def split_key(key: str) -> tuple[str, str | None]:
     raise KeyError(key)
 
 
+#: Supervisor's names for watcher keys, suggested to people coming from it.
+SUPERVISOR_NAMES = {
+    "command": "cmd",
+    "directory": "working_dir",
+    "user": "uid",
+    "group": "gid",
+    "environment": "env",
+    "numprocs": "numprocesses",
+    "autorestart": "respawn",
+    "stopsignal": "stop_signal",
+    "stopwaitsecs": "graceful_timeout",
+    "stopasgroup": "stop_children",
+    "startretries": "max_retry",
+    "redirect_stderr": "stderr_stream.class",
+}
+
+
 def suggest_key(key: str) -> str | None:
     """The known watcher key closest to a misspelt one (``numprocess`` -> ``numprocesses``,
-    ``stdout_steam.class`` -> ``stdout_stream.class``)."""
+    ``stdout_steam.class`` -> ``stdout_stream.class``, supervisor's ``user`` -> ``uid``)."""
+    if key.lower() in SUPERVISOR_NAMES:
+        return SUPERVISOR_NAMES[key.lower()]
     tail = re.split(r"[._]", key, maxsplit=1)[-1] if re.search(r"[._]", key) else key
     candidates = [*WATCHER_OPTIONS, *(prefix + tail for prefix in WATCHER_PREFIXES)]
     return nearest(key, candidates)

@@ -1,0 +1,192 @@
+"""[env] / [env:PATTERNS] sections and $(circus.env.X): the manual's examples and precedence."""
+
+from __future__ import annotations
+
+
+def test_env_applies_to_all_watchers(load):
+    config = load(
+        """
+        [watcher:worker1]
+        cmd = ping 127.0.0.1
+        [watcher:worker2]
+        cmd = ping 127.0.0.1
+        [env]
+        CAKE = lie
+        """
+    )
+    assert [dict(w.env) for w in config.watchers] == [{"CAKE": "lie"}, {"CAKE": "lie"}]
+    assert config.env == {"CAKE": "lie"}
+
+
+def test_env_lists_combine_in_file_order(load, environ):
+    config = load(
+        """
+        [watcher:worker1]
+        cmd = ping 127.0.0.1
+        [watcher:worker2]
+        cmd = ping 127.0.0.1
+        [env:worker1,worker2]
+        PATH = /bin
+        [env:worker1]
+        PATH = $PATH
+        [env:worker2]
+        CAKE = lie
+        """,
+        environ,
+    )
+    worker1, worker2 = config.watchers
+    assert worker1.env == {"PATH": environ["PATH"]}  # expanded from circusd's environment
+    assert worker2.env == {"PATH": "/bin", "CAKE": "lie"}
+
+
+def test_env_wildcards(load):
+    config = load(
+        """
+        [watcher:worker1]
+        cmd = ping 127.0.0.1
+        [watcher:worker2]
+        cmd = ping 127.0.0.1
+        [watcher:other]
+        cmd = ping 127.0.0.1
+        [env:worker*]
+        PATH = /bin
+        [env:WORKER2]
+        X = case-insensitive
+        """
+    )
+    by_name = {w.name: dict(w.env) for w in config.watchers}
+    assert by_name == {
+        "other": {},
+        "worker1": {"PATH": "/bin"},
+        "worker2": {"PATH": "/bin", "X": "case-insensitive"},
+    }
+
+
+def test_circus_env_substitution_everywhere(load, environ):
+    config = load(
+        """
+        [watcher:worker1]
+        cmd = $(circus.env.shell)
+        [watcher:worker2]
+        cmd = run
+        baz = $(circus.env.user)
+        bar = $(circus.env.yeah)
+        sup = $(circus.env.oh)
+        [socket:socket1]
+        port = $(circus.env.port)
+        [plugin:plugin1]
+        use = some.path
+        parameter1 = $(circus.env.plugin_param)
+        [env]
+        yeah = boo
+        port = 8888
+        plugin_param = p
+        [env:worker2]
+        oh = ok
+        """,
+        environ,
+    )
+    worker1, worker2 = config.watchers
+    assert worker1.cmd == environ["Shell"]  # case-insensitive lookup
+    assert dict(worker2.options) == {"baz": "tester", "bar": "boo", "sup": "ok"}
+    assert config.sockets[0].port == 8888
+    assert config.plugins[0].config["parameter1"] == "p"
+
+
+def test_most_specialised_value_wins(load):
+    environ = {"V": "from-os", "W": "os-only"}
+    config = load(
+        """
+        [watcher:a]
+        cmd = echo $(circus.env.v) $(circus.env.w)
+        [watcher:b]
+        cmd = echo $(circus.env.v)
+        [watcher:c]
+        cmd = echo $(CIRCUS.ENV.V)
+        [env]
+        V = from-env
+        [env:a]
+        V = from-env-a
+        [env:c]
+        V = from-env-c-first
+        [env:c*]
+        V = from-env-c-later
+        """,
+        environ,
+    )
+    a, b, c = config.watchers
+    assert a.cmd == "echo from-env-a os-only"
+    assert b.cmd == "echo from-env"
+    assert c.cmd == "echo from-env-c-later"
+
+
+def test_unknown_placeholders_are_kept(load):
+    config = load(
+        "[watcher:w]\ncmd = run $(circus.env.nope) $(circus.wid) ((circus.sockets.web)) $(circus.x)\n"
+        "use_sockets = true\n[socket:web]\nport = 0\n",
+        {},
+    )
+    assert (
+        config.watchers[0].cmd
+        == "run $(circus.env.nope) $(circus.wid) ((circus.sockets.web)) $(circus.x)"
+    )
+
+
+def test_bash_style_expansion(load):
+    environ = {"PATH": "/usr/bin", "HOME": "/home/t", "lower": "l"}
+    config = load(
+        """
+        [watcher:w]
+        cmd = x
+        [env:w]
+        P = $PATH:/opt/bin
+        Q = ${HOME}/lib:$lower
+        R = $UNDEFINED-end
+        S = cost: $$5
+        T = $(circus.env.home)/x
+        """,
+        environ,
+    )
+    assert dict(config.watchers[0].env) == {
+        "P": "/usr/bin:/opt/bin",
+        "Q": "/home/t/lib:l",
+        "R": "-end",
+        "S": "cost: $5",
+        "T": "/home/t/x",
+    }
+
+
+def test_env_sections_see_the_global_env_for_circus_env(load):
+    config = load("[watcher:w]\ncmd = x\n[env]\nA = 1\n[env:w]\nB = $(circus.env.a)2\n", {})
+    assert dict(config.watchers[0].env) == {"A": "1", "B": "12"}
+
+
+def test_copy_env(load, environ):
+    config = load(
+        "[watcher:w]\ncmd = x\ncopy_env = true\n[env]\nEXTRA = 1\n[env:w]\nHOME = /elsewhere\n",
+        environ,
+    )
+    assert dict(config.watchers[0].env) == {**environ, "EXTRA": "1", "HOME": "/elsewhere"}
+
+
+def test_env_keys_keep_case(load):
+    config = load("[watcher:w]\ncmd = x\n[env]\nhttp_proxy = a\nHTTPS_PROXY = b\n")
+    assert dict(config.watchers[0].env) == {"http_proxy": "a", "HTTPS_PROXY": "b"}
+
+
+def test_env_pattern_matching_nothing_warns(load):
+    config = load("[watcher:worker1]\ncmd = x\n[env:wroker1]\nA = 1\n")
+    (warning,) = config.warnings
+    assert "matches no watcher" in warning.message
+    assert warning.suggestion == "env:worker1"
+
+
+def test_bad_env_names(load):
+    (problem,) = load.problems("[watcher:w]\ncmd = x\n[env]\nA B = 1\n")
+    assert (
+        problem.section == "env"
+        and problem.line == 4
+        and "invalid environment variable name" in problem.message
+    )
+    (problem,) = load.problems("[watcher:w]\ncmd = x\n[env:]\nA = 1\n")
+    assert "names no watcher pattern" in problem.message
