@@ -24,6 +24,7 @@ from circus.streams.options import (
     to_int,
     to_positive_int,
     to_rotate_when,
+    to_size,
     to_time_format,
 )
 from circus.streams.stdout import FancyStdoutStream, StdoutStream
@@ -34,7 +35,7 @@ _FILE = {"filename": to_filename, "time_format": to_time_format}
 
 #: Built-in classes and the options each accepts, with their converters.
 SCHEMA: dict[type, dict[str, Callable[[Any], Any]]] = {
-    FileStream: {**_FILE, "max_bytes": to_int, "backup_count": to_int},
+    FileStream: {**_FILE, "max_bytes": to_size, "backup_count": to_int},
     WatchedFileStream: dict(_FILE),
     TimedRotatingFileStream: {
         **_FILE,

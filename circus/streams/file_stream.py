@@ -16,6 +16,7 @@ from circus.streams.options import (
     to_int,
     to_positive_int,
     to_rotate_when,
+    to_size,
     to_time_format,
 )
 from circus.streams.timed import TimedRotatingLogFile
@@ -88,7 +89,7 @@ class FileStream(_LogFileStream):
     def __init__(
         self, filename: Any, time_format: Any = None, max_bytes: Any = 0, backup_count: Any = 0
     ):
-        self.max_bytes: int = option("max_bytes", max_bytes, to_int)
+        self.max_bytes: int = option("max_bytes", max_bytes, to_size)
         self.backup_count: int = option("backup_count", backup_count, to_int)
         if self.max_bytes and not self.backup_count:
             log.warning(

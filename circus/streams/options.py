@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from circus.config import converters
 from circus.streams.base import StreamOptionError
 
 T = TypeVar("T")
@@ -51,6 +52,12 @@ def to_int(value: Any) -> int:
     if number < 0:
         raise ValueError(f"expected a non-negative integer, got {value!r}")
     return number
+
+
+def to_size(value: Any) -> int:
+    """A size in bytes: ``1073741824``, or with a binary unit ``512k``, ``10M``, ``1GiB``: the
+    configuration loader's converter, so a size is read the same way everywhere."""
+    return converters.to_size(value)
 
 
 def to_positive_int(value: Any) -> int:

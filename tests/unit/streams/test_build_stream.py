@@ -214,11 +214,18 @@ def test_bad_values_are_all_reported_with_their_keys(tmp_path):
 
 def test_max_bytes_error_names_the_key():
     found = problems(
-        {"class": "FileStream", "filename": "x", "max_bytes": "1GB"}, prefix="stdout_stream"
+        {"class": "FileStream", "filename": "x", "max_bytes": "1 gallon"}, prefix="stdout_stream"
     )
-    assert [(p.key, p.message) for p in found] == [
-        ("stdout_stream.max_bytes", "expected a non-negative integer, got '1GB'")
-    ]
+    assert [p.key for p in found] == ["stdout_stream.max_bytes"]
+    assert "expected a size in bytes" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("512k", 512 * 1024), ("10M", 10 * 1024**2), ("1GiB", 1024**3)]
+)
+def test_max_bytes_with_units(built, tmp_path, text, size):
+    stream = built({"class": "FileStream", "filename": str(tmp_path / "x"), "max_bytes": text})
+    assert stream.max_bytes == size
 
 
 def test_missing_filename():
@@ -284,7 +291,7 @@ def test_error_message_is_a_readable_string_not_a_traceback():
         build_stream({"class": "FileStream", "max_bytes": "lots"}, prefix="stdout_stream")
     text = str(info.value)
     assert "Traceback" not in text
-    assert "stdout_stream.max_bytes: expected a non-negative integer, got 'lots'" in text
+    assert "stdout_stream.max_bytes: expected a size in bytes" in text
     assert "stdout_stream.filename: FileStream needs a filename" in text
 
 
