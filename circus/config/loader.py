@@ -167,7 +167,9 @@ def _build(sections, problems: Problems, environ, path, files, log_warnings) -> 
         kind = _kind(section.name)
         if kind is None:
             _unknown_section(section, problems)
-        elif not section.entries and kind in ("watcher", "socket", "plugin"):
+        elif (
+            not section.entries and kind in ("watcher", "socket", "plugin") and section.origin.file
+        ):
             problems.warn("empty section (ignored)", section.origin, section.name)
         else:
             by_kind[kind].append(section)

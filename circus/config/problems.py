@@ -33,7 +33,7 @@ def nearest(word: str, candidates: Iterable[str]) -> str | None:
     lowered = {c.lower(): c for c in candidates}
     if word.lower() in lowered and lowered[word.lower()] != word:
         return lowered[word.lower()]
-    matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
+    matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[matches[0]] if matches else None
 
 
