@@ -79,19 +79,20 @@ class LogFile:
         self._guard(self.open)
 
     def ensure_open(self) -> None:
+        """Open the file unless it is open."""
         if self.fd < 0:
             self._guard(self.open)
 
     def prepare(self, timestamp: float) -> None:
         """Called before rendering each chunk: open if needed, rotate if due."""
-        if self.fd < 0:
-            self._guard(self.open)
+        self.ensure_open()
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (a rendered chunk)."""
         self._write_all(data)
 
     def _write_all(self, data: bytes) -> None:
+        written = 0
         try:
             written = os.write(self.fd, data)
             if written < len(data):  # interrupted or short write: finish it
@@ -100,7 +101,8 @@ class LogFile:
                     written += os.write(self.fd, view[written:])
         except OSError as exc:
             raise OSError(exc.errno, f"cannot write: {exc.strerror}", self.path) from exc
-        self.size += len(data)
+        finally:
+            self.size += written
 
     def _guard(self, action: Callable[[], None]) -> None:
         try:

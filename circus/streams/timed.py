@@ -94,8 +94,7 @@ class TimedRotatingLogFile(LogFile):
             _, self.end, self.suffix = self.period.bounds(os.fstat(self.fd).st_mtime)
 
     def prepare(self, timestamp: float) -> None:
-        if self.fd < 0:
-            self._guard(self.open)
+        self.ensure_open()
         if timestamp >= self.end:
             self.rotate()
         if self.end == math.inf:
