@@ -177,7 +177,7 @@ class Session:
                 "curve_secret_key",
                 "curve_server_key",
             )
-            if hasattr(args, key)
+            if getattr(args, key, None) not in (None, False)
         }
         if not overrides:
             return self

@@ -15,14 +15,15 @@ class Options(Command):
 
         {"command": "options", "properties": {"name": "web"}}
 
-    Reply: ``{"options": {"numprocesses": 2, "cmd": "...", "env": {...}, ...}}``: every
-    watcher option of the configuration manual plus the watcher's free-form keys.
+    Reply: ``{"options": {"cmd": "...", "env": {...}, "numprocesses": 2, ...}}``: every
+    watcher option of the configuration manual plus the watcher's free-form keys, sorted by
+    name.
 
     Command line::
 
         circusctl options <name>
 
-    prints ``key: value`` lines sorted by key (env as ``K=V,K2=V2``).
+    prints ``key: value`` lines (env as ``K=V,K2=V2``).
     """
 
     name = "options"
@@ -30,7 +31,8 @@ class Options(Command):
     properties = (Prop("name", "str", required=True, help="watcher name"),)
 
     async def execute(self, arbiter, props):
-        return {"options": dict(self.get_watcher(arbiter, props["name"]).options())}
+        options = self.get_watcher(arbiter, props["name"]).options()
+        return {"options": {key: options[key] for key in sorted(options)}}
 
     def message(self, *args, **opts):
         self.check_args(args, 1, 1)
@@ -39,7 +41,7 @@ class Options(Command):
     def console_msg(self, reply):
         if reply.get("status") != "ok":
             return self.console_error(reply)
-        options = reply.get("options") or {}
         return "\n".join(
-            f"{key}: {opt.option_to_text(key, options[key])}" for key in sorted(options)
+            f"{key}: {opt.option_to_text(key, value)}"
+            for key, value in (reply.get("options") or {}).items()
         )

@@ -66,10 +66,10 @@ def test_numbers():
     assert console("numprocesses", ok(numprocesses=5, watcher_name="w")) == "5"
 
 
-def test_options_sorted_with_env_and_none():
+def test_options_in_reply_order_with_env_and_none():
     text = console(
         "options",
-        ok(options={"uid": None, "env": {"B": "2", "A": "1"}, "cmd": "sleep 1", "send_hup": False}),
+        ok(options={"cmd": "sleep 1", "env": {"B": "2", "A": "1"}, "send_hup": False, "uid": None}),
     )
     assert text == "cmd: sleep 1\nenv: A=1,B=2\nsend_hup: False\nuid: "
 

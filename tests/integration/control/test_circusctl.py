@@ -1,0 +1,218 @@
+"""circusctl as a program (ours, and the original 0.19 one) against a real controller."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import support
+
+pytestmark = pytest.mark.timeout(60)
+
+REPO = Path(__file__).resolve().parents[3]
+ORIGINAL = REPO / ".venv-circus019" / "bin" / "circusctl"
+
+
+def ours(endpoint, *args, stdin=None, env=None):
+    argv = [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", endpoint, *args]
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=30, input=stdin, env=env, cwd=REPO
+    )
+
+
+def original(endpoint, *args):
+    argv = [str(ORIGINAL), "--endpoint", endpoint, *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+
+def test_plain_outputs(ipc_server):
+    e = ipc_server.endpoint
+    assert ours(e, "status").stdout == "Other: stopped\nsleeper: active\n"
+    assert ours(e, "status", "sleeper").stdout == "active\n"
+    assert ours(e, "list").stdout == "other,sleeper\n"
+    assert ours(e, "numwatchers").stdout == "2\n"
+    assert ours(e, "incr", "sleeper", "--waiting").stdout == "3\n"
+    assert ours(e, "incr", "sleeper").stdout == "ok\n"
+    assert ours(e, "get", "sleeper", "env").stdout == "env: \n"
+    assert ours(e, "listsockets").stdout == (
+        "5:socket 'local' at /tmp/x.sock\n7:socket 'web' at 127.0.0.1:8080\n"
+    )
+
+
+def test_error_reply_exit_3_on_stderr(ipc_server):
+    result = ours(ipc_server.endpoint, "status", "nope")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        3,
+        "",
+        "error: program nope not found\n",
+    )
+
+
+def test_json_and_prettify(ipc_server):
+    result = ours(ipc_server.endpoint, "--json", "status", "sleeper")
+    reply = json.loads(result.stdout)
+    assert result.returncode == 0 and reply["status"] == "active" and "id" in reply
+    result = ours(ipc_server.endpoint, "status", "nope", "--json", "--prettify")
+    assert result.returncode == 3
+    assert result.stdout.startswith('{\n  "errno": 3,\n  "id": ')
+    assert json.loads(result.stdout)["reason"] == "program nope not found"
+
+
+def test_usage_errors(ipc_server):
+    result = ours(ipc_server.endpoint, "get", "sleeper")
+    assert result.returncode == 2 and "invalid number of arguments" in result.stderr
+    result = ours(ipc_server.endpoint, "set", "sleeper", "numprocesses", "lots")
+    assert result.returncode == 2 and "expected an integer, got 'lots'" in result.stderr
+
+
+def test_add_with_own_options_after_double_dash(ipc_server):
+    e = ipc_server.endpoint
+    assert ours(e, "add", "--start", "w2", "--", "sleep", "-x").stdout == "ok\n"
+    assert ours(e, "options", "w2").stdout.splitlines()[0] == "cmd: sleep -x"
+
+
+def test_environment_endpoint(ipc_server):
+    env = dict(os.environ, CIRCUSCTL_ENDPOINT=ipc_server.endpoint)
+    argv = [sys.executable, "-m", "circus.cli.circusctl", "numwatchers"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env, cwd=REPO)
+    assert result.stdout == "2\n"
+
+
+@pytest.mark.parametrize("how", ["discovered", "--endpoint", "argument"])
+def test_listen_prints_events(ipc_server, how):
+    """--endpoint of listen is the pub/sub endpoint (as in the original); without it circusctl
+    asks circusd (at $CIRCUSCTL_ENDPOINT here) where it publishes."""
+    base = [sys.executable, "-u", "-m", "circus.cli.circusctl"]
+    env = dict(os.environ, CIRCUSCTL_ENDPOINT=ipc_server.endpoint)
+    argv = {
+        "discovered": [*base, "listen", "watcher.sleeper."],
+        "--endpoint": [*base, "--endpoint", ipc_server.pubsub_endpoint, "listen"],
+        "argument": [*base, "listen", ipc_server.pubsub_endpoint, "watcher."],
+    }[how]
+    with support.running(argv, stdout=subprocess.PIPE, cwd=REPO, env=env) as proc:
+        os.set_blocking(proc.stdout.fileno(), False)
+        from circus.client import CircusClient
+
+        lines: list[str] = []
+
+        def got_spawn():
+            with CircusClient(endpoint=ipc_server.endpoint, timeout=10) as client:
+                client.send_message("incr", name="sleeper", waiting=True)
+            chunk = proc.stdout.read() or b""
+            lines.extend(chunk.decode().splitlines())
+            return any(line.startswith("watcher.sleeper.spawn: {") for line in lines)
+
+        support.wait_for(got_spawn, timeout=20, interval=0.2, message="a spawn event")
+    line = next(line for line in lines if line.startswith("watcher.sleeper.spawn: "))
+    payload = json.loads(line.split(": ", 1)[1])
+    assert payload["process_pid"] > 0
+
+
+def test_interactive_shell(ipc_server):
+    script = "help\nhelp status\nlist\nstatus nope\nbogus\nexit\n"
+    result = ours(ipc_server.endpoint, stdin=script)
+    out = result.stdout
+    assert result.returncode == 0
+    assert out.startswith("circusctl ")
+    assert "Other: stopped\nsleeper: active\n" in out  # the initial status
+    assert "(circusctl) " in out
+    assert "Get the status of a watcher or all watchers" in out
+    assert "other,sleeper" in out
+    assert "*** Unknown syntax: bogus" in out
+    assert "error: program nope not found" in result.stderr
+
+
+def test_shell_completion_of_watchers_and_flags(ipc_server):
+    import argparse
+
+    from circus.cli import circusctl
+    from circus.control.commands import get_commands
+
+    commands = get_commands()
+    session = circusctl.Session(argparse.Namespace(endpoint=ipc_server.endpoint))
+    shell = circusctl.Shell(session, commands, circusctl.build_parser(commands))
+    try:
+        assert shell.complete_args("start", "sl") == ["sleeper"]
+        assert shell.complete_args("start", "--w") == ["--waiting"]
+        assert "status" in shell.completenames("sta")
+    finally:
+        session.close()
+
+
+def test_quit_waiting_gets_its_reply(ipc_server):
+    result = ours(ipc_server.endpoint, "quit", "--waiting", "--stop-workers")
+    assert (result.returncode, result.stdout) == (0, "ok\n")
+    assert ipc_server.arbiter.quit_called == [True]
+
+
+# --- the original circusctl 0.19 against our controller -------------------------------------------
+
+needs_original = pytest.mark.skipif(
+    not ORIGINAL.exists(), reason="the original circusctl (.venv-circus019) is missing"
+)
+
+
+@pytest.mark.compat
+@needs_original
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status",),
+        ("status", "sleeper"),
+        ("list",),
+        ("numwatchers",),
+        ("numprocesses",),
+        ("globaloptions", "check_delay"),
+        ("get", "sleeper", "numprocesses"),
+        ("listsockets",),
+        ("dstats",),
+        ("options", "sleeper"),
+        ("list", "nope"),
+        ("get", "sleeper", "nope"),
+        ("incr", "sleeper", "--waiting"),
+        ("decr", "sleeper", "--waiting"),
+    ],
+)
+def test_original_circusctl_output_matches_ours(ipc_server, args):
+    theirs = original(ipc_server.endpoint, *args)
+    mine = ours(ipc_server.endpoint, *args)
+    if args[0] in ("incr", "decr"):  # both change the count: compare shapes
+        assert theirs.stdout.strip().isdigit() and mine.stdout.strip().isdigit()
+        return
+    assert (theirs.returncode, theirs.stdout, theirs.stderr) == (
+        mine.returncode,
+        mine.stdout,
+        mine.stderr,
+    )
+
+
+@pytest.mark.compat
+@needs_original
+def test_original_circusctl_drives_every_mutating_command(ipc_server):
+    e = ipc_server.endpoint
+    steps = [
+        (("add", "w2", "sleep", "5"), "ok"),
+        (("start", "w2", "--waiting"), "ok"),
+        (("status", "w2"), "active"),
+        (("set", "w2", "numprocesses", "2"), "ok"),
+        (("restart", "w2", "--waiting"), "ok"),
+        (("reload", "w2", "--waiting"), "ok"),
+        (("signal", "w2", "hup"), "ok"),
+        (("kill", "w2", "--waiting"), "ok"),
+        (("stop", "w*", "--waiting"), "ok"),
+        (("status", "w2"), "stopped"),
+        (("reloadconfig",), "ok"),
+        (("rm", "w2"), "ok"),
+        (("start",), "ok"),
+    ]
+    for args, expected in steps:
+        result = original(e, *args)
+        assert (result.returncode, result.stdout.strip()) == (0, expected), (args, result)
+    result = original(e, "start", "nope")
+    assert (result.returncode, result.stderr) == (3, "error: program nope not found\n")
+    assert original(e, "quit").stdout == "ok\n"
+    support.wait_for(lambda: ipc_server.arbiter.quit_called == [False])
