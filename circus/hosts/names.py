@@ -6,7 +6,8 @@ records, a trailing ``*`` is a wildcard, ``=`` starts an option, ``\\`` escapes,
 line. Such characters (and ``%`` itself, ``.`` so the dots stay unambiguous separators, and every
 byte outside printable ASCII) are percent-encoded in the watcher/socket part, so:
 
-- every name is one plain token on the wire,
+- every name is one plain token on the wire (never with the ``,`` that separates
+  socket names in ``sockets=``),
 - ``circus.<watcher>.`` is a prefix that matches exactly that watcher's processes (a watcher
   called ``web.x`` encodes to ``web%2Ex`` and never matches ``circus.web.*``),
 - :func:`parse_process_name` gives back the original watcher name and wid.
@@ -17,7 +18,7 @@ from __future__ import annotations
 NAMESPACE = "circus"
 _SEPARATOR = "."
 # Printable ASCII that has a meaning in the protocol or in our naming scheme.
-_RESERVED = frozenset(" :*%.=\\$()[]")
+_RESERVED = frozenset(" :*%.,=\\$()[]")
 _HEX = "0123456789ABCDEF"
 
 
@@ -100,4 +101,4 @@ def parse_socket_name(name: str, namespace: str = NAMESPACE) -> str | None:
 
 def is_wire_safe(name: str) -> bool:
     """True if ``name`` can be sent as one token and parsed back from watch records."""
-    return bool(name) and all(0x21 <= ord(c) <= 0x7E and c not in " :*=\\" for c in name)
+    return bool(name) and all(0x21 <= ord(c) <= 0x7E and c not in " :*,=\\" for c in name)

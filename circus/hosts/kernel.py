@@ -1,0 +1,386 @@
+"""KernelHost: processes and sockets held by papa-kernel, so they outlive circusd.
+
+An asyncio client of the kernel's line protocol (docs/kernel-protocol.md), with:
+
+- one *command* connection, pipelined (:class:`~circus.hosts.kernel_client.CommandChannel`):
+  concurrent ``spawn()`` calls from many tasks go out back to back and their replies are
+  matched in order;
+- one long-lived *watch* connection, ``watch processes follow=1 dropped=1 <prefix>*``: each
+  batch is parsed (binary-safe), turned into :class:`HostEvent`\\ s, handed to ``on_events``
+  and acknowledged only after the handler returned. If circusd dies before that, the kernel
+  redelivers the batch to the next circusd: output and exits are delivered at least once, and
+  exactly once unless circusd dies between handling a batch and acknowledging it.
+
+A lost connection (kernel gone, garbled data, no reply within the deadline) is never a hang:
+every pending and later call raises :class:`KernelConnectionLost`, and the ``on_lost`` callback
+is called once with the reason; ``open()`` again reconnects.
+
+Reusing a name: after the exit of ``NAME`` was delivered, the kernel still holds its record until
+the batch is acknowledged. A ``spawn()`` of the same name (a respawn from inside the handler)
+first removes that stale record, in the same pipelined write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from circus.errors import KernelError, SpawnError
+from circus.hosts.base import (
+    EventHandler,
+    ExitRecord,
+    ProcessHost,
+    ProcessInfo,
+    SocketInfo,
+    SocketSpec,
+    SpawnSpec,
+)
+from circus.hosts.kernel_client import (
+    CONNECT_TIMEOUT,
+    REQUEST_TIMEOUT,
+    CommandChannel,
+    KernelConnectionLost,
+    KernelUnavailable,
+    WatchChannel,
+    open_stream,
+)
+from circus.hosts.kernel_protocol import (
+    WatchEnded,
+    check_name,
+    encode_set,
+    encode_socket,
+    encode_spawn,
+    lines,
+    parse_endpoint,
+    parse_process_line,
+    parse_socket_line,
+    parse_values,
+    pattern,
+    to_host_events,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "circus."
+KERNEL_START_TIMEOUT = 10.0  # seconds ensure_kernel() waits for a started kernel to answer
+
+__all__ = ["KernelConnectionLost", "KernelHost", "KernelUnavailable", "ensure_kernel"]
+
+
+def _not_found(error: KernelError) -> bool:
+    return str(error).endswith("not found")
+
+
+class KernelHost(ProcessHost):
+    """Runs processes in papa-kernel. See the module docstring."""
+
+    persistent = True
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        on_lost: Callable[[KernelError], object] | None = None,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ):
+        self.endpoint = parse_endpoint(endpoint)
+        self.prefix = prefix
+        self.on_lost = on_lost
+        #: why the host is unusable (set when a connection was lost), None while it works
+        self.lost: KernelError | None = None
+        #: the kernel's ``version`` reply, known after open()
+        self.kernel_version: str | None = None
+        self._request_timeout = request_timeout
+        self._commands: CommandChannel | None = None
+        self._connecting = asyncio.Lock()
+        self._watch: WatchChannel | None = None
+        self._watch_task: asyncio.Task | None = None
+        self._handler: EventHandler | None = None
+        self._reported_exits: set[str] = set()
+        self._closing = False
+        self._dropping: asyncio.Task | None = None
+
+    # -- connections ------------------------------------------------------------------------------
+
+    async def _channel(self) -> CommandChannel:
+        channel = self._commands
+        if channel is not None and channel.lost is None:
+            return channel  # the common case: no suspension, so requests keep their order
+        if self.lost is not None:
+            raise self.lost
+        if self._closing:
+            raise KernelConnectionLost(f"the host for papa-kernel at {self.endpoint} is closed")
+        async with self._connecting:
+            if self._commands is None or self._commands.lost is not None:
+                self._commands = await CommandChannel.connect(
+                    self.endpoint, self._lose, self._request_timeout
+                )
+        return self._commands
+
+    def _lose(self, error: KernelError) -> None:
+        """A connection broke: remember why, drop both connections, tell the owner once."""
+        if self.lost is not None or self._closing:
+            return
+        self.lost = (
+            error if isinstance(error, KernelConnectionLost) else KernelConnectionLost(str(error))
+        )
+        log.error("lost papa-kernel at %s: %s", self.endpoint, error)
+        self._dropping = asyncio.get_running_loop().create_task(self._drop_connections())
+        if self.on_lost is not None:
+            try:
+                self.on_lost(self.lost)
+            except Exception:
+                log.exception("the on_lost callback failed")
+
+    async def _drop_connections(self) -> None:
+        if self._watch_task is not None and self._watch_task is not asyncio.current_task():
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watch_task
+        self._watch_task = None
+        if self._watch is not None:
+            await self._watch.close()
+            self._watch = None
+        if self._commands is not None:
+            await self._commands.close()
+
+    async def _request(self, line: str) -> str:
+        return await (await self._channel()).request(line)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def open(self, on_events: EventHandler) -> None:
+        """Connect (again, after a loss) and start delivering output and exits of processes
+        named ``<prefix>*``, including those buffered while no circusd was attached."""
+        self.lost = None
+        self._closing = False
+        self._handler = on_events
+        channel = await self._channel()
+        try:
+            self.kernel_version = await channel.request("version")
+        except KernelConnectionLost:
+            raise
+        except KernelError as exc:
+            raise KernelError(
+                f"the server at {self.endpoint} is not papa-kernel (it answered "
+                f"'version' with: {exc}); circusd needs papa-kernel"
+            ) from None
+        command = f"watch processes follow=1 dropped=1 {pattern(self.prefix)}"
+        self._watch, _first = await WatchChannel.start(self.endpoint, command)
+        self._watch_task = asyncio.get_running_loop().create_task(
+            self._deliver_forever(self._watch), name="papa-kernel watch"
+        )
+
+    async def _deliver_forever(self, watch: WatchChannel) -> None:
+        try:
+            while True:
+                events = to_host_events(await watch.next_batch())
+                for event in events:
+                    if isinstance(event, ExitRecord):
+                        self._reported_exits.add(event.name)
+                if events and self._handler is not None:
+                    try:
+                        await self._handler(events)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception(
+                            "the host event handler failed on a batch of %d events", len(events)
+                        )
+                if self._closing:
+                    return  # not acknowledged: the next watcher gets the batch again
+                await watch.acknowledge()
+        except asyncio.CancelledError:
+            raise
+        except WatchEnded as end:
+            self._lose(KernelConnectionLost(f"papa-kernel ended the watch: {end}"))
+        except KernelError as exc:
+            self._lose(exc)
+
+    async def close(self) -> None:
+        """Close both connections. Processes and sockets stay in the kernel. A batch being
+        handled right now is not acknowledged, so it is delivered again after ``open()``."""
+        self._closing = True
+        task, self._watch_task = self._watch_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._watch is not None:
+            await self._watch.close()
+            self._watch = None
+        if self._commands is not None:
+            await self._commands.close()
+            self._commands = None
+
+    # -- processes --------------------------------------------------------------------------------
+
+    async def spawn(self, spec: SpawnSpec) -> ProcessInfo:
+        """``make process``; SpawnError carries the kernel's reason (KernelConnectionLost if the
+        kernel is gone). An identical spec for a running name returns the running process."""
+        line = encode_spawn(spec)
+        channel = await self._channel()
+        stale = None
+        if spec.name in self._reported_exits:
+            self._reported_exits.discard(spec.name)
+            stale = channel.send(f"remove processes {spec.name}")
+        try:
+            body = await channel.request(line)
+        except KernelConnectionLost:
+            raise
+        except KernelError as exc:
+            raise SpawnError(f"cannot spawn {spec.name}: {exc}") from None
+        finally:
+            if stale is not None:
+                with contextlib.suppress(KernelError):
+                    await channel.wait(stale)
+        return parse_process_line(lines(body)[0])
+
+    async def signal(self, name: str, signum: int) -> bool:
+        """``signal SIGNUM NAME`` (through the kernel's pidfd). False if it has exited or is
+        unknown to the kernel."""
+        check_name(name, "process name")
+        try:
+            body = await self._request(f"signal {int(signum)} {name}")
+        except KernelConnectionLost:
+            raise
+        except KernelError as exc:
+            if _not_found(exc):
+                return False
+            raise
+        return any(line.split(" ", 1)[0] == name for line in lines(body))
+
+    async def list_processes(self, prefix: str = "") -> list[ProcessInfo]:
+        body = await self._request(f"list processes {pattern(prefix)}")
+        return [parse_process_line(line) for line in lines(body)]
+
+    async def forget(self, name: str) -> None:
+        """``remove processes NAME``. On a running process the kernel keeps it running but
+        discards its output from now on; forget exited processes."""
+        check_name(name, "process name")
+        self._reported_exits.discard(name)
+        try:
+            await self._request(f"remove processes {name}")
+        except KernelConnectionLost:
+            raise
+        except KernelError as exc:
+            if not _not_found(exc):
+                raise
+
+    # -- sockets ----------------------------------------------------------------------------------
+
+    async def make_socket(self, spec: SocketSpec) -> SocketInfo:
+        return parse_socket_line(lines(await self._request(encode_socket(spec)))[0])
+
+    async def list_sockets(self, prefix: str = "") -> list[SocketInfo]:
+        body = await self._request(f"list sockets {pattern(prefix)}")
+        return [parse_socket_line(line) for line in lines(body)]
+
+    async def remove_socket(self, name: str) -> None:
+        check_name(name, "socket name")
+        try:
+            await self._request(f"remove sockets {name}")
+        except KernelConnectionLost:
+            raise
+        except KernelError as exc:
+            if not _not_found(exc):
+                raise
+
+    async def wait_readable(self, names: Sequence[str]) -> str:
+        """``watch sockets NAMES`` on a connection of its own; the first readable one wins."""
+        if not names:
+            raise KernelError("wait_readable needs at least one socket name")
+        command = "watch sockets " + " ".join(check_name(n, "socket name") for n in names)
+        watch, _first = await WatchChannel.start(self.endpoint, command)
+        try:
+            while True:
+                for kind, fields in await watch.next_batch():
+                    if kind == "readable":
+                        return fields[0]
+                await watch.acknowledge()
+        except WatchEnded:
+            raise KernelError(
+                f"sockets {list(names)} were removed before becoming readable"
+            ) from None
+        finally:
+            await watch.close()
+
+    # -- values -----------------------------------------------------------------------------------
+
+    async def set_value(self, name: str, value: str | None) -> None:
+        """``set NAME VALUE`` in the kernel (kept across circusd restarts); None/"" deletes."""
+        await self._request(encode_set(name, value))
+
+    async def get_values(self, prefix: str = "") -> dict[str, str]:
+        return parse_values(await self._request(f"list values {pattern(prefix)}"))
+
+
+# --- starting a kernel ---------------------------------------------------------------------------
+
+
+async def kernel_answers(endpoint: str, timeout: float = CONNECT_TIMEOUT) -> bool:
+    """True if a kernel greets us at ``endpoint``."""
+    try:
+        _reader, writer = await open_stream(parse_endpoint(endpoint), timeout)
+    except KernelUnavailable:
+        return False
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+    return True
+
+
+def default_kernel_command() -> list[str]:
+    """How to run papa-kernel: this interpreter, so the same installation is used."""
+    return [sys.executable, "-m", "papa_kernel.cli"]
+
+
+async def ensure_kernel(
+    endpoint: str,
+    *,
+    timeout: float = KERNEL_START_TIMEOUT,
+    command: Sequence[str] | None = None,
+    args: Sequence[str] = (),
+) -> bool:
+    """Make sure a kernel answers at ``endpoint``; True if this call started it.
+
+    If nobody answers on a unix endpoint, ``papa-kernel --daemon --socket PATH`` is run. Its
+    ``--daemon`` double-forks and the launcher exits once the daemon listens, so the kernel is
+    never circusd's child. A TCP endpoint is never started here (start it with ``--tcp``).
+    Raises KernelUnavailable (with the kernel's own error message) after ``timeout`` seconds.
+    """
+    target = parse_endpoint(endpoint)
+    if await kernel_answers(endpoint, timeout):
+        return False
+    if target.path is None:
+        raise KernelUnavailable(
+            f"nobody answers at {target}; circusd starts kernels on unix "
+            f"sockets only (run papa-kernel --tcp yourself)"
+        )
+    os.makedirs(os.path.dirname(target.path) or "/", mode=0o700, exist_ok=True)
+    argv = [*(command or default_kernel_command()), "--daemon", "--socket", target.path, *args]
+    launcher = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _out, err = await asyncio.wait_for(launcher.communicate(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            launcher.kill()
+        await launcher.wait()
+        raise KernelUnavailable(
+            f"papa-kernel did not start within {timeout}s at {target}"
+        ) from None
+    if await kernel_answers(endpoint, timeout):
+        return launcher.returncode == 0  # not 0: another circusd started one at the same time
+    reason = err.decode(errors="replace").strip() or f"exit status {launcher.returncode}"
+    raise KernelUnavailable(f"could not start papa-kernel at {target}: {reason}")

@@ -1,0 +1,278 @@
+"""asyncio connections to papa-kernel: a pipelined command channel and a watch channel.
+
+Rationale:
+
+- **Pipelining.** The kernel answers the commands of one connection strictly in order, each
+  reply framed by the ``\\n> `` prompt. :meth:`CommandChannel.request` therefore writes its line
+  at once and queues a future; one reader task pops futures in order as replies arrive. A
+  thousand ``spawn()`` calls from a thousand tasks become a thousand lines in a few writes,
+  and the kernel's replies stream back: no round trip per command.
+- **No hangs.** Every wait has a deadline. A closed connection, a malformed reply or a reply that
+  does not come within ``request_timeout`` marks the channel *lost*: every pending and later
+  request fails with :class:`KernelConnectionLost` and the ``on_lost`` callback runs once, so the
+  arbiter can reconnect or stop. (After a missed reply the framing can no longer be trusted, so
+  the channel is never reused.)
+- **Watch.** A watch connection carries acknowledged batches (see :mod:`kernel_protocol`);
+  the caller acknowledges a batch only after it has been handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Callable
+
+from circus.errors import KernelError
+from circus.hosts.kernel_protocol import PROMPT, Endpoint, ProtocolError, read_batch, split_reply
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0  # seconds to connect and receive the greeting
+REQUEST_TIMEOUT = 60.0  # seconds a reply may take (a make process of a slow program included)
+STREAM_LIMIT = 64 * 1024 * 1024  # longest reply accepted (1000s of processes in one listing)
+
+
+class KernelUnavailable(KernelError):
+    """Nobody answers at the kernel endpoint."""
+
+
+class KernelConnectionLost(KernelError):
+    """The connection to the kernel broke (closed, timed out, or garbled)."""
+
+
+async def open_stream(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT):
+    """Connect and consume the greeting; returns (reader, writer). KernelUnavailable if not."""
+    try:
+        async with asyncio.timeout(timeout):
+            if endpoint.path:
+                reader, writer = await asyncio.open_unix_connection(
+                    endpoint.path, limit=STREAM_LIMIT
+                )
+            else:
+                reader, writer = await asyncio.open_connection(
+                    endpoint.host, endpoint.port, limit=STREAM_LIMIT
+                )
+            try:
+                await reader.readuntil(PROMPT)
+            except BaseException:
+                writer.close()
+                raise
+    except TimeoutError:
+        raise KernelUnavailable(
+            f"papa-kernel at {endpoint} did not answer within {timeout}s"
+        ) from None
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise KernelUnavailable(f"cannot connect to papa-kernel at {endpoint}: {reason}") from None
+    return reader, writer
+
+
+class CommandChannel:
+    """One pipelined command connection. See the module docstring."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        endpoint: Endpoint,
+        on_lost: Callable[[KernelError], None],
+        request_timeout: float = REQUEST_TIMEOUT,
+    ):
+        self._reader = reader
+        self._writer = writer
+        self._endpoint = endpoint
+        self._on_lost = on_lost
+        self._timeout = request_timeout
+        self._pending: collections.deque[asyncio.Future] = collections.deque()
+        self._lost: KernelError | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._task = asyncio.get_running_loop().create_task(
+            self._read_replies(), name="papa-kernel replies"
+        )
+
+    @classmethod
+    async def connect(
+        cls,
+        endpoint: Endpoint,
+        on_lost: Callable[[KernelError], None],
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> CommandChannel:
+        reader, writer = await open_stream(endpoint)
+        return cls(reader, writer, endpoint, on_lost, request_timeout)
+
+    @property
+    def lost(self) -> KernelError | None:
+        """Why the channel is unusable, or None while it works."""
+        return self._lost
+
+    def send(self, line: str) -> asyncio.Future:
+        """Write one command line now; the future gets its reply body (or KernelError)."""
+        if self._lost is not None:
+            raise self._lost
+        future = asyncio.get_running_loop().create_future()
+        if not self._pending:
+            self._arm_deadline()
+        self._pending.append(future)
+        self._writer.write(line.encode("utf-8") + b"\n")
+        return future
+
+    async def request(self, line: str) -> str:
+        """Send ``line`` and wait for its reply body. KernelError carries the kernel's message."""
+        future = self.send(line)
+        try:
+            await self._writer.drain()
+        except ConnectionError as exc:
+            self._fail(
+                KernelConnectionLost(f"connection to papa-kernel at {self._endpoint} lost: {exc}")
+            )
+        return await future
+
+    async def wait(self, future: asyncio.Future) -> str:
+        """Wait for a future returned by :meth:`send` (the channel's deadline applies)."""
+        return await future
+
+    def _arm_deadline(self) -> None:
+        """One timer per channel, not per request: the kernel must answer *something* within
+        the timeout whenever a request is outstanding (it answers in order)."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = asyncio.get_running_loop().call_later(self._timeout, self._expired)
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self._pending:
+            self._fail(
+                KernelConnectionLost(
+                    f"papa-kernel at {self._endpoint} sent no reply for "
+                    f"{self._timeout}s ({len(self._pending)} pending)"
+                )
+            )
+
+    async def _read_replies(self) -> None:
+        try:
+            while True:
+                raw = await self._reader.readuntil(PROMPT)
+                if not self._pending:
+                    raise ProtocolError(f"unexpected reply from the kernel: {raw[:200]!r}")
+                future = self._pending.popleft()
+                if self._pending:
+                    self._arm_deadline()
+                elif self._deadline is not None:
+                    self._deadline.cancel()
+                    self._deadline = None
+                if future.done():
+                    continue  # its caller went away; the reply is consumed all the same
+                try:
+                    future.set_result(split_reply(raw))
+                except KernelError as exc:
+                    future.set_exception(exc)
+        except asyncio.CancelledError:
+            raise
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            reason = (
+                "closed the connection"
+                if isinstance(exc, asyncio.IncompleteReadError)
+                else str(exc)
+            )
+            self._fail(KernelConnectionLost(f"papa-kernel at {self._endpoint} {reason}"))
+        except (asyncio.LimitOverrunError, ProtocolError) as exc:
+            self._fail(
+                KernelConnectionLost(f"garbled reply from papa-kernel at {self._endpoint}: {exc}")
+            )
+
+    def _fail(self, error: KernelError) -> None:
+        if self._lost is not None:
+            return
+        self._lost = error
+        log.error("%s", error)
+        self._shutdown(error)
+        self._on_lost(error)
+
+    def _shutdown(self, error: KernelError) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        while self._pending:
+            future = self._pending.popleft()
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved: no "exception never retrieved" noise
+        self._writer.close()
+        if self._task is not asyncio.current_task():
+            self._task.cancel()
+
+    async def close(self) -> None:
+        """Close the connection; requests still pending fail with KernelConnectionLost."""
+        if self._lost is None:
+            self._lost = KernelConnectionLost(
+                f"connection to papa-kernel at {self._endpoint} was closed by circusd"
+            )
+            self._shutdown(self._lost)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+
+
+class WatchChannel:
+    """A connection in watch mode: read a batch, hand it over, acknowledge it."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, endpoint: Endpoint
+    ):
+        self._reader = reader
+        self._writer = writer
+        self.endpoint = endpoint
+
+    @classmethod
+    async def start(cls, endpoint: Endpoint, command: str) -> tuple[WatchChannel, str]:
+        """Connect and send a watch command; returns the channel and the first reply line
+        (``Watching N``). KernelError if the kernel refuses the watch."""
+        reader, writer = await open_stream(endpoint)
+        try:
+            writer.write(command.encode() + b"\n")
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                first = await reader.readuntil(b"\n")
+                if first.startswith(b"Error: "):
+                    rest = await reader.readuntil(b"> ")
+                    raise KernelError(
+                        (first + rest)[len(b"Error: ") : -len(PROMPT)].decode().strip()
+                    )
+        except TimeoutError:
+            writer.close()
+            raise KernelUnavailable(f"papa-kernel at {endpoint} did not start the watch") from None
+        except BaseException:
+            writer.close()
+            raise
+        return cls(reader, writer, endpoint), first.decode().strip()
+
+    async def next_batch(self) -> list[tuple[str, tuple]]:
+        """The next batch's records. KernelConnectionLost if the connection broke."""
+        try:
+            return await read_batch(self._reader)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            raise KernelConnectionLost(
+                f"papa-kernel at {self.endpoint} closed the watch "
+                f"connection ({exc.__class__.__name__})"
+            ) from None
+        except asyncio.LimitOverrunError as exc:
+            raise KernelConnectionLost(f"garbled watch data from papa-kernel: {exc}") from None
+
+    async def acknowledge(self, stop: bool = False) -> None:
+        """Acknowledge the last batch (``q`` also ends the watch)."""
+        self._writer.write(b"q\n" if stop else b"\n")
+        try:
+            await self._writer.drain()
+        except ConnectionError as exc:
+            raise KernelConnectionLost(
+                f"papa-kernel at {self.endpoint} closed the watch connection ({exc})"
+            ) from None
+
+    async def close(self) -> None:
+        """Close without acknowledging: an unacknowledged batch is redelivered to the next
+        watcher."""
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
