@@ -108,6 +108,9 @@ def _dict_sections(mapping: Mapping[str, Any], problems: Problems) -> list[Secti
     ):
         if isinstance(items, Mapping):
             items = [{"name": n, **v} if isinstance(v, Mapping) else v for n, v in items.items()]
+        if items is not None and not isinstance(items, (list, tuple)):
+            problems.error(f"{kind}s: expected a list of objects, got {type(items).__name__}")
+            continue
         for index, item in enumerate(items or ()):
             if not isinstance(item, Mapping):
                 problems.error(

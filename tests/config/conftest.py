@@ -52,3 +52,15 @@ def load(tmp_path, runtime_dir) -> Loader:
 @pytest.fixture
 def environ() -> dict[str, str]:
     return dict(ENVIRON)
+
+
+@pytest.fixture(scope="module")
+def runtime_dir_env(tmp_path_factory):
+    """A module-wide private runtime dir for property tests (function fixtures and hypothesis
+    do not mix)."""
+    path = tmp_path_factory.mktemp("run")
+    path.chmod(0o700)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_RUNTIME_DIR", str(path))
+    yield path
+    mp.undo()
