@@ -122,7 +122,8 @@ def test_most_specialised_value_wins(load):
 
 def test_unknown_placeholders_are_kept(load):
     config = load(
-        "[watcher:w]\ncmd = run $(circus.env.nope) $(circus.wid) ((circus.sockets.web)) $(circus.x)\n"
+        "[watcher:w]\n"
+        "cmd = run $(circus.env.nope) $(circus.wid) ((circus.sockets.web)) $(circus.x)\n"
         "use_sockets = true\n[socket:web]\nport = 0\n",
         {},
     )

@@ -46,7 +46,8 @@ def test_suggestion_in_message(load):
     config = load("[watcher:web]\ncmd = x\ngraceful_timout = 3\n")
     (warning,) = config.warnings
     assert str(warning).endswith(
-        "unknown watcher option 'graceful_timout' (kept in options for plugins) (did you mean 'graceful_timeout'?)"
+        "unknown watcher option 'graceful_timout' (kept in options for plugins) "
+        "(did you mean 'graceful_timeout'?)"
     )
 
 
@@ -58,7 +59,8 @@ def test_warnings_travel_with_errors(load):
 
 def test_undefined_socket_is_an_error_with_suggestion(load):
     (problem,) = load.problems(
-        "[watcher:w]\ncmd = run --fd $(circus.sockets.wbe)\nuse_sockets = true\n[socket:web]\nport = 0\n"
+        "[watcher:w]\ncmd = run --fd $(circus.sockets.wbe)\nuse_sockets = true\n"
+        "[socket:web]\nport = 0\n"
     )
     assert (problem.line, problem.key, problem.suggestion) == (2, "cmd", "web")
     assert "not defined" in problem.message

@@ -246,7 +246,8 @@ def test_papa_chapter_example(load):
         use_papa = true
 
         [watcher:web_app]
-        cmd = /my_service/env/bin/uwsgi --ini uwsgi-live.ini --socket fd://$(circus.sockets.web) --stats 127.0.0.1:809$(circus.wid)
+        cmd = /my_service/env/bin/uwsgi --ini uwsgi-live.ini --socket fd://$(circus.sockets.web)
+            --stats 127.0.0.1:809$(circus.wid)
         working_dir = /my_service/web_app
         graceful_timeout=10
         stop_signal = QUIT

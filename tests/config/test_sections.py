@@ -309,6 +309,7 @@ def test_plugin_default_priority():
 
 def test_plugin_and_watcher_env_substitution(load):
     config = load(
-        "[plugin:p]\nuse = some.path\nparameter1 = $(circus.env.plugin_param)\n[env]\nplugin_param = 42\n"
+        "[plugin:p]\nuse = some.path\nparameter1 = $(circus.env.plugin_param)\n"
+        "[env]\nplugin_param = 42\n"
     )
     assert config.plugins[0].config["parameter1"] == "42"
