@@ -54,8 +54,9 @@ class Arbiter:
     """Runs a configuration. See the module docstring for the start-up order."""
 
     def __init__(self, config: Any, config_path: str | None = None,
-                 stop_workers_on_exit: bool = False):
+                 stop_workers_on_exit: bool = False, cwd: str | None = None):
         self.config = config
+        self.default_cwd = cwd or os.getcwd()
         self.config_path = config_path
         self.stop_workers_on_exit = stop_workers_on_exit
         self.pid = os.getpid()
@@ -336,7 +337,7 @@ class Arbiter:
             return
         for info in await host.list_processes(KERNEL_PREFIX):
             parsed = parse_process_name(info.name)
-            watcher = self._watchers.get(parsed[0]) if parsed else None
+            watcher = self._watchers.get(parsed[0].lower()) if parsed else None
             if watcher is None or not watcher.config.use_papa:
                 self._orphans.append((host, info.name))
                 continue

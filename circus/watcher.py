@@ -100,6 +100,9 @@ class Watcher:
         self._demand_seen = not config.on_demand
         self._recovering = False
 
+    def reload_hooks(self) -> None:
+        self._hooks = hooklib.load_hooks(dict(self.config.hooks or {}), f"watcher:{self.name}")
+
     def __repr__(self) -> str:
         return f"<Watcher {self.name} {self.state.value} {len(self.processes)} procs>"
 

@@ -1,0 +1,207 @@
+"""From a watcher's configuration to what a host needs: SpawnSpec, SocketSpec, streams, options.
+
+Kept apart from :mod:`circus.watcher` (policy) so the translation rules are in one place:
+
+- ``$(circus.sockets.NAME)`` becomes the host placeholder ``$(socket.circus.NAME.fileno)``; the
+  host (kernel or local) fills in the fd number of *that* process (with ``so_reuseport`` each
+  process has its own socket, so only the host can know it);
+- the environment is the config's (``copy_env`` and ``[env]`` sections already merged at load)
+  plus ``copy_path`` and ``virtualenv`` additions, computed here because they depend on the
+  running circusd;
+- ``uid``/``gid`` names are resolved at spawn time (a user may be created after circusd
+  started), and an unknown one is a SpawnError naming it.
+"""
+
+from __future__ import annotations
+
+import glob
+import grp
+import hashlib
+import os
+import pwd
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from circus.config import apply_watcher_options, build_argv, diff_watcher, spawn_variables
+from circus.config.schema import field_needs_restart, watcher_option_values
+from circus.errors import ConfigError, SpawnError
+from circus.hosts import names
+from circus.hosts.base import OutputMode, SocketSpec, SpawnSpec
+
+if TYPE_CHECKING:
+    from circus.watcher import Watcher
+
+parse_process_name = names.parse_process_name
+
+
+def socket_host_name(socket: str) -> str:
+    """The name a configured socket has in its host."""
+    return names.socket_name(socket.lower())
+
+
+def socket_spec(sconf: Any) -> SocketSpec:
+    """A ``[socket:NAME]`` section as a host SocketSpec."""
+    family = "unix" if sconf.path else sconf.family
+    return SocketSpec(
+        name=socket_host_name(sconf.name),
+        family=family,
+        type=sconf.type,
+        host=None if family == "unix" else sconf.host,
+        port=0 if family == "unix" else int(sconf.port),
+        path=sconf.path,
+        umask=sconf.umask,
+        backlog=int(sconf.backlog),
+        interface=sconf.interface,
+        reuseport=bool(sconf.so_reuseport),
+        replace=bool(sconf.replace),
+    )
+
+
+def resolve_uid(uid: int | str | None) -> int | None:
+    if uid is None or isinstance(uid, int):
+        return uid
+    if str(uid).isdigit():
+        return int(uid)
+    try:
+        return pwd.getpwnam(str(uid)).pw_uid
+    except KeyError:
+        raise SpawnError(f"unknown user {uid!r}") from None
+
+
+def resolve_gid(gid: int | str | None, uid: int | None) -> int | None:
+    if gid is None:
+        if uid is None:
+            return None
+        try:
+            return pwd.getpwuid(uid).pw_gid  # the user's primary group, as the original
+        except KeyError:
+            return None
+    if isinstance(gid, int) or str(gid).isdigit():
+        return int(gid)
+    try:
+        return grp.getgrnam(str(gid)).gr_gid
+    except KeyError:
+        raise SpawnError(f"unknown group {gid!r}") from None
+
+
+def virtualenv_paths(root: str, py_ver: str | None) -> list[str]:
+    """site-packages directories of a virtualenv (for the given Python version, or any)."""
+    version = py_ver or "*"
+    return sorted(glob.glob(os.path.join(root, "lib", f"python{version}", "site-packages")))
+
+
+def process_env(config: Any) -> dict[str, str]:
+    """The environment of a process: the config's, plus copy_path and virtualenv."""
+    env = {str(k): str(v) for k, v in config.env.items()}
+    extra_paths: list[str] = []
+    if config.virtualenv:
+        extra_paths += virtualenv_paths(config.virtualenv, config.virtualenv_py_ver)
+        env["VIRTUAL_ENV"] = config.virtualenv
+        bindir = os.path.join(config.virtualenv, "bin")
+        env["PATH"] = os.pathsep.join(p for p in (bindir, env.get("PATH", "")) if p)
+    if config.copy_path:
+        extra_paths += [p for p in sys.path if p]
+    if extra_paths:
+        existing = env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = os.pathsep.join([*extra_paths, *([existing] if existing else [])])
+    return env
+
+
+class SpawnBuilder:
+    """Translates one watcher's configuration (which may change with ``set``)."""
+
+    def __init__(self, watcher: Watcher):
+        self.watcher = watcher
+        self._hash: str | None = None
+
+    @property
+    def config(self) -> Any:
+        return self.watcher.config
+
+    @property
+    def config_hash(self) -> str:
+        """Digest of every option that shapes processes: equal hashes, same processes."""
+        if self._hash is None:
+            fields = sorted(f for f in self.config.__dataclass_fields__ if field_needs_restart(f))
+            text = repr([(f, getattr(self.config, f)) for f in fields])
+            self._hash = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self._hash
+
+    def socket_placeholders(self) -> dict[str, str]:
+        arbiter = self.watcher.arbiter
+        return {s.name: f"$(socket.{socket_host_name(s.name)}.fileno)"
+                for s in arbiter.config.sockets}
+
+    def socket_host_names(self) -> list[str]:
+        """Host names of the sockets this watcher uses (for on_demand)."""
+        refs = self.config.socket_refs
+        if self.config.use_sockets:
+            refs = refs | {s.name for s in self.watcher.arbiter.config.sockets
+                           if s.use_papa == self.config.use_papa}
+        return sorted(socket_host_name(name) for name in refs)
+
+    def spec(self, wid: int) -> SpawnSpec:
+        """The SpawnSpec of process ``wid``. SpawnError for anything the OS would refuse."""
+        config = self.config
+        env = process_env(config)
+        variables = spawn_variables(config, wid, self.socket_placeholders(), env)
+        try:
+            argv = build_argv(config, variables)
+        except ConfigError as exc:
+            raise SpawnError(str(exc)) from None
+        uid = resolve_uid(config.uid)
+        sockets: tuple[str, ...] = ()
+        if config.use_sockets:
+            sockets = tuple(socket_host_name(s.name) for s in self.watcher.arbiter.config.sockets
+                            if s.use_papa == config.use_papa)
+        settings = self.watcher.arbiter.config.circus
+        return SpawnSpec(
+            name=names.process_name(self.watcher.name, wid),
+            argv=argv,
+            executable=config.executable,
+            env=env,
+            working_dir=config.working_dir or self.watcher.arbiter.default_cwd,
+            uid=uid,
+            gid=resolve_gid(config.gid, uid),
+            umask=settings.umask,
+            rlimits=dict(config.rlimits),
+            stdout=OutputMode.DEVNULL if config.close_child_stdout else OutputMode.CAPTURE,
+            stderr=OutputMode.DEVNULL if config.close_child_stderr else OutputMode.CAPTURE,
+            sockets=sockets,
+            stdin_socket=socket_host_name(config.stdin_socket) if config.stdin_socket else None,
+        )
+
+    def build_stream(self, which: str) -> Any:
+        """The stream for ``stdout``/``stderr`` (circusd's own stdout/stderr by default, as
+        the original where unconfigured children wrote to circusd's terminal)."""
+        from circus.streams import StdoutStream, build_stream
+
+        conf = self.config.stdout_stream if which == "stdout" else self.config.stderr_stream
+        if conf is None:
+            return StdoutStream()
+        return build_stream(conf.as_dict(), prefix=f"{which}_stream",
+                            section=f"watcher:{self.watcher.name}")
+
+    def options(self) -> dict[str, Any]:
+        values = watcher_option_values(self.config)
+        values["numprocesses"] = self.watcher.numprocesses
+        return values
+
+    def apply_options(self, options: Mapping[str, Any]) -> bool:
+        """Apply ``set`` options; True if the processes must be restarted for them."""
+        old = self.config
+        new = apply_watcher_options(old, options)
+        change = diff_watcher(old, new)
+        self.watcher.config = new
+        self._hash = None
+        if change is None:
+            return False
+        if "numprocesses" in change.keys:
+            self.watcher.numprocesses = min(new.numprocesses, 1) if new.singleton \
+                else new.numprocesses
+        if "hooks" in change.keys:
+            self.watcher.reload_hooks()
+        if change.keys & {"stdout_stream", "stderr_stream"}:
+            self.watcher.close_streams()
+        return change.restart
