@@ -11,9 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from kernel_helpers import Client, start_kernel
-
 import support
+from kernel_helpers import Client, start_kernel
 
 KERNEL = [sys.executable, "-m", "papa_kernel.cli"]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from kernel_helpers import PROMPT, processes
-
 import support
+from kernel_helpers import PROMPT, processes
 
 LIMIT = 64 * 1024
 

@@ -6,9 +6,8 @@ import contextlib
 import os
 import signal
 
-from kernel_helpers import processes, start_kernel, wait_exited
-
 import support
+from kernel_helpers import processes, start_kernel, wait_exited
 
 
 def test_signal_by_name_number_and_pattern(client):
@@ -78,9 +77,12 @@ def test_sigchld_reaper_fallback(kdir):
 def test_sigterm_refused_while_hosting(kernel, client):
     client.cmd("make process keep sleep 30")
     kernel.proc.send_signal(signal.SIGTERM)
+    log = os.path.join(os.path.dirname(kernel.path), "kernel.log")
+    support.wait_for(
+        lambda: "SIGTERM ignored: 1 hosted processes are running" in _read(log),
+        message="the refusal to be logged",
+    )
     assert client.cmd("version").startswith("papa-kernel")  # still serving after the signal
-    with open(os.path.join(os.path.dirname(kernel.path), "kernel.log")) as handle:
-        assert "SIGTERM ignored: 1 hosted processes are running" in handle.read()
     client.cmd("signal KILL keep")
     wait_exited(client, "keep")
     kernel.proc.send_signal(signal.SIGTERM)  # an exited process is not a running one

@@ -124,7 +124,8 @@ def test_interface_binds_to_device(client):
 
 def _py(client, name: str, script: str, *args: str, watch: bool = True, options: str = "") -> None:
     escaped = script.replace(" ", "\\ ")
-    line = f"make process {name} {'watch=1 ' if watch else ''}{options} {PY} -c {escaped} {' '.join(args)}"
+    flags = f"{'watch=1 ' if watch else ''}{options}"
+    line = f"make process {name} {flags} {PY} -c {escaped} {' '.join(args)}"
     if watch:
         client.watch(line)
     else:
@@ -205,7 +206,10 @@ def test_watch_sockets_reports_pending_connection(client):
     client.ack()
     assert client.batch() == "Nothing left to watch"
     # nothing was accepted: a process can still take the pending connection
-    script = "import socket,sys; s=socket.socket(fileno=int(sys.argv[1])); c,_=s.accept(); c.sendall(b'late')"
+    script = (
+        "import socket,sys; s=socket.socket(fileno=int(sys.argv[1])); c,_=s.accept(); "
+        "c.sendall(b'late')"
+    )
     _py(client, "late", script, "$(socket.od.fileno)", watch=False)
     assert conn.recv(10) == b"late"
     conn.close()
