@@ -1,33 +1,27 @@
-"""Default endpoints of circusd's ZeroMQ sockets (DESIGN.md: private runtime dir, ipc://).
+"""Default endpoints of circusd's ZeroMQ sockets, as the configuration defines them.
 
-``ipc://<runtime dir>/circus.sock`` (control), ``circus-pubsub.sock`` (events),
-``circus-stats.sock`` (circusd-stats), where the runtime dir is
-:func:`papa_kernel.paths.runtime_dir` (``$XDG_RUNTIME_DIR/circus``, ``/run/circus`` as root,
-else ``/tmp/circus-$UID``). circusctl, the client library and the configuration's defaults use
-these functions so they always agree.
+DESIGN.md: unix sockets (ipc://) in the private runtime directory
+(:func:`papa_kernel.paths.runtime_dir`). The values come from
+:class:`circus.config.model.CircusSettings`' defaults, so circusctl, the client library and
+circusd always agree (``circus.sock``, ``pubsub.sock``, ``stats.sock``). They are computed at
+call time: the runtime directory depends on ``$XDG_RUNTIME_DIR`` and the user.
 """
 
 from __future__ import annotations
 
-import os
-
-from papa_kernel.paths import runtime_dir
-
-CONTROL_SOCKET_NAME = "circus.sock"
-PUBSUB_SOCKET_NAME = "circus-pubsub.sock"
-STATS_SOCKET_NAME = "circus-stats.sock"
+from circus.config.model import CircusSettings
 
 
 def default_endpoint() -> str:
     """Default control endpoint (ROUTER)."""
-    return "ipc://" + os.path.join(runtime_dir(), CONTROL_SOCKET_NAME)
+    return CircusSettings().endpoint
 
 
 def default_pubsub_endpoint() -> str:
     """Default events endpoint (PUB)."""
-    return "ipc://" + os.path.join(runtime_dir(), PUBSUB_SOCKET_NAME)
+    return CircusSettings().pubsub_endpoint
 
 
 def default_stats_endpoint() -> str:
     """Default circusd-stats endpoint (PUB)."""
-    return "ipc://" + os.path.join(runtime_dir(), STATS_SOCKET_NAME)
+    return CircusSettings().stats_endpoint

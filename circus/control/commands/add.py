@@ -57,7 +57,7 @@ class Add(Command):
         if not props["name"].strip():
             raise MessageError("message invalid 'name' (command 'add'): must not be empty")
         try:
-            props["args"] = opt.OPTION_KINDS["args"](props.get("args"))
+            props["args"] = opt.to_args(props.get("args"))
         except ValueError as exc:
             raise MessageError(f"message invalid 'args' (command 'add'): {exc}") from None
         props["options"] = opt.validate_options(props["options"])

@@ -82,7 +82,7 @@ def test_timeout_is_call_error_with_hint(capsys, tmp_path):
 
 def test_default_endpoints_follow_runtime_dir(runtime_dir):
     assert default_endpoint() == f"ipc://{runtime_dir}/circus/circus.sock"
-    assert default_pubsub_endpoint() == f"ipc://{runtime_dir}/circus/circus-pubsub.sock"
+    assert default_pubsub_endpoint() == f"ipc://{runtime_dir}/circus/pubsub.sock"
 
 
 def test_environment_endpoint_is_used(capsys, monkeypatch, tmp_path):

@@ -48,13 +48,17 @@ def test_missing_required_property(name, props, missing):
         ("get", {"name": "w", "keys": [1]}, "expected a list of strings"),
         ("set", {"name": "w", "options": []}, "'options' (command 'set'): expected an object"),
         ("set", {"name": "w", "options": {}}, "no option given"),
-        ("set", {"name": "w", "options": {"env": {"test": 2}}}, "value of 'test' must be a string"),
-        ("add", {"name": "w", "cmd": "x", "options": {"bogus": 1}}, "unknown key 'bogus'"),
+        ("set", {"name": "w", "options": {"env": {"test": 2}}}, "'test': expected a string, got 2"),
+        (
+            "add",
+            {"name": "w", "cmd": "x", "options": {"bogus": 1}},
+            "unknown watcher option 'bogus'",
+        ),
         ("add", {"name": " ", "cmd": "x"}, "must not be empty"),
         ("add", {"name": "w", "cmd": "x", "args": [1]}, "list of strings"),
         ("kill", {"name": "w", "signum": "NOPE"}, "signal invalid"),
         ("kill", {"name": "w", "pid": "abc"}, "'pid' (command 'kill'): expected an integer"),
-        ("signal", {"name": "w", "signum": "FOO"}, "signal invalid: unknown signal 'FOO'"),
+        ("signal", {"name": "w", "signum": "FOO"}, "signal invalid: expected a signal name"),
         ("start", {"name": "w", "match": "fuzzy"}, "unknown match method fuzzy"),
         ("stats", {"process": 12}, "needs 'name'"),
     ],
@@ -94,8 +98,8 @@ def test_signal_childpid_rules():
         validate("signal", name="w", signum="9", childpid=4)
 
 
-def test_set_and_add_convert_options():
+def test_set_and_add_pass_wire_values_on():
     props = validate("set", name="w", options={"numprocesses": "2", "stop_signal": "QUIT"})
-    assert props["options"] == {"numprocesses": 2, "stop_signal": signal.SIGQUIT}
+    assert props["options"] == {"numprocesses": "2", "stop_signal": "QUIT"}
     props = validate("add", name="w", cmd="x", options={"send_hup": "yes"})
-    assert props["options"] == {"send_hup": True} and props["start"] is False
+    assert props["options"] == {"send_hup": "yes"} and props["start"] is False
