@@ -171,12 +171,12 @@ class CommandChannel:
         except asyncio.CancelledError:
             raise
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            reason = (
-                "closed the connection"
-                if isinstance(exc, asyncio.IncompleteReadError)
-                else str(exc)
+            detail = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+            self._fail(
+                KernelConnectionLost(
+                    f"papa-kernel at {self._endpoint} closed the connection{detail}"
+                )
             )
-            self._fail(KernelConnectionLost(f"papa-kernel at {self._endpoint} {reason}"))
         except (asyncio.LimitOverrunError, ProtocolError) as exc:
             self._fail(
                 KernelConnectionLost(f"garbled reply from papa-kernel at {self._endpoint}: {exc}")

@@ -104,10 +104,10 @@ def escape_value(text: str, what: str) -> str:
     return escaped
 
 
-def check_name(name: str, what: str = "name") -> str:
+def check_name(name: str, what: str = "name", error: type[KernelError] = KernelError) -> str:
     """A process/socket/value name must be one plain token (see :mod:`circus.hosts.names`)."""
     if not is_wire_safe(name):
-        raise KernelError(
+        raise error(
             f"{what} {name!r} cannot be sent to the kernel: names must be printable ASCII "
             f"without spaces, ':', '*', '=' or '\\' (use circus.hosts.names to build them)"
         )
@@ -149,12 +149,12 @@ def _spawn_options(spec: SpawnSpec) -> list[str]:
         options.append("executable=" + escape_value(spec.executable, "executable"))
     if spec.sockets:
         for socket_name in spec.sockets:
-            check_name(socket_name, "socket")
+            check_name(socket_name, "socket", SpawnError)
             if "," in socket_name:
                 raise SpawnError(f"socket name {socket_name!r} contains ','")
         options.append("sockets=" + ",".join(spec.sockets))
     if spec.stdin_socket is not None:
-        options.append("stdin_socket=" + check_name(spec.stdin_socket, "socket"))
+        options.append("stdin_socket=" + check_name(spec.stdin_socket, "socket", SpawnError))
     for key, value in spec.env.items():
         if not key or "=" in key:
             raise SpawnError(f"environment variable name {key!r} is invalid")
@@ -173,10 +173,7 @@ def _spawn_options(spec: SpawnSpec) -> list[str]:
 
 def encode_spawn(spec: SpawnSpec) -> str:
     """The ``make process`` line for ``spec`` (without the newline). Raises SpawnError."""
-    try:
-        check_name(spec.name, "process name")
-    except KernelError as exc:
-        raise SpawnError(str(exc)) from None
+    check_name(spec.name, "process name", SpawnError)
     if not spec.argv:
         raise SpawnError(f"cannot spawn {spec.name}: empty argv")
     if "=" in spec.argv[0]:
