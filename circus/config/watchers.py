@@ -16,7 +16,7 @@ from circus.config import converters as cv
 from circus.config import env as envlib
 from circus.config.ini import Entry
 from circus.config.model import CircusConfig, FrozenMap, WatcherConfig
-from circus.config.problems import NOWHERE, Origin, Problems
+from circus.config.problems import NOWHERE, Origin, Problems, nearest
 from circus.config.schema import (
     FLAPPING_OPTIONS,
     IDENTITY_KEYS,
@@ -87,20 +87,15 @@ def gather(
             problems.error(str(exc), entry.origin, section, entry.key)
             continue
         if base == "flapping." and sub not in FLAPPING_OPTIONS:
+            hint = nearest(sub or "", FLAPPING_OPTIONS)
             problems.warn(
                 f"unknown flapping option {sub!r} (kept as is)",
                 entry.origin,
                 section,
                 entry.key,
-                f"flapping.{cv_nearest(sub)}" if cv_nearest(sub) else None,
+                f"flapping.{hint}" if hint else None,
             )
     return values, free
-
-
-def cv_nearest(name: str | None) -> str | None:
-    from circus.config.problems import nearest
-
-    return nearest(name or "", FLAPPING_OPTIONS)
 
 
 def _assign(values: dict[str, Any], base: str, sub: str | None, raw: Any) -> None:
