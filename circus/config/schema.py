@@ -335,11 +335,15 @@ def needs_restart(key: str) -> bool:
 
 
 def field_needs_restart(field_name: str) -> bool:
-    """Same as :func:`needs_restart`, by :class:`WatcherConfig` field name."""
+    """Same as :func:`needs_restart`, by :class:`WatcherConfig` field name (``name`` and the
+    free-form ``options`` are live)."""
     for spec in WATCHER_OPTIONS.values():
         if spec.field == field_name:
             return spec.restart
-    return field_name in ("cmd",)  # name, options: live
+    for field, _convert, restart in WATCHER_PREFIXES.values():
+        if field == field_name:
+            return restart
+    return False
 
 
 def convert_watcher_option(key: str, value: Any, section: str | None = None) -> Any:
