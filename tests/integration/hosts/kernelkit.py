@@ -1,0 +1,86 @@
+"""Helpers for the KernelHost tests: a real papa-kernel started per test, and cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+READY = "papa-kernel ready "
+START_TIMEOUT = 15.0
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid``."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found.extend(int(item) for item in handle.read().split())
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid``'s children (with their process groups), then ``pid`` itself."""
+    for _ in range(5):
+        pids = children_of(pid)
+        if not pids:
+            break
+        for child in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+class RunningKernel:
+    """A papa-kernel started in the foreground by a test."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.path = os.path.join(directory, "k.sock")
+        self.log = os.path.join(directory, "kernel.log")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "papa_kernel.cli",
+                "--socket",
+                self.path,
+                "--force",
+                "--log-file",
+                self.log,
+                "--log-level",
+                "debug",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        if not line.startswith(READY):
+            self.stop()
+            raise RuntimeError(f"papa-kernel did not start: {line!r} {self.proc.stderr.read()!r}")
+
+    @property
+    def endpoint(self) -> str:
+        return f"ipc://{self.path}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        kill_tree(self.proc.pid)
+        self.proc.wait(timeout=10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
