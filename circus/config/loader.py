@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 SECTION_KINDS = ("circus", "env", "watcher", "socket", "plugin")
 BY_KIND = ("circus", "env", "env:", "watcher", "socket", "plugin")
+#: get_arbiter()'s default check_delay (the INI default is 5 seconds).
+LIBRARY_CHECK_DELAY = 1.0
 #: get_arbiter() keyword arguments that are runtime objects, not configuration.
 RUNTIME_ARGUMENTS = ("context", "loop", "background", "proc_name", "prereload_fn", "ssh_server")
 
@@ -71,7 +73,8 @@ def config_from_dict(
          "endpoint": "ipc://...", "check_delay": 1.0, ...}  # any [circus] key
 
     Values may be typed (ints, bools, lists, dicts) or text. ``controller`` is accepted for
-    ``endpoint`` (get_arbiter's name); a watcher without ``name`` is named after its program.
+    ``endpoint`` (get_arbiter's name); a watcher without ``name`` is named after its program;
+    ``check_delay`` defaults to 1 second, as in get_arbiter().
     """
     environ = dict(os.environ if environ is None else environ)
     problems = Problems()
@@ -94,6 +97,7 @@ def _dict_sections(mapping: Mapping[str, Any], problems: Problems) -> list[Secti
     }
     if "controller" in circus:
         circus["endpoint"] = circus.pop("controller")
+    circus.setdefault("check_delay", LIBRARY_CHECK_DELAY)
     for key in RUNTIME_ARGUMENTS:
         circus.pop(key, None)
     sections = [_entries("circus", circus)]

@@ -12,6 +12,7 @@ def test_library_example(runtime_dir):
     config = config_from_dict({"watchers": [{"cmd": "python myprogram.py", "numprocesses": 4}]})
     (watcher,) = config.watchers
     assert watcher.name == "python" and watcher.numprocesses == 4
+    assert config.circus.check_delay == 1.0  # get_arbiter's default, not the INI's 5
 
 
 def test_typed_values_and_nested_mappings(runtime_dir):
@@ -68,6 +69,7 @@ def test_dict_and_ini_give_the_same_model(load):
     )
     from_dict = config_from_dict(
         {
+            "check_delay": 5,
             "watchers": [{"name": "w", "cmd": "run", "numprocesses": 3, "stop_signal": 3}],
             "sockets": [{"name": "s", "port": 9}],
         },
