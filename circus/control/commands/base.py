@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import textwrap
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -134,7 +133,7 @@ class Command:
 
     @classmethod
     def help_text(cls) -> str:
-        return textwrap.dedent(cls.__doc__ or cls.name).strip()
+        return inspect.cleandoc(cls.__doc__ or cls.name)
 
     @classmethod
     def short(cls) -> str:
@@ -210,10 +209,7 @@ class Command:
 
     def check_args(self, args: tuple[str, ...], low: int, high: int | None) -> None:
         if len(args) < low or (high is not None and len(args) > high):
-            raise ArgumentError(
-                f"{self.name}: invalid number of arguments "
-                f"(usage: {self.name} {self.usage})".rstrip()
-            )
+            raise ArgumentError(f"{self.name}: invalid number of arguments")
 
     @staticmethod
     def flag_props(opts: Mapping[str, Any], *names: str) -> dict[str, Any]:

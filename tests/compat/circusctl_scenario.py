@@ -1,0 +1,289 @@
+"""The circusctl compatibility scenario: a config, a sequence of circusctl calls, a normaliser.
+
+Shared by ``record_circusctl_reference.py`` (runs the ORIGINAL circusd 0.19 and its circusctl,
+writes ``reference/circusctl-0.19.json``) and ``test_circusctl_compat.py`` (runs our circusd and
+both circusctls and compares with the recording). Imported as ``circusctl_scenario``.
+
+The normaliser removes what legitimately varies between runs: pids, times, request ids, the
+temporary directory, the socket port and fd, process statistics (memory, cpu) and versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ORIGINAL_VENV = REPO / ".venv-circus019" / "bin"
+OUR_VENV = REPO / ".venv" / "bin"
+REFERENCE = Path(__file__).resolve().parent / "reference" / "circusctl-0.19.json"
+
+CONFIG = """\
+[circus]
+endpoint = ipc://{tmp}/ctl.sock
+pubsub_endpoint = ipc://{tmp}/pub.sock
+multicast_endpoint =
+check_delay = 1
+{circus_extra}
+
+[watcher:sleeper]
+cmd = sleep 1000
+numprocesses = 2
+graceful_timeout = 3
+{watcher_extra}
+
+[watcher:Other]
+cmd = sleep 1001
+autostart = false
+graceful_timeout = 3
+{watcher_extra}
+
+[socket:web]
+host = 127.0.0.1
+port = {port}
+{socket_extra}
+"""
+
+# (step id, circusctl arguments). Run in this order against one daemon.
+STEPS: list[tuple[str, list[str]]] = [
+    ("status", ["status"]),
+    ("status-one", ["status", "sleeper"]),
+    ("status-unknown", ["status", "nope"]),
+    ("list", ["list"]),
+    ("list-pids", ["list", "sleeper"]),
+    ("numwatchers", ["numwatchers"]),
+    ("numprocesses", ["numprocesses"]),
+    ("numprocesses-one", ["numprocesses", "sleeper"]),
+    ("listsockets", ["listsockets"]),
+    ("globaloptions-endpoint", ["globaloptions", "endpoint"]),
+    ("globaloptions-pubsub", ["globaloptions", "pubsub_endpoint"]),
+    ("globaloptions-unknown", ["globaloptions", "nope"]),
+    ("get", ["get", "sleeper", "numprocesses"]),
+    ("get-unknown", ["get", "sleeper", "nope"]),
+    ("incr-waiting", ["incr", "sleeper", "--waiting"]),
+    ("decr-waiting", ["decr", "sleeper", "--waiting"]),
+    ("incr", ["incr", "sleeper"]),
+    ("decr-2-waiting", ["decr", "sleeper", "1", "--waiting"]),
+    ("stats-one", ["stats", "sleeper"]),
+    ("dstats", ["dstats"]),
+    ("json-status", ["--json", "status", "sleeper"]),
+    ("json-error", ["--json", "status", "nope"]),
+    ("add", ["add", "w2", "sleep", "50"]),
+    ("add-status", ["status", "w2"]),
+    ("add-again", ["add", "w2", "sleep", "50"]),
+    ("start-one", ["start", "w2", "--waiting"]),
+    ("start-one-status", ["status", "w2"]),
+    ("set", ["set", "w2", "numprocesses", "2"]),
+    ("get-after-set", ["get", "w2", "numprocesses"]),
+    ("stop-one", ["stop", "w2", "--waiting"]),
+    ("stop-one-status", ["status", "w2"]),
+    ("rm", ["rm", "w2"]),
+    ("rm-list", ["list"]),
+    ("start-unknown", ["start", "nope"]),
+    ("match-bad", ["restart", "--match=foo", "sl"]),
+    ("signal-bad", ["signal", "sleeper", "FOO"]),
+    ("stop-all", ["stop", "--waiting"]),
+    ("stop-all-status", ["status"]),
+    ("start-regex", ["start", "--match=regex", "sl.*", "--waiting"]),
+    ("start-regex-status", ["status"]),
+    ("usage-unknown-command", ["frobnicate"]),
+    ("usage-arguments", ["get", "sleeper"]),
+    ("help-add", ["--help", "add"]),
+    ("version", ["--version"]),
+    ("quit", ["quit"]),
+]
+
+# What is compared for steps whose full text is not comparable (only the exit code and the
+# first line of stdout, as the original's usage/help texts are not ours).
+FIRST_LINE_ONLY = {"help-add"}
+EXIT_CODE_ONLY = {"usage-unknown-command", "usage-arguments"}
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+    def as_list(self) -> list:
+        return [self.code, self.stdout, self.stderr]
+
+
+def normalise(text: str, tmp: str, port: int) -> str:
+    text = text.replace(tmp, "<TMP>").replace(str(port), "<PORT>")
+    text = re.sub(r"circusctl \d+\.\d+\.\d+", "circusctl <VERSION>", text)
+    # process info lines of stats/dstats: "PID  cmdline user nice rss vms cpu mem ctime"
+    text = re.sub(r"(?m)^(\s*)(?:\d+: )?\d+  \S+ \S+ \S+ \S+ \S+ \S+ \S+ \S+$", r"\1<INFO>", text)
+    text = re.sub(r"(?m)^\d+:$", "<PID>:", text)
+    text = re.sub(
+        r"(?m)^\d+(,\d+)*$",
+        lambda m: (
+            ",".join("<PID>" for _ in m.group(0).split(",")) if len(m.group(0)) > 3 else m.group(0)
+        ),
+        text,
+    )
+    text = re.sub(r"(?m)^\d+:socket ", "<FD>:socket ", text)
+    text = re.sub(r"\{.*\}", _normalise_json, text)
+    return text
+
+
+def _normalise_json(match: re.Match) -> str:
+    try:
+        data = json.loads(match.group(0))
+    except ValueError:
+        return match.group(0)
+    for key in ("time", "id", "tb"):
+        if key in data:
+            data[key] = f"<{key.upper()}>"
+    return json.dumps(data, sort_keys=True)
+
+
+def run_circusctl(
+    circusctl: str | list[str], endpoint: str, args: list[str], tmp: str, port: int
+) -> Outcome:
+    argv = [circusctl] if isinstance(circusctl, str) else list(circusctl)
+    if args[0] not in ("--help", "--version"):
+        argv += ["--endpoint", endpoint, "--timeout", "20"]
+    argv += args
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+    outcome = Outcome(
+        result.returncode, normalise(result.stdout, tmp, port), normalise(result.stderr, tmp, port)
+    )
+    return outcome
+
+
+def write_config(tmp: Path, port: int, ours: bool) -> Path:
+    extra = "use_papa = false" if ours else ""
+    text = CONFIG.format(
+        tmp=tmp, port=port, circus_extra="", watcher_extra=extra, socket_extra=extra
+    )
+    path = tmp / "circus.ini"
+    path.write_text(text)
+    return path
+
+
+@contextlib.contextmanager
+def daemon(
+    circusd: list[str], config: Path, endpoint: str, env: dict | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run a circusd until the block ends (quit, else SIGTERM, else SIGKILL of its group)."""
+    log = open(config.parent / "circusd.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [*circusd, str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=config.parent,
+        env=env,
+    )
+    try:
+        _wait_ready(proc, endpoint, config.parent / "circusd.log")
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+            else:  # quit: the daemon is gone, its children (use_papa=false) must be too
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _wait_ready(proc: subprocess.Popen, endpoint: str, log: Path, timeout: float = 30) -> None:
+    path = endpoint[len("ipc://") :]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"circusd exited with {proc.returncode}:\n{log.read_text()}")
+        if os.path.exists(path) and _answers(endpoint):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"circusd did not answer on {endpoint}:\n{log.read_text()}")
+
+
+def _answers(endpoint: str) -> bool:
+    argv = [
+        sys.executable,
+        "-c",
+        "import sys, zmq, json; c = zmq.Context(); s = c.socket(zmq.DEALER); "
+        "s.linger = 0; s.connect(sys.argv[1]); "
+        "s.send(json.dumps({'id': 'r', 'command': 'status', 'properties': {}}).encode()); "
+        "ok = s.poll(1000); "
+        "r = json.loads(s.recv()) if ok else {}; "
+        "sys.exit(0 if ok and all(v == 'active' for k, v in r.get('statuses', {}).items() "
+        "if k == 'sleeper') and r.get('statuses') else 1)",
+        endpoint,
+    ]
+    return subprocess.run(argv, timeout=30).returncode == 0
+
+
+def wait_for_pids(
+    circusctl: str | list[str], endpoint: str, tmp: str, port: int, count: int = 2
+) -> None:
+    """Wait until ``sleeper`` runs ``count`` processes (the daemon is then settled)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        out = run_circusctl(circusctl, endpoint, ["list", "sleeper"], tmp, port).stdout
+        if out.strip() == ",".join(["<PID>"] * count):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("sleeper never reached its process count")
+
+
+def run_scenario(circusctl: str | list[str], endpoint: str, tmp: str, port: int) -> dict[str, list]:
+    """Every step in order; before a step that depends on settled counts, wait for them."""
+    results: dict[str, list] = {}
+    for step, args in STEPS:
+        if step in (
+            "list-pids",
+            "numprocesses",
+            "numprocesses-one",
+            "incr-waiting",
+            "stats-one",
+            "start-regex-status",
+        ):
+            wait_for_pids(circusctl, endpoint, tmp, port)
+        results[step] = run_circusctl(circusctl, endpoint, args, tmp, port).as_list()
+    return results
+
+
+def stop_kernel(runtime_dir: Path) -> None:
+    """End the papa-kernel our circusd started in ``runtime_dir`` (``add`` creates a watcher with
+    the default ``use_papa = true``): ask it to exit when idle, else kill it by its pid file."""
+    import socket
+
+    sock_path = runtime_dir / "papa.sock"
+    pid_path = runtime_dir / "papa.sock.pid"
+    if not pid_path.exists():
+        return
+    pid = int(pid_path.read_text().strip() or 0)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return
+    if str(sock_path) not in cmdline:  # not the kernel of this run: leave it alone
+        return
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(5)
+        conn.connect(str(sock_path))
+        conn.sendall(b"exit-if-idle\n")
+        with contextlib.suppress(OSError):
+            conn.recv(4096)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
