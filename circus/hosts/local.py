@@ -34,7 +34,6 @@ from circus.hosts.base import (
     EventHandler,
     ExitRecord,
     HostEvent,
-    OutputMode,
     ProcessHost,
     ProcessInfo,
     SocketInfo,
@@ -42,7 +41,7 @@ from circus.hosts.base import (
     SpawnSpec,
 )
 from circus.hosts.local_output import CapturedStream, OutputPump
-from circus.hosts.local_spawn import DEVNULL, STDOUT, ChildSpec, ChildStdio, argv_text, start_child
+from circus.hosts.local_spawn import argv_text, seal_inherited_fds, start_child
 from circus.hosts.placeholders import referenced_sockets, substitute_sockets
 
 log = logging.getLogger(__name__)
@@ -98,8 +97,15 @@ class LocalHost(ProcessHost):
         return self._pump
 
     async def open(self, on_events: EventHandler) -> None:
-        """Start delivering output and exits of every child to ``on_events``."""
+        """Start delivering output and exits of every child to ``on_events``.
+
+        Also marks the fds circusd inherited from its own parent close-on-exec, so children get
+        only their stdio and their sockets (see :func:`local_spawn.seal_inherited_fds`).
+        """
         self._closing = False
+        sealed = seal_inherited_fds()
+        if sealed:
+            log.info("inherited fds %s marked close-on-exec: children will not get them", sealed)
         self._ensure_loop().start(on_events)
 
     async def close(self, *, keep_children: bool = False) -> None:
@@ -167,38 +173,18 @@ class LocalHost(ProcessHost):
             raise SpawnError("a process needs a name")
         if spec.name in self._children:
             raise SpawnError(f"process {spec.name} already exists")
-        opened: list[int] = []  # fds to close in the parent after the launch
+        copies: list[int] = []  # per-child reuseport sockets: closed once the child has them
         try:
-            argv, pass_fds, stdin = self._bind_child_sockets(spec, opened)
-            stdout, out_read = self._output_target(spec.stdout, opened)
-            if spec.stderr is OutputMode.STDOUT:
-                stderr, err_read = (STDOUT if out_read is not None else DEVNULL), None
-            else:
-                stderr, err_read = self._output_target(spec.stderr, opened)
-            child_spec = ChildSpec(
-                argv=argv,
-                executable=spec.executable,
-                env=spec.env,
-                working_dir=spec.working_dir,
-                uid=spec.uid,
-                gid=spec.gid,
-                umask=spec.umask,
-                rlimits=spec.rlimits,
-                pass_fds=pass_fds,
-                stdio=ChildStdio(stdin, stdout, stderr),
-            )
-            pid = start_child(child_spec)
-            started = time.time()
-        except BaseException:
-            for fd in opened:
+            argv, pass_fds, stdin = self._bind_child_sockets(spec, copies)
+            spawned = start_child(spec, argv, pass_fds, stdin)
+        finally:
+            for fd in copies:
                 os.close(fd)
-            raise
-        for fd in opened:
-            if fd not in (out_read, err_read):
-                os.close(fd)
-        child = _Child(spec.name, pid, os.pidfd_open(pid), started, argv_text(spec.argv))
+        started = time.time()
+        pidfd = spawned.pidfd if spawned.pidfd is not None else os.pidfd_open(spawned.pid)
+        child = _Child(spec.name, spawned.pid, pidfd, started, argv_text(spec.argv))
         bound = self._default_bufsize if spec.bufsize is None else spec.bufsize
-        for stream_name, fd in (("stdout", out_read), ("stderr", err_read)):
+        for stream_name, fd in (("stdout", spawned.stdout), ("stderr", spawned.stderr)):
             if fd is not None:
                 stream = CapturedStream(spec.name, stream_name, fd, max(bound, 1))
                 child.streams.append(stream)
@@ -207,15 +193,6 @@ class LocalHost(ProcessHost):
         self._unreaped[child.pidfd] = child
         self._loop.add_reader(child.pidfd, self._on_exit, child)
         return child.info()
-
-    def _output_target(self, mode: OutputMode, opened: list[int]) -> tuple[int, int | None]:
-        """(fd for the child, read end for us or None) for one output stream."""
-        if mode is not OutputMode.CAPTURE:
-            return DEVNULL, None
-        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        opened += [read_end, write_end]
-        os.set_blocking(write_end, True)  # the child sees an ordinary blocking pipe
-        return write_end, read_end
 
     def _bind_child_sockets(self, spec: SpawnSpec, opened: list[int]):
         """Resolve the sockets a child inherits: (argv, pass_fds, stdin fd)."""
@@ -236,7 +213,7 @@ class LocalHost(ProcessHost):
                 fds[name] = opened[-1]
             ports[name] = held.info.port
         argv = substitute_sockets(spec.argv, fds, ports, spec.name)
-        stdin = DEVNULL if spec.stdin_socket is None else fds[spec.stdin_socket]
+        stdin = None if spec.stdin_socket is None else fds[spec.stdin_socket]
         pass_fds = tuple(
             fds[name] for name in dict.fromkeys([*spec.sockets, *referenced_sockets(spec.argv)])
         )

@@ -1,5 +1,8 @@
 """Bind the sockets :class:`~circus.hosts.local.LocalHost` holds, from a :class:`SocketSpec`.
 
+Binding itself is papa-kernel's code (:func:`papa_kernel.sockets.bind_socket`), so circusd and
+the kernel bind the same way; this module converts the spec, validates it, and holds the result.
+
 A held socket is non-inheritable (Python's default); a child gets it only through ``pass_fds``
 at the same fd number. With ``reuseport`` every child gets its *own* socket bound to the same
 address (SO_REUSEPORT set before bind); the host's copy of a stream socket then stays bound but
@@ -10,19 +13,16 @@ from __future__ import annotations
 
 import os
 import socket
-import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from circus.errors import HostError
 from circus.hosts.base import SocketInfo, SocketSpec
+from papa_kernel import sockets as kernel_sockets
+from papa_kernel.errors import KernelError
+from papa_kernel.sockets import SocketOptions
 
-FAMILIES = {"inet": socket.AF_INET, "inet6": socket.AF_INET6, "unix": socket.AF_UNIX}
-TYPES = {
-    "stream": socket.SOCK_STREAM,
-    "dgram": socket.SOCK_DGRAM,
-    "seqpacket": socket.SOCK_SEQPACKET,
-}
-DEFAULT_HOSTS = {"inet": "127.0.0.1", "inet6": "::1"}
+FAMILIES = ("inet", "inet6", "unix")
+TYPES = ("stream", "dgram", "seqpacket")
 
 
 @dataclass(eq=False)
@@ -37,7 +37,7 @@ class HeldSocket:
     @property
     def listening(self) -> bool:
         """True if connections/datagrams arrive on the host's own copy."""
-        return not (self.spec.reuseport and self.spec.family != "unix")
+        return not (self.spec.reuseport and _family(self.spec) != "unix")
 
     def close(self) -> None:
         """Close the host's copy; unlink the unix path if it is still the one we bound."""
@@ -51,96 +51,70 @@ class HeldSocket:
                 pass
 
 
-def _family_and_type(spec: SocketSpec) -> tuple[int, int]:
-    family = "unix" if spec.path else spec.family
+def _family(spec: SocketSpec) -> str:
+    """The family a spec really asks for (a path means unix)."""
+    return "unix" if spec.path else spec.family
+
+
+def _options(spec: SocketSpec) -> SocketOptions:
+    """The kernel's SocketOptions for ``spec`` (validated first: HostError names the field)."""
+    family = _family(spec)
     if family not in FAMILIES:
         raise HostError(f"socket {spec.name}: unknown family {spec.family!r} (inet, inet6, unix)")
-    if family == "unix" and not spec.path:
-        raise HostError(f"socket {spec.name}: a unix socket needs a path")
     if spec.type not in TYPES:
         raise HostError(
             f"socket {spec.name}: unknown type {spec.type!r} (stream, dgram, seqpacket)"
         )
-    return FAMILIES[family], TYPES[spec.type]
+    if family == "unix" and not spec.path:
+        raise HostError(f"socket {spec.name}: a unix socket needs a path")
+    if family == "unix" and not os.path.isabs(spec.path or ""):
+        raise HostError(f"socket {spec.name}: unix path {spec.path!r} must be absolute")
+    if spec.backlog < 0 or not 0 <= spec.port <= 65535:
+        raise HostError(f"socket {spec.name}: bad backlog {spec.backlog} or port {spec.port}")
+    if family == "unix":
+        return SocketOptions(
+            family="unix",
+            type=spec.type,
+            backlog=spec.backlog,
+            path=spec.path,
+            umask=spec.umask,
+            replace=spec.replace,
+        )
+    return SocketOptions(
+        family=family,
+        type=spec.type,
+        backlog=spec.backlog,
+        host=spec.host,
+        port=spec.port,
+        interface=spec.interface,
+        reuseport=spec.reuseport,
+    )
 
 
-def _new_socket(spec: SocketSpec, family: int, type_: int) -> socket.socket:
-    sock = socket.socket(family, type_)
+def _bind(spec: SocketSpec, options: SocketOptions, listen: bool) -> socket.socket:
     try:
-        if family != socket.AF_UNIX:
-            if type_ == socket.SOCK_STREAM:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if spec.reuseport:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        if spec.interface:
-            device = spec.interface.encode() + b"\0"
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device)
-    except OSError as exc:
-        sock.close()
-        raise HostError(f"socket {spec.name}: cannot set options: {exc.strerror or exc}") from None
-    return sock
-
-
-def _bind_unix(spec: SocketSpec, sock: socket.socket) -> tuple[int, int]:
-    path = spec.path or ""
-    if not os.path.isabs(path):
-        raise HostError(f"socket {spec.name}: unix path {path!r} must be absolute")
-    if os.path.lexists(path):
-        if not spec.replace:
-            raise HostError(f"socket {spec.name}: {path} already exists (replace it with replace)")
-        if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            raise HostError(f"socket {spec.name}: {path} exists and is not a socket: kept")
-        os.unlink(path)
-    mode = None if spec.umask is None else 0o777 & ~spec.umask
-    if mode is not None:
-        os.fchmod(sock.fileno(), mode)  # never more permissive than asked, even for a moment
-    sock.bind(path)
-    if mode is not None:
-        os.chmod(path, mode)
-    info = os.lstat(path)
-    return info.st_dev, info.st_ino
-
-
-def _listen_if_needed(sock: socket.socket, spec: SocketSpec, type_: int, listen: bool) -> None:
-    if listen and type_ in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
-        sock.listen(spec.backlog)
+        return kernel_sockets.bind_socket(options, listen=listen)
+    except KernelError as exc:
+        raise HostError(f"socket {spec.name}: {exc}") from None
 
 
 def bind_socket(spec: SocketSpec) -> HeldSocket:
     """Create, bind (and listen on) the socket described by ``spec``. Raises HostError."""
-    family, type_ = _family_and_type(spec)
-    sock = _new_socket(spec, family, type_)
+    options = _options(spec)
+    sock = _bind(spec, options, listen=not (spec.reuseport and options.family != "unix"))
     unix_inode = None
-    try:
-        if family == socket.AF_UNIX:
-            unix_inode = _bind_unix(spec, sock)
-        else:
-            host = spec.host or DEFAULT_HOSTS["inet6" if family == socket.AF_INET6 else "inet"]
-            sock.bind((host, spec.port))
-        held = HeldSocket(spec, sock, SocketInfo(spec.name, "", "", None), unix_inode)
-        _listen_if_needed(sock, spec, type_, held.listening)
-    except OSError as exc:
-        sock.close()
-        where = spec.path if family == socket.AF_UNIX else f"{spec.host or 'localhost'}:{spec.port}"
-        raise HostError(f"socket {spec.name}: cannot bind {where}: {exc.strerror or exc}") from None
+    if options.family == "unix":
+        info = os.lstat(options.path or "")
+        unix_inode = (info.st_dev, info.st_ino)
+    held = HeldSocket(spec, sock, SocketInfo(spec.name, "", "", None), unix_inode)
     held.info = describe(held)
     return held
 
 
 def bind_reuseport_copy(held: HeldSocket) -> socket.socket:
     """A fresh socket bound to the same address as ``held`` (for one child). Raises HostError."""
-    family, type_ = _family_and_type(held.spec)
-    sock = _new_socket(held.spec, family, type_)
-    try:
-        sock.bind(held.sock.getsockname()[:2])
-        _listen_if_needed(sock, held.spec, type_, True)
-    except OSError as exc:
-        sock.close()
-        message = f"socket {held.spec.name}: cannot bind a reuseport copy: {exc.strerror}"
-        raise HostError(message) from None
-    return sock
+    options = replace(_options(held.spec), port=held.info.port or 0)
+    return _bind(held.spec, options, listen=True)
 
 
 def describe(held: HeldSocket) -> SocketInfo:
