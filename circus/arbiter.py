@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import fnmatch
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -63,7 +65,7 @@ class Arbiter:
         self.started_at = time.time()
         self._watchers: dict[str, Watcher] = {}  # lower-cased name -> watcher
         self._by_process: dict[str, tuple[Watcher, Process]] = {}  # host name -> owner
-        self._sockets: dict[str, Any] = {}  # socket name -> SocketInfo
+        self._sockets: dict[str, tuple[ProcessHost, Any]] = {}  # name -> (host, SocketInfo)
         self._hosts: dict[bool, ProcessHost] = {}  # use_papa -> host
         self._on_demand: dict[str, asyncio.Task] = {}
         self._orphans: list[tuple[ProcessHost, str]] = []
@@ -170,6 +172,31 @@ class Arbiter:
         self._watchers[wconf.name.lower()] = watcher
         return watcher
 
+    async def create_watcher(self, wconf: Any) -> Watcher:
+        """Create (not start) a watcher, opening the kernel host on first use."""
+        if wconf.use_papa and True not in self._hosts:
+            await self._open_host(True)
+            await self._hosts[True].open(self._on_host_events)
+        watcher = self._create_watcher(wconf)
+        self.publish_watcher_event(watcher.res_name, "add", {"time": time.time()})
+        return watcher
+
+    async def replace_sockets(self, new_config: Any, changes: Any) -> None:
+        """Close removed and changed sockets, bind added and changed ones (reloadconfig)."""
+        from circus.spawning import socket_spec
+
+        for name in (*changes.sockets_removed, *changes.sockets_changed):
+            held = self._sockets.pop(name, None)
+            if held is not None:
+                await held[0].remove_socket(held[1].name)
+        for name in (*changes.sockets_added, *changes.sockets_changed):
+            sconf = new_config.get_socket(name)
+            if sconf.use_papa and True not in self._hosts:
+                await self._open_host(True)
+                await self._hosts[True].open(self._on_host_events)
+            host = self.host_for(sconf.use_papa)
+            self._sockets[name] = (host, await host.make_socket(socket_spec(sconf)))
+
     async def add_watcher(self, name: str, cmd: str, args: str | list[str] | None = None,
                           options: Mapping[str, Any] | None = None,
                           start: bool = False) -> Watcher:
@@ -178,10 +205,8 @@ class Arbiter:
         if str(name).lower() in self._watchers:
             raise AlreadyExistError(f"{name!r} already exist")
         wconf = watcher_from_options(name, cmd, args, dict(options or {}), self.config)
-        if wconf.use_papa and True not in self._hosts:
-            await self._open_host(True)
-        watcher = self._create_watcher(wconf)
-        self.publish_watcher_event(watcher.res_name, "add", {"time": time.time()})
+        watcher = await self.create_watcher(wconf)
+        self.config = dataclasses.replace(self.config, watchers=(*self.config.watchers, wconf))
         if start:
             await watcher.start()
         return watcher
@@ -189,6 +214,8 @@ class Arbiter:
     async def rm_watcher(self, name: str, nostop: bool = False) -> None:
         watcher = self.get_watcher(name)
         self._watchers.pop(watcher.name.lower(), None)
+        self.config = dataclasses.replace(self.config, watchers=tuple(
+            w for w in self.config.watchers if w.name.lower() != watcher.name.lower()))
         self.publish_watcher_event(watcher.res_name, "remove", {"time": time.time()})
         if nostop:
             watcher.detach()
@@ -321,13 +348,28 @@ class Arbiter:
                               f"{self.settings.papa_endpoint} (lock {path})") from None
         self._lock_fd = fd
 
+    def _refuse_if_endpoint_served(self) -> None:
+        """Binding an ipc endpoint silently steals it from a running circusd: refuse instead."""
+        from circus.util.endpoints import parse_endpoint
+
+        endpoint = parse_endpoint(self.endpoint)
+        if endpoint.scheme != "ipc" or not os.path.exists(endpoint.path or ""):
+            return
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(endpoint.path)
+        except OSError:
+            return  # a stale file: nobody listens
+        finally:
+            probe.close()
+        raise ConfigError(f"another circusd is already serving {self.endpoint}")
+
     async def _bind_sockets(self) -> None:
         from circus.spawning import socket_spec
 
         for sconf in self.config.sockets:
             host = self.host_for(sconf.use_papa)
-            info = await host.make_socket(socket_spec(sconf))
-            self._sockets[sconf.name] = info
+            self._sockets[sconf.name] = (host, await host.make_socket(socket_spec(sconf)))
 
     async def _adopt(self) -> None:
         from circus.spawning import parse_process_name
@@ -365,11 +407,10 @@ class Arbiter:
         from circus.events import EventPublisher
 
         self.loop = asyncio.get_running_loop()
+        self._refuse_if_endpoint_served()
         if self._needs_kernel():
             self._take_instance_lock()
         self.publisher = EventPublisher(self.pubsub_endpoint, self.settings)
-        self.controller = Controller(self, self.endpoint, self.settings)
-        await self.controller.start()
         if self._needs_kernel():
             await self._open_host(True)
         await self._open_host(False)
@@ -381,6 +422,10 @@ class Arbiter:
             await host.open(self._on_host_events)
         await self.start_watchers()
         await self._stop_orphans()
+        # Bound last: a command sent during start-up waits (queued by ZeroMQ) instead of
+        # seeing half-started watchers.
+        self.controller = Controller(self, self.endpoint, self.settings)
+        await self.controller.start()
         log.info("circusd %d ready: %d watchers", self.pid, len(self._watchers))
 
     async def run(self) -> None:
@@ -402,9 +447,9 @@ class Arbiter:
 
     async def _close(self, remove_sockets: bool) -> None:
         if remove_sockets:
-            for name, info in list(self._sockets.items()):
+            for host, info in self._sockets.values():
                 with contextlib.suppress(Exception):
-                    await self._host_of_socket(name).remove_socket(info.name)
+                    await host.remove_socket(info.name)
         for host in self._hosts.values():
             with contextlib.suppress(Exception):
                 await host.close()
@@ -417,15 +462,9 @@ class Arbiter:
             self._lock_fd = None
         self._stopped.set()
 
-    def _host_of_socket(self, name: str) -> ProcessHost:
-        for sconf in self.config.sockets:
-            if sconf.name == name:
-                return self.host_for(sconf.use_papa)
-        raise KeyError(name)
-
     def sockets_info(self) -> list[dict[str, Any]]:
         result = []
-        for name, info in self._sockets.items():
+        for name, (_host, info) in self._sockets.items():
             entry: dict[str, Any] = {"fd": info.fileno, "name": name, "backlog": info.backlog}
             if info.path:
                 entry["path"] = info.path

@@ -7,6 +7,7 @@ sizes (``"3.00M"``), ``ctime`` is ``"M:SS.cc"`` CPU time, and any field the OS r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -58,10 +59,8 @@ def get_info(pid_or_process: int | psutil.Process, interval: float = 0.0,
         field("username", proc.username)
         field("nice", proc.nice)
         mem = None
-        try:
+        with contextlib.suppress(psutil.AccessDenied, psutil.ZombieProcess):
             mem = proc.memory_info()
-        except (psutil.AccessDenied, psutil.ZombieProcess):
-            pass
         info["mem_info1"] = bytes2human(mem.rss) if mem else NOT_AVAILABLE
         info["mem_info2"] = bytes2human(mem.vms) if mem else NOT_AVAILABLE
         field("cpu", lambda: proc.cpu_percent(interval=interval))

@@ -94,6 +94,7 @@ class Watcher:
         self._hooks = hooklib.load_hooks(dict(config.hooks or {}), f"watcher:{self.name}")
         self._streams: dict[str, Any] = {}
         self._converge_task: asyncio.Task | None = None
+        self._converge_requested = False
         self._timers: dict[int, asyncio.TimerHandle] = {}  # pid -> max_age timer
         self._failures = 0
         self._retry_at = 0.0
@@ -141,7 +142,7 @@ class Watcher:
         """Name used in event topics (lower-cased, spaces replaced, as the original)."""
         return self.name.lower().replace(" ", "_")
 
-    # --- state --------------------------------------------------------------------------------
+    # --- state -------------------------------------------------------------------------------
 
     def _transition(self, new: WatcherState) -> None:
         if self.state is new:
@@ -168,7 +169,7 @@ class Watcher:
         return await hooklib.run_hook(self._hooks.get(name), self, self.arbiter,
                                       self.publish, **kwargs)
 
-    # --- output and exits (pushed by the host through the arbiter) ----------------------------
+    # --- output and exits (pushed by the host through the arbiter) ---------------------------
 
     def _stream(self, which: str):
         stream = self._streams.get(which)
@@ -223,26 +224,30 @@ class Watcher:
         max_retry = int(self.config.max_retry)
         return max_retry >= 0 and self._failures > max_retry
 
-    # --- convergence --------------------------------------------------------------------------
+    # --- convergence -------------------------------------------------------------------------
 
     def schedule_converge(self) -> None:
-        """Bring the process count to the target soon (coalesces repeated requests)."""
+        """Bring the process count to the target soon (coalesces repeated requests; a
+        request made while convergence runs makes it run once more)."""
+        self._converge_requested = True
         if self._converge_task is None or self._converge_task.done():
             self._converge_task = asyncio.get_running_loop().create_task(self._converge())
 
     async def _converge(self) -> None:
-        delay = self._retry_at - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        async with self._lock:
-            if self.state is not WatcherState.ACTIVE:
-                return
-            if self._gave_up():
-                log.error("%s: %d failed starts in a row (max_retry=%s): giving up",
-                          self.name, self._failures, self.config.max_retry)
-                await self._stop_locked()
-                return
-            await self._manage_processes()
+        while self._converge_requested:
+            self._converge_requested = False
+            delay = self._retry_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with self._lock:
+                if self.state is not WatcherState.ACTIVE:
+                    return
+                if self._gave_up():
+                    log.error("%s: %d failed starts in a row (max_retry=%s): giving up",
+                              self.name, self._failures, self.config.max_retry)
+                    await self._stop_locked()
+                    return
+                await self._manage_processes()
 
     async def _manage_processes(self) -> list[int]:
         """Spawn missing processes and stop extra ones (the oldest). Lock held."""
@@ -255,9 +260,7 @@ class Watcher:
                 break
             proc = await self._spawn_one()
             if proc is None:
-                if self._gave_up():
-                    break
-                self.schedule_converge()
+                self.schedule_converge()  # retries after the back-off, or gives up
                 break
             started.append(proc.pid)
             if i < missing - 1 and self.config.warmup_delay:
@@ -329,7 +332,7 @@ class Watcher:
             await self._spawn_one()
             await self._stop_processes([proc])
 
-    # --- stopping processes -------------------------------------------------------------------
+    # --- stopping processes ------------------------------------------------------------------
 
     async def _signal_process(self, proc: Process, signum: int) -> None:
         """Signal a process (and its children if stop_children) with the signal hooks."""
@@ -367,7 +370,7 @@ class Watcher:
         if stubborn:
             await asyncio.gather(*(p.wait(timeout + 5) for p in stubborn))
 
-    # --- commands (WatcherAPI) -------------------------------------------------------------------
+    # --- commands (WatcherAPI) ---------------------------------------------------------------
 
     async def start(self) -> dict[str, list[int]]:
         async with self._lock:
@@ -399,8 +402,6 @@ class Watcher:
             return {"started": [], "kept": kept}
         if self.on_demand and not self._demand_seen:
             self.arbiter.arm_on_demand(self)
-        if self._gave_up():
-            self.schedule_converge()
         self.publish("start", {"time": time.time()})
         await self.arbiter.watcher_started(self)
         return {"started": started, "kept": kept}
@@ -532,7 +533,7 @@ class Watcher:
         except (KeyError, ValueError):
             raise MessageError(f"process '{pid}' not found in '{self.name}'") from None
 
-    # --- options --------------------------------------------------------------------------------
+    # --- options -----------------------------------------------------------------------------
 
     def options(self) -> dict[str, Any]:
         return self._builder.options()
@@ -558,13 +559,33 @@ class Watcher:
             else:
                 await self._manage_processes()
 
+    async def replace_config(self, config: Any, restart: bool) -> None:
+        """reloadconfig: take a new configuration; restart processes gracefully if needed."""
+        async with self._lock:
+            old = self.config
+            self.config = config
+            self._builder = type(self._builder)(self)
+            if config.hooks != old.hooks:
+                self.reload_hooks()
+            if (config.stdout_stream, config.stderr_stream) != (old.stdout_stream,
+                                                                old.stderr_stream):
+                self.close_streams()
+            self.numprocesses = min(config.numprocesses, 1) if config.singleton \
+                else config.numprocesses
+            if self.state is not WatcherState.ACTIVE:
+                return
+            if restart:
+                await self._reload_locked_graceful()
+            else:
+                await self._manage_processes()
+
     async def _reload_locked_graceful(self) -> None:
         old = list(self.processes.values())
         for _ in range(self.numprocesses):
             await self._spawn_one()
         await self._stop_processes(old)
 
-    # --- stats -----------------------------------------------------------------------------------
+    # --- stats -------------------------------------------------------------------------------
 
     def stats(self, pid: int | None = None, extended: bool = False) -> dict[str, Any]:
         procs = [self._process(pid)] if pid is not None else list(self.processes.values())
@@ -579,10 +600,7 @@ class Watcher:
             result[str(proc.pid)] = info
         return result
 
-    def info_dead(self) -> str:
-        return procinfo.DEAD_PROCESS
-
-    # --- teardown ----------------------------------------------------------------------------------
+    # --- teardown ----------------------------------------------------------------------------
 
     def close_streams(self) -> None:
         for stream in self._streams.values():

@@ -26,8 +26,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01,
-             message: str = "condition") -> T:
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 10.0,
+    interval: float = 0.01,
+    message: str = "condition",
+) -> T:
     """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -66,3 +70,140 @@ def running(argv: list[str], **popen_kwargs) -> Iterator[subprocess.Popen]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+# --- a real circusd (and the kernel it starts) for integration tests ------------------------------
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+
+import psutil  # noqa: E402
+
+
+class Circusd:
+    """A real ``circusd`` subprocess on a config in ``workdir``, with private ipc endpoints and
+    its own kernel socket. :meth:`cleanup` ends circusd, the kernel and every worker."""
+
+    def __init__(self, workdir, config_body: str = "", circus_extra: str = ""):
+        self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.endpoint = f"ipc://{self.workdir}/ctl.sock"
+        self.pubsub = f"ipc://{self.workdir}/pub.sock"
+        self.papa = f"{self.workdir}/papa.sock"
+        self.config_path = os.path.join(self.workdir, "circus.ini")
+        self.proc: subprocess.Popen | None = None
+        self.log_path = os.path.join(self.workdir, "circusd.log")
+        self._seen_pids: set[int] = set()
+        self.write_config(config_body, circus_extra)
+
+    def write_config(self, body: str, circus_extra: str = "") -> None:
+        header = textwrap.dedent(f"""\
+            [circus]
+            endpoint = {self.endpoint}
+            pubsub_endpoint = {self.pubsub}
+            papa_endpoint = {self.papa}
+            """) + textwrap.dedent(circus_extra)
+        with open(self.config_path, "w") as f:
+            f.write(header + "\n" + textwrap.dedent(body))
+
+    def start(self, *extra_args: str, wait: bool = True) -> subprocess.Popen:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "circus.cli.circusd",
+                    self.config_path,
+                    "--log-level",
+                    "debug",
+                    *extra_args,
+                ],
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._seen_pids.add(self.proc.pid)
+        if wait:
+            wait_for(lambda: self._ready(), timeout=20, message="circusd ready")
+        return self.proc
+
+    def _ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"circusd exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            return self.call("status", timeout=1).get("status") is not None
+        except Exception:
+            return False
+
+    def log(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def client(self, timeout: float = 10):
+        from circus.client import CircusClient
+
+        return CircusClient(endpoint=self.endpoint, timeout=timeout)
+
+    def call(self, command: str, timeout: float = 10, **props) -> dict:
+        client = self.client(timeout)
+        try:
+            return client.call({"command": command, "properties": props})
+        finally:
+            client.stop()
+
+    def ok(self, command: str, **props) -> dict:
+        reply = self.call(command, **props)
+        assert reply.get("status") != "error", reply
+        return reply
+
+    def pids(self, watcher: str) -> list[int]:
+        return [int(p) for p in self.ok("list", name=watcher)["pids"]]
+
+    def kernel_pid(self) -> int | None:
+        try:
+            with open(self.papa + ".pid") as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def kill9(self) -> None:
+        """SIGKILL circusd (the kernel and workers stay)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM circusd and wait (kernel-hosted workers stay)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=timeout)
+
+    def cleanup(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                self.call("quit", timeout=5, stop_workers=True)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=15)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        kernel = self.kernel_pid()
+        victims: list[int] = []
+        if kernel is not None:
+            with contextlib.suppress(psutil.Error):
+                victims = [kernel] + [c.pid for c in psutil.Process(kernel).children(True)]
+        kill_pids(victims)
+        for pid in victims:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).wait(timeout=10)
+
+
+def events_of(subscriber_frames: list[tuple[str, dict]], suffix: str) -> list[dict]:
+    """Bodies of the events whose topic ends with ``suffix``."""
+    return [body for topic, body in subscriber_frames if topic.endswith(suffix)]
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, sort_keys=True)

@@ -1,0 +1,78 @@
+"""``reloadconfig``: re-read the configuration file and converge to it, built on
+:func:`circus.config.diff`.
+
+Order matters, so that no process ever points at a socket that is gone:
+
+1. removed watchers are stopped and removed;
+2. changed sockets are re-created (their users are reloaded afterwards), removed sockets
+   closed, added sockets bound;
+3. changed watchers: live-only changes (numprocesses, hooks, timeouts...) are applied in place;
+   changes that shape processes (cmd, env, sockets...) reload the watcher gracefully (new
+   processes first, then the old ones are stopped); a change of ``use_papa`` moves the watcher
+   to the other host (stop, then start anew);
+4. added watchers are created and started (if autostart).
+
+Changes to ``[circus]`` endpoints cannot be applied to a running circusd; they are reported in
+the log and take effect at the next start (``circusctl quit`` keeps kernel-hosted workers
+running, so that restart costs no downtime).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from circus.config import diff, load_config
+from circus.errors import MessageError
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+
+log = logging.getLogger(__name__)
+
+#: [circus] settings a running circusd applies at once; the others wait for a restart.
+LIVE_SETTINGS = frozenset({"warmup_delay", "check_delay", "loglevel", "debug_gc"})
+
+
+async def reload_config(arbiter: Arbiter) -> dict[str, list[str]]:
+    if not arbiter.config_path:
+        raise MessageError("reloadconfig: circusd was not started from a configuration file")
+    new = load_config(arbiter.config_path)
+    old = arbiter.config
+    changes = diff(old, new)
+    report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [], "restart": []}
+    pending = sorted(changes.circus - LIVE_SETTINGS)
+    if pending:
+        log.warning("reloadconfig: [circus] %s changed; restart circusd to apply",
+                    ", ".join(pending))
+        report["restart"] = pending
+
+    for name in changes.watchers_removed:
+        await arbiter.rm_watcher(name)
+        report["removed"].append(name)
+
+    moved = [c.name for c in changes.watchers_changed if "use_papa" in c.keys]
+    for name in moved:
+        await arbiter.rm_watcher(name)
+
+    await arbiter.replace_sockets(new, changes)
+    arbiter.config = new
+
+    for change in changes.watchers_changed:
+        wconf = new.get_watcher(change.name)
+        if change.name in moved:
+            watcher = await arbiter.create_watcher(wconf)
+            if wconf.autostart:
+                await watcher.start()
+        else:
+            await arbiter.get_watcher(change.name).replace_config(wconf, change.restart)
+        report["changed"].append(change.name)
+
+    for name in changes.watchers_added:
+        wconf = new.get_watcher(name)
+        watcher = await arbiter.create_watcher(wconf)
+        if wconf.autostart:
+            await watcher.start()
+        report["added"].append(name)
+    log.info("reloadconfig: %s", {k: v for k, v in report.items() if v} or "no change")
+    return report

@@ -1,0 +1,32 @@
+"""Fixtures for tests that run a real circusd (and the kernel it starts)."""
+
+import os
+import sys
+
+import pytest
+import support
+
+WORKER = os.path.join(os.path.dirname(__file__), "worker.py")
+
+
+@pytest.fixture
+def worker_cmd():
+    """``cmd = ...`` text running tests/integration/circusd/worker.py with this Python."""
+    return f"{sys.executable} {WORKER}"
+
+
+@pytest.fixture
+def circusd(tmp_path, runtime_dir):
+    """Factory: ``circusd(body, circus_extra="")`` starts a circusd; all cleaned up after."""
+    started: list[support.Circusd] = []
+
+    def factory(body: str, circus_extra: str = "", start: bool = True, args=()):
+        daemon = support.Circusd(tmp_path / f"d{len(started)}", body, circus_extra)
+        started.append(daemon)
+        if start:
+            daemon.start(*args)
+        return daemon
+
+    yield factory
+    for daemon in started:
+        daemon.cleanup()

@@ -1,0 +1,168 @@
+"""circusd with real processes: start, respawn, stop, reload, incr/decr, wids, retries."""
+
+import os
+import signal
+import time
+
+import pytest
+from support import pid_alive, wait_for
+
+from circus.events import EventSubscriber
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.mark.parametrize("use_papa", ["true", "false"])
+def test_start_respawn_and_stop(circusd, worker_cmd, use_papa):
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep $(circus.wid)
+        numprocesses = 3
+        use_papa = {use_papa}
+        graceful_timeout = 5
+    """)
+    pids = d.pids("web")
+    assert len(pids) == 3
+    assert d.ok("status", name="web")["status"] == "active"
+    with EventSubscriber(d.pubsub, ["watcher.web."], timeout=10) as events:
+        time.sleep(0.2)  # let the SUB connect before the event we wait for
+        os.kill(pids[0], signal.SIGKILL)
+        seen = {}
+        for topic, body in events:
+            seen.setdefault(topic, body)
+            if "watcher.web.spawn" in seen and "watcher.web.reap" in seen:
+                break
+    assert seen["watcher.web.reap"]["process_pid"] == pids[0]
+    assert seen["watcher.web.reap"]["exit_code"] == -signal.SIGKILL
+    new = wait_for(lambda: len(d.pids("web")) == 3 and d.pids("web"), message="respawn")
+    assert pids[0] not in new and set(pids[1:]) <= set(new)
+    d.ok("stop", name="web", waiting=True)
+    assert d.ok("status", name="web")["status"] == "stopped"
+    wait_for(lambda: not any(pid_alive(p) for p in new), message="workers gone")
+    d.ok("start", name="web", waiting=True)
+    assert len(d.pids("web")) == 3
+
+
+def test_stubborn_process_is_killed_after_graceful_timeout(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:hard]
+        cmd = {worker_cmd} stubborn
+        graceful_timeout = 0.5
+    """)
+    [pid] = d.pids("hard")
+    wait_for(lambda: f"stubborn {pid}" in d.log(), message="worker ready")
+    started = time.monotonic()
+    d.ok("stop", name="hard", waiting=True)
+    assert time.monotonic() - started >= 0.5
+    assert not pid_alive(pid)
+
+
+def test_incr_decr_and_wids(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+        numprocesses = 1
+        graceful_timeout = 5
+    """)
+    assert d.ok("incr", name="w", nb=3, waiting=True)["numprocesses"] == 4
+    assert len(d.pids("w")) == 4
+    wids = sorted(info["wid"] for info in d.ok("stats", name="w")["info"].values())
+    assert wids == [1, 2, 3, 4]
+    assert d.ok("decr", name="w", nb=100, waiting=True)["numprocesses"] == 0
+    assert d.pids("w") == []
+    assert d.ok("incr", name="w", waiting=True)["numprocesses"] == 1
+    assert len(d.pids("w")) == 1
+
+
+def test_reload_replaces_processes_and_rotates_wids(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+        graceful_timeout = 5
+    """)
+
+    def wids():
+        return sorted(info["wid"] for info in d.ok("stats", name="w")["info"].values())
+
+    before = set(d.pids("w"))
+    assert wids() == [1, 2]
+    d.ok("reload", name="w", waiting=True)
+    after = set(d.pids("w"))
+    assert len(after) == 2 and not (before & after)
+    assert wids() == [3, 4]
+    d.ok("reload", name="w", waiting=True, sequential=True)
+    assert not (after & set(d.pids("w")))
+    assert len(d.pids("w")) == 2
+
+
+def test_respawn_false_lets_the_watcher_stop(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:once]
+        cmd = {worker_cmd} exit-after 0.2
+        respawn = false
+    """)
+    wait_for(lambda: d.ok("status", name="once")["status"] == "stopped", message="stopped")
+    assert d.ok("numprocesses", name="once")["numprocesses"] == 0
+    d.ok("start", name="once", waiting=True)
+    assert d.ok("numprocesses", name="once")["numprocesses"] in (0, 1)
+
+
+def test_crash_loop_gives_up_after_max_retry(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:bad]
+        cmd = {worker_cmd} crash
+        max_retry = 2
+        retry_in = 0.2
+    """)
+    wait_for(
+        lambda: d.ok("status", name="bad")["status"] == "stopped",
+        timeout=30,
+        message="watcher gave up",
+    )
+    assert "giving up" in d.log()
+
+
+def test_missing_executable_is_reported_and_others_run(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:missing]
+        cmd = /nonexistent/program
+        max_retry = 1
+        priority = 10
+
+        [watcher:good]
+        cmd = {worker_cmd} sleep
+    """)
+    wait_for(
+        lambda: d.ok("status", name="missing")["status"] == "stopped",
+        timeout=30,
+        message="missing gave up",
+    )
+    assert len(d.pids("good")) == 1
+    assert "/nonexistent/program" in d.log()
+
+
+def test_singleton_ignores_incr(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:one]
+        cmd = {worker_cmd} sleep
+        singleton = true
+    """)
+    d.ok("incr", name="one", nb=2, waiting=True)
+    assert len(d.pids("one")) == 1
+
+
+def test_priority_orders_start(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:low]
+        cmd = {worker_cmd} sleep
+        priority = 1
+
+        [watcher:high]
+        cmd = {worker_cmd} sleep
+        priority = 5
+    """)
+    low, high = d.pids("low")[0], d.pids("high")[0]
+    import psutil
+
+    assert psutil.Process(high).create_time() <= psutil.Process(low).create_time()

@@ -1,0 +1,81 @@
+"""A worker for circusd integration tests. Behaviour by argv[1]:
+
+- ``sleep``: print ``start PID WID`` and sleep forever;
+- ``stubborn``: like sleep but ignores SIGTERM (needs SIGKILL);
+- ``crash``: exit 1 at once;
+- ``exit-after SECONDS``: sleep, then exit 0;
+- ``http FD``: serve HTTP/1.0 on the inherited listening socket FD, print one line per request;
+- ``spawn-child``: start a child ``sleep`` process, print both pids, sleep;
+- ``lines N``: print N numbered lines, then sleep forever;
+- ``record FILE``: append received signal names to FILE (TERM exits).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+mode = sys.argv[1]
+pid = os.getpid()
+wid = os.environ.get("WID", "?")
+
+
+def forever():
+    while True:
+        time.sleep(3600)
+
+
+if mode == "sleep":
+    print(f"start {pid} {' '.join(sys.argv[2:])}", flush=True)
+    forever()
+elif mode == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print(f"stubborn {pid}", flush=True)
+    forever()
+elif mode == "crash":
+    sys.exit(1)
+elif mode == "exit-after":
+    time.sleep(float(sys.argv[2]))
+    sys.exit(0)
+elif mode == "spawn-child":
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    print(f"parent {pid} child {child.pid}", flush=True)
+    forever()
+elif mode == "lines":
+    for i in range(int(sys.argv[2])):
+        print(f"line {i}", flush=True)
+    forever()
+elif mode == "record":
+    path = sys.argv[2]
+
+    def record(signum, frame):
+        with open(path, "a") as f:
+            f.write(f"{signal.Signals(signum).name} {pid}\n")
+        if signum == signal.SIGTERM:
+            sys.exit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT):
+        signal.signal(sig, record)
+    with open(path, "a") as f:
+        f.write(f"ready {pid}\n")
+    forever()
+elif mode == "http":
+    listener = socket.socket(fileno=int(sys.argv[2]))
+    count = 0
+    while True:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            count += 1
+            body = f"{pid}\n".encode()
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        print(f"served {pid} {count}", flush=True)
+else:
+    sys.exit(f"unknown mode {mode}")
