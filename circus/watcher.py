@@ -40,7 +40,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from circus import hooks as hooklib
-from circus import procinfo
 from circus.errors import MessageError, SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
 from circus.process import Process
