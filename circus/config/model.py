@@ -66,16 +66,20 @@ def thaw(value: Any) -> Any:
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return [thaw(item) for item in value]
     if isinstance(value, HookSpec):
-        return f"{value.path},{str(value.ignore_errors).lower()}"
+        path = (
+            value.path if isinstance(value.path, str) else getattr(value.path, "__qualname__", "?")
+        )
+        return f"{path},{str(value.ignore_errors).lower()}"
     if isinstance(value, StreamConfig):
         return value.as_dict()
     return value
 
 
 class HookSpec(NamedTuple):
-    """``hooks.NAME = dotted.path[, ignore_errors]``. A 2-tuple, as circus hooks expect."""
+    """``hooks.NAME = dotted.path[, ignore_errors]``. A 2-tuple, as circus hooks expect.
+    ``path`` is a dotted name, or (library use only) the callable itself."""
 
-    path: str
+    path: Any
     ignore_errors: bool = False
 
 

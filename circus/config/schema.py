@@ -107,11 +107,17 @@ def _socket_name(value: Any) -> str | None:
     return text.lower() if text else None
 
 
+def _hook_target(value: Any) -> Any:
+    return value if callable(value) else cv.to_dotted_name(value)
+
+
 def to_hook(value: Any) -> HookSpec:
     """``"pkg.mod.func"``, ``"pkg.mod.func, true"`` (true: ignore the hook's errors), or a
-    ``(path, ignore_errors)`` pair."""
+    ``(path, ignore_errors)`` pair; the library form may give the callable itself."""
+    if callable(value):
+        return HookSpec(value, False)
     if isinstance(value, (list, tuple)) and len(value) == 2:
-        return HookSpec(cv.to_dotted_name(value[0]), cv.to_bool(value[1]))
+        return HookSpec(_hook_target(value[0]), cv.to_bool(value[1]))
     text = cv.to_str(value)
     path, sep, flag = text.partition(",")
     return HookSpec(cv.to_dotted_name(path), cv.to_bool(flag) if sep else False)

@@ -216,7 +216,7 @@ def watcher_from_options(
     entries = _option_entries(options or {})
     entries += [Entry("cmd", cmd, NOWHERE)] + ([Entry("args", args, NOWHERE)] if args else [])
     environ = os.environ if environ is None else environ
-    copy_env = _copy_env(entries, problems, section)
+    copy_env = _copy_env(entries)
     base = config.env if config else {}
     sections = config.env_sections if config else ()
     values = {"env": envlib.watcher_env(name, copy_env, environ, base, sections)}
@@ -232,7 +232,7 @@ def watcher_from_options(
     return watcher
 
 
-def _copy_env(entries: list[Entry], problems: Problems, section: str) -> bool:
+def _copy_env(entries: list[Entry]) -> bool:
     """``copy_env`` must be known before the environment is built."""
     for entry in entries:
         if entry.key == "copy_env":

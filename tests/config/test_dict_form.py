@@ -99,3 +99,25 @@ def test_load_config_accepts_pathlike(tmp_path, runtime_dir):
     path = tmp_path / "c.ini"
     path.write_text("[watcher:w]\ncmd = x\n")
     assert load_config(path, environ={}).path == str(path)
+
+
+def test_hooks_may_be_callables_in_the_library_form(runtime_dir):
+    def check(*args, **kwargs):
+        return True
+
+    config = config_from_dict(
+        {
+            "watchers": [
+                {
+                    "name": "w",
+                    "cmd": "x",
+                    "hooks": {"before_start": check, "after_start": (check, True)},
+                }
+            ]
+        }
+    )
+    hooks = config.watchers[0].hooks
+    assert hooks == {"before_start": HookSpec(check, False), "after_start": HookSpec(check, True)}
+    from circus.config import watcher_option_values
+
+    assert watcher_option_values(config.watchers[0])["hooks"]["after_start"].endswith("check,true")
