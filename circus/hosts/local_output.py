@@ -68,12 +68,14 @@ class OutputPump:
         self._ready.set()
 
     async def stop(self) -> None:
-        """Stop delivering; events still queued are discarded."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop delivering; events still queued are discarded. Safe to call from the handler
+        (the delivery task then ends when the handler returns)."""
+        task, self._task = self._task, None
+        self._handler = None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
         self._queue.clear()
 
     # -- capture ----------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class OutputPump:
         return batch
 
     async def _deliver_forever(self) -> None:
-        while True:
+        while self._task is asyncio.current_task():
             await self._ready.wait()
             self._ready.clear()
             if self._handler is None or not self._queue:

@@ -207,6 +207,27 @@ def test_respawn_of_the_same_name_inside_the_handler_starts_a_new_process(kernel
     run(main())
 
 
+def test_close_from_inside_the_handler_leaves_the_batch_unacknowledged(kernel):
+    async def main():
+        host = KernelHost(kernel.endpoint)
+        closed = asyncio.Event()
+
+        async def handler(batch):
+            if any(isinstance(e, ExitRecord) for e in batch):
+                await host.close()
+                closed.set()
+
+        await host.open(handler)
+        await host.spawn(sh("circus.cl.1", "exit 4"))
+        await asyncio.wait_for(closed.wait(), 10)
+        with pytest.raises(KernelConnectionLost, match="closed"):
+            await host.list_processes()
+        async with opened(kernel) as (_again, events):  # not acknowledged: delivered again
+            assert (await events.wait_exit("circus.cl.1")).exit_code == 4
+
+    run(main())
+
+
 def test_big_output_with_a_slow_handler_arrives_complete(kernel):
     total = 4 * 1024 * 1024
     code = (

@@ -680,6 +680,25 @@ def test_close_can_keep_children_running():
     run(main())
 
 
+def test_close_from_inside_the_handler():
+    async def main():
+        host = LocalHost()
+        closed = asyncio.Event()
+
+        async def handler(batch):
+            if any(isinstance(e, ExitRecord) for e in batch):
+                await host.close()
+                closed.set()
+
+        await host.open(handler)
+        await host.spawn(sh("x", "exit 0"))
+        await asyncio.wait_for(closed.wait(), 10)
+        with pytest.raises(SpawnError, match="closed"):
+            await host.spawn(sh("late", "true"))
+
+    run(main())
+
+
 def test_spawn_after_close_is_refused():
     async def main():
         host = LocalHost()
