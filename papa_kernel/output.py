@@ -18,11 +18,14 @@ Acknowledgement is by sequence number, so two chunks with the same timestamp can
 from __future__ import annotations
 
 import collections
+import contextlib
+import fcntl
 import itertools
 import os
 from collections.abc import Iterator
 
-READ_SIZE = 256 * 1024  # one read; a pipe rarely holds more (64 KiB by default)
+PIPE_SIZE = 64 * 1024  # Linux default pipe capacity: one read takes at most this much
+BIG_PIPE_SIZE = 1024 * 1024  # a pipe found full is grown to this (fewer reads and records)
 
 _sequence = itertools.count(1)
 
@@ -46,6 +49,7 @@ class OutputStream:
         self.drop_seq = 0  # sequence number of the newest dropped chunk
         self.drop_time = 0.0
         self.paused = False  # True while back-pressure keeps the pipe unread
+        self.read_size = PIPE_SIZE  # the pipe's capacity: reading more is pointless
 
     @property
     def full(self) -> bool:
@@ -58,16 +62,29 @@ class OutputStream:
         Returns the number of bytes read, 0 if the pipe is empty for now, -1 at EOF (or error).
         """
         try:
-            data = os.read(self.fd, READ_SIZE)  # type: ignore[arg-type]
+            data = os.read(self.fd, self.read_size)  # type: ignore[arg-type]
         except BlockingIOError:
             return 0
         except OSError:
             return -1
         if not data:
             return -1
+        if len(data) == self.read_size < BIG_PIPE_SIZE <= self.capacity:
+            self._grow_pipe()
         self.chunks.append((next_seq(), timestamp, data))
         self.nbytes += len(data)
         return len(data)
+
+    def _grow_pipe(self) -> None:
+        """A full pipe means a heavy writer: give it a big pipe (only this one, only once).
+
+        Idle workers keep small pipes, so 1000 of them cost little kernel memory; a stream
+        with a buffer smaller than the big pipe keeps its small pipe (its owner asked for
+        little buffering).
+        """
+        self.read_size = BIG_PIPE_SIZE  # even if refused: the next read simply returns less
+        with contextlib.suppress(OSError):
+            self.read_size = fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, BIG_PIPE_SIZE)
 
     def drop_overflow(self, timestamp: float) -> None:
         """Drop the oldest whole chunks while over capacity; the newest chunk always stays."""

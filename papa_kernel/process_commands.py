@@ -41,7 +41,8 @@ def make_process_command(session: Session, args: list[str]) -> str | None:
             entry = kernel.host(
                 name, spawned, spec.args_text, spec.identity, spec.capacity, spec.shown_options
             )
-            log.info("process %s", entry.describe())
+            if log.isEnabledFor(logging.INFO):
+                log.info("process %s", entry.describe())
     finally:
         close_child_sockets(spec)  # the child has its own copies now
     if spec.watch:
