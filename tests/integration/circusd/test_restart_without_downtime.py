@@ -1,0 +1,150 @@
+"""The design's reason to exist: circusd can die and come back while workers keep serving."""
+
+import collections
+import http.client
+import threading
+
+import pytest
+from support import free_port, pid_alive, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Load(threading.Thread):
+    """Bounded loopback HTTP load: one request every ``interval`` seconds."""
+
+    def __init__(self, port: int, interval: float = 0.005):
+        super().__init__(daemon=True)
+        self.port = port
+        self.interval = interval
+        self.ok = 0
+        self.failures: list[str] = []
+        self.pids: collections.Counter = collections.Counter()
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/")
+                response = conn.getresponse()
+                body = response.read()
+                conn.close()
+                if response.status != 200:
+                    self.failures.append(f"status {response.status}")
+                else:
+                    self.ok += 1
+                    self.pids[int(body)] += 1
+            except OSError as exc:
+                self.failures.append(repr(exc))
+            self._halt.wait(self.interval)
+
+    def stop(self):
+        self._halt.set()
+        self.join(timeout=10)
+
+
+def served_lines(path) -> list[tuple[int, int]]:
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    return [(int(p), int(n)) for _, p, n in (line.split() for line in lines if line)]
+
+
+def test_kill9_circusd_under_load_loses_nothing(circusd, worker_cmd, tmp_path):
+    port = free_port()
+    out = tmp_path / "served.log"
+    d = circusd(f"""
+        [socket:web]
+        host = 127.0.0.1
+        port = {port}
+
+        [watcher:web]
+        cmd = {worker_cmd} http $(circus.sockets.web)
+        use_sockets = true
+        numprocesses = 2
+        stdout_stream.class = FileStream
+        stdout_stream.filename = {out}
+    """)
+    pids = sorted(d.pids("web"))
+    load = Load(port)
+    load.start()
+    try:
+        wait_for(lambda: load.ok > 50, message="load running")
+        d.kill9()
+        wait_for(lambda: load.ok > 150, message="serving while circusd is dead")
+        d.start()
+        wait_for(lambda: load.ok > 300, message="serving after restart")
+    finally:
+        load.stop()
+    assert load.failures == []
+    assert sorted(d.pids("web")) == pids
+    assert all(pid_alive(p) for p in pids)
+    assert set(load.pids) == set(pids)
+    # every request printed one line; every line reaches the stream exactly once
+    lines = wait_for(lambda: (len(served_lines(out)) >= load.ok) and served_lines(out),
+                     timeout=20, message="all lines in the stream")
+    assert len(lines) == load.ok
+    assert len(set(lines)) == len(lines)
+    for pid in pids:
+        counts = sorted(n for p, n in lines if p == pid)
+        assert counts == list(range(1, len(counts) + 1))
+
+
+def test_quit_keeps_workers_and_stop_workers_ends_them(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+    """)
+    pids = d.pids("w")
+    d.ok("quit")
+    d.proc.wait(timeout=20)
+    assert all(pid_alive(p) for p in pids)
+    d.start()
+    assert sorted(d.pids("w")) == sorted(pids)
+    d.ok("quit", stop_workers=True)
+    d.proc.wait(timeout=30)
+    wait_for(lambda: not any(pid_alive(p) for p in pids), message="workers stopped")
+
+
+def test_restart_converges_to_a_changed_config(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:keep]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+
+        [watcher:gone]
+        cmd = {worker_cmd} sleep
+    """)
+    keep, gone = d.pids("keep"), d.pids("gone")
+    d.stop()
+    d.write_config(f"""
+        [watcher:keep]
+        cmd = {worker_cmd} sleep
+        numprocesses = 3
+    """)
+    d.start()
+    now = d.pids("keep")
+    assert set(keep) <= set(now) and len(now) == 3
+    wait_for(lambda: not pid_alive(gone[0]), message="removed watcher's worker stopped")
+
+
+def test_exits_while_circusd_is_away_are_respawned(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+    """)
+    pids = d.pids("w")
+    d.kill9()
+    import os
+    import signal
+
+    os.kill(pids[0], signal.SIGKILL)
+    wait_for(lambda: not pid_alive(pids[0]), message="worker dead")
+    d.start()
+    now = wait_for(lambda: len(d.pids("w")) == 2 and d.pids("w"), message="respawned")
+    assert pids[1] in now and pids[0] not in now
