@@ -138,16 +138,18 @@ class KernelHost(ProcessHost):
                 log.exception("the on_lost callback failed")
 
     async def _drop_connections(self) -> None:
-        if self._watch_task is not None and self._watch_task is not asyncio.current_task():
-            self._watch_task.cancel()
+        """Close the current connections (a later open() makes new ones, never touched here)."""
+        task, self._watch_task = self._watch_task, None
+        watch, self._watch = self._watch, None
+        commands, self._commands = self._commands, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watch_task
-        self._watch_task = None
-        if self._watch is not None:
-            await self._watch.close()
-            self._watch = None
-        if self._commands is not None:
-            await self._commands.close()
+                await task
+        if watch is not None:
+            await watch.close()
+        if commands is not None:
+            await commands.close()
 
     async def _request(self, line: str) -> str:
         return await (await self._channel()).request(line)
@@ -157,6 +159,8 @@ class KernelHost(ProcessHost):
     async def open(self, on_events: EventHandler) -> None:
         """Connect (again, after a loss) and start delivering output and exits of processes
         named ``<prefix>*``, including those buffered while no circusd was attached."""
+        if self._watch is not None or self.lost is not None:
+            await self.close()  # a previous (or lost) session is fully closed first
         self.lost = None
         self._closing = False
         self._handler = on_events
@@ -206,17 +210,11 @@ class KernelHost(ProcessHost):
         """Close both connections. Processes and sockets stay in the kernel. A batch being
         handled right now is not acknowledged, so it is delivered again after ``open()``."""
         self._closing = True
-        task, self._watch_task = self._watch_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self._watch is not None:
-            await self._watch.close()
-            self._watch = None
-        if self._commands is not None:
-            await self._commands.close()
-            self._commands = None
+        await self._drop_connections()
+        if self._dropping is not None and self._dropping is not asyncio.current_task():
+            with contextlib.suppress(Exception):
+                await self._dropping
+        self._dropping = None
 
     # -- processes --------------------------------------------------------------------------------
 
@@ -241,12 +239,13 @@ class KernelHost(ProcessHost):
                     await channel.wait(stale)
         return parse_process_line(lines(body)[0])
 
-    async def signal(self, name: str, signum: int) -> bool:
+    async def signal(self, name: str, signum: int, *, group: bool = False) -> bool:
         """``signal SIGNUM NAME`` (through the kernel's pidfd). False if it has exited or is
-        unknown to the kernel."""
+        unknown to the kernel. With ``group``, the process group the child leads gets it."""
         check_name(name, "process name")
+        option = "group=1 " if group else ""
         try:
-            body = await self._request(f"signal {int(signum)} {name}")
+            body = await self._request(f"signal {option}{int(signum)} {name}")
         except KernelConnectionLost:
             raise
         except KernelError as exc:

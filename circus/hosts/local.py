@@ -272,15 +272,19 @@ class LocalHost(ProcessHost):
             if child.exit_code is not None and not child.exit_queued:
                 self._flush_exit(child)
 
-    async def signal(self, name: str, signum: int) -> bool:
-        """Send ``signum`` through the child's pidfd; False if it has exited."""
+    async def signal(self, name: str, signum: int, *, group: bool = False) -> bool:
+        """Send ``signum`` through the child's pidfd; False if it has exited. With ``group``,
+        the whole process group the child leads (its own session) gets it."""
         child = self._children.get(name)
         if child is None or child.exit_code is not None or child.forgotten:
             return False
         try:
             if os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
                 return False  # dead, reaper not run yet: it will report the exit
-            signal.pidfd_send_signal(child.pidfd, signum)
+            if group:  # unreaped, so the group id cannot have been recycled
+                os.killpg(child.pid, signum)
+            else:
+                signal.pidfd_send_signal(child.pidfd, signum)
         except ProcessLookupError:
             return False
         except (OSError, ValueError) as exc:

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import pathlib
 import select
 import signal
 import socket
@@ -78,6 +79,25 @@ def test_spawn_list_signal_forget(kernel):
 
     def kernel_children():
         return children_of(kernel.pid)
+
+    run(main())
+
+
+def test_group_signal_reaches_grandchildren(kernel):
+    pidfile = pathlib.Path(kernel.directory) / "gc.pid"
+
+    async def main():
+        async with opened(kernel) as (host, events):
+            await host.spawn(sh("circus.g.1", f"sleep 30 & echo $! > {pidfile}; wait"))
+            grandchild = int(
+                await asyncio.to_thread(
+                    support.wait_for,
+                    lambda: pidfile.exists() and pidfile.read_text().strip(),
+                )
+            )
+            assert await host.signal("circus.g.1", signal.SIGTERM, group=True)
+            assert (await events.wait_exit("circus.g.1")).exit_code == -signal.SIGTERM
+            await asyncio.to_thread(support.wait_for, lambda: not support.pid_alive(grandchild))
 
     run(main())
 
@@ -418,6 +438,16 @@ def test_a_dead_kernel_is_reported_not_a_hang(kdir):
             assert len(lost) == 1 and "papa-kernel" in str(lost[0])
             with pytest.raises(KernelConnectionLost):
                 await host.spawn(sh("circus.x.1", "true"))
+            again = RunningKernel(kdir)  # a new kernel on the same socket: open() reconnects
+            try:
+                events = Collector()
+                await host.open(events)
+                await host.spawn(sh("circus.x.1", "exit 2"))
+                assert (await events.wait_exit("circus.x.1")).exit_code == 2
+                assert host.lost is None
+            finally:
+                await host.close()
+                again.stop()
         finally:
             await host.close()
 

@@ -310,6 +310,27 @@ def test_signal_is_delivered_and_reported():
     run(main())
 
 
+def test_group_signal_reaches_grandchildren(tmp_path):
+    pidfile = tmp_path / "gc.pid"
+
+    async def main():
+        async with local_host() as (host, events):
+            await host.spawn(sh("grp", f"sleep 30 & echo $! > {pidfile}; wait"))
+            grandchild = int(
+                await asyncio.to_thread(
+                    support.wait_for, lambda: pidfile.exists() and pidfile.read_text().strip()
+                )
+            )
+            try:
+                assert await host.signal("grp", signal.SIGTERM, group=True)
+                assert (await events.wait_exit("grp")).exit_code == -signal.SIGTERM
+                await asyncio.to_thread(support.wait_for, lambda: not support.pid_alive(grandchild))
+            finally:
+                support.kill_pids([grandchild])
+
+    run(main())
+
+
 def test_signal_to_an_exited_but_unreaped_child_is_false():
     async def main():
         async with local_host(open_now=False) as (host, _):
