@@ -43,7 +43,7 @@ def kill_tree(pid: int) -> None:
 class RunningKernel:
     """A papa-kernel started in the foreground by a test."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, tcp: bool = False):
         self.directory = directory
         self.path = os.path.join(directory, "k.sock")
         self.log = os.path.join(directory, "kernel.log")
@@ -59,6 +59,7 @@ class RunningKernel:
                 self.log,
                 "--log-level",
                 "debug",
+                *(["--tcp", "127.0.0.1:0"] if tcp else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -70,6 +71,8 @@ class RunningKernel:
         if not line.startswith(READY):
             self.stop()
             raise RuntimeError(f"papa-kernel did not start: {line!r} {self.proc.stderr.read()!r}")
+        fields = dict(item.partition("=")[::2] for item in line.split()[2:])
+        self.tcp_endpoint = f"tcp://{fields['tcp']}" if "tcp" in fields else None
 
     @property
     def endpoint(self) -> str:

@@ -458,6 +458,27 @@ def test_a_dead_kernel_is_reported_not_a_hang(kdir):
             kernel.stop()
 
 
+def test_loopback_tcp_endpoint(kdir):
+    kernel = RunningKernel(kdir, tcp=True)
+
+    async def main():
+        host = KernelHost(kernel.tcp_endpoint)
+        events = Collector()
+        await host.open(events)
+        try:
+            await host.spawn(sh("circus.tcp.1", "echo over-tcp"))
+            await events.wait_exit("circus.tcp.1")
+            assert events.output("circus.tcp.1") == b"over-tcp\n"
+            assert await ensure_kernel(kernel.tcp_endpoint) is False
+        finally:
+            await host.close()
+
+    try:
+        run(main())
+    finally:
+        kernel.stop()
+
+
 def test_nobody_listening_is_a_clear_error(kdir):
     async def main():
         host = KernelHost(os.path.join(kdir, "none.sock"))
