@@ -48,8 +48,18 @@ class Kernel:
         self.values: dict[str, str] = {}
         self.process_watches: set[ProcessWatch] = set()
         self.socket_waiters: dict[int, tuple[ManagedSocket, set[SocketWatch]]] = {}
+        self._sigchld_installed = False
+        # An inherited SIG_IGN for SIGCHLD would make the OS reap our children for us.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if not self.use_pidfd:
-            loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
+            self._install_sigchld()
+
+    def _install_sigchld(self) -> None:
+        """Switch on the SIGCHLD reaper (fallback when a pidfd cannot be had)."""
+        if not self._sigchld_installed:
+            self._sigchld_installed = True
+            self.loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
+            self._on_sigchld(signal.SIGCHLD)  # a child may have exited before the handler
 
     # -- hosting ---------------------------------------------------------------------------
     def host(
@@ -69,6 +79,8 @@ class Kernel:
             self._register_pipe(entry, stream)
         if entry.pidfd is not None:
             self.loop.register(entry.pidfd, selectors.EVENT_READ, lambda _m: self._on_pidfd(entry))
+        else:
+            self._install_sigchld()  # pidfd_open failed (old OS): reap on SIGCHLD
         for watch in list(self.process_watches):
             if watch.follow and matches_any(name, watch.patterns):
                 watch.attach(entry)

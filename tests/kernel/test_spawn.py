@@ -154,6 +154,8 @@ def test_spawn_api_modes_and_fork_path():
 
 
 def test_spawn_api_errors_leave_nothing_behind():
+    warm = spawn(SpawnRequest(argv=("true",), stdout=DEVNULL, stderr=DEVNULL), use_pidfd=False)
+    os.waitpid(warm.pid, 0)  # (spawn keeps one /dev/null fd open for all children)
     before = set(os.listdir("/proc/self/fd"))
     with pytest.raises(SpawnError, match="nonexistent"):
         spawn(SpawnRequest(argv=("/nonexistent",)))
