@@ -21,7 +21,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from circus import __version__
@@ -87,35 +87,76 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(commands: dict[str, Command]) -> _Parser:
-    """One parser: global options (accepted before and after the command) + one subparser per
-    command with its flags and free positional arguments."""
+    """The global parser, with one parser per command in ``parser.command_parsers``.
+
+    :func:`parse` splits the command line at the command name: global options before it,
+    the command's flags and arguments (in any order, global options too) after it."""
     parser = _Parser(prog="circusctl", usage=USAGE, add_help=False)
     for flag, kwargs in GLOBAL_OPTIONS:
         parser.add_argument(flag, **kwargs)
-    subparsers = parser.add_subparsers(dest="command", parser_class=_Parser)
-    for name, command in commands.items():
-        sub = subparsers.add_parser(
-            name, add_help=False, usage=f"circusctl {name} {command.usage}".rstrip()
-        )
-        for flag, kwargs in GLOBAL_OPTIONS:  # so `circusctl status --json` works too
-            sub.add_argument(flag, **dict(kwargs, default=argparse.SUPPRESS))
-        for option in command.flags:
-            names = [f"--{option.name}"]
-            if "_" in option.name:
-                names.append(f"--{option.name.replace('_', '-')}")
-            dest = f"flag_{option.name}"
-            if option.takes_value:
-                sub.add_argument(
-                    *names,
-                    dest=dest,
-                    default=option.default,
-                    choices=option.choices,
-                    help=option.help,
-                )
-            else:
-                sub.add_argument(*names, dest=dest, action="store_true", help=option.help)
-        sub.add_argument("args", nargs="*")
+    parser.set_defaults(command=None)
+    parser.command_parsers = {  # type: ignore[attr-defined]
+        name: _command_parser(name, command) for name, command in commands.items()
+    }
     return parser
+
+
+def _command_parser(name: str, command: Command) -> _Parser:
+    sub = _Parser(
+        prog=f"circusctl {name}", add_help=False, usage=f"circusctl {name} {command.usage}".rstrip()
+    )
+    for flag, kwargs in GLOBAL_OPTIONS:  # so `circusctl status --json` works too
+        sub.add_argument(flag, **dict(kwargs, default=argparse.SUPPRESS))
+    for option in command.flags:
+        names = [f"--{option.name}"]
+        if "_" in option.name:
+            names.append(f"--{option.name.replace('_', '-')}")
+        dest = f"flag_{option.name}"
+        if option.takes_value:
+            sub.add_argument(
+                *names, dest=dest, default=option.default, choices=option.choices, help=option.help
+            )
+        else:
+            sub.add_argument(*names, dest=dest, action="store_true", help=option.help)
+    sub.add_argument("args", nargs="*")
+    return sub
+
+
+_VALUE_OPTIONS = frozenset(
+    flag for flag, kwargs in GLOBAL_OPTIONS if kwargs.get("action") != "store_true"
+)
+
+
+def _command_index(argv: Sequence[str], commands: Mapping[str, Any]) -> int | None:
+    """Where the command name is in ``argv`` (skipping global options and their values)."""
+    skip = False
+    for index, word in enumerate(argv):
+        if skip:
+            skip = False
+        elif word == "--":
+            return None
+        elif word.startswith("--"):
+            skip = word in _VALUE_OPTIONS
+        elif word in commands:
+            return index
+        else:
+            return None
+    return None
+
+
+def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a circusctl command line (raises UsageError)."""
+    argv = list(argv)
+    commands = parser.command_parsers  # type: ignore[attr-defined]
+    index = _command_index(argv, commands)
+    if index is None:
+        return parser.parse_args(argv)
+    args = parser.parse_args(argv[:index])
+    # intermixed: `signal web --recursive hup` (a flag between positionals) works
+    for key, value in vars(commands[argv[index]].parse_intermixed_args(argv[index + 1 :])).items():
+        setattr(args, key, value)
+    args.command = argv[index]
+    return args
 
 
 def general_help(commands: dict[str, Command]) -> str:
@@ -370,10 +411,6 @@ def run_shell(session: Session, commands: dict[str, Command], parser: _Parser) -
     finally:
         session.close()
     return EXIT_OK
-
-
-def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
-    return parser.parse_args(list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

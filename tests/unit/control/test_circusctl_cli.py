@@ -95,3 +95,39 @@ def test_option_after_command_overrides(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("CIRCUSCTL_ENDPOINT", f"ipc://{tmp_path}/env.sock")
     code, _, err = run(capsys, "status", "--endpoint", f"ipc://{tmp_path}/opt.sock")
     assert code == 1 and "opt.sock" in err
+
+
+def _parse(*argv):
+    from circus.control.commands import get_commands
+
+    return circusctl.parse(circusctl.build_parser(get_commands()), list(argv))
+
+
+def test_flags_between_positionals():
+    args = _parse("signal", "web", "--recursive", "hup")
+    assert (args.command, args.args, args.flag_recursive) == ("signal", ["web", "hup"], True)
+
+
+def test_global_options_before_and_after_the_command():
+    args = _parse("--timeout", "2", "status", "web", "--json")
+    assert (args.command, args.args, args.timeout, args.json) == ("status", ["web"], 2.0, True)
+
+
+def test_double_dash_keeps_the_command_line_of_add():
+    args = _parse("add", "--start", "web", "--", "python", "-m", "http.server", "--bind", "x")
+    assert args.args == ["web", "python", "-m", "http.server", "--bind", "x"]
+    assert args.flag_start is True
+
+
+def test_option_value_named_like_a_command_is_not_the_command():
+    args = _parse("--endpoint", "status", "list")
+    assert (args.endpoint, args.command) == ("status", "list")
+
+
+def test_unknown_command_message_is_the_originals(capsys):
+    code, _, err = run(capsys, "frobnicate")
+    assert code == 2
+    assert err == (
+        "usage: circusctl [options] command [args]\n"
+        "circusctl: error: unrecognized arguments: frobnicate\n"
+    )
