@@ -380,13 +380,20 @@ def test_forget_drops_record_and_queued_output():
 # --- output: back-pressure -----------------------------------------------------------------------
 
 
-def test_slow_handler_applies_back_pressure_without_losing_bytes():
+def test_slow_handler_applies_back_pressure_without_losing_bytes(tmp_path):
     bound = 64 * 1024
     total = 3 * 1024 * 1024
-    code = (
-        "import os, sys\nchunk = bytes(range(256)) * 256\n"
+    progress = tmp_path / "written"
+    code = (  # writes 64 KiB chunks and records how many bytes it has written so far
+        f"import os\nchunk = bytes(range(256)) * 256\nfd = os.open({str(progress)!r}, "
+        "os.O_WRONLY | os.O_CREAT)\n"
         f"for i in range({total} // len(chunk)):\n    os.write(1, chunk)\n"
+        "    os.pwrite(fd, b'%12d' % ((i + 1) * len(chunk)), 0)\n"
     )
+
+    def written() -> int:
+        text = progress.read_text().strip() if progress.exists() else ""
+        return int(text) if text else 0
 
     async def main():
         gate = asyncio.Event()
@@ -398,8 +405,19 @@ def test_slow_handler_applies_back_pressure_without_losing_bytes():
 
         async with local_host(Gated()) as (host, events):
             info = await host.spawn(py("bp", code, bufsize=bound))
-            await asyncio.sleep(0.5)  # the handler is stuck: the host must stop reading
-            assert support.pid_alive(info.pid), "writer should be blocked on its full pipe"
+            # The handler is stuck on the first batch (<= bound bytes); the host queues one
+            # more bound and must then stop reading: the writer blocks on its full pipe.
+            await asyncio.to_thread(
+                support.wait_for,
+                lambda: blocked_writing(info.pid) and written() >= 2 * bound,
+                10,
+                0.01,
+                "the writer blocked after two bounds",
+            )
+            for _ in range(20):  # give the loop every chance to read more if it would
+                await asyncio.sleep(0.005)
+            limit = 2 * bound + 65536 + 65536  # + pipe capacity + the chunk in write()
+            assert blocked_writing(info.pid) and written() <= limit
             assert events.batches == []
             gate.set()
             await events.wait_exit("bp", timeout=20)
@@ -411,6 +429,15 @@ def test_slow_handler_applies_back_pressure_without_losing_bytes():
             assert events.max_running == 1
 
     run(main())
+
+
+def blocked_writing(pid: int) -> bool:
+    """True while ``pid`` sleeps in a write to a full pipe."""
+    try:
+        with open(f"/proc/{pid}/wchan") as handle:
+            return "pipe_write" in handle.read()
+    except FileNotFoundError:
+        return False
 
 
 def test_merged_and_discarded_streams():
