@@ -343,17 +343,23 @@ def test_signal_to_an_exited_but_unreaped_child_is_false():
     run(main())
 
 
+async def until_exited(host: LocalHost, name: str, timeout: float = 10.0) -> ProcessInfo:
+    """Poll the listing (with a deadline) until ``name`` shows as exited."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        listed = await host.list_processes(name)
+        if listed and not listed[0].running:
+            return listed[0]
+        assert asyncio.get_running_loop().time() < deadline, f"{name} did not exit"
+        await asyncio.sleep(0.01)
+
+
 def test_exited_processes_stay_listed_until_reported():
     async def main():
         async with local_host(open_now=False) as (host, events):
             await host.spawn(sh("q", "exit 4"))
-            listed = []
-            for _ in range(200):
-                listed = await host.list_processes("q")
-                if listed and not listed[0].running:
-                    break
-                await asyncio.sleep(0.01)
-            assert listed[0].exit_code == 4 and not listed[0].running
+            listed = await until_exited(host, "q")
+            assert listed.exit_code == 4 and not listed.running
             await host.open(events)
             assert (await events.wait_exit("q")).exit_code == 4
             assert await host.list_processes() == []
@@ -365,7 +371,7 @@ def test_forget_drops_record_and_queued_output():
     async def main():
         async with local_host(open_now=False) as (host, events):
             await host.spawn(sh("f", "echo lost; exit 1"))
-            await asyncio.sleep(0.2)
+            await until_exited(host, "f")  # its output and exit are queued, not delivered
             await host.forget("f")
             await host.forget("never-existed")
             assert await host.list_processes() == []
