@@ -83,7 +83,7 @@ class EventPublisher:
             ipc_path = security.prepare_ipc_path(endpoint)
             sock.bind(endpoint)
             if ipc_path:
-                # subscribers are often other users' tools only with endpoint_owner
+                # 0600, owned by endpoint_owner when set (like the control socket)
                 security.restrict_ipc_socket(ipc_path, getattr(settings, "endpoint_owner", None))
         except BaseException:
             sock.close(linger=0)

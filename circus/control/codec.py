@@ -49,7 +49,7 @@ def decode_request(body: bytes | str) -> Request:
     """Parse a request body. Raises :class:`InvalidJSONError` or :class:`MessageError`.
 
     The ``id`` of a request that could be parsed far enough is kept on the exception as
-    ``exc.request_id`` so the error reply can echo it.
+    ``exc.request_id`` so the error reply can echo it (and ``exc.cast``: casts get no reply).
     """
     if isinstance(body, bytes):
         try:
@@ -83,6 +83,7 @@ def decode_request(body: bytes | str) -> Request:
             )
     except MessageError as exc:
         exc.request_id = mid  # type: ignore[attr-defined]
+        exc.cast = data.get("msg_type") == CAST  # type: ignore[attr-defined]
         raise
     return Request(
         command=command, properties=properties, id=mid, cast=data.get("msg_type") == CAST

@@ -158,6 +158,8 @@ class Controller:
             request = decode_request(body)
         except CircusError as exc:
             log.info("bad control message %r: %s", body[:200], exc)
+            if getattr(exc, "cast", False):
+                return
             await self._send(identity, error_from_exception(exc, getattr(exc, "request_id", None)))
             return
         if task is not None:

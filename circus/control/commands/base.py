@@ -215,7 +215,3 @@ class Command:
     def flag_props(opts: Mapping[str, Any], *names: str) -> dict[str, Any]:
         """The given flags that were set (truthy, or non-default values)."""
         return {name: opts[name] for name in names if opts.get(name) not in (None, False)}
-
-
-def is_awaitable(value: Any) -> bool:
-    return inspect.isawaitable(value)

@@ -265,6 +265,8 @@ def test_cast_gets_no_reply_but_runs(ipc_server):
         support.wait_for(lambda: len(call(c, "list", name="sleeper")["pids"]) == 3)
         c.cast("incr", name="nope")  # an error: logged, still no reply
         assert not c.socket.poll(300)
+        c.socket.send(b'{"msg_type": "cast", "properties": 3}')  # malformed cast: no reply
+        assert not c.socket.poll(300)
 
 
 # --- malformed input ----------------------------------------------------------------------------
