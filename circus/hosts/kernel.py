@@ -184,6 +184,8 @@ class KernelHost(ProcessHost):
         try:
             while True:
                 events = to_host_events(await watch.next_batch())
+                # Kept after the acknowledgement too: the ack travels on this connection and a
+                # later spawn on the command connection could overtake it in the kernel.
                 for event in events:
                     if isinstance(event, ExitRecord):
                         self._reported_exits.add(event.name)
@@ -237,7 +239,17 @@ class KernelHost(ProcessHost):
             if stale is not None:
                 with contextlib.suppress(KernelError):
                     await channel.wait(stale)
-        return parse_process_line(lines(body)[0])
+        info = parse_process_line(lines(body)[0])
+        if not info.running:
+            # A fresh process is always running in the reply (the kernel reaps later), so this
+            # is an earlier process of that name whose exit (and maybe output) has not been
+            # delivered: never hand it out as new, and never discard what it left behind.
+            raise SpawnError(
+                f"cannot spawn {spec.name}: an earlier process of that name (pid {info.pid}) "
+                f"exited and its exit has not been delivered yet; spawn it again once its "
+                f"ExitRecord has arrived"
+            )
+        return info
 
     async def signal(self, name: str, signum: int, *, group: bool = False) -> bool:
         """``signal SIGNUM NAME`` (through the kernel's pidfd). False if it has exited or is

@@ -248,6 +248,31 @@ def test_close_from_inside_the_handler_leaves_the_batch_unacknowledged(kernel):
     run(main())
 
 
+def test_spawn_never_returns_an_undelivered_dead_process(kernel):
+    async def main():
+        host = KernelHost(kernel.endpoint)  # not opened yet: nothing is delivered
+        try:
+            first = await host.spawn(sh("circus.st.1", "echo last words; exit 6"))
+            await asyncio.to_thread(support.wait_for, lambda: not support.pid_alive(first.pid))
+            for _ in range(500):
+                listed = await host.list_processes("circus.st.1")
+                if listed and not listed[0].running:
+                    break
+                await asyncio.sleep(0.01)
+            with pytest.raises(SpawnError, match="has not been delivered yet"):
+                await host.spawn(sh("circus.st.1", "echo last words; exit 6"))
+            events = Collector()
+            await host.open(events)
+            assert (await events.wait_exit("circus.st.1")).exit_code == 6
+            assert events.output("circus.st.1") == b"last words\n"  # nothing was discarded
+            again = await host.spawn(sh("circus.st.1", "echo last words; exit 6"))
+            assert again.running and again.pid != first.pid
+        finally:
+            await host.close()
+
+    run(main())
+
+
 def test_big_output_with_a_slow_handler_arrives_complete(kernel):
     total = 4 * 1024 * 1024
     code = (
