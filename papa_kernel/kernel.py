@@ -111,7 +111,7 @@ class Kernel:
             if entry.watchers:
                 self._pause(stream)  # back-pressure: the child blocks, nothing is lost
             else:
-                stream.drop_overflow(time.time())  # nobody watches: keep the child running
+                stream.drop_overflow()  # nobody watches: keep the child running
         for watch in entry.watchers:
             watch.mark(entry)
 

@@ -86,15 +86,15 @@ class OutputStream:
         with contextlib.suppress(OSError):
             self.read_size = fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, BIG_PIPE_SIZE)
 
-    def drop_overflow(self, timestamp: float) -> None:
+    def drop_overflow(self) -> None:
         """Drop the oldest whole chunks while over capacity; the newest chunk always stays."""
         while self.nbytes > self.capacity and len(self.chunks) > 1:
-            seq, _ts, data = self.chunks.popleft()
+            seq, chunk_time, data = self.chunks.popleft()
             self.nbytes -= len(data)
             self.dropped_pending += len(data)
             self.dropped_total += len(data)
             self.drop_seq = seq
-            self.drop_time = timestamp
+            self.drop_time = chunk_time  # the record sorts where the chunk was: keep its time
 
     def unsent(self, after_seq: int) -> Iterator[tuple[int, float, bytes]]:
         """Chunks with a sequence number above ``after_seq``, oldest first."""

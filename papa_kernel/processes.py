@@ -95,6 +95,7 @@ class ProcessEntry:
     def queue_closed(self) -> None:
         """EXITED -> FINISHED: the closed record goes after every chunk read so far."""
         self.closed_seq = next_seq()
+        self.exit_time = time.time()  # now, so timestamps never go backwards in a batch
         self.transition(State.FINISHED)
 
     def describe(self) -> str:

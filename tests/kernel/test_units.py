@@ -96,7 +96,7 @@ def test_output_stream_drops_oldest_and_acks_by_sequence():
             os.write(write_end, data)
             assert stream.read(1.0) == len(data)
             if stream.full:
-                stream.drop_overflow(2.0)
+                stream.drop_overflow()
         assert [chunk[2] for chunk in stream.chunks] == [b"XYZ\n"]
         assert stream.dropped_pending == stream.dropped_total == 16
         assert stream.read(3.0) == 0  # empty pipe: would block
@@ -119,7 +119,7 @@ def test_one_chunk_larger_than_the_buffer_is_kept_whole():
     stream = OutputStream("err", read_end, capacity=4)
     os.write(write_end, b"123456789\n")
     stream.read(1.0)
-    stream.drop_overflow(1.0)
+    stream.drop_overflow()
     assert [chunk[2] for chunk in stream.chunks] == [b"123456789\n"]
     stream.close()
     os.close(write_end)

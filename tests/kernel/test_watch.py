@@ -194,6 +194,8 @@ def test_without_watcher_output_is_dropped_and_counted(client):
     kept = sum(len(r[3]) for r in records if r[0] == "out")
     assert dropped + kept == 1000004
     assert records[-2][3].endswith(b"end\n") and records[-1][0] == "closed"
+    timestamps = [record[2] for record in records]
+    assert timestamps == sorted(timestamps)
 
 
 def test_output_survives_a_watcher_disconnect(kernel, client):
