@@ -520,10 +520,10 @@ class Watcher:
                 if not await self._hook("before_signal", pid=proc.pid, signum=signum) \
                         and signum != signals.SIGKILL:
                     continue
+                descendants = proc.children(recursive=True) if recursive else []
                 await proc.send_signal(signum)
-                if recursive:
-                    for child in proc.children(recursive=True):
-                        proc.signal_pid(child, signum)
+                for child in descendants:  # listed first: a dead parent has no children
+                    proc.signal_pid(child, signum)
                 await self._hook("after_signal", pid=proc.pid, signum=signum)
 
     def _process(self, pid: int) -> Process:

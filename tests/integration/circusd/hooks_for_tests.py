@@ -1,0 +1,24 @@
+"""Hooks used by test_policy.py (imported by circusd from the test's working dir via PYTHONPATH)."""
+
+import os
+
+LOG = os.environ.get("HOOK_LOG", "/dev/null")
+
+
+def _log(text):
+    with open(LOG, "a") as f:
+        f.write(text + "\n")
+
+
+def record(watcher, arbiter, hook_name, **kwargs):
+    _log(f"{hook_name} {watcher.name} {kwargs.get('pid', '')}".strip())
+    return True
+
+
+def refuse(watcher, arbiter, hook_name, **kwargs):
+    _log(f"refused {hook_name} {watcher.name}")
+    return False
+
+
+def explode(watcher, arbiter, hook_name, **kwargs):
+    raise RuntimeError("boom")

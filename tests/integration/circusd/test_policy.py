@@ -1,0 +1,256 @@
+"""circusd policy with real processes: hooks, signals, max_age, on_demand, reloadconfig, streams,
+events, sockets on both hosts."""
+
+import os
+import signal
+import socket
+import time
+
+import pytest
+from support import free_port, pid_alive, wait_for
+
+from circus.events import EventSubscriber
+
+pytestmark = pytest.mark.timeout(90)
+HERE = os.path.dirname(__file__)
+
+
+def hook_env(tmp_path) -> str:
+    log = tmp_path / "hooks.log"
+    return f"HOOK_LOG = {log}\nPYTHONPATH = {HERE}\n", log
+
+
+def read(path) -> str:
+    try:
+        return open(path).read()
+    except FileNotFoundError:
+        return ""
+
+
+def test_hooks_run_in_order_and_refusal_aborts_start(circusd, worker_cmd, tmp_path,
+                                                      monkeypatch):
+    log = tmp_path / "hooks.log"
+    monkeypatch.setenv("HOOK_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", HERE)
+    d = circusd(f"""
+        [watcher:ok]
+        cmd = {worker_cmd} sleep
+        hooks.before_start = hooks_for_tests.record
+        hooks.after_start = hooks_for_tests.record
+        hooks.before_spawn = hooks_for_tests.record
+        hooks.after_spawn = hooks_for_tests.record
+        hooks.before_stop = hooks_for_tests.record
+        hooks.after_stop = hooks_for_tests.record
+
+        [watcher:refused]
+        cmd = {worker_cmd} sleep
+        hooks.before_start = hooks_for_tests.refuse
+
+        [watcher:tolerant]
+        cmd = {worker_cmd} sleep
+        hooks.before_start = hooks_for_tests.explode, true
+    """)
+    [pid] = d.pids("ok")
+    assert d.ok("status", name="refused")["status"] == "stopped"
+    assert d.pids("refused") == []
+    assert len(d.pids("tolerant")) == 1
+    d.ok("stop", name="ok", waiting=True)
+    lines = read(log).splitlines()
+    ok_lines = [line for line in lines if " ok" in line]
+    assert ok_lines == ["before_start ok", "before_spawn ok", f"after_spawn ok {pid}",
+                        "after_start ok", "before_stop ok", "after_stop ok"]
+    assert "refused before_start refused" in lines
+
+
+def test_signal_routing(circusd, worker_cmd, tmp_path):
+    d = circusd(f"""
+        [watcher:fam]
+        cmd = {worker_cmd} spawn-child
+    """)
+    [pid] = d.pids("fam")
+    out = wait_for(lambda: [ln for ln in d.log().splitlines() if ln.startswith(f"parent {pid}")],
+                   message="child started")
+    child = int(out[0].split()[3])
+    d.ok("signal", name="fam", signum="STOP", children=True)
+    wait_for(lambda: open(f"/proc/{child}/stat").read().split(") ")[1][0] == "T",
+             message="child stopped")
+    assert open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "T"
+    d.ok("signal", name="fam", signum="CONT", children=True)
+    d.ok("signal", name="fam", pid=pid, signum="KILL", recursive=True)
+    wait_for(lambda: not pid_alive(child), message="recursive kill reached the child")
+    reply = d.call("signal", name="fam", signum="NOPE")
+    assert reply["status"] == "error" and "NOPE" in reply["reason"].upper()
+
+
+def test_stop_children_kills_descendants(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:fam]
+        cmd = {worker_cmd} spawn-child
+        stop_children = true
+        graceful_timeout = 5
+    """)
+    [pid] = d.pids("fam")
+    out = wait_for(lambda: [ln for ln in d.log().splitlines() if ln.startswith(f"parent {pid}")],
+                   message="child started")
+    child = int(out[0].split()[3])
+    d.ok("stop", name="fam", waiting=True)
+    wait_for(lambda: not pid_alive(child) and not pid_alive(pid), message="family stopped")
+
+
+def test_max_age_recycles_processes(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:old]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+        max_age = 1
+        max_age_variance = 0
+        graceful_timeout = 5
+    """)
+    first = set(d.pids("old"))
+    wait_for(lambda: not (first & set(d.pids("old"))) and len(d.pids("old")) == 2,
+             timeout=20, message="all processes recycled")
+
+
+def test_on_demand_starts_on_first_connection(circusd, worker_cmd):
+    port = free_port()
+    d = circusd(f"""
+        [socket:web]
+        host = 127.0.0.1
+        port = {port}
+
+        [watcher:lazy]
+        cmd = {worker_cmd} http $(circus.sockets.web)
+        use_sockets = true
+        on_demand = true
+    """)
+    assert d.pids("lazy") == []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        reply = conn.recv(1000)
+    assert reply.startswith(b"HTTP/1.0 200")
+    assert len(d.pids("lazy")) == 1
+
+
+@pytest.mark.parametrize("use_papa", ["true", "false"])
+def test_socket_served_by_workers_on_either_host(circusd, worker_cmd, use_papa):
+    port = free_port()
+    d = circusd(f"""
+        [socket:web]
+        host = 127.0.0.1
+        port = {port}
+        use_papa = {use_papa}
+
+        [watcher:web]
+        cmd = {worker_cmd} http $(circus.sockets.web)
+        use_sockets = true
+        use_papa = {use_papa}
+        numprocesses = 2
+    """)
+    pids = set(d.pids("web"))
+    seen = set()
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            seen.add(int(conn.recv(1000).split(b"\r\n\r\n")[1]))
+    assert seen <= pids
+    sockets = d.ok("listsockets")["sockets"]
+    assert [s["port"] for s in sockets] == [port]
+
+
+def test_file_stream_gets_stdout_and_stderr(circusd, worker_cmd, tmp_path):
+    out, err = tmp_path / "out.log", tmp_path / "err.log"
+    d = circusd(f"""
+        [watcher:talk]
+        cmd = sh -c "echo to-out; echo to-err >&2; sleep 3600"
+        stdout_stream.class = FileStream
+        stdout_stream.filename = {out}
+        stderr_stream.class = FileStream
+        stderr_stream.filename = {err}
+    """)
+    wait_for(lambda: read(out) == "to-out\n" and read(err) == "to-err\n", message="streams")
+    assert d.pids("talk")
+
+
+def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:same]
+        cmd = {worker_cmd} sleep
+        [watcher:count]
+        cmd = {worker_cmd} sleep
+        [watcher:cmdchange]
+        cmd = {worker_cmd} sleep a
+        [watcher:removed]
+        cmd = {worker_cmd} sleep
+    """)
+    same, count, changed, removed = (d.pids(n) for n in ("same", "count", "cmdchange",
+                                                          "removed"))
+    d.write_config(f"""
+        [watcher:same]
+        cmd = {worker_cmd} sleep
+        [watcher:count]
+        cmd = {worker_cmd} sleep
+        numprocesses = 3
+        [watcher:cmdchange]
+        cmd = {worker_cmd} sleep b
+        [watcher:added]
+        cmd = {worker_cmd} sleep
+    """)
+    d.ok("reloadconfig", waiting=True)
+    assert d.pids("same") == same
+    assert set(count) <= set(d.pids("count")) and len(d.pids("count")) == 3
+    assert d.pids("cmdchange") and not set(changed) & set(d.pids("cmdchange"))
+    assert len(d.pids("added")) == 1
+    assert d.call("list", name="removed")["status"] == "error"
+    wait_for(lambda: not pid_alive(removed[0]), message="removed watcher stopped")
+
+
+def test_sighup_reloads_config(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:a]
+        cmd = {worker_cmd} sleep
+    """)
+    d.write_config(f"""
+        [watcher:a]
+        cmd = {worker_cmd} sleep
+        [watcher:b]
+        cmd = {worker_cmd} sleep
+    """)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.call("list", name="b").get("pids"), message="b added by SIGHUP")
+
+
+def test_bad_config_on_reload_keeps_everything_running(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:a]
+        cmd = {worker_cmd} sleep
+    """)
+    pids = d.pids("a")
+    d.write_config(f"""
+        [watcher:a]
+        cmd = {worker_cmd} sleep
+        numprocesses = lots
+    """)
+    reply = d.call("reloadconfig", waiting=True)
+    assert reply["status"] == "error"
+    assert "numprocesses" in reply["reason"] and "lots" in reply["reason"]
+    assert d.pids("a") == pids
+
+
+def test_events_for_add_set_and_rm(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:a]
+        cmd = {worker_cmd} sleep
+    """)
+    with EventSubscriber(d.pubsub, ["watcher."], timeout=10) as events:
+        time.sleep(0.2)
+        d.ok("add", name="dyn", cmd=f"{worker_cmd} sleep", start=True, waiting=True)
+        d.ok("set", name="dyn", options={"graceful_timeout": 3}, waiting=True)
+        d.ok("rm", name="dyn", waiting=True)
+        topics = []
+        for topic, _body in events:
+            topics.append(topic)
+            if topic == "watcher.dyn.remove":
+                break
+    for expected in ("watcher.dyn.add", "watcher.dyn.spawn", "watcher.dyn.start",
+                     "watcher.dyn.updated", "watcher.dyn.remove"):
+        assert expected in topics
