@@ -15,16 +15,17 @@ pytestmark = pytest.mark.timeout(90)
 HERE = os.path.dirname(__file__)
 
 
-def hook_env(tmp_path) -> str:
-    log = tmp_path / "hooks.log"
-    return f"HOOK_LOG = {log}\nPYTHONPATH = {HERE}\n", log
-
-
 def read(path) -> str:
     try:
         return open(path).read()
     except FileNotFoundError:
         return ""
+
+
+def state(pid: int) -> str:
+    """The one-letter state of a process (T = stopped)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(") ", 1)[1][0]
 
 
 def test_hooks_run_in_order_and_refusal_aborts_start(circusd, worker_cmd, tmp_path,
@@ -72,9 +73,8 @@ def test_signal_routing(circusd, worker_cmd, tmp_path):
                    message="child started")
     child = int(out[0].split()[3])
     d.ok("signal", name="fam", signum="STOP", children=True)
-    wait_for(lambda: open(f"/proc/{child}/stat").read().split(") ")[1][0] == "T",
-             message="child stopped")
-    assert open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "T"
+    wait_for(lambda: state(child) == "T", message="child stopped")
+    assert state(pid) != "T"
     d.ok("signal", name="fam", signum="CONT", children=True)
     d.ok("signal", name="fam", pid=pid, signum="KILL", recursive=True)
     wait_for(lambda: not pid_alive(child), message="recursive kill reached the child")
