@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from papa_kernel.errors import CommandError, NotFoundError
 from papa_kernel.protocol import parse_bool, parse_octal, parse_size, require_value
@@ -59,17 +59,36 @@ def parse_process(
     stdout, stderr = _stream_modes(options, capacity)
     shell = parse_bool("shell", options["shell"]) if "shell" in options else False
     uid, gid, user_name = _user_and_group(options)
-    working_dir = options.get("working_dir")
-    if working_dir is not None and not os.path.isabs(require_value("working_dir", working_dir)):
-        raise CommandError(f'working_dir must be an absolute path, not "{working_dir}"')
+    request = SpawnRequest(
+        argv=(),
+        executable=options.get("executable") or None,
+        env=_environment(options),
+        working_dir=_working_dir(options),
+        umask=parse_octal("umask", options["umask"]) if "umask" in options else None,
+        uid=uid,
+        gid=gid,
+        user_name=user_name,
+        rlimits=_rlimits(options),
+        stdout=stdout,
+        stderr=stderr,
+    )
     spec = ProcessSpec(
-        request=SpawnRequest(argv=()),
+        request=request,
         capacity=capacity,
         watch=parse_bool("watch", options["watch"]) if "watch" in options else False,
         args_text=" ".join(args),
         identity=(tuple(sorted((k, v) for k, v in options.items() if k != "watch")), tuple(args)),
         shown_options=_shown(uid, gid, shell),
     )
+    _add_sockets(spec, options, args, registry, shell)
+    return spec
+
+
+def _add_sockets(
+    spec: ProcessSpec, options: dict[str, str], args: list[str], registry: SocketRegistry,
+    shell: bool,
+) -> None:  # fmt: skip
+    """Substitute socket references, choose the inherited fds (last: it opens sockets)."""
     inherited: dict[str, int] = {}
     try:
         argv = [_substitute(arg, registry, inherited, spec) for arg in args]
@@ -78,25 +97,22 @@ def parse_process(
         stdin_fd = None
         if options.get("stdin_socket"):
             stdin_fd = _child_fd(registry, options["stdin_socket"], spec)
-        spec.request = SpawnRequest(
-            argv=tuple([SHELL, "-c", *argv] if shell else argv),
-            executable=options.get("executable") or None,
-            env=_environment(options),
-            working_dir=working_dir,
-            umask=parse_octal("umask", options["umask"]) if "umask" in options else None,
-            uid=uid,
-            gid=gid,
-            user_name=user_name,
-            rlimits=_rlimits(options),
-            stdout=stdout,
-            stderr=stderr,
-            pass_fds=tuple(sorted(set(inherited.values()))),
-            stdin_fd=stdin_fd,
-        )
     except BaseException:
         close_child_sockets(spec)
         raise
-    return spec
+    spec.request = replace(
+        spec.request,
+        argv=tuple([SHELL, "-c", *argv] if shell else argv),
+        pass_fds=tuple(sorted(set(inherited.values()))),
+        stdin_fd=stdin_fd,
+    )
+
+
+def _working_dir(options: dict[str, str]) -> str | None:
+    working_dir = options.get("working_dir")
+    if working_dir is not None and not os.path.isabs(require_value("working_dir", working_dir)):
+        raise CommandError(f'working_dir must be an absolute path, not "{working_dir}"')
+    return working_dir
 
 
 def close_child_sockets(spec: ProcessSpec) -> None:
@@ -197,7 +213,7 @@ def _substitute(
     if "$(socket." in arg and not SOCKET_REF.search(arg):
         raise CommandError(f'Unterminated "$(socket." reference in "{arg}"')
 
-    def replace(match: re.Match) -> str:
+    def substitute_one(match: re.Match) -> str:
         name, _, field_name = match.group(1).rpartition(".")
         if field_name not in ("fileno", "port") or not name:
             raise CommandError(
@@ -211,4 +227,4 @@ def _substitute(
             inherited[name] = _child_fd(registry, name, spec)
         return str(inherited[name])
 
-    return SOCKET_REF.sub(replace, arg)
+    return SOCKET_REF.sub(substitute_one, arg)

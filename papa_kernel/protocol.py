@@ -16,7 +16,6 @@ Grammar (a superset of papa 1.0.6, see docs/kernel-protocol.md):
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Sequence
 
@@ -235,10 +234,3 @@ def format_time(timestamp: float) -> str:
 def now() -> float:
     """Wall-clock time for records (epoch seconds)."""
     return time.time()
-
-
-def check_finite(value: float) -> float:
-    """Guard used by tests and clients: timestamps are always finite."""
-    if not math.isfinite(value):
-        raise ValueError("timestamp is not finite")
-    return value
