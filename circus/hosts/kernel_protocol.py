@@ -155,6 +155,11 @@ def _spawn_options(spec: SpawnSpec) -> list[str]:
         options.append("sockets=" + ",".join(spec.sockets))
     if spec.stdin_socket is not None:
         options.append("stdin_socket=" + check_name(spec.stdin_socket, "socket", SpawnError))
+    return options + _env_and_rlimit_options(spec)
+
+
+def _env_and_rlimit_options(spec: SpawnSpec) -> list[str]:
+    options = []
     for key, value in spec.env.items():
         if not key or "=" in key:
             raise SpawnError(f"environment variable name {key!r} is invalid")
