@@ -446,6 +446,16 @@ def blocked_writing(pid: int) -> bool:
         return False
 
 
+def test_bufsize_zero_captures_nothing():
+    async def main():
+        async with local_host() as (host, events):
+            await host.spawn(sh("z0", "echo o; echo e >&2; exit 2", bufsize=0))
+            assert (await events.wait_exit("z0")).exit_code == 2
+            assert [type(e) for e in events.events if e.name == "z0"] == [ExitRecord]
+
+    run(main())
+
+
 def test_merged_and_discarded_streams():
     async def main():
         async with local_host() as (host, events):
