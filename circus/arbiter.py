@@ -429,9 +429,14 @@ class Arbiter:
         log.info("circusd %d ready: %d watchers", self.pid, len(self._watchers))
 
     async def run(self) -> None:
-        """Start, then serve until :meth:`quit` or :meth:`stop`."""
-        await self.astart()
-        await self._stopped.wait()
+        """Start, then serve until :meth:`quit` or :meth:`stop`. If the task is cancelled
+        (Ctrl-C in a library program), workers that would die with us are stopped first."""
+        try:
+            await self.astart()
+            await self._stopped.wait()
+        finally:
+            if not self._stopped.is_set():
+                await self.quit()
 
     async def quit(self, stop_workers: bool = False) -> None:
         """Stop circusd. Kernel-hosted workers keep running unless ``stop_workers``."""
@@ -474,7 +479,7 @@ class Arbiter:
             result.append(entry)
         return sorted(result, key=lambda e: (e["fd"] is None, e["fd"] or 0))
 
-    # --- library API ------------------------------------------------------------------------
+    # --- library API ----------------------------------------------------------------------
 
     def start(self):
         """Library entry: blocks running circusd when called outside an event loop; inside
@@ -487,9 +492,21 @@ class Arbiter:
         return self.astart()
 
     def stop(self):
-        """Stop every watcher (workers included) and circusd. Awaitable inside a loop."""
+        """Stop every watcher (workers included) and circusd.
+
+        Inside the arbiter's loop it returns an awaitable; from another thread it schedules
+        the stop on the arbiter's loop (thread-safe); after :meth:`start` returned it does
+        nothing."""
         try:
-            asyncio.get_running_loop()
+            running = asyncio.get_running_loop()
         except RuntimeError:
-            return None  # start() returned: everything is already stopped
-        return self.quit(stop_workers=True)
+            running = None
+        if running is not None and running is self.loop:
+            return self.quit(stop_workers=True)
+        if self.loop is not None and not self.loop.is_closed() and not self._stopped.is_set():
+            future = asyncio.run_coroutine_threadsafe(self.quit(stop_workers=True), self.loop)
+            return future.result(timeout=max(60.0, self._longest_graceful_timeout() + 10))
+        return None
+
+    def _longest_graceful_timeout(self) -> float:
+        return max((w.graceful_timeout for w in self._watchers.values()), default=0.0)
