@@ -72,6 +72,8 @@ class Connection:
     # -- events ----------------------------------------------------------------------------
     def on_event(self, mask: int) -> None:
         """Readiness of the client socket."""
+        if self.closed:
+            return  # a stale event of this round
         if mask & selectors.EVENT_WRITE:
             self._flush()
         if mask & selectors.EVENT_READ and not self.closed:

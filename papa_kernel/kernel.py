@@ -95,6 +95,8 @@ class Kernel:
         )
 
     def _on_pipe(self, entry: ProcessEntry, stream: OutputStream) -> None:
+        if stream.fd is None or stream.paused:
+            return  # a stale event of this round: the pipe was closed or paused meanwhile
         count = stream.read(time.time())
         if count < 0:
             self._close_stream(stream)
@@ -140,6 +142,8 @@ class Kernel:
 
     # -- exits -----------------------------------------------------------------------------
     def _on_pidfd(self, entry: ProcessEntry) -> None:
+        if entry.pidfd is None:
+            return  # already reaped (by the SIGCHLD fallback) earlier in this round
         try:
             pid, status = os.waitpid(entry.pid, os.WNOHANG)
         except ChildProcessError:
@@ -255,6 +259,8 @@ class Kernel:
             self.socket_waiters[fd][1].add(watch)
 
     def _socket_ready(self, fd: int) -> None:
+        if fd not in self.socket_waiters:
+            return  # the watch ended earlier in this round
         managed, watches = self.socket_waiters.pop(fd)
         self.loop.unregister(fd)
         for watch in list(watches):
