@@ -29,7 +29,7 @@ $(COMPAT_SUPERVISOR)/.installed:
 compat-venvs: $(COMPAT_CIRCUS)/.installed $(COMPAT_SUPERVISOR)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/circusd examples/demo.ini
+	cd examples && ../$(VENV)/bin/circusd demo.ini --stop-workers-on-exit
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check circus papa_kernel tests bench

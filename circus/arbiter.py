@@ -56,11 +56,10 @@ class Arbiter:
     """Runs a configuration. See the module docstring for the start-up order."""
 
     def __init__(self, config: Any, config_path: str | None = None,
-                 stop_workers_on_exit: bool = False, cwd: str | None = None):
+                 cwd: str | None = None):
         self.config = config
         self.default_cwd = cwd or os.getcwd()
         self.config_path = config_path
-        self.stop_workers_on_exit = stop_workers_on_exit
         self.pid = os.getpid()
         self.started_at = time.time()
         self._watchers: dict[str, Watcher] = {}  # lower-cased name -> watcher
@@ -440,7 +439,6 @@ class Arbiter:
 
     async def quit(self, stop_workers: bool = False) -> None:
         """Stop circusd. Kernel-hosted workers keep running unless ``stop_workers``."""
-        stop_workers = stop_workers or self.stop_workers_on_exit
         for watcher in self.by_priority(reverse=True):
             if stop_workers or not watcher.host.persistent:
                 await watcher.stop()

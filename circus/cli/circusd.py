@@ -42,12 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, arbiter) -> None:
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, arbiter,
+                             stop_workers: bool) -> None:
     def on_reload() -> None:
         loop.create_task(_safe(arbiter.reload_config(), "reloadconfig (SIGHUP)"))
 
     def on_quit() -> None:
-        loop.create_task(_safe(arbiter.quit(), "quit (signal)"))
+        loop.create_task(_safe(arbiter.quit(stop_workers=stop_workers), "quit (signal)"))
 
     loop.add_signal_handler(signal.SIGHUP, on_reload)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
@@ -63,8 +64,8 @@ async def _safe(coro, what: str) -> None:
         log.exception("%s failed", what)
 
 
-async def _serve(arbiter) -> None:
-    _install_signal_handlers(asyncio.get_running_loop(), arbiter)
+async def _serve(arbiter, stop_workers_on_exit: bool) -> None:
+    _install_signal_handlers(asyncio.get_running_loop(), arbiter, stop_workers_on_exit)
     await arbiter.run()
 
 
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG_ERROR
     if settings.umask is not None:
         os.umask(settings.umask)
+    cwd = os.getcwd()  # default working_dir of workers, kept across --daemon's chdir("/")
     if args.daemon:
         from circus.util.daemon import daemonize
 
@@ -108,9 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         if pidfile_path:
             pidfile = Pidfile(pidfile_path)
             pidfile.create(os.getpid())
-        arbiter = Arbiter(config, config_path=os.path.abspath(args.config),
-                          stop_workers_on_exit=args.stop_workers_on_exit)
-        asyncio.run(_serve(arbiter))
+        arbiter = Arbiter(config, config_path=os.path.abspath(args.config), cwd=cwd)
+        asyncio.run(_serve(arbiter, args.stop_workers_on_exit))
     except CircusError as exc:
         log.error("circusd cannot run: %s", exc)
         print(f"circusd: {exc}", file=sys.stderr)
