@@ -223,3 +223,15 @@ def test_watch_sockets_q_stops(client):
     client.ack("q")
     assert client.batch() == "Stopped watching"
     assert client.cmd("l s q1").startswith("q1 ")
+
+
+def test_seqpacket_unix_socket_and_explicit_host(client, kdir):
+    path = os.path.join(kdir, "seq.sock")
+    line = client.cmd(f"make socket seq type=seqpacket path={path} backlog=16")
+    assert fields(line)["type"] == "seqpacket" and fields(line)["backlog"] == "16"
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    probe.connect(path)  # listening
+    probe.close()
+    info = fields(client.cmd("make socket named host=localhost"))
+    assert info["host"] == "localhost"
+    socket.create_connection(("127.0.0.1", int(info["port"])), timeout=5).close()
