@@ -200,9 +200,9 @@ def _inherited(fds: tuple[int, ...]):
 
 
 def _posix_spawn(request: SpawnRequest, path: str, actions: list[tuple]) -> int:
-    home = (
-        os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if request.working_dir else None
-    )
+    home = None
+    if request.working_dir:  # O_PATH: coming back works even if "." is not readable
+        home = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     old_umask = None
     try:
         if request.working_dir:
