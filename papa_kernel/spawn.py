@@ -289,6 +289,9 @@ def _child_setup(request: SpawnRequest, actions: list[tuple]) -> None:
         resource.setrlimit(number, (limit, limit))
     if request.uid is not None and request.user_name:
         os.initgroups(request.user_name, request.gid if request.gid is not None else request.uid)
+    elif request.uid is not None or request.gid is not None:
+        # no passwd entry (or only a group): never keep the kernel's supplementary groups
+        os.setgroups([request.gid] if request.gid is not None else [])
     if request.gid is not None:
         os.setgid(request.gid)
     if request.uid is not None:

@@ -201,3 +201,9 @@ def test_spawn_api_pass_fds_and_signal_defaults():
     # the kernel ignores SIGPIPE (Python does); the child must not inherit that
     killed = spawn(SpawnRequest(argv=("sh", "-c", "kill -PIPE $$"), stdout=DEVNULL, stderr=DEVNULL))
     assert wait_pidfd(killed) == -signal.SIGPIPE
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing user needs root")
+def test_numeric_uid_without_passwd_entry_drops_supplementary_groups(client):
+    result = run(client, "ghost", "uid=54321 gid=54321", r"sh -c id\ -u;\ id\ -G")
+    assert result["out"].decode().split() == ["54321", "54321"]
