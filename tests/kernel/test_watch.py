@@ -39,7 +39,9 @@ def test_output_is_pushed_as_soon_as_read(client):
     records = client.batch()
     received = time.time()
     assert records[0][3] == b"late\n"
-    assert received - records[0][2] < 0.5  # papa 1.0.6 polled with up to 1 s of latency
+    # papa 1.0.6 polled with a back-off of up to 1 s; a push arrives in milliseconds (the
+    # bound is loose so a loaded CI machine cannot make it fail)
+    assert received - records[0][2] < 0.9
 
 
 def test_q_acknowledges_and_stops(client):
