@@ -1,0 +1,159 @@
+"""The results table: absolute figures per system, ratios of ours to the others, goals."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.scenarios import median, percentile
+
+SYSTEMS = ("raw", "ours", "circus019", "supervisor")
+HEADERS = {"raw": "raw baseline", "ours": "ours", "circus019": "circus 0.19.0",
+           "supervisor": "supervisor 4.3.0"}  # fmt: skip
+RATIO_AGAINST = ("raw", "circus019", "supervisor")
+
+
+@dataclass
+class Row:
+    name: str
+    unit: str  # "s", "ms", "MB", "%", "" (a count)
+    values: dict[str, float] = field(default_factory=dict)
+    goal: str = ""
+    check: Callable[[dict[str, float]], bool] | None = None
+    ratios: bool = True
+
+    def verdict(self) -> str:
+        if self.check is None:
+            return ""
+        if "ours" not in self.values:
+            return f"{self.goal}: not measured"
+        try:
+            met = self.check(self.values)
+        except KeyError:
+            return f"{self.goal}: not measured"
+        return f"{self.goal}: {'met' if met else 'MISSED'}"
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "s":
+        return f"{value:.3f} s"
+    if unit == "ms":
+        return f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
+    if unit == "MB":
+        return f"{value:.1f} MB"
+    if unit == "%":
+        return f"{value:.2f} %"
+    return f"{value:.0f}"
+
+
+def fmt_ratio(ours: float | None, other: float | None) -> str:
+    if ours is None or other is None:
+        return "-"
+    if other == 0:
+        return "-" if ours == 0 else "inf"
+    ratio = ours / other
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.3f}x"
+
+
+def build_rows(results: dict, sizes: list[int], workers: int) -> list[Row]:
+    rows: list[Row] = []
+    starts = results.get("start", {})
+    for count in sizes:
+        per_system = starts.get(count, {})
+        if not per_system:
+            continue
+        launch = Row(f"start {count}: launch -> all running", "s", goal="<= 1.5x raw",
+                     check=lambda v: v["ours"] <= 1.5 * v["raw"])  # fmt: skip
+        phase = Row(f"start {count}: first -> last worker running", "s")
+        loop = Row(f"start {count}: raw loop timed in-process", "s", ratios=False)
+        for key, samples in per_system.items():
+            launch.values[key] = median([s.launch_to_running for s in samples])
+            phase.values[key] = median([s.spawn_phase for s in samples])
+            if key == "raw":
+                loop.values[key] = median([s.loop for s in samples])
+        rows += [launch, phase] + ([loop] if loop.values else [])
+    latency = results.get("latency", {})
+    if latency:
+        p50 = Row(f"control round trip p50 ({workers} workers)", "ms", goal="< 1 ms",
+                  check=lambda v: v["ours"] < 1.0)  # fmt: skip
+        p99 = Row(f"control round trip p99 ({workers} workers)", "ms", goal="< 5 ms",
+                  check=lambda v: v["ours"] < 5.0)  # fmt: skip
+        for key, samples in latency.items():
+            p50.values[key] = 1000 * percentile(samples, 0.50)
+            p99.values[key] = 1000 * percentile(samples, 0.99)
+        rows += [p50, p99]
+    respawn = results.get("respawn", {})
+    if respawn:
+        med = Row("respawn after SIGKILL, median", "ms", goal="< 10 ms",
+                  check=lambda v: v["ours"] < 10.0)  # fmt: skip
+        p90 = Row("respawn after SIGKILL, p90", "ms")
+        for key, result in respawn.items():
+            med.values[key] = 1000 * median(result.samples)
+            p90.values[key] = 1000 * percentile(result.samples, 0.90)
+        rows += [med, p90]
+    if results.get("rss"):
+        rows.append(Row(f"RSS of the daemon(s), {workers} workers", "MB", goal="< 60 MB",
+                        check=lambda v: v["ours"] < 60.0,
+                        values={k: v / 1e6 for k, v in results["rss"].items()}))  # fmt: skip
+    if results.get("idle"):
+        rows.append(Row(f"idle CPU of the daemon(s), {workers} workers", "%", goal="< 0.5 %",
+                        check=lambda v: v["ours"] < 0.5, values=dict(results["idle"])))  # fmt: skip
+    restart = results.get("restart", {})
+    if restart:
+        rows += [
+            Row("restart: stop the daemon", "s", ratios=False,
+                values={k: r.stop for k, r in restart.items()}),
+            Row(f"restart: launch -> all {workers} listed again", "s", goal="< 1 s",
+                check=lambda v: v["ours"] < 1.0,
+                values={k: r.listed for k, r in restart.items()}),
+            Row(f"restart: launch -> all {workers} running again", "s", ratios=False,
+                values={k: r.running for k, r in restart.items()}),
+            Row("restart: workers replaced by new ones", "", ratios=False,
+                values={k: float(r.restarted) for k, r in restart.items()}),
+        ]  # fmt: skip
+    return rows
+
+
+def render_table(rows: list[Row], systems: list[str]) -> str:
+    shown = [key for key in SYSTEMS if key in systems]
+    against = [key for key in RATIO_AGAINST if key in shown and "ours" in shown]
+    header = (["scenario"] + [HEADERS[k] for k in shown]
+              + [f"ours / {HEADERS[k]}" for k in against] + ["goal (ours)"])  # fmt: skip
+    lines = [header, ["---"] * len(header)]
+    for row in rows:
+        cells = [row.name] + [fmt_value(row.values.get(k), row.unit) for k in shown]
+        for key in against:
+            ok = row.ratios and key in row.values
+            cells.append(fmt_ratio(row.values.get("ours"), row.values.get(key)) if ok else "-")
+        cells.append(row.verdict())
+        lines.append(cells)
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def machine_description() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.node()}: Linux {platform.release()}, {os.cpu_count()} x {cpu}, "
+            f"{memory:.0f} GiB RAM, Python {sys.version.split()[0]}")  # fmt: skip
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def timestamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M %Z")
