@@ -67,6 +67,7 @@ class Arbiter:
         self._sockets: dict[str, tuple[ProcessHost, Any]] = {}  # name -> (host, SocketInfo)
         self._hosts: dict[bool, ProcessHost] = {}  # use_papa -> host
         self._on_demand: dict[str, asyncio.Task] = {}
+        self._spawning: dict[str, asyncio.Future] = {}  # host name -> spawn in flight
         self._orphans: list[tuple[ProcessHost, str]] = []
         self._lock_fd: int | None = None
         self._stopped = asyncio.Event()
@@ -256,6 +257,19 @@ class Arbiter:
     def register_process(self, watcher: Watcher, proc: Process) -> None:
         self._by_process[proc.name] = (watcher, proc)
 
+    @contextlib.asynccontextmanager
+    async def spawning(self, name: str):
+        """Around a spawn: output or the exit of ``name`` can arrive on the event connection
+        before the spawn reply; the event handler waits for the spawn to finish (and the
+        process to be registered) instead of dropping them."""
+        done = asyncio.get_running_loop().create_future()
+        self._spawning[name] = done
+        try:
+            yield
+        finally:
+            self._spawning.pop(name, None)
+            done.set_result(None)
+
     async def watcher_started(self, watcher: Watcher) -> None:
         """Called when a watcher became active (nothing to do yet; plugins may listen)."""
 
@@ -298,6 +312,9 @@ class Arbiter:
 
     async def _on_host_events(self, events: Sequence[HostEvent]) -> None:
         for event in sorted(events, key=lambda e: e.timestamp):
+            pending = self._spawning.get(event.name)
+            if pending is not None:
+                await pending
             owner = self._by_process.get(event.name)
             if owner is None:
                 if isinstance(event, ExitRecord):

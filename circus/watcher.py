@@ -285,15 +285,16 @@ class Watcher:
             return None
         try:
             spec = self._builder.spec(wid)
-            info = await self.host.spawn(spec)
+            async with self.arbiter.spawning(spec.name):
+                info = await self.host.spawn(spec)
+                proc = Process(self.host, spec.name, wid, info.pid, info.started,
+                               config_hash=self._builder.config_hash)
+                self.processes[proc.pid] = proc
+                self.arbiter.register_process(self, proc)
         except SpawnError as exc:
             log.error("%s: cannot spawn wid %d: %s", self.name, wid, exc)
             self._record_failure()
             return None
-        proc = Process(self.host, spec.name, wid, info.pid, info.started,
-                       config_hash=self._builder.config_hash)
-        self.processes[proc.pid] = proc
-        self.arbiter.register_process(self, proc)
         self.publish("spawn", {"process_pid": proc.pid, "time": proc.started})
         self._arm_max_age(proc)
         if not await self._hook("after_spawn", pid=proc.pid):

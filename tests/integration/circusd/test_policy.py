@@ -254,3 +254,25 @@ def test_events_for_add_set_and_rm(circusd, worker_cmd):
     for expected in ("watcher.dyn.add", "watcher.dyn.spawn", "watcher.dyn.start",
                      "watcher.dyn.updated", "watcher.dyn.remove"):
         assert expected in topics
+
+
+@pytest.mark.parametrize("use_papa", ["true", "false"])
+def test_output_and_exit_of_instant_processes_are_not_lost(circusd, tmp_path, use_papa):
+    """A process can print and exit before its spawn reply reaches circusd: neither its
+    output nor its exit may be dropped."""
+    out = tmp_path / "out.log"
+    d = circusd(f"""
+        [watcher:blink]
+        cmd = sh -c "echo hi-$(circus.wid)"
+        numprocesses = 30
+        respawn = false
+        use_papa = {use_papa}
+        stdout_stream.class = FileStream
+        stdout_stream.filename = {out}
+    """)
+    wait_for(lambda: d.ok("status", name="blink")["status"] == "stopped",
+             message="every exit noticed")
+    lines = wait_for(lambda: len(read(out).splitlines()) >= 30 and read(out).splitlines(),
+                     message="every line written")
+    # wids of processes that already exited are reused, so lines may repeat: count them
+    assert len(lines) == 30 and all(line.startswith("hi-") for line in lines)
