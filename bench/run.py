@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {"sizes": "50,200" if quick else "100,500,1000", "workers": 200 if quick else 1000,
-                "repeat": 1 if quick else 3, "calls": 300 if quick else 2000,
+                "repeat": 1 if quick else 5, "calls": 300 if quick else 2000,
                 "kills": 10 if quick else 50, "idle_seconds": 2.0 if quick else 10.0}  # fmt: skip
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -162,6 +162,14 @@ class Runner:
             self.results["restart"][key] = result
             log(f"restart   {key:<10} stop {result.stop:.3f} s, listed {result.listed:.3f} s, "
                 f"running {result.running:.3f} s, {result.restarted} replaced")  # fmt: skip
+            if system.can_reattach:
+                crash = scenarios.measure_restart(system, count, crash=True)
+                self.results["restart_after_kill9"] = {key: crash}
+                note = (f"{key}: after SIGKILL of circusd (a crash), the next circusd lists all "
+                        f"{count} adopted workers {crash.listed:.3f} s after launch "
+                        f"({crash.restarted} replaced)")  # fmt: skip
+                self.results["notes"].append(note)
+                log(note)
 
     def respawn(self, system: System) -> None:
         key = system.key

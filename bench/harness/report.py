@@ -78,6 +78,14 @@ def build_rows(results: dict, sizes: list[int], workers: int) -> list[Row]:
             if key == "raw":
                 loop.values[key] = median([s.loop for s in samples])
         rows += [launch, phase] + ([loop] if loop.values else [])
+    if starts:
+        first = Row("start-up: launch -> first worker running (all sizes)", "s")
+        for key in SYSTEMS:
+            samples = [s.launch_to_running - s.spawn_phase
+                       for per_system in starts.values() for s in per_system.get(key, [])]
+            if samples:
+                first.values[key] = median(samples)
+        rows.append(first)
     latency = results.get("latency", {})
     if latency:
         p50 = Row(f"control round trip p50 ({workers} workers)", "ms", goal="< 1 ms",

@@ -155,12 +155,17 @@ class RestartResult:
     restarted: int  # workers that are not the ones from before the restart
 
 
-def measure_restart(system: System, count: int) -> RestartResult:
+def measure_restart(system: System, count: int, crash: bool = False) -> RestartResult:
     """Restart the daemon as an operator would. Ours leaves the workers in the kernel and the
-    new circusd adopts them; the originals stop their workers and start new ones."""
+    new circusd adopts them; the originals stop their workers and start new ones.
+    ``crash``: SIGKILL the daemon instead of asking it to quit (meaningful for ours only)."""
     before = system.listed_pids()
     start = time.perf_counter()
-    system.stop_daemon()
+    if crash:
+        assert system.proc is not None
+        system.proc.kill()
+    else:
+        system.stop_daemon()
     system.close_clients()
     system.wait_daemon_exit()
     stop = time.perf_counter() - start
