@@ -153,6 +153,13 @@ class Circusd:
         finally:
             client.stop()
 
+    def try_call(self, command: str, **props) -> dict:
+        """Like call(), but {} while circusd is not (yet) answering."""
+        try:
+            return self.call(command, timeout=2, **props)
+        except Exception:
+            return {}
+
     def ok(self, command: str, **props) -> dict:
         reply = self.call(command, **props)
         assert reply.get("status") != "error", reply

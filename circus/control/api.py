@@ -143,4 +143,4 @@ class ArbiterAPI(Protocol):
         """Process info of circusd itself (``dstats``)."""
 
     def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
-        """Publish an event on the PUB socket (topic without the ``watcher.`` prefix)."""
+        """Publish an event on the PUB socket; ``topic`` is complete (``watcher.web.spawn``)."""

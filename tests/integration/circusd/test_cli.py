@@ -1,0 +1,122 @@
+"""The circusd command line: options, daemon mode, pid file, logging, config errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import support
+from support import pid_alive, wait_for
+
+pytestmark = pytest.mark.timeout(60)
+CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
+
+
+def run(*args, cwd=None, timeout=30):
+    return subprocess.run([*CIRCUSD, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("circusd ")
+
+
+def test_check_config_ok_and_errors(tmp_path, worker_cmd):
+    good = tmp_path / "good.ini"
+    good.write_text(f"[watcher:a]\ncmd = {worker_cmd} sleep\n")
+    result = run("--check-config", str(good))
+    assert result.returncode == 0 and "ok" in result.stdout
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[watcher:a]\ncmd = x\nnumprocesses = many\ngraceful_timeout = soon\n")
+    result = run("--check-config", str(bad))
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "bad.ini:3 [watcher:a] numprocesses" in output
+    assert "graceful_timeout" in output
+
+
+def test_invalid_config_exits_1_without_starting_anything(tmp_path):
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[watcher:a]\nnumprocesses = 2\n")
+    result = run(str(bad))
+    assert result.returncode == 1
+    assert "cmd" in result.stderr and "bad.ini" in result.stderr
+
+
+def test_missing_config_file(tmp_path):
+    result = run(str(tmp_path / "nope.ini"))
+    assert result.returncode == 1
+    assert "nope.ini" in result.stderr
+
+
+def test_daemon_pidfile_and_log_file(tmp_path, runtime_dir, worker_cmd):
+    d = support.Circusd(tmp_path / "d", f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+    """)
+    pidfile, logfile = tmp_path / "circusd.pid", tmp_path / "circusd.log"
+    try:
+        result = run(d.config_path, "--daemon", "--pidfile", str(pidfile), "--log-output",
+                     str(logfile), cwd=d.workdir)
+        assert result.returncode == 0  # the launcher returns at once
+        pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(),
+                           message="pid file"))
+        assert pid_alive(pid)
+        assert os.getsid(pid) != os.getsid(0)  # detached into its own session
+        wait_for(lambda: len(d.try_call("list", name="w").get("pids", [])) == 1,
+                 message="daemon serving")
+        wait_for(lambda: "ready" in logfile.read_text(), message="log file written")
+        second = run(d.config_path, "--pidfile", str(pidfile), cwd=d.workdir)
+        assert second.returncode != 0
+        assert "already" in second.stderr
+        d.ok("quit", stop_workers=True)
+        wait_for(lambda: not pid_alive(pid), message="daemon exited")
+        wait_for(lambda: not pidfile.exists(), message="pid file removed")
+    finally:
+        d.cleanup()
+        if pidfile.exists():
+            support.kill_pids([int(pidfile.read_text())])
+
+
+def test_logger_config_json(tmp_path, runtime_dir, worker_cmd):
+    logfile = tmp_path / "custom.log"
+    config = tmp_path / "logging.json"
+    config.write_text(json.dumps({
+        "version": 1,
+        "formatters": {"f": {"format": "CUSTOM %(levelname)s %(message)s"}},
+        "handlers": {"h": {"class": "logging.FileHandler", "filename": str(logfile),
+                           "formatter": "f"}},
+        "root": {"level": "INFO", "handlers": ["h"]},
+    }))
+    d = support.Circusd(tmp_path / "d", f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+    """)
+    try:
+        d.start("--logger-config", str(config))
+        wait_for(lambda: logfile.exists() and "CUSTOM INFO" in logfile.read_text(),
+                 message="custom log format")
+    finally:
+        d.cleanup()
+
+
+def test_bad_log_level_is_a_clear_error(tmp_path, worker_cmd):
+    config = tmp_path / "c.ini"
+    config.write_text(f"[watcher:a]\ncmd = {worker_cmd} sleep\n")
+    result = run(str(config), "--log-level", "chatty")
+    assert result.returncode == 1
+    assert "chatty" in result.stderr
+
+
+def test_second_circusd_on_the_same_endpoint_is_refused(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+    """)
+    result = run(d.config_path, cwd=d.workdir)
+    assert result.returncode == 2
+    assert "already" in result.stderr
+    assert len(d.pids("w")) == 1  # the first one is untouched
