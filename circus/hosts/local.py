@@ -91,6 +91,11 @@ class LocalHost(ProcessHost):
 
     def _ensure_loop(self) -> OutputPump:
         if self._pump is None:
+            sealed = seal_inherited_fds()  # before the first spawn: see open()
+            if sealed:
+                log.info(
+                    "inherited fds %s marked close-on-exec: children will not get them", sealed
+                )
             self._loop = asyncio.get_running_loop()
             self._pump = OutputPump(self._loop)
             self._pump.on_batch_taken = self._on_batch_taken
@@ -99,13 +104,11 @@ class LocalHost(ProcessHost):
     async def open(self, on_events: EventHandler) -> None:
         """Start delivering output and exits of every child to ``on_events``.
 
-        Also marks the fds circusd inherited from its own parent close-on-exec, so children get
-        only their stdio and their sockets (see :func:`local_spawn.seal_inherited_fds`).
+        Before its first spawn (or open) the host marks the fds circusd inherited from its own
+        parent close-on-exec, so children get only their stdio and their sockets (see
+        :func:`local_spawn.seal_inherited_fds`).
         """
         self._closing = False
-        sealed = seal_inherited_fds()
-        if sealed:
-            log.info("inherited fds %s marked close-on-exec: children will not get them", sealed)
         self._ensure_loop().start(on_events)
 
     async def close(self, *, keep_children: bool = False) -> None:
