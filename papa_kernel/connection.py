@@ -119,10 +119,8 @@ class Connection:
         while True:
             end = self.inbuf.find(b"\n", self.inpos)
             if end < 0:
-                pending = len(self.inbuf) - self.inpos
-                if pending > MAX_LINE and not self.discarding:
-                    self.discarding = True
-                    self.send(frame(f"Error: line longer than {MAX_LINE} bytes; ignored"))
+                if len(self.inbuf) - self.inpos > MAX_LINE:
+                    self.discarding = True  # drop it as it comes; answered at its end
                 if self.discarding or self.inpos:
                     del self.inbuf[: len(self.inbuf) if self.discarding else self.inpos]
                     self.inpos = 0
@@ -132,10 +130,10 @@ class Connection:
             if self.inpos > RECV_SIZE:  # compact now and then, not per line
                 del self.inbuf[: self.inpos]
                 self.inpos = 0
-            if self.discarding:
-                self.discarding = False  # the over-long line ends here
-                continue
-            if len(line) > MAX_LINE:
+            if self.discarding or len(line) > MAX_LINE:
+                self.discarding = False
+                if self.watch is not None:
+                    return b""  # while watching any line acknowledges; no error in the stream
                 self.send(frame(f"Error: line longer than {MAX_LINE} bytes; ignored"))
                 continue
             return line

@@ -83,3 +83,11 @@ def test_client_flood_of_connections(kernel):
     for index, each in enumerate(clients):
         each.cmd(f"set c{index} {index}")
     support.wait_for(lambda: len(clients[0].cmd("l v").splitlines()) == 100, message="values")
+
+
+def test_huge_line_while_watching_is_just_an_acknowledgement(client):
+    client.watch(r"make process hw watch=1 sh -c echo\ a;\ sleep\ 0.3;\ echo\ b")
+    assert client.batch()[0][3] == b"a\n"
+    client.send("x" * (LIMIT + 5) + "\n")  # no Error: inside the watch stream
+    records = client.batch()
+    assert records[0][3] == b"b\n"
