@@ -54,25 +54,25 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 def tokenize(line: str) -> list[str]:
-    """Split a command line into arguments (``\\ `` escapes a space; see the module doc)."""
+    """Split a command line into arguments (``\\ `` escapes a space; see the module doc).
+
+    Works on ``str.split`` pieces rather than characters: lines of circusd carry long
+    environments, and this runs for every command.
+    """
+    parts = line.split(" ")
+    if "\\ " not in line:
+        return [part for part in parts if part]
     args: list[str] = []
-    current: list[str] = []
-    i, n = 0, len(line)
-    while i < n:
-        char = line[i]
-        if char == "\\" and i + 1 < n and line[i + 1] == " ":
-            current.append(" ")
-            i += 2
-            continue
-        if char == " ":
-            if current:
-                args.append("".join(current))
-                current = []
-        else:
-            current.append(char)
-        i += 1
-    if current:
-        args.append("".join(current))
+    pending: str | None = None  # an argument whose last space was escaped
+    last = len(parts) - 1
+    for index, part in enumerate(parts):
+        if pending is not None:
+            part = pending + part
+            pending = None
+        if index < last and part.endswith("\\"):
+            pending = part[:-1] + " "  # the backslash escaped the space that split here
+        elif part:
+            args.append(part)
     return args
 
 

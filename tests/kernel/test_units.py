@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from papa_kernel.connection import frame
 from papa_kernel.errors import CommandError, NotFoundError
@@ -134,3 +136,29 @@ def test_bind_socket_api():
         assert not sock.get_inheritable()
     finally:
         sock.close()
+
+
+def reference_tokenize(line: str) -> list[str]:
+    """The grammar spelt out character by character (the spec the fast tokenizer follows)."""
+    args, current, i = [], [], 0
+    while i < len(line):
+        if line[i] == "\\" and i + 1 < len(line) and line[i + 1] == " ":
+            current.append(" ")
+            i += 2
+            continue
+        if line[i] == " ":
+            if current:
+                args.append("".join(current))
+            current = []
+        else:
+            current.append(line[i])
+        i += 1
+    if current:
+        args.append("".join(current))
+    return args
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=' \\ab=\t"', max_size=40))
+def test_tokenize_matches_the_character_grammar(line):
+    assert tokenize(line) == reference_tokenize(line)
