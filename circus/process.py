@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import enum
 import logging
+import os
+import signal
 import time
 from typing import Any
 
@@ -117,6 +119,17 @@ class Process:
         """Signal a descendant (not a host child: plain kill; ESRCH ignored)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             psutil.Process(pid).send_signal(signum)
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL what remains of the process group after the process exited.
+
+        Every worker is a session and group leader (both hosts spawn with setsid), so its
+        pgid is its pid. Linux never hands out a pid that is still used as a process group id,
+        so while members of the group live, ``killpg(pid)`` can only reach them."""
+        if self.alive:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
 
     # --- info -------------------------------------------------------------------------------
 

@@ -350,7 +350,9 @@ class Watcher:
     async def _stop_processes(self, procs: Sequence[Process], signum: int | None = None,
                               graceful_timeout: float | None = None) -> None:
         """Graceful stop: signal, wait up to graceful_timeout, then SIGKILL the process and
-        every descendant still alive (orphans are not left behind)."""
+        every descendant still alive; once it is gone, whatever is left in its process group
+        (children it did not wait for, e.g. ``sh -c "...; sleep 60"``) is killed too, so a
+        stop leaves no orphans behind."""
         procs = [p for p in procs if p.alive]
         if not procs:
             return
@@ -369,6 +371,8 @@ class Watcher:
             self.publish("kill", {"process_pid": proc.pid, "time": time.time()})
         if stubborn:
             await asyncio.gather(*(p.wait(timeout + 5) for p in stubborn))
+        for proc in procs:
+            proc.kill_leftovers()
 
     # --- commands (WatcherAPI) ---------------------------------------------------------------
 

@@ -166,3 +166,19 @@ def test_priority_orders_start(circusd, worker_cmd):
     import psutil
 
     assert psutil.Process(high).create_time() <= psutil.Process(low).create_time()
+
+
+@pytest.mark.parametrize("use_papa", ["true", "false"])
+def test_stop_leaves_no_orphans_in_the_process_group(circusd, use_papa, tmp_path):
+    marker = tmp_path / "child.pid"
+    d = circusd(f"""
+        [watcher:sh]
+        cmd = sh -c "sleep 3600 & echo $! > {marker}; wait"
+        use_papa = {use_papa}
+        graceful_timeout = 5
+    """)
+    child = int(wait_for(lambda: marker.exists() and marker.read_text().strip(),
+                         message="child started"))
+    assert pid_alive(child)
+    d.ok("stop", name="sh", waiting=True)
+    wait_for(lambda: not pid_alive(child), message="orphaned sleep killed")
