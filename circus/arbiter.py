@@ -68,6 +68,7 @@ class Arbiter:
         self._hosts: dict[bool, ProcessHost] = {}  # use_papa -> host
         self._on_demand: dict[str, asyncio.Task] = {}
         self._spawning: dict[str, asyncio.Future] = {}  # host name -> spawn in flight
+        self._recovering: asyncio.Task | None = None  # kernel reconnection in progress
         self._orphans: list[tuple[ProcessHost, str]] = []
         self._lock_fd: int | None = None
         self._stopped = asyncio.Event()
@@ -337,7 +338,8 @@ class Arbiter:
             from circus.hosts.kernel import KernelHost, ensure_kernel
 
             await ensure_kernel(self.settings.papa_endpoint)
-            host: ProcessHost = KernelHost(self.settings.papa_endpoint, prefix=KERNEL_PREFIX)
+            host: ProcessHost = KernelHost(self.settings.papa_endpoint, prefix=KERNEL_PREFIX,
+                                           on_lost=self._on_kernel_lost)
         else:
             from circus.hosts.local import LocalHost
 
@@ -380,12 +382,53 @@ class Arbiter:
             probe.close()
         raise ConfigError(f"another circusd is already serving {self.endpoint}")
 
-    async def _bind_sockets(self) -> None:
+    async def _bind_sockets(self, only: ProcessHost | None = None) -> None:
         from circus.spawning import socket_spec
 
         for sconf in self.config.sockets:
             host = self.host_for(sconf.use_papa)
-            self._sockets[sconf.name] = (host, await host.make_socket(socket_spec(sconf)))
+            if only is None or host is only:
+                self._sockets[sconf.name] = (host, await host.make_socket(socket_spec(sconf)))
+
+    # --- losing the kernel ------------------------------------------------------------------
+
+    def _on_kernel_lost(self, error: Exception) -> None:
+        """The kernel connection broke (the kernel died, or a protocol error). Recover in the
+        background: workers that are gone are reported as exited and respawned by policy."""
+        if self._stopped.is_set() or self._recovering is not None:
+            return
+        log.error("lost papa-kernel: %s; reconnecting", error)
+        self._recovering = asyncio.get_running_loop().create_task(self._recover_kernel())
+
+    async def _recover_kernel(self) -> None:
+        from circus.hosts.kernel import ensure_kernel
+
+        host = self._hosts[True]
+        delay = 0.1
+        try:
+            while not self._stopped.is_set():
+                try:
+                    await ensure_kernel(self.settings.papa_endpoint)
+                    await host.open(self._on_host_events)  # reconnects
+                    await self._bind_sockets(only=host)
+                    alive = {p.name for p in await host.list_processes(KERNEL_PREFIX)}
+                    break
+                except Exception as exc:  # keep trying: the workers depend on it
+                    log.error("papa-kernel recovery failed (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            else:
+                return
+            now = time.time()
+            for name, (watcher, proc) in list(self._by_process.items()):
+                if watcher.host is host and name not in alive:
+                    log.warning("%s: process %d vanished with the kernel", watcher.name, proc.pid)
+                    proc.kill_if_orphaned()
+                    self._by_process.pop(name, None)
+                    watcher.on_exit(proc, ExitRecord(name, now, None))
+            log.info("papa-kernel connection recovered")
+        finally:
+            self._recovering = None
 
     async def _adopt(self) -> None:
         from circus.spawning import parse_process_name
@@ -470,6 +513,10 @@ class Arbiter:
             for host, info in self._sockets.values():
                 with contextlib.suppress(Exception):
                     await host.remove_socket(info.name)
+            kernel = self._hosts.get(True)
+            if kernel is not None:
+                with contextlib.suppress(Exception):
+                    await kernel.exit_if_idle()  # nothing left to keep: let the kernel go
         for host in self._hosts.values():
             with contextlib.suppress(Exception):
                 await host.close()

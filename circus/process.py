@@ -131,6 +131,21 @@ class Process:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
 
+    def kill_if_orphaned(self) -> bool:
+        """The host vanished (the kernel died): if our process still runs, orphaned, kill its
+        process group so the replacement does not run beside it. Identity is checked by start
+        time, so a recycled pid is never hit."""
+        try:
+            candidate = psutil.Process(self.pid)
+            if abs(candidate.create_time() - self.started) > 1.0:
+                return False
+        except psutil.Error:
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+            return True
+        return False
+
     # --- info -------------------------------------------------------------------------------
 
     def age(self) -> float:

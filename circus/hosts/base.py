@@ -77,11 +77,12 @@ class OutputChunk:
 
 @dataclass(frozen=True)
 class ExitRecord:
-    """A process ended. ``exit_code`` is the status, or ``-signum`` if a signal killed it."""
+    """A process ended. ``exit_code`` is the status, or ``-signum`` if a signal killed it, or
+    None when it is unknown (the process vanished with its host)."""
 
     name: str
     timestamp: float
-    exit_code: int
+    exit_code: int | None
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,15 @@ class KernelHost(ProcessHost):
         except KernelError as exc:
             self._lose(exc)
 
+    async def exit_if_idle(self) -> bool:
+        """Ask the kernel to exit if it holds nothing (no process, socket or value): used when
+        circusd stops everything. True if the kernel is exiting."""
+        try:
+            body = await self._request("exit-if-idle")
+        except KernelError:
+            return False
+        return body.startswith("Exiting")
+
     async def close(self) -> None:
         """Close both connections. Processes and sockets stay in the kernel. A batch being
         handled right now is not acknowledged, so it is delivered again after ``open()``."""

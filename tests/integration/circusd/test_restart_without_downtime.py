@@ -148,3 +148,23 @@ def test_exits_while_circusd_is_away_are_respawned(circusd, worker_cmd):
     d.start()
     now = wait_for(lambda: len(d.pids("w")) == 2 and d.pids("w"), message="respawned")
     assert pids[1] in now and pids[0] not in now
+
+
+def test_circusd_recovers_from_a_killed_kernel(circusd, worker_cmd):
+    """The kernel is not supposed to die; if it does, circusd starts a new one and respawns."""
+    import os
+    import signal
+
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+    """)
+    pids = d.pids("w")
+    kernel = d.kernel_pid()
+    os.kill(kernel, signal.SIGKILL)
+    new = wait_for(lambda: (len(d.pids("w")) == 2 and not set(d.pids("w")) & set(pids)
+                            and d.pids("w")), timeout=30, message="respawned in a new kernel")
+    assert d.kernel_pid() != kernel
+    assert all(pid_alive(p) for p in new)
+    wait_for(lambda: not any(pid_alive(p) for p in pids), message="orphans of the old kernel")
