@@ -485,7 +485,18 @@ class Arbiter:
         # seeing half-started watchers.
         self.controller = Controller(self, self.endpoint, self.settings)
         await self.controller.start()
+        self._warn_unsupported()
         log.info("circusd %d ready: %d watchers", self.pid, len(self._watchers))
+
+    def _warn_unsupported(self) -> None:
+        """Parts of the original not built yet: say so instead of ignoring them silently."""
+        for plugin in self.config.plugins:
+            log.warning("[plugin:%s] is not run: plugins are not supported yet", plugin.name)
+        for key in ("statsd", "httpd"):
+            if getattr(self.settings, key):
+                log.warning("[circus] %s = true is not supported yet and is ignored", key)
+        if self.settings.multicast_endpoint:
+            log.warning("[circus] multicast_endpoint: discovery is not supported yet")
 
     async def run(self) -> None:
         """Start, then serve until :meth:`quit` or :meth:`stop`. If the task is cancelled

@@ -1,0 +1,16 @@
+"""``circus-top``: not implemented yet (planned; see the issue tracker)."""
+
+from __future__ import annotations
+
+import sys
+
+EXIT_NOT_IMPLEMENTED = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    print("circus-top is not implemented yet in this version of circus", file=sys.stderr)
+    return EXIT_NOT_IMPLEMENTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
