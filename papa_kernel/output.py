@@ -84,7 +84,9 @@ class OutputStream:
         """
         self.read_size = BIG_PIPE_SIZE  # even if refused: the next read simply returns less
         with contextlib.suppress(OSError):
-            self.read_size = fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, BIG_PIPE_SIZE)
+            self.read_size = min(
+                BIG_PIPE_SIZE, fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, BIG_PIPE_SIZE)
+            )
 
     def drop_overflow(self) -> None:
         """Drop the oldest whole chunks while over capacity; the newest chunk always stays."""

@@ -1,7 +1,7 @@
 """Watch sessions: streaming process output/exits (and socket readiness) in acknowledged batches.
 
 A connection in watch mode has at most one batch in flight. A batch is the watched records not
-sent yet, merged in kernel-wide arrival order (sequence numbers) and cut after about
+sent yet, merged in kernel-wide arrival order (sequence numbers), with at most
 ``BATCH_LIMIT`` bytes of output; it ends with ``\\n] ``. Any line from the client acknowledges
 it: acknowledged chunks are forgotten, an acknowledged ``closed`` record removes the process.
 ``q`` acknowledges and ends the watch. A client that disconnects without acknowledging leaves
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from papa_kernel.output import OutputStream
     from papa_kernel.processes import ProcessEntry
 
-BATCH_LIMIT = 1024 * 1024  # output bytes per batch; more follows after the acknowledgement
+BATCH_LIMIT = 1024 * 1024  # output bytes per batch (reads are <= 1 MiB, so it always fits one)
 BATCH_END = b"\n] "
 NOTHING_LEFT = b"Nothing left to watch\n> "
 STOPPED = b"Stopped watching\n> "
@@ -130,7 +130,10 @@ class ProcessWatch:
         buffers: list[bytes] = []
         size = 0
         pending: dict = {"streams": {}, "closed": []}
-        while heap and size < BATCH_LIMIT:
+        while heap:
+            record = heap[0][2]
+            if size and record[1] in ("out", "err") and size + len(record[5]) > BATCH_LIMIT:
+                break  # full: this chunk opens the next batch (a lone chunk is <= 1 MiB)
             _seq, _tie, record, source = heapq.heappop(heap)
             size += self._encode(record, buffers, pending)
             following = next(source, None)

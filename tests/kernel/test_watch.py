@@ -165,7 +165,7 @@ def test_batches_are_bounded(client):
         if any(r[0] == "closed" for r in records):
             break
     assert total == 3000000  # back-pressure: nothing dropped while watched
-    assert max(sizes) <= 1024 * 1024 + 256 * 1024  # ~1 MiB plus at most one read
+    assert max(sizes) <= 1024 * 1024
 
 
 def test_back_pressure_blocks_the_writer_while_watched(kernel, client, kdir):
