@@ -84,6 +84,10 @@ def parse_tcp(text: str) -> tuple[str, int]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``papa-kernel`` console script."""
     args = build_parser().parse_args(argv)
+    for attribute in ("log_file", "pid_file"):  # --daemon changes to /: fix paths before
+        value = getattr(args, attribute)
+        if value and value != "-":
+            setattr(args, attribute, os.path.abspath(value))
     try:
         socket_path = _socket_path(args.socket)
         tcp = parse_tcp(args.tcp) if args.tcp else None
