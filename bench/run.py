@@ -44,6 +44,7 @@ SYSTEM_CLASSES: dict[str, type[System]] = {
 }  # fmt: skip
 SCENARIOS = ("start", "latency", "respawn", "rss", "idle", "reattach")
 STEADY = ("latency", "respawn", "rss", "idle", "reattach")
+SETTLE = 0.5  # seconds of rest after ending a system's processes, before the next launch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -121,6 +122,7 @@ class Runner:
                         continue
                     finally:
                         system.teardown()
+                        time.sleep(SETTLE)
                     self.results["start"].setdefault(count, {}).setdefault(key, []).append(result)
                     log(f"start {count:>5} {key:<10} {result.launch_to_running:.3f} s "
                         f"(spawn phase {result.spawn_phase:.3f} s)")  # fmt: skip
@@ -137,6 +139,7 @@ class Runner:
                 self.fail(key, "steady state", exc)
             finally:
                 system.teardown()
+                time.sleep(SETTLE)
 
     def steady_session(self, system: System, count: int) -> None:
         wanted = self.args.scenarios
@@ -150,6 +153,11 @@ class Runner:
         if "rss" in wanted:
             self.results["rss"][key] = scenarios.measure_rss(system)
             log(f"rss       {key:<10} {self.results['rss'][key] / 1e6:.1f} MB")
+            if len(system.daemon_pids()) > 1:
+                pairs = zip(system.daemon_names, system.daemon_pids(), strict=False)
+                parts = " + ".join(f"{name} {procfs.rss_bytes(pid) / 1e6:.1f} MB"
+                                   for name, pid in pairs)  # fmt: skip
+                self.results["notes"].append(f"{key} RSS: {parts}")
         if "latency" in wanted:
             samples = scenarios.measure_latency(system, self.args.calls)
             self.results["latency"][key] = samples

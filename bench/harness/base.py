@@ -61,6 +61,7 @@ class System:
     label = ""
     has_control = True  # False for the raw baseline (nothing to ask)
     can_reattach = False  # True when workers survive a restart of the daemon
+    daemon_names: tuple[str, ...] = ()  # labels of daemon_pids(), in that order
 
     def __init__(self, installs: Installs, workdir: Path, count: int) -> None:
         self.installs = installs

@@ -117,6 +117,7 @@ class Ours(CircusSystem):
     key = "ours"
     label = "ours (circusd + papa-kernel)"
     can_reattach = True
+    daemon_names = ("circusd", "papa-kernel")
 
     def __init__(self, installs: Installs, workdir: Path, count: int) -> None:
         super().__init__(installs, workdir, count)
