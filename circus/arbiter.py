@@ -55,8 +55,7 @@ KERNEL_PREFIX = "circus."
 class Arbiter:
     """Runs a configuration. See the module docstring for the start-up order."""
 
-    def __init__(self, config: Any, config_path: str | None = None,
-                 cwd: str | None = None):
+    def __init__(self, config: Any, config_path: str | None = None, cwd: str | None = None):
         self.config = config
         self.default_cwd = cwd or os.getcwd()
         self.config_path = config_path
@@ -131,11 +130,14 @@ class Arbiter:
     def watchers(self) -> list[Watcher]:
         return sorted(self._watchers.values(), key=lambda w: w.name.lower())
 
-    def by_priority(self, watchers: Sequence[Watcher] | None = None,
-                    reverse: bool = False) -> list[Watcher]:
+    def by_priority(
+        self, watchers: Sequence[Watcher] | None = None, reverse: bool = False
+    ) -> list[Watcher]:
         """Highest priority first (stable by name); ``reverse`` for stopping."""
-        ordered = sorted(watchers if watchers is not None else self.watchers,
-                         key=lambda w: (-w.priority, w.name.lower()))
+        ordered = sorted(
+            watchers if watchers is not None else self.watchers,
+            key=lambda w: (-w.priority, w.name.lower()),
+        )
         return ordered[::-1] if reverse else ordered
 
     def get_watcher(self, name: str) -> Watcher:
@@ -198,9 +200,14 @@ class Arbiter:
             host = self.host_for(sconf.use_papa)
             self._sockets[name] = (host, await host.make_socket(socket_spec(sconf)))
 
-    async def add_watcher(self, name: str, cmd: str, args: str | list[str] | None = None,
-                          options: Mapping[str, Any] | None = None,
-                          start: bool = False) -> Watcher:
+    async def add_watcher(
+        self,
+        name: str,
+        cmd: str,
+        args: str | list[str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        start: bool = False,
+    ) -> Watcher:
         from circus.config import watcher_from_options
 
         if str(name).lower() in self._watchers:
@@ -215,8 +222,12 @@ class Arbiter:
     async def rm_watcher(self, name: str, nostop: bool = False) -> None:
         watcher = self.get_watcher(name)
         self._watchers.pop(watcher.name.lower(), None)
-        self.config = dataclasses.replace(self.config, watchers=tuple(
-            w for w in self.config.watchers if w.name.lower() != watcher.name.lower()))
+        self.config = dataclasses.replace(
+            self.config,
+            watchers=tuple(
+                w for w in self.config.watchers if w.name.lower() != watcher.name.lower()
+            ),
+        )
         self.publish_watcher_event(watcher.res_name, "remove", {"time": time.time()})
         if nostop:
             watcher.detach()
@@ -328,8 +339,12 @@ class Arbiter:
                 self._by_process.pop(event.name, None)
                 watcher.on_exit(proc, event)
             elif isinstance(event, DroppedOutput):
-                log.warning("%s: the host dropped %d bytes of %s (nobody read them in time)",
-                            watcher.name, event.nbytes, event.stream)
+                log.warning(
+                    "%s: the host dropped %d bytes of %s (nobody read them in time)",
+                    watcher.name,
+                    event.nbytes,
+                    event.stream,
+                )
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -338,8 +353,9 @@ class Arbiter:
             from circus.hosts.kernel import KernelHost, ensure_kernel
 
             await ensure_kernel(self.settings.papa_endpoint)
-            host: ProcessHost = KernelHost(self.settings.papa_endpoint, prefix=KERNEL_PREFIX,
-                                           on_lost=self._on_kernel_lost)
+            host: ProcessHost = KernelHost(
+                self.settings.papa_endpoint, prefix=KERNEL_PREFIX, on_lost=self._on_kernel_lost
+            )
         else:
             from circus.hosts.local import LocalHost
 
@@ -348,8 +364,9 @@ class Arbiter:
         return host
 
     def _needs_kernel(self) -> bool:
-        return any(w.use_papa for w in self.config.watchers) or \
-            any(s.use_papa for s in self.config.sockets)
+        return any(w.use_papa for w in self.config.watchers) or any(
+            s.use_papa for s in self.config.sockets
+        )
 
     def _take_instance_lock(self) -> None:
         """One circusd per kernel: a second one would fight over the same workers."""
@@ -362,8 +379,10 @@ class Arbiter:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise ConfigError(f"another circusd already manages the kernel at "
-                              f"{self.settings.papa_endpoint} (lock {path})") from None
+            raise ConfigError(
+                f"another circusd already manages the kernel at "
+                f"{self.settings.papa_endpoint} (lock {path})"
+            ) from None
         self._lock_fd = fd
 
     def _refuse_if_endpoint_served(self) -> None:
@@ -444,11 +463,14 @@ class Arbiter:
                 continue
             proc = Process(host, info.name, parsed[1], info.pid, info.started, adopted=True)
             if not info.running:
-                log.info("%s: process %d exited while circusd was away (%s)", watcher.name,
-                         info.pid, info.exit_code)
+                log.info(
+                    "%s: process %d exited while circusd was away (%s)",
+                    watcher.name,
+                    info.pid,
+                    info.exit_code,
+                )
             watcher.adopt(proc)
-            log.info("%s: adopted running process %d (wid %d)", watcher.name, info.pid,
-                     parsed[1])
+            log.info("%s: adopted running process %d (wid %d)", watcher.name, info.pid, parsed[1])
 
     async def _stop_orphans(self) -> None:
         """Processes of watchers that are no longer configured: stop and forget them."""

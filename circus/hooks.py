@@ -22,8 +22,17 @@ from circus.errors import ConfigError, ConfigProblem
 log = logging.getLogger(__name__)
 
 HOOK_NAMES = (
-    "before_start", "after_start", "before_spawn", "after_spawn", "before_stop", "after_stop",
-    "before_signal", "after_signal", "before_reap", "after_reap", "extended_stats",
+    "before_start",
+    "after_start",
+    "before_spawn",
+    "after_spawn",
+    "before_stop",
+    "after_stop",
+    "before_signal",
+    "after_signal",
+    "before_reap",
+    "after_reap",
+    "extended_stats",
 )
 #: Hooks whose ``False`` aborts the start (the others' result is advisory or ignored).
 ABORTING_HOOKS = frozenset({"before_start", "after_start", "before_spawn", "after_spawn"})
@@ -59,8 +68,13 @@ def load_hooks(specs: Mapping[str, Any], where: str = "") -> dict[str, Hook]:
     for name, spec in specs.items():
         key = f"hooks.{name}"
         if name not in HOOK_NAMES:
-            problems.append(ConfigProblem(f"unknown hook {name!r}; known: {', '.join(HOOK_NAMES)}",
-                                          section=where or None, key=key))
+            problems.append(
+                ConfigProblem(
+                    f"unknown hook {name!r}; known: {', '.join(HOOK_NAMES)}",
+                    section=where or None,
+                    key=key,
+                )
+            )
             continue
         ignore = False
         if isinstance(spec, tuple | list):
@@ -74,15 +88,23 @@ def load_hooks(specs: Mapping[str, Any], where: str = "") -> dict[str, Hook]:
         try:
             hooks[name] = Hook(name, resolve(path.strip()), ignore, path.strip())
         except Exception as exc:  # any import error of user code
-            problems.append(ConfigProblem(f"cannot load hook {path.strip()!r}: {exc}",
-                                          section=where or None, key=key))
+            problems.append(
+                ConfigProblem(
+                    f"cannot load hook {path.strip()!r}: {exc}", section=where or None, key=key
+                )
+            )
     if problems:
         raise ConfigError(problems)
     return hooks
 
 
-async def run_hook(hook: Hook | None, watcher: Any, arbiter: Any,
-                   publish: Callable[[str, dict[str, Any]], None], **kwargs: Any) -> bool:
+async def run_hook(
+    hook: Hook | None,
+    watcher: Any,
+    arbiter: Any,
+    publish: Callable[[str, dict[str, Any]], None],
+    **kwargs: Any,
+) -> bool:
     """Run one hook; True when absent, when it returned True, or when its error is ignored."""
     if hook is None:
         return True
@@ -91,8 +113,14 @@ async def run_hook(hook: Hook | None, watcher: Any, arbiter: Any,
         if inspect.isawaitable(result):
             result = await result
     except Exception as exc:
-        log.error("hook %s (%s) of %s failed: %s", hook.name, hook.path,
-                  getattr(watcher, "name", "?"), exc, exc_info=True)
+        log.error(
+            "hook %s (%s) of %s failed: %s",
+            hook.name,
+            hook.path,
+            getattr(watcher, "name", "?"),
+            exc,
+            exc_info=True,
+        )
         publish("hook_failure", {"name": hook.name, "time": time.time(), "error": str(exc)})
         return hook.ignore_errors
     publish("hook_success", {"name": hook.name, "time": time.time()})

@@ -46,8 +46,16 @@ _LEGAL = {
 class Process:
     """A worker of a watcher: ``wid`` slot, host name, pid and state."""
 
-    def __init__(self, host: ProcessHost, name: str, wid: int, pid: int, started: float,
-                 adopted: bool = False, config_hash: str | None = None):
+    def __init__(
+        self,
+        host: ProcessHost,
+        name: str,
+        wid: int,
+        pid: int,
+        started: float,
+        adopted: bool = False,
+        config_hash: str | None = None,
+    ):
         self.host = host
         self.name = name  # host-unique name, e.g. circus.web.3
         self.wid = wid

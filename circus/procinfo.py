@@ -39,11 +39,15 @@ def _cpu_time(proc: psutil.Process) -> str:
     return f"{int(minutes)}:{int(seconds):02d}.{int((total - int(total)) * 100):02d}"
 
 
-def get_info(pid_or_process: int | psutil.Process, interval: float = 0.0,
-             with_children: bool = True) -> dict[str, Any]:
+def get_info(
+    pid_or_process: int | psutil.Process, interval: float = 0.0, with_children: bool = True
+) -> dict[str, Any]:
     """Return the info dict of a process, or raise psutil.NoSuchProcess."""
-    proc = (pid_or_process if isinstance(pid_or_process, psutil.Process)
-            else psutil.Process(pid_or_process))
+    proc = (
+        pid_or_process
+        if isinstance(pid_or_process, psutil.Process)
+        else psutil.Process(pid_or_process)
+    )
     info: dict[str, Any] = {"pid": proc.pid}
 
     def field(key: str, getter) -> None:

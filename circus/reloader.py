@@ -43,8 +43,9 @@ async def reload_config(arbiter: Arbiter) -> dict[str, list[str]]:
     report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [], "restart": []}
     pending = sorted(changes.circus - LIVE_SETTINGS)
     if pending:
-        log.warning("reloadconfig: [circus] %s changed; restart circusd to apply",
-                    ", ".join(pending))
+        log.warning(
+            "reloadconfig: [circus] %s changed; restart circusd to apply", ", ".join(pending)
+        )
         report["restart"] = pending
 
     for name in changes.watchers_removed:

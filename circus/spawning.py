@@ -130,15 +130,19 @@ class SpawnBuilder:
 
     def socket_placeholders(self) -> dict[str, str]:
         arbiter = self.watcher.arbiter
-        return {s.name: f"$(socket.{socket_host_name(s.name)}.fileno)"
-                for s in arbiter.config.sockets}
+        return {
+            s.name: f"$(socket.{socket_host_name(s.name)}.fileno)" for s in arbiter.config.sockets
+        }
 
     def socket_host_names(self) -> list[str]:
         """Host names of the sockets this watcher uses (for on_demand)."""
         refs = self.config.socket_refs
         if self.config.use_sockets:
-            refs = refs | {s.name for s in self.watcher.arbiter.config.sockets
-                           if s.use_papa == self.config.use_papa}
+            refs = refs | {
+                s.name
+                for s in self.watcher.arbiter.config.sockets
+                if s.use_papa == self.config.use_papa
+            }
         return sorted(socket_host_name(name) for name in refs)
 
     def spec(self, wid: int) -> SpawnSpec:
@@ -153,8 +157,11 @@ class SpawnBuilder:
         uid = resolve_uid(config.uid)
         sockets: tuple[str, ...] = ()
         if config.use_sockets:
-            sockets = tuple(socket_host_name(s.name) for s in self.watcher.arbiter.config.sockets
-                            if s.use_papa == config.use_papa)
+            sockets = tuple(
+                socket_host_name(s.name)
+                for s in self.watcher.arbiter.config.sockets
+                if s.use_papa == config.use_papa
+            )
         settings = self.watcher.arbiter.config.circus
         return SpawnSpec(
             name=names.process_name(self.watcher.name, wid),
@@ -180,8 +187,9 @@ class SpawnBuilder:
         conf = self.config.stdout_stream if which == "stdout" else self.config.stderr_stream
         if conf is None:
             return StdoutStream()
-        return build_stream(conf.as_dict(), prefix=f"{which}_stream",
-                            section=f"watcher:{self.watcher.name}")
+        return build_stream(
+            conf.as_dict(), prefix=f"{which}_stream", section=f"watcher:{self.watcher.name}"
+        )
 
     def options(self) -> dict[str, Any]:
         values = watcher_option_values(self.config)
@@ -198,8 +206,9 @@ class SpawnBuilder:
         if change is None:
             return False
         if "numprocesses" in change.keys:
-            self.watcher.numprocesses = min(new.numprocesses, 1) if new.singleton \
-                else new.numprocesses
+            self.watcher.numprocesses = (
+                min(new.numprocesses, 1) if new.singleton else new.numprocesses
+            )
         if "hooks" in change.keys:
             self.watcher.reload_hooks()
         if change.keys & {"stdout_stream", "stderr_stream"}:

@@ -83,8 +83,9 @@ class Watcher:
         self.arbiter = arbiter
         self.host = host
         self.name: str = config.name
-        self.numprocesses: int = 1 if config.singleton and config.numprocesses > 1 \
-            else config.numprocesses
+        self.numprocesses: int = (
+            1 if config.singleton and config.numprocesses > 1 else config.numprocesses
+        )
         self.processes: dict[int, Process] = {}  # pid -> process, in spawn order
         self.state = WatcherState.STOPPED
         self.state_since = time.monotonic()
@@ -165,8 +166,9 @@ class Watcher:
         self.arbiter.publish_watcher_event(self.res_name, event, payload)
 
     async def _hook(self, name: str, **kwargs: Any) -> bool:
-        return await hooklib.run_hook(self._hooks.get(name), self, self.arbiter,
-                                      self.publish, **kwargs)
+        return await hooklib.run_hook(
+            self._hooks.get(name), self, self.arbiter, self.publish, **kwargs
+        )
 
     # --- output and exits (pushed by the host through the arbiter) ---------------------------
 
@@ -177,8 +179,12 @@ class Watcher:
         return stream
 
     def on_output(self, proc: Process, chunk: OutputChunk) -> None:
-        message = {"data": chunk.data, "pid": proc.pid, "name": chunk.stream,
-                   "timestamp": chunk.timestamp}
+        message = {
+            "data": chunk.data,
+            "pid": proc.pid,
+            "name": chunk.stream,
+            "timestamp": chunk.timestamp,
+        }
         try:
             self._stream(chunk.stream)(message)
         except Exception:  # a broken user stream must not stop output of others
@@ -192,10 +198,17 @@ class Watcher:
         timer = self._timers.pop(proc.pid, None)
         if timer:
             timer.cancel()
-        self.publish("reap", {"process_pid": proc.pid, "time": record.timestamp,
-                              "exit_code": record.exit_code})
-        log.info("%s: process %d (wid %d) exited with %s", self.name, proc.pid, proc.wid,
-                 record.exit_code)
+        self.publish(
+            "reap",
+            {"process_pid": proc.pid, "time": record.timestamp, "exit_code": record.exit_code},
+        )
+        log.info(
+            "%s: process %d (wid %d) exited with %s",
+            self.name,
+            proc.pid,
+            proc.wid,
+            record.exit_code,
+        )
         if self.state is not WatcherState.ACTIVE:
             return
         if record.timestamp - proc.started < MIN_UPTIME and not proc.adopted:
@@ -242,8 +255,12 @@ class Watcher:
                 if self.state is not WatcherState.ACTIVE:
                     return
                 if self._gave_up():
-                    log.error("%s: %d failed starts in a row (max_retry=%s): giving up",
-                              self.name, self._failures, self.config.max_retry)
+                    log.error(
+                        "%s: %d failed starts in a row (max_retry=%s): giving up",
+                        self.name,
+                        self._failures,
+                        self.config.max_retry,
+                    )
                     await self._stop_locked()
                     return
                 await self._manage_processes()
@@ -287,8 +304,14 @@ class Watcher:
             spec = self._builder.spec(wid)
             async with self.arbiter.spawning(spec.name):
                 info = await self.host.spawn(spec)
-                proc = Process(self.host, spec.name, wid, info.pid, info.started,
-                               config_hash=self._builder.config_hash)
+                proc = Process(
+                    self.host,
+                    spec.name,
+                    wid,
+                    info.pid,
+                    info.started,
+                    config_hash=self._builder.config_hash,
+                )
                 self.processes[proc.pid] = proc
                 self.arbiter.register_process(self, proc)
         except SpawnError as exc:
@@ -320,7 +343,8 @@ class Watcher:
         lifetime = max_age + random.uniform(0, variance) - proc.age()
         loop = asyncio.get_running_loop()
         self._timers[proc.pid] = loop.call_later(
-            max(lifetime, 0), lambda: loop.create_task(self._recycle(proc)))
+            max(lifetime, 0), lambda: loop.create_task(self._recycle(proc))
+        )
 
     async def _recycle(self, proc: Process) -> None:
         """max_age reached: start a replacement first, then stop the old process."""
@@ -337,7 +361,8 @@ class Watcher:
     async def _signal_process(self, proc: Process, signum: int) -> None:
         """Signal a process (and its children if stop_children) with the signal hooks."""
         if signum != signals.SIGKILL and not await self._hook(
-                "before_signal", pid=proc.pid, signum=signum):
+            "before_signal", pid=proc.pid, signum=signum
+        ):
             return
         if self.config.stop_children:
             for child in proc.children():
@@ -347,8 +372,12 @@ class Watcher:
         self.publish("kill", {"process_pid": proc.pid, "time": time.time()})
         await self._hook("after_signal", pid=proc.pid, signum=signum)
 
-    async def _stop_processes(self, procs: Sequence[Process], signum: int | None = None,
-                              graceful_timeout: float | None = None) -> None:
+    async def _stop_processes(
+        self,
+        procs: Sequence[Process],
+        signum: int | None = None,
+        graceful_timeout: float | None = None,
+    ) -> None:
         """Graceful stop: signal, wait up to graceful_timeout, then SIGKILL the process and
         every descendant still alive; once it is gone, whatever is left in its process group
         (children it did not wait for, e.g. ``sh -c "...; sleep 60"``) is killed too, so a
@@ -363,8 +392,13 @@ class Watcher:
         results = await asyncio.gather(*(p.wait(timeout) for p in procs))
         stubborn = [p for p, done in zip(procs, results, strict=True) if not done]
         for proc in stubborn:
-            log.info("%s: process %d ignored signal %d for %.1fs, killing", self.name,
-                     proc.pid, signum, timeout)
+            log.info(
+                "%s: process %d ignored signal %d for %.1fs, killing",
+                self.name,
+                proc.pid,
+                signum,
+                timeout,
+            )
             for child in proc.children(recursive=True):
                 proc.signal_pid(child, signals.SIGKILL)
             await proc.send_signal(signals.SIGKILL)
@@ -503,13 +537,23 @@ class Watcher:
                 await self._manage_processes()
             return self.numprocesses
 
-    async def kill(self, signum: int | None = None, pid: int | None = None,
-                   graceful_timeout: float | None = None) -> None:
+    async def kill(
+        self,
+        signum: int | None = None,
+        pid: int | None = None,
+        graceful_timeout: float | None = None,
+    ) -> None:
         procs = [self._process(pid)] if pid is not None else list(self.processes.values())
         await self._stop_processes(procs, signum, graceful_timeout)
 
-    async def signal(self, signum: int, pid: int | None = None, childpid: int | None = None,
-                     children: bool = False, recursive: bool = False) -> None:
+    async def signal(
+        self,
+        signum: int,
+        pid: int | None = None,
+        childpid: int | None = None,
+        children: bool = False,
+        recursive: bool = False,
+    ) -> None:
         if childpid is not None and pid is None:
             raise MessageError("childpid requires pid")
         procs = [self._process(pid)] if pid is not None else list(self.processes.values())
@@ -522,8 +566,10 @@ class Watcher:
                 for child in proc.children():
                     proc.signal_pid(child, signum)
             else:
-                if not await self._hook("before_signal", pid=proc.pid, signum=signum) \
-                        and signum != signals.SIGKILL:
+                if (
+                    not await self._hook("before_signal", pid=proc.pid, signum=signum)
+                    and signum != signals.SIGKILL
+                ):
                     continue
                 descendants = proc.children(recursive=True) if recursive else []
                 await proc.send_signal(signum)
@@ -571,11 +617,14 @@ class Watcher:
             self._builder = type(self._builder)(self)
             if config.hooks != old.hooks:
                 self.reload_hooks()
-            if (config.stdout_stream, config.stderr_stream) != (old.stdout_stream,
-                                                                old.stderr_stream):
+            if (config.stdout_stream, config.stderr_stream) != (
+                old.stdout_stream,
+                old.stderr_stream,
+            ):
                 self.close_streams()
-            self.numprocesses = min(config.numprocesses, 1) if config.singleton \
-                else config.numprocesses
+            self.numprocesses = (
+                min(config.numprocesses, 1) if config.singleton else config.numprocesses
+            )
             if self.state is not WatcherState.ACTIVE:
                 return
             if restart:
@@ -599,8 +648,13 @@ class Watcher:
             if extended and isinstance(info, dict) and "extended_stats" in self._hooks:
                 hook = self._hooks["extended_stats"]
                 with contextlib.suppress(Exception):
-                    hook.func(watcher=self, arbiter=self.arbiter, hook_name="extended_stats",
-                              pid=proc.pid, stats=info)
+                    hook.func(
+                        watcher=self,
+                        arbiter=self.arbiter,
+                        hook_name="extended_stats",
+                        pid=proc.pid,
+                        stats=info,
+                    )
             result[str(proc.pid)] = info
         return result
 

@@ -17,7 +17,7 @@ import os
 import resource
 import sys
 
-from papa_kernel import __version__, paths
+from papa_kernel import __version__, paths, spawn
 from papa_kernel.server import Server, StartupError
 
 log = logging.getLogger("papa_kernel")
@@ -109,6 +109,9 @@ def _socket_path(given: str | None) -> str:
 def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | None,
            report_fd: int | None) -> int:  # fmt: skip
     _ensure_std_fds()
+    sealed = spawn.seal_inherited_fds()  # fds inherited from our launcher stay ours
+    if sealed:
+        logging.getLogger(__name__).info("inherited fds %s marked close-on-exec", sealed)
     _raise_nofile()
     server = Server(force=args.force, use_pidfd=args.reaper == "pidfd")
     pid_file = args.pid_file or (socket_path + ".pid" if args.daemon else None)

@@ -28,22 +28,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="circusd", description="Run circusd on a config file.")
     parser.add_argument("config", nargs="?", help="configuration file (INI)")
     parser.add_argument("--log-level", dest="loglevel", help="debug, info, warning, error")
-    parser.add_argument("--log-output", dest="logoutput",
-                        help="'-' (stdout), a file path, or syslog://[host[:port]][?facility]")
-    parser.add_argument("--logger-config", dest="loggerconfig",
-                        help="logging config file (.ini, .json or .yaml)")
+    parser.add_argument(
+        "--log-output",
+        dest="logoutput",
+        help="'-' (stdout), a file path, or syslog://[host[:port]][?facility]",
+    )
+    parser.add_argument(
+        "--logger-config", dest="loggerconfig", help="logging config file (.ini, .json or .yaml)"
+    )
     parser.add_argument("--daemon", action="store_true", help="detach and run in background")
     parser.add_argument("--pidfile", help="write circusd's pid to this file")
-    parser.add_argument("--check-config", action="store_true",
-                        help="only check the configuration, print errors or 'ok'")
-    parser.add_argument("--stop-workers-on-exit", action="store_true",
-                        help="SIGTERM/SIGINT also stop kernel-hosted workers")
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="only check the configuration, print errors or 'ok'",
+    )
+    parser.add_argument(
+        "--stop-workers-on-exit",
+        action="store_true",
+        help="SIGTERM/SIGINT also stop kernel-hosted workers",
+    )
     parser.add_argument("--version", action="version", version=f"circusd {__version__}")
     return parser
 
 
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, arbiter,
-                             stop_workers: bool) -> None:
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, arbiter, stop_workers: bool) -> None:
     def on_reload() -> None:
         loop.create_task(_safe(arbiter.reload_config(), "reloadconfig (SIGHUP)"))
 
@@ -91,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG_ERROR
     settings = config.circus
     try:
-        configure_logging(args.loglevel or settings.loglevel or "info",
-                          args.logoutput or settings.logoutput or "-",
-                          args.loggerconfig or settings.loggerconfig)
+        configure_logging(
+            args.loglevel or settings.loglevel or "info",
+            args.logoutput or settings.logoutput or "-",
+            args.loggerconfig or settings.loggerconfig,
+        )
     except CircusError as exc:
         print(f"circusd: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR

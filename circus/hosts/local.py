@@ -41,8 +41,9 @@ from circus.hosts.base import (
     SpawnSpec,
 )
 from circus.hosts.local_output import CapturedStream, OutputPump
-from circus.hosts.local_spawn import argv_text, seal_inherited_fds, start_child
+from circus.hosts.local_spawn import argv_text, start_child
 from circus.hosts.placeholders import referenced_sockets, substitute_sockets
+from papa_kernel.spawn import seal_inherited_fds
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class LocalHost(ProcessHost):
 
         Before its first spawn (or open) the host marks the fds circusd inherited from its own
         parent close-on-exec, so children get only their stdio and their sockets (see
-        :func:`local_spawn.seal_inherited_fds`).
+        :func:`papa_kernel.spawn.seal_inherited_fds`).
         """
         self._closing = False
         self._ensure_loop().start(on_events)

@@ -116,25 +116,6 @@ def start_child(
         raise SpawnError(f"cannot spawn {spec.name}: {exc}") from None
 
 
-def seal_inherited_fds() -> list[int]:
-    """Mark every inheritable fd above 2 close-on-exec; return those fds.
-
-    ``posix_spawn`` passes on every fd without close-on-exec. Python opens everything
-    close-on-exec, but circusd may have *inherited* open fds from whoever started it (a shell,
-    a CI harness, a service manager); without this every worker would get them too.
-    """
-    sealed = []
-    for entry in os.listdir("/proc/self/fd"):
-        fd = int(entry)
-        if fd <= 2:
-            continue
-        with contextlib.suppress(OSError):  # the directory's own fd is already closed
-            if os.get_inheritable(fd):
-                os.set_inheritable(fd, False)
-                sealed.append(fd)
-    return sealed
-
-
 def argv_text(argv: Sequence[str]) -> str:
     """The ``args`` text of a process listing: arguments joined by single spaces."""
     return " ".join(argv)

@@ -31,20 +31,21 @@ def parse_endpoint(value: str) -> Endpoint:
     """Parse an endpoint; raise ValueError naming what is wrong."""
     text = value.strip()
     if text.startswith("ipc://"):
-        path = text[len("ipc://"):]
+        path = text[len("ipc://") :]
         if not path:
             raise ValueError(f"endpoint {value!r} has no path")
         return Endpoint("ipc", path=path)
     if text.startswith("tcp://"):
-        rest = text[len("tcp://"):]
+        rest = text[len("tcp://") :]
         host, sep, port = rest.rpartition(":")
         if not sep or not host or not port.isdigit():
             raise ValueError(f"endpoint {value!r} must be tcp://HOST:PORT")
         return Endpoint("tcp", host=host.strip("[]"), port=int(port))
     if os.path.isabs(text):
         return Endpoint("ipc", path=text)
-    raise ValueError(f"endpoint {value!r} must start with ipc:// or tcp:// "
-                     "(or be an absolute socket path)")
+    raise ValueError(
+        f"endpoint {value!r} must start with ipc:// or tcp:// (or be an absolute socket path)"
+    )
 
 
 def kernel_socket_path(papa_endpoint: str) -> str:

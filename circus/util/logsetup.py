@@ -20,8 +20,14 @@ from circus.errors import ConfigError
 
 LOG_FORMAT = "%(asctime)s %(name)s[%(process)d] [%(levelname)s] %(message)s"
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-LEVELS = {"critical": logging.CRITICAL, "error": logging.ERROR, "warning": logging.WARNING,
-          "warn": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG}
+LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
 
 
 def _syslog_handler(output: str) -> logging.Handler:
@@ -60,12 +66,15 @@ def _load_config_file(path: str) -> None:
                 try:
                     import yaml  # optional dependency
                 except ImportError:
-                    raise ConfigError(f"--logger-config {path}: YAML needs PyYAML "
-                                      "(pip install pyyaml), or use .json/.ini") from None
+                    raise ConfigError(
+                        f"--logger-config {path}: YAML needs PyYAML "
+                        "(pip install pyyaml), or use .json/.ini"
+                    ) from None
                 data = yaml.safe_load(f)
             else:
-                raise ConfigError(f"--logger-config {path}: unknown format "
-                                  "(use .ini, .json or .yaml)")
+                raise ConfigError(
+                    f"--logger-config {path}: unknown format (use .ini, .json or .yaml)"
+                )
         logging.config.dictConfig(data)
     except ConfigError:
         raise
@@ -73,8 +82,9 @@ def _load_config_file(path: str) -> None:
         raise ConfigError(f"--logger-config {path}: {exc}") from None
 
 
-def configure_logging(level: str = "info", output: str = "-",
-                      logger_config: str | None = None) -> None:
+def configure_logging(
+    level: str = "info", output: str = "-", logger_config: str | None = None
+) -> None:
     """Configure the root logger (idempotent: replaces handlers installed before)."""
     if logger_config and logger_config != "default":
         _load_config_file(logger_config)

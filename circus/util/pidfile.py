@@ -41,8 +41,9 @@ class Pidfile:
     def create(self, pid: int) -> None:
         other = self.validate()
         if other is not None and other != pid:
-            raise PidfileError(f"pid file {self.path} holds the live pid {other}: "
-                               "is circusd already running?")
+            raise PidfileError(
+                f"pid file {self.path} holds the live pid {other}: is circusd already running?"
+            )
         directory = os.path.dirname(self.path)
         os.makedirs(directory, exist_ok=True)
         tmp = f"{self.path}.{pid}.tmp"

@@ -1,5 +1,6 @@
 """circusd with real processes: start, respawn, stop, reload, incr/decr, wids, retries."""
 
+import itertools
 import os
 import signal
 import time
@@ -182,3 +183,48 @@ def test_stop_leaves_no_orphans_in_the_process_group(circusd, use_papa, tmp_path
     assert pid_alive(child)
     d.ok("stop", name="sh", waiting=True)
     wait_for(lambda: not pid_alive(child), message="orphaned sleep killed")
+
+
+def test_send_hup_reload_signals_instead_of_replacing(circusd, worker_cmd, tmp_path):
+    record = tmp_path / "signals.log"
+    d = circusd(f"""
+        [watcher:hup]
+        cmd = {worker_cmd} record {record}
+        send_hup = true
+    """)
+    [pid] = d.pids("hup")
+    wait_for(lambda: record.exists() and f"ready {pid}" in record.read_text(), message="ready")
+    d.ok("reload", name="hup", waiting=True)
+    wait_for(lambda: f"SIGHUP {pid}" in record.read_text(), message="SIGHUP received")
+    assert d.pids("hup") == [pid]
+
+
+def test_autostart_false(circusd, worker_cmd):
+    d = circusd(f"""
+        [watcher:manual]
+        cmd = {worker_cmd} sleep
+        autostart = false
+
+        [watcher:auto]
+        cmd = {worker_cmd} sleep
+    """)
+    assert d.ok("status", name="manual")["status"] == "stopped"
+    d.ok("stop", waiting=True)
+    d.ok("start", waiting=True)  # without a name: only autostart watchers (as the original)
+    assert d.pids("manual") == [] and len(d.pids("auto")) == 1
+    d.ok("start", name="manual", waiting=True)
+    assert len(d.pids("manual")) == 1
+
+
+def test_warmup_delay_spaces_spawns(circusd, worker_cmd):
+    import psutil
+
+    d = circusd(f"""
+        [watcher:slow]
+        cmd = {worker_cmd} sleep
+        numprocesses = 3
+        warmup_delay = 0.3
+    """)
+    starts = sorted(psutil.Process(p).create_time() for p in d.pids("slow"))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(gap >= 0.25 for gap in gaps), gaps
