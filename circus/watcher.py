@@ -194,6 +194,8 @@ class Watcher:
         """Apply an exit reported by the host, publish ``reap``, and converge."""
         if not proc.mark_exited(record.exit_code):
             return
+        if "before_reap" in self._hooks or "after_reap" in self._hooks:
+            asyncio.get_running_loop().create_task(self._reap_hooks(proc, record))
         self.processes.pop(proc.pid, None)
         timer = self._timers.pop(proc.pid, None)
         if timer:
@@ -223,6 +225,12 @@ class Watcher:
             self.publish("stop", {"time": time.time()})
             return
         self.schedule_converge()
+
+    async def _reap_hooks(self, proc: Process, record: ExitRecord) -> None:
+        """before_reap/after_reap: the host already reaped the process (it is the kernel's
+        child), so both run after the fact, in order; their results are advisory."""
+        for name in ("before_reap", "after_reap"):
+            await self._hook(name, pid=proc.pid, exit_code=record.exit_code, time=record.timestamp)
 
     def _record_failure(self) -> None:
         self._failures += 1

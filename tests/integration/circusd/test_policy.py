@@ -42,6 +42,8 @@ def test_hooks_run_in_order_and_refusal_aborts_start(circusd, worker_cmd, tmp_pa
         hooks.after_spawn = hooks_for_tests.record
         hooks.before_stop = hooks_for_tests.record
         hooks.after_stop = hooks_for_tests.record
+        hooks.before_reap = hooks_for_tests.record
+        hooks.after_reap = hooks_for_tests.record
 
         [watcher:refused]
         cmd = {worker_cmd} sleep
@@ -58,8 +60,10 @@ def test_hooks_run_in_order_and_refusal_aborts_start(circusd, worker_cmd, tmp_pa
     d.ok("stop", name="ok", waiting=True)
     lines = read(log).splitlines()
     ok_lines = [line for line in lines if " ok" in line]
-    assert ok_lines == ["before_start ok", "before_spawn ok", f"after_spawn ok {pid}",
-                        "after_start ok", "before_stop ok", "after_stop ok"]
+    assert ok_lines[:4] == ["before_start ok", "before_spawn ok", f"after_spawn ok {pid}",
+                            "after_start ok"]
+    assert ok_lines.index("before_stop ok") < ok_lines.index("after_stop ok")
+    assert ok_lines.index(f"before_reap ok {pid}") < ok_lines.index(f"after_reap ok {pid}")
     assert "refused before_start refused" in lines
 
 
