@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Prefix of every kernel name circusd owns (processes, sockets, values).
 KERNEL_PREFIX = "circus."
+#: After stopping every worker, how long to wait for the kernel to become idle.
+KERNEL_IDLE_WAIT = 2.0
 
 
 class Arbiter:
@@ -68,6 +70,7 @@ class Arbiter:
         self._on_demand: dict[str, asyncio.Task] = {}
         self._spawning: dict[str, asyncio.Future] = {}  # host name -> spawn in flight
         self._recovering: asyncio.Task | None = None  # kernel reconnection in progress
+        self._quitting = False
         self._orphans: list[tuple[ProcessHost, str]] = []
         self._lock_fd: int | None = None
         self._stopped = asyncio.Event()
@@ -414,8 +417,8 @@ class Arbiter:
     def _on_kernel_lost(self, error: Exception) -> None:
         """The kernel connection broke (the kernel died, or a protocol error). Recover in the
         background: workers that are gone are reported as exited and respawned by policy."""
-        if self._stopped.is_set() or self._recovering is not None:
-            return
+        if self._quitting or self._recovering is not None:
+            return  # quitting: the kernel leaving after exit-if-idle is expected
         log.error("lost papa-kernel: %s; reconnecting", error)
         self._recovering = asyncio.get_running_loop().create_task(self._recover_kernel())
 
@@ -532,6 +535,12 @@ class Arbiter:
 
     async def quit(self, stop_workers: bool = False) -> None:
         """Stop circusd. Kernel-hosted workers keep running unless ``stop_workers``."""
+        if self._quitting:
+            await self._stopped.wait()
+            return
+        self._quitting = True
+        if self._recovering is not None:
+            self._recovering.cancel()
         for watcher in self.by_priority(reverse=True):
             if stop_workers or not watcher.host.persistent:
                 await watcher.stop()
@@ -548,8 +557,7 @@ class Arbiter:
                     await host.remove_socket(info.name)
             kernel = self._hosts.get(True)
             if kernel is not None:
-                with contextlib.suppress(Exception):
-                    await kernel.exit_if_idle()  # nothing left to keep: let the kernel go
+                await self._let_kernel_go(kernel)
         for host in self._hosts.values():
             with contextlib.suppress(Exception):
                 await host.close()
@@ -561,6 +569,25 @@ class Arbiter:
             os.close(self._lock_fd)
             self._lock_fd = None
         self._stopped.set()
+
+    async def _let_kernel_go(self, kernel: Any) -> None:
+        """Nothing is left to keep: ask the kernel to exit when idle. The exit records of the
+        workers just stopped may still be unacknowledged for a moment (they are acknowledged
+        after this handler's batch), so ask again for a short while."""
+        deadline = time.monotonic() + KERNEL_IDLE_WAIT
+        while True:
+            try:
+                if await kernel.exit_if_idle():
+                    return
+                if any(p.running for p in await kernel.list_processes()):
+                    return  # someone else's processes: the kernel stays
+            except Exception as exc:  # the kernel is gone already, or the connection broke
+                log.debug("exit-if-idle: %s", exc)
+                return
+            if time.monotonic() > deadline:
+                log.info("papa-kernel stays: it still holds sockets or values of others")
+                return
+            await asyncio.sleep(0.02)
 
     def sockets_info(self) -> list[dict[str, Any]]:
         result = []

@@ -105,9 +105,12 @@ def test_quit_keeps_workers_and_stop_workers_ends_them(circusd, worker_cmd):
     assert all(pid_alive(p) for p in pids)
     d.start()
     assert sorted(d.pids("w")) == sorted(pids)
+    kernel = d.kernel_pid()
     d.ok("quit", stop_workers=True)
     d.proc.wait(timeout=30)
     wait_for(lambda: not any(pid_alive(p) for p in pids), message="workers stopped")
+    wait_for(lambda: not pid_alive(kernel), message="the idle kernel exited")
+    assert d.kernel_pid() is None  # and no new kernel was started while quitting
 
 
 def test_restart_converges_to_a_changed_config(circusd, worker_cmd):
