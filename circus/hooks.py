@@ -17,23 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from circus.config.schema import HOOK_NAMES
 from circus.errors import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
 
-HOOK_NAMES = (
-    "before_start",
-    "after_start",
-    "before_spawn",
-    "after_spawn",
-    "before_stop",
-    "after_stop",
-    "before_signal",
-    "after_signal",
-    "before_reap",
-    "after_reap",
-    "extended_stats",
-)
 #: Hooks whose ``False`` aborts the start (the others' result is advisory or ignored).
 ABORTING_HOOKS = frozenset({"before_start", "after_start", "before_spawn", "after_spawn"})
 
