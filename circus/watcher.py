@@ -16,8 +16,9 @@ lock), so a command waiting for processes to die (a graceful stop) is woken with
 lock. Respawning is event-driven: the host pushes the exit record and convergence follows at
 once; there is no periodic polling (``check_delay`` is only kept for compatibility).
 
-Crash loops: a process that exits less than :data:`MIN_UPTIME` seconds after it was spawned,
-or that cannot be spawned at all, counts as a failed start. Failed starts are retried with an
+Crash loops: a process that exits on its own (not killed by SIGKILL/TERM/INT/QUIT/HUP) less
+than :data:`MIN_UPTIME` seconds after it was spawned, or that cannot be spawned at all, counts
+as a failed start. Failed starts are retried with an
 exponential back-off (capped by ``retry_in``); after ``max_retry`` consecutive ones (``-1``:
 never) the watcher gives up and stops, as the manual describes for ``max_retry``.
 
@@ -51,6 +52,11 @@ log = logging.getLogger(__name__)
 
 #: A process that dies sooner than this after its spawn counts as a failed start.
 MIN_UPTIME = 1.0
+#: Exit codes of processes killed by a signal somebody sent: never counted as failed starts.
+KILLED_FROM_OUTSIDE = frozenset(
+    -int(sig)
+    for sig in (signals.SIGKILL, signals.SIGTERM, signals.SIGINT, signals.SIGQUIT, signals.SIGHUP)
+)
 #: First delay before retrying a failed start; doubled each time, capped by ``retry_in``.
 FIRST_RETRY_DELAY = 0.1
 
@@ -213,9 +219,9 @@ class Watcher:
         )
         if self.state is not WatcherState.ACTIVE:
             return
-        if record.timestamp - proc.started < MIN_UPTIME and not proc.adopted:
+        if self._crashed_at_start(proc, record):
             self._record_failure()
-        else:
+        elif record.exit_code not in KILLED_FROM_OUTSIDE:
             self._failures = 0
         if self.on_demand and not self.processes:
             self._demand_seen = False
@@ -231,6 +237,14 @@ class Watcher:
         child), so both run after the fact, in order; their results are advisory."""
         for name in ("before_reap", "after_reap"):
             await self._hook(name, pid=proc.pid, exit_code=record.exit_code, time=record.timestamp)
+
+    @staticmethod
+    def _crashed_at_start(proc: Process, record: ExitRecord) -> bool:
+        """A failed start: died on its own within MIN_UPTIME. Being killed by a signal someone
+        sent (an operator's kill, a test, the OOM killer) is not the program's failure."""
+        if proc.adopted or record.exit_code in KILLED_FROM_OUTSIDE:
+            return False
+        return record.timestamp - proc.started < MIN_UPTIME
 
     def _record_failure(self) -> None:
         self._failures += 1

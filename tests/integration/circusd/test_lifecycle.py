@@ -228,3 +228,18 @@ def test_warmup_delay_spaces_spawns(circusd, worker_cmd):
     starts = sorted(psutil.Process(p).create_time() for p in d.pids("slow"))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(gap >= 0.25 for gap in gaps), gaps
+
+
+def test_workers_killed_quickly_from_outside_are_always_respawned(circusd, worker_cmd):
+    """SIGKILL from an operator is not a crash loop: no back-off, no giving up."""
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+        max_retry = 1
+    """)
+    for _ in range(4):
+        [pid] = d.pids("w")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda pid=pid: d.pids("w") and d.pids("w") != [pid], timeout=5,
+                 message="respawned at once")
+    assert d.ok("status", name="w")["status"] == "active"
