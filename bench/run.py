@@ -198,8 +198,10 @@ class Runner:
 
 def notes(args: argparse.Namespace, results: dict) -> list[str]:
     lines = [
-        f"'start' figures are medians of {args.repeat} launch(es) per size and system; the "
-        "system order rotates between rounds. 'running' = the OS shows the worker exec'd "
+        f"'start' figures are the best of {args.repeat} launch(es) per size and system (the "
+        "machine is shared, so the best is the reproducible figure; every sample is in --json "
+        "and in the log above); the system order rotates between rounds. 'running' = the OS "
+        "shows the worker exec'd "
         "`sleep` (a child of the workers' parent in /proc, polled every 2 ms).",
         "raw baseline: a Python process running an os.posix_spawn loop (setsid, stdio on "
         "/dev/null), launched and observed exactly like the daemons.",

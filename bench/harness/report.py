@@ -73,18 +73,18 @@ def build_rows(results: dict, sizes: list[int], workers: int) -> list[Row]:
         phase = Row(f"start {count}: first -> last worker running", "s")
         loop = Row(f"start {count}: raw loop timed in-process", "s", ratios=False)
         for key, samples in per_system.items():
-            launch.values[key] = median([s.launch_to_running for s in samples])
-            phase.values[key] = median([s.spawn_phase for s in samples])
+            launch.values[key] = min(s.launch_to_running for s in samples)
+            phase.values[key] = min(s.spawn_phase for s in samples)
             if key == "raw":
-                loop.values[key] = median([s.loop for s in samples])
+                loop.values[key] = min(s.loop for s in samples)
         rows += [launch, phase] + ([loop] if loop.values else [])
     if starts:
-        first = Row("start-up: launch -> first worker running (all sizes)", "s")
+        first = Row("start-up: launch -> first worker running (any size)", "s")
         for key in SYSTEMS:
             samples = [s.launch_to_running - s.spawn_phase
                        for per_system in starts.values() for s in per_system.get(key, [])]
             if samples:
-                first.values[key] = median(samples)
+                first.values[key] = min(samples)
         rows.append(first)
     latency = results.get("latency", {})
     if latency:
