@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, help="SIGKILLs for 'respawn'")
     parser.add_argument("--idle-seconds", type=float, help="length of the 'idle' window")
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
+    parser.add_argument("--ours-source", type=Path, metavar="DIR",
+                        help="run our circusd (and papa-kernel) from the circus/ and "
+                             "papa_kernel/ in DIR (a patched copy), to measure a change")
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {"sizes": "50,200" if quick else "100,500,1000", "workers": 200 if quick else 1000,
@@ -236,7 +239,11 @@ def to_jsonable(value):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    installs = Installs.find(REPO)
+    source = args.ours_source.resolve() if args.ours_source else None
+    if source is not None and not (source / "circus" / "cli" / "circusd.py").exists():
+        log(f"--ours-source {source}: no circus/cli/circusd.py there")
+        return 2
+    installs = Installs.find(REPO, source)
     systems = []
     for key in args.systems:
         reason = installs.missing(key)
@@ -263,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.build_rows(results, args.sizes, args.workers)
     print(f"\nCircus benchmarks, {report.timestamp()}, {time.time() - started:.0f} s")
     print(f"machine: {report.machine_description()}; RLIMIT_NOFILE {nofile}")
-    print(f"load average before: {load_before}, after: {report.load_average()}\n")
+    print(f"load average before: {load_before}, after: {report.load_average()}")
+    if installs.ours_source is not None:
+        print(f"ours run from the source tree {installs.ours_source}")
+    print()
     print(report.render_table(rows, args.systems))
     print("\nNotes:")
     for line in notes(args, results):

@@ -28,15 +28,17 @@ class Installs:
     circus019_bin: Path
     supervisor_bin: Path
     sleep: str
+    ours_source: Path | None = None  # run our circusd from this source tree instead
 
     @classmethod
-    def find(cls, repo: Path) -> Installs:
+    def find(cls, repo: Path, ours_source: Path | None = None) -> Installs:
         return cls(
             repo=repo,
             ours_bin=repo / ".venv" / "bin",
             circus019_bin=repo / ".venv-circus019" / "bin",
             supervisor_bin=repo / ".venv-supervisor" / "bin",
             sleep=shutil.which("sleep") or "/bin/sleep",
+            ours_source=ours_source,
         )
 
     def missing(self, system_key: str) -> str | None:

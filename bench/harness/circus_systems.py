@@ -127,8 +127,17 @@ class Ours(CircusSystem):
         return super().circus_section() + f"papa_endpoint = {self.papa_socket}\n"
 
     def argv(self) -> list[str]:
-        return [str(self.installs.ours_bin / "circusd"), str(self.config_path),
-                "--log-output", str(self.workdir / "circusd.log")]  # fmt: skip
+        if self.installs.ours_source is not None:  # python -m, so PYTHONPATH decides
+            command = [str(self.installs.ours_bin / "python"), "-m", "circus.cli.circusd"]
+        else:
+            command = [str(self.installs.ours_bin / "circusd")]
+        return [*command, str(self.config_path), "--log-output", str(self.workdir / "circusd.log")]
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        if self.installs.ours_source is not None:  # circusd and the kernel it starts
+            env["PYTHONPATH"] = str(self.installs.ours_source)
+        return env
 
     def kernel_pid(self) -> int | None:
         try:
