@@ -181,6 +181,9 @@ class SpawnWaiter:
     def drain(self) -> None:
         """Forget notifications that arrived between two measurements."""
 
+    def before_kill(self, victim: int) -> None:
+        """Called just before ``victim`` is killed."""
+
     def wait_new(self, known: set[int], deadline: float) -> int | None:
         """A worker pid not in ``known``, as soon as it is seen; None at ``deadline``."""
         raise NotImplementedError

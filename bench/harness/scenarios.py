@@ -122,13 +122,10 @@ def measure_respawn(system: System, kills: int, waiter=None, seed: int = 4) -> R
     rng = random.Random(seed)
     victims = rng.sample(sorted(known), kills)
     waiter.prepare()
-    names = getattr(system, "names_by_pid", None)
-    by_pid = names() if names is not None and hasattr(waiter, "name") else {}
     try:
         for victim in victims:
             waiter.drain()
-            if by_pid:
-                waiter.name = by_pid[victim]
+            waiter.before_kill(victim)
             start = time.perf_counter()
             os.kill(victim, signal.SIGKILL)
             deadline = start + 30.0

@@ -135,7 +135,14 @@ class RpcSpawnWaiter(SpawnWaiter):
 
     def __init__(self, system: Supervisor) -> None:
         self.system = system
+        self.names: dict[int, str] = {}
         self.name = ""
+
+    def prepare(self) -> None:
+        self.names = self.system.names_by_pid()
+
+    def before_kill(self, victim: int) -> None:
+        self.name = self.names[victim]
 
     def wait_new(self, known: set[int], deadline: float) -> int | None:
         while time.perf_counter() < deadline:
