@@ -213,11 +213,14 @@ class KernelHost(ProcessHost):
     async def exit_if_idle(self) -> bool:
         """Ask the kernel to exit if it holds nothing (no process, socket or value): used when
         circusd stops everything. True if the kernel is exiting."""
+        self._closing = True  # the kernel is about to close our connections: expected
         try:
             body = await self._request("exit-if-idle")
         except KernelError:
-            return False
-        return body.startswith("Exiting")
+            body = ""
+        exiting = body.startswith("Exiting")
+        self._closing = exiting
+        return exiting
 
     async def close(self) -> None:
         """Close both connections. Processes and sockets stay in the kernel. A batch being

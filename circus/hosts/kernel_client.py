@@ -186,7 +186,7 @@ class CommandChannel:
         if self._lost is not None:
             return
         self._lost = error
-        log.error("%s", error)
+        log.debug("%s", error)  # the owner (KernelHost) reports it, unless it expected it
         self._shutdown(error)
         self._on_lost(error)
 
