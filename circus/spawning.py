@@ -114,6 +114,9 @@ class SpawnBuilder:
     def __init__(self, watcher: Watcher):
         self.watcher = watcher
         self._hash: str | None = None
+        # What every process of the watcher shares (env, variables); rebuilt when the
+        # watcher's or the arbiter's configuration object changes.
+        self._shared: tuple[object, object, dict[str, str], dict[str, object]] | None = None
 
     @property
     def config(self) -> Any:
@@ -148,8 +151,8 @@ class SpawnBuilder:
     def spec(self, wid: int) -> SpawnSpec:
         """The SpawnSpec of process ``wid``. SpawnError for anything the OS would refuse."""
         config = self.config
-        env = process_env(config)
-        variables = spawn_variables(config, wid, self.socket_placeholders(), env)
+        env, shared = self._shared_parts()
+        variables = {**shared, "wid": wid}
         try:
             argv = build_argv(config, variables)
         except ConfigError as exc:
@@ -178,6 +181,15 @@ class SpawnBuilder:
             sockets=sockets,
             stdin_socket=socket_host_name(config.stdin_socket) if config.stdin_socket else None,
         )
+
+    def _shared_parts(self) -> tuple[dict[str, str], dict[str, object]]:
+        arbiter_config = self.watcher.arbiter.config
+        cached = self._shared
+        if cached is None or cached[0] is not self.config or cached[1] is not arbiter_config:
+            env = process_env(self.config)
+            variables = spawn_variables(self.config, 0, self.socket_placeholders(), env)
+            cached = self._shared = (self.config, arbiter_config, env, variables)
+        return cached[2], cached[3]
 
     def build_stream(self, which: str) -> Any:
         """The stream for ``stdout``/``stderr`` (circusd's own stdout/stderr by default, as

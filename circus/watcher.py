@@ -57,6 +57,8 @@ KILLED_FROM_OUTSIDE = frozenset(
     -int(sig)
     for sig in (signals.SIGKILL, signals.SIGTERM, signals.SIGINT, signals.SIGQUIT, signals.SIGHUP)
 )
+#: Spawns issued together when no warmup_delay spaces them (the host pipelines a batch).
+SPAWN_BATCH = 64
 #: First delay before retrying a failed start; doubled each time, capped by ``retry_in``.
 FIRST_RETRY_DELAY = 0.1
 
@@ -293,31 +295,54 @@ class Watcher:
         if not self._demand_seen:
             return started
         missing = self.numprocesses - len(self.processes)
-        for i in range(missing):
-            if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
-                break
-            proc = await self._spawn_one()
-            if proc is None:
+        if missing > 0:
+            procs = await self._spawn_many(missing)
+            started = [proc.pid for proc in procs if proc is not None]
+            if len(started) < missing and self.state in (S.ACTIVE, S.STARTING):
                 self.schedule_converge()  # retries after the back-off, or gives up
-                break
-            started.append(proc.pid)
-            if i < missing - 1 and self.config.warmup_delay:
-                await asyncio.sleep(float(self.config.warmup_delay))
-        if missing < 0:
+        elif missing < 0:
             oldest = sorted(self.processes.values(), key=lambda p: p.started)[:-missing]
             await self._stop_processes(oldest)
         return started
 
-    def _free_wid(self) -> int:
-        used = {p.wid for p in self.processes.values()}
-        wid = 1
-        while wid in used:
-            wid += 1
-        return wid
+    async def _spawn_many(self, count: int) -> list[Process | None]:
+        """Spawn ``count`` processes in the smallest free wid slots.
 
-    async def _spawn_one(self) -> Process | None:
-        """Spawn one process in the smallest free wid slot; None on failure (counted)."""
-        wid = self._free_wid()
+        Without ``warmup_delay`` they are spawned in concurrent batches of
+        :data:`SPAWN_BATCH`: the host pipelines them (one kernel round trip per batch instead
+        of per process). With it, one at a time with the delay in between. Stops at the first
+        failure (the caller schedules the retry)."""
+        warmup = float(self.config.warmup_delay or 0)
+        wids = self._free_wids(count)
+        batch = 1 if warmup else SPAWN_BATCH
+        result: list[Process | None] = []
+        for start in range(0, count, batch):
+            if self.state not in (S.ACTIVE, S.STARTING):
+                break
+            if start and warmup:
+                await asyncio.sleep(warmup)
+            procs = await asyncio.gather(*(self._spawn_one(w) for w in wids[start : start + batch]))
+            result += procs
+            if None in procs:
+                break
+        return result
+
+    def _free_wids(self, count: int) -> list[int]:
+        """The ``count`` smallest wids not used by a live process (wids start at 1)."""
+        used = {p.wid for p in self.processes.values()}
+        free: list[int] = []
+        wid = 1
+        while len(free) < count:
+            if wid not in used:
+                free.append(wid)
+            wid += 1
+        return free
+
+    async def _spawn_one(self, wid: int | None = None) -> Process | None:
+        """Spawn one process (in ``wid``, default the smallest free slot); None on failure
+        (counted as a failed start)."""
+        if wid is None:
+            wid = self._free_wids(1)[0]
         if not self._recovering and not await self._hook("before_spawn"):
             log.warning("%s: before_spawn hook refused the spawn", self.name)
             self.arbiter.loop.create_task(self.stop())
@@ -513,13 +538,7 @@ class Watcher:
             elif sequential:
                 result = await self._reload_sequential(old)
             else:
-                started = []
-                for _ in range(self.numprocesses):
-                    proc = await self._spawn_one()
-                    if proc:
-                        started.append(proc.pid)
-                await self._stop_processes(old)
-                result = {"stopped": [p.pid for p in old], "started": started, "kept": []}
+                result = await self._replace_all()
         self.publish("reload", {"time": time.time()})
         return result
 
@@ -627,7 +646,7 @@ class Watcher:
             if self.state is WatcherState.STOPPED:
                 return
             if needs_reload:
-                await self._reload_locked_graceful()
+                await self._replace_all()
             else:
                 await self._manage_processes()
 
@@ -650,15 +669,17 @@ class Watcher:
             if self.state is not WatcherState.ACTIVE:
                 return
             if restart:
-                await self._reload_locked_graceful()
+                await self._replace_all()
             else:
                 await self._manage_processes()
 
-    async def _reload_locked_graceful(self) -> None:
+    async def _replace_all(self) -> dict[str, list[int]]:
+        """Graceful reload: spawn a full set of new processes first, then stop the old ones
+        (no moment without workers). Lock held."""
         old = list(self.processes.values())
-        for _ in range(self.numprocesses):
-            await self._spawn_one()
+        started = [p.pid for p in await self._spawn_many(self.numprocesses) if p is not None]
         await self._stop_processes(old)
+        return {"stopped": [p.pid for p in old], "started": started, "kept": []}
 
     # --- stats -------------------------------------------------------------------------------
 
