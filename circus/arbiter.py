@@ -60,6 +60,8 @@ class Arbiter:
     def __init__(self, config: Any, config_path: str | None = None, cwd: str | None = None):
         self.config = config
         self.default_cwd = cwd or os.getcwd()
+        #: a papa-kernel launcher started early by the CLI (see kernel_launch), awaited once
+        self.kernel_launcher: Any = None
         self.config_path = config_path
         self.pid = os.getpid()
         self.started_at = time.time()
@@ -355,7 +357,8 @@ class Arbiter:
         if use_papa:
             from circus.hosts.kernel import KernelHost, ensure_kernel
 
-            await ensure_kernel(self.settings.papa_endpoint)
+            launcher, self.kernel_launcher = self.kernel_launcher, None
+            await ensure_kernel(self.settings.papa_endpoint, launcher=launcher)
             host: ProcessHost = KernelHost(
                 self.settings.papa_endpoint, prefix=KERNEL_PREFIX, on_lost=self._on_kernel_lost
             )
@@ -365,11 +368,6 @@ class Arbiter:
             host = LocalHost()
         self._hosts[use_papa] = host
         return host
-
-    def _needs_kernel(self) -> bool:
-        return any(w.use_papa for w in self.config.watchers) or any(
-            s.use_papa for s in self.config.sockets
-        )
 
     def _take_instance_lock(self) -> None:
         """One circusd per kernel: a second one would fight over the same workers."""
@@ -492,10 +490,10 @@ class Arbiter:
 
         self.loop = asyncio.get_running_loop()
         self._refuse_if_endpoint_served()
-        if self._needs_kernel():
+        if self.config.uses_kernel:
             self._take_instance_lock()
         self.publisher = EventPublisher(self.pubsub_endpoint, self.settings)
-        if self._needs_kernel():
+        if self.config.uses_kernel:
             await self._open_host(True)
         await self._open_host(False)
         for wconf in self.config.watchers:

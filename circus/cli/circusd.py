@@ -78,6 +78,20 @@ async def _serve(arbiter, stop_workers_on_exit: bool) -> None:
     await arbiter.run()
 
 
+def _launch_kernel_early(config):
+    """Start papa-kernel now (if needed and nobody serves its socket), so that its start-up
+    overlaps circusd's; the arbiter waits for the launcher. Any problem is left for the
+    arbiter to report with its own, complete error."""
+    if not config.uses_kernel:
+        return None
+    try:
+        from circus.hosts.kernel_launch import launch_kernel_early
+
+        return launch_kernel_early(config.circus.papa_endpoint)
+    except (OSError, ValueError, CircusError):
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.config:
@@ -88,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
 
         return check_main([args.config])
 
-    from circus.arbiter import Arbiter
     from circus.config import load_config
     from circus.util.logsetup import configure_logging
     from circus.util.pidfile import Pidfile
@@ -121,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         if pidfile_path:
             pidfile = Pidfile(pidfile_path)
             pidfile.create(os.getpid())
+        launcher = _launch_kernel_early(config)
+        from circus.arbiter import Arbiter  # heavy imports overlap the kernel's start-up
+
         arbiter = Arbiter(config, config_path=os.path.abspath(args.config), cwd=cwd)
+        arbiter.kernel_launcher = launcher
         asyncio.run(_serve(arbiter, args.stop_workers_on_exit))
     except CircusError as exc:
         log.error("circusd cannot run: %s", exc)

@@ -260,6 +260,11 @@ class CircusConfig:
     files: tuple[str, ...] = field(default=(), compare=False)
     warnings: tuple = field(default=(), compare=False, repr=False)
 
+    @property
+    def uses_kernel(self) -> bool:
+        """True if a watcher or socket is hosted by papa-kernel (``use_papa``)."""
+        return any(w.use_papa for w in self.watchers) or any(s.use_papa for s in self.sockets)
+
     def get_watcher(self, name: str) -> WatcherConfig | None:
         """The watcher called ``name``, ignoring case."""
         lowered = name.lower()

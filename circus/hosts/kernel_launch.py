@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -37,12 +39,65 @@ def default_kernel_command() -> list[str]:
     return [sys.executable, "-m", "papa_kernel.cli"]
 
 
+def _answers_now(path: str) -> bool:
+    """Synchronous probe: does something accept connections on the unix socket ``path``?"""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def launch_kernel_early(
+    endpoint: str, command: Sequence[str] | None = None
+) -> subprocess.Popen | None:
+    """Start ``papa-kernel --daemon`` *now*, without waiting, if nobody serves the unix
+    endpoint; return the launcher (or None). circusd calls it before its own heavy imports
+    so that both start-ups overlap; :func:`ensure_kernel` then waits for this launcher."""
+    target = parse_endpoint(endpoint)
+    if target.path is None or _answers_now(target.path):
+        return None
+    os.makedirs(os.path.dirname(target.path) or "/", mode=0o700, exist_ok=True)
+    argv = [*(command or default_kernel_command()), "--daemon", "--socket", target.path]
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+async def _wait_exit(launcher: subprocess.Popen, timeout: float) -> bytes:
+    """Wait for a launcher to exit (its pidfd becomes readable: an event, no polling); return
+    what it wrote on stderr. Killed and reaped on timeout."""
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    pidfd = os.pidfd_open(launcher.pid)
+    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    try:
+        await asyncio.wait_for(exited, timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            launcher.kill()
+        raise
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        launcher.wait()  # exited (or killed): reaps at once
+    return launcher.stderr.read() if launcher.stderr else b""
+
+
 async def ensure_kernel(
     endpoint: str,
     *,
     timeout: float = KERNEL_START_TIMEOUT,
     command: Sequence[str] | None = None,
     args: Sequence[str] = (),
+    launcher: subprocess.Popen | None = None,
 ) -> bool:
     """Make sure a kernel answers at ``endpoint``; True if this call started it.
 
@@ -52,6 +107,17 @@ async def ensure_kernel(
     Raises KernelUnavailable (with the kernel's own error message) after ``timeout`` seconds.
     """
     target = parse_endpoint(endpoint)
+    if launcher is not None:  # started early by launch_kernel_early()
+        try:
+            err = await _wait_exit(launcher, timeout)
+        except TimeoutError:
+            raise KernelUnavailable(
+                f"papa-kernel did not start within {timeout}s at {target}"
+            ) from None
+        if await kernel_answers(endpoint, timeout):
+            return launcher.returncode == 0
+        reason = err.decode(errors="replace").strip() or f"exit status {launcher.returncode}"
+        raise KernelUnavailable(f"could not start papa-kernel at {target}: {reason}")
     if await kernel_answers(endpoint, timeout):
         return False
     if target.path is None:
