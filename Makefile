@@ -42,6 +42,7 @@ unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit tests/config
 
 bench: $(VENV)/.installed compat-venvs
+	$(PY) bench/kernel.py
 	$(PY) bench/run.py
 
 clean:

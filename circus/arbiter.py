@@ -485,7 +485,6 @@ class Arbiter:
 
     async def astart(self) -> None:
         """Start everything (see module docstring); returns once watchers are started."""
-        from circus.control.controller import Controller
         from circus.events import EventPublisher
 
         self.loop = asyncio.get_running_loop()
@@ -505,7 +504,9 @@ class Arbiter:
         await self.start_watchers()
         await self._stop_orphans()
         # Bound last: a command sent during start-up waits (queued by ZeroMQ) instead of
-        # seeing half-started watchers.
+        # seeing half-started watchers. (Imported here too: the workers start sooner.)
+        from circus.control.controller import Controller
+
         self.controller = Controller(self, self.endpoint, self.settings)
         await self.controller.start()
         self._warn_unsupported()

@@ -8,7 +8,6 @@ unless ``--stop-workers-on-exit`` is given.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
@@ -52,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, arbiter, stop_workers: bool) -> None:
+def _install_signal_handlers(loop, arbiter, stop_workers: bool) -> None:
     def on_reload() -> None:
         loop.create_task(_safe(arbiter.reload_config(), "reloadconfig (SIGHUP)"))
 
@@ -74,6 +73,8 @@ async def _safe(coro, what: str) -> None:
 
 
 async def _serve(arbiter, stop_workers_on_exit: bool) -> None:
+    import asyncio
+
     _install_signal_handlers(asyncio.get_running_loop(), arbiter, stop_workers_on_exit)
     await arbiter.run()
 
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 
         arbiter = Arbiter(config, config_path=os.path.abspath(args.config), cwd=cwd)
         arbiter.kernel_launcher = launcher
+        import asyncio
+
         asyncio.run(_serve(arbiter, args.stop_workers_on_exit))
     except CircusError as exc:
         log.error("circusd cannot run: %s", exc)
