@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import fnmatch
 import logging
 import os
@@ -43,15 +42,11 @@ from circus.hosts.base import (
     OutputChunk,
     ProcessHost,
 )
+from circus.hostset import KERNEL_PREFIX, HostSet
 from circus.process import Process
 from circus.watcher import Watcher
 
 log = logging.getLogger(__name__)
-
-#: Prefix of every kernel name circusd owns (processes, sockets, values).
-KERNEL_PREFIX = "circus."
-#: After stopping every worker, how long to wait for the kernel to become idle.
-KERNEL_IDLE_WAIT = 2.0
 
 
 class Arbiter:
@@ -60,21 +55,21 @@ class Arbiter:
     def __init__(self, config: Any, config_path: str | None = None, cwd: str | None = None):
         self.config = config
         self.default_cwd = cwd or os.getcwd()
-        #: a papa-kernel launcher started early by the CLI (see kernel_launch), awaited once
-        self.kernel_launcher: Any = None
         self.config_path = config_path
         self.pid = os.getpid()
         self.started_at = time.time()
         self._watchers: dict[str, Watcher] = {}  # lower-cased name -> watcher
         self._by_process: dict[str, tuple[Watcher, Process]] = {}  # host name -> owner
-        self._sockets: dict[str, tuple[ProcessHost, Any]] = {}  # name -> (host, SocketInfo)
-        self._hosts: dict[bool, ProcessHost] = {}  # use_papa -> host
+        self.hosts = HostSet(
+            config.circus.papa_endpoint,
+            self._on_host_events,
+            self._processes_vanished,
+            self._socket_specs,
+        )
         self._on_demand: dict[str, asyncio.Task] = {}
         self._spawning: dict[str, asyncio.Future] = {}  # host name -> spawn in flight
-        self._recovering: asyncio.Task | None = None  # kernel reconnection in progress
         self._quitting = False
         self._orphans: list[tuple[ProcessHost, str]] = []
-        self._lock_fd: int | None = None
         self._stopped = asyncio.Event()
         self._global_lock = asyncio.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -171,7 +166,20 @@ class Arbiter:
         return found
 
     def host_for(self, use_papa: bool) -> ProcessHost:
-        return self._hosts[bool(use_papa)]
+        return self.hosts.get(use_papa)
+
+    @property
+    def kernel_launcher(self) -> Any:
+        return self.hosts.kernel_launcher
+
+    @kernel_launcher.setter
+    def kernel_launcher(self, launcher: Any) -> None:
+        self.hosts.kernel_launcher = launcher
+
+    def _socket_specs(self) -> dict[str, tuple[bool, Any]]:
+        from circus.spawning import socket_spec
+
+        return {s.name: (s.use_papa, socket_spec(s)) for s in self.config.sockets}
 
     def _create_watcher(self, wconf: Any) -> Watcher:
         if wconf.name.lower() in self._watchers:
@@ -182,28 +190,10 @@ class Arbiter:
 
     async def create_watcher(self, wconf: Any) -> Watcher:
         """Create (not start) a watcher, opening the kernel host on first use."""
-        if wconf.use_papa and True not in self._hosts:
-            await self._open_host(True)
-            await self._hosts[True].open(self._on_host_events)
+        await self.hosts.open(wconf.use_papa, subscribe=True)
         watcher = self._create_watcher(wconf)
         self.publish_watcher_event(watcher.res_name, "add", {"time": time.time()})
         return watcher
-
-    async def replace_sockets(self, new_config: Any, changes: Any) -> None:
-        """Close removed and changed sockets, bind added and changed ones (reloadconfig)."""
-        from circus.spawning import socket_spec
-
-        for name in (*changes.sockets_removed, *changes.sockets_changed):
-            held = self._sockets.pop(name, None)
-            if held is not None:
-                await held[0].remove_socket(held[1].name)
-        for name in (*changes.sockets_added, *changes.sockets_changed):
-            sconf = new_config.get_socket(name)
-            if sconf.use_papa and True not in self._hosts:
-                await self._open_host(True)
-                await self._hosts[True].open(self._on_host_events)
-            host = self.host_for(sconf.use_papa)
-            self._sockets[name] = (host, await host.make_socket(socket_spec(sconf)))
 
     async def add_watcher(
         self,
@@ -353,39 +343,6 @@ class Arbiter:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    async def _open_host(self, use_papa: bool) -> ProcessHost:
-        if use_papa:
-            from circus.hosts.kernel import KernelHost, ensure_kernel
-
-            launcher, self.kernel_launcher = self.kernel_launcher, None
-            await ensure_kernel(self.settings.papa_endpoint, launcher=launcher)
-            host: ProcessHost = KernelHost(
-                self.settings.papa_endpoint, prefix=KERNEL_PREFIX, on_lost=self._on_kernel_lost
-            )
-        else:
-            from circus.hosts.local import LocalHost
-
-            host = LocalHost()
-        self._hosts[use_papa] = host
-        return host
-
-    def _take_instance_lock(self) -> None:
-        """One circusd per kernel: a second one would fight over the same workers."""
-        from circus.util.endpoints import kernel_socket_path
-
-        path = kernel_socket_path(self.settings.papa_endpoint) + ".circusd.lock"
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ConfigError(
-                f"another circusd already manages the kernel at "
-                f"{self.settings.papa_endpoint} (lock {path})"
-            ) from None
-        self._lock_fd = fd
-
     def _refuse_if_endpoint_served(self) -> None:
         """Binding an ipc endpoint silently steals it from a running circusd: refuse instead."""
         from circus.util.endpoints import parse_endpoint
@@ -402,58 +359,10 @@ class Arbiter:
             probe.close()
         raise ConfigError(f"another circusd is already serving {self.endpoint}")
 
-    async def _bind_sockets(self, only: ProcessHost | None = None) -> None:
-        from circus.spawning import socket_spec
-
-        for sconf in self.config.sockets:
-            host = self.host_for(sconf.use_papa)
-            if only is None or host is only:
-                self._sockets[sconf.name] = (host, await host.make_socket(socket_spec(sconf)))
-
-    # --- losing the kernel ------------------------------------------------------------------
-
-    def _on_kernel_lost(self, error: Exception) -> None:
-        """The kernel connection broke (the kernel died, or a protocol error). Recover in the
-        background: workers that are gone are reported as exited and respawned by policy."""
-        if self._quitting or self._recovering is not None:
-            return  # quitting: the kernel leaving after exit-if-idle is expected
-        log.error("lost papa-kernel: %s; reconnecting", error)
-        self._recovering = asyncio.get_running_loop().create_task(self._recover_kernel())
-
-    async def _recover_kernel(self) -> None:
-        from circus.hosts.kernel import ensure_kernel
-
-        host = self._hosts[True]
-        delay = 0.1
-        try:
-            while not self._stopped.is_set():
-                try:
-                    await ensure_kernel(self.settings.papa_endpoint)
-                    await host.open(self._on_host_events)  # reconnects
-                    await self._bind_sockets(only=host)
-                    alive = {p.name for p in await host.list_processes(KERNEL_PREFIX)}
-                    break
-                except Exception as exc:  # keep trying: the workers depend on it
-                    log.error("papa-kernel recovery failed (%s); retrying in %.1fs", exc, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-            else:
-                return
-            now = time.time()
-            for name, (watcher, proc) in list(self._by_process.items()):
-                if watcher.host is host and name not in alive:
-                    log.warning("%s: process %d vanished with the kernel", watcher.name, proc.pid)
-                    proc.kill_if_orphaned()
-                    self._by_process.pop(name, None)
-                    watcher.on_exit(proc, ExitRecord(name, now, None))
-            log.info("papa-kernel connection recovered")
-        finally:
-            self._recovering = None
-
     async def _adopt(self) -> None:
         from circus.spawning import parse_process_name
 
-        host = self._hosts.get(True)
+        host = self.hosts.kernel
         if host is None:
             return
         for info in await host.list_processes(KERNEL_PREFIX):
@@ -490,17 +399,16 @@ class Arbiter:
         self.loop = asyncio.get_running_loop()
         self._refuse_if_endpoint_served()
         if self.config.uses_kernel:
-            self._take_instance_lock()
+            self.hosts.take_instance_lock()
         self.publisher = EventPublisher(self.pubsub_endpoint, self.settings)
         if self.config.uses_kernel:
-            await self._open_host(True)
-        await self._open_host(False)
+            await self.hosts.open(True)
+        await self.hosts.open(False)
         for wconf in self.config.watchers:
             self._create_watcher(wconf)
-        await self._bind_sockets()
-        await self._adopt()
-        for host in self._hosts.values():
-            await host.open(self._on_host_events)
+        await self.hosts.bind_sockets()
+        await self._adopt()  # before any event flows: output of adopted workers has an owner
+        await self.hosts.subscribe_all()
         await self.start_watchers()
         await self._stop_orphans()
         # Bound last: a command sent during start-up waits (queued by ZeroMQ) instead of
@@ -538,8 +446,7 @@ class Arbiter:
             await self._stopped.wait()
             return
         self._quitting = True
-        if self._recovering is not None:
-            self._recovering.cancel()
+        self.hosts.stop_recovering()
         for watcher in self.by_priority(reverse=True):
             if stop_workers or not watcher.host.persistent:
                 await watcher.stop()
@@ -547,58 +454,26 @@ class Arbiter:
                 watcher.detach()
         for task in self._on_demand.values():
             task.cancel()
-        await self._close(remove_sockets=stop_workers)
-
-    async def _close(self, remove_sockets: bool) -> None:
-        if remove_sockets:
-            for host, info in self._sockets.values():
-                with contextlib.suppress(Exception):
-                    await host.remove_socket(info.name)
-            kernel = self._hosts.get(True)
-            if kernel is not None:
-                await self._let_kernel_go(kernel)
-        for host in self._hosts.values():
-            with contextlib.suppress(Exception):
-                await host.close()
+        await self.hosts.close(remove_sockets=stop_workers)
         if self.controller is not None:
             await self.controller.stop()
         if self.publisher is not None:
             self.publisher.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
         self._stopped.set()
 
-    async def _let_kernel_go(self, kernel: Any) -> None:
-        """Nothing is left to keep: ask the kernel to exit when idle. The exit records of the
-        workers just stopped may still be unacknowledged for a moment (they are acknowledged
-        after this handler's batch), so ask again for a short while."""
-        deadline = time.monotonic() + KERNEL_IDLE_WAIT
-        while True:
-            try:
-                if await kernel.exit_if_idle():
-                    return
-                if any(p.running for p in await kernel.list_processes()):
-                    return  # someone else's processes: the kernel stays
-            except Exception as exc:  # the kernel is gone already, or the connection broke
-                log.debug("exit-if-idle: %s", exc)
-                return
-            if time.monotonic() > deadline:
-                log.info("papa-kernel stays: it still holds sockets or values of others")
-                return
-            await asyncio.sleep(0.02)
+    def _processes_vanished(self, host: ProcessHost, alive: set[str]) -> None:
+        """After a kernel was lost and found again: the processes it no longer knows are gone
+        (killed if they still run, orphaned) and reported as exited, so policy respawns them."""
+        now = time.time()
+        for name, (watcher, proc) in list(self._by_process.items()):
+            if watcher.host is host and name not in alive:
+                log.warning("%s: process %d vanished with the kernel", watcher.name, proc.pid)
+                proc.kill_if_orphaned()
+                self._by_process.pop(name, None)
+                watcher.on_exit(proc, ExitRecord(name, now, None))
 
     def sockets_info(self) -> list[dict[str, Any]]:
-        result = []
-        for name, (_host, info) in self._sockets.items():
-            entry: dict[str, Any] = {"fd": info.fileno, "name": name, "backlog": info.backlog}
-            if info.path:
-                entry["path"] = info.path
-            else:
-                entry["host"] = info.host
-                entry["port"] = info.port
-            result.append(entry)
-        return sorted(result, key=lambda e: (e["fd"] is None, e["fd"] or 0))
+        return self.hosts.sockets_info()
 
     # --- library API ----------------------------------------------------------------------
 

@@ -56,8 +56,8 @@ async def reload_config(arbiter: Arbiter) -> dict[str, list[str]]:
     for name in moved:
         await arbiter.rm_watcher(name)
 
-    await arbiter.replace_sockets(new, changes)
     arbiter.config = new
+    await arbiter.hosts.replace_sockets(changes)
 
     for change in changes.watchers_changed:
         wconf = new.get_watcher(change.name)

@@ -1,0 +1,227 @@
+"""The process hosts of an arbiter and the sockets they hold.
+
+An arbiter uses up to two hosts (:mod:`circus.hosts`): papa-kernel for ``use_papa = true``
+watchers and sockets, and the local host (direct children of circusd) for the others. This
+module owns them: opening (starting the kernel, detached, if nobody answers), the one-circusd-
+per-kernel lock, binding the configured sockets, noticing a lost kernel and recovering from it,
+and letting an idle kernel go when circusd stops everything.
+
+What to do about processes that vanished with a kernel is policy: it is the arbiter's
+``on_vanished`` callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from circus.errors import ConfigError
+from circus.hosts.base import EventHandler, ProcessHost, SocketInfo, SocketSpec
+
+log = logging.getLogger(__name__)
+
+#: Prefix of every kernel name circusd owns (processes, sockets, values).
+KERNEL_PREFIX = "circus."
+#: After stopping every worker, how long to wait for the kernel to become idle.
+KERNEL_IDLE_WAIT = 2.0
+#: Longest pause between two attempts to get a lost kernel back.
+MAX_RECOVERY_DELAY = 5.0
+
+VanishedHandler = Callable[[ProcessHost, set[str]], None]
+
+
+class HostSet:
+    """The hosts (by ``use_papa``) and sockets (by name) of one arbiter."""
+
+    def __init__(
+        self,
+        papa_endpoint: str,
+        on_events: EventHandler,
+        on_vanished: VanishedHandler,
+        socket_specs: Callable[[], dict[str, tuple[bool, SocketSpec]]],
+    ):
+        self.papa_endpoint = papa_endpoint
+        self._on_events = on_events
+        self._on_vanished = on_vanished
+        self._socket_specs = socket_specs  # () -> {name: (use_papa, SocketSpec)} of the config
+        #: a papa-kernel launcher started early by the CLI (see kernel_launch), awaited once
+        self.kernel_launcher: Any = None
+        self._hosts: dict[bool, ProcessHost] = {}
+        self.sockets: dict[str, tuple[ProcessHost, SocketInfo]] = {}  # config name -> held
+        self._lock_fd: int | None = None
+        self._recovering: asyncio.Task | None = None
+        self._closing = False
+
+    # --- hosts -------------------------------------------------------------------------------
+
+    def get(self, use_papa: bool) -> ProcessHost:
+        return self._hosts[bool(use_papa)]
+
+    @property
+    def kernel(self) -> ProcessHost | None:
+        return self._hosts.get(True)
+
+    def all(self) -> list[ProcessHost]:
+        return list(self._hosts.values())
+
+    async def open(self, use_papa: bool, subscribe: bool = False) -> ProcessHost:
+        """The host for ``use_papa``, created on first use (for the kernel: started if nobody
+        answers). With ``subscribe``, events are delivered from now on."""
+        host = self._hosts.get(use_papa)
+        if host is None:
+            host = self._hosts[use_papa] = await self._create(use_papa)
+            if subscribe:
+                await host.open(self._on_events)
+        return host
+
+    async def subscribe_all(self) -> None:
+        for host in self._hosts.values():
+            await host.open(self._on_events)
+
+    async def _create(self, use_papa: bool) -> ProcessHost:
+        if not use_papa:
+            from circus.hosts.local import LocalHost
+
+            return LocalHost()
+        from circus.hosts.kernel import KernelHost, ensure_kernel
+
+        launcher, self.kernel_launcher = self.kernel_launcher, None
+        await ensure_kernel(self.papa_endpoint, launcher=launcher)
+        return KernelHost(self.papa_endpoint, prefix=KERNEL_PREFIX, on_lost=self._on_kernel_lost)
+
+    def take_instance_lock(self) -> None:
+        """One circusd per kernel: a second one would fight over the same workers."""
+        from circus.util.endpoints import kernel_socket_path
+
+        path = kernel_socket_path(self.papa_endpoint) + ".circusd.lock"
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(
+                f"another circusd already manages the kernel at {self.papa_endpoint} (lock {path})"
+            ) from None
+        self._lock_fd = fd
+
+    # --- sockets -----------------------------------------------------------------------------
+
+    async def bind_sockets(self, only: ProcessHost | None = None) -> None:
+        """Bind every configured socket in its host (idempotent in the kernel)."""
+        for name, (use_papa, spec) in self._socket_specs().items():
+            host = await self.open(use_papa, subscribe=True)
+            if only is None or host is only:
+                self.sockets[name] = (host, await host.make_socket(spec))
+
+    async def replace_sockets(self, changes: Any) -> None:
+        """reloadconfig (the configuration is already the new one): close removed and changed
+        sockets, bind added and changed ones."""
+        new_specs = self._socket_specs()
+        for name in (*changes.sockets_removed, *changes.sockets_changed):
+            held = self.sockets.pop(name, None)
+            if held is not None:
+                await held[0].remove_socket(held[1].name)
+        for name in (*changes.sockets_added, *changes.sockets_changed):
+            use_papa, spec = new_specs[name]
+            host = await self.open(use_papa, subscribe=True)
+            self.sockets[name] = (host, await host.make_socket(spec))
+
+    def sockets_info(self) -> list[dict[str, Any]]:
+        """What ``listsockets`` shows, sorted by fd."""
+        result = []
+        for name, (_host, info) in self.sockets.items():
+            entry: dict[str, Any] = {"fd": info.fileno, "name": name, "backlog": info.backlog}
+            if info.path:
+                entry["path"] = info.path
+            else:
+                entry["host"] = info.host
+                entry["port"] = info.port
+            result.append(entry)
+        return sorted(result, key=lambda e: (e["fd"] is None, e["fd"] or 0))
+
+    # --- losing the kernel ---------------------------------------------------------------------
+
+    def _on_kernel_lost(self, error: Exception) -> None:
+        """The kernel connection broke (the kernel died, or a protocol error): recover in the
+        background. While closing, the kernel leaving (after exit-if-idle) is expected."""
+        if self._closing or self._recovering is not None:
+            return
+        log.error("lost papa-kernel: %s; reconnecting", error)
+        self._recovering = asyncio.get_running_loop().create_task(self._recover_kernel())
+
+    async def _recover_kernel(self) -> None:
+        from circus.hosts.kernel import ensure_kernel
+
+        host = self._hosts[True]
+        delay = 0.1
+        try:
+            while not self._closing:
+                try:
+                    await ensure_kernel(self.papa_endpoint)
+                    await host.open(self._on_events)  # reconnects
+                    await self.bind_sockets(only=host)
+                    alive = {p.name for p in await host.list_processes(KERNEL_PREFIX)}
+                    break
+                except Exception as exc:  # keep trying: the workers depend on it
+                    log.error("papa-kernel recovery failed (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_RECOVERY_DELAY)
+            else:
+                return
+            self._on_vanished(host, alive)
+            log.info("papa-kernel connection recovered")
+        finally:
+            self._recovering = None
+
+    # --- closing -------------------------------------------------------------------------------
+
+    async def close(self, remove_sockets: bool) -> None:
+        """Release the hosts. With ``remove_sockets`` (everything was stopped) the sockets are
+        closed too and an idle kernel is asked to exit."""
+        self._closing = True
+        if self._recovering is not None:
+            self._recovering.cancel()
+        if remove_sockets:
+            for host, info in self.sockets.values():
+                with contextlib.suppress(Exception):
+                    await host.remove_socket(info.name)
+            if self.kernel is not None:
+                await _let_kernel_go(self.kernel)
+        for host in self._hosts.values():
+            with contextlib.suppress(Exception):
+                await host.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def stop_recovering(self) -> None:
+        """Quitting: a kernel that leaves from now on is not brought back."""
+        self._closing = True
+        if self._recovering is not None:
+            self._recovering.cancel()
+
+
+async def _let_kernel_go(kernel: Any) -> None:
+    """Nothing is left to keep: ask the kernel to exit when idle. The exit records of the
+    workers just stopped may still be unacknowledged for a moment, so ask again for a while."""
+    deadline = time.monotonic() + KERNEL_IDLE_WAIT
+    while True:
+        try:
+            if await kernel.exit_if_idle():
+                return
+            if any(p.running for p in await kernel.list_processes()):
+                return  # someone else's processes: the kernel stays
+        except Exception as exc:  # the kernel is gone already, or the connection broke
+            log.debug("exit-if-idle: %s", exc)
+            return
+        if time.monotonic() > deadline:
+            log.info("papa-kernel stays: it still holds sockets or values of others")
+            return
+        await asyncio.sleep(0.02)
