@@ -32,18 +32,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import random
 import signal as signals
 import time
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from circus import hooks as hooklib
-from circus.errors import MessageError, SpawnError
+from circus.errors import SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
 from circus.process import Process
+from circus.watcher_commands import WatcherCommands
+from circus.watcher_state import LEGAL_TRANSITIONS, S, WatcherState
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
@@ -63,26 +63,11 @@ SPAWN_BATCH = 64
 FIRST_RETRY_DELAY = 0.1
 
 
-class WatcherState(enum.Enum):
-    STOPPED = "stopped"
-    STARTING = "starting"
-    ACTIVE = "active"
-    STOPPING = "stopping"
+class Watcher(WatcherCommands):
+    """Runs ``numprocesses`` copies of a command through a :class:`ProcessHost`.
 
-
-S = WatcherState
-_LEGAL = {
-    (S.STOPPED, S.STARTING),  # start
-    (S.STARTING, S.ACTIVE),  # processes spawned, after_start ok
-    (S.STARTING, S.STOPPING),  # a start hook said no, or spawning gave up
-    (S.ACTIVE, S.STOPPING),  # stop
-    (S.STOPPING, S.STOPPED),  # every process gone
-    (S.ACTIVE, S.STOPPED),  # respawn off and the last process exited
-}
-
-
-class Watcher:
-    """Runs ``numprocesses`` copies of a command through a :class:`ProcessHost`."""
+    The commands of the control channel (start, stop, reload, incr, signal...) and the
+    graceful stop of processes are in :class:`circus.watcher_commands.WatcherCommands`."""
 
     def __init__(self, config: Any, arbiter: Arbiter, host: ProcessHost):
         from circus.spawning import SpawnBuilder
@@ -155,7 +140,7 @@ class Watcher:
     def _transition(self, new: WatcherState) -> None:
         if self.state is new:
             return
-        if (self.state, new) not in _LEGAL:
+        if (self.state, new) not in LEGAL_TRANSITIONS:
             raise RuntimeError(f"watcher {self.name}: illegal transition {self.state} -> {new}")
         log.debug("watcher %s: %s -> %s", self.name, self.state.value, new.value)
         self.state = new
@@ -219,20 +204,26 @@ class Watcher:
             proc.wid,
             record.exit_code,
         )
-        if self.state is not WatcherState.ACTIVE:
+        if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
             return
         if self._crashed_at_start(proc, record):
             self._record_failure()
         elif record.exit_code not in KILLED_FROM_OUTSIDE:
             self._failures = 0
+        if self.state is WatcherState.ACTIVE:  # while STARTING, the start does it at its end
+            self.after_exits()
+
+    def after_exits(self) -> None:
+        """Policy once processes exited: respawn (converge), or with ``respawn = false`` stop
+        the watcher when the last one is gone; re-arm ``on_demand``."""
         if self.on_demand and not self.processes:
             self._demand_seen = False
             self.arbiter.arm_on_demand(self)
         if not self.respawn and not self.processes:
             self._transition(WatcherState.STOPPED)  # ACTIVE -> STOPPED
             self.publish("stop", {"time": time.time()})
-            return
-        self.schedule_converge()
+        elif len(self.processes) < self.numprocesses:
+            self.schedule_converge()
 
     async def _reap_hooks(self, proc: Process, record: ExitRecord) -> None:
         """before_reap/after_reap: the host already reaped the process (it is the kernel's
@@ -402,304 +393,6 @@ class Watcher:
             log.info("%s: process %d reached max_age, recycling", self.name, proc.pid)
             await self._spawn_one()
             await self._stop_processes([proc])
-
-    # --- stopping processes ------------------------------------------------------------------
-
-    async def _signal_process(self, proc: Process, signum: int) -> None:
-        """Signal a process (and its children if stop_children) with the signal hooks."""
-        if signum != signals.SIGKILL and not await self._hook(
-            "before_signal", pid=proc.pid, signum=signum
-        ):
-            return
-        if self.config.stop_children:
-            for child in proc.children():
-                proc.signal_pid(child, signum)
-                self.publish("kill", {"process_pid": child, "time": time.time()})
-        await proc.stop_signal(signum)
-        self.publish("kill", {"process_pid": proc.pid, "time": time.time()})
-        await self._hook("after_signal", pid=proc.pid, signum=signum)
-
-    async def _stop_processes(
-        self,
-        procs: Sequence[Process],
-        signum: int | None = None,
-        graceful_timeout: float | None = None,
-    ) -> None:
-        """Graceful stop: signal, wait up to graceful_timeout, then SIGKILL the process and
-        every descendant still alive; once it is gone, whatever is left in its process group
-        (children it did not wait for, e.g. ``sh -c "...; sleep 60"``) is killed too, so a
-        stop leaves no orphans behind."""
-        procs = [p for p in procs if p.alive]
-        if not procs:
-            return
-        signum = self.stop_signal if signum is None else signum
-        timeout = self.graceful_timeout if graceful_timeout is None else graceful_timeout
-        for proc in procs:
-            await self._signal_process(proc, signum)
-        results = await asyncio.gather(*(p.wait(timeout) for p in procs))
-        stubborn = [p for p, done in zip(procs, results, strict=True) if not done]
-        for proc in stubborn:
-            log.info(
-                "%s: process %d ignored signal %d for %.1fs, killing",
-                self.name,
-                proc.pid,
-                signum,
-                timeout,
-            )
-            for child in proc.children(recursive=True):
-                proc.signal_pid(child, signals.SIGKILL)
-            await proc.send_signal(signals.SIGKILL)
-            self.publish("kill", {"process_pid": proc.pid, "time": time.time()})
-        if stubborn:
-            await asyncio.gather(*(p.wait(timeout + 5) for p in stubborn))
-        for proc in procs:
-            proc.kill_leftovers()
-
-    # --- commands (WatcherAPI) ---------------------------------------------------------------
-
-    async def start(self) -> dict[str, list[int]]:
-        async with self._lock:
-            return await self._start_locked()
-
-    async def _start_locked(self) -> dict[str, list[int]]:
-        if self.state is not WatcherState.STOPPED:
-            return {"started": [], "kept": self.pids()}
-        kept = self.pids()
-        self._recovering = bool(kept)
-        self._failures = 0
-        self._retry_at = 0.0
-        self._transition(WatcherState.STARTING)  # STOPPED -> STARTING
-        try:
-            if not self._recovering and not await self._hook("before_start"):
-                log.warning("%s: before_start hook refused the start", self.name)
-                await self._abort_start()
-                return {"started": [], "kept": kept}
-            self._demand_seen = not self.on_demand or bool(kept)
-            started = await self._manage_processes()
-        finally:
-            self._recovering = False
-        if self.state is not WatcherState.STARTING:
-            return {"started": started, "kept": kept}
-        self._transition(WatcherState.ACTIVE)  # STARTING -> ACTIVE
-        if not await self._hook("after_start"):
-            log.warning("%s: after_start hook failed, stopping", self.name)
-            await self._stop_locked()
-            return {"started": [], "kept": kept}
-        if self.on_demand and not self._demand_seen:
-            self.arbiter.arm_on_demand(self)
-        self.publish("start", {"time": time.time()})
-        await self.arbiter.watcher_started(self)
-        return {"started": started, "kept": kept}
-
-    async def _abort_start(self) -> None:
-        self._transition(WatcherState.STOPPING)  # STARTING -> STOPPING
-        await self._stop_processes(list(self.processes.values()))
-        self._transition(WatcherState.STOPPED)  # STOPPING -> STOPPED
-
-    async def stop(self) -> None:
-        async with self._lock:
-            await self._stop_locked()
-
-    async def _stop_locked(self) -> None:
-        if self.state is WatcherState.STOPPED:
-            return
-        self._transition(WatcherState.STOPPING)  # ACTIVE|STARTING -> STOPPING
-        await self._hook("before_stop")
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        self.arbiter.disarm_on_demand(self)
-        await self._stop_processes(list(self.processes.values()))
-        self._transition(WatcherState.STOPPED)  # STOPPING -> STOPPED
-        self.close_streams()
-        await self._hook("after_stop")
-        self.publish("stop", {"time": time.time()})
-        await self.arbiter.watcher_stopped(self)
-
-    async def restart(self) -> dict[str, list[int]]:
-        async with self._lock:
-            stopped = self.pids()
-            await self._stop_locked()
-            result = await self._start_locked()
-        return {"stopped": stopped, "started": result["started"], "kept": result["kept"]}
-
-    async def reload(self, graceful: bool = True, sequential: bool = False) -> dict[str, list[int]]:
-        if not graceful:
-            return await self.restart()
-        async with self._lock:
-            if self.state is WatcherState.STOPPED:
-                result = await self._start_locked()
-                return {"stopped": [], **result}
-            old = list(self.processes.values())
-            if self.config.send_hup:
-                for proc in old:
-                    await self._signal_process(proc, signals.SIGHUP)
-                result = {"stopped": [], "started": [], "kept": [p.pid for p in old]}
-            elif sequential:
-                result = await self._reload_sequential(old)
-            else:
-                result = await self._replace_all()
-        self.publish("reload", {"time": time.time()})
-        return result
-
-    async def _reload_sequential(self, old: list[Process]) -> dict[str, list[int]]:
-        started: list[int] = []
-        for proc in old:
-            await self._stop_processes([proc])
-            new = await self._spawn_one()
-            if new:
-                started.append(new.pid)
-            if self.config.warmup_delay:
-                await asyncio.sleep(float(self.config.warmup_delay))
-        return {"stopped": [p.pid for p in old], "started": started, "kept": []}
-
-    async def incr(self, nb: int = 1) -> int:
-        async with self._lock:
-            if self.singleton:
-                return self.numprocesses
-            self.numprocesses += nb
-            if self.state is WatcherState.ACTIVE:
-                await self._manage_processes()
-            return self.numprocesses
-
-    async def decr(self, nb: int = 1) -> int:
-        async with self._lock:
-            if self.singleton:
-                return self.numprocesses
-            self.numprocesses = max(0, self.numprocesses - nb)
-            if self.state is WatcherState.ACTIVE:
-                await self._manage_processes()
-            return self.numprocesses
-
-    async def set_numprocesses(self, n: int) -> int:
-        async with self._lock:
-            self.numprocesses = min(n, 1) if self.singleton else max(0, n)
-            if self.state is WatcherState.ACTIVE:
-                await self._manage_processes()
-            return self.numprocesses
-
-    async def kill(
-        self,
-        signum: int | None = None,
-        pid: int | None = None,
-        graceful_timeout: float | None = None,
-    ) -> None:
-        procs = [self._process(pid)] if pid is not None else list(self.processes.values())
-        await self._stop_processes(procs, signum, graceful_timeout)
-
-    async def signal(
-        self,
-        signum: int,
-        pid: int | None = None,
-        childpid: int | None = None,
-        children: bool = False,
-        recursive: bool = False,
-    ) -> None:
-        if childpid is not None and pid is None:
-            raise MessageError("childpid requires pid")
-        procs = [self._process(pid)] if pid is not None else list(self.processes.values())
-        for proc in procs:
-            if childpid is not None:
-                if childpid not in proc.children(recursive=True):
-                    raise MessageError(f"child '{childpid}' not found in process '{proc.pid}'")
-                proc.signal_pid(childpid, signum)
-            elif children:
-                for child in proc.children():
-                    proc.signal_pid(child, signum)
-            else:
-                if (
-                    not await self._hook("before_signal", pid=proc.pid, signum=signum)
-                    and signum != signals.SIGKILL
-                ):
-                    continue
-                descendants = proc.children(recursive=True) if recursive else []
-                await proc.send_signal(signum)
-                for child in descendants:  # listed first: a dead parent has no children
-                    proc.signal_pid(child, signum)
-                await self._hook("after_signal", pid=proc.pid, signum=signum)
-
-    def _process(self, pid: int) -> Process:
-        try:
-            return self.processes[int(pid)]
-        except (KeyError, ValueError):
-            raise MessageError(f"process '{pid}' not found in '{self.name}'") from None
-
-    # --- options -----------------------------------------------------------------------------
-
-    def options(self) -> dict[str, Any]:
-        return self._builder.options()
-
-    def get_options(self, keys: Sequence[str]) -> dict[str, Any]:
-        options = self.options()
-        result = {}
-        for key in keys:
-            if key not in options:
-                raise MessageError(f"{key!r} option not found")
-            result[key] = options[key]
-        return result
-
-    async def set_options(self, options: Mapping[str, Any]) -> None:
-        async with self._lock:
-            needs_reload = self._builder.apply_options(options)
-            for _key in options:
-                self.publish("updated", {"time": time.time()})
-            if self.state is WatcherState.STOPPED:
-                return
-            if needs_reload:
-                await self._replace_all()
-            else:
-                await self._manage_processes()
-
-    async def replace_config(self, config: Any, restart: bool) -> None:
-        """reloadconfig: take a new configuration; restart processes gracefully if needed."""
-        async with self._lock:
-            old = self.config
-            self.config = config
-            self._builder = type(self._builder)(self)
-            if config.hooks != old.hooks:
-                self.reload_hooks()
-            if (config.stdout_stream, config.stderr_stream) != (
-                old.stdout_stream,
-                old.stderr_stream,
-            ):
-                self.close_streams()
-            self.numprocesses = (
-                min(config.numprocesses, 1) if config.singleton else config.numprocesses
-            )
-            if self.state is not WatcherState.ACTIVE:
-                return
-            if restart:
-                await self._replace_all()
-            else:
-                await self._manage_processes()
-
-    async def _replace_all(self) -> dict[str, list[int]]:
-        """Graceful reload: spawn a full set of new processes first, then stop the old ones
-        (no moment without workers). Lock held."""
-        old = list(self.processes.values())
-        started = [p.pid for p in await self._spawn_many(self.numprocesses) if p is not None]
-        await self._stop_processes(old)
-        return {"stopped": [p.pid for p in old], "started": started, "kept": []}
-
-    # --- stats -------------------------------------------------------------------------------
-
-    def stats(self, pid: int | None = None, extended: bool = False) -> dict[str, Any]:
-        procs = [self._process(pid)] if pid is not None else list(self.processes.values())
-        result: dict[str, Any] = {}
-        for proc in procs:
-            info = proc.info()
-            if extended and isinstance(info, dict) and "extended_stats" in self._hooks:
-                hook = self._hooks["extended_stats"]
-                with contextlib.suppress(Exception):
-                    hook.func(
-                        watcher=self,
-                        arbiter=self.arbiter,
-                        hook_name="extended_stats",
-                        pid=proc.pid,
-                        stats=info,
-                    )
-            result[str(proc.pid)] = info
-        return result
 
     # --- teardown ----------------------------------------------------------------------------
 
