@@ -243,3 +243,19 @@ def test_workers_killed_quickly_from_outside_are_always_respawned(circusd, worke
         wait_for(lambda pid=pid: d.pids("w") and d.pids("w") != [pid], timeout=5,
                  message="respawned at once")
     assert d.ok("status", name="w")["status"] == "active"
+
+
+def test_exits_during_start_are_respawned_after_it(circusd, tmp_path):
+    """A process that exits while its watcher is still starting (warmup_delay) is replaced
+    once the start is over, even if no other exit happens later."""
+    marks = tmp_path / "wid1.log"
+    d = circusd(f"""
+        [watcher:brief]
+        cmd = sh -c "if [ $(circus.wid) = 1 ]; then echo x >> {marks}; exit 0; fi; exec sleep 3600"
+        numprocesses = 2
+        warmup_delay = 0.5
+        max_retry = -1
+    """)
+    wait_for(lambda: marks.exists() and len(marks.read_text().split()) >= 2, timeout=20,
+             message="wid 1 spawned again after the start")
+    assert d.ok("status", name="brief")["status"] == "active"
