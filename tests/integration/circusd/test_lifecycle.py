@@ -237,11 +237,11 @@ def test_workers_killed_quickly_from_outside_are_always_respawned(circusd, worke
         cmd = {worker_cmd} sleep
         max_retry = 1
     """)
+    [pid] = d.pids("w")
     for _ in range(4):
-        [pid] = d.pids("w")
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda pid=pid: d.pids("w") and d.pids("w") != [pid], timeout=5,
-                 message="respawned at once")
+        [pid] = wait_for(lambda old=pid: (now := d.pids("w")) and now != [old] and now,
+                         timeout=5, message="respawned at once")
     assert d.ok("status", name="w")["status"] == "active"
 
 
