@@ -28,7 +28,6 @@ import fnmatch
 import logging
 import os
 import re
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -346,18 +345,11 @@ class Arbiter:
     def _refuse_if_endpoint_served(self) -> None:
         """Binding an ipc endpoint silently steals it from a running circusd: refuse instead."""
         from circus.util.endpoints import parse_endpoint
+        from papa_kernel.paths import unix_socket_served
 
         endpoint = parse_endpoint(self.endpoint)
-        if endpoint.scheme != "ipc" or not os.path.exists(endpoint.path or ""):
-            return
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(endpoint.path)
-        except OSError:
-            return  # a stale file: nobody listens
-        finally:
-            probe.close()
-        raise ConfigError(f"another circusd is already serving {self.endpoint}")
+        if endpoint.scheme == "ipc" and unix_socket_served(endpoint.path or ""):
+            raise ConfigError(f"another circusd is already serving {self.endpoint}")
 
     async def _adopt(self) -> None:
         from circus.spawning import parse_process_name

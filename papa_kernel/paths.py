@@ -8,6 +8,7 @@ Shared by papa_kernel and circus so both agree on the defaults.
 from __future__ import annotations
 
 import os
+import socket
 import stat
 
 RUNTIME_DIR_MODE = 0o700
@@ -46,3 +47,17 @@ def ensure_private_dir(path: str) -> str:
 def default_kernel_socket() -> str:
     """Default unix socket path of papa-kernel."""
     return os.path.join(runtime_dir(), KERNEL_SOCKET_NAME)
+
+
+def unix_socket_served(path: str, timeout: float = 2.0) -> bool:
+    """True if something accepts connections on the unix socket ``path`` (a stale socket
+    file, a missing one or a non-socket all answer False)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(timeout)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True

@@ -22,6 +22,7 @@ import signal
 import socket
 import stat
 
+from papa_kernel import paths
 from papa_kernel.connection import Connection
 from papa_kernel.kernel import Kernel
 from papa_kernel.loop import Loop
@@ -185,13 +186,7 @@ def _refuse_if_served(path: str) -> None:
         return
     if not stat.S_ISSOCK(info.st_mode):
         raise StartupError(f"{path} exists and is not a socket; refusing to replace it")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(2.0)
-    try:
-        probe.connect(path)
-    except OSError:
+    if not paths.unix_socket_served(path):
         os.unlink(path)  # nobody answers: a stale file from a kernel that died
         return
-    finally:
-        probe.close()
     raise StartupError(f"{path} is already served by another process; refusing to take it over")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Sequence
 
 from circus.hosts.kernel_client import CONNECT_TIMEOUT, KernelUnavailable, open_stream
 from circus.hosts.kernel_protocol import parse_endpoint
+from papa_kernel.paths import unix_socket_served
 
 KERNEL_START_TIMEOUT = 10.0  # seconds ensure_kernel() waits for a started kernel to answer
 
@@ -39,18 +39,6 @@ def default_kernel_command() -> list[str]:
     return [sys.executable, "-m", "papa_kernel.cli"]
 
 
-def _answers_now(path: str) -> bool:
-    """Synchronous probe: does something accept connections on the unix socket ``path``?"""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
-
-
 def launch_kernel_early(
     endpoint: str, command: Sequence[str] | None = None
 ) -> subprocess.Popen | None:
@@ -58,7 +46,7 @@ def launch_kernel_early(
     endpoint; return the launcher (or None). circusd calls it before its own heavy imports
     so that both start-ups overlap; :func:`ensure_kernel` then waits for this launcher."""
     target = parse_endpoint(endpoint)
-    if target.path is None or _answers_now(target.path):
+    if target.path is None or unix_socket_served(target.path):
         return None
     os.makedirs(os.path.dirname(target.path) or "/", mode=0o700, exist_ok=True)
     argv = [*(command or default_kernel_command()), "--daemon", "--socket", target.path]
