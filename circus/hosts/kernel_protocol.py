@@ -15,6 +15,7 @@ which the kernel removes.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from circus.hosts.base import (
     SpawnSpec,
 )
 from circus.hosts.names import is_wire_safe
+from circus.util import endpoints
 
 PROMPT = b"\n> "
 BATCH_END = b"] "
@@ -60,16 +62,17 @@ class Endpoint:
 
 
 def parse_endpoint(endpoint: str) -> Endpoint:
-    """``ipc://PATH``, ``/abs/path`` or ``tcp://HOST:PORT``; KernelError for anything else."""
-    text = endpoint.strip()
-    if text.startswith("ipc://"):
-        text = text[len("ipc://") :]
-    if text.startswith("/"):
-        return Endpoint(path=text)
-    if text.startswith("tcp://"):
-        host, sep, port = text[len("tcp://") :].rpartition(":")
-        if sep and host and port.isdigit() and 0 < int(port) < 65536:
-            return Endpoint(host=host.strip("[]"), port=int(port))
+    """``ipc://PATH``, ``/abs/path`` or ``tcp://HOST:PORT`` (the grammar of
+    :func:`circus.util.endpoints.parse_endpoint`), with an absolute path and a real port;
+    KernelError for anything else."""
+    try:
+        parsed = endpoints.parse_endpoint(endpoint)
+    except ValueError:
+        parsed = None
+    if parsed is not None and parsed.scheme == "ipc" and os.path.isabs(parsed.path or ""):
+        return Endpoint(path=parsed.path)
+    if parsed is not None and parsed.scheme == "tcp" and 0 < (parsed.port or 0) < 65536:
+        return Endpoint(host=parsed.host, port=parsed.port)
     raise KernelError(
         f"bad kernel endpoint {endpoint!r}: use ipc://ABSOLUTE_PATH, an absolute path, "
         f"or tcp://127.0.0.1:PORT"
