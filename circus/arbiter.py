@@ -276,14 +276,6 @@ class Arbiter:
             self._spawning.pop(name, None)
             done.set_result(None)
 
-    async def watcher_started(self, watcher: Watcher) -> None:
-        """Called when a watcher became active (nothing to do yet; plugins may listen)."""
-
-    async def watcher_stopped(self, watcher: Watcher) -> None:
-        for host_name, (owner, proc) in list(self._by_process.items()):
-            if owner is watcher and not proc.alive:
-                self._by_process.pop(host_name, None)
-
     def publish_watcher_event(self, res_name: str, event: str, payload: Mapping[str, Any]) -> None:
         self.publish(f"watcher.{res_name}.{event}", payload)
 

@@ -139,10 +139,16 @@ class Process:
         Every worker is a session and group leader (both hosts spawn with setsid), so its
         pgid is its pid. Linux never hands out a pid that is still used as a process group id,
         so while members of the group live, ``killpg(pid)`` can only reach them."""
-        if self.alive:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        if not self.alive:
+            self._kill_group()
+
+    def _kill_group(self) -> bool:
+        """SIGKILL the process group led by our pid; False if it is gone or not ours."""
+        try:
             os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
     def kill_if_orphaned(self) -> bool:
         """The host vanished (the kernel died): if our process still runs, orphaned, kill its
@@ -162,10 +168,7 @@ class Process:
                 return False
         except psutil.Error:
             return False
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-            return True
-        return False
+        return self._kill_group()
 
     # --- info -------------------------------------------------------------------------------
 

@@ -111,7 +111,6 @@ class WatcherCommands:
         if self.on_demand and not self._demand_seen:
             self.arbiter.arm_on_demand(self)
         self.publish("start", {"time": time.time()})
-        await self.arbiter.watcher_started(self)
         if len(self.processes) < len(started) + len(kept):
             self.after_exits()  # some exited while the watcher was starting
         return {"started": started, "kept": kept}
@@ -139,7 +138,6 @@ class WatcherCommands:
         self.close_streams()
         await self._hook("after_stop")
         self.publish("stop", {"time": time.time()})
-        await self.arbiter.watcher_stopped(self)
 
     async def restart(self) -> dict[str, list[int]]:
         async with self._lock:
