@@ -59,7 +59,6 @@ class Process:
         pid: int,
         started: float,
         adopted: bool = False,
-        config_hash: str | None = None,
     ):
         self.host = host
         self.name = name  # host-unique name, e.g. circus.web.3
@@ -67,7 +66,6 @@ class Process:
         self.pid = pid
         self.started = started  # epoch seconds
         self.adopted = adopted  # reattached after a circusd restart
-        self.config_hash = config_hash
         self.state = ProcessState.RUNNING
         self.state_since = time.monotonic()
         self.exit_code: int | None = None

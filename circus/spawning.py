@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import glob
 import grp
-import hashlib
 import os
 import pwd
 import sys
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from circus.config import apply_watcher_options, build_argv, diff_watcher, spawn_variables
-from circus.config.schema import field_needs_restart, watcher_option_values
+from circus.config import build_argv, spawn_variables
+from circus.config.schema import watcher_option_values
 from circus.errors import ConfigError, SpawnError
 from circus.hosts import names
 from circus.hosts.base import OutputMode, SocketSpec, SpawnSpec
@@ -113,7 +111,6 @@ class SpawnBuilder:
 
     def __init__(self, watcher: Watcher):
         self.watcher = watcher
-        self._hash: str | None = None
         # What every process of the watcher shares (env, variables); rebuilt when the
         # watcher's or the arbiter's configuration object changes.
         self._shared: tuple[object, object, dict[str, str], dict[str, object]] | None = None
@@ -121,15 +118,6 @@ class SpawnBuilder:
     @property
     def config(self) -> Any:
         return self.watcher.config
-
-    @property
-    def config_hash(self) -> str:
-        """Digest of every option that shapes processes: equal hashes, same processes."""
-        if self._hash is None:
-            fields = sorted(f for f in self.config.__dataclass_fields__ if field_needs_restart(f))
-            text = repr([(f, getattr(self.config, f)) for f in fields])
-            self._hash = hashlib.sha256(text.encode()).hexdigest()[:16]
-        return self._hash
 
     def socket_placeholders(self) -> dict[str, str]:
         arbiter = self.watcher.arbiter
@@ -207,22 +195,3 @@ class SpawnBuilder:
         values = watcher_option_values(self.config)
         values["numprocesses"] = self.watcher.numprocesses
         return values
-
-    def apply_options(self, options: Mapping[str, Any]) -> bool:
-        """Apply ``set`` options; True if the processes must be restarted for them."""
-        old = self.config
-        new = apply_watcher_options(old, options)
-        change = diff_watcher(old, new)
-        self.watcher.config = new
-        self._hash = None
-        if change is None:
-            return False
-        if "numprocesses" in change.keys:
-            self.watcher.numprocesses = (
-                min(new.numprocesses, 1) if new.singleton else new.numprocesses
-            )
-        if "hooks" in change.keys:
-            self.watcher.reload_hooks()
-        if change.keys & {"stdout_stream", "stderr_stream"}:
-            self.watcher.close_streams()
-        return change.restart

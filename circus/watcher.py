@@ -76,15 +76,13 @@ class Watcher(WatcherCommands):
         self.arbiter = arbiter
         self.host = host
         self.name: str = config.name
-        self.numprocesses: int = (
-            1 if config.singleton and config.numprocesses > 1 else config.numprocesses
-        )
+        self.numprocesses: int = self.clamp(config.numprocesses)
         self.processes: dict[int, Process] = {}  # pid -> process, in spawn order
         self.state = WatcherState.STOPPED
         self.state_since = time.monotonic()
         self._lock = asyncio.Lock()
         self._builder = SpawnBuilder(self)
-        self._hooks = hooklib.load_hooks(dict(config.hooks or {}), f"watcher:{self.name}")
+        self.reload_hooks()
         self._streams: dict[str, Any] = {}
         self._converge_task: asyncio.Task | None = None
         self._converge_requested = False
@@ -93,6 +91,28 @@ class Watcher(WatcherCommands):
         self._retry_at = 0.0
         self._demand_seen = not config.on_demand
         self._recovering = False
+
+    def clamp(self, numprocesses: int) -> int:
+        """A process count as the watcher can have it: at least 0, at most 1 if singleton."""
+        return min(numprocesses, 1) if self.config.singleton else max(0, numprocesses)
+
+    def take_config(self, config: Any) -> Any:
+        """Switch to a new configuration (``set``, ``reloadconfig``): hooks and streams follow
+        it, a changed ``numprocesses`` becomes the target. Returns the
+        :class:`~circus.config.WatcherChange` (None if nothing changed)."""
+        from circus.config import diff_watcher
+
+        change = diff_watcher(self.config, config)
+        self.config = config
+        if change is None:
+            return None
+        if "numprocesses" in change.keys:
+            self.numprocesses = self.clamp(config.numprocesses)
+        if "hooks" in change.keys:
+            self.reload_hooks()
+        if change.keys & {"stdout_stream", "stderr_stream"}:
+            self.close_streams()
+        return change
 
     def reload_hooks(self) -> None:
         self._hooks = hooklib.load_hooks(dict(self.config.hooks or {}), f"watcher:{self.name}")
@@ -348,7 +368,6 @@ class Watcher(WatcherCommands):
                     wid,
                     info.pid,
                     info.started,
-                    config_hash=self._builder.config_hash,
                 )
                 self.processes[proc.pid] = proc
                 self.arbiter.register_process(self, proc)

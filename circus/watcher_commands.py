@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from circus.config import apply_watcher_options
 from circus.errors import MessageError
 from circus.watcher_state import WatcherState
 
@@ -196,7 +197,7 @@ class WatcherCommands:
 
     async def set_numprocesses(self, n: int) -> int:
         async with self._lock:
-            self.numprocesses = min(n, 1) if self.singleton else max(0, n)
+            self.numprocesses = self.clamp(n)
             if self.state is WatcherState.ACTIVE:
                 await self._manage_processes()
             return self.numprocesses
@@ -261,7 +262,8 @@ class WatcherCommands:
 
     async def set_options(self, options: Mapping[str, Any]) -> None:
         async with self._lock:
-            needs_reload = self._builder.apply_options(options)
+            change = self.take_config(apply_watcher_options(self.config, options))
+            needs_reload = change is not None and change.restart
             for _key in options:
                 self.publish("updated", {"time": time.time()})
             if self.state is WatcherState.STOPPED:
@@ -274,19 +276,8 @@ class WatcherCommands:
     async def replace_config(self, config: Any, restart: bool) -> None:
         """reloadconfig: take a new configuration; restart processes gracefully if needed."""
         async with self._lock:
-            old = self.config
-            self.config = config
-            self._builder = type(self._builder)(self)
-            if config.hooks != old.hooks:
-                self.reload_hooks()
-            if (config.stdout_stream, config.stderr_stream) != (
-                old.stdout_stream,
-                old.stderr_stream,
-            ):
-                self.close_streams()
-            self.numprocesses = (
-                min(config.numprocesses, 1) if config.singleton else config.numprocesses
-            )
+            self.take_config(config)
+            self.numprocesses = self.clamp(config.numprocesses)  # the file's count wins
             if self.state is not WatcherState.ACTIVE:
                 return
             if restart:
