@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,13 +41,41 @@ def info_line(info: Mapping[str, Any]) -> str:
     return f"{info.get('pid', 'N/A')}  {values}"
 
 
+#: Keys of a process info that circusd itself fills in: everything else in a ``stats --extended``
+#: reply was added by the watcher's ``extended_stats`` hook.
+_BASE_KEYS = frozenset({"pid", *_INFO_FIELDS, "create_time", "age", "started", "wid", "children"})
+
+
 def info_block(info: Any, child_indent: str = "   ") -> str:
-    """A process info and its children, one line each (a string info is printed as is)."""
+    """A process info and its children, one line each (a string info is printed as is).
+
+    What the ``extended_stats`` hook added follows the line of its process or child, one
+    ``key: value`` per line (sorted; values as JSON unless they are text), indented one step
+    further, so ``circusctl stats --extended`` shows it."""
     if not isinstance(info, Mapping):
         return str(info)
-    lines = [info_line(info)]
+    lines = [info_line(info), *_extra_lines(info, "    ")]
     for child in info.get("children") or ():
-        lines.append(
-            child_indent + (info_line(child) if isinstance(child, Mapping) else str(child))
-        )
+        if not isinstance(child, Mapping):
+            lines.append(child_indent + str(child))
+            continue
+        lines.append(child_indent + info_line(child))
+        lines.extend(_extra_lines(child, child_indent + "    "))
     return "\n".join(lines)
+
+
+def _extra_lines(info: Mapping[str, Any], indent: str) -> list[str]:
+    return [
+        f"{indent}{key}: {_show(info[key])}"
+        for key in sorted(info, key=str)
+        if key not in _BASE_KEYS
+    ]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):  # e.g. keys of mixed types
+        return repr(value)

@@ -22,3 +22,9 @@ def refuse(watcher, arbiter, hook_name, **kwargs):
 
 def explode(watcher, arbiter, hook_name, **kwargs):
     raise RuntimeError("boom")
+
+
+def uwsgi_like_stats(watcher, arbiter, hook_name, pid, stats, **kwargs):
+    """An extended_stats hook as in the manual's uwsgi example: adds keys to the info."""
+    stats["requests"] = 42
+    stats["workers"] = {"busy": 1}

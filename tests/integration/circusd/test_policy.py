@@ -4,6 +4,8 @@ events, sockets on both hosts."""
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -280,3 +282,26 @@ def test_output_and_exit_of_instant_processes_are_not_lost(circusd, tmp_path, us
                      message="every line written")
     # wids of processes that already exited are reused, so lines may repeat: count them
     assert len(lines) == 30 and all(line.startswith("hi-") for line in lines)
+
+
+def test_circusctl_stats_extended_prints_the_hook_data(circusd, worker_cmd, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", HERE)
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+        hooks.extended_stats = hooks_for_tests.uwsgi_like_stats
+    """)
+    [pid] = d.pids("web")
+
+    def circusctl(*args):
+        argv = [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", d.endpoint, *args]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    plain = circusctl("stats", "web")
+    assert plain.startswith(f"web:\n{pid}: {pid}  ") and "requests" not in plain
+    extended = circusctl("stats", "--extended", "web")
+    assert extended.splitlines()[2:] == ["    requests: 42", '    workers: {"busy": 1}']
+    one = circusctl("stats", "--extended", "web", str(pid))
+    assert "\n    requests: 42\n" in one

@@ -129,6 +129,25 @@ def test_stats_all_watchers_one_watcher_one_process():
     assert console("stats", ok(process=12, info=INFO)) == f"12: {line}\n"
 
 
+def test_stats_extended_prints_what_the_hook_added():
+    """``stats --extended``: the keys the extended_stats hook added to a process or a child
+    are printed under its line, one per line (sorted), values as JSON unless text."""
+    line = "12  sleep root 0 1.45M 2.44M 0.0 0.006 0:00.0"
+    child = dict(INFO, pid=13, requests=7)
+    info = dict(INFO, age=1.5, started=1.0, wid=1, create_time=1.0, children=[child])
+    info.update(load="high", workers={"busy": 2, "idle": 1})
+    assert console("stats", ok(process=12, info=info)) == (
+        f"12: {line}\n"
+        "    load: high\n"
+        '    workers: {"busy": 2, "idle": 1}\n'
+        "   13  sleep root 0 1.45M 2.44M 0.0 0.006 0:00.0\n"
+        "       requests: 7\n"
+    )
+    assert console("stats", ok(name="w", info={"12": dict(INFO, load=3)})) == (
+        f"w:\n12: {line}\n    load: 3"
+    )
+
+
 def test_stats_tolerates_missing_fields():
     assert (
         console("stats", ok(process=1, info={"pid": 1}))
