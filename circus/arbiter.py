@@ -363,8 +363,11 @@ class Arbiter:
                     info.pid,
                     info.exit_code,
                 )
+            else:
+                log.info(
+                    "%s: adopted running process %d (wid %d)", watcher.name, info.pid, parsed[1]
+                )
             watcher.adopt(proc)
-            log.info("%s: adopted running process %d (wid %d)", watcher.name, info.pid, parsed[1])
 
     async def _stop_orphans(self) -> None:
         """Processes of watchers that are no longer configured: stop and forget them."""

@@ -111,7 +111,8 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
     _ensure_std_fds()
     sealed = spawn.seal_inherited_fds()  # fds inherited from our launcher stay ours
     if sealed:
-        logging.getLogger(__name__).info("inherited fds %s marked close-on-exec", sealed)
+        # DEBUG: make's jobserver fds reach every daemon started from a Makefile; routine.
+        log.debug("inherited fds %s marked close-on-exec", sealed)
     _raise_nofile()
     server = Server(force=args.force, use_pidfd=args.reaper == "pidfd")
     pid_file = args.pid_file or (socket_path + ".pid" if args.daemon else None)

@@ -319,9 +319,20 @@ def suggest_key(key: str) -> str | None:
     ``stdout_steam.class`` -> ``stdout_stream.class``, supervisor's ``user`` -> ``uid``)."""
     if key.lower() in SUPERVISOR_NAMES:
         return SUPERVISOR_NAMES[key.lower()]
-    tail = re.split(r"[._]", key, maxsplit=1)[-1] if re.search(r"[._]", key) else key
-    candidates = [*WATCHER_OPTIONS, *(prefix + tail for prefix in WATCHER_PREFIXES)]
-    return nearest(key, candidates)
+    return nearest(key, [*WATCHER_OPTIONS, *_prefixed_keys()])
+
+
+def _prefixed_keys() -> list[str]:
+    """Every valid prefixed key (``hooks.after_start``...): only real keys are suggested, never
+    a prefix glued to an unknown word (``active`` -> ``hooks.active`` is no hook)."""
+    names = {
+        "rlimit_": cv.rlimit_names(),
+        "hooks.": HOOK_NAMES,
+        "stdout_stream.": STREAM_OPTIONS,
+        "stderr_stream.": STREAM_OPTIONS,
+        "flapping.": FLAPPING_OPTIONS,
+    }
+    return [prefix + name for prefix in WATCHER_PREFIXES for name in names[prefix]]
 
 
 def unknown_key_problem(key: str, section: str | None = None) -> ConfigProblem:

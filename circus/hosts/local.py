@@ -94,7 +94,8 @@ class LocalHost(ProcessHost):
         if self._pump is None:
             sealed = seal_inherited_fds()  # before the first spawn: see open()
             if sealed:
-                log.info(
+                # DEBUG: make's jobserver fds reach every circusd started from a Makefile.
+                log.debug(
                     "inherited fds %s marked close-on-exec: children will not get them", sealed
                 )
             self._loop = asyncio.get_running_loop()

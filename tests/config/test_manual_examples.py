@@ -168,6 +168,11 @@ def test_sockets_chapter_examples(load):
         """
     )
     assert config.circus.statsd  # stats_endpoint without statsd turns it on (with a warning)
+    (warning,) = [w for w in config.warnings if w.key == "stats_endpoint"]
+    assert warning.message == (  # says what happens, and how to say it in the file
+        "stats_endpoint implies statsd = true (add statsd = true to [circus] to silence "
+        "this warning)"
+    )
     assert all(w.socket_refs == {"foo"} for w in config.watchers)
 
 
@@ -272,6 +277,9 @@ def test_papa_chapter_example(load):
     assert (nginx.singleton, nginx.send_hup, nginx.stop_signal) == (True, True, signal.SIGQUIT)
     assert nginx.warmup_delay == 3.0 and nginx.graceful_timeout == 10.0
     assert nginx.options == {"active": "true"}
+    # `active` is kept for plugins; no nonsense suggestion ("hooks.active" is no hook)
+    (active,) = [w for w in config.warnings if w.key == "active"]
+    assert active.suggestion is None, active
     assert set(web_app.hooks) == {"after_spawn", "before_signal", "extended_stats"}
     assert web_app.priority == 40 and web_app.use_papa
     assert config.sockets == (

@@ -359,3 +359,21 @@ def test_legacy_args_list_and_sockets(load):
         {"watchers": [{"name": "w", "cmd": "x", "args": ["a", "$(circus.wid)"]}]}
     )
     assert config.watchers[0].args == ("a", "$(circus.wid)")
+
+
+@pytest.mark.parametrize(
+    "key, suggestion",
+    [
+        ("active", None),  # a bare word is not glued to a prefix: "hooks.active" is no hook
+        ("before_start", "hooks.before_start"),
+        ("stdout_steam.class", "stdout_stream.class"),
+        ("flapping_max_retry", "flapping.max_retry"),
+        ("numprocess", "numprocesses"),
+        ("user", "uid"),
+    ],
+)
+def test_suggestions_are_valid_keys(key, suggestion):
+    """An unknown key is only ever matched against keys that exist (issue 8, item 7)."""
+    from circus.config.schema import suggest_key
+
+    assert suggest_key(key) == suggestion

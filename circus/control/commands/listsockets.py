@@ -16,7 +16,8 @@ class ListSockets(Command):
 
     Reply: ``{"sockets": [{"fd": 5, "name": "web", "backlog": 2048, "host": "127.0.0.1",
     "port": 8080}, {"fd": 6, "name": "local", "backlog": 2048, "path": "/run/app.sock"}]}``,
-    sorted by fd.
+    sorted by fd. A papa-held ``so_reuseport`` socket has ``"fd": null`` (each process binds
+    its own copy) and is listed last.
 
     Command line::
 
@@ -34,5 +35,11 @@ class ListSockets(Command):
         lines = []
         for sock in reply["sockets"]:
             where = sock["path"] if "path" in sock else f"{sock.get('host')}:{sock.get('port')}"
+            if sock.get("fd") is None:  # only a kernel-held so_reuseport socket has no fd
+                lines.append(
+                    f"-:socket '{sock.get('name')}' at {where} "
+                    "(so_reuseport: each process binds its own)"
+                )
+                continue
             lines.append(f"{sock.get('fd')}:socket '{sock.get('name')}' at {where}")
         return "\n".join(lines)

@@ -151,6 +151,10 @@ def test_exits_while_circusd_is_away_are_respawned(circusd, worker_cmd):
     d.start()
     now = wait_for(lambda: len(d.pids("w")) == 2 and d.pids("w"), message="respawned")
     assert pids[1] in now and pids[0] not in now
+    log = d.log()  # the dead one is reported as such, never as "adopted running"
+    assert f"process {pids[0]} exited while circusd was away" in log
+    assert f"adopted running process {pids[0]} " not in log
+    assert f"adopted running process {pids[1]} " in log
 
 
 def test_circusd_recovers_from_a_killed_kernel(circusd, worker_cmd):

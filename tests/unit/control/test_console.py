@@ -102,6 +102,15 @@ def test_listsockets():
     )
 
 
+def test_listsockets_reuseport_socket_has_no_fd():
+    """A kernel-held so_reuseport socket has no shared fd (each worker binds its own)."""
+    reply = ok(sockets=[{"fd": None, "name": "rp", "backlog": 1, "host": "0.0.0.0", "port": 81}])
+    assert (
+        console("listsockets", reply)
+        == "-:socket 'rp' at 0.0.0.0:81 (so_reuseport: each process binds its own)"
+    )
+
+
 INFO = {
     "pid": 12,
     "cmdline": "sleep",

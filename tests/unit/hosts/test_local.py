@@ -504,6 +504,25 @@ def test_children_inherit_only_their_sockets_at_the_same_numbers():
     run(main())
 
 
+def test_sealing_inherited_fds_is_logged_at_debug(caplog):
+    """make's jobserver fds are inherited by every build: not worth an INFO line per start."""
+
+    async def main():
+        stray = os.open("/dev/null", os.O_RDONLY)
+        os.set_inheritable(stray, True)
+        try:
+            async with local_host() as (host, events):
+                await host.spawn(sh("a", "true"))
+                await events.wait_exit("a")
+        finally:
+            os.close(stray)
+
+    with caplog.at_level("DEBUG", logger="circus.hosts.local"):
+        run(main())
+    (record,) = [r for r in caplog.records if "close-on-exec" in r.getMessage()]
+    assert record.levelname == "DEBUG"
+
+
 def test_port_placeholder_and_serving_on_the_inherited_socket():
     code = (
         "import socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\n"
