@@ -125,7 +125,7 @@ def test_circus_invalid_value(load, key):
 def test_stats_endpoint_turns_statsd_on_with_a_warning(load):
     config = load("[circus]\nstats_endpoint = tcp://127.0.0.1:5557\n")
     assert config.circus.statsd is True
-    assert any("statsd is turned on" in w.message for w in config.warnings)
+    assert any("stats_endpoint implies statsd = true" in w.message for w in config.warnings)
     assert (
         load("[circus]\nstats_endpoint = tcp://127.0.0.1:5557\nstatsd = false\n").circus.statsd
         is False
