@@ -19,6 +19,7 @@ import sys
 
 from papa_kernel import __version__, paths, spawn
 from papa_kernel.server import Server, StartupError
+from papa_kernel.sockets import MAX_PORT
 
 log = logging.getLogger("papa_kernel")
 
@@ -76,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_tcp(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) -> (host, port)."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not host:
+    if not sep or not host:
         raise StartupError(f'--tcp needs HOST:PORT, not "{text}"')
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= MAX_PORT):
+        raise StartupError(
+            f'--tcp needs HOST:PORT with a port between 0 and {MAX_PORT}, not "{text}"'
+        )
     return host.strip("[]"), int(port)
 
 

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Protocol
 from papa_kernel import __version__, helptext
 from papa_kernel.errors import CommandError, NotFoundError
 from papa_kernel.protocol import (
+    MAX_DIGITS,
     SECOND_WORDS,
     TOP_WORDS,
     parse_bool,
     resolve_command,
     select_names,
+    show_value,
     split_options,
 )
 from papa_kernel.sockets import parse_socket_options
@@ -226,17 +228,17 @@ def signal_command(session: Session, args: list[str]) -> str:
 
 def parse_signal(text: str) -> int:
     """``TERM``, ``SIGTERM``, ``term`` or ``15`` -> 15."""
-    if text.isdigit():
-        number = int(text)
+    if text.isascii() and text.isdigit():
+        number = int(text) if len(text) <= MAX_DIGITS else -1
         if number not in signal.valid_signals():
-            raise CommandError(f'Unknown signal number "{text}"')
+            raise CommandError(f'Unknown signal number "{show_value(text)}"')
         return number
     name = text.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
     member = getattr(signal.Signals, name, None) if name.isidentifier() else None
     if member is None:
-        raise NotFoundError(f'Unknown signal "{text}"')
+        raise NotFoundError(f'Unknown signal "{show_value(text)}"')
     return int(member)
 
 

@@ -20,6 +20,7 @@ from papa_kernel.spawn import (
     DEVNULL,
     STDOUT,
     SpawnRequest,
+    check_rlimit_allowed,
     resolve_group,
     resolve_rlimit,
     resolve_user,
@@ -32,6 +33,7 @@ PLAIN_KEYS = frozenset(
     }
 )  # fmt: skip
 SHELL = "/bin/sh"
+MAX_BUFSIZE = 1024**3  # 1g per stream: the kernel holds every hosted process's output in memory
 SOCKET_REF = re.compile(r"\$\(socket\.([^)]*)\)")
 
 
@@ -55,7 +57,7 @@ def parse_process(
     _check_keys(options)
     if not args:
         raise CommandError("Process requires a program to run after the options")
-    capacity = parse_size("bufsize", options.get("bufsize", str(default_bufsize)))
+    capacity = parse_size("bufsize", options.get("bufsize", str(default_bufsize)), MAX_BUFSIZE)
     stdout, stderr = _stream_modes(options, capacity)
     shell = parse_bool("shell", options["shell"]) if "shell" in options else False
     uid, gid, user_name = _user_and_group(options)
@@ -182,6 +184,7 @@ def _rlimits(options: dict[str, str]) -> dict[int, int]:
     for key, value in options.items():
         if key.startswith("rlimit."):
             number, limit = resolve_rlimit(key[7:], require_value(key, value))
+            check_rlimit_allowed(key[7:], number, limit)
             limits[number] = limit
     return limits
 

@@ -25,6 +25,8 @@ GREETING = b'Papa is home. Type "help" for commands.\n> '  # what papa 1.0.6 cli
 PROMPT = b"\n> "  # ends every command reply; clients read until they see it
 BATCH_END = b"] "  # ends a watch batch; the client acknowledges it with any line
 MAX_LINE = 64 * 1024  # longest accepted command line in bytes
+MAX_DIGITS = 40  # longer numbers are refused before int() (no number option needs more)
+SHOWN_VALUE_CHARS = 40  # error messages quote at most this much of a bad value
 
 # Top-level words in alphabetical order: a prefix resolves to the first word it matches.
 TOP_WORDS = (
@@ -141,16 +143,41 @@ def require_value(key: str, value: str) -> str:
     return value
 
 
-def parse_size(key: str, value: str) -> int:
-    """``1024``, ``64k``, ``2m``, ``1g`` (1024-based) to bytes."""
+def show_value(value: str) -> str:
+    """An option value for an error message: an absurdly long one is cut, not echoed whole."""
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "..."
+
+
+def is_decimal(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts ``²``, which ``int()`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
+def parse_size(key: str, value: str, maximum: int | None = None) -> int:
+    """``1024``, ``64k``, ``2m``, ``1g`` (1024-based) to bytes, at most ``maximum``."""
     text = require_value(key, value).strip().lower()
     multiplier = 1
-    if text[-1] in SIZE_UNITS:
+    if text and text[-1] in SIZE_UNITS:
         multiplier = SIZE_UNITS[text[-1]]
         text = text[:-1]
-    if not text.isdigit():
-        raise CommandError(f'Option "{key}" must be a size like 4096, 64k or 2m, not "{value}"')
-    return int(text) * multiplier
+    if not is_decimal(text) or len(text) > MAX_DIGITS:
+        raise CommandError(
+            f'Option "{key}" must be a size like 4096, 64k or 2m, not "{show_value(value)}"'
+        )
+    size = int(text) * multiplier
+    if maximum is not None and size > maximum:
+        raise CommandError(
+            f'Option "{key}" must be at most {format_size(maximum)}, not "{show_value(value)}"'
+        )
+    return size
+
+
+def format_size(size: int) -> str:
+    """The shortest exact spelling of ``size`` with a 1024-based unit (``1g``, ``64k``)."""
+    for unit, multiplier in sorted(SIZE_UNITS.items(), key=lambda item: -item[1]):
+        if size and size % multiplier == 0:
+            return f"{size // multiplier}{unit}"
+    return str(size)
 
 
 def parse_bool(key: str, value: str) -> bool:
@@ -163,14 +190,23 @@ def parse_bool(key: str, value: str) -> bool:
     raise CommandError(f'Option "{key}" must be 1 or 0 (true/false), not "{value}"')
 
 
-def parse_int(key: str, value: str, minimum: int | None = None) -> int:
-    """A decimal integer, optionally bounded below."""
-    try:
-        number = int(require_value(key, value))
-    except ValueError:
-        raise CommandError(f'Option "{key}" must be an integer, not "{value}"') from None
-    if minimum is not None and number < minimum:
+def parse_int(key: str, value: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A decimal integer (ASCII digits, optional sign), bounded by ``minimum``/``maximum``."""
+    text = require_value(key, value)
+    digits = text[1:] if text[:1] in "+-" else text
+    if not is_decimal(digits) or len(digits) > MAX_DIGITS:
+        raise CommandError(f'Option "{key}" must be an integer, not "{show_value(value)}"')
+    number = int(text)
+    too_low = minimum is not None and number < minimum
+    too_high = maximum is not None and number > maximum
+    if (too_low or too_high) and minimum is not None and maximum is not None:
+        raise CommandError(
+            f'Option "{key}" must be between {minimum} and {maximum}, not {show_value(text)}'
+        )
+    if too_low:
         raise CommandError(f'Option "{key}" must be at least {minimum}, not {number}')
+    if too_high:
+        raise CommandError(f'Option "{key}" must be at most {maximum}, not {show_value(text)}')
     return number
 
 
@@ -181,10 +217,10 @@ def parse_octal(key: str, value: str) -> int:
         number = int(text, 8)
     except ValueError:
         raise CommandError(
-            f'Option "{key}" must be an octal number like 022, not "{value}"'
+            f'Option "{key}" must be an octal number like 022, not "{show_value(value)}"'
         ) from None
     if not 0 <= number <= 0o777:
-        raise CommandError(f'Option "{key}" must be between 000 and 777, not "{value}"')
+        raise CommandError(f'Option "{key}" must be between 000 and 777, not "{show_value(value)}"')
     return number
 
 

@@ -74,6 +74,7 @@ class Server:
         info = os.stat(path)
         self._unix_inode = (info.st_dev, info.st_ino)
         self.unix_path = path
+        self.kernel.sockets.reserve(path, "the kernel's own control socket")
         self._add_listener(sock)
 
     def _lock(self, path: str) -> None:

@@ -26,6 +26,9 @@ from papa_kernel.errors import CommandError, ConflictError, SocketError
 from papa_kernel.protocol import parse_bool, parse_int, require_value
 
 DEFAULT_BACKLOG = 5  # papa 1.0.6 default; circusd passes its own (2048)
+MAX_BACKLOG = 2**31 - 1  # listen(2) takes a C int; Linux then caps it at net.core.somaxconn
+MAX_PORT = 65535
+MAX_UMASK = 0o777  # 511: the decimal spelling papa clients send
 FAMILIES = {"unix": socket.AF_UNIX, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
 TYPES = {
     "stream": socket.SOCK_STREAM,
@@ -86,7 +89,9 @@ def parse_socket_options(options: dict[str, str]) -> SocketOptions:
     result = SocketOptions(
         family=family,
         type=sock_type,
-        backlog=parse_int("backlog", options.get("backlog", str(DEFAULT_BACKLOG)), minimum=0),
+        backlog=parse_int(
+            "backlog", options.get("backlog", str(DEFAULT_BACKLOG)), minimum=0, maximum=MAX_BACKLOG
+        ),
         replace=parse_bool("replace", options.get("replace", "1")),
     )
     if family == "unix":
@@ -103,9 +108,7 @@ def _parse_unix(result: SocketOptions, options: dict[str, str]) -> SocketOptions
         raise CommandError(f'Unix socket path must be absolute, not "{path}"')
     umask = None
     if "umask" in options:  # decimal, as papa 1.0.6 clients send it (18 == 0o22)
-        umask = parse_int("umask", options["umask"], minimum=0)
-        if umask > 0o777:
-            raise CommandError(f'Option "umask" must be at most 511 (0o777), not {umask}')
+        umask = parse_int("umask", options["umask"], minimum=0, maximum=MAX_UMASK)
     return replace(result, path=path, umask=umask)
 
 
@@ -113,9 +116,7 @@ def _parse_inet(result: SocketOptions, options: dict[str, str]) -> SocketOptions
     for key in ("path", "umask"):
         if key in options:
             raise CommandError(f'Option "{key}" only applies to family=unix')
-    port = parse_int("port", options.get("port", "0"), minimum=0)
-    if port > 65535:
-        raise CommandError(f'Option "port" must be at most 65535, not {port}')
+    port = parse_int("port", options.get("port", "0"), minimum=0, maximum=MAX_PORT)
     interface = options.get("interface")
     if interface is not None:
         require_value("interface", interface)
@@ -203,6 +204,7 @@ class ManagedSocket:
             port = sock.getsockname()[1]
         self.requested_port = options.port
         self.options = replace(options, port=port)
+        self.real_path: str | None = None  # unix: the canonical path (set by the registry)
 
     @property
     def fileno(self) -> int:
@@ -257,11 +259,27 @@ class ManagedSocket:
         self.sock.close()
 
 
+def canonical_path(path: str) -> str:
+    """``path`` with symlinks, ``.`` and ``..`` resolved (two spellings of one file are equal)."""
+    return os.path.realpath(path)
+
+
 class SocketRegistry:
-    """Name -> ManagedSocket. Duplicates with different options are an error."""
+    """Name -> ManagedSocket. Duplicates with different options are an error.
+
+    Unix paths are compared after :func:`canonical_path`, so no spelling of a path that the
+    kernel already serves (a hosted socket, or one of :attr:`reserved`, the kernel's own control
+    socket) can be bound again: binding would unlink the served file and ``remove sockets``
+    would then leave the kernel alive but unreachable.
+    """
 
     def __init__(self) -> None:
         self.by_name: dict[str, ManagedSocket] = {}
+        self.reserved: dict[str, str] = {}  # canonical path -> what the kernel serves there
+
+    def reserve(self, path: str, what: str) -> None:
+        """Refuse every future ``make socket`` at ``path`` (``what`` names it in the error)."""
+        self.reserved[canonical_path(path)] = what
 
     def make(self, name: str, options: SocketOptions) -> ManagedSocket:
         """Return the existing identical socket, or bind a new one."""
@@ -272,15 +290,29 @@ class SocketRegistry:
             raise ConflictError(
                 f"Socket for {name} has already been created - {existing.describe()}"
             )
-        if options.family == "unix":
-            for other in self.by_name.values():
-                if other.options.path == options.path:
-                    raise ConflictError(f"Socket for {options.path} has already been created")
+        real_path = self._check_path_free(options.path) if options.family == "unix" else None
         # A reuseport socket is held bound but not listening: it reserves the port only.
         sock = bind_socket(options, listen=not options.reuseport)
         managed = ManagedSocket(name, options, sock)
+        managed.real_path = real_path
         self.by_name[name] = managed
         return managed
+
+    def _check_path_free(self, path: str | None) -> str:
+        """The canonical form of ``path``; ConflictError if the kernel already serves it."""
+        real_path = canonical_path(path or "")
+        what = self.reserved.get(real_path)
+        if what is not None:
+            raise ConflictError(
+                f"Socket path {path} is {what} ({real_path}); refusing to replace it, "
+                "choose another path"
+            )
+        for other in self.by_name.values():
+            if other.real_path == real_path:
+                raise ConflictError(
+                    f"Socket for {path} has already been created ({other.name}: {real_path})"
+                )
+        return real_path
 
     def get(self, name: str) -> ManagedSocket | None:
         """The socket called ``name``, if any."""

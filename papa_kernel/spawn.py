@@ -38,6 +38,10 @@ from papa_kernel.errors import SpawnError
 CAPTURE, DEVNULL, STDOUT = "capture", "devnull", "stdout"  # stream modes
 EXEC_FAILED = 127  # exit status of a hand-forked child that could not exec (shell convention)
 UNLIMITED_WORDS = frozenset({"unlimited", "infinity", "-1"})
+MAX_RLIMIT = 2**63 - 1  # setrlimit() takes a signed 64-bit value here (RLIM_INFINITY is -1)
+MAX_ID = 2**32 - 2  # uid_t/gid_t; 2**32-1 is (uid_t)-1, "leave unchanged" to setresuid()
+MAX_DIGITS = 40  # longer numbers are refused before int()
+SHOWN_CHARS = 40  # error messages quote at most this much of a bad value
 # Dispositions the kernel may have set (Python ignores SIGPIPE/SIGXFSZ) that exec would keep.
 SIGNALS_TO_DEFAULT = frozenset(
     getattr(signal, name)
@@ -95,35 +99,77 @@ def _devnull() -> int:
 
 def resolve_user(value: str) -> tuple[int, int, str | None]:
     """A user name or number -> (uid, primary gid, name or None)."""
-    try:
-        entry = pwd.getpwuid(int(value)) if value.isdigit() else pwd.getpwnam(value)
-    except KeyError:
-        if value.isdigit():
-            return int(value), int(value), None
-        raise SpawnError(f'Unknown user "{value}"') from None
+    if _is_number(value):
+        uid = _check_id("uid", value)
+        try:
+            entry = pwd.getpwuid(uid)
+        except KeyError:
+            return uid, uid, None
+    else:
+        try:
+            entry = pwd.getpwnam(value)
+        except (KeyError, ValueError):  # ValueError: an embedded NUL
+            raise SpawnError(f'Unknown user "{_show(value)}"') from None
     return entry.pw_uid, entry.pw_gid, entry.pw_name
 
 
 def resolve_group(value: str) -> int:
     """A group name or number -> gid."""
-    if value.isdigit():
-        return int(value)
+    if _is_number(value):
+        return _check_id("gid", value)
     try:
         return grp.getgrnam(value).gr_gid
-    except KeyError:
-        raise SpawnError(f'Unknown group "{value}"') from None
+    except (KeyError, ValueError):
+        raise SpawnError(f'Unknown group "{_show(value)}"') from None
 
 
 def resolve_rlimit(name: str, value: str) -> tuple[int, int]:
     """``("nofile", "1024")`` -> ``(resource.RLIMIT_NOFILE, 1024)``; unlimited words allowed."""
     number = getattr(resource, f"RLIMIT_{name.upper()}", None)
     if number is None or not name:
-        raise SpawnError(f'Unknown rlimit "{name}"')
+        raise SpawnError(f'Unknown rlimit "{_show(name)}"')
     if value.lower() in UNLIMITED_WORDS:
         return number, resource.RLIM_INFINITY
-    if not value.isdigit():
-        raise SpawnError(f'rlimit "{name}" must be an integer or "unlimited", not "{value}"')
-    return number, int(value)
+    if not _is_number(value):
+        raise SpawnError(
+            f'Option "rlimit.{name}" must be an integer or "unlimited", not "{_show(value)}"'
+        )
+    limit = int(value)
+    if limit > MAX_RLIMIT:
+        raise SpawnError(
+            f'Option "rlimit.{name}" must be between 0 and {MAX_RLIMIT} (or "unlimited"), '
+            f"not {_show(value)}"
+        )
+    return number, limit
+
+
+def check_rlimit_allowed(name: str, number: int, limit: int) -> None:
+    """Refuse, before forking, a limit above the kernel's hard limit that only root may raise."""
+    if os.geteuid() == 0:
+        return
+    hard = resource.getrlimit(number)[1]
+    if hard != resource.RLIM_INFINITY and (limit == resource.RLIM_INFINITY or limit > hard):
+        shown = "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
+        raise SpawnError(
+            f'Option "rlimit.{name}={shown}" is above the hard limit {hard} '
+            "(only root may raise it)"
+        )
+
+
+def _is_number(value: str) -> bool:
+    """ASCII digits only (``str.isdigit`` accepts ``²``, which ``int()`` refuses), not absurd."""
+    return value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS
+
+
+def _check_id(key: str, value: str) -> int:
+    number = int(value)
+    if number > MAX_ID:
+        raise SpawnError(f'Option "{key}" must be between 0 and {MAX_ID}, not {_show(value)}')
+    return number
+
+
+def _show(value: str) -> str:
+    return value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "..."
 
 
 def find_executable(name: str, env: Mapping[str, str]) -> str:

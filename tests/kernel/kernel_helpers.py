@@ -76,11 +76,27 @@ class KernelProcess:
 
 
 def start_kernel(
-    directory: str, *extra: str, tcp: bool = False, socket_name: str = "kernel.sock"
+    directory: str,
+    *extra: str,
+    tcp: bool = False,
+    socket_name: str = "kernel.sock",
+    wrapper: tuple[str, ...] = (),
 ) -> KernelProcess:
-    """Start ``papa-kernel`` in the foreground and wait for its ready line."""
+    """Start ``papa-kernel`` in the foreground and wait for its ready line.
+
+    ``wrapper`` prefixes the command line (e.g. ``setpriv`` to run it as another user).
+    """
     path = os.path.join(directory, socket_name)
-    argv = [sys.executable, "-m", "papa_kernel.cli", "--socket", path, "--log-level", "debug"]
+    argv = [
+        *wrapper,
+        sys.executable,
+        "-m",
+        "papa_kernel.cli",
+        "--socket",
+        path,
+        "--log-level",
+        "debug",
+    ]
     argv += ["--log-file", os.path.join(directory, "kernel.log")]
     if tcp:
         argv += ["--tcp", "127.0.0.1:0"]

@@ -95,6 +95,9 @@ def test_tcp_is_loopback_only(tcp_kernel, kdir):
         assert result.returncode == 1 and "only loopback" in result.stderr, bad
     result = run_cli("--socket", os.path.join(kdir, "t3.sock"), "--tcp", "nonsense")
     assert result.returncode == 1 and "HOST:PORT" in result.stderr
+    for bad in ("127.0.0.1:65536", "127.0.0.1:²", "127.0.0.1:99999999999999999999"):
+        result = run_cli("--socket", os.path.join(kdir, "t4.sock"), "--tcp", bad)
+        assert result.returncode == 1 and "port between 0 and 65535" in result.stderr, bad
 
 
 def test_vanished_tcp_watcher_is_noticed_at_once(tcp_kernel, kdir):

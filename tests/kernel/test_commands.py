@@ -130,7 +130,7 @@ def test_make_process_errors_name_the_problem(client, kdir):
         "make process bad working_dir=relative sh": "absolute",
         "make process bad output=1m sh": 'Unknown process option "output"',
         "make process bad rlimit.bogus=1 sh": 'Unknown rlimit "bogus"',
-        "make process bad rlimit.nofile=x sh": '"nofile" must be an integer',
+        "make process bad rlimit.nofile=x sh": '"rlimit.nofile" must be an integer',
         "make process bad uid=nosuchuser sh": 'Unknown user "nosuchuser"',
         "make process bad gid=nosuchgroup sh": 'Unknown group "nosuchgroup"',
         "make process bad bufsize=lots sh": '"bufsize" must be a size',

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kernel_helpers import PROMPT, processes
+from kernel_helpers import PROMPT, processes, wait_exited
 
 # Commands that would change the session or the hosted processes on purpose (watch mode,
 # quitting, spawning, signalling, removing) are defused by prefixing their first word.
@@ -71,3 +73,40 @@ def _ensure_sentinel(client) -> dict:
         client.cmd("make process keep sleep 60")
         client.sentinel = processes(client, "keep")["keep"]
     return client.sentinel
+
+
+# Every numeric option of every command, with numbers of any size and sign, unit suffixes and
+# non-ASCII digits: each line gets ``ok`` or a clear ``Error:``, never an internal error.
+NUMERIC_LINES = [
+    "make socket fz{n} backlog={v}",
+    "make socket fz{n} port={v}",
+    "make socket fz{n} path={dir}/fz{n}.sock umask={v}",
+    "make process fz{n} bufsize={v} true",
+    "make process fz{n} umask={v} true",
+    "make process fz{n} uid={v} true",
+    "make process fz{n} gid={v} true",
+    "make process fz{n} rlimit.nofile={v} true",
+    "make process fz{n} rlimit.core={v} true",
+    "make process fz{n} rlimit.as={v} true",
+    "signal {v} nosuch*",
+]
+numbers = (
+    st.integers().map(str)
+    | st.integers(min_value=-(2**70), max_value=2**70).map(lambda i: f"{i}{'kmg'[i % 3]}")
+    | st.sampled_from(["²", "١٢", "0x10", "1_0", "+5", " 5", "1e3", "-0", "9" * 50, "", "00"])
+)
+
+
+@SETTINGS
+@given(template=st.sampled_from(NUMERIC_LINES), value=numbers)
+def test_numeric_option_values(kernel, client, template, value):
+    _ensure_sentinel(client)
+    line = template.format(n=0, v=value, dir=os.path.dirname(kernel.path))
+    client.send(line.encode() + b"\n")
+    reply = client.read_until(PROMPT).decode()
+    assert "internal error" not in reply, (line, reply)
+    client.cmd("remove sockets fz*")
+    if "fz0" in client.cmd("list processes fz*"):
+        wait_exited(client, "fz0")
+        client.cmd("remove processes fz*")
+    check_unharmed(client, _ensure_sentinel(client))

@@ -77,7 +77,7 @@ def test_socket_option_errors(client):
         "make socket a family=bogus": 'Bad family "bogus"',
         "make socket a type=raw": 'Bad type "raw"',
         "make socket a path=relative.sock": "must be absolute",
-        "make socket a port=99999": "at most 65535",
+        "make socket a port=99999": "between 0 and 65535",
         "make socket a port=x": '"port" must be an integer',
         "make socket a umask=1": '"umask" only applies',
         "make socket a color=red": 'Unknown socket option "color"',
