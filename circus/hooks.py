@@ -9,7 +9,6 @@ otherwise an exception counts as ``False``. Every run publishes ``hook_success``
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 from circus.config.schema import HOOK_NAMES
 from circus.errors import ConfigError, ConfigProblem
+from circus.util.dotted import import_callable
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,9 @@ class Hook:
 
 
 def resolve(path: str) -> Callable[..., Any]:
-    """Import ``package.module.function`` (also ``package.module:function``)."""
-    module_name, sep, attr = path.replace(":", ".").rpartition(".")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"{path!r} is not a dotted path to a callable")
-    module = importlib.import_module(module_name)
-    func = getattr(module, attr)
-    if not callable(func):
-        raise ValueError(f"{path!r} is not callable")
-    return func
+    """Import ``package.module.function`` (also ``package.module:function``); ValueError says
+    why it cannot be."""
+    return import_callable(path)
 
 
 def load_hooks(specs: Mapping[str, Any], where: str = "") -> dict[str, Hook]:
@@ -77,9 +71,7 @@ def load_hooks(specs: Mapping[str, Any], where: str = "") -> dict[str, Hook]:
             hooks[name] = Hook(name, resolve(path.strip()), ignore, path.strip())
         except Exception as exc:  # any import error of user code
             problems.append(
-                ConfigProblem(
-                    f"cannot load hook {path.strip()!r}: {exc}", section=where or None, key=key
-                )
+                ConfigProblem(f"hook {path.strip()!r}: {exc}", section=where or None, key=key)
             )
     if problems:
         raise ConfigError(problems)

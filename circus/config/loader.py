@@ -22,6 +22,7 @@ from circus.config.checks import (
 )
 from circus.config.ini import Entry, Section, read_document
 from circus.config.model import CircusConfig, FrozenMap
+from circus.config.names import check_plugin_use, check_watcher_names
 from circus.config.problems import NOWHERE, Problems, nearest
 from circus.config.sections import build_plugin, build_settings, build_socket
 from circus.config.watchers import check_name, finish, gather
@@ -41,12 +42,15 @@ def load_config(
     path: str | os.PathLike[str],
     environ: Mapping[str, str] | None = None,
     log_warnings: bool = True,
+    import_names: bool = True,
 ) -> CircusConfig:
     """Read a Circus INI file (and its includes) into a :class:`CircusConfig`.
 
     ``environ`` stands for circusd's environment (default ``os.environ``). Raises
     :class:`ConfigError` with every problem found. Warnings are kept in ``config.warnings``
-    and, if ``log_warnings``, logged.
+    and, if ``log_warnings``, logged. ``import_names`` (default true) imports every hook,
+    custom stream class and plugin class the file names (:mod:`circus.config.names`); false
+    only parses, for tools that will not run the configuration.
     """
     environ = dict(os.environ if environ is None else environ)
     problems = Problems()
@@ -56,13 +60,14 @@ def load_config(
         raise ConfigError(problems.make(f"the configuration file {path!r} {reason}"))
     document = read_document(path, problems, environ)
     sections = list(document.sections.values())
-    return _build(sections, problems, environ, path, document.files, log_warnings)
+    return _build(sections, problems, environ, path, document.files, log_warnings, import_names)
 
 
 def config_from_dict(
     mapping: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
     log_warnings: bool = True,
+    import_names: bool = True,
 ) -> CircusConfig:
     """Build a :class:`CircusConfig` from the dict form ``get_arbiter()`` takes::
 
@@ -74,14 +79,15 @@ def config_from_dict(
 
     Values may be typed (ints, bools, lists, dicts) or text. ``controller`` is accepted for
     ``endpoint`` (get_arbiter's name); a watcher without ``name`` is named after its program;
-    ``check_delay`` defaults to 1 second, as in get_arbiter().
+    ``check_delay`` defaults to 1 second, as in get_arbiter(). ``import_names``: as for
+    :func:`load_config` (callables given as hooks need no import).
     """
     environ = dict(os.environ if environ is None else environ)
     problems = Problems()
     if not isinstance(mapping, Mapping):
         raise ConfigError(problems.make(f"expected a mapping, got {type(mapping).__name__}"))
     sections = _dict_sections(mapping, problems)
-    return _build(sections, problems, environ, None, [], log_warnings)
+    return _build(sections, problems, environ, None, [], log_warnings, import_names)
 
 
 def _entries(name: str, values: Mapping[str, Any]) -> Section:
@@ -168,7 +174,9 @@ def _unknown_section(section: Section, problems: Problems) -> None:
     )
 
 
-def _build(sections, problems: Problems, environ, path, files, log_warnings) -> CircusConfig:
+def _build(
+    sections, problems: Problems, environ, path, files, log_warnings, import_names
+) -> CircusConfig:
     by_kind: dict[str, list[Section]] = {k: [] for k in BY_KIND}
     for section in sections:
         kind = _kind(section.name)
@@ -189,10 +197,17 @@ def _build(sections, problems: Problems, environ, path, files, log_warnings) -> 
     sockets = [
         s for s in (build_socket(x, global_lookup, problems) for x in by_kind["socket"]) if s
     ]
-    watchers = _build_watchers(by_kind["watcher"], environ, base, env_sections, problems)
-    plugins = [
-        p for p in (build_plugin(x, global_lookup, problems) for x in by_kind["plugin"]) if p
-    ]
+    watchers = _build_watchers(
+        by_kind["watcher"], environ, base, env_sections, problems, import_names
+    )
+    plugins = []
+    for section in by_kind["plugin"]:
+        plugin = build_plugin(section, global_lookup, problems)
+        if plugin is not None:
+            plugins.append(plugin)
+            if import_names:
+                use = section.entries["use"]
+                check_plugin_use(plugin.use, section.name, problems, use.origin)
     _check_all(by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems)
     problems.raise_if_errors()
     warnings = problems.sorted_warnings()
@@ -211,7 +226,9 @@ def _build(sections, problems: Problems, environ, path, files, log_warnings) -> 
     )
 
 
-def _build_watchers(sections: list[Section], environ, base, env_sections, problems: Problems):
+def _build_watchers(
+    sections: list[Section], environ, base, env_sections, problems: Problems, import_names: bool
+):
     watchers = []
     for section in sections:
         try:
@@ -223,6 +240,8 @@ def _build_watchers(sections: list[Section], environ, base, env_sections, proble
         values = {"env": envlib.watcher_env(name, copy_env, environ, base, env_sections)}
         lookup = envlib.lookup_env(name, environ, base, env_sections)
         values, free = gather(section.entries.values(), section.name, problems, values, lookup)
+        if import_names:  # also when the section has other errors: all are reported at once
+            check_watcher_names(values, section.name, problems, section.entries, section.origin)
         watcher = finish(name, values, free, problems, section.name, section.origin)
         if watcher is not None:
             watchers.append((watcher, section))

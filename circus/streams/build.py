@@ -8,7 +8,6 @@ together, and no traceback escapes.
 from __future__ import annotations
 
 import difflib
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from circus.streams.options import (
     to_time_format,
 )
 from circus.streams.stdout import FancyStdoutStream, StdoutStream
+from circus.util.dotted import import_callable
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,7 @@ def _resolve_class(value: Any, options: Mapping[str, Any], problems: _Problems) 
         problems.add("class", f"expected a stream class name, got {value!r}")
         return None
     name = value.strip()
-    short = name.lower()
-    for class_prefix in _CLASS_PREFIXES:
-        short = short.removeprefix(class_prefix)
+    short = _short_name(name)
     if short in BUILTINS:
         return BUILTINS[short]
     if "." not in short:
@@ -180,22 +178,25 @@ def _resolve_class(value: Any, options: Mapping[str, Any], problems: _Problems) 
     return _import(name, problems)
 
 
+def builtin_class(name: str) -> type | None:
+    """The built-in stream class ``name`` means (any case, with or without ``circus.stream.``
+    or ``circus.streams.``), or None."""
+    return BUILTINS.get(_short_name(name))
+
+
+def _short_name(name: str) -> str:
+    short = name.strip().lower()
+    for class_prefix in _CLASS_PREFIXES:
+        short = short.removeprefix(class_prefix)
+    return short
+
+
 def _import(path: str, problems: _Problems) -> Any:
-    module_name, _, attribute = path.rpartition(".")
     try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # any error in user code at import time is a config problem
-        problems.add(
-            "class",
-            f"cannot import module {module_name!r} for stream class "
-            f"{path!r}: {type(exc).__name__}: {exc}",
-        )
+        return import_callable(path)
+    except ValueError as exc:  # worded as circus.config.names words it at start-up
+        problems.add("class", f"stream class {path!r}: {exc}")
         return None
-    cls = getattr(module, attribute, None)
-    if cls is None or not callable(cls):
-        problems.add("class", f"module {module_name!r} has no stream class {attribute!r}")
-        return None
-    return cls
 
 
 def _convert_builtin(cls: type, options: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:

@@ -15,7 +15,10 @@ ENVIRON = {"PATH": "/usr/bin:/bin", "HOME": "/home/tester", "USER": "tester", "S
 
 
 class Loader:
-    """``load(text)`` -> CircusConfig; ``problems(text)`` -> the ConfigError's problems."""
+    """``load(text)`` -> CircusConfig; ``problems(text)`` -> the ConfigError's problems.
+
+    Parsing only: the hooks and classes the tests name are made up, so they are not imported
+    (test_names.py covers the import of dotted names)."""
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -29,7 +32,10 @@ class Loader:
     def __call__(self, text: str, environ: dict | None = None, name: str = "circus.ini"):
         path = self.write(text, name)
         return load_config(
-            path, environ=ENVIRON if environ is None else environ, log_warnings=False
+            path,
+            environ=ENVIRON if environ is None else environ,
+            log_warnings=False,
+            import_names=False,
         )
 
     def error(self, text: str, environ: dict | None = None) -> ConfigError:

@@ -54,3 +54,47 @@ def test_main_is_callable_in_process(tmp_path, runtime_dir, capsys):
     path.write_text("[watcher:web]\ncmd = x\n")
     assert main([str(path)]) == 0
     assert capsys.readouterr().out == "ok\n"
+
+
+def test_every_dotted_name_must_import(tmp_path, runtime_dir):
+    """Hooks, stream classes and plugin classes are imported; each failure is reported at its
+    file:line [section] key, all at once (issue 8, item 3)."""
+    path = tmp_path / "names.ini"
+    path.write_text(
+        "[watcher:web]\n"  # 1
+        "cmd = sleep 10\n"
+        "hooks.after_start = nomodule.nofunc\n"  # 3
+        "hooks.before_start = os.getcwd\n"  # importable: fine
+        "hooks.after_stop = os.no_such_function\n"  # 5
+        "stdout_stream.class = nomodule.Stream\n"  # 6
+        "stderr_stream.class = FileStream\n"
+        "stderr_stream.filename = /dev/null\n"
+        "[watcher:other]\n"
+        "cmd = sleep 10\n"
+        "hooks.before_spawn = os.sep\n"  # 11: not callable
+        "[plugin:mine]\n"
+        "use = nomodule.Plugin\n"  # 13
+    )
+    result = run(str(path), env_dir=runtime_dir)
+    assert result.returncode == 1, result
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: {path}:3 [watcher:web] hooks.after_start: ")
+    assert "nomodule" in lines[0]
+    assert lines[1].startswith(f"error: {path}:5 [watcher:web] hooks.after_stop: ")
+    assert "no_such_function" in lines[1]
+    assert lines[2].startswith(f"error: {path}:6 [watcher:web] stdout_stream.class: ")
+    assert lines[3].startswith(f"error: {path}:11 [watcher:other] hooks.before_spawn: ")
+    assert "not callable" in lines[3]
+    assert lines[4].startswith(f"error: {path}:13 [plugin:mine] use: ")
+    assert lines[5] == f"{path}: 5 errors"
+    assert "Traceback" not in result.stderr
+
+
+def test_dotted_names_are_imported_with_the_other_checks(tmp_path, runtime_dir):
+    path = tmp_path / "both.ini"
+    path.write_text("[watcher:web]\ncmd = sleep 10\nnumprocesses = many\nhooks.after_start = a.b\n")
+    result = run(str(path), env_dir=runtime_dir)
+    assert result.returncode == 1
+    assert f"{path}:3 [watcher:web] numprocesses" in result.stderr
+    assert f"{path}:4 [watcher:web] hooks.after_start" in result.stderr
+    assert f"{path}: 2 errors" in result.stderr

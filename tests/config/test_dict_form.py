@@ -45,6 +45,7 @@ def test_typed_values_and_nested_mappings(runtime_dir):
             "loop": object(),
         },
         log_warnings=False,
+        import_names=False,  # pkg.mod.check is made up
     )
     (watcher,) = config.watchers
     assert watcher.args == ("--backend", "meinheld")

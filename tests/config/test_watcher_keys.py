@@ -153,7 +153,9 @@ def test_valid_value(key, load, tmp_path):
     if key == "cmd":
         watcher["cmd"] = text
     sockets = [{"name": "web", "port": 0}] if key == "stdin_socket" else []
-    config = config_from_dict({"watchers": [watcher], "sockets": sockets}, log_warnings=False)
+    config = config_from_dict(
+        {"watchers": [watcher], "sockets": sockets}, log_warnings=False, import_names=False
+    )
     field = WATCHER_OPTIONS[key].field
     assert getattr(config.watchers[0], field) == expected
     if isinstance(text, str):  # the same through an INI file

@@ -46,6 +46,27 @@ def test_invalid_config_exits_1_without_starting_anything(tmp_path):
     assert "cmd" in result.stderr and "bad.ini" in result.stderr
 
 
+def test_unimportable_names_refuse_the_start_before_anything_is_launched(tmp_path, runtime_dir,
+                                                                        worker_cmd):
+    """circusd imports every hook and stream class before it launches the kernel or a worker,
+    and reports every failure at once, at file:line [section] key (issue 8, item 3)."""
+    d = support.Circusd(tmp_path / "d", f"""
+        [watcher:a]
+        cmd = {worker_cmd} sleep
+        hooks.after_start = nomodule.nofunc
+        stdout_stream.class = nomodule.Stream
+    """)
+    try:
+        result = run(d.config_path, cwd=d.workdir)
+        assert result.returncode == 1, result
+        assert f"{d.config_path}:9 [watcher:a] hooks.after_start: " in result.stderr
+        assert f"{d.config_path}:10 [watcher:a] stdout_stream.class: " in result.stderr
+        assert "Traceback" not in result.stderr
+        assert d.kernel_pid() is None and not os.path.exists(d.papa)  # no kernel left behind
+    finally:
+        d.cleanup()
+
+
 def test_missing_config_file(tmp_path):
     result = run(str(tmp_path / "nope.ini"))
     assert result.returncode == 1

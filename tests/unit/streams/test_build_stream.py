@@ -368,7 +368,7 @@ def test_user_class_raising(user_module):
 
 
 def test_user_class_not_callable(user_module):
-    assert "no stream class" in problems({"class": "mystreams.NOT_CALLABLE"})[0].message
+    assert "is not callable" in problems({"class": "mystreams.NOT_CALLABLE"})[0].message
     assert "not callable" in problems({"class": "mystreams.NotAStream"})[0].message
 
 
@@ -376,7 +376,7 @@ def test_user_class_not_callable(user_module):
     ("path", "needle"),
     [
         ("nosuchmodule.Stream", "No module named 'nosuchmodule'"),
-        ("mystreams.Missing", "has no stream class 'Missing'"),
+        ("mystreams.Missing", "has no attribute 'Missing'"),
         ("brokenmod.Stream", "missing dependency foo"),
     ],
 )

@@ -1,0 +1,95 @@
+"""Every dotted name a configuration refers to must import: hooks (``hooks.NAME``), custom
+stream classes (``stdout_stream.class``, ``stderr_stream.class``) and plugin classes
+(``[plugin:NAME] use``).
+
+The loaders run this with the other checks, so ``circusd --check-config``, circusd's start-up
+(before it launches anything) and ``reloadconfig`` report every name that does not import, each
+at its ``file:line [section] key``; ``add`` and ``set`` check the watcher they build the same
+way (:func:`check_watcher`). Importing runs the modules' top-level code, as circusd does when it
+uses them; the import itself is :mod:`circus.util.dotted`, shared with run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from circus.config.ini import Entry
+from circus.config.model import HookSpec, StreamConfig, WatcherConfig
+from circus.config.problems import NOWHERE, Origin, Problems
+from circus.util.dotted import import_callable
+
+#: The original's own plugins live here; ours are not built yet (circusd says so and does not
+#: run them), so one that does not import is a warning, not an error.
+PLANNED_PLUGINS = "circus.plugins."
+STREAM_FIELDS = ("stdout_stream", "stderr_stream")
+
+
+def watcher_names(values: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """``(key, dotted name, what it is)`` for every name a watcher's field values refer to:
+    its hooks and the custom classes of its streams (built-in stream classes need no import)."""
+    for name, spec in (values.get("hooks") or {}).items():
+        path = spec.path if isinstance(spec, HookSpec) else spec
+        if isinstance(path, str):  # the library form may give the callable itself
+            yield f"hooks.{name}", path, "hook"
+    for field in STREAM_FIELDS:
+        stream = values.get(field)
+        if isinstance(stream, StreamConfig):
+            class_name = stream.class_name
+        else:
+            class_name = (stream or {}).get("class") if isinstance(stream, Mapping) else None
+        if isinstance(class_name, str) and not _builtin_stream(class_name):
+            yield f"{field}.class", class_name, "stream class"
+
+
+def _builtin_stream(class_name: str) -> bool:
+    from circus.streams.build import builtin_class  # streams use config: import when needed
+
+    return builtin_class(class_name) is not None
+
+
+def check_watcher_names(
+    values: Mapping[str, Any],
+    section: str,
+    problems: Problems,
+    entries: Mapping[str, Entry] | None = None,
+    origin: Origin = NOWHERE,
+) -> None:
+    """Record an error for each name of a watcher that does not import, on the line of its key
+    (``hooks.after_start``, else the whole ``hooks`` mapping, else the section header)."""
+    for key, path, what in watcher_names(values):
+        try:
+            import_callable(path)
+        except ValueError as exc:
+            problems.error(f"{what} {path!r}: {exc}", _origin(key, entries, origin), section, key)
+
+
+def check_plugin_use(use: str, section: str, problems: Problems, origin: Origin = NOWHERE) -> None:
+    """``[plugin:NAME] use`` must import (a plugin of the original not built yet: a warning)."""
+    try:
+        import_callable(use)
+    except ValueError as exc:
+        message = f"plugin class {use!r}: {exc}"
+        if use.startswith(PLANNED_PLUGINS):
+            problems.warn(
+                f"{message} (the original's plugins are not built yet)", origin, section, "use"
+            )
+        else:
+            problems.error(message, origin, section, "use")
+
+
+def check_watcher(watcher: WatcherConfig) -> None:
+    """For ``add`` and ``set``: raise ConfigError naming each name of ``watcher`` that does not
+    import (nothing is changed then)."""
+    problems = Problems()
+    values = {field: getattr(watcher, field) for field in ("hooks", *STREAM_FIELDS)}
+    check_watcher_names(values, f"watcher:{watcher.name}", problems)
+    problems.raise_if_errors()
+
+
+def _origin(key: str, entries: Mapping[str, Entry] | None, default: Origin) -> Origin:
+    for candidate in (key, key.rsplit(".", 1)[0]):
+        entry = (entries or {}).get(candidate)
+        if entry is not None:
+            return entry.origin
+    return default

@@ -1,0 +1,75 @@
+"""Every dotted name a configuration refers to is imported at load time (issue 8, item 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from circus.config import config_from_dict, load_config
+from circus.config.names import check_watcher
+from circus.errors import ConfigError
+
+
+def _load(tmp_path, text: str):
+    path = tmp_path / "circus.ini"
+    path.write_text(text)
+    return path, load_config(path, log_warnings=False)
+
+
+def _problems(tmp_path, text: str):
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, text)
+    return info.value.problems
+
+
+def test_importable_names_load(tmp_path, runtime_dir):
+    _path, config = _load(
+        tmp_path,
+        "[watcher:web]\ncmd = sleep 1\nhooks.before_start = os.getcwd\n"
+        "stdout_stream.class = collections.deque\nstderr_stream.class = circus.stream.FileStream\n"
+        "stderr_stream.filename = /dev/null\n",
+    )
+    assert config.watchers[0].hooks["before_start"].path == "os.getcwd"
+
+
+def test_whole_hooks_mapping_is_located_on_its_line(tmp_path, runtime_dir):
+    path = tmp_path / "circus.ini"
+    [problem] = _problems(
+        tmp_path, "[watcher:web]\ncmd = sleep 1\nhooks = before_start:os.getcwd,after_stop:x.y\n"
+    )
+    assert (problem.file, problem.line, problem.key) == (str(path), 3, "hooks.after_stop")
+    assert "cannot import module 'x'" in problem.message
+
+
+def test_module_raising_at_import_is_reported_not_raised(tmp_path, runtime_dir, monkeypatch):
+    (tmp_path / "badhooks.py").write_text("raise RuntimeError('broken at import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    [problem] = _problems(
+        tmp_path, "[watcher:web]\ncmd = sleep 1\nhooks.after_start = badhooks.f\n"
+    )
+    assert "RuntimeError: broken at import" in problem.message
+
+
+def test_original_plugins_not_built_yet_are_a_warning(tmp_path, runtime_dir):
+    _path, config = _load(tmp_path, "[plugin:flap]\nuse = circus.plugins.flapping.Flapping\n")
+    [warning] = config.warnings
+    assert warning.key == "use" and "not built yet" in warning.message
+
+
+def test_dict_form_imports_names_but_not_callables(runtime_dir):
+    def check(**kwargs):
+        return True
+
+    config_from_dict({"watchers": [{"cmd": "x", "hooks": {"before_start": check}}]})
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"watchers": [{"cmd": "x", "hooks": {"before_start": "no.where"}}]})
+    assert info.value.problems[0].key == "hooks.before_start"
+
+
+def test_check_watcher_for_add_and_set(runtime_dir):
+    config = config_from_dict(
+        {"watchers": [{"name": "w", "cmd": "x", "hooks": {"after_stop": "no.where"}}]},
+        import_names=False,
+    )
+    with pytest.raises(ConfigError) as info:
+        check_watcher(config.watchers[0])
+    assert str(info.value.problems[0]).startswith("[watcher:w] hooks.after_stop: hook 'no.where'")
