@@ -203,10 +203,12 @@ class Arbiter:
         start: bool = False,
     ) -> Watcher:
         from circus.config import watcher_from_options
+        from circus.config.names import check_watcher
 
         if str(name).lower() in self._watchers:
             raise AlreadyExistError(f"{name!r} already exist")
         wconf = watcher_from_options(name, cmd, args, dict(options or {}), self.config)
+        check_watcher(wconf)
         watcher = await self.create_watcher(wconf)
         self.config = dataclasses.replace(self.config, watchers=(*self.config.watchers, wconf))
         if start:
