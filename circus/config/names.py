@@ -17,6 +17,7 @@ from typing import Any
 from circus.config.ini import Entry
 from circus.config.model import HookSpec, StreamConfig, WatcherConfig
 from circus.config.problems import NOWHERE, Origin, Problems
+from circus.config.stream_options import builtin_class_name
 from circus.util.dotted import import_callable
 
 #: The original's own plugins live here; ours are not built yet (circusd says so and does not
@@ -38,14 +39,8 @@ def watcher_names(values: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
             class_name = stream.class_name
         else:
             class_name = (stream or {}).get("class") if isinstance(stream, Mapping) else None
-        if isinstance(class_name, str) and not _builtin_stream(class_name):
+        if isinstance(class_name, str) and builtin_class_name(class_name) is None:
             yield f"{field}.class", class_name, "stream class"
-
-
-def _builtin_stream(class_name: str) -> bool:
-    from circus.streams.build import builtin_class  # streams use config: import when needed
-
-    return builtin_class(class_name) is not None
 
 
 def check_watcher_names(

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from circus.config import converters as cv
+from circus.config import stream_options as so
 from circus.config.model import FrozenMap, HookSpec, StreamConfig, WatcherConfig, freeze, thaw
 from circus.config.problems import nearest
 from circus.errors import ConfigError, ConfigProblem
@@ -46,22 +47,6 @@ HOOK_NAMES = (
     "after_reap",
     "extended_stats",
 )
-
-#: Stream classes usable without a dotted path (the original's built-in ones).
-STREAM_CLASSES = (
-    "FileStream",
-    "WatchedFileStream",
-    "TimedRotatingFileStream",
-    "QueueStream",
-    "StdoutStream",
-    "FancyStdoutStream",
-    "NullStream",
-)
-FILE_STREAM_CLASSES = ("FileStream", "WatchedFileStream", "TimedRotatingFileStream")
-COLORS = ("red", "green", "yellow", "blue", "magenta", "cyan", "white")
-_ROTATE_WHEN = {
-    w.lower(): w for w in ("S", "M", "H", "D", "midnight", *(f"W{d}" for d in range(7)))
-}
 
 
 @dataclass(frozen=True)
@@ -146,36 +131,31 @@ def hook_name(name: Any) -> str:
 
 
 def to_stream_class(value: Any) -> str:
-    """A built-in stream class name (``FileStream``...) or a dotted path to a custom one."""
+    """A built-in stream class name (any case, with or without ``circus.stream.``; returned
+    as the class is spelt) or a dotted path to a custom one."""
     text = cv.to_str(value).strip()
-    if text in STREAM_CLASSES or ("." in text and cv.to_dotted_name(text)):
-        return text
-    hint = nearest(text, STREAM_CLASSES)
+    builtin = so.builtin_class_name(text)
+    if builtin is not None:
+        return builtin
+    if "." in text and not text.lower().startswith(("circus.stream.", "circus.streams.")):
+        return cv.to_dotted_name(text)
+    classes = tuple(so.CLASS_OPTIONS)
+    hint = nearest(text.rpartition(".")[2], classes)
     raise ValueError(
-        f"unknown stream class {cv.show(value)} (built-in: {', '.join(STREAM_CLASSES)}, or a "
+        f"unknown stream class {cv.show(value)} (built-in: {', '.join(classes)}, or a "
         "dotted path to your own)" + (f"; did you mean {hint!r}?" if hint else "")
     )
 
 
-STREAM_OPTIONS: dict[str, Callable[[Any], Any]] = {
-    "class": to_stream_class,
-    "filename": cv.to_str,
-    "max_bytes": cv.to_size,
-    "backup_count": _min(cv.to_int, 0),
-    "time_format": cv.to_str,
-    "rotate_when": lambda v: cv.to_choice(v, _ROTATE_WHEN, "a rotation interval type"),
-    "rotate_interval": _min(cv.to_int, 1),
-    "utc": cv.to_bool,
-    "color": lambda v: cv.to_choice(v, {c: c for c in COLORS}, "a color"),
-    "refresh_time": cv.to_duration,  # deprecated in the original, accepted and unused
-}
-
-
 def stream_option(name: str, value: Any) -> Any:
-    """Convert one ``stdout_stream.NAME`` value. Unknown names go to custom classes as text
-    (or as given, from JSON)."""
-    convert = STREAM_OPTIONS.get(name)
-    return freeze(value) if convert is None else convert(value)
+    """Check one ``stdout_stream.NAME`` value: the class name is resolved; any other value is
+    kept as given (a custom class gets it so), or becomes a :class:`BadValue` when it fails
+    the option's converter (an error only if the class takes the option: see
+    :func:`finish_stream`)."""
+    if name == "class":
+        return to_stream_class(value)
+    checked = so.check_value(name, value)
+    return checked if isinstance(checked, so.BadValue) else freeze(value)
 
 
 def to_stream(value: Any) -> dict[str, Any]:
@@ -187,18 +167,34 @@ def to_stream(value: Any) -> dict[str, Any]:
     return {str(name): stream_option(str(name), item) for name, item in value.items()}
 
 
-def finish_stream(options: Mapping[str, Any]) -> StreamConfig | None:
-    """Check a gathered stream mapping and build its :class:`StreamConfig` (None when empty).
-    Without ``class``, a ``filename`` means a FileStream (as in the original)."""
+StreamReport = Callable[[so.OptionIssue], None]
+
+
+def finish_stream(options: Mapping[str, Any], report: StreamReport) -> StreamConfig | None:
+    """Check a gathered stream mapping with the rules of :mod:`circus.config.stream_options`
+    (the ones the stream is built with at run time) and build its :class:`StreamConfig` (None
+    when empty). Every issue goes to ``report``; errors also make the result None. Without
+    ``class``, a ``filename`` means a FileStream (as in the original)."""
     if not options:
         return None
     rest = {k: v for k, v in options.items() if k != "class"}
     class_name = options.get("class") or ("FileStream" if "filename" in rest else None)
     if class_name is None:
-        raise ValueError("a stream needs a 'class' (or a 'filename' for a FileStream)")
-    if class_name in FILE_STREAM_CLASSES and not rest.get("filename"):
-        raise ValueError(f"{class_name} needs a 'filename'")
-    return StreamConfig(class_name, FrozenMap(rest))
+        report(
+            so.OptionIssue("class", "a stream needs a 'class' (or a 'filename' for a FileStream)")
+        )
+        return None
+    if class_name not in so.CLASS_OPTIONS:  # a custom class gets the values as written
+        kept = {k: v.raw if isinstance(v, so.BadValue) else v for k, v in rest.items()}
+        return StreamConfig(class_name, FrozenMap(kept))
+    kwargs, issues = so.check_options(class_name, rest)
+    for issue in issues:
+        report(issue)
+    if any(not issue.ignored for issue in issues):
+        return None
+    # the options ignored stay visible (``get``, ``options``), as written
+    kept = {k: kwargs.get(k, v.raw if isinstance(v, so.BadValue) else v) for k, v in rest.items()}
+    return StreamConfig(class_name, FrozenMap(kept))
 
 
 FLAPPING_OPTIONS: dict[str, Callable[[Any], Any]] = {
@@ -328,8 +324,8 @@ def _prefixed_keys() -> list[str]:
     names = {
         "rlimit_": cv.rlimit_names(),
         "hooks.": HOOK_NAMES,
-        "stdout_stream.": STREAM_OPTIONS,
-        "stderr_stream.": STREAM_OPTIONS,
+        "stdout_stream.": so.OPTION_NAMES,
+        "stderr_stream.": so.OPTION_NAMES,
         "flapping.": FLAPPING_OPTIONS,
     }
     return [prefix + name for prefix in WATCHER_PREFIXES for name in names[prefix]]

@@ -8,6 +8,7 @@ updating one with ``set`` options. All three go through the same two steps:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from circus.config import converters as cv
 from circus.config import env as envlib
 from circus.config.ini import Entry
-from circus.config.model import CircusConfig, FrozenMap, WatcherConfig
+from circus.config.model import CircusConfig, FrozenMap, StreamConfig, WatcherConfig
 from circus.config.problems import NOWHERE, Origin, Problems, nearest
 from circus.config.schema import (
     FLAPPING_OPTIONS,
@@ -26,6 +27,7 @@ from circus.config.schema import (
     split_key,
     suggest_key,
 )
+from circus.config.stream_options import BadValue, OptionIssue
 from circus.config.substitution import substitute_env
 from circus.errors import ConfigError
 
@@ -86,6 +88,8 @@ def gather(
         except (ValueError, TypeError) as exc:
             problems.error(str(exc), entry.origin, section, entry.key)
             continue
+        if base in ("stdout_stream", "stderr_stream", "stdout_stream.", "stderr_stream."):
+            _locate_bad_values(values, base.rstrip("."), entry.origin)
         if base == "flapping." and sub not in FLAPPING_OPTIONS:
             hint = nearest(sub or "", FLAPPING_OPTIONS)
             problems.warn(
@@ -112,6 +116,15 @@ def _assign(values: dict[str, Any], base: str, sub: str | None, raw: Any) -> Non
     values[field] = {**values.get(field, {}), name: converted}
 
 
+def _locate_bad_values(values: dict[str, Any], field: str, origin: Origin) -> None:
+    """Stamp the line on stream values that failed their converter (reported, or not, once
+    the class is known)."""
+    stream = values.get(field) or {}
+    for key, value in stream.items():
+        if isinstance(value, BadValue) and value.origin is None:
+            stream[key] = dataclasses.replace(value, origin=origin)
+
+
 def finish(
     name: str,
     values: Mapping[str, Any],
@@ -126,10 +139,7 @@ def finish(
     if not values.get("cmd") and not cmd_reported:
         problems.error("missing required key 'cmd' (the program to run)", origin, section, "cmd")
     for field in ("stdout_stream", "stderr_stream"):
-        try:
-            values[field] = finish_stream(values.get(field) or {})
-        except ValueError as exc:
-            problems.error(str(exc), origin, section, field)
+        values[field] = _finish_stream(field, values, problems, origin, section)
     if values.get("singleton") and values.get("numprocesses", 1) > 1:
         problems.error(
             "a singleton watcher runs at most one process: set numprocesses to 0 or 1",
@@ -146,6 +156,18 @@ def finish(
         if field in values:
             values[field] = FrozenMap(values[field])
     return WatcherConfig(name=name, **values, options=FrozenMap(free))
+
+
+def _finish_stream(
+    field: str, values: Mapping[str, Any], problems: Problems, origin: Origin, section: str
+) -> StreamConfig | None:
+    def report(issue: OptionIssue) -> None:
+        record = problems.warn if issue.ignored else problems.error
+        hint = f"{field}.{issue.suggestion}" if issue.suggestion else None
+        key = f"{field}.{issue.key}"
+        record(issue.message, issue.origin or origin, section, key, hint)
+
+    return finish_stream(values.get(field) or {}, report)
 
 
 def _requires(values, key: str, needed: str, problems: Problems, origin: Origin, section: str):

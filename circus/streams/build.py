@@ -12,53 +12,31 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from circus.config.stream_options import builtin_class_name, check_options
 from circus.errors import ConfigError, ConfigProblem
 from circus.streams.base import Stream, StreamOptionError
 from circus.streams.file_stream import FileStream, TimedRotatingFileStream, WatchedFileStream
 from circus.streams.memory import NullStream, QueueStream
-from circus.streams.options import (
-    to_bool,
-    to_color,
-    to_filename,
-    to_int,
-    to_positive_int,
-    to_rotate_when,
-    to_size,
-    to_time_format,
-)
 from circus.streams.stdout import FancyStdoutStream, StdoutStream
 from circus.util.dotted import import_callable
 
 log = logging.getLogger(__name__)
 
-_FILE = {"filename": to_filename, "time_format": to_time_format}
-
-#: Built-in classes and the options each accepts, with their converters.
-SCHEMA: dict[type, dict[str, Callable[[Any], Any]]] = {
-    FileStream: {**_FILE, "max_bytes": to_size, "backup_count": to_int},
-    WatchedFileStream: dict(_FILE),
-    TimedRotatingFileStream: {
-        **_FILE,
-        "backup_count": to_int,
-        "rotate_when": to_rotate_when,
-        "rotate_interval": to_positive_int,
-        "utc": to_bool,
-    },
-    StdoutStream: {},
-    FancyStdoutStream: {"color": to_color, "time_format": to_time_format},
-    QueueStream: {"maxsize": to_int},
-    NullStream: {},
+#: The built-in classes by name (the options each takes: circus.config.stream_options).
+CLASSES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        FileStream,
+        WatchedFileStream,
+        TimedRotatingFileStream,
+        StdoutStream,
+        FancyStdoutStream,
+        QueueStream,
+        NullStream,
+    )
 }
-BUILTINS: dict[str, type] = {cls.__name__.lower(): cls for cls in SCHEMA}
-REQUIRED = {
-    FileStream: "filename",
-    WatchedFileStream: "filename",
-    TimedRotatingFileStream: "filename",
-}
-#: Options of the original Circus that no longer mean anything; accepted and ignored.
-OBSOLETE = frozenset({"refresh_time"})
+BUILTINS: dict[str, type] = {name.lower(): cls for name, cls in CLASSES.items()}
 
-_CLASS_PREFIXES = ("circus.stream.", "circus.streams.")
 _KEY_PREFIXES = ("stdout_stream", "stderr_stream")
 
 
@@ -112,7 +90,7 @@ def build_stream(
     problems.raise_if_any()
     assert cls is not None
     # A user class gets the values as they are (strings from INI files).
-    kwargs = _convert_builtin(cls, options, problems) if cls in SCHEMA else options
+    kwargs = _convert_builtin(cls, options, problems) if cls in BUILTINS.values() else options
     problems.raise_if_any()
     return _adapt(_instantiate(cls, kwargs, problems), problems)
 
@@ -162,12 +140,12 @@ def _resolve_class(value: Any, options: Mapping[str, Any], problems: _Problems) 
         problems.add("class", f"expected a stream class name, got {value!r}")
         return None
     name = value.strip()
-    short = _short_name(name)
-    if short in BUILTINS:
-        return BUILTINS[short]
-    if "." not in short:
-        known = [cls.__name__ for cls in SCHEMA]
-        match = difflib.get_close_matches(short, [k.lower() for k in known], n=1)
+    builtin = builtin_class_name(name)
+    if builtin is not None:
+        return CLASSES[builtin]
+    if "." not in name or name.lower().startswith(("circus.stream.", "circus.streams.")):
+        known = list(CLASSES)
+        match = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=1)
         problems.add(
             "class",
             f"unknown stream class {name!r}: expected one of "
@@ -176,19 +154,6 @@ def _resolve_class(value: Any, options: Mapping[str, Any], problems: _Problems) 
         )
         return None
     return _import(name, problems)
-
-
-def builtin_class(name: str) -> type | None:
-    """The built-in stream class ``name`` means (any case, with or without ``circus.stream.``
-    or ``circus.streams.``), or None."""
-    return BUILTINS.get(_short_name(name))
-
-
-def _short_name(name: str) -> str:
-    short = name.strip().lower()
-    for class_prefix in _CLASS_PREFIXES:
-        short = short.removeprefix(class_prefix)
-    return short
 
 
 def _import(path: str, problems: _Problems) -> Any:
@@ -200,33 +165,12 @@ def _import(path: str, problems: _Problems) -> Any:
 
 
 def _convert_builtin(cls: type, options: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
-    schema = SCHEMA[cls]
-    kwargs: dict[str, Any] = {}
-    for key, value in options.items():
-        if value is None:  # the library API's way of saying "the default"
-            continue
-        if key in OBSOLETE:
-            log.warning("%s.%s is obsolete and ignored", problems.prefix, key)
-            continue
-        converter = schema.get(key)
-        if converter is None:
-            known = ", ".join(schema) or "none"
-            match = difflib.get_close_matches(key, list(schema), n=1)
-            problems.add(
-                key,
-                f"unknown option for {cls.__name__} (its options: {known})",
-                suggestion=f"{problems.prefix}.{match[0]}" if match else None,
-            )
-            continue
-        try:
-            kwargs[key] = converter(value)
-        except (ValueError, TypeError) as exc:
-            problems.add(key, str(exc))
-    required = REQUIRED.get(cls)
-    if required and options.get(required) is None:
-        problems.add(
-            required, f"{cls.__name__} needs a {required}: set {problems.prefix}.{required}"
-        )
+    kwargs, issues = check_options(cls.__name__, options)
+    for issue in issues:
+        if issue.ignored:  # the configuration check warned about it already
+            log.debug("%s.%s: %s", problems.prefix, issue.key, issue.message)
+        else:
+            problems.add(issue.key, issue.message)
     return kwargs
 
 

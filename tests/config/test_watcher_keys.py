@@ -240,10 +240,7 @@ def test_prefixed_keys(load, key, value, field, expected):
         ("flapping.max_retry", "x", "expected an integer"),
         ("stdout_stream.class", "FileStrem", "did you mean 'FileStream'?"),
         ("stdout_stream.max_bytes", "big", "size"),
-        ("stdout_stream.backup_count", "-1", ">= 0"),
-        ("stdout_stream.rotate_when", "weekly", "rotation interval type"),
-        ("stdout_stream.color", "pink", "a color"),
-        ("stdout_stream.utc", "utc", "expected a boolean"),
+        ("stdout_stream.backup_count", "-1", "non-negative integer"),
     ],
 )
 def test_prefixed_keys_invalid(load, key, value, message):
@@ -251,6 +248,57 @@ def test_prefixed_keys_invalid(load, key, value, message):
         f"[watcher:w]\ncmd = sleep 1\nstdout_stream.filename = /tmp/o\n{key} = {value}\n"
     )
     assert any(message in p.message and p.key == key and p.line == 4 for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("cls", "key", "value", "message"),
+    [
+        ("TimedRotatingFileStream", "rotate_when", "weekly", "S, M, H, D, W0-W6, midnight"),
+        ("TimedRotatingFileStream", "utc", "utc", "expected a boolean"),
+        ("FancyStdoutStream", "color", "pink", "expected one of red"),
+    ],
+)
+def test_bad_value_of_an_option_the_class_takes(load, cls, key, value, message):
+    problems = load.problems(
+        f"[watcher:w]\ncmd = sleep 1\nstdout_stream.class = {cls}\n"
+        f"stdout_stream.filename = /tmp/o\nstdout_stream.{key} = {value}\n"
+    )
+    assert [(p.key, p.line) for p in problems] == [(f"stdout_stream.{key}", 5)], problems
+    assert message in problems[0].message
+
+
+def test_options_a_class_does_not_take_are_ignored_with_a_warning(load):
+    """As the original (its classes took **kwargs): accepted, not passed, warned about; and
+    the stream then builds at run time with the same rules (issue 8.1)."""
+    from circus.streams import StdoutStream, build_stream
+
+    config = load(
+        """
+        [watcher:w]
+        cmd = sleep 1
+        stdout_stream.class = StdoutStream
+        stdout_stream.time_format = %H:%M:%S
+        stdout_stream.color = pink
+        stderr_stream.class = circus.stream.filestream
+        stderr_stream.filename = /dev/null
+        stderr_stream.max_byte = 10
+        """
+    )
+    watcher = config.watchers[0]
+    assert watcher.stdout_stream.class_name == "StdoutStream"
+    assert watcher.stderr_stream.class_name == "FileStream"
+    warnings = {w.key: w for w in config.warnings if w.key and "_stream." in w.key}
+    assert set(warnings) == {
+        "stdout_stream.time_format",
+        "stdout_stream.color",
+        "stderr_stream.max_byte",
+    }
+    message = warnings["stdout_stream.color"].message
+    assert "StdoutStream does not take this option: ignored" in message
+    assert warnings["stderr_stream.max_byte"].suggestion == "stderr_stream.max_bytes"
+    stream = build_stream(watcher.stdout_stream.as_dict(), prefix="stdout_stream")
+    assert isinstance(stream, StdoutStream)
+    build_stream(watcher.stderr_stream.as_dict(), prefix="stderr_stream").close()
 
 
 def test_stream_options_are_converted(load):
@@ -285,7 +333,7 @@ def test_file_streams_need_a_filename_and_streams_need_a_class(load):
         "[watcher:a]\ncmd = x\nstdout_stream.class = FileStream\n"
         "[watcher:b]\ncmd = x\nstderr_stream.max_bytes = 10\n"
     )
-    assert any("FileStream needs a 'filename'" in m for m in messages)
+    assert any("FileStream needs a filename" in m for m in messages), messages
     assert any("needs a 'class'" in m for m in messages)
 
 

@@ -177,6 +177,20 @@ def test_file_stream_gets_stdout_and_stderr(circusd, worker_cmd, tmp_path):
     assert d.pids("talk")
 
 
+def test_stdout_stream_with_an_option_it_ignores_still_prints(circusd, tmp_path):
+    """Issue 8.1: the original's StdoutStream took and ignored any option; ours failed on
+    every chunk at run time after passing --check-config."""
+    d = circusd("""
+        [watcher:talk]
+        cmd = sh -c "echo said-on-stdout; sleep 3600"
+        stdout_stream.class = StdoutStream
+        stdout_stream.time_format = %H:%M:%S
+    """)
+    wait_for(lambda: "said-on-stdout" in d.log(), message="output on circusd's stdout")
+    assert "does not take this option: ignored" in d.log()
+    assert "stream failed" not in d.log() and "Traceback" not in d.log()
+
+
 def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
     d = circusd(f"""
         [watcher:same]
