@@ -6,8 +6,10 @@ kept instead of duplicating it:
 1. take the single-instance lock (one circusd per kernel) and bind the control and PUB sockets;
 2. open the hosts: connect to the kernel (starting it, detached, if nobody answers) and the
    local host;
-3. bind the configured sockets in their hosts (idempotent: the kernel returns the socket it
-   already holds);
+3. kill the workers a lost kernel left behind (circusd and the kernel were both killed: the
+   orphans, found in the worker record of the previous circusd, hold the listening ports; see
+   :mod:`circus.orphans`), then bind the configured sockets in their hosts (idempotent: the
+   kernel returns the socket it already holds);
 4. list the kernel's ``circus.*`` processes and adopt every one that belongs to a configured
    watcher (same pid, no restart); processes of watchers that are no longer configured are
    stopped afterwards;
@@ -42,6 +44,7 @@ from circus.hosts.base import (
     ProcessHost,
 )
 from circus.hostset import KERNEL_PREFIX, HostSet
+from circus.orphans import RecordedWorker
 from circus.process import Process
 from circus.watcher import Watcher
 
@@ -64,6 +67,7 @@ class Arbiter:
             self._on_host_events,
             self._processes_vanished,
             self._socket_specs,
+            self._kernel_workers,
         )
         self._on_demand: dict[str, asyncio.Task] = {}
         self._spawning: dict[str, asyncio.Future] = {}  # host name -> spawn in flight
@@ -167,6 +171,10 @@ class Arbiter:
     def host_for(self, use_papa: bool) -> ProcessHost:
         return self.hosts.get(use_papa)
 
+    def kernel_recovering(self, host: ProcessHost) -> bool:
+        """True if ``host`` is the kernel and it was lost and is not recovered yet."""
+        return host is self.hosts.kernel and self.hosts.recovering
+
     @property
     def kernel_launcher(self) -> Any:
         return self.hosts.kernel_launcher
@@ -232,6 +240,7 @@ class Arbiter:
         for host_name, (owner, _proc) in list(self._by_process.items()):
             if owner is watcher:
                 self._by_process.pop(host_name, None)
+        self.hosts.workers_changed()
 
     async def start_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
         if watchers is None:
@@ -264,6 +273,16 @@ class Arbiter:
 
     def register_process(self, watcher: Watcher, proc: Process) -> None:
         self._by_process[proc.name] = (watcher, proc)
+        if watcher.host.persistent:
+            self.hosts.workers_changed()
+
+    def _kernel_workers(self) -> list[RecordedWorker]:
+        """The kernel-hosted workers circusd manages (kept in the worker record)."""
+        return [
+            RecordedWorker(name, proc.pid, proc.started)
+            for name, (watcher, proc) in self._by_process.items()
+            if watcher.host.persistent
+        ]
 
     @contextlib.asynccontextmanager
     async def spawning(self, name: str):
@@ -325,6 +344,7 @@ class Arbiter:
                 watcher.on_output(proc, event)
             elif isinstance(event, ExitRecord):
                 self._by_process.pop(event.name, None)
+                self.hosts.workers_changed()
                 watcher.on_exit(proc, event)
             elif isinstance(event, DroppedOutput):
                 log.warning(
@@ -395,6 +415,7 @@ class Arbiter:
         await self.hosts.open(False)
         for wconf in self.config.watchers:
             self._create_watcher(wconf)
+        await self.hosts.end_orphans()  # left by a kernel lost with circusd: they hold ports
         await self.hosts.bind_sockets()
         await self._adopt()  # before any event flows: output of adopted workers has an owner
         await self.hosts.subscribe_all()
@@ -452,14 +473,15 @@ class Arbiter:
 
     def _processes_vanished(self, host: ProcessHost, alive: set[str]) -> None:
         """After a kernel was lost and found again: the processes it no longer knows are gone
-        (killed if they still run, orphaned) and reported as exited, so policy respawns them."""
+        (the host set killed them if they still ran, orphaned) and reported as exited, so
+        policy respawns them."""
         now = time.time()
         for name, (watcher, proc) in list(self._by_process.items()):
             if watcher.host is host and name not in alive:
                 log.warning("%s: process %d vanished with the kernel", watcher.name, proc.pid)
-                proc.kill_if_orphaned()
                 self._by_process.pop(name, None)
                 watcher.on_exit(proc, ExitRecord(name, now, None))
+        self.hosts.workers_changed()
 
     def sockets_info(self) -> list[dict[str, Any]]:
         return self.hosts.sockets_info()

@@ -6,8 +6,18 @@ module owns them: opening (starting the kernel, detached, if nobody answers), th
 per-kernel lock, binding the configured sockets, noticing a lost kernel and recovering from it,
 and letting an idle kernel go when circusd stops everything.
 
-What to do about processes that vanished with a kernel is policy: it is the arbiter's
-``on_vanished`` callback.
+Recovering from a lost kernel, in this order (docs/kernel.md, "When the kernel dies"):
+
+1. the watchers of the kernel say ``recovering``; its workers, orphaned, keep serving on the
+   sockets they inherited (nobody else can meanwhile);
+2. a kernel is found or started and the processes it still knows are listed;
+3. the orphans (workers circusd knew that the kernel no longer knows) are verified and killed
+   (:mod:`circus.orphans`) and their exits awaited: they hold the listening addresses;
+4. the sockets are bound in the kernel; then the vanished processes are reported to the
+   arbiter's ``on_vanished`` callback (policy: respawn them).
+
+The same step 3 runs at start-up on the worker record a previous circusd left, for the case
+where circusd and the kernel were both killed.
 """
 
 from __future__ import annotations
@@ -18,11 +28,13 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from circus import orphans
 from circus.errors import ConfigError
 from circus.hosts.base import EventHandler, ProcessHost, SocketInfo, SocketSpec
+from circus.orphans import RecordedWorker
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +46,7 @@ KERNEL_IDLE_WAIT = 2.0
 MAX_RECOVERY_DELAY = 5.0
 
 VanishedHandler = Callable[[ProcessHost, set[str]], None]
+KnownWorkers = Callable[[], Iterable[RecordedWorker]]
 
 
 class HostSet:
@@ -45,11 +58,15 @@ class HostSet:
         on_events: EventHandler,
         on_vanished: VanishedHandler,
         socket_specs: Callable[[], dict[str, tuple[bool, SocketSpec]]],
+        known_workers: KnownWorkers = tuple,
     ):
         self.papa_endpoint = papa_endpoint
         self._on_events = on_events
         self._on_vanished = on_vanished
         self._socket_specs = socket_specs  # () -> {name: (use_papa, SocketSpec)} of the config
+        self._known_workers = known_workers  # () -> the kernel-hosted workers circusd manages
+        self._recorded: list[RecordedWorker] = []  # what the previous circusd recorded
+        self._record_pending = False
         #: a papa-kernel launcher started early by the CLI (see kernel_launch), awaited once
         self.kernel_launcher: Any = None
         self._hosts: dict[bool, ProcessHost] = {}
@@ -110,6 +127,7 @@ class HostSet:
                 f"another circusd already manages the kernel at {self.papa_endpoint} (lock {path})"
             ) from None
         self._lock_fd = fd
+        self._recorded = orphans.load_record(self._record_path())
 
     # --- sockets -----------------------------------------------------------------------------
 
@@ -146,6 +164,47 @@ class HostSet:
             result.append(entry)
         return sorted(result, key=lambda e: (e["fd"] is None, e["fd"] or 0))
 
+    # --- the worker record and orphans ---------------------------------------------------------
+
+    def _record_path(self) -> str:
+        from circus.util.endpoints import kernel_socket_path
+
+        return orphans.record_path(kernel_socket_path(self.papa_endpoint))
+
+    def workers_changed(self) -> None:
+        """The set of kernel-hosted workers changed: rewrite the record (once per loop turn)."""
+        if self._record_pending or self._lock_fd is None:
+            return
+        self._record_pending = True
+        asyncio.get_running_loop().call_soon(self._save_record)
+
+    def _save_record(self) -> None:
+        self._record_pending = False
+        if self._lock_fd is None:
+            return  # closed meanwhile: the last record stays
+        try:
+            orphans.save_record(self._record_path(), self._known_workers())
+        except OSError as exc:
+            log.error("cannot write the worker record %s: %s", self._record_path(), exc)
+
+    async def end_orphans(self) -> None:
+        """Kill the workers circusd knew (or a previous circusd recorded) that the kernel does
+        not run: orphans of a lost kernel. Waits until they are gone (bounded)."""
+        host = self.kernel
+        if host is None:
+            return
+        alive = {(p.name, p.pid) for p in await host.list_processes(KERNEL_PREFIX) if p.running}
+        candidates = {*self._recorded, *self._known_workers()}
+        self._recorded = []  # from now on, what this circusd manages is the truth
+        lost = [w for w in candidates if (w.name, w.pid) not in alive]
+        if lost:
+            await orphans.wait_exited(orphans.kill_orphans(lost))
+
+    @property
+    def recovering(self) -> bool:
+        """True from the loss of the kernel until its workers were handed back to policy."""
+        return self._recovering is not None
+
     # --- losing the kernel ---------------------------------------------------------------------
 
     def _on_kernel_lost(self, error: Exception) -> None:
@@ -166,6 +225,7 @@ class HostSet:
                 try:
                     await ensure_kernel(self.papa_endpoint)
                     await host.open(self._on_events)  # reconnects
+                    await self.end_orphans()  # they hold the addresses: before binding
                     await self.bind_sockets(only=host)
                     alive = {p.name for p in await host.list_processes(KERNEL_PREFIX)}
                     break
@@ -198,6 +258,7 @@ class HostSet:
             with contextlib.suppress(Exception):
                 await host.close()
         if self._lock_fd is not None:
+            self._save_record()  # the workers left in the kernel (none after stop_workers)
             os.close(self._lock_fd)
             self._lock_fd = None
 

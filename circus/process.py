@@ -29,11 +29,6 @@ from circus.hosts.base import ProcessHost
 
 log = logging.getLogger(__name__)
 
-#: How far the OS's start time of a pid may be from the host's ``started`` for it to still be
-#: our process: the kernel's boot time is kept in whole seconds, so psutil's start times can be
-#: off by up to a second; a recycled pid within two seconds of ours is not a realistic risk.
-START_TIME_TOLERANCE = 2.0
-
 
 class ProcessState(enum.Enum):
     RUNNING = "running"
@@ -147,26 +142,6 @@ class Process:
         except (ProcessLookupError, PermissionError):
             return False
         return True
-
-    def kill_if_orphaned(self) -> bool:
-        """The host vanished (the kernel died): if our process still runs, orphaned, kill its
-        process group so the replacement does not run beside it. Identity is checked by start
-        time, so a recycled pid is never hit."""
-        try:
-            candidate = psutil.Process(self.pid)
-            if abs(candidate.create_time() - self.started) > START_TIME_TOLERANCE:
-                log.warning(
-                    "%s: pid %d now belongs to another process (started %.2f, ours "
-                    "%.2f): not killed",
-                    self.name,
-                    self.pid,
-                    candidate.create_time(),
-                    self.started,
-                )
-                return False
-        except psutil.Error:
-            return False
-        return self._kill_group()
 
     # --- info -------------------------------------------------------------------------------
 

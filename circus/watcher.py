@@ -167,6 +167,10 @@ class Watcher(WatcherCommands):
         self.state_since = time.monotonic()
 
     def status(self) -> str:
+        """The state; ``recovering`` while active but its kernel was lost and its processes
+        are not yet handed back (see HostSet)."""
+        if self.state is WatcherState.ACTIVE and self.arbiter.kernel_recovering(self.host):
+            return "recovering"
         return self.state.value
 
     def is_active(self) -> bool:

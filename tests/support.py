@@ -72,6 +72,116 @@ def running(argv: list[str], **popen_kwargs) -> Iterator[subprocess.Popen]:
         proc.wait(timeout=10)
 
 
+# --- HTTP load and a child subreaper, for tests that kill daemons under load ----------------------
+
+import collections  # noqa: E402
+import ctypes  # noqa: E402
+import http.client  # noqa: E402
+import threading  # noqa: E402
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class Load(threading.Thread):
+    """Bounded loopback HTTP load: one request every ``interval`` seconds. Counts successes
+    per serving pid (the worker answers its pid) and keeps the time of every failure."""
+
+    def __init__(self, port: int, interval: float = 0.005):
+        super().__init__(daemon=True)
+        self.port = port
+        self.interval = interval
+        self.ok = 0
+        self.failures: list[str] = []
+        self.failure_times: list[float] = []  # time.monotonic() of each failure
+        self.pids: collections.Counter = collections.Counter()
+        self.first_ok: dict[int, float] = {}  # pid -> time.monotonic() of its first answer
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/")
+                response = conn.getresponse()
+                body = response.read()
+                conn.close()
+                if response.status != 200:
+                    self._fail(f"status {response.status}")
+                else:
+                    self.ok += 1
+                    self.pids[int(body)] += 1
+                    self.first_ok.setdefault(int(body), time.monotonic())
+            except OSError as exc:
+                self._fail(repr(exc))
+            self._halt.wait(self.interval)
+
+    def _fail(self, reason: str) -> None:
+        self.failure_times.append(time.monotonic())
+        self.failures.append(reason)
+
+    def served_by(self, pids) -> bool:
+        """True once a request was answered by one of ``pids``."""
+        return any(self.pids[p] for p in pids)
+
+    def stop(self):
+        self._halt.set()
+        self.join(timeout=10)
+
+
+#: The worker of the circusd integration tests (modes in its docstring).
+CIRCUSD_WORKER = os.path.join(os.path.dirname(__file__), "integration", "circusd", "worker.py")
+
+
+def http_web_config(port: int, numprocesses: int = 2) -> str:
+    """A ``[socket:web]`` on 127.0.0.1:``port`` served by ``use_sockets`` HTTP workers that
+    write to /dev/null (an orphan logging to a dead kernel's pipe would die on its own)."""
+    import sys
+
+    return f"""
+        [socket:web]
+        host = 127.0.0.1
+        port = {port}
+
+        [watcher:web]
+        cmd = {sys.executable} {CIRCUSD_WORKER} http $(circus.sockets.web)
+        use_sockets = true
+        numprocesses = {numprocesses}
+        close_child_stdout = true
+    """
+
+
+def _children_of_us() -> set[int]:
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        with (
+            contextlib.suppress(OSError),
+            open(f"/proc/{os.getpid()}/task/{task}/children") as f,
+        ):
+            found.update(int(pid) for pid in f.read().split())
+    return found
+
+
+@contextlib.contextmanager
+def subreaper() -> Iterator[None]:
+    """Be a child subreaper for the block: the double-forked kernel and workers orphaned by a
+    killed daemon come back to us instead of to pid 1. On exit, every child that appeared
+    during the block (and not before) is SIGKILLed and reaped."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = _children_of_us()
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    try:
+        yield
+    finally:
+        deadline = time.monotonic() + 30
+        while (left := _children_of_us() - before) and time.monotonic() < deadline:
+            kill_pids(sorted(left))
+            for pid in left:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
 # --- a real circusd (and the kernel it starts) for integration tests ------------------------------
 
 import json  # noqa: E402

@@ -10,7 +10,8 @@ from circus.control.commands.base import Command, Prop
 class Status(Command):
     """Get the status of a watcher or all watchers
 
-    Watcher states: ``stopped``, ``starting``, ``active``, ``stopping``.
+    Watcher states: ``stopped``, ``starting``, ``active``, ``stopping``; an active watcher
+    whose papa-kernel was lost says ``recovering`` until its workers are back.
 
     Message::
 

@@ -1,12 +1,11 @@
 """Fixtures for tests that run a real circusd (and the kernel it starts)."""
 
-import os
 import sys
 
 import pytest
 import support
 
-WORKER = os.path.join(os.path.dirname(__file__), "worker.py")
+WORKER = support.CIRCUSD_WORKER
 
 
 @pytest.fixture

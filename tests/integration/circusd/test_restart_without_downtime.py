@@ -1,47 +1,9 @@
 """The design's reason to exist: circusd can die and come back while workers keep serving."""
 
-import collections
-import http.client
-import threading
-
 import pytest
-from support import free_port, pid_alive, wait_for
+from support import Load, free_port, pid_alive, wait_for
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class Load(threading.Thread):
-    """Bounded loopback HTTP load: one request every ``interval`` seconds."""
-
-    def __init__(self, port: int, interval: float = 0.005):
-        super().__init__(daemon=True)
-        self.port = port
-        self.interval = interval
-        self.ok = 0
-        self.failures: list[str] = []
-        self.pids: collections.Counter = collections.Counter()
-        self._halt = threading.Event()
-
-    def run(self):
-        while not self._halt.is_set():
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/")
-                response = conn.getresponse()
-                body = response.read()
-                conn.close()
-                if response.status != 200:
-                    self.failures.append(f"status {response.status}")
-                else:
-                    self.ok += 1
-                    self.pids[int(body)] += 1
-            except OSError as exc:
-                self.failures.append(repr(exc))
-            self._halt.wait(self.interval)
-
-    def stop(self):
-        self._halt.set()
-        self.join(timeout=10)
 
 
 def served_lines(path) -> list[tuple[int, int]]:

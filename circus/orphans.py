@@ -1,0 +1,192 @@
+"""Workers a lost papa-kernel left behind (orphans): recorded, verified and ended without it.
+
+Why: when the kernel dies, its workers live on (re-parented to init) holding their inherited
+listening sockets, so a new kernel cannot bind the same address while they run, and nobody
+manages them. circusd therefore ends them *before* it binds again. It cannot ask the kernel
+who they are, so:
+
+- **Record.** circusd keeps the name, pid and start time of every kernel-hosted worker it
+  manages in a private file beside the kernel socket (``<papa.sock>.workers``, mode 0600,
+  replaced atomically whenever the set changes). A circusd started after circusd *and* the
+  kernel were killed reads the orphans there.
+- **Verify.** A recorded pid is ended only if the OS still has a process with that pid that
+  started at the recorded time (within :data:`START_TIME_TOLERANCE`) and still leads its own
+  process group (every worker is spawned with ``setsid``): a recycled pid fails both. A pidfd
+  is opened *before* the check, so the process checked is the process signalled.
+- **End.** The whole process group is SIGKILLed (children of a worker may hold the socket
+  too), and circusd waits (on the pidfds: an event, no polling) until the leaders are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+#: How far the OS's start time of a pid may be from the recorded one for it to still be our
+#: worker: the kernel stamps ``started`` just after the spawn and psutil derives start times
+#: from the boot time (whole seconds), so they can differ by up to a second; a recycled pid
+#: within two seconds of ours is not a realistic risk.
+START_TIME_TOLERANCE = 2.0
+#: How long to wait for killed orphans to be gone before binding anyway (a bind that still
+#: fails is retried by the caller).
+ORPHAN_EXIT_WAIT = 1.0
+#: Largest record file read (about 100 bytes a worker): a bigger one is not ours.
+MAX_RECORD_SIZE = 16 * 1024 * 1024
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RecordedWorker:
+    """A kernel-hosted worker as circusd last knew it."""
+
+    name: str
+    pid: int
+    started: float  # epoch seconds, as the kernel reported
+
+
+def record_path(kernel_socket: str) -> str:
+    return kernel_socket + ".workers"
+
+
+def save_record(path: str, workers: Iterable[RecordedWorker]) -> None:
+    """Replace the record atomically (write a 0600 temporary file, rename it over)."""
+    body = json.dumps(
+        {"version": RECORD_VERSION, "workers": [[w.name, w.pid, w.started] for w in workers]}
+    ).encode()
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, body)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def load_record(path: str) -> list[RecordedWorker]:
+    """The recorded workers; [] when there is no record. A record that is not a regular file
+    of ours, is writable by others, or does not parse is ignored with a warning."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        log.warning("worker record %s ignored: %s", path, exc.strerror)
+        return []
+    try:
+        info = os.fstat(fd)
+        problem = _untrusted(info)
+        if problem:
+            log.warning("worker record %s ignored: %s", path, problem)
+            return []
+        data = os.read(fd, MAX_RECORD_SIZE + 1)
+    finally:
+        os.close(fd)
+    try:
+        doc = json.loads(data)
+        if doc.get("version") != RECORD_VERSION:
+            raise ValueError(f"version {doc.get('version')!r}, expected {RECORD_VERSION}")
+        return [RecordedWorker(str(n), int(p), float(s)) for n, p, s in doc["workers"]]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning("worker record %s ignored: not a record of circusd (%s)", path, exc)
+        return []
+
+
+def _untrusted(info: os.stat_result) -> str | None:
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_uid != os.geteuid():
+        return f"owned by uid {info.st_uid}, not {os.geteuid()}"
+    if info.st_mode & 0o022:
+        return f"writable by others (mode {stat.S_IMODE(info.st_mode):o})"
+    if info.st_size > MAX_RECORD_SIZE:
+        return f"larger than {MAX_RECORD_SIZE} bytes"
+    return None
+
+
+def _open_verified(worker: RecordedWorker) -> int | None:
+    """A pidfd on the recorded worker if it still runs (same start time, own group leader)."""
+    try:
+        pidfd = os.pidfd_open(worker.pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+    try:
+        started = psutil.Process(worker.pid).create_time()
+        leader = os.getpgid(worker.pid) == worker.pid
+    except (psutil.Error, ProcessLookupError):
+        os.close(pidfd)
+        return None
+    if abs(started - worker.started) > START_TIME_TOLERANCE or not leader:
+        log.warning(
+            "%s: pid %d is no longer our worker (started %.2f, ours %.2f, group leader: %s)"
+            ": not killed",
+            worker.name,
+            worker.pid,
+            started,
+            worker.started,
+            leader,
+        )
+        os.close(pidfd)
+        return None
+    return pidfd
+
+
+def _exited(pidfd: int) -> bool:
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+def kill_orphans(workers: Iterable[RecordedWorker]) -> list[int]:
+    """SIGKILL the process group of every recorded worker that verifiably still runs; return
+    pidfds of the killed leaders (the caller waits for them and closes them)."""
+    pidfds = []
+    for worker in workers:
+        pidfd = _open_verified(worker)
+        if pidfd is None:
+            continue
+        try:
+            # The pidfd keeps the pid (and so the group id) from being reused while we hold it.
+            if not _exited(pidfd):
+                os.killpg(worker.pid, signal.SIGKILL)
+                log.warning(
+                    "%s: killed orphan pid %d (and its process group) left by a lost kernel",
+                    worker.name,
+                    worker.pid,
+                )
+        except (ProcessLookupError, PermissionError) as exc:
+            log.warning("%s: cannot kill orphan pid %d: %s", worker.name, worker.pid, exc)
+        pidfds.append(pidfd)
+    return pidfds
+
+
+async def wait_exited(pidfds: list[int], timeout: float = ORPHAN_EXIT_WAIT) -> bool:
+    """Wait until every pidfd reports its process gone (then its sockets are closed); close
+    them. False if some were still there after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    waiters = []
+    for pidfd in pidfds:
+        done = loop.create_future()
+        loop.add_reader(pidfd, lambda d=done: d.done() or d.set_result(None))
+        waiters.append(done)
+    try:
+        if waiters:
+            await asyncio.wait_for(asyncio.gather(*waiters), timeout)
+        return True
+    except TimeoutError:
+        log.warning("orphans of the lost kernel still running after %.1fs", timeout)
+        return False
+    finally:
+        for pidfd in pidfds:
+            loop.remove_reader(pidfd)
+            with contextlib.suppress(OSError):
+                os.close(pidfd)

@@ -1,0 +1,125 @@
+"""papa-kernel is killed while its workers hold the listening sockets (issue 7.1).
+
+The workers outlive the kernel (orphans) and keep the port bound. circusd must find them
+without the kernel, kill them (only verified ones), bind again and serve, and ``status`` must
+say what is going on meanwhile. Workers write to /dev/null (``close_child_stdout``): an orphan
+that logged to the kernel's dead pipe would die on its own at its next write, hiding the defect.
+"""
+
+import os
+import signal
+import time
+
+import pytest
+from support import Load, free_port, http_web_config, pid_alive, subreaper, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+#: Bound on the service outage asserted here (the goal is 1 s, measured in
+#: docs/benchmarks.md; tests share two cores with other suites, hence the slack).
+OUTAGE_BOUND = 3.0
+
+
+@pytest.fixture
+def reaper():
+    with subreaper():
+        yield
+
+
+def serving(circusd, ok: int = 20):
+    """A circusd serving ``http_web_config`` under load: (daemon, worker pids, kernel, load)."""
+    port = free_port()
+    d = circusd(http_web_config(port))
+    old, kernel = d.pids("web"), d.kernel_pid()
+    load = Load(port)
+    load.start()
+    wait_for(lambda: load.ok > ok, message="load running")
+    return d, old, kernel, load
+
+
+def served_by_new_workers(load: Load, new: list[int]) -> None:
+    wait_for(lambda: load.served_by(new), timeout=20, message="served by a new worker")
+    served = load.ok
+    wait_for(lambda: load.ok > served + 50, message="serving on")
+
+
+def outage(load: Load, since: float) -> float:
+    """Seconds from ``since`` to the last failed request (0 if none failed)."""
+    return max((t - since for t in load.failure_times if t >= since), default=0.0)
+
+
+def test_kernel_killed_under_load_service_back_within_bound(reaper, circusd):
+    d, old, kernel, load = serving(circusd)
+    try:
+        killed_at = time.monotonic()
+        os.kill(kernel, signal.SIGKILL)
+        new = wait_for(
+            lambda: (
+                len(pids := d.try_call("list", name="web").get("pids", [])) == 2
+                and not set(pids) & set(old)
+                and pids
+            ),
+            timeout=20,
+            message="two new workers listed",
+        )
+        served_by_new_workers(load, new)
+    finally:
+        load.stop()
+    assert outage(load, killed_at) < OUTAGE_BOUND, (len(load.failures), load.failures[:5])
+    assert not any(pid_alive(p) for p in old), "the orphans of the lost kernel were killed"
+    assert d.kernel_pid() not in (None, kernel)
+    assert d.call("status", name="web")["status"] == "active"
+    assert "retrying" not in d.log()
+
+
+def test_status_says_recovering_while_the_kernel_cannot_come_back(reaper, circusd):
+    """The kernel cannot be started again for a while: the orphans keep serving (nobody
+    else could), ``status`` says ``recovering``, and once the kernel is back all is well."""
+    d, old, kernel, load = serving(circusd)
+    # The running kernel keeps its unlinked socket; a directory in its place makes every
+    # start of a new kernel fail until it is removed.
+    os.unlink(d.papa)
+    os.mkdir(d.papa)
+    try:
+        os.kill(kernel, signal.SIGKILL)
+        wait_for(
+            lambda: d.try_call("status", name="web").get("status") == "recovering",
+            message="status recovering",
+        )
+        ok = load.ok
+        wait_for(lambda: load.ok > ok + 20, message="the orphans keep serving meanwhile")
+        assert sorted(d.pids("web")) == sorted(old)
+        assert d.try_call("status").get("statuses") == {"web": "recovering"}
+        os.rmdir(d.papa)
+        wait_for(
+            lambda: (
+                d.try_call("status", name="web").get("status") == "active"
+                and not set(d.pids("web")) & set(old)
+            ),
+            timeout=20,
+            message="recovered",
+        )
+        new = wait_for(lambda: len(d.pids("web")) == 2 and d.pids("web"), message="respawned")
+        wait_for(lambda: load.served_by(new), timeout=20, message="served by a new worker")
+    finally:
+        load.stop()
+    assert not any(pid_alive(p) for p in old)
+
+
+def test_circusd_and_kernel_killed_next_circusd_kills_orphans_and_serves(reaper, circusd):
+    d, old, kernel, load = serving(circusd)
+    try:
+        d.kill9()
+        os.kill(kernel, signal.SIGKILL)
+        ok = load.ok
+        wait_for(lambda: load.ok > ok + 20, message="orphans serving, known to nobody")
+        started_at = time.monotonic()
+        d.start()
+        new = wait_for(lambda: len(d.pids("web")) == 2 and d.pids("web"), message="respawned")
+        assert not set(new) & set(old)
+        served_by_new_workers(load, new)
+    finally:
+        load.stop()
+    assert outage(load, started_at) < OUTAGE_BOUND, (len(load.failures), load.failures[:5])
+    assert not any(pid_alive(p) for p in old), "the orphans were found and killed"
+    assert d.call("status", name="web")["status"] == "active"
