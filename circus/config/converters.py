@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import re
-import shlex
 import signal
 from collections.abc import Mapping
+
+from circus.config import shellwords
 
 try:  # pragma: no cover - resource exists on every Unix
     import resource
@@ -38,6 +39,9 @@ _SIGNAL_RE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9]*)(?:\+(?P<offset>\d+))?$
 _DOTTED_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?$")
 
 MAX_SIGNAL = signal.NSIG - 1
+#: The longest text an option may have: 128 KiB, Linux's limit on one argument or environment
+#: string (MAX_ARG_STRLEN), so a longer value could never reach a program anyway.
+MAX_TEXT_LENGTH = 128 * 1024
 
 
 def show(value: object) -> str:
@@ -51,12 +55,23 @@ def _expect(what: str, value: object) -> ValueError:
 
 
 def to_str(value: object) -> str:
-    """Text as is. Numbers are accepted and turned into text; other types are refused."""
+    """Text as is, at most :data:`MAX_TEXT_LENGTH` characters. Numbers are accepted and turned
+    into text; other types are refused."""
     if isinstance(value, str):
-        return value
+        return check_length(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise _expect("a string", value)
+
+
+def check_length(text: str) -> str:
+    """``text`` if it is not longer than :data:`MAX_TEXT_LENGTH`, else ValueError."""
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValueError(
+            f"the value is {len(text)} characters long: the limit of an option is "
+            f"{MAX_TEXT_LENGTH} characters"
+        )
+    return text
 
 
 def to_optional_str(value: object) -> str | None:
@@ -260,7 +275,7 @@ def to_optional_args(value: object) -> str | tuple[str, ...] | None:
 def check_shell_words(text: str) -> list[str]:
     """Split ``text`` like a POSIX shell; raise ValueError naming the problem (e.g. a quote)."""
     try:
-        return shlex.split(text)
+        return shellwords.split(text)
     except ValueError as exc:
         raise ValueError(f"cannot split {show(text)} into words: {exc}") from None
 
@@ -295,6 +310,7 @@ def to_env(value: object) -> dict[str, str]:
         check_env_name(name.strip())
         if "\x00" in val:
             raise ValueError(f"environment variable {name.strip()!r} contains a NUL character")
+        check_length(val)
         env[name.strip()] = val.strip()
     return env
 

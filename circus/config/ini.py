@@ -24,13 +24,16 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from circus.config.converters import MAX_TEXT_LENGTH
 from circus.config.problems import Origin, Problems
 
 INCLUDE_KEYS = ("include", "include_dir")
-_KEY_VALUE = re.compile(r"^(?P<key>[^=:]*?)\s*[=:]\s*(?P<value>.*)$")
+_SEPARATOR = re.compile(r"[=:]")  # the first one ends the key (a key has neither)
 _INLINE_COMMENT = re.compile(r"\s;")
 _GLOB_MAGIC = re.compile(r"[*?[]")
 MAX_FILE_SIZE = 16 * 1024 * 1024  # a config bigger than this is surely a mistake
+#: The longest value an option may have, continuation lines included (see converters).
+MAX_VALUE_LENGTH = MAX_TEXT_LENGTH
 
 
 @dataclass
@@ -80,35 +83,84 @@ def _where(origin: Origin) -> str:
 
 
 def parse_text(text: str, filename: str, problems: Problems) -> list[Section]:
-    """Parse one file's text into its sections (not merged with anything else)."""
+    """Parse one file's text into its sections (not merged with anything else).
+
+    Work is linear in the size of the text (a continued value is joined once, at its end).
+    Syntax errors name the line and the kind of problem, never the line's content: the file
+    may be something that is not INI at all (``include = /etc/shadow``). A file whose first
+    line that is not blank or a comment is not a ``[section]`` header is not INI: one error,
+    and the rest of it is ignored.
+    """
     sections: dict[str, Section] = {}
     current: Section | None = None
-    last: Entry | None = None  # the entry continuation lines extend
+    seen_header = False
+    value = _Value()  # the entry being read, which continuation lines extend
     for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
         origin = Origin(filename, number)
-        stripped = line.strip()
         if "\x00" in line:
             problems.error("line contains a NUL character", origin)
             continue
+        stripped = line.strip()
         if not stripped or line[0] in "#;" or _is_rem(line):
             continue
-        if line[0].isspace() and current is not None and last is not None:
-            last.value = f"{last.value}\n{stripped}" if last.value else stripped
+        if line[0].isspace() and value.entry is not None:
+            value.extend(stripped)
             continue
+        value.finish(problems)
         if stripped.startswith("["):
-            current, last = _header(stripped, origin, sections, problems), None
+            current, seen_header = _header(stripped, origin, sections, problems), True
             continue
-        last = None
         if current is None:
-            problems.error(
-                f"expected a [section] header before {stripped[:40]!r}",
-                origin,
-            )
-            continue
+            if not seen_header:
+                problems.error(
+                    "not an INI file: this line is not a [section] header (the file is ignored)",
+                    origin,
+                )
+                return []
+            continue  # under a broken header, already reported
         entry = _entry(stripped, origin, current.name, problems)
         if entry is not None and current.add(entry, problems):
-            last = entry
+            value.start(entry, current)
+    value.finish(problems)
     return list(sections.values())
+
+
+class _Value:
+    """The value being read: its first line and its continuation lines, joined at the end."""
+
+    def __init__(self) -> None:
+        self.entry: Entry | None = None
+        self.section: Section | None = None
+        self.parts: list[str] = []
+        self.length = 0
+        self.continued = False
+
+    def start(self, entry: Entry, section: Section) -> None:
+        self.entry, self.section = entry, section
+        self.parts = [entry.value] if entry.value else []
+        self.length = len(entry.value)
+        self.continued = False
+
+    def extend(self, stripped: str) -> None:
+        self.continued = True
+        if self.length <= MAX_VALUE_LENGTH:  # past the limit: refused in finish(), not kept
+            self.parts.append(stripped)
+        self.length += len(stripped) + 1
+
+    def finish(self, problems: Problems) -> None:
+        entry, section, self.entry = self.entry, self.section, None
+        if entry is None or section is None:
+            return
+        if self.length > MAX_VALUE_LENGTH:
+            problems.error(
+                f"the value is longer than {MAX_VALUE_LENGTH} characters (the limit of an option)",
+                entry.origin,
+                section.name,
+                entry.key,
+            )
+            del section.entries[entry.key]  # refused: not converted (no second error about it)
+        elif self.continued:
+            entry.value = "\n".join(self.parts)
 
 
 def _is_rem(line: str) -> bool:
@@ -120,9 +172,9 @@ def _header(stripped: str, origin: Origin, sections: dict[str, Section], problem
     rest = stripped[end + 1 :].strip() if end > 0 else ""
     name = stripped[1:end].strip() if end > 0 else ""
     if end <= 0:
-        problems.error(f"section header {stripped[:40]!r} has no closing ']'", origin)
+        problems.error("section header has no closing ']'", origin)
     elif rest and rest[0] not in "#;":
-        problems.error(f"unexpected text {rest[:40]!r} after the section header", origin, name)
+        problems.error("unexpected text after the section header", origin)
     elif not name:
         problems.error("empty section name '[]'", origin)
     else:
@@ -131,15 +183,15 @@ def _header(stripped: str, origin: Origin, sections: dict[str, Section], problem
 
 
 def _entry(stripped: str, origin: Origin, section: str, problems: Problems) -> Entry | None:
-    match = _KEY_VALUE.match(stripped)
+    match = _SEPARATOR.search(stripped)
     if match is None:
-        problems.error(f"expected 'key = value', got {stripped[:60]!r}", origin, section)
+        problems.error("expected 'key = value' (no '=' or ':' on this line)", origin, section)
         return None
-    key = match.group("key").strip()
+    key = stripped[: match.start()].strip()
     if not key:
-        problems.error(f"missing key name before the '=' in {stripped[:60]!r}", origin, section)
+        problems.error("missing key name before the '=' or ':'", origin, section)
         return None
-    value = match.group("value")
+    value = stripped[match.end() :]
     comment = _INLINE_COMMENT.search(value)
     if comment is not None:
         value = value[: comment.start()]

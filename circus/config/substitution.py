@@ -21,6 +21,8 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from circus.config import shellwords
+from circus.config.converters import show
 from circus.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
@@ -137,11 +139,11 @@ def spawn_variables(
 
 def _words(text: str, watcher: WatcherConfig, key: str) -> list[str]:
     try:
-        return shlex.split(text)
+        return shellwords.split(text)
     except ValueError as exc:
         raise ConfigError(
             ConfigProblem(
-                f"cannot split {text!r} into words after substitution: {exc}",
+                f"cannot split {show(text)} into words after substitution: {exc}",
                 section=f"watcher:{watcher.name}",
                 key=key,
             )

@@ -47,7 +47,6 @@ def test_repeated_sections_merge(load):
 def test_syntax_errors_are_all_reported_with_lines(load):
     problems = load.problems(
         """\
-        orphan = 1
         [watcher:w]
         cmd = x
         just words
@@ -57,15 +56,54 @@ def test_syntax_errors_are_all_reported_with_lines(load):
         []
         """
     )
-    found = [(p.line, p.message.split(" ")[0]) for p in problems]
-    assert [line for line, _ in found] == [1, 4, 5, 6, 7, 8]
+    assert [p.line for p in problems] == [3, 4, 5, 6, 7]
     messages = [str(p) for p in problems]
-    assert "circus.ini:1: expected a [section] header" in messages[0]
-    assert "expected 'key = value', got 'just words'" in messages[1]
-    assert "missing key name" in messages[2]
-    assert "has no closing ']'" in messages[3]
-    assert "unexpected text 'trailing'" in messages[4]
-    assert "empty section name" in messages[5]
+    assert "circus.ini:3 [watcher:w]: expected 'key = value'" in messages[0]
+    assert "missing key name" in messages[1]
+    assert "has no closing ']'" in messages[2]
+    assert "unexpected text after the section header" in messages[3]
+    assert "empty section name" in messages[4]
+    # the kind of problem and the line, never the content of the line
+    assert not any(word in m for m in messages for word in ("just words", "broken", "trailing"))
+
+
+def test_text_before_the_first_header_means_not_ini(load):
+    (problem,) = load.problems("# comment\n\norphan = 1\n[watcher:w]\ncmd = x\n")
+    assert (problem.line, problem.section) == (3, None)
+    assert "not an INI file" in problem.message and "orphan" not in str(problem)
+
+
+SECRET = "$6$Zb8RrtQ1$SECRETHASH0123456789abcdef"
+
+
+def test_an_included_file_that_is_not_ini_is_never_echoed(load, tmp_path):
+    """``include = /etc/shadow``: the error names the file, the line and the kind of problem;
+    no line of the file appears in any message or warning."""
+    shadow = tmp_path / "shadow"
+    shadow.write_text(
+        f"root:{SECRET}:19000:0:99999:7:::\n"
+        f"[daemon:*:19000:0:99999:7:::\n"
+        f"bin = {SECRET}\n"
+        f"[{SECRET}] x\n"
+        f"sync:{SECRET}:19000:0:99999:7:::\n"
+    )
+    error = load.error(f"[circus]\ninclude = {shadow}\n[watcher:w]\ncmd = x\n")
+    texts = [str(p) for p in (*error.problems, *error.warnings)]
+    assert texts and not any(SECRET in t or "daemon" in t or "sync" in t for t in texts), texts
+    (problem,) = error.problems
+    assert (problem.file, problem.line) == (str(shadow), 1)
+    assert "not an INI file" in problem.message
+
+
+def test_a_secret_after_a_broken_header_is_not_echoed(load):
+    problems = load.problems(f"[watcher:w]\ncmd = x\n[{SECRET}\n{SECRET}\nk {SECRET}\n")
+    assert [p.line for p in problems] == [3]
+    assert not any(SECRET in str(p) for p in problems)
+
+
+def test_continuation_of_an_empty_first_line(load):
+    config = load("[watcher:w]\ncmd =\n  sleep\n[watcher:v]\ncmd =\n  sleep\n  10\n")
+    assert {w.name: w.cmd for w in config.watchers} == {"w": "sleep", "v": "sleep\n10"}
 
 
 def test_nul_and_bad_utf8(load, tmp_path):
