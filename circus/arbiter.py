@@ -44,9 +44,9 @@ from circus.hosts.base import (
     ProcessHost,
 )
 from circus.hostset import KERNEL_PREFIX, HostSet
-from circus.orphans import RecordedWorker
 from circus.process import Process
 from circus.watcher import Watcher
+from circus.worker_record import RecordedWorker
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,6 @@ class Arbiter:
             self._on_host_events,
             self._processes_vanished,
             self._socket_specs,
-            self._kernel_workers,
         )
         self._on_demand: dict[str, asyncio.Task] = {}
         self._spawning: dict[str, asyncio.Future] = {}  # host name -> spawn in flight
@@ -239,8 +238,7 @@ class Arbiter:
             await watcher.stop()
         for host_name, (owner, _proc) in list(self._by_process.items()):
             if owner is watcher:
-                self._by_process.pop(host_name, None)
-        self.hosts.workers_changed()
+                self._forget_process(host_name)
 
     async def start_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
         if watchers is None:
@@ -273,16 +271,13 @@ class Arbiter:
 
     def register_process(self, watcher: Watcher, proc: Process) -> None:
         self._by_process[proc.name] = (watcher, proc)
-        if watcher.host.persistent:
-            self.hosts.workers_changed()
+        if watcher.host.persistent and self.hosts.record is not None:
+            self.hosts.record.added(RecordedWorker(proc.name, proc.pid, proc.started))
 
-    def _kernel_workers(self) -> list[RecordedWorker]:
-        """The kernel-hosted workers circusd manages (kept in the worker record)."""
-        return [
-            RecordedWorker(name, proc.pid, proc.started)
-            for name, (watcher, proc) in self._by_process.items()
-            if watcher.host.persistent
-        ]
+    def _forget_process(self, name: str) -> None:
+        self._by_process.pop(name, None)
+        if self.hosts.record is not None:
+            self.hosts.record.removed(name)
 
     @contextlib.asynccontextmanager
     async def spawning(self, name: str):
@@ -343,8 +338,7 @@ class Arbiter:
             if isinstance(event, OutputChunk):
                 watcher.on_output(proc, event)
             elif isinstance(event, ExitRecord):
-                self._by_process.pop(event.name, None)
-                self.hosts.workers_changed()
+                self._forget_process(event.name)
                 watcher.on_exit(proc, event)
             elif isinstance(event, DroppedOutput):
                 log.warning(
@@ -479,9 +473,8 @@ class Arbiter:
         for name, (watcher, proc) in list(self._by_process.items()):
             if watcher.host is host and name not in alive:
                 log.warning("%s: process %d vanished with the kernel", watcher.name, proc.pid)
-                self._by_process.pop(name, None)
+                self._forget_process(name)
                 watcher.on_exit(proc, ExitRecord(name, now, None))
-        self.hosts.workers_changed()
 
     def sockets_info(self) -> list[dict[str, Any]]:
         return self.hosts.sockets_info()

@@ -28,13 +28,13 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from circus import orphans
 from circus.errors import ConfigError
 from circus.hosts.base import EventHandler, ProcessHost, SocketInfo, SocketSpec
-from circus.orphans import RecordedWorker
+from circus.worker_record import RecordedWorker, WorkerRecord, load_record, record_path
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ KERNEL_IDLE_WAIT = 2.0
 MAX_RECOVERY_DELAY = 5.0
 
 VanishedHandler = Callable[[ProcessHost, set[str]], None]
-KnownWorkers = Callable[[], Iterable[RecordedWorker]]
 
 
 class HostSet:
@@ -58,15 +57,15 @@ class HostSet:
         on_events: EventHandler,
         on_vanished: VanishedHandler,
         socket_specs: Callable[[], dict[str, tuple[bool, SocketSpec]]],
-        known_workers: KnownWorkers = tuple,
     ):
         self.papa_endpoint = papa_endpoint
         self._on_events = on_events
         self._on_vanished = on_vanished
         self._socket_specs = socket_specs  # () -> {name: (use_papa, SocketSpec)} of the config
-        self._known_workers = known_workers  # () -> the kernel-hosted workers circusd manages
+        #: the kernel-hosted workers circusd manages, journaled on disk: created once the lock
+        #: is ours and the previous record's orphans were dealt with (end_orphans)
+        self.record: WorkerRecord | None = None
         self._recorded: list[RecordedWorker] = []  # what the previous circusd recorded
-        self._record_pending = False
         #: a papa-kernel launcher started early by the CLI (see kernel_launch), awaited once
         self.kernel_launcher: Any = None
         self._hosts: dict[bool, ProcessHost] = {}
@@ -127,7 +126,7 @@ class HostSet:
                 f"another circusd already manages the kernel at {self.papa_endpoint} (lock {path})"
             ) from None
         self._lock_fd = fd
-        self._recorded = orphans.load_record(self._record_path())
+        self._recorded = load_record(self._record_path())
 
     # --- sockets -----------------------------------------------------------------------------
 
@@ -169,23 +168,7 @@ class HostSet:
     def _record_path(self) -> str:
         from circus.util.endpoints import kernel_socket_path
 
-        return orphans.record_path(kernel_socket_path(self.papa_endpoint))
-
-    def workers_changed(self) -> None:
-        """The set of kernel-hosted workers changed: rewrite the record (once per loop turn)."""
-        if self._record_pending or self._lock_fd is None:
-            return
-        self._record_pending = True
-        asyncio.get_running_loop().call_soon(self._save_record)
-
-    def _save_record(self) -> None:
-        self._record_pending = False
-        if self._lock_fd is None:
-            return  # closed meanwhile: the last record stays
-        try:
-            orphans.save_record(self._record_path(), self._known_workers())
-        except OSError as exc:
-            log.error("cannot write the worker record %s: %s", self._record_path(), exc)
+        return record_path(kernel_socket_path(self.papa_endpoint))
 
     async def end_orphans(self) -> None:
         """Kill the workers circusd knew (or a previous circusd recorded) that the kernel does
@@ -193,12 +176,18 @@ class HostSet:
         host = self.kernel
         if host is None:
             return
-        alive = {(p.name, p.pid) for p in await host.list_processes(KERNEL_PREFIX) if p.running}
-        candidates = {*self._recorded, *self._known_workers()}
-        self._recorded = []  # from now on, what this circusd manages is the truth
-        lost = [w for w in candidates if (w.name, w.pid) not in alive]
-        if lost:
-            await orphans.wait_exited(orphans.kill_orphans(lost))
+        candidates = {*self._recorded, *(self.record.live.values() if self.record else ())}
+        lost: list[RecordedWorker] = []
+        if candidates:
+            running = await host.list_processes(KERNEL_PREFIX)
+            alive = {(p.name, p.pid) for p in running if p.running}
+            lost = [w for w in candidates if (w.name, w.pid) not in alive]
+        pidfds = orphans.kill_orphans(lost)
+        if self.record is None and self._lock_fd is not None:
+            # The previous record was acted on: from here on, what this circusd manages.
+            self.record = WorkerRecord(self._record_path())
+        self._recorded = []
+        await orphans.wait_exited(pidfds)
 
     @property
     def recovering(self) -> bool:
@@ -257,8 +246,10 @@ class HostSet:
         for host in self._hosts.values():
             with contextlib.suppress(Exception):
                 await host.close()
+        if self.record is not None:
+            self.record.close()  # keeps the workers left in the kernel (none after stop_workers)
+            self.record = None
         if self._lock_fd is not None:
-            self._save_record()  # the workers left in the kernel (none after stop_workers)
             os.close(self._lock_fd)
             self._lock_fd = None
 

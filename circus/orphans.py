@@ -6,9 +6,8 @@ manages them. circusd therefore ends them *before* it binds again. It cannot ask
 who they are, so:
 
 - **Record.** circusd keeps the name, pid and start time of every kernel-hosted worker it
-  manages in a private file beside the kernel socket (``<papa.sock>.workers``, mode 0600,
-  replaced atomically whenever the set changes). A circusd started after circusd *and* the
-  kernel were killed reads the orphans there.
+  manages in a private journal beside the kernel socket (:mod:`circus.worker_record`). A
+  circusd started after circusd *and* the kernel were killed reads the orphans there.
 - **Verify.** A recorded pid is ended only if the OS still has a process with that pid that
   started at the recorded time (within :data:`START_TIME_TOLERANCE`) and still leads its own
   process group (every worker is spawned with ``setsid``): a recycled pid fails both. A pidfd
@@ -21,16 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import select
 import signal
-import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import psutil
+
+from circus.worker_record import RecordedWorker
 
 log = logging.getLogger(__name__)
 
@@ -42,77 +40,6 @@ START_TIME_TOLERANCE = 2.0
 #: How long to wait for killed orphans to be gone before binding anyway (a bind that still
 #: fails is retried by the caller).
 ORPHAN_EXIT_WAIT = 1.0
-#: Largest record file read (about 100 bytes a worker): a bigger one is not ours.
-MAX_RECORD_SIZE = 16 * 1024 * 1024
-RECORD_VERSION = 1
-
-
-@dataclass(frozen=True)
-class RecordedWorker:
-    """A kernel-hosted worker as circusd last knew it."""
-
-    name: str
-    pid: int
-    started: float  # epoch seconds, as the kernel reported
-
-
-def record_path(kernel_socket: str) -> str:
-    return kernel_socket + ".workers"
-
-
-def save_record(path: str, workers: Iterable[RecordedWorker]) -> None:
-    """Replace the record atomically (write a 0600 temporary file, rename it over)."""
-    body = json.dumps(
-        {"version": RECORD_VERSION, "workers": [[w.name, w.pid, w.started] for w in workers]}
-    ).encode()
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, body)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-def load_record(path: str) -> list[RecordedWorker]:
-    """The recorded workers; [] when there is no record. A record that is not a regular file
-    of ours, is writable by others, or does not parse is ignored with a warning."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        log.warning("worker record %s ignored: %s", path, exc.strerror)
-        return []
-    try:
-        info = os.fstat(fd)
-        problem = _untrusted(info)
-        if problem:
-            log.warning("worker record %s ignored: %s", path, problem)
-            return []
-        data = os.read(fd, MAX_RECORD_SIZE + 1)
-    finally:
-        os.close(fd)
-    try:
-        doc = json.loads(data)
-        if doc.get("version") != RECORD_VERSION:
-            raise ValueError(f"version {doc.get('version')!r}, expected {RECORD_VERSION}")
-        return [RecordedWorker(str(n), int(p), float(s)) for n, p, s in doc["workers"]]
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        log.warning("worker record %s ignored: not a record of circusd (%s)", path, exc)
-        return []
-
-
-def _untrusted(info: os.stat_result) -> str | None:
-    if not stat.S_ISREG(info.st_mode):
-        return "not a regular file"
-    if info.st_uid != os.geteuid():
-        return f"owned by uid {info.st_uid}, not {os.geteuid()}"
-    if info.st_mode & 0o022:
-        return f"writable by others (mode {stat.S_IMODE(info.st_mode):o})"
-    if info.st_size > MAX_RECORD_SIZE:
-        return f"larger than {MAX_RECORD_SIZE} bytes"
-    return None
 
 
 def _open_verified(worker: RecordedWorker) -> int | None:

@@ -1,4 +1,4 @@
-"""The worker record and the identity checks before an orphan is killed (circus.orphans)."""
+"""The identity checks before an orphan of a lost kernel is killed (circus.orphans)."""
 
 import asyncio
 import os
@@ -10,7 +10,7 @@ import pytest
 from support import pid_alive
 
 from circus import orphans
-from circus.orphans import RecordedWorker
+from circus.worker_record import RecordedWorker
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -65,49 +65,6 @@ def test_a_gone_pid_is_skipped(sleeper):
     proc.kill()
     proc.wait(timeout=5)
     assert orphans.kill_orphans([worker]) == []
-
-
-def test_the_record_round_trips_and_is_private(tmp_path):
-    path = str(tmp_path / "papa.sock.workers")
-    workers = [RecordedWorker("circus.web.1", 123, 1700000000.25)]
-    orphans.save_record(path, workers)
-    assert orphans.load_record(path) == workers
-    assert os.stat(path).st_mode & 0o777 == 0o600
-    assert os.listdir(tmp_path) == ["papa.sock.workers"]  # no temporary file left
-
-
-def test_no_record_is_an_empty_one(tmp_path):
-    assert orphans.load_record(str(tmp_path / "missing")) == []
-
-
-@pytest.mark.parametrize(
-    "plant",
-    [
-        lambda p: (p.write_text('{"version": 1, "workers": []}'), p.chmod(0o666)),
-        lambda p: p.symlink_to(p.parent / "elsewhere"),
-        lambda p: p.write_text("not json"),
-        lambda p: p.write_text('{"version": 99, "workers": []}'),
-        lambda p: p.mkdir(),
-    ],
-    ids=["world-writable", "symlink", "garbage", "other-version", "directory"],
-)
-def test_an_untrusted_or_foreign_record_is_ignored(tmp_path, caplog, plant):
-    (tmp_path / "elsewhere").write_text('{"version": 1, "workers": [["circus.x.1", 1, 0]]}')
-    path = tmp_path / "papa.sock.workers"
-    plant(path)
-    assert orphans.load_record(str(path)) == []
-    assert "worker record" in caplog.text and "ignored" in caplog.text
-
-
-def test_records_owned_by_another_user_are_ignored(tmp_path, caplog):
-    if os.geteuid() != 0:
-        pytest.skip("needs root to plant a file owned by someone else")
-    path = tmp_path / "papa.sock.workers"
-    path.write_text('{"version": 1, "workers": [["circus.x.1", 1, 0]]}')
-    path.chmod(0o600)
-    os.chown(path, 65534, 65534)
-    assert orphans.load_record(str(path)) == []
-    assert "owned by uid 65534" in caplog.text
 
 
 def test_wait_exited_gives_up_after_the_timeout(sleeper):
