@@ -438,11 +438,27 @@ class Arbiter:
         """Start, then serve until :meth:`quit` or :meth:`stop`. If the task is cancelled
         (Ctrl-C in a library program), workers that would die with us are stopped first."""
         try:
-            await self.astart()
+            try:
+                await self.astart()
+            except BaseException:
+                await self._abort_start()
+                raise
             await self._stopped.wait()
         finally:
             if not self._stopped.is_set():
                 await self.quit()
+
+    async def _abort_start(self) -> None:
+        """astart() failed. A kernel this circusd launched holds only what this attempt made:
+        stop all of it and let the kernel go (also one launched early and not used yet). A
+        kernel that was already there keeps its workers and sockets, as after ``quit``."""
+        try:
+            if self.hosts.kernel_launcher is not None:
+                with contextlib.suppress(Exception):
+                    await self.hosts.open(True)
+            await self.quit(stop_workers=self.hosts.started_kernel)
+        except Exception:  # the start-up error is the one to report
+            log.exception("cleaning up after the failed start failed")
 
     async def quit(self, stop_workers: bool = False) -> None:
         """Stop circusd. Kernel-hosted workers keep running unless ``stop_workers``."""

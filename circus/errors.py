@@ -143,3 +143,17 @@ class KernelError(HostError):
 
 class SpawnError(HostError):
     """A process could not be started (missing executable, bad working_dir, unknown user...)."""
+
+
+# --- trust ---------------------------------------------------------------------------------------
+
+
+class UnsafePathError(CircusError):
+    """A directory for sockets, locks or pid files that another user could tamper with (owned
+    by someone else, group/world writable, or a symlink): circusd refuses to use it."""
+
+    errno = Errno.OS_ERROR
+
+
+class KernelUntrusted(KernelError):
+    """The process serving the kernel socket runs as another user: never talk to it."""

@@ -77,6 +77,7 @@ class EventPublisher:
         if curve is not None:
             security.ensure_authenticator(self._context, curve)
         sock = self._context.socket(zmq.PUB)
+        self._ipc_file: security.IpcSocketFile | None = None
         try:
             sock.linger = 0
             security.secure_server_socket(sock, endpoint, curve)
@@ -84,7 +85,8 @@ class EventPublisher:
             sock.bind(endpoint)
             if ipc_path:
                 # 0600, owned by endpoint_owner when set (like the control socket)
-                security.restrict_ipc_socket(ipc_path, getattr(settings, "endpoint_owner", None))
+                owner = getattr(settings, "endpoint_owner", None)
+                self._ipc_file = security.restrict_ipc_socket(ipc_path, owner)
         except BaseException:
             sock.close(linger=0)
             raise
@@ -119,6 +121,9 @@ class EventPublisher:
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
+        if self._ipc_file is not None:
+            self._ipc_file.remove()
+            self._ipc_file = None
 
 
 def _subscriber_socket(

@@ -68,6 +68,8 @@ class HostSet:
         self._recorded: list[RecordedWorker] = []  # what the previous circusd recorded
         #: a papa-kernel launcher started early by the CLI (see kernel_launch), awaited once
         self.kernel_launcher: Any = None
+        #: True once this circusd started the kernel it uses: all it holds is ours
+        self.started_kernel = False
         self._hosts: dict[bool, ProcessHost] = {}
         self.sockets: dict[str, tuple[ProcessHost, SocketInfo]] = {}  # config name -> held
         self._lock_fd: int | None = None
@@ -108,15 +110,16 @@ class HostSet:
         from circus.hosts.kernel import KernelHost, ensure_kernel
 
         launcher, self.kernel_launcher = self.kernel_launcher, None
-        await ensure_kernel(self.papa_endpoint, launcher=launcher)
+        self.started_kernel = await ensure_kernel(self.papa_endpoint, launcher=launcher)
         return KernelHost(self.papa_endpoint, prefix=KERNEL_PREFIX, on_lost=self._on_kernel_lost)
 
     def take_instance_lock(self) -> None:
         """One circusd per kernel: a second one would fight over the same workers."""
         from circus.util.endpoints import kernel_socket_path
+        from circus.util.private_dirs import require_private_parent
 
         path = kernel_socket_path(self.papa_endpoint) + ".circusd.lock"
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        require_private_parent(path, f"the lock of papa_endpoint {self.papa_endpoint}")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import logging.handlers
 import os
 import resource
 import sys
@@ -26,6 +27,7 @@ log = logging.getLogger("papa_kernel")
 EXIT_OK = 0
 EXIT_STARTUP_FAILED = 1  # could not listen (socket served, bad option...)
 NOFILE_TARGET = 65536  # 1000 processes need ~3000 fds; the usual soft limit is 1024
+PID_DIR_MODE = 0o755  # a missing pid-file directory is created readable: pids are not secret
 LOG_FORMAT = "%(asctime)s papa-kernel[%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
@@ -95,20 +97,23 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, attribute, os.path.abspath(value))
     try:
         socket_path = _socket_path(args.socket)
+        if args.pid_file:
+            paths.ensure_private_dir(os.path.dirname(args.pid_file), PID_DIR_MODE)
         tcp = parse_tcp(args.tcp) if args.tcp else None
-    except (StartupError, PermissionError) as exc:
+        _setup_logging(args.log_level, args.log_file, quiet=args.daemon)  # opened before fork
+    except (StartupError, OSError) as exc:
         print(f"papa-kernel: {exc}", file=sys.stderr)
         return EXIT_STARTUP_FAILED
     report_fd = _daemonize() if args.daemon else None  # _daemonize returns only in the daemon
-    _setup_logging(args.log_level, args.log_file, quiet=args.daemon)
     return _serve(args, socket_path, tcp, report_fd)
 
 
 def _socket_path(given: str | None) -> str:
-    if given:
-        return os.path.abspath(given)
-    paths.ensure_private_dir(paths.runtime_dir())
-    return paths.default_kernel_socket()
+    """The socket to listen on; its directory (created 0700 if missing) must be private to
+    us, whether it is the default one or given with ``--socket`` (circusd gives it)."""
+    path = os.path.abspath(given) if given else paths.default_kernel_socket()
+    paths.ensure_private_dir(os.path.dirname(path))
+    return path
 
 
 def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | None,
@@ -185,7 +190,7 @@ def _daemonize() -> int:
 
 def _setup_logging(level: str, log_file: str | None, quiet: bool) -> None:
     if log_file and log_file != "-":
-        handler: logging.Handler = logging.FileHandler(log_file)
+        handler: logging.Handler = logging.handlers.WatchedFileHandler(log_file)
     elif quiet and not log_file:
         handler = logging.NullHandler()
     else:

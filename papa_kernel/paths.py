@@ -25,23 +25,60 @@ def runtime_dir() -> str:
     return f"/tmp/circus-{os.geteuid()}"
 
 
-def ensure_private_dir(path: str) -> str:
-    """Create ``path`` with mode 0700 if missing; refuse one that others could tamper with.
+class UnsafeDirectory(PermissionError):
+    """A directory for sockets, locks or pid files that another user could tamper with."""
 
-    Raises PermissionError when the directory exists but is owned by another user or is
-    group/other-writable (someone could plant a socket there).
-    """
-    os.makedirs(path, mode=RUNTIME_DIR_MODE, exist_ok=True)
-    info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise PermissionError(f"{path} is not a directory")
-    if info.st_uid != os.geteuid():
-        raise PermissionError(f"{path} is owned by uid {info.st_uid}, not by us ({os.geteuid()})")
-    if info.st_mode & 0o022:
-        raise PermissionError(
-            f"{path} is writable by group or others (mode {info.st_mode & 0o777:o})"
-        )
+
+def ensure_private_dir(path: str, mode: int = RUNTIME_DIR_MODE) -> str:
+    """Create ``path`` (and missing parents) with ``mode`` if missing, then check it with
+    :func:`check_private_dir`. Returns ``path``."""
+    os.makedirs(path, mode=mode, exist_ok=True)
+    check_private_dir(path)
     return path
+
+
+def check_private_dir(path: str) -> None:
+    """Refuse a directory for sockets, locks or pid files that another user could tamper with.
+
+    ``path`` itself must be a real directory (not a symlink), owned by the running user and
+    not writable by group or others: otherwise someone else could plant a socket (a kernel of
+    their own) in it. Each ancestor must be owned by root or the running user and, if group or
+    others may write it, be sticky (like ``/tmp``), or ``path`` could be renamed and replaced.
+    Raises :class:`UnsafeDirectory` naming the directory and what is wrong with it.
+    """
+    path = os.path.abspath(path)
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise UnsafeDirectory(f"{path}: {exc.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeDirectory(f"{path} is a symlink; refusing to use it for sockets")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeDirectory(f"{path} is not a directory")
+    problem = _ownership_problem(info, allow_root=False, allow_sticky=False)
+    if problem:
+        raise UnsafeDirectory(f"{path} {problem}; refusing to use it for sockets")
+    ancestor = os.path.dirname(os.path.realpath(path))
+    while True:
+        problem = _ownership_problem(os.stat(ancestor), allow_root=True, allow_sticky=True)
+        if problem:
+            raise UnsafeDirectory(
+                f"{ancestor} (holding {path}) {problem}: that user could replace {path}"
+            )
+        if ancestor == os.path.dirname(ancestor):
+            return
+        ancestor = os.path.dirname(ancestor)
+
+
+def _ownership_problem(info: os.stat_result, allow_root: bool, allow_sticky: bool) -> str:
+    """What makes a directory unsafe for the running user ('' if nothing)."""
+    me = os.geteuid()
+    if info.st_uid != me and not (allow_root and info.st_uid == 0):
+        return f"is owned by uid {info.st_uid}, not by the running user (uid {me})"
+    sticky = allow_sticky and info.st_mode & stat.S_ISVTX
+    if info.st_mode & 0o022 and not sticky:
+        return f"is writable by group or others (mode {info.st_mode & 0o777:o})"
+    return ""
 
 
 def default_kernel_socket() -> str:

@@ -317,6 +317,31 @@ class Circusd:
                 psutil.Process(pid).wait(timeout=10)
 
 
+def kernels_at(socket_path: str) -> list[psutil.Process]:
+    """papa-kernel processes serving ``socket_path`` (found by their command line, which
+    setproctitle turns into ``papa-kernel PATH``)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if ("papa_kernel.cli" in cmdline or "papa-kernel" in cmdline) and (
+                socket_path in cmdline
+            ):
+                found.append(proc)
+    return found
+
+
+def kill_kernels_at(socket_path: str) -> list[psutil.Process]:
+    """Kill (and reap) the kernels serving ``socket_path`` and their children; return them."""
+    kernels = kernels_at(socket_path)
+    for kernel in kernels:
+        with contextlib.suppress(psutil.Error):
+            for proc in [kernel, *kernel.children(recursive=True)]:
+                proc.kill()
+                proc.wait(timeout=10)
+    return kernels
+
+
 def events_of(subscriber_frames: list[tuple[str, dict]], suffix: str) -> list[dict]:
     """Bodies of the events whose topic ends with ``suffix``."""
     return [body for topic, body in subscriber_frames if topic.endswith(suffix)]

@@ -64,6 +64,7 @@ class Controller:
         self.commands = commands if commands is not None else get_commands()
         self._context = context
         self._socket: zmq.asyncio.Socket | None = None
+        self._ipc_file: security.IpcSocketFile | None = None
         self._server: asyncio.Task | None = None
         self._inflight: dict[asyncio.Task, tuple[bytes, Request | None]] = {}
         self._replied: set[asyncio.Task] = set()
@@ -90,7 +91,7 @@ class Controller:
             ipc_path = security.prepare_ipc_path(self.endpoint)
             sock.bind(self.endpoint)
             if ipc_path:
-                security.restrict_ipc_socket(ipc_path, self.endpoint_owner)
+                self._ipc_file = security.restrict_ipc_socket(ipc_path, self.endpoint_owner)
         except BaseException:
             sock.close(linger=0)
             raise
@@ -115,6 +116,8 @@ class Controller:
             self._replied.add(current)
         self._socket.close(linger=CLOSE_LINGER_MS)
         self._socket = None
+        if self._ipc_file is not None:
+            self._ipc_file.remove()
         if self.curve is not None and self._context is not None:
             security.stop_authenticator(self._context)
         log.info("control channel on %s closed", self.endpoint)

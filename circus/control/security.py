@@ -16,6 +16,7 @@ Generate certificates with ``python -m zmq.auth`` helpers, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -26,6 +27,7 @@ from typing import Any
 import zmq
 
 from circus.errors import ConfigError
+from circus.util.private_dirs import require_private_parent
 
 log = logging.getLogger(__name__)
 
@@ -141,22 +143,38 @@ def _is_remote_tcp(endpoint: str) -> bool:
 
 
 def prepare_ipc_path(endpoint: str) -> str | None:
-    """Create the parent directory (0700) of an ipc endpoint; return the socket path."""
+    """Create the parent directory (0700) of an ipc endpoint if missing and check that no
+    other user could plant a socket in it (UnsafePathError); return the socket path."""
     if not endpoint.startswith("ipc://"):
         return None
-    path = endpoint[len("ipc://") :]
-    parent = os.path.dirname(path)
-    if parent and not os.path.isdir(parent):
-        os.makedirs(parent, mode=0o700, exist_ok=True)
-    return path
+    return require_private_parent(endpoint[len("ipc://") :], f"endpoint {endpoint}")
 
 
-def restrict_ipc_socket(path: str, owner: str | None) -> None:
-    """Make a freshly bound ipc socket 0600, owned by ``owner`` (a user name or uid) if given."""
+@dataclass(frozen=True)
+class IpcSocketFile:
+    """The file of a bound ipc endpoint: ZeroMQ leaves it on disk when the socket closes, so
+    its owner removes it, unless another file (a new circusd's socket) took the path since."""
+
+    path: str
+    device: int
+    inode: int
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            info = os.lstat(self.path)
+            if (info.st_dev, info.st_ino) == (self.device, self.inode):
+                os.unlink(self.path)
+
+
+def restrict_ipc_socket(path: str, owner: str | None) -> IpcSocketFile:
+    """Make a freshly bound ipc socket 0600, owned by ``owner`` (a user name or uid) if given;
+    returns the file, to :meth:`~IpcSocketFile.remove` it when the socket is closed."""
     if owner:
         uid = int(owner) if str(owner).isdigit() else _uid_of(owner)
         os.chown(path, uid, -1)
     os.chmod(path, IPC_SOCKET_MODE)
+    info = os.lstat(path)
+    return IpcSocketFile(path, info.st_dev, info.st_ino)
 
 
 def _uid_of(user: str) -> int:

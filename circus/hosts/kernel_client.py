@@ -22,9 +22,12 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
+import socket
+import struct
 from collections.abc import Callable
 
-from circus.errors import KernelError
+from circus.errors import KernelError, KernelUntrusted
 from circus.hosts.kernel_protocol import PROMPT, Endpoint, ProtocolError, read_batch, split_reply
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0  # seconds to connect and receive the greeting
 REQUEST_TIMEOUT = 60.0  # seconds a reply may take (a make process of a slow program included)
 STREAM_LIMIT = 64 * 1024 * 1024  # longest reply accepted (1000s of processes in one listing)
+PEERCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;} of SO_PEERCRED
 
 
 class KernelUnavailable(KernelError):
@@ -50,6 +54,7 @@ async def open_stream(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT):
                 reader, writer = await asyncio.open_unix_connection(
                     endpoint.path, limit=STREAM_LIMIT
                 )
+                _check_peer(writer, endpoint)
             else:
                 reader, writer = await asyncio.open_connection(
                     endpoint.host, endpoint.port, limit=STREAM_LIMIT
@@ -67,6 +72,23 @@ async def open_stream(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT):
         reason = getattr(exc, "strerror", None) or exc.__class__.__name__
         raise KernelUnavailable(f"cannot connect to papa-kernel at {endpoint}: {reason}") from None
     return reader, writer
+
+
+def _check_peer(writer: asyncio.StreamWriter, endpoint: Endpoint) -> None:
+    """Trust a kernel on a unix socket only if it runs as our own user (SO_PEERCRED).
+
+    A kernel of another user, even root, is refused: whoever runs the kernel runs our workers
+    and reads their environment. (Root's kernel socket is 0600 root's, so a non-root circusd
+    could not use it anyway.) TCP endpoints carry no credentials: see docs/security.md."""
+    sock = writer.get_extra_info("socket")
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED.size)
+    pid, uid, _gid = PEERCRED.unpack(raw)
+    if uid != os.geteuid():
+        writer.close()
+        raise KernelUntrusted(
+            f"papa-kernel at {endpoint} runs as uid {uid} (pid {pid}), not as the running user "
+            f"(uid {os.geteuid()}): refusing to use it (another user may have planted it)"
+        )
 
 
 class CommandChannel:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -17,9 +18,13 @@ from collections.abc import Sequence
 
 from circus.hosts.kernel_client import CONNECT_TIMEOUT, KernelUnavailable, open_stream
 from circus.hosts.kernel_protocol import parse_endpoint
+from circus.util.private_dirs import require_private_parent
 from papa_kernel.paths import unix_socket_served
 
 KERNEL_START_TIMEOUT = 10.0  # seconds ensure_kernel() waits for a started kernel to answer
+KERNEL_LOG_NAME = "papa-kernel.log"  # the kernel's log beside circusd's log file
+
+log = logging.getLogger(__name__)
 
 
 async def kernel_answers(endpoint: str, timeout: float = CONNECT_TIMEOUT) -> bool:
@@ -39,6 +44,25 @@ def default_kernel_command() -> list[str]:
     return [sys.executable, "-m", "papa_kernel.cli"]
 
 
+def kernel_log_path(socket_path: str) -> str:
+    """Where a kernel started by circusd logs: beside circusd's log file when circusd logs to
+    a file (``papa-kernel.log``), else beside the kernel's socket (``SOCKET.log``)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            return os.path.join(os.path.dirname(handler.baseFilename), KERNEL_LOG_NAME)
+    return socket_path + ".log"
+
+
+def _daemon_argv(endpoint: str, socket_path: str, command: Sequence[str] | None) -> list[str]:
+    """``papa-kernel --daemon`` on ``socket_path`` (whose directory must be private) with its
+    log file; says where that log is."""
+    require_private_parent(socket_path, f"papa_endpoint {endpoint}")
+    log_file = kernel_log_path(socket_path)
+    log.info("starting papa-kernel at %s (its log: %s)", socket_path, log_file)
+    return [*(command or default_kernel_command()), "--daemon", "--socket", socket_path,
+            "--log-file", log_file]  # fmt: skip
+
+
 def launch_kernel_early(
     endpoint: str, command: Sequence[str] | None = None
 ) -> subprocess.Popen | None:
@@ -48,8 +72,7 @@ def launch_kernel_early(
     target = parse_endpoint(endpoint)
     if target.path is None or unix_socket_served(target.path):
         return None
-    os.makedirs(os.path.dirname(target.path) or "/", mode=0o700, exist_ok=True)
-    argv = [*(command or default_kernel_command()), "--daemon", "--socket", target.path]
+    argv = _daemon_argv(endpoint, target.path, command)
     return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -113,8 +136,7 @@ async def ensure_kernel(
             f"nobody answers at {target}; circusd starts kernels on unix "
             f"sockets only (run papa-kernel --tcp yourself)"
         )
-    os.makedirs(os.path.dirname(target.path) or "/", mode=0o700, exist_ok=True)
-    argv = [*(command or default_kernel_command()), "--daemon", "--socket", target.path, *args]
+    argv = [*_daemon_argv(endpoint, target.path, command), *args]
     launcher = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,

@@ -6,6 +6,9 @@ import contextlib
 import os
 
 from circus.errors import CircusError
+from circus.util.private_dirs import require_private_parent
+
+PID_DIR_MODE = 0o755  # a missing pid-file directory is created readable: pids are not secret
 
 
 class PidfileError(CircusError):
@@ -44,8 +47,7 @@ class Pidfile:
             raise PidfileError(
                 f"pid file {self.path} holds the live pid {other}: is circusd already running?"
             )
-        directory = os.path.dirname(self.path)
-        os.makedirs(directory, exist_ok=True)
+        require_private_parent(self.path, f"pid file {self.path}", PID_DIR_MODE)
         tmp = f"{self.path}.{pid}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "w") as f:

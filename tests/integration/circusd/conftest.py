@@ -29,3 +29,13 @@ def circusd(tmp_path, runtime_dir):
     yield factory
     for daemon in started:
         daemon.cleanup()
+
+
+@pytest.fixture
+def no_kernel_left():
+    """A list to fill with kernel socket paths; afterwards asserts that no kernel serves them
+    (and kills any that does, with its children)."""
+    watched: list[str] = []
+    yield watched
+    leftovers = [kernel for path in watched for kernel in support.kill_kernels_at(path)]
+    assert not leftovers, f"kernels left running: {leftovers}"

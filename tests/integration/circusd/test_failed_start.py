@@ -1,0 +1,136 @@
+"""What circusd leaves behind (issue 7.8): nothing after a failed start, a log for the kernel
+it launches, no socket files after it exits."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import support
+from support import wait_for
+
+pytestmark = pytest.mark.timeout(60)
+CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
+
+
+def run_circusd(config, *args, timeout=30):
+    return subprocess.run([*CIRCUSD, str(config), *args], capture_output=True, text=True,
+                          timeout=timeout, start_new_session=True)  # fmt: skip
+
+
+def test_failed_start_leaves_no_kernel(circusd, worker_cmd, no_kernel_left):
+    """A socket whose port is taken (found once the kernel is up and the first watcher
+    started): circusd exits 2, and the kernel it launched for this attempt is gone too, with
+    the worker it started and the socket files."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        d = circusd(f"""
+            [watcher:w]
+            cmd = {worker_cmd} sleep
+            use_sockets = true
+
+            [socket:web]
+            host = 127.0.0.1
+            port = {taken.getsockname()[1]}
+        """, start=False)  # fmt: skip
+        no_kernel_left.append(d.papa)
+        result = run_circusd(d.config_path)
+    assert result.returncode == 2 and "web" in result.stderr, result.stderr
+    wait_for(lambda: not support.kernels_at(d.papa), timeout=5, message="the kernel exits")
+    for name in ("ctl.sock", "pub.sock", "papa.sock"):
+        assert not os.path.exists(os.path.join(d.workdir, name)), name
+
+
+def test_hook_that_does_not_import_starts_no_kernel(circusd, worker_cmd, no_kernel_left):
+    """(Checked before the kernel is launched: exit 1, nothing started.)"""
+    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\nhooks.after_start = nomodule.f\n",
+                start=False)  # fmt: skip
+    no_kernel_left.append(d.papa)
+    result = run_circusd(d.config_path)
+    assert result.returncode == 1 and "nomodule" in result.stderr, result.stderr
+    assert not os.path.exists(d.papa)
+
+
+def test_occupied_endpoint_leaves_no_kernel(circusd, worker_cmd, tmp_path, no_kernel_left):
+    """The second circusd has its own kernel endpoint but the first one's control endpoint:
+    refused, and the kernel launched early for it does not stay."""
+    first = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    second = support.Circusd(tmp_path / "second", f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    second.endpoint = first.endpoint
+    second.write_config(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    no_kernel_left.append(second.papa)
+    result = run_circusd(second.config_path)
+    assert result.returncode == 2 and "already" in result.stderr, result.stderr
+    wait_for(lambda: not support.kernels_at(second.papa), timeout=5, message="kernel exits")
+    assert len(first.pids("w")) == 1  # the first one is untouched
+
+
+def test_failed_start_keeps_a_kernel_it_did_not_launch(circusd, worker_cmd):
+    """A kernel that was already there (with the previous circusd's workers) is not ours to
+    stop: a bad new configuration loses nothing."""
+    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    pids = d.pids("w")
+    d.call("quit")
+    d.proc.wait(timeout=20)
+    with socket.socket() as taken:  # the new configuration adds a socket that cannot bind
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        d.write_config(f"[watcher:w]\ncmd = {worker_cmd} sleep\n[socket:s]\nport = {port}\n")
+        result = run_circusd(d.config_path)
+    assert result.returncode == 2, result.stderr
+    assert all(support.pid_alive(pid) for pid in pids)
+    assert support.pid_alive(d.kernel_pid())
+
+
+def test_launched_kernel_logs_beside_its_socket(circusd, worker_cmd):
+    """circusd logs to stdout here: the kernel it launches logs to PAPA_SOCKET.log."""
+    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    log = d.papa + ".log"
+    assert os.path.exists(log)
+    with open(log) as f:
+        assert f"papa-kernel ready pid={d.kernel_pid()}" in f.read()
+    assert log in d.log()  # circusd says where the kernel's log is
+    d.call("quit", stop_workers=True)
+    d.proc.wait(timeout=20)
+    wait_for(lambda: "papa-kernel stopped" in Path(log).read_text(), timeout=5, message="stops")
+
+
+def test_launched_kernel_logs_beside_circusd_log_file(circusd, worker_cmd, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n",
+                args=("--log-output", str(logs / "circusd.log")))  # fmt: skip
+    kernel_log = logs / "papa-kernel.log"
+    assert f"papa-kernel ready pid={d.kernel_pid()}" in kernel_log.read_text()
+    assert not os.path.exists(d.papa + ".log")
+
+
+@pytest.mark.parametrize("how", ["quit", "SIGTERM"])
+def test_no_socket_files_after_exit(circusd, worker_cmd, how):
+    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    ctl, pub = d.endpoint[len("ipc://") :], d.pubsub[len("ipc://") :]
+    assert os.path.exists(ctl) and os.path.exists(pub)
+    if how == "quit":
+        d.call("quit")
+    else:
+        d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=20) == 0
+    assert not os.path.exists(ctl) and not os.path.exists(pub)
+    assert os.path.exists(d.papa)  # the kernel stays (it keeps the workers)
+
+
+def test_a_socket_file_replaced_by_another_is_not_removed(circusd, worker_cmd):
+    """circusd removes its own socket files only, not one that replaced them meanwhile."""
+    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    pub = d.pubsub[len("ipc://") :]
+    os.unlink(pub)
+    with open(pub, "w") as f:
+        f.write("someone else's")
+    d.call("quit")
+    d.proc.wait(timeout=20)
+    assert os.path.exists(pub)
