@@ -39,7 +39,7 @@ def test_failed_start_leaves_no_kernel(circusd, worker_cmd, no_kernel_left):
         """, start=False)  # fmt: skip
         no_kernel_left.append(d.papa)
         result = run_circusd(d.config_path)
-    assert result.returncode == 2 and "web" in result.stderr, result.stderr
+    assert result.returncode == 2 and "already in use" in result.stderr, result.stderr
     wait_for(lambda: not support.kernels_at(d.papa), timeout=5, message="the kernel exits")
     for name in ("ctl.sock", "pub.sock", "papa.sock"):
         assert not os.path.exists(os.path.join(d.workdir, name)), name
