@@ -23,8 +23,37 @@ EXIT_CONFIG_ERROR = 1  # the configuration could not be loaded: nothing was star
 EXIT_RUNTIME_ERROR = 2  # start-up failed after the configuration was read
 
 
+ENDPOINTS_HELP = """\
+default endpoints:
+  unix sockets circus.sock (control), pubsub.sock (events) and papa.sock (the
+  kernel) in $XDG_RUNTIME_DIR/circus, /run/circus as root, else /tmp/circus-$UID.
+  As root without XDG_RUNTIME_DIR, /run/circus is shared by every circusd of root:
+  a second one on the default endpoints is refused. Give each instance its own
+  runtime directory (circusctl needs the same variable):
+
+    XDG_RUNTIME_DIR=/run/myapp circusd myapp.ini
+    XDG_RUNTIME_DIR=/run/myapp circusctl status
+
+  or its own endpoints in the [circus] section:
+
+    endpoint = ipc:///run/myapp/circus.sock
+    pubsub_endpoint = ipc:///run/myapp/pubsub.sock
+    papa_endpoint = /run/myapp/papa.sock
+
+    circusctl --endpoint ipc:///run/myapp/circus.sock status
+
+  Directories holding sockets, locks and pid files must belong to the running
+  user and not be writable by group or others (see docs/security.md).
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="circusd", description="Run circusd on a config file.")
+    parser = argparse.ArgumentParser(
+        prog="circusd",
+        description="Run circusd on a config file.",
+        epilog=ENDPOINTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("config", nargs="?", help="configuration file (INI)")
     parser.add_argument("--log-level", dest="loglevel", help="debug, info, warning, error")
     parser.add_argument(

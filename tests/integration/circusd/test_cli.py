@@ -1,5 +1,6 @@
 """The circusd command line: options, daemon mode, pid file, logging, config errors."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -141,3 +142,48 @@ def test_second_circusd_on_the_same_endpoint_is_refused(circusd, worker_cmd):
     assert result.returncode == 2
     assert "already" in result.stderr
     assert len(d.pids("w")) == 1  # the first one is untouched
+
+
+def test_help_says_where_the_default_endpoints_are_and_how_to_keep_them_private():
+    """As root the default endpoints are the shared /run/circus: --help says so and shows
+    how to run a private instance (issue 8.8)."""
+    result = run("--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # argparse rewraps the epilog
+    for expected in ("$XDG_RUNTIME_DIR/circus", "/run/circus as root", "/tmp/circus-$UID",
+                     "XDG_RUNTIME_DIR=", "endpoint =", "papa_endpoint =",
+                     "circusctl --endpoint"):  # fmt: skip
+        assert expected in text, expected
+
+
+def test_private_instances_by_runtime_dir(tmp_path, worker_cmd):
+    """What --help and the README show: two circusd with default endpoints and their own
+    XDG_RUNTIME_DIR run side by side; circusctl with the same variable reaches each."""
+    config = tmp_path / "c.ini"
+    config.write_text(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    started = []
+    try:
+        for name in ("one", "two"):
+            env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / name)}
+            proc = subprocess.Popen([*CIRCUSD, str(config)], env=env, start_new_session=True,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            started.append((proc, env, str(tmp_path / name / "circus" / "papa.sock")))
+        for proc, env, _papa in started:
+            def status(env=env):
+                result = subprocess.run(
+                    [sys.executable, "-m", "circus.cli.circusctl", "status"], env=env,
+                    capture_output=True, text=True, timeout=20)
+                return result.returncode == 0 and "w: active" in result.stdout
+            wait_for(status, timeout=20, message="both instances answer")
+            assert proc.poll() is None
+    finally:
+        for proc, env, papa in started:
+            with contextlib.suppress(subprocess.SubprocessError):
+                subprocess.run([sys.executable, "-m", "circus.cli.circusctl", "quit",
+                                "--stop-workers"], env=env, capture_output=True, timeout=20)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=20)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+            support.kill_kernels_at(papa)
