@@ -119,6 +119,7 @@ class Arbiter:
             "statsd": self.settings.statsd,
             "warmup_delay": self.settings.warmup_delay,
             "debug": self.settings.debug,
+            "commands": list(self.settings.commands),
         }
 
     def circusd_info(self) -> dict[str, Any]:
@@ -141,6 +142,14 @@ class Arbiter:
             key=lambda w: (-w.priority, w.name.lower()),
         )
         return ordered[::-1] if reverse else ordered
+
+    def numwatchers(self) -> int:
+        """The number of watchers (the original's API, used by its commands)."""
+        return len(self._watchers)
+
+    def numprocesses(self) -> int:
+        """The number of live processes over all watchers (the original's API)."""
+        return sum(len(watcher.pids()) for watcher in self._watchers.values())
 
     def get_watcher(self, name: str) -> Watcher:
         try:

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from circus import __version__
+from circus.cli import command_modules
 from circus.client import DEFAULT_TIMEOUT, CircusClient
 from circus.control.commands import Command, get_commands
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
@@ -127,8 +128,8 @@ _VALUE_OPTIONS = frozenset(
 )
 
 
-def _command_index(argv: Sequence[str], commands: Mapping[str, Any]) -> int | None:
-    """Where the command name is in ``argv`` (skipping global options and their values)."""
+def _first_word(argv: Sequence[str]) -> int | None:
+    """Where the first word that is not a global option (or its value) is in ``argv``."""
     skip = False
     for index, word in enumerate(argv):
         if skip:
@@ -137,11 +138,15 @@ def _command_index(argv: Sequence[str], commands: Mapping[str, Any]) -> int | No
             return None
         elif word.startswith("--"):
             skip = word in _VALUE_OPTIONS
-        elif word in commands:
-            return index
         else:
-            return None
+            return index
     return None
+
+
+def _command_index(argv: Sequence[str], commands: Mapping[str, Any]) -> int | None:
+    """Where the command name is in ``argv`` (skipping global options and their values)."""
+    index = _first_word(argv)
+    return index if index is not None and argv[index] in commands else None
 
 
 def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
@@ -399,9 +404,38 @@ class Shell(cmd.Cmd):
         return False
 
 
+def load_remote_commands(session: Session) -> dict[str, Command]:
+    """Import the command modules circusd loaded (``[circus] commands``); every command."""
+    modules = command_modules.remote_modules(lambda message: session.client().call(message))
+    for failure in command_modules.import_modules(modules):
+        session.error(failure)
+    return get_commands()
+
+
+def _with_remote_commands(
+    argv: Sequence[str], commands: dict[str, Command], parser: _Parser
+) -> tuple[dict[str, Command], _Parser]:
+    """An unknown command may be one of circusd's third-party commands: load them."""
+    index = _first_word(argv)
+    if index is None or argv[index] in commands:
+        return commands, parser
+    try:
+        args = parser.parse_args(argv[:index])  # the global options: where circusd is
+    except UsageError:
+        return commands, parser  # reported by the real parse
+    session = Session(args)
+    try:
+        commands = load_remote_commands(session)
+    finally:
+        session.close()
+    return commands, build_parser(commands)
+
+
 def run_shell(session: Session, commands: dict[str, Command], parser: _Parser) -> int:
     """No command given: print the version and the status, then read commands."""
     session.print(VERSION)
+    commands = load_remote_commands(session)
+    parser = build_parser(commands)
     shell = Shell(session, commands, parser)
     shell.run("status", "")
     try:
@@ -417,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``circusctl``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = get_commands()
-    parser = build_parser(commands)
+    commands, parser = _with_remote_commands(argv, commands, build_parser(commands))
     try:
         args = parse(parser, argv)
     except UsageError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from circus.config import env as envlib
 from circus.config.checks import (
+    check_command_modules,
     check_endpoints,
     check_env_patterns,
     check_unique,
@@ -299,3 +300,4 @@ def _check_all(
         [(e, s.origin, s.name) for e, s in env_pairs], [w.name for w, _ in watchers], problems
     )
     check_endpoints(settings, circus_entries, problems)
+    check_command_modules(settings, circus_entries, problems)

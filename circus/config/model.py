@@ -130,6 +130,7 @@ class CircusSettings:
     fqdn_prefix: str | None = None
     include: tuple[str, ...] = ()
     include_dir: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()  # modules of third-party control commands
 
     @property
     def curve(self) -> bool:

@@ -84,6 +84,19 @@ def _words(value: Any) -> tuple[str, ...]:
     return tuple(cv.to_str(value).split())
 
 
+def _module_names(value: Any) -> tuple[str, ...]:
+    """Python module names, separated by whitespace or commas."""
+    words = (
+        value if isinstance(value, (list, tuple)) else cv.to_str(value).replace(",", " ").split()
+    )
+    names = tuple(cv.to_dotted_name(word) for word in words)
+    if any(":" in name for name in names):
+        raise ValueError(
+            f"expected module names such as 'myproject.commands', got {cv.show(value)}"
+        )
+    return names
+
+
 CIRCUS_OPTIONS: dict[str, Converter] = {
     "endpoint": to_zmq_endpoint,
     "pubsub_endpoint": to_zmq_endpoint,
@@ -114,6 +127,7 @@ CIRCUS_OPTIONS: dict[str, Converter] = {
     "fqdn_prefix": cv.to_optional_str,
     "include": _words,
     "include_dir": _words,
+    "commands": _module_names,
 }
 
 FAMILIES = {

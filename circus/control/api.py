@@ -95,6 +95,12 @@ class ArbiterAPI(Protocol):
     def watchers(self) -> list[WatcherAPI]:
         """All watchers (plugins and circusd-stats included), sorted by name."""
 
+    def numwatchers(self) -> int:
+        """The number of watchers (plugins and circusd-stats included)."""
+
+    def numprocesses(self) -> int:
+        """The number of live processes over all watchers."""
+
     def get_watcher(self, name: str) -> WatcherAPI:
         """Case-insensitive lookup; MessageError ``"program NAME not found"``."""
 

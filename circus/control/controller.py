@@ -20,6 +20,7 @@ could hang forever, issue #1131), and the socket lingers briefly so queued repli
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any
 
@@ -187,8 +188,13 @@ class Controller:
             command = self.commands.get(command_name.lower())
             if command is None:
                 raise UnknownCommandError(f"unknown command: {command_name!r}")
-            props = command.validate(request.properties)
-            result = await command.execute(self.arbiter, props)
+            props = dict(request.properties)
+            validated = command.validate(props)
+            if validated is not None:  # None: the original's validate, which edits in place
+                props = validated
+            result = command.execute(self.arbiter, props)
+            if inspect.isawaitable(result):  # a plain execute (the original's) is accepted
+                result = await result
             return ok_reply(result, request.id)
         except asyncio.CancelledError:
             raise

@@ -37,7 +37,7 @@ OUR_CIRCUSCTL = [sys.executable, "-m", "circus.cli.circusctl"]
 
 KNOWN_OPTIONS = (
     "endpoint, pubsub_endpoint, stats_endpoint, check_delay, multicast_endpoint, "
-    "papa_endpoint, statsd, warmup_delay, debug"
+    "papa_endpoint, statsd, warmup_delay, debug, commands"
 )
 
 # Differences of OUR DAEMON's replies (seen through the original circusctl): better reasons.

@@ -1,27 +1,17 @@
-"""Control commands: one module per command, registered explicitly into :data:`REGISTRY`.
+"""Control commands: one module per command; every :class:`Command` subclass that sets its own
+``name`` is registered into :data:`REGISTRY` when its module is imported.
 
-``register`` is a class decorator; importing this package imports every command module (the list
-below is explicit, so a typo is an import error, not a silently missing command).
+Importing this package imports every built-in command module (the list below is explicit, so a
+typo is an import error, not a silently missing command). Third-party command modules are
+imported the same way: circusd imports those named by ``[circus] commands``; circusctl imports
+them too when it is asked for a command it does not know (``globaloptions`` lists them).
 """
 
 from __future__ import annotations
 
 import importlib
 
-from circus.control.commands.base import Command
-
-REGISTRY: dict[str, type[Command]] = {}
-
-
-def register(cls: type[Command]) -> type[Command]:
-    """Add a command class to :data:`REGISTRY` under its (lower-case) ``name``."""
-    name = cls.name.lower()
-    if not name:
-        raise ValueError(f"{cls.__qualname__} has no command name")
-    if name in REGISTRY and REGISTRY[name] is not cls:
-        raise ValueError(f"command {name!r} registered twice")
-    REGISTRY[name] = cls
-    return cls
+from circus.control.commands.base import REGISTRY, Command
 
 
 def get_commands() -> dict[str, Command]:
@@ -61,4 +51,4 @@ COMMAND_MODULES = (
 for _module in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
-__all__ = ["COMMAND_MODULES", "REGISTRY", "Command", "get_commands", "register"]
+__all__ = ["COMMAND_MODULES", "REGISTRY", "Command", "get_commands"]

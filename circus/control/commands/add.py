@@ -6,12 +6,10 @@ import pwd
 from typing import Any
 
 from circus.control import options as opt
-from circus.control.commands import register
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 from circus.errors import AlreadyExistError, MessageError
 
 
-@register
 class Add(Command):
     """Add a watcher
 

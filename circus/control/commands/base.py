@@ -1,7 +1,15 @@
 """The Command base class: typed properties, validation, execution, circusctl glue.
 
-A command is one class per module, registered with :func:`circus.control.commands.register`.
+A command is one class per module. Defining a subclass of :class:`Command` that sets its own
+``name`` registers it (into :data:`REGISTRY`), as the original's metaclass did: circus' own
+commands and third-party ones (written as the manual shows, imported through ``[circus]
+commands``) register the same way, and a name defined twice is an error at import.
 Its docstring is its wire spec and its circusctl help (first line = short description).
+
+Commands written for the original are accepted as the manual shows them: ``properties`` may
+list required property names as strings, ``options`` may give circusctl flags as the
+original's ``(short, name, default, help)`` tuples, ``execute`` may be a plain function, and
+``validate`` may change the dict in place and return None.
 
 Execution model (replaces the original's tornado Futures and global "synchronized" lock):
 :meth:`Command.execute` is a coroutine run on the arbiter's loop. Everything a command must
@@ -18,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -120,14 +128,49 @@ def run_in_background(awaitable: Awaitable[Any], what: str) -> asyncio.Task:
     return task
 
 
+#: Every command class by (lower-case) name, filled by :meth:`Command.__init_subclass__`.
+REGISTRY: dict[str, type[Command]] = {}
+
+
+def _register(cls: type[Command]) -> None:
+    name = cls.name.lower()
+    known = REGISTRY.get(name)
+    if known is not None and known is not cls:
+        raise ValueError(
+            f"command {name!r} of {cls.__module__}.{cls.__qualname__} is already defined by "
+            f"{known.__module__}.{known.__qualname__}"
+        )
+    REGISTRY[name] = cls
+
+
+def _flag_from_option(option: Any) -> Flag:
+    """The original's ``('', 'name', default, 'help')`` circusctl option as a :class:`Flag`."""
+    _short, name, default, help_text = option
+    return Flag(name, help_text, takes_value=not isinstance(default, bool), default=default)
+
+
 class Command:
     """Base of every control command (see the module docstring)."""
 
     name: ClassVar[str] = ""
-    properties: ClassVar[tuple[Prop, ...]] = ()
+    properties: ClassVar[Sequence[Prop | str]] = ()
     flags: ClassVar[tuple[Flag, ...]] = ()
     usage: ClassVar[str] = ""  # circusctl syntax after the command name
     msg_type: ClassVar[str] = "dealer"  # "sub" for listen (not sent to the control socket)
+    # The original's circusctl flags, ``(short, name, default, help)``; turned into ``flags``.
+    options: ClassVar[Sequence[tuple[str, str, Any, str]]] = ()
+    waiting_options: ClassVar[list[tuple[str, str, Any, str]]] = [
+        ("waiting", "waiting", False, "Waiting the real end of the process")
+    ]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "options" in cls.__dict__ and "flags" not in cls.__dict__:
+            cls.flags = tuple(_flag_from_option(option) for option in cls.options)
+        # Only a class naming itself: abstract bases have no name, and a subclass that inherits
+        # its parent's name would be a second definition of that command.
+        if cls.__dict__.get("name"):
+            _register(cls)
 
     # -- description -----------------------------------------------------------------------------
 
@@ -150,6 +193,8 @@ class Command:
         """
         result = dict(props)
         for prop in self.properties:
+            if isinstance(prop, str):  # the original's form: a required property's name
+                prop = Prop(prop, "any", required=True)
             if prop.name not in props or props[prop.name] is None:
                 if prop.required:
                     raise MessageError(
@@ -164,7 +209,10 @@ class Command:
         return result
 
     async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
-        """Run the command; return ``None``, a dict of reply fields, or a list (``results``)."""
+        """Run the command; return ``None``, a dict of reply fields, or a list (``results``).
+
+        A plain (not async) ``execute`` also works: it runs on the arbiter's loop, so it must
+        not block (as in the original)."""
         raise NotImplementedError
 
     async def finish(
@@ -183,6 +231,8 @@ class Command:
     @staticmethod
     def get_watcher(arbiter: ArbiterAPI, name: str) -> WatcherAPI:
         return arbiter.get_watcher(name)
+
+    _get_watcher = get_watcher  # the original's name
 
     # -- in circusctl ------------------------------------------------------------------------------
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands.incr import _ChangeProcesses
 
 
-@register
 class Decr(_ChangeProcesses):
     """Decrement the number of processes in a watcher
 

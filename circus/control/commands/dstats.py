@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands._shared import info_line
 from circus.control.commands.base import Command
 
 
-@register
 class DStats(Command):
     """Get circusd stats
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from circus.control import options as opt
-from circus.control.commands import register
 from circus.control.commands.base import Command, Prop
 
 
-@register
 class Get(Command):
     """Get the value of specific watcher options
 

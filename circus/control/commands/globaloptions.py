@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from circus.control import options as opt
-from circus.control.commands import register
 from circus.control.commands.base import Command, Prop
 from circus.errors import MessageError
 
 
-@register
 class GlobalOptions(Command):
     """Get the arbiter options
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from circus.control.commands import register
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Prop
 from circus.errors import MessageError
 
@@ -68,7 +67,6 @@ def _parse_nb(command: str, text: str) -> int:
         raise ArgumentError(f"{command}: <nb> must be an integer, got {text!r}") from None
 
 
-@register
 class Incr(_ChangeProcesses):
     """Increment the number of processes in a watcher
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from circus.control.commands import register
 from circus.control.commands.base import Command
 from circus.errors import CallError, MessageError
 
 _KERNEL_APP = None  # the one embedded kernel of this circusd process
 
 
-@register
 class IPython(Command):
     """Create shell into circusd process
 

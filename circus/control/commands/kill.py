@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from circus.control.commands import register
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 from circus.errors import MessageError
 
 
-@register
 class Kill(Command):
     """Kill a specific process
 

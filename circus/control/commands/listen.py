@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands.base import Command
 from circus.errors import MessageError
 
 
-@register
 class Listen(Command):
     """Subscribe to a watcher event
 

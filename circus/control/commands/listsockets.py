@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands.base import Command
 
 
-@register
 class ListSockets(Command):
     """Get the list of sockets
 

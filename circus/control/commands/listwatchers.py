@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands.base import Command, Prop
 
 
-@register
 class List(Command):
     """Get list of watchers or processes in a watcher
 

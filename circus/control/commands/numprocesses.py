@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands.base import Command, Prop
 
 
-@register
 class NumProcesses(Command):
     """Get the number of processes
 
@@ -30,7 +28,7 @@ class NumProcesses(Command):
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
             return {"numprocesses": len(watcher.pids()), "watcher_name": props["name"]}
-        return {"numprocesses": sum(len(watcher.pids()) for watcher in arbiter.watchers)}
+        return {"numprocesses": arbiter.numprocesses()}
 
     def message(self, *args, **opts):
         self.check_args(args, 0, 1)

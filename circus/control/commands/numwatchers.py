@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands.base import Command
 
 
-@register
 class NumWatchers(Command):
     """Get the number of watchers
 
@@ -24,7 +22,7 @@ class NumWatchers(Command):
     name = "numwatchers"
 
     async def execute(self, arbiter, props):
-        return {"numwatchers": len(arbiter.watchers)}
+        return {"numwatchers": arbiter.numwatchers()}
 
     def console_msg(self, reply):
         if reply.get("status") != "ok":

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from circus.control.commands import register
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 
 
-@register
 class Quit(Command):
     """Quit the arbiter immediately
 

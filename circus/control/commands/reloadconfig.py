@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command
 
 
-@register
 class ReloadConfig(Command):
     """Reload the configuration file
 

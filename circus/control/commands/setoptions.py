@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from circus.control import options as opt
-from circus.control.commands import register
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Prop
 from circus.errors import ArgumentError, MessageError
 
 
-@register
 class Set(Command):
     """Set a watcher option
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from circus.control.commands import register
 from circus.control.commands.base import Command, Flag, Prop
 from circus.errors import ArgumentError, MessageError
 
 
-@register
 class Signal(Command):
     """Send a signal
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from circus.control.commands import register
 from circus.control.commands._shared import info_block
 from circus.control.commands.base import Command, Flag, Prop
 from circus.errors import ArgumentError, MessageError
 
 
-@register
 class Stats(Command):
     """Get process infos
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands.base import Command, Prop
 
 
-@register
 class Status(Command):
     """Get the status of a watcher or all watchers
 

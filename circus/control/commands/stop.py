@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from circus.control.commands import register
 from circus.control.commands._startstop import StartStopCommand
 
 
-@register
 class Stop(StartStopCommand):
     """Stop watchers
 

@@ -262,6 +262,12 @@ class MiniArbiter:
     def watchers(self) -> list[MiniWatcher]:
         return [self._watchers[k] for k in sorted(self._watchers)]
 
+    def numwatchers(self) -> int:
+        return len(self._watchers)
+
+    def numprocesses(self) -> int:
+        return sum(len(watcher.pids()) for watcher in self._watchers.values())
+
     def get_watcher(self, name: str) -> MiniWatcher:
         try:
             return self._watchers[name.lower()]

@@ -1,0 +1,138 @@
+"""A control command written as the manual's "Adding new commands" shows, in a module of its own,
+registered through ``[circus] commands`` and called with circusctl over the real control channel
+(issue 8, item 6)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+# The manual's example, with a name of its own (the manual's "numwatchers" is a built-in) and
+# consistent properties: original-style options, string properties, synchronous execute using
+# the original arbiter API, validate editing props in place, message/console_msg.
+MODULE = '''
+from circus.commands.base import Command
+from circus.exc import ArgumentError, MessageError
+
+
+class CountWatchers(Command):
+    """Count the watchers whose name starts with a prefix
+
+    A third-party command, written as the manual shows.
+    """
+
+    name = "countwatchers"
+    waiting = True
+    options = [("", "prefix", "", "only watchers whose name starts with PREFIX")]
+    properties = ["label"]
+
+    def execute(self, arbiter, props):
+        matching = [w for w in arbiter.watchers if w.name.startswith(props.get("prefix", ""))]
+        if props.get("prefix"):
+            self._get_watcher(arbiter, matching[0].name) if matching else None
+        return {"numwatchers": arbiter.numwatchers(), "matching": len(matching),
+                "label": props["label"]}
+
+    def console_msg(self, msg):
+        if msg.get("status") == "ok":
+            return "%s: %d of %d" % (msg["label"], msg["matching"], msg["numwatchers"])
+        return self.console_error(msg)
+
+    def message(self, *args, **opts):
+        numArgs = 1
+        if not len(args) == numArgs:
+            raise ArgumentError("Invalid number of arguments.")
+        else:
+            opts["label"] = args[0]
+        return self.make_message(**opts)
+
+    def validate(self, props):
+        super(CountWatchers, self).validate(props)
+        if not props["label"]:
+            raise MessageError("the label is empty")
+        props["label"] = props["label"].upper()
+'''
+
+
+@pytest.fixture
+def extension(tmp_path, monkeypatch):
+    """A directory on PYTHONPATH (for circusd and circusctl) holding ``mycommands.py``."""
+    path = tmp_path / "ext"
+    path.mkdir()
+    (path / "mycommands.py").write_text(MODULE)
+    paths = [str(path), os.environ.get("PYTHONPATH")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    return path
+
+
+def circusctl(endpoint, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", endpoint, *args],
+        capture_output=True, text=True, timeout=30)
+
+
+def check_config(path):
+    return subprocess.run(
+        [sys.executable, "-m", "circus.cli.circusd", "--check-config", str(path)],
+        capture_output=True, text=True, timeout=30)
+
+
+def test_a_command_written_as_the_manual_shows_is_callable_from_circusctl(
+    circusd, worker_cmd, extension
+):
+    d = circusd(f"""
+        [watcher:api]
+        cmd = {worker_cmd} sleep
+        [watcher:apiworker]
+        cmd = {worker_cmd} sleep
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+    """, circus_extra="commands = mycommands\n")
+    result = circusctl(d.endpoint, "countwatchers", "apis", "--prefix", "api")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "APIS: 2 of 3\n", "")
+    assert circusctl(d.endpoint, "countwatchers", "all").stdout == "ALL: 3 of 3\n"
+    reply = json.loads(circusctl(d.endpoint, "--json", "countwatchers", "x").stdout)
+    assert (reply["status"], reply["label"], reply["numwatchers"]) == ("ok", "X", 3)
+    # its help comes from its docstring; its usage errors are circusctl's
+    assert "Count the watchers" in circusctl(d.endpoint, "countwatchers", "--help").stdout
+    result = circusctl(d.endpoint, "countwatchers")
+    assert result.returncode == 2 and "Invalid number of arguments." in result.stderr
+    # circusd checks the mandatory property and runs the command's own validate
+    assert d.call("countwatchers")["reason"].startswith("message invalid 'label' is missing")
+    reply = d.call("countwatchers", label="")
+    assert (reply["status"], reply["reason"], reply["errno"]) == ("error", "the label is empty", 3)
+    assert d.call("globaloptions", option="commands")["options"] == {"commands": ["mycommands"]}
+    # the built-ins still work beside it, and an unknown command is still refused
+    assert circusctl(d.endpoint, "numwatchers").stdout == "3\n"
+    result = circusctl(d.endpoint, "nosuchcommand")
+    assert result.returncode == 2 and "nosuchcommand" in result.stderr
+
+
+def test_check_config_imports_the_command_modules(tmp_path, extension):
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[circus]\ncommands = mycommands nomodule\n")
+    result = check_config(bad)
+    assert result.returncode == 1
+    assert "bad.ini:2 [circus] commands: cannot import command module 'nomodule'" in result.stderr
+    (extension / "clash.py").write_text(textwrap.dedent('''
+        from circus.commands.base import Command
+
+        class NumWatchers(Command):
+            """The manual's example as is: its name is a built-in's"""
+            name = "numwatchers"
+    '''))
+    bad.write_text("[circus]\ncommands = clash\n")
+    result = check_config(bad)
+    assert result.returncode == 1
+    assert (
+        "command 'numwatchers' of clash.NumWatchers is already defined by "
+        "circus.control.commands.numwatchers.NumWatchers" in result.stderr
+    )
+    good = tmp_path / "good.ini"
+    good.write_text("[circus]\ncommands = mycommands\n")
+    assert check_config(good).returncode == 0
