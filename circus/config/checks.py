@@ -5,7 +5,6 @@ Run once every section has been built; each rule records problems and never rais
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping, Sequence
 
@@ -164,23 +163,4 @@ def check_endpoints(
         elif endpoint.scheme == "ipc" and not (endpoint.path or "").startswith("/"):
             problems.warn(
                 f"{value} is relative to circusd's working directory", origin(key), "circus", key
-            )
-
-
-def check_command_modules(
-    settings: CircusSettings, entries: Mapping[str, Entry], problems: Problems
-) -> None:
-    """Import the modules of ``[circus] commands``: importing one registers the control
-    commands it defines (every subclass of ``Command`` with a ``name``), in circusd and in
-    ``--check-config`` alike. Any failure of that code is reported at the key."""
-    entry = entries.get("commands")
-    for name in settings.commands:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # third-party code: whatever it raises is a config problem
-            problems.error(
-                f"cannot import command module {name!r}: {type(exc).__name__}: {exc}",
-                entry.origin if entry is not None else NOWHERE,
-                "circus",
-                "commands",
             )

@@ -15,7 +15,6 @@ from typing import Any
 
 from circus.config import env as envlib
 from circus.config.checks import (
-    check_command_modules,
     check_endpoints,
     check_env_patterns,
     check_unique,
@@ -23,7 +22,7 @@ from circus.config.checks import (
 )
 from circus.config.ini import Entry, Section, read_document
 from circus.config.model import CircusConfig, FrozenMap
-from circus.config.names import check_plugin_use, check_watcher_names
+from circus.config.names import check_command_modules, check_plugin_use, check_watcher_names
 from circus.config.problems import NOWHERE, Problems, nearest
 from circus.config.sections import build_plugin, build_settings, build_socket
 from circus.config.watchers import check_name, finish, gather

@@ -1,6 +1,7 @@
 """Every dotted name a configuration refers to must import: hooks (``hooks.NAME``), custom
-stream classes (``stdout_stream.class``, ``stderr_stream.class``) and plugin classes
-(``[plugin:NAME] use``).
+stream classes (``stdout_stream.class``, ``stderr_stream.class``), plugin classes
+(``[plugin:NAME] use``) and the modules of third-party control commands (``[circus] commands``:
+importing one is what registers its commands).
 
 The loaders run this with the other checks, so ``circusd --check-config``, circusd's start-up
 (before it launches anything) and ``reloadconfig`` report every name that does not import, each
@@ -15,10 +16,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from circus.config.ini import Entry
-from circus.config.model import HookSpec, StreamConfig, WatcherConfig
+from circus.config.model import CircusSettings, HookSpec, StreamConfig, WatcherConfig
 from circus.config.problems import NOWHERE, Origin, Problems
 from circus.config.stream_options import builtin_class_name
-from circus.util.dotted import import_callable
+from circus.util.dotted import import_callable, import_module
 
 #: The original's own plugins live here; ours are not built yet (circusd says so and does not
 #: run them), so one that does not import is a warning, not an error.
@@ -71,6 +72,19 @@ def check_plugin_use(use: str, section: str, problems: Problems, origin: Origin 
             )
         else:
             problems.error(message, origin, section, "use")
+
+
+def check_command_modules(
+    settings: CircusSettings, entries: Mapping[str, Entry], problems: Problems
+) -> None:
+    """Import each module of ``[circus] commands``, which registers the control commands it
+    defines (every subclass of ``Command`` with a ``name``)."""
+    origin = _origin("commands", entries, NOWHERE)
+    for name in settings.commands:
+        try:
+            import_module(name)
+        except ValueError as exc:
+            problems.error(f"command module: {exc}", origin, "circus", "commands")
 
 
 def check_watcher(watcher: WatcherConfig) -> None:

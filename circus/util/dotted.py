@@ -11,6 +11,15 @@ import importlib
 from typing import Any
 
 
+def import_module(name: str) -> Any:
+    """The module ``package.module``; :class:`ValueError` with a one-line reason if it cannot be
+    imported (an error raised by the module's own code is reported, never propagated)."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # user code may raise anything at import time
+        raise ValueError(f"cannot import module {name!r}: {type(exc).__name__}: {exc}") from None
+
+
 def import_dotted(path: str) -> Any:
     """The object ``package.module.name`` (or ``package.module:name``) names.
 
@@ -25,13 +34,7 @@ def import_dotted(path: str) -> Any:
         module_name, _, attribute = text.rpartition(".")
     if not module_name or not attribute:
         raise ValueError(f"{text!r} is not a dotted name such as 'package.module.name'")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # user code may raise anything at import time
-        raise ValueError(
-            f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
-        ) from None
-    target: Any = module
+    target: Any = import_module(module_name)
     for part in attribute.split("."):
         try:
             target = getattr(target, part)

@@ -41,6 +41,7 @@ def test_circus_defaults_are_private_unix_sockets(load, runtime_dir):
         "fqdn_prefix": None,
         "include": (),
         "include_dir": (),
+        "commands": (),
     }
     assert {k: getattr(settings, k) for k in expected} == expected
 
@@ -90,6 +91,7 @@ CIRCUS_CASES = {
     "loggerconfig": ("/etc/circus/log.yaml", "/etc/circus/log.yaml", None, None),
     "fqdn_prefix": ("prod", "prod", None, None),
     "include_dir": ("conf.d other.d", ("conf.d", "other.d"), None, None),
+    "commands": ("json, os.path", ("json", "os.path"), "json:loads", "module names"),
 }
 
 

@@ -118,7 +118,8 @@ def test_check_config_imports_the_command_modules(tmp_path, extension):
     bad.write_text("[circus]\ncommands = mycommands nomodule\n")
     result = check_config(bad)
     assert result.returncode == 1
-    assert "bad.ini:2 [circus] commands: cannot import command module 'nomodule'" in result.stderr
+    expected = "bad.ini:2 [circus] commands: command module: cannot import module 'nomodule'"
+    assert expected in result.stderr
     (extension / "clash.py").write_text(textwrap.dedent('''
         from circus.commands.base import Command
 
