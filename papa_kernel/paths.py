@@ -40,10 +40,12 @@ def ensure_private_dir(path: str, mode: int = RUNTIME_DIR_MODE) -> str:
 def check_private_dir(path: str) -> None:
     """Refuse a directory for sockets, locks or pid files that another user could tamper with.
 
-    ``path`` itself must be a real directory (not a symlink), owned by the running user and
-    not writable by group or others: otherwise someone else could plant a socket (a kernel of
-    their own) in it. Each ancestor must be owned by root or the running user and, if group or
-    others may write it, be sticky (like ``/tmp``), or ``path`` could be renamed and replaced.
+    ``path`` must be a directory owned by the running user and not writable by group or
+    others: otherwise someone else could plant a socket (a kernel of their own) in it. Each
+    ancestor must be owned by root or the running user and, if group or others may write it,
+    be sticky (like ``/tmp``), or ``path`` could be renamed and replaced. ``path`` may be a
+    symlink only if root or the running user owns it (``/var/run -> /run``): one planted by
+    another user is refused; the directory it points to must pass the same rules.
     Raises :class:`UnsafeDirectory` naming the directory and what is wrong with it.
     """
     path = os.path.abspath(path)
@@ -52,13 +54,27 @@ def check_private_dir(path: str) -> None:
     except OSError as exc:
         raise UnsafeDirectory(f"{path}: {exc.strerror}") from None
     if stat.S_ISLNK(info.st_mode):
-        raise UnsafeDirectory(f"{path} is a symlink; refusing to use it for sockets")
+        if info.st_uid not in (0, os.geteuid()):
+            raise UnsafeDirectory(
+                f"{path} is a symlink owned by uid {info.st_uid}, not by the running user "
+                f"(uid {os.geteuid()}) or root; refusing to use it for sockets"
+            )
+        _check_ancestors(os.path.dirname(path), path)  # nobody else could replace the link
+        target = os.path.realpath(path)
+        check_private_dir(target)
+        return
     if not stat.S_ISDIR(info.st_mode):
         raise UnsafeDirectory(f"{path} is not a directory")
     problem = _ownership_problem(info, allow_root=False, allow_sticky=False)
     if problem:
         raise UnsafeDirectory(f"{path} {problem}; refusing to use it for sockets")
-    ancestor = os.path.dirname(os.path.realpath(path))
+    _check_ancestors(os.path.dirname(path), path)
+
+
+def _check_ancestors(directory: str, path: str) -> None:
+    """Every directory from ``directory`` (resolved) up to ``/`` must be root's or ours, and
+    sticky if group or others may write it."""
+    ancestor = os.path.realpath(directory)
     while True:
         problem = _ownership_problem(os.stat(ancestor), allow_root=True, allow_sticky=True)
         if problem:

@@ -29,6 +29,7 @@ def planted(parent: str, how: str) -> str:
         target = os.path.join(parent, "elsewhere")
         os.mkdir(target, 0o700)
         os.symlink(target, path)
+        os.lchown(path, NOBODY, NOBODY)  # planted by nobody (its target may look fine)
         return path
     os.mkdir(path, 0o700)
     if how == "nobody":
@@ -44,7 +45,7 @@ EXPECTED = {
     "nobody": f"owned by uid {NOBODY}",
     "0777": "writable by group or others (mode 777)",
     "0770": "writable by group or others (mode 770)",
-    "symlink": "is a symlink",
+    "symlink": f"is a symlink owned by uid {NOBODY}",
 }
 
 
@@ -70,6 +71,21 @@ def test_an_ancestor_another_user_can_write_is_refused(kdir):
         paths.ensure_private_dir(os.path.join(hostile, "circus"))
     assert f"{hostile} (holding " in str(caught.value)
     assert f"owned by uid {NOBODY}" in str(caught.value)
+
+
+def test_a_symlink_of_our_own_to_a_private_dir_is_fine(kdir):
+    """Like /var/run -> /run: only root or we could have made it."""
+    target = os.path.join(kdir, "run")
+    os.mkdir(target, 0o700)
+    os.symlink(target, os.path.join(kdir, "var-run"))
+    paths.ensure_private_dir(os.path.join(kdir, "var-run"))
+
+
+def test_a_symlink_of_our_own_to_an_unsafe_dir_is_refused(kdir):
+    target = planted(kdir, "0777")
+    os.symlink(target, os.path.join(kdir, "link"))
+    with pytest.raises(paths.UnsafeDirectory, match="writable by group or others"):
+        paths.ensure_private_dir(os.path.join(kdir, "link"))
 
 
 def test_a_sticky_world_writable_ancestor_is_fine(kdir):

@@ -69,6 +69,7 @@ def test_planted_default_runtime_dir_is_refused(tmp_path, worker_cmd, no_kernel_
     if how == "symlink":
         (tmp_path / "theirs").mkdir(mode=0o700)
         runtime.symlink_to(tmp_path / "theirs")
+        os.lchown(runtime, NOBODY, NOBODY)
     else:
         runtime.mkdir(mode=0o700)
         if how == "nobody":
@@ -81,7 +82,7 @@ def test_planted_default_runtime_dir_is_refused(tmp_path, worker_cmd, no_kernel_
     assert result.returncode == 2, result.stderr
     assert str(runtime) in result.stderr
     expected = {"nobody": f"owned by uid {NOBODY}", "0777": "writable by group or others",
-                "symlink": "is a symlink"}[how]  # fmt: skip
+                "symlink": f"is a symlink owned by uid {NOBODY}"}[how]  # fmt: skip
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert not (runtime / "papa.sock").exists() and not (runtime / "circus.sock").exists()
