@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from circus import procinfo
@@ -231,7 +231,9 @@ class Arbiter:
             await watcher.start()
         return watcher
 
-    async def rm_watcher(self, name: str, nostop: bool = False) -> None:
+    def rm_watcher(self, name: str, nostop: bool = False) -> Awaitable[None]:
+        """Remove the watcher now (an unknown name raises MessageError); returns the stop of
+        its processes (none with ``nostop``), which cannot be refused."""
         watcher = self.get_watcher(name)
         self._watchers.pop(watcher.name.lower(), None)
         self.config = dataclasses.replace(
@@ -243,7 +245,10 @@ class Arbiter:
         self.publish_watcher_event(watcher.res_name, "remove", {"time": time.time()})
         if nostop:
             watcher.detach()
-        else:
+        return self._retire(watcher, stop=not nostop)
+
+    async def _retire(self, watcher: Watcher, stop: bool) -> None:
+        if stop:
             await watcher.stop()
         for host_name, (owner, _proc) in list(self._by_process.items()):
             if owner is watcher:
@@ -270,11 +275,19 @@ class Arbiter:
         for watcher in self.by_priority():
             await watcher.reload(graceful=graceful, sequential=sequential)
 
-    async def reload_config(self) -> dict[str, list[str]]:
-        from circus.reloader import reload_config
+    def reload_config(self) -> Awaitable[dict[str, list[str]]]:
+        """Read the configuration file again now: one that cannot be used raises (ConfigError
+        listing every problem, MessageError without a file) and nothing changes. Returns the
+        convergence to it, which cannot be refused."""
+        from circus.reloader import read_config
+
+        return self._converge_to(read_config(self))
+
+    async def _converge_to(self, new: Any) -> dict[str, list[str]]:
+        from circus.reloader import converge
 
         async with self._global_lock:
-            return await reload_config(self)
+            return await converge(self, new)
 
     # --- hooks for watchers -------------------------------------------------------------------
 

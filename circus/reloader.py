@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from circus.config import diff, load_config
+from circus.config import CircusConfig, diff, load_config
 from circus.errors import MessageError
 
 if TYPE_CHECKING:
@@ -34,10 +34,18 @@ log = logging.getLogger(__name__)
 LIVE_SETTINGS = frozenset({"warmup_delay", "check_delay", "loglevel", "debug_gc"})
 
 
-async def reload_config(arbiter: Arbiter) -> dict[str, list[str]]:
+def read_config(arbiter: Arbiter) -> CircusConfig:
+    """The configuration file as it is now, checked as at start-up (dotted names imported).
+    Raises ConfigError listing every problem, or MessageError without a file: ``reloadconfig``
+    refuses it in its reply and nothing changes."""
     if not arbiter.config_path:
         raise MessageError("reloadconfig: circusd was not started from a configuration file")
-    new = load_config(arbiter.config_path)
+    return load_config(arbiter.config_path)
+
+
+async def converge(arbiter: Arbiter, new: CircusConfig) -> dict[str, list[str]]:
+    """Apply the difference between the running configuration and ``new`` (see the module
+    docstring for the order); returns what was added, removed, changed or needs a restart."""
     old = arbiter.config
     changes = diff(old, new)
     report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [], "restart": []}

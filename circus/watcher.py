@@ -103,19 +103,22 @@ class Watcher(WatcherCommands):
         from circus.config import diff_watcher
 
         change = diff_watcher(self.config, config)
+        if change is not None and "hooks" in change.keys:
+            self.reload_hooks(config)  # first: a hook that does not import changes nothing
         self.config = config
         if change is None:
             return None
         if "numprocesses" in change.keys:
             self.numprocesses = self.clamp(config.numprocesses)
-        if "hooks" in change.keys:
-            self.reload_hooks()
         if change.keys & {"stdout_stream", "stderr_stream"}:
             self.close_streams()
         return change
 
-    def reload_hooks(self) -> None:
-        self._hooks = hooklib.load_hooks(dict(self.config.hooks or {}), f"watcher:{self.name}")
+    def reload_hooks(self, config: Any = None) -> None:
+        """Import the hooks of ``config`` (default: the current one); ConfigError if one of
+        them does not import, the hooks in use are kept then."""
+        config = self.config if config is None else config
+        self._hooks = hooklib.load_hooks(dict(config.hooks or {}), f"watcher:{self.name}")
 
     def __repr__(self) -> str:
         return f"<Watcher {self.name} {self.state.value} {len(self.processes)} procs>"

@@ -13,10 +13,11 @@ import contextlib
 import logging
 import signal as signals
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from circus.config import apply_watcher_options
+from circus.config.names import check_watcher
 from circus.errors import MessageError
 from circus.watcher_state import WatcherState
 
@@ -177,39 +178,36 @@ class WatcherCommands:
                 await asyncio.sleep(float(self.config.warmup_delay))
         return {"stopped": [p.pid for p in old], "started": started, "kept": []}
 
-    async def incr(self, nb: int = 1) -> int:
-        async with self._lock:
-            if self.singleton:
-                return self.numprocesses
+    def incr(self, nb: int = 1) -> Awaitable[int]:
+        """Raise the target now (a singleton keeps its count); returns the scaling of the
+        processes, which cannot be refused."""
+        if not self.singleton:
             self.numprocesses += nb
-            if self.state is WatcherState.ACTIVE:
-                await self._manage_processes()
-            return self.numprocesses
+        return self._scale()
 
-    async def decr(self, nb: int = 1) -> int:
-        async with self._lock:
-            if self.singleton:
-                return self.numprocesses
+    def decr(self, nb: int = 1) -> Awaitable[int]:
+        """Lower the target now (not below 0; a singleton keeps its count); returns the
+        scaling of the processes."""
+        if not self.singleton:
             self.numprocesses = max(0, self.numprocesses - nb)
-            if self.state is WatcherState.ACTIVE:
-                await self._manage_processes()
-            return self.numprocesses
+        return self._scale()
 
-    async def set_numprocesses(self, n: int) -> int:
+    async def _scale(self) -> int:
         async with self._lock:
-            self.numprocesses = self.clamp(n)
             if self.state is WatcherState.ACTIVE:
                 await self._manage_processes()
             return self.numprocesses
 
-    async def kill(
+    def kill(
         self,
         signum: int | None = None,
         pid: int | None = None,
         graceful_timeout: float | None = None,
-    ) -> None:
+    ) -> Awaitable[None]:
+        """Pick the processes now (an unknown ``pid`` raises MessageError); returns their
+        stop, which cannot be refused."""
         procs = [self._process(pid)] if pid is not None else list(self.processes.values())
-        await self._stop_processes(procs, signum, graceful_timeout)
+        return self._stop_processes(procs, signum, graceful_timeout)
 
     async def signal(
         self,
@@ -260,12 +258,20 @@ class WatcherCommands:
             result[key] = options[key]
         return result
 
-    async def set_options(self, options: Mapping[str, Any]) -> None:
+    def set_options(self, options: Mapping[str, Any]) -> Awaitable[None]:
+        """Check ``options`` against the configuration and take them at once: a wrong key or
+        value, a rule broken (a singleton's count), a hook or stream class that does not import
+        raise ConfigError and nothing changes. Returns the reload or scaling of the processes
+        the change needs, which cannot be refused."""
+        config = apply_watcher_options(self.config, options)
+        check_watcher(config)
+        change = self.take_config(config)
+        for _key in options:
+            self.publish("updated", {"time": time.time()})
+        return self._converge_to_config(change is not None and change.restart)
+
+    async def _converge_to_config(self, needs_reload: bool) -> None:
         async with self._lock:
-            change = self.take_config(apply_watcher_options(self.config, options))
-            needs_reload = change is not None and change.restart
-            for _key in options:
-                self.publish("updated", {"time": time.time()})
             if self.state is WatcherState.STOPPED:
                 return
             if needs_reload:

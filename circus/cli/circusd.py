@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 from circus import __version__
 from circus.errors import CircusError
@@ -82,19 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _install_signal_handlers(loop, arbiter, stop_workers: bool) -> None:
     def on_reload() -> None:
-        loop.create_task(_safe(arbiter.reload_config(), "reloadconfig (SIGHUP)"))
+        loop.create_task(_safe(arbiter.reload_config, "reloadconfig (SIGHUP)"))
 
     def on_quit() -> None:
-        loop.create_task(_safe(arbiter.quit(stop_workers=stop_workers), "quit (signal)"))
+        loop.create_task(_safe(lambda: arbiter.quit(stop_workers=stop_workers), "quit (signal)"))
 
     loop.add_signal_handler(signal.SIGHUP, on_reload)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         loop.add_signal_handler(signum, on_quit)
 
 
-async def _safe(coro, what: str) -> None:
+async def _safe(operation: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run ``operation`` (whose refusal may come before or after its first await) and log
+    its failure: a signal has nobody to reply to."""
     try:
-        await coro
+        await operation()
     except CircusError as exc:
         log.error("%s failed: %s", what, exc)
     except Exception:

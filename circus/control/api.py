@@ -9,11 +9,18 @@ arbiter serialises conflicting ones per watcher itself (a command waits its turn
 Errors: unknown watcher -> :class:`circus.errors.MessageError` ``"program NAME not found"``;
 duplicate name -> :class:`circus.errors.AlreadyExistError`; bad option -> ConfigError/MessageError
 naming the key. The controller maps them to the wire (errno + reason).
+
+Refusals come before the reply, ``waiting`` or not. So the methods that start a long operation
+without ``waiting`` (``incr``, ``decr``, ``set_options``, ``kill``, ``rm_watcher``,
+``reload_config``) are plain functions: called, they check and take the change at once (raising
+if it is refused, nothing changed then) and return an awaitable for the rest of the work (scaling,
+stopping, reloading processes), which cannot be refused. A command awaits it, or leaves it to run
+in the background (:meth:`circus.control.commands.base.Command.finish`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
 
@@ -43,14 +50,16 @@ class WatcherAPI(Protocol):
         """send_hup, or spawn-new-then-stop-oldest, or sequential; ``graceful=False`` restarts.
         Returns ``{"stopped", "started", "kept"}``."""
 
-    async def incr(self, nb: int = 1) -> int:
-        """Add processes; returns the new numprocesses (singleton: unchanged)."""
+    def incr(self, nb: int = 1) -> Awaitable[int]:
+        """Add processes; the awaitable gives the new numprocesses (singleton: unchanged)."""
 
-    async def decr(self, nb: int = 1) -> int:
-        """Remove processes (clamped at 0); returns the new numprocesses."""
+    def decr(self, nb: int = 1) -> Awaitable[int]:
+        """Remove processes (clamped at 0); the awaitable gives the new numprocesses."""
 
-    async def set_options(self, options: Mapping[str, Any]) -> None:
-        """Apply converted+validated options; emits ``updated`` per key; reloads if needed."""
+    def set_options(self, options: Mapping[str, Any]) -> Awaitable[None]:
+        """Check the options against the configuration (ConfigError naming each bad key, hook
+        or stream class) and take them; emits ``updated`` per key; the awaitable reloads or
+        scales the processes as the change needs."""
 
     def options(self) -> dict[str, Any]:
         """Every option of the watcher (the manual's names) plus its free-form keys."""
@@ -68,13 +77,14 @@ class WatcherAPI(Protocol):
     ) -> None:
         """Send a signal with the routing rules of the original ``signal`` command."""
 
-    async def kill(
+    def kill(
         self,
         signum: int | None = None,
         pid: int | None = None,
         graceful_timeout: float | None = None,
-    ) -> None:
-        """signum (default stop_signal) then SIGKILL after the timeout; respawn per policy."""
+    ) -> Awaitable[None]:
+        """signum (default stop_signal) then SIGKILL after the timeout; respawn per policy.
+        An unknown ``pid`` raises MessageError at the call."""
 
     def stats(self, pid: int | None = None, extended: bool = False) -> dict[str, Any]:
         """``{str(pid): info}`` with the original's info fields (plus age, started, wid,
@@ -118,8 +128,8 @@ class ArbiterAPI(Protocol):
     ) -> WatcherAPI:
         """Create a watcher from converted options; started only if ``start``."""
 
-    async def rm_watcher(self, name: str, nostop: bool = False) -> None:
-        """Remove a watcher; its processes are stopped unless ``nostop``."""
+    def rm_watcher(self, name: str, nostop: bool = False) -> Awaitable[None]:
+        """Remove a watcher at once; the awaitable stops its processes unless ``nostop``."""
 
     async def start_watchers(self, watchers: Sequence[WatcherAPI] | None = None) -> None:
         """None: every watcher with autostart (priority order)."""
@@ -133,8 +143,9 @@ class ArbiterAPI(Protocol):
     async def reload(self, graceful: bool = True, sequential: bool = False) -> None:
         """Reload every watcher (priority order)."""
 
-    async def reload_config(self) -> dict[str, list[str]]:
-        """Re-read the config file and converge; returns what was added/removed/changed."""
+    def reload_config(self) -> Awaitable[dict[str, list[str]]]:
+        """Re-read the config file (ConfigError listing every problem at the call); the
+        awaitable converges and gives what was added/removed/changed."""
 
     async def quit(self, stop_workers: bool = False) -> None:
         """Stop circusd. Kernel-hosted workers keep running unless ``stop_workers``."""

@@ -12,13 +12,16 @@ original's ``(short, name, default, help)`` tuples, ``execute`` may be a plain f
 ``validate`` may change the dict in place and return None.
 
 Execution model (replaces the original's tornado Futures and global "synchronized" lock):
-:meth:`Command.execute` is a coroutine run on the arbiter's loop. Everything a command must
-check before replying (the watcher exists, the pid belongs to it...) happens before its first
-``await``, so errors are always reported. Long operations go through :meth:`Command.finish`:
-with ``waiting`` true the reply waits for them and carries their result; without it the reply
-is sent at once and the operation goes on in the background (its failure is logged). The
-arbiter serialises conflicting operations itself, so there is no "arbiter is already running X
-command" error any more.
+:meth:`Command.execute` is a coroutine run on the arbiter's loop. Everything that can refuse a
+command (the watcher exists, the pid belongs to it, the options are valid, the configuration file
+loads...) is checked before the reply, ``waiting`` or not: the arbiter's long operations check
+and take the change when they are called and return an awaitable for the rest
+(:mod:`circus.control.api`). That rest goes through :meth:`Command.finish`: with ``waiting``
+true the reply waits for it and carries its result; without it the reply is sent at once and it
+goes on in the background. It cannot be refused; what happens to processes then (a spawn that
+fails, a hook that refuses) is policy, reported in the log and by events. The arbiter serialises
+conflicting operations itself, so there is no "arbiter is already running X command" error any
+more.
 """
 
 from __future__ import annotations
