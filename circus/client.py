@@ -24,7 +24,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from circus.control import security
+from circus.control import boundedjson, security
 from circus.control.defaults import default_endpoint
 from circus.errors import CallError
 
@@ -58,8 +58,8 @@ def _encode_call(cmd: dict[str, Any]) -> tuple[str, bytes]:
 
 def _decode_reply(data: bytes) -> dict[str, Any] | None:
     try:
-        reply = json.loads(data)
-    except ValueError:
+        reply = boundedjson.loads(data, boundedjson.MAX_REPLY_DEPTH)
+    except ValueError:  # not JSON, or nested too deep: not a reply of circusd
         return None
     return reply if isinstance(reply, dict) else None
 

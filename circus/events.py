@@ -21,7 +21,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from circus.control import security
+from circus.control import boundedjson, security
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,12 @@ def encode_event(topic: str, payload: Mapping[str, Any]) -> list[bytes]:
 
 
 def decode_event(frames: list[bytes]) -> tuple[str, Any]:
-    """``(topic, payload)``; a body that is not JSON is returned as text."""
+    """``(topic, payload)``; a body that is not JSON (or nests deeper than
+    :data:`boundedjson.MAX_REPLY_DEPTH`) is returned as text, so no event can crash a subscriber."""
     topic = frames[0].decode("utf-8", "replace") if frames else ""
     body = frames[1] if len(frames) > 1 else b""
     try:
-        return topic, json.loads(body)
+        return topic, boundedjson.loads(body, boundedjson.MAX_REPLY_DEPTH)
     except ValueError:
         return topic, body.decode("utf-8", "replace")
 

@@ -12,18 +12,21 @@ Wire format (identical to Circus 0.19, see docs/commands.md):
 This module is the one place where exceptions become ``errno`` + ``reason``
 (:func:`error_from_exception`). Unlike the original, every malformed request gets an error
 reply (the original silently dropped an empty body, a body without ``command`` and a body that
-is not a JSON object).
+is not a JSON object), except a cast, which asked for no reply. Requests are bounded: at most
+:data:`MAX_REQUEST_BYTES` bytes and :data:`boundedjson.MAX_DEPTH` levels of nesting.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from circus.control import boundedjson
 from circus.errors import (
     BadResultError,
     CircusError,
@@ -33,6 +36,7 @@ from circus.errors import (
 )
 
 CAST = "cast"  # msg_type of a fire-and-forget request: no reply at all
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # a bigger request is refused with an error reply
 
 
 @dataclass
@@ -50,7 +54,17 @@ def decode_request(body: bytes | str) -> Request:
 
     The ``id`` of a request that could be parsed far enough is kept on the exception as
     ``exc.request_id`` so the error reply can echo it (and ``exc.cast``: casts get no reply).
+    When the body cannot be parsed (too big, too deep, not JSON), :func:`salvage_id` recovers
+    the id if it is the first or the last key of the top-level object, else it is ``None``.
     """
+    if len(body) > MAX_REQUEST_BYTES:
+        raise _tagged(
+            MessageError(
+                f"message invalid: request of {len(body)} bytes exceeds the limit of "
+                f"{MAX_REQUEST_BYTES} bytes ({MAX_REQUEST_BYTES // 1024**2} MiB)"
+            ),
+            salvage_id(body),
+        )
     if isinstance(body, bytes):
         try:
             body = body.decode("utf-8")
@@ -60,34 +74,64 @@ def decode_request(body: bytes | str) -> Request:
     if not body:
         raise InvalidJSONError("json invalid: empty message")
     try:
-        data = json.loads(body)
+        data = boundedjson.loads(body)
     except ValueError as exc:
-        raise InvalidJSONError(f"json invalid: {exc}") from None
+        raise _tagged(InvalidJSONError(f"json invalid: {exc}"), salvage_id(body)) from None
     if not isinstance(data, dict):
         raise InvalidJSONError(
             f"json invalid: a request must be a JSON object, got {_json_type(data)}"
         )
     mid = data.get("id")
-    try:
-        command = data.get("command")
-        if command is None:
-            raise MessageError("message invalid 'command' is missing")
-        if not isinstance(command, str):
-            raise MessageError(f"message invalid 'command' must be a string, got {command!r}")
-        properties = data.get("properties")
-        if properties is None:
-            properties = {}
-        if not isinstance(properties, dict):
-            raise MessageError(
+    cast = data.get("msg_type") == CAST
+    command = data.get("command")
+    if command is None:
+        raise _tagged(MessageError("message invalid 'command' is missing"), mid, cast)
+    if not isinstance(command, str):
+        raise _tagged(
+            MessageError(f"message invalid 'command' must be a string, got {command!r}"), mid, cast
+        )
+    properties = data.get("properties")
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise _tagged(
+            MessageError(
                 f"message invalid 'properties' must be an object, got {_json_type(properties)}"
-            )
-    except MessageError as exc:
-        exc.request_id = mid  # type: ignore[attr-defined]
-        exc.cast = data.get("msg_type") == CAST  # type: ignore[attr-defined]
-        raise
-    return Request(
-        command=command, properties=properties, id=mid, cast=data.get("msg_type") == CAST
-    )
+            ),
+            mid,
+            cast,
+        )
+    return Request(command=command, properties=properties, id=mid, cast=cast)
+
+
+def _tagged(exc: MessageError, mid: Any, cast: bool = False) -> MessageError:
+    exc.request_id = mid  # type: ignore[attr-defined]
+    exc.cast = cast  # type: ignore[attr-defined]
+    return exc
+
+
+# The id as the first or last key of the top-level object: ``{"id": V, ...`` or ``..., "id": V}``
+# (the original client and ours put it last). V is a short string, a number, null or a boolean.
+_ID_VALUE = rb'"(?:[^"\\]|\\.){0,200}"|-?\d{1,30}(?:\.\d{1,30})?|null|true|false'
+_ID_FIRST = re.compile(rb'\A\s*\{\s*"id"\s*:\s*(' + _ID_VALUE + rb")\s*[,}]")
+_ID_LAST = re.compile(rb'[{,]\s*"id"\s*:\s*(' + _ID_VALUE + rb")\s*\}\s*\Z")
+_ID_WINDOW = 512  # bytes looked at, at each end of the body
+
+
+def salvage_id(body: bytes | str) -> Any:
+    """The request id of a body that cannot be parsed, if it can be found cheaply, else None.
+
+    Only the first and last few hundred bytes are looked at, so this costs nothing on a huge
+    body; an error reply then still reaches a client that matches replies by id.
+    """
+    data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    match = _ID_FIRST.match(data[:_ID_WINDOW]) or _ID_LAST.search(data[-_ID_WINDOW:])
+    if match is None:
+        return None
+    try:
+        return json.loads(match.group(1))
+    except ValueError:
+        return None
 
 
 def _json_type(value: Any) -> str:

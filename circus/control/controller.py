@@ -2,10 +2,12 @@
 
 Framing: a client DEALER sends one frame (the JSON request); the ROUTER sees
 ``[identity, body]`` and answers ``[identity, reply]``, which the DEALER receives as one frame.
-Messages with another number of frames (a REQ client adds an empty delimiter) are logged and
-dropped, as in the original: there is no identity we could safely answer.
-
-Every other malformed input gets an error reply (see :mod:`circus.control.codec`). Each request
+Every malformed input gets an error reply to the sender's identity (the original dropped
+messages of another number of frames): a REQ client's ``[identity, b"", body]`` is answered
+in its own envelope ``[identity, b"", error]`` so the REQ socket accepts it, any other frame
+count gets ``[identity, error]``. Bodies are checked by :mod:`circus.control.codec` (size,
+nesting depth, JSON, shape). The only input that gets no reply is a frame over
+:data:`MAX_MESSAGE_BYTES`: ZeroMQ drops the connection before circusd sees it. Each request
 runs as its own task on the arbiter's loop, so a slow ``stop --waiting`` does not delay
 ``status``; the arbiter serialises conflicting operations per watcher itself, so this module
 holds no lock and the original's "arbiter is already running X command" errors do not exist.
@@ -35,14 +37,16 @@ from circus.control.codec import (
     encode,
     error_from_exception,
     ok_reply,
+    salvage_id,
 )
 from circus.control.commands import Command, get_commands
-from circus.errors import CircusError, UnknownCommandError
+from circus.errors import CircusError, MessageError, UnknownCommandError
 
 log = logging.getLogger(__name__)
 
-EXPECTED_FRAMES = 2  # [client identity, JSON body]
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # a bigger request disconnects the peer (no memory blowup)
+# A frame bigger than this is never delivered: ZeroMQ disconnects the sender (MAXMSGSIZE), so
+# no error reply is possible; requests between MAX_REQUEST_BYTES and this get one.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 CLOSE_LINGER_MS = 1000  # on stop, give queued replies (quit's own) this long to leave
 
 
@@ -137,16 +141,8 @@ class Controller:
                     return
                 log.warning("control socket receive failed: %s", exc)
                 continue
-            if len(frames) != EXPECTED_FRAMES:
-                log.warning(
-                    "dropped a message of %d frames (expected %d: a DEALER client "
-                    "sends exactly one); REQ sockets are not supported",
-                    len(frames),
-                    EXPECTED_FRAMES,
-                )
-                continue
-            identity, body = frames
-            task = asyncio.create_task(self._handle(identity, body))
+            identity, parts = frames[0], frames[1:]
+            task = asyncio.create_task(self._handle(identity, parts))
             self._inflight[task] = (identity, None)
             task.add_done_callback(self._forget)
 
@@ -156,15 +152,23 @@ class Controller:
         if not task.cancelled() and task.exception() is not None:  # a bug in this module
             log.error("control message handler crashed", exc_info=task.exception())
 
-    async def _handle(self, identity: bytes, body: bytes) -> None:
+    async def _handle(self, identity: bytes, parts: list[bytes]) -> None:
         task = asyncio.current_task()
+        envelope = framing_envelope(parts)
         try:
-            request = decode_request(body)
+            if len(parts) != 1:
+                raise frames_error(parts)
+            request = decode_request(parts[0])
         except CircusError as exc:
-            log.info("bad control message %r: %s", body[:200], exc)
+            log.info("bad control message %r: %s", parts[-1][:200] if parts else b"", exc)
             if getattr(exc, "cast", False):
                 return
-            await self._send(identity, error_from_exception(exc, getattr(exc, "request_id", None)))
+            reply = error_from_exception(exc, getattr(exc, "request_id", None))
+            await self._send(identity, reply, envelope)
+            return
+        except Exception as exc:  # a bug in the codec: still answer, never crash the handler
+            log.error("decoding a control message failed", exc_info=exc)
+            await self._send(identity, error_from_exception(exc), envelope)
             return
         if task is not None:
             self._inflight[task] = (identity, request)
@@ -204,7 +208,9 @@ class Controller:
                 log.error("command %r failed: %s", command_name, reply["reason"], exc_info=exc)
             return reply
 
-    async def _send(self, identity: bytes, reply: dict[str, Any]) -> None:
+    async def _send(
+        self, identity: bytes, reply: dict[str, Any], envelope: tuple[bytes, ...] = ()
+    ) -> None:
         if self._socket is None:
             log.debug("reply dropped, the control socket is closed: %s", reply)
             return
@@ -213,6 +219,23 @@ class Controller:
         except (TypeError, ValueError) as exc:  # a command returned something JSON cannot hold
             data = encode(error_from_exception(exc, reply.get("id")))
         try:
-            await self._socket.send_multipart([identity, data])
+            await self._socket.send_multipart([identity, *envelope, data])
         except zmq.ZMQError as exc:
             log.debug("could not send reply to %r: %s", identity, exc)
+
+
+def framing_envelope(parts: list[bytes]) -> tuple[bytes, ...]:
+    """The frames to put between identity and reply: ``(b"",)`` for a REQ client, else none."""
+    return (b"",) if len(parts) == 2 and parts[0] == b"" else ()
+
+
+def frames_error(parts: list[bytes]) -> MessageError:
+    """The error for a message that is not exactly one frame after the identity."""
+    what = f"{len(parts)} frames"
+    if framing_envelope(parts):
+        what += ", an empty delimiter and the body: REQ sockets are not supported"
+    exc = MessageError(
+        f"message invalid: got {what}; send the JSON request as one frame from a DEALER socket"
+    )
+    exc.request_id = salvage_id(parts[-1]) if parts else None  # type: ignore[attr-defined]
+    return exc

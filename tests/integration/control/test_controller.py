@@ -308,14 +308,84 @@ def test_malformed_messages_get_error_replies(raw, body, errno, fragment, mid):
     assert fragment in reply["reason"] and reply["id"] == mid
 
 
-def test_wrong_frame_count_is_dropped_and_server_survives(raw, server):
-    raw.send_multipart([b"", b'{"command": "list"}'])  # what a REQ socket sends
-    assert not raw.poll(300)
+DEEP = b"[" * 100_000 + b"]" * 100_000  # json.loads raised RecursionError on this
+
+
+@pytest.mark.parametrize(
+    "body, mid",
+    [
+        (b'{"id": "d1", "command": "status", "properties": {"name": ' + DEEP + b"}}", "d1"),
+        (b'{"command": "status", "properties": {"x": ' + DEEP + b'}, "id": "d2"}', "d2"),
+        (b'{"command": "list", "id": 7, "properties": ' + b"{" * 50_000, None),
+        (b"[" * 100_000, None),
+    ],
+)
+def test_deep_nesting_gets_an_error_reply(raw, body, mid):
+    reply = raw_call(raw, body)
+    assert reply["status"] == "error" and reply["errno"] == 1, reply
+    assert "nesting deeper than 32 levels" in reply["reason"] and reply["id"] == mid
     assert raw_call(raw, b'{"id": 1, "command": "numwatchers"}')["numwatchers"] == 2
 
 
+def test_nesting_up_to_the_limit_is_accepted(raw):
+    deep_ok = b"[" * 30 + b"]" * 30  # 30 + the request object + properties = 32 levels
+    reply = raw_call(raw, b'{"id": "n", "command": "list", "properties": {"x": ' + deep_ok + b"}}")
+    assert reply["status"] == "ok" and reply["id"] == "n"
+
+
+def test_an_over_limit_request_gets_an_error_naming_the_limit(raw):
+    body = json.dumps(
+        {"command": "add", "properties": {"name": "big", "cmd": "x" * (5 * 1024 * 1024)}, "id": "b"}
+    ).encode()
+    reply = raw_call(raw, body)
+    assert reply["status"] == "error" and reply["errno"] == 3 and reply["id"] == "b"
+    assert "exceeds the limit of 4194304 bytes (4 MiB)" in reply["reason"], reply["reason"]
+    assert raw_call(raw, b'{"id": 1, "command": "numwatchers"}')["numwatchers"] == 2
+
+
+def test_a_frame_over_the_transport_cap_disconnects_only_that_sender(raw):
+    raw.send(b'{"id": "huge", "command": "list", "x": "' + b"x" * (17 * 1024 * 1024) + b'"}')
+    assert not raw.poll(500)  # ZeroMQ dropped the connection: nothing to answer (documented)
+    support.wait_for(
+        lambda: raw_call(raw, b'{"id": 2, "command": "numwatchers"}')["numwatchers"] == 2
+    )  # the DEALER reconnects by itself and is served again
+
+
+@pytest.mark.parametrize(
+    "frames, mid",
+    [
+        ([b'{"id": "m", "command": "list"}', b"extra"], None),
+        ([b"junk", b'{"id": "m", "command": "list"}'], "m"),
+        ([b"", b"", b"", b"{}"], None),
+    ],
+)
+def test_multi_frame_messages_get_an_error_reply(raw, frames, mid):
+    raw.send_multipart(frames)
+    assert raw.poll(5000), "no reply to a multi-frame message"
+    reply = json.loads(raw.recv())
+    assert reply["status"] == "error" and reply["errno"] == 3 and reply["id"] == mid
+    assert f"{len(frames)} frames" in reply["reason"] and "DEALER" in reply["reason"]
+    assert raw_call(raw, b'{"id": 1, "command": "numwatchers"}')["numwatchers"] == 2
+
+
+def test_a_req_client_gets_the_error_in_its_envelope(server):
+    ctx = zmq.Context()
+    req = ctx.socket(zmq.REQ)
+    req.linger = 0
+    try:
+        req.connect(server.endpoint)
+        req.send(b'{"id": "r", "command": "list"}')
+        assert req.poll(5000), "a REQ client got no reply"
+        reply = json.loads(req.recv())
+        assert reply["status"] == "error" and reply["id"] == "r"
+        assert "REQ sockets are not supported" in reply["reason"] and "DEALER" in reply["reason"]
+    finally:
+        req.close(0)
+        ctx.term()
+
+
 def test_binary_garbage_does_not_kill_the_server(raw):
-    for junk in (b"\x00\xff" * 100, b"{" * 10000, os.urandom(512)):
+    for junk in (b"\x00\xff" * 100, b"{" * 10000, b"[" * 10000, os.urandom(512)):
         assert raw_call(raw, junk)["status"] == "error"
     assert raw_call(raw, b'{"command": "numwatchers"}')["numwatchers"] == 2
 

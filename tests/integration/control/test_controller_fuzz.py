@@ -91,3 +91,30 @@ def test_random_json_requests(dealer, request):
     reply = exchange(dealer, json.dumps(request).encode())
     assert reply["id"] == request.get("id")  # echoed whatever went wrong
     still_alive(dealer)
+
+
+@FUZZ
+@given(frames=st.lists(st.binary(max_size=60), min_size=2, max_size=5))
+def test_random_multi_frame_messages(dealer, frames):
+    dealer.send_multipart(frames)
+    assert dealer.poll(5000), f"no reply to {frames!r}"
+    *envelope, body = dealer.recv_multipart()
+    assert envelope == ([b""] if len(frames) == 2 and frames[0] == b"" else [])  # REQ-shaped
+    reply = json.loads(body)
+    assert reply["status"] == "error" and reply["errno"] == 3 and "frames" in reply["reason"]
+    still_alive(dealer)
+
+
+brackets = st.text(alphabet="[]{}", min_size=1, max_size=50).map(lambda s: s * 200)
+
+
+@FUZZ
+@given(
+    nesting=brackets | st.integers(min_value=1, max_value=5000).map(lambda n: "[" * n + "]" * n),
+    request_id=st.text(alphabet="abcdef0123456789", min_size=1, max_size=32),
+)
+def test_random_nesting_gets_a_reply_with_the_id(dealer, nesting, request_id):
+    body = f'{{"command": "list", "properties": {{"x": {nesting}}}, "id": "{request_id}"}}'
+    reply = exchange(dealer, body.encode())
+    assert reply["id"] == request_id
+    still_alive(dealer)
