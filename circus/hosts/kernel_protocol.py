@@ -39,6 +39,9 @@ BATCH_END = b"] "
 ERROR_PREFIX = "Error: "
 WATCH_ENDINGS = ("Nothing left to watch", "Stopped watching")
 STREAMS = {"out": "stdout", "err": "stderr"}
+# The kernel reads a pipe at most 1 MiB at a time, so no output record is longer; a bigger
+# length is a broken peer, refused before anything is buffered for it.
+MAX_CHUNK_BYTES = 16 * 1024 * 1024
 _FORBIDDEN = {"\n": "a newline", "\r": "a carriage return", "\0": "a NUL byte"}
 
 
@@ -326,7 +329,10 @@ def parse_record_header(header: str) -> tuple[str, tuple]:
     try:
         if kind in STREAMS:
             name, stamp, length = rest.rsplit(":", 2)
-            return kind, (name, float(stamp), int(length))
+            size = int(length)
+            if not 0 <= size <= MAX_CHUNK_BYTES:
+                raise ValueError(f"chunk length out of range 0..{MAX_CHUNK_BYTES}")
+            return kind, (name, float(stamp), size)
         if kind == "closed":
             name, stamp, code = rest.rsplit(":", 2)
             return kind, (name, float(stamp), int(code))

@@ -279,6 +279,8 @@ def test_batches_split_into_single_bytes_still_parse():
         (b"out:x:1.0:2\nabX] ", kp.ProtocolError),  # no newline after the payload
         (b"dropped:x:1.0:in:3\n] ", kp.ProtocolError),
         (b"out:x:1.0:10\nshort", asyncio.IncompleteReadError),  # connection closed mid-record
+        (b"out:x:1.0:-1\n\n] ", kp.ProtocolError),  # readexactly(-1) raised ValueError
+        (b"err:x:1.0:99999999999999\n", kp.ProtocolError),  # never buffer an absurd length
     ],
 )
 def test_watch_endings_and_garbage(data, error):
