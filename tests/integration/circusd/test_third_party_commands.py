@@ -70,10 +70,10 @@ def extension(tmp_path, monkeypatch):
     return path
 
 
-def circusctl(endpoint, *args):
+def circusctl(endpoint, *args, stdin=None, env=None):
     return subprocess.run(
         [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", endpoint, *args],
-        capture_output=True, text=True, timeout=30)
+        capture_output=True, text=True, timeout=30, input=stdin, env=env)
 
 
 def check_config(path):
@@ -111,6 +111,15 @@ def test_a_command_written_as_the_manual_shows_is_callable_from_circusctl(
     assert circusctl(d.endpoint, "numwatchers").stdout == "3\n"
     result = circusctl(d.endpoint, "nosuchcommand")
     assert result.returncode == 2 and "nosuchcommand" in result.stderr
+    # the shell loads them too
+    result = circusctl(d.endpoint, stdin="countwatchers shell --prefix web\n")
+    assert "SHELL: 1 of 3" in result.stdout
+    # a circusctl that cannot import the module says which one, and why
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = circusctl(d.endpoint, "countwatchers", "x", env=env)
+    assert result.returncode == 2
+    assert "cannot import command module 'mycommands'" in result.stderr
+    assert "ModuleNotFoundError" in result.stderr
 
 
 def test_check_config_imports_the_command_modules(tmp_path, extension):
