@@ -261,6 +261,8 @@ class Arbiter:
         for i, watcher in enumerate(self.by_priority(watchers)):
             if i and warmup:
                 await asyncio.sleep(warmup)
+            if self._quitting:  # SIGTERM during start-up: start nothing more
+                return
             await watcher.start()
 
     async def stop_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
@@ -436,6 +438,8 @@ class Arbiter:
         await self._adopt()  # before any event flows: output of adopted workers has an owner
         await self.hosts.subscribe_all()
         await self.start_watchers()
+        if self._quitting:  # quit() ran meanwhile: it closed the hosts and ends run()
+            return
         await self._stop_orphans()
         # Bound last: a command sent during start-up waits (queued by ZeroMQ) instead of
         # seeing half-started watchers. (Imported here too: the workers start sooner.)

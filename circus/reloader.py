@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: [circus] settings a running circusd applies at once; the others wait for a restart.
-LIVE_SETTINGS = frozenset({"warmup_delay", "check_delay", "loglevel", "debug_gc"})
+LIVE_SETTINGS = frozenset({"warmup_delay", "check_delay", "loglevel", "debug_gc", "max_processes"})
 
 
 def read_config(arbiter: Arbiter) -> CircusConfig:

@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import signal as signals
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from circus import hooks as hooklib
@@ -91,6 +93,9 @@ class Watcher(WatcherCommands):
         self._retry_at = 0.0
         self._demand_seen = not config.on_demand
         self._recovering = False
+        # A stop or quit is waiting for the lock: a start or scale in progress stops spawning
+        # at its next batch instead of finishing a large count first (a request, not a state).
+        self._halt_spawning = False
 
     def clamp(self, numprocesses: int) -> int:
         """A process count as the watcher can have it: at least 0, at most 1 if singleton."""
@@ -328,39 +333,38 @@ class Watcher(WatcherCommands):
 
         Without ``warmup_delay`` they are spawned in concurrent batches of
         :data:`SPAWN_BATCH`: the host pipelines them (one kernel round trip per batch instead
-        of per process). With it, one at a time with the delay in between. Stops at the first
-        failure (the caller schedules the retry)."""
+        of per process). With it, one at a time with the delay in between. Each batch takes its
+        wids as it goes (nothing is allocated per process up front) and is awaited, so the loop
+        serves signals and commands in between; a stop or quit requested meanwhile ends the
+        spawning at the next batch. Stops at the first failure (the caller schedules the
+        retry)."""
         warmup = float(self.config.warmup_delay or 0)
-        wids = self._free_wids(count)
         batch = 1 if warmup else SPAWN_BATCH
+        free = self._free_wids()
         result: list[Process | None] = []
         for start in range(0, count, batch):
-            if self.state not in (S.ACTIVE, S.STARTING):
+            if self.state not in (S.ACTIVE, S.STARTING) or self._halt_spawning:
                 break
             if start and warmup:
                 await asyncio.sleep(warmup)
-            procs = await asyncio.gather(*(self._spawn_one(w) for w in wids[start : start + batch]))
+            wids = itertools.islice(free, min(batch, count - start))
+            procs = await asyncio.gather(*(self._spawn_one(w) for w in wids))
             result += procs
             if None in procs:
                 break
         return result
 
-    def _free_wids(self, count: int) -> list[int]:
-        """The ``count`` smallest wids not used by a live process (wids start at 1)."""
+    def _free_wids(self) -> Iterator[int]:
+        """The wids not used by a live process, smallest first (wids start at 1), one at a
+        time as they are taken."""
         used = {p.wid for p in self.processes.values()}
-        free: list[int] = []
-        wid = 1
-        while len(free) < count:
-            if wid not in used:
-                free.append(wid)
-            wid += 1
-        return free
+        return (wid for wid in itertools.count(1) if wid not in used)
 
     async def _spawn_one(self, wid: int | None = None) -> Process | None:
         """Spawn one process (in ``wid``, default the smallest free slot); None on failure
         (counted as a failed start)."""
         if wid is None:
-            wid = self._free_wids(1)[0]
+            wid = next(self._free_wids())
         if not self._recovering and not await self._hook("before_spawn"):
             log.warning("%s: before_spawn hook refused the spawn", self.name)
             self.arbiter.loop.create_task(self.stop())
@@ -430,6 +434,7 @@ class Watcher(WatcherCommands):
 
     def detach(self) -> None:
         """Forget processes without stopping them (circusd quits, the kernel keeps them)."""
+        self._halt_spawning = True
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -123,10 +123,12 @@ class WatcherCommands:
         self._transition(WatcherState.STOPPED)  # STOPPING -> STOPPED
 
     async def stop(self) -> None:
+        self._halt_spawning = True  # a start or scale holding the lock ends at its next batch
         async with self._lock:
             await self._stop_locked()
 
     async def _stop_locked(self) -> None:
+        self._halt_spawning = False
         if self.state is WatcherState.STOPPED:
             return
         self._transition(WatcherState.STOPPING)  # ACTIVE|STARTING -> STOPPING

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from circus.config import env as envlib
 from circus.config.ini import Entry
+from circus.config.limits import process_limit
 from circus.config.model import CircusSettings, EnvSection, SocketConfig, WatcherConfig
 from circus.config.problems import NOWHERE, Origin, Problems, nearest
 from circus.config.substitution import referenced_sockets
@@ -164,3 +165,24 @@ def check_endpoints(
             problems.warn(
                 f"{value} is relative to circusd's working directory", origin(key), "circus", key
             )
+
+
+def check_process_count(
+    watcher: WatcherConfig,
+    settings: CircusSettings,
+    problems: Problems,
+    origin: Origin,
+    key_origins: Mapping[str, Entry] | None = None,
+) -> None:
+    """A watcher's ``numprocesses`` is within the process limit (:mod:`circus.config.limits`),
+    placed on the ``numprocesses`` line when ``key_origins`` has it."""
+    try:
+        process_limit(settings.max_processes).check(watcher.numprocesses)
+    except ValueError as exc:
+        entry = (key_origins or {}).get("numprocesses")
+        problems.error(
+            str(exc),
+            entry.origin if entry is not None else origin,
+            f"watcher:{watcher.name}",
+            "numprocesses",
+        )

@@ -17,6 +17,7 @@ from circus.config import env as envlib
 from circus.config.checks import (
     check_endpoints,
     check_env_patterns,
+    check_process_count,
     check_unique,
     check_watcher_sockets,
 )
@@ -287,6 +288,7 @@ def _check_all(
     for watcher, section in watchers:
         origin = section.origin
         check_watcher_sockets(watcher, by_name, problems, origin, section.entries)
+        check_process_count(watcher, settings, problems, origin, section.entries)
         if watcher.on_demand and not watcher.socket_refs:
             problems.warn(
                 "on_demand waits for a connection on the watcher's sockets, but it "

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from circus.config.limits import DEFAULT_MAX_PROCESSES
 from circus.config.substitution import referenced_sockets
 from papa_kernel.paths import default_kernel_socket, runtime_dir
 
@@ -131,6 +132,7 @@ class CircusSettings:
     include: tuple[str, ...] = ()
     include_dir: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()  # modules of third-party control commands
+    max_processes: int = DEFAULT_MAX_PROCESSES  # see circus.config.limits
 
     @property
     def curve(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from circus.config import converters as cv
 from circus.config.ini import Entry, Section
+from circus.config.limits import MAX_PROCESSES_CEILING
 from circus.config.model import CircusSettings, FrozenMap, PluginConfig, SocketConfig
 from circus.config.problems import Problems, nearest
 from circus.config.schema import (
@@ -128,6 +129,7 @@ CIRCUS_OPTIONS: dict[str, Converter] = {
     "include": _words,
     "include_dir": _words,
     "commands": _module_names,
+    "max_processes": lambda v: cv.to_int(v, 1, MAX_PROCESSES_CEILING),
 }
 
 FAMILIES = {

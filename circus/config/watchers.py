@@ -246,9 +246,10 @@ def watcher_from_options(
     values, free = gather(entries, section, problems, values, lookup, strict=True)
     watcher = finish(name, values, free, problems, section)
     if watcher is not None and config is not None:
-        from circus.config.checks import check_watcher_sockets
+        from circus.config.checks import check_process_count, check_watcher_sockets
 
         check_watcher_sockets(watcher, {s.name: s for s in config.sockets}, problems, NOWHERE)
+        check_process_count(watcher, config.circus, problems, NOWHERE)
     problems.raise_if_errors()
     assert watcher is not None
     return watcher

@@ -13,13 +13,11 @@ import time
 
 import pytest
 
-from circus.config import convert_watcher_option, load_config
+from circus.config import convert_watcher_option
 from circus.config.converters import MAX_TEXT_LENGTH
 from circus.config.ini import parse_text
 from circus.config.problems import Problems
 from circus.errors import ConfigError
-
-from .conftest import ENVIRON
 
 LIMIT = MAX_TEXT_LENGTH
 
@@ -61,39 +59,7 @@ def test_over_long_values_from_commands_are_refused(key):
     assert "aaaa" * 30 not in str(info.value)
 
 
-def _write(tmp_path, name: str, text: str):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def _best_load_time(path, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        load_config(path, environ=ENVIRON, log_warnings=False)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-SIZE = LIMIT - 1024  # the biggest value allowed, with room for the section around it
-PIECES = 16
-
-
-@pytest.mark.timeout(120)
-def test_one_long_cmd_costs_about_as_much_as_many_short_ones(tmp_path, runtime_dir):
-    """Loading (parse, shell-split, convert) a cmd of the largest allowed size."""
-    one = _write(tmp_path, "one.ini", f"[watcher:w]\ncmd = /bin/{'a' * SIZE}\n")
-    many = _write(
-        tmp_path,
-        "many.ini",
-        "".join(f"[watcher:w{i}]\ncmd = /bin/{'a' * (SIZE // PIECES)}\n" for i in range(PIECES)),
-    )
-    ratio = _best_load_time(one) / _best_load_time(many)
-    assert ratio < 4, f"one long cmd is {ratio:.1f}x dearer than {PIECES} short ones"
-
-
-def _best_parse_time(text: str, repeat: int = 3) -> float:
+def _best_parse_time(text: str, repeat: int = 5) -> float:
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()

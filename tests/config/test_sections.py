@@ -92,6 +92,7 @@ CIRCUS_CASES = {
     "fqdn_prefix": ("prod", "prod", None, None),
     "include_dir": ("conf.d other.d", ("conf.d", "other.d"), None, None),
     "commands": ("json, os.path", ("json", "os.path"), "json:loads", "module names"),
+    "max_processes": ("4096", 4096, "0", ">= 1"),
 }
 
 

@@ -1,0 +1,171 @@
+"""Bounded counts and values (issue 7, items 3 and 5), with a real circusd.
+
+- a process count above the process limit (``[circus] max_processes``, or circusd's
+  RLIMIT_NPROC when smaller) is refused: in ``--check-config`` at file:line [section] key, and
+  in the reply of ``incr``, ``set`` and ``add``; nothing changes and circusd keeps answering;
+- a value longer than 128 KiB (a 900 KB single-word ``cmd`` via ``add``) is refused at once;
+- SIGTERM while a large (allowed) count is being spawned ends the spawning at the next batch.
+"""
+
+from __future__ import annotations
+
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import support
+from support import subreaper, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+CHECK = [sys.executable, "-m", "circus.cli.check_config"]
+
+
+def check_config(path, preexec_fn=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CHECK, str(path)], capture_output=True, text=True, timeout=60, preexec_fn=preexec_fn
+    )
+
+
+def test_check_config_refuses_a_count_over_the_limit(tmp_path):
+    path = tmp_path / "big.ini"
+    path.write_text("[watcher:web]\ncmd = sleep 10\nnumprocesses = 1000000000\n")
+    started = time.monotonic()
+    result = check_config(path)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1, result
+    assert (
+        f"error: {path}:3 [watcher:web] numprocesses: 1000000000 processes is over the process "
+        "limit of 1024 per watcher ([circus] max_processes)"
+    ) in result.stderr
+    path.write_text(
+        "[circus]\nmax_processes = 2000\n[watcher:web]\ncmd = sleep 10\nnumprocesses = 2000\n"
+    )
+    assert check_config(path).stdout == "ok\n"
+    path.write_text("[circus]\nmax_processes = 99999999\n[watcher:web]\ncmd = sleep 10\n")
+    result = check_config(path)
+    assert result.returncode == 1 and f"{path}:2 [circus] max_processes" in result.stderr
+
+
+def test_the_limit_follows_rlimit_nproc(tmp_path):
+    path = tmp_path / "nproc.ini"
+    path.write_text("[watcher:web]\ncmd = sleep 10\nnumprocesses = 300\n")
+
+    def low_nproc():
+        resource.setrlimit(
+            resource.RLIMIT_NPROC, (200, resource.getrlimit(resource.RLIMIT_NPROC)[1])
+        )
+
+    result = check_config(path, preexec_fn=low_nproc)
+    assert result.returncode == 1
+    assert "over the process limit of 200 per watcher (circusd's RLIMIT_NPROC" in result.stderr
+
+
+@pytest.fixture
+def small(circusd, worker_cmd):
+    """A circusd whose process limit is 4, with one sleeping worker."""
+    return circusd(
+        f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+        numprocesses = 1
+        """,
+        circus_extra="max_processes = 4\n",
+    )
+
+
+def _refused(reply: dict, *fragments: str) -> None:
+    assert reply["status"] == "error", reply
+    for fragment in fragments:
+        assert fragment in reply["reason"], reply
+
+
+@pytest.mark.parametrize("waiting", [False, True])
+def test_incr_over_the_limit_is_refused_in_the_reply(small, waiting):
+    reply = small.call("incr", name="web", nb=1000000000, waiting=waiting)
+    _refused(reply, "1000000001 processes", "process limit of 4", "[circus] max_processes")
+    reply = small.call("incr", name="web", nb=4, waiting=waiting)
+    _refused(reply, "5 processes")
+    assert small.ok("incr", name="web", nb=3, waiting=True)["numprocesses"] == 4
+    wait_for(lambda: len(small.pids("web")) == 4, message="4 processes")
+    _refused(small.call("incr", name="web", waiting=waiting), "process limit of 4")
+    assert small.ok("options", name="web")["options"]["numprocesses"] == 4
+
+
+@pytest.mark.parametrize("waiting", [False, True])
+def test_set_numprocesses_over_the_limit_is_refused(small, waiting):
+    props = {"name": "web", "options": {"numprocesses": 5, "graceful_timeout": 7}}
+    _refused(small.call("set", waiting=waiting, **props), "5 processes", "limit of 4")
+    options = small.ok("options", name="web")["options"]
+    assert (options["numprocesses"], options["graceful_timeout"]) == (1, 30.0)
+    small.ok("set", name="web", options={"numprocesses": 4}, waiting=True)
+    wait_for(lambda: len(small.pids("web")) == 4, message="4 processes")
+
+
+def test_add_over_the_limit_is_refused(small, worker_cmd):
+    reply = small.call(
+        "add", name="more", cmd=f"{worker_cmd} sleep", options={"numprocesses": 5}, start=True
+    )
+    _refused(reply, "5 processes", "process limit of 4")
+    assert "more" not in small.ok("list")["watchers"]
+
+
+def test_a_900kb_cmd_is_refused_at_once(small):
+    """A long single word used to block circusd's loop for seconds (shlex is quadratic)."""
+    started = time.monotonic()
+    reply = small.call("add", name="long", cmd="/bin/" + "a" * 900_000)
+    assert time.monotonic() - started < 5
+    _refused(reply, "limit of an option is 131072 characters")
+    assert "aaaa" * 30 not in reply["reason"]
+    assert small.ok("status", name="web")["status"] == "active"
+
+
+def _workers(daemon, use_papa: bool) -> set[int]:
+    root = daemon.kernel_pid() if use_papa else daemon.proc.pid
+    try:
+        return {c.pid for c in psutil.Process(root).children() if c.name() != "papa-kernel"}
+    except (psutil.Error, TypeError):
+        return set()
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("use_papa", [False, True])
+def test_sigterm_during_a_large_spawn_ends_it_at_the_next_batch(circusd, use_papa, tmp_path):
+    """1000 processes (allowed by max_processes) are being spawned when SIGTERM comes: circusd
+    spawns at most a batch or two more, then quits (and with use_papa = false, stops what it
+    started)."""
+    count = 1000
+    with subreaper():
+        daemon = circusd(
+            f"""
+            [watcher:many]
+            cmd = /bin/sleep 600
+            numprocesses = {count}
+            use_papa = {str(use_papa).lower()}
+            """,
+            circus_extra=f"max_processes = {count}\n",
+            start=False,
+        )
+        daemon.start("--log-level", "info", wait=False)
+        seen: set[int] = set()
+
+        def some_spawned() -> bool:
+            seen.update(_workers(daemon, use_papa))
+            return len(seen) >= 64
+
+        wait_for(some_spawned, timeout=60, message="the first workers")
+        at_term = len(seen)
+        daemon.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while daemon.proc.poll() is None and time.monotonic() < deadline:
+            seen.update(_workers(daemon, use_papa))
+            time.sleep(0.02)
+        assert daemon.proc.poll() is not None, "circusd did not quit after SIGTERM"
+        assert at_term < count, "the spawn had finished before SIGTERM: the test proves nothing"
+        assert len(seen) <= at_term + 2 * 64, (at_term, len(seen))
+        if not use_papa:  # its own children: stopped before it quit
+            assert not [p for p in seen if support.pid_alive(p)]
