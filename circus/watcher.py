@@ -41,7 +41,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from circus import hooks as hooklib
-from circus.errors import SpawnError
+from circus.config.limits import process_limit
+from circus.errors import MessageError, SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
 from circus.process import Process
 from circus.watcher_commands import WatcherCommands
@@ -100,6 +101,15 @@ class Watcher(WatcherCommands):
     def clamp(self, numprocesses: int) -> int:
         """A process count as the watcher can have it: at least 0, at most 1 if singleton."""
         return min(numprocesses, 1) if self.config.singleton else max(0, numprocesses)
+
+    def check_count(self, numprocesses: int) -> int:
+        """``numprocesses`` if this watcher may be asked to run that many processes, else
+        MessageError naming the process limit and where it comes from
+        (:mod:`circus.config.limits`; ``[circus] max_processes`` is read live)."""
+        try:
+            return process_limit(self.arbiter.settings.max_processes).check(numprocesses)
+        except ValueError as exc:
+            raise MessageError(f"{self.name}: {exc}") from None
 
     def take_config(self, config: Any) -> Any:
         """Switch to a new configuration (``set``, ``reloadconfig``): hooks and streams follow

@@ -181,10 +181,11 @@ class WatcherCommands:
         return {"stopped": [p.pid for p in old], "started": started, "kept": []}
 
     def incr(self, nb: int = 1) -> Awaitable[int]:
-        """Raise the target now (a singleton keeps its count); returns the scaling of the
-        processes, which cannot be refused."""
+        """Raise the target now (a singleton keeps its count; above the process limit:
+        MessageError, nothing changes); returns the scaling of the processes, which cannot be
+        refused."""
         if not self.singleton:
-            self.numprocesses += nb
+            self.numprocesses = self.check_count(self.numprocesses + nb)
         return self._scale()
 
     def decr(self, nb: int = 1) -> Awaitable[int]:
@@ -263,10 +264,12 @@ class WatcherCommands:
     def set_options(self, options: Mapping[str, Any]) -> Awaitable[None]:
         """Check ``options`` against the configuration and take them at once: a wrong key or
         value, a rule broken (a singleton's count), a hook or stream class that does not import
-        raise ConfigError and nothing changes. Returns the reload or scaling of the processes
-        the change needs, which cannot be refused."""
+        raise ConfigError, a count above the process limit MessageError, and nothing changes.
+        Returns the reload or scaling of the processes the change needs, which cannot be
+        refused."""
         config = apply_watcher_options(self.config, options)
         check_watcher(config)
+        self.check_count(config.numprocesses)
         change = self.take_config(config)
         for _key in options:
             self.publish("updated", {"time": time.time()})

@@ -169,3 +169,18 @@ def test_sigterm_during_a_large_spawn_ends_it_at_the_next_batch(circusd, use_pap
         assert len(seen) <= at_term + 2 * 64, (at_term, len(seen))
         if not use_papa:  # its own children: stopped before it quit
             assert not [p for p in seen if support.pid_alive(p)]
+
+
+def test_reloadconfig_refuses_a_count_over_the_limit_and_applies_a_new_limit(small, worker_cmd):
+    over = """
+        [watcher:web]
+        cmd = {cmd} sleep
+        numprocesses = 6
+        """
+    small.write_config(over.format(cmd=worker_cmd), "max_processes = 4\n")
+    _refused(small.call("reloadconfig"), "circus.ini:10 [watcher:web] numprocesses", "limit of 4")
+    assert small.ok("options", name="web")["options"]["numprocesses"] == 1
+    small.write_config(over.format(cmd=worker_cmd), "max_processes = 6\n")
+    small.ok("reloadconfig", waiting=True)
+    wait_for(lambda: len(small.pids("web")) == 6, message="6 processes")
+    _refused(small.call("incr", name="web"), "7 processes", "process limit of 6")
