@@ -60,7 +60,14 @@ def _daemon_argv(endpoint: str, socket_path: str, command: Sequence[str] | None)
     log_file = kernel_log_path(socket_path)
     log.info("starting papa-kernel at %s (its log: %s)", socket_path, log_file)
     return [*(command or default_kernel_command()), "--daemon", "--socket", socket_path,
-            "--log-file", log_file]  # fmt: skip
+            "--log-file", log_file, "--log-level", kernel_log_level()]  # fmt: skip
+
+
+def kernel_log_level() -> str:
+    """The kernel logs its warnings and errors (refusals, ignored signals): what it does is in
+    circusd's log already, and its log may sit in a RAM-backed runtime dir. When circusd logs
+    at debug level, so does the kernel."""
+    return "debug" if logging.getLogger().getEffectiveLevel() <= logging.DEBUG else "warning"
 
 
 def launch_kernel_early(

@@ -88,26 +88,33 @@ def test_failed_start_keeps_a_kernel_it_did_not_launch(circusd, worker_cmd):
 
 
 def test_launched_kernel_logs_beside_its_socket(circusd, worker_cmd):
-    """circusd logs to stdout here: the kernel it launches logs to PAPA_SOCKET.log."""
+    """circusd logs to stdout here: the kernel it launches logs to PAPA_SOCKET.log, and its
+    refusals land there."""
     d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
     log = d.papa + ".log"
     assert os.path.exists(log)
     with open(log) as f:
-        assert f"papa-kernel ready pid={d.kernel_pid()}" in f.read()
+        assert f"papa-kernel ready pid={d.kernel_pid()}" in f.read()  # debug: circusd's level
     assert log in d.log()  # circusd says where the kernel's log is
+    os.kill(d.kernel_pid(), signal.SIGTERM)  # refused: it hosts a running worker
+    wait_for(lambda: "SIGTERM ignored: 1 hosted processes" in Path(log).read_text(),
+             timeout=5, message="the refusal is logged")  # fmt: skip
     d.call("quit", stop_workers=True)
     d.proc.wait(timeout=20)
     wait_for(lambda: "papa-kernel stopped" in Path(log).read_text(), timeout=5, message="stops")
 
 
 def test_launched_kernel_logs_beside_circusd_log_file(circusd, worker_cmd, tmp_path):
+    """At circusd's default level (info) the kernel logs warnings and errors only."""
     logs = tmp_path / "logs"
     logs.mkdir()
     d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n",
-                args=("--log-output", str(logs / "circusd.log")))  # fmt: skip
+                args=("--log-output", str(logs / "circusd.log"), "--log-level", "info"))
     kernel_log = logs / "papa-kernel.log"
-    assert f"papa-kernel ready pid={d.kernel_pid()}" in kernel_log.read_text()
+    assert kernel_log.exists() and "ready" not in kernel_log.read_text()
     assert not os.path.exists(d.papa + ".log")
+    os.kill(d.kernel_pid(), signal.SIGTERM)
+    wait_for(lambda: "SIGTERM ignored" in kernel_log.read_text(), timeout=5, message="logged")
 
 
 @pytest.mark.parametrize("how", ["quit", "SIGTERM"])
