@@ -22,9 +22,9 @@ def run_circusd(config, *args, timeout=30):
 
 
 def test_failed_start_leaves_no_kernel(circusd, worker_cmd, no_kernel_left):
-    """A socket whose port is taken (found once the kernel is up and the first watcher
-    started): circusd exits 2, and the kernel it launched for this attempt is gone too, with
-    the worker it started and the socket files."""
+    """A socket whose port is taken (found once the kernel is up): circusd exits 2, and the
+    kernel it launched for this attempt is gone too, with the socket files. (A failure after
+    the workers started, an unsafe control endpoint directory, is in test_trust.py.)"""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
