@@ -73,3 +73,27 @@ def test_check_watcher_for_add_and_set(runtime_dir):
     with pytest.raises(ConfigError) as info:
         check_watcher(config.watchers[0])
     assert str(info.value.problems[0]).startswith("[watcher:w] hooks.after_stop: hook 'no.where'")
+
+
+@pytest.mark.parametrize(
+    ("path", "found"),
+    [("os.getcwd", "getcwd"), ("os:getcwd", "getcwd"), ("os.path:join", "join"),
+     (" os.path.join ", "join"), ("collections:OrderedDict.fromkeys", "fromkeys")],
+)
+def test_import_dotted_forms(path, found):
+    from circus.util.dotted import import_callable
+
+    assert import_callable(path).__name__ == found
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [("nodots", "is not a dotted name"), ("os.", "is not a dotted name"),
+     (":x", "is not a dotted name"), ("os.nothere", "has no attribute 'nothere'"),
+     ("os.sep", "is not callable"), ("nomodule.f", "No module named 'nomodule'")],
+)
+def test_import_dotted_refusals(path, reason):
+    from circus.util.dotted import import_callable
+
+    with pytest.raises(ValueError, match=reason):
+        import_callable(path)
