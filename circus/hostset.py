@@ -6,15 +6,19 @@ module owns them: opening (starting the kernel, detached, if nobody answers), th
 per-kernel lock, binding the configured sockets, noticing a lost kernel and recovering from it,
 and letting an idle kernel go when circusd stops everything.
 
-Recovering from a lost kernel, in this order (docs/kernel.md, "When the kernel dies"):
+circusd holds a duplicate of every kernel socket (:mod:`circus.hosts.kernel_fds`), so a lost
+kernel does not close them. Recovering from a lost kernel, in this order (docs/kernel.md,
+"When the kernel dies"):
 
 1. the watchers of the kernel say ``recovering``; its workers, orphaned, keep serving on the
-   sockets they inherited (nobody else can meanwhile);
-2. a kernel is found or started and the processes it still knows are listed;
+   sockets they inherited;
+2. a kernel is found or started, handed the duplicates (``--socket-fd``), and the processes it
+   still knows are listed;
 3. the orphans (workers circusd knew that the kernel no longer knows) are verified and killed
    (:mod:`circus.orphans`) and their exits awaited: they hold the listening addresses;
-4. the sockets are bound in the kernel; then the vanished processes are reported to the
-   arbiter's ``on_vanished`` callback (policy: respawn them).
+4. the sockets are bound in the kernel (the handed-over ones are claimed: same address, same
+   queue, no connection refused); then the vanished processes are reported to the arbiter's
+   ``on_vanished`` callback (policy: respawn them).
 
 The same step 3 runs at start-up on the worker record a previous circusd left, for the case
 where circusd and the kernel were both killed.
@@ -27,6 +31,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +79,7 @@ class HostSet:
         self.sockets: dict[str, tuple[ProcessHost, SocketInfo]] = {}  # config name -> held
         self._lock_fd: int | None = None
         self._recovering: asyncio.Task | None = None
+        self._held: dict[str, socket.socket] = {}  # kernel socket name -> our duplicate
         self._closing = False
 
     # --- hosts -------------------------------------------------------------------------------
@@ -139,6 +145,7 @@ class HostSet:
             host = await self.open(use_papa, subscribe=True)
             if only is None or host is only:
                 self.sockets[name] = (host, await host.make_socket(spec))
+        await self._hold_kernel_sockets()
 
     async def replace_sockets(self, changes: Any) -> None:
         """reloadconfig (the configuration is already the new one): close removed and changed
@@ -147,11 +154,34 @@ class HostSet:
         for name in (*changes.sockets_removed, *changes.sockets_changed):
             held = self.sockets.pop(name, None)
             if held is not None:
+                self._release(held[1].name)
                 await held[0].remove_socket(held[1].name)
         for name in (*changes.sockets_added, *changes.sockets_changed):
             use_papa, spec = new_specs[name]
             host = await self.open(use_papa, subscribe=True)
             self.sockets[name] = (host, await host.make_socket(spec))
+        await self._hold_kernel_sockets()
+
+    async def _hold_kernel_sockets(self) -> None:
+        """Keep a duplicate of every kernel socket not held yet (see the module docstring)."""
+        from circus.hosts.kernel_fds import pass_sockets
+
+        kernel: Any = self.kernel
+        held = self._held
+        names = [i.name for h, i in self.sockets.values() if h is kernel and i.name not in held]
+        if kernel is None or not names:
+            return
+        try:
+            held.update(await pass_sockets(kernel.endpoint, names))
+        except Exception as exc:  # an older kernel, a TCP endpoint: recovery just refuses longer
+            log.warning("cannot keep duplicates of the kernel's sockets %s: %s", names, exc)
+
+    def _release(self, name: str | None = None) -> None:
+        """Close our duplicate of one kernel socket (None: of all)."""
+        for key in [name] if name is not None else list(self._held):
+            held = self._held.pop(key, None)
+            if held is not None:
+                held.close()
 
     def sockets_info(self) -> list[dict[str, Any]]:
         """What ``listsockets`` shows, sorted by fd."""
@@ -215,7 +245,14 @@ class HostSet:
         try:
             while not self._closing:
                 try:
-                    await ensure_kernel(self.papa_endpoint)
+                    handover = [f"--socket-fd={n}={s.fileno()}" for n, s in self._held.items()]
+                    started = await ensure_kernel(
+                        self.papa_endpoint,
+                        args=handover,
+                        pass_fds=[s.fileno() for s in self._held.values()],
+                    )
+                    if not started:
+                        self._release()  # a kernel we did not start cannot take them over
                     await host.open(self._on_events)  # reconnects
                     await self.end_orphans()  # they hold the addresses: before binding
                     await self.bind_sockets(only=host)
@@ -240,6 +277,7 @@ class HostSet:
         self._closing = True
         if self._recovering is not None:
             self._recovering.cancel()
+        self._release()
         if remove_sockets:
             for host, info in self.sockets.values():
                 with contextlib.suppress(Exception):

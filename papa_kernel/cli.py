@@ -16,9 +16,12 @@ import logging
 import logging.handlers
 import os
 import resource
+import socket
+import stat
 import sys
 
 from papa_kernel import __version__, paths, spawn
+from papa_kernel.errors import KernelError
 from papa_kernel.server import Server, StartupError
 from papa_kernel.sockets import MAX_PORT
 
@@ -72,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="pidfd",
         help="how child exits are noticed (sigchld: the fallback, for testing)",
     )
+    parser.add_argument(
+        "--socket-fd",
+        metavar="NAME=FD",
+        action="append",
+        default=[],
+        help="hold the inherited socket FD as NAME (a client that kept the sockets of a lost "
+        "kernel hands them over this way; the first matching 'make socket NAME' claims it)",
+    )
     parser.add_argument("--version", action="version", version=f"papa-kernel {__version__}")
     return parser
 
@@ -100,12 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.pid_file:
             paths.ensure_private_dir(os.path.dirname(args.pid_file), PID_DIR_MODE)
         tcp = parse_tcp(args.tcp) if args.tcp else None
+        inherited = [parse_socket_fd(text) for text in args.socket_fd]
         _setup_logging(args.log_level, args.log_file, quiet=args.daemon)  # opened before fork
     except (StartupError, OSError) as exc:
         print(f"papa-kernel: {exc}", file=sys.stderr)
         return EXIT_STARTUP_FAILED
     report_fd = _daemonize() if args.daemon else None  # _daemonize returns only in the daemon
-    return _serve(args, socket_path, tcp, report_fd)
+    return _serve(args, socket_path, tcp, report_fd, inherited)
 
 
 def _socket_path(given: str | None) -> str:
@@ -116,8 +128,25 @@ def _socket_path(given: str | None) -> str:
     return path
 
 
+def parse_socket_fd(text: str) -> tuple[str, int]:
+    """``NAME=FD`` -> (name, fd); FD must be an open socket above 2."""
+    name, sep, fd_text = text.partition("=")
+    if not sep or not name or any(c in name for c in " :*"):
+        raise StartupError(f'--socket-fd needs NAME=FD (a name without spaces, ":" or "*"), '
+                           f'not "{text}"')  # fmt: skip
+    if not (fd_text.isascii() and fd_text.isdigit() and len(fd_text) <= 9 and int(fd_text) > 2):
+        raise StartupError(f'--socket-fd needs a file descriptor above 2, not "{text}"')
+    try:
+        is_socket = stat.S_ISSOCK(os.fstat(int(fd_text)).st_mode)
+    except OSError as exc:
+        raise StartupError(f"--socket-fd {text}: {exc.strerror}") from None
+    if not is_socket:
+        raise StartupError(f"--socket-fd {text}: not a socket")
+    return name, int(fd_text)
+
+
 def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | None,
-           report_fd: int | None) -> int:  # fmt: skip
+           report_fd: int | None, inherited: list[tuple[str, int]]) -> int:  # fmt: skip
     _ensure_std_fds()
     sealed = spawn.seal_inherited_fds()  # fds inherited from our launcher stay ours
     if sealed:
@@ -130,7 +159,10 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
         server.listen_unix(socket_path)
         if tcp is not None:
             server.listen_tcp(*tcp)
-    except (StartupError, OSError) as exc:
+        for name, fd in inherited:
+            held = server.kernel.sockets.adopt(name, socket.socket(fileno=fd))
+            log.info("inherited socket %s", held.describe())
+    except (StartupError, KernelError, OSError) as exc:
         server.close()
         _report(report_fd, f"papa-kernel: {exc}", ok=False)
         return EXIT_STARTUP_FAILED

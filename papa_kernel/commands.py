@@ -49,6 +49,8 @@ class Session(Protocol):
 
     def request_exit(self) -> None: ...
 
+    def reply_with_fds(self, body: str, fds: list[int]) -> None: ...
+
 
 Handler = Callable[[Session, list[str]], "str | None"]
 COMMANDS: dict[str, Handler] = {}
@@ -197,6 +199,18 @@ def watch_sockets_command(session: Session, args: list[str]) -> None:
         if registry.by_name[name].options.reuseport:
             raise CommandError(f"Socket {name} uses reuseport; its listeners are the processes'")
     session.begin_socket_watch(names)
+
+
+@command("pass sockets")
+def pass_sockets_command(session: Session, args: list[str]) -> None:
+    """``pass sockets NAME...``: the sockets' list lines, with a duplicate of each socket
+    attached in the same order (SCM_RIGHTS; unix connections only)."""
+    registry = session.kernel.sockets
+    names = select_names(args, registry.by_name, strict=True)
+    if not names:
+        raise CommandError("Nothing to pass")
+    body = "\n".join(registry.by_name[name].describe() for name in names)
+    session.reply_with_fds(body, [registry.by_name[name].sock.fileno() for name in names])
 
 
 def _check_name(name: str) -> None:

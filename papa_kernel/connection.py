@@ -10,6 +10,7 @@ a slow client can neither stall the loop nor grow the kernel's memory without bo
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import logging
@@ -18,7 +19,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from papa_kernel import commands
-from papa_kernel.errors import KernelError
+from papa_kernel.errors import CommandError, KernelError
 from papa_kernel.protocol import GREETING, MAX_LINE, PROMPT, decode_line, tokenize
 from papa_kernel.watch import ProcessWatch, SocketWatch
 
@@ -191,6 +192,26 @@ class Connection:
     def request_exit(self) -> None:
         """Stop the kernel once the reply has been sent (``exit-if-idle``)."""
         self.exit_after_flush = True
+
+    def reply_with_fds(self, body: str, fds: list[int]) -> None:
+        """Send a reply with ``fds`` attached (SCM_RIGHTS) to its first byte, now: earlier
+        replies are flushed first, so the client finds the fds with this reply."""
+        if self.sock.family != socket.AF_UNIX:
+            raise CommandError("Sockets can be passed on unix connections only")
+        self._flush()
+        if self.outq or self.closed:
+            raise CommandError("Cannot pass sockets now: read the pending replies first")
+        data = frame(body)
+        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
+        try:
+            sent = self.sock.sendmsg([data], rights)
+        except (BlockingIOError, InterruptedError):
+            raise CommandError("Cannot pass sockets now: the client is not reading") from None
+        except OSError:
+            self.close()  # the client went away
+            return
+        if sent < len(data):
+            self.send(memoryview(data)[sent:])  # the fds went with the first bytes
 
     # -- output ----------------------------------------------------------------------------
     def send(self, *buffers: bytes | memoryview) -> None:

@@ -7,6 +7,7 @@ papa-kernel commands (every word may be shortened to its first letters, e.g. "l 
   make socket NAME [options]           bind a socket and hold it
   list sockets [NAME|PREFIX*...]       show held sockets
   remove sockets [NAME|PREFIX*...]     close held sockets (no name: all of them)
+  pass sockets NAME|PREFIX*...         send duplicates of held sockets (unix connections)
   make process NAME [options] PROGRAM [ARGS...]
                                        start a process and capture its output
   list processes [NAME|PREFIX*...]     show processes (exit_code= once exited)
@@ -35,6 +36,12 @@ Repeating an identical make socket returns the existing socket.
 Example: make socket web host=127.0.0.1 port=8080 backlog=128""",
     "list sockets": (
         "list sockets [NAME|PREFIX*...]\n  One line per socket: NAME family= type= ... fileno="
+    ),
+    "pass sockets": (
+        "pass sockets NAME|PREFIX*... (not abbreviable)\n"
+        "  The sockets' list lines; a duplicate of each socket is attached to the reply\n"
+        "  (SCM_RIGHTS, in line order). Unix connections only. A client that holds them can\n"
+        "  start the next kernel with --socket-fd NAME=FD if this one is lost."
     ),
     "remove sockets": (
         "remove sockets [NAME|PREFIX*...]\n"

@@ -35,6 +35,7 @@ TOP_WORDS = (
     "help",
     "list",
     "make",
+    "pass",
     "quit",
     "remove",
     "set",
@@ -42,10 +43,11 @@ TOP_WORDS = (
     "version",
     "watch",
 )
-UNABBREVIABLE = frozenset({"exit-if-idle"})  # too dangerous to type by accident
+UNABBREVIABLE = frozenset({"exit-if-idle", "pass"})  # too dangerous / too rare to abbreviate
 SECOND_WORDS = {
     "list": ("processes", "sockets", "values"),
     "make": ("process", "socket"),
+    "pass": ("sockets",),
     "remove": ("processes", "sockets", "values"),
     "watch": ("processes", "sockets"),
 }

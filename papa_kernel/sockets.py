@@ -12,6 +12,12 @@ original set it after). A reuseport socket held by the kernel is bound but never
 it keeps the port reserved without taking a share of the connections; each process gets its own
 bound and listening copy. A unix socket path is replaced only if it is a socket (never a regular
 file), and only when ``replace`` allows it.
+
+Inherited sockets (``papa-kernel --socket-fd NAME=FD``): a client that held duplicates of a lost
+kernel's sockets (``pass sockets``) starts the next kernel with them, so the listening sockets,
+their addresses and their queued connections survive the loss. Such a socket is held under
+NAME with the options read from the socket itself; the first ``make socket NAME`` whose address
+matches claims it (its options, backlog included, then apply) instead of binding again.
 """
 
 from __future__ import annotations
@@ -205,6 +211,7 @@ class ManagedSocket:
         self.requested_port = options.port
         self.options = replace(options, port=port)
         self.real_path: str | None = None  # unix: the canonical path (set by the registry)
+        self.inherited = False  # held from --socket-fd, not yet claimed by a make socket
 
     @property
     def fileno(self) -> int:
@@ -220,7 +227,32 @@ class ManagedSocket:
         """True if a repeated ``make socket`` with ``requested`` asks for this very socket."""
         if requested.port not in (0, self.port):
             return False
+        if self.inherited:
+            return self._claim(requested)
         return replace(requested, port=self.port, replace=self.options.replace) == self.options
+
+    def _claim(self, requested: SocketOptions) -> bool:
+        """An inherited socket is claimed by a request for its address; the request's options
+        (backlog included) apply from now on."""
+        opts = self.options
+        if (requested.family, requested.type) != (opts.family, opts.type):
+            return False
+        if opts.family == "unix":
+            if canonical_path(requested.path or "") != canonical_path(opts.path or ""):
+                return False
+        else:
+            host = requested.host or requested.default_host()
+            try:
+                infos = socket.getaddrinfo(host, self.port, self.sock.family, self.sock.type)
+            except socket.gaierror:
+                return False
+            if infos[0][4][0] != self.sock.getsockname()[0]:
+                return False
+        if requested.type in LISTENING_TYPES and not requested.reuseport:
+            self.sock.listen(requested.backlog)
+        self.options = replace(requested, port=self.port)
+        self.inherited = False
+        return True
 
     def copy_for_child(self) -> socket.socket:
         """A socket for one child: a fresh bound copy for reuseport sockets, else ourselves.
@@ -313,6 +345,30 @@ class SocketRegistry:
                     f"Socket for {path} has already been created ({other.name}: {real_path})"
                 )
         return real_path
+
+    def adopt(self, name: str, sock: socket.socket) -> ManagedSocket:
+        """Hold an inherited socket under ``name`` (see the module docstring)."""
+        if name in self.by_name:
+            raise ConflictError(f"Socket {name} is given twice")
+        family = {v: k for k, v in FAMILIES.items()}.get(sock.family)
+        sock_type = {v: k for k, v in TYPES.items()}.get(sock.type)
+        if family is None or sock_type is None:
+            raise SocketError(f"Socket {name}: unsupported family or type ({sock})")
+        address = sock.getsockname()
+        if family == "unix":
+            options = SocketOptions(family=family, type=sock_type, path=address)
+            real_path: str | None = self._check_path_free(address)
+        else:
+            reuseport = bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+            options = SocketOptions(family=family, type=sock_type, host=address[0],
+                                    port=address[1], reuseport=reuseport)  # fmt: skip
+            real_path = None
+        sock.setblocking(True)
+        managed = ManagedSocket(name, options, sock)
+        managed.real_path = real_path
+        managed.inherited = True
+        self.by_name[name] = managed
+        return managed
 
     def get(self, name: str) -> ManagedSocket | None:
         """The socket called ``name``, if any."""

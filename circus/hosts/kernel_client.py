@@ -80,11 +80,18 @@ def _check_peer(writer: asyncio.StreamWriter, endpoint: Endpoint) -> None:
     A kernel of another user, even root, is refused: whoever runs the kernel runs our workers
     and reads their environment. (Root's kernel socket is 0600 root's, so a non-root circusd
     could not use it anyway.) TCP endpoints carry no credentials: see docs/security.md."""
-    sock = writer.get_extra_info("socket")
+    try:
+        check_peer(writer.get_extra_info("socket"), endpoint)
+    except KernelUntrusted:
+        writer.close()
+        raise
+
+
+def check_peer(sock: socket.socket, endpoint: Endpoint) -> None:
+    """KernelUntrusted unless the unix socket's peer runs as our own user (see _check_peer)."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED.size)
     pid, uid, _gid = PEERCRED.unpack(raw)
     if uid != os.geteuid():
-        writer.close()
         raise KernelUntrusted(
             f"papa-kernel at {endpoint} runs as uid {uid} (pid {pid}), not as the running user "
             f"(uid {os.geteuid()}): refusing to use it (another user may have planted it)"

@@ -116,12 +116,14 @@ async def ensure_kernel(
     command: Sequence[str] | None = None,
     args: Sequence[str] = (),
     launcher: subprocess.Popen | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> bool:
     """Make sure a kernel answers at ``endpoint``; True if this call started it.
 
     If nobody answers on a unix endpoint, ``papa-kernel --daemon --socket PATH`` is run. Its
     ``--daemon`` double-forks and the launcher exits once the daemon listens, so the kernel is
     never circusd's child. A TCP endpoint is never started here (start it with ``--tcp``).
+    ``pass_fds`` are inherited by a kernel started here (``--socket-fd`` in ``args``).
     Raises KernelUnavailable (with the kernel's own error message) after ``timeout`` seconds.
     """
     target = parse_endpoint(endpoint)
@@ -150,6 +152,7 @@ async def ensure_kernel(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
     try:
         _out, err = await asyncio.wait_for(launcher.communicate(), timeout)

@@ -81,6 +81,7 @@ def start_kernel(
     tcp: bool = False,
     socket_name: str = "kernel.sock",
     wrapper: tuple[str, ...] = (),
+    pass_fds: tuple[int, ...] = (),
 ) -> KernelProcess:
     """Start ``papa-kernel`` in the foreground and wait for its ready line.
 
@@ -102,7 +103,12 @@ def start_kernel(
         argv += ["--tcp", "127.0.0.1:0"]
     argv += list(extra)
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        pass_fds=pass_fds,
     )
     line = proc.stdout.readline()  # bounded by the test timeout; the kernel prints at once
     if not line.startswith(READY_PREFIX):
