@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from circus import procinfo
+from circus.delivery import BatchRefusals
 from circus.errors import AlreadyExistError, ConfigError, MessageError
 from circus.hosts.base import (
     DroppedOutput,
@@ -42,6 +43,7 @@ from circus.hosts.base import (
     HostEvent,
     OutputChunk,
     ProcessHost,
+    Refusal,
 )
 from circus.hostset import KERNEL_PREFIX, HostSet
 from circus.process import Process
@@ -348,7 +350,10 @@ class Arbiter:
 
     # --- events from hosts ----------------------------------------------------------------------
 
-    async def _on_host_events(self, events: Sequence[HostEvent]) -> None:
+    async def _on_host_events(self, events: Sequence[HostEvent]) -> Refusal | None:
+        """Apply a batch of host events; output a failing stream could not take is refused
+        (see :class:`~circus.hosts.base.Refusal` and :mod:`circus.streams.guard`)."""
+        refusals = BatchRefusals()
         for event in sorted(events, key=lambda e: e.timestamp):
             pending = self._spawning.get(event.name)
             if pending is not None:
@@ -360,17 +365,14 @@ class Arbiter:
                 continue
             watcher, proc = owner
             if isinstance(event, OutputChunk):
-                watcher.on_output(proc, event)
+                refusals.deliver(watcher, proc, event)
             elif isinstance(event, ExitRecord):
                 self._forget_process(event.name)
+                refusals.exited(event.name)
                 watcher.on_exit(proc, event)
             elif isinstance(event, DroppedOutput):
-                log.warning(
-                    "%s: the host dropped %d bytes of %s (nobody read them in time)",
-                    watcher.name,
-                    event.nbytes,
-                    event.stream,
-                )
+                refusals.dropped(watcher, event)
+        return refusals.finish()
 
     # --- lifecycle ----------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from circus.config.limits import process_limit
 from circus.errors import MessageError, SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
 from circus.process import Process
+from circus.streams.guard import StreamGuard
 from circus.watcher_commands import WatcherCommands
 from circus.watcher_state import LEGAL_TRANSITIONS, S, WatcherState
 
@@ -87,6 +88,7 @@ class Watcher(WatcherCommands):
         self._builder = SpawnBuilder(self)
         self.reload_hooks()
         self._streams: dict[str, Any] = {}
+        self._guards: dict[str, StreamGuard] = {}
         self._converge_task: asyncio.Task | None = None
         self._converge_requested = False
         self._timers: dict[int, asyncio.TimerHandle] = {}  # pid -> max_age timer
@@ -213,17 +215,25 @@ class Watcher(WatcherCommands):
             stream = self._streams[which] = self._builder.build_stream(which)
         return stream
 
-    def on_output(self, proc: Process, chunk: OutputChunk) -> None:
+    def output_guard(self, which: str) -> StreamGuard:
+        """The :class:`~circus.streams.guard.StreamGuard` of the ``stdout``/``stderr`` stream."""
+        guard = self._guards.get(which)
+        if guard is None:
+            guard = self._guards[which] = StreamGuard(f"watcher {self.name}: {which} stream")
+        return guard
+
+    def on_output(self, proc: Process, chunk: OutputChunk) -> bool:
+        """Hand a chunk to its stream. False if the stream failed (or is failing): the chunk
+        was not written and must not be acknowledged (see :mod:`circus.streams.guard`)."""
         message = {
             "data": chunk.data,
             "pid": proc.pid,
             "name": chunk.stream,
             "timestamp": chunk.timestamp,
         }
-        try:
-            self._stream(chunk.stream)(message)
-        except Exception:  # a broken user stream must not stop output of others
-            log.exception("watcher %s: %s stream failed", self.name, chunk.stream)
+        return self.output_guard(chunk.stream).write(
+            lambda m: self._stream(chunk.stream)(m), message
+        )
 
     def on_exit(self, proc: Process, record: ExitRecord) -> None:
         """Apply an exit reported by the host, publish ``reap``, and converge."""

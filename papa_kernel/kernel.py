@@ -110,7 +110,7 @@ class Kernel:
             stream.discard()
             return
         if stream.full:
-            if entry.watchers:
+            if self._watched(entry, stream):
                 self._pause(stream)  # back-pressure: the child blocks, nothing is lost
             else:
                 stream.drop_overflow()  # nobody watches: keep the child running
@@ -128,11 +128,29 @@ class Kernel:
             stream.close()
         stream.paused = False
 
+    @staticmethod
+    def _watched(entry: ProcessEntry, stream: OutputStream) -> bool:
+        """True if a watcher takes ``stream`` (one that holds it does not: see watch.py)."""
+        return any(not watch.holds(entry, stream.kind) for watch in entry.watchers)
+
     def room_freed(self, entry: ProcessEntry, stream: OutputStream) -> None:
         """An acknowledgement emptied part of ``stream``: resume reading if it was paused."""
-        if stream.paused and stream.fd is not None and (not stream.full or not entry.watchers):
+        watched = self._watched(entry, stream)
+        if stream.paused and stream.fd is not None and (not stream.full or not watched):
             self._register_pipe(entry, stream)
             self._maybe_finish(entry)
+
+    def hold_started(self, entry: ProcessEntry, stream: OutputStream) -> None:
+        """A watcher holds ``stream``: if nobody else takes it, bound it as an unwatched one
+        (drop the oldest beyond capacity, keep reading) so the child never blocks."""
+        if not self._watched(entry, stream):
+            stream.drop_overflow()
+            self.room_freed(entry, stream)
+
+    def hold_ended(self, entry: ProcessEntry, stream: OutputStream) -> None:
+        """A hold was released: a full buffer pauses the pipe again while it is sent."""
+        if stream.full and stream.fd is not None and self._watched(entry, stream):
+            self._pause(stream)
 
     def watcher_left(self, entry: ProcessEntry) -> None:
         """A watcher detached without acknowledging: without watchers, never pause."""

@@ -7,6 +7,16 @@ it: acknowledged chunks are forgotten, an acknowledged ``closed`` record removes
 ``q`` acknowledges and ends the watch. A client that disconnects without acknowledging leaves
 everything in place, so the next watcher gets it again (redelivery).
 
+Holding (an extension for a client whose destination of some output fails, e.g. a full disk):
+the acknowledgement ``hold NAME:out:N NAME:err ...`` acknowledges the batch except the chunks of
+the listed streams after the first N of each in this batch (N = 0 when left out), which stay
+buffered and are not sent again until ``release NAME:out ...`` (a line that never
+acknowledges). Meanwhile a held stream counts as unwatched: the kernel keeps
+reading it and drops the oldest chunks beyond ``bufsize``, counted, as while no client watches,
+so the child never blocks on a destination that fails. A process's ``closed`` record still comes
+after all its output: when it exits, its holds end (and a hold of a process whose ``closed``
+record is in the batch acknowledged is ignored).
+
 Records (see docs/kernel-protocol.md)::
 
     out:NAME:TS:LEN\\n<LEN bytes>      err:NAME:TS:LEN\\n<LEN bytes>
@@ -59,6 +69,7 @@ class ProcessWatch:
         self.dirty: set[ProcessEntry] = set()
         self.cursors: dict[tuple[ProcessEntry, str], int] = {}  # last sequence number sent
         self.pending: dict | None = None  # the batch in flight
+        self.held: set[tuple[ProcessEntry, str]] = set()  # (entry, "out"|"err") on hold
         self.scheduled = False
         self.active = True
 
@@ -77,7 +88,12 @@ class ProcessWatch:
         self.dirty.discard(entry)
         for kind in ("out", "err", "closed"):
             self.cursors.pop((entry, kind), None)
+            self.held.discard((entry, kind))
         self.schedule()
+
+    def holds(self, entry: ProcessEntry, kind: str) -> bool:
+        """True while this watch holds the ``kind`` stream of ``entry``."""
+        return (entry, kind) in self.held
 
     def mark(self, entry: ProcessEntry) -> None:
         """``entry`` has new records."""
@@ -104,7 +120,12 @@ class ProcessWatch:
     def _sources(self, entry: ProcessEntry) -> list[Iterator[Record]]:
         """One iterator per stream (and one for the exit), each in sequence order."""
         sources: list[Iterator[Record]] = []
+        closed_seq = entry.closed_seq
         for kind, stream in entry.streams.items():
+            if (entry, kind) in self.held:
+                if closed_seq is None:
+                    continue
+                self.held.discard((entry, kind))  # it exited: its output goes before closed
             after = self.cursors.get((entry, kind), 0)
             chunks = _chunk_records(entry, kind, stream, after)
             if self.report_drops and stream.dropped_pending:
@@ -112,7 +133,6 @@ class ProcessWatch:
                         stream.dropped_pending)  # fmt: skip
                 chunks = itertools.chain((drop,), chunks)
             sources.append(chunks)
-        closed_seq = entry.closed_seq
         if closed_seq is not None and self.cursors.get((entry, "closed"), 0) < closed_seq:
             sources.append(iter(((closed_seq, "closed", entry, None, entry.exit_time,
                                   entry.exit_code),)))  # fmt: skip
@@ -156,7 +176,7 @@ class ProcessWatch:
             self.cursors[(entry, "closed")] = seq
             pending["closed"].append(entry)
             return 0
-        slot = pending["streams"].setdefault(stream, [entry, 0, 0])
+        slot = pending["streams"].setdefault(stream, [entry, 0, 0, []])
         if kind == "dropped":
             buffers.append(f"{sep}dropped:{entry.name}:{stamp}:{stream.kind}:{payload}".encode())
             slot[2] = payload
@@ -164,28 +184,56 @@ class ProcessWatch:
         buffers.append(f"{sep}{kind}:{entry.name}:{stamp}:{len(payload)}\n".encode())
         buffers.append(payload)
         slot[1] = seq
+        slot[3].append(seq)
         self.cursors[(entry, kind)] = seq
         return len(payload)
 
     # -- input -----------------------------------------------------------------------------
     def on_line(self, line: str) -> None:
-        """A line while watching: acknowledge the batch in flight; ``q`` also ends the watch."""
-        stop = line.strip().lower() == "q"
+        """A line while watching: acknowledge the batch in flight (``hold ...``: all but the
+        listed streams); ``q`` also ends the watch; ``release ...`` only ends holds."""
+        words = line.split()
+        verb = words[0].lower() if words else ""
+        if verb == "release":
+            self._release(words[1:])
+            return
+        stop = verb == "q" and len(words) == 1
         if self.pending is not None:
-            self._acknowledge()
+            self._acknowledge(_parse_holds(words[1:]) if verb == "hold" else {})
         if stop:
             self._end(STOPPED)
         else:
             self.schedule()
 
-    def _acknowledge(self) -> None:
+    def _acknowledge(self, hold: dict[str, int]) -> None:
         pending, self.pending = self.pending, None
         assert pending is not None
-        for stream, (entry, last_seq, dropped) in pending["streams"].items():
-            stream.acknowledge(last_seq, dropped)
-            self.kernel.room_freed(entry, stream)
+        for stream, (entry, last_seq, dropped, seqs) in pending["streams"].items():
+            taken = hold.get(f"{entry.name}:{stream.kind}")
+            if taken is None or taken >= len(seqs) or entry in pending["closed"]:
+                stream.acknowledge(last_seq, dropped)
+                self.kernel.room_freed(entry, stream)
+                continue
+            if taken > 0:  # the client took the first ones (and the drop report before them)
+                stream.acknowledge(seqs[taken - 1], dropped)
+            self._hold(entry, stream)
         for entry in pending["closed"]:
             self.kernel.collect(entry)
+
+    def _hold(self, entry: ProcessEntry, stream: OutputStream) -> None:
+        """Keep the unacknowledged chunks of ``stream`` and send them again only once released."""
+        self.held.add((entry, stream.kind))
+        self.cursors.pop((entry, stream.kind), None)  # everything still buffered is unsent
+        self.kernel.hold_started(entry, stream)
+
+    def _release(self, targets: list[str]) -> None:
+        for target in targets:
+            name, _, kind = target.rpartition(":")
+            entry = self.entries.get(name)
+            if entry is not None and (entry, kind) in self.held:
+                self.held.discard((entry, kind))
+                self.kernel.hold_ended(entry, entry.streams[kind])
+                self.mark(entry)
 
     def _end(self, final: bytes) -> None:
         self.abandon()
@@ -203,6 +251,19 @@ class ProcessWatch:
         self.entries.clear()
         self.dirty.clear()
         self.kernel.process_watches.discard(self)
+
+
+def _parse_holds(words: list[str]) -> dict[str, int]:
+    """``NAME:KIND[:N]`` words -> {"NAME:KIND": N}; malformed words are ignored (a watch
+    has no error replies)."""
+    holds: dict[str, int] = {}
+    for word in words:
+        head, _, count = word.rpartition(":")
+        if count.isdigit() and head.endswith((":out", ":err")):
+            holds[head] = int(count)
+        elif word.endswith((":out", ":err")):
+            holds[word] = 0
+    return holds
 
 
 def _chunk_records(

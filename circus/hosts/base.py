@@ -13,7 +13,9 @@ arbiter's loop only. Process names are host-unique strings chosen by the caller 
 
 Output and exits are *pushed* to one listener per host in batches, in timestamp order. The host
 acknowledges a batch only after ``on_events`` returned, so nothing is lost if circusd dies while
-handling it: the kernel redelivers unacknowledged output to the next circusd.
+handling it: the kernel redelivers unacknowledged output to the next circusd. ``on_events`` may
+return a :class:`Refusal`: the output streams whose chunks (from the first refused one on) it
+could not write; the host keeps those, bounded like unread output, and delivers them again later.
 """
 
 from __future__ import annotations
@@ -96,7 +98,23 @@ class DroppedOutput:
 
 
 HostEvent = OutputChunk | ExitRecord | DroppedOutput
-EventHandler = Callable[[Sequence[HostEvent]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What a handler could not take from a batch: for each ``(process name, "stdout" |
+    "stderr")`` in ``taken``, the number of its chunks in the batch it did take; the rest of
+    that stream is not acknowledged. The host keeps it (bounded by the stream's buffer, the
+    oldest dropped and reported as :class:`DroppedOutput`, as while nobody reads, so the
+    process never blocks) and delivers it again in ``retry_in`` seconds, or at once before the
+    exit of its process. Refused chunks of a process whose exit is in the same batch cannot be
+    kept (the exit is acknowledged)."""
+
+    taken: Mapping[tuple[str, str], int]
+    retry_in: float
+
+
+EventHandler = Callable[[Sequence[HostEvent]], Awaitable[Refusal | None]]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from circus.hosts.kernel_launch import ensure_kernel, kernel_answers
 from circus.hosts.kernel_protocol import (
     WatchEnded,
     check_name,
+    encode_hold,
     encode_set,
     encode_socket,
     encode_spawn,
@@ -71,6 +72,12 @@ __all__ = [
     "ensure_kernel",
     "kernel_answers",
 ]
+
+
+def _ignore_lost(task: asyncio.Task) -> None:
+    """A release on a connection that broke meanwhile: the loss is handled by the watch task."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _not_found(error: KernelError) -> bool:
@@ -191,9 +198,10 @@ class KernelHost(ProcessHost):
                 for event in events:
                     if isinstance(event, ExitRecord):
                         self._reported_exits.add(event.name)
+                refusal = None
                 if events and self._handler is not None:
                     try:
-                        await self._handler(events)
+                        refusal = await self._handler(events)
                     except asyncio.CancelledError:
                         raise
                     except Exception:
@@ -202,13 +210,25 @@ class KernelHost(ProcessHost):
                         )
                 if self._closing:
                     return  # not acknowledged: the next watcher gets the batch again
-                await watch.acknowledge()
+                if refusal is None or not refusal.taken:
+                    await watch.acknowledge()
+                    continue
+                await watch.acknowledge(hold=encode_hold(refusal.taken))
+                asyncio.get_running_loop().call_later(
+                    refusal.retry_in, self._release, watch, encode_hold(refusal.taken, counts=False)
+                )
         except asyncio.CancelledError:
             raise
         except WatchEnded as end:
             self._lose(KernelConnectionLost(f"papa-kernel ended the watch: {end}"))
         except KernelError as exc:
             self._lose(exc)
+
+    def _release(self, watch: WatchChannel, targets: str) -> None:
+        """Ask for held output again (if that watch connection is still the current one)."""
+        if watch is self._watch and not self._closing:
+            task = asyncio.get_running_loop().create_task(watch.release(targets))
+            task.add_done_callback(_ignore_lost)
 
     async def exit_if_idle(self) -> bool:
         """Ask the kernel to exit if it holds nothing (no process, socket or value): used when

@@ -289,9 +289,18 @@ class WatchChannel:
         except asyncio.LimitOverrunError as exc:
             raise KernelConnectionLost(f"garbled watch data from papa-kernel: {exc}") from None
 
-    async def acknowledge(self, stop: bool = False) -> None:
-        """Acknowledge the last batch (``q`` also ends the watch)."""
-        self._writer.write(b"q\n" if stop else b"\n")
+    async def acknowledge(self, stop: bool = False, hold: str = "") -> None:
+        """Acknowledge the last batch (``q`` also ends the watch). ``hold`` (``NAME:out:N
+        ...``) keeps the rest of those streams in the kernel until :meth:`release`."""
+        self._writer.write(b"q\n" if stop else f"hold {hold}\n".encode() if hold else b"\n")
+        await self._drain()
+
+    async def release(self, targets: str) -> None:
+        """``release NAME:out ...``: the kernel sends the held output again (never an ack)."""
+        self._writer.write(f"release {targets}\n".encode())
+        await self._drain()
+
+    async def _drain(self) -> None:
         try:
             await self._writer.drain()
         except ConnectionError as exc:

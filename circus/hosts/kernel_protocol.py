@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from circus.errors import KernelError, SpawnError
@@ -379,6 +379,16 @@ async def read_batch(reader: asyncio.StreamReader) -> list[tuple[str, tuple]]:
                 raise ProtocolError(f"no newline after the {fields[2]} bytes of {header!r}")
         else:
             records.append((kind, fields))
+
+
+def encode_hold(taken: Mapping[tuple[str, str], int], counts: bool = True) -> str:
+    """``NAME:out:N NAME:err:N ...`` for a ``hold`` acknowledgement (N chunks of the batch
+    were taken), or ``NAME:out ...`` for ``release`` (``counts=False``)."""
+    kinds = {stream: kind for kind, stream in STREAMS.items()}
+    return " ".join(
+        f"{name}:{kinds[stream]}" + (f":{count}" if counts else "")
+        for (name, stream), count in taken.items()
+    )
 
 
 def to_host_events(records: Iterable[tuple[str, tuple]]) -> list[HostEvent]:

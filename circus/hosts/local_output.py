@@ -12,6 +12,9 @@ Rationale (back-pressure without loss):
   waits while the handler works on the previous batch (double buffering).
 - Events are queued in the order they were read, which is timestamp order (unless the wall clock
   steps back), and an exit is queued only after the output the process wrote before dying.
+- Output the handler refused (a failing stream, :class:`~circus.hosts.base.Refusal`) is held in
+  :mod:`circus.hosts.local_held`, with the chunks of that stream read meanwhile, and queued again
+  when the hold is released (or before the process's exit).
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from circus.hosts.base import EventHandler, HostEvent, OutputChunk
+from circus.hosts.base import (
+    DroppedOutput,
+    EventHandler,
+    ExitRecord,
+    HostEvent,
+    OutputChunk,
+    Refusal,
+)
+from circus.hosts.local_held import HeldOutput
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +66,8 @@ class OutputPump:
         self._ready = asyncio.Event()
         self._handler: EventHandler | None = None
         self._task: asyncio.Task | None = None
+        self._held = HeldOutput()
+        self._bounds: dict[tuple[str, str], int] = {}  # (name, stream) -> bufsize
         #: called with each batch just before it is handed over (the host drops exited records)
         self.on_batch_taken: Callable[[list[HostEvent]], None] = lambda batch: None
 
@@ -77,12 +90,14 @@ class OutputPump:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._queue.clear()
+        self._held.clear()
 
     # -- capture ----------------------------------------------------------------------------------
 
     def attach(self, stream: CapturedStream) -> None:
         """Start reading a pipe read end (already non-blocking)."""
         self._attached.add(stream)
+        self._bounds[(stream.name, stream.stream)] = stream.bound
         self._resume(stream)
 
     def detach(self, stream: CapturedStream) -> None:
@@ -100,11 +115,15 @@ class OutputPump:
             self.detach(stream)
 
     def drop_queued(self, name: str) -> None:
-        """Discard every queued event of process ``name``."""
+        """Discard every queued (or held) event of process ``name``."""
         self._queue = [event for event in self._queue if event.name != name]
+        self._held.forget(name)
 
     def queue(self, event: HostEvent) -> None:
-        """Queue an event (an exit or a drop notice) behind everything read so far."""
+        """Queue an event (an exit or a drop notice) behind everything read so far; an exit
+        ends the holds of its process first."""
+        if isinstance(event, ExitRecord):
+            self._queue.extend(self._held.release_process(event.name))
         self._queue.append(event)
         self._ready.set()
 
@@ -151,6 +170,18 @@ class OutputPump:
 
     def _take_batch(self) -> list[HostEvent]:
         batch, self._queue = self._queue, []
+        if self._held:  # chunks of a held stream join the hold, in order, undelivered
+            later: dict[tuple[str, str], list[HostEvent]] = {}
+            kept = []
+            for event in batch:
+                key = (event.name, getattr(event, "stream", ""))
+                if key in self._held and isinstance(event, OutputChunk | DroppedOutput):
+                    later.setdefault(key, []).append(event)
+                else:
+                    kept.append(event)
+            for key, events in later.items():
+                self._held.hold(key, self._bounds.get(key, 1), events)
+            batch = kept
         touched, self._touched = self._touched, set()
         for stream in touched:
             stream.queued = 0
@@ -165,9 +196,32 @@ class OutputPump:
             if self._handler is None or not self._queue:
                 continue
             batch = self._take_batch()
+            if not batch:
+                continue
             try:
-                await self._handler(batch)
+                refusal = await self._handler(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("the host event handler failed on a batch of %d events", len(batch))
+                continue
+            if refusal is not None:
+                self._hold(batch, refusal)
+
+    def _hold(self, batch: list[HostEvent], refusal: Refusal) -> None:
+        exited = {event.name for event in batch if isinstance(event, ExitRecord)}
+        keys = [key for key in refusal.taken if key[0] not in exited]
+        for key in keys:
+            events = [e for e in batch if (e.name, getattr(e, "stream", "")) == key]
+            chunks = [e for e in events if isinstance(e, OutputChunk)]
+            taken = refusal.taken[key]
+            drops = [e for e in events if isinstance(e, DroppedOutput)] if taken == 0 else []
+            self._held.hold(key, self._bounds.get(key, 1), [*drops, *chunks[taken:]])
+        if keys:
+            self._loop.call_later(refusal.retry_in, self._release, keys)
+
+    def _release(self, keys: list[tuple[str, str]]) -> None:
+        released = [event for key in keys for event in self._held.release(key)]
+        if released:
+            self._queue[:0] = released  # older than anything read since
+            self._ready.set()

@@ -236,3 +236,82 @@ def test_remove_ends_a_watch_of_that_process(kernel, client):
     client.cmd("r p gone")
     assert watcher.batch() == "Nothing left to watch"
     client.cmd("signal KILL gone")
+
+
+# --- hold / release (a client whose destination fails: issue 7 item 4) -------------------------
+
+
+def test_hold_keeps_the_rest_of_a_stream_until_release(client):
+    script = r"echo\ a;\ read\ x\ <\ /dev/null;\ sleep\ 0.2;\ echo\ b;\ sleep\ 30"
+    client.cmd(f"make process h sh -c {script}")
+    client.watch("w p h")
+    [first] = client.batch()
+    assert first[3] == b"a\n"
+    client.ack("hold h:out")  # took nothing of h's stdout: keep it
+    time.sleep(0.6)  # "b" is read meanwhile, but not sent while held
+    client.send("release h:out\n")  # never an acknowledgement
+    records = client.batch()
+    assert b"".join(r[3] for r in records if r[0] == "out") == b"a\nb\n"  # same "a", then "b"
+    assert records[0][2] == first[2]  # redelivered with its original timestamp
+    client.ack()
+
+
+def test_hold_with_a_count_acknowledges_the_chunks_taken(client):
+    script = r"echo\ 1;\ sleep\ 0.2;\ echo\ 2;\ sleep\ 0.2;\ echo\ 3;\ sleep\ 30"
+    client.cmd(f"make process c sh -c {script}")
+    time.sleep(0.8)  # all three chunks buffered: one batch
+    client.watch("w p c")
+    records = client.batch()
+    assert [r[3] for r in records] == [b"1\n", b"2\n", b"3\n"]
+    client.ack("hold c:out:1")  # the client wrote "1", failed on "2"
+    client.send("release c:out\n")
+    assert [r[3] for r in client.batch()] == [b"2\n", b"3\n"]
+    client.ack()
+
+
+def test_a_held_stream_is_bounded_and_counted_and_never_blocks_the_writer(kernel, client, kdir):
+    done = os.path.join(kdir, "done")
+    script = (
+        r"echo\ first;\ read\ x\ <\ /dev/null;\ sleep\ 0.2;\ head\ -c\ 1000000\ /dev/zero;"
+        rf"\ touch\ {done};\ sleep\ 30"
+    )
+    client.cmd(f"make process full bufsize=64k sh -c {script}")
+    client.watch("w p dropped=1 full")
+    assert client.batch()[0][3] == b"first\n"
+    client.ack("hold full:out")
+    # held = unwatched for buffering: the writer runs to the end, the oldest chunks are dropped
+    support.wait_for(lambda: os.path.exists(done), message="the writer not to block")
+    info = processes(kernel.client(), "full")["full"]
+    dropped = int(info["dropped_out"])
+    assert dropped > 0
+    client.send("release full:out\n")
+    records = client.batch()
+    assert records[0][0] == "dropped" and records[0][3:] == ("out", str(dropped))
+    kept = sum(len(r[3]) for r in records if r[0] == "out")
+    assert kept <= 64 * 1024 + 65536 and dropped + kept == 1000006
+    client.ack()
+
+
+def test_exit_ends_a_hold_and_closed_comes_after_the_held_output(client):
+    script = r"echo\ last\ words;\ read\ x\ <\ /dev/null;\ sleep\ 0.3;\ exit\ 3"
+    client.cmd(f"make process ex sh -c {script}")
+    client.watch("w p ex")
+    assert client.batch()[0][3] == b"last words\n"
+    client.ack("hold ex:out")  # never released: the exit releases it
+    records = client.batch()
+    assert [r[0] for r in records] == ["out", "closed"] and records[0][3] == b"last words\n"
+    client.ack("hold ex:out")  # the closed record is in this batch: the hold is ignored
+    assert client.batch() == "Nothing left to watch"
+
+
+def test_a_held_stream_is_redelivered_to_the_next_watcher(kernel, client):
+    client.cmd(r"make process k sh -c echo\ kept;\ sleep\ 30")
+    first = kernel.client()
+    first.watch("w p k")
+    assert first.batch()[0][3] == b"kept\n"
+    first.ack("hold k:out")
+    first.close()  # gone while holding: nothing was acknowledged
+    second = kernel.client()
+    second.watch("w p k")
+    assert second.batch()[0][3] == b"kept\n"
+    second.ack()

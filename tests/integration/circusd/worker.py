@@ -8,6 +8,8 @@
 - ``spawn-child``: start a child ``sleep`` process, print both pids, sleep;
 - ``lines N``: print N numbered lines, then sleep forever;
 - ``record FILE``: append received signal names to FILE (TERM exits).
+- ``count N BATCH DELAY DONE``: write lines ``0000000``...``N-1`` (8 bytes each), BATCH lines per
+  write, DELAY seconds between writes, then create the file DONE and sleep forever.
 """
 
 import os
@@ -46,6 +48,15 @@ elif mode == "spawn-child":
 elif mode == "lines":
     for i in range(int(sys.argv[2])):
         print(f"line {i}", flush=True)
+    forever()
+elif mode == "count":
+    total, batch, delay, done = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+    for start in range(0, total, batch):
+        lines = "".join(f"{i:07d}\n" for i in range(start, min(start + batch, total)))
+        os.write(1, lines.encode())
+        if delay:
+            time.sleep(delay)
+    open(done, "w").close()
     forever()
 elif mode == "record":
     path = sys.argv[2]
