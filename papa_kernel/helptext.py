@@ -82,7 +82,9 @@ watch processes [follow=1] [dropped=1] [NAME|PREFIX*...]
     dropped:NAME:TIME:STREAM:N     (dropped=1 only: N bytes were lost before this point)
   Answer each batch with a line to acknowledge it ("q" acknowledges and stops).
   Unacknowledged data is sent again to the next watcher. follow=1 also watches processes
-  created later and only ends on "q".""",
+  created later and only ends on "q".
+  "hold NAME:out:N ..." acknowledges all but those streams after their first N chunks: they
+  stay buffered (bounded as unwatched) and unsent until "release NAME:out ..." (no ack).""",
     "watch sockets": (
         "watch sockets [NAME|PREFIX*...]\n"
         "  Sends readable:NAME:TIME once per socket when a connection or datagram is pending\n"

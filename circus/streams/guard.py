@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from circus.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 #: First delay before a failing stream is tried again; doubled on each failure.
@@ -81,7 +83,8 @@ class StreamGuard:
                 type(exc).__name__,
                 exc,
                 MAX_RETRY,
-                exc_info=not isinstance(exc, OSError),  # a bug in a stream class: show where
+                # anything else is a bug in a stream class: show where
+                exc_info=not isinstance(exc, OSError | ConfigError),
             )
         else:
             self.delay = min(self.delay * 2, MAX_RETRY)

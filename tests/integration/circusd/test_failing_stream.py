@@ -73,12 +73,16 @@ def test_full_disk_logs_once_holds_output_and_resumes(circusd, worker_cmd, tmp_p
     assert len(d.pids("chatty")) == 1
 
 
-def test_beyond_the_buffer_the_oldest_output_is_dropped_and_counted(circusd, worker_cmd, tmp_path):
+@pytest.mark.parametrize("use_papa", ["true", "false"])
+def test_beyond_the_buffer_the_oldest_output_is_dropped_and_counted(
+    circusd, worker_cmd, tmp_path, use_papa
+):
     link, done = full_disk_link(tmp_path), tmp_path / "done"
-    total = 500_000  # 4 MB while the disk is full: more than the kernel's 2 MiB buffer
+    total = 500_000  # 4 MB while the disk is full: more than the host's 2 MiB buffer
     d = circusd(f"""
         [watcher:flood]
         cmd = {worker_cmd} count {total} 5000 0 {done}
+        use_papa = {use_papa}
         stdout_stream.class = WatchedFileStream
         stdout_stream.filename = {link}
     """)
