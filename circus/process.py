@@ -65,6 +65,10 @@ class Process:
         self.state_since = time.monotonic()
         self.exit_code: int | None = None
         self._exited = asyncio.Event()
+        # Ages run on the loop's clock (the one max_age timers use) from the moment circusd
+        # learned of the process: at its spawn (age 0), or when adopted (its age then).
+        self._seen_at = asyncio.get_running_loop().time()
+        self._age_when_seen = max(0.0, time.time() - started) if adopted else 0.0
 
     def __repr__(self) -> str:
         return f"<Process {self.name} pid={self.pid} {self.state.value}>"
@@ -146,7 +150,8 @@ class Process:
     # --- info -------------------------------------------------------------------------------
 
     def age(self) -> float:
-        return time.time() - self.started
+        """Seconds since the process started."""
+        return self._age_when_seen + asyncio.get_running_loop().time() - self._seen_at
 
     def info(self) -> dict[str, Any] | str:
         """The original's stats dict (plus age, started, wid) or the dead-process string."""

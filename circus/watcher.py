@@ -294,14 +294,15 @@ class Watcher(WatcherCommands):
     def _record_failure(self) -> None:
         self._failures += 1
         delay = min(FIRST_RETRY_DELAY * 2 ** (self._failures - 1), self._retry_in())
-        self._retry_at = time.monotonic() + delay
+        self._retry_at = asyncio.get_running_loop().time() + delay  # the clock sleep() uses
 
     def _retry_in(self) -> float:
-        return float(getattr(self.config, "retry_in", 7.0) or 7.0)
+        return float(self.config.retry_in)  # 0: retry at once
 
     def _gave_up(self) -> bool:
+        """``max_retry`` failed starts in a row (at least one; ``-1``: never)."""
         max_retry = int(self.config.max_retry)
-        return max_retry >= 0 and self._failures > max_retry
+        return max_retry >= 0 and self._failures >= max(max_retry, 1)
 
     # --- convergence -------------------------------------------------------------------------
 
@@ -315,8 +316,8 @@ class Watcher(WatcherCommands):
     async def _converge(self) -> None:
         while self._converge_requested:
             self._converge_requested = False
-            delay = self._retry_at - time.monotonic()
-            if delay > 0:
+            delay = self._retry_at - asyncio.get_running_loop().time()
+            if delay > 0 and not self._gave_up():  # giving up does not wait for a retry
                 await asyncio.sleep(delay)
             async with self._lock:
                 if self.state is not WatcherState.ACTIVE:

@@ -1,0 +1,79 @@
+"""The arbiter's part of policy: start order, adoption, quitting (virtual time, FakeHost)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from circus.testing import FakeHost, arbiter_on, settle, start_arbiter, virtual_time
+
+
+def two_watchers(**circus) -> dict:
+    return {
+        **circus,
+        "watchers": [
+            {"name": "low", "cmd": "prog", "priority": 1},
+            {"name": "high", "cmd": "prog", "priority": 5},
+            {"name": "off", "cmd": "prog", "autostart": False},
+        ],
+    }
+
+
+@virtual_time
+async def test_watchers_start_by_priority_spaced_by_warmup_delay():
+    host = FakeHost()
+    arbiter = await start_arbiter(arbiter_on(host, two_watchers(warmup_delay=2)))
+    assert [(c.at, c.name) for c in host.ops("spawn")] == [
+        (0, "circus.high.1"),
+        (2, "circus.low.1"),
+    ]
+    assert arbiter.get_watcher("off").status() == "stopped"
+
+
+@pytest.mark.parametrize("persistent", [True, False])
+@virtual_time
+async def test_quit_leaves_kernel_workers_running_and_stops_direct_children(persistent):
+    host = FakeHost(persistent=persistent)
+    arbiter = await start_arbiter(arbiter_on(host, two_watchers()))
+    await arbiter.quit()
+    if persistent:  # the kernel keeps them for the next circusd
+        assert host.ops("signal") == [] and len(host.running()) == 2
+    else:  # they would die with circusd: stopped, the lowest priority first
+        assert [c.name for c in host.ops("signal")] == ["circus.low.1", "circus.high.1"]
+        assert not host.running()
+    assert host.closed
+
+
+@virtual_time
+async def test_quit_with_stop_workers_stops_everything_in_reverse_priority():
+    host = FakeHost()
+    arbiter = await start_arbiter(arbiter_on(host, two_watchers()))
+    await arbiter.quit(stop_workers=True)
+    assert [c.name for c in host.ops("signal")] == ["circus.low.1", "circus.high.1"]
+    assert not host.running() and host.ops("exit_if_idle")
+
+
+@virtual_time
+async def test_running_processes_are_adopted_and_keep_their_age_for_max_age():
+    host = FakeHost()
+    old = host.add_process("circus.w.1", age=6)
+    config = {"watchers": [{"name": "w", "cmd": "prog", "max_age": 10, "max_age_variance": 0}]}
+    arbiter = await start_arbiter(arbiter_on(host, config))
+    watcher = arbiter.get_watcher("w")
+    assert watcher.pids() == [old.pid] and host.ops("spawn") == []
+    await asyncio.sleep(5)
+    [recycle] = host.ops("spawn")
+    assert recycle.at == pytest.approx(4, abs=0.05)  # 10 - 6, measured on the wall clock
+    assert host.ops("signal")[0].name == "circus.w.1" and not old.running
+
+
+@virtual_time
+async def test_a_process_that_exited_while_circusd_was_away_is_replaced_at_start():
+    host = FakeHost()
+    host.add_process("circus.w.1", age=60, running=False, exit_code=-signal.SIGKILL)
+    arbiter = await start_arbiter(arbiter_on(host, {"watchers": [{"name": "w", "cmd": "prog"}]}))
+    await settle()
+    assert [(c.at, c.name) for c in host.ops("spawn")] == [(0, "circus.w.1")]
+    assert arbiter.get_watcher("w").status() == "active"
