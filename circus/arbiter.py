@@ -34,7 +34,7 @@ import time
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
-from circus import procinfo
+from circus import procinfo, spawn_records
 from circus.delivery import BatchRefusals
 from circus.errors import AlreadyExistError, ConfigError, MessageError
 from circus.hosts.base import (
@@ -73,6 +73,8 @@ class Arbiter:
         self._on_demand: dict[str, asyncio.Task] = {}
         self._spawning: dict[str, asyncio.Future] = {}  # host name -> spawn in flight
         self._quitting = False
+        #: ``circusd --reload-outdated``: reload_outdated for every watcher
+        self.reload_outdated = False
         self._orphans: list[tuple[ProcessHost, str]] = []
         self._stopped = asyncio.Event()
         self._global_lock = asyncio.Lock()
@@ -391,6 +393,8 @@ class Arbiter:
         host = self.hosts.kernel
         if host is None:
             return
+        records = await spawn_records.load(host)
+        kept: set[str] = set()
         for info in await host.list_processes(KERNEL_PREFIX):
             parsed = parse_process_name(info.name)
             watcher = self._watchers.get(parsed[0].lower()) if parsed else None
@@ -398,6 +402,17 @@ class Arbiter:
                 self._orphans.append((host, info.name))
                 continue
             proc = Process(host, info.name, parsed[1], info.pid, info.started, adopted=True)
+            proc.fingerprint = spawn_records.match(records, info.name, info.pid)
+            if proc.fingerprint is not None:
+                kept.add(info.name)
+            elif info.running:
+                log.info(
+                    "%s: process %d (wid %d) has no spawn record: whether it is outdated is "
+                    "unknown",
+                    watcher.name,
+                    info.pid,
+                    parsed[1],
+                )
             if not info.running:
                 log.info(
                     "%s: process %d exited while circusd was away (%s)",
@@ -410,6 +425,7 @@ class Arbiter:
                     "%s: adopted running process %d (wid %d)", watcher.name, info.pid, parsed[1]
                 )
             watcher.adopt(proc)
+        await spawn_records.drop_stale(host, records, kept)
 
     async def _stop_orphans(self) -> None:
         """Processes of watchers that are no longer configured: stop and forget them."""
@@ -442,6 +458,8 @@ class Arbiter:
         await self.start_watchers()
         if self._quitting:  # quit() ran meanwhile: it closed the hosts and ends run()
             return
+        for watcher in self.watchers:
+            watcher.report_outdated()
         await self._stop_orphans()
         # Bound last: a command sent during start-up waits (queued by ZeroMQ) instead of
         # seeing half-started watchers. (Imported here too: the workers start sooner.)

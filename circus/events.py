@@ -38,6 +38,7 @@ EVENT_NAMES = (
     "remove",
     "hook_success",
     "hook_failure",
+    "outdated",
 )
 
 

@@ -61,6 +61,8 @@ class Process:
         self.pid = pid
         self.started = started  # epoch seconds
         self.adopted = adopted  # reattached after a circusd restart
+        #: what it was spawned from (circus.spawn_records), None when unknown
+        self.fingerprint: dict[str, str] | None = None
         self.state = ProcessState.RUNNING
         self.state_since = time.monotonic()
         self.exit_code: int | None = None

@@ -21,6 +21,7 @@ import pwd
 import sys
 from typing import TYPE_CHECKING, Any
 
+from circus import spawn_records
 from circus.config import build_argv, spawn_variables
 from circus.config.schema import watcher_option_values
 from circus.errors import ConfigError, SpawnError
@@ -114,6 +115,9 @@ class SpawnBuilder:
         # What every process of the watcher shares (env, variables); rebuilt when the
         # watcher's or the arbiter's configuration object changes.
         self._shared: tuple[object, object, dict[str, str], dict[str, object]] | None = None
+        # Fingerprints of the current configuration by wid (same invalidation as _shared).
+        self._fingerprints: tuple[object, object, dict[int, spawn_records.Fingerprint | None]]
+        self._fingerprints = (None, None, {})
 
     @property
     def config(self) -> Any:
@@ -169,6 +173,33 @@ class SpawnBuilder:
             sockets=sockets,
             stdin_socket=socket_host_name(config.stdin_socket) if config.stdin_socket else None,
         )
+
+    def fingerprint(self, spec: SpawnSpec) -> spawn_records.Fingerprint:
+        """What :mod:`circus.spawn_records` keeps for a process spawned from ``spec``: the
+        spec's fields and the definitions of the sockets it inherits or refers to."""
+        used = {*self.socket_host_names(), *spec.sockets}
+        if spec.stdin_socket:
+            used.add(spec.stdin_socket)
+        sockets = [
+            socket_spec(s)
+            for s in self.watcher.arbiter.config.sockets
+            if socket_host_name(s.name) in used
+        ]
+        return spawn_records.fingerprint(spec, sockets)
+
+    def current_fingerprint(self, wid: int) -> spawn_records.Fingerprint | None:
+        """The fingerprint process ``wid`` would get if spawned now (None if it cannot be
+        spawned now, e.g. an unknown user). Cached until the configuration changes."""
+        config, arbiter_config, cache = self._fingerprints
+        if config is not self.config or arbiter_config is not self.watcher.arbiter.config:
+            cache = {}
+            self._fingerprints = (self.config, self.watcher.arbiter.config, cache)
+        if wid not in cache:
+            try:
+                cache[wid] = self.fingerprint(self.spec(wid))
+            except SpawnError:
+                cache[wid] = None
+        return cache[wid]
 
     def _shared_parts(self) -> tuple[dict[str, str], dict[str, object]]:
         arbiter_config = self.watcher.arbiter.config

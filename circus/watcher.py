@@ -47,6 +47,7 @@ from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
 from circus.process import Process
 from circus.streams.guard import StreamGuard
 from circus.watcher_commands import WatcherCommands
+from circus.watcher_outdated import OutdatedWorkers
 from circus.watcher_state import LEGAL_TRANSITIONS, S, WatcherState
 
 if TYPE_CHECKING:
@@ -67,11 +68,12 @@ SPAWN_BATCH = 64
 FIRST_RETRY_DELAY = 0.1
 
 
-class Watcher(WatcherCommands):
+class Watcher(WatcherCommands, OutdatedWorkers):
     """Runs ``numprocesses`` copies of a command through a :class:`ProcessHost`.
 
     The commands of the control channel (start, stop, reload, incr, signal...) and the
-    graceful stop of processes are in :class:`circus.watcher_commands.WatcherCommands`."""
+    graceful stop of processes are in :class:`circus.watcher_commands.WatcherCommands`; the
+    spawn records and outdated processes in :class:`circus.watcher_outdated.OutdatedWorkers`."""
 
     def __init__(self, config: Any, arbiter: Arbiter, host: ProcessHost):
         from circus.spawning import SpawnBuilder
@@ -99,6 +101,7 @@ class Watcher(WatcherCommands):
         # A stop or quit is waiting for the lock: a start or scale in progress stops spawning
         # at its next batch instead of finishing a large count first (a request, not a state).
         self._halt_spawning = False
+        self._outdated_task: asyncio.Task | None = None
 
     def clamp(self, numprocesses: int) -> int:
         """A process count as the watcher can have it: at least 0, at most 1 if singleton."""
@@ -129,6 +132,8 @@ class Watcher(WatcherCommands):
             self.numprocesses = self.clamp(config.numprocesses)
         if change.keys & {"stdout_stream", "stderr_stream"}:
             self.close_streams()
+        if self.reload_outdated_enabled() and self.state is WatcherState.ACTIVE:
+            self.schedule_reload_outdated()  # turned on, or processes outdated by the change
         return change
 
     def reload_hooks(self, config: Any = None) -> None:
@@ -242,6 +247,7 @@ class Watcher(WatcherCommands):
         if "before_reap" in self._hooks or "after_reap" in self._hooks:
             asyncio.get_running_loop().create_task(self._reap_hooks(proc, record))
         self.processes.pop(proc.pid, None)
+        self._drop_record_soon(proc)
         timer = self._timers.pop(proc.pid, None)
         if timer:
             timer.cancel()
@@ -392,6 +398,7 @@ class Watcher(WatcherCommands):
             return None
         try:
             spec = self._builder.spec(wid)
+            fingerprint = self._builder.fingerprint(spec)
             async with self.arbiter.spawning(spec.name):
                 info = await self.host.spawn(spec)
                 proc = Process(
@@ -403,6 +410,7 @@ class Watcher(WatcherCommands):
                 )
                 self.processes[proc.pid] = proc
                 self.arbiter.register_process(self, proc)
+            await self._record_spawn(proc, fingerprint)
         except SpawnError as exc:
             log.error("%s: cannot spawn wid %d: %s", self.name, wid, exc)
             self._record_failure()
@@ -461,4 +469,5 @@ class Watcher(WatcherCommands):
         self._timers.clear()
         if self._converge_task:
             self._converge_task.cancel()
+        self.cancel_reload_outdated()
         self.close_streams()

@@ -81,6 +81,7 @@ class WatcherCommands:
             await asyncio.gather(*(p.wait(timeout + 5) for p in stubborn))
         for proc in procs:
             proc.kill_leftovers()
+        await self._drop_records(procs)
 
     async def start(self) -> dict[str, list[int]]:
         async with self._lock:
@@ -159,15 +160,28 @@ class WatcherCommands:
                 return {"stopped": [], **result}
             old = list(self.processes.values())
             if self.config.send_hup:
-                for proc in old:
-                    await self._signal_process(proc, signals.SIGHUP)
-                result = {"stopped": [], "started": [], "kept": [p.pid for p in old]}
+                result = await self._reload_by_hup(old)
             elif sequential:
                 result = await self._reload_sequential(old)
             else:
                 result = await self._replace_all()
         self.publish("reload", {"time": time.time()})
         return result
+
+    async def _reload_by_hup(self, old: list[Process]) -> dict[str, list[int]]:
+        """send_hup: SIGHUP makes a process re-read its own files, but cannot change its
+        command, environment or working directory: outdated processes are replaced (one at
+        a time, without downtime), the others get SIGHUP."""
+        outdated = self.outdated()
+        stopped, started = [], []
+        for proc in old:
+            if proc.pid not in outdated:
+                await self._signal_process(proc, signals.SIGHUP)
+            elif (new := await self._replace_outdated(proc)) is not None:
+                stopped.append(proc.pid)
+                started.append(new.pid)
+        kept = [p.pid for p in old if p.pid not in stopped]
+        return {"stopped": stopped, "started": started, "kept": kept}
 
     async def _reload_sequential(self, old: list[Process]) -> dict[str, list[int]]:
         started: list[int] = []

@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="SIGTERM/SIGINT also stop kernel-hosted workers",
     )
+    parser.add_argument(
+        "--reload-outdated",
+        action="store_true",
+        help="replace adopted workers spawned from an older configuration, one at a time "
+        "(reload_outdated = true for every watcher)",
+    )
     parser.add_argument("--version", action="version", version=f"circusd {__version__}")
     return parser
 
@@ -172,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
         arbiter = Arbiter(config, config_path=os.path.abspath(args.config), cwd=cwd)
         arbiter.kernel_launcher = launcher
+        arbiter.reload_outdated = args.reload_outdated
         import asyncio
 
         asyncio.run(_serve(arbiter, args.stop_workers_on_exit))

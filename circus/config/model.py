@@ -180,6 +180,7 @@ class WatcherConfig:
     singleton: bool = False
     priority: int = 0
     send_hup: bool = False
+    reload_outdated: bool = False
     stop_signal: int = int(signal.SIGTERM)
     stop_children: bool = False
     graceful_timeout: float = 30.0

@@ -257,6 +257,12 @@ WATCHER_OPTIONS: dict[str, OptionSpec] = {
         _spec("singleton", cv.to_bool, LIVE, "at most one process"),
         _spec("priority", cv.to_int, LIVE, "start order: higher first"),
         _spec("send_hup", cv.to_bool, LIVE, "reload by sending SIGHUP"),
+        _spec(
+            "reload_outdated",
+            cv.to_bool,
+            LIVE,
+            "replace adopted processes spawned from an older configuration, one at a time",
+        ),
         _spec("stop_signal", cv.to_signum, LIVE, "signal that asks a process to stop"),
         _spec("stop_children", cv.to_bool, LIVE, "send stop_signal to children too"),
         _spec("graceful_timeout", cv.to_duration, LIVE, "seconds before SIGKILL"),

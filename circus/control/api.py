@@ -34,6 +34,9 @@ class WatcherAPI(Protocol):
     def status(self) -> str:
         """``stopped`` | ``starting`` | ``active`` | ``stopping``."""
 
+    def outdated_pids(self) -> list[int]:
+        """Pids of processes spawned from another configuration (docs/upgrades.md)."""
+
     def pids(self) -> list[int]:
         """Pids of live processes, in spawn order."""
 

@@ -15,13 +15,15 @@ class List(Command):
 
     Reply: without name ``{"watchers": ["circusd-stats", "web"]}`` (lower-case names, sorted,
     plugins and circusd-stats included); with a name ``{"pids": [1234, 1235]}`` (live processes,
-    in spawn order).
+    in spawn order). Extension: ``"outdated": [1234]`` is added with a name when some of the
+    processes are outdated (see ``status``); the key is absent otherwise.
 
     Command line::
 
         circusctl list [<name>]
 
-    prints the names or pids separated by commas.
+    prints the names or pids separated by commas (only the pids: scripts parse them; ``status``
+    shows the outdated ones).
     """
 
     name = "list"
@@ -30,7 +32,10 @@ class List(Command):
 
     async def execute(self, arbiter, props):
         if "name" in props:
-            return {"pids": list(self.get_watcher(arbiter, props["name"]).pids())}
+            watcher = self.get_watcher(arbiter, props["name"])
+            reply = {"pids": list(watcher.pids())}
+            outdated = watcher.outdated_pids()
+            return {**reply, "outdated": outdated} if outdated else reply
         return {"watchers": sorted(watcher.name.lower() for watcher in arbiter.watchers)}
 
     def message(self, *args, **opts):

@@ -5,6 +5,9 @@
 - ``crash``: exit 1 at once;
 - ``exit-after SECONDS``: sleep, then exit 0;
 - ``http FD``: serve HTTP/1.0 on the inherited listening socket FD, print one line per request;
+- ``http-graceful FD``: like ``http``, but SIGTERM lets the request in progress finish and
+  leaves the connections not yet accepted to the other workers sharing the socket (the way
+  real servers stop, and what a replacement without downtime relies on);
 - ``spawn-child``: start a child ``sleep`` process, print both pids, sleep;
 - ``lines N``: print N numbered lines, then sleep forever;
 - ``record FILE``: append received signal names to FILE (TERM exits).
@@ -22,6 +25,21 @@ import time
 mode = sys.argv[1]
 pid = os.getpid()
 wid = os.environ.get("WID", "?")
+
+
+def serve(conn, count):
+    """Answer one HTTP/1.0 request with our pid, print ``served PID N``; returns N."""
+    with conn:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        body = f"{pid}\n".encode()
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    print(f"served {pid} {count + 1}", flush=True)
+    return count + 1
 
 
 def forever():
@@ -77,16 +95,27 @@ elif mode == "http":
     count = 0
     while True:
         conn, _ = listener.accept()
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            count += 1
-            body = f"{pid}\n".encode()
-            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-        print(f"served {pid} {count}", flush=True)
+        count = serve(conn, count)
+elif mode == "http-graceful":
+    import selectors
+
+    # The listening socket stays blocking: O_NONBLOCK would be set on the description that
+    # every worker shares. After a wake-up another worker may win the connection; accept()
+    # then waits for the next one (a SIGTERM meanwhile is seen after that request).
+    listener = socket.socket(fileno=int(sys.argv[2]))
+    wakeup_r, wakeup_w = os.pipe()
+    os.set_blocking(wakeup_w, False)
+    signal.set_wakeup_fd(wakeup_w)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)  # recorded by the wakeup fd
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(wakeup_r, selectors.EVENT_READ)
+    count = 0
+    while True:
+        ready = {key.fileobj for key, _ in selector.select()}
+        if wakeup_r in ready:
+            sys.exit(0)  # between two requests: nothing in progress is lost
+        conn, _ = listener.accept()
+        count = serve(conn, count)
 else:
     sys.exit(f"unknown mode {mode}")

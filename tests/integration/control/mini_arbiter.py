@@ -66,6 +66,9 @@ class MiniWatcher:
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if p.returncode is None]
 
+    def outdated_pids(self) -> list[int]:
+        return []  # direct children: never adopted, never outdated
+
     def _event(self, event: str, **payload: Any) -> None:
         payload.setdefault("time", time.time())
         self.arbiter.publish(event_topic(self.name, event)[len("watcher.") :], payload)

@@ -44,10 +44,19 @@ def test_status():
     assert console("status", ERROR) == "error: program x not found"
 
 
+def test_status_shows_outdated_processes():
+    assert console("status", {"status": "active", "outdated": [12, 13]}) == (
+        "active (outdated: 12,13)"
+    )
+    reply = ok(statuses={"a": "active", "b": "active"}, outdated={"b": [7]})
+    assert console("status", reply) == "a: active\nb: active (outdated: 7)"
+
+
 def test_list():
     assert console("list", ok(watchers=["a", "b"])) == "a,b"
     assert console("list", ok(pids=[1, 2])) == "1,2"
     assert console("list", ok(pids=[])) == ""
+    assert console("list", ok(pids=[1, 2], outdated=[1])) == "1,2"  # scripts parse the pids
     assert console("list", ERROR).startswith("error:")
 
 

@@ -1,0 +1,158 @@
+"""What a worker was spawned from: a fingerprint of its SpawnSpec, kept in the kernel.
+
+A kernel-hosted worker outlives circusd. When a new circusd adopts it, the configuration may
+have changed meanwhile (another ``cmd``, ``env``, ``working_dir``...): the worker still runs
+what the *old* configuration said. To tell, circusd stores one small value per worker in the
+kernel's key/value store when it spawns it, and compares it on adoption.
+
+The fingerprint is computed from the :class:`~circus.hosts.base.SpawnSpec` itself (the exact
+thing the host was asked to run), plus the definitions of the sockets it inherits, so it can
+never drift from what spawning does: every SpawnSpec field is covered, new fields included.
+Each field gets its own short digest, so a changed worker can be reported with *which* fields
+changed (``argv``, ``env``, ``working_dir``...), never with their values (an environment may
+hold secrets; the kernel's values are readable by whoever can talk to the kernel).
+
+Value format (one per worker, about 300 bytes)::
+
+    circus.spawned.<watcher>.<wid>  =  1,pid=1234,argv=3f2a9c01d4e5,env=...,sockets=...
+
+``1`` is the format version; ``pid`` ties the record to one process, so a record left by an
+earlier process of the same wid (circusd died between the spawn and the record) is never
+taken for the running one's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from circus.errors import KernelError
+from circus.hosts.base import ProcessHost, SocketSpec, SpawnSpec
+from circus.hosts.names import NAMESPACE
+
+#: Prefix of the kernel values holding spawn records (``circus.spawned.<watcher>.<wid>``).
+RECORD_PREFIX = f"{NAMESPACE}.spawned."
+#: Version of the value format; a value in another format is ignored (the worker is "unknown").
+FORMAT = "1"
+#: Hex digits kept per field digest: 48 bits, enough to tell two configurations apart.
+DIGEST_LENGTH = 12
+#: The pseudo-field covering the definitions of the sockets a worker inherits.
+SOCKET_SPECS = "socket_specs"
+#: SpawnSpec fields not part of the fingerprint: the name is the record's key.
+_NOT_FINGERPRINTED = frozenset({"name"})
+
+Fingerprint = dict[str, str]
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able, order-independent form of a SpawnSpec value."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _canonical(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:DIGEST_LENGTH]
+
+
+def _spec_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(SpawnSpec) if f.name not in _NOT_FINGERPRINTED]
+
+
+def _default_digests() -> Fingerprint:
+    """The digest of each field's default: a field a newer circusd added to SpawnSpec is
+    compared with its default when an older record lacks it."""
+    digests = {}
+    for f in _spec_fields():
+        if f.default_factory is not dataclasses.MISSING:
+            digests[f.name] = _digest(f.default_factory())
+        elif f.default is not dataclasses.MISSING:
+            digests[f.name] = _digest(f.default)
+    digests[SOCKET_SPECS] = _digest([])
+    return digests
+
+
+_DEFAULTS = _default_digests()
+
+
+def fingerprint(spec: SpawnSpec, sockets: Sequence[SocketSpec] = ()) -> Fingerprint:
+    """Field name -> digest for every SpawnSpec field but ``name``, and ``socket_specs`` for
+    the definitions of the inherited sockets (a socket re-created on another port)."""
+    result = {f.name: _digest(getattr(spec, f.name)) for f in _spec_fields()}
+    result[SOCKET_SPECS] = _digest(sorted(sockets, key=lambda s: s.name))
+    return result
+
+
+def changed_fields(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
+    """The fields whose digest differs (a field missing on one side counts as its default)."""
+    names = sorted(recorded.keys() | current.keys())
+    return [
+        name
+        for name in names
+        if recorded.get(name, _DEFAULTS.get(name)) != current.get(name, _DEFAULTS.get(name))
+    ]
+
+
+def record_name(process_name: str) -> str:
+    """``circus.spawned.<watcher>.<wid>`` for the process ``circus.<watcher>.<wid>``."""
+    return RECORD_PREFIX + process_name.removeprefix(f"{NAMESPACE}.")
+
+
+def encode(pid: int, fp: Mapping[str, str]) -> str:
+    return ",".join([FORMAT, f"pid={int(pid)}", *(f"{k}={v}" for k, v in sorted(fp.items()))])
+
+
+def decode(value: str) -> tuple[int, Fingerprint] | None:
+    """``(pid, fingerprint)``, or None for a value in another format or garbled."""
+    version, _, rest = value.partition(",")
+    if version != FORMAT:
+        return None
+    items: dict[str, str] = {}
+    for item in rest.split(","):
+        key, sep, digest = item.partition("=")
+        if not sep or not key:
+            return None
+        items[key] = digest
+    try:
+        pid = int(items.pop("pid"))
+    except (KeyError, ValueError):
+        return None
+    return pid, items
+
+
+# --- in the host ---------------------------------------------------------------------------------
+
+Records = dict[str, tuple[int, Fingerprint] | None]
+
+
+async def load(host: ProcessHost) -> Records:
+    """Every record the host holds: process name -> (pid, fingerprint), None if garbled."""
+    values = await host.get_values(RECORD_PREFIX)
+    return {f"{NAMESPACE}.{name[len(RECORD_PREFIX) :]}": decode(v) for name, v in values.items()}
+
+
+def match(records: Records, name: str, pid: int) -> Fingerprint | None:
+    """The fingerprint recorded for the process ``name`` with this ``pid`` (None: unknown)."""
+    found = records.get(name)
+    return found[1] if found is not None and found[0] == pid else None
+
+
+async def drop_stale(host: ProcessHost, records: Records, kept: set[str]) -> None:
+    """Delete the records of processes not adopted (gone, or another pid) and garbled ones,
+    so the kernel holds nothing for them."""
+    stale = [record_name(name) for name in records if name not in kept]
+    with contextlib.suppress(KernelError):
+        await asyncio.gather(*(host.set_value(name, None) for name in stale))

@@ -1,0 +1,188 @@
+"""Spawn records and outdated processes of a watcher (a mixin of :class:`circus.watcher.Watcher`).
+
+- **Records**: when a kernel-hosted process is spawned, the fingerprint of its SpawnSpec is
+  stored in the kernel (:mod:`circus.spawn_records`); it is deleted when the process is gone
+  and its wid is not reused, so the kernel can still become idle.
+- **Outdated**: a process whose recorded fingerprint differs from the one the current
+  configuration gives its wid. Only adopted processes can be outdated in practice (every other
+  configuration change replaces the processes), but the rule is the same for all.
+- **Replacement** (``reload_outdated``, ``circusd --reload-outdated``, and ``reload`` of a
+  ``send_hup`` watcher): one process at a time, start the new one, wait until it is up (still
+  running after :data:`~circus.watcher.MIN_UPTIME` seconds, or ``warmup_delay`` if longer),
+  then stop the outdated one gracefully. The watcher's lock is held for one replacement at a
+  time, so commands wait at most for one step. If the new process dies before it is up, the
+  replacement stops there and the outdated processes keep serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from circus import spawn_records
+from circus.errors import KernelError
+from circus.process import ProcessState
+from circus.watcher_state import WatcherState
+
+if TYPE_CHECKING:
+    from circus.process import Process
+
+log = logging.getLogger("circus.watcher")
+
+
+class OutdatedWorkers:
+    """What the processes were spawned from; reporting and replacing outdated ones."""
+
+    # --- records in the host --------------------------------------------------------------
+
+    async def _record_spawn(self, proc: Process, fingerprint: spawn_records.Fingerprint) -> None:
+        proc.fingerprint = fingerprint
+        if not self.host.persistent:
+            return  # nothing outlives circusd: the in-memory fingerprint is enough
+        value = spawn_records.encode(proc.pid, fingerprint)
+        try:
+            await self.host.set_value(spawn_records.record_name(proc.name), value)
+        except KernelError as exc:
+            log.warning(
+                "%s: cannot record what process %d was spawned from: %s", self.name, proc.pid, exc
+            )
+
+    async def _drop_records(self, procs: Iterable[Process]) -> None:
+        """Delete the records of processes that are gone, unless their wid is in use again.
+        (Checked right before each delete is sent: a respawn registers its process before
+        it sends its own record, so the delete can never overtake it.)"""
+        if not self.host.persistent:
+            return
+        await asyncio.gather(*(self._drop_record(proc.name) for proc in procs))
+
+    async def _drop_record(self, name: str) -> None:
+        if any(p.name == name and p.alive for p in self.processes.values()):
+            return
+        with contextlib.suppress(KernelError):
+            await self.host.set_value(spawn_records.record_name(name), None)
+
+    def _drop_record_soon(self, proc: Process) -> None:
+        if self.host.persistent:
+            asyncio.get_running_loop().create_task(self._drop_records([proc]))
+
+    # --- outdated processes ---------------------------------------------------------------
+
+    def outdated(self) -> dict[int, list[str]]:
+        """pid -> the SpawnSpec fields that differ from what the configuration says now,
+        for every running process known to be outdated (unknown ones are not included)."""
+        result = {}
+        for proc in self.processes.values():
+            if not proc.alive or proc.fingerprint is None:
+                continue
+            current = self._builder.current_fingerprint(proc.wid)
+            if current is None:
+                continue
+            changed = spawn_records.changed_fields(proc.fingerprint, current)
+            if changed:
+                result[proc.pid] = changed
+        return result
+
+    def outdated_pids(self) -> list[int]:
+        return sorted(self.outdated())
+
+    def reload_outdated_enabled(self) -> bool:
+        return bool(self.config.reload_outdated or self.arbiter.reload_outdated)
+
+    def report_outdated(self) -> None:
+        """After adoption: a warning per outdated process, the ``outdated`` event, and the
+        replacement when ``reload_outdated`` is on."""
+        outdated = self.outdated()
+        if not outdated:
+            return
+        enabled = self.reload_outdated_enabled()
+        advice = "replacing it" if enabled else "reload the watcher, or set reload_outdated"
+        processes = []
+        for pid, changed in sorted(outdated.items()):
+            proc = self.processes[pid]
+            log.warning(
+                "%s: process %d (wid %d) is outdated: it was spawned with another %s (%s)",
+                self.name,
+                pid,
+                proc.wid,
+                ", ".join(changed),
+                advice,
+            )
+            processes.append({"pid": pid, "wid": proc.wid, "changed": changed})
+        self.publish(
+            "outdated", {"pids": sorted(outdated), "processes": processes, "time": time.time()}
+        )
+        if enabled:
+            self.schedule_reload_outdated()
+
+    # --- replacing them -------------------------------------------------------------------
+
+    def schedule_reload_outdated(self) -> None:
+        """Replace the outdated processes in the background, one at a time."""
+        task = self._outdated_task
+        if task is None or task.done():
+            self._outdated_task = asyncio.get_running_loop().create_task(self._reload_outdated())
+
+    def cancel_reload_outdated(self) -> None:
+        if self._outdated_task is not None:
+            self._outdated_task.cancel()
+            self._outdated_task = None
+
+    async def _reload_outdated(self) -> None:
+        replaced = 0
+        while True:
+            async with self._lock:
+                if self.state is not WatcherState.ACTIVE:
+                    return
+                outdated = self.outdated()
+                if not outdated:
+                    break
+                running = [self.processes[pid] for pid in outdated]
+                running = [p for p in running if p.state is ProcessState.RUNNING]
+                if not running:
+                    break  # the rest is being stopped already
+                oldest = min(running, key=lambda p: p.started)
+                if not await self._replace_outdated(oldest):
+                    return
+                replaced += 1
+        if replaced:
+            log.info("%s: replaced %d outdated processes", self.name, replaced)
+
+    async def _replace_outdated(self, old: Process) -> Any:
+        """Replace one process (lock held): the new one first, then the old one once the new
+        one is up. A singleton cannot have two processes: stop first, then spawn. Returns the
+        new process, or None if it did not come up (the old one is kept then)."""
+        from circus.watcher import MIN_UPTIME
+
+        names = (self.name, old.pid)
+        if self.singleton:
+            log.info("%s: replacing outdated process %d (singleton: stopped first)", *names)
+            await self._stop_processes([old])
+            return await self._spawn_one(old.wid)
+        new = await self._spawn_one()
+        if new is None:
+            log.error("%s: cannot replace outdated process %d: the spawn failed", *names)
+            return None
+        log.info(
+            "%s: replacing outdated process %d (wid %d) by %d (wid %d)",
+            self.name,
+            old.pid,
+            old.wid,
+            new.pid,
+            new.wid,
+        )
+        up_after = max(MIN_UPTIME, float(self.config.warmup_delay or 0))
+        if await new.wait(up_after):
+            log.error(
+                "%s: the replacement %d exited (%s) within %.1fs: outdated processes kept",
+                self.name,
+                new.pid,
+                new.exit_code,
+                up_after,
+            )
+            return None
+        await self._stop_processes([old])
+        return new

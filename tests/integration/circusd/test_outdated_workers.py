@@ -1,0 +1,192 @@
+"""Adopted workers that no longer match the configuration (an upgrade after ``circusctl quit``).
+
+circusd records what each kernel-hosted worker was spawned from; a new circusd compares that
+with its configuration, reports the outdated workers (log, ``status``/``list``, an event) and,
+with ``reload_outdated`` (or ``circusd --reload-outdated``), replaces them one at a time without
+downtime.
+"""
+
+import re
+
+import pytest
+from support import Load, free_port, pid_alive, wait_for
+
+from circus.events import EventSubscriber
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def environ(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        items = [item.decode().partition("=") for item in f.read().split(b"\0") if item]
+    return {name: value for name, _, value in items}
+
+
+def sleeper_config(worker_cmd: str, version: int, extra: str = "") -> str:
+    return f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep v{version}
+        numprocesses = 2
+        {extra}
+
+        [env:web]
+        VERSION = {version}
+
+        [watcher:same]
+        cmd = {worker_cmd} sleep
+    """
+
+
+# The event is published when start-up ends; two watchers and warmup_delay leave the test's
+# subscriber time to (re)connect to the new circusd's PUB socket before that.
+WARMUP = "warmup_delay = 0.5\n"
+
+
+def quit_and_rewrite(d, body: str, circus_extra: str = WARMUP) -> None:
+    d.ok("quit")
+    d.proc.wait(timeout=20)
+    d.write_config(body, circus_extra)
+
+
+def outdated_event(events) -> dict:
+    for topic, body in events:
+        if topic == "watcher.web.outdated":
+            return body
+    raise AssertionError("no watcher.web.outdated event")
+
+
+def test_outdated_workers_are_reported_and_kept(circusd, worker_cmd):
+    d = circusd(sleeper_config(worker_cmd, 1), WARMUP)
+    web, same = sorted(d.pids("web")), d.pids("same")
+    quit_and_rewrite(d, sleeper_config(worker_cmd, 2))
+    with EventSubscriber(d.pubsub, ["watcher.web.outdated"], timeout=20) as events:
+        d.start()
+        event = outdated_event(events)
+
+    # kept running (no option): the same processes, still running the old command
+    assert sorted(d.pids("web")) == web and d.pids("same") == same
+    assert all(environ(pid)["VERSION"] == "1" for pid in web)
+    # the event names every outdated process and what changed
+    assert event["pids"] == web
+    assert sorted(p["pid"] for p in event["processes"]) == web
+    assert all({"argv", "env"} <= set(p["changed"]) for p in event["processes"])
+    # the log: one warning per process, naming the watcher, the pid and the changed fields
+    log = d.log()
+    for pid in web:
+        assert re.search(rf"WARNING.*web: process {pid} \(wid \d\) is outdated.*argv, env", log)
+    assert not re.search(r"same: process \d+ .*is outdated", log)
+    # status and list: an extra key, only where there is something to say
+    assert d.ok("status", name="web")["outdated"] == web
+    assert "outdated" not in d.ok("status", name="same")
+    assert d.ok("status")["outdated"] == {"web": web}
+    assert d.ok("list", name="web")["outdated"] == web
+    assert "outdated" not in d.ok("list", name="same")
+
+    # reload replaces them (it replaces every process) and the marker goes away
+    d.ok("reload", name="web", waiting=True)
+    new = d.pids("web")
+    assert len(new) == 2 and not set(new) & set(web)
+    assert all(environ(pid)["VERSION"] == "2" for pid in new)
+    assert "outdated" not in d.ok("status", name="web")
+    assert "outdated" not in d.ok("status")
+
+
+def test_unchanged_configuration_reports_nothing(circusd, worker_cmd):
+    d = circusd(sleeper_config(worker_cmd, 1))
+    web = sorted(d.pids("web"))
+    quit_and_rewrite(d, sleeper_config(worker_cmd, 1), "")
+    d.start()
+    assert sorted(d.pids("web")) == web
+    assert set(d.ok("status", name="web")) == {"status", "time", "id"}  # the original's reply
+    assert "outdated" not in d.ok("status")
+    assert "outdated" not in d.ok("list", name="web")
+    assert "is outdated" not in d.log()
+
+
+def test_reload_outdated_replaces_one_at_a_time_under_load(circusd, worker_cmd):
+    port = free_port()
+
+    def config(version: int, extra: str = "") -> str:
+        return f"""
+            [socket:web]
+            host = 127.0.0.1
+            port = {port}
+
+            [watcher:web]
+            cmd = {worker_cmd} http-graceful $(circus.sockets.web)
+            use_sockets = true
+            numprocesses = 3
+            graceful_timeout = 10
+            {extra}
+
+            [env:web]
+            VERSION = {version}
+        """
+
+    d = circusd(config(1))
+    old = sorted(d.pids("web"))
+    load = Load(port)
+    load.start()
+    try:
+        wait_for(lambda: load.ok > 50, message="load running")
+        quit_and_rewrite(d, config(2, "reload_outdated = true"), "")
+        d.start()
+
+        def replaced():
+            pids = d.pids("web")
+            status = d.ok("status", name="web")
+            done = len(pids) == 3 and not set(pids) & set(old) and "outdated" not in status
+            return done and pids
+
+        new = wait_for(replaced, timeout=60, message="every outdated worker replaced")
+        wait_for(lambda: not any(pid_alive(p) for p in old), message="old workers gone")
+        served = load.ok
+        wait_for(lambda: load.ok > served + 50, message="serving after the replacement")
+    finally:
+        load.stop()
+    assert load.failures == []
+    assert set(load.pids) >= set(new)  # the new ones serve
+    assert all(environ(pid)["VERSION"] == "2" for pid in new)
+    # one at a time: each old worker has exited before the next replacement starts
+    log = d.log().splitlines()
+    steps = [i for i, line in enumerate(log) if "replacing outdated process" in line]
+    exits = {
+        int(m.group(1)): i
+        for i, line in enumerate(log)
+        if (m := re.search(r"web: process (\d+) \(wid \d+\) exited", line))
+    }
+    assert len(steps) == 3
+    replaced_pids = [int(re.search(r"outdated process (\d+)", log[i]).group(1)) for i in steps]
+    assert sorted(replaced_pids) == old
+    for step, pid, next_step in zip(steps, replaced_pids, [*steps[1:], len(log)], strict=True):
+        assert step < exits[pid] < next_step
+
+
+def test_circusd_flag_reload_outdated(circusd, worker_cmd):
+    d = circusd(sleeper_config(worker_cmd, 1))
+    web = sorted(d.pids("web"))
+    quit_and_rewrite(d, sleeper_config(worker_cmd, 2), "")
+    d.start("--reload-outdated")
+    new = wait_for(
+        lambda: (len(d.pids("web")) == 2 and not set(d.pids("web")) & set(web)) and d.pids("web"),
+        timeout=30,
+        message="outdated workers replaced",
+    )
+    assert all(environ(pid)["VERSION"] == "2" for pid in new)
+    wait_for(lambda: "outdated" not in d.ok("status"), message="nothing outdated")
+    wait_for(lambda: not any(pid_alive(p) for p in web), message="old workers gone")
+
+
+def test_send_hup_reload_replaces_outdated_workers(circusd, worker_cmd):
+    """SIGHUP cannot give a process a new command or environment: reload replaces them."""
+    d = circusd(sleeper_config(worker_cmd, 1, "send_hup = true"))
+    web = sorted(d.pids("web"))
+    quit_and_rewrite(d, sleeper_config(worker_cmd, 2, "send_hup = true"), "")
+    d.start()
+    assert d.ok("status", name="web")["outdated"] == web
+    info = d.ok("reload", name="web", waiting=True)["info"]
+    assert sorted(info["stopped"]) == web and info["kept"] == []
+    new = d.pids("web")
+    assert sorted(new) == sorted(info["started"]) and not set(new) & set(web)
+    assert all(environ(pid)["VERSION"] == "2" for pid in new)
+    assert "outdated" not in d.ok("status", name="web")
