@@ -314,7 +314,11 @@ class Watcher(WatcherCommands, OutdatedWorkers):
 
     def schedule_converge(self) -> None:
         """Bring the process count to the target soon (coalesces repeated requests; a
-        request made while convergence runs makes it run once more)."""
+        request made while convergence runs makes it run once more). Ignored while spawning
+        is halted: a stop is on its way, or the watcher was detached (converging would find
+        spawning halted and ask again, forever)."""
+        if self._halt_spawning:
+            return
         self._converge_requested = True
         if self._converge_task is None or self._converge_task.done():
             self._converge_task = asyncio.get_running_loop().create_task(self._converge())

@@ -184,3 +184,30 @@ def test_reloadconfig_refuses_a_count_over_the_limit_and_applies_a_new_limit(sma
     small.ok("reloadconfig", waiting=True)
     wait_for(lambda: len(small.pids("web")) == 6, message="6 processes")
     _refused(small.call("incr", name="web"), "7 processes", "process limit of 6")
+
+
+@pytest.mark.timeout(240)
+def test_rm_nostop_during_a_large_spawn_leaves_circusd_answering(circusd):
+    """``rm --nostop`` detaches a watcher whose start is spawning: the start ends at the next
+    batch and nothing spins on the loop afterwards (circusd keeps answering)."""
+    count = 1000
+    with subreaper():
+        daemon = circusd(
+            f"""
+            [watcher:many]
+            cmd = /bin/sleep 600
+            numprocesses = {count}
+            autostart = false
+            """,
+            circus_extra=f"max_processes = {count}\n",
+        )
+        daemon.ok("start", name="many")
+        wait_for(lambda: len(_workers(daemon, True)) >= 64, timeout=60, message="some workers")
+        at_rm = len(_workers(daemon, True))
+        daemon.ok("rm", name="many", nostop=True)
+        assert at_rm < count, "the spawn had finished: the test proves nothing"
+        deadline = time.monotonic() + 3  # the batch in flight ends, the start finishes
+        while time.monotonic() < deadline:
+            assert daemon.call("list", timeout=5)["status"] == "ok"
+            time.sleep(0.05)
+        assert len(_workers(daemon, True)) <= at_rm + 2 * 64
