@@ -159,13 +159,11 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
         server.listen_unix(socket_path)
         if tcp is not None:
             server.listen_tcp(*tcp)
-        for name, fd in inherited:
-            held = server.kernel.sockets.adopt(name, socket.socket(fileno=fd))
-            log.info("inherited socket %s", held.describe())
-    except (StartupError, KernelError, OSError) as exc:
+    except (StartupError, OSError) as exc:
         server.close()
         _report(report_fd, f"papa-kernel: {exc}", ok=False)
         return EXIT_STARTUP_FAILED
+    _adopt_sockets(server, inherited)
     _set_title(socket_path)
     if pid_file:
         _write_pid_file(pid_file)
@@ -182,6 +180,20 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
                 os.unlink(pid_file)
     log.info("papa-kernel stopped")
     return EXIT_OK
+
+
+def _adopt_sockets(server: Server, inherited: list[tuple[str, int]]) -> None:
+    """Hold the ``--socket-fd`` sockets. One that cannot be held is closed and logged, never
+    fatal: the client binds afresh then, which beats a kernel that never starts."""
+    for name, fd in inherited:
+        sock = socket.socket(fileno=fd)
+        try:
+            held = server.kernel.sockets.adopt(name, sock)
+        except (KernelError, OSError) as exc:
+            log.error("--socket-fd %s=%d not held: %s", name, fd, exc)
+            sock.close()
+            continue
+        log.info("inherited socket %s", held.describe())
 
 
 def _report(report_fd: int | None, message: str, ok: bool) -> None:

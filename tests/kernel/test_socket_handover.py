@@ -118,3 +118,21 @@ def test_a_socket_fd_that_is_not_a_socket_is_refused(kdir):
         )  # fmt: skip
     assert result.returncode == 1
     assert "not a socket" in result.stderr
+
+
+def test_a_socket_fd_that_cannot_be_held_is_dropped_not_fatal(kdir):
+    first = socket.create_server(("127.0.0.1", 0))
+    second = socket.create_server(("127.0.0.1", 0))
+    fds = (first.fileno(), second.fileno())
+    kernel = start_kernel(
+        kdir, "--socket-fd", f"web={fds[0]}", "--socket-fd", f"web={fds[1]}", pass_fds=fds
+    )
+    try:
+        first_port = first.getsockname()[1]
+        assert f"port={first_port}" in kernel.client().cmd("list sockets")
+        with open(f"{kdir}/kernel.log") as log:
+            assert "given twice" in log.read()
+    finally:
+        first.close()
+        second.close()
+        kernel.stop()
