@@ -128,3 +128,25 @@ def test_circusd_and_kernel_killed_next_circusd_kills_orphans_and_serves(reaper,
     assert outage(load, started_at) < OUTAGE_BOUND, (len(load.failures), load.failures[:5])
     assert not any(pid_alive(p) for p in old), "the orphans were found and killed"
     assert d.call("status", name="web")["status"] == "active"
+
+
+def test_removed_sockets_are_closed_with_circusd_s_duplicate(circusd, worker_cmd):
+    """circusd's duplicate must not keep a removed socket's port bound."""
+    import socket
+
+    port = free_port()
+    d = circusd(http_web_config(port))
+    d.write_config(f"""
+        [watcher:other]
+        cmd = {worker_cmd} sleep
+    """)
+    d.ok("reloadconfig")
+
+    def port_free() -> bool:
+        try:
+            socket.create_server(("127.0.0.1", port)).close()
+        except OSError:
+            return False
+        return True
+
+    wait_for(port_free, message="the removed socket's port free again")
