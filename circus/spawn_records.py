@@ -50,33 +50,39 @@ _NOT_FINGERPRINTED = frozenset({"name"})
 Fingerprint = dict[str, str]
 
 
+_PLAIN = (str, int, float, type(None))  # bool is an int
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _canonical(value: Any) -> Any:
     """A JSON-able, order-independent form of a SpawnSpec value."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _canonical(dataclasses.asdict(value))
     if isinstance(value, Mapping):
         return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
     return value
 
 
 def _digest(value: Any) -> str:
-    text = json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"))
+    text = _ENCODER.encode(_canonical(value))
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:DIGEST_LENGTH]
 
 
-def _spec_fields() -> list[dataclasses.Field]:
-    return [f for f in dataclasses.fields(SpawnSpec) if f.name not in _NOT_FINGERPRINTED]
+#: SpawnSpec fields in the fingerprint (every one but those in _NOT_FINGERPRINTED)
+_FIELDS = tuple(f for f in dataclasses.fields(SpawnSpec) if f.name not in _NOT_FINGERPRINTED)
 
 
 def _default_digests() -> Fingerprint:
     """The digest of each field's default: a field a newer circusd added to SpawnSpec is
     compared with its default when an older record lacks it."""
     digests = {}
-    for f in _spec_fields():
+    for f in _FIELDS:
         if f.default_factory is not dataclasses.MISSING:
             digests[f.name] = _digest(f.default_factory())
         elif f.default is not dataclasses.MISSING:
@@ -88,10 +94,29 @@ def _default_digests() -> Fingerprint:
 _DEFAULTS = _default_digests()
 
 
-def fingerprint(spec: SpawnSpec, sockets: Sequence[SocketSpec] = ()) -> Fingerprint:
+#: field -> (the value last digested, its digest): see :func:`fingerprint`
+DigestMemo = dict[str, tuple[Any, str]]
+
+
+def fingerprint(
+    spec: SpawnSpec, sockets: Sequence[SocketSpec] = (), memo: DigestMemo | None = None
+) -> Fingerprint:
     """Field name -> digest for every SpawnSpec field but ``name``, and ``socket_specs`` for
-    the definitions of the inherited sockets (a socket re-created on another port)."""
-    result = {f.name: _digest(getattr(spec, f.name)) for f in _spec_fields()}
+    the definitions of the inherited sockets (a socket re-created on another port).
+
+    ``memo`` reuses the digest of a value that is the very object digested last time for that
+    field: the processes of a watcher share one environment mapping, so it is digested once,
+    not once per process (the spawn builder never mutates what it handed out)."""
+    result = {}
+    for f in _FIELDS:
+        value = getattr(spec, f.name)
+        hit = memo.get(f.name) if memo is not None else None
+        if hit is not None and hit[0] is value:
+            result[f.name] = hit[1]
+            continue
+        result[f.name] = _digest(value)
+        if memo is not None:
+            memo[f.name] = (value, result[f.name])
     result[SOCKET_SPECS] = _digest(sorted(sockets, key=lambda s: s.name))
     return result
 

@@ -118,6 +118,7 @@ class SpawnBuilder:
         # Fingerprints of the current configuration by wid (same invalidation as _shared).
         self._fingerprints: tuple[object, object, dict[int, spawn_records.Fingerprint | None]]
         self._fingerprints = (None, None, {})
+        self._digests: spawn_records.DigestMemo = {}
 
     @property
     def config(self) -> Any:
@@ -185,7 +186,7 @@ class SpawnBuilder:
             for s in self.watcher.arbiter.config.sockets
             if socket_host_name(s.name) in used
         ]
-        return spawn_records.fingerprint(spec, sockets)
+        return spawn_records.fingerprint(spec, sockets, self._digests)
 
     def current_fingerprint(self, wid: int) -> spawn_records.Fingerprint | None:
         """The fingerprint process ``wid`` would get if spawned now (None if it cannot be

@@ -109,3 +109,15 @@ def test_load_match_and_drop_stale():
     assert sr.match(records, "circus.web.3", 13) is None
     asyncio.run(sr.drop_stale(host, records, kept={"circus.web.1"}))
     assert host.values == {"circus.spawned.web.1": sr.encode(10, fp), "circus.other": "not ours"}
+
+
+def test_memo_reuses_the_digest_of_the_same_object_only():
+    memo: sr.DigestMemo = {}
+    first = sr.fingerprint(BASE, memo=memo)
+    assert memo["env"][0] is BASE.env
+    same_env = dataclasses.replace(BASE, name="circus.web.2")  # the same env object
+    assert sr.fingerprint(same_env, memo=memo) == first
+    equal_copy = dataclasses.replace(BASE, env=dict(BASE.env))
+    assert sr.fingerprint(equal_copy, memo=memo) == first
+    changed = dataclasses.replace(BASE, env={"A": "1"})
+    assert sr.changed_fields(first, sr.fingerprint(changed, memo=memo)) == ["env"]
