@@ -1,34 +1,33 @@
-"""Command handlers: one function per command, registered by canonical name.
+"""Command handlers: one function per command, declared with its words and help.
 
 A handler gets the session (the client connection) and the arguments after the command words.
 It returns the reply body (the connection adds the prompt), or None when it wrote its own
 reply (``quit``, the watch commands). Errors are raised as :class:`KernelError` and become
-``Error: <message>``. The full wire specification is docs/kernel-protocol.md.
+``Error: <message>``. Each ``@command`` declaration is the single source of the command's
+words and help (see :mod:`papa_kernel.command_table`); the process commands are in
+:mod:`papa_kernel.process_commands`. The full wire specification is docs/kernel-protocol.md.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from papa_kernel import __version__, helptext
+from papa_kernel import __version__
+from papa_kernel.command_table import command, help_text
 from papa_kernel.errors import CommandError, NotFoundError
+from papa_kernel.kernel import Kernel
+from papa_kernel.processes import ProcessEntry
 from papa_kernel.protocol import (
     MAX_DIGITS,
-    SECOND_WORDS,
-    TOP_WORDS,
+    check_name,
     parse_bool,
-    resolve_command,
     select_names,
     show_value,
     split_options,
 )
 from papa_kernel.sockets import parse_socket_options
-
-if TYPE_CHECKING:
-    from papa_kernel.kernel import Kernel
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class Session(Protocol):
     kernel: Kernel
 
     def begin_process_watch(self, first: bytes, patterns: list[str], follow: bool,
-                            dropped: bool, entries: list) -> None: ...  # fmt: skip
+                            dropped: bool, entries: list[ProcessEntry]) -> None: ...  # fmt: skip
 
     def begin_socket_watch(self, names: list[str]) -> None: ...
 
@@ -52,71 +51,13 @@ class Session(Protocol):
     def reply_with_fds(self, body: str, fds: list[int]) -> None: ...
 
 
-Handler = Callable[[Session, list[str]], "str | None"]
-COMMANDS: dict[str, Handler] = {}
-
-
-def command(name: str) -> Callable[[Handler], Handler]:
-    """Register a handler under its canonical command name."""
-
-    def register(handler: Handler) -> Handler:
-        COMMANDS[name] = handler
-        return handler
-
-    return register
-
-
-def execute(session: Session, args: list[str]) -> str | None:
-    """Resolve the command words of ``args`` and run the handler."""
-    name, rest = resolve_command(args)
-    return COMMANDS[name](session, rest)
-
-
-# -- general -----------------------------------------------------------------------------
-@command("help")
-def help_command(session: Session, args: list[str]) -> str:
-    """``help [COMMAND]``."""
-    if not args:
-        return helptext.OVERVIEW
-    top = next((word for word in TOP_WORDS if word.startswith(args[0].lower())), None)
-    seconds = SECOND_WORDS.get(top or "")
-    if top is not None and seconds and len(args) == 1:
-        return (
-            f'"{top}" is followed by one of: {", ".join(seconds)} (e.g. "help {top} {seconds[0]}")'
-        )
-    try:
-        name, _rest = resolve_command(args[:2] if seconds else args[:1])
-    except CommandError:
-        name = ""
-    text = helptext.TOPICS.get(name)
-    if text is None:
-        raise CommandError(f'No help for "{" ".join(args)}"; type "help" for the list')
-    return text
-
-
-@command("version")
-def version_command(session: Session, args: list[str]) -> str:
-    """``version`` -> ``papa-kernel VERSION protocol N``."""
-    return f"papa-kernel {__version__} protocol {PROTOCOL_VERSION}"
-
-
-@command("quit")
-def quit_command(session: Session, args: list[str]) -> None:
-    """``quit``: reply ``ok`` and close the connection."""
-    session.close_after(b"ok\n")
-
-
-@command("exit-if-idle")
-def exit_if_idle_command(session: Session, args: list[str]) -> str:
-    """``exit-if-idle``: stop the kernel if it holds nothing."""
-    if not session.kernel.idle():
-        return "not idle"
-    session.request_exit()
-    return "Exiting papa!"
-
-
 # -- values ------------------------------------------------------------------------------
-@command("set")
+@command(
+    "set",
+    usage="set NAME [VALUE...]",
+    details="  Store a value (words joined by one space); no value deletes.",
+    brief=True,
+)
 def set_command(session: Session, args: list[str]) -> str:
     """``set NAME [VALUE...]``; no value deletes."""
     if not args:
@@ -129,7 +70,7 @@ def set_command(session: Session, args: list[str]) -> str:
     return ""
 
 
-@command("get")
+@command("get", usage="get NAME", details="  The stored value (empty if unset).", brief=True)
 def get_command(session: Session, args: list[str]) -> str:
     """``get NAME``: the value or an empty reply."""
     if not args:
@@ -137,14 +78,24 @@ def get_command(session: Session, args: list[str]) -> str:
     return session.kernel.values.get(args[0], "")
 
 
-@command("list values")
+@command(
+    "list values",
+    usage="list values [NAME|PREFIX*...]",
+    details="  One line per value: NAME VALUE",
+    brief=True,
+)
 def list_values_command(session: Session, args: list[str]) -> str:
     """``list values [PATTERN...]``."""
     values = session.kernel.values
     return "\n".join(f"{name} {values[name]}" for name in select_names(args, values, strict=False))
 
 
-@command("remove values")
+@command(
+    "remove values",
+    usage="remove values NAME|PREFIX*...",
+    details="  Delete values (name them; * is refused).",
+    brief=True,
+)
 def remove_values_command(session: Session, args: list[str]) -> str:
     """``remove values PATTERN...`` (a name is required)."""
     if not args or "*" in args:
@@ -155,14 +106,73 @@ def remove_values_command(session: Session, args: list[str]) -> str:
     return ""
 
 
+# -- general -----------------------------------------------------------------------------
+@command(
+    "help",
+    usage="help [COMMAND]",
+    details="  This text, or the details of one command.",
+    brief=True,
+)
+def help_command(session: Session, args: list[str]) -> str:
+    """``help [COMMAND]``."""
+    return help_text(args)
+
+
+@command("version", usage="version", details="  papa-kernel VERSION protocol N", brief=True)
+def version_command(session: Session, args: list[str]) -> str:
+    """``version`` -> ``papa-kernel VERSION protocol N``."""
+    return f"papa-kernel {__version__} protocol {PROTOCOL_VERSION}"
+
+
+@command(
+    "quit",
+    usage="quit",
+    details="  Close this connection (hosted processes and sockets stay).",
+    brief=True,
+)
+def quit_command(session: Session, args: list[str]) -> None:
+    """``quit``: reply ``ok`` and close the connection."""
+    session.close_after(b"ok\n")
+
+
+@command(
+    "exit-if-idle",
+    usage="exit-if-idle",
+    details="  Stop the kernel if it holds no process, socket or value (else: not idle).",
+    abbreviable=False,  # too dangerous to type by accident
+    brief=True,
+)
+def exit_if_idle_command(session: Session, args: list[str]) -> str:
+    """``exit-if-idle``: stop the kernel if it holds nothing."""
+    if not session.kernel.idle():
+        return "not idle"
+    session.request_exit()
+    return "Exiting papa!"
+
+
 # -- sockets -----------------------------------------------------------------------------
-@command("make socket")
+@command(
+    "make socket",
+    usage="make socket NAME [key=value...]",
+    summary="bind a socket and hold it",
+    details="""\
+  family=unix|inet|inet6   default unix when path= is given, else inet
+  type=stream|dgram|seqpacket   default stream (dgram sockets are bound, not listening)
+  backlog=N                listen backlog (default 5)
+  host=ADDR port=N         inet: default host is loopback, port 0 lets the system choose
+  interface=IF             bind to one network interface (SO_BINDTODEVICE)
+  reuseport=1              each process that inherits it gets its own SO_REUSEPORT socket
+  path=/ABS/PATH umask=N   unix: socket file (umask in decimal, as papa clients send it)
+  replace=0                unix: refuse to replace an existing socket file
+Repeating an identical make socket returns the existing socket.
+Example: make socket web host=127.0.0.1 port=8080 backlog=128""",
+)
 def make_socket_command(session: Session, args: list[str]) -> str:
     """``make socket NAME [key=value...]``."""
     if not args:
         raise CommandError("Socket requires a name")
     name = args[0]
-    _check_name(name)
+    check_name(name)
     options, rest = split_options(args[1:])
     if rest:
         raise CommandError(f'Unexpected argument "{rest[0]}" (options are key=value)')
@@ -171,7 +181,12 @@ def make_socket_command(session: Session, args: list[str]) -> str:
     return managed.describe()
 
 
-@command("list sockets")
+@command(
+    "list sockets",
+    usage="list sockets [NAME|PREFIX*...]",
+    summary="show held sockets",
+    details="  One line per socket: NAME family= type= ... fileno=",
+)
 def list_sockets_command(session: Session, args: list[str]) -> str:
     """``list sockets [PATTERN...]``."""
     registry = session.kernel.sockets
@@ -179,7 +194,15 @@ def list_sockets_command(session: Session, args: list[str]) -> str:
     return "\n".join(registry.by_name[name].describe() for name in names)
 
 
-@command("remove sockets")
+@command(
+    "remove sockets",
+    usage="remove sockets [NAME|PREFIX*...]",
+    summary="close held sockets (no name: all of them)",
+    details=(
+        "  Close the kernel's copy (children keep theirs); a unix socket file is removed.\n"
+        "  Without a name every socket is removed."
+    ),
+)
 def remove_sockets_command(session: Session, args: list[str]) -> str:
     """``remove sockets [PATTERN...]`` (no pattern: all)."""
     kernel = session.kernel
@@ -188,7 +211,15 @@ def remove_sockets_command(session: Session, args: list[str]) -> str:
     return ""
 
 
-@command("watch sockets")
+@command(
+    "watch sockets",
+    usage="watch sockets [NAME|PREFIX*...]",
+    summary="report when a socket has a pending connection",
+    details=(
+        "  Sends readable:NAME:TIME once per socket when a connection or datagram is pending\n"
+        '  (nothing is accepted). Acknowledge with a line; "q" stops.'
+    ),
+)
 def watch_sockets_command(session: Session, args: list[str]) -> None:
     """``watch sockets [PATTERN...]``: one ``readable:`` record per socket."""
     registry = session.kernel.sockets
@@ -201,7 +232,17 @@ def watch_sockets_command(session: Session, args: list[str]) -> None:
     session.begin_socket_watch(names)
 
 
-@command("pass sockets")
+@command(
+    "pass sockets",
+    usage="pass sockets NAME|PREFIX*...",
+    summary="send duplicates of held sockets (unix connections)",
+    details=(
+        "  The sockets' list lines; a duplicate of each socket is attached to the reply\n"
+        "  (SCM_RIGHTS, in line order). Unix connections only. A client that holds them can\n"
+        "  start the next kernel with --socket-fd NAME=FD if this one is lost."
+    ),
+    abbreviable=False,  # too rare to abbreviate: "p" stays free for future commands
+)
 def pass_sockets_command(session: Session, args: list[str]) -> None:
     """``pass sockets NAME...``: the sockets' list lines, with a duplicate of each socket
     attached in the same order (SCM_RIGHTS; unix connections only)."""
@@ -213,14 +254,16 @@ def pass_sockets_command(session: Session, args: list[str]) -> None:
     session.reply_with_fds(body, [registry.by_name[name].sock.fileno() for name in names])
 
 
-def _check_name(name: str) -> None:
-    bad = [char for char in (":", "*") if char in name]
-    if bad or " " in name:
-        raise CommandError(f'Name "{name}" must not contain spaces, ":" or "*"')
-
-
 # -- signals -----------------------------------------------------------------------------
-@command("signal")
+@command(
+    "signal",
+    usage="signal [group=1] SIGNAL NAME|PREFIX*...",
+    summary="send a signal (TERM, SIGHUP, 9, ...) to processes",
+    details=(
+        "  SIGNAL: TERM, SIGTERM, term or a number. group=1 signals the process group.\n"
+        "  Replies NAME pid=PID for each process signalled; exited ones are skipped."
+    ),
+)
 def signal_command(session: Session, args: list[str]) -> str:
     """``signal [group=1] SIGNAL PATTERN...``."""
     options, rest = split_options(args)
@@ -254,7 +297,3 @@ def parse_signal(text: str) -> int:
     if member is None:
         raise NotFoundError(f'Unknown signal "{show_value(text)}"')
     return int(member)
-
-
-# The process commands live in their own module; importing it registers them.
-from papa_kernel import process_commands as _process_commands  # noqa: E402, F401

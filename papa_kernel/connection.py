@@ -16,15 +16,18 @@ import contextlib
 import logging
 import selectors
 import socket
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from papa_kernel import commands
+# Importing the handler modules declares every command into the command table.
+from papa_kernel import commands as commands
+from papa_kernel import process_commands as process_commands
+from papa_kernel.command_table import execute
 from papa_kernel.errors import CommandError, KernelError
+from papa_kernel.kernel import Kernel
+from papa_kernel.loop import Loop
+from papa_kernel.processes import ProcessEntry
 from papa_kernel.protocol import GREETING, MAX_LINE, PROMPT, decode_line, tokenize
 from papa_kernel.watch import ProcessWatch, SocketWatch
-
-if TYPE_CHECKING:
-    from papa_kernel.server import Server
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +47,21 @@ def frame(body: str) -> bytes:
     return data + (b"> " if data.endswith(b"\n") else PROMPT)
 
 
+class Owner(Protocol):
+    """What a connection needs from its owner (:class:`papa_kernel.server.Server`)."""
+
+    kernel: Kernel
+    loop: Loop
+
+    def stop(self) -> None: ...
+
+    def connection_closed(self, connection: Connection) -> None: ...
+
+
 class Connection:
     """A client session. Owned by :class:`papa_kernel.server.Server`."""
 
-    def __init__(self, server: Server, sock: socket.socket, peer: str) -> None:
+    def __init__(self, server: Owner, sock: socket.socket, peer: str) -> None:
         self.server = server
         self.kernel = server.kernel
         self.loop = server.loop
@@ -149,7 +163,7 @@ class Connection:
             self.send(PROMPT)
             return
         try:
-            body = commands.execute(self, args)
+            body = execute(self, args)
         except KernelError as exc:
             body = f"Error: {exc}"
         except Exception as exc:  # a bug must not cost the session: report it, log it
@@ -160,7 +174,12 @@ class Connection:
 
     # -- session interface used by commands ------------------------------------------------
     def begin_process_watch(
-        self, first: bytes, patterns: list[str], follow: bool, dropped: bool, entries: list
+        self,
+        first: bytes,
+        patterns: list[str],
+        follow: bool,
+        dropped: bool,
+        entries: list[ProcessEntry],
     ) -> None:
         """Enter watch mode on ``entries`` (and, with follow, later matching processes)."""
         self.send(first)

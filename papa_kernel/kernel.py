@@ -20,20 +20,28 @@ import selectors
 import signal
 import time
 from collections.abc import Hashable
+from typing import Protocol
 
 from papa_kernel.loop import Loop
 from papa_kernel.output import OutputStream
-from papa_kernel.processes import ProcessEntry, State
+from papa_kernel.processes import EntryWatcher, ProcessEntry, State
 from papa_kernel.protocol import matches_any
 from papa_kernel.sockets import ManagedSocket, SocketRegistry
 from papa_kernel.spawn import Spawned
-from papa_kernel.watch import ProcessWatch, SocketWatch
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BUFSIZE = 2 * 1024 * 1024  # per stream, as the Circus manual promises
 DRAIN_READS = 64  # reads of an exited child's pipe before its closed record is queued anyway
 UNKNOWN_STATUS = 255 << 8  # waitpid status used if a child was reaped behind our back
+
+
+class SocketWaiter(Protocol):
+    """What the kernel needs from a watch of sockets (:class:`papa_kernel.watch.SocketWatch`)."""
+
+    def fire(self, name: str) -> None: ...
+
+    def forget(self, name: str) -> None: ...
 
 
 class Kernel:
@@ -46,8 +54,8 @@ class Kernel:
         self.by_pid: dict[int, ProcessEntry] = {}
         self.sockets = SocketRegistry()
         self.values: dict[str, str] = {}
-        self.process_watches: set[ProcessWatch] = set()
-        self.socket_waiters: dict[int, tuple[ManagedSocket, set[SocketWatch]]] = {}
+        self.process_watches: set[EntryWatcher] = set()
+        self.socket_waiters: dict[int, tuple[ManagedSocket, set[SocketWaiter]]] = {}
         self._sigchld_installed = False
         # An inherited SIG_IGN for SIGCHLD would make the OS reap our children for us.
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -265,7 +273,7 @@ class Kernel:
         return True
 
     # -- sockets ---------------------------------------------------------------------------
-    def watch_sockets(self, watch: SocketWatch, sockets: list[ManagedSocket]) -> None:
+    def watch_sockets(self, watch: SocketWaiter, sockets: list[ManagedSocket]) -> None:
         """Tell ``watch`` when each socket becomes readable (once)."""
         for managed in sockets:
             fd = managed.fileno
@@ -284,7 +292,7 @@ class Kernel:
         for watch in list(watches):
             watch.fire(managed.name)
 
-    def socket_watch_ended(self, watch: SocketWatch) -> None:
+    def socket_watch_ended(self, watch: SocketWaiter) -> None:
         """Drop ``watch`` from every socket it waited on."""
         for fd, (_managed, watches) in list(self.socket_waiters.items()):
             watches.discard(watch)

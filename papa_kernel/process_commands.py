@@ -1,16 +1,17 @@
 """Handlers of the process commands: make, list, remove and watch processes.
 
-Registered into :data:`papa_kernel.commands.COMMANDS` on import.
+Declared into :mod:`papa_kernel.command_table` on import, like :mod:`papa_kernel.commands`.
 """
 
 from __future__ import annotations
 
 import logging
 
-from papa_kernel.commands import Session, _check_name, command
+from papa_kernel.command_table import command
+from papa_kernel.commands import Session
 from papa_kernel.errors import CommandError, ConflictError
 from papa_kernel.procspec import close_child_sockets, parse_process
-from papa_kernel.protocol import parse_bool, parse_size, select_names, split_options
+from papa_kernel.protocol import check_name, parse_bool, parse_size, select_names, split_options
 from papa_kernel.spawn import spawn
 
 log = logging.getLogger(__name__)
@@ -18,13 +19,33 @@ log = logging.getLogger(__name__)
 DEFAULT_BUFSIZE = parse_size("bufsize", "2m")  # per stream
 
 
-@command("make process")
+@command(
+    "make process",
+    usage="make process NAME [key=value...] PROGRAM [ARGS...]",
+    summary="start a process and capture its output",
+    details="""\
+  working_dir=/ABS/DIR     directory to start in
+  uid=USER gid=GROUP       user and group (names or numbers)
+  umask=022                octal umask of the child
+  executable=PATH          program file to run; PROGRAM is still passed as argv[0]
+  env.NAME=VALUE           environment (the child gets only these; env.X= is an empty value)
+  rlimit.NAME=N            resource limit, e.g. rlimit.nofile=4096 or rlimit.core=unlimited
+  bufsize=2m               output buffer per stream (k/m/g suffixes); 0 captures nothing
+  stdout=0                 discard stdout;  stderr=0 discard stderr; stderr=stdout merges it
+  sockets=A,B              held sockets the child inherits (at the kernel's fd numbers)
+  stdin_socket=NAME        that socket becomes the child's stdin
+  shell=1                  run "/bin/sh -c PROGRAM ARGS..."
+  watch=1                  reply, then start watching this process at once
+$(socket.NAME.fileno) and $(socket.NAME.port) in ARGS are replaced (and imply inheritance).
+Use "\\ " for a space inside an argument.
+Example: make process web.1 env.PATH=/usr/bin python3 -m http.server 8000""",
+)
 def make_process_command(session: Session, args: list[str]) -> str | None:
     """``make process NAME [key=value...] PROGRAM [ARGS...]``."""
     if not args:
         raise CommandError("Process requires a name")
     name = args[0]
-    _check_name(name)
+    check_name(name)
     options, rest = split_options(args[1:])
     kernel = session.kernel
     existing = kernel.processes.get(name)
@@ -53,7 +74,12 @@ def make_process_command(session: Session, args: list[str]) -> str | None:
     return entry.describe()
 
 
-@command("list processes")
+@command(
+    "list processes",
+    usage="list processes [NAME|PREFIX*...]",
+    summary="show processes (exit_code= once exited)",
+    details="  NAME pid= running= started= [exit_code=] [dropped_out=] [dropped_err=] args=...",
+)
 def list_processes_command(session: Session, args: list[str]) -> str:
     """``list processes [PATTERN...]``."""
     processes = session.kernel.processes
@@ -61,7 +87,15 @@ def list_processes_command(session: Session, args: list[str]) -> str:
     return "\n".join(processes[name].describe() for name in names)
 
 
-@command("remove processes")
+@command(
+    "remove processes",
+    usage="remove processes [NAME|PREFIX*...]",
+    summary="forget processes and their output (no name: all)",
+    details=(
+        "  Forget processes and their buffered output. A running one keeps running; its\n"
+        "  output is discarded and it disappears when it exits. No name: all processes."
+    ),
+)
 def remove_processes_command(session: Session, args: list[str]) -> str:
     """``remove processes [PATTERN...]`` (no pattern: all)."""
     kernel = session.kernel
@@ -70,7 +104,21 @@ def remove_processes_command(session: Session, args: list[str]) -> str:
     return ""
 
 
-@command("watch processes")
+@command(
+    "watch processes",
+    usage="watch processes [follow=1] [dropped=1] [NAME|PREFIX*...]",
+    summary="stream output and exits; answer each batch with a line",
+    details="""\
+  Replies "Watching N", then sends batches ending in "] ":
+    out:NAME:TIME:LENGTH / err:NAME:TIME:LENGTH followed by LENGTH bytes
+    closed:NAME:TIME:EXITCODE      (negative: killed by that signal)
+    dropped:NAME:TIME:STREAM:N     (dropped=1 only: N bytes were lost before this point)
+  Answer each batch with a line to acknowledge it ("q" acknowledges and stops).
+  Unacknowledged data is sent again to the next watcher. follow=1 also watches processes
+  created later and only ends on "q".
+  "hold NAME:out:N ..." acknowledges all but those streams after their first N chunks: they
+  stay buffered (bounded as unwatched) and unsent until "release NAME:out ..." (no ack).""",
+)
 def watch_processes_command(session: Session, args: list[str]) -> None:
     """``watch processes [follow=1] [dropped=1] [PATTERN...]``."""
     options, patterns = split_options(args)

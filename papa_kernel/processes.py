@@ -18,6 +18,7 @@ import os
 import socket
 import time
 from collections.abc import Hashable
+from typing import Protocol
 
 from papa_kernel.output import OutputStream, next_seq
 from papa_kernel.protocol import format_time
@@ -37,6 +38,24 @@ LEGAL_TRANSITIONS = {
     State.EXITED: {State.FINISHED},
     State.FINISHED: set(),
 }
+
+
+class EntryWatcher(Protocol):
+    """What the kernel needs from a watch of processes (:class:`papa_kernel.watch.ProcessWatch`).
+
+    Declared here, below the kernel, so the kernel never imports the watch sessions above it.
+    """
+
+    follow: bool  # also attach processes created later that match ``patterns``
+    patterns: list[str]
+
+    def attach(self, entry: ProcessEntry) -> None: ...
+
+    def detach(self, entry: ProcessEntry) -> None: ...
+
+    def mark(self, entry: ProcessEntry) -> None: ...
+
+    def holds(self, entry: ProcessEntry, kind: str) -> bool: ...
 
 
 class ProcessEntry:
@@ -69,7 +88,7 @@ class ProcessEntry:
         self.exit_time = 0.0
         self.closed_seq: int | None = None  # sequence number of the queued closed record
         self.removed = False  # forgotten by a client: discard output, vanish at exit
-        self.watchers: set = set()  # ProcessWatch objects attached to this entry
+        self.watchers: set[EntryWatcher] = set()  # the watches attached to this entry
         self.child_sockets: list[
             socket.socket
         ] = []  # per-child reuseport copies, closed after spawn

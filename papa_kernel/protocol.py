@@ -9,6 +9,7 @@ Grammar (a superset of papa 1.0.6, see docs/kernel-protocol.md):
   is removed (the original client uses it to protect a value ending in a backslash).
 - Command words match case-insensitively by prefix (``l p`` = ``list processes``); the first
   word in alphabetical order wins, so ``s`` is ``set``. ``exit-if-idle`` must be spelt out.
+  The words are those of :mod:`papa_kernel.command_table`.
 - Options are leading ``key=value`` arguments after the name; the first argument without ``=``
   ends them.
 - Name patterns are exact names or ``prefix*``; no pattern means every name.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
+# The command words are the command table's; the resolver is re-exported as part of the grammar.
+from papa_kernel.command_table import resolve_command as resolve_command
 from papa_kernel.errors import CommandError, NotFoundError
 
 GREETING = b'Papa is home. Type "help" for commands.\n> '  # what papa 1.0.6 clients wait for
@@ -27,30 +30,6 @@ BATCH_END = b"] "  # ends a watch batch; the client acknowledges it with any lin
 MAX_LINE = 64 * 1024  # longest accepted command line in bytes
 MAX_DIGITS = 40  # longer numbers are refused before int() (no number option needs more)
 SHOWN_VALUE_CHARS = 40  # error messages quote at most this much of a bad value
-
-# Top-level words in alphabetical order: a prefix resolves to the first word it matches.
-TOP_WORDS = (
-    "exit-if-idle",
-    "get",
-    "help",
-    "list",
-    "make",
-    "pass",
-    "quit",
-    "remove",
-    "set",
-    "signal",
-    "version",
-    "watch",
-)
-UNABBREVIABLE = frozenset({"exit-if-idle", "pass"})  # too dangerous / too rare to abbreviate
-SECOND_WORDS = {
-    "list": ("processes", "sockets", "values"),
-    "make": ("process", "socket"),
-    "pass": ("sockets",),
-    "remove": ("processes", "sockets", "values"),
-    "watch": ("processes", "sockets"),
-}
 
 SIZE_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -83,36 +62,6 @@ def tokenize(line: str) -> list[str]:
 def decode_line(raw: bytes) -> str:
     """Decode one received line (without its ``\\n``) and drop the line ending and padding."""
     return raw.decode("utf-8", errors="replace").strip("\r\n\t ")
-
-
-def _match_word(word: str, choices: Sequence[str]) -> str | None:
-    lowered = word.lower()
-    for choice in choices:
-        if choice.startswith(lowered):
-            return choice
-    return None
-
-
-def resolve_command(args: list[str]) -> tuple[str, list[str]]:
-    """Map the leading words of ``args`` to a canonical command name and its arguments.
-
-    Returns e.g. ``("list processes", ["web.*"])``. Raises CommandError for unknown words.
-    """
-    first = args[0]
-    top = _match_word(first, TOP_WORDS)
-    if top is None:
-        raise CommandError(f'Unknown command "{first}" (type "help" for the list)')
-    if top in UNABBREVIABLE and first.lower() != top:
-        raise CommandError(f'"{top}" cannot be abbreviated; type it in full')
-    seconds = SECOND_WORDS.get(top)
-    if seconds is None:
-        return top, args[1:]
-    if len(args) < 2:
-        raise CommandError(f'"{top}" must be followed by one of: {", ".join(seconds)}')
-    second = _match_word(args[1], seconds)
-    if second is None:
-        raise CommandError(f'Bad "{top}" command: "{args[1]}" is not one of: {", ".join(seconds)}')
-    return f"{top} {second}", args[2:]
 
 
 def split_options(args: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -224,6 +173,12 @@ def parse_octal(key: str, value: str) -> int:
     if not 0 <= number <= 0o777:
         raise CommandError(f'Option "{key}" must be between 000 and 777, not "{show_value(value)}"')
     return number
+
+
+def check_name(name: str) -> None:
+    """Refuse a process or socket name that the grammar could not address."""
+    if ":" in name or "*" in name or " " in name:
+        raise CommandError(f'Name "{name}" must not contain spaces, ":" or "*"')
 
 
 def is_pattern(name: str) -> bool:

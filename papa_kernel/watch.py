@@ -29,14 +29,12 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from papa_kernel.kernel import Kernel
+from papa_kernel.output import OutputStream
+from papa_kernel.processes import ProcessEntry
 from papa_kernel.protocol import format_time, now
-
-if TYPE_CHECKING:
-    from papa_kernel.kernel import Kernel
-    from papa_kernel.output import OutputStream
-    from papa_kernel.processes import ProcessEntry
 
 BATCH_LIMIT = 1024 * 1024  # output bytes per batch (reads are <= 1 MiB, so it always fits one)
 BATCH_END = b"\n] "
