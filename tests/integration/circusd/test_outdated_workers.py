@@ -6,12 +6,16 @@ with ``reload_outdated`` (or ``circusd --reload-outdated``), replaces them one a
 downtime.
 """
 
+import os
 import re
+import signal
+import socket
 
 import pytest
 from support import Load, free_port, pid_alive, wait_for
 
 from circus.events import EventSubscriber
+from circus.hosts.kernel_protocol import PROMPT
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,6 +24,25 @@ def environ(pid: int) -> dict[str, str]:
     with open(f"/proc/{pid}/environ", "rb") as f:
         items = [item.decode().partition("=") for item in f.read().split(b"\0") if item]
     return {name: value for name, _, value in items}
+
+
+def kernel_records(d) -> dict[str, int]:
+    """The spawn records papa-kernel holds: value name -> the pid it was recorded for."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(10)
+        conn.connect(d.papa)
+        data = b""
+        for line in (None, b"list values circus.spawned.*\n"):
+            if line:
+                conn.sendall(line)
+            while not data.endswith(PROMPT):
+                data += conn.recv(65536)
+            body, data = data, b""
+    records = {}
+    for line in body[: -len(PROMPT)].decode().splitlines():
+        name, _, value = line.partition(" ")
+        records[name] = int(re.search(r",pid=(\d+),", value).group(1))
+    return records
 
 
 def sleeper_config(worker_cmd: str, version: int, extra: str = "") -> str:
@@ -190,3 +213,29 @@ def test_send_hup_reload_replaces_outdated_workers(circusd, worker_cmd):
     assert sorted(new) == sorted(info["started"]) and not set(new) & set(web)
     assert all(environ(pid)["VERSION"] == "2" for pid in new)
     assert "outdated" not in d.ok("status", name="web")
+
+
+def test_records_follow_the_workers_and_go_with_them(circusd, worker_cmd):
+    """One small record per live worker, for its current pid; none left once they are gone
+    (so the kernel can become idle)."""
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+        numprocesses = 3
+    """)
+
+    def by_wid():
+        return {int(name.rsplit(".", 1)[1]): pid for name, pid in kernel_records(d).items()}
+
+    pids = d.pids("w")
+    assert sorted(by_wid().values()) == sorted(pids) and set(by_wid()) == {1, 2, 3}
+    d.ok("decr", name="w", waiting=True)
+    wait_for(lambda: len(by_wid()) == 2 and sorted(by_wid().values()) == sorted(d.pids("w")),
+             message="the record of the stopped worker deleted")
+    victim = d.pids("w")[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: len(d.pids("w")) == 2 and victim not in d.pids("w"), message="respawned")
+    wait_for(lambda: sorted(by_wid().values()) == sorted(d.pids("w")),
+             message="the respawned worker's record")
+    d.ok("stop", name="w", waiting=True)
+    wait_for(lambda: kernel_records(d) == {}, message="no record left")
