@@ -63,6 +63,7 @@ class Call:
     name: str = ""
     signum: int | None = None
     group: bool = False
+    pid: int | None = None  # of the process signalled (None: no such process)
 
 
 @dataclass
@@ -84,7 +85,8 @@ class FakeHost(ProcessHost):
     def __init__(self, *, persistent: bool = True):
         self.persistent = persistent
         self.calls: list[Call] = []
-        self.processes: dict[str, FakeProcess] = {}  # name -> process, spawn order
+        self.processes: dict[str, FakeProcess] = {}  # name -> its latest process
+        self.history: list[FakeProcess] = []  # every process ever, replaced ones included
         #: the next N spawns fail with SpawnError (counted down)
         self.fail_spawns = 0
         #: signals new processes ignore (a "stubborn" program: {SIGTERM})
@@ -114,8 +116,15 @@ class FakeHost(ProcessHost):
             self._origin = time.time() - self.now()
         return self._origin + self.now()
 
-    def _record(self, op: str, name: str = "", signum: int | None = None, group: bool = False):
-        self.calls.append(Call(self.now(), op, name, signum, group))
+    def _record(
+        self,
+        op: str,
+        name: str = "",
+        signum: int | None = None,
+        group: bool = False,
+        pid: int | None = None,
+    ) -> None:
+        self.calls.append(Call(self.now(), op, name, signum, group, pid))
 
     def ops(self, *ops: str) -> list[Call]:
         """The recorded calls of the given kinds (all calls without arguments)."""
@@ -125,7 +134,11 @@ class FakeHost(ProcessHost):
         return [p for p in self.processes.values() if p.running]
 
     def by_pid(self, pid: int) -> FakeProcess:
-        return next(p for p in self.processes.values() if p.pid == pid)
+        """The process that had ``pid`` (exited or replaced ones too); KeyError if none."""
+        for proc in self.history:
+            if proc.pid == pid:
+                return proc
+        raise KeyError(pid)
 
     # --- what processes do (driven by the test) -------------------------------------------------
 
@@ -137,6 +150,7 @@ class FakeHost(ProcessHost):
         proc = FakeProcess(name, self._take_pid(), None, self.wall() - age, running=running)
         proc.exit_code = exit_code
         self.processes[name] = proc
+        self.history.append(proc)
         if not running:  # its exit record waits for the next listener, as in the kernel
             self._pending.append(ExitRecord(name, self.wall(), exit_code))
         return proc
@@ -220,13 +234,14 @@ class FakeHost(ProcessHost):
         proc = FakeProcess(spec.name, self._take_pid(), spec, self.wall(), set(self.ignore_signals))
         self.processes.pop(spec.name, None)
         self.processes[spec.name] = proc
+        self.history.append(proc)
         if self.on_spawn is not None:
             self.on_spawn(proc)
         return ProcessInfo(proc.name, proc.pid, proc.started, True, args=" ".join(spec.argv))
 
     async def signal(self, name: str, signum: int, *, group: bool = False) -> bool:
-        self._record("signal", name, signum, group)
         proc = self.processes.get(name)
+        self._record("signal", name, signum, group, proc.pid if proc else None)
         if proc is None or not proc.running:
             return False
         if signum in LETHAL_SIGNALS and (signum == signals.SIGKILL or signum not in proc.ignores):

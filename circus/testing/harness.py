@@ -34,12 +34,19 @@ class RecordingPublisher:
         pass
 
 
-def arbiter_on(host: FakeHost, config: Mapping[str, Any] | Any, *, record: bool = True) -> Arbiter:
-    """An Arbiter for ``config`` (a ``get_arbiter``-style dict or a CircusConfig) whose hosts
-    are ``host``; with ``record``, its events go to a RecordingPublisher (``arbiter.publisher``)."""
+def arbiter_on(
+    host: FakeHost,
+    config: Mapping[str, Any] | Any,
+    *,
+    record: bool = True,
+    config_path: str | None = None,
+) -> Arbiter:
+    """An Arbiter for ``config`` (a ``get_arbiter``-style dict or a CircusConfig, read from
+    ``config_path`` for ``reloadconfig``) whose hosts are ``host``; with ``record``, its events
+    go to a RecordingPublisher (``arbiter.publisher``; ``astart`` replaces it by the real one)."""
     if isinstance(config, Mapping):
         config = config_from_dict(dict(config))
-    arbiter = Arbiter(config)
+    arbiter = Arbiter(config, config_path=config_path)
     arbiter.hosts._hosts.update({True: host, False: host})  # instead of the kernel and local host
     if record:
         arbiter.publisher = RecordingPublisher()

@@ -1,4 +1,5 @@
-"""Fixtures of the control-channel integration tests: a MiniArbiter served over ipc or tcp."""
+"""Fixtures of the control-channel integration tests: the real Arbiter (on a FakeHost) served
+over ipc or tcp."""
 
 from __future__ import annotations
 
@@ -7,30 +8,26 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # makes mini_arbiter importable
+sys.path.insert(0, os.path.dirname(__file__))  # makes arbiter_server importable
 
-from mini_arbiter import Server
-
-DEFAULT_WATCHERS = (("sleeper", {"numprocesses": 2}), ("Other", {"autostart": False}))
+from arbiter_server import Server
 
 
 @pytest.fixture
-def ipc_server(tmp_path):
-    server = Server(
-        f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock", watchers=DEFAULT_WATCHERS
-    ).start()
+def ipc_server(tmp_path, runtime_dir):
+    server = Server(tmp_path, f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock").start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def tcp_server():
+def tcp_server(tmp_path, runtime_dir):
     import support
 
     server = Server(
+        tmp_path,
         f"tcp://127.0.0.1:{support.free_port()}",
         f"tcp://127.0.0.1:{support.free_port()}",
-        watchers=DEFAULT_WATCHERS,
     ).start()
     yield server
     server.stop()

@@ -38,8 +38,9 @@ def test_plain_outputs(ipc_server):
     assert ours(e, "incr", "sleeper", "--waiting").stdout == "3\n"
     assert ours(e, "incr", "sleeper").stdout == "ok\n"
     assert ours(e, "get", "sleeper", "env").stdout == "env: \n"
+    tmp = ipc_server.config_path.parent
     assert ours(e, "listsockets").stdout == (
-        "5:socket 'local' at /tmp/x.sock\n7:socket 'web' at 127.0.0.1:8080\n"
+        f"3:socket 'local' at {tmp}/x.sock\n4:socket 'web' at 127.0.0.1:8080\n"
     )
 
 
@@ -72,7 +73,7 @@ def test_usage_errors(ipc_server):
 def test_add_with_own_options_after_double_dash(ipc_server):
     e = ipc_server.endpoint
     assert ours(e, "add", "--start", "w2", "--", "sleep", "-x").stdout == "ok\n"
-    assert ours(e, "options", "w2").stdout.splitlines()[0] == "cmd: sleep -x"
+    assert "cmd: sleep -x" in ours(e, "options", "w2").stdout.splitlines()
 
 
 def test_environment_endpoint(ipc_server):
@@ -146,7 +147,7 @@ def test_shell_completion_of_watchers_and_flags(ipc_server):
 def test_quit_waiting_gets_its_reply(ipc_server):
     result = ours(ipc_server.endpoint, "quit", "--waiting", "--stop-workers")
     assert (result.returncode, result.stdout) == (0, "ok\n")
-    assert ipc_server.arbiter.quit_called == [True]
+    assert ipc_server.stopped() and not ipc_server.host.running()  # --stop-workers
 
 
 # --- the original circusctl 0.19 against our controller -------------------------------------------
@@ -183,6 +184,10 @@ def test_original_circusctl_output_matches_ours(ipc_server, args):
     if args[0] in ("incr", "decr"):  # both change the count: compare shapes
         assert theirs.stdout.strip().isdigit() and mine.stdout.strip().isdigit()
         return
+    if args[0] == "dstats":  # circusd's own memory and cpu move between the two calls
+        assert theirs.returncode == mine.returncode == 0
+        assert theirs.stdout.split()[:5] == mine.stdout.split()[:5]  # title, pid, name, user
+        return
     assert (theirs.returncode, theirs.stdout, theirs.stderr) == (
         mine.returncode,
         mine.stdout,
@@ -205,8 +210,8 @@ def test_original_circusctl_drives_every_mutating_command(ipc_server):
         (("kill", "w2", "--waiting"), "ok"),
         (("stop", "w*", "--waiting"), "ok"),
         (("status", "w2"), "stopped"),
-        (("reloadconfig",), "ok"),
         (("rm", "w2"), "ok"),
+        (("reloadconfig",), "ok"),  # before rm, it would remove w2 (not in the file) itself
         (("start",), "ok"),
     ]
     for args, expected in steps:
@@ -215,4 +220,5 @@ def test_original_circusctl_drives_every_mutating_command(ipc_server):
     result = original(e, "start", "nope")
     assert (result.returncode, result.stderr) == (3, "error: program nope not found\n")
     assert original(e, "quit").stdout == "ok\n"
-    support.wait_for(lambda: ipc_server.arbiter.quit_called == [False])
+    support.wait_for(ipc_server.stopped)
+    assert ipc_server.host.running()  # quit without --stop-workers: the kernel keeps them

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import support
 import zmq
-from mini_arbiter import Server
+import zmq.asyncio
+from arbiter_server import Server
 
 from circus.client import AsyncCircusClient, CircusClient, cast_message, make_message
 from circus.errors import CallError, ConfigError
@@ -192,7 +193,7 @@ def test_async_subscriber(tcp_server):
 
 
 @pytest.fixture
-def curve_server(tmp_path):
+def curve_server(tmp_path, runtime_dir):
     import zmq.auth
 
     keys = tmp_path / "keys"
@@ -205,11 +206,11 @@ def curve_server(tmp_path):
     (authorized / "client.key").write_bytes(Path(client_public).read_bytes())
     from types import SimpleNamespace
 
-    settings = SimpleNamespace(curve_secret_key=server_secret, curve_public_keys=str(authorized))
     server = Server(
+        tmp_path,
         f"tcp://127.0.0.1:{support.free_port()}",
         f"tcp://127.0.0.1:{support.free_port()}",
-        settings,
+        {"curve_secret_key": server_secret, "curve_public_keys": str(authorized)},
         watchers=(("sleeper", {"numprocesses": 1}),),
     ).start()
     yield SimpleNamespace(
@@ -271,15 +272,27 @@ def test_curve_events_need_keys_too(curve_server):
         assert event[1]["process_pid"] > 0
 
 
-def test_remote_tcp_without_curve_is_refused():
-    server = Server(
-        f"tcp://0.0.0.0:{support.free_port()}", f"tcp://127.0.0.1:{support.free_port()}"
-    )
-    try:
-        with pytest.raises(ConfigError, match="needs CURVE keys"):
-            server.start()
-    finally:
-        server.stop()
+def test_remote_tcp_without_curve_is_refused(tmp_path, runtime_dir):
+    """By the configuration check, and by the controller itself (for library users who build
+    one without a checked configuration)."""
+    from types import SimpleNamespace
+
+    from circus.control.controller import Controller
+
+    remote = f"tcp://0.0.0.0:{support.free_port()}"
+    with pytest.raises(ConfigError, match="accepts connections from other machines"):
+        Server(tmp_path, remote, f"tcp://127.0.0.1:{support.free_port()}").start()
+
+    async def bind():
+        settings = SimpleNamespace(curve_secret_key=None, curve_public_keys=None)
+        context = zmq.asyncio.Context()
+        try:
+            await Controller(None, remote, settings, context=context).start()
+        finally:
+            context.destroy(linger=0)
+
+    with pytest.raises(ConfigError, match="needs CURVE keys"):
+        asyncio.run(bind())
 
 
 def test_half_curve_settings_are_a_config_error(tmp_path):

@@ -11,7 +11,7 @@ import time
 import pytest
 import support
 import zmq
-from mini_arbiter import Server
+from arbiter_server import Server
 
 from circus.client import CircusClient
 
@@ -38,7 +38,7 @@ def test_status_list_and_counts(client, server):
     assert call(client, "status", name="SLEEPER")["status"] == "active"
     assert call(client, "list")["watchers"] == ["other", "sleeper"]
     pids = call(client, "list", name="sleeper")["pids"]
-    assert len(pids) == 2 and all(support.pid_alive(pid) for pid in pids)
+    assert len(pids) == 2 and all(server.alive(pid) for pid in pids)
     assert call(client, "numwatchers")["numwatchers"] == 2
     assert call(client, "numprocesses")["numprocesses"] == 2
     reply = call(client, "numprocesses", name="sleeper")
@@ -85,7 +85,7 @@ def test_singleton_is_not_changed(client):
     assert reply["singleton"] is True and reply["numprocesses"] == 1
 
 
-def test_add_start_options_get_set_rm(client):
+def test_add_start_options_get_set_rm(client, server):
     reply = call(client, "add", name="w2", cmd="sleep 5", options={"numprocesses": "2"})
     assert reply["status"] == "ok"
     assert call(client, "status", name="w2")["status"] == "stopped"
@@ -108,7 +108,7 @@ def test_add_start_options_get_set_rm(client):
     pids = call(client, "list", name="w2")["pids"]
     assert call(client, "rm", name="w2", waiting=True)["status"] == "ok"
     assert call(client, "status", name="w2")["status"] == "error"
-    support.wait_for(lambda: not any(support.pid_alive(pid) for pid in pids))
+    assert pids and not any(server.alive(pid) for pid in pids)
 
 
 def test_add_start_waiting_reports_started(client):
@@ -116,11 +116,11 @@ def test_add_start_waiting_reports_started(client):
     assert len(reply["started"]) == 1 and reply["kept"] == []
 
 
-def test_rm_nostop_leaves_processes(client):
+def test_rm_nostop_leaves_processes(client, server):
     pids = call(client, "list", name="sleeper")["pids"]
     assert call(client, "rm", name="sleeper", nostop=True, waiting=True)["status"] == "ok"
     assert call(client, "list")["watchers"] == ["other"]
-    assert all(support.pid_alive(pid) for pid in pids)
+    assert all(server.alive(pid) for pid in pids)
 
 
 def test_start_stop_restart_with_match(client):
@@ -148,16 +148,15 @@ def test_reload_and_reloadconfig(client):
     assert set(reply["info"]["stopped"]) == before
     assert call(client, "reload", waiting=True)["status"] == "ok"
     changes = call(client, "reloadconfig", waiting=True)["changes"]
-    assert changes == {"added": [], "removed": [], "changed": []}
+    assert changes == {"added": [], "removed": [], "changed": [], "restart": []}
 
 
 def test_signal_reaches_the_process(client, server):
     pid = call(client, "list", name="sleeper")["pids"][0]
     reply = call(client, "signal", name="sleeper", pid=pid, signum="USR1")
     assert reply["status"] == "ok"
-    watcher = server.arbiter.get_watcher("sleeper")
-    assert watcher.signals == [(pid, signal.SIGUSR1)]
-    support.wait_for(lambda: not support.pid_alive(pid))  # USR1 kills a plain python
+    assert server.signals() == [(pid, signal.SIGUSR1)]
+    support.wait_for(lambda: not server.alive(pid))  # USR1 kills a program that does not catch it
     assert call(client, "signal", name="sleeper", signum="KILL", childpid=3)["errno"] == 5
     assert call(client, "signal", name="sleeper", signum="NOPE")["reason"].startswith(
         "signal invalid"
@@ -168,7 +167,7 @@ def test_signal_reaches_the_process(client, server):
 def test_kill_escalates_after_graceful_timeout(ipc_server):
     with CircusClient(endpoint=ipc_server.endpoint, timeout=10) as c:
         call(c, "add", name="stub", cmd="x", options={"graceful_timeout": 30})
-        ipc_server.run(_make_stubborn(ipc_server, "stub"))
+        ipc_server.make_stubborn("stub")
         call(c, "start", name="stub", waiting=True)
         pid = call(c, "list", name="stub")["pids"][0]
         started = time.monotonic()
@@ -181,9 +180,10 @@ def test_kill_escalates_after_graceful_timeout(ipc_server):
             graceful_timeout="0.3",
             waiting=True,
         )
-        assert reply["status"] == "ok" and not support.pid_alive(pid)
-        assert 0.3 <= time.monotonic() - started < 5  # not the watcher's 2 s
-        assert ipc_server.arbiter.get_watcher("stub").exits == [(pid, -signal.SIGKILL)]
+        assert reply["status"] == "ok" and not ipc_server.alive(pid)
+        assert 0.3 <= time.monotonic() - started < 5  # not the watcher's 30 s
+        assert ipc_server.signals()[-2:] == [(pid, signal.SIGTERM), (pid, signal.SIGKILL)]
+        assert ipc_server.exit_code(pid) == -signal.SIGKILL
         assert call(c, "kill", name="stub", pid=1)["errno"] == 3
 
 
@@ -196,7 +196,10 @@ def test_stats_dstats_sockets_globaloptions(client, server):
     assert call(client, "stats", name="sleeper")["name"] == "sleeper"
     assert call(client, "stats", name="sleeper", process=1)["errno"] == 3
     assert call(client, "dstats")["info"]["pid"] == os.getpid()
-    assert [s["fd"] for s in call(client, "listsockets")["sockets"]] == [5, 7]
+    assert [(s["fd"], s["name"]) for s in call(client, "listsockets")["sockets"]] == [
+        (3, "local"),
+        (4, "web"),
+    ]
     options = call(client, "globaloptions")["options"]
     assert options["endpoint"] == server.endpoint
     assert call(client, "globaloptions", option="pubsub_endpoint")["options"] == {
@@ -220,8 +223,8 @@ def test_ipython_without_ipykernel_is_a_clear_error(client):
 
 def test_not_waiting_replies_at_once_and_other_commands_go_on(ipc_server):
     with CircusClient(endpoint=ipc_server.endpoint, timeout=10) as c:
-        call(c, "add", name="slow", cmd="x")
-        ipc_server.run(_make_stubborn(ipc_server, "slow"))
+        call(c, "add", name="slow", cmd="x", options={"graceful_timeout": 2})
+        ipc_server.make_stubborn("slow")
         assert call(c, "start", name="slow", waiting=True)["status"] == "ok"
         started = time.monotonic()
         assert call(c, "stop", name="slow")["status"] == "ok"  # graceful_timeout is 2 s
@@ -230,19 +233,13 @@ def test_not_waiting_replies_at_once_and_other_commands_go_on(ipc_server):
         support.wait_for(lambda: call(c, "status", name="slow")["status"] == "stopped")
 
 
-async def _make_stubborn(server, name):
-    watcher = server.arbiter.get_watcher(name)
-    watcher.stubborn = True
-    watcher.graceful_timeout = 2.0
-
-
 def test_waiting_command_does_not_block_others(ipc_server):
     with (
         CircusClient(endpoint=ipc_server.endpoint, timeout=10) as c1,
         CircusClient(endpoint=ipc_server.endpoint, timeout=10) as c2,
     ):
-        call(c1, "add", name="slow", cmd="x")
-        ipc_server.run(_make_stubborn(ipc_server, "slow"))
+        call(c1, "add", name="slow", cmd="x", options={"graceful_timeout": 2})
+        ipc_server.make_stubborn("slow")
         call(c1, "start", name="slow", waiting=True)
         c1.socket.send(
             json.dumps(
@@ -398,7 +395,8 @@ def test_quit_replies_then_closes(ipc_server, waiting):
     with CircusClient(endpoint=ipc_server.endpoint, timeout=10) as c:
         reply = call(c, "quit", waiting=waiting, stop_workers=True)
         assert reply["status"] == "ok"
-        support.wait_for(lambda: ipc_server.arbiter.quit_called == [True])
+        support.wait_for(ipc_server.stopped)
+        assert not ipc_server.host.running()  # stop_workers
         support.wait_for(lambda: ipc_server.arbiter.controller._socket is None)
 
 
@@ -410,13 +408,12 @@ def test_ipc_socket_is_private(ipc_server):
     assert stat.S_IMODE(mode) == 0o600
 
 
-def test_endpoint_owner_restricts_add(tmp_path):
+def test_endpoint_owner_restricts_add(tmp_path, runtime_dir):
     import pwd
-    from types import SimpleNamespace
 
     me = pwd.getpwuid(os.getuid()).pw_name
     server = Server(
-        f"ipc://{tmp_path}/c.sock", f"ipc://{tmp_path}/p.sock", SimpleNamespace(endpoint_owner=me)
+        tmp_path, f"ipc://{tmp_path}/c.sock", f"ipc://{tmp_path}/p.sock", {"endpoint_owner": me}
     ).start()
     try:
         with CircusClient(endpoint=server.endpoint, timeout=10) as c:
