@@ -75,25 +75,26 @@ def _exited(pidfd: int) -> bool:
 
 def kill_orphans(workers: Iterable[RecordedWorker]) -> list[int]:
     """SIGKILL the process group of every recorded worker that verifiably still runs; return
-    pidfds of the killed leaders (the caller waits for them and closes them)."""
-    pidfds = []
-    for worker in workers:
-        pidfd = _open_verified(worker)
-        if pidfd is None:
-            continue
+    pidfds of the killed leaders (the caller waits for them and closes them).
+
+    All are verified first and then killed in one tight loop: an orphan still alive while
+    another is being verified would take the connections its killed sibling no longer
+    accepts, and lose them when its own turn comes."""
+    verified = [(w, fd) for w in workers if (fd := _open_verified(w)) is not None]
+    for worker, pidfd in verified:
         try:
             # The pidfd keeps the pid (and so the group id) from being reused while we hold it.
             if not _exited(pidfd):
                 os.killpg(worker.pid, signal.SIGKILL)
-                log.warning(
-                    "%s: killed orphan pid %d (and its process group) left by a lost kernel",
-                    worker.name,
-                    worker.pid,
-                )
         except (ProcessLookupError, PermissionError) as exc:
             log.warning("%s: cannot kill orphan pid %d: %s", worker.name, worker.pid, exc)
-        pidfds.append(pidfd)
-    return pidfds
+    for worker, _pidfd in verified:
+        log.warning(
+            "%s: killed orphan pid %d (and its process group) left by a lost kernel",
+            worker.name,
+            worker.pid,
+        )
+    return [pidfd for _worker, pidfd in verified]
 
 
 async def wait_exited(pidfds: list[int], timeout: float = ORPHAN_EXIT_WAIT) -> bool:
