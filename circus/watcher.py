@@ -277,9 +277,10 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         if self.on_demand and not self.processes:
             self._demand_seen = False
             self.arbiter.arm_on_demand(self)
-        if not self.respawn and not self.processes:
-            self._transition(WatcherState.STOPPED)  # ACTIVE -> STOPPED
-            self.publish("stop", {"time": time.time()})
+        if not self.respawn:  # an exit is final: never top the count up again
+            if not self.processes:
+                self._transition(WatcherState.STOPPED)  # ACTIVE -> STOPPED
+                self.publish("stop", {"time": time.time()})
         elif len(self.processes) < self.numprocesses:
             self.schedule_converge()
 

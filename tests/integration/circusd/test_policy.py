@@ -319,3 +319,27 @@ def test_circusctl_stats_extended_prints_the_hook_data(circusd, worker_cmd, monk
     assert extended.splitlines()[2:] == ["    requests: 42", '    workers: {"busy": 1}']
     one = circusctl("stats", "--extended", "web", str(pid))
     assert "\n    requests: 42\n" in one
+
+
+@pytest.mark.parametrize("use_papa", ["true", "false"])
+def test_respawn_false_never_replaces_an_exited_process(circusd, tmp_path, use_papa):
+    """With ``respawn = false`` an exit is final even while other processes of the watcher
+    still run (the count must not be topped up again)."""
+    out = tmp_path / "out.log"
+    d = circusd(f"""
+        [watcher:mixed]
+        cmd = sh -c "echo started-$(circus.wid); [ $(circus.wid) -le 3 ] || exec sleep 60"
+        numprocesses = 6
+        respawn = false
+        use_papa = {use_papa}
+        stdout_stream.class = FileStream
+        stdout_stream.filename = {out}
+    """)
+    wait_for(lambda: len(d.pids("mixed")) == 3 and len(read(out).splitlines()) >= 6,
+             message="three quick exits, three sleepers")
+    # the quick exits are failed starts: a top-up would come after the back-off (0.1 s,
+    # doubling), so look for one for longer than three back-offs
+    time.sleep(1.5)
+    lines = read(out).splitlines()
+    assert sorted(lines) == [f"started-{wid}" for wid in range(1, 7)], lines
+    assert len(d.pids("mixed")) == 3
