@@ -34,6 +34,8 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check circus papa_kernel tests bench
 	$(VENV)/bin/ruff format --check circus papa_kernel
+	$(VENV)/bin/lint-imports --no-cache --no-logo
+	$(VENV)/bin/mypy
 
 test: $(VENV)/.installed $(COMPAT_CIRCUS)/.installed lint
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q

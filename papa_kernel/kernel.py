@@ -14,6 +14,7 @@ open by a grandchild keeps being read after that.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import selectors
@@ -279,10 +280,11 @@ class Kernel:
             fd = managed.fileno
             if fd not in self.socket_waiters:
                 self.socket_waiters[fd] = (managed, set())
-                self.loop.register(
-                    fd, selectors.EVENT_READ, lambda _m, fd=fd: self._socket_ready(fd)
-                )
+                self.loop.register(fd, selectors.EVENT_READ, functools.partial(self._ready, fd))
             self.socket_waiters[fd][1].add(watch)
+
+    def _ready(self, fd: int, _mask: int) -> None:
+        self._socket_ready(fd)
 
     def _socket_ready(self, fd: int) -> None:
         if fd not in self.socket_waiters:

@@ -83,6 +83,8 @@ class OutputStream:
         little buffering).
         """
         self.read_size = BIG_PIPE_SIZE  # even if refused: the next read simply returns less
+        if self.fd is None:
+            return  # closed meanwhile: nothing to grow
         with contextlib.suppress(OSError):
             self.read_size = min(
                 BIG_PIPE_SIZE, fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, BIG_PIPE_SIZE)

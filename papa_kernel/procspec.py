@@ -45,7 +45,7 @@ class ProcessSpec:
     capacity: int
     watch: bool
     args_text: str
-    identity: tuple
+    identity: tuple[object, ...]
     shown_options: tuple[str, ...]
     child_sockets: list[socket.socket] = field(default_factory=list)  # close after the spawn
 
@@ -216,7 +216,7 @@ def _substitute(
     if "$(socket." in arg and not SOCKET_REF.search(arg):
         raise CommandError(f'Unterminated "$(socket." reference in "{arg}"')
 
-    def substitute_one(match: re.Match) -> str:
+    def substitute_one(match: re.Match[str]) -> str:
         name, _, field_name = match.group(1).rpartition(".")
         if field_name not in ("fileno", "port") or not name:
             raise CommandError(

@@ -30,7 +30,7 @@ import os
 import pwd
 import resource
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from papa_kernel.errors import SpawnError
@@ -42,6 +42,7 @@ MAX_RLIMIT = 2**63 - 1  # setrlimit() takes a signed 64-bit value here (RLIM_INF
 MAX_ID = 2**32 - 2  # uid_t/gid_t; 2**32-1 is (uid_t)-1, "leave unchanged" to setresuid()
 MAX_DIGITS = 40  # longer numbers are refused before int()
 SHOWN_CHARS = 40  # error messages quote at most this much of a bad value
+FileAction = tuple[int, int, int]  # (os.POSIX_SPAWN_DUP2, source fd, target fd)
 # Dispositions the kernel may have set (Python ignores SIGPIPE/SIGXFSZ) that exec would keep.
 SIGNALS_TO_DEFAULT = frozenset(
     getattr(signal, name)
@@ -219,7 +220,7 @@ def spawn(request: SpawnRequest, use_pidfd: bool = True) -> Spawned:
     return Spawned(pid=pid, pidfd=pidfd, stdout=out_r, stderr=err_r)
 
 
-def _file_actions(request: SpawnRequest, out_w: int | None, err_w: int | None) -> list[tuple]:
+def _file_actions(request: SpawnRequest, out_w: int | None, err_w: int | None) -> list[FileAction]:
     """dup2 actions placing stdin, stdout and stderr (in that order)."""
     dup2 = os.POSIX_SPAWN_DUP2
     devnull = _devnull()
@@ -233,7 +234,7 @@ def _file_actions(request: SpawnRequest, out_w: int | None, err_w: int | None) -
 
 
 @contextlib.contextmanager
-def _inherited(fds: tuple[int, ...]):
+def _inherited(fds: tuple[int, ...]) -> Iterator[None]:
     """Make ``fds`` inheritable for the duration of one spawn (single-threaded kernel)."""
     for fd in fds:
         os.set_inheritable(fd, True)
@@ -245,7 +246,7 @@ def _inherited(fds: tuple[int, ...]):
                 os.set_inheritable(fd, False)
 
 
-def _posix_spawn(request: SpawnRequest, path: str, actions: list[tuple]) -> int:
+def _posix_spawn(request: SpawnRequest, path: str, actions: list[FileAction]) -> int:
     home = None
     if request.working_dir:  # O_PATH: coming back works even if "." is not readable
         home = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -284,7 +285,7 @@ def _chdir(working_dir: str) -> None:
         raise SpawnError(f'Bad working_dir "{working_dir}": {exc.strerror}') from None
 
 
-def _fork_exec(request: SpawnRequest, path: str, actions: list[tuple]) -> int:
+def _fork_exec(request: SpawnRequest, path: str, actions: list[FileAction]) -> int:
     """The slow path for uid/gid/rlimits: fork, apply, exec; errors come back on a pipe."""
     if request.working_dir and not os.path.isdir(request.working_dir):
         raise SpawnError(f'Bad working_dir "{request.working_dir}": No such directory')
@@ -317,7 +318,7 @@ def _fork_exec(request: SpawnRequest, path: str, actions: list[tuple]) -> int:
     return pid
 
 
-def _child_setup(request: SpawnRequest, actions: list[tuple]) -> None:
+def _child_setup(request: SpawnRequest, actions: list[FileAction]) -> None:
     """Runs in the forked child only."""
     for signum in SIGNALS_TO_DEFAULT:
         signal.signal(signum, signal.SIG_DFL)
@@ -355,7 +356,7 @@ def _child_error(exc: BaseException, path: str) -> str:
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = os.read(fd, 4096)

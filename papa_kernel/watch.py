@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol, TypedDict
 
 from papa_kernel.kernel import Kernel
 from papa_kernel.output import OutputStream
@@ -41,7 +41,16 @@ BATCH_END = b"\n] "
 NOTHING_LEFT = b"Nothing left to watch\n> "
 STOPPED = b"Stopped watching\n> "
 
-Record = tuple  # (seq, kind, entry, stream, timestamp, payload)
+# (seq, kind, entry, stream, timestamp, payload): the payload is the chunk (out/err), the
+# count of dropped bytes (dropped) or the exit code (closed, whose stream is None).
+Record = tuple[int, str, ProcessEntry, "OutputStream | None", float, Any]
+
+
+class Batch(TypedDict):
+    """The batch in flight: what its acknowledgement will release."""
+
+    streams: dict[OutputStream, list[Any]]  # stream -> [entry, last seq, dropped, [seqs]]
+    closed: list[ProcessEntry]  # processes whose closed record was sent
 
 
 class WatchSink(Protocol):
@@ -66,7 +75,7 @@ class ProcessWatch:
         self.entries: dict[str, ProcessEntry] = {}
         self.dirty: set[ProcessEntry] = set()
         self.cursors: dict[tuple[ProcessEntry, str], int] = {}  # last sequence number sent
-        self.pending: dict | None = None  # the batch in flight
+        self.pending: Batch | None = None  # the batch in flight
         self.held: set[tuple[ProcessEntry, str]] = set()  # (entry, "out"|"err") on hold
         self.scheduled = False
         self.active = True
@@ -137,7 +146,7 @@ class ProcessWatch:
         return sources
 
     def _send_batch(self) -> bool:
-        heap: list = []
+        heap: list[tuple[int, int, Record, Iterator[Record]]] = []
         tie = itertools.count()
         for entry in self.dirty:
             for source in self._sources(entry):
@@ -147,7 +156,7 @@ class ProcessWatch:
         heapq.heapify(heap)
         buffers: list[bytes] = []
         size = 0
-        pending: dict = {"streams": {}, "closed": []}
+        pending: Batch = {"streams": {}, "closed": []}
         while heap:
             record = heap[0][2]
             if size and record[1] in ("out", "err") and size + len(record[5]) > BATCH_LIMIT:
@@ -165,7 +174,7 @@ class ProcessWatch:
         self.sink.send(*buffers)
         return True
 
-    def _encode(self, record: Record, buffers: list[bytes], pending: dict) -> int:
+    def _encode(self, record: Record, buffers: list[bytes], pending: Batch) -> int:
         seq, kind, entry, stream, timestamp, payload = record
         sep = "\n" if buffers else ""
         stamp = format_time(timestamp)
@@ -174,6 +183,7 @@ class ProcessWatch:
             self.cursors[(entry, "closed")] = seq
             pending["closed"].append(entry)
             return 0
+        assert stream is not None  # only closed records have no stream
         slot = pending["streams"].setdefault(stream, [entry, 0, 0, []])
         if kind == "dropped":
             buffers.append(f"{sep}dropped:{entry.name}:{stamp}:{stream.kind}:{payload}".encode())
