@@ -239,3 +239,15 @@ def test_records_follow_the_workers_and_go_with_them(circusd, worker_cmd):
              message="the respawned worker's record")
     d.ok("stop", name="w", waiting=True)
     wait_for(lambda: kernel_records(d) == {}, message="no record left")
+
+
+def test_a_replacement_that_does_not_come_up_keeps_the_outdated_workers(circusd, worker_cmd):
+    d = circusd(sleeper_config(worker_cmd, 1))
+    web = sorted(d.pids("web"))
+    broken = sleeper_config(worker_cmd, 2).replace("sleep v2", "crash")  # exits 1 at once
+    quit_and_rewrite(d, broken, "")
+    d.start("--reload-outdated")
+    wait_for(lambda: "outdated processes kept" in d.log(), message="the failed replacement")
+    assert sorted(d.pids("web")) == web and all(pid_alive(p) for p in web)
+    assert d.ok("status", name="web")["outdated"] == web
+    assert "replaced" not in d.log().split("outdated processes kept")[1]
