@@ -168,6 +168,12 @@ class FakeHost(ProcessHost):
         proc = self._find(name_or_pid)
         self._emit(OutputChunk(proc.name, stream, self.wall(), data))
 
+    def emit(self, *events: HostEvent) -> None:
+        """Deliver ``events`` as they are, in this order, in one batch (timestamps and order
+        chosen by the test; the processes' state is not changed)."""
+        for event in events:
+            self._emit(event)
+
     def connect(self, socket_name: str) -> None:
         """A client connects to ``socket_name``: wakes its ``wait_readable`` callers."""
         for waiter in self._readable.pop(socket_name, []):

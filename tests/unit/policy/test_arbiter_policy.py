@@ -7,6 +7,7 @@ import signal
 
 import pytest
 
+from circus.hosts.base import ExitRecord, OutputChunk
 from circus.testing import FakeHost, arbiter_on, settle, start_arbiter, virtual_time
 
 
@@ -77,3 +78,41 @@ async def test_a_process_that_exited_while_circusd_was_away_is_replaced_at_start
     await settle()
     assert [(c.at, c.name) for c in host.ops("spawn")] == [(0, "circus.w.1")]
     assert arbiter.get_watcher("w").status() == "active"
+
+
+class Collect:
+    """A stdout stream class keeping what it is given."""
+
+    seen: list[bytes] = []
+
+    def __init__(self, **options):
+        pass
+
+    def __call__(self, message):
+        Collect.seen.append(message["data"])
+
+    def close(self):
+        pass
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9 item 6: the arbiter re-sorts a batch by timestamp, so an exit stamped "
+    "before the process's last output overtakes it and that output is dropped",
+)
+@virtual_time
+async def test_output_delivered_before_the_exit_reaches_the_stream():
+    Collect.seen = []
+    host = FakeHost()
+    stream = {"class": f"{__name__}.Collect"}
+    config = {"watchers": [{"name": "w", "cmd": "prog", "stdout_stream": stream}]}
+    await start_arbiter(arbiter_on(host, config))
+    [proc] = host.running()
+    proc.running = False
+    now = host.wall()
+    host.emit(
+        OutputChunk(proc.name, "stdout", now, b"last words\n"),
+        ExitRecord(proc.name, now - 0.001, 1),  # host order: the output came first
+    )
+    await settle()
+    assert Collect.seen == [b"last words\n"]

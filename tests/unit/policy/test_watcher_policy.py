@@ -10,6 +10,7 @@ import signal
 import pytest
 from policykit import signals_sent, spawn_times, started
 
+from circus.config.schema import HOOK_NAMES
 from circus.testing import FakeHost, settle, virtual_time
 
 
@@ -71,20 +72,6 @@ async def test_a_stop_signal_obeyed_ends_the_stop_at_once():
     assert signals_sent(host) == [(1, "circus.w.1", "SIGINT")]
 
 
-HOOKS = (
-    "before_start",
-    "after_start",
-    "before_spawn",
-    "after_spawn",
-    "before_stop",
-    "after_stop",
-    "before_signal",
-    "after_signal",
-    "before_reap",
-    "after_reap",
-)
-
-
 def recording_hooks(log: list[str], refuse: str | None = None) -> dict:
     def make(name):
         def hook(watcher, arbiter, hook_name, **kwargs):
@@ -94,7 +81,7 @@ def recording_hooks(log: list[str], refuse: str | None = None) -> dict:
 
         return hook
 
-    return {name: make(name) for name in HOOKS}
+    return {name: make(name) for name in HOOK_NAMES}
 
 
 @virtual_time
@@ -208,3 +195,31 @@ async def test_respawn_false_stops_the_watcher_when_the_last_process_ends(respaw
     else:
         assert watcher.status() == "stopped" and spawn_times(host) == [0, 0]
         assert arbiter.publisher.topics("watcher.w.")[-1] == "watcher.w.stop"
+
+
+@virtual_time
+async def test_graceful_reload_starts_the_new_processes_before_stopping_the_old():
+    host, _arbiter, watcher = await started(numprocesses=2)
+    await asyncio.sleep(1)
+    result = await watcher.reload()
+    assert [(c.op, c.name) for c in host.ops("spawn", "signal")][2:] == [
+        ("spawn", "circus.w.3"),
+        ("spawn", "circus.w.4"),
+        ("signal", "circus.w.1"),
+        ("signal", "circus.w.2"),
+    ]
+    assert sorted(result["started"]) == sorted(watcher.pids())
+
+
+@virtual_time
+async def test_sequential_reload_replaces_one_process_at_a_time_with_warmup_delay():
+    host, _arbiter, watcher = await started(numprocesses=2, warmup_delay=3)
+    assert spawn_times(host) == [0, 3]
+    await watcher.reload(sequential=True)
+    assert [(c.at, c.op, c.name) for c in host.ops("spawn", "signal")][2:] == [
+        (3, "signal", "circus.w.1"),
+        (3, "spawn", "circus.w.1"),
+        (6, "signal", "circus.w.2"),
+        (6, "spawn", "circus.w.2"),
+    ]
+    assert len(watcher.pids()) == 2
