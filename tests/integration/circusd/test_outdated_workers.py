@@ -10,6 +10,9 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from support import Load, free_port, pid_alive, wait_for
@@ -251,3 +254,33 @@ def test_a_replacement_that_does_not_come_up_keeps_the_outdated_workers(circusd,
     assert sorted(d.pids("web")) == web and all(pid_alive(p) for p in web)
     assert d.ok("status", name="web")["outdated"] == web
     assert "replaced" not in d.log().split("outdated processes kept")[1]
+
+
+ORIGINAL_CIRCUSCTL = Path(__file__).resolve().parents[3] / ".venv-circus019" / "bin" / "circusctl"
+
+
+@pytest.mark.compat
+@pytest.mark.skipif(not ORIGINAL_CIRCUSCTL.exists(), reason="no .venv-circus019/bin/circusctl")
+def test_circusctl_output_with_outdated_workers(circusd, worker_cmd):
+    """The original circusctl prints what it always printed (the extra key is ignored); ours
+    shows the outdated pids in status, and keeps list parseable."""
+    d = circusd(sleeper_config(worker_cmd, 1))
+    quit_and_rewrite(d, sleeper_config(worker_cmd, 2), "")
+    d.start()
+    pids = d.pids("web")
+    outdated = ",".join(str(p) for p in sorted(pids))
+
+    def run(argv, *args):
+        done = subprocess.run(
+            [*argv, "--endpoint", d.endpoint, *args], capture_output=True, text=True, timeout=30
+        )
+        return done.stdout
+
+    original = [str(ORIGINAL_CIRCUSCTL)]
+    ours = [sys.executable, "-m", "circus.cli.circusctl"]
+    assert run(original, "status", "web") == "active\n"
+    assert run(original, "status") == "same: active\nweb: active\n"
+    assert run(original, "list", "web") == ",".join(str(p) for p in pids) + "\n"
+    assert run(ours, "status", "web") == f"active (outdated: {outdated})\n"
+    assert run(ours, "status") == f"same: active\nweb: active (outdated: {outdated})\n"
+    assert run(ours, "list", "web") == ",".join(str(p) for p in pids) + "\n"
