@@ -14,7 +14,7 @@ kept instead of duplicating it:
    watcher (same pid, no restart); processes of watchers that are no longer configured are
    stopped afterwards;
 5. subscribe to output and exits (buffered output and exits that happened while circusd was
-   away are delivered now, in timestamp order);
+   away are delivered now, in the order the host kept them, each process's output before its exit);
 6. start the watchers by priority (highest first), honouring ``warmup_delay``.
 
 ``quit`` leaves kernel-hosted workers running (``stop_workers=True`` ends them); ``stop``
@@ -35,20 +35,12 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from circus import procinfo, spawn_records
-from circus.delivery import BatchRefusals
 from circus.errors import AlreadyExistError, ConfigError, MessageError
-from circus.hosts.base import (
-    DroppedOutput,
-    ExitRecord,
-    HostEvent,
-    OutputChunk,
-    ProcessHost,
-    Refusal,
-)
+from circus.hosts.base import ProcessHost
 from circus.hostset import KERNEL_PREFIX, HostSet
 from circus.process import Process
+from circus.registry import ProcessRegistry
 from circus.watcher import Watcher
-from circus.worker_record import RecordedWorker
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +55,15 @@ class Arbiter:
         self.pid = os.getpid()
         self.started_at = time.time()
         self._watchers: dict[str, Watcher] = {}  # lower-cased name -> watcher
-        self._by_process: dict[str, tuple[Watcher, Process]] = {}  # host name -> owner
+        #: every managed process and its watcher; routes host events to them
+        self.registry = ProcessRegistry(lambda: self.hosts.record)
         self.hosts = HostSet(
             config.circus.papa_endpoint,
-            self._on_host_events,
-            self._processes_vanished,
+            self.registry.dispatch,
+            self.registry.vanished,
             self._socket_specs,
         )
         self._on_demand: dict[str, asyncio.Task] = {}
-        self._spawning: dict[str, asyncio.Future] = {}  # host name -> spawn in flight
         self._quitting = False
         #: ``circusd --reload-outdated``: reload_outdated for every watcher
         self.reload_outdated = False
@@ -254,9 +246,7 @@ class Arbiter:
     async def _retire(self, watcher: Watcher, stop: bool) -> None:
         if stop:
             await watcher.stop()
-        for host_name, (owner, _proc) in list(self._by_process.items()):
-            if owner is watcher:
-                self._forget_process(host_name)
+        self.registry.forget_watcher(watcher)
 
     async def start_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
         if watchers is None:
@@ -297,29 +287,6 @@ class Arbiter:
 
     # --- hooks for watchers -------------------------------------------------------------------
 
-    def register_process(self, watcher: Watcher, proc: Process) -> None:
-        self._by_process[proc.name] = (watcher, proc)
-        if watcher.host.persistent and self.hosts.record is not None:
-            self.hosts.record.added(RecordedWorker(proc.name, proc.pid, proc.started))
-
-    def _forget_process(self, name: str) -> None:
-        self._by_process.pop(name, None)
-        if self.hosts.record is not None:
-            self.hosts.record.removed(name)
-
-    @contextlib.asynccontextmanager
-    async def spawning(self, name: str):
-        """Around a spawn: output or the exit of ``name`` can arrive on the event connection
-        before the spawn reply; the event handler waits for the spawn to finish (and the
-        process to be registered) instead of dropping them."""
-        done = asyncio.get_running_loop().create_future()
-        self._spawning[name] = done
-        try:
-            yield
-        finally:
-            self._spawning.pop(name, None)
-            done.set_result(None)
-
     def publish_watcher_event(self, res_name: str, event: str, payload: Mapping[str, Any]) -> None:
         self.publish(f"watcher.{res_name}.{event}", payload)
 
@@ -349,32 +316,6 @@ class Arbiter:
         task = self._on_demand.pop(watcher.name, None)
         if task:
             task.cancel()
-
-    # --- events from hosts ----------------------------------------------------------------------
-
-    async def _on_host_events(self, events: Sequence[HostEvent]) -> Refusal | None:
-        """Apply a batch of host events; output a failing stream could not take is refused
-        (see :class:`~circus.hosts.base.Refusal` and :mod:`circus.streams.guard`)."""
-        refusals = BatchRefusals()
-        for event in sorted(events, key=lambda e: e.timestamp):
-            pending = self._spawning.get(event.name)
-            if pending is not None:
-                await pending
-            owner = self._by_process.get(event.name)
-            if owner is None:
-                if isinstance(event, ExitRecord):
-                    log.debug("exit of unmanaged process %s (%s)", event.name, event.exit_code)
-                continue
-            watcher, proc = owner
-            if isinstance(event, OutputChunk):
-                refusals.deliver(watcher, proc, event)
-            elif isinstance(event, ExitRecord):
-                self._forget_process(event.name)
-                refusals.exited(event.name)
-                watcher.on_exit(proc, event)
-            elif isinstance(event, DroppedOutput):
-                refusals.dropped(watcher, event)
-        return refusals.finish()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -526,17 +467,6 @@ class Arbiter:
         if self.publisher is not None:
             self.publisher.close()
         self._stopped.set()
-
-    def _processes_vanished(self, host: ProcessHost, alive: set[str]) -> None:
-        """After a kernel was lost and found again: the processes it no longer knows are gone
-        (the host set killed them if they still ran, orphaned) and reported as exited, so
-        policy respawns them."""
-        now = time.time()
-        for name, (watcher, proc) in list(self._by_process.items()):
-            if watcher.host is host and name not in alive:
-                log.warning("%s: process %d vanished with the kernel", watcher.name, proc.pid)
-                self._forget_process(name)
-                watcher.on_exit(proc, ExitRecord(name, now, None))
 
     def sockets_info(self) -> list[dict[str, Any]]:
         return self.hosts.sockets_info()

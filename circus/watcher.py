@@ -404,7 +404,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         try:
             spec = self._builder.spec(wid)
             fingerprint = self._builder.fingerprint(spec)
-            async with self.arbiter.spawning(spec.name):
+            async with self.arbiter.registry.spawning(spec.name):
                 info = await self.host.spawn(spec)
                 proc = Process(
                     self.host,
@@ -414,7 +414,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
                     info.started,
                 )
                 self.processes[proc.pid] = proc
-                self.arbiter.register_process(self, proc)
+                self.arbiter.registry.add(self, proc)
             await self._record_spawn(proc, fingerprint)
         except SpawnError as exc:
             log.error("%s: cannot spawn wid %d: %s", self.name, wid, exc)
@@ -432,7 +432,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
     def adopt(self, proc: Process) -> None:
         """Take over a process found running in the host (circusd restarted)."""
         self.processes[proc.pid] = proc
-        self.arbiter.register_process(self, proc)
+        self.arbiter.registry.add(self, proc)
         self._arm_max_age(proc)
 
     # --- max_age ------------------------------------------------------------------------------

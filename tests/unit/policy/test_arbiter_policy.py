@@ -95,11 +95,6 @@ class Collect:
         pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 6: the arbiter re-sorts a batch by timestamp, so an exit stamped "
-    "before the process's last output overtakes it and that output is dropped",
-)
 @virtual_time
 async def test_output_delivered_before_the_exit_reaches_the_stream():
     Collect.seen = []
