@@ -298,6 +298,35 @@ def test_output_and_exit_of_instant_processes_are_not_lost(circusd, tmp_path, us
     assert len(lines) == 30 and all(line.startswith("hi-") for line in lines)
 
 
+@pytest.mark.parametrize("use_papa", ["true", "false"])
+def test_every_line_of_a_burst_before_an_instant_exit_arrives(circusd, tmp_path, use_papa):
+    """Processes that print a burst and exit at once (issue 9 item 6): each process's exit
+    is applied after all of its output, so no line is dropped as output of an unmanaged
+    process, on both hosts."""
+    out = tmp_path / "out.log"
+    procs, lines_each = 30, 2000
+    d = circusd(f"""
+        [watcher:burst]
+        cmd = sh -c 'seq -f "$$ %g" 1 {lines_each}; exit 3'
+        numprocesses = {procs}
+        respawn = false
+        use_papa = {use_papa}
+        stdout_stream.class = FileStream
+        stdout_stream.filename = {out}
+    """)
+    wait_for(lambda: d.ok("status", name="burst")["status"] == "stopped",
+             message="every exit noticed")
+    wait_for(lambda: len(read(out).splitlines()) >= procs * lines_each, timeout=30,
+             message=f"{procs * lines_each} lines written")
+    by_pid: dict[str, list[int]] = {}
+    for line in read(out).splitlines():
+        pid, number = line.split()
+        by_pid.setdefault(pid, []).append(int(number))
+    assert len(by_pid) == procs
+    for pid, numbers in by_pid.items():
+        assert numbers == list(range(1, lines_each + 1)), f"process {pid} lost lines"
+
+
 def test_circusctl_stats_extended_prints_the_hook_data(circusd, worker_cmd, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", HERE)
     d = circusd(f"""
