@@ -100,6 +100,17 @@ class OutputStream:
             self.drop_seq = seq
             self.drop_time = chunk_time  # the record sorts where the chunk was: keep its time
 
+    def drop_all(self) -> None:
+        """Drop every buffered chunk, counted and reported like an overflow (a client refused
+        them again after the process exited, so they cannot be kept for a later try)."""
+        while self.chunks:
+            seq, chunk_time, data = self.chunks.popleft()
+            self.nbytes -= len(data)
+            self.dropped_pending += len(data)
+            self.dropped_total += len(data)
+            self.drop_seq = seq
+            self.drop_time = chunk_time
+
     def unsent(self, after_seq: int) -> Iterator[tuple[int, float, bytes]]:
         """Chunks with a sequence number above ``after_seq``, oldest first."""
         chunks = self.chunks

@@ -14,8 +14,10 @@ buffered and are not sent again until ``release NAME:out ...`` (a line that neve
 acknowledges). Meanwhile a held stream counts as unwatched: the kernel keeps
 reading it and drops the oldest chunks beyond ``bufsize``, counted, as while no client watches,
 so the child never blocks on a destination that fails. A process's ``closed`` record still comes
-after all its output: when it exits, its holds end (and a hold of a process whose ``closed``
-record is in the batch acknowledged is ignored).
+after all its output: when it exits, its holds end and its output is sent once more; a hold of
+output sent after the exit drops that output, counted as an overflow (reported with
+``dropped=1``), so that the ``closed`` record comes next (and a hold of a process whose
+``closed`` record is in the batch acknowledged is ignored).
 
 Records (see docs/kernel-protocol.md)::
 
@@ -51,6 +53,7 @@ class Batch(TypedDict):
 
     streams: dict[OutputStream, list[Any]]  # stream -> [entry, last seq, dropped, [seqs]]
     closed: list[ProcessEntry]  # processes whose closed record was sent
+    exited: set[ProcessEntry]  # processes whose output was sent after their exit
 
 
 class WatchSink(Protocol):
@@ -156,7 +159,7 @@ class ProcessWatch:
         heapq.heapify(heap)
         buffers: list[bytes] = []
         size = 0
-        pending: Batch = {"streams": {}, "closed": []}
+        pending: Batch = {"streams": {}, "closed": [], "exited": set()}
         while heap:
             record = heap[0][2]
             if size and record[1] in ("out", "err") and size + len(record[5]) > BATCH_LIMIT:
@@ -185,6 +188,8 @@ class ProcessWatch:
             return 0
         assert stream is not None  # only closed records have no stream
         slot = pending["streams"].setdefault(stream, [entry, 0, 0, []])
+        if entry.closed_seq is not None:
+            pending["exited"].add(entry)  # offered after its exit: a refusal cannot be held
         if kind == "dropped":
             buffers.append(f"{sep}dropped:{entry.name}:{stamp}:{stream.kind}:{payload}".encode())
             slot[2] = payload
@@ -224,6 +229,12 @@ class ProcessWatch:
                 continue
             if taken > 0:  # the client took the first ones (and the drop report before them)
                 stream.acknowledge(seqs[taken - 1], dropped)
+            if entry in pending["exited"]:
+                # Refused again after its exit: holding it would send it again at once, before
+                # the closed record, forever. Dropped and counted, so the exit comes next.
+                stream.drop_all()
+                self.kernel.room_freed(entry, stream)
+                continue
             self._hold(entry, stream)
         for entry in pending["closed"]:
             self.kernel.collect(entry)
