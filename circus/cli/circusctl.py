@@ -171,7 +171,7 @@ def general_help(commands: dict[str, Command]) -> str:
     lines += ["", "options:"]
     for flag, kwargs in GLOBAL_OPTIONS:
         metavar = "" if kwargs.get("action") == "store_true" else f" {flag[2:].upper()}"
-        lines.append(f"  {flag + metavar:<28}{kwargs['help']}")
+        lines.append(f"  {flag + metavar:<27} {kwargs['help']}")
     return "\n".join(lines)
 
 

@@ -26,6 +26,9 @@ def test_general_help_lists_every_command(capsys):
     assert "  add            Add a watcher\n" in out
     for option in ("--endpoint", "--timeout", "--json", "--prettify", "--curve-secret-key"):
         assert option in out
+    # an option longer than the column is still apart from its help
+    [line] = [line for line in out.splitlines() if "--curve-secret-key" in line]
+    assert "CURVE-SECRET-KEY CURVE:" in " ".join(line.split()), line
 
 
 @pytest.mark.parametrize("argv", [("--help", "add"), ("add", "--help")])
