@@ -124,7 +124,12 @@ class Ours(CircusSystem):
         self.papa_socket = workdir / "papa.sock"
 
     def circus_section(self) -> str:
-        return super().circus_section() + f"papa_endpoint = {self.papa_socket}\n"
+        # max_processes: a --sizes above the default process limit (1024) is measured too
+        return (
+            super().circus_section()
+            + f"papa_endpoint = {self.papa_socket}\n"
+            + f"max_processes = {max(self.count, 1024)}\n"
+        )
 
     def argv(self) -> list[str]:
         if self.installs.ours_source is not None:  # python -m, so PYTHONPATH decides
