@@ -264,7 +264,9 @@ def _build_watchers(
         values, free = gather(section.entries.values(), section.name, problems, values, lookup)
         if import_names:  # also when the section has other errors: all are reported at once
             check_watcher_names(values, section.name, problems, section.entries, section.origin)
-        watcher = finish(name, values, free, problems, section.name, section.origin)
+        watcher = finish(
+            name, values, free, problems, section.name, section.origin, section.entries
+        )
         if watcher is not None:
             watchers.append((watcher, section))
     return watchers

@@ -132,14 +132,16 @@ def finish(
     problems: Problems,
     section: str,
     origin: Origin = NOWHERE,
+    entries: Mapping[str, Entry] | None = None,
 ) -> WatcherConfig | None:
-    """Check the rules between keys and build the watcher (None if they are broken)."""
+    """Check the rules between keys and build the watcher (None if they are broken).
+    ``entries`` (the section's, by key) locate what is found about a key at its line."""
     values = dict(values)
     cmd_reported = any(p.key == "cmd" and p.section == section for p in problems.errors)
     if not values.get("cmd") and not cmd_reported:
         problems.error("missing required key 'cmd' (the program to run)", origin, section, "cmd")
     for field in ("stdout_stream", "stderr_stream"):
-        values[field] = _finish_stream(field, values, problems, origin, section)
+        values[field] = _finish_stream(field, values, problems, origin, section, entries or {})
     if values.get("singleton") and values.get("numprocesses", 1) > 1:
         problems.error(
             "a singleton watcher runs at most one process: set numprocesses to 0 or 1",
@@ -159,13 +161,21 @@ def finish(
 
 
 def _finish_stream(
-    field: str, values: Mapping[str, Any], problems: Problems, origin: Origin, section: str
+    field: str,
+    values: Mapping[str, Any],
+    problems: Problems,
+    origin: Origin,
+    section: str,
+    entries: Mapping[str, Entry],
 ) -> StreamConfig | None:
     def report(issue: OptionIssue) -> None:
         record = problems.warn if issue.ignored else problems.error
         hint = f"{field}.{issue.suggestion}" if issue.suggestion else None
         key = f"{field}.{issue.key}"
-        record(issue.message, issue.origin or origin, section, key, hint)
+        entry = entries.get(key)
+        record(
+            issue.message, issue.origin or (entry.origin if entry else origin), section, key, hint
+        )
 
     return finish_stream(values.get(field) or {}, report)
 

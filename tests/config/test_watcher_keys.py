@@ -298,6 +298,10 @@ def test_options_a_class_does_not_take_are_ignored_with_a_warning(load):
     message = warnings["stdout_stream.color"].message
     assert "StdoutStream does not take this option: ignored" in message
     assert warnings["stderr_stream.max_byte"].suggestion == "stderr_stream.max_bytes"
+    # each at the line of its key, not of the section header
+    lines = {key: warning.line for key, warning in warnings.items()}
+    assert lines == {"stdout_stream.time_format": 5, "stdout_stream.color": 6,
+                     "stderr_stream.max_byte": 9}, lines  # fmt: skip
     stream = build_stream(watcher.stdout_stream.as_dict(), prefix="stdout_stream")
     assert isinstance(stream, StdoutStream)
     build_stream(watcher.stderr_stream.as_dict(), prefix="stderr_stream").close()
