@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--socket",
         metavar="PATH",
-        help="unix socket to listen on (mode 0600); default: %(default)s",
+        help="unix socket to listen on (mode 0600); default: papa.sock in the private runtime "
+        "dir ($XDG_RUNTIME_DIR/circus, /run/circus as root, else /tmp/circus-$UID)",
         default=None,
     )
     parser.add_argument(
