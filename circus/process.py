@@ -63,6 +63,8 @@ class Process:
         self.adopted = adopted  # reattached after a circusd restart
         #: what it was spawned from (circus.spawn_records), None when unknown
         self.fingerprint: dict[str, str] | None = None
+        #: the watcher's restart round when it was spawned (see circus.restart_policy)
+        self.restart_round = 0
         self.state = ProcessState.RUNNING
         self.state_since = time.monotonic()
         self.exit_code: int | None = None

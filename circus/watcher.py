@@ -16,11 +16,11 @@ lock), so a command waiting for processes to die (a graceful stop) is woken with
 lock. Respawning is event-driven: the host pushes the exit record and convergence follows at
 once; there is no periodic polling (``check_delay`` is only kept for compatibility).
 
-Crash loops: a process that exits on its own (not killed by SIGKILL/TERM/INT/QUIT/HUP) less
-than :data:`MIN_UPTIME` seconds after it was spawned, or that cannot be spawned at all, counts
-as a failed start. Failed starts are retried with an
-exponential back-off (capped by ``retry_in``); after ``max_retry`` consecutive ones (``-1``:
-never) the watcher gives up and stops, as the manual describes for ``max_retry``.
+Crash loops: what a failed start is, the back-off and when to give up are decided by the
+pure functions of :mod:`circus.restart_policy` (``Watcher.restart_state`` is the state they
+return); the watcher does the effects: it waits for ``restart_state.retry_at`` before
+spawning, and when the policy gives up it logs why once, publishes ``gave_up`` and stops
+(:meth:`Watcher._give_up`).
 
 States (one choke point, :meth:`_transition`)::
 
@@ -35,12 +35,12 @@ import contextlib
 import itertools
 import logging
 import random
-import signal as signals
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from circus import hooks as hooklib
+from circus import restart_policy as policy
 from circus.config.limits import process_limit
 from circus.errors import MessageError, SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
@@ -55,17 +55,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A process that dies sooner than this after its spawn counts as a failed start.
-MIN_UPTIME = 1.0
-#: Exit codes of processes killed by a signal somebody sent: never counted as failed starts.
-KILLED_FROM_OUTSIDE = frozenset(
-    -int(sig)
-    for sig in (signals.SIGKILL, signals.SIGTERM, signals.SIGINT, signals.SIGQUIT, signals.SIGHUP)
-)
 #: Spawns issued together when no warmup_delay spaces them (the host pipelines a batch).
 SPAWN_BATCH = 64
-#: First delay before retrying a failed start; doubled each time, capped by ``retry_in``.
-FIRST_RETRY_DELAY = 0.1
 
 
 class Watcher(WatcherCommands, OutdatedWorkers):
@@ -94,8 +85,10 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         self._converge_task: asyncio.Task | None = None
         self._converge_requested = False
         self._timers: dict[int, asyncio.TimerHandle] = {}  # pid -> max_age timer
-        self._failures = 0
-        self._retry_at = 0.0
+        #: where the watcher stands in its restart policy (reset by a start)
+        self.restart_state = policy.RestartState()
+        #: why the watcher gave up, until the next start (None: it did not)
+        self.gave_up: policy.GaveUp | None = None
         self._demand_seen = not config.on_demand
         self._recovering = False
         # A stop or quit is waiting for the lock: a start or scale in progress stops spawning
@@ -264,10 +257,15 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         )
         if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
             return
-        if self._crashed_at_start(proc, record):
-            self._record_failure()
-        elif record.exit_code not in KILLED_FROM_OUTSIDE:
-            self._failures = 0
+        self.restart_state = policy.after_exit(
+            self.restart_policy,
+            self.restart_state,
+            exit_code=record.exit_code,
+            uptime=None if proc.adopted else record.timestamp - proc.started,
+            spawned_in=proc.restart_round,
+            now=asyncio.get_running_loop().time(),  # the clock sleep() uses
+            wall=time.time(),
+        )
         if self.state is WatcherState.ACTIVE:  # while STARTING, the start does it at its end
             self.after_exits()
 
@@ -290,26 +288,26 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         for name in ("before_reap", "after_reap"):
             await self._hook(name, pid=proc.pid, exit_code=record.exit_code, time=record.timestamp)
 
-    @staticmethod
-    def _crashed_at_start(proc: Process, record: ExitRecord) -> bool:
-        """A failed start: died on its own within MIN_UPTIME. Being killed by a signal someone
-        sent (an operator's kill, a test, the OOM killer) is not the program's failure."""
-        if proc.adopted or record.exit_code in KILLED_FROM_OUTSIDE:
-            return False
-        return record.timestamp - proc.started < MIN_UPTIME
+    # --- restart policy (decisions in circus.restart_policy, effects here) -------------------
 
-    def _record_failure(self) -> None:
-        self._failures += 1
-        delay = min(FIRST_RETRY_DELAY * 2 ** (self._failures - 1), self._retry_in())
-        self._retry_at = asyncio.get_running_loop().time() + delay  # the clock sleep() uses
+    @property
+    def restart_policy(self) -> policy.RestartPolicy:
+        """The declared policy of the current configuration (``max_retry``, ``retry_in``...)."""
+        return policy.RestartPolicy.from_config(self.config)
 
-    def _retry_in(self) -> float:
-        return float(self.config.retry_in)  # 0: retry at once
+    def gave_up_detail(self) -> dict[str, Any] | None:
+        """Why the watcher gave up (:meth:`GaveUp.as_dict`), None if it did not; cleared by
+        a start."""
+        return None if self.gave_up is None else self.gave_up.as_dict()
 
-    def _gave_up(self) -> bool:
-        """``max_retry`` failed starts in a row (at least one; ``-1``: never)."""
-        max_retry = int(self.config.max_retry)
-        return max_retry >= 0 and self._failures >= max(max_retry, 1)
+    async def _give_up(self, gave_up: policy.GaveUp) -> None:
+        """The policy gave up: say why once (log, ``gave_up`` event, status detail), then stop
+        as an operator's ``stop`` would (``stop`` event; the wire status is ``stopped``). Lock
+        held."""
+        log.error("%s: giving up: %s", self.name, gave_up.reason)
+        self.gave_up = gave_up
+        self.publish("gave_up", gave_up.as_dict())
+        await self._stop_locked()
 
     # --- convergence -------------------------------------------------------------------------
 
@@ -327,20 +325,14 @@ class Watcher(WatcherCommands, OutdatedWorkers):
     async def _converge(self) -> None:
         while self._converge_requested:
             self._converge_requested = False
-            delay = self._retry_at - asyncio.get_running_loop().time()
-            if delay > 0 and not self._gave_up():  # giving up does not wait for a retry
+            delay = self.restart_state.retry_at - asyncio.get_running_loop().time()
+            if delay > 0 and self.restart_state.gave_up is None:  # giving up does not wait
                 await asyncio.sleep(delay)
             async with self._lock:
                 if self.state is not WatcherState.ACTIVE:
                     return
-                if self._gave_up():
-                    log.error(
-                        "%s: %d failed starts in a row (max_retry=%s): giving up",
-                        self.name,
-                        self._failures,
-                        self.config.max_retry,
-                    )
-                    await self._stop_locked()
+                if self.restart_state.gave_up is not None:
+                    await self._give_up(self.restart_state.gave_up)
                     return
                 await self._manage_processes()
 
@@ -380,7 +372,8 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             if start and warmup:
                 await asyncio.sleep(warmup)
             wids = itertools.islice(free, min(batch, count - start))
-            procs = await asyncio.gather(*(self._spawn_one(w) for w in wids))
+            batch_round = self.restart_state.round  # one round: their failures count once
+            procs = await asyncio.gather(*(self._spawn_one(w, batch_round) for w in wids))
             result += procs
             if None in procs:
                 break
@@ -392,11 +385,16 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         used = {p.wid for p in self.processes.values()}
         return (wid for wid in itertools.count(1) if wid not in used)
 
-    async def _spawn_one(self, wid: int | None = None) -> Process | None:
-        """Spawn one process (in ``wid``, default the smallest free slot); None on failure
-        (counted as a failed start)."""
+    async def _spawn_one(
+        self, wid: int | None = None, spawned_in: int | None = None
+    ) -> Process | None:
+        """Spawn one process (in ``wid``, default the smallest free slot) as part of restart
+        round ``spawned_in`` (default: the current one); None on failure (counted as a failed
+        start)."""
         if wid is None:
             wid = next(self._free_wids())
+        if spawned_in is None:
+            spawned_in = self.restart_state.round
         if not self._recovering and not await self._hook("before_spawn"):
             log.warning("%s: before_spawn hook refused the spawn", self.name)
             self.arbiter.loop.create_task(self.stop())
@@ -413,12 +411,20 @@ class Watcher(WatcherCommands, OutdatedWorkers):
                     info.pid,
                     info.started,
                 )
+                proc.restart_round = spawned_in
                 self.processes[proc.pid] = proc
                 self.arbiter.registry.add(self, proc)
             await self._record_spawn(proc, fingerprint)
         except SpawnError as exc:
             log.error("%s: cannot spawn wid %d: %s", self.name, wid, exc)
-            self._record_failure()
+            self.restart_state = policy.after_spawn_error(
+                self.restart_policy,
+                self.restart_state,
+                error=str(exc),
+                spawned_in=spawned_in,
+                now=asyncio.get_running_loop().time(),
+                wall=time.time(),
+            )
             return None
         self.publish("spawn", {"process_pid": proc.pid, "time": proc.started})
         self._arm_max_age(proc)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from circus.config import apply_watcher_options
 from circus.config.names import check_watcher
 from circus.errors import MessageError
+from circus.restart_policy import RestartState
 from circus.watcher_state import WatcherState
 
 if TYPE_CHECKING:
@@ -92,8 +93,8 @@ class WatcherCommands:
             return {"started": [], "kept": self.pids()}
         kept = self.pids()
         self._recovering = bool(kept)
-        self._failures = 0
-        self._retry_at = 0.0
+        self.restart_state = RestartState()  # a start is a fresh row of attempts
+        self.gave_up = None
         self._transition(WatcherState.STARTING)  # STOPPED -> STARTING
         try:
             if not self._recovering and not await self._hook("before_start"):

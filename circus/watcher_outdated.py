@@ -8,7 +8,7 @@
   configuration change replaces the processes), but the rule is the same for all.
 - **Replacement** (``reload_outdated``, ``circusd --reload-outdated``, and ``reload`` of a
   ``send_hup`` watcher): one process at a time, start the new one, wait until it is up (still
-  running after :data:`~circus.watcher.MIN_UPTIME` seconds, or ``warmup_delay`` if longer),
+  running after :data:`~circus.restart_policy.MIN_UPTIME` seconds, or ``warmup_delay`` if longer),
   then stop the outdated one gracefully. The watcher's lock is held for one replacement at a
   time, so commands wait at most for one step. If the new process dies before it is up, the
   replacement stops there and the outdated processes keep serving.
@@ -165,8 +165,6 @@ class OutdatedWorkers:
         """Replace one process (lock held): the new one first, then the old one once the new
         one is up. A singleton cannot have two processes: stop first, then spawn. Returns the
         new process, or None if it did not come up (the old one is kept then)."""
-        from circus.watcher import MIN_UPTIME
-
         names = (self.name, old.pid)
         if self.singleton:
             log.info("%s: replacing outdated process %d (singleton: stopped first)", *names)
@@ -184,7 +182,7 @@ class OutdatedWorkers:
             new.pid,
             new.wid,
         )
-        up_after = max(MIN_UPTIME, float(self.config.warmup_delay or 0))
+        up_after = max(self.restart_policy.min_uptime, float(self.config.warmup_delay or 0))
         if await new.wait(up_after):
             log.error(
                 "%s: the replacement %d exited (%s) within %.1fs: outdated processes kept",

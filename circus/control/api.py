@@ -37,6 +37,10 @@ class WatcherAPI(Protocol):
     def outdated_pids(self) -> list[int]:
         """Pids of processes spawned from another configuration (docs/upgrades.md)."""
 
+    def gave_up_detail(self) -> dict[str, Any] | None:
+        """Why the restart policy gave up (``rule``, ``failures``, ``limit``, ``last_exit``,
+        ``error``, ``time``, ``reason``); None if it did not since the last start."""
+
     def pids(self) -> list[int]:
         """Pids of live processes, in spawn order."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from circus.control.api import ArbiterAPI, WatcherAPI
@@ -33,6 +33,20 @@ def select_watchers(arbiter: ArbiterAPI, props: Mapping[str, Any]) -> list[Watch
     if not watchers:
         raise MessageError(f"program {name} not found")
     return list(watchers)
+
+
+def gave_up_details(watchers: Iterable[WatcherAPI]) -> dict[str, dict[str, Any]]:
+    """``{name: detail}`` of the watchers whose restart policy gave up (``status``/``stats``
+    extension: the key carrying it is left out when this is empty, so the reply stays the
+    original's)."""
+    return {w.name: detail for w in watchers if (detail := w.gave_up_detail()) is not None}
+
+
+def gave_up_note(detail: Any) -> str:
+    """`` (gave up: REASON)`` after a watcher's state on the console, or nothing."""
+    if not isinstance(detail, Mapping) or not detail:
+        return ""
+    return f" (gave up: {detail.get('reason', 'restart policy')})"
 
 
 def info_line(info: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from circus.control.commands._shared import info_block
+from circus.control.commands._shared import gave_up_details, gave_up_note, info_block
 from circus.control.commands.base import Command, Flag, Prop
 from circus.errors import ArgumentError, MessageError
 
@@ -27,9 +27,15 @@ class Stats(Command):
     ctime, age, started, wid, children``; a process that has just died shows the string
     ``"No such process (stopped?)"``. Unknown pid -> error errno 3.
 
+    Extension: when a watcher's restart policy gave up, the reply has the key ``gave_up`` as in
+    ``status`` (the detail with a name, ``{"web": detail}`` for all watchers); absent otherwise.
+
     Command line::
 
         circusctl stats [--extended] [<watchername>] [<pid>]
+
+    prints ``name:`` then one block per process; ``(gave up: REASON)`` follows the name of a
+    watcher whose restart policy gave up.
     """
 
     name = "stats"
@@ -50,10 +56,15 @@ class Stats(Command):
     async def execute(self, arbiter, props):
         extended = props["extended"]
         if "name" not in props:
-            return {"infos": {w.name: w.stats(extended=extended) for w in arbiter.watchers}}
+            watchers = arbiter.watchers
+            reply = {"infos": {w.name: w.stats(extended=extended) for w in watchers}}
+            gave_up = gave_up_details(watchers)
+            return {**reply, "gave_up": gave_up} if gave_up else reply
         watcher = self.get_watcher(arbiter, props["name"])
         if "process" not in props:
-            return {"name": props["name"], "info": watcher.stats(extended=extended)}
+            reply = {"name": props["name"], "info": watcher.stats(extended=extended)}
+            detail = watcher.gave_up_detail()
+            return {**reply, "gave_up": detail} if detail else reply
         pid = props["process"]
         info = watcher.stats(pid=pid, extended=extended)
         return {"process": pid, "info": info.get(str(pid), info)}
@@ -74,14 +85,15 @@ class Stats(Command):
     def console_msg(self, reply):
         if reply.get("status") != "ok":
             return self.console_error(reply)
+        gave_up = reply.get("gave_up") or {}
         if "infos" in reply:
             lines = []
             for watcher, infos in reply["infos"].items():
-                lines.append(f"{watcher}:")
+                lines.append(f"{watcher}:{gave_up_note(gave_up.get(watcher))}")
                 lines.extend(f"{pid}: {info_block(info)}" for pid, info in (infos or {}).items())
             return "\n".join(lines)
         if "name" in reply:
-            lines = [f"{reply['name']}:"]
+            lines = [f"{reply['name']}:{gave_up_note(gave_up)}"]
             lines.extend(
                 f"{pid}: {info_block(info)}" for pid, info in (reply.get("info") or {}).items()
             )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from circus.control.commands._shared import gave_up_details, gave_up_note
 from circus.control.commands.base import Command, Prop
 
 
@@ -24,12 +27,22 @@ class Status(Command):
     extra key: ``"outdated": [1234, 1235]`` (pids) with a name, ``"outdated": {"web": [1234]}``
     without. The key is absent when nothing is outdated, so the reply is the original's.
 
+    Extension: a watcher whose restart policy **gave up** (``max_retry`` failed starts in a
+    row) is ``stopped``, as in the original, and the reply says why in an extra key
+    ``gave_up``: with a name ``{"rule": "max_retry", "failures": 5, "limit": 5, "last_exit": 1,
+    "error": null, "time": 1700000000.5, "reason": "5 failed starts in a row (max_retry = 5),
+    last: exit code 1"}``, without ``{"web": {...}}``. ``last_exit`` is the exit code of the
+    last failure (minus the signal number if a signal ended it; null for a spawn error, whose
+    text is in ``error``). Absent when no watcher gave up; a ``start`` clears it; a watcher
+    stopped by a command has none.
+
     Command line::
 
         circusctl status [<name>]
 
     prints the state, or ``name: state`` lines sorted by name; ``(outdated: PIDS)`` follows
-    the state of a watcher with outdated processes.
+    the state of a watcher with outdated processes, ``(gave up: REASON)`` the state of a
+    watcher whose restart policy gave up.
     """
 
     name = "status"
@@ -40,12 +53,11 @@ class Status(Command):
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
             reply = {"status": watcher.status()}
-            outdated = watcher.outdated_pids()
-            return {**reply, "outdated": outdated} if outdated else reply
+            return _extended(reply, watcher.outdated_pids(), watcher.gave_up_detail())
         watchers = arbiter.watchers
         reply = {"statuses": {watcher.name: watcher.status() for watcher in watchers}}
         outdated = {w.name: pids for w in watchers if (pids := w.outdated_pids())}
-        return {**reply, "outdated": outdated} if outdated else reply
+        return _extended(reply, outdated, gave_up_details(watchers))
 
     def message(self, *args, **opts):
         self.check_args(args, 0, 1)
@@ -54,13 +66,22 @@ class Status(Command):
     def console_msg(self, reply):
         if "statuses" in reply:
             statuses, outdated = reply["statuses"], reply.get("outdated") or {}
+            gave_up = reply.get("gave_up") or {}
             return "\n".join(
                 f"{name}: {statuses[name]}{_outdated(outdated.get(name))}"
+                f"{gave_up_note(gave_up.get(name))}"
                 for name in sorted(statuses)
             )
         if reply.get("status") not in (None, "error"):
-            return f"{reply['status']}{_outdated(reply.get('outdated'))}"
+            notes = _outdated(reply.get("outdated")) + gave_up_note(reply.get("gave_up"))
+            return f"{reply['status']}{notes}"
         return self.console_error(reply)
+
+
+def _extended(reply: dict[str, Any], outdated: Any, gave_up: Any) -> dict[str, Any]:
+    """``reply`` plus the extension keys that have something to say (absent otherwise)."""
+    extra = {key: value for key, value in (("outdated", outdated), ("gave_up", gave_up)) if value}
+    return {**reply, **extra}
 
 
 def _outdated(pids) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 
 import pytest
 from policykit import gaps, spawn_times, started
 
+from circus.control.commands.stats import Stats
+from circus.control.commands.status import Status
 from circus.testing import FakeHost, virtual_time
 
 
@@ -126,15 +127,128 @@ async def test_retry_in_0_retries_at_once():
     assert watcher.status() == "active"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 2: giving up is a plain stop; no status detail or event names why",
-)
 @virtual_time
-async def test_giving_up_is_visible_as_such():
+async def test_giving_up_is_visible_as_such(caplog):
     host = FakeHost()
-    host.fail_spawns = 10
-    _host, arbiter, _watcher = await started(host, max_retry=1)
+    crash_after(host, 0.5, code=3)
+    _host, arbiter, watcher = await started(host, max_retry=2)
     await asyncio.sleep(30)
-    told = [(topic, json.dumps(payload)) for _at, topic, payload in arbiter.publisher.events]
-    assert any("max_retry" in payload or "gave_up" in topic for topic, payload in told), told
+    assert spawn_times(host) == [0, 0.6]
+    assert watcher.status() == "stopped"  # the wire status the original clients know
+    detail = {
+        "rule": "max_retry",
+        "failures": 2,
+        "limit": 2,
+        "last_exit": 3,
+        "error": None,
+        "time": detail_time(arbiter),
+        "reason": "2 failed starts in a row (max_retry = 2), last: exit code 3",
+    }
+    assert watcher.gave_up_detail() == detail
+    events = [(round(at, 9), topic, p) for at, topic, p in arbiter.publisher.events]
+    gave_up = [e for e in events if e[1] == "watcher.w.gave_up"]
+    assert gave_up == [(1.1, "watcher.w.gave_up", detail)]  # once, at the second failed start
+    assert [t for _at, t, _p in events if t.startswith("watcher.w.")][-2:] == [
+        "watcher.w.gave_up",
+        "watcher.w.stop",
+    ]
+    said = [r.getMessage() for r in caplog.records if "giving up" in r.getMessage()]
+    assert said == ["w: giving up: 2 failed starts in a row (max_retry = 2), last: exit code 3"]
+
+
+def detail_time(arbiter) -> float:
+    [payload] = [p for _at, t, p in arbiter.publisher.events if t.endswith(".gave_up")]
+    return payload["time"]
+
+
+@virtual_time
+async def test_status_and_stats_replies_carry_the_reason_until_a_start():
+    host = FakeHost()
+    host.fail_spawns = 1
+    _host, arbiter, watcher = await started(host, max_retry=1)
+    await asyncio.sleep(1)
+    detail = watcher.gave_up_detail()
+    assert detail["error"] == "cannot spawn circus.w.1: fake failure"
+    assert await Status().execute(arbiter, {"name": "w"}) == {
+        "status": "stopped",
+        "gave_up": detail,
+    }
+    assert await Status().execute(arbiter, {}) == {
+        "statuses": {"w": "stopped"},
+        "gave_up": {"w": detail},
+    }
+    reply = await Stats().execute(arbiter, {"name": "w", "extended": False})
+    assert reply == {"name": "w", "info": {}, "gave_up": detail}
+    reply = await Stats().execute(arbiter, {"extended": False})
+    assert reply == {"infos": {"w": {}}, "gave_up": {"w": detail}}
+    reason = f"1 failed start (max_retry = 1), last: spawn error: {detail['error']}"
+    assert Status().console_msg({"status": "stopped", "gave_up": detail}) == (
+        f"stopped (gave up: {reason})"
+    )
+    assert Stats().console_msg({"status": "ok", "name": "w", "info": {}, "gave_up": detail}) == (
+        f"w: (gave up: {reason})"
+    )
+    await watcher.start()  # the start clears it: a new row of attempts
+    assert watcher.gave_up_detail() is None and watcher.status() == "active"
+    assert await Status().execute(arbiter, {"name": "w"}) == {"status": "active"}
+    assert "gave_up" not in await Stats().execute(arbiter, {"extended": False})
+
+
+@virtual_time
+async def test_a_stop_by_command_has_no_reason():
+    host = FakeHost()
+    crash_after(host, 0.5)
+    _host, arbiter, watcher = await started(host, max_retry=5)
+    await asyncio.sleep(1)  # one failed start counted
+    await watcher.stop()
+    assert watcher.status() == "stopped" and watcher.gave_up_detail() is None
+    assert await Status().execute(arbiter, {"name": "w"}) == {"status": "stopped"}
+    assert "watcher.w.gave_up" not in arbiter.publisher.topics()
+
+
+@virtual_time
+async def test_after_a_start_the_watcher_has_max_retry_attempts_again():
+    host = FakeHost()
+    crash_after(host, 0.5)
+    _host, arbiter, watcher = await started(host, max_retry=2)
+    await asyncio.sleep(10)
+    await watcher.start()
+    await asyncio.sleep(10)
+    assert spawn_times(host) == [0, 0.6, 10, 10.6]
+    assert arbiter.publisher.topics().count("watcher.w.gave_up") == 2
+
+
+@virtual_time
+async def test_a_broken_deploy_of_10_processes_is_retried_max_retry_rounds():
+    """One failure per retry round: 10 processes crashing together count once, so the watcher
+    retries all of them 5 times (as one process would be) before it gives up."""
+    host = FakeHost()
+    crash_after(host, 0.5)
+    _host, _arbiter, watcher = await started(host, numprocesses=10, max_retry=5)
+    await asyncio.sleep(30)
+    rounds = [0, 0.6, 1.3, 2.2, 3.5]  # each 0.5 s up, then 0.1, 0.2, 0.4, 0.8 back-off
+    assert spawn_times(host) == [at for at in rounds for _ in range(10)]
+    assert watcher.gave_up_detail()["failures"] == 5 and watcher.status() == "stopped"
+
+
+@virtual_time
+async def test_processes_of_one_round_crashing_at_different_times_count_once():
+    host = FakeHost()
+    crash_in = iter([0.5, 0.55, 0.65] * 2)  # per spawn, in spawn order: two rounds of three
+    host.on_spawn = lambda proc: host.exit(proc.name, 1, after=next(crash_in, 100))
+    _host, _arbiter, watcher = await started(host, numprocesses=3, max_retry=3)
+    await asyncio.sleep(5)
+    # 0.5: round 0 failed (1), back-off 0.1; w.2 died at 0.55, so 0.6 respawns w.1 and w.2;
+    # w.3 (round 0, 0.65) is respawned at once, uncounted. 1.1: round 1 failed (2), back-off 0.2.
+    assert spawn_times(host) == [0, 0, 0, 0.6, 0.6, 0.65, 1.3, 1.3, 1.3]
+    assert watcher.restart_state.failures == 2 and watcher.status() == "active"
+
+
+@virtual_time
+async def test_spawn_errors_of_one_batch_count_once():
+    host = FakeHost()
+    host.fail_spawns = 3
+    _host, _arbiter, watcher = await started(host, numprocesses=3, max_retry=2)
+    await asyncio.sleep(5)
+    assert spawn_times(host) == [0, 0, 0, 0.1, 0.1, 0.1]
+    assert watcher.status() == "active" and len(watcher.pids()) == 3

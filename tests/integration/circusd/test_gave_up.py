@@ -1,0 +1,66 @@
+"""A crash-looping watcher gives up visibly (issue 9 item 2): a real circusd running
+``/bin/false`` says why through the API, circusctl and a ``gave_up`` event, while the wire status
+stays the ``stopped`` the original clients know."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import wait_for
+
+from circus.events import EventSubscriber
+
+pytestmark = pytest.mark.timeout(60)
+ORIGINAL_CIRCUSCTL = Path(__file__).parents[3] / ".venv-circus019" / "bin" / "circusctl"
+REASON = "2 failed starts in a row (max_retry = 2), last: exit code 1"
+
+
+def circusctl(executable: list[str], endpoint: str, *args: str) -> str:
+    result = subprocess.run([*executable, "--endpoint", endpoint, *args], capture_output=True,
+                            text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_bin_false_gives_up_with_the_reason_visible(circusd):
+    d = circusd("""
+        [watcher:bad]
+        cmd = /bin/false
+        max_retry = 2
+        retry_in = 0.2
+        autostart = false
+    """)
+    with EventSubscriber(d.pubsub, ["watcher.bad."], timeout=20) as events:
+        wait_for(lambda: subscribed(d, events), message="the subscription is live")
+        d.ok("start", name="bad")
+        told = []
+        for topic, body in events:
+            told.append((topic, body))
+            if topic == "watcher.bad.stop":
+                break
+    topics = [topic for topic, _body in told]
+    assert topics.count("watcher.bad.gave_up") == 1 and topics[-2:] == [
+        "watcher.bad.gave_up",
+        "watcher.bad.stop",
+    ], topics
+    [detail] = [body for topic, body in told if topic == "watcher.bad.gave_up"]
+    assert detail["failures"] == 2 and detail["last_exit"] == 1 and detail["reason"] == REASON
+
+    reply = d.ok("status", name="bad")
+    assert reply["status"] == "stopped" and reply["gave_up"] == detail
+    assert d.ok("status")["gave_up"] == {"bad": detail}
+    assert d.ok("stats", name="bad")["gave_up"] == detail
+    ours = [sys.executable, "-m", "circus.cli.circusctl"]
+    assert circusctl(ours, d.endpoint, "status", "bad") == f"stopped (gave up: {REASON})"
+    assert circusctl(ours, d.endpoint, "status") == f"bad: stopped (gave up: {REASON})"
+    if ORIGINAL_CIRCUSCTL.exists():  # the original client still reads a plain state
+        assert circusctl([str(ORIGINAL_CIRCUSCTL)], d.endpoint, "status", "bad") == "stopped"
+        assert circusctl([str(ORIGINAL_CIRCUSCTL)], d.endpoint, "status") == "bad: stopped"
+    assert d.log().count(f"bad: giving up: {REASON}") == 1
+
+
+def subscribed(d, events: EventSubscriber) -> bool:
+    """True once an event caused now reaches ``events`` (ZeroMQ subscriptions join late)."""
+    d.ok("set", name="bad", options={"graceful_timeout": 1})  # publishes watcher.bad.updated
+    return events.next_event(timeout=0.2) is not None

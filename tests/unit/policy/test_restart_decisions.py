@@ -1,0 +1,125 @@
+"""The pure decisions of circus.restart_policy: failed start or not, back-off, giving up, and
+counting one failure per retry round."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from circus.config.model import WatcherConfig
+from circus.restart_policy import (
+    GaveUp,
+    RestartPolicy,
+    RestartState,
+    after_exit,
+    after_spawn_error,
+    gives_up,
+    is_failed_start,
+    retry_delay,
+)
+
+POLICY = RestartPolicy(retry_in=1.0, max_retry=3)
+
+
+def exit_(state, code, uptime, spawned_in=None, now=10.0, policy=POLICY):
+    spawned_in = state.round if spawned_in is None else spawned_in
+    return after_exit(
+        policy, state, exit_code=code, uptime=uptime, spawned_in=spawned_in, now=now, wall=1e9
+    )
+
+
+def test_built_from_the_watcher_config():
+    config = WatcherConfig(name="w", cmd="prog", retry_in=2.5, max_retry=-1)
+    assert RestartPolicy.from_config(config) == RestartPolicy(retry_in=2.5, max_retry=-1)
+    assert RestartPolicy.from_config(WatcherConfig(name="w", cmd="p")) == RestartPolicy()
+
+
+@pytest.mark.parametrize(
+    ("code", "uptime", "failed"),
+    [
+        (1, 0.5, True),
+        (0, 0.999, True),  # even a clean exit: it did not stay up
+        (-signal.SIGSEGV, 0.1, True),  # a crash is the program's failure
+        (1, 1.0, False),  # stayed up min_uptime
+        (1, None, False),  # adopted: its start was not ours
+        *((-sig, 0.1, False) for sig in (9, 15, 2, 3, 1)),  # KILL TERM INT QUIT HUP: sent
+    ],
+)
+def test_is_failed_start(code, uptime, failed):
+    assert is_failed_start(POLICY, code, uptime) is failed
+
+
+def test_back_off_doubles_from_0_1_up_to_retry_in():
+    assert [retry_delay(POLICY, n) for n in range(1, 7)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert retry_delay(RestartPolicy(retry_in=0), 3) == 0  # 0: at once, not a default cap
+
+
+@pytest.mark.parametrize(
+    ("max_retry", "failures", "give_up"),
+    [(3, 2, False), (3, 3, True), (1, 1, True), (0, 1, True), (-1, 1000, False)],
+)
+def test_gives_up_after_max_retry_in_a_row(max_retry, failures, give_up):
+    assert gives_up(RestartPolicy(max_retry=max_retry), failures) is give_up
+
+
+def test_a_failed_start_counts_backs_off_and_opens_a_round():
+    state = exit_(RestartState(), 1, 0.5, now=10.0)
+    assert state == RestartState(failures=1, round=1, retry_at=10.1)
+    state = exit_(state, 1, 0.5, now=11.0)
+    assert state == RestartState(failures=2, round=2, retry_at=11.2)
+
+
+def test_failures_of_one_round_count_once():
+    state = exit_(RestartState(), 1, 0.5, spawned_in=0, now=10.0)
+    for late in (10.0, 10.05, 10.3):  # the rest of round 0, crashing a little later
+        assert exit_(state, 1, 0.5, spawned_in=0, now=late) == state
+        assert after_spawn_error(POLICY, state, error="x", spawned_in=0, now=late, wall=0) == state
+    assert exit_(state, 1, 0.5, spawned_in=1, now=11.0).failures == 2
+
+
+def test_a_run_ends_the_row_and_a_kill_changes_nothing():
+    state = exit_(exit_(RestartState(), 1, 0.5), 1, 0.5)
+    assert exit_(state, -signal.SIGTERM, 30.0) == state
+    assert exit_(state, -signal.SIGKILL, 0.1) == state
+    cleared = exit_(state, 0, 30.0)
+    assert (cleared.failures, cleared.round) == (0, state.round)
+    assert exit_(cleared, 1, 0.5, now=50.0).retry_at == 50.1  # back-off from 0.1 again
+
+
+def test_max_retry_failures_give_up_with_the_last_failure():
+    state = RestartState()
+    for _ in range(2):
+        state = exit_(state, 1, 0.5)
+    assert state.gave_up is None
+    state = exit_(state, -signal.SIGSEGV, 0.2)
+    assert state.gave_up == GaveUp("max_retry", 3, 3, -signal.SIGSEGV, None, 1e9)
+    reason = "3 failed starts in a row (max_retry = 3), last: killed by SIGSEGV"
+    assert state.gave_up.reason == reason
+    assert exit_(state, 1, 0.5) == state  # final until a start (a new RestartState)
+    assert exit_(state, 0, 30.0) == state
+
+
+def test_a_spawn_error_gives_up_with_its_text():
+    state = after_spawn_error(
+        RestartPolicy(max_retry=0), RestartState(), error="no such file", spawned_in=0, now=0,
+        wall=5.0,
+    )  # fmt: skip
+    assert state.gave_up is not None
+    assert state.gave_up.as_dict() == {
+        "rule": "max_retry",
+        "failures": 1,
+        "limit": 0,
+        "last_exit": None,
+        "error": "no such file",
+        "time": 5.0,
+        "reason": "1 failed start (max_retry = 0), last: spawn error: no such file",
+    }
+
+
+def test_never_gives_up_with_max_retry_minus_1():
+    state, policy = RestartState(), RestartPolicy(max_retry=-1, retry_in=7)
+    for _ in range(100):
+        state = exit_(state, 1, 0.5, policy=policy)
+    assert state.gave_up is None and state.failures == 100
+    assert state.retry_at == 10.0 + 7
