@@ -201,10 +201,19 @@ def test_reloadconfig_refuses_a_count_over_the_limit_and_applies_a_new_limit(sma
 
 
 @pytest.mark.timeout(240)
-def test_rm_nostop_during_a_large_spawn_leaves_circusd_answering(circusd):
+def test_rm_nostop_during_a_large_spawn_leaves_circusd_answering(circusd, tmp_path, monkeypatch):
     """``rm --nostop`` detaches a watcher whose start is spawning: the start ends at the next
-    batch and nothing spins on the loop afterwards (circusd keeps answering)."""
-    count = 2000
+    batch and nothing spins on the loop afterwards (circusd keeps answering).
+
+    circusd's before_spawn hook holds spawn number 200 until the ``rm`` was answered, so the
+    spawning is known to be under way, whatever the machine's load; the spawns of that batch
+    (up to 256) end, no further batch starts."""
+    count, pause_at = 2000, 200
+    log = tmp_path / "hooks.log"
+    monkeypatch.setenv("HOOK_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", HERE)
+    monkeypatch.setenv("PAUSE_AT_SPAWN", str(pause_at))
+    monkeypatch.setenv("PAUSE_DIR", str(tmp_path))
     with subreaper():
         daemon = circusd(
             f"""
@@ -212,16 +221,18 @@ def test_rm_nostop_during_a_large_spawn_leaves_circusd_answering(circusd):
             cmd = /bin/sleep 600
             numprocesses = {count}
             autostart = false
+            hooks.before_spawn = hooks_for_tests.pause_at_spawn
             """,
             circus_extra=f"max_processes = {count}\n",
         )
         daemon.ok("start", name="many")
-        wait_for(lambda: len(_workers(daemon, True)) >= 64, timeout=60, message="some workers")
-        at_rm = len(_workers(daemon, True))
+        wait_for(lambda: (tmp_path / "paused").exists(), timeout=60, message="spawn 200")
         daemon.ok("rm", name="many", nostop=True)
-        assert at_rm < count, "the spawn had finished: the test proves nothing"
+        (tmp_path / "go").touch()
         deadline = time.monotonic() + 3  # the batch in flight ends, the start finishes
         while time.monotonic() < deadline:
             assert daemon.call("list", timeout=5)["status"] == "ok"
             time.sleep(0.05)
-        assert len(_workers(daemon, True)) <= count // 2
+        attempts = log.read_text().splitlines().count("before_spawn many")
+        assert pause_at <= attempts <= 256, attempts
+        assert len(_workers(daemon, True)) <= attempts
