@@ -34,6 +34,9 @@ _GLOB_MAGIC = re.compile(r"[*?[]")
 MAX_FILE_SIZE = 16 * 1024 * 1024  # a config bigger than this is surely a mistake
 #: The longest value an option may have, continuation lines included (see converters).
 MAX_VALUE_LENGTH = MAX_TEXT_LENGTH
+#: The longest section or key name: every real one is far shorter, and names are quoted in
+#: messages ("unknown section [...]"), which must stay readable.
+MAX_NAME_LENGTH = 256
 
 
 @dataclass
@@ -177,6 +180,8 @@ def _header(stripped: str, origin: Origin, sections: dict[str, Section], problem
         problems.error("unexpected text after the section header", origin)
     elif not name:
         problems.error("empty section name '[]'", origin)
+    elif len(name) > MAX_NAME_LENGTH:
+        problems.error(f"section name longer than {MAX_NAME_LENGTH} characters", origin)
     else:
         return sections.setdefault(name, Section(name, origin))
     return None
@@ -190,6 +195,9 @@ def _entry(stripped: str, origin: Origin, section: str, problems: Problems) -> E
     key = stripped[: match.start()].strip()
     if not key:
         problems.error("missing key name before the '=' or ':'", origin, section)
+        return None
+    if len(key) > MAX_NAME_LENGTH:
+        problems.error(f"key name longer than {MAX_NAME_LENGTH} characters", origin, section)
         return None
     value = stripped[match.end() :]
     comment = _INLINE_COMMENT.search(value)

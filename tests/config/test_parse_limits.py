@@ -88,3 +88,16 @@ def test_one_big_value_costs_about_as_much_as_many_small_ones(shape):
     assert abs(len(one) - len(many)) < BIG // 10
     ratio = _best_parse_time(one) / _best_parse_time(many)
     assert ratio < 4, f"{shape}: one big value is {ratio:.1f}x dearer than {pieces} small ones"
+
+
+def test_over_long_section_and_key_names_are_refused_without_echo(load):
+    name = "n" * 257
+    problems = load.problems(
+        f"[watcher:{name}]\ncmd = x\n[watcher:w]\ncmd = x\n{name} = 1\n[watcher:{'m' * 240}]\n"
+        "cmd = x\n"
+    )
+    assert [(p.line, p.message) for p in problems] == [
+        (1, "section name longer than 256 characters"),
+        (5, "key name longer than 256 characters"),
+    ]
+    assert not any("nnnn" in str(p) for p in problems)
