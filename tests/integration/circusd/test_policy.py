@@ -316,14 +316,19 @@ def test_every_line_of_a_burst_before_an_instant_exit_arrives(circusd, tmp_path,
     """)
     wait_for(lambda: d.ok("status", name="burst")["status"] == "stopped",
              message="every exit noticed")
-    wait_for(lambda: len(read(out).splitlines()) >= procs * lines_each, timeout=30,
-             message=f"{procs * lines_each} lines written")
-    by_pid: dict[str, list[int]] = {}
-    for line in read(out).splitlines():
-        pid, number = line.split()
-        by_pid.setdefault(pid, []).append(int(number))
-    assert len(by_pid) == procs
-    for pid, numbers in by_pid.items():
+
+    def by_pid() -> dict[str, list[int]]:
+        lines: dict[str, list[int]] = {}
+        for line in read(out).splitlines():
+            pid, number = line.split()
+            lines.setdefault(pid, []).append(int(number))
+        return lines
+
+    # (a start that dies at once may be retried as a failed start: more than procs pids)
+    wait_for(lambda: len(by_pid()) >= procs and all(len(n) >= lines_each
+                                                    for n in by_pid().values()),
+             timeout=30, message="every line of every process written")
+    for pid, numbers in by_pid().items():
         assert numbers == list(range(1, lines_each + 1)), f"process {pid} lost lines"
 
 
