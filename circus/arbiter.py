@@ -40,9 +40,14 @@ from circus.hosts.base import ProcessHost
 from circus.hostset import KERNEL_PREFIX, HostSet
 from circus.process import Process
 from circus.registry import ProcessRegistry
+from circus.util.tasks import TaskSet
 from circus.watcher import Watcher
 
 log = logging.getLogger(__name__)
+
+#: Seconds quit lets the watchers' background tasks (reap hooks, spawn-record deletes) end on
+#: their own before cancelling them: a hook that never returns must not keep circusd up.
+QUIT_GRACE = 2.0
 
 
 class Arbiter:
@@ -64,6 +69,8 @@ class Arbiter:
             self._socket_specs,
         )
         self._on_demand: dict[str, asyncio.Task] = {}
+        #: background tasks of circusd itself (signals, on_demand waits): cancelled on quit
+        self.tasks = TaskSet("circusd")
         self._quitting = False
         #: ``circusd --reload-outdated``: reload_outdated for every watcher
         self.reload_outdated = False
@@ -246,6 +253,7 @@ class Arbiter:
     async def _retire(self, watcher: Watcher, stop: bool) -> None:
         if stop:
             await watcher.stop()
+        await watcher.tasks.cancel()
         self.registry.forget_watcher(watcher)
 
     async def start_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
@@ -310,7 +318,7 @@ class Arbiter:
             watcher._demand_seen = True
             watcher.schedule_converge()
 
-        self._on_demand[watcher.name] = asyncio.get_running_loop().create_task(wait())
+        self._on_demand[watcher.name] = self.tasks.spawn(wait(), f"on_demand of {watcher.name}")
 
     def disarm_on_demand(self, watcher: Watcher) -> None:
         task = self._on_demand.pop(watcher.name, None)
@@ -461,6 +469,11 @@ class Arbiter:
                 watcher.detach()
         for task in self._on_demand.values():
             task.cancel()
+        # Every background task ends here (a signal's quit task is the caller: not itself).
+        # The watchers' (reap hooks, spawn-record deletes the idle kernel waits for) first get
+        # a moment to finish.
+        await asyncio.gather(*(w.tasks.cancel(QUIT_GRACE) for w in self._watchers.values()))
+        await self.tasks.cancel()
         await self.hosts.close(remove_sockets=stop_workers)
         if self.controller is not None:
             await self.controller.stop()

@@ -32,7 +32,6 @@ import fcntl
 import logging
 import os
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -302,19 +301,17 @@ class HostSet:
 
 
 async def _let_kernel_go(kernel: Any) -> None:
-    """Nothing is left to keep: ask the kernel to exit when idle. The exit records of the
-    workers just stopped may still be unacknowledged for a moment, so ask again for a while."""
-    deadline = time.monotonic() + KERNEL_IDLE_WAIT
-    while True:
-        try:
+    """Nothing is left to keep: ask the kernel to exit when idle (the host asks after the
+    exits it delivered are acknowledged, see ``KernelHost.exit_if_idle``), within
+    KERNEL_IDLE_WAIT. A kernel that still holds processes, sockets or values of others stays."""
+    try:
+        async with asyncio.timeout(KERNEL_IDLE_WAIT):
             if await kernel.exit_if_idle():
                 return
-            if any(p.running for p in await kernel.list_processes()):
-                return  # someone else's processes: the kernel stays
-        except Exception as exc:  # the kernel is gone already, or the connection broke
-            log.debug("exit-if-idle: %s", exc)
-            return
-        if time.monotonic() > deadline:
-            log.info("papa-kernel stays: it still holds sockets or values of others")
-            return
-        await asyncio.sleep(0.02)
+    except TimeoutError:
+        log.warning("papa-kernel did not answer exit-if-idle within %.0f s", KERNEL_IDLE_WAIT)
+        return
+    except Exception as exc:  # the kernel is gone already, or the connection broke
+        log.debug("exit-if-idle: %s", exc)
+        return
+    log.info("papa-kernel stays: it still holds processes, sockets or values of others")

@@ -46,6 +46,7 @@ from circus.errors import MessageError, SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
 from circus.process import Process
 from circus.streams.guard import StreamGuard
+from circus.util.tasks import TaskSet
 from circus.watcher_commands import WatcherCommands
 from circus.watcher_outdated import OutdatedWorkers
 from circus.watcher_state import LEGAL_TRANSITIONS, S, WatcherState
@@ -82,6 +83,8 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         self.reload_hooks()
         self._streams: dict[str, Any] = {}
         self._guards: dict[str, StreamGuard] = {}
+        #: every background task of this watcher: cancelled when it is detached or removed
+        self.tasks = TaskSet(f"watcher {config.name}")
         self._converge_task: asyncio.Task | None = None
         self._converge_requested = False
         self._timers: dict[int, asyncio.TimerHandle] = {}  # pid -> max_age timer
@@ -238,7 +241,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         if not proc.mark_exited(record.exit_code):
             return
         if "before_reap" in self._hooks or "after_reap" in self._hooks:
-            asyncio.get_running_loop().create_task(self._reap_hooks(proc, record))
+            self.tasks.spawn(self._reap_hooks(proc, record), "reap hooks")
         self.processes.pop(proc.pid, None)
         self._drop_record_soon(proc)
         timer = self._timers.pop(proc.pid, None)
@@ -320,7 +323,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             return
         self._converge_requested = True
         if self._converge_task is None or self._converge_task.done():
-            self._converge_task = asyncio.get_running_loop().create_task(self._converge())
+            self._converge_task = self.tasks.spawn(self._converge(), "convergence")
 
     async def _converge(self) -> None:
         while self._converge_requested:
@@ -397,7 +400,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             spawned_in = self.restart_state.round
         if not self._recovering and not await self._hook("before_spawn"):
             log.warning("%s: before_spawn hook refused the spawn", self.name)
-            self.arbiter.loop.create_task(self.stop())
+            self.tasks.spawn(self.stop(), "stop after a refused hook")
             return None
         try:
             spec = self._builder.spec(wid)
@@ -431,7 +434,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         if not await self._hook("after_spawn", pid=proc.pid):
             log.warning("%s: after_spawn hook refused process %d", self.name, proc.pid)
             await self._stop_processes([proc])
-            self.arbiter.loop.create_task(self.stop())
+            self.tasks.spawn(self.stop(), "stop after a refused hook")
             return None
         return proc
 
@@ -451,7 +454,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         lifetime = max_age + random.uniform(0, variance) - proc.age()
         loop = asyncio.get_running_loop()
         self._timers[proc.pid] = loop.call_later(
-            max(lifetime, 0), lambda: loop.create_task(self._recycle(proc))
+            max(lifetime, 0), lambda: self.tasks.spawn(self._recycle(proc), "max_age recycling")
         )
 
     async def _recycle(self, proc: Process) -> None:
@@ -478,7 +481,6 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        if self._converge_task:
-            self._converge_task.cancel()
+        self.tasks.cancel_soon()
         self.cancel_reload_outdated()
         self.close_streams()

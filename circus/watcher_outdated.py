@@ -67,7 +67,7 @@ class OutdatedWorkers:
 
     def _drop_record_soon(self, proc: Process) -> None:
         if self.host.persistent:
-            asyncio.get_running_loop().create_task(self._drop_records([proc]))
+            self.tasks.spawn(self._drop_records([proc]), "dropping a spawn record")
 
     # --- outdated processes ---------------------------------------------------------------
 
@@ -124,7 +124,9 @@ class OutdatedWorkers:
         """Replace the outdated processes in the background, one at a time."""
         task = self._outdated_task
         if task is None or task.done():
-            self._outdated_task = asyncio.get_running_loop().create_task(self._reload_outdated())
+            self._outdated_task = self.tasks.spawn(
+                self._reload_outdated(), "replacing outdated workers"
+            )
 
     def cancel_reload_outdated(self) -> None:
         if self._outdated_task is not None:

@@ -89,10 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _install_signal_handlers(loop, arbiter, stop_workers: bool) -> None:
     def on_reload() -> None:
-        loop.create_task(_safe(arbiter.reload_config, "reloadconfig (SIGHUP)"))
+        arbiter.tasks.spawn(_safe(arbiter.reload_config, "reloadconfig (SIGHUP)"), "SIGHUP")
 
     def on_quit() -> None:
-        loop.create_task(_safe(lambda: arbiter.quit(stop_workers=stop_workers), "quit (signal)"))
+        quit_ = _safe(lambda: arbiter.quit(stop_workers=stop_workers), "quit (signal)")
+        arbiter.tasks.spawn(quit_, "quit on a signal")
 
     loop.add_signal_handler(signal.SIGHUP, on_reload)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):

@@ -46,6 +46,7 @@ from circus.hosts.kernel_client import (
 )
 from circus.hosts.kernel_launch import ensure_kernel, kernel_answers
 from circus.hosts.kernel_protocol import (
+    KernelNotFound,
     WatchEnded,
     check_name,
     encode_hold,
@@ -60,6 +61,7 @@ from circus.hosts.kernel_protocol import (
     pattern,
     to_host_events,
 )
+from circus.util.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +74,6 @@ __all__ = [
     "ensure_kernel",
     "kernel_answers",
 ]
-
-
-def _ignore_lost(task: asyncio.Task) -> None:
-    """A release on a connection that broke meanwhile: the loss is handled by the watch task."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _not_found(error: KernelError) -> bool:
-    return str(error).endswith("not found")
 
 
 class KernelHost(ProcessHost):
@@ -113,6 +105,10 @@ class KernelHost(ProcessHost):
         self._reported_exits: set[str] = set()
         self._closing = False
         self._dropping: asyncio.Task | None = None
+        self._releases = TaskSet("papa-kernel host")
+        #: clear while a batch is in the handler or not yet acknowledged
+        self._between_batches = asyncio.Event()
+        self._between_batches.set()
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -192,7 +188,9 @@ class KernelHost(ProcessHost):
     async def _deliver_forever(self, watch: WatchChannel) -> None:
         try:
             while True:
+                self._between_batches.set()
                 events = to_host_events(await watch.next_batch())
+                self._between_batches.clear()
                 # Kept after the acknowledgement too: the ack travels on this connection and a
                 # later spawn on the command connection could overtake it in the kernel.
                 for event in events:
@@ -223,29 +221,63 @@ class KernelHost(ProcessHost):
             self._lose(KernelConnectionLost(f"papa-kernel ended the watch: {end}"))
         except KernelError as exc:
             self._lose(exc)
+        finally:
+            self._between_batches.set()
 
     def _release(self, watch: WatchChannel, targets: str) -> None:
         """Ask for held output again (if that watch connection is still the current one)."""
         if watch is self._watch and not self._closing:
-            task = asyncio.get_running_loop().create_task(watch.release(targets))
-            task.add_done_callback(_ignore_lost)
+            self._releases.spawn(self._release_quietly(watch, targets), "releasing held output")
+
+    @staticmethod
+    async def _release_quietly(watch: WatchChannel, targets: str) -> None:
+        # A release on a connection that broke meanwhile: the watch task handles the loss.
+        with contextlib.suppress(KernelError):
+            await watch.release(targets)
 
     async def exit_if_idle(self) -> bool:
         """Ask the kernel to exit if it holds nothing (no process, socket or value): used when
-        circusd stops everything. True if the kernel is exiting."""
-        self._closing = True  # the kernel is about to close our connections: expected
+        circusd stops everything. True if the kernel is exiting.
+
+        The kernel forgets an exited process when its ``closed`` record is acknowledged, and
+        the acknowledgement travels on the watch connection: asked on the command connection
+        right away, the question could overtake it. So the watch ends first (``q``, once the
+        batch being handled is acknowledged, confirmed by the kernel); no need to ask again."""
+        await self._end_watch()
         try:
-            body = await self._request("exit-if-idle")
-        except KernelError:
+            channel = await self._channel()  # (connects if nothing did yet: a failed start)
+            self._closing = True  # the kernel is about to close our connections: expected
+            body = await channel.request("exit-if-idle")
+        except KernelError as exc:
+            log.debug("exit-if-idle: %s", exc)
             body = ""
         exiting = body.startswith("Exiting")
         self._closing = exiting
         return exiting
 
+    async def _end_watch(self) -> None:
+        """Stop delivering events: after the batch in the handler is acknowledged, end the
+        watch with ``q`` and wait for the kernel's confirmation."""
+        watch, task = self._watch, self._watch_task
+        if watch is None or task is None or task.done():
+            return
+        await self._between_batches.wait()
+        self._watch, self._watch_task = None, None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        try:
+            await watch.stop()
+        except KernelError as exc:
+            log.debug("ending the watch: %s", exc)
+        finally:
+            await watch.close()
+
     async def close(self) -> None:
         """Close both connections. Processes and sockets stay in the kernel. A batch being
         handled right now is not acknowledged, so it is delivered again after ``open()``."""
         self._closing = True
+        await self._releases.cancel()
         await self._drop_connections()
         if self._dropping is not None and self._dropping is not asyncio.current_task():
             with contextlib.suppress(Exception):
@@ -292,12 +324,8 @@ class KernelHost(ProcessHost):
         option = "group=1 " if group else ""
         try:
             body = await self._request(f"signal {option}{int(signum)} {name}")
-        except KernelConnectionLost:
-            raise
-        except KernelError as exc:
-            if _not_found(exc):
-                return False
-            raise
+        except KernelNotFound:
+            return False
         return any(line.split(" ", 1)[0] == name for line in lines(body))
 
     async def list_processes(self, prefix: str = "") -> list[ProcessInfo]:
@@ -309,13 +337,8 @@ class KernelHost(ProcessHost):
         discards its output from now on; forget exited processes."""
         check_name(name, "process name")
         self._reported_exits.discard(name)
-        try:
+        with contextlib.suppress(KernelNotFound):
             await self._request(f"remove processes {name}")
-        except KernelConnectionLost:
-            raise
-        except KernelError as exc:
-            if not _not_found(exc):
-                raise
 
     # -- sockets ----------------------------------------------------------------------------------
 
@@ -328,13 +351,8 @@ class KernelHost(ProcessHost):
 
     async def remove_socket(self, name: str) -> None:
         check_name(name, "socket name")
-        try:
+        with contextlib.suppress(KernelNotFound):
             await self._request(f"remove sockets {name}")
-        except KernelConnectionLost:
-            raise
-        except KernelError as exc:
-            if not _not_found(exc):
-                raise
 
     async def wait_readable(self, names: Sequence[str]) -> str:
         """``watch sockets NAMES`` on a connection of its own; the first readable one wins."""

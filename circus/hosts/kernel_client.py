@@ -28,7 +28,14 @@ import struct
 from collections.abc import Callable
 
 from circus.errors import KernelError, KernelUntrusted
-from circus.hosts.kernel_protocol import PROMPT, Endpoint, ProtocolError, read_batch, split_reply
+from circus.hosts.kernel_protocol import (
+    PROMPT,
+    WATCH_STOPPED,
+    Endpoint,
+    ProtocolError,
+    read_batch,
+    split_reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +301,21 @@ class WatchChannel:
         ...``) keeps the rest of those streams in the kernel until :meth:`release`."""
         self._writer.write(b"q\n" if stop else f"hold {hold}\n".encode() if hold else b"\n")
         await self._drain()
+
+    async def stop(self) -> None:
+        """``q``: acknowledge the batch in flight and end the watch. Returns once the kernel
+        confirmed, so it has applied the acknowledgement (an acknowledged ``closed`` record
+        removes its process). A batch sent meanwhile is skipped (acknowledged unread)."""
+        self._writer.write(b"q\n")
+        await self._drain()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await self._reader.readuntil(WATCH_STOPPED)
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                ConnectionError) as exc:  # fmt: skip
+            raise KernelConnectionLost(
+                f"papa-kernel at {self.endpoint} did not end the watch ({exc.__class__.__name__})"
+            ) from None
 
     async def release(self, targets: str) -> None:
         """``release NAME:out ...``: the kernel sends the held output again (never an ack)."""

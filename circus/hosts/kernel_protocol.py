@@ -37,6 +37,7 @@ from circus.util import endpoints
 PROMPT = b"\n> "
 BATCH_END = b"] "
 ERROR_PREFIX = "Error: "
+WATCH_STOPPED = b"Stopped watching\n> "  # the reply to ``q`` that ends a watch
 WATCH_ENDINGS = ("Nothing left to watch", "Stopped watching")
 STREAMS = {"out": "stdout", "err": "stderr"}
 # The kernel reads a pipe at most 1 MiB at a time, so no output record is longer; a bigger
@@ -240,12 +241,26 @@ def encode_set(name: str, value: str | None) -> str:
 # --- replies -------------------------------------------------------------------------------------
 
 
+#: How the kernel words a :class:`papa_kernel.errors.NotFoundError` ("Process NAME not found",
+#: "Socket NAME not found"). The wire stays papa 1.0.6's ``Error: <message>`` with no error
+#: code, so this is the one place a reply's message is classified.
+NOT_FOUND_SUFFIX = " not found"
+
+
+class KernelNotFound(KernelError):
+    """The kernel does not know the process, socket or value named exactly."""
+
+
 def split_reply(raw: bytes) -> str:
-    """A framed reply (ending in the prompt) -> its body. KernelError for ``Error: ...``."""
+    """A framed reply (ending in the prompt) -> its body. KernelError for ``Error: ...``
+    (KernelNotFound when the name is unknown to the kernel)."""
     body = raw[: -len(PROMPT)] if raw.endswith(PROMPT) else raw
     text = body.decode("utf-8", "replace")
     if text.startswith(ERROR_PREFIX):
-        raise KernelError(text[len(ERROR_PREFIX) :].strip())
+        message = text[len(ERROR_PREFIX) :].strip()
+        if message.endswith(NOT_FOUND_SUFFIX):
+            raise KernelNotFound(message)
+        raise KernelError(message)
     return text
 
 

@@ -577,3 +577,28 @@ def read_pid(path: str) -> int:
 
 def _children(pid: int) -> list[int]:
     return children_of(pid)
+
+
+def test_exit_if_idle_right_after_the_last_exit_is_handled_succeeds_at_once(kernel):
+    """The exits just handled are acknowledged (the kernel then forgets those processes)
+    before the question is asked: one ask is enough, no retry loop (issue 9 item 6)."""
+
+    class SlowAfterward(Collector):
+        """Records a batch, then takes a while more (writing streams, say) before the
+        acknowledgement can go: whoever waited for the exit runs meanwhile."""
+
+        async def __call__(self, batch):
+            await super().__call__(batch)
+            await asyncio.sleep(0.3)
+
+    async def main():
+        async with opened(kernel, SlowAfterward()) as (host, events):
+            names_ = [f"circus.q.{i}" for i in range(1, 11)]
+            for name in names_:
+                await host.spawn(sh(name, "echo bye; exit 0"))
+            for name in names_:
+                await events.wait_exit(name)  # the batch is not acknowledged yet
+            assert await host.exit_if_idle()
+
+    run(main())
+    support.wait_for(lambda: not support.pid_alive(kernel.pid), message="the idle kernel exited")

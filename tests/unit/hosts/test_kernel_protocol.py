@@ -218,6 +218,20 @@ def test_replies_and_errors():
     assert kp.parse_values('k a b c\nk2 "quoted value"') == {"k": "a b c", "k2": '"quoted value"'}
 
 
+def test_an_unknown_name_is_classified_once_as_kernel_not_found():
+    """The kernel's NotFoundError (papa 1.0.6 wire: a message, no code) becomes KernelNotFound
+    in split_reply, the one place; callers catch the class, never match the text."""
+    from papa_kernel.errors import NotFoundError
+
+    known = (NotFoundError("Process circus.w.1 not found"), NotFoundError("Socket s not found"))
+    for error in known:
+        with pytest.raises(kp.KernelNotFound, match=str(error)):
+            kp.split_reply(f"Error: {error}\n> ".encode())
+    with pytest.raises(KernelError) as other:  # a spawn error that merely contains the words
+        kp.split_reply(b'Error: Bad command - "nope" not found on PATH /bin\n> ')
+    assert not isinstance(other.value, kp.KernelNotFound)
+
+
 # --- watch batches over a real socket ------------------------------------------------------------
 
 TRANSCRIPT_BATCHES = [  # 12.1, 12.5 (binary), 12.3 (two closed records) of the papa notes

@@ -111,3 +111,31 @@ async def test_output_delivered_before_the_exit_reaches_the_stream():
     )
     await settle()
     assert Collect.seen == [b"last words\n"]
+
+
+@pytest.mark.parametrize("persistent", [True, False])
+@virtual_time
+async def test_quit_cancels_the_watchers_background_tasks(persistent):
+    """An after_reap hook still running when circusd quits is cancelled and awaited, not left
+    pending (issue 9 item 5: one owner for every background task)."""
+    seen: list[str] = []
+
+    async def after_reap(watcher, arbiter, hook_name, **kwargs):
+        seen.append("started")
+        try:
+            await asyncio.Event().wait()  # a hook that never returns
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    host = FakeHost(persistent=persistent)
+    config = {"watchers": [{"name": "w", "cmd": "prog", "hooks": {"after_reap": after_reap}}]}
+    arbiter = await start_arbiter(arbiter_on(host, config))
+    watcher = arbiter.get_watcher("w")
+    [proc] = host.running()
+    host.exit(proc.name, 1)
+    await settle()
+    assert seen == ["started"] and len(watcher.tasks) >= 1
+    await arbiter.quit()
+    assert seen == ["started", "cancelled"]
+    assert len(watcher.tasks) == 0 and len(arbiter.tasks) == 0
