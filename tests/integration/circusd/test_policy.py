@@ -305,9 +305,11 @@ def test_every_line_of_a_burst_before_an_instant_exit_arrives(circusd, tmp_path,
     process, on both hosts."""
     out = tmp_path / "out.log"
     procs, lines_each = 30, 2000
+    # One write per line (stdbuf -oL): a block-buffered seq cuts lines at 4 KiB, and under
+    # load the chunks of the 30 processes sharing the file then interleave mid-line.
     d = circusd(f"""
         [watcher:burst]
-        cmd = sh -c 'seq -f "$$ %g" 1 {lines_each}; exit 3'
+        cmd = sh -c 'stdbuf -oL seq -f "$$ %g" 1 {lines_each}; exit 3'
         numprocesses = {procs}
         respawn = false
         use_papa = {use_papa}
