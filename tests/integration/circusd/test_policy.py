@@ -326,7 +326,8 @@ def test_every_line_of_a_burst_before_an_instant_exit_arrives(circusd, tmp_path,
             lines.setdefault(pid, []).append(int(number))
         return lines
 
-    # (a start that dies at once may be retried as a failed start: more than procs pids)
+    # (32 "pids" were seen under load: they were lines cut mid-pid by a block-buffered seq and
+    # interleaved, not retried starts: the log had 30 exits; stdbuf -oL above prevents that)
     wait_for(lambda: len(by_pid()) >= procs and all(len(n) >= lines_each
                                                     for n in by_pid().values()),
              timeout=30, message="every line of every process written")
