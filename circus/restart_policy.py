@@ -17,8 +17,19 @@ The rules (``../shared/DESIGN.md``)
 - Failed starts are retried after a back-off: ``first_delay`` (0.1 s), doubling, capped by
   ``retry_in`` (``0``: at once).
 - After ``max_retry`` failed starts in a row (at least 1; ``-1``: never) the watcher **gives up**:
-  :attr:`RestartState.gave_up` says why (:class:`GaveUp`). An exit on its own after
-  ``min_uptime`` ends the row (the count starts again from 0, the back-off from ``first_delay``).
+  :attr:`RestartState.gave_up` says why (:class:`GaveUp`). A **successful start** ends the row
+  (the count starts again from 0, the back-off from ``first_delay``): a process spawned since
+  the last counted failure (of the current round) that stayed up ``min_uptime``, however it
+  ended later (on its own, killed, or still running). An exit on its own after ``min_uptime``
+  of any process ends the row too (as before).
+- **Settled lazily, with no timer.** Nothing happens at ``spawn + min_uptime``: a retry proves
+  its start when the policy next looks, which is enough because the count only matters when a
+  failure is counted. At that failure, the watcher's live processes are passed in
+  (``running``: round and uptime of each, read only then, so once per round); a process that
+  dies first is judged at its exit (:func:`after_uptime`: it stayed up ``min_uptime`` whether
+  it exited on its own or was killed). So :attr:`RestartState.failures` may still show the old
+  count while a retry runs fine; the next failure starts from 0. A timer per spawn would keep
+  the number current but give the watcher one more handle per process to arm and cancel.
 - **One failure per retry round.** Failures are counted per watcher, but the failures of
   processes spawned in the same round count once: a broken deploy that makes 10 processes
   crash together is one failed start, retried after one back-off, not 10 failures that exhaust
@@ -50,15 +61,21 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+#: ``(round spawned in, uptime so far)`` of each live process of the watcher; uptime None:
+#: unknown (adopted).
+Running = Iterable[tuple[int, float | None]]
 
 #: A process that dies on its own sooner than this after its spawn failed to start (seconds).
 MIN_UPTIME = 1.0
 #: First delay before retrying a failed start (seconds); doubled each time, capped by retry_in.
 FIRST_RETRY_DELAY = 0.1
 #: Exit codes (negative signal numbers) of processes killed by a signal somebody sent: never a
-#: failed start, and they do not end a row of failed starts either.
+#: failed start, and the kill does not end a row of failed starts either (the start before it
+#: may have: :func:`after_uptime`).
 KILLED_FROM_OUTSIDE = frozenset(
     -int(sig)
     for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
@@ -132,6 +149,15 @@ def is_failed_start(policy: RestartPolicy, exit_code: int | None, uptime: float 
     return uptime < policy.min_uptime
 
 
+def proves_a_start(
+    policy: RestartPolicy, state: RestartState, spawned_in: int, uptime: float | None
+) -> bool:
+    """Does a process of round ``spawned_in``, up for ``uptime`` seconds (alive, or at its
+    exit), show that a retry worked? Spawned since the last counted failure and up
+    ``min_uptime``."""
+    return spawned_in == state.round and uptime is not None and uptime >= policy.min_uptime
+
+
 def retry_delay(policy: RestartPolicy, failures: int) -> float:
     """The back-off after the ``failures``-th failed start in a row (``failures`` >= 1)."""
     return min(policy.first_delay * 2 ** (failures - 1), policy.retry_in)
@@ -151,12 +177,17 @@ def after_exit(
     spawned_in: int,
     now: float,
     wall: float,
+    running: Running = (),
 ) -> RestartState:
     """The state after a process of round ``spawned_in`` exited with ``exit_code`` after
     ``uptime`` seconds (``now``: loop time, ``wall``: epoch). A failed start is counted (if
-    its round is the current one), a clean run ends the row, a kill changes nothing."""
+    its round is the current one; from 0 if one of the ``running`` processes proves a
+    start), a clean run ends the row, a kill changes nothing (its start, see
+    :func:`after_uptime`)."""
     if is_failed_start(policy, exit_code, uptime):
-        return _failed(policy, state, spawned_in, now, wall, exit_code=exit_code, error=None)
+        return _failed(
+            policy, state, spawned_in, now, wall, running, exit_code=exit_code, error=None
+        )
     if exit_code in policy.killed_from_outside or state.gave_up is not None:
         return state
     return dataclasses.replace(state, failures=0)
@@ -170,9 +201,23 @@ def after_spawn_error(
     spawned_in: int,
     now: float,
     wall: float,
+    running: Running = (),
 ) -> RestartState:
-    """The state after a spawn attempted in round ``spawned_in`` failed with ``error``."""
-    return _failed(policy, state, spawned_in, now, wall, exit_code=None, error=error)
+    """The state after a spawn attempted in round ``spawned_in`` failed with ``error``
+    (``running``: as for :func:`after_exit`)."""
+    return _failed(policy, state, spawned_in, now, wall, running, exit_code=None, error=error)
+
+
+def after_uptime(
+    policy: RestartPolicy, state: RestartState, *, spawned_in: int, uptime: float | None
+) -> RestartState:
+    """The state once a process of round ``spawned_in`` ended after ``uptime`` seconds,
+    whatever ended it: if it proves a start (:func:`proves_a_start`), the row ends."""
+    if state.gave_up is not None or not state.failures:
+        return state
+    if not proves_a_start(policy, state, spawned_in, uptime):
+        return state
+    return dataclasses.replace(state, failures=0)
 
 
 def _failed(
@@ -181,13 +226,17 @@ def _failed(
     spawned_in: int,
     now: float,
     wall: float,
+    running: Running,
     *,
     exit_code: int | None,
     error: str | None,
 ) -> RestartState:
     if state.gave_up is not None or spawned_in != state.round:
         return state  # final until a start / this round's failure is already counted
-    failures = state.failures + 1
+    in_a_row = state.failures
+    if in_a_row and any(proves_a_start(policy, state, r, up) for r, up in running):
+        in_a_row = 0  # a retry since the last failure stayed up: that row ended
+    failures = in_a_row + 1
     gave_up = None
     if gives_up(policy, failures):
         gave_up = GaveUp("max_retry", failures, policy.max_retry, exit_code, error, wall)

@@ -18,7 +18,8 @@ once; there is no periodic polling (``check_delay`` is only kept for compatibili
 
 Crash loops: what a failed start is, the back-off and when to give up are decided by the
 pure functions of :mod:`circus.restart_policy` (``Watcher.restart_state`` is the state they
-return); the watcher does the effects: it waits for ``restart_state.retry_at`` before
+return; it feeds them each exit and spawn error, with the uptimes of the live processes to
+read lazily); the watcher does the effects: it waits for ``restart_state.retry_at`` before
 spawning, and when the policy gives up it logs why once, publishes ``gave_up`` and stops
 (:meth:`Watcher._give_up`).
 
@@ -260,14 +261,18 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         )
         if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
             return
+        uptime = None if proc.adopted else record.timestamp - proc.started
+        rules, spawned_in = self.restart_policy, proc.restart_round
+        state = policy.after_uptime(rules, self.restart_state, spawned_in=spawned_in, uptime=uptime)
         self.restart_state = policy.after_exit(
-            self.restart_policy,
-            self.restart_state,
+            rules,
+            state,
             exit_code=record.exit_code,
-            uptime=None if proc.adopted else record.timestamp - proc.started,
-            spawned_in=proc.restart_round,
+            uptime=uptime,
+            spawned_in=spawned_in,
             now=asyncio.get_running_loop().time(),  # the clock sleep() uses
             wall=time.time(),
+            running=self._running(),
         )
         if self.state is WatcherState.ACTIVE:  # while STARTING, the start does it at its end
             self.after_exits()
@@ -297,6 +302,10 @@ class Watcher(WatcherCommands, OutdatedWorkers):
     def restart_policy(self) -> policy.RestartPolicy:
         """The declared policy of the current configuration (``max_retry``, ``retry_in``...)."""
         return policy.RestartPolicy.from_config(self.config)
+
+    def _running(self) -> policy.Running:
+        """Round and uptime of the live processes, for the policy to read if it must (lazy)."""
+        return ((p.restart_round, None if p.adopted else p.age()) for p in self.processes.values())
 
     def gave_up_detail(self) -> dict[str, Any] | None:
         """Why the watcher gave up (:meth:`GaveUp.as_dict`), None if it did not; cleared by
@@ -427,6 +436,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
                 spawned_in=spawned_in,
                 now=asyncio.get_running_loop().time(),
                 wall=time.time(),
+                running=self._running(),
             )
             return None
         self.publish("spawn", {"process_pid": proc.pid, "time": proc.started})

@@ -14,6 +14,7 @@ from circus.restart_policy import (
     RestartState,
     after_exit,
     after_spawn_error,
+    after_uptime,
     gives_up,
     is_failed_start,
     retry_delay,
@@ -123,3 +124,67 @@ def test_never_gives_up_with_max_retry_minus_1():
         state = exit_(state, 1, 0.5, policy=policy)
     assert state.gave_up is None and state.failures == 100
     assert state.retry_at == 10.0 + 7
+
+
+# --- a retry that stays up ends the row ------------------------------------------------------
+
+DAY = 86400.0
+
+
+def fail_(state, now, running=(), spawned_in=None):
+    """A failed start (exit code 1 after 0.5 s) at ``now``; ``running``: (round, uptime) of the
+    watcher's live processes."""
+    spawned_in = state.round if spawned_in is None else spawned_in
+    return after_exit(
+        POLICY, state, exit_code=1, uptime=0.5, spawned_in=spawned_in, now=now, wall=1e9,
+        running=running,
+    )  # fmt: skip
+
+
+def test_a_retry_up_for_min_uptime_ends_the_row_at_the_next_failure():
+    monday = fail_(RestartState(), DAY)
+    assert monday == RestartState(failures=1, round=1, retry_at=DAY + 0.1)
+    # Wednesday: another process fails to start; Monday's retry (round 1) is up since Monday
+    wednesday = fail_(monday, 3 * DAY, running=[(0, 3 * DAY), (1, 2 * DAY)])
+    assert wednesday == RestartState(failures=1, round=2, retry_at=3 * DAY + 0.1)
+    error = after_spawn_error(
+        POLICY, monday, error="x", spawned_in=1, now=3 * DAY, wall=0, running=[(1, 2 * DAY)]
+    )
+    assert (error.failures, error.round) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "running",
+    [
+        [],
+        [(0, 3 * DAY), (0, 3 * DAY)],  # older than the last failure: no retry of it
+        [(1, 0.999)],  # a retry not up min_uptime yet
+        [(1, None)],  # adopted: unknown
+    ],
+)
+def test_without_a_retry_up_for_min_uptime_the_row_goes_on(running):
+    monday = fail_(RestartState(), DAY)
+    assert fail_(monday, 3 * DAY, running=running).failures == 2
+
+
+def test_a_retry_killed_after_min_uptime_proved_its_start():
+    state = fail_(fail_(RestartState(), 10.0), 11.0)  # 2 in a row, round 2
+    proved = after_uptime(POLICY, state, spawned_in=2, uptime=DAY)
+    assert proved == RestartState(failures=0, round=2, retry_at=state.retry_at)
+    assert fail_(proved, 2 * DAY).failures == 1
+    for spawned_in, uptime in [(1, DAY), (2, 0.5), (2, None)]:  # older / too short / adopted
+        assert after_uptime(POLICY, state, spawned_in=spawned_in, uptime=uptime) == state
+    gave_up = fail_(state, 12.0)
+    assert gave_up.gave_up is not None
+    assert after_uptime(POLICY, gave_up, spawned_in=3, uptime=DAY) == gave_up  # final
+
+
+def test_running_is_read_only_when_a_failure_counts():
+    def unread():
+        raise AssertionError("running read")
+        yield
+
+    state = fail_(RestartState(), 10.0)
+    assert fail_(state, 10.2, running=unread(), spawned_in=0) == state  # round already counted
+    clean = RestartState()
+    assert fail_(clean, 5.0, running=unread()).failures == 1  # nothing to reset

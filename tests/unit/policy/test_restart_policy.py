@@ -252,3 +252,54 @@ async def test_spawn_errors_of_one_batch_count_once():
     await asyncio.sleep(5)
     assert spawn_times(host) == [0, 0, 0, 0.1, 0.1, 0.1]
     assert watcher.status() == "active" and len(watcher.pids()) == 3
+
+
+DAY = 86400.0
+
+
+async def until(at: float) -> None:
+    await asyncio.sleep(at - asyncio.get_running_loop().time())
+
+
+def crash_next_spawn(host: FakeHost) -> None:
+    """The next process the host spawns exits with 1 0.5 s after its start (once)."""
+
+    def crash(proc) -> None:
+        host.on_spawn = None
+        host.exit(proc.pid, 1, after=0.5)
+
+    host.on_spawn = crash
+
+
+@virtual_time
+async def test_isolated_failed_starts_weeks_apart_do_not_give_up():
+    """Each time, a process killed by the OOM killer is respawned, that respawn crashes at
+    once, and its retry runs for days: never two failed starts in a row."""
+    host, arbiter, watcher = await started(numprocesses=4, max_retry=3)
+    for day, wid in [(1, 1), (3, 2), (8, 1), (10, 1), (15, 3)]:
+        # day 8: w.1 is the retry of day 1 (the retry of day 3 still runs); day 10: w.1 is
+        # the only retry of day 8, killed after 2 days up (its start succeeded all the same)
+        await until(day * DAY)
+        crash_next_spawn(host)
+        host.exit(f"circus.w.{wid}", -signal.SIGKILL)
+        await asyncio.sleep(1)
+        # respawned at once; failed at +0.5, the first in a row: retried after 0.1 s
+        assert spawn_times(host)[-2:] == pytest.approx([day * DAY, day * DAY + 0.6], abs=1e-6)
+    assert len(host.ops("spawn")) == 4 + 5 * 2
+    assert watcher.status() == "active" and len(watcher.pids()) == 4
+    assert watcher.restart_state.failures == 1
+    assert "watcher.w.gave_up" not in arbiter.publisher.topics()
+
+
+@virtual_time
+async def test_a_crash_loop_beside_processes_up_for_a_week_still_gives_up():
+    host, arbiter, watcher = await started(numprocesses=4, max_retry=3)
+    await until(7 * DAY)
+    crash_after(host, 0.5)
+    host.exit("circus.w.1", -signal.SIGKILL)  # its respawns all crash; w.2-4 run on
+    await asyncio.sleep(30)
+    week = 7 * DAY
+    expected = [0, 0, 0, 0, week, week + 0.6, week + 1.3]  # as with one process: 3 in a row
+    assert spawn_times(host) == pytest.approx(expected, abs=1e-6)
+    assert watcher.status() == "stopped" and watcher.gave_up_detail()["failures"] == 3
+    assert arbiter.publisher.topics().count("watcher.w.gave_up") == 1
