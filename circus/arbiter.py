@@ -363,12 +363,7 @@ class Arbiter:
                     parsed[1],
                 )
             if not info.running:
-                log.info(
-                    "%s: process %d exited while circusd was away (%s)",
-                    watcher.name,
-                    info.pid,
-                    info.exit_code,
-                )
+                proc.exited_while_away = True  # its exit is logged (once) when applied
             else:
                 log.info(
                     "%s: adopted running process %d (wid %d)", watcher.name, info.pid, parsed[1]

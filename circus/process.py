@@ -61,6 +61,8 @@ class Process:
         self.pid = pid
         self.started = started  # epoch seconds
         self.adopted = adopted  # reattached after a circusd restart
+        #: adopted already exited: its exit happened while no circusd was watching
+        self.exited_while_away = False
         #: what it was spawned from (circus.spawn_records), None when unknown
         self.fingerprint: dict[str, str] | None = None
         #: the watcher's restart round when it was spawned (see circus.restart_policy)

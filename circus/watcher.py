@@ -253,10 +253,11 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             {"process_pid": proc.pid, "time": record.timestamp, "exit_code": record.exit_code},
         )
         log.info(
-            "%s: process %d (wid %d) exited with %s",
+            "%s: process %d (wid %d) exited %swith %s",
             self.name,
             proc.pid,
             proc.wid,
+            "while circusd was away " if proc.exited_while_away else "",
             record.exit_code,
         )
         if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):

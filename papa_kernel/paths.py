@@ -31,7 +31,15 @@ class UnsafeDirectory(PermissionError):
 
 def ensure_private_dir(path: str, mode: int = RUNTIME_DIR_MODE) -> str:
     """Create ``path`` (and missing parents) with ``mode`` if missing, then check it with
-    :func:`check_private_dir`. Returns ``path``."""
+    :func:`check_private_dir`. Returns ``path`` as given.
+
+    The deepest existing ancestor is checked first, so nothing is created inside a directory
+    another user controls."""
+    existing = os.path.abspath(path)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if existing != os.path.abspath(path):
+        _check_ancestors(existing, path)
     os.makedirs(path, mode=mode, exist_ok=True)
     check_private_dir(path)
     return path
@@ -57,7 +65,7 @@ def check_private_dir(path: str) -> None:
         if info.st_uid not in (0, os.geteuid()):
             raise UnsafeDirectory(
                 f"{path} is a symlink owned by uid {info.st_uid}, not by the running user "
-                f"(uid {os.geteuid()}) or root; refusing to use it for sockets"
+                f"(uid {os.geteuid()}) or root; refusing to use it"
             )
         _check_ancestors(os.path.dirname(path), path)  # nobody else could replace the link
         target = os.path.realpath(path)
@@ -67,7 +75,7 @@ def check_private_dir(path: str) -> None:
         raise UnsafeDirectory(f"{path} is not a directory")
     problem = _ownership_problem(info, allow_root=False, allow_sticky=False)
     if problem:
-        raise UnsafeDirectory(f"{path} {problem}; refusing to use it for sockets")
+        raise UnsafeDirectory(f"{path} {problem}; refusing to use it")
     _check_ancestors(os.path.dirname(path), path)
 
 

@@ -216,8 +216,8 @@ def build_settings(section: Section | None, env: Mapping[str, str], problems: Pr
     values, entries = convert_entries(section, CIRCUS_OPTIONS, env, problems, "[circus]")
     if "stats_endpoint" in values and "statsd" not in entries:
         problems.warn(
-            "stats_endpoint implies statsd = true (add statsd = true to [circus] to silence "
-            "this warning)",
+            "stats_endpoint implies statsd = true (set statsd = true or false in [circus] to "
+            "silence this warning)",
             entries["stats_endpoint"].origin,
             "circus",
             "stats_endpoint",

@@ -170,8 +170,8 @@ def test_sockets_chapter_examples(load):
     assert config.circus.statsd  # stats_endpoint without statsd turns it on (with a warning)
     (warning,) = [w for w in config.warnings if w.key == "stats_endpoint"]
     assert warning.message == (  # says what happens, and how to say it in the file
-        "stats_endpoint implies statsd = true (add statsd = true to [circus] to silence "
-        "this warning)"
+        "stats_endpoint implies statsd = true (set statsd = true or false in [circus] to "
+        "silence this warning)"
     )
     assert all(w.socket_refs == {"foo"} for w in config.watchers)
 

@@ -73,6 +73,26 @@ def test_an_ancestor_another_user_can_write_is_refused(kdir):
     assert f"owned by uid {NOBODY}" in str(caught.value)
 
 
+def test_nothing_is_created_under_an_unsafe_ancestor(kdir):
+    """The refusal comes before ``makedirs``: no directory of ours is left in the hostile
+    one (its owner could otherwise rename or watch it)."""
+    hostile = os.path.join(kdir, "shared")
+    os.mkdir(hostile, 0o777)
+    os.chmod(hostile, 0o777)
+    with pytest.raises(paths.UnsafeDirectory, match="writable by group or others"):
+        paths.ensure_private_dir(os.path.join(hostile, "circus", "deeper"))
+    assert os.listdir(hostile) == []
+
+
+def test_the_refusal_names_no_single_purpose(kdir):
+    """The same check guards sockets, locks and pid files: the message must not say it is
+    only about sockets."""
+    path = planted(kdir, "0777")
+    with pytest.raises(paths.UnsafeDirectory) as caught:
+        paths.ensure_private_dir(path)
+    assert "for sockets" not in str(caught.value)
+
+
 def test_a_symlink_of_our_own_to_a_private_dir_is_fine(kdir):
     """Like /var/run -> /run: only root or we could have made it."""
     target = os.path.join(kdir, "run")
