@@ -30,13 +30,15 @@ For the control commands
 - :func:`watcher_from_options` (``add``) and :func:`apply_watcher_options` (``set``), and
   :func:`diff_watcher` to tell a live update from a restart.
 
-For spawning (:mod:`circus.config.substitution`)
-------------------------------------------------
+For spawning (:mod:`circus.config.argv`)
+----------------------------------------
 :func:`spawn_variables` (``$(circus.wid)``, ``$(circus.sockets.NAME)``, ``$(circus.env.X)``...)
-and :func:`build_argv` (cmd + args, ``shell``/``shell_args``); :func:`substitute` is the
-placeholder engine (unknown placeholders are left verbatim).
+and :func:`build_argv` (cmd + args, ``shell``/``shell_args``); :func:`substitute`
+(:mod:`circus.config.substitution`) is the placeholder engine (unknown placeholders are left
+verbatim).
 """
 
+from circus.config.argv import build_argv, spawn_variables
 from circus.config.converters import (
     to_bool,
     to_duration,
@@ -66,7 +68,7 @@ from circus.config.schema import (
     needs_restart,
     watcher_option_values,
 )
-from circus.config.substitution import build_argv, spawn_variables, substitute
+from circus.config.substitution import substitute
 from circus.config.watchers import apply_watcher_options, watcher_from_options
 
 __all__ = [

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from circus.config.converters import MAX_TEXT_LENGTH
 from circus.config.problems import Origin, Problems
+from circus.config.substitution import substitute_env
 
 INCLUDE_KEYS = ("include", "include_dir")
 _SEPARATOR = re.compile(r"[=:]")  # the first one ends the key (a key has neither)
@@ -269,8 +270,6 @@ class _Reader:
             target.add(entry, self.problems, warn=not directive)
 
     def _include(self, entry: Entry, including: str, chain: tuple[str, ...]) -> None:
-        from circus.config.substitution import substitute_env  # cycle-free: pure helper
-
         base = os.path.dirname(os.path.abspath(including))
         for word in substitute_env(entry.value, self.environ).split():
             pattern = word if entry.key == "include" else os.path.join(word, "*.ini")

@@ -23,11 +23,13 @@ from circus.config.checks import (
     check_unique,
     check_watcher_sockets,
 )
+from circus.config.converters import to_bool
 from circus.config.ini import Entry, Section, read_document
 from circus.config.model import CircusConfig, FrozenMap
 from circus.config.names import check_command_modules, check_plugin_use, check_watcher_names
 from circus.config.problems import NOWHERE, Problems, nearest
 from circus.config.sections import build_plugin, build_settings, build_socket
+from circus.config.substitution import substitute_env
 from circus.config.watchers import check_name, finish, gather
 from circus.errors import ConfigError
 
@@ -273,9 +275,6 @@ def _build_watchers(
 
 
 def _peek_bool(section: Section, key: str, lookup) -> bool:
-    from circus.config.converters import to_bool
-    from circus.config.substitution import substitute_env
-
     entry = section.entries.get(key)
     if entry is None:
         return False

@@ -7,6 +7,7 @@ object (or None when the section cannot be built). Unknown keys are warnings wit
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 from collections.abc import Callable, Mapping
@@ -299,6 +300,4 @@ def _is_watcher_key(key: str) -> bool:
 
 
 def _place(problem, entry: Entry):
-    from dataclasses import replace
-
-    return replace(problem, file=entry.origin.file, line=entry.origin.line)
+    return dataclasses.replace(problem, file=entry.origin.file, line=entry.origin.line)

@@ -15,6 +15,7 @@ from typing import Any
 
 from circus.config import converters as cv
 from circus.config import env as envlib
+from circus.config.checks import check_process_count, check_watcher_sockets
 from circus.config.ini import Entry
 from circus.config.model import CircusConfig, FrozenMap, StreamConfig, WatcherConfig
 from circus.config.problems import NOWHERE, Origin, Problems, nearest
@@ -256,8 +257,6 @@ def watcher_from_options(
     values, free = gather(entries, section, problems, values, lookup, strict=True)
     watcher = finish(name, values, free, problems, section)
     if watcher is not None and config is not None:
-        from circus.config.checks import check_process_count, check_watcher_sockets
-
         check_watcher_sockets(watcher, {s.name: s for s in config.sockets}, problems, NOWHERE)
         check_process_count(watcher, config.circus, problems, NOWHERE)
     problems.raise_if_errors()

@@ -6,6 +6,8 @@ import ipaddress
 import os
 from dataclasses import dataclass
 
+from papa_kernel.paths import runtime_dir
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -54,6 +56,4 @@ def kernel_socket_path(papa_endpoint: str) -> str:
     endpoint = parse_endpoint(papa_endpoint)
     if endpoint.scheme == "ipc":
         return endpoint.path or ""
-    from papa_kernel.paths import runtime_dir
-
     return os.path.join(runtime_dir(), f"papa-tcp-{endpoint.host}-{endpoint.port}")
