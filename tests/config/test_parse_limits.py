@@ -1,10 +1,9 @@
 """Config parsing is linear in the size of the file, and option values have a length limit.
 
-Timing is compared between two inputs of the *same size* and a different shape (one huge value
-against many small ones): linear parsing makes them cost about the same, whatever the machine's
-speed or load; the old quadratic parts (joining continuation lines one by one, a backtracking
-key/value regex, shlex on a long word: see test_shellwords.py) made the huge value many times
-dearer.
+One huge value is parsed within a CPU-time bound that linear parsing meets many times over and
+the old quadratic parts (joining continuation lines one by one, a backtracking key/value regex,
+shlex on a long word: see test_shellwords.py) missed by far, at a size where they took a minute
+or more.
 """
 
 from __future__ import annotations
@@ -59,16 +58,11 @@ def test_over_long_values_from_commands_are_refused(key):
     assert "aaaa" * 30 not in str(info.value)
 
 
-def _best_parse_time(text: str, repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        parse_text(text, "x.ini", Problems())
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-BIG = 1024 * 1024  # beyond the limit of a value: the parser still reads it in linear time
+#: Far beyond the limit of a value: the parser still reads it in linear time.
+BIG = 16 * 1024 * 1024
+#: CPU seconds allowed for parsing BIG (now under 1 s; the old quadratic parts took 170 s for
+#: BIG in continuation lines and 27 s for only 64 KiB of blanks).
+BIG_CPU_BOUND = 5.0
 
 SHAPES = {
     # continuation lines (joined one at a time before: quadratic in the value's size)
@@ -80,14 +74,12 @@ SHAPES = {
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_one_big_value_costs_about_as_much_as_many_small_ones(shape):
-    make = SHAPES[shape]
-    pieces = 64
-    one = f"[watcher:w]\n{make(BIG)}"
-    many = "".join(f"[watcher:w{i}]\n{make(BIG // pieces)}" for i in range(pieces))
-    assert abs(len(one) - len(many)) < BIG // 10
-    ratio = _best_parse_time(one) / _best_parse_time(many)
-    assert ratio < 4, f"{shape}: one big value is {ratio:.1f}x dearer than {pieces} small ones"
+def test_a_16_mib_value_is_parsed_in_linear_time(shape):
+    """Measured in this process's CPU time, so other load on the machine does not count."""
+    text = f"[watcher:w]\n{SHAPES[shape](BIG)}"
+    start = time.process_time()
+    parse_text(text, "x.ini", Problems())
+    assert time.process_time() - start < BIG_CPU_BOUND, shape
 
 
 def test_over_long_section_and_key_names_are_refused_without_echo(load):

@@ -33,7 +33,9 @@ def test_event_topic_normalises_names():
 
 
 class LateRouter:
-    """A ROUTER that answers each request after ``delay`` seconds, echoing its id."""
+    """A ROUTER that answers its first request after ``delay`` seconds and the others at once,
+    echoing their ids. The delay is long against the clients' 0.2 s timeouts, so that a
+    reply cannot beat the timeout even when the machine is loaded."""
 
     def __init__(self, endpoint: str, delay: float):
         self.ctx = zmq.Context()
@@ -52,6 +54,7 @@ class LateRouter:
             identity, body = self.sock.recv_multipart()
             request = json.loads(body)
             time.sleep(self.delay)
+            self.delay = 0.0
             reply = {
                 "status": "ok",
                 "time": time.time(),
@@ -68,13 +71,13 @@ class LateRouter:
 
 
 def test_sync_client_timeout_then_discards_stale_reply(tmp_path):
-    router = LateRouter(f"ipc://{tmp_path}/late.sock", delay=0.5)
+    router = LateRouter(f"ipc://{tmp_path}/late.sock", delay=3.0)
     try:
         with CircusClient(endpoint=f"ipc://{tmp_path}/late.sock", timeout=0.2) as client:
             started = time.monotonic()
             with pytest.raises(CallError, match=r"Timed out\."):
                 client.send_message("x", n=1)
-            assert time.monotonic() - started < 0.45
+            assert time.monotonic() - started < 2.5  # it did not wait for the 3 s reply
             reply = client.call(make_message("x", n=2), timeout=5)
             assert reply["echo"] == 2  # the late reply to n=1 was skipped
     finally:
@@ -105,7 +108,7 @@ def test_async_client_concurrent_calls(ipc_server):
 
 
 def test_async_client_timeout(tmp_path):
-    router = LateRouter(f"ipc://{tmp_path}/late.sock", delay=0.6)
+    router = LateRouter(f"ipc://{tmp_path}/late.sock", delay=3.0)
 
     async def scenario():
         async with AsyncCircusClient(endpoint=f"ipc://{tmp_path}/late.sock", timeout=0.2) as client:

@@ -223,14 +223,14 @@ def test_ipython_without_ipykernel_is_a_clear_error(client):
 
 def test_not_waiting_replies_at_once_and_other_commands_go_on(ipc_server):
     with CircusClient(endpoint=ipc_server.endpoint, timeout=10) as c:
-        call(c, "add", name="slow", cmd="x", options={"graceful_timeout": 2})
+        call(c, "add", name="slow", cmd="x", options={"graceful_timeout": 8})
         ipc_server.make_stubborn("slow")
         assert call(c, "start", name="slow", waiting=True)["status"] == "ok"
         started = time.monotonic()
-        assert call(c, "stop", name="slow")["status"] == "ok"  # graceful_timeout is 2 s
-        assert time.monotonic() - started < 1.5
+        assert call(c, "stop", name="slow")["status"] == "ok"  # graceful_timeout is 8 s
+        assert time.monotonic() - started < 4  # long enough for a loaded machine
         assert call(c, "status", name="slow")["status"] == "stopping"
-        support.wait_for(lambda: call(c, "status", name="slow")["status"] == "stopped")
+        support.wait_for(lambda: call(c, "status", name="slow")["status"] == "stopped", timeout=20)
 
 
 def test_waiting_command_does_not_block_others(ipc_server):
@@ -238,9 +238,10 @@ def test_waiting_command_does_not_block_others(ipc_server):
         CircusClient(endpoint=ipc_server.endpoint, timeout=10) as c1,
         CircusClient(endpoint=ipc_server.endpoint, timeout=10) as c2,
     ):
-        call(c1, "add", name="slow", cmd="x", options={"graceful_timeout": 2})
+        call(c1, "add", name="slow", cmd="x", options={"graceful_timeout": 8})
         ipc_server.make_stubborn("slow")
         call(c1, "start", name="slow", waiting=True)
+        [pid] = call(c1, "list", name="slow")["pids"]
         c1.socket.send(
             json.dumps(
                 {"id": "w", "command": "stop", "properties": {"name": "slow", "waiting": True}}
@@ -249,10 +250,11 @@ def test_waiting_command_does_not_block_others(ipc_server):
         support.wait_for(lambda: call(c2, "status", name="slow")["status"] == "stopping")
         started = time.monotonic()
         assert call(c2, "numwatchers")["numwatchers"] == 3
-        assert time.monotonic() - started < 1.0
-        assert c1.socket.poll(10000)
+        assert time.monotonic() - started < 4  # not the 8 s of the stop (a loaded machine)
+        assert (pid, signal.SIGKILL) not in ipc_server.signals()
+        assert c1.socket.poll(20000)
         assert json.loads(c1.socket.recv())["id"] == "w"
-        assert time.monotonic() - started > 0.5  # it waited for the SIGKILL escalation
+        assert (pid, signal.SIGKILL) in ipc_server.signals()  # it waited for the escalation
 
 
 def test_cast_gets_no_reply_but_runs(ipc_server):
