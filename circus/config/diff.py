@@ -15,11 +15,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from circus.config.model import CircusConfig, WatcherConfig
 from circus.config.schema import field_needs_restart
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,10 @@ class ConfigDiff:
         return not self.empty
 
 
-def _fields_changed(old: object, new: object) -> frozenset[str]:
+def _fields_changed(old: DataclassInstance, new: DataclassInstance) -> frozenset[str]:
     return frozenset(
         f.name
-        for f in dataclasses.fields(old)  # type: ignore[arg-type]
+        for f in dataclasses.fields(old)
         if f.compare and getattr(old, f.name) != getattr(new, f.name)
     )
 
@@ -80,7 +86,7 @@ def diff_watcher(
     return WatcherChange(new.name, keys, sockets, restart)
 
 
-def _by_name(items, key) -> dict[str, object]:
+def _by_name(items: Iterable[_Item], key: Callable[[_Item], str]) -> dict[str, _Item]:
     return {key(item): item for item in items}
 
 
@@ -94,7 +100,7 @@ def diff(old: CircusConfig, new: CircusConfig) -> ConfigDiff:
     new_w = _by_name(new.watchers, lambda w: w.name.lower())
     changes = []
     for lowered in sorted(old_w.keys() & new_w.keys()):
-        change = diff_watcher(old_w[lowered], new_w[lowered], recreated)  # type: ignore[arg-type]
+        change = diff_watcher(old_w[lowered], new_w[lowered], recreated)
         if change is not None:
             changes.append(change)
 
@@ -102,19 +108,15 @@ def diff(old: CircusConfig, new: CircusConfig) -> ConfigDiff:
     new_p = _by_name(new.plugins, lambda p: p.name.lower())
     return ConfigDiff(
         circus=_fields_changed(old.circus, new.circus),
-        watchers_added=tuple(sorted(new_w[n].name for n in new_w.keys() - old_w.keys())),  # type: ignore[attr-defined]
-        watchers_removed=tuple(sorted(old_w[n].name for n in old_w.keys() - new_w.keys())),  # type: ignore[attr-defined]
+        watchers_added=tuple(sorted(new_w[n].name for n in new_w.keys() - old_w.keys())),
+        watchers_removed=tuple(sorted(old_w[n].name for n in old_w.keys() - new_w.keys())),
         watchers_changed=tuple(changes),
         sockets_added=tuple(sorted(new_s.keys() - old_s.keys())),
         sockets_removed=tuple(sorted(old_s.keys() - new_s.keys())),
         sockets_changed=tuple(sockets_changed),
-        plugins_added=tuple(sorted(new_p[n].name for n in new_p.keys() - old_p.keys())),  # type: ignore[attr-defined]
-        plugins_removed=tuple(sorted(old_p[n].name for n in old_p.keys() - new_p.keys())),  # type: ignore[attr-defined]
+        plugins_added=tuple(sorted(new_p[n].name for n in new_p.keys() - old_p.keys())),
+        plugins_removed=tuple(sorted(old_p[n].name for n in old_p.keys() - new_p.keys())),
         plugins_changed=tuple(
-            sorted(
-                new_p[n].name
-                for n in old_p.keys() & new_p.keys()  # type: ignore[attr-defined]
-                if old_p[n] != new_p[n]
-            )
+            sorted(new_p[n].name for n in old_p.keys() & new_p.keys() if old_p[n] != new_p[n])
         ),
     )

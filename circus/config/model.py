@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from circus.config.limits import DEFAULT_MAX_PROCESSES
 from circus.config.substitution import referenced_sockets
+from circus.errors import ConfigProblem
 from papa_kernel.paths import default_kernel_socket, runtime_dir
 
 
@@ -80,7 +81,7 @@ class HookSpec(NamedTuple):
     """``hooks.NAME = dotted.path[, ignore_errors]``. A 2-tuple, as circus hooks expect.
     ``path`` is a dotted name, or (library use only) the callable itself."""
 
-    path: Any
+    path: str | Callable[..., Any]
     ignore_errors: bool = False
 
 
@@ -262,7 +263,7 @@ class CircusConfig:
     env_sections: tuple[EnvSection, ...] = ()
     path: str | None = field(default=None, compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)
-    warnings: tuple = field(default=(), compare=False, repr=False)
+    warnings: tuple[ConfigProblem, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def uses_kernel(self) -> bool:

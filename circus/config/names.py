@@ -36,6 +36,7 @@ def watcher_names(values: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
             yield f"hooks.{name}", path, "hook"
     for field in STREAM_FIELDS:
         stream = values.get(field)
+        class_name: object
         if isinstance(stream, StreamConfig):
             class_name = stream.class_name
         else:

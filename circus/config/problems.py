@@ -95,7 +95,7 @@ class Problems:
             raise ConfigError(errors, warnings=self.sorted_warnings())
 
 
-def _order(problem: ConfigProblem) -> tuple:
+def _order(problem: ConfigProblem) -> tuple[str, int, str, str]:
     return (problem.file or "", problem.line or 0, problem.section or "", problem.key or "")
 
 

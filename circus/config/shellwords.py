@@ -47,6 +47,7 @@ def split(text: str) -> list[str]:
             raise ValueError(_failure(text, position))
         position = match.end()
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _PIECE is a named group
         if kind == "blank":
             if in_word:
                 words.append("".join(pieces))
