@@ -349,3 +349,12 @@ def events_of(subscriber_frames: list[tuple[str, dict]], suffix: str) -> list[di
 
 def dumps(obj) -> str:
     return json.dumps(obj, sort_keys=True)
+
+
+def subscribed(daemon, events, watcher: str, graceful_timeout: float) -> bool:
+    """For ``wait_for``: True once an event caused now reaches ``events`` (ZeroMQ
+    subscriptions join late, and a fixed sleep is not enough on a loaded machine). Sets
+    ``watcher``'s graceful_timeout (to its current value), which publishes
+    ``watcher.<name>.updated``: ``events`` must subscribe to it."""
+    daemon.ok("set", name=watcher, options={"graceful_timeout": graceful_timeout})
+    return events.next_event(timeout=0.2) is not None

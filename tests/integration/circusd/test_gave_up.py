@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import wait_for
+from support import subscribed, wait_for
 
 from circus.events import EventSubscriber
 
@@ -32,7 +32,7 @@ def test_bin_false_gives_up_with_the_reason_visible(circusd):
         autostart = false
     """)
     with EventSubscriber(d.pubsub, ["watcher.bad."], timeout=20) as events:
-        wait_for(lambda: subscribed(d, events), message="the subscription is live")
+        wait_for(lambda: subscribed(d, events, "bad", 1), message="the subscription is live")
         d.ok("start", name="bad")
         told = []
         for topic, body in events:
@@ -58,9 +58,3 @@ def test_bin_false_gives_up_with_the_reason_visible(circusd):
         assert circusctl([str(ORIGINAL_CIRCUSCTL)], d.endpoint, "status", "bad") == "stopped"
         assert circusctl([str(ORIGINAL_CIRCUSCTL)], d.endpoint, "status") == "bad: stopped"
     assert d.log().count(f"bad: giving up: {REASON}") == 1
-
-
-def subscribed(d, events: EventSubscriber) -> bool:
-    """True once an event caused now reaches ``events`` (ZeroMQ subscriptions join late)."""
-    d.ok("set", name="bad", options={"graceful_timeout": 1})  # publishes watcher.bad.updated
-    return events.next_event(timeout=0.2) is not None

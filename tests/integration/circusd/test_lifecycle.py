@@ -6,7 +6,7 @@ import signal
 import time
 
 import pytest
-from support import pid_alive, wait_for
+from support import pid_alive, subscribed, wait_for
 
 from circus.events import EventSubscriber
 
@@ -26,7 +26,7 @@ def test_start_respawn_and_stop(circusd, worker_cmd, use_papa):
     assert len(pids) == 3
     assert d.ok("status", name="web")["status"] == "active"
     with EventSubscriber(d.pubsub, ["watcher.web."], timeout=10) as events:
-        time.sleep(0.2)  # let the SUB connect before the event we wait for
+        wait_for(lambda: subscribed(d, events, "web", 5), message="the subscription is live")
         os.kill(pids[0], signal.SIGKILL)
         seen = {}
         for topic, body in events:

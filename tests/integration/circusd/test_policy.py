@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from support import free_port, pid_alive, wait_for
+from support import free_port, pid_alive, subscribed, wait_for
 
 from circus.events import EventSubscriber
 
@@ -262,7 +262,7 @@ def test_events_for_add_set_and_rm(circusd, worker_cmd):
         cmd = {worker_cmd} sleep
     """)
     with EventSubscriber(d.pubsub, ["watcher."], timeout=10) as events:
-        time.sleep(0.2)
+        wait_for(lambda: subscribed(d, events, "a", 30), message="the subscription is live")
         d.ok("add", name="dyn", cmd=f"{worker_cmd} sleep", start=True, waiting=True)
         d.ok("set", name="dyn", options={"graceful_timeout": 3}, waiting=True)
         d.ok("rm", name="dyn", waiting=True)
