@@ -23,6 +23,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from circus.config.converters import MAX_TEXT_LENGTH
 from circus.config.problems import Origin, Problems
@@ -45,7 +46,7 @@ class Entry:
     """One ``key = value`` and where it was read."""
 
     key: str
-    value: str
+    value: Any  # text read from a file; any JSON value in the dict form (config_from_dict)
     origin: Origin
 
 

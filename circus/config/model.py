@@ -15,24 +15,31 @@ import os
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from circus.config.limits import DEFAULT_MAX_PROCESSES
 from circus.config.substitution import referenced_sockets
 from circus.errors import ConfigProblem
 from papa_kernel.paths import default_kernel_socket, runtime_dir
 
+_V_co = TypeVar("_V_co", covariant=True)
 
-class FrozenMap(Mapping[str, Any]):
-    """An immutable, hashable mapping (insertion order kept; equal to a dict with same items)."""
+
+class FrozenMap(Mapping[str, _V_co]):
+    """An immutable, hashable mapping (insertion order kept; equal to a dict with same items).
+
+    ``FrozenMap[str]`` says what its values are; the values are stored :func:`freeze`-d, so
+    ``FrozenMap[Any]`` (or plain ``FrozenMap``) is for values that may be dicts or lists."""
 
     __slots__ = ("_data", "_hash")
 
-    def __init__(self, data: Mapping[str, Any] | None = None, **kwargs: Any):
-        self._data = {key: freeze(value) for key, value in {**(data or {}), **kwargs}.items()}
+    def __init__(self, data: Mapping[str, _V_co] | None = None, **kwargs: _V_co):
+        self._data: dict[str, _V_co] = {
+            key: freeze(value) for key, value in {**(data or {}), **kwargs}.items()
+        }
         self._hash: int | None = None
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> _V_co:
         return self._data[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -90,7 +97,7 @@ class StreamConfig:
     """Where a watcher's stdout or stderr goes: ``class`` plus the class's keyword options."""
 
     class_name: str
-    options: FrozenMap = field(default_factory=FrozenMap)
+    options: FrozenMap[Any] = field(default_factory=FrozenMap)
 
     def as_dict(self) -> dict[str, Any]:
         """The original ``stdout_stream`` mapping: ``{"class": ..., **options}``."""
@@ -158,12 +165,12 @@ class WatcherConfig:
     working_dir: str | None = None
     uid: int | str | None = None
     gid: int | str | None = None
-    env: FrozenMap = field(default_factory=FrozenMap)
+    env: FrozenMap[str] = field(default_factory=FrozenMap)
     copy_env: bool = False
     copy_path: bool = False
     virtualenv: str | None = None
     virtualenv_py_ver: str | None = None
-    rlimits: FrozenMap = field(default_factory=FrozenMap)  # name -> int, None = unlimited
+    rlimits: FrozenMap[int | None] = field(default_factory=FrozenMap)  # None = unlimited
     use_sockets: bool = False
     stdin_socket: str | None = None
     close_child_stdin: bool = True
@@ -188,11 +195,11 @@ class WatcherConfig:
     max_retry: int = 5
     retry_in: float = 7.0
     check_flapping: bool = True
-    flapping: FrozenMap = field(default_factory=FrozenMap)  # flapping.* overrides
-    hooks: FrozenMap = field(default_factory=FrozenMap)  # name -> HookSpec
+    flapping: FrozenMap[Any] = field(default_factory=FrozenMap)  # flapping.* overrides
+    hooks: FrozenMap[HookSpec] = field(default_factory=FrozenMap)  # by hook name
     stdout_stream: StreamConfig | None = None
     stderr_stream: StreamConfig | None = None
-    options: FrozenMap = field(default_factory=FrozenMap)  # free-form keys, for plugins
+    options: FrozenMap[Any] = field(default_factory=FrozenMap)  # free-form keys, for plugins
 
     @property
     def socket_refs(self) -> frozenset[str]:
@@ -225,14 +232,15 @@ class SocketConfig:
 
 @dataclass(frozen=True)
 class PluginConfig:
-    """A ``[plugin:NAME]`` section. ``config`` is every key but ``use``, as text, for the plugin;
-    ``watcher_options`` are the keys that are also watcher options, converted, for the watcher
-    that runs the plugin (named :attr:`watcher_name`)."""
+    """A ``[plugin:NAME]`` section. ``config`` is every key but ``use``, as written (text, or
+    JSON values in the dict form), for the plugin; ``watcher_options`` are the keys that are
+    also watcher options, converted, for the watcher that runs the plugin (named
+    :attr:`watcher_name`)."""
 
     name: str
     use: str
-    config: FrozenMap = field(default_factory=FrozenMap)
-    watcher_options: FrozenMap = field(default_factory=FrozenMap)
+    config: FrozenMap[Any] = field(default_factory=FrozenMap)
+    watcher_options: FrozenMap[Any] = field(default_factory=FrozenMap)
 
     @property
     def watcher_name(self) -> str:
@@ -248,7 +256,7 @@ class EnvSection:
     """An ``[env:PATTERNS]`` section: fnmatch patterns (case-insensitive) and its values."""
 
     patterns: tuple[str, ...]
-    values: FrozenMap
+    values: FrozenMap[str]
 
 
 @dataclass(frozen=True)
@@ -259,7 +267,7 @@ class CircusConfig:
     watchers: tuple[WatcherConfig, ...] = ()
     sockets: tuple[SocketConfig, ...] = ()
     plugins: tuple[PluginConfig, ...] = ()
-    env: FrozenMap = field(default_factory=FrozenMap)  # the [env] section
+    env: FrozenMap[str] = field(default_factory=FrozenMap)  # the [env] section
     env_sections: tuple[EnvSection, ...] = ()
     path: str | None = field(default=None, compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)
