@@ -70,7 +70,12 @@ def _words(text: str, watcher: WatcherConfig, key: str) -> list[str]:
         ) from None
 
 
-def _expand(value: str | tuple[str, ...] | None, variables, watcher, key) -> list[str]:
+def _expand(
+    value: str | tuple[str, ...] | None,
+    variables: Mapping[str, object],
+    watcher: WatcherConfig,
+    key: str,
+) -> list[str]:
     if not value:
         return []
     if isinstance(value, str):

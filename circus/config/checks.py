@@ -77,7 +77,7 @@ def check_watcher_sockets(
         )
 
 
-def check_unique(names: Sequence[tuple[str, Origin, str]], what: str, problems: Problems):
+def check_unique(names: Sequence[tuple[str, Origin, str]], what: str, problems: Problems) -> None:
     """Names that differ only in case are the same name for lookup: refuse both."""
     seen: dict[str, tuple[str, Origin]] = {}
     for name, origin, section in names:

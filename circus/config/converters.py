@@ -114,7 +114,9 @@ def to_int(value: object, minimum: int | None = None, maximum: int | None = None
     return number
 
 
-def _check_bounds(number: float, minimum: float | None, maximum: float | None, value: object):
+def _check_bounds(
+    number: float, minimum: float | None, maximum: float | None, value: object
+) -> None:
     if minimum is not None and number < minimum:
         raise _expect(f"a number >= {minimum}", value)
     if maximum is not None and number > maximum:

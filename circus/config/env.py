@@ -40,7 +40,9 @@ def _values(
     return values
 
 
-def global_env(section: Section | None, environ: Mapping[str, str], problems: Problems):
+def global_env(
+    section: Section | None, environ: Mapping[str, str], problems: Problems
+) -> dict[str, str]:
     """The ``[env]`` section's values, expanded."""
     if section is None:
         return {}

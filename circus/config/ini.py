@@ -172,7 +172,9 @@ def _is_rem(line: str) -> bool:
     return line[0] in "rR" and line.split(None, 1)[0].lower() == "rem"
 
 
-def _header(stripped: str, origin: Origin, sections: dict[str, Section], problems: Problems):
+def _header(
+    stripped: str, origin: Origin, sections: dict[str, Section], problems: Problems
+) -> Section | None:
     end = stripped.rfind("]")
     rest = stripped[end + 1 :].strip() if end > 0 else ""
     name = stripped[1:end].strip() if end > 0 else ""

@@ -25,7 +25,15 @@ from circus.config.checks import (
 )
 from circus.config.converters import to_bool
 from circus.config.ini import Entry, Section, read_document
-from circus.config.model import CircusConfig, FrozenMap
+from circus.config.model import (
+    CircusConfig,
+    CircusSettings,
+    EnvSection,
+    FrozenMap,
+    PluginConfig,
+    SocketConfig,
+    WatcherConfig,
+)
 from circus.config.names import check_command_modules, check_plugin_use, check_watcher_names
 from circus.config.problems import NOWHERE, Problems, nearest
 from circus.config.sections import build_plugin, build_settings, build_socket
@@ -199,7 +207,13 @@ def _unknown_section(section: Section, problems: Problems) -> None:
 
 
 def _build(
-    sections, problems: Problems, environ, path, files, log_warnings, import_names
+    sections: list[Section],
+    problems: Problems,
+    environ: Mapping[str, str],
+    path: str | None,
+    files: list[str],
+    log_warnings: bool,
+    import_names: bool,
 ) -> CircusConfig:
     by_kind: dict[str, list[Section]] = {k: [] for k in BY_KIND}
     for section in sections:
@@ -251,8 +265,13 @@ def _build(
 
 
 def _build_watchers(
-    sections: list[Section], environ, base, env_sections, problems: Problems, import_names: bool
-):
+    sections: list[Section],
+    environ: Mapping[str, str],
+    base: Mapping[str, str],
+    env_sections: list[EnvSection],
+    problems: Problems,
+    import_names: bool,
+) -> list[tuple[WatcherConfig, Section]]:
     watchers = []
     for section in sections:
         try:
@@ -274,7 +293,7 @@ def _build_watchers(
     return watchers
 
 
-def _peek_bool(section: Section, key: str, lookup) -> bool:
+def _peek_bool(section: Section, key: str, lookup: Mapping[str, str]) -> bool:
     entry = section.entries.get(key)
     if entry is None:
         return False
@@ -286,7 +305,14 @@ def _peek_bool(section: Section, key: str, lookup) -> bool:
 
 
 def _check_all(
-    by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems: Problems
+    by_kind: Mapping[str, list[Section]],
+    settings: CircusSettings,
+    circus_entries: Mapping[str, Entry],
+    sockets: list[SocketConfig],
+    watchers: list[tuple[WatcherConfig, Section]],
+    plugins: list[PluginConfig],
+    env_pairs: list[tuple[EnvSection, Section]],
+    problems: Problems,
 ) -> None:
     names = [(w.name, s.origin, s.name) for w, s in watchers]
     check_unique(names, "watcher", problems)

@@ -217,7 +217,9 @@ def to_rlimits(value: Any) -> dict[str, int | None]:
     return {cv.to_rlimit_name(str(name)): cv.to_rlimit(item) for name, item in value.items()}
 
 
-def _spec(key: str, convert, restart: bool, doc: str, field: str | None = None) -> OptionSpec:
+def _spec(
+    key: str, convert: Callable[[Any], Any], restart: bool, doc: str, field: str | None = None
+) -> OptionSpec:
     return OptionSpec(key, field or key, convert, restart, doc)
 
 

@@ -25,7 +25,7 @@ from circus.config.schema import (
     split_key,
 )
 from circus.config.substitution import substitute_env
-from circus.errors import ConfigError
+from circus.errors import ConfigError, ConfigProblem
 from circus.util.endpoints import parse_endpoint
 
 Converter = Callable[[Any], Any]
@@ -210,7 +210,9 @@ def convert_entries(
     return values, entries
 
 
-def build_settings(section: Section | None, env: Mapping[str, str], problems: Problems):
+def build_settings(
+    section: Section | None, env: Mapping[str, str], problems: Problems
+) -> tuple[CircusSettings, dict[str, Entry]]:
     """The ``[circus]`` section (defaults when absent)."""
     if section is None:
         return CircusSettings(), {}
@@ -227,7 +229,9 @@ def build_settings(section: Section | None, env: Mapping[str, str], problems: Pr
     return CircusSettings(**values), entries
 
 
-def build_socket(section: Section, env: Mapping[str, str], problems: Problems):
+def build_socket(
+    section: Section, env: Mapping[str, str], problems: Problems
+) -> SocketConfig | None:
     """A ``[socket:NAME]`` section, or None if its name is unusable."""
     name = section.name.split(":", 1)[1].strip().lower()
     if not name or not all(c.isalnum() or c in "_.-" for c in name):
@@ -256,7 +260,9 @@ def build_socket(section: Section, env: Mapping[str, str], problems: Problems):
 PLUGIN_EXCLUDED = ("cmd", "args", "executable", "shell", "shell_args")
 
 
-def build_plugin(section: Section, env: Mapping[str, str], problems: Problems):
+def build_plugin(
+    section: Section, env: Mapping[str, str], problems: Problems
+) -> PluginConfig | None:
     """A ``[plugin:NAME]`` section, or None if it has no usable ``use``."""
     name = section.name.split(":", 1)[1].strip()
     config: dict[str, Any] = {}
@@ -299,5 +305,5 @@ def _is_watcher_key(key: str) -> bool:
     return key in WATCHER_OPTIONS or any(key.startswith(p) for p in WATCHER_PREFIXES)
 
 
-def _place(problem, entry: Entry):
+def _place(problem: ConfigProblem, entry: Entry) -> ConfigProblem:
     return dataclasses.replace(problem, file=entry.origin.file, line=entry.origin.line)

@@ -181,7 +181,14 @@ def _finish_stream(
     return finish_stream(values.get(field) or {}, report)
 
 
-def _requires(values, key: str, needed: str, problems: Problems, origin: Origin, section: str):
+def _requires(
+    values: Mapping[str, Any],
+    key: str,
+    needed: str,
+    problems: Problems,
+    origin: Origin,
+    section: str,
+) -> None:
     if values.get(key) and not values.get(needed):
         problems.error(f"{key} requires {needed} = true", origin, section, key)
 
