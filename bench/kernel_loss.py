@@ -3,9 +3,11 @@
     .venv/bin/python bench/kernel_loss.py [--trials 5] [--clients 4] [--workers 2]
 
 A circusd serves ``[socket:web]`` (127.0.0.1, a free port) with ``use_sockets`` workers
-(tests/integration/circusd/worker.py ``http``, output to /dev/null so that orphans do not die
-on their own). ``--clients`` threads send HTTP requests back to back. Two scenarios, each
-``--trials`` times on a fresh circusd:
+(tests/integration/circusd/worker.py) of two kinds: ``devnull`` (``http``, output to
+/dev/null) and ``logging`` (``http-logging``: a threaded http.server logging each request to
+stderr through the kernel, like the demo; once the kernel is dead its orphans fail every
+request). ``--clients`` threads send HTTP requests back to back. Two scenarios, each
+``--trials`` times per kind of worker on a fresh circusd:
 
 - **kernel**: ``kill -9`` of papa-kernel. Measured from the kill: the failed requests, the
   time to the first failure (until then the orphans served), to the last failure (from then
@@ -34,9 +36,11 @@ sys.path.insert(0, str(REPO / "tests"))  # the integration tests' helpers: circu
 from support import Circusd, Load, free_port, http_web_config, subreaper, wait_for  # noqa: E402
 
 
-def trial(workdir: str, scenario: str, clients: int, workers: int) -> dict[str, float]:
+def trial(
+    workdir: str, scenario: str, clients: int, workers: int, logging: bool
+) -> dict[str, float]:
     port = free_port()
-    daemon = Circusd(workdir, http_web_config(port, workers))
+    daemon = Circusd(workdir, http_web_config(port, workers, logging=logging))
     loads = [Load(port, interval=0) for _ in range(clients)]
     try:
         daemon.start()
@@ -84,16 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="circus-kernel-loss-") as tmp, subreaper():
         os.environ["XDG_RUNTIME_DIR"] = tmp
-        for scenario in ("kernel", "both"):
-            results = []
-            for i in range(args.trials):
-                result = trial(f"{tmp}/{scenario}{i}", scenario, args.clients, args.workers)
-                print(f"{scenario} #{i}: {result}", file=sys.stderr, flush=True)
-                results.append(result)
-            rows.append((scenario, results))
+        for kind in ("devnull", "logging"):
+            for scenario in ("kernel", "both"):
+                results = []
+                for i in range(args.trials):
+                    result = trial(
+                        f"{tmp}/{kind}-{scenario}{i}",
+                        scenario,
+                        args.clients,
+                        args.workers,
+                        logging=kind == "logging",
+                    )
+                    print(f"{kind} {scenario} #{i}: {result}", file=sys.stderr, flush=True)
+                    results.append(result)
+                rows.append((f"{scenario}, {kind}", results))
     print(
-        "| scenario | failed requests | first failure s | last failure s | first answer by a "
-        "new worker s |"
+        "| scenario, workers | failed requests | first failure s | last failure s "
+        "| first answer by a new worker s |"
     )
     print("|---|---|---|---|---|")
     for scenario, results in rows:

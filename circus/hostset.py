@@ -10,12 +10,15 @@ circusd holds a duplicate of every kernel socket (:mod:`circus.hosts.kernel_fds`
 kernel does not close them. Recovering from a lost kernel, in this order (docs/kernel.md,
 "When the kernel dies"):
 
-1. the watchers of the kernel say ``recovering``; its workers, orphaned, keep serving on the
-   sockets they inherited;
+1. the watchers of the kernel say ``recovering``; if the kernel process is known dead (a
+   pidfd on it, opened from SO_PEERCRED, is readable), its workers are verified and killed at
+   once (:mod:`circus.orphans`): their output pipes are broken, and while our duplicates keep
+   the addresses open new connections wait in the backlog. A dropped connection to a live
+   kernel kills nothing;
 2. a kernel is found or started, handed the duplicates (``--socket-fd``), and the processes it
    still knows are listed;
 3. the orphans (workers circusd knew that the kernel no longer knows) are verified and killed
-   (:mod:`circus.orphans`) and their exits awaited: they hold the listening addresses;
+   and their exits awaited: they hold the listening addresses;
 4. the sockets are bound in the kernel (the handed-over ones are claimed: same address, same
    queue, no connection refused); then the vanished processes are reported to the arbiter's
    ``on_vanished`` callback (policy: respawn them).
@@ -46,6 +49,10 @@ log = logging.getLogger(__name__)
 KERNEL_PREFIX = "circus."
 #: After stopping every worker, how long to wait for the kernel to become idle.
 KERNEL_IDLE_WAIT = 2.0
+#: After a kernel connection broke, how long to wait for the kernel process to be known dead
+#: (its pidfd readable: it closes its sockets just before it exits) before taking it for a
+#: dropped connection to a live kernel, whose workers are not touched.
+KERNEL_EXIT_WAIT = 0.5
 #: Longest pause between two attempts to get a lost kernel back.
 MAX_RECOVERY_DELAY = 5.0
 
@@ -202,15 +209,17 @@ class HostSet:
 
         return record_path(kernel_socket_path(self.papa_endpoint))
 
-    async def end_orphans(self) -> None:
+    async def end_orphans(self, kernel_dead: bool = False) -> None:
         """Kill the workers circusd knew (or a previous circusd recorded) that the kernel does
-        not run: orphans of a lost kernel. Waits until they are gone (bounded)."""
+        not run: orphans of a lost kernel. Waits until they are gone (bounded). With
+        ``kernel_dead`` (the kernel process is known to have exited) all of them are orphans:
+        the kernel is not asked."""
         host = self.kernel
         if host is None:
             return
         candidates = {*self._recorded, *(self.record.live.values() if self.record else ())}
-        lost: list[RecordedWorker] = []
-        if candidates:
+        lost: list[RecordedWorker] = list(candidates) if kernel_dead else []
+        if candidates and not kernel_dead:
             running = await host.list_processes(KERNEL_PREFIX)
             alive = {(p.name, p.pid) for p in running if p.running}
             lost = [w for w in candidates if (w.name, w.pid) not in alive]
@@ -239,9 +248,14 @@ class HostSet:
     async def _recover_kernel(self) -> None:
         from circus.hosts.kernel import ensure_kernel
 
-        host = self._hosts[True]
+        host: Any = self._hosts[True]
         delay = 0.1
         try:
+            if await host.kernel_exited(KERNEL_EXIT_WAIT):
+                # Its workers' output pipes are broken: they fail every request that makes
+                # them write. Killed now, the connections wait in the backlog of our
+                # duplicates until the new kernel's workers accept them.
+                await self.end_orphans(kernel_dead=True)
             while not self._closing:
                 try:
                     handover = [f"--socket-fd={n}={s.fileno()}" for n, s in self._held.items()]

@@ -22,12 +22,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import select
 import signal
 from collections.abc import Iterable
 
 import psutil
 
+from circus.util.pidfd import has_exited
 from circus.worker_record import RecordedWorker
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,6 @@ def _open_verified(worker: RecordedWorker) -> int | None:
     return pidfd
 
 
-def _exited(pidfd: int) -> bool:
-    return bool(select.select([pidfd], [], [], 0)[0])
-
-
 def kill_orphans(workers: Iterable[RecordedWorker]) -> list[int]:
     """SIGKILL the process group of every recorded worker that verifiably still runs; return
     pidfds of the killed leaders (the caller waits for them and closes them).
@@ -84,7 +80,7 @@ def kill_orphans(workers: Iterable[RecordedWorker]) -> list[int]:
     for worker, pidfd in verified:
         try:
             # The pidfd keeps the pid (and so the group id) from being reused while we hold it.
-            if not _exited(pidfd):
+            if not has_exited(pidfd):
                 os.killpg(worker.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError) as exc:
             log.warning("%s: cannot kill orphan pid %d: %s", worker.name, worker.pid, exc)

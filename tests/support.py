@@ -132,21 +132,23 @@ class Load(threading.Thread):
 CIRCUSD_WORKER = os.path.join(os.path.dirname(__file__), "integration", "circusd", "worker.py")
 
 
-def http_web_config(port: int, numprocesses: int = 2) -> str:
+def http_web_config(port: int, numprocesses: int = 2, logging: bool = False) -> str:
     """A ``[socket:web]`` on 127.0.0.1:``port`` served by ``use_sockets`` HTTP workers that
-    write to /dev/null (an orphan logging to a dead kernel's pipe would die on its own)."""
+    write to /dev/null, or with ``logging`` log each request to stderr through their host
+    (worker.py ``http-logging``: an orphan of a dead kernel then fails every request)."""
     import sys
 
+    mode = "http-logging" if logging else "http"
     return f"""
         [socket:web]
         host = 127.0.0.1
         port = {port}
 
         [watcher:web]
-        cmd = {sys.executable} {CIRCUSD_WORKER} http $(circus.sockets.web)
+        cmd = {sys.executable} {CIRCUSD_WORKER} {mode} $(circus.sockets.web)
         use_sockets = true
         numprocesses = {numprocesses}
-        close_child_stdout = true
+        close_child_stdout = {str(not logging).lower()}
     """
 
 

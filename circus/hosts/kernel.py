@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 
 from circus.errors import KernelError, SpawnError
@@ -61,6 +62,7 @@ from circus.hosts.kernel_protocol import (
     pattern,
     to_host_events,
 )
+from circus.util.pidfd import exited_within
 from circus.util.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,9 @@ class KernelHost(ProcessHost):
         #: clear while a batch is in the handler or not yet acknowledged
         self._between_batches = asyncio.Event()
         self._between_batches.set()
+        #: a pidfd on the kernel process of the current session (unix endpoints), to tell a
+        #: dead kernel from a dropped connection (see kernel_exited)
+        self._kernel_pidfd: int | None = None
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -179,11 +184,36 @@ class KernelHost(ProcessHost):
                 f"the server at {self.endpoint} is not papa-kernel (it answered "
                 f"'version' with: {exc}); circusd needs papa-kernel"
             ) from None
+        self._watch_kernel_process(channel)
         command = f"watch processes follow=1 dropped=1 {pattern(self.prefix)}"
         self._watch, _first = await WatchChannel.start(self.endpoint, command)
         self._watch_task = asyncio.get_running_loop().create_task(
             self._deliver_forever(self._watch), name="papa-kernel watch"
         )
+
+    def _watch_kernel_process(self, channel: CommandChannel) -> None:
+        """Open a pidfd on the kernel at the other end of ``channel`` (its pid from
+        SO_PEERCRED, read while it answers, so the pidfd is on that very process)."""
+        self._close_kernel_pidfd()
+        try:
+            pid = channel.peer_pid
+            if pid:
+                self._kernel_pidfd = os.pidfd_open(pid)
+        except OSError as exc:  # gone already, or not ours to see: a loss tells the rest
+            log.debug("no pidfd on papa-kernel: %s", exc)
+
+    def _close_kernel_pidfd(self) -> None:
+        pidfd, self._kernel_pidfd = self._kernel_pidfd, None
+        if pidfd is not None:
+            os.close(pidfd)
+
+    async def kernel_exited(self, timeout: float) -> bool:
+        """True if the kernel process this host was last connected to is known to have exited
+        (its pidfd is or becomes readable within ``timeout``). False if it still runs, or if
+        its process is unknown (a TCP endpoint): then only a dropped connection is known."""
+        if self._kernel_pidfd is None:
+            return False
+        return await exited_within(self._kernel_pidfd, timeout)
 
     async def _deliver_forever(self, watch: WatchChannel) -> None:
         try:
@@ -277,6 +307,7 @@ class KernelHost(ProcessHost):
         """Close both connections. Processes and sockets stay in the kernel. A batch being
         handled right now is not acknowledged, so it is delivered again after ``open()``."""
         self._closing = True
+        self._close_kernel_pidfd()
         await self._releases.cancel()
         await self._drop_connections()
         if self._dropping is not None and self._dropping is not asyncio.current_task():

@@ -94,10 +94,16 @@ def _check_peer(writer: asyncio.StreamWriter, endpoint: Endpoint) -> None:
         raise
 
 
-def check_peer(sock: socket.socket, endpoint: Endpoint) -> None:
-    """KernelUntrusted unless the unix socket's peer runs as our own user (see _check_peer)."""
+def peer_credentials(sock: socket.socket) -> tuple[int, int]:
+    """(pid, uid) of the process at the other end of a unix socket (SO_PEERCRED)."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED.size)
     pid, uid, _gid = PEERCRED.unpack(raw)
+    return pid, uid
+
+
+def check_peer(sock: socket.socket, endpoint: Endpoint) -> None:
+    """KernelUntrusted unless the unix socket's peer runs as our own user (see _check_peer)."""
+    pid, uid = peer_credentials(sock)
     if uid != os.geteuid():
         raise KernelUntrusted(
             f"papa-kernel at {endpoint} runs as uid {uid} (pid {pid}), not as the running user "
@@ -142,6 +148,13 @@ class CommandChannel:
     def lost(self) -> KernelError | None:
         """Why the channel is unusable, or None while it works."""
         return self._lost
+
+    @property
+    def peer_pid(self) -> int | None:
+        """The kernel's pid (SO_PEERCRED), or None on a TCP endpoint."""
+        if not self._endpoint.path:
+            return None
+        return peer_credentials(self._writer.get_extra_info("socket"))[0]
 
     def send(self, line: str) -> asyncio.Future:
         """Write one command line now; the future gets its reply body (or KernelError)."""

@@ -8,6 +8,9 @@
 - ``http-graceful FD``: like ``http``, but SIGTERM lets the request in progress finish and
   leaves the connections not yet accepted to the other workers sharing the socket (the way
   real servers stop, and what a replacement without downtime relies on);
+- ``http-logging FD``: like ``http``, but a threaded ``http.server`` that logs each request
+  to stderr before answering it (the demo's ``python -m http.server``): when that pipe is
+  broken (its kernel died), every request fails, while the worker lives on;
 - ``spawn-child``: start a child ``sleep`` process, print both pids, sleep;
 - ``lines N``: print N numbered lines, then sleep forever;
 - ``record FILE``: append received signal names to FILE (TERM exits).
@@ -96,6 +99,21 @@ elif mode == "http":
     while True:
         conn, _ = listener.accept()
         count = serve(conn, count)
+elif mode == "http-logging":
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = f"{pid}\n".encode()
+            self.send_response(200)  # logs the request to stderr
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = socket.socket(fileno=int(sys.argv[2]))
+    server.serve_forever()
 elif mode == "http-graceful":
     import selectors
 

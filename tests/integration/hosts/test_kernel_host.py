@@ -483,6 +483,29 @@ def test_a_dead_kernel_is_reported_not_a_hang(kdir):
             kernel.stop()
 
 
+def test_a_dropped_connection_is_not_a_dead_kernel(kernel):
+    """circusd kills a lost kernel's workers at once only if the kernel is known dead: a
+    connection that breaks while the kernel runs must not look like its death."""
+
+    async def main():
+        reported = asyncio.Event()
+        host = KernelHost(kernel.endpoint, on_lost=lambda error: reported.set())
+        await host.open(Collector())
+        try:
+            # Break the command connection from our side: the kernel lives on.
+            host._commands._writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(KernelError):
+                await host.list_processes()
+            await asyncio.wait_for(reported.wait(), 10)
+            assert not await host.kernel_exited(0.2)
+            os.kill(kernel.pid, signal.SIGKILL)
+            assert await host.kernel_exited(10)
+        finally:
+            await host.close()
+
+    run(main())
+
+
 def test_loopback_tcp_endpoint(kdir):
     kernel = RunningKernel(kdir, tcp=True)
 

@@ -1,0 +1,28 @@
+"""Waiting on a pidfd: readable once its process has exited (an event, no polling)."""
+
+from __future__ import annotations
+
+import asyncio
+import select
+
+
+def has_exited(pidfd: int) -> bool:
+    """True if the process of ``pidfd`` has exited (now, without waiting)."""
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+async def exited_within(pidfd: int, timeout: float) -> bool:
+    """True once the process of ``pidfd`` has exited, False if it still runs after ``timeout``.
+    The pidfd stays open (the caller owns it)."""
+    if has_exited(pidfd):
+        return True
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.add_reader(pidfd, lambda: done.done() or done.set_result(None))
+    try:
+        await asyncio.wait_for(done, timeout)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(pidfd)
