@@ -1,12 +1,13 @@
 """Losing papa-kernel under HTTP load: failed requests and time until the service is back.
 
-    .venv/bin/python bench/kernel_loss.py [--trials 5] [--clients 4] [--workers 2]
+    .venv/bin/python bench/kernel_loss.py [--trials 5] [--clients 4] [--workers 2] [--interval 0]
 
 A circusd serves ``[socket:web]`` (127.0.0.1, a free port) with ``use_sockets`` workers
 (tests/integration/circusd/worker.py) of two kinds: ``devnull`` (``http``, output to
 /dev/null) and ``logging`` (``http-logging``: a threaded http.server logging each request to
 stderr through the kernel, like the demo; once the kernel is dead its orphans fail every
-request). ``--clients`` threads send HTTP requests back to back. Two scenarios, each
+request). ``--clients`` threads send HTTP requests back to back (or ``--interval`` seconds
+apart). Two scenarios, each
 ``--trials`` times per kind of worker on a fresh circusd:
 
 - **kernel**: ``kill -9`` of papa-kernel. Measured from the kill: the failed requests, the
@@ -37,18 +38,18 @@ from support import Circusd, Load, free_port, http_web_config, subreaper, wait_f
 
 
 def trial(
-    workdir: str, scenario: str, clients: int, workers: int, logging: bool
+    workdir: str, scenario: str, clients: int, workers: int, logging: bool, interval: float
 ) -> dict[str, float]:
     port = free_port()
     daemon = Circusd(workdir, http_web_config(port, workers, logging=logging))
-    loads = [Load(port, interval=0) for _ in range(clients)]
+    loads = [Load(port, interval) for _ in range(clients)]
     try:
         daemon.start()
         old = set(daemon.pids("web"))
         kernel = daemon.kernel_pid()
         for load in loads:
             load.start()
-        wait_for(lambda: sum(load.ok for load in loads) > 200, message="load running")
+        wait_for(lambda: sum(load.ok for load in loads) > 50, message="load running")
         if scenario == "kernel":
             since = time.monotonic()
             os.kill(kernel, signal.SIGKILL)
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="circus-kernel-loss-") as tmp, subreaper():
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                         args.clients,
                         args.workers,
                         logging=kind == "logging",
+                        interval=args.interval,
                     )
                     print(f"{kind} {scenario} #{i}: {result}", file=sys.stderr, flush=True)
                     results.append(result)

@@ -4,8 +4,9 @@ The workers outlive the kernel (orphans) and keep the port bound. circusd must f
 without the kernel, kill them (only verified ones), bind again and serve, and ``status`` must
 say what is going on meanwhile. While circusd runs, it also keeps the listening socket itself
 alive (it holds a duplicate and hands it to the next kernel), so no connection is refused.
-Workers write to /dev/null (``close_child_stdout``): an orphan that logged to the kernel's dead
-pipe would die on its own at its next write, hiding the defect.
+Workers write to /dev/null (``close_child_stdout``), except in the test of workers that log
+each request through the kernel: those fail every request once the kernel's pipe is broken, so
+circusd kills the orphans as soon as the kernel is known dead.
 """
 
 import os
