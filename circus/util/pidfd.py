@@ -17,8 +17,13 @@ async def exited_within(pidfd: int, timeout: float) -> bool:
     if has_exited(pidfd):
         return True
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(pidfd, lambda: done.done() or done.set_result(None))
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(pidfd, readable)
     try:
         await asyncio.wait_for(done, timeout)
         return True
