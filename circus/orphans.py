@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 import psutil
 
-from circus.util.pidfd import has_exited
+from circus.util.pidfd import exited_within, has_exited
 from circus.worker_record import RecordedWorker
 
 log = logging.getLogger(__name__)
@@ -97,20 +97,14 @@ async def wait_exited(pidfds: list[int], timeout: float = ORPHAN_EXIT_WAIT) -> b
     """Wait until every pidfd reports its process gone (then its sockets are closed); close
     them. False if some were still there after ``timeout``."""
     loop = asyncio.get_running_loop()
-    waiters = []
-    for pidfd in pidfds:
-        done = loop.create_future()
-        loop.add_reader(pidfd, lambda d=done: d.done() or d.set_result(None))
-        waiters.append(done)
+    deadline = loop.time() + timeout
     try:
-        if waiters:
-            await asyncio.wait_for(asyncio.gather(*waiters), timeout)
+        for pidfd in pidfds:  # killed together: the later ones are mostly gone by their turn
+            if not await exited_within(pidfd, max(0.0, deadline - loop.time())):
+                log.warning("orphans of the lost kernel still running after %.1fs", timeout)
+                return False
         return True
-    except TimeoutError:
-        log.warning("orphans of the lost kernel still running after %.1fs", timeout)
-        return False
     finally:
         for pidfd in pidfds:
-            loop.remove_reader(pidfd)
             with contextlib.suppress(OSError):
                 os.close(pidfd)
