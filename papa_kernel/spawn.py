@@ -34,14 +34,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from papa_kernel.errors import SpawnError
+from papa_kernel.protocol import MAX_DIGITS, is_decimal, show_value
 
 CAPTURE, DEVNULL, STDOUT = "capture", "devnull", "stdout"  # stream modes
 EXEC_FAILED = 127  # exit status of a hand-forked child that could not exec (shell convention)
 UNLIMITED_WORDS = frozenset({"unlimited", "infinity", "-1"})
 MAX_RLIMIT = 2**63 - 1  # setrlimit() takes a signed 64-bit value here (RLIM_INFINITY is -1)
 MAX_ID = 2**32 - 2  # uid_t/gid_t; 2**32-1 is (uid_t)-1, "leave unchanged" to setresuid()
-MAX_DIGITS = 40  # longer numbers are refused before int()
-SHOWN_CHARS = 40  # error messages quote at most this much of a bad value
 FileAction = tuple[int, int, int]  # (os.POSIX_SPAWN_DUP2, source fd, target fd)
 # Dispositions the kernel may have set (Python ignores SIGPIPE/SIGXFSZ) that exec would keep.
 SIGNALS_TO_DEFAULT = frozenset(
@@ -110,7 +109,7 @@ def resolve_user(value: str) -> tuple[int, int, str | None]:
         try:
             entry = pwd.getpwnam(value)
         except (KeyError, ValueError):  # ValueError: an embedded NUL
-            raise SpawnError(f'Unknown user "{_show(value)}"') from None
+            raise SpawnError(f'Unknown user "{show_value(value)}"') from None
     return entry.pw_uid, entry.pw_gid, entry.pw_name
 
 
@@ -121,25 +120,25 @@ def resolve_group(value: str) -> int:
     try:
         return grp.getgrnam(value).gr_gid
     except (KeyError, ValueError):
-        raise SpawnError(f'Unknown group "{_show(value)}"') from None
+        raise SpawnError(f'Unknown group "{show_value(value)}"') from None
 
 
 def resolve_rlimit(name: str, value: str) -> tuple[int, int]:
     """``("nofile", "1024")`` -> ``(resource.RLIMIT_NOFILE, 1024)``; unlimited words allowed."""
     number = getattr(resource, f"RLIMIT_{name.upper()}", None)
     if number is None or not name:
-        raise SpawnError(f'Unknown rlimit "{_show(name)}"')
+        raise SpawnError(f'Unknown rlimit "{show_value(name)}"')
     if value.lower() in UNLIMITED_WORDS:
         return number, resource.RLIM_INFINITY
     if not _is_number(value):
         raise SpawnError(
-            f'Option "rlimit.{name}" must be an integer or "unlimited", not "{_show(value)}"'
+            f'Option "rlimit.{name}" must be an integer or "unlimited", not "{show_value(value)}"'
         )
     limit = int(value)
     if limit > MAX_RLIMIT:
         raise SpawnError(
             f'Option "rlimit.{name}" must be between 0 and {MAX_RLIMIT} (or "unlimited"), '
-            f"not {_show(value)}"
+            f"not {show_value(value)}"
         )
     return number, limit
 
@@ -158,19 +157,15 @@ def check_rlimit_allowed(name: str, number: int, limit: int) -> None:
 
 
 def _is_number(value: str) -> bool:
-    """ASCII digits only (``str.isdigit`` accepts ``²``, which ``int()`` refuses), not absurd."""
-    return value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS
+    """ASCII digits only (:func:`~papa_kernel.protocol.is_decimal`), not absurdly long."""
+    return is_decimal(value) and len(value) <= MAX_DIGITS
 
 
 def _check_id(key: str, value: str) -> int:
     number = int(value)
     if number > MAX_ID:
-        raise SpawnError(f'Option "{key}" must be between 0 and {MAX_ID}, not {_show(value)}')
+        raise SpawnError(f'Option "{key}" must be between 0 and {MAX_ID}, not {show_value(value)}')
     return number
-
-
-def _show(value: str) -> str:
-    return value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "..."
 
 
 def find_executable(name: str, env: Mapping[str, str]) -> str:
