@@ -22,6 +22,7 @@ import sys
 
 from papa_kernel import __version__, paths, spawn
 from papa_kernel.errors import KernelError
+from papa_kernel.protocol import is_decimal
 from papa_kernel.server import Server, StartupError
 from papa_kernel.sockets import MAX_PORT
 
@@ -93,7 +94,7 @@ def parse_tcp(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host:
         raise StartupError(f'--tcp needs HOST:PORT, not "{text}"')
-    if not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= MAX_PORT):
+    if not (is_decimal(port) and len(port) <= 5 and int(port) <= MAX_PORT):
         raise StartupError(
             f'--tcp needs HOST:PORT with a port between 0 and {MAX_PORT}, not "{text}"'
         )
@@ -135,7 +136,7 @@ def parse_socket_fd(text: str) -> tuple[str, int]:
     if not sep or not name or any(c in name for c in " :*"):
         raise StartupError(f'--socket-fd needs NAME=FD (a name without spaces, ":" or "*"), '
                            f'not "{text}"')  # fmt: skip
-    if not (fd_text.isascii() and fd_text.isdigit() and len(fd_text) <= 9 and int(fd_text) > 2):
+    if not (is_decimal(fd_text) and len(fd_text) <= 9 and int(fd_text) > 2):
         raise StartupError(f'--socket-fd needs a file descriptor above 2, not "{text}"')
     try:
         is_socket = stat.S_ISSOCK(os.fstat(int(fd_text)).st_mode)

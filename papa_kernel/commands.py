@@ -22,6 +22,7 @@ from papa_kernel.processes import ProcessEntry
 from papa_kernel.protocol import (
     MAX_DIGITS,
     check_name,
+    is_decimal,
     parse_bool,
     select_names,
     show_value,
@@ -285,7 +286,7 @@ def signal_command(session: Session, args: list[str]) -> str:
 
 def parse_signal(text: str) -> int:
     """``TERM``, ``SIGTERM``, ``term`` or ``15`` -> 15."""
-    if text.isascii() and text.isdigit():
+    if is_decimal(text):
         number = int(text) if len(text) <= MAX_DIGITS else -1
         if number not in signal.valid_signals():
             raise CommandError(f'Unknown signal number "{show_value(text)}"')
