@@ -93,23 +93,22 @@ class OutputStream:
     def drop_overflow(self) -> None:
         """Drop the oldest whole chunks while over capacity; the newest chunk always stays."""
         while self.nbytes > self.capacity and len(self.chunks) > 1:
-            seq, chunk_time, data = self.chunks.popleft()
-            self.nbytes -= len(data)
-            self.dropped_pending += len(data)
-            self.dropped_total += len(data)
-            self.drop_seq = seq
-            self.drop_time = chunk_time  # the record sorts where the chunk was: keep its time
+            self._drop_oldest()
 
     def drop_all(self) -> None:
         """Drop every buffered chunk, counted and reported like an overflow (a client refused
         them again after the process exited, so they cannot be kept for a later try)."""
         while self.chunks:
-            seq, chunk_time, data = self.chunks.popleft()
-            self.nbytes -= len(data)
-            self.dropped_pending += len(data)
-            self.dropped_total += len(data)
-            self.drop_seq = seq
-            self.drop_time = chunk_time
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        """Drop the oldest chunk, counted (reported by the next ``dropped`` record)."""
+        seq, chunk_time, data = self.chunks.popleft()
+        self.nbytes -= len(data)
+        self.dropped_pending += len(data)
+        self.dropped_total += len(data)
+        self.drop_seq = seq
+        self.drop_time = chunk_time  # the record sorts where the chunk was: keep its time
 
     def unsent(self, after_seq: int) -> Iterator[tuple[int, float, bytes]]:
         """Chunks with a sequence number above ``after_seq``, oldest first."""
