@@ -134,22 +134,12 @@ class OutdatedWorkers:
             self._outdated_task = None
 
     async def _reload_outdated(self) -> None:
-        try:
-            replaced = await self._replace_all_outdated()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a background task: its failure must be seen, not lost
-            log.exception("%s: replacing the outdated processes failed", self.name)
-            return
-        if replaced:
-            log.info("%s: replaced %d outdated processes", self.name, replaced)
-
-    async def _replace_all_outdated(self) -> int:
+        """The background replacement (a task of ``self.tasks``, which logs its failure)."""
         replaced = 0
         while True:
             async with self._lock:
                 if self.state is not WatcherState.ACTIVE:
-                    return replaced
+                    break
                 outdated = self.outdated()
                 if not outdated:
                     break
@@ -159,9 +149,10 @@ class OutdatedWorkers:
                     break  # the rest is being stopped already
                 oldest = min(running, key=lambda p: p.started)
                 if not await self._replace_outdated(oldest):
-                    return replaced
+                    break  # it did not come up: the outdated ones keep serving
                 replaced += 1
-        return replaced
+        if replaced:
+            log.info("%s: replaced %d outdated processes", self.name, replaced)
 
     async def _replace_outdated(self, old: Process) -> Any:
         """Replace one process (lock held): the new one first, then the old one once the new
