@@ -58,7 +58,7 @@ def decode_request(body: bytes | str) -> Request:
     the id if it is the first or the last key of the top-level object, else it is ``None``.
     """
     if len(body) > MAX_REQUEST_BYTES:
-        raise _tagged(
+        raise tagged(
             MessageError(
                 f"message invalid: request of {len(body)} bytes exceeds the limit of "
                 f"{MAX_REQUEST_BYTES} bytes ({MAX_REQUEST_BYTES // 1024**2} MiB)"
@@ -76,7 +76,7 @@ def decode_request(body: bytes | str) -> Request:
     try:
         data = boundedjson.loads(body)
     except ValueError as exc:
-        raise _tagged(InvalidJSONError(f"json invalid: {exc}"), salvage_id(body)) from None
+        raise tagged(InvalidJSONError(f"json invalid: {exc}"), salvage_id(body)) from None
     if not isinstance(data, dict):
         raise InvalidJSONError(
             f"json invalid: a request must be a JSON object, got {_json_type(data)}"
@@ -85,16 +85,16 @@ def decode_request(body: bytes | str) -> Request:
     cast = data.get("msg_type") == CAST
     command = data.get("command")
     if command is None:
-        raise _tagged(MessageError("message invalid 'command' is missing"), mid, cast)
+        raise tagged(MessageError("message invalid 'command' is missing"), mid, cast)
     if not isinstance(command, str):
-        raise _tagged(
+        raise tagged(
             MessageError(f"message invalid 'command' must be a string, got {command!r}"), mid, cast
         )
     properties = data.get("properties")
     if properties is None:
         properties = {}
     if not isinstance(properties, dict):
-        raise _tagged(
+        raise tagged(
             MessageError(
                 f"message invalid 'properties' must be an object, got {_json_type(properties)}"
             ),
@@ -104,7 +104,9 @@ def decode_request(body: bytes | str) -> Request:
     return Request(command=command, properties=properties, id=mid, cast=cast)
 
 
-def _tagged(exc: MessageError, mid: Any, cast: bool = False) -> MessageError:
+def tagged(exc: MessageError, mid: Any, cast: bool = False) -> MessageError:
+    """``exc`` carrying the request's id and cast flag (``exc.request_id``, ``exc.cast``) for
+    the error reply (see :func:`decode_request`)."""
     exc.request_id = mid  # type: ignore[attr-defined]
     exc.cast = cast  # type: ignore[attr-defined]
     return exc

@@ -38,6 +38,7 @@ from circus.control.codec import (
     error_from_exception,
     ok_reply,
     salvage_id,
+    tagged,
 )
 from circus.control.commands import Command, get_commands
 from circus.errors import CircusError, MessageError, UnknownCommandError
@@ -234,8 +235,9 @@ def frames_error(parts: list[bytes]) -> MessageError:
     what = f"{len(parts)} frames"
     if framing_envelope(parts):
         what += ", an empty delimiter and the body: REQ sockets are not supported"
-    exc = MessageError(
-        f"message invalid: got {what}; send the JSON request as one frame from a DEALER socket"
+    return tagged(
+        MessageError(
+            f"message invalid: got {what}; send the JSON request as one frame from a DEALER socket"
+        ),
+        salvage_id(parts[-1]) if parts else None,
     )
-    exc.request_id = salvage_id(parts[-1]) if parts else None  # type: ignore[attr-defined]
-    return exc
