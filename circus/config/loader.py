@@ -73,8 +73,7 @@ def load_config(
         raise ConfigError(problems.make(f"the configuration file {path!r} {reason}"))
     with gc_paused():
         document = read_document(path, problems, environ)
-    sections = list(document.sections.values())
-    with gc_paused():
+        sections = list(document.sections.values())
         return _build(sections, problems, environ, path, document.files, log_warnings, import_names)
 
 
