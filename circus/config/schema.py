@@ -137,7 +137,7 @@ def to_stream_class(value: Any) -> str:
     builtin = so.builtin_class_name(text)
     if builtin is not None:
         return builtin
-    if "." in text and not text.lower().startswith(("circus.stream.", "circus.streams.")):
+    if so.is_custom_class_path(text):
         return cv.to_dotted_name(text)
     classes = tuple(so.CLASS_OPTIONS)
     hint = nearest(text.rpartition(".")[2], classes)

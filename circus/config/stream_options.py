@@ -155,6 +155,7 @@ REQUIRED = {
 }
 #: Options of the original Circus that no longer mean anything; accepted and ignored.
 OBSOLETE = frozenset({"refresh_time"})
+#: Dotted names that only ever mean a built-in class (``circus.stream.FileStream``).
 _CLASS_PREFIXES = ("circus.stream.", "circus.streams.")
 _BY_LOWER = {name.lower(): name for name in CLASS_OPTIONS}
 
@@ -166,6 +167,12 @@ def builtin_class_name(name: str) -> str | None:
     for prefix in _CLASS_PREFIXES:
         short = short.removeprefix(prefix)
     return _BY_LOWER.get(short)
+
+
+def is_custom_class_path(name: str) -> bool:
+    """Whether ``name`` is a dotted path to a class of the user's own (one under
+    ``circus.stream.`` or ``circus.streams.`` can only be a built-in class)."""
+    return "." in name and not name.lower().startswith(_CLASS_PREFIXES)
 
 
 @dataclass(frozen=True)

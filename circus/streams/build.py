@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from circus.config.stream_options import builtin_class_name, check_options
+from circus.config.stream_options import builtin_class_name, check_options, is_custom_class_path
 from circus.errors import ConfigError, ConfigProblem
 from circus.streams.base import Stream, StreamOptionError
 from circus.streams.file_stream import FileStream, TimedRotatingFileStream, WatchedFileStream
@@ -143,7 +143,7 @@ def _resolve_class(value: Any, options: Mapping[str, Any], problems: _Problems) 
     builtin = builtin_class_name(name)
     if builtin is not None:
         return CLASSES[builtin]
-    if "." not in name or name.lower().startswith(("circus.stream.", "circus.streams.")):
+    if not is_custom_class_path(name):
         known = list(CLASSES)
         match = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=1)
         problems.add(
