@@ -22,7 +22,7 @@ import sys
 
 from papa_kernel import __version__, paths, spawn
 from papa_kernel.errors import KernelError
-from papa_kernel.protocol import is_decimal
+from papa_kernel.protocol import addressable, is_decimal
 from papa_kernel.server import Server, StartupError
 from papa_kernel.sockets import MAX_PORT
 
@@ -133,7 +133,7 @@ def _socket_path(given: str | None) -> str:
 def parse_socket_fd(text: str) -> tuple[str, int]:
     """``NAME=FD`` -> (name, fd); FD must be an open socket above 2."""
     name, sep, fd_text = text.partition("=")
-    if not sep or not name or any(c in name for c in " :*"):
+    if not sep or not name or not addressable(name):
         raise StartupError(f'--socket-fd needs NAME=FD (a name without spaces, ":" or "*"), '
                            f'not "{text}"')  # fmt: skip
     if not (is_decimal(fd_text) and len(fd_text) <= 9 and int(fd_text) > 2):

@@ -175,9 +175,14 @@ def parse_octal(key: str, value: str) -> int:
     return number
 
 
+def addressable(name: str) -> bool:
+    """True for a process or socket name that the grammar can address (no space, ":", "*")."""
+    return not (":" in name or "*" in name or " " in name)
+
+
 def check_name(name: str) -> None:
     """Refuse a process or socket name that the grammar could not address."""
-    if ":" in name or "*" in name or " " in name:
+    if not addressable(name):
         raise CommandError(f'Name "{name}" must not contain spaces, ":" or "*"')
 
 
