@@ -65,9 +65,14 @@ class Command:
         self.brief = brief  # shown in the overview's compact trailing lines, usage only
 
     @property
+    def heading(self) -> str:
+        """The usage, marked when the command may not be abbreviated."""
+        return self.usage if self.abbreviable else self.usage + NOT_ABBREVIABLE
+
+    @property
     def topic(self) -> str:
         """The text of ``help NAME``."""
-        head = self.usage if self.abbreviable else self.usage + NOT_ABBREVIABLE
+        head = self.heading
         return f"{head}\n{self.details}" if self.details else head
 
 
@@ -177,7 +182,7 @@ def overview() -> str:
     for cmd in COMMANDS.values():
         if cmd.brief:
             continue
-        usage = cmd.usage if cmd.abbreviable else cmd.usage + NOT_ABBREVIABLE
+        usage = cmd.heading
         if len(usage) < USAGE_COLUMN:
             lines.append(f"  {usage:<{USAGE_COLUMN}}{cmd.summary}".rstrip())
         else:
@@ -187,7 +192,7 @@ def overview() -> str:
     for cmd in COMMANDS.values():
         if not cmd.brief:
             continue
-        usage = cmd.usage if cmd.abbreviable else cmd.usage + NOT_ABBREVIABLE
+        usage = cmd.heading
         if len(packed) > 2 and len(packed) + 4 + len(usage) > OVERVIEW_WIDTH:
             lines.append(packed)
             packed = "  "
