@@ -143,15 +143,8 @@ class Process:
         pgid is its pid. Linux never hands out a pid that is still used as a process group id,
         so while members of the group live, ``killpg(pid)`` can only reach them."""
         if not self.alive:
-            self._kill_group()
-
-    def _kill_group(self) -> bool:
-        """SIGKILL the process group led by our pid; False if it is gone or not ours."""
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
 
     # --- info -------------------------------------------------------------------------------
 
