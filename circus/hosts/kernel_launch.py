@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from circus.hosts.kernel_client import CONNECT_TIMEOUT, KernelUnavailable, open_stream
 from circus.hosts.kernel_protocol import parse_endpoint
+from circus.util.pidfd import exited_within
 from circus.util.private_dirs import require_private_parent
 from papa_kernel.paths import unix_socket_served
 
@@ -92,18 +93,13 @@ def launch_kernel_early(
 async def _wait_exit(launcher: subprocess.Popen, timeout: float) -> bytes:
     """Wait for a launcher to exit (its pidfd becomes readable: an event, no polling); return
     what it wrote on stderr. Killed and reaped on timeout."""
-    loop = asyncio.get_running_loop()
-    exited = loop.create_future()
     pidfd = os.pidfd_open(launcher.pid)
-    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
     try:
-        await asyncio.wait_for(exited, timeout)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            launcher.kill()
-        raise
+        if not await exited_within(pidfd, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                launcher.kill()
+            raise TimeoutError
     finally:
-        loop.remove_reader(pidfd)
         os.close(pidfd)
         launcher.wait()  # exited (or killed): reaps at once
     return launcher.stderr.read() if launcher.stderr else b""
