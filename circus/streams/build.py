@@ -7,11 +7,11 @@ together, and no traceback escapes.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from circus.config.problems import nearest
 from circus.config.stream_options import builtin_class_name, check_options, is_custom_class_path
 from circus.errors import ConfigError, ConfigProblem
 from circus.streams.base import Stream, StreamOptionError
@@ -144,13 +144,11 @@ def _resolve_class(value: Any, options: Mapping[str, Any], problems: _Problems) 
     if builtin is not None:
         return CLASSES[builtin]
     if not is_custom_class_path(name):
-        known = list(CLASSES)
-        match = difflib.get_close_matches(name.lower(), [k.lower() for k in known], n=1)
         problems.add(
             "class",
             f"unknown stream class {name!r}: expected one of "
-            f"{', '.join(known)} or a dotted path to a class",
-            suggestion=BUILTINS[match[0]].__name__ if match else None,
+            f"{', '.join(CLASSES)} or a dotted path to a class",
+            suggestion=nearest(name, CLASSES),
         )
         return None
     return _import(name, problems)
