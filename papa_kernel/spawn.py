@@ -143,12 +143,21 @@ def resolve_rlimit(name: str, value: str) -> tuple[int, int]:
     return number, limit
 
 
-def check_rlimit_allowed(name: str, number: int, limit: int) -> None:
-    """Refuse, before forking, a limit above the kernel's hard limit that only root may raise."""
+def rlimit_above_hard(number: int, limit: int) -> int | None:
+    """The hard limit of rlimit ``number`` if ``limit`` is above it and only root could raise
+    it (we are not root), else None."""
     if os.geteuid() == 0:
-        return
+        return None
     hard = resource.getrlimit(number)[1]
     if hard != resource.RLIM_INFINITY and (limit == resource.RLIM_INFINITY or limit > hard):
+        return hard
+    return None
+
+
+def check_rlimit_allowed(name: str, number: int, limit: int) -> None:
+    """Refuse, before forking, a limit above the kernel's hard limit that only root may raise."""
+    hard = rlimit_above_hard(number, limit)
+    if hard is not None:
         shown = "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
         raise SpawnError(
             f'Option "rlimit.{name}={shown}" is above the hard limit {hard} '

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import resource
 from collections.abc import Mapping, Sequence
 
 from circus.errors import SpawnError
@@ -49,9 +48,8 @@ def checked_rlimits(rlimits: Mapping[str, int | None]) -> dict[int, int]:
             )
         except kernel_errors.KernelError:
             raise SpawnError(f"unknown rlimit {name!r}") from None
-        hard = resource.getrlimit(number)[1]
-        above = hard != resource.RLIM_INFINITY and (limit == resource.RLIM_INFINITY or limit > hard)
-        if above and os.geteuid() != 0:
+        hard = kernel_spawn.rlimit_above_hard(number, limit)
+        if hard is not None:
             raise SpawnError(f"rlimit {name!r}: {value} is above the hard limit {hard}")
         checked[number] = limit
     return checked
