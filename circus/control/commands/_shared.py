@@ -42,6 +42,12 @@ def gave_up_details(watchers: Iterable[WatcherAPI]) -> dict[str, dict[str, Any]]
     return {w.name: detail for w in watchers if (detail := w.gave_up_detail()) is not None}
 
 
+def extended_reply(reply: dict[str, Any], **extensions: Any) -> dict[str, Any]:
+    """``reply`` plus the extension keys that have something to say (absent otherwise, so the
+    reply stays the original's)."""
+    return {**reply, **{key: value for key, value in extensions.items() if value}}
+
+
 def gave_up_note(detail: Any) -> str:
     """`` (gave up: REASON)`` after a watcher's state on the console, or nothing."""
     if not isinstance(detail, Mapping) or not detail:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from circus.control.commands._shared import gave_up_details, gave_up_note, info_block
+from circus.control.commands._shared import (
+    extended_reply,
+    gave_up_details,
+    gave_up_note,
+    info_block,
+)
 from circus.control.commands.base import Command, Flag, Prop
 from circus.errors import ArgumentError, MessageError
 
@@ -58,13 +63,11 @@ class Stats(Command):
         if "name" not in props:
             watchers = arbiter.watchers
             reply = {"infos": {w.name: w.stats(extended=extended) for w in watchers}}
-            gave_up = gave_up_details(watchers)
-            return {**reply, "gave_up": gave_up} if gave_up else reply
+            return extended_reply(reply, gave_up=gave_up_details(watchers))
         watcher = self.get_watcher(arbiter, props["name"])
         if "process" not in props:
             reply = {"name": props["name"], "info": watcher.stats(extended=extended)}
-            detail = watcher.gave_up_detail()
-            return {**reply, "gave_up": detail} if detail else reply
+            return extended_reply(reply, gave_up=watcher.gave_up_detail())
         pid = props["process"]
         info = watcher.stats(pid=pid, extended=extended)
         return {"process": pid, "info": info.get(str(pid), info)}

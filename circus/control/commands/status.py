@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from circus.control.commands._shared import gave_up_details, gave_up_note
+from circus.control.commands._shared import extended_reply, gave_up_details, gave_up_note
 from circus.control.commands.base import Command, Prop
 
 
@@ -53,11 +51,13 @@ class Status(Command):
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
             reply = {"status": watcher.status()}
-            return _extended(reply, watcher.outdated_pids(), watcher.gave_up_detail())
+            return extended_reply(
+                reply, outdated=watcher.outdated_pids(), gave_up=watcher.gave_up_detail()
+            )
         watchers = arbiter.watchers
         reply = {"statuses": {watcher.name: watcher.status() for watcher in watchers}}
         outdated = {w.name: pids for w in watchers if (pids := w.outdated_pids())}
-        return _extended(reply, outdated, gave_up_details(watchers))
+        return extended_reply(reply, outdated=outdated, gave_up=gave_up_details(watchers))
 
     def message(self, *args, **opts):
         self.check_args(args, 0, 1)
@@ -76,12 +76,6 @@ class Status(Command):
             notes = _outdated(reply.get("outdated")) + gave_up_note(reply.get("gave_up"))
             return f"{reply['status']}{notes}"
         return self.console_error(reply)
-
-
-def _extended(reply: dict[str, Any], outdated: Any, gave_up: Any) -> dict[str, Any]:
-    """``reply`` plus the extension keys that have something to say (absent otherwise)."""
-    extra = {key: value for key, value in (("outdated", outdated), ("gave_up", gave_up)) if value}
-    return {**reply, **extra}
 
 
 def _outdated(pids) -> str:
