@@ -26,6 +26,7 @@ from circus.hosts.base import (
     SpawnSpec,
 )
 from circus.hosts.local import LocalHost
+from papa_kernel import spawn as spawn_module
 
 PY = sys.executable
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -707,6 +708,10 @@ def test_inet6_and_seqpacket_sockets(tmp_path):
 
 def test_close_kills_children_and_releases_every_fd(tmp_path):
     async def main():
+        # The one /dev/null fd spawning shares for the life of the process (opened at the
+        # first spawn, never per host) is not the host's: open it before counting, so the
+        # test gives the same answer alone and after other spawning tests.
+        spawn_module._devnull()
         before = open_fds()
         host = LocalHost()
         await host.open(Collector())
