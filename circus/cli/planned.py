@@ -1,5 +1,5 @@
 """Entry points of the tools that are planned but not built yet (circus-top, circusd-stats,
-circus-plugin, circushttpd): each says so plainly instead of failing to import."""
+circus-plugin): each says so plainly instead of failing to import."""
 
 from __future__ import annotations
 
@@ -21,4 +21,3 @@ def _planned(tool: str) -> Callable[[list[str] | None], int]:
 circus_top = _planned("circus-top")
 circusd_stats = _planned("circusd-stats")
 circus_plugin = _planned("circus-plugin")
-circushttpd = _planned("circushttpd")

@@ -1,0 +1,261 @@
+"""``circushttpd``: the web console of a circusd (docs/web.md).
+
+    circushttpd [--host localhost] [--port 8080] [--endpoint E] [--certfile F --keyfile F]
+                [--auth-file F | --token-file F]
+    circushttpd --auth-file F --add-user NAME      (password from the terminal, or stdin)
+
+Secure by default: it binds localhost; a bind that is not loopback-only refuses to start
+without ``--auth-file``. Without an auth file, logging in takes a random token that circushttpd
+prints (or keeps in ``--token-file``). Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import ipaddress
+import logging
+import os
+import secrets
+import signal
+import socket
+import ssl
+import stat
+import sys
+
+from circus import __version__
+from circus.control.defaults import default_endpoint
+
+log = logging.getLogger("circus.web")
+
+EXIT_OK = 0
+EXIT_CANNOT_START = 1  # bad certificate, unusable auth file, port taken, unsafe bind
+EXIT_USAGE = 2
+DEFAULT_HOST = "localhost"
+DEFAULT_PORT = 8080
+ENDPOINT_ENV = "CIRCUSHTTPD_ENDPOINT"
+TOKEN_BYTES = 24
+
+
+class StartError(Exception):
+    """circushttpd cannot start; ``str()`` says why."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="circushttpd", description="The Circus web console (docs/web.md)."
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default localhost)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8080)")
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        help=f"circusd's control endpoint (default ${ENDPOINT_ENV}, else circusd's default)",
+    )
+    parser.add_argument("--curve-secret-key", help="CURVE: this client's certificate file")
+    parser.add_argument("--curve-server-key", help="CURVE: circusd's public certificate file")
+    parser.add_argument("--certfile", help="TLS certificate (PEM); serve https")
+    parser.add_argument("--keyfile", help="TLS private key (PEM)")
+    parser.add_argument("--auth-file", help="users file (made by --add-user): password logins")
+    parser.add_argument(
+        "--token-file", help="without --auth-file: keep the login token in this file (0600)"
+    )
+    parser.add_argument("--add-user", metavar="NAME", help="add or replace a user in --auth-file")
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        help="another origin allowed to open the WebSocket (e.g. https://console.example.com)",
+    )
+    parser.add_argument(
+        "--xheaders",
+        action="store_true",
+        help="behind a reverse proxy: take the client address from X-Real-IP/X-Forwarded-For",
+    )
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-output", default="-")
+    parser.add_argument("--version", action="version", version=f"circushttpd {__version__}")
+    return parser
+
+
+def is_loopback(host: str) -> bool:
+    """True if every address ``host`` names is a loopback address."""
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(
+        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
+    )
+
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise ValueError("the passwords differ")
+        return first
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+def add_user(args: argparse.Namespace) -> int:
+    from circus.web.auth import AuthFileError
+    from circus.web.auth import add_user as add
+
+    if not args.auth_file:
+        print("circushttpd: --add-user needs --auth-file FILE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        replaced = add(args.auth_file, args.add_user, read_password())
+    except (ValueError, AuthFileError, OSError) as exc:
+        print(f"circushttpd: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    print(f"{'replaced' if replaced else 'added'} user {args.add_user} in {args.auth_file}")
+    return EXIT_OK
+
+
+def _read_token(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+            token = f.read().strip()
+    except OSError as exc:
+        raise StartError(f"--token-file {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise StartError(f"--token-file {path}: readable by other users; chmod 600 it")
+    if len(token) < 16:
+        raise StartError(f"--token-file {path}: the token must have 16 characters or more")
+    return token
+
+
+def load_token(path: str | None) -> str:
+    """A fresh random token, or the one in ``path`` (created 0600 when missing)."""
+    if path is None:
+        return secrets.token_urlsafe(TOKEN_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_token(path)
+    except OSError as exc:
+        raise StartError(f"--token-file {path}: {exc.strerror}") from None
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    return token
+
+
+def tls_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
+    if not certfile and not keyfile:
+        return None
+    if not certfile:
+        raise StartError("--keyfile needs --certfile")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise StartError(f"--certfile/--keyfile: {exc}") from None
+    return context
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if not 0 <= args.port <= 65535:
+        raise StartError(f"--port {args.port}: must be between 0 and 65535")
+    if not args.auth_file and not is_loopback(args.host):
+        raise StartError(
+            f"--host {args.host!r} is reachable from other machines: refusing to start without "
+            "--auth-file (make one with: circushttpd --auth-file FILE --add-user NAME), or bind "
+            "localhost"
+        )
+    if args.auth_file and args.token_file:
+        raise StartError(
+            "--token-file is for token logins; with --auth-file users log in with passwords"
+        )
+
+
+async def serve(args: argparse.Namespace) -> int:
+    import tornado.httpserver
+
+    from circus.web.app import MAX_BODY, WebState, make_app
+    from circus.web.auth import Authenticator, AuthFileError
+    from circus.web.circusd import CircusdLink
+
+    check_args(args)
+    context = tls_context(args.certfile, args.keyfile)
+    token = None if args.auth_file else load_token(args.token_file)
+    try:
+        authenticator = Authenticator(args.auth_file, token)
+    except AuthFileError as exc:
+        raise StartError(str(exc)) from None
+    endpoint = args.endpoint or os.environ.get(ENDPOINT_ENV) or default_endpoint()
+    link = CircusdLink(
+        endpoint,
+        curve_secret_key=args.curve_secret_key,
+        curve_server_key=args.curve_server_key,
+    )
+    state = WebState(
+        link=link,
+        authenticator=authenticator,
+        tls=context is not None,
+        allowed_origins=frozenset(args.allow_origin),
+    )
+    server = tornado.httpserver.HTTPServer(
+        make_app(state), ssl_options=context, xheaders=args.xheaders, max_body_size=MAX_BODY
+    )
+    try:
+        server.listen(args.port, address=args.host)
+    except OSError as exc:
+        await link.close()
+        raise StartError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    link.start()
+    port = next(iter(server._sockets.values())).getsockname()[1]
+    scheme = "https" if context else "http"
+    host = args.host if ":" not in args.host else f"[{args.host}]"
+    url = f"{scheme}://{host}:{port}/"
+    log.info("circushttpd %s listening on %s (circusd at %s)", __version__, url, endpoint)
+    if token is not None and args.token_file is None:
+        print(f"circushttpd: log in at {url}login?token={token}", file=sys.stderr, flush=True)
+    elif token is not None:
+        log.info("login token in %s (log in at %slogin?token=...)", args.token_file, url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("circushttpd stopping")
+    server.stop()
+    await state.close()
+    await server.close_all_connections()
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.add_user is not None:
+        return add_user(args)
+    from circus.errors import ConfigError
+    from circus.util.logsetup import configure_logging
+
+    try:
+        configure_logging(args.log_level, args.log_output)
+    except ConfigError as exc:
+        print(f"circushttpd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return asyncio.run(serve(args))
+    except StartError as exc:
+        print(f"circushttpd: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+
+
+if __name__ == "__main__":
+    sys.exit(main())

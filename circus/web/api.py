@@ -1,0 +1,279 @@
+"""The JSON API under ``/api/`` (the contract is docs/dev/web-api.md): circusd's state and the
+actions on watchers and processes, through :class:`circus.web.circusd.CircusdLink`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from circus.web import validate as v
+from circus.web.base import ApiError, ApiHandler
+
+SUPPORT_NAMES = ("circusd-stats", "circushttpd")
+
+
+def is_support(name: str) -> bool:
+    return name in SUPPORT_NAMES or name.startswith("plugin:")
+
+
+def _pids(reply: dict[str, Any]) -> list[int]:
+    return [int(p) for p in reply.get("pids", []) if str(p).isdigit()]
+
+
+class ApiStatus(ApiHandler):
+    """``GET /api/status``: is circusd there, its own figures, is circusd-stats there."""
+
+    async def get(self) -> None:
+        link = self.web.link
+        circusd = None
+        if link.connected or not link.error:
+            try:
+                info = (await self.call("dstats")).get("info", {})
+                circusd = {
+                    k: info.get(k)
+                    for k in ("pid", "cpu", "mem", "mem_info1", "mem_info2", "ctime", "age")
+                }
+            except ApiError as exc:
+                if exc.code != "disconnected":
+                    raise
+        self.reply(
+            {
+                "connected": link.connected,
+                "endpoint": link.endpoint,
+                "since": link.since,
+                "error": None if link.connected else link.error,
+                "circusd": circusd,
+                "stats": {
+                    "connected": link.stats_connected(),
+                    "endpoint": link.stats_endpoint,
+                    "last": link.last_stats,
+                },
+            }
+        )
+
+
+async def watcher_summary(handler: ApiHandler, name: str, status: dict[str, Any]) -> dict:
+    pids_reply, target = await asyncio.gather(
+        handler.call("list", name=name), handler.call("get", name=name, keys=["numprocesses"])
+    )
+    pids = _pids(pids_reply)
+    cpu, mem = handler.web.link.history.latest(name)
+    return {
+        "name": name,
+        "status": status["statuses"].get(name, "unknown"),
+        "numprocesses": target.get("options", {}).get("numprocesses"),
+        "processes": len(pids),
+        "pids": pids,
+        "plugin": name.startswith("plugin:"),
+        "support": is_support(name),
+        "gave_up": (status.get("gave_up") or {}).get(name),
+        "outdated": (status.get("outdated") or {}).get(name, []),
+        "cpu": cpu,
+        "mem": mem,
+    }
+
+
+class ApiWatchers(ApiHandler):
+    """``GET /api/watchers`` lists them; ``POST /api/watchers`` adds one."""
+
+    async def get(self) -> None:
+        status = await self.call("status")
+        names = sorted(status.get("statuses", {}))
+        summaries = await asyncio.gather(*(watcher_summary(self, n, status) for n in names))
+        self.reply({"watchers": list(summaries)})
+
+    async def post(self) -> None:
+        data = self.json_body()
+        name = v.watcher_name(data)
+        cmd = v.text(data, "cmd", True)
+        props: dict[str, Any] = {
+            "name": name,
+            "cmd": cmd,
+            "options": v.options(data),
+            "start": v.boolean(data, "start", False),
+        }
+        arguments = v.args(data)
+        if arguments is not None:
+            props["args"] = arguments
+        try:
+            await self.web.link.call("add", **props)
+        except Exception as exc:
+            from circus.web.circusd import Refused
+
+            if isinstance(exc, Refused):
+                reason = str(exc)
+                if "already exist" in reason:
+                    raise ApiError(409, "invalid", f"name: {reason}", field="name") from None
+                field = v.option_field(reason)
+                raise ApiError(
+                    400 if field else 409, "invalid" if field else "circusd", reason, field=field
+                ) from None
+            await self.call("status")  # re-raise disconnection as an API error
+            raise
+        self.reply({"watcher": await watcher_detail(self, name.lower())}, status=201)
+
+
+async def watcher_detail(handler: ApiHandler, name: str) -> dict[str, Any]:
+    status_all = await handler.call("status")
+    if name not in status_all.get("statuses", {}):
+        matches = [n for n in status_all.get("statuses", {}) if n.lower() == name.lower()]
+        if not matches:
+            raise ApiError(404, "not_found", f"no watcher named {name!r}")
+        name = matches[0]
+    summary, options, stats = await asyncio.gather(
+        watcher_summary(handler, name, status_all),
+        handler.call("options", name=name),
+        handler.call("stats", name=name),
+    )
+    history = handler.web.link.history
+    now = time.time()
+    processes = []
+    for pid_text, info in sorted((stats.get("info") or {}).items(), key=lambda kv: str(kv[0])):
+        pid = int(pid_text) if str(pid_text).isdigit() else None
+        if pid is None:
+            continue
+        entry: dict[str, Any] = {"pid": pid, "status": "running"}
+        if isinstance(info, dict):
+            started = info.get("started") or info.get("create_time")
+            entry.update(
+                wid=info.get("wid"),
+                started=started,
+                age=info.get("age")
+                if info.get("age") is not None
+                else (now - started if started else None),
+                cpu=info.get("cpu"),
+                mem=info.get("mem"),
+                mem_info1=info.get("mem_info1"),
+                cmdline=info.get("cmdline"),
+            )
+        else:
+            entry["status"] = str(info)
+        cpu, mem = history.latest(name, pid)
+        if cpu is not None:
+            entry["cpu"], entry["mem"] = cpu, mem
+        processes.append(entry)
+    processes.sort(key=lambda p: (p.get("wid") is None, p.get("wid") or 0, p["pid"]))
+    return {**summary, "options": options.get("options", {}), "processes": processes}
+
+
+class ApiWatcher(ApiHandler):
+    """``GET /api/watchers/NAME``."""
+
+    async def get(self, name: str) -> None:
+        self.reply({"watcher": await watcher_detail(self, name)})
+
+
+async def _target(handler: ApiHandler, name: str) -> int | None:
+    reply = await handler.call("get", name=name, keys=["numprocesses"])
+    return reply.get("options", {}).get("numprocesses")
+
+
+class ApiAction(ApiHandler):
+    """``POST /api/watchers/NAME/ACTION`` (see the table in docs/dev/web-api.md)."""
+
+    ACTIONS = (
+        "start",
+        "stop",
+        "restart",
+        "reload",
+        "incr",
+        "decr",
+        "numprocesses",
+        "kill",
+        "signal",
+        "remove",
+    )
+
+    async def post(self, name: str, action: str) -> None:
+        data = self.json_body()
+        if action not in self.ACTIONS:
+            raise ApiError(
+                404,
+                "not_found",
+                f"unknown action {action!r} (use one of {', '.join(self.ACTIONS)})",
+            )
+        reply: dict[str, Any] = {"ok": True}
+        if action in ("start", "stop", "restart", "reload"):
+            await self.call(action, name=name)
+        elif action in ("incr", "decr"):
+            nb = v.integer(data, "nb", 1, 1, v.MAX_NB)
+            await self.call(action, name=name, nb=nb)
+            reply["numprocesses"] = await _target(self, name)
+        elif action == "numprocesses":
+            value = v.required_integer(data, "value", 0, v.MAX_PROCESSES)
+            await self.call("set", name=name, options={"numprocesses": value})
+            reply["numprocesses"] = await _target(self, name)
+        elif action == "kill":
+            props = {"name": name}
+            for key, value in (
+                ("pid", v.pid(data)),
+                ("signum", v.signal_name(data, "signum", False)),
+                ("graceful_timeout", v.number(data, "graceful_timeout", 0, 3600)),
+            ):
+                if value is not None:
+                    props[key] = value
+            await self.call("kill", **props)
+        elif action == "signal":
+            props = {"name": name, "signum": v.signal_name(data, "signum", True)}
+            process = v.pid(data)
+            if process is not None:
+                props["pid"] = process
+            await self.call("signal", **props)
+        elif action == "remove":
+            await self.call("rm", name=name)
+        self.reply(reply)
+
+
+class ApiWatcherStats(ApiHandler):
+    """``GET /api/watchers/NAME/stats``: the recent history of a watcher and its processes."""
+
+    def get(self, name: str) -> None:
+        history = self.web.link.history
+        self.reply(
+            {"watcher": history.watcher_series(name), "processes": history.process_series(name)}
+        )
+
+
+class ApiStats(ApiHandler):
+    """``GET /api/stats``: the recent history of every watcher."""
+
+    def get(self) -> None:
+        self.reply({"watchers": self.web.link.history.all_watchers()})
+
+
+class ApiOutput(ApiHandler):
+    """``GET /api/watchers/NAME/output?since=SEQ``: the output circusd still has."""
+
+    async def get(self, name: str) -> None:
+        since = v.integer(
+            {"since": self.get_query_argument("since", None)}, "since", None, 0, 2**62
+        )
+        props: dict[str, Any] = {"name": name}
+        if since is not None:
+            props["since"] = since
+        reply = await self.call("tail", **props)
+        self.reply(
+            {
+                "chunks": reply.get("chunks", []),
+                "next": reply.get("next"),
+                "missed": bool(reply.get("missed")),
+            }
+        )
+
+
+class ApiKernel(ApiHandler):
+    """``GET /api/kernel``: what papa-kernel holds (survives a restart of circusd)."""
+
+    async def get(self) -> None:
+        try:
+            reply = await self.call("kernel")
+        except ApiError as exc:
+            if exc.code != "circusd":
+                raise
+            self.reply({"available": False, "reason": exc.message, "processes": [], "sockets": []})
+            return
+        reply.pop("status", None)
+        reply.pop("time", None)
+        reply.pop("id", None)
+        self.reply(reply)

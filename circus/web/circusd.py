@@ -1,0 +1,221 @@
+"""circushttpd's link to circusd: control calls, the connected/disconnected state, and the
+pub/sub and stats feeds relayed to the browsers.
+
+One :class:`CircusdLink` per server. It owns an :class:`~circus.client.AsyncCircusClient`, a
+subscriber on circusd's events and one on circusd-stats' stream (endpoints asked from circusd
+with ``globaloptions``). Whether circusd is there is learnt from the calls themselves: any call
+that fails (no socket, timeout) marks the link disconnected, and a heartbeat (``status`` every
+few seconds, every second while disconnected) notices a circusd that went away while nobody
+asked, and one that came back. Listeners get ``{"type": "circusd", "connected": ...}`` on each
+change, the events and the stats messages as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from circus.client import AsyncCircusClient
+from circus.errors import CallError
+from circus.events import AsyncEventSubscriber
+from circus.web.history import StatsHistory
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[dict[str, Any]], None]
+
+#: Seconds between heartbeats while circusd answers, and while it does not.
+HEARTBEAT_CONNECTED = 3.0
+HEARTBEAT_DISCONNECTED = 1.0
+#: Timeout of one heartbeat call (a hung circusd counts as gone after this).
+HEARTBEAT_TIMEOUT = 2.0
+#: circusd-stats counts as connected while a message came within this many seconds.
+STATS_FRESH = 10.0
+
+
+class Disconnected(Exception):
+    """circusd cannot be reached; ``str()`` says why."""
+
+
+class Refused(Exception):
+    """circusd answered with an error; ``str()`` is its reason."""
+
+    def __init__(self, reason: str, errno: int | None = None):
+        super().__init__(reason)
+        self.errno = errno
+
+
+class CircusdLink:
+    """The connection to one circusd (see the module docstring)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout: float = 5.0,
+        curve_secret_key: str | None = None,
+        curve_server_key: str | None = None,
+        history: StatsHistory | None = None,
+    ):
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._curve = {"curve_secret_key": curve_secret_key, "curve_server_key": curve_server_key}
+        self.client = AsyncCircusClient(endpoint=endpoint, timeout=timeout, **self._curve)
+        self.connected = False
+        self.error: str | None = "not connected yet"
+        self.since = time.time()
+        self.history = history or StatsHistory()
+        self.stats_endpoint: str | None = None
+        self.last_stats: float | None = None
+        self._listeners: set[Listener] = set()
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._subscribers: dict[str, tuple[str, AsyncEventSubscriber]] = {}
+        self._woken = asyncio.Event()
+
+    # --- listeners ---------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.add(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(message)
+            except Exception:  # one broken listener must not stop the feed
+                log.exception("web listener failed")
+
+    # --- calls -------------------------------------------------------------------------------
+
+    async def call(self, command: str, timeout: float | None = None, **props: Any) -> dict:
+        """Send a command; its reply. Raises :class:`Disconnected` or :class:`Refused`."""
+        message = {"command": command, "properties": props}
+        try:
+            reply = await self.client.call(message, timeout)
+        except CallError as exc:
+            self._set_connected(False, str(exc))
+            raise Disconnected(self.error or str(exc)) from None
+        self._set_connected(True, None)
+        if reply.get("status") == "error":
+            raise Refused(str(reply.get("reason") or "error"), reply.get("errno"))
+        return reply
+
+    def _set_connected(self, connected: bool, error: str | None) -> None:
+        if connected == self.connected:
+            if error:
+                self.error = error
+            return
+        self.connected = connected
+        self.error = error
+        self.since = time.time()
+        if connected:
+            log.info("circusd at %s answers again", self.endpoint)
+            self._woken.set()
+        else:
+            log.warning("circusd at %s is unreachable: %s", self.endpoint, error)
+            # A DEALER whose peer vanished may hold stale requests: start afresh.
+            self.client.stop()
+            self.client = AsyncCircusClient(
+                endpoint=self.endpoint, timeout=self.timeout, **self._curve
+            )
+        self.broadcast({"type": "circusd", "connected": connected, "error": error})
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the heartbeat (and, once circusd answers, the subscribers)."""
+        if "heartbeat" not in self._tasks:
+            self._tasks["heartbeat"] = asyncio.create_task(self._heartbeat())
+
+    async def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for _, subscriber in self._subscribers.values():
+            subscriber.close()
+        self._subscribers.clear()
+        self.client.stop()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            try:
+                await self.call("status", timeout=HEARTBEAT_TIMEOUT)
+                await self._ensure_feeds()
+            except (Disconnected, Refused):
+                pass
+            except Exception:
+                log.exception("heartbeat failed")
+            self._woken.clear()
+            delay = HEARTBEAT_CONNECTED if self.connected else HEARTBEAT_DISCONNECTED
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), delay)
+
+    async def _ensure_feeds(self) -> None:
+        """Subscribe to circusd's events and circusd-stats' stream (endpoints from circusd)."""
+        options = (await self.call("globaloptions", timeout=HEARTBEAT_TIMEOUT))["options"]
+        self._subscribe("events", options.get("pubsub_endpoint"), "watcher.", self._on_event)
+        self.stats_endpoint = options.get("stats_endpoint")
+        self._subscribe("stats", self.stats_endpoint, "stat.", self._on_stats)
+
+    def _subscribe(
+        self, kind: str, endpoint: str | None, topic: str, handler: Callable[[str, Any], None]
+    ) -> None:
+        current = self._subscribers.get(kind)
+        if current is not None and current[0] == endpoint and not self._tasks[kind].done():
+            return
+        if current is not None:
+            self._tasks.pop(kind).cancel()
+            current[1].close()
+            del self._subscribers[kind]
+        if not endpoint:
+            return
+        try:
+            subscriber = AsyncEventSubscriber(endpoint, (topic,), **self._curve)
+        except Exception as exc:  # a bad endpoint of circusd's: log, keep the rest working
+            log.warning("cannot subscribe to %s at %s: %s", kind, endpoint, exc)
+            return
+        self._subscribers[kind] = (endpoint, subscriber)
+        self._tasks[kind] = asyncio.create_task(self._relay(subscriber, handler))
+
+    async def _relay(
+        self, subscriber: AsyncEventSubscriber, handler: Callable[[str, Any], None]
+    ) -> None:
+        async for topic, payload in subscriber:
+            try:
+                handler(topic, payload)
+            except Exception:
+                log.exception("bad message on %s", topic)
+
+    # --- feeds -------------------------------------------------------------------------------
+
+    def _on_event(self, topic: str, payload: Any) -> None:
+        parts = topic.split(".")
+        if len(parts) < 3:
+            return
+        watcher, event = ".".join(parts[1:-1]), parts[-1]
+        if event == "reap" and isinstance(payload, dict):
+            self.history.forget_process(watcher, payload.get("process_pid"))
+        elif event == "remove":
+            self.history.forget_watcher(watcher)
+        self.broadcast(
+            {"type": "event", "topic": topic, "watcher": watcher, "event": event, "data": payload}
+        )
+
+    def _on_stats(self, topic: str, payload: Any) -> None:
+        point = self.history.add_message(topic, payload)
+        if point is None:
+            return
+        self.last_stats = time.time()
+        self.broadcast({"type": "stats", **point})
+
+    def stats_connected(self) -> bool:
+        return self.last_stats is not None and time.time() - self.last_stats < STATS_FRESH
