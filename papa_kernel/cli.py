@@ -20,10 +20,10 @@ import socket
 import stat
 import sys
 
-from papa_kernel import __version__, paths, spawn
+from papa_kernel import __version__, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
 from papa_kernel.protocol import addressable, is_decimal
-from papa_kernel.server import Server, StartupError
+from papa_kernel.server import CONTROL_FDNAME, Server, StartupError
 from papa_kernel.sockets import MAX_PORT
 
 log = logging.getLogger("papa_kernel")
@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="let SIGTERM/SIGINT stop the kernel even while it hosts running processes",
     )
     parser.add_argument(
+        "--graceful-stop",
+        metavar="SECONDS",
+        type=_seconds,
+        help="SIGTERM/SIGINT stop every hosted process (SIGTERM to each process group, SIGKILL "
+        "after SECONDS), then the kernel exits: 0 if all ended in time, 2 if some were killed "
+        "(papa-kernel.service uses it)",
+    )
+    parser.add_argument(
         "--reaper",
         choices=["pidfd", "sigchld"],
         default="pidfd",
@@ -89,6 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_GRACE = 24 * 3600.0  # a grace period of a day is already a mistake
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 to a day (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not a number of seconds: "{text}"') from None
+    if not 0 <= value <= MAX_GRACE:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_GRACE:.0f}, not {text}")
+    return value
+
+
 def parse_tcp(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) -> (host, port)."""
     host, sep, port = text.rpartition(":")
@@ -103,7 +125,11 @@ def parse_tcp(text: str) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``papa-kernel`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.force and args.graceful_stop is not None:
+        parser.error("--force (leave the workers running) and --graceful-stop (stop them) "
+                     "contradict each other")  # fmt: skip
     for attribute in ("log_file", "pid_file"):  # --daemon changes to /: fix paths before
         value = getattr(args, attribute)
         if value and value != "-":
@@ -150,15 +176,20 @@ def parse_socket_fd(text: str) -> tuple[str, int]:
 def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | None,
            report_fd: int | None, inherited: list[tuple[str, int]]) -> int:  # fmt: skip
     _ensure_std_fds()
+    activated = sdnotify.listen_fds()  # systemd's sockets (close-on-exec from now on)
     sealed = spawn.seal_inherited_fds()  # fds inherited from our launcher stay ours
     if sealed:
         # DEBUG: make's jobserver fds reach every daemon started from a Makefile; routine.
         log.debug("inherited fds %s marked close-on-exec", sealed)
     _raise_nofile()
-    server = Server(force=args.force, use_pidfd=args.reaper == "pidfd")
-    pid_file = args.pid_file or (socket_path + ".pid" if args.daemon else None)
+    server = Server(force=args.force, use_pidfd=args.reaper == "pidfd",
+                    graceful_stop=args.graceful_stop)  # fmt: skip
+    control = [fd for name, fd in activated if name == CONTROL_FDNAME]
     try:
-        server.listen_unix(socket_path)
+        if control:
+            socket_path = server.adopt_unix(socket.socket(fileno=control[0]))
+        else:
+            server.listen_unix(socket_path)
         if tcp is not None:
             server.listen_tcp(*tcp)
     except (StartupError, OSError) as exc:
@@ -166,7 +197,9 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
         _report(report_fd, f"papa-kernel: {exc}", ok=False)
         return EXIT_STARTUP_FAILED
     _adopt_sockets(server, inherited)
+    _hold_activated(server, [(n, fd) for n, fd in activated if fd not in control[:1]])
     _set_title(socket_path)
+    pid_file = args.pid_file or (socket_path + ".pid" if args.daemon else None)
     if pid_file:
         _write_pid_file(pid_file)
     ready = f"papa-kernel ready pid={os.getpid()} socket={socket_path}"
@@ -174,14 +207,15 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
         ready += f" tcp={server.tcp_address[0]}:{server.tcp_address[1]}"
     log.info("%s", ready)
     _report(report_fd, ready, ok=True)
+    server.serving(ready)
     try:
         server.run()
     finally:
         if pid_file:
             with contextlib.suppress(OSError):
                 os.unlink(pid_file)
-    log.info("papa-kernel stopped")
-    return EXIT_OK
+    log.info("papa-kernel stopped (exit status %d)", server.exit_code)
+    return server.exit_code
 
 
 def _adopt_sockets(server: Server, inherited: list[tuple[str, int]]) -> None:
@@ -196,6 +230,20 @@ def _adopt_sockets(server: Server, inherited: list[tuple[str, int]]) -> None:
             sock.close()
             continue
         log.info("inherited socket %s", held.describe())
+
+
+def _hold_activated(server: Server, activated: list[tuple[str, int]]) -> None:
+    """Keep the sockets systemd passed, by FileDescriptorName, until ``make socket NAME
+    systemd=FDNAME`` takes one. Two with one name: the second is closed and logged."""
+    pool = server.kernel.sockets.activated
+    for name, fd in activated:
+        sock = socket.socket(fileno=fd)
+        if name in pool:
+            log.error('systemd passed two sockets named "%s"; fd %d is closed', name, fd)
+            sock.close()
+            continue
+        pool[name] = sock
+        log.info("systemd socket %s: %s", name, sock.getsockname())
 
 
 def _report(report_fd: int | None, message: str, ok: bool) -> None:

@@ -165,6 +165,7 @@ def exit_if_idle_command(session: Session, args: list[str]) -> str:
   reuseport=1              each process that inherits it gets its own SO_REUSEPORT socket
   path=/ABS/PATH umask=N   unix: socket file (umask in decimal, as papa clients send it)
   replace=0                unix: refuse to replace an existing socket file
+  systemd=FDNAME           take the socket systemd passed with FileDescriptorName=FDNAME
 Repeating an identical make socket returns the existing socket.
 Example: make socket web host=127.0.0.1 port=8080 backlog=128""",
 )

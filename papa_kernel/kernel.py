@@ -20,7 +20,7 @@ import os
 import selectors
 import signal
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Protocol
 
 from papa_kernel.loop import Loop
@@ -58,6 +58,12 @@ class Kernel:
         self.process_watches: set[EntryWatcher] = set()
         self.socket_waiters: dict[int, tuple[ManagedSocket, set[SocketWaiter]]] = {}
         self._sigchld_installed = False
+        #: set by a graceful stop (papa_kernel.shutdown): ``make process`` is refused
+        self.stopping = False
+        #: called after each exit of a hosted process (a graceful stop waits for the last)
+        self.on_exit: Callable[[], None] | None = None
+        #: called with (pid, status) for a reaped child that is no hosted process (--init)
+        self.on_stranger: Callable[[int, int], None] | None = None
         # An inherited SIG_IGN for SIGCHLD would make the OS reap our children for us.
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if not self.use_pidfd:
@@ -191,6 +197,8 @@ class Kernel:
             entry = self.by_pid.get(pid)
             if entry is not None:
                 self._exited(entry, status)
+            elif self.on_stranger is not None:
+                self.on_stranger(pid, status)
 
     def _exited(self, entry: ProcessEntry, status: int) -> None:
         if entry.pidfd is not None:
@@ -200,6 +208,8 @@ class Kernel:
         entry.record_exit(status)  # RUNNING -> EXITED
         log.info("process %s pid=%d exited with %s", entry.name, entry.pid, entry.exit_code)
         self._maybe_finish(entry)
+        if self.on_exit is not None:
+            self.on_exit()
 
     def _maybe_finish(self, entry: ProcessEntry) -> None:
         """EXITED -> FINISHED once the pipes hold nothing the child wrote before exiting."""

@@ -8,6 +8,8 @@ dispatches the recorded signals like any other event, with the loop's state cons
 Deferred work (``call_soon``) runs after each round of events, so many pipe reads of one round
 coalesce into one watch batch, and a client with many pipelined lines is served in slices
 without starving the others. The loop never sleeps on a timer: with nothing to do it blocks.
+The one exception is :meth:`Loop.every`, used only for systemd's watchdog when the unit asks
+for one (``WatchdogSec=``): a ping sent from the loop itself proves that the loop turns.
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ import logging
 import os
 import selectors
 import signal
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[int], None]  # called with the ready event mask
+
+
+@dataclass
+class _Timer:
+    due: float  # time.monotonic() of the next run
+    interval: float | None  # None: once
+    callback: Callable[[], None]
 
 
 class Loop:
@@ -36,6 +47,7 @@ class Loop:
         self._wakeup_r: int | None = None
         self._wakeup_w: int | None = None
         self._old_wakeup_fd = -1
+        self._timers: list[_Timer] = []
         self.stopping = False
 
     # -- fds -------------------------------------------------------------------------------
@@ -63,6 +75,34 @@ class Loop:
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` after the current round of events."""
         self._soon.append(callback)
+
+    def every(self, interval: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` every ``interval`` seconds, from the loop (first after one interval)."""
+        self._timers.append(_Timer(time.monotonic() + interval, interval, callback))
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once, ``delay`` seconds from now, from the loop."""
+        self._timers.append(_Timer(time.monotonic() + delay, None, callback))
+
+    def _timeout(self) -> float | None:
+        if self._soon:
+            return 0
+        if not self._timers:
+            return None
+        return max(0.0, min(timer.due for timer in self._timers) - time.monotonic())
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        for timer in list(self._timers):
+            if now >= timer.due:
+                if timer.interval is None:
+                    self._timers.remove(timer)
+                else:
+                    timer.due = now + timer.interval
+                try:
+                    timer.callback()
+                except Exception:
+                    log.exception("error in periodic callback %r", timer.callback)
 
     # -- signals ---------------------------------------------------------------------------
     def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
@@ -93,13 +133,14 @@ class Loop:
     def run(self) -> None:
         """Run until :meth:`stop`."""
         while not self.stopping:
-            timeout = 0 if self._soon else None
-            for key, mask in self.selector.select(timeout):
+            for key, mask in self.selector.select(self._timeout()):
                 try:
                     key.data(mask)
                 except Exception:  # a bug in one handler must not take the kernel down
                     log.exception("error handling fd %s", key.fd)
             self._run_soon()
+            if self._timers:
+                self._run_timers()
 
     def _run_soon(self) -> None:
         for _ in range(len(self._soon)):

@@ -48,6 +48,8 @@ def make_process_command(session: Session, args: list[str]) -> str | None:
     check_name(name)
     options, rest = split_options(args[1:])
     kernel = session.kernel
+    if kernel.stopping:
+        raise CommandError("The kernel is stopping everything; no process can be started")
     existing = kernel.processes.get(name)
     spec = parse_process(options, rest, kernel.sockets, DEFAULT_BUFSIZE)
     try:

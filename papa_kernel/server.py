@@ -7,7 +7,15 @@ socket file (nobody answering) is replaced. TCP is opt-in and only on loopback a
 socket file is removed on exit.
 
 SIGTERM/SIGINT stop the kernel only when it hosts no running process, unless ``force`` is set:
-an accidental ``kill`` must not orphan every worker's output. SIGHUP is ignored (a daemon).
+an accidental ``kill`` must not orphan every worker's output. With ``graceful_stop`` (systemd's
+papa-kernel.service, ``--init``) they stop every hosted process first (:mod:`papa_kernel.shutdown`).
+SIGHUP is ignored (a daemon).
+
+systemd (:mod:`papa_kernel.sdnotify`): ``READY=1`` once the endpoints listen and the inherited
+sockets are held, ``STATUS=`` with the counts (refreshed with each watchdog ping),
+``STOPPING=1``, ``WATCHDOG=1`` from the loop. A socket passed by systemd under the name
+``control`` (:data:`CONTROL_FDNAME`) is the kernel's own endpoint: it is used instead of
+binding one, and its file is left in place on exit (systemd owns it).
 """
 
 from __future__ import annotations
@@ -26,12 +34,15 @@ from papa_kernel import paths
 from papa_kernel.connection import Connection
 from papa_kernel.kernel import Kernel
 from papa_kernel.loop import Loop
+from papa_kernel.sdnotify import Notifier
+from papa_kernel.shutdown import GracefulStop
 
 log = logging.getLogger(__name__)
 
 SOCKET_MODE = 0o600
 ACCEPTS_PER_ROUND = 64
 CLIENT_SNDBUF = 1024 * 1024  # larger socket buffer: fewer wake-ups for big watch batches
+CONTROL_FDNAME = "control"  # FileDescriptorName= of a socket-activated kernel endpoint
 
 
 class StartupError(Exception):
@@ -41,10 +52,23 @@ class StartupError(Exception):
 class Server:
     """Accepts clients on the configured endpoints and runs the loop."""
 
-    def __init__(self, force: bool = False, use_pidfd: bool = True) -> None:
+    def __init__(
+        self,
+        force: bool = False,
+        use_pidfd: bool = True,
+        graceful_stop: float | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.loop = Loop()
         self.kernel = Kernel(self.loop, use_pidfd=use_pidfd)
         self.force = force
+        self.notifier = notifier or Notifier()
+        self.exit_code = 0
+        self.graceful: GracefulStop | None = None
+        if graceful_stop is not None:
+            self.graceful = GracefulStop(self.kernel, self.loop, graceful_stop, self._stopped)
+        self._status = ""
+        self._unix_owned = True  # False: systemd passed the endpoint, its file is not ours
         self.listeners: list[socket.socket] = []
         self.connections: set[Connection] = set()
         self.unix_path: str | None = None
@@ -76,6 +100,24 @@ class Server:
         self.unix_path = path
         self.kernel.sockets.reserve(path, "the kernel's own control socket")
         self._add_listener(sock)
+
+    def adopt_unix(self, sock: socket.socket) -> str:
+        """Serve on a listening unix socket systemd passed (socket activation); its path."""
+        if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
+            sock.close()
+            raise StartupError(f'the socket systemd passed as "{CONTROL_FDNAME}" is not a unix '
+                               "stream socket (ListenStream=/ABSOLUTE/PATH)")  # fmt: skip
+        path = sock.getsockname()
+        if not isinstance(path, str) or not path.startswith("/"):
+            sock.close()
+            raise StartupError(f'the socket systemd passed as "{CONTROL_FDNAME}" has no file '
+                               f"path ({path!r})")  # fmt: skip
+        self._lock(path)
+        self.unix_path = path
+        self._unix_owned = False
+        self.kernel.sockets.reserve(path, "the kernel's own control socket")
+        self._add_listener(sock)
+        return path
 
     def _lock(self, path: str) -> None:
         fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, SOCKET_MODE)
@@ -135,11 +177,33 @@ class Server:
         log.debug("client disconnected (%s)", connection.peer)
 
     # -- lifecycle -------------------------------------------------------------------------
+    def serving(self, ready_line: str) -> None:
+        """Everything listens: tell systemd (READY=1) and start the watchdog pings."""
+        self.notifier.ready(self._status_text())
+        interval = self.notifier.watchdog_interval
+        if interval is not None and self.notifier.enabled:
+            self.loop.every(interval, self._watchdog)
+
+    def _status_text(self) -> str:
+        kernel = self.kernel
+        self._status = (f"serving {self.unix_path}: {kernel.running_count()} processes running, "
+                        f"{len(kernel.sockets.by_name)} sockets")  # fmt: skip
+        return self._status
+
+    def _watchdog(self) -> None:
+        """From the loop: proves that it turns. The status follows at the same pace."""
+        stopping = self.graceful is not None and self.graceful.active
+        previous = self._status
+        if not stopping and self._status_text() != previous:
+            self.notifier.status(self._status)
+        self.notifier.watchdog()
+
     def run(self) -> None:
         """Serve until stopped, then release everything."""
         try:
             self.loop.run()
         finally:
+            self.notifier.stopping()
             self.close()
 
     def stop(self) -> None:
@@ -147,6 +211,11 @@ class Server:
         self.loop.stop()
 
     def _on_terminate(self, signum: int) -> None:
+        if self.graceful is not None:
+            running = self.kernel.running_count()
+            self.notifier.stopping(f"stopping {running} processes")
+            self.graceful.start(signum)
+            return
         running = self.kernel.running_count()
         if running and not self.force:
             log.warning(
@@ -159,6 +228,11 @@ class Server:
         log.info("%s: exiting", signal.Signals(signum).name)
         self.stop()
 
+    def _stopped(self, exit_code: int) -> None:
+        """The graceful stop is over."""
+        self.exit_code = exit_code
+        self.stop()
+
     def close(self) -> None:
         """Close sessions, listeners, hosted fds; remove our socket file and pid state."""
         for connection in list(self.connections):
@@ -167,7 +241,7 @@ class Server:
             self.loop.unregister(sock.fileno())
             sock.close()
         self.listeners.clear()
-        if self.unix_path and self._unix_inode:
+        if self.unix_path and self._unix_inode and self._unix_owned:
             with contextlib.suppress(OSError):
                 info = os.stat(self.unix_path)
                 if (info.st_dev, info.st_ino) == self._unix_inode:

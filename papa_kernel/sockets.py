@@ -54,6 +54,7 @@ SOCKET_OPTION_KEYS = frozenset(
         "interface",
         "reuseport",
         "replace",
+        "systemd",
     }
 )
 
@@ -72,6 +73,7 @@ class SocketOptions:
     interface: str | None = None
     reuseport: bool = False
     replace: bool = True
+    systemd: str | None = None  # take the socket systemd passed under this FileDescriptorName
 
     def default_host(self) -> str:
         """Loopback unless an interface is named (then every address of that interface)."""
@@ -85,6 +87,12 @@ def parse_socket_options(options: dict[str, str]) -> SocketOptions:
     unknown = sorted(set(options) - SOCKET_OPTION_KEYS)
     if unknown:
         raise CommandError(f'Unknown socket option "{unknown[0]}"')
+    if "systemd" in options:
+        others = sorted(set(options) - {"systemd", "backlog", "family", "type"})
+        if others:  # the address is the .socket unit's; a second one here would be ignored
+            raise CommandError(f'Option "{others[0]}" cannot be combined with "systemd" (the '
+                               "address is set by the .socket unit)")  # fmt: skip
+        return SocketOptions(systemd=require_value("systemd", options["systemd"]))
     path = options.get("path")
     family = options.get("family", "unix" if path else "inet").lower()
     if family not in FAMILIES:
@@ -225,6 +233,8 @@ class ManagedSocket:
 
     def same_as(self, requested: SocketOptions) -> bool:
         """True if a repeated ``make socket`` with ``requested`` asks for this very socket."""
+        if requested.systemd or self.options.systemd:
+            return requested.systemd == self.options.systemd
         if requested.port not in (0, self.port):
             return False
         if self.inherited:
@@ -278,6 +288,8 @@ class ManagedSocket:
                 parts.append(f"interface={opts.interface}")
             if opts.reuseport:
                 parts.append("reuseport=1")
+        if opts.systemd:
+            parts.append(f"systemd={opts.systemd}")
         if not opts.reuseport:  # the reuseport holder is not what children get: no fileno
             parts.append(f"fileno={self.fileno}")
         return " ".join(parts)
@@ -308,6 +320,8 @@ class SocketRegistry:
     def __init__(self) -> None:
         self.by_name: dict[str, ManagedSocket] = {}
         self.reserved: dict[str, str] = {}  # canonical path -> what the kernel serves there
+        #: sockets systemd passed (FileDescriptorName -> socket) not taken by a make socket
+        self.activated: dict[str, socket.socket] = {}
 
     def reserve(self, path: str, what: str) -> None:
         """Refuse every future ``make socket`` at ``path`` (``what`` names it in the error)."""
@@ -322,6 +336,8 @@ class SocketRegistry:
             raise ConflictError(
                 f"Socket for {name} has already been created - {existing.describe()}"
             )
+        if options.systemd is not None:
+            return self._take_activated(name, options.systemd)
         real_path = self._check_path_free(options.path) if options.family == "unix" else None
         # A reuseport socket is held bound but not listening: it reserves the port only.
         sock = bind_socket(options, listen=not options.reuseport)
@@ -350,24 +366,32 @@ class SocketRegistry:
         """Hold an inherited socket under ``name`` (see the module docstring)."""
         if name in self.by_name:
             raise ConflictError(f"Socket {name} is given twice")
-        family = {v: k for k, v in FAMILIES.items()}.get(sock.family)
-        sock_type = {v: k for k, v in TYPES.items()}.get(sock.type)
-        if family is None or sock_type is None:
-            raise SocketError(f"Socket {name}: unsupported family or type ({sock})")
-        address = sock.getsockname()
-        if family == "unix":
-            options = SocketOptions(family=family, type=sock_type, path=address)
-            real_path: str | None = self._check_path_free(address)
-        else:
-            reuseport = bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
-            options = SocketOptions(family=family, type=sock_type, host=address[0],
-                                    port=address[1], reuseport=reuseport)  # fmt: skip
-            real_path = None
+        managed = self._hold(name, sock, options_of(name, sock))
+        managed.inherited = True
+        return managed
+
+    def _hold(self, name: str, sock: socket.socket, options: SocketOptions) -> ManagedSocket:
+        real_path = self._check_path_free(options.path) if options.family == "unix" else None
         sock.setblocking(True)
         managed = ManagedSocket(name, options, sock)
         managed.real_path = real_path
-        managed.inherited = True
         self.by_name[name] = managed
+        return managed
+
+    def _take_activated(self, name: str, fdname: str) -> ManagedSocket:
+        """``make socket NAME systemd=FDNAME``: hold the socket systemd passed as FDNAME."""
+        sock = self.activated.get(fdname)
+        if sock is None:
+            taken = [m.name for m in self.by_name.values() if m.options.systemd == fdname]
+            passed = ", ".join(sorted(self.activated)) or "none"
+            if taken:
+                raise ConflictError(f'systemd socket "{fdname}" is already held as {taken[0]}')
+            raise SocketError(f'systemd passed no socket named "{fdname}" to the kernel (left '
+                              f"unclaimed: {passed}); check FileDescriptorName= in the .socket "
+                              "unit and Sockets= of papa-kernel.service")  # fmt: skip
+        options = replace(options_of(name, sock), systemd=fdname)
+        managed = self._hold(name, sock, options)
+        del self.activated[fdname]
         return managed
 
     def get(self, name: str) -> ManagedSocket | None:
@@ -375,14 +399,36 @@ class SocketRegistry:
         return self.by_name.get(name)
 
     def remove(self, name: str) -> None:
-        """Close and forget one socket."""
-        self.by_name.pop(name).close()
+        """Close and forget one socket. One systemd passed goes back to the pool, still open
+        (systemd owns it; a later ``make socket ... systemd=`` takes it again)."""
+        managed = self.by_name.pop(name)
+        if managed.options.systemd:
+            self.activated[managed.options.systemd] = managed.sock
+        else:
+            managed.close()
 
     def close_all(self, unlink: bool = True) -> None:
-        """Close every socket (at kernel exit)."""
+        """Close every socket (at kernel exit). The files of systemd's sockets stay."""
         for managed in self.by_name.values():
-            if unlink:
+            if unlink and not managed.options.systemd:
                 managed.close()
             else:
                 managed.sock.close()
         self.by_name.clear()
+        for sock in self.activated.values():
+            sock.close()
+        self.activated.clear()
+
+
+def options_of(name: str, sock: socket.socket) -> SocketOptions:
+    """The options of a socket someone else bound (read from the socket itself)."""
+    family = {v: k for k, v in FAMILIES.items()}.get(sock.family)
+    sock_type = {v: k for k, v in TYPES.items()}.get(sock.type)
+    if family is None or sock_type is None:
+        raise SocketError(f"Socket {name}: unsupported family or type ({sock})")
+    address = sock.getsockname()
+    if family == "unix":
+        return SocketOptions(family=family, type=sock_type, path=address)
+    reuseport = bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+    return SocketOptions(family=family, type=sock_type, host=address[0], port=address[1],
+                         reuseport=reuseport)  # fmt: skip
