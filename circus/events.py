@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
@@ -128,13 +128,18 @@ class EventPublisher:
             self._ipc_file = None
 
 
+# The socket class of a context: zmq.Socket (blocking) or zmq.asyncio.Socket.
+_SocketT = TypeVar("_SocketT", bound=zmq.Socket[Any])
+
+
 def _subscriber_socket(
-    context: zmq.Context,
+    context: zmq.Context[_SocketT],
     endpoint: str,
     topics: Iterable[str],
     curve_secret_key: str | None,
     curve_server_key: str | None,
-) -> zmq.Socket:
+) -> _SocketT:
+    """A SUB socket of ``context`` (blocking or asyncio, as the context is), connected."""
     sock = context.socket(zmq.SUB)
     sock.linger = 0
     security.secure_client_socket(sock, curve_secret_key, curve_server_key)

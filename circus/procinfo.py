@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -50,7 +51,7 @@ def get_info(
     )
     info: dict[str, Any] = {"pid": proc.pid}
 
-    def field(key: str, getter) -> None:
+    def field(key: str, getter: Callable[[], Any]) -> None:
         try:
             info[key] = getter()
         except psutil.NoSuchProcess:

@@ -13,9 +13,17 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.errors import CircusError
+
+if TYPE_CHECKING:  # imported when needed at run time: start-up overlaps the kernel's
+    import asyncio
+    import subprocess
+
+    from circus.arbiter import Arbiter
+    from circus.config.model import CircusConfig
 
 log = logging.getLogger("circus.circusd")
 
@@ -87,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _install_signal_handlers(loop, arbiter, stop_workers: bool) -> None:
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop, arbiter: Arbiter, stop_workers: bool
+) -> None:
     def on_reload() -> None:
         arbiter.tasks.spawn(_safe(arbiter.reload_config, "reloadconfig (SIGHUP)"), "SIGHUP")
 
@@ -111,14 +121,14 @@ async def _safe(operation: Callable[[], Awaitable[object]], what: str) -> None:
         log.exception("%s failed", what)
 
 
-async def _serve(arbiter, stop_workers_on_exit: bool) -> None:
+async def _serve(arbiter: Arbiter, stop_workers_on_exit: bool) -> None:
     import asyncio
 
     _install_signal_handlers(asyncio.get_running_loop(), arbiter, stop_workers_on_exit)
     await arbiter.run()
 
 
-def _launch_kernel_early(config):
+def _launch_kernel_early(config: CircusConfig) -> subprocess.Popen[bytes] | None:
     """Start papa-kernel now (if needed and nobody serves its socket), so that its start-up
     overlaps circusd's; the arbiter waits for the launcher. Any problem is left for the
     arbiter to report with its own, complete error."""

@@ -1,5 +1,7 @@
 """``circus.commands.base`` of the original Circus: the base class of control commands."""
 
+from typing import Any
+
 from circus._compat import facade
 from circus.control.codec import error_reply
 from circus.control.codec import ok_reply as ok
@@ -10,7 +12,9 @@ from circus.errors import Errno, MessageError
 __all__ = ["Command", "MessageError", "error", "get_commands", "ok"]
 
 
-def error(reason: str = "unknown", tb: str | None = None, errno: int = Errno.NOT_SPECIFIED):
+def error(
+    reason: str = "unknown", tb: str | None = None, errno: int = Errno.NOT_SPECIFIED
+) -> dict[str, Any]:
     """An error reply: :func:`circus.control.codec.error_reply` in the original's argument
     order."""
     return error_reply(reason, errno, tb)

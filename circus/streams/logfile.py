@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import TypeVar
 
 from circus.streams.lines import LineState
@@ -41,8 +41,8 @@ class LogFile:
         self.identity: tuple[int, int] = (0, 0)  # (st_dev, st_ino) of the open file
 
     @property
-    def policy(self) -> Hashable:
-        """What must be equal for two streams to share this file."""
+    def policy(self) -> object:
+        """What must be equal (``==``) for two streams to share this file."""
         return type(self)
 
     @property
@@ -144,7 +144,7 @@ class SizeRotatingLogFile(LogFile):
         self.backup_count = backup_count
 
     @property
-    def policy(self) -> Hashable:
+    def policy(self) -> object:
         return (type(self), self.max_bytes, self.backup_count)
 
     def write(self, data: bytes) -> None:

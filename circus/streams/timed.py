@@ -19,7 +19,6 @@ import datetime
 import math
 import os
 import re
-from collections.abc import Hashable
 
 from circus.streams.logfile import LogFile
 
@@ -79,7 +78,7 @@ class TimedRotatingLogFile(LogFile):
         self.suffix = ""
 
     @property
-    def policy(self) -> Hashable:
+    def policy(self) -> object:
         p = self.period
         return (type(self), p.when, p.interval, p.utc, self.backup_count)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pwd
+from collections.abc import Mapping
 from typing import Any
 
 from circus.control import options as opt
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 from circus.errors import AlreadyExistError, MessageError
 
@@ -50,7 +52,7 @@ class Add(Command):
     )
     flags = (Flag("start", "start the watcher immediately"), WAITING_FLAG)
 
-    def validate(self, props: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, props: Mapping[str, Any]) -> dict[str, Any]:
         props = super().validate(props)
         if not props["name"].strip():
             raise MessageError("message invalid 'name' (command 'add'): must not be empty")
@@ -61,7 +63,7 @@ class Add(Command):
         props["options"] = opt.validate_options(props["options"])
         return props
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         options = dict(props["options"])
         check_endpoint_owner(arbiter, options)
         name = props["name"]
@@ -74,7 +76,7 @@ class Add(Command):
             return await self.finish(props, watcher.start(), lambda result: result)
         return None
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 2, None)
         props: dict[str, Any] = {
             "name": args[0],
@@ -86,7 +88,7 @@ class Add(Command):
         return self.make_message(**props)
 
 
-def check_endpoint_owner(arbiter, options: dict[str, Any]) -> None:
+def check_endpoint_owner(arbiter: ArbiterAPI, options: dict[str, Any]) -> None:
     """In endpoint_owner mode (ipc endpoint + endpoint_owner), new watchers must run as the
     owner: whoever can write to the socket could otherwise start processes as circusd's user.
     The comparison is by uid, so ``"nobody"`` and ``65534`` are the same user."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
+from circus.control.api import WatcherAPI
 from circus.control.commands.incr import _ChangeProcesses
 
 
@@ -25,5 +28,5 @@ class Decr(_ChangeProcesses):
 
     name = "decr"
 
-    def change(self, watcher, nb):
+    def change(self, watcher: WatcherAPI, nb: int) -> Awaitable[int]:
         return watcher.decr(nb)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from circus.control.api import ArbiterAPI
 from circus.control.commands._shared import info_line
 from circus.control.commands.base import Command
 
@@ -23,10 +27,10 @@ class DStats(Command):
 
     name = "dstats"
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         return {"info": arbiter.circusd_info()}
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         info = dict(reply.get("info") or {})

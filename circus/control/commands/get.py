@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from circus.control import options as opt
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command, Prop
 
 
@@ -31,15 +35,15 @@ class Get(Command):
         Prop("keys", "strlist", required=True, help="option names"),
     )
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         watcher = self.get_watcher(arbiter, props["name"])
         return {"options": watcher.get_options(props["keys"])}
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 2, None)
         return self.make_message(name=args[0], keys=list(args[1:]))
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         return "\n".join(

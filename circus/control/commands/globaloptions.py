@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from circus.control import options as opt
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command, Prop
 from circus.errors import MessageError
 
@@ -30,7 +34,7 @@ class GlobalOptions(Command):
     usage = "[<option>]"
     properties = (Prop("option", "str", help="one option name"),)
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         options = arbiter.global_options()
         wanted = props.get("option")
         if wanted:
@@ -41,11 +45,11 @@ class GlobalOptions(Command):
             options = {wanted: options[wanted]}
         return {"options": options}
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 1)
         return self.make_message(option=args[0]) if args else self.make_message()
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         return "\n".join(

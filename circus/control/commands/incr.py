@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
+from circus.control.api import ArbiterAPI, WatcherAPI
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Prop
 from circus.errors import MessageError
 
@@ -21,7 +23,7 @@ class _ChangeProcesses(Command):
     )
     flags = (WAITING_FLAG,)
 
-    def validate(self, props: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, props: Mapping[str, Any]) -> dict[str, Any]:
         props = super().validate(props)
         if props["nb"] < 0:
             raise MessageError(
@@ -30,10 +32,10 @@ class _ChangeProcesses(Command):
             )
         return props
 
-    def change(self, watcher, nb: int):
+    def change(self, watcher: WatcherAPI, nb: int) -> Awaitable[int]:
         raise NotImplementedError
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         watcher = self.get_watcher(arbiter, props["name"])
         if watcher.singleton:
             return {"numprocesses": watcher.numprocesses, "singleton": True}
@@ -41,7 +43,7 @@ class _ChangeProcesses(Command):
             props, self.change(watcher, props["nb"]), lambda count: {"numprocesses": count}
         )
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 1, 2)
         props: dict[str, Any] = {"name": args[0]}
         if len(args) > 1:
@@ -50,7 +52,7 @@ class _ChangeProcesses(Command):
             props["waiting"] = True
         return self.make_message(**props)
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         if reply.get("singleton"):
@@ -86,5 +88,5 @@ class Incr(_ChangeProcesses):
 
     name = "incr"
 
-    def change(self, watcher, nb):
+    def change(self, watcher: WatcherAPI, nb: int) -> Awaitable[int]:
         return watcher.incr(nb)

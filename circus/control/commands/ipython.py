@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
+from typing import Any
 
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command
 from circus.errors import CallError, MessageError
 
@@ -33,7 +36,7 @@ class IPython(Command):
 
     name = "ipython"
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         global _KERNEL_APP
         if importlib.util.find_spec("ipykernel") is None:
             raise MessageError(
@@ -51,7 +54,7 @@ class IPython(Command):
             _KERNEL_APP = app
         return {"shell": connection_file, "msg": None}
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         if not reply.get("shell"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 from circus.errors import MessageError
 
@@ -47,7 +48,7 @@ class Kill(Command):
         Flag("graceful_timeout", "overrides the watcher's graceful_timeout", takes_value=True),
     )
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         watcher = self.get_watcher(arbiter, props["name"])
         pid = props.get("pid")
         if pid is not None and pid not in watcher.pids():
@@ -59,7 +60,7 @@ class Kill(Command):
             ),
         )
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 1, 2)
         props: dict[str, Any] = {"name": args[0]}
         if len(args) > 1:

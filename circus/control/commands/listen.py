@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command
 from circus.errors import MessageError
 
@@ -29,10 +32,10 @@ class Listen(Command):
     usage = "[<endpoint>] [<topic>...]"
     msg_type = "sub"
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         raise MessageError("invalid message. use a pub/sub socket")
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         """For listen, the 'message' is the list of topics to subscribe to."""
         topics = [arg for arg in args if "://" not in arg]
         return {

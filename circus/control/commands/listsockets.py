@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command
 
 
@@ -24,10 +28,10 @@ class ListSockets(Command):
 
     name = "listsockets"
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         return {"sockets": sorted(arbiter.sockets_info(), key=lambda s: s.get("fd", -1))}
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok" or "sockets" not in reply:
             return self.console_error(reply)
         lines = []

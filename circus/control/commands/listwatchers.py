@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command, Prop
 
 
@@ -30,7 +34,7 @@ class List(Command):
     usage = "[<name>]"
     properties = (Prop("name", "str", help="watcher name"),)
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
             reply = {"pids": list(watcher.pids())}
@@ -38,11 +42,11 @@ class List(Command):
             return {**reply, "outdated": outdated} if outdated else reply
         return {"watchers": sorted(watcher.name.lower() for watcher in arbiter.watchers)}
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 1)
         return self.make_message(name=args[0]) if args else self.make_message()
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") == "ok":
             if "pids" in reply:
                 return ",".join(str(pid) for pid in reply["pids"])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from circus.control import options as opt
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command, Prop
 
 
@@ -28,15 +32,15 @@ class Options(Command):
     usage = "<name>"
     properties = (Prop("name", "str", required=True, help="watcher name"),)
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         options = self.get_watcher(arbiter, props["name"]).options()
         return {"options": {key: options[key] for key in sorted(options)}}
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 1, 1)
         return self.make_message(name=args[0])
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         return "\n".join(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 
 
@@ -36,10 +37,10 @@ class Quit(Command):
     )
     flags = (WAITING_FLAG, Flag("stop-workers", "also stop the workers hosted by the kernel"))
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         return await self.finish(props, arbiter.quit(stop_workers=props["stop_workers"]))
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 0)
         props: dict[str, Any] = {}
         if opts.get("waiting"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 
 
@@ -51,7 +52,7 @@ class Reload(Command):
         Flag("terminate", "stop immediately (graceful false)"),
     )
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         graceful, sequential = props["graceful"], props["sequential"]
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
@@ -62,7 +63,7 @@ class Reload(Command):
             )
         return await self.finish(props, arbiter.reload(graceful=graceful, sequential=sequential))
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 1)
         props: dict[str, Any] = {}
         if args:

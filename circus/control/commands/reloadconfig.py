@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command
 
 
@@ -30,11 +33,11 @@ class ReloadConfig(Command):
     properties = (WAITING,)
     flags = (WAITING_FLAG,)
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         return await self.finish(
             props, arbiter.reload_config(), lambda changes: {"changes": changes}
         )
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 0)
         return self.make_message(waiting=True) if opts.get("waiting") else self.make_message()

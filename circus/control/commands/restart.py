@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any
+
+from circus.control.api import ArbiterAPI, WatcherAPI
 from circus.control.commands._startstop import StartStopCommand
 
 
@@ -29,8 +33,8 @@ class Restart(StartStopCommand):
 
     name = "restart"
 
-    def one(self, watcher):
+    def one(self, watcher: WatcherAPI) -> Awaitable[Any]:
         return watcher.restart()
 
-    def several(self, arbiter, watchers):
+    def several(self, arbiter: ArbiterAPI, watchers: list[WatcherAPI] | None) -> Awaitable[None]:
         return arbiter.restart(watchers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 
 
@@ -35,11 +36,11 @@ class Rm(Command):
     )
     flags = (WAITING_FLAG, Flag("nostop", "do not stop the watcher's processes"))
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         watcher = self.get_watcher(arbiter, props["name"])
         return await self.finish(props, arbiter.rm_watcher(watcher.name, nostop=props["nostop"]))
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 1, 1)
         props: dict[str, Any] = {"name": args[0]}
         props.update(self.flag_props(opts, "waiting", "nostop"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from circus.control import options as opt
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Prop
 from circus.errors import ArgumentError, MessageError
 
@@ -43,18 +45,18 @@ class Set(Command):
     )
     flags = (WAITING_FLAG,)
 
-    def validate(self, props: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, props: Mapping[str, Any]) -> dict[str, Any]:
         props = super().validate(props)
         if not props["options"]:
             raise MessageError("message invalid 'options' (command 'set'): no option given")
         props["options"] = opt.validate_options(props["options"])
         return props
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         watcher = self.get_watcher(arbiter, props["name"])
         return await self.finish(props, watcher.set_options(props["options"]))
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 3, None)
         name, pairs = args[0], list(args[1:])
         if len(pairs) % 2:

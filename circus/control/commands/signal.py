@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command, Flag, Prop
 from circus.errors import ArgumentError, MessageError
 
@@ -47,7 +49,7 @@ class Signal(Command):
         Flag("recursive", "signal the process and all its descendants"),
     )
 
-    def validate(self, props: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, props: Mapping[str, Any]) -> dict[str, Any]:
         props = dict(props)
         if "child_pid" in props and "childpid" not in props:  # the manual's spelling
             props["childpid"] = props.pop("child_pid")
@@ -56,7 +58,7 @@ class Signal(Command):
             raise ArgumentError("cannot specify childpid without pid")
         return props
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         watcher = self.get_watcher(arbiter, props["name"])
         pid = props.get("pid")
         if pid is not None and pid not in watcher.pids():
@@ -69,7 +71,7 @@ class Signal(Command):
             recursive=props["recursive"],
         )
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 2, 3)
         props: dict[str, Any] = {
             "name": args[0],

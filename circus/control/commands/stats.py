@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from circus.control.api import ArbiterAPI
 from circus.control.commands._shared import (
     extended_reply,
     gave_up_details,
@@ -52,13 +54,13 @@ class Stats(Command):
     )
     flags = (Flag("extended", "include info from the extended_stats hook"),)
 
-    def validate(self, props: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, props: Mapping[str, Any]) -> dict[str, Any]:
         props = super().validate(props)
         if "process" in props and "name" not in props:
             raise MessageError("message invalid 'process' (command 'stats'): needs 'name'")
         return props
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         extended = props["extended"]
         if "name" not in props:
             watchers = arbiter.watchers
@@ -72,7 +74,7 @@ class Stats(Command):
         info = watcher.stats(pid=pid, extended=extended)
         return {"process": pid, "info": info.get(str(pid), info)}
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 2)
         props: dict[str, Any] = {}
         if args:
@@ -85,7 +87,7 @@ class Stats(Command):
         props["extended"] = bool(opts.get("extended"))
         return self.make_message(**props)
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         gave_up = reply.get("gave_up") or {}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from circus.control.api import ArbiterAPI
 from circus.control.commands._shared import extended_reply, gave_up_details, gave_up_note
 from circus.control.commands.base import Command, Prop
 
@@ -47,7 +51,7 @@ class Status(Command):
     usage = "[<name>]"
     properties = (Prop("name", "str", help="watcher name"),)
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
             reply = {"status": watcher.status()}
@@ -55,15 +59,15 @@ class Status(Command):
                 reply, outdated=watcher.outdated_pids(), gave_up=watcher.gave_up_detail()
             )
         watchers = arbiter.watchers
-        reply = {"statuses": {watcher.name: watcher.status() for watcher in watchers}}
+        statuses = {"statuses": {watcher.name: watcher.status() for watcher in watchers}}
         outdated = {w.name: pids for w in watchers if (pids := w.outdated_pids())}
-        return extended_reply(reply, outdated=outdated, gave_up=gave_up_details(watchers))
+        return extended_reply(statuses, outdated=outdated, gave_up=gave_up_details(watchers))
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 1)
         return self.make_message(name=args[0]) if args else self.make_message()
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if "statuses" in reply:
             statuses, outdated = reply["statuses"], reply.get("outdated") or {}
             gave_up = reply.get("gave_up") or {}
@@ -78,5 +82,5 @@ class Status(Command):
         return self.console_error(reply)
 
 
-def _outdated(pids) -> str:
+def _outdated(pids: Iterable[int] | None) -> str:
     return f" (outdated: {','.join(str(pid) for pid in pids)})" if pids else ""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any
+
+from circus.control.api import ArbiterAPI, WatcherAPI
 from circus.control.commands._startstop import StartStopCommand
 
 
@@ -27,8 +31,8 @@ class Stop(StartStopCommand):
 
     name = "stop"
 
-    def one(self, watcher):
+    def one(self, watcher: WatcherAPI) -> Awaitable[Any]:
         return watcher.stop()
 
-    def several(self, arbiter, watchers):
+    def several(self, arbiter: ArbiterAPI, watchers: list[WatcherAPI] | None) -> Awaitable[None]:
         return arbiter.stop_watchers(watchers)
