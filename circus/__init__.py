@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+# The one version source: circus and its kernel ship together.
+from papa_kernel import __version__ as __version__
+
 version_info = tuple(int(part) for part in __version__.split("."))
 
 if TYPE_CHECKING:

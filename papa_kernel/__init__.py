@@ -5,4 +5,4 @@ the papa line protocol (a superset of papa 1.0.6). It holds no policy. It import
 ``circus``; ``circus`` may import from it (for example :mod:`papa_kernel.paths`).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version of the project (pyproject reads it; circus re-exports it)

@@ -22,6 +22,7 @@ import sys
 
 from papa_kernel import __version__, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
+from papa_kernel.pipes import quiet_on_broken_pipe
 from papa_kernel.protocol import addressable, is_decimal
 from papa_kernel.server import CONTROL_FDNAME, Server, StartupError
 from papa_kernel.sockets import MAX_PORT
@@ -123,6 +124,7 @@ def parse_tcp(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+@quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``papa-kernel`` console script."""
     parser = build_parser()

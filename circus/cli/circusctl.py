@@ -30,6 +30,7 @@ from circus.client import DEFAULT_TIMEOUT, CircusClient
 from circus.control.commands import Command, get_commands
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import ArgumentError, CallError, CircusError, ConfigError
+from papa_kernel.pipes import quiet_on_broken_pipe
 
 EXIT_OK = 0
 EXIT_CALL_ERROR = 1  # no usable reply: timeout, connection problem
@@ -169,9 +170,12 @@ def general_help(commands: dict[str, Command]) -> str:
     lines = [f"usage: {USAGE}", "", "Controls a Circus daemon", "", "Commands:"]
     lines += [f"  {name:<{width}}  {command.short()}" for name, command in commands.items()]
     lines += ["", "options:"]
-    for flag, kwargs in GLOBAL_OPTIONS:
-        metavar = "" if kwargs.get("action") == "store_true" else f" {flag[2:].upper()}"
-        lines.append(f"  {flag + metavar:<27} {kwargs['help']}")
+    options = [
+        (flag + ("" if kwargs.get("action") == "store_true" else f" {flag[2:].upper()}"), kwargs)
+        for flag, kwargs in GLOBAL_OPTIONS
+    ]
+    column = max(len(usage) for usage, _ in options) + 2  # the longest option still gets a gap
+    lines += [f"  {usage:<{column}}{kwargs['help']}" for usage, kwargs in options]
     return "\n".join(lines)
 
 
@@ -447,6 +451,7 @@ def run_shell(session: Session, commands: dict[str, Command], parser: _Parser) -
     return EXIT_OK
 
 
+@quiet_on_broken_pipe
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``circusctl``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)

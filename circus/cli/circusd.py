@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.errors import CircusError
+from papa_kernel.pipes import quiet_on_broken_pipe
 
 if TYPE_CHECKING:  # imported when needed at run time: start-up overlaps the kernel's
     import asyncio
@@ -142,6 +143,7 @@ def _launch_kernel_early(config: CircusConfig) -> subprocess.Popen[bytes] | None
         return None
 
 
+@quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.config:
