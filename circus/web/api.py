@@ -205,14 +205,13 @@ class ApiAction(ApiHandler):
             await self.call("set", name=name, options={"numprocesses": value})
             reply["numprocesses"] = await _target(self, name)
         elif action == "kill":
-            props = {"name": name}
-            for key, value in (
-                ("pid", v.pid(data)),
-                ("signum", v.signal_name(data, "signum", False)),
-                ("graceful_timeout", v.number(data, "graceful_timeout", 0, 3600)),
-            ):
-                if value is not None:
-                    props[key] = value
+            props: dict[str, object] = {"name": name}
+            optional: dict[str, object] = {
+                "pid": v.pid(data),
+                "signum": v.signal_name(data, "signum", False),
+                "graceful_timeout": v.number(data, "graceful_timeout", 0, 3600),
+            }
+            props.update((key, given) for key, given in optional.items() if given is not None)
             await self.call("kill", **props)
         elif action == "signal":
             props = {"name": name, "signum": v.signal_name(data, "signum", True)}

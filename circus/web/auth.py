@@ -24,6 +24,7 @@ import secrets
 import stat
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 #: scrypt cost: N=2**14, r=8, p=1 (16 MiB, ~50 ms), the parameters the Python docs suggest.
@@ -168,9 +169,9 @@ class SessionStore:
         self.idle = idle
         self.limit = limit
         self._sessions: dict[str, Session] = {}
-        self._on_end: list = []
+        self._on_end: list[Callable[[Session], object]] = []
 
-    def on_end(self, callback) -> None:
+    def on_end(self, callback: Callable[[Session], object]) -> None:
         """``callback(session)`` when a session ends (logout, expiry, eviction)."""
         self._on_end.append(callback)
 

@@ -63,7 +63,10 @@ class CircusdLink:
     ):
         self.endpoint = endpoint
         self.timeout = timeout
-        self._curve = {"curve_secret_key": curve_secret_key, "curve_server_key": curve_server_key}
+        self._curve: dict[str, Any] = {
+            "curve_secret_key": curve_secret_key,
+            "curve_server_key": curve_server_key,
+        }
         self.client = AsyncCircusClient(endpoint=endpoint, timeout=timeout, **self._curve)
         self.connected = False
         self.error: str | None = "not connected yet"

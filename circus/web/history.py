@@ -85,9 +85,10 @@ class StatsHistory:
     def prune(self, now: float | None = None) -> None:
         """Drop the series whose last point is older than the window."""
         cutoff = (now or time.time()) - self.window
-        for table in (self._watchers, self._processes):
-            for key in [k for k, s in table.items() if not s or s[-1][0] < cutoff]:  # type: ignore[attr-defined]
-                del table[key]  # type: ignore[attr-defined]
+        tables: tuple[dict[Any, deque[Any]], ...] = (self._watchers, self._processes)
+        for table in tables:
+            for key in [k for k, s in table.items() if not s or s[-1][0] < cutoff]:
+                del table[key]
 
     def forget_process(self, watcher: str, pid: Any) -> None:
         if isinstance(pid, int):
