@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from circus import procinfo, spawn_records
@@ -80,6 +80,9 @@ class Arbiter:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.controller = None
         self.publisher = None
+        #: told "ready" (started; after each reload), "reloading" and "stopping": circusd's
+        #: systemd notifications (circus.util.systemd)
+        self.on_lifecycle: Callable[[str], None] = lambda event: None
 
     # --- global options (ArbiterAPI) ---------------------------------------------------------
 
@@ -291,7 +294,11 @@ class Arbiter:
         from circus.reloader import converge
 
         async with self._global_lock:
-            return await converge(self, new)
+            self.on_lifecycle("reloading")
+            try:
+                return await converge(self, new)
+            finally:
+                self.on_lifecycle("ready")
 
     # --- hooks for watchers -------------------------------------------------------------------
 
@@ -413,6 +420,7 @@ class Arbiter:
         await self.controller.start()
         self._warn_unsupported()
         log.info("circusd %d ready: %d watchers", self.pid, len(self._watchers))
+        self.on_lifecycle("ready")
 
     def _warn_unsupported(self) -> None:
         """Parts of the original not built yet: say so instead of ignoring them silently."""
@@ -456,6 +464,7 @@ class Arbiter:
             await self._stopped.wait()
             return
         self._quitting = True
+        self.on_lifecycle("stopping")
         self.hosts.stop_recovering()
         for watcher in self.by_priority(reverse=True):
             if stop_workers or not watcher.host.persistent:

@@ -81,6 +81,9 @@ class HostSet:
         self.kernel_launcher: Any = None
         #: True once this circusd started the kernel it uses: all it holds is ours
         self.started_kernel = False
+        #: False (circusd --no-start-kernel): systemd or papa-kernel --init runs the kernel;
+        #: circusd only connects (and, after a loss, waits for it to be back)
+        self.start_kernel = True
         self._hosts: dict[bool, ProcessHost] = {}
         self.sockets: dict[str, tuple[ProcessHost, SocketInfo]] = {}  # config name -> held
         self._lock_fd: int | None = None
@@ -122,7 +125,9 @@ class HostSet:
         from circus.hosts.kernel import KernelHost, ensure_kernel
 
         launcher, self.kernel_launcher = self.kernel_launcher, None
-        self.started_kernel = await ensure_kernel(self.papa_endpoint, launcher=launcher)
+        self.started_kernel = await ensure_kernel(
+            self.papa_endpoint, launcher=launcher, start=self.start_kernel
+        )
         return KernelHost(self.papa_endpoint, prefix=KERNEL_PREFIX, on_lost=self._on_kernel_lost)
 
     def take_instance_lock(self) -> None:
@@ -263,6 +268,7 @@ class HostSet:
                         self.papa_endpoint,
                         args=handover,
                         pass_fds=[s.fileno() for s in self._held.values()],
+                        start=self.start_kernel,
                     )
                     if not started:
                         self._release()  # a kernel we did not start cannot take them over

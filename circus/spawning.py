@@ -54,6 +54,7 @@ def socket_spec(sconf: Any) -> SocketSpec:
         interface=sconf.interface,
         reuseport=bool(sconf.so_reuseport),
         replace=bool(sconf.replace),
+        systemd=(sconf.systemd_name or sconf.name) if sconf.systemd else None,
     )
 
 

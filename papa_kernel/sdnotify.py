@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping, MutableMapping
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,10 @@ class Notifier:
         return self.notify(f"STATUS={one_line(text)}")
 
     def reloading(self) -> bool:
-        """``RELOADING=1``: send :meth:`ready` when the reload is done."""
-        return self.notify("RELOADING=1")
+        """``RELOADING=1`` (with ``MONOTONIC_USEC=``, which ``Type=notify-reload`` of systemd
+        253 and later requires): send :meth:`ready` when the reload is done."""
+        now = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return self.notify("RELOADING=1", f"MONOTONIC_USEC={now}")
 
     def stopping(self, status: str | None = None) -> bool:
         """``STOPPING=1``."""

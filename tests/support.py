@@ -360,3 +360,32 @@ def subscribed(daemon, events, watcher: str, graceful_timeout: float) -> bool:
     ``watcher.<name>.updated``: ``events`` must subscribe to it."""
     daemon.ok("set", name=watcher, options={"graceful_timeout": graceful_timeout})
     return events.next_event(timeout=0.2) is not None
+
+
+# --- systemd's notification socket, for Type=notify tests ----------------------------------------
+
+
+class NotifyListener:
+    """A datagram socket standing in for systemd's notification socket."""
+
+    def __init__(self, address: str | bytes) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(address)
+        self.messages: list[tuple[float, str]] = []  # (time.monotonic(), datagram)
+
+    def next(self, timeout: float = 10.0) -> str:
+        self.sock.settimeout(timeout)
+        data = self.sock.recv(65536).decode()
+        self.messages.append((time.monotonic(), data))
+        return data
+
+    def until(self, line: str, timeout: float = 10.0) -> list[str]:
+        """Datagrams received until one has ``line`` (included)."""
+        got: list[str] = []
+        deadline = time.monotonic() + timeout
+        while not got or line not in got[-1].splitlines():
+            got.append(self.next(max(0.01, deadline - time.monotonic())))
+        return got
+
+    def close(self) -> None:
+        self.sock.close()

@@ -92,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace adopted workers spawned from an older configuration, one at a time "
         "(reload_outdated = true for every watcher)",
     )
+    parser.add_argument(
+        "--no-start-kernel",
+        dest="start_kernel",
+        action="store_false",
+        help="never start papa-kernel, only connect to it: systemd (papa-kernel.service) or "
+        "papa-kernel --init runs it (see docs/deployment.md)",
+    )
     parser.add_argument("--version", action="version", version=f"circusd {__version__}")
     return parser
 
@@ -186,12 +193,15 @@ def main(argv: list[str] | None = None) -> int:
         if pidfile_path:
             pidfile = Pidfile(pidfile_path)
             pidfile.create(os.getpid())
-        launcher = _launch_kernel_early(config)
+        launcher = _launch_kernel_early(config) if args.start_kernel else None
         from circus.arbiter import Arbiter  # heavy imports overlap the kernel's start-up
+        from circus.util.systemd import CircusdNotifier
 
         arbiter = Arbiter(config, config_path=os.path.abspath(args.config), cwd=cwd)
         arbiter.kernel_launcher = launcher
+        arbiter.hosts.start_kernel = args.start_kernel
         arbiter.reload_outdated = args.reload_outdated
+        arbiter.on_lifecycle = CircusdNotifier(lambda: arbiter.watchers)
         import asyncio
 
         asyncio.run(_serve(arbiter, args.stop_workers_on_exit))

@@ -228,6 +228,8 @@ class SocketConfig:
     so_reuseport: bool = False
     blocking: bool = False
     use_papa: bool = True
+    systemd: bool = False  # papa-kernel takes the socket systemd passed it (socket activation)
+    systemd_name: str | None = None  # its FileDescriptorName= (default: the socket's name)
 
 
 @dataclass(frozen=True)

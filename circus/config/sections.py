@@ -176,7 +176,11 @@ SOCKET_OPTIONS: dict[str, Converter] = {
     "so_reuseport": cv.to_bool,
     "blocking": cv.to_bool,
     "use_papa": cv.to_bool,
+    "systemd": cv.to_bool,
+    "systemd_name": cv.to_optional_str,
 }
+#: Keys that set the address: with ``systemd = true`` the .socket unit sets it instead.
+ADDRESS_KEYS = ("host", "port", "path", "family", "interface", "umask", "so_reuseport")
 
 
 def convert_entries(
@@ -243,6 +247,8 @@ def build_socket(
         )
         return None
     values, entries = convert_entries(section, SOCKET_OPTIONS, env, problems, "socket")
+    if values.get("systemd") or "systemd_name" in values:
+        _check_systemd_socket(section, values, entries, problems)
     if values.get("path"):
         if values.get("family", "unix") != "unix":
             problems.warn(
@@ -254,6 +260,26 @@ def build_socket(
             "a unix socket needs a 'path'", entries["family"].origin, section.name, "family"
         )
     return SocketConfig(name=name, **values)
+
+
+def _check_systemd_socket(
+    section: Section, values: dict[str, Any], entries: dict[str, Entry], problems: Problems
+) -> None:
+    """``systemd = true``: papa-kernel takes the socket systemd passed it (FileDescriptorName
+    = ``systemd_name``, default the socket's name; ``systemd_name`` alone implies ``systemd =
+    true``); the address is the .socket unit's."""
+    if "systemd" in entries and not values["systemd"]:
+        return  # systemd = false with a systemd_name: off, as written
+    values["systemd"] = True
+    if not values.get("use_papa", True):
+        reason = "systemd = true needs use_papa = true: systemd passes the socket to papa-kernel"
+        problems.error(reason, entries["use_papa"].origin, section.name, "use_papa")
+    for key in ADDRESS_KEYS:
+        if key in entries:
+            problems.error(f"{key} cannot be set with systemd = true: the address is set by "
+                           "ListenStream= of the .socket unit", entries[key].origin,
+                           section.name, key)  # fmt: skip
+            values.pop(key)
 
 
 #: Watcher keys a plugin section may set for the watcher that runs it (not its command line).

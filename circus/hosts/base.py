@@ -132,6 +132,9 @@ class SocketSpec:
     interface: str | None = None
     reuseport: bool = False
     replace: bool = False
+    #: take the socket systemd passed to the kernel under this FileDescriptorName instead of
+    #: binding one (``[socket:NAME] systemd = true``; the kernel host only)
+    systemd: str | None = None
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,7 @@ async def ensure_kernel(
     args: Sequence[str] = (),
     launcher: subprocess.Popen | None = None,
     pass_fds: Sequence[int] = (),
+    start: bool = True,
 ) -> bool:
     """Make sure a kernel answers at ``endpoint``; True if this call started it.
 
@@ -120,6 +121,8 @@ async def ensure_kernel(
     ``--daemon`` double-forks and the launcher exits once the daemon listens, so the kernel is
     never circusd's child. A TCP endpoint is never started here (start it with ``--tcp``).
     ``pass_fds`` are inherited by a kernel started here (``--socket-fd`` in ``args``).
+    Without ``start`` (``circusd --no-start-kernel``: systemd or ``papa-kernel --init`` runs the
+    kernel), nobody answering is an error and nothing is started.
     Raises KernelUnavailable (with the kernel's own error message) after ``timeout`` seconds.
     """
     target = parse_endpoint(endpoint)
@@ -136,6 +139,11 @@ async def ensure_kernel(
         raise KernelUnavailable(f"could not start papa-kernel at {target}: {reason}")
     if await kernel_answers(endpoint, timeout):
         return False
+    if not start:
+        raise KernelUnavailable(
+            f"no papa-kernel answers at {target}, and circusd was told not to start one "
+            "(--no-start-kernel): start it (systemctl start papa-kernel.service)"
+        )
     if target.path is None:
         raise KernelUnavailable(
             f"nobody answers at {target}; circusd starts kernels on unix "

@@ -204,6 +204,9 @@ def encode_spawn(spec: SpawnSpec) -> str:
 def encode_socket(spec: SocketSpec) -> str:
     """The ``make socket`` line for ``spec`` (without the newline)."""
     check_name(spec.name, "socket name")
+    if spec.systemd:  # the kernel holds it already: systemd passed it (socket activation)
+        value = escape_value(spec.systemd, "systemd socket name")
+        return _finish(["make", "socket", spec.name, f"systemd={value}"], "the socket options")
     family = "unix" if spec.path else spec.family
     tokens = [
         "make",

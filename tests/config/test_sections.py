@@ -227,6 +227,8 @@ SOCKET_CASES = {
     "blocking": ("true", True, "x", "boolean"),
     "use_papa": ("false", False, "x", "boolean"),
     "path": ("/tmp/x.sock", "/tmp/x.sock", None, None),
+    "systemd": ("true", True, "x", "boolean"),
+    "systemd_name": ("web", "web", None, None),
 }
 
 
@@ -249,6 +251,15 @@ def test_socket_invalid_value(load, key):
     (problem,) = load.problems(f"[socket:s]\nhost = localhost\n{key} = {bad}\n")
     assert (problem.line, problem.section, problem.key) == (3, "socket:s", key)
     assert message in problem.message
+
+
+def test_systemd_socket_takes_its_address_from_the_socket_unit(load):
+    sock = load("[socket:web]\nsystemd = true\n").sockets[0]
+    assert (sock.systemd, sock.systemd_name) == (True, None)
+    assert load("[socket:web]\nsystemd_name = www\n").sockets[0].systemd is True
+    problems = load.problems("[socket:web]\nsystemd = true\nport = 80\nuse_papa = false\n")
+    assert sorted(p.key for p in problems) == ["port", "use_papa"]
+    assert any("ListenStream=" in p.message for p in problems)
 
 
 def test_path_forces_unix_family(load):
