@@ -148,14 +148,12 @@ def to_stream_class(value: Any) -> str:
 
 
 def stream_option(name: str, value: Any) -> Any:
-    """Check one ``stdout_stream.NAME`` value: the class name is resolved; any other value is
-    kept as given (a custom class gets it so), or becomes a :class:`BadValue` when it fails
-    the option's converter (an error only if the class takes the option: see
-    :func:`finish_stream`)."""
+    """One ``stdout_stream.NAME`` value: the class name is resolved; any other value is kept
+    as given until the class is known (:func:`finish_stream` converts the options of a
+    built-in class; a custom class gets them as written)."""
     if name == "class":
         return to_stream_class(value)
-    checked = so.check_value(name, value)
-    return checked if isinstance(checked, so.BadValue) else freeze(value)
+    return freeze(value)
 
 
 def to_stream(value: Any) -> dict[str, Any]:
@@ -185,15 +183,14 @@ def finish_stream(options: Mapping[str, Any], report: StreamReport) -> StreamCon
         )
         return None
     if class_name not in so.CLASS_OPTIONS:  # a custom class gets the values as written
-        kept = {k: v.raw if isinstance(v, so.BadValue) else v for k, v in rest.items()}
-        return StreamConfig(class_name, FrozenMap(kept))
+        return StreamConfig(class_name, FrozenMap(rest))
     kwargs, issues = so.check_options(class_name, rest)
     for issue in issues:
         report(issue)
     if any(not issue.ignored for issue in issues):
         return None
     # the options ignored stay visible (``get``, ``options``), as written
-    kept = {k: kwargs.get(k, v.raw if isinstance(v, so.BadValue) else v) for k, v in rest.items()}
+    kept = {k: kwargs.get(k, v) for k, v in rest.items()}
     return StreamConfig(class_name, FrozenMap(kept))
 
 

@@ -32,22 +32,9 @@ ROTATE_WHEN = ("S", "M", "H", "D", "MIDNIGHT", *(f"W{day}" for day in range(7)))
 COLORS = {"red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35, "cyan": 36, "white": 37}
 
 
-def to_int(value: Any) -> int:
-    """A non-negative integer (``"1048576"``, ``"1_048_576"`` or an int)."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a non-negative integer, got {value!r}")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip(), 10)
-        except ValueError:
-            raise ValueError(f"expected a non-negative integer, got {value!r}") from None
-    else:
-        raise ValueError(f"expected a non-negative integer, got {value!r}")
-    if number < 0:
-        raise ValueError(f"expected a non-negative integer, got {value!r}")
-    return number
+def to_count(value: Any) -> int:
+    """A non-negative integer (``"5"`` or an int): the configuration's integer converter."""
+    return converters.to_int(value, minimum=0)
 
 
 def to_size(value: Any) -> int:
@@ -57,11 +44,8 @@ def to_size(value: Any) -> int:
 
 
 def to_positive_int(value: Any) -> int:
-    """An integer >= 1."""
-    number = to_int(value)
-    if number < 1:
-        raise ValueError(f"expected an integer >= 1, got {value!r}")
-    return number
+    """An integer >= 1: the configuration's integer converter."""
+    return converters.to_int(value, minimum=1)
 
 
 def to_bool(value: Any) -> bool:
@@ -121,12 +105,12 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "filename": to_filename,
     "time_format": to_time_format,
     "max_bytes": to_size,
-    "backup_count": to_int,
+    "backup_count": to_count,
     "rotate_when": to_rotate_when,
     "rotate_interval": to_positive_int,
     "utc": to_bool,
     "color": to_color,
-    "maxsize": to_int,
+    "maxsize": to_count,
 }
 #: Every stream key with a meaning for some built-in class (for "did you mean").
 OPTION_NAMES = ("class", *CONVERTERS)
@@ -176,28 +160,6 @@ def is_custom_class_path(name: str) -> bool:
 
 
 @dataclass(frozen=True)
-class BadValue:
-    """A stream option value that failed its converter, kept until the class is known: it is
-    an error only for a class that takes the option. ``origin`` locates it in the file."""
-
-    raw: Any
-    message: str
-    origin: Any = None
-
-
-def check_value(name: str, value: Any) -> Any:
-    """``value`` converted if ``name`` is a known option, else as given; a failing
-    conversion gives a :class:`BadValue` (see :func:`check_options`)."""
-    convert = CONVERTERS.get(name)
-    if convert is None or isinstance(value, BadValue):
-        return value
-    try:
-        return convert(value)
-    except (ValueError, TypeError) as exc:
-        return BadValue(value, str(exc))
-
-
-@dataclass(frozen=True)
 class OptionIssue:
     """One finding of :func:`check_options` about ``key`` (an error unless ``ignored``)."""
 
@@ -205,17 +167,19 @@ class OptionIssue:
     message: str
     suggestion: str | None = None
     ignored: bool = False  # a warning: the option is accepted and ignored
-    origin: Any = None
 
 
-def check_options(class_name: str, options: Mapping[str, Any]) -> tuple[dict, list[OptionIssue]]:
-    """The keyword arguments of built-in class ``class_name`` from ``options`` (converted; the
-    options it does not take are left out), and every issue found."""
+def select_options(
+    class_name: str, options: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[OptionIssue]]:
+    """The options of ``options`` that built-in class ``class_name`` takes, values as given
+    (None, the library API's "the default", left out), and the issues about the others:
+    obsolete or not taken (ignored, with a warning), a required one missing (an error)."""
     accepted = CLASS_OPTIONS[class_name]
-    kwargs: dict[str, Any] = {}
+    selected: dict[str, Any] = {}
     issues: list[OptionIssue] = []
     for key, value in options.items():
-        if value is None:  # the library API's way of saying "the default"
+        if value is None:
             continue
         if key in OBSOLETE:
             issues.append(OptionIssue(key, "is obsolete and ignored", ignored=True))
@@ -231,12 +195,23 @@ def check_options(class_name: str, options: Mapping[str, Any]) -> tuple[dict, li
                 )
             )
         else:
-            checked = check_value(key, value)
-            if isinstance(checked, BadValue):
-                issues.append(OptionIssue(key, checked.message, origin=checked.origin))
-            else:
-                kwargs[key] = checked
+            selected[key] = value
     required = REQUIRED.get(class_name)
     if required and options.get(required) is None:
         issues.append(OptionIssue(required, f"{class_name} needs a {required}"))
+    return selected, issues
+
+
+def check_options(
+    class_name: str, options: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[OptionIssue]]:
+    """:func:`select_options`, with the selected values converted (a value its converter
+    refuses is an error naming the key): the configuration loader's check."""
+    selected, issues = select_options(class_name, options)
+    kwargs: dict[str, Any] = {}
+    for key, value in selected.items():
+        try:
+            kwargs[key] = CONVERTERS[key](value)
+        except (ValueError, TypeError) as exc:
+            issues.append(OptionIssue(key, str(exc)))
     return kwargs, issues

@@ -8,7 +8,6 @@ updating one with ``set`` options. All three go through the same two steps:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -28,7 +27,7 @@ from circus.config.schema import (
     split_key,
     suggest_key,
 )
-from circus.config.stream_options import BadValue, OptionIssue
+from circus.config.stream_options import OptionIssue
 from circus.config.substitution import substitute_env
 from circus.errors import ConfigError
 
@@ -89,8 +88,6 @@ def gather(
         except (ValueError, TypeError) as exc:
             problems.error(str(exc), entry.origin, section, entry.key)
             continue
-        if base in ("stdout_stream", "stderr_stream", "stdout_stream.", "stderr_stream."):
-            _locate_bad_values(values, base.rstrip("."), entry.origin)
         if base == "flapping." and sub not in FLAPPING_OPTIONS:
             hint = nearest(sub or "", FLAPPING_OPTIONS)
             problems.warn(
@@ -115,15 +112,6 @@ def _assign(values: dict[str, Any], base: str, sub: str | None, raw: Any) -> Non
     field, convert, _restart = WATCHER_PREFIXES[base]
     name, converted = convert(sub, raw)
     values[field] = {**values.get(field, {}), name: converted}
-
-
-def _locate_bad_values(values: dict[str, Any], field: str, origin: Origin) -> None:
-    """Stamp the line on stream values that failed their converter (reported, or not, once
-    the class is known)."""
-    stream = values.get(field) or {}
-    for key, value in stream.items():
-        if isinstance(value, BadValue) and value.origin is None:
-            stream[key] = dataclasses.replace(value, origin=origin)
 
 
 def finish(
@@ -173,10 +161,8 @@ def _finish_stream(
         record = problems.warn if issue.ignored else problems.error
         hint = f"{field}.{issue.suggestion}" if issue.suggestion else None
         key = f"{field}.{issue.key}"
-        entry = entries.get(key)
-        record(
-            issue.message, issue.origin or (entry.origin if entry else origin), section, key, hint
-        )
+        entry = entries.get(key) or entries.get(field)  # stdout_stream.KEY or the mapping
+        record(issue.message, entry.origin if entry else origin, section, key, hint)
 
     return finish_stream(values.get(field) or {}, report)
 

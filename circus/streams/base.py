@@ -55,12 +55,14 @@ class BaseStream:
 
 
 class StreamOptionError(ValueError):
-    """A stream constructor rejected the value of one option (``option`` names it)."""
+    """A stream constructor rejected the value of one or more options: ``option`` and
+    ``reason`` name the first, ``problems`` lists every ``(option, reason)``."""
 
-    def __init__(self, option: str, message: str):
+    def __init__(self, option: str, message: str, *more: tuple[str, str]):
         self.option = option
-        super().__init__(f"{option}: {message}")
         self.reason = message
+        self.problems: list[tuple[str, str]] = [(option, message), *more]
+        super().__init__("; ".join(f"{key}: {text}" for key, text in self.problems))
 
 
 def message_timestamp(message: Message) -> float:

@@ -7,12 +7,13 @@ together, and no traceback escapes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from circus.config.problems import nearest
-from circus.config.stream_options import builtin_class_name, check_options, is_custom_class_path
+from circus.config.stream_options import builtin_class_name, is_custom_class_path, select_options
 from circus.errors import ConfigError, ConfigProblem
 from circus.streams.base import Stream, StreamOptionError
 from circus.streams.file_stream import FileStream, TimedRotatingFileStream, WatchedFileStream
@@ -58,6 +59,9 @@ class _Problems:
             )
         )
 
+    def has(self, key: str) -> bool:
+        return any(p.key == f"{self.prefix}.{key}" for p in self.items)
+
     def raise_if_any(self) -> None:
         if self.items:
             raise ConfigError(self.items)
@@ -89,9 +93,11 @@ def build_stream(
     cls = _resolve_class(options.pop("class", None), options, problems)
     problems.raise_if_any()
     assert cls is not None
-    # A user class gets the values as they are (strings from INI files).
-    kwargs = _convert_builtin(cls, options, problems) if cls in BUILTINS.values() else options
-    problems.raise_if_any()
+    # A built-in class converts the options it takes; a user class gets the values as they
+    # are (strings from INI files).
+    # Created even after a selection problem (a missing filename), so that the constructor's
+    # conversion reports the other bad values too.
+    kwargs = _select_builtin(cls, options, problems) if cls in BUILTINS.values() else options
     return _adapt(_instantiate(cls, kwargs, problems), problems)
 
 
@@ -162,8 +168,8 @@ def _import(path: str, problems: _Problems) -> Any:
         return None
 
 
-def _convert_builtin(cls: type, options: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
-    kwargs, issues = check_options(cls.__name__, options)
+def _select_builtin(cls: type, options: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+    kwargs, issues = select_options(cls.__name__, options)
     for issue in issues:
         if issue.ignored:  # the configuration check warned about it already
             log.debug("%s.%s: %s", problems.prefix, issue.key, issue.message)
@@ -175,9 +181,15 @@ def _convert_builtin(cls: type, options: Mapping[str, Any], problems: _Problems)
 def _instantiate(cls: Any, kwargs: dict[str, Any], problems: _Problems) -> Any:
     name = getattr(cls, "__name__", repr(cls))
     try:
-        return cls(**kwargs)
+        stream = cls(**kwargs)
+        if not problems.items:
+            return stream
+        with contextlib.suppress(Exception):  # a selection problem: the stream is not used
+            stream.close()
     except StreamOptionError as exc:
-        problems.add(exc.option, exc.reason)
+        for option, reason in exc.problems:
+            if not problems.has(option):  # a missing filename is reported once
+                problems.add(option, reason)
     except OSError as exc:
         target = exc.filename or kwargs.get("filename")
         key = "filename" if "filename" in kwargs else "class"

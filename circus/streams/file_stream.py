@@ -9,16 +9,7 @@ from typing import Any
 from circus.streams import logfile
 from circus.streams.base import BaseStream, Message, message_timestamp
 from circus.streams.lines import decorate, line_prefix
-from circus.streams.options import (
-    option,
-    to_bool,
-    to_filename,
-    to_int,
-    to_positive_int,
-    to_rotate_when,
-    to_size,
-    to_time_format,
-)
+from circus.streams.options import convert
 from circus.streams.timed import TimedRotatingLogFile
 
 log = logging.getLogger(__name__)
@@ -28,9 +19,10 @@ class _LogFileStream(BaseStream):
     """Writes chunks to a shared :class:`~circus.streams.logfile.LogFile`, optionally
     prefixing every line with ``"<time> [<pid>] | "`` (the original Circus format)."""
 
-    def __init__(self, filename: Any, time_format: Any = None, utc: bool = False):
-        self.filename: str = option("filename", filename, to_filename)
-        self.time_format: str | None = option("time_format", time_format, to_time_format)
+    def __init__(self, filename: str, time_format: str | None = None, utc: bool = False):
+        # converted by the subclass (with its other options): every bad value is reported
+        self.filename = filename
+        self.time_format = time_format
         self._tz = datetime.UTC if utc else None
         self._head_key: tuple[float, Any] | None = None
         self._head = b""
@@ -87,17 +79,27 @@ class FileStream(_LogFileStream):
     it to ``filename.1`` ... ``filename.<backup_count>`` before it would exceed ``max_bytes``."""
 
     def __init__(
-        self, filename: Any, time_format: Any = None, max_bytes: Any = 0, backup_count: Any = 0
+        self,
+        filename: Any = None,
+        time_format: Any = None,
+        max_bytes: Any = 0,
+        backup_count: Any = 0,
     ):
-        self.max_bytes: int = option("max_bytes", max_bytes, to_size)
-        self.backup_count: int = option("backup_count", backup_count, to_int)
+        o = convert(
+            filename=filename,
+            time_format=time_format,
+            max_bytes=max_bytes,
+            backup_count=backup_count,
+        )
+        self.max_bytes: int = o["max_bytes"]
+        self.backup_count: int = o["backup_count"]
         if self.max_bytes and not self.backup_count:
             log.warning(
                 "%s: max_bytes has no effect without backup_count (as in the original "
                 "Circus): the file is not rotated",
-                filename,
+                o["filename"],
             )
-        super().__init__(filename, time_format)
+        super().__init__(o["filename"], o["time_format"])
 
     def _make_file(self, path: str) -> logfile.LogFile:
         if self.max_bytes and self.backup_count:
@@ -109,8 +111,9 @@ class WatchedFileStream(_LogFileStream):
     """Appends output to ``filename`` and reopens it when an external tool (logrotate) moved or
     deleted it: one ``stat`` per chunk."""
 
-    def __init__(self, filename: Any, time_format: Any = None):
-        super().__init__(filename, time_format)
+    def __init__(self, filename: Any = None, time_format: Any = None):
+        o = convert(filename=filename, time_format=time_format)
+        super().__init__(o["filename"], o["time_format"])
 
     def _make_file(self, path: str) -> logfile.LogFile:
         return logfile.WatchedLogFile(path)
@@ -123,18 +126,26 @@ class TimedRotatingFileStream(_LogFileStream):
 
     def __init__(
         self,
-        filename: Any,
+        filename: Any = None,
         backup_count: Any = 0,
         time_format: Any = None,
         rotate_when: Any = "H",
         rotate_interval: Any = 1,
         utc: Any = False,
     ):
-        self.backup_count: int = option("backup_count", backup_count, to_int)
-        self.rotate_when: str = option("rotate_when", rotate_when, to_rotate_when)
-        self.rotate_interval: int = option("rotate_interval", rotate_interval, to_positive_int)
-        self.utc: bool = option("utc", utc, to_bool)
-        super().__init__(filename, time_format, utc=self.utc)
+        o = convert(
+            filename=filename,
+            backup_count=backup_count,
+            time_format=time_format,
+            rotate_when=rotate_when,
+            rotate_interval=rotate_interval,
+            utc=utc,
+        )
+        self.backup_count: int = o["backup_count"]
+        self.rotate_when: str = o["rotate_when"]
+        self.rotate_interval: int = o["rotate_interval"]
+        self.utc: bool = o["utc"]
+        super().__init__(o["filename"], o["time_format"], utc=self.utc)
 
     def _make_file(self, path: str) -> logfile.LogFile:
         return TimedRotatingLogFile(

@@ -6,7 +6,7 @@ import queue
 from typing import Any
 
 from circus.streams.base import Message
-from circus.streams.options import option, to_int
+from circus.streams.options import convert
 
 
 class QueueStream(queue.Queue):
@@ -15,7 +15,7 @@ class QueueStream(queue.Queue):
     and counted in :attr:`dropped` rather than blocking circusd."""
 
     def __init__(self, maxsize: Any = 0):
-        super().__init__(option("maxsize", maxsize, to_int))
+        super().__init__(convert(maxsize=maxsize)["maxsize"])
         self.dropped = 0
 
     def __call__(self, message: Message) -> None:

@@ -1,50 +1,31 @@
-"""Converters for stream options, for the stream constructors.
+"""How a stream constructor converts its options.
 
-The rules themselves (which class takes which option, how each value is converted) live in
-:mod:`circus.config.stream_options`, shared with the configuration loader; :func:`option`
-turns a converter's ``ValueError`` into a :class:`StreamOptionError` naming the option, which
-:func:`circus.streams.build_stream` reports as a configuration problem.
+The rules (which class takes which option, how each value is converted) live in
+:mod:`circus.config.stream_options`, shared with the configuration loader, which checks a
+configuration with them at load time. At run time the constructor is the one place a value is
+converted: :func:`circus.streams.build_stream` only picks the options the class takes.
+:func:`convert` runs every given option through its converter and raises one
+:class:`StreamOptionError` naming each bad option, which ``build_stream`` reports as
+configuration problems.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from circus.config.stream_options import (
-    COLORS,
-    ROTATE_WHEN,
-    to_bool,
-    to_color,
-    to_filename,
-    to_int,
-    to_positive_int,
-    to_rotate_when,
-    to_size,
-    to_time_format,
-)
+from circus.config.stream_options import CONVERTERS
 from circus.streams.base import StreamOptionError
 
-T = TypeVar("T")
 
-__all__ = [
-    "COLORS",
-    "ROTATE_WHEN",
-    "option",
-    "to_bool",
-    "to_color",
-    "to_filename",
-    "to_int",
-    "to_positive_int",
-    "to_rotate_when",
-    "to_size",
-    "to_time_format",
-]
-
-
-def option(name: str, value: Any, converter: Callable[[Any], T]) -> T:
-    """Convert one option value, naming the option in the error."""
-    try:
-        return converter(value)
-    except (ValueError, TypeError) as exc:
-        raise StreamOptionError(name, str(exc)) from None
+def convert(**given: Any) -> dict[str, Any]:
+    """Every keyword converted by the converter of the option it names."""
+    converted: dict[str, Any] = {}
+    bad: list[tuple[str, str]] = []
+    for name, value in given.items():
+        try:
+            converted[name] = CONVERTERS[name](value)
+        except (ValueError, TypeError) as exc:
+            bad.append((name, str(exc)))
+    if bad:
+        raise StreamOptionError(*bad[0], *bad[1:])
+    return converted

@@ -13,9 +13,10 @@ import select
 import time
 from typing import Any
 
+from circus.config.stream_options import COLORS
 from circus.streams.base import BaseStream, Message, message_timestamp
 from circus.streams.lines import LineState, decorate, line_prefix
-from circus.streams.options import COLORS, option, to_color, to_time_format
+from circus.streams.options import convert
 
 #: Longest time a write may wait for a full non-blocking stdout before dropping the rest.
 MAX_BLOCKED_WAIT = 1.0
@@ -107,8 +108,9 @@ class FancyStdoutStream(BaseStream):
     """
 
     def __init__(self, color: Any = None, time_format: Any = "%Y-%m-%d %H:%M:%S"):
-        self.color: str | None = option("color", color, to_color)
-        self.time_format: str | None = option("time_format", time_format, to_time_format)
+        o = convert(color=color, time_format=time_format)
+        self.color: str | None = o["color"]
+        self.time_format: str | None = o["time_format"]
         self._sink = fd_sink(1)
         self._head_key: tuple[float, Any] | None = None
         self._head = self._color = b""

@@ -242,7 +242,7 @@ def test_prefixed_keys(load, key, value, field, expected):
         ("flapping.max_retry", "x", "expected an integer"),
         ("stdout_stream.class", "FileStrem", "did you mean 'FileStream'?"),
         ("stdout_stream.max_bytes", "big", "size"),
-        ("stdout_stream.backup_count", "-1", "non-negative integer"),
+        ("stdout_stream.backup_count", "-1", "expected a number >= 0"),
     ],
 )
 def test_prefixed_keys_invalid(load, key, value, message):

@@ -222,7 +222,7 @@ def test_bad_values_are_all_reported_with_their_keys(tmp_path):
         "stdout_stream.utc",
     ]
     by_key = {p.key: p.message for p in found}
-    assert "non-negative integer" in by_key["stdout_stream.backup_count"]
+    assert "expected a number >= 0" in by_key["stdout_stream.backup_count"]
     assert "midnight" in by_key["stdout_stream.rotate_when"]
     assert "boolean" in by_key["stdout_stream.utc"]
 

@@ -346,3 +346,14 @@ def test_size_rotation_loses_nothing_and_respects_max_bytes(tmp_path_factory, ch
     assert b"".join(contents) == b"".join(chunks)
     assert all(len(content) <= max_bytes for content in contents)
     assert all(contents[:-1])  # no empty backups
+
+
+def test_every_bad_value_is_named_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StreamOptionError) as info:
+        FileStream("", max_bytes=-1, backup_count="many")
+    assert [option for option, _reason in info.value.problems] == [
+        "filename",
+        "max_bytes",
+        "backup_count",
+    ]
