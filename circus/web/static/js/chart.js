@@ -1,0 +1,142 @@
+// Small SVG line charts for CPU and memory over the last few minutes.
+//
+// No library: a chart is an <svg> with one <polyline> (plus a light area) per series, redrawn
+// from a bounded ring of samples. Redraws are batched to one animation frame, so a burst of
+// stats messages costs one redraw per chart.
+
+const NS = "http://www.w3.org/2000/svg";
+
+/** Default series: CPU and memory, both in percent. */
+export const CPU_MEM = [
+  { key: "cpu", label: "cpu", cls: "series-cpu" },
+  { key: "mem", label: "mem", cls: "series-mem" },
+];
+
+const pending = new Set();
+let frameRequested = false;
+
+function flush() {
+  frameRequested = false;
+  const charts = [...pending];
+  pending.clear();
+  for (const chart of charts) chart.draw();
+}
+
+function schedule(chart) {
+  pending.add(chart);
+  if (!frameRequested) {
+    frameRequested = true;
+    requestAnimationFrame(flush);
+  }
+}
+
+function el(name, attrs, parent) {
+  const node = document.createElementNS(NS, name);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+/** The smallest "nice" ceiling (1, 2, 5 x 10^n) at or above value; at least `floor`. */
+export function niceCeiling(value, floor = 1) {
+  const v = Math.max(value, floor);
+  const power = 10 ** Math.floor(Math.log10(v));
+  for (const step of [1, 2, 5, 10]) {
+    if (v <= step * power) return step * power;
+  }
+  return 10 * power;
+}
+
+/**
+ * A line chart drawn into an existing <svg> element (its width/height attributes give the
+ * drawing size). `window` is the time span shown, in seconds; `axes` adds a scale label and
+ * grid lines (for the larger charts of the watcher page).
+ */
+export class Chart {
+  constructor(svg, { series = CPU_MEM, window = 300, axes = false, maxPoints = 600 } = {}) {
+    this.svg = svg;
+    this.series = series;
+    this.window = window;
+    this.axes = axes;
+    this.maxPoints = maxPoints;
+    this.points = []; // [t, v0, v1, ...], oldest first
+    this.width = Number(svg.getAttribute("width")) || 120;
+    this.height = Number(svg.getAttribute("height")) || 28;
+    svg.setAttribute("viewBox", `0 0 ${this.width} ${this.height}`);
+    svg.classList.add("chart");
+    svg.replaceChildren();
+    this.grid = el("g", { class: "grid" }, svg);
+    this.lines = series.map((s) => ({
+      area: el("polygon", { class: `area ${s.cls}` }, svg),
+      line: el("polyline", { class: `line ${s.cls}` }, svg),
+    }));
+    this.scaleLabel = axes ? el("text", { class: "scale", x: 4, y: 11 }, svg) : null;
+    this.empty = el("text", { class: "empty", x: this.width / 2, y: this.height / 2 + 4 }, svg);
+    this.empty.textContent = "no data";
+    const title = el("title", {}, svg);
+    this.title = title;
+  }
+
+  /** Replace the samples: `points` is [[t, v0, v1, ...], ...] in time order. */
+  load(points) {
+    this.points = points.slice(-this.maxPoints);
+    schedule(this);
+  }
+
+  /** Add one sample at time `t` (seconds since the epoch). */
+  push(t, values) {
+    const last = this.points[this.points.length - 1];
+    if (last && t < last[0]) return; // out of order: keep the line monotonic
+    this.points.push([t, ...values]);
+    if (this.points.length > this.maxPoints) this.points.shift();
+    schedule(this);
+  }
+
+  /** The latest sample, or null. */
+  latest() {
+    return this.points.length ? this.points[this.points.length - 1] : null;
+  }
+
+  draw() {
+    const now = Date.now() / 1000;
+    const start = now - this.window;
+    while (this.points.length > 1 && this.points[1][0] < start) this.points.shift();
+    const visible = this.points.filter((p) => p[0] >= start - 5);
+    this.svg.classList.toggle("has-data", visible.length > 0);
+    let top = 0;
+    for (const p of visible) for (let i = 1; i < p.length; i++) top = Math.max(top, p[i] || 0);
+    const ceiling = niceCeiling(top * 1.1);
+    const pad = this.axes ? 2 : 1;
+    const h = this.height - 2 * pad;
+    const x = (t) => (((t - start) / this.window) * this.width).toFixed(1);
+    const y = (v) => (pad + h - ((v || 0) / ceiling) * h).toFixed(1);
+    this.series.forEach((s, i) => {
+      const coords = visible.map((p) => `${x(p[0])},${y(p[i + 1])}`);
+      this.lines[i].line.setAttribute("points", coords.join(" "));
+      if (coords.length) {
+        const first = x(visible[0][0]);
+        const lastX = x(visible[visible.length - 1][0]);
+        const base = (pad + h).toFixed(1);
+        const area = [`${first},${base}`, ...coords, `${lastX},${base}`];
+        this.lines[i].area.setAttribute("points", area.join(" "));
+      } else {
+        this.lines[i].area.setAttribute("points", "");
+      }
+    });
+    if (this.axes) this.drawGrid(ceiling, pad, h);
+    const last = this.latest();
+    this.title.textContent = last
+      ? this.series.map((s, i) => `${s.label} ${Number(last[i + 1] || 0).toFixed(1)}%`).join(", ")
+      : "no data yet";
+  }
+
+  drawGrid(ceiling, pad, h) {
+    this.grid.replaceChildren();
+    for (const fraction of [0, 0.5, 1]) {
+      const gy = (pad + h - fraction * h).toFixed(1);
+      el("line", { x1: 0, x2: this.width, y1: gy, y2: gy }, this.grid);
+    }
+    const minutes = Math.round(this.window / 60);
+    this.scaleLabel.textContent = `${ceiling}% · last ${minutes} min`;
+  }
+}
