@@ -49,11 +49,15 @@ export function niceCeiling(value, floor = 1) {
 
 /**
  * A line chart drawn into an existing <svg> element (its width/height attributes give the
- * drawing size). `window` is the time span shown, in seconds; `axes` adds a scale label and
- * grid lines (for the larger charts of the watcher page).
+ * drawing size; with `fluid` the width follows the element's layout width). `window` is the
+ * time span shown, in seconds; `axes` adds a scale label and grid lines (for the larger
+ * charts of the watcher page).
  */
 export class Chart {
-  constructor(svg, { series = CPU_MEM, window = 300, axes = false, maxPoints = 600 } = {}) {
+  constructor(
+    svg,
+    { series = CPU_MEM, window = 300, axes = false, maxPoints = 600, fluid = false } = {},
+  ) {
     this.svg = svg;
     this.series = series;
     this.window = window;
@@ -73,8 +77,21 @@ export class Chart {
     this.scaleLabel = axes ? el("text", { class: "scale", x: 4, y: 11 }, svg) : null;
     this.empty = el("text", { class: "empty", x: this.width / 2, y: this.height / 2 + 4 }, svg);
     this.empty.textContent = "no data";
-    const title = el("title", {}, svg);
-    this.title = title;
+    this.title = el("title", {}, svg);
+    if (fluid) {
+      this.fit();
+      new ResizeObserver(() => this.fit()).observe(svg);
+    }
+  }
+
+  /** Take the width the page gives the <svg> (fluid charts). */
+  fit() {
+    const width = Math.round(this.svg.getBoundingClientRect().width);
+    if (!width || width === this.width) return;
+    this.width = width;
+    this.svg.setAttribute("viewBox", `0 0 ${this.width} ${this.height}`);
+    this.empty.setAttribute("x", this.width / 2);
+    schedule(this);
   }
 
   /** Replace the samples: `points` is [[t, v0, v1, ...], ...] in time order. */

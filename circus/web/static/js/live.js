@@ -88,7 +88,7 @@ export class Live {
     if (!serverUp) {
       showBanner("The web console is unreachable: disconnected, retrying…");
     } else if (!circusdUp) {
-      showBanner(`circusd is disconnected, retrying…${error ? ` (${error})` : ""}`);
+      showBanner("circusd is disconnected, retrying…", error);
     } else {
       showBanner(null);
       if (wasUp === false) this.emit("connected", {});

@@ -1,11 +1,13 @@
 // The page-wide banner (disconnected) and short notices (results of actions).
 
-/** Show `text` in the disconnected banner, or hide it with null. */
-export function showBanner(text) {
+/** Show `text` (and a smaller `detail`) in the disconnected banner, or hide it with null. */
+export function showBanner(text, detail = "") {
   const banner = document.getElementById("banner");
   if (!banner) return;
+  document.body.classList.toggle("disconnected", Boolean(text));
   if (text) {
     banner.querySelector(".banner-text").textContent = text;
+    banner.querySelector(".banner-detail").textContent = detail || "";
     banner.hidden = false;
   } else {
     banner.hidden = true;

@@ -10,7 +10,7 @@ import { ActionQueue, statusLabel } from "./watchers.js";
 
 const NAME = document.getElementById("watcher").dataset.name;
 const queue = new ActionQueue(refresh);
-const chart = new Chart(document.getElementById("watcher-chart"), { axes: true });
+const chart = new Chart(document.getElementById("watcher-chart"), { axes: true, fluid: true });
 const tbody = document.getElementById("process-rows");
 const signalTemplate = document.getElementById("signal-select");
 const procs = new Map(); // pid -> {tr, cells, chart}

@@ -1,0 +1,141 @@
+"""A real circusd plus a real circushttpd in front of it, for the browser tests, the
+screenshots (tests/web/screenshots.py) and the benchmark (bench/web.py).
+
+circushttpd runs in token mode on 127.0.0.1 and a free port, its token in a 0600 file;
+:meth:`Console.login` opens ``/login?token=...`` in a browser context, which then holds the
+session cookie. :meth:`Console.cleanup` ends circushttpd, circusd, the kernel and the workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import subprocess
+import sys
+
+import support
+
+WORKER = support.CIRCUSD_WORKER
+
+
+class Console:
+    """circusd (``support.Circusd``) and circushttpd on a free port, in ``workdir``."""
+
+    def __init__(self, workdir, config_body: str = "", circus_extra: str = ""):
+        self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.run_dir = os.path.join(self.workdir, "run")
+        os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
+        self.circusd = support.Circusd(
+            os.path.join(self.workdir, "circusd"), config_body, circus_extra
+        )
+        self.port = support.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token_path = os.path.join(self.workdir, "token")
+        self.httpd_log = os.path.join(self.workdir, "circushttpd.log")
+        self.httpd: subprocess.Popen | None = None
+
+    @property
+    def token(self) -> str:
+        with open(self.token_path) as f:
+            return f.read().strip()
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "XDG_RUNTIME_DIR": self.run_dir}
+
+    def start(self) -> Console:
+        self.start_circusd()
+        self.start_httpd()
+        return self
+
+    def start_circusd(self) -> None:
+        """Start (or start again) circusd, with our private runtime directory."""
+        old = os.environ.get("XDG_RUNTIME_DIR")
+        os.environ["XDG_RUNTIME_DIR"] = self.run_dir  # circusd inherits it (support.Circusd)
+        try:
+            self.circusd.start()
+        finally:
+            if old is None:
+                os.environ.pop("XDG_RUNTIME_DIR", None)
+            else:
+                os.environ["XDG_RUNTIME_DIR"] = old
+
+    def start_httpd(self) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "circus.cli.circushttpd",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--endpoint",
+            self.circusd.endpoint,
+            "--token-file",
+            self.token_path,
+            "--log-level",
+            "debug",
+        ]
+        with open(self.httpd_log, "ab") as log:
+            self.httpd = subprocess.Popen(
+                argv,
+                cwd=self.workdir,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        support.wait_for(self._httpd_ready, timeout=20, message="circushttpd ready")
+
+    def _httpd_ready(self) -> bool:
+        if self.httpd is not None and self.httpd.poll() is not None:
+            raise AssertionError(f"circushttpd exited with {self.httpd.returncode}:\n{self.log()}")
+        try:
+            return self.get("/api/session")[0] == 200
+        except OSError:
+            return False
+
+    def log(self) -> str:
+        with open(self.httpd_log, errors="replace") as f:
+            return f.read()
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+        """``GET path`` without a session: (status, JSON body or {})."""
+        return self.request("GET", path, headers=headers)
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        try:
+            return response.status, json.loads(data or b"{}")
+        except ValueError:
+            return response.status, {"_raw": data.decode("utf-8", "replace")}
+
+    def login(self, context, path: str = "/"):
+        """A new page of ``context`` (Playwright), logged in, showing ``path``."""
+        page = context.new_page()
+        page.goto(f"{self.url}/login?token={self.token}&next={path}")
+        return page
+
+    def stop_httpd(self) -> None:
+        if self.httpd is not None and self.httpd.poll() is None:
+            self.httpd.terminate()
+            try:
+                self.httpd.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.httpd.kill()
+                self.httpd.wait(timeout=10)
+
+    def cleanup(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop_httpd()
+        self.circusd.cleanup()

@@ -1,0 +1,314 @@
+"""The web console as a person uses it: a headless chromium on circushttpd in front of a real
+circusd (and its kernel and workers).
+
+One circusd, one circushttpd and one browser for the whole module (each test gets a fresh
+browser context, so its own session); the tests run in file order and each leaves the
+watchers as it found them. The disconnected-banner test, which stops and restarts circusd,
+comes last.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+import support
+from browser import TIMEOUT_MS, launched
+from console import WORKER, Console
+
+pytestmark = pytest.mark.timeout(120)
+
+CONFIG = f"""
+    [watcher:sleepy]
+    cmd = {sys.executable} {WORKER} sleep
+    numprocesses = 2
+
+    [watcher:talker]
+    cmd = {sys.executable} {WORKER} sleep
+    numprocesses = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    with support.subreaper():
+        console = Console(tmp_path_factory.mktemp("console"), CONFIG)
+        try:
+            console.start()
+            yield console
+        finally:
+            console.cleanup()
+
+
+@pytest.fixture(scope="module")
+def browser(console):
+    with launched() as browser:
+        yield browser
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(console, context):
+    """A logged-in page on the watcher list, rendered."""
+    page = console.login(context, "/")
+    page.wait_for_selector("body[data-ready=true]")
+    return page
+
+
+def expect():
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    return expect
+
+
+def row(page, name):
+    return page.locator(f'tr[data-watcher="{name}"]')
+
+
+def numprocesses(console, name) -> int:
+    return int(console.circusd.ok("numprocesses", name=name)["numprocesses"])
+
+
+def watcher_status(console, name) -> str:
+    return console.circusd.ok("status", name=name)["status"]
+
+
+# --- login ----------------------------------------------------------------------------------------
+
+
+def test_login_form_refuses_a_wrong_token_then_logs_in(console, context):
+    page = context.new_page()
+    page.goto(f"{console.url}/watchers/sleepy")
+    assert "/login" in page.url  # not logged in: sent to the form, the page remembered
+    page.fill("#f-token", "not-the-token-at-all")
+    page.click("#login-submit")
+    expect()(page.locator("#login-error")).to_contain_text("wrong token")
+    page.fill("#f-token", console.token)
+    page.click("#login-submit")
+    page.wait_for_url(f"{console.url}/watchers/sleepy")
+    expect()(page.locator("h1")).to_have_text("sleepy")
+
+
+def test_logout_ends_the_session(console, page):
+    page.click("form.logout button")
+    page.wait_for_url(re.compile(r".*/login.*"))
+    page.goto(f"{console.url}/")
+    assert "/login" in page.url
+
+
+# --- the watcher list -----------------------------------------------------------------------------
+
+
+def test_home_lists_the_watchers_with_status_and_counts(console, page):
+    ex = expect()
+    ex(row(page, "sleepy").locator(".toggle")).to_have_text("active")
+    ex(row(page, "sleepy").locator(".count")).to_have_text("2")
+    ex(row(page, "talker").locator(".count")).to_have_text("1")
+    ex(page.locator("#circusd-card [data-field=pid]")).to_have_text(re.compile(r"^\d+$"))
+    ex(page.locator("#totals-card [data-field=processes]")).to_have_text("3")
+
+
+def test_toggle_stops_and_starts_a_watcher(console, page):
+    ex = expect()
+    toggle = row(page, "sleepy").locator(".toggle")
+    toggle.click()
+    ex(toggle).to_have_text("stopped")
+    support.wait_for(lambda: watcher_status(console, "sleepy") == "stopped", timeout=15)
+    ex(row(page, "sleepy").locator(".count")).to_have_text("0 / 2")
+    toggle.click()
+    ex(toggle).to_have_text("active")
+    ex(row(page, "sleepy").locator(".count")).to_have_text("2")
+    assert watcher_status(console, "sleepy") == "active"
+
+
+def test_incr_and_decr_change_the_number_of_processes(console, page):
+    ex = expect()
+    count = row(page, "talker").locator(".count")
+    row(page, "talker").locator(".incr").click()
+    ex(count).to_have_text("2")
+    assert numprocesses(console, "talker") == 2
+    row(page, "talker").locator(".decr").click()
+    ex(count).to_have_text("1")
+    assert numprocesses(console, "talker") == 1
+
+
+def test_set_numprocesses_from_the_list(console, page):
+    ex = expect()
+    line = row(page, "talker")
+    line.locator(".numprocesses-input").fill("3")
+    line.locator(".set-numprocesses").click()
+    ex(line.locator(".count")).to_have_text("3")
+    assert numprocesses(console, "talker") == 3
+    line.locator(".numprocesses-input").fill("1")
+    line.locator(".set-numprocesses").click()
+    ex(line.locator(".count")).to_have_text("1")
+
+
+def test_the_list_follows_changes_made_elsewhere(console, page):
+    """A change made with circusctl (not in this page) shows without a reload: events."""
+    ex = expect()
+    console.circusd.ok("incr", name="talker")
+    ex(row(page, "talker").locator(".count")).to_have_text("2")
+    console.circusd.ok("decr", name="talker")
+    ex(row(page, "talker").locator(".count")).to_have_text("1")
+
+
+# --- the watcher page -----------------------------------------------------------------------------
+
+
+def test_watcher_page_lists_processes_and_kills_one(console, context):
+    ex = expect()
+    page = console.login(context, "/watchers/sleepy")
+    page.wait_for_selector("body[data-ready=true]")
+    pids = console.circusd.pids("sleepy")
+    for pid in pids:
+        ex(page.locator(f'tr[data-pid="{pid}"] .pstatus')).to_have_text("running")
+    victim = pids[0]
+    page.locator(f'tr[data-pid="{victim}"] .kill').click()
+    ex(page.locator(f'tr[data-pid="{victim}"]')).to_have_count(0)
+    support.wait_for(lambda: not support.pid_alive(victim), timeout=15, message="victim gone")
+    # circusd replaces it; the page shows the replacement
+    support.wait_for(lambda: len(set(console.circusd.pids("sleepy")) - {victim}) == 2, timeout=15)
+    ex(page.locator("#process-rows tr[data-pid]")).to_have_count(2)
+
+
+def test_watcher_page_sends_a_signal(console, context, tmp_path):
+    """The signal form of a process: circusd reports it sent; the process is still there."""
+    ex = expect()
+    page = console.login(context, "/watchers/sleepy")
+    page.wait_for_selector("body[data-ready=true]")
+    pid = console.circusd.pids("sleepy")[0]
+    line = page.locator(f'tr[data-pid="{pid}"]')
+    line.locator("select").select_option("CONT")
+    line.locator(".send-signal").click()
+    ex(page.locator(".notice-ok")).to_contain_text("signal sent")
+    assert support.pid_alive(pid)
+
+
+# --- add a watcher --------------------------------------------------------------------------------
+
+
+def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, context):
+    ex = expect()
+    page = console.login(context, "/add")
+    page.wait_for_selector("#add-form")
+    # checked in the browser: both required fields
+    page.click("#add-submit")
+    ex(page.locator('.field[data-field="name"] .error')).to_have_text("a name is required")
+    ex(page.locator('.field[data-field="cmd"] .error')).to_have_text("a command is required")
+    # checked by the server: an option it refuses comes back next to the options box
+    page.fill("#f-name", "added")
+    page.fill("#f-cmd", f"{sys.executable} {WORKER} sleep")
+    page.fill("#f-options", "max_retry = lots")
+    page.click("#add-submit")
+    error = page.locator('.field[data-field="options"] .error')
+    ex(error).to_contain_text("max_retry")
+    assert page.locator('.field[data-field="name"] .error').text_content() == ""
+    assert "added" not in console.circusd.ok("list")["watchers"]
+    # a name taken: refused, next to the name
+    page.fill("#f-options", "")
+    page.fill("#f-name", "sleepy")
+    page.click("#add-submit")
+    ex(page.locator('.field[data-field="name"] .error')).to_contain_text("already exist")
+    # right: added, started, and the browser goes to its page
+    page.fill("#f-name", "added")
+    page.fill("#f-numprocesses", "2")
+    page.click("#add-submit")
+    page.wait_for_url(f"{console.url}/watchers/added")
+    ex(page.locator("#process-rows tr[data-pid]")).to_have_count(2)
+    assert len(console.circusd.pids("added")) == 2
+    console.circusd.ok("rm", name="added")
+
+
+# --- output, kernel -------------------------------------------------------------------------------
+
+
+def test_output_tail_shows_new_lines_live(console, context):
+    ex = expect()
+    page = console.login(context, "/watchers/talker/output")
+    page.wait_for_selector("body[data-ready=true]")
+    console.circusd.ok("incr", name="talker")
+    new = sorted(console.circusd.pids("talker"))[-1]
+    try:
+        # worker.py "sleep" prints "start PID" when it starts
+        ex(page.locator("#tail")).to_contain_text(f"start {new}")
+    finally:
+        console.circusd.ok("decr", name="talker")
+
+
+def test_kernel_page_lists_what_the_kernel_holds(console, context):
+    ex = expect()
+    page = console.login(context, "/kernel")
+    page.wait_for_selector("body[data-ready=true]")
+    for pid in console.circusd.pids("sleepy"):
+        ex(page.locator(f'#kernel-processes tr[data-pid="{pid}"]')).to_contain_text("sleepy")
+
+
+# --- security -------------------------------------------------------------------------------------
+
+#: Routes that answer without a session, and why.
+PUBLIC = {
+    r"/login": "the login form",
+    r"/logout": "ending a session needs none",
+    r"/api/login": "the login call",
+    r"/api/logout": "ending a session needs none",
+    r"/api/session": "says who is logged in (null when nobody)",
+}
+
+
+def concrete(pattern: str) -> str:
+    path = pattern.replace(r"([^/]+)", "sleepy").replace(r"([a-z]+)", "stop")
+    return path.rstrip("$")
+
+
+def test_every_route_refuses_a_request_without_a_session(console):
+    """Pages send to the login form; the API and the WebSocket answer 401; a POST without a
+    session or token is refused. Every route of the application is tried, so a new route is
+    covered without changing this test."""
+    from circus.web.app import routes
+
+    tried = []
+    for pattern, _handler in routes():
+        if pattern in PUBLIC:
+            continue
+        path = concrete(pattern)
+        tried.append(path)
+        status, body = console.get(path, headers={"Accept": "text/html"})
+        if path.startswith(("/api/", "/ws")):
+            assert status in (401, 403), (path, status, body)
+        else:
+            assert status == 302, (path, status, body)
+        status, body = console.request(
+            "POST", path, body=b"{}", headers={"Content-Type": "application/json"}
+        )
+        assert status in (401, 403, 405), (path, status, body)
+    assert "/" in tried and "/api/watchers" in tried and "/ws" in tried
+    assert watcher_status(console, "sleepy") == "active"  # nothing was stopped on the way
+
+
+# --- last: circusd goes away and comes back -------------------------------------------------------
+
+
+def test_banner_shows_while_circusd_is_away_and_the_page_recovers(console, page):
+    ex = expect()
+    banner = page.locator("#banner")
+    ex(banner).to_be_hidden()
+    console.circusd.stop()
+    ex(banner).to_be_visible()
+    ex(banner).to_contain_text("disconnected, retrying")
+    console.start_circusd()
+    ex(banner).to_be_hidden()
+    # the page works again without a reload: an action reaches the new circusd
+    row(page, "talker").locator(".incr").click()
+    ex(row(page, "talker").locator(".count")).to_have_text("2")
+    assert numprocesses(console, "talker") == 2
+    console.circusd.ok("decr", name="talker")
