@@ -185,6 +185,12 @@ class Arbiter:
     def host_for(self, use_papa: bool) -> ProcessHost:
         return self.hosts.get(use_papa)
 
+    async def kernel_view(self) -> dict[str, Any]:
+        """What papa-kernel holds (the ``kernel`` command; :mod:`circus.kernel_view`)."""
+        from circus.kernel_view import kernel_view
+
+        return await kernel_view(self.hosts.kernel, self.settings.papa_endpoint)
+
     def kernel_recovering(self, host: ProcessHost) -> bool:
         """True if ``host`` is the kernel and it was lost and is not recovered yet."""
         return host is self.hosts.kernel and self.hosts.recovering

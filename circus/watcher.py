@@ -45,6 +45,7 @@ from circus import restart_policy as policy
 from circus.config.limits import process_limit
 from circus.errors import MessageError, SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
+from circus.output_tail import OutputTail
 from circus.process import Process
 from circus.streams.guard import StreamGuard
 from circus.util.tasks import TaskSet
@@ -84,6 +85,8 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         self.reload_hooks()
         self._streams: dict[str, Any] = {}
         self._guards: dict[str, StreamGuard] = {}
+        #: the end of the output, for ``tail`` (circushttpd's live view)
+        self.output_tail = OutputTail()
         #: every background task of this watcher: cancelled when it is detached or removed
         self.tasks = TaskSet(f"watcher {config.name}")
         self._converge_task: asyncio.Task | None = None
@@ -233,9 +236,12 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             "name": chunk.stream,
             "timestamp": chunk.timestamp,
         }
-        return self.output_guard(chunk.stream).write(
+        taken = self.output_guard(chunk.stream).write(
             lambda m: self._stream(chunk.stream)(m), message
         )
+        if taken:
+            self.output_tail.add(proc.pid, chunk.stream, chunk.timestamp, chunk.data)
+        return taken
 
     def on_exit(self, proc: Process, record: ExitRecord) -> None:
         """Apply an exit reported by the host, publish ``reap``, and converge."""

@@ -21,7 +21,10 @@ in the background (:meth:`circus.control.commands.base.Command.finish`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from circus.output_tail import OutputTail
 
 
 class WatcherAPI(Protocol):
@@ -43,6 +46,8 @@ class WatcherAPI(Protocol):
 
     def pids(self) -> list[int]:
         """Pids of live processes, in spawn order."""
+
+    output_tail: OutputTail  # the end of its output, for ``tail``
 
     async def start(self) -> dict[str, list[int]]:
         """Start (no-op if active). Returns ``{"started": [...], "kept": [...]}``."""
@@ -120,6 +125,9 @@ class ArbiterAPI(Protocol):
 
     def get_watcher(self, name: str) -> WatcherAPI:
         """Case-insensitive lookup; MessageError ``"program NAME not found"``."""
+
+    async def kernel_view(self) -> dict[str, Any]:
+        """What papa-kernel holds: ``available``, ``processes``, ``sockets`` (kernel.py)."""
 
     def match_watchers(self, pattern: str, method: str = "glob") -> list[WatcherAPI]:
         """``simple`` | ``glob`` | ``regex`` (case-insensitive). Unknown method ->

@@ -26,8 +26,6 @@ def integer(
     """An integer field (a JSON number or a string of digits) within ``low..high``."""
     value = data.get(field, default)
     if value is None:
-        if default is None and field in data:
-            raise invalid(field, "a number is required")
         return default
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value.strip())

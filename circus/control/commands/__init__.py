@@ -19,7 +19,8 @@ def get_commands() -> dict[str, Command]:
     return {name: cls() for name, cls in sorted(REGISTRY.items())}
 
 
-# The 25 commands of the manual (listen is answered with an error: it is a pub/sub feature).
+# The 25 commands of the manual (listen is answered with an error: it is a pub/sub feature),
+# and the new ones: kernel, tail.
 # Module names avoid shadowing builtins in this package's namespace (list, set).
 COMMAND_MODULES = (
     "add",
@@ -29,6 +30,7 @@ COMMAND_MODULES = (
     "globaloptions",
     "incr",
     "ipython",
+    "kernel",
     "kill",
     "listen",
     "listsockets",
@@ -47,6 +49,7 @@ COMMAND_MODULES = (
     "stats",
     "status",
     "stop",
+    "tail",
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")

@@ -17,6 +17,7 @@ def msg(name, *args, **opts):
 
 
 def test_all_manual_commands_are_registered():
+    """The manual's 25, plus the new ``kernel`` and ``tail`` (circushttpd's views)."""
     assert sorted(REGISTRY) == sorted(
         [
             "add",
@@ -26,6 +27,7 @@ def test_all_manual_commands_are_registered():
             "globaloptions",
             "incr",
             "ipython",
+            "kernel",
             "kill",
             "list",
             "listen",
@@ -44,6 +46,7 @@ def test_all_manual_commands_are_registered():
             "stats",
             "status",
             "stop",
+            "tail",
         ]
     )
 

@@ -1,0 +1,155 @@
+"""Live views of circushttpd: events, stats and output over the WebSocket, the kernel's view,
+and a circusd that goes away and comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import support
+import zmq
+from web_clients import WsClient
+
+TALKER = """
+[watcher:talker]
+cmd = sh -c 'while true; do echo "tick $$"; sleep 0.2; done'
+numprocesses = 1
+"""
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def test_events_pushed_over_the_websocket(daemon, httpd):
+    client = httpd.client()
+
+    async def scenario():
+        ws = await WsClient.connect(client)
+        hello = await ws.next()
+        assert hello["type"] == "hello" and hello["connected"] is True
+        assert client.post("/api/watchers/sleeper/incr").status == 200
+        spawn = await ws.wait_for(lambda m: m["type"] == "event" and m["event"] == "spawn")
+        assert spawn["watcher"] == "sleeper"
+        assert spawn["data"]["process_pid"] in daemon.pids("sleeper")
+        await ws.send({"type": "ping"})
+        await ws.wait_for(lambda m: m["type"] == "pong")
+        await ws.send({"type": "bogus"})
+        error = await ws.wait_for(lambda m: m["type"] == "error")
+        assert "bogus" in error["message"]
+        ws.close()
+
+    run(scenario())
+
+
+def test_output_tail_over_api_and_websocket(circusd, httpd_factory):
+    daemon = circusd(TALKER)
+    httpd = httpd_factory(daemon.endpoint)
+    client = httpd.client()
+    support.wait_for(
+        lambda: "tick" in json.dumps(client.get("/api/watchers/talker/output").json()),
+        timeout=20,
+    )
+    first = client.get("/api/watchers/talker/output").json()
+    assert first["chunks"][0]["stream"] == "stdout"
+    assert first["chunks"][0]["pid"] == daemon.pids("talker")[0]
+    later = client.get(f"/api/watchers/talker/output?since={first['next']}").json()
+    assert all(c["seq"] >= first["next"] for c in later["chunks"])
+    assert client.get("/api/watchers/talker/output?since=-1").status == 400
+
+    async def scenario():
+        ws = await WsClient.connect(client)
+        await ws.send({"type": "subscribe", "output": "talker"})
+        backlog = await ws.wait_for(lambda m: m["type"] == "output")
+        assert backlog["seq"] == first["chunks"][0]["seq"]  # what circusd still has comes first
+        live = await ws.wait_for(lambda m: m["type"] == "output" and m["seq"] > later["next"])
+        assert live["watcher"] == "talker" and "tick" in live["data"]
+        ws.close()
+
+    run(scenario())
+
+
+def test_kernel_view_lists_the_workers(daemon, httpd):
+    view = httpd.client().get("/api/kernel").json()
+    assert view["available"] is True
+    mine = {p["pid"] for p in view["processes"] if p["watcher"] == "sleeper" and p["running"]}
+    assert mine == set(daemon.pids("sleeper"))
+
+
+def test_stats_relayed_and_kept_as_history(circusd, httpd_factory, tmp_path):
+    stats_endpoint = f"ipc://{tmp_path}/stats.sock"
+    daemon = circusd(
+        "[watcher:sleeper]\ncmd = sleep 1000\n", circus_extra=f"stats_endpoint = {stats_endpoint}\n"
+    )
+    httpd = httpd_factory(daemon.endpoint)
+    client = httpd.client()
+    pid = daemon.pids("sleeper")[0]
+    context = zmq.Context()
+    pub = context.socket(zmq.PUB)  # stands in for circusd-stats
+    pub.linger = 0
+    pub.bind(stats_endpoint)
+
+    def publish(cpu: float) -> None:
+        now = time.time()
+        for topic, body in (
+            (f"stat.sleeper.{pid}", {"pid": pid, "cpu": cpu, "mem": 1.5, "time": now}),
+            ("stat.sleeper", {"cpu": cpu, "mem": 1.5, "time": now}),
+            ("stat.sleeper.notapid", {"cpu": 1}),
+            (f"stat.sleeper.{pid}", {"cpu": "N/A", "mem": "N/A"}),
+        ):
+            pub.send_multipart([topic.encode(), json.dumps(body).encode()])
+
+    async def scenario():
+        ws = await WsClient.connect(client)
+        await ws.send({"type": "subscribe", "stats": True})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            publish(12.5)
+            try:
+                message = await ws.wait_for(lambda m: m["type"] == "stats", timeout=0.5)
+                break
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError("no stats message relayed")
+        assert message["watcher"] == "sleeper" and message["cpu"] == 12.5
+        ws.close()
+
+    try:
+        run(scenario())
+        history = client.get("/api/watchers/sleeper/stats").json()
+        assert history["watcher"] and history["watcher"][-1][1:] == [12.5, 1.5]
+        assert history["processes"][str(pid)][-1][1:] == [12.5, 1.5]
+        assert client.get("/api/stats").json()["watchers"]["sleeper"]
+        assert client.get("/api/status").json()["stats"]["connected"] is True
+        listed = client.get("/api/watchers").json()["watchers"][0]
+        assert (listed["cpu"], listed["mem"]) == (12.5, 1.5)
+    finally:
+        pub.close()
+        context.term()
+
+
+def test_disconnected_then_recovered(daemon, httpd):
+    client = httpd.client()
+
+    async def scenario():
+        ws = await WsClient.connect(client)
+        await ws.wait_for(lambda m: m["type"] == "hello")
+        daemon.stop()
+        down = await ws.wait_for(lambda m: m["type"] == "circusd")
+        assert down["connected"] is False and down["error"]
+        resp = client.get("/api/watchers")
+        assert resp.status == 503 and resp.error["code"] == "disconnected"
+        status = client.get("/api/status").json()
+        assert status["connected"] is False and status["error"]
+        daemon.start()
+        up = await ws.wait_for(lambda m: m["type"] == "circusd")
+        assert up["connected"] is True
+        assert client.get("/api/watchers").status == 200
+        # events flow again after the reconnection
+        assert client.post("/api/watchers/sleeper/incr").status == 200
+        await ws.wait_for(lambda m: m["type"] == "event" and m["event"] == "spawn")
+        ws.close()
+
+    run(scenario())
