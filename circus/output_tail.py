@@ -53,7 +53,8 @@ class OutputTail:
         first = self._chunks[0].seq if self._chunks else self._next
         start = first if seq is None else max(seq, first)
         missed = seq is not None and seq < first
-        chunks, size, following = [], 0, self._next
+        chunks: list[dict[str, Any]] = []
+        size, following = 0, self._next
         for chunk in self._chunks:
             if chunk.seq < start:
                 continue

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command
 
 
@@ -25,10 +29,10 @@ class Kernel(Command):
 
     name = "kernel"
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         return await arbiter.kernel_view()
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         if not reply.get("available"):

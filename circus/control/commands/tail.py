@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from circus.control.api import ArbiterAPI
 from circus.control.commands.base import Command, Prop
 from circus.errors import MessageError
 from circus.output_tail import REPLY_BYTES
@@ -34,7 +38,7 @@ class Tail(Command):
         Prop("max_bytes", "int", default=REPLY_BYTES, help="bytes per reply at most"),
     )
 
-    async def execute(self, arbiter, props):
+    async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         watcher = self.get_watcher(arbiter, props["name"])
         since = props.get("since")
         if since is not None and since < 0:
@@ -48,11 +52,11 @@ class Tail(Command):
             )
         return watcher.output_tail.since(since, max_bytes)
 
-    def message(self, *args, **opts):
+    def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 1, 1)
         return self.make_message(name=args[0])
 
-    def console_msg(self, reply):
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
         return "".join(chunk.get("data", "") for chunk in reply.get("chunks", [])).rstrip("\n")
