@@ -5,7 +5,7 @@ Its ``CircusConsumer(topics, endpoint=...)`` is replaced by
 with the JSON payload already decoded and stops after ``timeout`` seconds without events.
 """
 
-from circus._compat import facade
+from circus.util.compat import facade
 
 _MISSING = {
     "CircusConsumer": "use circus.events.EventSubscriber(endpoint, topics) (payloads are "

@@ -6,7 +6,7 @@ socket itself from its description, so that it outlives circusd restarts. Descri
 "port": ...}])``; ``circusctl listsockets`` lists them.
 """
 
-from circus._compat import facade
+from circus.util.compat import facade
 
 _USE_CONFIG = (
     "sockets are bound by circusd or papa-kernel from their description: use a "

@@ -11,11 +11,11 @@ imported, and only modules circusctl's Python can find.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from circus.errors import CallError
+from circus.util.dotted import import_module
 
 COMMANDS_OPTION = "commands"  # the globaloptions key listing the modules
 
@@ -35,14 +35,12 @@ def remote_modules(call: Callable[[dict[str, Any]], dict[str, Any]]) -> list[str
 
 
 def import_modules(names: list[str]) -> list[str]:
-    """Import each module; return one message per module that could not be imported."""
+    """Import each module; return one message per module that could not be imported (worded
+    as ``circusd --check-config`` words it: whatever the module raised, and why)."""
     failures = []
     for name in names:
         try:
-            importlib.import_module(name)
-        except Exception as exc:  # third-party code: report whatever it raises, go on
-            failures.append(
-                f"circusctl: cannot import command module {name!r} (circusd's [circus] "
-                f"commands): {type(exc).__name__}: {exc}"
-            )
+            import_module(name)
+        except ValueError as exc:
+            failures.append(f"circusctl: circusd's [circus] commands: command module: {exc}")
     return failures

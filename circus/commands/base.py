@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from circus._compat import facade
 from circus.control.codec import error_reply
 from circus.control.codec import ok_reply as ok
 from circus.control.commands import get_commands
 from circus.control.commands.base import Command
 from circus.errors import Errno, MessageError
+from circus.util.compat import facade
 
 __all__ = ["Command", "MessageError", "error", "get_commands", "ok"]
 

@@ -5,7 +5,7 @@ ones such as ``circus.plugins.flapping.Flapping``) are planned: circusd warns ab
 sections and does not run them. Until then, importing a plugin name says so.
 """
 
-from circus._compat import facade
+from circus.util.compat import facade
 
 _NOT_BUILT = "plugins are not implemented yet in this version of circus"
 _MISSING = {"CircusPlugin": _NOT_BUILT, "get_plugin_cmd": _NOT_BUILT, "main": _NOT_BUILT}

@@ -4,7 +4,6 @@
 classes. ``get_stream(conf)`` is :func:`circus.streams.build_stream`.
 """
 
-from circus._compat import facade
 from circus.streams import (
     FancyStdoutStream,
     FileStream,
@@ -14,6 +13,7 @@ from circus.streams import (
     WatchedFileStream,
 )
 from circus.streams import build_stream as get_stream
+from circus.util.compat import facade
 
 __all__ = [
     "FancyStdoutStream",

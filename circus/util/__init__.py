@@ -1,12 +1,12 @@
 """Small shared helpers with no policy (submodules), and ``circus.util`` of the original Circus.
 
 The original's names are looked up lazily in the modules that implement them (see
-:mod:`circus._compat`; the core imports this package, so it imports nothing eagerly).
+:mod:`circus.util.compat`; the core imports this package, so it imports nothing eagerly).
 ``DEFAULT_ENDPOINT_DEALER`` and friends are computed at each access: they live in the private
 runtime directory, which depends on ``$XDG_RUNTIME_DIR`` and the user.
 """
 
-from circus._compat import facade
+from circus.util.compat import facade
 
 _ALIASES = {
     "DEFAULT_ENDPOINT_DEALER": "circus.control.defaults:default_endpoint()",

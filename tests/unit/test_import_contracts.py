@@ -11,7 +11,7 @@ import circus
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 #: What circus.config may import from circus (docs/dev/lint.md, contract config-standalone).
-CONFIG_MAY_IMPORT = {"config", "errors", "util", "_compat"}
+CONFIG_MAY_IMPORT = {"config", "errors", "util"}
 
 
 def _contract(contract_id: str) -> dict:

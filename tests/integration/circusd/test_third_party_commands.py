@@ -118,7 +118,7 @@ def test_a_command_written_as_the_manual_shows_is_callable_from_circusctl(
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = circusctl(d.endpoint, "countwatchers", "x", env=env)
     assert result.returncode == 2
-    assert "cannot import command module 'mycommands'" in result.stderr
+    assert "command module: cannot import module 'mycommands'" in result.stderr
     assert "ModuleNotFoundError" in result.stderr
 
 

@@ -22,7 +22,7 @@ import circus.hooks
 import circus.procinfo
 import circus.streams
 import circus.util.logsetup
-from circus._compat import NotProvidedError
+from circus.util.compat import NotProvidedError
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -14,9 +14,11 @@ differently. Each such module here is a thin façade over the module that implem
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from circus.util.dotted import import_dotted
 
 
 class NotProvidedError(ImportError):
@@ -24,10 +26,10 @@ class NotProvidedError(ImportError):
 
 
 def resolve(target: str) -> Any:
-    """The object named by ``"package.module:attribute"`` (called if it ends with ``()``)."""
-    module_name, _, attribute = target.partition(":")
-    computed = attribute.endswith("()")
-    value = getattr(importlib.import_module(module_name), attribute.removesuffix("()"))
+    """The object named by ``"package.module:attribute"`` (called if it ends with ``()``),
+    imported by :func:`circus.util.dotted.import_dotted`."""
+    computed = target.endswith("()")
+    value = import_dotted(target.removesuffix("()"))
     return value() if computed else value
 
 
@@ -35,7 +37,7 @@ def facade(
     module_name: str, aliases: Mapping[str, str], missing: Mapping[str, str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for a façade module (see the module docstring)."""
-    module_globals = importlib.import_module(module_name).__dict__
+    module_globals = sys.modules[module_name].__dict__  # the façade, being imported
 
     def __getattr__(name: str) -> Any:
         if name in aliases:
