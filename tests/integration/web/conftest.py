@@ -25,8 +25,8 @@ def httpd_factory(tmp_path):
     """``httpd_factory(endpoint, *args)`` starts a circushttpd; all stopped afterwards."""
     started: list[Httpd] = []
 
-    def factory(endpoint: str, *args: str, host: str = "127.0.0.1") -> Httpd:
-        server = Httpd(tmp_path / f"h{len(started)}", endpoint, *args, host=host)
+    def factory(endpoint: str, *args: str, host: str = "127.0.0.1", tls: bool = False) -> Httpd:
+        server = Httpd(tmp_path / f"h{len(started)}", endpoint, *args, host=host, tls=tls)
         started.append(server)
         return server
 

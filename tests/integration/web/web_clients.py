@@ -37,12 +37,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class WebClient:
     """A browser-like client: a cookie jar, the CSRF token, no automatic redirects."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, context=None):
         self.base = base
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
-        )
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()]
+        if context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self.opener = urllib.request.build_opener(*handlers)
         self.csrf: str | None = None
 
     def request(self, method, path, body=None, headers=None, csrf=True, form=None) -> Response:
@@ -90,7 +91,9 @@ class WebClient:
 class Httpd:
     """A circushttpd subprocess."""
 
-    def __init__(self, workdir, endpoint: str, *args: str, host: str = "127.0.0.1"):
+    def __init__(
+        self, workdir, endpoint: str, *args: str, host: str = "127.0.0.1", tls: bool = False
+    ):
         self.port = support.free_port()
         self.token_file = os.path.join(str(workdir), "httpd.token")
         self.log_path = os.path.join(str(workdir), "httpd.log")
@@ -100,14 +103,22 @@ class Httpd:
             argv += ["--token-file", self.token_file]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv + list(args), stdout=log, stderr=subprocess.STDOUT)
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self._context = None
+        if tls:
+            import ssl
+
+            self._context = ssl.create_default_context()
+            self._context.check_hostname = False
+            self._context.verify_mode = ssl.CERT_NONE
         support.wait_for(self._ready, timeout=20, message="circushttpd listening")
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
             raise AssertionError(f"circushttpd exited {self.proc.returncode}:\n{self.log()}")
         try:
-            urllib.request.urlopen(self.base + "/api/session", timeout=2).read()
+            url = self.base + "/api/session"
+            urllib.request.urlopen(url, timeout=2, context=self._context).read()
             return True
         except OSError:
             return False

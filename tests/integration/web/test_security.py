@@ -1,0 +1,234 @@
+"""circushttpd is secure by default: every route needs a login, every change a CSRF token,
+cookies and headers are locked down, wrong passwords are rate limited, and a bind reachable
+from other machines refuses to start without password authentication."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import ssl
+import stat
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import support
+from web_clients import WebClient, WsClient
+
+from circus.web.app import routes
+from circus.web.base import CSP
+
+PUBLIC = {"/login", "/logout", "/api/login", "/api/logout", "/api/session"}
+
+
+def concrete(pattern: str) -> str:
+    """A real path for a route pattern: NAME -> sleeper, ACTION -> stop."""
+    path = pattern.replace("([^/]+)", "sleeper", 1).replace("([^/]+)", "sleeper")
+    return path.replace("([a-z]+)", "stop")
+
+
+def protected_paths() -> list[str]:
+    paths = [concrete(p) for p, _ in routes() if p not in PUBLIC]
+    assert "/ws" in paths and "/api/watchers" in paths and "/" in paths
+    return paths
+
+
+def test_every_route_refused_without_a_login(daemon, httpd):
+    before = daemon.pids("sleeper")
+    anonymous = WebClient(httpd.base)
+    anonymous.session()  # has a CSRF token, but no session
+    for path in protected_paths():
+        if path == "/ws":
+            continue  # below
+        got = anonymous.get(path, headers={"Accept": "text/html"})
+        if path.startswith("/api/"):
+            assert got.status == 401, (path, got.body)
+            assert got.error["code"] == "login_required"
+        else:
+            assert got.status == 302, (path, got.status)
+            assert got.headers["Location"].startswith("/login?next=")
+        posted = anonymous.post(path, {})
+        assert posted.status in (401, 405), (path, posted.status, posted.body)
+    assert daemon.pids("sleeper") == before  # /api/watchers/sleeper/stop did nothing
+
+    async def websocket():
+        with pytest.raises(Exception, match="401"):
+            await WsClient.connect(anonymous, cookie=False)
+
+    asyncio.run(websocket())
+
+
+def test_state_changes_need_the_session_csrf_token(daemon, httpd):
+    client = httpd.client()
+    before = daemon.pids("sleeper")
+    missing = client.post("/api/watchers/sleeper/stop", csrf=False)
+    assert missing.status == 403 and missing.error["code"] == "csrf"
+    wrong = client.post("/api/watchers/sleeper/stop", headers={"X-XSRFToken": "x" * 43})
+    assert wrong.status == 403 and wrong.error["code"] == "csrf"
+    # tornado's double-submit token (the _xsrf cookie's) is not enough once logged in
+    xsrf_cookie = client.cookie("_xsrf").value
+    double = client.post("/api/watchers/sleeper/stop", headers={"X-XSRFToken": xsrf_cookie})
+    assert double.status == 403
+    form = client.request("POST", "/logout", form={}, csrf=False)
+    assert form.status == 403
+    assert daemon.pids("sleeper") == before
+    assert client.get("/api/watchers").status == 200  # still logged in
+    assert client.post("/api/watchers/sleeper/incr").status == 200  # with the token: fine
+
+
+def test_login_needs_a_csrf_token_too(httpd):
+    client = WebClient(httpd.base)
+    resp = client.post("/api/login", {"token": httpd.token}, csrf=False)
+    assert resp.status == 403 and resp.error["code"] == "csrf"
+
+
+def test_session_cookie_flags_and_fresh_session_id(httpd):
+    client = WebClient(httpd.base)
+    client.session()
+    resp = client.post("/api/login", {"token": httpd.token})
+    cookie = [v for k, v in resp.headers.items() if k == "Set-Cookie" and "circus_session" in v]
+    assert cookie, resp.headers
+    flags = cookie[0].lower()
+    assert "httponly" in flags and "samesite=strict" in flags and "path=/" in flags
+    assert "secure" not in flags  # plain http: a Secure cookie would never come back
+    first = client.cookie("circus_session").value
+    client.csrf = resp.json()["csrf"]
+    client.post("/api/login", {"token": httpd.token})
+    assert client.cookie("circus_session").value != first  # no session fixation
+
+
+def test_security_headers_everywhere(httpd):
+    client = httpd.client()
+    for path in ("/", "/api/watchers", "/api/nothing", "/login", "/nothing"):
+        resp = client.get(path, headers={"Accept": "text/html"})
+        assert resp.headers["Content-Security-Policy"] == CSP, path
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP
+    page = client.get("/", headers={"Accept": "text/html"}).body.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), "inline script in the page"
+
+
+def test_wrong_logins_are_rate_limited(httpd):
+    client = WebClient(httpd.base)
+    client.session()
+    for _ in range(5):
+        assert client.post("/api/login", {"token": "wrong" * 8}).status == 401
+    blocked = client.post("/api/login", {"token": httpd.token})  # even the right one, for now
+    assert blocked.status == 429
+    assert blocked.error["code"] == "rate_limited" and blocked.error["retry_after"] > 0
+    form = client.request("POST", "/login", form={"token": httpd.token, "_xsrf": client.csrf})
+    assert form.status == 429 and b"try again" in form.body
+
+
+def test_login_redirects_only_to_local_paths(httpd):
+    client = WebClient(httpd.base)
+    for target, expected in (
+        ("/watchers/x", "/watchers/x"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+    ):
+        client.jar.clear()
+        resp = client.get(f"/login?token={httpd.token}&next={urllib.parse.quote(target)}")
+        assert resp.status == 302 and resp.headers["Location"] == expected, target
+
+
+def test_websocket_refuses_other_origins_and_closes_on_logout(httpd):
+    client = httpd.client()
+
+    async def scenario():
+        with pytest.raises(Exception, match="403"):
+            await WsClient.connect(client, origin="http://evil.example")
+        ws = await WsClient.connect(client)
+        await ws.wait_for(lambda m: m["type"] == "hello")
+        assert client.post("/api/logout").status == 200
+        assert await ws.next() is None  # closed by the server
+
+    asyncio.run(scenario())
+    assert client.get("/api/watchers").status == 401
+
+
+def run_httpd(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "circus.cli.circushttpd", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_non_loopback_bind_refused_without_auth_file(tmp_path):
+    for host in ("0.0.0.0", "::", ""):
+        result = run_httpd("--host", host, "--port", str(support.free_port()))
+        assert result.returncode == 1, (host, result)
+        assert "refusing to start without --auth-file" in result.stderr
+
+
+def test_add_user_then_password_login(daemon, httpd_factory, tmp_path):
+    auth = str(tmp_path / "users")
+    added = run_httpd("--auth-file", auth, "--add-user", "alice", stdin="s3cret pass\n")
+    assert added.returncode == 0, added.stderr
+    assert stat.S_IMODE(os.stat(auth).st_mode) == 0o600
+    with open(auth) as f:
+        text = f.read()
+    assert text.startswith("alice:scrypt$") and "s3cret" not in text
+    bad_name = run_httpd("--auth-file", auth, "--add-user", "bad name", stdin="x\n")
+    assert bad_name.returncode == 1 and "invalid user name" in bad_name.stderr
+    empty = run_httpd("--auth-file", auth, "--add-user", "bob", stdin="\n")
+    assert empty.returncode == 1 and "empty password" in empty.stderr
+
+    # a password login may bind every address
+    httpd = httpd_factory(daemon.endpoint, "--auth-file", auth, host="0.0.0.0")
+    client = WebClient(httpd.base)
+    assert client.login(username="alice", password="wrong").status == 401
+    assert client.login(username="mallory", password="s3cret pass").status == 401
+    missing = client.login(username="alice")
+    assert missing.status == 400 and missing.error["field"] == "password"
+    assert client.login(username="alice", password="s3cret pass").status == 200
+    assert client.get("/api/watchers").status == 200
+    assert client.get("/api/session").json()["user"] == "alice"
+
+
+def test_auth_file_readable_by_others_refused(tmp_path):
+    auth = tmp_path / "users"
+    assert run_httpd("--auth-file", str(auth), "--add-user", "a", stdin="pw\n").returncode == 0
+    os.chmod(auth, 0o644)
+    result = run_httpd("--auth-file", str(auth), "--port", str(support.free_port()))
+    assert result.returncode == 1 and "chmod 600" in result.stderr
+
+
+def test_tls_marks_the_session_cookie_secure(daemon, httpd_factory, tmp_path):
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    httpd = httpd_factory(daemon.endpoint, "--certfile", cert, "--keyfile", key, tls=True)
+    context = ssl.create_default_context(cafile=cert)
+    context.check_hostname = False
+    client = WebClient(httpd.base, context=context)
+    client.session()
+    resp = client.post("/api/login", {"token": httpd.token})
+    assert resp.status == 200
+    cookie = [v for k, v in resp.headers.items() if k == "Set-Cookie" and "circus_session" in v]
+    assert "secure" in cookie[0].lower()
