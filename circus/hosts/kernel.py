@@ -102,11 +102,11 @@ class KernelHost(ProcessHost):
         self._commands: CommandChannel | None = None
         self._connecting = asyncio.Lock()
         self._watch: WatchChannel | None = None
-        self._watch_task: asyncio.Task | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self._handler: EventHandler | None = None
         self._reported_exits: set[str] = set()
         self._closing = False
-        self._dropping: asyncio.Task | None = None
+        self._dropping: asyncio.Task[None] | None = None
         self._releases = TaskSet("papa-kernel host")
         #: clear while a batch is in the handler or not yet acknowledged
         self._between_batches = asyncio.Event()
@@ -395,7 +395,8 @@ class KernelHost(ProcessHost):
             while True:
                 for kind, fields in await watch.next_batch():
                     if kind == "readable":
-                        return fields[0]
+                        name: str = fields[0]
+                        return name
                 await watch.acknowledge()
         except WatchEnded:
             raise KernelError(

@@ -33,6 +33,7 @@ from circus.hosts.kernel_protocol import (
     WATCH_STOPPED,
     Endpoint,
     ProtocolError,
+    Record,
     read_batch,
     split_reply,
 )
@@ -53,7 +54,9 @@ class KernelConnectionLost(KernelError):
     """The connection to the kernel broke (closed, timed out, or garbled)."""
 
 
-async def open_stream(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT):
+async def open_stream(
+    endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect and consume the greeting; returns (reader, writer). KernelUnavailable if not."""
     try:
         async with asyncio.timeout(timeout):
@@ -127,7 +130,7 @@ class CommandChannel:
         self._endpoint = endpoint
         self._on_lost = on_lost
         self._timeout = request_timeout
-        self._pending: collections.deque[asyncio.Future] = collections.deque()
+        self._pending: collections.deque[asyncio.Future[str]] = collections.deque()
         self._lost: KernelError | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._task = asyncio.get_running_loop().create_task(
@@ -156,11 +159,11 @@ class CommandChannel:
             return None
         return peer_credentials(self._writer.get_extra_info("socket"))[0]
 
-    def send(self, line: str) -> asyncio.Future:
+    def send(self, line: str) -> asyncio.Future[str]:
         """Write one command line now; the future gets its reply body (or KernelError)."""
         if self._lost is not None:
             raise self._lost
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         if not self._pending:
             self._arm_deadline()
         self._pending.append(future)
@@ -178,7 +181,7 @@ class CommandChannel:
             )
         return await future
 
-    async def wait(self, future: asyncio.Future) -> str:
+    async def wait(self, future: asyncio.Future[str]) -> str:
         """Wait for a future returned by :meth:`send` (the channel's deadline applies)."""
         return await future
 
@@ -297,7 +300,7 @@ class WatchChannel:
             raise
         return cls(reader, writer, endpoint), first.decode().strip()
 
-    async def next_batch(self) -> list[tuple[str, tuple]]:
+    async def next_batch(self) -> list[Record]:
         """The next batch's records. KernelConnectionLost if the connection broke."""
         try:
             return await read_batch(self._reader)

@@ -57,7 +57,9 @@ async def pass_sockets(
     return {name: socket.socket(fileno=fd) for name, fd in zip(names_sent, fds, strict=True)}
 
 
-async def _read_reply(loop: asyncio.AbstractEventLoop, conn: socket.socket, fds: list[int]):
+async def _read_reply(
+    loop: asyncio.AbstractEventLoop, conn: socket.socket, fds: list[int]
+) -> bytes:
     """Read up to the prompt, collecting the fds that come with the bytes."""
     data = b""
     while not data.endswith(PROMPT):
@@ -76,8 +78,13 @@ async def _read_reply(loop: asyncio.AbstractEventLoop, conn: socket.socket, fds:
 
 
 async def _readable(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> None:
-    ready = loop.create_future()
-    loop.add_reader(conn, lambda: ready.done() or ready.set_result(None))
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(conn, wake)
     try:
         await ready
     finally:

@@ -73,7 +73,7 @@ def kernel_log_level() -> str:
 
 def launch_kernel_early(
     endpoint: str, command: Sequence[str] | None = None
-) -> subprocess.Popen | None:
+) -> subprocess.Popen[bytes] | None:
     """Start ``papa-kernel --daemon`` *now*, without waiting, if nobody serves the unix
     endpoint; return the launcher (or None). circusd calls it before its own heavy imports
     so that both start-ups overlap; :func:`ensure_kernel` then waits for this launcher."""
@@ -90,7 +90,7 @@ def launch_kernel_early(
     )
 
 
-async def _wait_exit(launcher: subprocess.Popen, timeout: float) -> bytes:
+async def _wait_exit(launcher: subprocess.Popen[bytes], timeout: float) -> bytes:
     """Wait for a launcher to exit (its pidfd becomes readable: an event, no polling); return
     what it wrote on stderr. Killed and reaped on timeout."""
     pidfd = os.pidfd_open(launcher.pid)
@@ -111,7 +111,7 @@ async def ensure_kernel(
     timeout: float = KERNEL_START_TIMEOUT,
     command: Sequence[str] | None = None,
     args: Sequence[str] = (),
-    launcher: subprocess.Popen | None = None,
+    launcher: subprocess.Popen[bytes] | None = None,
     pass_fds: Sequence[int] = (),
     start: bool = True,
 ) -> bool:
@@ -150,7 +150,7 @@ async def ensure_kernel(
             f"sockets only (run papa-kernel --tcp yourself)"
         )
     argv = [*_daemon_argv(endpoint, target.path, command), *args]
-    launcher = await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -159,15 +159,15 @@ async def ensure_kernel(
         pass_fds=tuple(pass_fds),
     )
     try:
-        _out, err = await asyncio.wait_for(launcher.communicate(), timeout)
+        _out, err = await asyncio.wait_for(process.communicate(), timeout)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            launcher.kill()
-        await launcher.wait()
+            process.kill()
+        await process.wait()
         raise KernelUnavailable(
             f"papa-kernel did not start within {timeout}s at {target}"
         ) from None
     if await kernel_answers(endpoint, timeout):
-        return launcher.returncode == 0  # not 0: another circusd started one at the same time
-    reason = err.decode(errors="replace").strip() or f"exit status {launcher.returncode}"
+        return process.returncode == 0  # not 0: another circusd started one at the same time
+    reason = err.decode(errors="replace").strip() or f"exit status {process.returncode}"
     raise KernelUnavailable(f"could not start papa-kernel at {target}: {reason}")

@@ -18,8 +18,9 @@ import asyncio
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from circus.errors import KernelError, SpawnError
+from circus.errors import HostError, KernelError, SpawnError
 from circus.hosts.base import (
     DroppedOutput,
     ExitRecord,
@@ -86,7 +87,7 @@ def parse_endpoint(endpoint: str) -> Endpoint:
 # --- encoding ------------------------------------------------------------------------------------
 
 
-def _check_text(text: str, what: str, error: type[KernelError] = SpawnError) -> None:
+def _check_text(text: str, what: str, error: type[HostError] = SpawnError) -> None:
     for char, description in _FORBIDDEN.items():
         if char in text:
             raise error(f"{what} contains {description}, which the kernel protocol cannot carry")
@@ -111,7 +112,7 @@ def escape_value(text: str, what: str) -> str:
     return escaped
 
 
-def check_name(name: str, what: str = "name", error: type[KernelError] = KernelError) -> str:
+def check_name(name: str, what: str = "name", error: type[HostError] = KernelError) -> str:
     """A process/socket/value name must be one plain token (see :mod:`circus.hosts.names`)."""
     if not is_wire_safe(name):
         raise error(
@@ -128,7 +129,7 @@ def pattern(prefix: str) -> str:
     return f"{prefix}*"
 
 
-def _finish(tokens: list[str], what: str, error: type[KernelError] = SpawnError) -> str:
+def _finish(tokens: list[str], what: str, error: type[HostError] = SpawnError) -> str:
     if tokens[-1].endswith((" ", "\t")):
         raise error(f"{what} ends with whitespace, which the kernel protocol would strip")
     return " ".join(tokens)
@@ -337,11 +338,16 @@ def lines(body: str) -> list[str]:
 # --- watch records -------------------------------------------------------------------------------
 
 
+#: One record of a watch batch: its kind (``out``, ``exit``, ``readable``...) and its fields
+#: (names, numbers and bytes, by kind: see :func:`parse_record_header`).
+Record = tuple[str, tuple[Any, ...]]
+
+
 class WatchEnded(Exception):
     """The kernel ended the watch (``Nothing left to watch`` / ``Stopped watching``)."""
 
 
-def parse_record_header(header: str) -> tuple[str, tuple]:
+def parse_record_header(header: str) -> Record:
     """``out:NAME:TS:LEN`` and friends -> (kind, fields). ProtocolError if malformed."""
     kind, _, rest = header.partition(":")
     try:
@@ -381,10 +387,10 @@ async def _read_header(reader: asyncio.StreamReader) -> str | None:
     return line
 
 
-async def read_batch(reader: asyncio.StreamReader) -> list[tuple[str, tuple]]:
+async def read_batch(reader: asyncio.StreamReader) -> list[Record]:
     """Read one batch (up to and including ``\\n] ``) as parsed records. Binary-safe:
     output payloads are read by length. Raises WatchEnded, ProtocolError, IncompleteReadError."""
-    records: list[tuple[str, tuple]] = []
+    records: list[Record] = []
     while True:
         header = await _read_header(reader)
         if header is None:
@@ -409,7 +415,7 @@ def encode_hold(taken: Mapping[tuple[str, str], int], counts: bool = True) -> st
     )
 
 
-def to_host_events(records: Iterable[tuple[str, tuple]]) -> list[HostEvent]:
+def to_host_events(records: Iterable[Record]) -> list[HostEvent]:
     """Parsed process-watch records -> HostEvents, in the kernel's (arrival) order."""
     events: list[HostEvent] = []
     for kind, fields in records:

@@ -84,7 +84,7 @@ class LocalHost(ProcessHost):
         self._children: dict[str, _Child] = {}
         self._unreaped: dict[int, _Child] = {}  # pidfd -> child, including forgotten ones
         self._sockets: dict[str, local_sockets.HeldSocket] = {}
-        self._readable_waiters: dict[str, set[asyncio.Future]] = {}
+        self._readable_waiters: dict[str, set[asyncio.Future[str]]] = {}
         self._all_reaped: asyncio.Event | None = None
         self._closing = False
 
@@ -183,8 +183,8 @@ class LocalHost(ProcessHost):
             argv, pass_fds, stdin = self._bind_child_sockets(spec, copies)
             spawned = start_child(spec, argv, pass_fds, stdin)
         finally:
-            for fd in copies:
-                os.close(fd)
+            for copy in copies:
+                os.close(copy)
         started = time.time()
         pidfd = spawned.pidfd if spawned.pidfd is not None else os.pidfd_open(spawned.pid)
         child = _Child(spec.name, spawned.pid, pidfd, started, argv_text(spec.argv))
@@ -199,7 +199,9 @@ class LocalHost(ProcessHost):
         self._loop.add_reader(child.pidfd, self._on_exit, child)
         return child.info()
 
-    def _bind_child_sockets(self, spec: SpawnSpec, opened: list[int]):
+    def _bind_child_sockets(
+        self, spec: SpawnSpec, opened: list[int]
+    ) -> tuple[tuple[str, ...], tuple[int, ...], int | None]:
         """Resolve the sockets a child inherits: (argv, pass_fds, stdin fd)."""
         names = list(dict.fromkeys([*spec.sockets, *referenced_sockets(spec.argv)]))
         if spec.stdin_socket is not None:
@@ -354,7 +356,7 @@ class LocalHost(ProcessHost):
                 raise HostError(f"unknown socket {name!r}")
             if not held.listening:
                 raise HostError(f"socket {name} uses reuseport: the host has no listening copy")
-        waiter = self._loop.create_future()
+        waiter: asyncio.Future[str] = self._loop.create_future()
         for name in names:
             self._add_readable_waiter(name, waiter)
         try:
@@ -363,14 +365,14 @@ class LocalHost(ProcessHost):
             for name in names:
                 self._remove_readable_waiter(name, waiter)
 
-    def _add_readable_waiter(self, name: str, waiter: asyncio.Future) -> None:
+    def _add_readable_waiter(self, name: str, waiter: asyncio.Future[str]) -> None:
         assert self._loop is not None
         waiters = self._readable_waiters.setdefault(name, set())
         if not waiters:
             self._loop.add_reader(self._sockets[name].sock.fileno(), self._on_socket_readable, name)
         waiters.add(waiter)
 
-    def _remove_readable_waiter(self, name: str, waiter: asyncio.Future) -> None:
+    def _remove_readable_waiter(self, name: str, waiter: asyncio.Future[str]) -> None:
         waiters = self._readable_waiters.get(name)
         if waiters is None:
             return

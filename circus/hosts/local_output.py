@@ -65,7 +65,7 @@ class OutputPump:
         self._attached: set[CapturedStream] = set()
         self._ready = asyncio.Event()
         self._handler: EventHandler | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._held = HeldOutput()
         self._bounds: dict[tuple[str, str], int] = {}  # (name, stream) -> bufsize
         #: called with each batch just before it is handed over (the host drops exited records)

@@ -34,7 +34,7 @@ def substitute_sockets(
             result.append(arg)
             continue
 
-        def replace(match: re.Match, index: int = index) -> str:
+        def replace(match: re.Match[str], index: int = index) -> str:
             name, what = match.group(1), match.group(2)
             if name not in fds:
                 raise SpawnError(
