@@ -10,7 +10,9 @@ comes last.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
+import urllib.request
 
 import pytest
 import support
@@ -96,6 +98,46 @@ def test_login_form_refuses_a_wrong_token_then_logs_in(console, context):
     page.click("#login-submit")
     page.wait_for_url(f"{console.url}/watchers/sleepy")
     expect()(page.locator("h1")).to_have_text("sleepy")
+
+
+@pytest.fixture(scope="module")
+def password_url(console, tmp_path_factory):
+    """A second circushttpd on the same circusd, with password logins (user alice)."""
+    auth = tmp_path_factory.mktemp("auth") / "users"
+    base = [sys.executable, "-m", "circus.cli.circushttpd", "--auth-file", str(auth)]
+    subprocess.run(
+        [*base, "--add-user", "alice"], input="s3cret-pass\n", text=True, check=True, timeout=30
+    )
+    port = support.free_port()
+    argv = [*base, "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--endpoint", console.circusd.endpoint]
+    with support.running(argv, env=console.env(), stderr=subprocess.DEVNULL) as proc:
+        url = f"http://127.0.0.1:{port}"
+        support.wait_for(lambda: proc.poll() is None and _answers(url), timeout=20)
+        yield url
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api/session", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_password_login(password_url, context):
+    ex = expect()
+    page = context.new_page()
+    page.goto(f"{password_url}/")
+    page.fill("#f-username", "alice")
+    page.fill("#f-password", "wrong")
+    page.click("#login-submit")
+    ex(page.locator("#login-error")).to_contain_text("wrong user name or password")
+    page.fill("#f-username", "alice")
+    page.fill("#f-password", "s3cret-pass")
+    page.click("#login-submit")
+    ex(page.locator("form.logout button")).to_have_text("Log out alice")
+    ex(row(page, "sleepy").locator(".toggle")).to_have_text("active")
 
 
 def test_logout_ends_the_session(console, page):
@@ -232,14 +274,6 @@ def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, context)
 # --- output, kernel -------------------------------------------------------------------------------
 
 
-#: Server features of issue 11 that webcore lands after its skeleton; the pages are ready.
-PENDING_SERVER = pytest.mark.xfail(
-    reason="needs the server side (circusd's output tail, /api/kernel) still being built",
-    strict=False,
-)
-
-
-@PENDING_SERVER
 def test_output_tail_shows_new_lines_live(console, context):
     ex = expect()
     page = console.login(context, "/watchers/talker/output")
@@ -253,7 +287,6 @@ def test_output_tail_shows_new_lines_live(console, context):
         console.circusd.ok("decr", name="talker")
 
 
-@PENDING_SERVER
 def test_kernel_page_lists_what_the_kernel_holds(console, context):
     ex = expect()
     page = console.login(context, "/kernel")
