@@ -28,11 +28,23 @@ if TYPE_CHECKING:
 
 
 class WatcherAPI(Protocol):
-    name: str  # as configured (case preserved)
-    singleton: bool
-    numprocesses: int  # configured target
-    stop_signal: int
-    graceful_timeout: float
+    # Read-only for commands: changes go through set_options, incr, decr.
+    @property
+    def name(self) -> str:
+        """As configured (case preserved)."""
+
+    @property
+    def singleton(self) -> bool: ...
+
+    @property
+    def numprocesses(self) -> int:
+        """The configured target."""
+
+    @property
+    def stop_signal(self) -> int: ...
+
+    @property
+    def graceful_timeout(self) -> float: ...
 
     def status(self) -> str:
         """``stopped`` | ``starting`` | ``active`` | ``stopping``."""
@@ -105,16 +117,30 @@ class WatcherAPI(Protocol):
 
 
 class ArbiterAPI(Protocol):
-    endpoint: str
-    pubsub_endpoint: str
-    stats_endpoint: str | None
-    multicast_endpoint: str | None
-    check_delay: float
-    endpoint_owner: str | None
-    pid: int
+    # Read-only for commands: the settings of the configuration circusd runs.
+    @property
+    def endpoint(self) -> str: ...
 
     @property
-    def watchers(self) -> list[WatcherAPI]:
+    def pubsub_endpoint(self) -> str: ...
+
+    @property
+    def stats_endpoint(self) -> str | None: ...
+
+    @property
+    def multicast_endpoint(self) -> str | None: ...
+
+    @property
+    def check_delay(self) -> float: ...
+
+    @property
+    def endpoint_owner(self) -> str | None: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def watchers(self) -> Sequence[WatcherAPI]:
         """All watchers (plugins and circusd-stats included), sorted by name."""
 
     def numwatchers(self) -> int:
@@ -129,7 +155,7 @@ class ArbiterAPI(Protocol):
     async def kernel_view(self) -> dict[str, Any]:
         """What papa-kernel holds: ``available``, ``processes``, ``sockets`` (kernel.py)."""
 
-    def match_watchers(self, pattern: str, method: str = "glob") -> list[WatcherAPI]:
+    def match_watchers(self, pattern: str, method: str = "glob") -> Sequence[WatcherAPI]:
         """``simple`` | ``glob`` | ``regex`` (case-insensitive). Unknown method ->
         MessageError ``"unknown match method X"``; no match -> ``"program X not found"``."""
 
