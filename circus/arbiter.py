@@ -37,11 +37,14 @@ from typing import Any
 from circus import procinfo, spawn_records
 from circus.errors import AlreadyExistError, ConfigError, MessageError
 from circus.hosts.base import ProcessHost
+from circus.hosts.names import parse_process_name
 from circus.hostset import KERNEL_PREFIX, HostSet
 from circus.process import Process
 from circus.registry import ProcessRegistry
+from circus.spawning import SpawnContext, socket_spec
 from circus.util.tasks import TaskSet
 from circus.watcher import Watcher
+from circus.watcher_context import WatcherContext
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +57,8 @@ class Arbiter:
     """Runs a configuration. See the module docstring for the start-up order."""
 
     def __init__(self, config: Any, config_path: str | None = None, cwd: str | None = None):
-        self.config = config
         self.default_cwd = cwd or os.getcwd()
+        self.config = config  # sets the spawn context too
         self.config_path = config_path
         self.pid = os.getpid()
         self.started_at = time.time()
@@ -68,8 +71,17 @@ class Arbiter:
             self.registry.vanished,
             self._socket_specs,
         )
-        self._on_demand: dict[str, asyncio.Task] = {}
-        #: background tasks of circusd itself (signals, on_demand waits): cancelled on quit
+        #: what every watcher may use of the arbiter (see circus.watcher_context)
+        self.watcher_context = WatcherContext(
+            publish=self.publish,
+            registry=self.registry,
+            settings=lambda: self.settings,
+            spawn_context=lambda: self._spawn_context,
+            kernel_recovering=self.kernel_recovering,
+            reload_outdated=lambda: self.reload_outdated,
+            hook_arbiter=self,
+        )
+        #: background tasks of circusd itself (signal handlers' work): cancelled on quit
         self.tasks = TaskSet("circusd")
         self._quitting = False
         #: ``circusd --reload-outdated``: reload_outdated for every watcher
@@ -83,6 +95,16 @@ class Arbiter:
         #: told "ready" (started; after each reload), "reloading" and "stopping": circusd's
         #: systemd notifications (circus.util.systemd)
         self.on_lifecycle: Callable[[str], None] = lambda event: None
+
+    @property
+    def config(self) -> Any:
+        """The running configuration (replaced by ``add``, ``rm`` and ``reloadconfig``)."""
+        return self._config
+
+    @config.setter
+    def config(self, config: Any) -> None:
+        self._config = config
+        self._spawn_context = SpawnContext.of(config, self.default_cwd)
 
     # --- global options (ArbiterAPI) ---------------------------------------------------------
 
@@ -204,14 +226,12 @@ class Arbiter:
         self.hosts.kernel_launcher = launcher
 
     def _socket_specs(self) -> dict[str, tuple[bool, Any]]:
-        from circus.spawning import socket_spec
-
         return {s.name: (s.use_papa, socket_spec(s)) for s in self.config.sockets}
 
     def _create_watcher(self, wconf: Any) -> Watcher:
         if wconf.name.lower() in self._watchers:
             raise AlreadyExistError(f"{wconf.name!r} already exist")
-        watcher = Watcher(wconf, self, self.host_for(wconf.use_papa))
+        watcher = Watcher(wconf, self.watcher_context, self.host_for(wconf.use_papa))
         self._watchers[wconf.name.lower()] = watcher
         return watcher
 
@@ -315,29 +335,6 @@ class Arbiter:
         if self.publisher is not None:
             self.publisher.publish(topic, dict(payload))
 
-    # --- on demand ------------------------------------------------------------------------------
-
-    def arm_on_demand(self, watcher: Watcher) -> None:
-        """Start the watcher's processes when one of its sockets becomes readable."""
-        names = watcher._builder.socket_host_names()
-        if not names or watcher.name in self._on_demand:
-            return
-
-        async def wait() -> None:
-            try:
-                await watcher.host.wait_readable(names)
-            finally:
-                self._on_demand.pop(watcher.name, None)
-            watcher._demand_seen = True
-            watcher.schedule_converge()
-
-        self._on_demand[watcher.name] = self.tasks.spawn(wait(), f"on_demand of {watcher.name}")
-
-    def disarm_on_demand(self, watcher: Watcher) -> None:
-        task = self._on_demand.pop(watcher.name, None)
-        if task:
-            task.cancel()
-
     # --- lifecycle ----------------------------------------------------------------------------
 
     def _refuse_if_endpoint_served(self) -> None:
@@ -350,8 +347,6 @@ class Arbiter:
             raise ConfigError(f"another circusd is already serving {self.endpoint}")
 
     async def _adopt(self) -> None:
-        from circus.spawning import parse_process_name
-
         host = self.hosts.kernel
         if host is None:
             return
@@ -477,8 +472,6 @@ class Arbiter:
                 await watcher.stop()
             else:
                 watcher.detach()
-        for task in self._on_demand.values():
-            task.cancel()
         # Every background task ends here (a signal's quit task is the caller: not itself).
         # The watchers' (reap hooks, spawn-record deletes the idle kernel waits for) first get
         # a moment to finish.

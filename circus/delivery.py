@@ -9,13 +9,13 @@ a refused stream stay with the host as well and are logged once delivered.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from circus.hosts.base import DroppedOutput, OutputChunk, Refusal
 
 if TYPE_CHECKING:
     from circus.process import Process
-    from circus.watcher import Watcher
+    from circus.streams.guard import StreamGuard
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +25,31 @@ MIN_RETRY = 0.05
 Key = tuple[str, str]  # (process name, "stdout" | "stderr")
 
 
+class OutputOwner(Protocol):
+    """What delivery needs of the owner of a process (a watcher)."""
+
+    name: str
+
+    def on_output(self, proc: Process, chunk: OutputChunk) -> bool:
+        """Write a chunk to its stream; False if the stream refused it."""
+        ...
+
+    def output_guard(self, which: str) -> StreamGuard:
+        """The guard of the ``stdout``/``stderr`` stream."""
+        ...
+
+
 class BatchRefusals:
     """Delivers the output events of one batch and builds its :class:`Refusal`."""
 
     def __init__(self) -> None:
         self.taken: dict[Key, int] = {}
-        self.refused: dict[Key, tuple[Watcher, int]] = {}  # -> (watcher, bytes refused)
+        self.refused: dict[Key, tuple[OutputOwner, int]] = {}  # -> (owner, bytes refused)
         self.exits: set[str] = set()
-        self.drops: list[tuple[Watcher, DroppedOutput]] = []
+        self.drops: list[tuple[OutputOwner, DroppedOutput]] = []
         self.retry_in = MIN_RETRY
 
-    def deliver(self, watcher: Watcher, proc: Process, chunk: OutputChunk) -> None:
+    def deliver(self, watcher: OutputOwner, proc: Process, chunk: OutputChunk) -> None:
         key = (chunk.name, chunk.stream)
         refused = self.refused.get(key)
         if refused is not None:
@@ -50,7 +64,7 @@ class BatchRefusals:
     def exited(self, name: str) -> None:
         self.exits.add(name)
 
-    def dropped(self, watcher: Watcher, event: DroppedOutput) -> None:
+    def dropped(self, watcher: OutputOwner, event: DroppedOutput) -> None:
         self.drops.append((watcher, event))
 
     def finish(self) -> Refusal | None:

@@ -21,18 +21,28 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from circus.delivery import BatchRefusals
+from circus.delivery import BatchRefusals, OutputOwner
 from circus.hosts.base import DroppedOutput, ExitRecord, HostEvent, OutputChunk, Refusal
 from circus.worker_record import RecordedWorker, WorkerRecord
 
 if TYPE_CHECKING:
     from circus.hosts.base import ProcessHost
     from circus.process import Process
-    from circus.watcher import Watcher
 
 log = logging.getLogger(__name__)
+
+
+class ProcessOwner(OutputOwner, Protocol):
+    """What the registry needs of the owner of a process (a watcher): its host, and where
+    exits go (output goes where :class:`~circus.delivery.OutputOwner` says)."""
+
+    host: ProcessHost
+
+    def on_exit(self, proc: Process, record: ExitRecord) -> None:
+        """Apply the exit of one of its processes."""
+        ...
 
 
 class ProcessRegistry:
@@ -45,12 +55,12 @@ class ProcessRegistry:
 
     def __init__(self, record: Callable[[], WorkerRecord | None]) -> None:
         self._record = record
-        self._owners: dict[str, tuple[Watcher, Process]] = {}
+        self._owners: dict[str, tuple[ProcessOwner, Process]] = {}
         self._spawning: dict[str, asyncio.Future[None]] = {}  # host name -> spawn in flight
 
     # --- membership -------------------------------------------------------------------------
 
-    def add(self, watcher: Watcher, proc: Process) -> None:
+    def add(self, watcher: ProcessOwner, proc: Process) -> None:
         """``proc`` (spawned or adopted) belongs to ``watcher`` from now on."""
         self._owners[proc.name] = (watcher, proc)
         record = self._record()
@@ -64,14 +74,14 @@ class ProcessRegistry:
         if record is not None:
             record.removed(name)
 
-    def owner(self, name: str) -> tuple[Watcher, Process] | None:
+    def owner(self, name: str) -> tuple[ProcessOwner, Process] | None:
         return self._owners.get(name)
 
-    def items(self) -> Iterator[tuple[str, Watcher, Process]]:
+    def items(self) -> Iterator[tuple[str, ProcessOwner, Process]]:
         """A snapshot of (host name, watcher, process): safe to forget entries meanwhile."""
         return iter([(name, w, p) for name, (w, p) in self._owners.items()])
 
-    def forget_watcher(self, watcher: Watcher) -> None:
+    def forget_watcher(self, watcher: ProcessOwner) -> None:
         for name, owner, _proc in self.items():
             if owner is watcher:
                 self.forget(name)

@@ -1,6 +1,9 @@
-"""From a watcher's configuration to what a host needs: SpawnSpec, SocketSpec, streams, options.
+"""From a watcher's configuration to what a host needs: the SpawnSpec and SocketSpec.
 
-Kept apart from :mod:`circus.watcher` (policy) so the translation rules are in one place:
+Pure functions of the configuration and a :class:`SpawnContext` (what the arbiter adds: the
+configured sockets, ``[circus] umask``, the default working directory): no watcher, no host, no
+stream. The watcher calls them and hands the result to its host; it builds its output streams
+itself (:func:`circus.streams.watcher_stream`). The translation rules, in one place:
 
 - ``$(circus.sockets.NAME)`` becomes the host placeholder ``$(socket.circus.NAME.fileno)``; the
   host (kernel or local) fills in the fd number of *that* process (with ``so_reuseport`` each
@@ -19,19 +22,13 @@ import grp
 import os
 import pwd
 import sys
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
 
 from circus import spawn_records
-from circus.config import build_argv, spawn_variables
-from circus.config.schema import watcher_option_values
+from circus.config import CircusConfig, SocketConfig, WatcherConfig, build_argv, spawn_variables
 from circus.errors import ConfigError, SpawnError
 from circus.hosts import names
 from circus.hosts.base import OutputMode, SocketSpec, SpawnSpec
-
-if TYPE_CHECKING:
-    from circus.watcher import Watcher
-
-parse_process_name = names.parse_process_name
 
 
 def socket_host_name(socket: str) -> str:
@@ -39,7 +36,7 @@ def socket_host_name(socket: str) -> str:
     return names.socket_name(socket.lower())
 
 
-def socket_spec(sconf: Any) -> SocketSpec:
+def socket_spec(sconf: SocketConfig) -> SocketSpec:
     """A ``[socket:NAME]`` section as a host SocketSpec."""
     family = "unix" if sconf.path else sconf.family
     return SocketSpec(
@@ -91,7 +88,7 @@ def virtualenv_paths(root: str, py_ver: str | None) -> list[str]:
     return sorted(glob.glob(os.path.join(root, "lib", f"python{version}", "site-packages")))
 
 
-def process_env(config: Any) -> dict[str, str]:
+def process_env(config: WatcherConfig) -> dict[str, str]:
     """The environment of a process: the config's, plus copy_path and virtualenv."""
     env = {str(k): str(v) for k, v in config.env.items()}
     extra_paths: list[str] = []
@@ -108,123 +105,133 @@ def process_env(config: Any) -> dict[str, str]:
     return env
 
 
-class SpawnBuilder:
-    """Translates one watcher's configuration (which may change with ``set``)."""
+@dataclass(frozen=True)
+class SpawnContext:
+    """What the arbiter adds to a watcher's configuration for every spawn: the configured
+    sockets, ``[circus] umask`` and the default working directory (circusd's at start-up).
+    One object per arbiter configuration, so caches can key on its identity."""
 
-    def __init__(self, watcher: Watcher):
-        self.watcher = watcher
-        # What every process of the watcher shares (env, variables); rebuilt when the
-        # watcher's or the arbiter's configuration object changes.
-        self._shared: tuple[object, object, dict[str, str], dict[str, object]] | None = None
-        # Fingerprints of the current configuration by wid (same invalidation as _shared).
-        self._fingerprints: tuple[object, object, dict[int, spawn_records.Fingerprint | None]]
-        self._fingerprints = (None, None, {})
-        self._digests: spawn_records.DigestMemo = {}
+    sockets: tuple[SocketConfig, ...] = ()
+    umask: int | None = None
+    default_cwd: str | None = None
 
-    @property
-    def config(self) -> Any:
-        return self.watcher.config
+    @classmethod
+    def of(cls, config: CircusConfig, default_cwd: str | None) -> SpawnContext:
+        return cls(config.sockets, config.circus.umask, default_cwd)
 
-    def socket_placeholders(self) -> dict[str, str]:
-        arbiter = self.watcher.arbiter
-        return {
-            s.name: f"$(socket.{socket_host_name(s.name)}.fileno)" for s in arbiter.config.sockets
-        }
 
-    def socket_host_names(self) -> list[str]:
-        """Host names of the sockets this watcher uses (for on_demand)."""
-        refs = self.config.socket_refs
-        if self.config.use_sockets:
-            refs = refs | {
-                s.name
-                for s in self.watcher.arbiter.config.sockets
-                if s.use_papa == self.config.use_papa
-            }
-        return sorted(socket_host_name(name) for name in refs)
+@dataclass(frozen=True)
+class SharedParts:
+    """What every process of a watcher shares: its environment and spawn variables."""
 
-    def spec(self, wid: int) -> SpawnSpec:
-        """The SpawnSpec of process ``wid``. SpawnError for anything the OS would refuse."""
-        config = self.config
-        env, shared = self._shared_parts()
-        variables = {**shared, "wid": wid}
-        try:
-            argv = build_argv(config, variables)
-        except ConfigError as exc:
-            raise SpawnError(str(exc)) from None
-        uid = resolve_uid(config.uid)
-        sockets: tuple[str, ...] = ()
-        if config.use_sockets:
-            sockets = tuple(
-                socket_host_name(s.name)
-                for s in self.watcher.arbiter.config.sockets
-                if s.use_papa == config.use_papa
-            )
-        settings = self.watcher.arbiter.config.circus
-        return SpawnSpec(
-            name=names.process_name(self.watcher.name, wid),
-            argv=argv,
-            executable=config.executable,
-            env=env,
-            working_dir=config.working_dir or self.watcher.arbiter.default_cwd,
-            uid=uid,
-            gid=resolve_gid(config.gid, uid),
-            umask=settings.umask,
-            rlimits=dict(config.rlimits),
-            stdout=OutputMode.DEVNULL if config.close_child_stdout else OutputMode.CAPTURE,
-            stderr=OutputMode.DEVNULL if config.close_child_stderr else OutputMode.CAPTURE,
-            sockets=sockets,
-            stdin_socket=socket_host_name(config.stdin_socket) if config.stdin_socket else None,
-        )
+    env: dict[str, str]
+    variables: dict[str, object]
 
-    def fingerprint(self, spec: SpawnSpec) -> spawn_records.Fingerprint:
-        """What :mod:`circus.spawn_records` keeps for a process spawned from ``spec``: the
-        spec's fields and the definitions of the sockets it inherits or refers to."""
-        used = {*self.socket_host_names(), *spec.sockets}
-        if spec.stdin_socket:
-            used.add(spec.stdin_socket)
-        sockets = [
-            socket_spec(s)
-            for s in self.watcher.arbiter.config.sockets
-            if socket_host_name(s.name) in used
-        ]
-        return spawn_records.fingerprint(spec, sockets, self._digests)
 
-    def current_fingerprint(self, wid: int) -> spawn_records.Fingerprint | None:
+def socket_placeholders(ctx: SpawnContext) -> dict[str, str]:
+    """``$(circus.sockets.NAME)`` -> the host placeholder of that socket's fd number."""
+    return {s.name: f"$(socket.{socket_host_name(s.name)}.fileno)" for s in ctx.sockets}
+
+
+def inherited_sockets(config: WatcherConfig, ctx: SpawnContext) -> list[str]:
+    """Configured sockets a ``use_sockets`` watcher inherits (those of its host)."""
+    if not config.use_sockets:
+        return []
+    return [s.name for s in ctx.sockets if s.use_papa == config.use_papa]
+
+
+def socket_host_names(config: WatcherConfig, ctx: SpawnContext) -> list[str]:
+    """Host names of the sockets a watcher uses (for on_demand)."""
+    refs = config.socket_refs | set(inherited_sockets(config, ctx))
+    return sorted(socket_host_name(name) for name in refs)
+
+
+def shared_parts(config: WatcherConfig, ctx: SpawnContext) -> SharedParts:
+    env = process_env(config)
+    return SharedParts(env, spawn_variables(config, 0, socket_placeholders(ctx), env))
+
+
+def spawn_spec(
+    config: WatcherConfig, ctx: SpawnContext, wid: int, shared: SharedParts | None = None
+) -> SpawnSpec:
+    """The SpawnSpec of process ``wid`` (``shared``: :func:`shared_parts` of the same
+    configuration, computed once for many spawns). SpawnError for anything the OS would
+    refuse (a command that does not split, an unknown user or group)."""
+    shared = shared or shared_parts(config, ctx)
+    try:
+        argv = build_argv(config, {**shared.variables, "wid": wid})
+    except ConfigError as exc:
+        raise SpawnError(str(exc)) from None
+    uid = resolve_uid(config.uid)
+    return SpawnSpec(
+        name=names.process_name(config.name, wid),
+        argv=argv,
+        executable=config.executable,
+        env=shared.env,
+        working_dir=config.working_dir or ctx.default_cwd,
+        uid=uid,
+        gid=resolve_gid(config.gid, uid),
+        umask=ctx.umask,
+        rlimits=dict(config.rlimits),
+        stdout=OutputMode.DEVNULL if config.close_child_stdout else OutputMode.CAPTURE,
+        stderr=OutputMode.DEVNULL if config.close_child_stderr else OutputMode.CAPTURE,
+        sockets=tuple(socket_host_name(name) for name in inherited_sockets(config, ctx)),
+        stdin_socket=socket_host_name(config.stdin_socket) if config.stdin_socket else None,
+    )
+
+
+def fingerprint(
+    config: WatcherConfig,
+    ctx: SpawnContext,
+    spec: SpawnSpec,
+    digests: spawn_records.DigestMemo | None = None,
+) -> spawn_records.Fingerprint:
+    """What :mod:`circus.spawn_records` keeps for a process spawned from ``spec``: the
+    spec's fields and the definitions of the sockets it inherits or refers to."""
+    used = {*socket_host_names(config, ctx), *spec.sockets}
+    if spec.stdin_socket:
+        used.add(spec.stdin_socket)
+    sockets = [socket_spec(s) for s in ctx.sockets if socket_host_name(s.name) in used]
+    return spawn_records.fingerprint(spec, sockets, {} if digests is None else digests)
+
+
+@dataclass
+class SpawnMemo:
+    """Memoises the pure functions above for one watcher: the shared parts and the current
+    fingerprint of each wid are computed once per (configuration, context) pair."""
+
+    _key: tuple[object, object] = (None, None)
+    _shared: SharedParts | None = None
+    _fingerprints: dict[int, spawn_records.Fingerprint | None] = field(default_factory=dict)
+    _digests: spawn_records.DigestMemo = field(default_factory=dict)
+
+    def _for(self, config: WatcherConfig, ctx: SpawnContext) -> None:
+        if self._key[0] is not config or self._key[1] is not ctx:
+            self._key = (config, ctx)
+            self._shared = None
+            self._fingerprints = {}
+
+    def spec(self, config: WatcherConfig, ctx: SpawnContext, wid: int) -> SpawnSpec:
+        self._for(config, ctx)
+        if self._shared is None:
+            self._shared = shared_parts(config, ctx)
+        return spawn_spec(config, ctx, wid, self._shared)
+
+    def fingerprint(
+        self, config: WatcherConfig, ctx: SpawnContext, spec: SpawnSpec
+    ) -> spawn_records.Fingerprint:
+        return fingerprint(config, ctx, spec, self._digests)
+
+    def current_fingerprint(
+        self, config: WatcherConfig, ctx: SpawnContext, wid: int
+    ) -> spawn_records.Fingerprint | None:
         """The fingerprint process ``wid`` would get if spawned now (None if it cannot be
-        spawned now, e.g. an unknown user). Cached until the configuration changes."""
-        config, arbiter_config, cache = self._fingerprints
-        if config is not self.config or arbiter_config is not self.watcher.arbiter.config:
-            cache = {}
-            self._fingerprints = (self.config, self.watcher.arbiter.config, cache)
-        if wid not in cache:
+        spawned now, e.g. an unknown user)."""
+        self._for(config, ctx)
+        if wid not in self._fingerprints:
             try:
-                cache[wid] = self.fingerprint(self.spec(wid))
+                spec = self.spec(config, ctx, wid)
+                self._fingerprints[wid] = self.fingerprint(config, ctx, spec)
             except SpawnError:
-                cache[wid] = None
-        return cache[wid]
-
-    def _shared_parts(self) -> tuple[dict[str, str], dict[str, object]]:
-        arbiter_config = self.watcher.arbiter.config
-        cached = self._shared
-        if cached is None or cached[0] is not self.config or cached[1] is not arbiter_config:
-            env = process_env(self.config)
-            variables = spawn_variables(self.config, 0, self.socket_placeholders(), env)
-            cached = self._shared = (self.config, arbiter_config, env, variables)
-        return cached[2], cached[3]
-
-    def build_stream(self, which: str) -> Any:
-        """The stream for ``stdout``/``stderr`` (circusd's own stdout/stderr by default, as
-        the original where unconfigured children wrote to circusd's terminal)."""
-        from circus.streams import StdoutStream, build_stream
-
-        conf = self.config.stdout_stream if which == "stdout" else self.config.stderr_stream
-        if conf is None:
-            return StdoutStream()
-        return build_stream(
-            conf.as_dict(), prefix=f"{which}_stream", section=f"watcher:{self.watcher.name}"
-        )
-
-    def options(self) -> dict[str, Any]:
-        values = watcher_option_values(self.config)
-        values["numprocesses"] = self.watcher.numprocesses
-        return values
+                self._fingerprints[wid] = None
+        return self._fingerprints[wid]

@@ -38,23 +38,26 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from circus import hooks as hooklib
 from circus import restart_policy as policy
+from circus import spawn_records
+from circus.config import WatcherConfig, diff_watcher
 from circus.config.limits import process_limit
+from circus.config.schema import watcher_option_values
 from circus.errors import MessageError, SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
 from circus.output_tail import OutputTail
 from circus.process import Process
+from circus.spawning import SpawnMemo, socket_host_names
+from circus.streams import Stream, watcher_stream
 from circus.streams.guard import StreamGuard
 from circus.util.tasks import TaskSet
 from circus.watcher_commands import WatcherCommands
+from circus.watcher_context import WatcherContext
 from circus.watcher_outdated import OutdatedWorkers
 from circus.watcher_state import LEGAL_TRANSITIONS, S, WatcherState
-
-if TYPE_CHECKING:
-    from circus.arbiter import Arbiter
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +72,10 @@ class Watcher(WatcherCommands, OutdatedWorkers):
     graceful stop of processes are in :class:`circus.watcher_commands.WatcherCommands`; the
     spawn records and outdated processes in :class:`circus.watcher_outdated.OutdatedWorkers`."""
 
-    def __init__(self, config: Any, arbiter: Arbiter, host: ProcessHost):
-        from circus.spawning import SpawnBuilder
-
+    def __init__(self, config: WatcherConfig, context: WatcherContext, host: ProcessHost):
         self.config = config
-        self.arbiter = arbiter
+        #: what the watcher uses of the arbiter that runs it (see circus.watcher_context)
+        self.context = context
         self.host = host
         self.name: str = config.name
         self.numprocesses: int = self.clamp(config.numprocesses)
@@ -81,9 +83,9 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         self.state = WatcherState.STOPPED
         self.state_since = time.monotonic()
         self._lock = asyncio.Lock()
-        self._builder = SpawnBuilder(self)
+        self._spawn_memo = SpawnMemo()
         self.reload_hooks()
-        self._streams: dict[str, Any] = {}
+        self._streams: dict[str, Stream] = {}
         self._guards: dict[str, StreamGuard] = {}
         #: the end of the output, for ``tail`` (circushttpd's live view)
         self.output_tail = OutputTail()
@@ -97,6 +99,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         #: why the watcher gave up, until the next start (None: it did not)
         self.gave_up: policy.GaveUp | None = None
         self._demand_seen = not config.on_demand
+        self._on_demand: asyncio.Task | None = None  # waiting for a client (on_demand)
         self._recovering = False
         # A stop or quit is waiting for the lock: a start or scale in progress stops spawning
         # at its next batch instead of finishing a large count first (a request, not a state).
@@ -112,16 +115,14 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         MessageError naming the process limit and where it comes from
         (:mod:`circus.config.limits`; ``[circus] max_processes`` is read live)."""
         try:
-            return process_limit(self.arbiter.settings.max_processes).check(numprocesses)
+            return process_limit(self.context.settings().max_processes).check(numprocesses)
         except ValueError as exc:
             raise MessageError(f"{self.name}: {exc}") from None
 
-    def take_config(self, config: Any) -> Any:
+    def take_config(self, config: WatcherConfig) -> Any:
         """Switch to a new configuration (``set``, ``reloadconfig``): hooks and streams follow
         it, a changed ``numprocesses`` becomes the target. Returns the
         :class:`~circus.config.WatcherChange` (None if nothing changed)."""
-        from circus.config import diff_watcher
-
         change = diff_watcher(self.config, config)
         if change is not None and "hooks" in change.keys:
             self.reload_hooks(config)  # first: a hook that does not import changes nothing
@@ -136,7 +137,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             self.schedule_reload_outdated()  # turned on, or processes outdated by the change
         return change
 
-    def reload_hooks(self, config: Any = None) -> None:
+    def reload_hooks(self, config: WatcherConfig | None = None) -> None:
         """Import the hooks of ``config`` (default: the current one); ConfigError if one of
         them does not import, the hooks in use are kept then."""
         config = self.config if config is None else config
@@ -194,7 +195,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
     def status(self) -> str:
         """The state; ``recovering`` while active but its kernel was lost and its processes
         are not yet handed back (see HostSet)."""
-        if self.state is WatcherState.ACTIVE and self.arbiter.kernel_recovering(self.host):
+        if self.state is WatcherState.ACTIVE and self.context.kernel_recovering(self.host):
             return "recovering"
         return self.state.value
 
@@ -205,19 +206,33 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         return [p.pid for p in self.processes.values() if p.alive]
 
     def publish(self, event: str, payload: dict[str, Any]) -> None:
-        self.arbiter.publish_watcher_event(self.res_name, event, payload)
+        self.context.publish(f"watcher.{self.res_name}.{event}", payload)
 
     async def _hook(self, name: str, **kwargs: Any) -> bool:
         return await hooklib.run_hook(
-            self._hooks.get(name), self, self.arbiter, self.publish, **kwargs
+            self._hooks.get(name), self, self.context.hook_arbiter, self.publish, **kwargs
         )
+
+    # --- spawning (the pure functions of circus.spawning, memoised) --------------------------
+
+    def current_fingerprint(self, wid: int) -> spawn_records.Fingerprint | None:
+        """The fingerprint process ``wid`` would get if spawned now (None if it cannot be)."""
+        ctx = self.context.spawn_context()
+        return self._spawn_memo.current_fingerprint(self.config, ctx, wid)
+
+    def options(self) -> dict[str, Any]:
+        """The watcher's options as ``get``/``options`` show them (the live count)."""
+        values = watcher_option_values(self.config)
+        values["numprocesses"] = self.numprocesses
+        return values
 
     # --- output and exits (pushed by the host through the arbiter) ---------------------------
 
-    def _stream(self, which: str):
+    def _stream(self, which: str) -> Stream:
         stream = self._streams.get(which)
         if stream is None:
-            stream = self._streams[which] = self._builder.build_stream(which)
+            conf = self.config.stdout_stream if which == "stdout" else self.config.stderr_stream
+            stream = self._streams[which] = watcher_stream(conf, which, self.name)
         return stream
 
     def output_guard(self, which: str) -> StreamGuard:
@@ -289,7 +304,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         the watcher when the last one is gone; re-arm ``on_demand``."""
         if self.on_demand and not self.processes:
             self._demand_seen = False
-            self.arbiter.arm_on_demand(self)
+            self.arm_on_demand()
         if not self.respawn:  # an exit is final: never top the count up again
             if not self.processes:
                 self._transition(WatcherState.STOPPED)  # ACTIVE -> STOPPED
@@ -419,9 +434,10 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             self.tasks.spawn(self.stop(), "stop after a refused hook")
             return None
         try:
-            spec = self._builder.spec(wid)
-            fingerprint = self._builder.fingerprint(spec)
-            async with self.arbiter.registry.spawning(spec.name):
+            ctx = self.context.spawn_context()
+            spec = self._spawn_memo.spec(self.config, ctx, wid)
+            fingerprint = self._spawn_memo.fingerprint(self.config, ctx, spec)
+            async with self.context.registry.spawning(spec.name):
                 info = await self.host.spawn(spec)
                 proc = Process(
                     self.host,
@@ -432,7 +448,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
                 )
                 proc.restart_round = spawned_in
                 self.processes[proc.pid] = proc
-                self.arbiter.registry.add(self, proc)
+                self.context.registry.add(self, proc)
             await self._record_spawn(proc, fingerprint)
         except SpawnError as exc:
             log.error("%s: cannot spawn wid %d: %s", self.name, wid, exc)
@@ -458,8 +474,32 @@ class Watcher(WatcherCommands, OutdatedWorkers):
     def adopt(self, proc: Process) -> None:
         """Take over a process found running in the host (circusd restarted)."""
         self.processes[proc.pid] = proc
-        self.arbiter.registry.add(self, proc)
+        self.context.registry.add(self, proc)
         self._arm_max_age(proc)
+
+    # --- on demand ------------------------------------------------------------------------------
+
+    def arm_on_demand(self) -> None:
+        """Start the processes when one of the watcher's sockets becomes readable (a client
+        connects); the wait is a task of the watcher, cancelled by a stop or a detach."""
+        names = socket_host_names(self.config, self.context.spawn_context())
+        if not names or self._on_demand is not None:
+            return
+
+        async def wait() -> None:
+            try:
+                await self.host.wait_readable(names)
+            finally:
+                self._on_demand = None
+            self._demand_seen = True
+            self.schedule_converge()
+
+        self._on_demand = self.tasks.spawn(wait(), "on_demand wait")
+
+    def disarm_on_demand(self) -> None:
+        task, self._on_demand = self._on_demand, None
+        if task is not None:
+            task.cancel()
 
     # --- max_age ------------------------------------------------------------------------------
 
@@ -487,6 +527,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
     # --- teardown ----------------------------------------------------------------------------
 
     def close_streams(self) -> None:
+        """Close the output streams (they are built again at the next output)."""
         for stream in self._streams.values():
             with contextlib.suppress(Exception):
                 stream.close()

@@ -113,7 +113,7 @@ class WatcherCommands:
             await self._stop_locked()
             return {"started": [], "kept": kept}
         if self.on_demand and not self._demand_seen:
-            self.arbiter.arm_on_demand(self)
+            self.arm_on_demand()
         self.publish("start", {"time": time.time()})
         if len(self.processes) < len(started) + len(kept):
             self.after_exits()  # some exited while the watcher was starting
@@ -138,7 +138,7 @@ class WatcherCommands:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        self.arbiter.disarm_on_demand(self)
+        self.disarm_on_demand()
         await self._stop_processes(list(self.processes.values()))
         self._transition(WatcherState.STOPPED)  # STOPPING -> STOPPED
         self.close_streams()
@@ -264,9 +264,6 @@ class WatcherCommands:
         except (KeyError, ValueError):
             raise MessageError(f"process '{pid}' not found in '{self.name}'") from None
 
-    def options(self) -> dict[str, Any]:
-        return self._builder.options()
-
     def get_options(self, keys: Sequence[str]) -> dict[str, Any]:
         options = self.options()
         result = {}
@@ -329,7 +326,7 @@ class WatcherCommands:
                 with contextlib.suppress(Exception):
                     hook.func(
                         watcher=self,
-                        arbiter=self.arbiter,
+                        arbiter=self.context.hook_arbiter,
                         hook_name="extended_stats",
                         pid=proc.pid,
                         stats=info,

@@ -78,7 +78,7 @@ class OutdatedWorkers:
         for proc in self.processes.values():
             if not proc.alive or proc.fingerprint is None:
                 continue
-            current = self._builder.current_fingerprint(proc.wid)
+            current = self.current_fingerprint(proc.wid)
             if current is None:
                 continue
             changed = spawn_records.changed_fields(proc.fingerprint, current)
@@ -90,7 +90,7 @@ class OutdatedWorkers:
         return sorted(self.outdated())
 
     def reload_outdated_enabled(self) -> bool:
-        return bool(self.config.reload_outdated or self.arbiter.reload_outdated)
+        return bool(self.config.reload_outdated or self.context.reload_outdated())
 
     def report_outdated(self) -> None:
         """After adoption: a warning per outdated process, the ``outdated`` event, and the

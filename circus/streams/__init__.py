@@ -7,7 +7,7 @@ A stream is called with one message per chunk of output,
 """
 
 from circus.streams.base import BaseStream, Message, Stream, StreamOptionError
-from circus.streams.build import BUILTINS, UserStream, build_stream
+from circus.streams.build import BUILTINS, UserStream, build_stream, watcher_stream
 from circus.streams.file_stream import FileStream, TimedRotatingFileStream, WatchedFileStream
 from circus.streams.memory import NullStream, QueueStream
 from circus.streams.stdout import FancyStdoutStream, StdoutStream
@@ -27,4 +27,5 @@ __all__ = [
     "UserStream",
     "WatchedFileStream",
     "build_stream",
+    "watcher_stream",
 ]

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from circus.config.model import StreamConfig
 from circus.config.problems import nearest
 from circus.config.stream_options import builtin_class_name, is_custom_class_path, select_options
 from circus.errors import ConfigError, ConfigProblem
@@ -99,6 +100,15 @@ def build_stream(
     # conversion reports the other bad values too.
     kwargs = _select_builtin(cls, options, problems) if cls in BUILTINS.values() else options
     return _adapt(_instantiate(cls, kwargs, problems), problems)
+
+
+def watcher_stream(conf: StreamConfig | None, which: str, watcher: str) -> Stream:
+    """The ``stdout``/``stderr`` stream of watcher ``watcher`` as configured by ``conf``;
+    circusd's own stdout when unconfigured (as the original, where such children wrote to
+    circusd's terminal). Raises :class:`ConfigError` located at the watcher's section."""
+    if conf is None:
+        return StdoutStream()
+    return build_stream(conf.as_dict(), prefix=f"{which}_stream", section=f"watcher:{watcher}")
 
 
 def _strip_prefix(
