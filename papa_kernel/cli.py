@@ -22,6 +22,7 @@ import sys
 
 from papa_kernel import __version__, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
+from papa_kernel.init import DEFAULT_GRACE, Init
 from papa_kernel.pipes import quiet_on_broken_pipe
 from papa_kernel.protocol import addressable, is_decimal
 from papa_kernel.server import CONTROL_FDNAME, Server, StartupError
@@ -94,6 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold the inherited socket FD as NAME (a client that kept the sockets of a lost "
         "kernel hands them over this way; the first matching 'make socket NAME' claims it)",
     )
+    parser.add_argument(
+        "--init",
+        action="store_true",
+        help="run as PID 1 of a container: reap every orphan, SIGTERM/SIGINT stop everything "
+        f"gracefully (--graceful-stop, default {DEFAULT_GRACE:.0f} s), SIGHUP goes to COMMAND; "
+        "COMMAND (after --, e.g. circusd) is started once the kernel listens, and when it "
+        "exits everything is stopped and the kernel exits with its status",
+    )
+    parser.add_argument(
+        "command", nargs="*", metavar="COMMAND", help="with --init: the main command"
+    )
     parser.add_argument("--version", action="version", version=f"papa-kernel {__version__}")
     return parser
 
@@ -129,9 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``papa-kernel`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.force and args.graceful_stop is not None:
-        parser.error("--force (leave the workers running) and --graceful-stop (stop them) "
-                     "contradict each other")  # fmt: skip
+    if args.force and (args.graceful_stop is not None or args.init):
+        parser.error("--force (leave the workers running) and --graceful-stop or --init (stop "
+                     "them) contradict each other")  # fmt: skip
+    if args.command and not args.init:
+        parser.error(f"unexpected argument {args.command[0]!r} (a COMMAND needs --init)")
+    if args.init and args.daemon:
+        parser.error("--init runs in the foreground (as PID 1): not with --daemon")
+    if args.init and args.graceful_stop is None:
+        args.graceful_stop = DEFAULT_GRACE
     for attribute in ("log_file", "pid_file"):  # --daemon changes to /: fix paths before
         value = getattr(args, attribute)
         if value and value != "-":
@@ -186,6 +204,9 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
     _raise_nofile()
     server = Server(force=args.force, use_pidfd=args.reaper == "pidfd",
                     graceful_stop=args.graceful_stop)  # fmt: skip
+    init = Init(server, args.command) if args.init else None
+    if init is not None:
+        init.install(args.graceful_stop)
     control = [fd for name, fd in activated if name == CONTROL_FDNAME]
     try:
         if control:
@@ -210,6 +231,8 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
     log.info("%s", ready)
     _report(report_fd, ready, ok=True)
     server.serving(ready)
+    if init is not None:
+        init.start_main()
     try:
         server.run()
     finally:

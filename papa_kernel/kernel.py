@@ -69,6 +69,12 @@ class Kernel:
         if not self.use_pidfd:
             self._install_sigchld()
 
+    def reap_strangers(self) -> None:
+        """Reap every child, hosted or not (``--init``: orphans are re-parented to PID 1); the
+        others go to :attr:`on_stranger`. Hosted ones keep their pidfds: whichever path sees
+        the exit first reports it."""
+        self._install_sigchld()
+
     def _install_sigchld(self) -> None:
         """Switch on the SIGCHLD reaper (fallback when a pidfd cannot be had)."""
         if not self._sigchld_installed:

@@ -29,6 +29,7 @@ import selectors
 import signal
 import socket
 import stat
+from collections.abc import Callable
 
 from papa_kernel import paths
 from papa_kernel.connection import Connection
@@ -67,6 +68,8 @@ class Server:
         self.graceful: GracefulStop | None = None
         if graceful_stop is not None:
             self.graceful = GracefulStop(self.kernel, self.loop, graceful_stop, self._stopped)
+        #: the kernel's exit status after a graceful stop, from the stop's (--init replaces it)
+        self.final_exit_code: Callable[[int], int] = lambda code: code
         self._status = ""
         self._unix_owned = True  # False: systemd passed the endpoint, its file is not ours
         self.listeners: list[socket.socket] = []
@@ -214,7 +217,7 @@ class Server:
         if self.graceful is not None:
             running = self.kernel.running_count()
             self.notifier.stopping(f"stopping {running} processes")
-            self.graceful.start(signum)
+            self.graceful.start(signal.Signals(signum).name)
             return
         running = self.kernel.running_count()
         if running and not self.force:
@@ -230,7 +233,7 @@ class Server:
 
     def _stopped(self, exit_code: int) -> None:
         """The graceful stop is over."""
-        self.exit_code = exit_code
+        self.exit_code = self.final_exit_code(exit_code)
         self.stop()
 
     def close(self) -> None:

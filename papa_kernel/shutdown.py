@@ -24,6 +24,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from papa_kernel.kernel import Kernel
 from papa_kernel.loop import Loop
@@ -35,6 +36,26 @@ EXIT_KILLED = 2  # some had to be SIGKILLed when the grace period ran out
 KILL_WAIT = 5.0  # after SIGKILL, seconds to wait for the exits (a process stuck in D state)
 
 
+class Others(Protocol):
+    """Processes to stop besides the hosted ones (``--init``: the main command, orphans)."""
+
+    def count(self) -> int:
+        """How many are still running."""
+        ...
+
+    def signal(self, signum: int) -> None:
+        """Send them ``signum``."""
+        ...
+
+
+class _Nobody:
+    def count(self) -> int:
+        return 0
+
+    def signal(self, signum: int) -> None:
+        pass
+
+
 class GracefulStop:
     """One stop of everything; ``done(exit_code)`` is called once, from the loop."""
 
@@ -44,15 +65,13 @@ class GracefulStop:
         loop: Loop,
         timeout: float,
         done: Callable[[int], None],
-        extra_pids: Callable[[], int] = lambda: 0,
-        kill_extra: Callable[[], None] = lambda: None,
+        others: Others | None = None,
     ) -> None:
         self.kernel = kernel
         self.loop = loop
         self.timeout = timeout
         self._done = done
-        self._extra = extra_pids  # processes the kernel waits for besides hosted ones (--init)
-        self._kill_extra = kill_extra
+        self.others: Others = others or _Nobody()
         self.started: float | None = None
         self.killed = False
         self.finished = False
@@ -64,22 +83,23 @@ class GracefulStop:
 
     def remaining(self) -> int:
         """Processes still to wait for."""
-        return self.kernel.running_count() + self._extra()
+        return self.kernel.running_count() + self.others.count()
 
-    def start(self, signum: int = signal.SIGTERM) -> None:
-        """Signal every hosted process group; finish now if none runs."""
+    def start(self, reason: str) -> None:
+        """Signal every hosted process group (and the others); finish now if none runs."""
         if self.started is not None:
-            log.info("%s: already stopping", signal.Signals(signum).name)
+            log.info("%s: already stopping", reason)
             return
         self.started = time.monotonic()
         self.kernel.stopping = True
         running = [entry for entry in self.kernel.processes.values() if entry.running]
         log.info(
             "%s: stopping %d hosted processes (SIGKILL after %.0f s)",
-            signal.Signals(signum).name,
+            reason,
             len(running),
             self.timeout,
         )
+        self.others.signal(signal.SIGTERM)
         for entry in running:
             self.kernel.send_signal(entry, signal.SIGTERM, group=True)
         self.kernel.on_exit = self.check
@@ -107,7 +127,7 @@ class GracefulStop:
         )
         for entry in left:
             self.kernel.send_signal(entry, signal.SIGKILL, group=True)
-        self._kill_extra()
+        self.others.signal(signal.SIGKILL)
         self.loop.call_later(KILL_WAIT, self._expire)
         self.check()
 
