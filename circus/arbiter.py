@@ -425,8 +425,6 @@ class Arbiter:
 
     def _warn_unsupported(self) -> None:
         """Parts of the original not built yet: say so instead of ignoring them silently."""
-        for plugin in self.config.plugins:
-            log.warning("[plugin:%s] is not run: plugins are not supported yet", plugin.name)
         for key in ("statsd", "httpd"):
             if getattr(self.settings, key):
                 log.warning("[circus] %s = true is not supported yet and is ignored", key)

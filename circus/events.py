@@ -132,14 +132,15 @@ class EventPublisher:
 _SocketT = TypeVar("_SocketT", bound=zmq.Socket[Any])
 
 
-def _subscriber_socket(
+def subscriber_socket(
     context: zmq.Context[_SocketT],
     endpoint: str,
     topics: Iterable[str],
     curve_secret_key: str | None,
     curve_server_key: str | None,
 ) -> _SocketT:
-    """A SUB socket of ``context`` (blocking or asyncio, as the context is), connected."""
+    """A SUB socket of ``context`` (blocking or asyncio, as the context is), connected and
+    subscribed to ``topics`` (every topic if empty)."""
     sock = context.socket(zmq.SUB)
     sock.linger = 0
     security.secure_client_socket(sock, curve_secret_key, curve_server_key)
@@ -170,7 +171,7 @@ class EventSubscriber:
         self.timeout = timeout
         self._own_context = context is None
         self._context = context or zmq.Context()
-        self._socket = _subscriber_socket(
+        self._socket = subscriber_socket(
             self._context, endpoint, topics, curve_secret_key, curve_server_key
         )
         self._poller = zmq.Poller()
@@ -215,7 +216,7 @@ class AsyncEventSubscriber:
     ):
         self.endpoint = endpoint
         self._context = context or zmq.asyncio.Context.instance()
-        self._socket = _subscriber_socket(
+        self._socket = subscriber_socket(
             self._context, endpoint, topics, curve_secret_key, curve_server_key
         )
 

@@ -1,5 +1,5 @@
-"""Entry points of the tools that are planned but not built yet (circus-top, circusd-stats,
-circus-plugin): each says so plainly instead of failing to import."""
+"""Entry points of the tools that are planned but not built yet (circus-top, circusd-stats):
+each says so plainly instead of failing to import."""
 
 from __future__ import annotations
 
@@ -20,4 +20,3 @@ def _planned(tool: str) -> Callable[[list[str] | None], int]:
 
 circus_top = _planned("circus-top")
 circusd_stats = _planned("circusd-stats")
-circus_plugin = _planned("circus-plugin")

@@ -9,6 +9,7 @@ them all (warnings ride along in ``ConfigError.warnings`` / ``CircusConfig.warni
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -38,6 +39,7 @@ from circus.config.names import check_command_modules, check_plugin_use, check_w
 from circus.config.problems import NOWHERE, Problems, nearest
 from circus.config.sections import build_plugin, build_settings, build_socket
 from circus.config.substitution import substitute_env
+from circus.config.support import with_support
 from circus.config.watchers import check_name, finish, gather
 from circus.errors import ConfigError
 
@@ -247,10 +249,7 @@ def _build(
                 check_plugin_use(plugin.use, section.name, problems, use.origin)
     _check_all(by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems)
     problems.raise_if_errors()
-    warnings = problems.sorted_warnings()
-    for warning in warnings if log_warnings else ():
-        log.warning("config: %s", warning)
-    return CircusConfig(
+    config = CircusConfig(
         circus=settings,
         watchers=tuple(sorted((w for w, _ in watchers), key=lambda w: w.name.lower())),
         sockets=tuple(sorted(sockets, key=lambda s: s.name)),
@@ -259,8 +258,13 @@ def _build(
         env_sections=tuple(env_sections),
         path=path,
         files=tuple(files),
-        warnings=warnings,
     )
+    config = with_support(config, problems, environ)  # plugin:NAME, circusd-stats...
+    problems.raise_if_errors()
+    warnings = problems.sorted_warnings()
+    for warning in warnings if log_warnings else ():
+        log.warning("config: %s", warning)
+    return dataclasses.replace(config, warnings=warnings)
 
 
 def _build_watchers(

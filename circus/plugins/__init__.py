@@ -1,12 +1,18 @@
-"""``circus.plugins`` of the original Circus: not built yet.
+"""``circus.plugins``: :class:`CircusPlugin` (the base class of plugins) and the built-in plugins
+(``circus.plugins.statsd.StatsdEmitter``, ``circus.plugins.watchdog.WatchDog``...).
 
-Plugins (``[plugin:NAME]`` sections, ``circus-plugin``, :class:`CircusPlugin` and the built-in
-ones such as ``circus.plugins.flapping.Flapping``) are planned: circusd warns about plugin
-sections and does not run them. Until then, importing a plugin name says so.
+Each plugin runs in its own process, started by ``circus-plugin`` (:mod:`circus.cli.plugin`);
+circusd runs one for each ``[plugin:NAME]`` section, under the watcher ``plugin:NAME``
+(:mod:`circus.config.support`). ``plugins.main()`` is the original's name for that runner.
 """
 
+from circus.plugins.base import CircusPlugin
 from circus.util.compat import facade
 
-_NOT_BUILT = "plugins are not implemented yet in this version of circus"
-_MISSING = {"CircusPlugin": _NOT_BUILT, "get_plugin_cmd": _NOT_BUILT, "main": _NOT_BUILT}
-__getattr__, __dir__ = facade(__name__, {}, _MISSING)
+_ALIASES = {"main": "circus.cli.plugin:main"}
+_MISSING = {
+    "get_plugin_cmd": "circusd builds a plugin's watcher with "
+    "circus.config.support.plugin_watcher(plugin, config)",
+}
+__getattr__, __dir__ = facade(__name__, _ALIASES, _MISSING)
+__all__ = ["CircusPlugin"]

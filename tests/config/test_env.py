@@ -86,7 +86,8 @@ def test_circus_env_substitution_everywhere(load, environ):
         """,
         environ,
     )
-    worker1, worker2 = config.watchers
+    plugin1, worker1, worker2 = config.watchers
+    assert plugin1.name == "plugin:plugin1"
     assert worker1.cmd == environ["Shell"]  # case-insensitive lookup
     assert dict(worker2.options) == {"baz": "tester", "bar": "boo", "sup": "ok"}
     assert config.sockets[0].port == 8888

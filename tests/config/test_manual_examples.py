@@ -119,7 +119,9 @@ def test_configuration_chapter_example(load, environ):
     )
     assert config.circus.check_delay == 5.0 and config.circus.umask == 0o002
     assert config.circus.endpoint == "tcp://127.0.0.1:5555"
-    assert [w.name for w in config.watchers] == ["extra", "myprogram"]
+    # [plugin:statsd] runs as the support watcher plugin:statsd (a direct child of circusd)
+    assert [w.name for w in config.watchers] == ["extra", "myprogram", "plugin:statsd"]
+    assert not config.get_watcher("plugin:statsd").use_papa
     watcher = config.get_watcher("myprogram")
     assert watcher.cmd == "python"
     assert watcher.args == "-u myprogram.py $(circus.wid) $(CIRCUS.ENV.VAR)"

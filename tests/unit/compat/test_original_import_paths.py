@@ -122,6 +122,15 @@ def test_the_manuals_imports():
     assert FileStream is circus.streams.FileStream
 
 
+def test_the_manuals_plugin_imports():
+    import circus.cli.plugin
+    import circus.plugins.base
+    from circus.plugins import CircusPlugin, main
+
+    assert CircusPlugin is circus.plugins.base.CircusPlugin
+    assert main is circus.cli.plugin.main
+
+
 def test_default_endpoints_follow_the_runtime_dir(runtime_dir):
     import circus.util
 
@@ -145,7 +154,7 @@ def test_error_keeps_the_originals_argument_order():
 @pytest.mark.parametrize(
     "module, name, hint",
     [
-        ("circus.plugins", "CircusPlugin", "plugins are not implemented yet"),
+        ("circus.plugins", "get_plugin_cmd", "plugin_watcher"),
         ("circus.sockets", "CircusSocket", "[socket:NAME]"),
         ("circus.consumer", "CircusConsumer", "circus.events.EventSubscriber"),
         ("circus.util", "DEFAULT_ENDPOINT_MULTICAST", "multicast"),

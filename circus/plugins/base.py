@@ -1,0 +1,207 @@
+"""``CircusPlugin``: the base class of plugins, as the original Circus' manual describes it.
+
+A plugin is a separate process (run by ``circus-plugin``, usually under the watcher
+``plugin:NAME`` that circusd makes of a ``[plugin:NAME]`` section) with two ZeroMQ sockets:
+
+* a SUB socket on circusd's pub/sub endpoint, subscribed to ``watcher.`` (every watcher event,
+  the original's topic): each event is handed to :meth:`CircusPlugin.handle_recv` as the
+  ``[topic, body]`` frames, which :meth:`~CircusPlugin.split_data` and
+  :meth:`~CircusPlugin.load_message` decode;
+* a DEALER client of circusd's control endpoint for :meth:`~CircusPlugin.call` (waits for the
+  reply) and :meth:`~CircusPlugin.cast` (fire and forget).
+
+Both run on :attr:`CircusPlugin.loop`, a tornado ``IOLoop`` (on its own asyncio loop) made
+current before :meth:`~CircusPlugin.handle_init` runs, so a plugin's timers
+(``tornado.ioloop.PeriodicCallback``), sockets (``self.loop.add_handler``) and tornado clients
+use it, as the manual's "Async requests" asks. ``call`` blocks that loop until circusd answers
+(at most :attr:`CircusPlugin.call_timeout` seconds), as the original's did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+
+import zmq
+from tornado.ioloop import IOLoop
+from zmq.eventloop.zmqstream import ZMQStream
+
+from circus.client import CircusClient, make_message
+from circus.config.converters import to_bool
+from circus.events import TOPIC_PREFIX, subscriber_socket
+
+log = logging.getLogger(__name__)
+
+#: Longest wait for circusd's reply to :meth:`CircusPlugin.call` (seconds): a ``restart`` or
+#: ``stop`` is answered when done, which may take a watcher's ``graceful_timeout``.
+CALL_TIMEOUT = 60.0
+
+
+class CircusPlugin:
+    """Base class to write plugins.
+
+    Options:
+
+    - **endpoint** -- the circusd ZMQ endpoint
+    - **pubsub_endpoint** -- the circusd ZMQ pub/sub endpoint
+    - **check_delay** -- the configured check delay
+    - **ssh_server** -- kept for the original's signature; ssh tunnels are not supported
+    - **config** -- free config mapping (every key of the ``[plugin:NAME]`` section but
+      ``use``; values are strings)
+    """
+
+    #: A short name of the plugin (the original's attribute; used in log lines).
+    name = ""
+    #: Longest wait for a reply to :meth:`call` (seconds).
+    call_timeout = CALL_TIMEOUT
+
+    def __init__(
+        self,
+        endpoint: str,
+        pubsub_endpoint: str,
+        check_delay: float,
+        ssh_server: str | None = None,
+        **config: Any,
+    ):
+        self.daemon = True
+        self.config = config
+        self.active = to_bool(config.get("active", True))
+        self.endpoint = endpoint
+        self.pubsub_endpoint = pubsub_endpoint
+        self.check_delay = check_delay
+        self.ssh_server = ssh_server
+        self._id = uuid.uuid4().hex.encode("ascii")
+        self.running = False
+        #: True once :meth:`handle_init` returned and the sockets are connected
+        self.started = False
+        self.loop = IOLoop(make_current=False)
+        self.context: zmq.Context | None = None
+        self.client: CircusClient | None = None
+        self.sub_socket: zmq.Socket | None = None
+        self.substream: ZMQStream | None = None
+
+    # --- running -------------------------------------------------------------------------
+
+    def initialize(self) -> None:
+        """Open the control client and the SUB socket (on :attr:`loop`)."""
+        self.context = zmq.Context()
+        self.client = CircusClient(self.context, self.endpoint, timeout=self.call_timeout)
+        self.sub_socket = subscriber_socket(
+            self.context, self.pubsub_endpoint, [TOPIC_PREFIX], None, None
+        )
+        self.substream = ZMQStream(self.sub_socket, self.loop)
+        self.substream.on_recv(self._dispatch)
+
+    def start(self) -> None:
+        """Run the plugin until :meth:`stop`: make :attr:`loop` current, call
+        :meth:`handle_init`, connect to circusd, then serve events."""
+        if not self.active:
+            raise ValueError("Will not start an inactive plugin")
+        asyncio.set_event_loop(self.loop.asyncio_loop)  # type: ignore[attr-defined]
+        self.handle_init()
+        self.initialize()
+        self.running = self.started = True
+        try:
+            self.loop.start()
+        finally:
+            self._close_sockets()
+
+    def stop(self) -> None:
+        """Call :meth:`handle_stop` and stop the loop (:meth:`start` then returns); after
+        :meth:`start` returned, close the loop."""
+        if not self.running:
+            if not self.loop.asyncio_loop.is_running():  # type: ignore[attr-defined]
+                self.loop.close(all_fds=False)
+            return
+        self.running = False
+        try:
+            self.handle_stop()
+        finally:
+            self.loop.stop()
+
+    def _close_sockets(self) -> None:
+        if self.substream is not None:
+            self.substream.close()
+            self.substream = None
+        if self.client is not None:
+            self.client.stop()
+            self.client = None
+        if self.sub_socket is not None:
+            self.sub_socket.close(linger=0)
+            self.sub_socket = None
+        if self.context is not None:
+            self.context.destroy(linger=0)
+            self.context = None
+
+    def _dispatch(self, frames: list[bytes]) -> None:
+        try:
+            self.handle_recv(frames)
+        except Exception:  # one bad event must not end the plugin
+            log.exception("%s: handle_recv failed on %r", type(self).__name__, frames[:1])
+
+    # --- talking to circusd ----------------------------------------------------------------
+
+    def call(self, command: str, **props: Any) -> dict[str, Any]:
+        """Sends the command to **circusd**
+
+        Options:
+
+        - **command** -- the command to call
+        - **props** -- keyword arguments to add to the call
+
+        Returns the JSON mapping sent back by **circusd** (raises
+        :class:`circus.errors.CallError` if it does not answer within :attr:`call_timeout`).
+        """
+        return self._client().call(make_message(command, **props))
+
+    def cast(self, command: str, **props: Any) -> None:
+        """Fire-and-forget a command to **circusd**
+
+        Options:
+
+        - **command** -- the command to call
+        - **props** -- keyword arguments to add to the call
+        """
+        self._client().cast(command, **props)
+
+    def _client(self) -> CircusClient:
+        if self.client is None:
+            raise RuntimeError("the plugin is not connected to circusd (not started)")
+        return self.client
+
+    # --- methods to override -------------------------------------------------------------
+
+    def handle_recv(self, data: list[bytes]) -> None:
+        """Receives every event published by **circusd**
+
+        Options:
+
+        - **data** -- a tuple containing the topic and the message.
+        """
+        raise NotImplementedError()
+
+    def handle_stop(self) -> None:
+        """Called right before the plugin is stopped by Circus."""
+
+    def handle_init(self) -> None:
+        """Called right before a plugin is started - in the thread context."""
+
+    # --- decoding events -----------------------------------------------------------------
+
+    @staticmethod
+    def split_data(data: Any) -> tuple[str, str, bytes]:
+        """``(watcher name, event, body)`` of the ``[topic, body]`` frames of an event
+        (topic ``watcher.<name>.<event>``)."""
+        topic, msg = data
+        if isinstance(topic, bytes):
+            topic = topic.decode("utf-8", "replace")
+        parts = topic.split(".")
+        return parts[1], parts[2], msg
+
+    @staticmethod
+    def load_message(msg: bytes | str) -> Any:
+        """The JSON body of an event, decoded."""
+        return json.loads(msg)

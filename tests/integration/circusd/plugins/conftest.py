@@ -1,0 +1,95 @@
+"""Fixtures for plugin tests: a package of plugins importable by circusd and its plugins.
+
+``plugin_package`` writes ``myproject/plugins.py`` (the manual's Logger, verbatim, plus the
+plugins these tests need) under a temporary directory and puts it on ``PYTHONPATH``, which
+circusd (started by the ``circusd`` fixture) and its plugin processes (``copy_env``) inherit.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+#: The manual's "Writing a plugin" example, as printed (indentation restored).
+MANUAL_LOGGER = textwrap.dedent("""\
+    from circus.plugins import CircusPlugin
+
+    class Logger(CircusPlugin):
+
+        name = 'logger'
+
+        def __init__(self, *args, **config):
+            super(Logger, self).__init__(*args, **config)
+            self.filename = config.get('filename')
+            self.file = None
+
+        def handle_init(self):
+            self.file = open(self.filename, 'a+', buffering=1)
+
+        def handle_stop(self):
+            self.file.close()
+
+        def handle_recv(self, data):
+            watcher_name, action, msg = self.split_data(data)
+            msg_dict = self.load_message(msg)
+            self.file.write('%s %s::%r\\n' % (action, watcher_name, msg_dict))
+""")
+
+#: Plugins for the other tests (not from the manual).
+TEST_PLUGINS = textwrap.dedent("""\
+    import json
+    import os
+
+    from circus.plugins import CircusPlugin
+
+    if os.environ.get("BREAK_PLUGIN_IMPORT"):
+        raise ImportError("this plugin cannot be imported here (BREAK_PLUGIN_IMPORT)")
+
+
+    class Caller(CircusPlugin):
+        \"\"\"On each 'updated' event of watcher 'trigger': call('list') into a file, then
+        cast('incr') on watcher 'target'.\"\"\"
+
+        def handle_recv(self, data):
+            watcher, action, msg = self.split_data(data)
+            if (watcher, action) != ("trigger", "updated"):
+                return
+            reply = self.call("list")
+            with open(self.config["out"], "a") as f:
+                f.write(json.dumps(reply) + "\\n")
+            self.cast("incr", name="target")
+
+
+    class BrokenInit(CircusPlugin):
+        def handle_init(self):
+            raise RuntimeError("handle_init refuses: " + self.config.get("why", "no reason"))
+
+        def handle_recv(self, data):
+            pass
+
+
+    class Recorder(CircusPlugin):
+        \"\"\"Writes its config (JSON) to config['out'] at start.\"\"\"
+
+        def handle_init(self):
+            with open(self.config["out"], "w") as f:
+                json.dump({"config": self.config, "check_delay": self.check_delay,
+                           "endpoint": self.endpoint, "pubsub": self.pubsub_endpoint}, f)
+
+        def handle_recv(self, data):
+            pass
+""")
+
+
+@pytest.fixture
+def plugin_package(tmp_path, monkeypatch):
+    """The directory holding ``myproject`` (on PYTHONPATH for circusd and its plugins)."""
+    root = tmp_path / "pkg"
+    package = root / "myproject"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "plugins.py").write_text(MANUAL_LOGGER)
+    (package / "testplugins.py").write_text(TEST_PLUGINS)
+    monkeypatch.setenv("PYTHONPATH", str(root))
+    return root

@@ -1,0 +1,192 @@
+"""CircusPlugin against a real circusd: the manual's Logger verbatim (run by circusd from a
+[plugin:NAME] section, and by hand with circus-plugin), call() and cast(), and the
+circus-plugin command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+from support import wait_for
+
+pytestmark = pytest.mark.timeout(90)
+CIRCUS_PLUGIN = [sys.executable, "-m", "circus.cli.plugin"]
+ORIGINAL_CIRCUSCTL = Path(__file__).parents[4] / ".venv-circus019" / "bin" / "circusctl"
+EVENT_LINE = re.compile(r"^(\w+) (\S+)::(\{.*\})$")
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _wait_subscribed(d, path: Path, watcher: str) -> None:
+    """ZeroMQ subscriptions join late: poke ``watcher`` (an ``updated`` event) until the
+    plugin has written one."""
+
+    def seen() -> bool:
+        d.ok("set", name=watcher, options={"graceful_timeout": 3})
+        return any(line.startswith(f"updated {watcher}::") for line in _lines(path))
+
+    wait_for(seen, timeout=30, interval=0.3, message="the plugin receives events")
+
+
+def _circusctl(executable: list[str], endpoint: str, *args: str) -> str:
+    result = subprocess.run([*executable, "--endpoint", endpoint, *args], capture_output=True,
+                            text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_manual_logger_runs_as_plugin_watcher(circusd, plugin_package, worker_cmd, tmp_path):
+    events = tmp_path / "circus-events.log"
+    d = circusd(f"""
+        [watcher:sleeper]
+        cmd = {worker_cmd} sleep
+        use_papa = false
+
+        [plugin:logger]
+        use = myproject.plugins.Logger
+        filename = {events}
+    """)
+    # the plugin is a watcher named plugin:NAME, listed like any other (as the original)
+    assert "plugin:logger" in d.ok("list")["watchers"]
+    wait_for(lambda: d.ok("status", name="plugin:logger")["status"] == "active")
+    [plugin_pid] = d.pids("plugin:logger")
+    # a direct child of circusd (use_papa = false), not of the kernel
+    assert plugin_pid in [child.pid for child in psutil.Process(d.proc.pid).children()]
+    _wait_subscribed(d, events, "sleeper")
+
+    [old] = d.pids("sleeper")
+    d.ok("restart", name="sleeper")
+    wait_for(lambda: d.pids("sleeper") not in ([], [old]), message="sleeper restarted")
+    [new] = d.pids("sleeper")
+    wait_for(lambda: any(line.startswith(f"spawn sleeper::{{'process_pid': {new},")
+                         for line in _lines(events)), message="spawn event logged")  # fmt: skip
+    lines = _lines(events)
+    assert any(line.startswith(f"reap sleeper::{{'process_pid': {old},") for line in lines)
+    for line in lines:  # '%s %s::%r\n' % (action, watcher_name, msg_dict)
+        assert EVENT_LINE.match(line), line
+
+    ours = _circusctl([sys.executable, "-m", "circus.cli.circusctl"], d.endpoint, "status")
+    assert "plugin:logger: active" in ours.splitlines()
+    if ORIGINAL_CIRCUSCTL.exists():
+        theirs = _circusctl([str(ORIGINAL_CIRCUSCTL)], d.endpoint, "status")
+        assert "plugin:logger: active" in theirs.splitlines()
+
+    # stopping the watcher stops the plugin cleanly: handle_stop, then exit 0
+    d.ok("stop", name="plugin:logger", waiting=True)
+    wait_for(lambda: f"plugin:logger: process {plugin_pid} (wid 1) exited with 0" in d.log())
+    assert "Stopping" in d.log()
+
+
+def test_manual_logger_by_hand_with_circus_plugin(circusd, plugin_package, worker_cmd, tmp_path):
+    """The manual's 'Trying a plugin' command line."""
+    events = tmp_path / "circus-events.log"
+    d = circusd(f"""
+        [watcher:sleeper]
+        cmd = {worker_cmd} sleep
+        use_papa = false
+    """)
+    output = tmp_path / "plugin.out"
+    with open(output, "wb") as out:
+        proc = subprocess.Popen(
+            [*CIRCUS_PLUGIN, "--endpoint", d.endpoint, "--pubsub", d.pubsub,
+             "--config", f"filename:{events}", "myproject.plugins.Logger"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        _wait_subscribed(d, events, "sleeper")
+        d.ok("incr", name="sleeper")
+        wait_for(lambda: any(line.startswith("spawn sleeper::") for line in _lines(events)))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = output.read_text()
+    for expected in ("Loading the plugin...", f"Endpoint: '{d.endpoint}'",
+                     f"Pub/sub: '{d.pubsub}'", "Starting", "Stopping"):  # fmt: skip
+        assert expected in text, text
+
+
+def test_call_and_cast(circusd, plugin_package, worker_cmd, tmp_path):
+    out = tmp_path / "calls.jsonl"
+    d = circusd(f"""
+        [watcher:trigger]
+        cmd = {worker_cmd} sleep
+        use_papa = false
+
+        [watcher:target]
+        cmd = {worker_cmd} sleep
+        use_papa = false
+
+        [plugin:caller]
+        use = myproject.testplugins.Caller
+        out = {out}
+    """)
+    wait_for(lambda: d.ok("status", name="plugin:caller")["status"] == "active")
+
+    def called() -> bool:
+        d.ok("set", name="trigger", options={"graceful_timeout": 3})
+        return bool(_lines(out))
+
+    wait_for(called, timeout=30, interval=0.3, message="the plugin called circusd")
+    reply = json.loads(_lines(out)[0])
+    assert reply["status"] == "ok"
+    assert sorted(reply["watchers"]) == ["plugin:caller", "target", "trigger"]
+    wait_for(lambda: d.ok("numprocesses", name="target")["numprocesses"] >= 2,
+             message="the cast incr was applied")  # fmt: skip
+
+
+def test_circus_plugin_config_forms_and_errors(tmp_path, plugin_package):
+    record = tmp_path / "record.json"
+    # the original's KEY:VALUE:::KEY2:VALUE2 form and repeated --config; values keep colons
+    proc = subprocess.Popen(
+        [*CIRCUS_PLUGIN, "--endpoint", f"ipc://{tmp_path}/none.sock", "--pubsub",
+         f"ipc://{tmp_path}/none-pub.sock", "--check-delay", "2.5",
+         "--config", f"out:{record}:::a:1", "--config", "url:http://x:80/",
+         "myproject.testplugins.Recorder"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: record.exists() and record.read_text(), message="plugin started")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    seen = json.loads(record.read_text())
+    assert seen["config"] == {"out": str(record), "a": "1", "url": "http://x:80/"}
+    assert seen["check_delay"] == 2.5
+
+    bad = subprocess.run([*CIRCUS_PLUGIN, "--config", "nocolon", "x.Y"], capture_output=True,
+                         text=True, timeout=30)  # fmt: skip
+    assert bad.returncode == 2 and "--config 'nocolon': expected KEY:VALUE" in bad.stderr
+    missing = subprocess.run(CIRCUS_PLUGIN, capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 2 and "dotted name is required" in missing.stderr
+    version = subprocess.run([*CIRCUS_PLUGIN, "--version"], capture_output=True, text=True,
+                             timeout=30)  # fmt: skip
+    assert version.returncode == 0 and version.stdout.strip()
+
+
+def test_circus_plugin_reports_import_errors_with_traceback(tmp_path, plugin_package):
+    env = {**os.environ, "BREAK_PLUGIN_IMPORT": "1"}
+    result = subprocess.run([*CIRCUS_PLUGIN, "myproject.testplugins.Recorder"], env=env,
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 3
+    assert "plugin myproject.testplugins.Recorder cannot be loaded" in result.stdout
+    assert "Traceback (most recent call last)" in result.stdout
+    assert "BREAK_PLUGIN_IMPORT" in result.stdout
+    result = subprocess.run([*CIRCUS_PLUGIN, "myproject.testplugins.Nope"], capture_output=True,
+                            text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 3
+    assert "has no attribute 'Nope'" in result.stdout
