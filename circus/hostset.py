@@ -301,7 +301,7 @@ class HostSet:
             for host, info in self.sockets.values():
                 with contextlib.suppress(Exception):
                     await host.remove_socket(info.name)
-            if self.kernel is not None:
+            if self.kernel is not None and self.start_kernel:  # else systemd's or init's
                 await _let_kernel_go(self.kernel)
         for host in self._hosts.values():
             with contextlib.suppress(Exception):

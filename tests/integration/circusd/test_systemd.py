@@ -142,3 +142,32 @@ def test_systemd_socket_needs_the_kernel(circusd, worker_cmd, tmp_path):
     assert result.returncode != 0
     assert "systemd = true needs use_papa = true" in result.stdout + result.stderr
     assert "port cannot be set with systemd = true" in result.stdout + result.stderr
+
+
+def test_quit_stop_workers_leaves_a_kernel_circusd_did_not_start(circusd, worker_cmd, tmp_path):
+    """Under systemd (or --init) the kernel is not circusd's to end: quit --stop-workers stops
+    the workers, and the kernel stays up for the next circusd (no exit-if-idle)."""
+    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n", start=False)
+    with support.subreaper():
+        kernel = subprocess.Popen(
+            [sys.executable, "-m", "papa_kernel.cli", "--socket", d.papa, "--graceful-stop",
+             "5", "--log-file", str(tmp_path / "kernel.log")],  # fmt: skip
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            assert kernel.stdout.readline().startswith("papa-kernel ready")
+            d.start("--no-start-kernel")
+            pids = d.pids("w")
+            d.ok("quit", stop_workers=True)
+            assert d.proc.wait(timeout=30) == 0
+            assert not any(pid_alive(pid) for pid in pids)
+            # circusd has exited: an exit-if-idle it sent was answered before, the kernel
+            # would be leaving now
+            with pytest.raises(subprocess.TimeoutExpired):
+                kernel.wait(timeout=0.5)
+        finally:
+            kernel.kill()
+            kernel.wait(timeout=10)
+            kernel.stdout.close()
