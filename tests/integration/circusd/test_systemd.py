@@ -149,9 +149,9 @@ def test_quit_stop_workers_leaves_a_kernel_circusd_did_not_start(circusd, worker
     the workers, and the kernel stays up for the next circusd (no exit-if-idle)."""
     d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n", start=False)
     with support.subreaper():
+        argv = [sys.executable, "-m", "papa_kernel.cli", "--socket", d.papa]
         kernel = subprocess.Popen(
-            [sys.executable, "-m", "papa_kernel.cli", "--socket", d.papa, "--graceful-stop",
-             "5", "--log-file", str(tmp_path / "kernel.log")],  # fmt: skip
+            [*argv, "--graceful-stop", "5", "--log-file", str(tmp_path / "kernel.log")],
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,
