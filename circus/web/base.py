@@ -88,15 +88,20 @@ class BaseHandler(tornado.web.RequestHandler):
         if old is not None:  # no session fixation: a login always gets a fresh id
             self.web.sessions.end(old.sid)
         session = self.web.sessions.create(user)
-        self.set_cookie(SESSION_COOKIE, session.sid, **self.web.cookie_flags)
+        self.set_cookie(SESSION_COOKIE, session.sid, **self.cookie_flags())
         self._current_user = session
         return session
+
+    def cookie_flags(self) -> dict[str, Any]:
+        """HttpOnly, SameSite=Strict, and Secure under TLS: circushttpd's own, or a proxy's
+        that says so in X-Forwarded-Proto (read only with ``--xheaders``)."""
+        return {**self.web.cookie_flags, "secure": self.web.tls or self.request.protocol == "https"}
 
     def end_session(self) -> None:
         session = self.session
         if session is not None:
             self.web.sessions.end(session.sid)
-        self.clear_cookie(SESSION_COOKIE, **self.web.cookie_flags)
+        self.clear_cookie(SESSION_COOKIE, **self.cookie_flags())
         self._current_user = None
 
     # --- CSRF --------------------------------------------------------------------------------

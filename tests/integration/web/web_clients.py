@@ -163,8 +163,9 @@ class WsClient:
         headers = {"Origin": origin or web.base}
         if cookie:
             headers["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in web.jar)
-        url = web.base.replace("http://", "ws://") + "/ws"
-        return cls(await websocket_connect(HTTPRequest(url, headers=headers)))
+        url = web.base.replace("https://", "wss://").replace("http://", "ws://") + "/ws"
+        request = HTTPRequest(url, headers=headers, validate_cert=False)
+        return cls(await websocket_connect(request))
 
     async def send(self, message: dict) -> None:
         await self.conn.write_message(json.dumps(message))
