@@ -1,0 +1,261 @@
+"""The built-in plugins against the real thing: StatsdEmitter and FullStats against a UDP
+listener (the original's wire format), CommandReloader against a modified program file,
+WatchDog against real heartbeat senders and a worker that stops sending, HttpObserver against a
+local HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import wait_for
+
+pytestmark = pytest.mark.timeout(120)
+HEARTBEAT = Path(__file__).with_name("heartbeat.py")
+
+
+class UdpListener:
+    """A statsd stand-in: collects the datagrams sent to 127.0.0.1:port."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[str] = []
+
+    def drain(self) -> list[str]:
+        while True:
+            try:
+                self.received.append(self.sock.recv(65536).decode())
+            except TimeoutError:
+                return self.received
+
+    def wait(self, pattern: str, timeout: float = 30) -> str:
+        regex = re.compile(pattern)
+
+        def found() -> str | None:
+            return next((m for m in self.drain() if regex.fullmatch(m)), None)
+
+        return wait_for(found, timeout=timeout, message=f"a datagram matching {pattern!r}")
+
+
+@pytest.fixture
+def statsd() -> Iterator[UdpListener]:
+    listener = UdpListener()
+    yield listener
+    listener.sock.close()
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _active(d, name: str) -> bool:
+    return d.ok("status", name=name)["status"] == "active"
+
+
+def test_statsd_emitter_counts_every_event(circusd, worker_cmd, statsd):
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+        use_papa = false
+
+        [plugin:statsd]
+        use = circus.plugins.statsd.StatsdEmitter
+        host = 127.0.0.1
+        port = {statsd.port}
+        sample_rate = 1.0
+        application_name = example
+    """)
+    wait_for(lambda: _active(d, "plugin:statsd"))
+
+    def updated_counted() -> bool:  # the subscription joins a moment after the start
+        d.ok("set", name="web", options={"graceful_timeout": 3})
+        return "circus.example.watcher.web.updated:1|c" in statsd.drain()
+
+    wait_for(updated_counted, timeout=30, interval=0.3, message="the emitter counts events")
+    d.ok("incr", name="web")
+    statsd.wait(r"circus\.example\.watcher\.web\.spawn:1\|c")
+    d.ok("decr", name="web")
+    statsd.wait(r"circus\.example\.watcher\.web\.reap:1\|c")
+    # every datagram is one counter in the original's format
+    assert all(re.fullmatch(r"circus\.example\.watcher\.[\w:.-]+\.\w+:1\|c", m)
+               for m in statsd.received), statsd.received  # fmt: skip
+
+
+def test_full_stats_sends_gauges_of_the_watchers(circusd, worker_cmd, statsd):
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+        use_papa = false
+
+        [plugin:fullstats]
+        use = circus.plugins.statsd.FullStats
+        host = 127.0.0.1
+        port = {statsd.port}
+        application_name = example
+        loop_rate = 0.5
+    """)
+    prefix = r"circus\.example\.watcher\._stats\.web\."
+    statsd.wait(prefix + r"watchers_num:2\|g")
+    for gauge in ("cpu_max", "cpu_sum", "mem_pct_max", "mem_pct_sum"):
+        statsd.wait(prefix + gauge + r":[\d.]+\|g")
+    rss = int(statsd.wait(prefix + r"mem_sum:\d+\|g").split(":")[1].split("|")[0])
+    assert rss > 1024 * 1024  # two Python processes
+    assert not any("_stats.plugin:" in m for m in statsd.received)  # plugins are skipped
+    assert d.ok("status", name="plugin:fullstats")["status"] == "active"
+
+
+def test_statsd_client_formats(statsd):
+    from circus.plugins.statsd import StatsdClient
+
+    client = StatsdClient("127.0.0.1", statsd.port, prefix="p", sample_rate=0.5)
+    client.increment("a")
+    client.decrement("b", 3)
+    client.gauge("c", 1.5)
+    client.timed("d", 12)
+    client.send("e", "1|c", sample_rate=1)
+    client.stop()
+    client.increment("after-stop")  # dropped, no error
+    wait_for(lambda: len(statsd.drain()) >= 5)
+    assert statsd.received == [
+        "p.a:1|c|@0.5", "p.b:-3|c|@0.5", "p.c:1.5|g|@0.5", "p.d:12|ms|@0.5", "p.e:1|c",
+    ]  # fmt: skip
+
+
+def test_command_reloader_restarts_a_modified_program(circusd, tmp_path):
+    program = tmp_path / "app.sh"
+    program.write_text("#!/bin/sh\nexec sleep 300\n")
+    program.chmod(0o755)
+    d = circusd(f"""
+        [watcher:app]
+        cmd = {program}
+        use_papa = false
+
+        [watcher:other]
+        cmd = sleep 300
+        use_papa = false
+
+        [plugin:reloader]
+        use = circus.plugins.command_reloader.CommandReloader
+        loop_rate = 0.3
+    """)
+    wait_for(lambda: f"watching {program} for app" in d.log(), timeout=30)
+    wait_for(lambda: "for other" in d.log(), timeout=30)  # `sleep` found on PATH
+    [old] = d.pids("app")
+    [other] = d.pids("other")
+    later = time.time() + 10
+    os.utime(program, (later, later))
+    wait_for(lambda: d.pids("app") not in ([], [old]), timeout=30, message="app restarted")
+    assert f"{program} modified. Restarting app." in d.log()
+    assert d.pids("other") == [other]
+
+
+def test_watchdog_kills_the_worker_that_stops_sending(circusd):
+    port = _free_udp_port()
+    d = circusd(f"""
+        [watcher:good]
+        cmd = {sys.executable} {HEARTBEAT} {port} -1
+        numprocesses = 2
+        use_papa = false
+
+        [watcher:silent]
+        cmd = {sys.executable} {HEARTBEAT} {port} 10
+        use_papa = false
+        graceful_timeout = 2
+
+        [watcher:ignored]
+        cmd = sleep 300
+        use_papa = false
+
+        [plugin:watchdog]
+        use = circus.plugins.watchdog.WatchDog
+        loop_rate = 0.5
+        max_count = 3
+        watchers_regex = ^(good|silent)$
+        port = {port}
+    """)
+    wait_for(lambda: "Watchdog listening UDP" in d.log(), timeout=30)
+    good = sorted(d.pids("good"))
+    [silent] = d.pids("silent")
+    [ignored] = d.pids("ignored")
+    # the silent worker stops after ~1 s; 1.5 s of silence later it is killed and respawned
+    wait_for(lambda: d.pids("silent") not in ([], [silent]), timeout=30,
+             message="the silent worker replaced")  # fmt: skip
+    assert f"pid:{silent} is not responding" in d.log()
+    # its replacement is monitored too (spawn event): it goes silent and is replaced in turn
+    [second] = d.pids("silent")
+    wait_for(lambda: d.pids("silent") not in ([], [second]), timeout=30)
+    # the workers that keep sending, and the watchers not matched, are left alone
+    assert sorted(d.pids("good")) == good
+    assert d.pids("ignored") == [ignored]
+    assert d.ok("status", name="plugin:watchdog")["status"] == "active"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(type(self).status)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[tuple[http.server.HTTPServer, type[_Handler]]]:
+    handler = type("Handler", (_Handler,), {"status": 200})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, handler
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def test_http_observer_times_requests_and_restarts_on_error(circusd, worker_cmd, statsd,
+                                                           http_server):  # fmt: skip
+    server, handler = http_server
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+        use_papa = false
+
+        [plugin:http]
+        use = circus.plugins.http_observer.HttpObserver
+        host = 127.0.0.1
+        port = {statsd.port}
+        loop_rate = 0.3
+        check_url = http://127.0.0.1:{server.server_address[1]}/health
+        timeout = 2
+        restart_on_error = web
+    """)
+    prefix = r"circus\.http_observer\.watcher\.http_stats\."
+    statsd.wait(prefix + r"request_time:\d+\|ms")
+    [old] = d.pids("web")
+    assert not any("error" in m for m in statsd.drain())
+
+    handler.status = 500
+    statsd.wait(prefix + r"error\.500:1\|c")
+    statsd.wait(prefix + r"restart_on_error:1\|c")
+    assert prefix.replace("\\", "") + "error:1|c" in statsd.received
+    wait_for(lambda: d.pids("web") not in ([], [old]), message="web restarted")
+
+    server.shutdown()  # nothing answers now: no HTTP answer is 599
+    server.server_close()
+    statsd.wait(prefix + r"error\.599:1\|c")
