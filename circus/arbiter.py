@@ -79,6 +79,7 @@ class Arbiter:
             spawn_context=lambda: self._spawn_context,
             kernel_recovering=self.kernel_recovering,
             reload_outdated=lambda: self.reload_outdated,
+            plugins=lambda: self.config.plugins,
             hook_arbiter=self,
         )
         #: background tasks of circusd itself (signal handlers' work): cancelled on quit

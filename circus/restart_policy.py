@@ -39,22 +39,28 @@ The rules (``../shared/DESIGN.md``)
   at slightly different times are therefore still one round; a process of an old round that
   fails late is respawned (after the back-off in force) without moving the count.
 
-Plugging flapping in (the next issue)
--------------------------------------
-The flapping plugin of the original (``attempts`` deaths within ``window`` seconds: wait
-``retry_in``, then start again; give up after ``max_retry`` such rounds) is one more rule in the
-same decision, with no change to the watcher:
+Flapping (the original's flapping plugin)
+-----------------------------------------
+With a ``[plugin:NAME]`` section using ``circus.plugins.flapping.Flapping``
+(:mod:`circus.config.flapping`), :attr:`RestartPolicy.flapping` is a :class:`FlappingRule`:
 
-1. :class:`RestartPolicy` gains ``flapping: FlappingRule | None`` (``attempts``, ``window``,
-   ``retry_in``, ``max_retry``), filled by :meth:`RestartPolicy.from_config` from the
-   ``[plugin:flapping]`` defaults and the watcher's ``flapping.*`` overrides when
-   ``check_flapping`` is on.
-2. :class:`RestartState` gains the window: the loop times of the last ``attempts`` exits, and
-   the number of flapping rounds.
-3. :func:`after_exit` appends every exit to the window; ``attempts`` exits within ``window``
-   set ``retry_at = now + flapping.retry_in`` (the watcher already waits for ``retry_at``), and
-   after ``flapping.max_retry`` rounds a ``GaveUp(rule="flapping", ...)`` (the watcher already
-   stops, logs and publishes ``gave_up`` with it). The ``rule`` field tells the two apart.
+- Every exit of a process that the watcher did not ask to stop (``requested``: a stop, a
+  reload, ``decr``, ``max_age`` are not deaths) is put in a sliding window, the loop times of
+  the last ``attempts`` exits (:attr:`RestartState.exits`). When it holds ``attempts`` exits at
+  most ``window`` seconds apart, the watcher is **flapping** (:func:`is_flapping`).
+- Flapping, with fewer than ``max_retry`` retries in a row so far (``-1``: no limit):
+  :attr:`RestartState.flapping` says so (:class:`Flapping`); the watcher stops as a ``stop``
+  would, publishes ``watcher.<name>.flapping`` and starts again ``retry_in`` seconds after the
+  detection, with :func:`after_flapping_pause` (a fresh row of failed starts; the count of
+  flapping retries kept). ``max_retry`` retries later, still flapping: it **gives up** for good
+  (``GaveUp(rule="flapping")``, the ``gave_up`` path above). A window of ``attempts`` exits
+  spread over more than ``window`` seconds ends the row of retries (the original's rule).
+- An operator's ``start`` or ``stop`` ends it all (``RestartState()``).
+
+Both rules run on every exit: the failed-start rule first (a watcher that gives up by
+``max_retry`` does not also flap), then flapping, which takes over when it fires. With the
+defaults (2 exits within 1 s) a crash loop is flapping at its second exit, long before
+``max_retry`` failed starts; the back-off applies between the exits of one run.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from circus.config.flapping import flapping_settings
 
 #: ``(round spawned in, uptime so far)`` of each live process of the watcher; uptime None:
 #: unknown (adopted).
@@ -83,6 +91,18 @@ KILLED_FROM_OUTSIDE = frozenset(
 
 
 @dataclass(frozen=True)
+class FlappingRule:
+    """``attempts`` exits within ``window`` seconds is flapping: stop, start again after
+    ``retry_in`` seconds, at most ``max_retry`` times in a row (-1: always). The manual's
+    defaults."""
+
+    attempts: int = 2
+    window: float = 1.0
+    retry_in: float = 7.0
+    max_retry: int = 5
+
+
+@dataclass(frozen=True)
 class RestartPolicy:
     """What a watcher declares about restarting its processes."""
 
@@ -91,28 +111,40 @@ class RestartPolicy:
     min_uptime: float = MIN_UPTIME
     first_delay: float = FIRST_RETRY_DELAY
     killed_from_outside: frozenset[int] = KILLED_FROM_OUTSIDE
+    flapping: FlappingRule | None = None  # None: no flapping detection
 
     @classmethod
-    def from_config(cls, config: Any) -> RestartPolicy:
+    def from_config(cls, config: Any, plugins: Iterable[Any] = ()) -> RestartPolicy:
         """The policy of a :class:`~circus.config.model.WatcherConfig` (``retry_in``,
-        ``max_retry``; the rest are constants of this module)."""
-        return cls(retry_in=float(config.retry_in), max_retry=int(config.max_retry))
+        ``max_retry``; the rest are constants of this module) and, with a flapping plugin among
+        ``plugins`` (the :class:`~circus.config.model.PluginConfig` of the configuration), its
+        flapping rule (:func:`circus.config.flapping.flapping_settings`)."""
+        settings = flapping_settings(plugins, config)
+        return cls(
+            retry_in=float(config.retry_in),
+            max_retry=int(config.max_retry),
+            flapping=None if settings is None else FlappingRule(**settings),
+        )
 
 
 @dataclass(frozen=True)
 class GaveUp:
     """Why a watcher gave up: shown in ``status``/``stats`` and in the ``gave_up`` event."""
 
-    rule: str  # which rule gave up: "max_retry" (the flapping plugin will add "flapping")
-    failures: int  # failed starts in a row
-    limit: int  # the rule's limit (max_retry)
+    rule: str  # which rule gave up: "max_retry" or "flapping"
+    failures: int  # failed starts in a row (flapping: times found flapping in a row)
+    limit: int  # the rule's limit (max_retry, or the flapping rule's max_retry)
     last_exit: int | None  # exit code of the last failure (-N: signal N); None: spawn error
     error: str | None  # the spawn error, if the last failure was one
     time: float  # epoch seconds
 
     @property
     def reason(self) -> str:
-        """One line for people: ``3 failed starts in a row (max_retry = 3), last: exit code 1``."""
+        """One line for people: ``3 failed starts in a row (max_retry = 3), last: exit code 1``,
+        ``flapping 6 times in a row (flapping.max_retry = 5), last: exit code 1``."""
+        if self.rule == "flapping":
+            times = "once" if self.failures == 1 else f"{self.failures} times in a row"
+            return f"flapping {times} (flapping.max_retry = {self.limit}), last: {self.last()}"
         starts = "failed start" if self.failures == 1 else "failed starts in a row"
         return f"{self.failures} {starts} ({self.rule} = {self.limit}), last: {self.last()}"
 
@@ -132,6 +164,44 @@ class GaveUp:
 
 
 @dataclass(frozen=True)
+class Flapping:
+    """A watcher found flapping: it stops, and starts again ``retry_in`` seconds after
+    ``time``. Shown in ``status``/``stats`` and in the ``flapping`` event (:meth:`as_dict`)."""
+
+    retry: int  # the number of the coming retry (1: the first)
+    max_retry: int  # the rule's max_retry (-1: no limit)
+    exits: int  # the rule's attempts: how many exits were seen...
+    within: float  # ...within this many seconds (first to last)
+    window: float  # the rule's window
+    retry_in: float  # seconds from the detection to the retry
+    last_exit: int | None  # exit code of the last exit (-N: signal N)
+    time: float  # epoch seconds of the detection
+    at: float = dataclasses.field(default=0.0, compare=False)  # loop time of the detection
+
+    @property
+    def retry_at(self) -> float:
+        """Epoch seconds of the retry."""
+        return self.time + self.retry_in
+
+    @property
+    def reason(self) -> str:
+        """One line for people: ``2 exits within 0.1 s (flapping.window = 1 s), retry 1 of 5 in
+        7 s``."""
+        of = "" if self.max_retry < 0 else f" of {self.max_retry}"
+        return (
+            f"{self.exits} exits within {_seconds(self.within)} s (flapping.window = "
+            f"{_seconds(self.window)} s), retry {self.retry}{of} in {_seconds(self.retry_in)} s"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The wire form: the fields (not ``at``, a loop time) plus ``retry_at`` and
+        ``reason``."""
+        fields = dataclasses.asdict(self)
+        del fields["at"]
+        return {**fields, "retry_at": self.retry_at, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class RestartState:
     """Where a watcher stands in its policy (reset by a start: ``RestartState()``)."""
 
@@ -139,6 +209,9 @@ class RestartState:
     round: int = 0  # bumped by each counted failure; processes are stamped with it at spawn
     retry_at: float = 0.0  # loop time before which no process is spawned (the back-off)
     gave_up: GaveUp | None = None  # set once the watcher must give up; final until a start
+    exits: tuple[float, ...] = ()  # loop times of the last exits (at most flapping.attempts)
+    flapping_retries: int = 0  # flapping retries in a row (kept by after_flapping_pause)
+    flapping: Flapping | None = None  # found flapping: stop, start again after retry_in
 
 
 def is_failed_start(policy: RestartPolicy, exit_code: int | None, uptime: float | None) -> bool:
@@ -168,6 +241,12 @@ def gives_up(policy: RestartPolicy, failures: int) -> bool:
     return policy.max_retry >= 0 and failures >= max(policy.max_retry, 1)
 
 
+def is_flapping(rule: FlappingRule, exits: tuple[float, ...]) -> bool:
+    """Do the loop times of the last exits show flapping: ``attempts`` of them at most
+    ``window`` seconds apart?"""
+    return len(exits) >= rule.attempts and exits[-1] - exits[-rule.attempts] <= rule.window
+
+
 def after_exit(
     policy: RestartPolicy,
     state: RestartState,
@@ -178,19 +257,68 @@ def after_exit(
     now: float,
     wall: float,
     running: Running = (),
+    requested: bool = False,
 ) -> RestartState:
     """The state after a process of round ``spawned_in`` exited with ``exit_code`` after
     ``uptime`` seconds (``now``: loop time, ``wall``: epoch). A failed start is counted (if
     its round is the current one; from 0 if one of the ``running`` processes proves a
     start), a clean run ends the row, a kill changes nothing (its start, see
-    :func:`after_uptime`)."""
+    :func:`after_uptime`). Then, unless the watcher asked the process to stop
+    (``requested``), the exit counts for the flapping rule (:func:`after_flapping_exit`)."""
     if is_failed_start(policy, exit_code, uptime):
-        return _failed(
+        state = _failed(
             policy, state, spawned_in, now, wall, running, exit_code=exit_code, error=None
         )
-    if exit_code in policy.killed_from_outside or state.gave_up is not None:
+    elif exit_code not in policy.killed_from_outside and state.gave_up is None:
+        state = dataclasses.replace(state, failures=0)
+    if policy.flapping is None or requested:
         return state
-    return dataclasses.replace(state, failures=0)
+    return after_flapping_exit(policy.flapping, state, exit_code=exit_code, now=now, wall=wall)
+
+
+def after_flapping_exit(
+    rule: FlappingRule, state: RestartState, *, exit_code: int | None, now: float, wall: float
+) -> RestartState:
+    """The flapping rule after an exit at loop time ``now`` (``wall``: epoch): the exit joins
+    the window; flapping sets :attr:`RestartState.flapping` (stop, retry after ``retry_in``),
+    or gives up after ``max_retry`` retries in a row; a full window that is not flapping ends
+    the row of retries. Nothing changes once the watcher gave up or is found flapping."""
+    if state.gave_up is not None or state.flapping is not None:
+        return state
+    exits = (*state.exits, now)[-rule.attempts :]
+    if len(exits) < rule.attempts:
+        return dataclasses.replace(state, exits=exits)
+    if not is_flapping(rule, exits):
+        return dataclasses.replace(state, exits=exits, flapping_retries=0)
+    retries = state.flapping_retries
+    if 0 <= rule.max_retry <= retries:
+        gave_up = GaveUp("flapping", retries + 1, rule.max_retry, exit_code, None, wall)
+        return dataclasses.replace(state, exits=(), retry_at=now, gave_up=gave_up)
+    found = Flapping(
+        retry=retries + 1,
+        max_retry=rule.max_retry,
+        exits=rule.attempts,
+        within=round(exits[-1] - exits[0], 6),
+        window=rule.window,
+        retry_in=rule.retry_in,
+        last_exit=exit_code,
+        time=wall,
+        at=now,
+    )
+    return dataclasses.replace(
+        state,
+        round=state.round + 1,  # later failures of the processes it stops do not count
+        retry_at=now,  # stop at once, not after a back-off
+        exits=(),
+        flapping_retries=retries + 1,
+        flapping=found,
+    )
+
+
+def after_flapping_pause(state: RestartState) -> RestartState:
+    """The state to start again with once the pause of a flapping watcher is over: a fresh
+    row of failed starts and an empty window, the count of flapping retries kept."""
+    return RestartState(flapping_retries=state.flapping_retries)
 
 
 def after_spawn_error(
@@ -240,9 +368,15 @@ def _failed(
     gave_up = None
     if gives_up(policy, failures):
         gave_up = GaveUp("max_retry", failures, policy.max_retry, exit_code, error, wall)
-    return RestartState(
+    return dataclasses.replace(
+        state,
         failures=failures,
         round=state.round + 1,
         retry_at=now + retry_delay(policy, failures),
         gave_up=gave_up,
     )
+
+
+def _seconds(value: float) -> str:
+    """``1``, ``0.25``: seconds as people write them."""
+    return f"{value:g}"

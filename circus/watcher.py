@@ -49,7 +49,7 @@ from circus.config.schema import watcher_option_values
 from circus.errors import MessageError, SpawnError
 from circus.hosts.base import ExitRecord, OutputChunk, ProcessHost
 from circus.output_tail import OutputTail
-from circus.process import Process
+from circus.process import Process, ProcessState
 from circus.spawning import SpawnMemo, socket_host_names
 from circus.streams import Stream, watcher_stream
 from circus.streams.guard import StreamGuard
@@ -98,6 +98,8 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         self.restart_state = policy.RestartState()
         #: why the watcher gave up, until the next start (None: it did not)
         self.gave_up: policy.GaveUp | None = None
+        #: stopped as flapping, until its retry, a start or a stop (None: it is not)
+        self.flapping: policy.Flapping | None = None
         self._demand_seen = not config.on_demand
         self._on_demand: asyncio.Task | None = None  # waiting for a client (on_demand)
         self._recovering = False
@@ -260,6 +262,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
 
     def on_exit(self, proc: Process, record: ExitRecord) -> None:
         """Apply an exit reported by the host, publish ``reap``, and converge."""
+        requested = proc.state is ProcessState.STOPPING  # the watcher stopped it
         if not proc.mark_exited(record.exit_code):
             return
         if "before_reap" in self._hooks or "after_reap" in self._hooks:
@@ -295,6 +298,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             now=asyncio.get_running_loop().time(),  # the clock sleep() uses
             wall=time.time(),
             running=self._running(),
+            requested=requested,
         )
         if self.state is WatcherState.ACTIVE:  # while STARTING, the start does it at its end
             self.after_exits()
@@ -309,8 +313,8 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             if not self.processes:
                 self._transition(WatcherState.STOPPED)  # ACTIVE -> STOPPED
                 self.publish("stop", {"time": time.time()})
-        elif len(self.processes) < self.numprocesses:
-            self.schedule_converge()
+        elif len(self.processes) < self.numprocesses or self.restart_state.flapping:
+            self.schedule_converge()  # respawn, or stop as flapping
 
     async def _reap_hooks(self, proc: Process, record: ExitRecord) -> None:
         """before_reap/after_reap: the host already reaped the process (it is the kernel's
@@ -322,8 +326,9 @@ class Watcher(WatcherCommands, OutdatedWorkers):
 
     @property
     def restart_policy(self) -> policy.RestartPolicy:
-        """The declared policy of the current configuration (``max_retry``, ``retry_in``...)."""
-        return policy.RestartPolicy.from_config(self.config)
+        """The declared policy of the current configuration (``max_retry``, ``retry_in``...,
+        the flapping rule of the configuration's flapping plugin section)."""
+        return policy.RestartPolicy.from_config(self.config, self.context.plugins())
 
     def _running(self) -> policy.Running:
         """Round and uptime of the live processes, for the policy to read if it must (lazy)."""
@@ -333,6 +338,29 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         """Why the watcher gave up (:meth:`GaveUp.as_dict`), None if it did not; cleared by
         a start."""
         return None if self.gave_up is None else self.gave_up.as_dict()
+
+    def flapping_detail(self) -> dict[str, Any] | None:
+        """Why the watcher is stopped as flapping and when it retries
+        (:meth:`Flapping.as_dict`), None if it is not."""
+        return None if self.flapping is None else self.flapping.as_dict()
+
+    async def _flap(self, found: policy.Flapping) -> None:
+        """The policy found the watcher flapping: say so (log, ``flapping`` event, status
+        detail), stop as a ``stop`` would, and start again ``retry_in`` seconds after the
+        detection unless a start or stop comes first. Lock held."""
+        log.warning("%s: flapping: %s", self.name, found.reason)
+        self.publish("flapping", found.as_dict())
+        await self._stop_locked()
+        self.flapping = found
+        self.tasks.spawn(self._retry_flapping(found), "retry after flapping")
+
+    async def _retry_flapping(self, found: policy.Flapping) -> None:
+        await asyncio.sleep(found.at + found.retry_in - asyncio.get_running_loop().time())
+        async with self._lock:
+            if self.flapping is not found:
+                return  # started or stopped by a command meanwhile
+            log.info("%s: retrying after flapping (retry %d)", self.name, found.retry)
+            await self._start_locked(policy.after_flapping_pause(self.restart_state))
 
     async def _give_up(self, gave_up: policy.GaveUp) -> None:
         """The policy gave up: say why once (log, ``gave_up`` event, status detail), then stop
@@ -367,6 +395,9 @@ class Watcher(WatcherCommands, OutdatedWorkers):
                     return
                 if self.restart_state.gave_up is not None:
                     await self._give_up(self.restart_state.gave_up)
+                    return
+                if self.restart_state.flapping is not None:
+                    await self._flap(self.restart_state.flapping)
                     return
                 await self._manage_processes()
 

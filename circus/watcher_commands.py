@@ -88,13 +88,17 @@ class WatcherCommands:
         async with self._lock:
             return await self._start_locked()
 
-    async def _start_locked(self) -> dict[str, list[int]]:
+    async def _start_locked(
+        self, restart_state: RestartState | None = None
+    ) -> dict[str, list[int]]:
+        """Start (lock held); ``restart_state``: where the restart policy starts from (default:
+        a fresh row of attempts, as any command's start)."""
         if self.state is not WatcherState.STOPPED:
             return {"started": [], "kept": self.pids()}
         kept = self.pids()
         self._recovering = bool(kept)
-        self.restart_state = RestartState()  # a start is a fresh row of attempts
-        self.gave_up = None
+        self.restart_state = restart_state or RestartState()
+        self.gave_up = self.flapping = None
         self._transition(WatcherState.STARTING)  # STOPPED -> STARTING
         try:
             if not self._recovering and not await self._hook("before_start"):
@@ -127,6 +131,7 @@ class WatcherCommands:
     async def stop(self) -> None:
         self._halt_spawning = True  # a start or scale holding the lock ends at its next batch
         async with self._lock:
+            self.flapping = None  # no retry after flapping: stopped on purpose
             await self._stop_locked()
 
     async def _stop_locked(self) -> None:

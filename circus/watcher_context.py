@@ -11,11 +11,11 @@ kernel's recovery) are callables read at the moment they are needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from circus.config import CircusSettings
+from circus.config import CircusSettings, PluginConfig
 from circus.hosts.base import ProcessHost
 from circus.registry import ProcessRegistry
 from circus.spawning import SpawnContext
@@ -27,6 +27,10 @@ def _never(_host: ProcessHost) -> bool:
 
 def _no(*_args: object) -> bool:
     return False
+
+
+def _no_plugins() -> Sequence[PluginConfig]:
+    return ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class WatcherContext:
     kernel_recovering: Callable[[ProcessHost], bool] = _never
     #: ``circusd --reload-outdated``: replace outdated processes of every watcher
     reload_outdated: Callable[[], bool] = _no
+    #: the ``[plugin:NAME]`` sections now (a flapping plugin section is restart policy)
+    plugins: Callable[[], Sequence[PluginConfig]] = _no_plugins
     #: what hooks receive as their ``arbiter`` argument (the manual's hook signature); the
     #: watcher only passes it on, never uses it
     hook_arbiter: object = None

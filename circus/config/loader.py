@@ -25,6 +25,11 @@ from circus.config.checks import (
     check_watcher_sockets,
 )
 from circus.config.converters import to_bool
+from circus.config.flapping import (
+    FLAPPING_PLUGIN,
+    check_flapping_plugin,
+    check_flapping_sections,
+)
 from circus.config.ini import Entry, Section, read_document
 from circus.config.model import (
     CircusConfig,
@@ -240,14 +245,21 @@ def _build(
         by_kind["watcher"], environ, base, env_sections, problems, import_names
     )
     plugins = []
+    plugin_sections = []
     for section in by_kind["plugin"]:
         plugin = build_plugin(section, global_lookup, problems)
         if plugin is not None:
             plugins.append(plugin)
+            plugin_sections.append((plugin, section.name, section.entries["use"].origin))
+            if plugin.use == FLAPPING_PLUGIN:
+                check_flapping_plugin(plugin, section.name, section.entries, problems)
             if import_names:
                 use = section.entries["use"]
                 check_plugin_use(plugin.use, section.name, problems, use.origin)
     _check_all(by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems)
+    check_flapping_sections(
+        plugin_sections, [(w, s.name, s.entries) for w, s in watchers], problems
+    )
     problems.raise_if_errors()
     config = CircusConfig(
         circus=settings,

@@ -25,7 +25,6 @@ from circus.util.dotted import import_callable, import_module
 #: warning, not an error (its watcher logs the import error and gives up). Remove an entry when
 #: its module lands.
 PLANNED_PLUGINS = (
-    "circus.plugins.flapping.",
     "circus.plugins.redis_observer.",
     "circus.plugins.resource_watcher.",
     "circus.plugins.prometheus.",

@@ -29,6 +29,7 @@ from typing import Any
 
 from circus.config import converters as cv
 from circus.config import env as envlib
+from circus.config.flapping import FLAPPING_PLUGIN
 from circus.config.ini import Entry
 from circus.config.model import CircusConfig, PluginConfig, SocketConfig, WatcherConfig, thaw
 from circus.config.problems import NOWHERE, Problems
@@ -42,7 +43,7 @@ PLUGIN_DEFAULTS: Mapping[str, Any] = {**SUPPORT_DEFAULTS, "priority": 1}
 #: The module ``python -m`` runs for a plugin (``circus-plugin``).
 PLUGIN_RUNNER = "circus.cli.plugin"
 #: Plugin classes circusd applies itself (policy in circusd, DESIGN.md): no process is run.
-BUILT_INTO_CIRCUSD = frozenset({"circus.plugins.flapping.Flapping"})
+BUILT_INTO_CIRCUSD = frozenset({FLAPPING_PLUGIN})
 #: Keys of a plugin section that are for circusd, not for the plugin's constructor.
 PLUGIN_OWN_KEYS = frozenset({"use", "active"})
 

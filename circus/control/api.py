@@ -56,6 +56,11 @@ class WatcherAPI(Protocol):
         """Why the restart policy gave up (``rule``, ``failures``, ``limit``, ``last_exit``,
         ``error``, ``time``, ``reason``); None if it did not since the last start."""
 
+    def flapping_detail(self) -> dict[str, Any] | None:
+        """Why the watcher is stopped as flapping and when it retries (``retry``,
+        ``max_retry``, ``exits``, ``within``, ``window``, ``retry_in``, ``last_exit``, ``time``,
+        ``retry_at``, ``reason``); None if it is not."""
+
     def pids(self) -> list[int]:
         """Pids of live processes, in spawn order."""
 

@@ -50,9 +50,15 @@ def test_module_raising_at_import_is_reported_not_raised(tmp_path, runtime_dir, 
 
 
 def test_original_plugins_not_built_yet_are_a_warning(tmp_path, runtime_dir):
-    _path, config = _load(tmp_path, "[plugin:flap]\nuse = circus.plugins.flapping.Flapping\n")
+    use = "circus.plugins.resource_watcher.ResourceWatcher"
+    _path, config = _load(tmp_path, f"[plugin:res]\nuse = {use}\n")
     [warning] = config.warnings
     assert warning.key == "use" and "not built yet" in warning.message
+
+
+def test_the_flapping_plugin_imports(tmp_path, runtime_dir):
+    _path, config = _load(tmp_path, "[plugin:flap]\nuse = circus.plugins.flapping.Flapping\n")
+    assert config.warnings == ()
 
 
 def test_dict_form_imports_names_but_not_callables(runtime_dir):

@@ -386,7 +386,8 @@ def test_unknown_keys_warn_and_go_to_options(load):
 
 
 def test_unknown_flapping_option_warns(load):
-    config = load("[watcher:w]\ncmd = x\nflapping.max_retires = 3\n")
+    plugin = "[plugin:flapping]\nuse = circus.plugins.flapping.Flapping\n"
+    config = load(f"[watcher:w]\ncmd = x\nflapping.max_retires = 3\n{plugin}")
     assert config.watchers[0].flapping == {"max_retires": "3"}
     (warning,) = config.warnings
     assert warning.suggestion == "flapping.max_retry"

@@ -35,11 +35,22 @@ def select_watchers(arbiter: ArbiterAPI, props: Mapping[str, Any]) -> list[Watch
     return list(watchers)
 
 
-def gave_up_details(watchers: Iterable[WatcherAPI]) -> dict[str, dict[str, Any]]:
-    """``{name: detail}`` of the watchers whose restart policy gave up (``status``/``stats``
-    extension: the key carrying it is left out when this is empty, so the reply stays the
-    original's)."""
-    return {w.name: detail for w in watchers if (detail := w.gave_up_detail()) is not None}
+def policy_detail(watcher: WatcherAPI) -> dict[str, Any]:
+    """The restart-policy extension keys of ``status``/``stats`` for one watcher: ``gave_up``
+    and ``flapping``, each None when it has nothing to say (:func:`extended_reply` leaves it
+    out, so the reply stays the original's)."""
+    return {"gave_up": watcher.gave_up_detail(), "flapping": watcher.flapping_detail()}
+
+
+def policy_details(watchers: Iterable[WatcherAPI]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The same for all watchers: ``{"gave_up": {name: detail}, "flapping": {name: detail}}``
+    (only the watchers that have the detail)."""
+    details: dict[str, dict[str, dict[str, Any]]] = {"gave_up": {}, "flapping": {}}
+    for watcher in watchers:
+        for key, detail in policy_detail(watcher).items():
+            if detail is not None:
+                details[key][watcher.name] = detail
+    return details
 
 
 def extended_reply(reply: dict[str, Any], **extensions: Any) -> dict[str, Any]:
@@ -48,11 +59,14 @@ def extended_reply(reply: dict[str, Any], **extensions: Any) -> dict[str, Any]:
     return {**reply, **{key: value for key, value in extensions.items() if value}}
 
 
-def gave_up_note(detail: Any) -> str:
-    """`` (gave up: REASON)`` after a watcher's state on the console, or nothing."""
-    if not isinstance(detail, Mapping) or not detail:
-        return ""
-    return f" (gave up: {detail.get('reason', 'restart policy')})"
+def policy_note(gave_up: Any, flapping: Any = None) -> str:
+    """`` (gave up: REASON)``, `` (flapping: REASON)`` after a watcher's state on the console,
+    or nothing."""
+    notes = ""
+    for label, detail in (("gave up", gave_up), ("flapping", flapping)):
+        if isinstance(detail, Mapping) and detail:
+            notes += f" ({label}: {detail.get('reason', 'restart policy')})"
+    return notes
 
 
 def info_line(info: Mapping[str, Any]) -> str:

@@ -8,9 +8,10 @@ from typing import Any
 from circus.control.api import ArbiterAPI
 from circus.control.commands._shared import (
     extended_reply,
-    gave_up_details,
-    gave_up_note,
     info_block,
+    policy_detail,
+    policy_details,
+    policy_note,
 )
 from circus.control.commands.base import Command, Flag, Prop
 from circus.errors import ArgumentError, MessageError
@@ -36,13 +37,14 @@ class Stats(Command):
 
     Extension: when a watcher's restart policy gave up, the reply has the key ``gave_up`` as in
     ``status`` (the detail with a name, ``{"web": detail}`` for all watchers); absent otherwise.
+    The same for a watcher stopped as flapping: the key ``flapping`` as in ``status``.
 
     Command line::
 
         circusctl stats [--extended] [<watchername>] [<pid>]
 
     prints ``name:`` then one block per process; ``(gave up: REASON)`` follows the name of a
-    watcher whose restart policy gave up.
+    watcher whose restart policy gave up, ``(flapping: REASON)`` one stopped as flapping.
     """
 
     name = "stats"
@@ -65,11 +67,11 @@ class Stats(Command):
         if "name" not in props:
             watchers = arbiter.watchers
             reply = {"infos": {w.name: w.stats(extended=extended) for w in watchers}}
-            return extended_reply(reply, gave_up=gave_up_details(watchers))
+            return extended_reply(reply, **policy_details(watchers))
         watcher = self.get_watcher(arbiter, props["name"])
         if "process" not in props:
             reply = {"name": props["name"], "info": watcher.stats(extended=extended)}
-            return extended_reply(reply, gave_up=watcher.gave_up_detail())
+            return extended_reply(reply, **policy_detail(watcher))
         pid = props["process"]
         info = watcher.stats(pid=pid, extended=extended)
         return {"process": pid, "info": info.get(str(pid), info)}
@@ -90,15 +92,16 @@ class Stats(Command):
     def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok":
             return self.console_error(reply)
-        gave_up = reply.get("gave_up") or {}
+        gave_up, flapping = reply.get("gave_up") or {}, reply.get("flapping") or {}
         if "infos" in reply:
             lines = []
             for watcher, infos in reply["infos"].items():
-                lines.append(f"{watcher}:{gave_up_note(gave_up.get(watcher))}")
+                note = policy_note(gave_up.get(watcher), flapping.get(watcher))
+                lines.append(f"{watcher}:{note}")
                 lines.extend(f"{pid}: {info_block(info)}" for pid, info in (infos or {}).items())
             return "\n".join(lines)
         if "name" in reply:
-            lines = [f"{reply['name']}:{gave_up_note(gave_up)}"]
+            lines = [f"{reply['name']}:{policy_note(gave_up, flapping)}"]
             lines.extend(
                 f"{pid}: {info_block(info)}" for pid, info in (reply.get("info") or {}).items()
             )

@@ -6,7 +6,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from circus.control.api import ArbiterAPI
-from circus.control.commands._shared import extended_reply, gave_up_details, gave_up_note
+from circus.control.commands._shared import (
+    extended_reply,
+    policy_detail,
+    policy_details,
+    policy_note,
+)
 from circus.control.commands.base import Command, Prop
 
 
@@ -38,13 +43,23 @@ class Status(Command):
     text is in ``error``). Absent when no watcher gave up; a ``start`` clears it; a watcher
     stopped by a command has none.
 
+    Extension: a watcher **stopped as flapping** (flapping plugin: ``attempts`` exits within
+    ``window`` seconds) is ``stopped`` too, with the key ``flapping`` until it is started again
+    (by its retry, ``retry_in`` seconds after the detection, or a ``start``) or stopped by a
+    command: ``{"retry": 1, "max_retry": 5, "exits": 2, "within": 0.1, "window": 1.0,
+    "retry_in": 7.0, "last_exit": 1, "time": 1700000000.5, "retry_at": 1700000007.5, "reason":
+    "2 exits within 0.1 s (flapping.window = 1 s), retry 1 of 5 in 7 s"}`` (without a name,
+    ``{"web": {...}}``). When it flaps again after its last retry it gives up: ``gave_up`` with
+    ``"rule": "flapping"``.
+
     Command line::
 
         circusctl status [<name>]
 
     prints the state, or ``name: state`` lines sorted by name; ``(outdated: PIDS)`` follows
     the state of a watcher with outdated processes, ``(gave up: REASON)`` the state of a
-    watcher whose restart policy gave up.
+    watcher whose restart policy gave up, ``(flapping: REASON)`` the state of a watcher
+    stopped as flapping.
     """
 
     name = "status"
@@ -55,13 +70,11 @@ class Status(Command):
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
             reply = {"status": watcher.status()}
-            return extended_reply(
-                reply, outdated=watcher.outdated_pids(), gave_up=watcher.gave_up_detail()
-            )
+            return extended_reply(reply, outdated=watcher.outdated_pids(), **policy_detail(watcher))
         watchers = arbiter.watchers
         statuses = {"statuses": {watcher.name: watcher.status() for watcher in watchers}}
         outdated = {w.name: pids for w in watchers if (pids := w.outdated_pids())}
-        return extended_reply(statuses, outdated=outdated, gave_up=gave_up_details(watchers))
+        return extended_reply(statuses, outdated=outdated, **policy_details(watchers))
 
     def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 1)
@@ -70,14 +83,15 @@ class Status(Command):
     def console_msg(self, reply: Mapping[str, Any]) -> str:
         if "statuses" in reply:
             statuses, outdated = reply["statuses"], reply.get("outdated") or {}
-            gave_up = reply.get("gave_up") or {}
+            gave_up, flapping = reply.get("gave_up") or {}, reply.get("flapping") or {}
             return "\n".join(
                 f"{name}: {statuses[name]}{_outdated(outdated.get(name))}"
-                f"{gave_up_note(gave_up.get(name))}"
+                f"{policy_note(gave_up.get(name), flapping.get(name))}"
                 for name in sorted(statuses)
             )
         if reply.get("status") not in (None, "error"):
-            notes = _outdated(reply.get("outdated")) + gave_up_note(reply.get("gave_up"))
+            notes = _outdated(reply.get("outdated"))
+            notes += policy_note(reply.get("gave_up"), reply.get("flapping"))
             return f"{reply['status']}{notes}"
         return self.console_error(reply)
 
