@@ -215,3 +215,27 @@ async def test_without_the_plugin_nothing_changes():
     assert spawn_times(host) == [0, 0.6, 1.3, 2.2, 3.5]  # max_retry = 5 failed starts
     assert watcher.gave_up_detail()["rule"] == "max_retry"
     assert "flapping" not in [t for _at, t, _p in events(arbiter)]
+
+
+@virtual_time
+async def test_reloadconfig_turns_it_on_and_changes_it_for_running_watchers(tmp_path, runtime_dir):
+    from circus.config import load_config
+    from circus.testing import arbiter_on, start_arbiter
+
+    path = tmp_path / "circus.ini"
+    path.write_text("[watcher:w]\ncmd = prog\nmax_retry = -1\nretry_in = 0.5\n")
+    host = FakeHost()
+    crash_after(host, 0.5)
+    arbiter = await start_arbiter(arbiter_on(host, load_config(path), config_path=str(path)))
+    await asyncio.sleep(5)
+    assert "flapping" not in [t for _at, t, _p in events(arbiter)]  # no plugin section: off
+    path.write_text(
+        "[watcher:w]\ncmd = prog\nmax_retry = -1\nretry_in = 0.5\n"
+        f"[plugin:flap]\nuse = {FLAPPING['use']}\nattempts = 3\nwindow = 2\n"
+    )
+    await arbiter.reload_config()
+    await asyncio.sleep(3.5)
+    [found] = [p for _at, t, p in events(arbiter) if t == "flapping"]
+    # up 0.5 s, back-off at its 0.5 s cap: the next three exits are 2 s apart, first to last
+    assert (found["exits"], found["within"], found["window"]) == (3, 2.0, 2.0)
+    assert arbiter.get_watcher("w").status() == "stopped"
