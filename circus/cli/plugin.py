@@ -17,7 +17,9 @@ fail the same way at every respawn; ``circusctl start plugin:NAME`` tries again)
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -41,6 +43,9 @@ EXIT_START_ERROR = 4
 
 #: Longest wait for circusd to accept the stop of our own watcher (seconds).
 STOP_TIMEOUT = 5.0
+
+#: prctl(2) option: the signal this process gets when its parent ends.
+PR_SET_PDEATHSIG = 1
 
 #: The original's separator between items of one ``--config`` value.
 ITEM_SEPARATOR = ":::"
@@ -93,6 +98,7 @@ def parse_config(values: Sequence[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parent = os.getppid()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -111,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, CircusError) as exc:
         print(f"circus-plugin: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.watcher:
+        _die_with_parent(parent)
     endpoint = args.endpoint or default_endpoint()
     pubsub = args.pubsub or default_pubsub_endpoint()
     log.info("Loading the plugin...")
@@ -122,6 +130,19 @@ def main(argv: list[str] | None = None) -> int:
     if code != EXIT_OK and args.watcher and not started:
         _stop_watcher(endpoint, args.watcher)
     return code
+
+
+def _die_with_parent(parent: int) -> None:
+    """Run by circusd (``--watcher``): get SIGTERM (so ``handle_stop`` runs) when circusd ends,
+    even killed by SIGKILL. A plugin outliving its circusd would keep what it holds (the
+    watchdog's port, say) from the one started next."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the plugin outlives a killed circusd
+        return
+    if os.getppid() != parent:  # circusd died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _stop_watcher(endpoint: str, watcher: str) -> None:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import wait_for
+from support import kill_pids, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -153,3 +153,17 @@ def _alive(pid: int) -> bool:
     from support import pid_alive
 
     return pid_alive(pid)
+
+
+def test_plugin_ends_with_a_killed_circusd(circusd, plugin_package, tmp_path):
+    """A plugin is a direct child of circusd and does not outlive it, even after SIGKILL (the
+    next circusd would start a second one)."""
+    out = tmp_path / "rec.json"
+    d = circusd(f"[plugin:rec]\nuse = myproject.testplugins.Recorder\nout = {out}\n")
+    wait_for(lambda: _read_json(out) is not None, message="the plugin started")
+    [pid] = d.pids("plugin:rec")
+    d.kill9()
+    try:
+        wait_for(lambda: not _alive(pid), timeout=20, message="the plugin ended with circusd")
+    finally:
+        kill_pids([pid])  # not left behind if it failed
