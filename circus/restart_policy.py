@@ -45,7 +45,8 @@ With a ``[plugin:NAME]`` section using ``circus.plugins.flapping.Flapping``
 (:mod:`circus.config.flapping`), :attr:`RestartPolicy.flapping` is a :class:`FlappingRule`:
 
 - Every exit of a process that the watcher did not ask to stop (``requested``: a stop, a
-  reload, ``decr``, ``max_age`` are not deaths) is put in a sliding window, the loop times of
+  reload, ``decr``, ``max_age`` are not deaths) and whose exit code is known (processes that
+  vanished with a lost kernel are not) is put in a sliding window, the loop times of
   the last ``attempts`` exits (:attr:`RestartState.exits`). When it holds ``attempts`` exits at
   most ``window`` seconds apart, the watcher is **flapping** (:func:`is_flapping`).
 - Flapping, with fewer than ``max_retry`` retries in a row so far (``-1``: no limit):
@@ -264,14 +265,16 @@ def after_exit(
     its round is the current one; from 0 if one of the ``running`` processes proves a
     start), a clean run ends the row, a kill changes nothing (its start, see
     :func:`after_uptime`). Then, unless the watcher asked the process to stop
-    (``requested``), the exit counts for the flapping rule (:func:`after_flapping_exit`)."""
+    (``requested``) or its exit code is unknown (None: it vanished with a lost kernel, which
+    took every process at once), the exit counts for the flapping rule
+    (:func:`after_flapping_exit`)."""
     if is_failed_start(policy, exit_code, uptime):
         state = _failed(
             policy, state, spawned_in, now, wall, running, exit_code=exit_code, error=None
         )
     elif exit_code not in policy.killed_from_outside and state.gave_up is None:
         state = dataclasses.replace(state, failures=0)
-    if policy.flapping is None or requested:
+    if policy.flapping is None or requested or exit_code is None:
         return state
     return after_flapping_exit(policy.flapping, state, exit_code=exit_code, now=now, wall=wall)
 

@@ -239,3 +239,18 @@ async def test_reloadconfig_turns_it_on_and_changes_it_for_running_watchers(tmp_
     # up 0.5 s, back-off at its 0.5 s cap: the next three exits are 2 s apart, first to last
     assert (found["exits"], found["within"], found["window"]) == (3, 2.0, 2.0)
     assert arbiter.get_watcher("w").status() == "stopped"
+
+
+@virtual_time
+async def test_processes_vanished_with_a_lost_kernel_are_not_flapping():
+    """A lost kernel takes every process with it at once (exit code unknown): respawned, not
+    stopped as flapping for retry_in seconds."""
+    host = FakeHost()
+    _host, arbiter, watcher = await started(host, config=with_plugin(), numprocesses=3)
+    await asyncio.sleep(5)
+    for proc in host.running():  # as registry.vanished reports them: exit code unknown
+        host.exit(proc.name, None)
+    await asyncio.sleep(0.001)
+    assert watcher.status() == "active" and len(watcher.pids()) == 3
+    assert spawn_times(host) == [0, 0, 0, 5, 5, 5]
+    assert "flapping" not in [t for _at, t, _p in events(arbiter)]
