@@ -1,0 +1,141 @@
+"""Plugins across implementations: the ORIGINAL circus 0.19 plugins (its circus-plugin running
+its StatsdEmitter and FullStats) against OUR circusd, and OUR circus-plugin (the manual's Logger
+on our CircusPlugin) against the ORIGINAL circusd. Both directions use the wire formats only:
+events on the pub/sub socket, commands and replies on the control socket, statsd datagrams."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))  # circusctl_scenario
+
+import circusctl_scenario as sc
+import support
+from support import wait_for
+
+pytestmark = [pytest.mark.compat, pytest.mark.timeout(120)]
+ORIGINAL_PLUGIN = sc.ORIGINAL_VENV / "circus-plugin"
+ORIGINAL_CIRCUSD = sc.ORIGINAL_VENV / "circusd"
+if not ORIGINAL_PLUGIN.exists():
+    pytest.skip("the original circus 0.19 is not installed", allow_module_level=True)
+
+
+@pytest.fixture
+def udp() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    yield sock
+    sock.close()
+
+
+def _drain(sock: socket.socket, into: list[str]) -> list[str]:
+    while True:
+        try:
+            into.append(sock.recv(65536).decode())
+        except TimeoutError:
+            return into
+
+
+@pytest.fixture
+def running() -> Iterator[list[subprocess.Popen]]:
+    """Processes a test starts; each gets SIGTERM (then SIGKILL) at the end."""
+    procs: list[subprocess.Popen] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def test_original_plugins_against_our_circusd(tmp_path, runtime_dir, udp, running):
+    d = support.Circusd(tmp_path / "d", "[watcher:sleeper]\ncmd = sleep 300\nuse_papa = false\n")
+    try:
+        d.start()
+        port = udp.getsockname()[1]
+        for use, options in (
+            ("circus.plugins.statsd.StatsdEmitter", "application_name:emit"),
+            ("circus.plugins.statsd.FullStats", "application_name:full:::loop_rate:0.5"),
+        ):
+            running.append(subprocess.Popen(
+                [str(ORIGINAL_PLUGIN), "--endpoint", d.endpoint, "--pubsub", d.pubsub,
+                 "--config", f"host:127.0.0.1:::port:{port}:::{options}", use],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        seen: list[str] = []
+
+        def counted() -> bool:  # their subscription joins a moment after their start
+            d.ok("incr", name="sleeper")
+            return "circus.emit.watcher.sleeper.spawn:1|c" in _drain(udp, seen)
+
+        wait_for(counted, timeout=60, interval=0.5, message="the original emitter counts")
+        # the original FullStats calls our `stats` and reads our reply
+        wait_for(lambda: any(m.startswith("circus.full.watcher._stats.sleeper.mem_sum:")
+                             for m in _drain(udp, seen)), timeout=60)  # fmt: skip
+        assert "circus.full.watcher._stats.error:1|c" not in seen
+        assert all(proc.poll() is None for proc in running)  # no crash on our replies
+    finally:
+        d.cleanup()
+
+
+LOGGER = textwrap.dedent("""\
+    from circus.plugins import CircusPlugin
+
+    class Logger(CircusPlugin):
+        name = 'logger'
+
+        def __init__(self, *args, **config):
+            super(Logger, self).__init__(*args, **config)
+            self.filename = config.get('filename')
+            self.file = None
+
+        def handle_init(self):
+            self.file = open(self.filename, 'a+', buffering=1)
+
+        def handle_stop(self):
+            self.file.close()
+
+        def handle_recv(self, data):
+            watcher_name, action, msg = self.split_data(data)
+            msg_dict = self.load_message(msg)
+            self.file.write('%s %s::%r\\n' % (action, watcher_name, msg_dict))
+""")
+
+
+def test_our_plugin_against_the_original_circusd(tmp_path, runtime_dir, running):
+    (tmp_path / "mylogger.py").write_text(LOGGER)
+    endpoint, pubsub = f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock"
+    config = tmp_path / "circus.ini"
+    config.write_text(
+        f"[circus]\nendpoint = {endpoint}\npubsub_endpoint = {pubsub}\n"
+        "[watcher:sleeper]\ncmd = sleep 300\n"
+    )
+    events = tmp_path / "events.log"
+    with sc.daemon([str(ORIGINAL_CIRCUSD)], config, endpoint):
+        running.append(subprocess.Popen(
+            [sys.executable, "-m", "circus.cli.plugin", "--endpoint", endpoint, "--pubsub", pubsub,
+             "--config", f"filename:{events}", "mylogger.Logger"],
+            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        original_ctl = [str(sc.ORIGINAL_VENV / "circusctl"), "--endpoint", endpoint]
+
+        def logged() -> bool:
+            subprocess.run([*original_ctl, "incr", "sleeper"], capture_output=True, timeout=30)
+            return events.exists() and "spawn sleeper::{'process_pid': " in events.read_text()
+
+        wait_for(logged, timeout=60, interval=0.5, message="our plugin logs the original's events")
+        running[0].send_signal(signal.SIGTERM)
+        assert running[0].wait(20) == 0  # handle_stop ran, clean exit
