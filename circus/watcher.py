@@ -43,7 +43,7 @@ from typing import Any
 from circus import hooks as hooklib
 from circus import restart_policy as policy
 from circus import spawn_records
-from circus.config import WatcherConfig, diff_watcher
+from circus.config import WatcherChange, WatcherConfig, diff_watcher
 from circus.config.limits import process_limit
 from circus.config.schema import watcher_option_values
 from circus.errors import MessageError, SpawnError
@@ -121,7 +121,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         except ValueError as exc:
             raise MessageError(f"{self.name}: {exc}") from None
 
-    def take_config(self, config: WatcherConfig) -> Any:
+    def take_config(self, config: WatcherConfig) -> WatcherChange | None:
         """Switch to a new configuration (``set``, ``reloadconfig``): hooks and streams follow
         it, a changed ``numprocesses`` becomes the target. Returns the
         :class:`~circus.config.WatcherChange` (None if nothing changed)."""

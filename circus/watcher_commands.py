@@ -19,17 +19,27 @@ from typing import TYPE_CHECKING, Any
 from circus.config import apply_watcher_options
 from circus.config.names import check_watcher
 from circus.errors import MessageError
-from circus.restart_policy import RestartState
+from circus.restart_policy import GaveUp, RestartState
 from circus.watcher_state import WatcherState
 
 if TYPE_CHECKING:
+    from circus.config import WatcherConfig
     from circus.process import Process
+    from circus.watcher_core import WatcherCore
+
+    _Core = WatcherCore  # type-checked against the watcher's engine (see circus.watcher_core)
+else:
+    _Core = object
 
 log = logging.getLogger("circus.watcher")
 
 
-class WatcherCommands:
+class WatcherCommands(_Core):
     """Start, stop, reload, scale, signal, configure and inspect a watcher."""
+
+    # Assigned here, first set by Watcher.__init__.
+    numprocesses: int  # the live target (incr/decr change it; the config keeps the file's)
+    gave_up: GaveUp | None  # why the restart policy gave up, until the next start
 
     # --- stopping processes -----------------------------------------------------------------
 
@@ -301,7 +311,7 @@ class WatcherCommands:
             else:
                 await self._manage_processes()
 
-    async def replace_config(self, config: Any, restart: bool) -> None:
+    async def replace_config(self, config: WatcherConfig, restart: bool) -> None:
         """reloadconfig: take a new configuration; restart processes gracefully if needed."""
         async with self._lock:
             self.take_config(config)

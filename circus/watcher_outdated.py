@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from circus import spawn_records
 from circus.errors import KernelError
@@ -30,12 +30,19 @@ from circus.watcher_state import WatcherState
 
 if TYPE_CHECKING:
     from circus.process import Process
+    from circus.watcher_core import WatcherCore
+
+    _Core = WatcherCore  # type-checked against the watcher's engine (see circus.watcher_core)
+else:
+    _Core = object
 
 log = logging.getLogger("circus.watcher")
 
 
-class OutdatedWorkers:
+class OutdatedWorkers(_Core):
     """What the processes were spawned from; reporting and replacing outdated ones."""
+
+    _outdated_task: asyncio.Task[None] | None  # assigned here, first set by Watcher.__init__
 
     # --- records in the host --------------------------------------------------------------
 
@@ -154,7 +161,7 @@ class OutdatedWorkers:
         if replaced:
             log.info("%s: replaced %d outdated processes", self.name, replaced)
 
-    async def _replace_outdated(self, old: Process) -> Any:
+    async def _replace_outdated(self, old: Process) -> Process | None:
         """Replace one process (lock held): the new one first, then the old one once the new
         one is up. A singleton cannot have two processes: stop first, then spawn. Returns the
         new process, or None if it did not come up (the old one is kept then)."""
