@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from circus.config import apply_watcher_options
 from circus.config.names import check_watcher
 from circus.errors import MessageError
-from circus.restart_policy import GaveUp, RestartState
+from circus.restart_policy import Flapping, GaveUp, RestartState
 from circus.watcher_state import WatcherState
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ class WatcherCommands(_Core):
     # Assigned here, first set by Watcher.__init__.
     numprocesses: int  # the live target (incr/decr change it; the config keeps the file's)
     gave_up: GaveUp | None  # why the restart policy gave up, until the next start
+    flapping: Flapping | None  # stopped as flapping, until its retry, a start or a stop
 
     # --- stopping processes -----------------------------------------------------------------
 
