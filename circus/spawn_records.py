@@ -44,8 +44,9 @@ FORMAT = "1"
 DIGEST_LENGTH = 12
 #: The pseudo-field covering the definitions of the sockets a worker inherits.
 SOCKET_SPECS = "socket_specs"
-#: SpawnSpec fields not part of the fingerprint: the name is the record's key.
-_NOT_FINGERPRINTED = frozenset({"name"})
+#: SpawnSpec fields not part of the fingerprint: the name is the record's key; a changed
+#: stop_signal is policy, the worker need not be replaced for it.
+_NOT_FINGERPRINTED = frozenset({"name", "stop_signal"})
 
 Fingerprint = dict[str, str]
 

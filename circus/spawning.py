@@ -177,6 +177,7 @@ def spawn_spec(
         stderr=OutputMode.DEVNULL if config.close_child_stderr else OutputMode.CAPTURE,
         sockets=tuple(socket_host_name(name) for name in inherited_sockets(config, ctx)),
         stdin_socket=socket_host_name(config.stdin_socket) if config.stdin_socket else None,
+        stop_signal=int(config.stop_signal),
     )
 
 

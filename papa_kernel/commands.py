@@ -11,28 +11,26 @@ words and help (see :mod:`papa_kernel.command_table`); the process commands are 
 from __future__ import annotations
 
 import logging
-import signal
 from typing import Protocol
 
 from papa_kernel import __version__
 from papa_kernel.command_table import command, help_text
-from papa_kernel.errors import CommandError, NotFoundError
+from papa_kernel.errors import CommandError
 from papa_kernel.kernel import Kernel
 from papa_kernel.processes import ProcessEntry
 from papa_kernel.protocol import (
-    MAX_DIGITS,
     check_name,
-    is_decimal,
     parse_bool,
+    parse_signal,
     select_names,
-    show_value,
     split_options,
 )
 from papa_kernel.sockets import parse_socket_options
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 2  # papa 1.0.6 is protocol 1; extensions are listed in docs/kernel-protocol.md
+PROTOCOL_VERSION = 3  # papa 1.0.6 is protocol 1; extensions are listed in docs/kernel-protocol.md
+# 3: make socket systemd=, make process stop_signal= (circusd sends it only to protocol >= 3)
 
 
 class Session(Protocol):
@@ -283,19 +281,3 @@ def signal_command(session: Session, args: list[str]) -> str:
         if kernel.send_signal(entry, signum, group):
             lines.append(f"{name} pid={entry.pid}")
     return "\n".join(lines)
-
-
-def parse_signal(text: str) -> int:
-    """``TERM``, ``SIGTERM``, ``term`` or ``15`` -> 15."""
-    if is_decimal(text):
-        number = int(text) if len(text) <= MAX_DIGITS else -1
-        if number not in signal.valid_signals():
-            raise CommandError(f'Unknown signal number "{show_value(text)}"')
-        return number
-    name = text.upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    member = getattr(signal.Signals, name, None) if name.isidentifier() else None
-    if member is None:
-        raise NotFoundError(f'Unknown signal "{show_value(text)}"')
-    return int(member)

@@ -36,6 +36,7 @@ DEFAULT_BUFSIZE = parse_size("bufsize", "2m")  # per stream
   stdin_socket=NAME        that socket becomes the child's stdin
   shell=1                  run "/bin/sh -c PROGRAM ARGS..."
   watch=1                  reply, then start watching this process at once
+  stop_signal=TERM         what a graceful stop of the kernel sends it (--graceful-stop, --init)
 $(socket.NAME.fileno) and $(socket.NAME.port) in ARGS are replaced (and imply inheritance).
 Use "\\ " for a space inside an argument.
 Example: make process web.1 env.PATH=/usr/bin python3 -m http.server 8000""",
@@ -64,6 +65,7 @@ def make_process_command(session: Session, args: list[str]) -> str | None:
             entry = kernel.host(
                 name, spawned, spec.args_text, spec.identity, spec.capacity, spec.shown_options
             )
+            entry.stop_signal = spec.stop_signal
             if log.isEnabledFor(logging.INFO):
                 log.info("process %s", entry.describe())
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import socket
 import time
 from collections.abc import Hashable
@@ -88,6 +89,7 @@ class ProcessEntry:
         self.exit_time = 0.0
         self.closed_seq: int | None = None  # sequence number of the queued closed record
         self.removed = False  # forgotten by a client: discard output, vanish at exit
+        self.stop_signal: int = signal.SIGTERM  # a graceful stop of the kernel sends it
         self.watchers: set[EntryWatcher] = set()  # the watches attached to this entry
         self.child_sockets: list[
             socket.socket

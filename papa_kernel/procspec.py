@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 from dataclasses import dataclass, field, replace
 
 from papa_kernel.errors import CommandError, NotFoundError
-from papa_kernel.protocol import parse_bool, parse_octal, parse_size, require_value
+from papa_kernel.protocol import (
+    parse_bool,
+    parse_octal,
+    parse_signal,
+    parse_size,
+    require_value,
+)
 from papa_kernel.sockets import ManagedSocket, SocketRegistry
 from papa_kernel.spawn import (
     CAPTURE,
@@ -29,7 +36,7 @@ from papa_kernel.spawn import (
 PLAIN_KEYS = frozenset(
     {
         "working_dir", "uid", "gid", "bufsize", "watch", "stdout", "stderr", "shell",
-        "sockets", "stdin_socket", "umask", "executable",
+        "sockets", "stdin_socket", "umask", "executable", "stop_signal",
     }
 )  # fmt: skip
 SHELL = "/bin/sh"
@@ -47,6 +54,7 @@ class ProcessSpec:
     args_text: str
     identity: tuple[object, ...]
     shown_options: tuple[str, ...]
+    stop_signal: int = signal.SIGTERM  # sent by a graceful stop of the whole kernel
     child_sockets: list[socket.socket] = field(default_factory=list)  # close after the spawn
 
 
@@ -82,6 +90,8 @@ def parse_process(
         identity=(tuple(sorted((k, v) for k, v in options.items() if k != "watch")), tuple(args)),
         shown_options=_shown(uid, gid, shell),
     )
+    if "stop_signal" in options:
+        spec.stop_signal = parse_signal(options["stop_signal"])
     _add_sockets(spec, options, args, registry, shell)
     return spec
 

@@ -17,6 +17,7 @@ Grammar (a superset of papa 1.0.6, see docs/kernel-protocol.md):
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterable, Sequence
 
@@ -232,3 +233,19 @@ def format_time(timestamp: float) -> str:
 def now() -> float:
     """Wall-clock time for records (epoch seconds)."""
     return time.time()
+
+
+def parse_signal(text: str) -> int:
+    """``TERM``, ``SIGTERM``, ``term`` or ``15`` -> 15."""
+    if is_decimal(text):
+        number = int(text) if len(text) <= MAX_DIGITS else -1
+        if number not in signal.valid_signals():
+            raise CommandError(f'Unknown signal number "{show_value(text)}"')
+        return number
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    member = getattr(signal.Signals, name, None) if name.isidentifier() else None
+    if member is None:
+        raise NotFoundError(f'Unknown signal "{show_value(text)}"')
+    return int(member)

@@ -11,8 +11,9 @@ What it does, once SIGTERM (or SIGINT) arrives:
 
 1. ``STOPPING=1`` to systemd; ``make process`` is refused from now on (circusd, if still
    there, would respawn what is being stopped);
-2. SIGTERM to the process group of every running hosted process (each leads its own group,
-   so a worker's children get it too);
+2. to the process group of every running hosted process (each leads its own group, so a
+   worker's children get it too) its stop signal: ``stop_signal=`` of its ``make process``
+   (circusd passes the watcher's ``stop_signal``), SIGTERM by default;
 3. when the last one has exited (an event from the reaper, no polling), the kernel exits 0;
 4. after ``timeout`` seconds, SIGKILL to the groups still running; the kernel exits 2
    (:data:`EXIT_KILLED`) once they are reaped, or after :data:`KILL_WAIT` at the latest.
@@ -100,8 +101,8 @@ class GracefulStop:
             self.timeout,
         )
         self.others.signal(signal.SIGTERM)
-        for entry in running:
-            self.kernel.send_signal(entry, signal.SIGTERM, group=True)
+        for entry in running:  # its own stop signal (make process stop_signal=), else SIGTERM
+            self.kernel.send_signal(entry, entry.stop_signal, group=True)
         self.kernel.on_exit = self.check
         self.loop.call_later(self.timeout, self._expire)
         self.check()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -53,6 +54,9 @@ class SpawnSpec:
     sockets: tuple[str, ...] = ()  # host sockets inherited at the host's fd numbers
     stdin_socket: str | None = None  # a host socket placed at fd 0 (FastCGI style)
     bufsize: int | None = None  # per-stream output buffer in bytes; None = host default
+    #: what papa-kernel sends this process when it stops everything itself (systemctl stop
+    #: papa-kernel, docker stop): the watcher's stop_signal (kernel protocol 3 and later)
+    stop_signal: int = int(signal.SIGTERM)
 
 
 @dataclass(frozen=True)

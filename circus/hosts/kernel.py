@@ -68,6 +68,8 @@ from circus.util.tasks import TaskSet
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "circus."
+#: The first kernel protocol whose ``make process`` takes ``stop_signal=``.
+STOP_SIGNAL_PROTOCOL = 3
 
 __all__ = [
     "KernelConnectionLost",
@@ -317,10 +319,18 @@ class KernelHost(ProcessHost):
 
     # -- processes --------------------------------------------------------------------------------
 
+    @property
+    def protocol(self) -> int:
+        """The kernel's protocol version (``version``: ``papa-kernel X protocol N``)."""
+        words = (self.kernel_version or "").split()
+        if len(words) >= 4 and words[2] == "protocol" and words[3].isdigit():
+            return int(words[3])
+        return 1  # papa 1.0.6 answers differently
+
     async def spawn(self, spec: SpawnSpec) -> ProcessInfo:
         """``make process``; SpawnError carries the kernel's reason (KernelConnectionLost if the
         kernel is gone). An identical spec for a running name returns the running process."""
-        line = encode_spawn(spec)
+        line = encode_spawn(spec, stop_signal=self.protocol >= STOP_SIGNAL_PROTOCOL)
         channel = await self._channel()
         stale = None
         if spec.name in self._reported_exits:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -135,8 +136,10 @@ def _finish(tokens: list[str], what: str, error: type[HostError] = SpawnError) -
     return " ".join(tokens)
 
 
-def _spawn_options(spec: SpawnSpec) -> list[str]:
+def _spawn_options(spec: SpawnSpec, stop_signal: bool) -> list[str]:
     options: list[str] = []
+    if stop_signal and spec.stop_signal != signal.SIGTERM:  # the kernel's default
+        options.append(f"stop_signal={int(spec.stop_signal)}")
     if spec.working_dir is not None:
         options.append("working_dir=" + escape_value(spec.working_dir, "working_dir"))
     if spec.uid is not None:
@@ -184,8 +187,9 @@ def _env_and_rlimit_options(spec: SpawnSpec) -> list[str]:
     return options
 
 
-def encode_spawn(spec: SpawnSpec) -> str:
-    """The ``make process`` line for ``spec`` (without the newline). Raises SpawnError."""
+def encode_spawn(spec: SpawnSpec, stop_signal: bool = False) -> str:
+    """The ``make process`` line for ``spec`` (without the newline). Raises SpawnError.
+    ``stop_signal``: the kernel takes ``stop_signal=`` (protocol 3 and later)."""
     check_name(spec.name, "process name", SpawnError)
     if not spec.argv:
         raise SpawnError(f"cannot spawn {spec.name}: empty argv")
@@ -198,7 +202,8 @@ def encode_spawn(spec: SpawnSpec) -> str:
         escape_arg(arg, f"argument {index} of {spec.name}") for index, arg in enumerate(spec.argv)
     ]
     return _finish(
-        ["make", "process", spec.name, *_spawn_options(spec), *args], "the last argument"
+        ["make", "process", spec.name, *_spawn_options(spec, stop_signal), *args],
+        "the last argument",
     )
 
 

@@ -12,7 +12,7 @@ from kernel_helpers import PROMPT, processes, wait_exited
 
 def test_greeting_and_version(client):
     assert client.greeting == b'Papa is home. Type "help" for commands.\n> '
-    assert re.fullmatch(r"papa-kernel \S+ protocol 2", client.cmd("version"))
+    assert re.fullmatch(r"papa-kernel \S+ protocol 3", client.cmd("version"))
     assert client.cmd("v") == client.cmd("VERSION")
 
 

@@ -5,6 +5,7 @@ NOTIFY_SOCKET (READY/STATUS/STOPPING/WATCHDOG, their order and timing), ``--grac
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -157,6 +158,28 @@ def test_graceful_stop_kills_what_ignores_sigterm_and_exits_2(kdir, spawned):
         proc.stop()
 
 
+def test_graceful_stop_sends_each_process_its_stop_signal(kdir):
+    proc = start_kernel(kdir, "--graceful-stop", "20")
+    try:
+        client = proc.client()
+        # ignores TERM, leaves on INT: only its own stop signal ends it before the grace
+        line = client.cmd("make process quits-on-int stop_signal=INT shell=1 "
+                          "trap\\ ''\\ TERM;\\ trap\\ 'exit\\ 0'\\ INT;\\ "
+                          "sleep\\ 60\\ &\\ wait")  # fmt: skip
+        pid = int(line.split("pid=")[1].split()[0])
+        assert "stop_signal" not in line  # listings keep their shape
+        assert 'Unknown signal "NOPE"' in client.error("make process x stop_signal=NOPE sleep 1")
+        support.wait_for(lambda: _group(pid) >= 2)
+        started = time.monotonic()
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        proc.stop()
+        with contextlib.suppress(ProcessLookupError, UnboundLocalError):
+            os.killpg(pid, signal.SIGKILL)  # sh's background sleep ignores SIGINT
+
+
 def test_force_and_graceful_stop_contradict(kdir):
     result = subprocess.run(kernel_argv(kdir, "--force", "--graceful-stop", "5"),
                             capture_output=True, text=True, timeout=30)  # fmt: skip
@@ -191,7 +214,7 @@ def test_socket_activation_control_and_named_sockets(kdir, spawned):
     """The kernel's endpoint and a web socket come from systemd-socket-activate; the kernel
     starts on the first connection, answers it, and a worker serves on the passed socket."""
     control = os.path.join(kdir, "k.sock")
-    port = support.free_port()
+    port = support.free_port()  # systemd-socket-activate refuses port 0
     argv = [ACTIVATE, "-l", control, "-l", f"127.0.0.1:{port}", "--fdname=control:web",
             *kernel_argv(kdir)]  # fmt: skip
     with support.subreaper():
@@ -213,8 +236,8 @@ def test_socket_activation_control_and_named_sockets(kdir, spawned):
             "c,_=s.accept();c.sendall(b'hi\\ from\\ '+sys.argv[1].encode());c.close() "
             "$(socket.circus.web.fileno)"
         )
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            assert conn.recv(100) == f"hi from {fileno}".encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            assert conn.recv(100) == f"hi from {fileno}".encode()  # 30 s: a loaded machine
         error = client.error("make socket circus.api systemd=api")
         assert 'systemd passed no socket named "api"' in error
         assert "cannot be combined" in client.error("make socket x systemd=web port=80")

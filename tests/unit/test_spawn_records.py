@@ -34,9 +34,14 @@ OTHER = {
 
 
 def test_every_spawn_field_but_the_name_is_covered():
-    fields = {f.name for f in dataclasses.fields(SpawnSpec)} - {"name"}
+    fields = {f.name for f in dataclasses.fields(SpawnSpec)} - {"name", "stop_signal"}
     assert set(OTHER) == fields
     assert set(sr.fingerprint(BASE)) == fields | {sr.SOCKET_SPECS}
+
+
+def test_a_changed_stop_signal_does_not_make_a_worker_outdated():
+    quits = dataclasses.replace(BASE, stop_signal=3)  # policy: the worker need not be replaced
+    assert sr.changed_fields(sr.fingerprint(BASE), sr.fingerprint(quits)) == []
 
 
 @pytest.mark.parametrize("field", sorted(OTHER))

@@ -171,3 +171,32 @@ def test_quit_stop_workers_leaves_a_kernel_circusd_did_not_start(circusd, worker
             kernel.kill()
             kernel.wait(timeout=10)
             kernel.stdout.close()
+
+
+def test_the_kernel_stops_workers_with_their_watchers_stop_signal(circusd, worker_cmd, tmp_path):
+    """systemctl stop papa-kernel: circusd is gone, the kernel sends each worker its watcher's
+    stop_signal (here INT to a worker that ignores TERM), so the stop is quick and clean."""
+    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} stubborn\nstop_signal = INT\n", start=False)
+    with support.subreaper():
+        argv = [sys.executable, "-m", "papa_kernel.cli", "--socket", d.papa]
+        kernel = subprocess.Popen(
+            [*argv, "--graceful-stop", "20", "--log-file", str(tmp_path / "kernel.log")],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            assert kernel.stdout.readline().startswith("papa-kernel ready")
+            d.start("--no-start-kernel")
+            pids = d.pids("w")
+            d.stop()  # circusd.service stops first; the worker stays
+            assert all(pid_alive(pid) for pid in pids)
+            started = time.monotonic()
+            kernel.send_signal(signal.SIGTERM)
+            assert kernel.wait(timeout=15) == 0  # not 2: nothing had to be killed
+            assert time.monotonic() - started < 5
+        finally:
+            if kernel.poll() is None:
+                kernel.kill()
+                kernel.wait(timeout=10)
+            kernel.stdout.close()
