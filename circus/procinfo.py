@@ -78,21 +78,57 @@ def get_info(
             info["age"] = NOT_AVAILABLE
     children: list[Any] = []
     if with_children:
-        try:
-            for child in proc.children():
-                try:
-                    children.append(get_info(child, interval, with_children=False))
-                except psutil.NoSuchProcess:
-                    continue
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
+        for child in children_pids(proc.pid):
+            try:
+                children.append(get_info(child, interval, with_children=False))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
     info["children"] = children
     return info
 
 
+def _proc_children(pid: int) -> list[int] | None:
+    """The direct children of ``pid`` from ``/proc/PID/task/*/children`` (Linux 3.5+ with
+    CONFIG_PROC_CHILDREN), which reads only that process; None where it is not available.
+
+    psutil's ``children()`` reads the parent of *every* process on the machine instead: with
+    2,500 processes that is ~0.4 s per call, and ``stats`` asks it for each worker (10 workers:
+    4 s, past the client's timeout)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return []  # gone
+    except OSError:
+        return None
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found.extend(int(word) for word in f.read().split())
+        except FileNotFoundError:
+            if os.path.exists(f"/proc/{pid}/task/{tid}"):
+                return None  # the kernel has no children files
+        except (OSError, ValueError):
+            return None
+    return found
+
+
 def children_pids(pid: int, recursive: bool = False) -> list[int]:
     """Pids of the children (or all descendants) of ``pid``; empty if it is gone."""
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=recursive)]
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return []
+    direct = _proc_children(pid)
+    if direct is None:
+        try:
+            return [child.pid for child in psutil.Process(pid).children(recursive=recursive)]
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return []
+    if not recursive:
+        return direct
+    result, queue, seen = [], list(direct), {pid}
+    while queue:
+        child = queue.pop(0)
+        if child in seen:
+            continue
+        seen.add(child)
+        result.append(child)
+        queue.extend(_proc_children(child) or [])
+    return result

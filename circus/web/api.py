@@ -9,6 +9,7 @@ from typing import Any
 
 from circus.web import validate as v
 from circus.web.base import ApiError, ApiHandler
+from circus.web.watchers import event_key
 
 SUPPORT_NAMES = ("circusd-stats", "circushttpd")
 
@@ -53,18 +54,30 @@ class ApiStatus(ApiHandler):
         )
 
 
-async def watcher_summary(handler: ApiHandler, name: str, status: dict[str, Any]) -> dict:
+async def pids_and_target(handler: ApiHandler, name: str) -> tuple[list[int], Any]:
+    """The live pids and the target count of a watcher (cached until its next event)."""
+    cache = handler.web.link.watchers
+    cached = cache.get(name)
+    if cached is not None:
+        return cached
+    fetched_at = time.monotonic()
     pids_reply, target = await asyncio.gather(
         handler.call("list", name=name), handler.call("get", name=name, keys=["numprocesses"])
     )
-    pids = _pids(pids_reply)
+    value = (_pids(pids_reply), target.get("options", {}).get("numprocesses"))
+    cache.put(name, value, fetched_at)
+    return value
+
+
+async def watcher_summary(handler: ApiHandler, name: str, status: dict[str, Any]) -> dict:
+    pids, target = await pids_and_target(handler, name)
     cpu, mem = handler.web.link.history.latest(name)
     return {
         "name": name,
         "status": status["statuses"].get(name, "unknown"),
-        "numprocesses": target.get("options", {}).get("numprocesses"),
+        "numprocesses": target,
         "processes": len(pids),
-        "pids": pids,
+        "pids": list(pids),
         "plugin": name.startswith("plugin:"),
         "support": is_support(name),
         "gave_up": (status.get("gave_up") or {}).get(name),
@@ -221,6 +234,7 @@ class ApiAction(ApiHandler):
             await self.call("signal", **props)
         elif action == "remove":
             await self.call("rm", name=name)
+        self.web.link.watchers.invalidate(event_key(name))  # its events may come after a reload
         self.reply(reply)
 
 

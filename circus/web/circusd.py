@@ -23,6 +23,7 @@ from circus.client import AsyncCircusClient
 from circus.errors import CallError
 from circus.events import AsyncEventSubscriber
 from circus.web.history import StatsHistory
+from circus.web.watchers import WatcherCache
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class CircusdLink:
         self.error: str | None = "not connected yet"
         self.since = time.time()
         self.history = history or StatsHistory()
+        self.watchers = WatcherCache()
         self.stats_endpoint: str | None = None
         self.last_stats: float | None = None
         self._listeners: set[Listener] = set()
@@ -117,6 +119,7 @@ class CircusdLink:
         self.connected = connected
         self.error = error
         self.since = time.time()
+        self.watchers.clear()  # events may have been missed meanwhile
         if connected:
             log.info("circusd at %s answers again", self.endpoint)
             self._woken.set()
@@ -205,6 +208,7 @@ class CircusdLink:
         if len(parts) < 3:
             return
         watcher, event = ".".join(parts[1:-1]), parts[-1]
+        self.watchers.invalidate(watcher)
         if event == "reap" and isinstance(payload, dict):
             self.history.forget_process(watcher, payload.get("process_pid"))
         elif event == "remove":

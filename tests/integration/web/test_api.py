@@ -113,3 +113,15 @@ def test_errors_are_json_never_a_traceback(httpd):
         assert resp.status == 404
         assert resp.error["code"] == "not_found"
         assert b"Traceback" not in resp.body
+
+
+def test_list_follows_changes_made_elsewhere_at_once(daemon, httpd):
+    """Changes made with circusctl show in the list (the per-watcher cache is dropped by
+    their events)."""
+    client = httpd.client()
+    assert client.get("/api/watchers").json()["watchers"][0]["numprocesses"] == 2
+    daemon.ok("incr", name="sleeper")
+    support.wait_for(
+        lambda: client.get("/api/watchers").json()["watchers"][0]["processes"] == 3, timeout=20
+    )
+    assert client.get("/api/watchers").json()["watchers"][0]["numprocesses"] == 3
