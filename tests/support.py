@@ -389,3 +389,20 @@ class NotifyListener:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def pid_namespace_unavailable() -> str | None:
+    """Why a test cannot start a process as PID 1 of a new PID namespace here (``unshare
+    --pid --fork --mount-proc``, as a container runtime does), or None if it can."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is not installed"
+    try:
+        probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
+                               capture_output=True, text=True, timeout=20)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare cannot run: {exc}"
+    if probe.returncode != 0:
+        return f"this machine does not allow a new PID namespace: {probe.stderr.strip()}"
+    return None

@@ -5,7 +5,6 @@ SIGTERM stops everything gracefully, and its exit status says how it ended."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,20 +17,7 @@ from kernel_helpers import Client, children_of
 pytestmark = pytest.mark.timeout(60)
 
 
-def _namespaces_unavailable() -> str | None:
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) is not installed"
-    try:
-        probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
-                               capture_output=True, text=True, timeout=20)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unshare cannot run: {exc}"
-    if probe.returncode != 0:
-        return f"this machine does not allow a new PID namespace: {probe.stderr.strip()}"
-    return None
-
-
-REASON = _namespaces_unavailable()
+REASON = support.pid_namespace_unavailable()
 if REASON:
     pytestmark = [pytestmark, pytest.mark.skip(reason=REASON)]  # type: ignore[assignment]
 

@@ -45,12 +45,13 @@ def kernel_argv(kdir: str, *extra: str) -> list[str]:
 
 @pytest.fixture
 def spawned():
-    """Popen'ed kernels (and their process groups) are killed at teardown."""
+    """Popen'ed kernels are killed at teardown, and (subreaper) whatever they left."""
     procs: list[subprocess.Popen] = []
-    yield procs
-    for proc in procs:
-        support.kill_pids([proc.pid])
-        proc.wait(timeout=10)
+    with support.subreaper():
+        yield procs
+        for proc in procs:
+            support.kill_pids([proc.pid])
+            proc.wait(timeout=10)
 
 
 def test_ready_status_stopping_in_order(kdir, listener, spawned):
@@ -217,38 +218,37 @@ def test_socket_activation_control_and_named_sockets(kdir, spawned):
     port = support.free_port()  # systemd-socket-activate refuses port 0
     argv = [ACTIVATE, "-l", control, "-l", f"127.0.0.1:{port}", "--fdname=control:web",
             *kernel_argv(kdir)]  # fmt: skip
-    with support.subreaper():
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True)  # fmt: skip
-        spawned.append(proc)
-        support.wait_for(lambda: os.path.exists(control), message="systemd-socket-activate")
-        started = time.monotonic()
-        client = Client(control)  # this connection starts the kernel
-        print(f"greeting {1000 * (time.monotonic() - started):.0f} ms after the first connect")
-        assert "systemd=web" not in client.cmd("list sockets")  # still in the pool
-        line = client.cmd("make socket circus.web systemd=web")
-        assert f"host=127.0.0.1 port={port} " in line and "systemd=web" in line
-        assert client.cmd("make socket circus.web systemd=web") == line  # idempotent
-        fileno = line.rsplit("fileno=", 1)[1]
-        client.cmd(
-            f"make process circus.web.1 env.PATH=/usr/bin:/bin {sys.executable} -c "
-            "import\\ socket,sys;s=socket.socket(fileno=int(sys.argv[1]));"
-            "c,_=s.accept();c.sendall(b'hi\\ from\\ '+sys.argv[1].encode());c.close() "
-            "$(socket.circus.web.fileno)"
-        )
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-            assert conn.recv(100) == f"hi from {fileno}".encode()  # 30 s: a loaded machine
-        error = client.error("make socket circus.api systemd=api")
-        assert 'systemd passed no socket named "api"' in error
-        assert "cannot be combined" in client.error("make socket x systemd=web port=80")
-        client.cmd("remove sockets circus.web")  # back to the pool, still listening
-        assert client.cmd("make socket again systemd=web").startswith("again ")
-        with open(f"/proc/{proc.pid}/cmdline", "rb") as f:  # exec'ed: LISTEN_PID is its pid
-            assert b"papa" in f.read()
-        support.wait_for(lambda: "running=False" in client.cmd("list processes"))
-        client.cmd("remove processes *")
-        client.cmd("remove sockets")
-        client.close()
-        proc.send_signal(signal.SIGTERM)  # nothing runs: the kernel exits
-        assert proc.wait(timeout=10) == 0
-        assert os.path.exists(control)  # systemd's file: the kernel leaves it in place
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    spawned.append(proc)
+    support.wait_for(lambda: os.path.exists(control), message="systemd-socket-activate")
+    started = time.monotonic()
+    client = Client(control)  # this connection starts the kernel
+    print(f"greeting {1000 * (time.monotonic() - started):.0f} ms after the first connect")
+    assert "systemd=web" not in client.cmd("list sockets")  # still in the pool
+    line = client.cmd("make socket circus.web systemd=web")
+    assert f"host=127.0.0.1 port={port} " in line and "systemd=web" in line
+    assert client.cmd("make socket circus.web systemd=web") == line  # idempotent
+    fileno = line.rsplit("fileno=", 1)[1]
+    client.cmd(
+        f"make process circus.web.1 env.PATH=/usr/bin:/bin {sys.executable} -c "
+        "import\\ socket,sys;s=socket.socket(fileno=int(sys.argv[1]));"
+        "c,_=s.accept();c.sendall(b'hi\\ from\\ '+sys.argv[1].encode());c.close() "
+        "$(socket.circus.web.fileno)"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        assert conn.recv(100) == f"hi from {fileno}".encode()  # 30 s: a loaded machine
+    error = client.error("make socket circus.api systemd=api")
+    assert 'systemd passed no socket named "api"' in error
+    assert "cannot be combined" in client.error("make socket x systemd=web port=80")
+    client.cmd("remove sockets circus.web")  # back to the pool, still listening
+    assert client.cmd("make socket again systemd=web").startswith("again ")
+    with open(f"/proc/{proc.pid}/cmdline", "rb") as f:  # exec'ed: LISTEN_PID is its pid
+        assert b"papa" in f.read()
+    support.wait_for(lambda: "running=False" in client.cmd("list processes"))
+    client.cmd("remove processes *")
+    client.cmd("remove sockets")
+    client.close()
+    proc.send_signal(signal.SIGTERM)  # nothing runs: the kernel exits
+    assert proc.wait(timeout=10) == 0
+    assert os.path.exists(control)  # systemd's file: the kernel leaves it in place

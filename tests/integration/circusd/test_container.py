@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,16 +22,6 @@ pytestmark = pytest.mark.timeout(90)
 
 DEPLOY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "deploy")
 EXAMPLES = os.path.join(DEPLOY, "..", "examples")
-
-
-def _namespaces_unavailable() -> str | None:
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) is not installed"
-    probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
-                           capture_output=True, text=True, timeout=20)  # fmt: skip
-    if probe.returncode != 0:
-        return f"this machine does not allow a new PID namespace: {probe.stderr.strip()}"
-    return None
 
 
 def dockerfile_command() -> list[str]:
@@ -54,7 +43,7 @@ def get(port: int) -> str:
 
 
 def test_dockerfile_command_as_pid1_serves_and_stops_gracefully(circusd):
-    reason = _namespaces_unavailable()
+    reason = support.pid_namespace_unavailable()
     if reason:
         pytest.skip(reason)
     port = support.free_port()

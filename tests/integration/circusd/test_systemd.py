@@ -7,12 +7,14 @@ papa-kernel`` (circusd first, then the kernel stops every worker and exits 0).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 import support
@@ -144,59 +146,53 @@ def test_systemd_socket_needs_the_kernel(circusd, worker_cmd, tmp_path):
     assert "port cannot be set with systemd = true" in result.stdout + result.stderr
 
 
+@contextlib.contextmanager
+def kernel_unit(papa: str, log: str, grace: float) -> Iterator[subprocess.Popen]:
+    """papa-kernel as papa-kernel.service runs it (``--graceful-stop``), in the foreground;
+    every process it leaves is killed (the caller's subreaper reaps them)."""
+    argv = [sys.executable, "-m", "papa_kernel.cli", "--socket", papa]
+    kernel = subprocess.Popen(
+        [*argv, "--graceful-stop", str(grace), "--log-file", log],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert kernel.stdout.readline().startswith("papa-kernel ready")
+        yield kernel
+    finally:
+        if kernel.poll() is None:
+            kernel.kill()
+        kernel.wait(timeout=10)
+        kernel.stdout.close()
+
+
 def test_quit_stop_workers_leaves_a_kernel_circusd_did_not_start(circusd, worker_cmd, tmp_path):
     """Under systemd (or --init) the kernel is not circusd's to end: quit --stop-workers stops
     the workers, and the kernel stays up for the next circusd (no exit-if-idle)."""
     d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n", start=False)
-    with support.subreaper():
-        argv = [sys.executable, "-m", "papa_kernel.cli", "--socket", d.papa]
-        kernel = subprocess.Popen(
-            [*argv, "--graceful-stop", "5", "--log-file", str(tmp_path / "kernel.log")],
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            assert kernel.stdout.readline().startswith("papa-kernel ready")
-            d.start("--no-start-kernel")
-            pids = d.pids("w")
-            d.ok("quit", stop_workers=True)
-            assert d.proc.wait(timeout=30) == 0
-            assert not any(pid_alive(pid) for pid in pids)
-            # circusd has exited: an exit-if-idle it sent was answered before, the kernel
-            # would be leaving now
-            with pytest.raises(subprocess.TimeoutExpired):
-                kernel.wait(timeout=0.5)
-        finally:
-            kernel.kill()
-            kernel.wait(timeout=10)
-            kernel.stdout.close()
+    with support.subreaper(), kernel_unit(d.papa, str(tmp_path / "kernel.log"), 5) as kernel:
+        d.start("--no-start-kernel")
+        pids = d.pids("w")
+        d.ok("quit", stop_workers=True)
+        assert d.proc.wait(timeout=30) == 0
+        assert not any(pid_alive(pid) for pid in pids)
+        # circusd has exited: an exit-if-idle it sent was answered before, the kernel would
+        # be leaving now
+        with pytest.raises(subprocess.TimeoutExpired):
+            kernel.wait(timeout=0.5)
 
 
 def test_the_kernel_stops_workers_with_their_watchers_stop_signal(circusd, worker_cmd, tmp_path):
     """systemctl stop papa-kernel: circusd is gone, the kernel sends each worker its watcher's
     stop_signal (here INT to a worker that ignores TERM), so the stop is quick and clean."""
     d = circusd(f"[watcher:w]\ncmd = {worker_cmd} stubborn\nstop_signal = INT\n", start=False)
-    with support.subreaper():
-        argv = [sys.executable, "-m", "papa_kernel.cli", "--socket", d.papa]
-        kernel = subprocess.Popen(
-            [*argv, "--graceful-stop", "20", "--log-file", str(tmp_path / "kernel.log")],
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            assert kernel.stdout.readline().startswith("papa-kernel ready")
-            d.start("--no-start-kernel")
-            pids = d.pids("w")
-            d.stop()  # circusd.service stops first; the worker stays
-            assert all(pid_alive(pid) for pid in pids)
-            started = time.monotonic()
-            kernel.send_signal(signal.SIGTERM)
-            assert kernel.wait(timeout=15) == 0  # not 2: nothing had to be killed
-            assert time.monotonic() - started < 5
-        finally:
-            if kernel.poll() is None:
-                kernel.kill()
-                kernel.wait(timeout=10)
-            kernel.stdout.close()
+    with support.subreaper(), kernel_unit(d.papa, str(tmp_path / "kernel.log"), 20) as kernel:
+        d.start("--no-start-kernel")
+        pids = d.pids("w")
+        d.stop()  # circusd.service stops first; the worker stays
+        assert all(pid_alive(pid) for pid in pids)
+        started = time.monotonic()
+        kernel.send_signal(signal.SIGTERM)
+        assert kernel.wait(timeout=15) == 0  # not 2: nothing had to be killed
+        assert time.monotonic() - started < 5
