@@ -14,10 +14,10 @@ Two figures (docs/benchmarks.md, "The web console"):
           one core.
 
 The workers are ``/usr/bin/sleep`` (1000 Python workers would take gigabytes). circusd-stats
-runs when this checkout has it (``statsd = True``), so the stats stream is part of the load.
-The machine is shared: the load average at the start and the end is printed beside the
-figures. No original to compare with: circus-web 0.19 is not installed here (it needs
-Python 2-era dependencies), so the figures are absolute.
+runs beside circusd when this checkout has it (tests/web/console.py starts it), so the stats
+stream is part of the load. The machine is shared: the load average at the start and the end
+is printed beside the figures. No original to compare with: circus-web 0.19 is not installed
+here (it needs Python 2-era dependencies), so the figures are absolute.
 
 Everything started (circusd, the kernel, 1000 workers, circushttpd, chromium) is ended before
 the script exits: it is a child subreaper and kills and reaps whatever is left.
@@ -41,7 +41,7 @@ sys.path[:0] = [str(REPO / "tests" / "web"), str(REPO / "tests")]
 import psutil  # noqa: E402
 import support  # noqa: E402
 from browser import launched  # noqa: E402
-from console import Console  # noqa: E402
+from console import Console, has_stats  # noqa: E402
 
 SLEEP = "/usr/bin/sleep"
 RENDER_GOAL_MS = 300
@@ -57,14 +57,6 @@ def config(watchers: int, per_watcher: int) -> str:
         """
         for i in range(watchers)
     )
-
-
-def stats_extra() -> str:
-    try:
-        import circus.stats  # noqa: F401
-    except ImportError:
-        return ""
-    return "statsd = True\n"
 
 
 def raise_nofile() -> None:
@@ -151,7 +143,7 @@ def main() -> int:
     load_before = os.getloadavg()
     with support.subreaper(), tempfile.TemporaryDirectory(prefix="circus-bench-web-") as tmp:
         console = Console(
-            os.path.join(tmp, "console"), config(watchers, per_watcher), stats_extra()
+            os.path.join(tmp, "console"), config(watchers, per_watcher), stats=has_stats()
         )
         try:
             console.start()
@@ -167,9 +159,7 @@ def main() -> int:
     load_after = os.getloadavg()
     median = statistics.median(renders)
     worst = max(renders)
-    stats = (
-        "with circusd-stats" if stats_extra() else "without circusd-stats (not in this checkout)"
-    )
+    stats = "with circusd-stats" if has_stats() else "without circusd-stats (not in this checkout)"
     print(f"## The web console: {watchers} watchers / {total} processes, {stats}\n")
     print("| figure | value | goal |")
     print("|---|---|---|")

@@ -23,7 +23,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # console.py, browser.py; support.
 
 import support  # noqa: E402
 from browser import TIMEOUT_MS, launched  # noqa: E402
-from console import Console  # noqa: E402
+from console import Console, has_stats  # noqa: E402
 
 DEMO = HERE / "demo_worker.py"
 
@@ -58,15 +58,6 @@ def demo_config(port: int) -> str:
         numprocesses = 1
         autostart = false
     """
-
-
-def stats_extra() -> str:
-    """``statsd = True`` when this checkout has circusd-stats (the charts need it)."""
-    try:
-        import circus.stats  # noqa: F401
-    except ImportError:
-        return ""
-    return "statsd = True\n"
 
 
 def shoot(console: Console, out: Path, settle: float) -> list[Path]:
@@ -139,7 +130,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with support.subreaper(), tempfile.TemporaryDirectory(prefix="circus-shots-") as tmp:
         console = Console(
-            os.path.join(tmp, "console"), demo_config(support.free_port()), stats_extra()
+            os.path.join(tmp, "console"), demo_config(support.free_port()), stats=has_stats()
         )
         try:
             console.start()

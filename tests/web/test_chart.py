@@ -121,7 +121,26 @@ def test_chart_forgets_samples_older_than_its_window(page):
         }"""
     )
     assert count["points"] == 2
-    assert count["scale"] == "5% · last 1 min"
+    assert count["scale"] == "5% · last 60 s"
+
+
+def test_a_young_chart_spans_since_its_first_sample(page):
+    """Ten minutes of data fill a 5-minute window; 30 s of data fill the first half of the
+    shortest span (60 s) instead of a sliver at the right edge."""
+    xs = page.evaluate(
+        """async () => {
+            const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+            svg.setAttribute('width', '300'); svg.setAttribute('height', '20');
+            document.body.appendChild(svg);
+            const c = new chart.Chart(svg);
+            const now = Date.now() / 1000;
+            c.load([[now - 30, 1, 1], [now, 2, 2]]);
+            await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+            const pts = svg.querySelector('polyline').getAttribute('points').split(' ');
+            return pts.map((p) => Number(p.split(',')[0]));
+        }"""
+    )
+    assert 140 <= xs[0] <= 160 and 295 <= xs[1] <= 300
 
 
 def test_empty_chart_says_no_data(page):

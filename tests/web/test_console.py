@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 import support
 from browser import TIMEOUT_MS, launched
-from console import WORKER, Console
+from console import WORKER, Console, has_stats
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,7 +35,7 @@ CONFIG = f"""
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
     with support.subreaper():
-        console = Console(tmp_path_factory.mktemp("console"), CONFIG)
+        console = Console(tmp_path_factory.mktemp("console"), CONFIG, stats=has_stats())
         try:
             console.start()
             yield console
@@ -202,6 +202,38 @@ def test_the_list_follows_changes_made_elsewhere(console, page):
     ex(row(page, "talker").locator(".count")).to_have_text("2")
     console.circusd.ok("decr", name="talker")
     ex(row(page, "talker").locator(".count")).to_have_text("1")
+
+
+# --- charts -------------------------------------------------------------------------------------
+
+
+def points(page, selector: str) -> str:
+    return page.locator(selector).first.get_attribute("points") or ""
+
+
+def test_charts_move_with_the_stats_stream(console, page):
+    """circusd-stats' figures reach the page over the WebSocket: the watcher's memory line
+    gains points and keeps changing, and the figures show in the row."""
+    if not has_stats():
+        pytest.skip("circusd-stats is not in this checkout: no figures to chart")
+    line = 'tr[data-watcher="sleepy"] svg.chart polyline.line.series-mem'
+    support.wait_for(lambda: len(points(page, line).split()) >= 2, timeout=20, message="2 points")
+    first = points(page, line)
+    support.wait_for(lambda: points(page, line) != first, timeout=20, message="the line moves")
+    expect()(row(page, "sleepy").locator("td.mem")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    expect()(page.locator("#stats-card")).to_contain_text("streaming")
+
+
+def test_watcher_page_charts_each_process(console, context):
+    if not has_stats():
+        pytest.skip("circusd-stats is not in this checkout: no figures to chart")
+    page = console.login(context, "/watchers/sleepy")
+    page.wait_for_selector("body[data-ready=true]")
+    for pid in console.circusd.pids("sleepy"):
+        line = f'tr[data-pid="{pid}"] svg.chart polyline.line.series-mem'
+        support.wait_for(lambda line=line: len(points(page, line).split()) >= 2, timeout=20)
+    big = "#watcher-chart polyline.line.series-mem"
+    support.wait_for(lambda: len(points(page, big).split()) >= 2, timeout=20)
 
 
 # --- the watcher page -----------------------------------------------------------------------------

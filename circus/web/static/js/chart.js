@@ -5,6 +5,9 @@
 // stats messages costs one redraw per chart.
 
 const NS = "http://www.w3.org/2000/svg";
+/** The shortest span shown (s): a young chart spans since its first sample, not a whole
+ * window in which the data would be a sliver at the right edge. */
+const MIN_SPAN = 60;
 
 /** Default series: CPU and memory, both in percent. */
 export const CPU_MEM = [
@@ -116,8 +119,11 @@ export class Chart {
 
   draw() {
     const now = Date.now() / 1000;
-    const start = now - this.window;
-    while (this.points.length > 1 && this.points[1][0] < start) this.points.shift();
+    while (this.points.length > 1 && this.points[1][0] < now - this.window) this.points.shift();
+    const first = this.points.length ? this.points[0][0] : now;
+    const span = Math.min(this.window, Math.max(MIN_SPAN, now - first));
+    const start = now - span;
+    this.span = span;
     const visible = this.points.filter((p) => p[0] >= start - 5);
     this.svg.classList.toggle("has-data", visible.length > 0);
     let top = 0;
@@ -125,7 +131,7 @@ export class Chart {
     const ceiling = niceCeiling(top * 1.1);
     const pad = this.axes ? 2 : 1;
     const h = this.height - 2 * pad;
-    const x = (t) => (((t - start) / this.window) * this.width).toFixed(1);
+    const x = (t) => (Math.max(0, (t - start) / span) * this.width).toFixed(1);
     const y = (v) => (pad + h - ((v || 0) / ceiling) * h).toFixed(1);
     this.series.forEach((s, i) => {
       const coords = visible.map((p) => `${x(p[0])},${y(p[i + 1])}`);
@@ -153,7 +159,7 @@ export class Chart {
       const gy = (pad + h - fraction * h).toFixed(1);
       el("line", { x1: 0, x2: this.width, y1: gy, y2: gy }, this.grid);
     }
-    const minutes = Math.round(this.window / 60);
-    this.scaleLabel.textContent = `${ceiling}% · last ${minutes} min`;
+    const shown = this.span >= 120 ? `${Math.round(this.span / 60)} min` : `${Math.round(this.span)} s`;
+    this.scaleLabel.textContent = `${ceiling}% · last ${shown}`;
   }
 }
