@@ -30,6 +30,7 @@ class EventSocket(tornado.websocket.WebSocketHandler):
 
     def initialize(self) -> None:
         self.stats = False
+        self.stats_watcher: str | None = None  # narrows the stats feed (see _wants_stats)
         self.output: str | None = None
         self.pending = 0
         self.session: Any = None
@@ -81,7 +82,7 @@ class EventSocket(tornado.websocket.WebSocketHandler):
 
     def on_feed(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
-        if kind == "stats" and not self.stats:
+        if kind == "stats" and not self._wants_stats(message):
             return
         self.send(message)
 
@@ -129,6 +130,13 @@ class EventSocket(tornado.websocket.WebSocketHandler):
     def _subscribe(self, message: dict[str, Any]) -> None:
         if "stats" in message:
             self.stats = bool(message["stats"])
+        if "stats_watcher" in message:
+            scope = message["stats_watcher"]
+            if scope is not None and (not isinstance(scope, str) or len(scope) > 128):
+                problem = "stats_watcher: expected a watcher name, * or null"
+                self.send({"type": "error", "message": problem})
+                return
+            self.stats_watcher = scope
         if "output" in message:
             watcher = message["output"]
             if watcher is not None and (not isinstance(watcher, str) or len(watcher) > 128):
@@ -136,6 +144,20 @@ class EventSocket(tornado.websocket.WebSocketHandler):
                 return
             self.output = watcher
             self.web.tails.subscribe(self, watcher)
+
+    def _wants_stats(self, point: dict[str, Any]) -> bool:
+        """Whether this browser asked for this stats point: none without ``stats``; with
+        ``stats_watcher`` ``*`` only the watchers' sums (the home page), with a name only that
+        watcher's points (its page), else all. A large circusd sends a point per process per
+        second: a browser that needs a few must not be sent (and cost) them all."""
+        if not self.stats:
+            return False
+        scope = self.stats_watcher
+        if scope is None:
+            return True
+        if scope == "*":
+            return point.get("pid") is None
+        return point.get("watcher") == scope
 
     def end(self) -> None:
         """The session ended (logout): close."""

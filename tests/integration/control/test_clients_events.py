@@ -192,6 +192,54 @@ def test_async_subscriber(tcp_server):
     assert event is not None and event[0] == "watcher.sleeper.spawn"
 
 
+def test_async_subscriber_iterates_a_burst_in_order(tmp_path):
+    """Many queued messages (a stats feed) all come, in order, through ``async for``, which
+    takes the queued ones in batches; the loop keeps turning between batches."""
+    import zmq.asyncio
+
+    endpoint = f"ipc://{tmp_path}/burst.sock"
+    count = 1000
+
+    async def scenario():
+        context = zmq.asyncio.Context()
+        pub = context.socket(zmq.PUB)
+        pub.linger = 0
+        pub.sndhwm = 0
+        pub.bind(endpoint)
+        subscriber = AsyncEventSubscriber(endpoint, ["stat."], context=context)
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        tick_task = asyncio.create_task(ticker())
+        try:
+            while await subscriber.next_event(timeout=0.05) is None:  # the subscription joins
+                await pub.send_multipart([b"stat.probe", b"{}"])
+            for i in range(count):
+                await pub.send_multipart([f"stat.w.{i}".encode(), b'{"i": %d}' % i])
+            await pub.send_multipart([b"stat.end", b"{}"])
+            seen = []
+            async for topic, payload in subscriber:
+                if topic == "stat.end":
+                    break
+                if topic.startswith("stat.w."):
+                    seen.append(payload["i"])
+            return seen, ticks
+        finally:
+            tick_task.cancel()
+            subscriber.close()
+            pub.close()
+            context.term()
+
+    seen, ticks = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert seen == list(range(count))
+    assert ticks > 0
+
+
 # --- CURVE ---------------------------------------------------------------------------------------
 
 

@@ -217,7 +217,7 @@ live.on("stats", (msg) => {
   row.cpu.textContent = percent(msg.cpu);
   row.mem.textContent = percent(msg.mem);
 });
-live.subscribe({ stats: true, output: null });
+live.subscribe({ stats: true, stats_watcher: "*", output: null }); // the sums are enough
 live.start();
 refresh().then(loadHistory);
 refreshStatus();

@@ -13,7 +13,7 @@ const MAX_DELAY = 10000;
 export class Live {
   constructor() {
     this.listeners = new Map();
-    this.subscription = { stats: false, output: null };
+    this.subscription = { stats: false, stats_watcher: null, output: null };
     this.delay = MIN_DELAY;
     this.socket = null;
     this.circusdUp = null; // unknown until the first hello

@@ -199,7 +199,7 @@ live.on("stats", (msg) => {
   row.chart.push(msg.time, [msg.cpu, msg.mem]);
   row.cells.cpu.textContent = percent(msg.cpu);
 });
-live.subscribe({ stats: true, output: null });
+live.subscribe({ stats: true, stats_watcher: NAME, output: null });
 live.start();
 refresh().then(loadHistory);
 setInterval(() => {
