@@ -37,6 +37,7 @@ def get_arbiter(watchers: Iterable[Mapping[str, Any]] = (), **options: Any) -> A
     """
     from circus.arbiter import Arbiter
     from circus.config import config_from_dict
+    from circus.control import control_channel
 
     def local_by_default(item: Mapping[str, Any]) -> dict[str, Any]:
         return {"use_papa": False, **item}
@@ -49,4 +50,4 @@ def get_arbiter(watchers: Iterable[Mapping[str, Any]] = (), **options: Any) -> A
     data: dict[str, Any] = {"watchers": [local_by_default(w) for w in watchers], **options}
     if sockets is not None:
         data["sockets"] = sockets
-    return Arbiter(config_from_dict(data))
+    return Arbiter(config_from_dict(data), control=control_channel)

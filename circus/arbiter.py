@@ -30,21 +30,29 @@ import fnmatch
 import logging
 import os
 import re
+import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from circus import procinfo, spawn_records
+from circus.config import watcher_from_options
+from circus.config.names import check_watcher
 from circus.errors import AlreadyExistError, ConfigError, MessageError
+from circus.events import EventPublisher
 from circus.hosts.base import ProcessHost
 from circus.hosts.names import parse_process_name
 from circus.hostset import KERNEL_PREFIX, HostSet
+from circus.kernel_view import kernel_view as describe_kernel
 from circus.process import Process
 from circus.registry import ProcessRegistry
+from circus.reloader import converge, read_config
 from circus.spawning import SpawnContext, socket_spec
+from circus.util.endpoints import parse_endpoint
 from circus.util.tasks import TaskSet
 from circus.watcher import Watcher
 from circus.watcher_context import WatcherContext
+from papa_kernel.paths import unix_socket_served
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +61,33 @@ log = logging.getLogger(__name__)
 QUIT_GRACE = 2.0
 
 
-class Arbiter:
-    """Runs a configuration. See the module docstring for the start-up order."""
+class ControlChannel(Protocol):
+    """The control channel the arbiter binds last in :meth:`Arbiter.astart` and closes on quit
+    (:class:`circus.control.controller.Controller`; the arbiter does not import it: circusd,
+    :func:`circus.get_arbiter` and the test harness hand it over, see
+    :func:`circus.control.control_channel`)."""
 
-    def __init__(self, config: Any, config_path: str | None = None, cwd: str | None = None):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+#: Makes the control channel of an arbiter.
+ControlFactory = Callable[["Arbiter"], ControlChannel]
+
+
+class Arbiter:
+    """Runs a configuration. See the module docstring for the start-up order. ``control``
+    makes its control channel (none without it: a library program that does not want one)."""
+
+    def __init__(
+        self,
+        config: Any,
+        config_path: str | None = None,
+        cwd: str | None = None,
+        *,
+        control: ControlFactory | None = None,
+    ):
         self.default_cwd = cwd or os.getcwd()
         self.config = config  # sets the spawn context too
         self.config_path = config_path
@@ -91,7 +122,8 @@ class Arbiter:
         self._stopped = asyncio.Event()
         self._global_lock = asyncio.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.controller = None
+        self._control = control
+        self.controller: ControlChannel | None = None
         self.publisher = None
         #: told "ready" (started; after each reload), "reloading" and "stopping": circusd's
         #: systemd notifications (circus.util.systemd)
@@ -210,9 +242,7 @@ class Arbiter:
 
     async def kernel_view(self) -> dict[str, Any]:
         """What papa-kernel holds (the ``kernel`` command; :mod:`circus.kernel_view`)."""
-        from circus.kernel_view import kernel_view
-
-        return await kernel_view(self.hosts.kernel, self.settings.papa_endpoint)
+        return await describe_kernel(self.hosts.kernel, self.settings.papa_endpoint)
 
     def kernel_recovering(self, host: ProcessHost) -> bool:
         """True if ``host`` is the kernel and it was lost and is not recovered yet."""
@@ -251,9 +281,6 @@ class Arbiter:
         options: Mapping[str, Any] | None = None,
         start: bool = False,
     ) -> Watcher:
-        from circus.config import watcher_from_options
-        from circus.config.names import check_watcher
-
         if str(name).lower() in self._watchers:
             raise AlreadyExistError(f"{name!r} already exist")
         wconf = watcher_from_options(name, cmd, args, dict(options or {}), self.config)
@@ -313,13 +340,9 @@ class Arbiter:
         """Read the configuration file again now: one that cannot be used raises (ConfigError
         listing every problem, MessageError without a file) and nothing changes. Returns the
         convergence to it, which cannot be refused."""
-        from circus.reloader import read_config
-
         return self._converge_to(read_config(self))
 
     async def _converge_to(self, new: Any) -> dict[str, list[str]]:
-        from circus.reloader import converge
-
         async with self._global_lock:
             self.on_lifecycle("reloading")
             try:
@@ -340,9 +363,6 @@ class Arbiter:
 
     def _refuse_if_endpoint_served(self) -> None:
         """Binding an ipc endpoint silently steals it from a running circusd: refuse instead."""
-        from circus.util.endpoints import parse_endpoint
-        from papa_kernel.paths import unix_socket_served
-
         endpoint = parse_endpoint(self.endpoint)
         if endpoint.scheme == "ipc" and unix_socket_served(endpoint.path or ""):
             raise ConfigError(f"another circusd is already serving {self.endpoint}")
@@ -382,8 +402,6 @@ class Arbiter:
 
     async def _stop_orphans(self) -> None:
         """Processes of watchers that are no longer configured: stop and forget them."""
-        import signal
-
         for host, name in self._orphans:
             log.info("stopping %s: its watcher is no longer configured", name)
             with contextlib.suppress(Exception):
@@ -392,8 +410,6 @@ class Arbiter:
 
     async def astart(self) -> None:
         """Start everything (see module docstring); returns once watchers are started."""
-        from circus.events import EventPublisher
-
         self.loop = asyncio.get_running_loop()
         self._refuse_if_endpoint_served()
         if self.config.uses_kernel:
@@ -415,11 +431,10 @@ class Arbiter:
             watcher.report_outdated()
         await self._stop_orphans()
         # Bound last: a command sent during start-up waits (queued by ZeroMQ) instead of
-        # seeing half-started watchers. (Imported here too: the workers start sooner.)
-        from circus.control.controller import Controller
-
-        self.controller = Controller(self, self.endpoint, self.settings)
-        await self.controller.start()
+        # seeing half-started watchers.
+        if self._control is not None:
+            self.controller = self._control(self)
+            await self.controller.start()
         self._warn_unsupported()
         log.info("circusd %d ready: %d watchers", self.pid, len(self._watchers))
         self.on_lifecycle("ready")

@@ -24,9 +24,9 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from circus.control import boundedjson, security
 from circus.control.defaults import default_endpoint
 from circus.errors import CallError
+from circus.wire import boundedjson, security
 
 DEFAULT_TIMEOUT = 5.0  # seconds, as the original
 

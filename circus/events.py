@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import zmq
 import zmq.asyncio
 
-from circus.control import boundedjson, security
+from circus.wire import boundedjson, security
 
 log = logging.getLogger(__name__)
 

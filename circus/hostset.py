@@ -41,6 +41,11 @@ from typing import Any
 from circus import orphans
 from circus.errors import ConfigError
 from circus.hosts.base import EventHandler, ProcessHost, SocketInfo, SocketSpec
+from circus.hosts.kernel import KernelHost, ensure_kernel
+from circus.hosts.kernel_fds import pass_sockets
+from circus.hosts.local import LocalHost
+from circus.util.endpoints import kernel_socket_path
+from circus.util.private_dirs import require_private_parent
 from circus.worker_record import RecordedWorker, WorkerRecord, load_record, record_path
 
 log = logging.getLogger(__name__)
@@ -119,11 +124,7 @@ class HostSet:
 
     async def _create(self, use_papa: bool) -> ProcessHost:
         if not use_papa:
-            from circus.hosts.local import LocalHost
-
             return LocalHost()
-        from circus.hosts.kernel import KernelHost, ensure_kernel
-
         launcher, self.kernel_launcher = self.kernel_launcher, None
         self.started_kernel = await ensure_kernel(
             self.papa_endpoint, launcher=launcher, start=self.start_kernel
@@ -132,9 +133,6 @@ class HostSet:
 
     def take_instance_lock(self) -> None:
         """One circusd per kernel: a second one would fight over the same workers."""
-        from circus.util.endpoints import kernel_socket_path
-        from circus.util.private_dirs import require_private_parent
-
         path = kernel_socket_path(self.papa_endpoint) + ".circusd.lock"
         require_private_parent(path, f"the lock of papa_endpoint {self.papa_endpoint}")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -175,8 +173,6 @@ class HostSet:
 
     async def _hold_kernel_sockets(self) -> None:
         """Keep a duplicate of every kernel socket not held yet (see the module docstring)."""
-        from circus.hosts.kernel_fds import pass_sockets
-
         kernel: Any = self.kernel
         held = self._held
         names = [i.name for h, i in self.sockets.values() if h is kernel and i.name not in held]
@@ -210,8 +206,6 @@ class HostSet:
     # --- the worker record and orphans ---------------------------------------------------------
 
     def _record_path(self) -> str:
-        from circus.util.endpoints import kernel_socket_path
-
         return record_path(kernel_socket_path(self.papa_endpoint))
 
     async def end_orphans(self, kernel_dead: bool = False) -> None:
@@ -251,8 +245,6 @@ class HostSet:
         self._recovering = asyncio.get_running_loop().create_task(self._recover_kernel())
 
     async def _recover_kernel(self) -> None:
-        from circus.hosts.kernel import ensure_kernel
-
         host: Any = self._hosts[True]
         delay = 0.1
         try:

@@ -20,13 +20,13 @@ running, so that restart costs no downtime).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import Protocol
 
-from circus.config import CircusConfig, diff, load_config
+from circus.config import CircusConfig, WatcherConfig, diff, load_config
 from circus.errors import MessageError
-
-if TYPE_CHECKING:
-    from circus.arbiter import Arbiter
+from circus.hostset import HostSet
+from circus.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,22 @@ log = logging.getLogger(__name__)
 LIVE_SETTINGS = frozenset({"warmup_delay", "check_delay", "loglevel", "debug_gc", "max_processes"})
 
 
-def read_config(arbiter: Arbiter) -> CircusConfig:
+class Reloadable(Protocol):
+    """What ``reloadconfig`` needs of the arbiter (kept here, so this module does not import
+    the arbiter that calls it)."""
+
+    config_path: str | None
+    config: CircusConfig
+    hosts: HostSet
+
+    def get_watcher(self, name: str) -> Watcher: ...
+
+    async def create_watcher(self, wconf: WatcherConfig) -> Watcher: ...
+
+    def rm_watcher(self, name: str, nostop: bool = False) -> Awaitable[None]: ...
+
+
+def read_config(arbiter: Reloadable) -> CircusConfig:
     """The configuration file as it is now, checked as at start-up (dotted names imported).
     Raises ConfigError listing every problem, or MessageError without a file: ``reloadconfig``
     refuses it in its reply and nothing changes."""
@@ -43,7 +58,7 @@ def read_config(arbiter: Arbiter) -> CircusConfig:
     return load_config(arbiter.config_path)
 
 
-async def converge(arbiter: Arbiter, new: CircusConfig) -> dict[str, list[str]]:
+async def converge(arbiter: Reloadable, new: CircusConfig) -> dict[str, list[str]]:
     """Apply the difference between the running configuration and ``new`` (see the module
     docstring for the order); returns what was added, removed, changed or needs a restart."""
     old = arbiter.config

@@ -195,9 +195,15 @@ def main(argv: list[str] | None = None) -> int:
             pidfile.create(os.getpid())
         launcher = _launch_kernel_early(config) if args.start_kernel else None
         from circus.arbiter import Arbiter  # heavy imports overlap the kernel's start-up
+        from circus.control import control_channel
         from circus.util.systemd import CircusdNotifier
 
-        arbiter = Arbiter(config, config_path=os.path.abspath(args.config), cwd=cwd)
+        arbiter = Arbiter(
+            config,
+            config_path=os.path.abspath(args.config),
+            cwd=cwd,
+            control=control_channel,
+        )
         arbiter.kernel_launcher = launcher
         arbiter.hosts.start_kernel = args.start_kernel
         arbiter.reload_outdated = args.reload_outdated

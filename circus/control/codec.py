@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from circus.control import boundedjson
 from circus.errors import (
     BadResultError,
     CircusError,
@@ -34,6 +33,7 @@ from circus.errors import (
     InvalidJSONError,
     MessageError,
 )
+from circus.wire import boundedjson
 
 CAST = "cast"  # msg_type of a fire-and-forget request: no reply at all
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # a bigger request is refused with an error reply

@@ -29,7 +29,6 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from circus.control import security
 from circus.control.api import ArbiterAPI
 from circus.control.codec import (
     Request,
@@ -42,6 +41,7 @@ from circus.control.codec import (
 )
 from circus.control.commands import Command, get_commands
 from circus.errors import CircusError, MessageError, UnknownCommandError
+from circus.wire import security
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from circus.arbiter import Arbiter
 from circus.config import config_from_dict
+from circus.control import control_channel
 from circus.testing.fakehost import FakeHost
 
 
@@ -46,7 +47,7 @@ def arbiter_on(
     go to a RecordingPublisher (``arbiter.publisher``; ``astart`` replaces it by the real one)."""
     if isinstance(config, Mapping):
         config = config_from_dict(dict(config))
-    arbiter = Arbiter(config, config_path=config_path)
+    arbiter = Arbiter(config, config_path=config_path, control=control_channel)
     arbiter.hosts._hosts.update({True: host, False: host})  # instead of the kernel and local host
     if record:
         arbiter.publisher = RecordingPublisher()

@@ -83,8 +83,13 @@ def test_check_watcher_for_add_and_set(runtime_dir):
 
 @pytest.mark.parametrize(
     ("path", "found"),
-    [("os.getcwd", "getcwd"), ("os:getcwd", "getcwd"), ("os.path:join", "join"),
-     (" os.path.join ", "join"), ("collections:OrderedDict.fromkeys", "fromkeys")],
+    [
+        ("os.getcwd", "getcwd"),
+        ("os:getcwd", "getcwd"),
+        ("os.path:join", "join"),
+        (" os.path.join ", "join"),
+        ("collections:OrderedDict.fromkeys", "fromkeys"),
+    ],
 )
 def test_import_dotted_forms(path, found):
     from circus.util.dotted import import_callable
@@ -94,9 +99,14 @@ def test_import_dotted_forms(path, found):
 
 @pytest.mark.parametrize(
     ("path", "reason"),
-    [("nodots", "is not a dotted name"), ("os.", "is not a dotted name"),
-     (":x", "is not a dotted name"), ("os.nothere", "has no attribute 'nothere'"),
-     ("os.sep", "is not callable"), ("nomodule.f", "No module named 'nomodule'")],
+    [
+        ("nodots", "is not a dotted name"),
+        ("os.", "is not a dotted name"),
+        (":x", "is not a dotted name"),
+        ("os.nothere", "has no attribute 'nothere'"),
+        ("os.sep", "is not callable"),
+        ("nomodule.f", "No module named 'nomodule'"),
+    ],
 )
 def test_import_dotted_refusals(path, reason):
     from circus.util.dotted import import_callable

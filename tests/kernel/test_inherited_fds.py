@@ -16,8 +16,12 @@ def test_fds_inherited_from_the_launcher_do_not_leak_into_workers(kdir):
     os.set_inheritable(leaked_w, True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "papa_kernel.cli", "--socket", path],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-        pass_fds=(leaked_w,))
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        pass_fds=(leaked_w,),
+    )
     os.close(leaked_w)
     kernel = kernel_helpers.KernelProcess(proc=proc, path=path, tcp=None)
     try:
@@ -44,8 +48,12 @@ def test_sealing_inherited_fds_is_logged_at_debug_only(kdir, tmp_path, level, lo
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "papa_kernel.cli", "--socket", path, "--log-level", level],
-            stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
-            pass_fds=(leaked_w,))
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+            pass_fds=(leaked_w,),
+        )
     os.close(leaked_w)
     kernel = kernel_helpers.KernelProcess(proc=proc, path=path, tcp=None)
     try:

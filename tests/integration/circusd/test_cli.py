@@ -15,8 +15,9 @@ CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
 
 
 def run(*args, cwd=None, timeout=30):
-    return subprocess.run([*CIRCUSD, *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout)
+    return subprocess.run(
+        [*CIRCUSD, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
 
 
 def test_version():
@@ -47,16 +48,20 @@ def test_invalid_config_exits_1_without_starting_anything(tmp_path):
     assert "cmd" in result.stderr and "bad.ini" in result.stderr
 
 
-def test_unimportable_names_refuse_the_start_before_anything_is_launched(tmp_path, runtime_dir,
-                                                                        worker_cmd):
+def test_unimportable_names_refuse_the_start_before_anything_is_launched(
+    tmp_path, runtime_dir, worker_cmd
+):
     """circusd imports every hook and stream class before it launches the kernel or a worker,
     and reports every failure at once, at file:line [section] key (issue 8, item 3)."""
-    d = support.Circusd(tmp_path / "d", f"""
+    d = support.Circusd(
+        tmp_path / "d",
+        f"""
         [watcher:a]
         cmd = {worker_cmd} sleep
         hooks.after_start = nomodule.nofunc
         stdout_stream.class = nomodule.Stream
-    """)
+    """,
+    )
     try:
         result = run(d.config_path, cwd=d.workdir)
         assert result.returncode == 1, result
@@ -75,21 +80,33 @@ def test_missing_config_file(tmp_path):
 
 
 def test_daemon_pidfile_and_log_file(tmp_path, runtime_dir, worker_cmd):
-    d = support.Circusd(tmp_path / "d", f"""
+    d = support.Circusd(
+        tmp_path / "d",
+        f"""
         [watcher:w]
         cmd = {worker_cmd} sleep
-    """)
+    """,
+    )
     pidfile, logfile = tmp_path / "circusd.pid", tmp_path / "circusd.log"
     try:
-        result = run(d.config_path, "--daemon", "--pidfile", str(pidfile), "--log-output",
-                     str(logfile), cwd=d.workdir)
+        result = run(
+            d.config_path,
+            "--daemon",
+            "--pidfile",
+            str(pidfile),
+            "--log-output",
+            str(logfile),
+            cwd=d.workdir,
+        )
         assert result.returncode == 0  # the launcher returns at once
-        pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(),
-                           message="pid file"))
+        pid = int(
+            wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), message="pid file")
+        )
         assert pid_alive(pid)
         assert os.getsid(pid) != os.getsid(0)  # detached into its own session
-        wait_for(lambda: len(d.try_call("list", name="w").get("pids", [])) == 1,
-                 message="daemon serving")
+        wait_for(
+            lambda: len(d.try_call("list", name="w").get("pids", [])) == 1, message="daemon serving"
+        )
         wait_for(lambda: "ready" in logfile.read_text(), message="log file written")
         second = run(d.config_path, "--pidfile", str(pidfile), cwd=d.workdir)
         assert second.returncode != 0
@@ -106,21 +123,35 @@ def test_daemon_pidfile_and_log_file(tmp_path, runtime_dir, worker_cmd):
 def test_logger_config_json(tmp_path, runtime_dir, worker_cmd):
     logfile = tmp_path / "custom.log"
     config = tmp_path / "logging.json"
-    config.write_text(json.dumps({
-        "version": 1,
-        "formatters": {"f": {"format": "CUSTOM %(levelname)s %(message)s"}},
-        "handlers": {"h": {"class": "logging.FileHandler", "filename": str(logfile),
-                           "formatter": "f"}},
-        "root": {"level": "INFO", "handlers": ["h"]},
-    }))
-    d = support.Circusd(tmp_path / "d", f"""
+    config.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "formatters": {"f": {"format": "CUSTOM %(levelname)s %(message)s"}},
+                "handlers": {
+                    "h": {
+                        "class": "logging.FileHandler",
+                        "filename": str(logfile),
+                        "formatter": "f",
+                    }
+                },
+                "root": {"level": "INFO", "handlers": ["h"]},
+            }
+        )
+    )
+    d = support.Circusd(
+        tmp_path / "d",
+        f"""
         [watcher:w]
         cmd = {worker_cmd} sleep
-    """)
+    """,
+    )
     try:
         d.start("--logger-config", str(config))
-        wait_for(lambda: logfile.exists() and "CUSTOM INFO" in logfile.read_text(),
-                 message="custom log format")
+        wait_for(
+            lambda: logfile.exists() and "CUSTOM INFO" in logfile.read_text(),
+            message="custom log format",
+        )
     finally:
         d.cleanup()
 
@@ -165,22 +196,37 @@ def test_private_instances_by_runtime_dir(tmp_path, worker_cmd):
     try:
         for name in ("one", "two"):
             env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / name)}
-            proc = subprocess.Popen([*CIRCUSD, str(config)], env=env, start_new_session=True,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [*CIRCUSD, str(config)],
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             started.append((proc, env, str(tmp_path / name / "circus" / "papa.sock")))
         for proc, env, _papa in started:
+
             def status(env=env):
                 result = subprocess.run(
-                    [sys.executable, "-m", "circus.cli.circusctl", "status"], env=env,
-                    capture_output=True, text=True, timeout=20)
+                    [sys.executable, "-m", "circus.cli.circusctl", "status"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=20,
+                )
                 return result.returncode == 0 and "w: active" in result.stdout
+
             wait_for(status, timeout=20, message="both instances answer")
             assert proc.poll() is None
     finally:
         for proc, env, papa in started:
             with contextlib.suppress(subprocess.SubprocessError):
-                subprocess.run([sys.executable, "-m", "circus.cli.circusctl", "quit",
-                                "--stop-workers"], env=env, capture_output=True, timeout=20)
+                subprocess.run(
+                    [sys.executable, "-m", "circus.cli.circusctl", "quit", "--stop-workers"],
+                    env=env,
+                    capture_output=True,
+                    timeout=20,
+                )
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=20)
             if proc.poll() is None:

@@ -108,8 +108,10 @@ def test_launched_kernel_logs_beside_circusd_log_file(circusd, worker_cmd, tmp_p
     """At circusd's default level (info) the kernel logs warnings and errors only."""
     logs = tmp_path / "logs"
     logs.mkdir()
-    d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n",
-                args=("--log-output", str(logs / "circusd.log"), "--log-level", "info"))
+    d = circusd(
+        f"[watcher:w]\ncmd = {worker_cmd} sleep\n",
+        args=("--log-output", str(logs / "circusd.log"), "--log-level", "info"),
+    )
     kernel_log = logs / "papa-kernel.log"
     assert kernel_log.exists() and "ready" not in kernel_log.read_text()
     assert not os.path.exists(d.papa + ".log")

@@ -178,8 +178,9 @@ def test_stop_leaves_no_orphans_in_the_process_group(circusd, use_papa, tmp_path
         use_papa = {use_papa}
         graceful_timeout = 5
     """)
-    child = int(wait_for(lambda: marker.exists() and marker.read_text().strip(),
-                         message="child started"))
+    child = int(
+        wait_for(lambda: marker.exists() and marker.read_text().strip(), message="child started")
+    )
     assert pid_alive(child)
     d.ok("stop", name="sh", waiting=True)
     wait_for(lambda: not pid_alive(child), message="orphaned sleep killed")
@@ -240,8 +241,11 @@ def test_workers_killed_quickly_from_outside_are_always_respawned(circusd, worke
     [pid] = d.pids("w")
     for _ in range(4):
         os.kill(pid, signal.SIGKILL)
-        [pid] = wait_for(lambda old=pid: (now := d.pids("w")) and now != [old] and now,
-                         timeout=5, message="respawned at once")
+        [pid] = wait_for(
+            lambda old=pid: (now := d.pids("w")) and now != [old] and now,
+            timeout=5,
+            message="respawned at once",
+        )
     assert d.ok("status", name="w")["status"] == "active"
 
 
@@ -256,6 +260,9 @@ def test_exits_during_start_are_respawned_after_it(circusd, tmp_path):
         warmup_delay = 0.5
         max_retry = -1
     """)
-    wait_for(lambda: marks.exists() and len(marks.read_text().split()) >= 2, timeout=20,
-             message="wid 1 spawned again after the start")
+    wait_for(
+        lambda: marks.exists() and len(marks.read_text().split()) >= 2,
+        timeout=20,
+        message="wid 1 spawned again after the start",
+    )
     assert d.ok("status", name="brief")["status"] == "active"

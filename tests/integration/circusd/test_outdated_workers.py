@@ -233,13 +233,17 @@ def test_records_follow_the_workers_and_go_with_them(circusd, worker_cmd):
     pids = d.pids("w")
     assert sorted(by_wid().values()) == sorted(pids) and set(by_wid()) == {1, 2, 3}
     d.ok("decr", name="w", waiting=True)
-    wait_for(lambda: len(by_wid()) == 2 and sorted(by_wid().values()) == sorted(d.pids("w")),
-             message="the record of the stopped worker deleted")
+    wait_for(
+        lambda: len(by_wid()) == 2 and sorted(by_wid().values()) == sorted(d.pids("w")),
+        message="the record of the stopped worker deleted",
+    )
     victim = d.pids("w")[0]
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: len(d.pids("w")) == 2 and victim not in d.pids("w"), message="respawned")
-    wait_for(lambda: sorted(by_wid().values()) == sorted(d.pids("w")),
-             message="the respawned worker's record")
+    wait_for(
+        lambda: sorted(by_wid().values()) == sorted(d.pids("w")),
+        message="the respawned worker's record",
+    )
     d.ok("stop", name="w", waiting=True)
     wait_for(lambda: kernel_records(d) == {}, message="no record left")
 

@@ -30,8 +30,7 @@ def state(pid: int) -> str:
         return f.read().rsplit(") ", 1)[1][0]
 
 
-def test_hooks_run_in_order_and_refusal_aborts_start(circusd, worker_cmd, tmp_path,
-                                                      monkeypatch):
+def test_hooks_run_in_order_and_refusal_aborts_start(circusd, worker_cmd, tmp_path, monkeypatch):
     log = tmp_path / "hooks.log"
     monkeypatch.setenv("HOOK_LOG", str(log))
     monkeypatch.setenv("PYTHONPATH", HERE)
@@ -62,8 +61,12 @@ def test_hooks_run_in_order_and_refusal_aborts_start(circusd, worker_cmd, tmp_pa
     d.ok("stop", name="ok", waiting=True)
     lines = read(log).splitlines()
     ok_lines = [line for line in lines if " ok" in line]
-    assert ok_lines[:4] == ["before_start ok", "before_spawn ok", f"after_spawn ok {pid}",
-                            "after_start ok"]
+    assert ok_lines[:4] == [
+        "before_start ok",
+        "before_spawn ok",
+        f"after_spawn ok {pid}",
+        "after_start ok",
+    ]
     assert ok_lines.index("before_stop ok") < ok_lines.index("after_stop ok")
     assert ok_lines.index(f"before_reap ok {pid}") < ok_lines.index(f"after_reap ok {pid}")
     assert "refused before_start refused" in lines
@@ -75,8 +78,10 @@ def test_signal_routing(circusd, worker_cmd, tmp_path):
         cmd = {worker_cmd} spawn-child
     """)
     [pid] = d.pids("fam")
-    out = wait_for(lambda: [ln for ln in d.log().splitlines() if ln.startswith(f"parent {pid}")],
-                   message="child started")
+    out = wait_for(
+        lambda: [ln for ln in d.log().splitlines() if ln.startswith(f"parent {pid}")],
+        message="child started",
+    )
     child = int(out[0].split()[3])
     d.ok("signal", name="fam", signum="STOP", children=True)
     wait_for(lambda: state(child) == "T", message="child stopped")
@@ -96,8 +101,10 @@ def test_stop_children_kills_descendants(circusd, worker_cmd):
         graceful_timeout = 5
     """)
     [pid] = d.pids("fam")
-    out = wait_for(lambda: [ln for ln in d.log().splitlines() if ln.startswith(f"parent {pid}")],
-                   message="child started")
+    out = wait_for(
+        lambda: [ln for ln in d.log().splitlines() if ln.startswith(f"parent {pid}")],
+        message="child started",
+    )
     child = int(out[0].split()[3])
     d.ok("stop", name="fam", waiting=True)
     wait_for(lambda: not pid_alive(child) and not pid_alive(pid), message="family stopped")
@@ -113,8 +120,11 @@ def test_max_age_recycles_processes(circusd, worker_cmd):
         graceful_timeout = 5
     """)
     first = set(d.pids("old"))
-    wait_for(lambda: not (first & set(d.pids("old"))) and len(d.pids("old")) == 2,
-             timeout=20, message="all processes recycled")
+    wait_for(
+        lambda: not (first & set(d.pids("old"))) and len(d.pids("old")) == 2,
+        timeout=20,
+        message="all processes recycled",
+    )
 
 
 def test_on_demand_starts_on_first_connection(circusd, worker_cmd):
@@ -202,8 +212,7 @@ def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
         [watcher:removed]
         cmd = {worker_cmd} sleep
     """)
-    same, count, changed, removed = (d.pids(n) for n in ("same", "count", "cmdchange",
-                                                          "removed"))
+    same, count, changed, removed = (d.pids(n) for n in ("same", "count", "cmdchange", "removed"))
     d.write_config(f"""
         [watcher:same]
         cmd = {worker_cmd} sleep
@@ -271,8 +280,13 @@ def test_events_for_add_set_and_rm(circusd, worker_cmd):
             topics.append(topic)
             if topic == "watcher.dyn.remove":
                 break
-    for expected in ("watcher.dyn.add", "watcher.dyn.spawn", "watcher.dyn.start",
-                     "watcher.dyn.updated", "watcher.dyn.remove"):
+    for expected in (
+        "watcher.dyn.add",
+        "watcher.dyn.spawn",
+        "watcher.dyn.start",
+        "watcher.dyn.updated",
+        "watcher.dyn.remove",
+    ):
         assert expected in topics
 
 
@@ -290,10 +304,13 @@ def test_output_and_exit_of_instant_processes_are_not_lost(circusd, tmp_path, us
         stdout_stream.class = FileStream
         stdout_stream.filename = {out}
     """)
-    wait_for(lambda: d.ok("status", name="blink")["status"] == "stopped",
-             message="every exit noticed")
-    lines = wait_for(lambda: len(read(out).splitlines()) >= 30 and read(out).splitlines(),
-                     message="every line written")
+    wait_for(
+        lambda: d.ok("status", name="blink")["status"] == "stopped", message="every exit noticed"
+    )
+    lines = wait_for(
+        lambda: len(read(out).splitlines()) >= 30 and read(out).splitlines(),
+        message="every line written",
+    )
     # wids of processes that already exited are reused, so lines may repeat: count them
     assert len(lines) == 30 and all(line.startswith("hi-") for line in lines)
 
@@ -316,8 +333,9 @@ def test_every_line_of_a_burst_before_an_instant_exit_arrives(circusd, tmp_path,
         stdout_stream.class = FileStream
         stdout_stream.filename = {out}
     """)
-    wait_for(lambda: d.ok("status", name="burst")["status"] == "stopped",
-             message="every exit noticed")
+    wait_for(
+        lambda: d.ok("status", name="burst")["status"] == "stopped", message="every exit noticed"
+    )
 
     def by_pid() -> dict[str, list[int]]:
         lines: dict[str, list[int]] = {}
@@ -328,9 +346,11 @@ def test_every_line_of_a_burst_before_an_instant_exit_arrives(circusd, tmp_path,
 
     # (32 "pids" were seen under load: they were lines cut mid-pid by a block-buffered seq and
     # interleaved, not retried starts: the log had 30 exits; stdbuf -oL above prevents that)
-    wait_for(lambda: len(by_pid()) >= procs and all(len(n) >= lines_each
-                                                    for n in by_pid().values()),
-             timeout=30, message="every line of every process written")
+    wait_for(
+        lambda: len(by_pid()) >= procs and all(len(n) >= lines_each for n in by_pid().values()),
+        timeout=30,
+        message="every line of every process written",
+    )
     for pid, numbers in by_pid().items():
         assert numbers == list(range(1, lines_each + 1)), f"process {pid} lost lines"
 
@@ -372,8 +392,10 @@ def test_respawn_false_never_replaces_an_exited_process(circusd, tmp_path, use_p
         stdout_stream.class = FileStream
         stdout_stream.filename = {out}
     """)
-    wait_for(lambda: len(d.pids("mixed")) == 3 and len(read(out).splitlines()) >= 6,
-             message="three quick exits, three sleepers")
+    wait_for(
+        lambda: len(d.pids("mixed")) == 3 and len(read(out).splitlines()) >= 6,
+        message="three quick exits, three sleepers",
+    )
     # the quick exits are failed starts: a top-up would come after the back-off (0.1 s,
     # doubling), so look for one for longer than three back-offs
     time.sleep(1.5)

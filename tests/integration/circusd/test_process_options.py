@@ -24,13 +24,16 @@ PROBE = (
 
 def probe(tmp_path, name, options, use_papa, python=sys.executable):
     out = tmp_path / f"{name}.json"
-    body = f"""
+    body = (
+        f"""
         [watcher:{name}]
         cmd = {python} -c "{PROBE}"
         use_papa = {use_papa}
         stdout_stream.class = FileStream
         stdout_stream.filename = {out}
-    """ + options
+    """
+        + options
+    )
     return body, out
 
 
@@ -49,7 +52,10 @@ def test_environment_and_working_dir(circusd, tmp_path, use_papa, monkeypatch):
     monkeypatch.setenv("FROM_CIRCUSD", "inherited")
     workdir = tmp_path / "wd"
     workdir.mkdir()
-    body, out = probe(tmp_path, "p", f"""
+    body, out = probe(
+        tmp_path,
+        "p",
+        f"""
         copy_env = true
         working_dir = {workdir}
         args = --wid=$(circus.wid) --name=$(circus.name)
@@ -57,7 +63,9 @@ def test_environment_and_working_dir(circusd, tmp_path, use_papa, monkeypatch):
         [env:p]
         GREETING = hello $FROM_CIRCUSD
         EMPTY =
-    """, use_papa)
+    """,
+        use_papa,
+    )
     circusd(body)
     data = wait_for(lambda: read_json(out), message="probe output")
     assert data["env"]["FROM_CIRCUSD"] == "inherited"
@@ -82,11 +90,16 @@ def test_copy_path_and_virtualenv(circusd, tmp_path, use_papa):
     venv = tmp_path / "venv"
     site = venv / "lib" / "python3.11" / "site-packages"
     site.mkdir(parents=True)
-    body, out = probe(tmp_path, "p", f"""
+    body, out = probe(
+        tmp_path,
+        "p",
+        f"""
         copy_env = true
         copy_path = true
         virtualenv = {venv}
-    """, use_papa)
+    """,
+        use_papa,
+    )
     circusd(body)
     data = wait_for(lambda: read_json(out), message="probe output")
     assert str(site) in data["path"]
@@ -95,17 +108,25 @@ def test_copy_path_and_virtualenv(circusd, tmp_path, use_papa):
     assert any("circus" in p or "site-packages" in p for p in data["env"]["PYTHONPATH"].split(":"))
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
-                    reason="needs root to change user, and a python 'nobody' can run")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
+    reason="needs root to change user, and a python 'nobody' can run",
+)
 @pytest.mark.parametrize("use_papa", ["true", "false"])
 def test_uid_gid_umask_rlimit(circusd, tmp_path, use_papa):
     nobody = pwd.getpwnam("nobody")
     tmp_path.chmod(0o755)
-    body, out = probe(tmp_path, "p", """
+    body, out = probe(
+        tmp_path,
+        "p",
+        """
         uid = nobody
         working_dir = /tmp
         rlimit_nofile = 123
-    """, use_papa, python="/usr/bin/python3")
+    """,
+        use_papa,
+        python="/usr/bin/python3",
+    )
     d = circusd(body, circus_extra="umask = 027\n")
     data = wait_for(lambda: read_json(out), message="probe output")
     assert data["uid"] == nobody.pw_uid

@@ -46,8 +46,11 @@ def test_kill9_circusd_under_load_loses_nothing(circusd, worker_cmd, tmp_path):
     assert all(pid_alive(p) for p in pids)
     assert set(load.pids) == set(pids)
     # every request printed one line; every line reaches the stream exactly once
-    lines = wait_for(lambda: (len(served_lines(out)) >= load.ok) and served_lines(out),
-                     timeout=20, message="all lines in the stream")
+    lines = wait_for(
+        lambda: (len(served_lines(out)) >= load.ok) and served_lines(out),
+        timeout=20,
+        message="all lines in the stream",
+    )
     assert len(lines) == load.ok
     assert len(set(lines)) == len(lines)
     for pid in pids:
@@ -136,8 +139,11 @@ def test_circusd_recovers_from_a_killed_kernel(circusd, worker_cmd):
     pids = d.pids("w")
     kernel = d.kernel_pid()
     os.kill(kernel, signal.SIGKILL)
-    new = wait_for(lambda: (len(d.pids("w")) == 2 and not set(d.pids("w")) & set(pids)
-                            and d.pids("w")), timeout=30, message="respawned in a new kernel")
+    new = wait_for(
+        lambda: len(d.pids("w")) == 2 and not set(d.pids("w")) & set(pids) and d.pids("w"),
+        timeout=30,
+        message="respawned in a new kernel",
+    )
     assert d.kernel_pid() != kernel
     assert all(pid_alive(p) for p in new)
     wait_for(lambda: not any(pid_alive(p) for p in pids), message="orphans of the old kernel")

@@ -73,26 +73,37 @@ def extension(tmp_path, monkeypatch):
 def circusctl(endpoint, *args, stdin=None, env=None):
     return subprocess.run(
         [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", endpoint, *args],
-        capture_output=True, text=True, timeout=30, input=stdin, env=env)
+        capture_output=True,
+        text=True,
+        timeout=30,
+        input=stdin,
+        env=env,
+    )
 
 
 def check_config(path):
     return subprocess.run(
         [sys.executable, "-m", "circus.cli.circusd", "--check-config", str(path)],
-        capture_output=True, text=True, timeout=30)
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def test_a_command_written_as_the_manual_shows_is_callable_from_circusctl(
     circusd, worker_cmd, extension
 ):
-    d = circusd(f"""
+    d = circusd(
+        f"""
         [watcher:api]
         cmd = {worker_cmd} sleep
         [watcher:apiworker]
         cmd = {worker_cmd} sleep
         [watcher:web]
         cmd = {worker_cmd} sleep
-    """, circus_extra="commands = mycommands\n")
+    """,
+        circus_extra="commands = mycommands\n",
+    )
     result = circusctl(d.endpoint, "countwatchers", "apis", "--prefix", "api")
     assert (result.returncode, result.stdout, result.stderr) == (0, "APIS: 2 of 3\n", "")
     assert circusctl(d.endpoint, "countwatchers", "all").stdout == "ALL: 3 of 3\n"
@@ -129,13 +140,15 @@ def test_check_config_imports_the_command_modules(tmp_path, extension):
     assert result.returncode == 1
     expected = "bad.ini:2 [circus] commands: command module: cannot import module 'nomodule'"
     assert expected in result.stderr
-    (extension / "clash.py").write_text(textwrap.dedent('''
+    (extension / "clash.py").write_text(
+        textwrap.dedent('''
         from circus.commands.base import Command
 
         class NumWatchers(Command):
             """The manual's example as is: its name is a built-in's"""
             name = "numwatchers"
-    '''))
+    ''')
+    )
     bad.write_text("[circus]\ncommands = clash\n")
     result = check_config(bad)
     assert result.returncode == 1

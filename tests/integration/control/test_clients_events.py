@@ -349,7 +349,7 @@ def test_remote_tcp_without_curve_is_refused(tmp_path, runtime_dir):
 def test_half_curve_settings_are_a_config_error(tmp_path):
     from types import SimpleNamespace
 
-    from circus.control.security import CurveServer
+    from circus.wire.security import CurveServer
 
     with pytest.raises(ConfigError, match="must be given together"):
         CurveServer.from_settings(SimpleNamespace(curve_secret_key="x", curve_public_keys=None))

@@ -15,8 +15,10 @@ SLEEP = f"{sys.executable} -c 'import time; time.sleep(3600)'"
 
 
 def endpoints(tmp_path) -> dict:
-    return {"controller": f"ipc://{tmp_path}/ctl.sock",
-            "pubsub_endpoint": f"ipc://{tmp_path}/pub.sock"}
+    return {
+        "controller": f"ipc://{tmp_path}/ctl.sock",
+        "pubsub_endpoint": f"ipc://{tmp_path}/pub.sock",
+    }
 
 
 def test_blocking_start_and_stop_from_another_thread(tmp_path):
@@ -33,8 +35,9 @@ def test_blocking_start_and_stop_from_another_thread(tmp_path):
 
 def test_await_start_inside_an_application_loop(tmp_path):
     async def main():
-        arbiter = get_arbiter([{"name": "app", "cmd": SLEEP, "numprocesses": 2}],
-                              **endpoints(tmp_path))
+        arbiter = get_arbiter(
+            [{"name": "app", "cmd": SLEEP, "numprocesses": 2}], **endpoints(tmp_path)
+        )
         await arbiter.start()
         client = AsyncCircusClient(endpoint=f"ipc://{tmp_path}/ctl.sock")
         try:

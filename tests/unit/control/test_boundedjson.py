@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from circus.client import _decode_reply
-from circus.control import boundedjson
 from circus.events import decode_event
+from circus.wire import boundedjson
 
 pytestmark = pytest.mark.timeout(60)
 
