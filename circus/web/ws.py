@@ -8,6 +8,7 @@ others: each socket has a bounded queue of pending frames and is closed when it 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import urllib.parse
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 MAX_INCOMING = 4096
 #: Frames written but not yet flushed to a browser before it counts as stuck and is closed.
 MAX_PENDING = 1000
+#: With ``stats_batch``, a socket's stats points go out together at most this often (s), and
+#: at once when this many are waiting: a frame per point costs the server more than the point.
+STATS_FLUSH = 0.5
+MAX_BATCH = 2000
 
 
 class EventSocket(tornado.websocket.WebSocketHandler):
@@ -31,6 +36,9 @@ class EventSocket(tornado.websocket.WebSocketHandler):
     def initialize(self) -> None:
         self.stats = False
         self.stats_watcher: str | None = None  # narrows the stats feed (see _wants_stats)
+        self.stats_batch = False
+        self._batch: list[dict[str, Any]] = []
+        self._flush: asyncio.TimerHandle | None = None
         self.output: str | None = None
         self.pending = 0
         self.session: Any = None
@@ -76,15 +84,36 @@ class EventSocket(tornado.websocket.WebSocketHandler):
         )
 
     def on_close(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
         self.web.link.remove_listener(self.on_feed)
         self.web.sockets.discard(self)
         self.web.tails.unsubscribe(self)
 
     def on_feed(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
-        if kind == "stats" and not self._wants_stats(message):
-            return
+        if kind == "stats":
+            if not self._wants_stats(message):
+                return
+            if self.stats_batch:
+                self._add_to_batch(message)
+                return
         self.send(message)
+
+    def _add_to_batch(self, point: dict[str, Any]) -> None:
+        self._batch.append({k: v for k, v in point.items() if k != "type"})
+        if len(self._batch) >= MAX_BATCH:
+            self._send_batch()
+        elif self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(STATS_FLUSH, self._send_batch)
+
+    def _send_batch(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        points, self._batch = self._batch, []
+        if points:
+            self.send({"type": "stats_batch", "points": points})
 
     def send(self, message: dict[str, Any]) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():
@@ -137,6 +166,10 @@ class EventSocket(tornado.websocket.WebSocketHandler):
                 self.send({"type": "error", "message": problem})
                 return
             self.stats_watcher = scope
+        if "stats_batch" in message:
+            self.stats_batch = bool(message["stats_batch"])
+            if not self.stats_batch:
+                self._send_batch()
         if "output" in message:
             watcher = message["output"]
             if watcher is not None and (not isinstance(watcher, str) or len(watcher) > 128):

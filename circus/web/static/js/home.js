@@ -219,7 +219,10 @@ live.on("stats", (msg) => {
 });
 live.subscribe({ stats: true, stats_watcher: "*", output: null }); // the sums are enough
 live.start();
-refresh().then(loadHistory);
-refreshStatus();
+// The list first (what the page is for), then the cards and the charts' history.
+refresh().then(() => {
+  refreshStatus();
+  loadHistory();
+});
 setInterval(refreshStatus, 10000);
 setInterval(() => rows.forEach((row) => row.chart.draw()), 5000); // slide the time window

@@ -13,7 +13,8 @@ const MAX_DELAY = 10000;
 export class Live {
   constructor() {
     this.listeners = new Map();
-    this.subscription = { stats: false, stats_watcher: null, output: null };
+    // stats_batch: the server sends the stats points together (fewer frames for both sides)
+    this.subscription = { stats: false, stats_watcher: null, stats_batch: true, output: null };
     this.delay = MIN_DELAY;
     this.socket = null;
     this.circusdUp = null; // unknown until the first hello
@@ -70,6 +71,10 @@ export class Live {
     }
     if (message.type === "hello" || message.type === "circusd") {
       this.setState(true, Boolean(message.connected), message.error);
+    }
+    if (message.type === "stats_batch") {
+      for (const point of message.points || []) this.emit("stats", { type: "stats", ...point });
+      return;
     }
     this.emit(message.type, message);
   }
