@@ -75,6 +75,11 @@ class Process:
         # learned of the process: at its spawn (age 0), or when adopted (its age then).
         self._seen_at = asyncio.get_running_loop().time()
         self._age_when_seen = max(0.0, time.time() - started) if adopted else 0.0
+        # psutil handles kept between stats calls: cpu_percent() measures since the previous
+        # call on the same handle (a new handle each time always reads 0.0). Made at the
+        # first stats call, not at spawn.
+        self._ps: psutil.Process | None = None
+        self._ps_children: dict[int, psutil.Process] = {}
 
     def __repr__(self) -> str:
         return f"<Process {self.name} pid={self.pid} {self.state.value}>"
@@ -157,7 +162,9 @@ class Process:
         if not self.alive:
             return procinfo.DEAD_PROCESS
         try:
-            info = procinfo.get_info(self.pid)
+            if self._ps is None:
+                self._ps = psutil.Process(self.pid)
+            info = procinfo.get_info(self._ps, known_children=self._ps_children)
         except psutil.NoSuchProcess:
             return procinfo.DEAD_PROCESS
         info["age"] = self.age()

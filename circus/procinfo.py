@@ -41,9 +41,17 @@ def _cpu_time(proc: psutil.Process) -> str:
 
 
 def get_info(
-    pid_or_process: int | psutil.Process, interval: float = 0.0, with_children: bool = True
+    pid_or_process: int | psutil.Process,
+    interval: float = 0.0,
+    with_children: bool = True,
+    known_children: dict[int, psutil.Process] | None = None,
 ) -> dict[str, Any]:
-    """Return the info dict of a process, or raise psutil.NoSuchProcess."""
+    """Return the info dict of a process, or raise psutil.NoSuchProcess.
+
+    ``cpu`` is the CPU % since the previous call on the same ``psutil.Process`` (with
+    ``interval`` 0): pass the same handle each time, and the same ``known_children`` dict
+    (pid -> handle, updated in place), to get figures of the last period rather than 0.0.
+    """
     proc = (
         pid_or_process
         if isinstance(pid_or_process, psutil.Process)
@@ -78,11 +86,18 @@ def get_info(
             info["age"] = NOT_AVAILABLE
     children: list[Any] = []
     if with_children:
-        for child in children_pids(proc.pid):
+        current = children_pids(proc.pid)
+        handles = known_children if known_children is not None else {}
+        for pid in current:
             try:
-                children.append(get_info(child, interval, with_children=False))
+                known = handles.get(pid)
+                if known is None or not known.is_running():  # pid reused: a new handle
+                    handles[pid] = known = psutil.Process(pid)
+                children.append(get_info(known, interval, with_children=False))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+        for pid in [pid for pid in handles if pid not in current]:
+            del handles[pid]
     info["children"] = children
     return info
 

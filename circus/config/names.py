@@ -21,14 +21,6 @@ from circus.config.problems import NOWHERE, Origin, Problems
 from circus.config.stream_options import builtin_class_name
 from circus.util.dotted import import_callable, import_module
 
-#: Modules of the original's built-in plugins that are not built yet: a ``use`` naming one is a
-#: warning, not an error (its watcher logs the import error and gives up). Remove an entry when
-#: its module lands.
-PLANNED_PLUGINS = (
-    "circus.plugins.redis_observer.",
-    "circus.plugins.resource_watcher.",
-    "circus.plugins.prometheus.",
-)
 STREAM_FIELDS = ("stdout_stream", "stderr_stream")
 
 
@@ -67,17 +59,11 @@ def check_watcher_names(
 
 
 def check_plugin_use(use: str, section: str, problems: Problems, origin: Origin = NOWHERE) -> None:
-    """``[plugin:NAME] use`` must import (a plugin of the original not built yet: a warning)."""
+    """``[plugin:NAME] use`` must import (an optional library a built-in needs included)."""
     try:
         import_callable(use)
     except ValueError as exc:
-        message = f"plugin class {use!r}: {exc}"
-        if use.startswith(PLANNED_PLUGINS):
-            problems.warn(
-                f"{message} (the original's plugins are not built yet)", origin, section, "use"
-            )
-        else:
-            problems.error(message, origin, section, "use")
+        problems.error(f"plugin class {use!r}: {exc}", origin, section, "use")
 
 
 def check_command_modules(

@@ -49,11 +49,22 @@ def test_module_raising_at_import_is_reported_not_raised(tmp_path, runtime_dir, 
     assert "RuntimeError: broken at import" in problem.message
 
 
-def test_original_plugins_not_built_yet_are_a_warning(tmp_path, runtime_dir):
-    use = "circus.plugins.resource_watcher.ResourceWatcher"
-    _path, config = _load(tmp_path, f"[plugin:res]\nuse = {use}\n")
-    [warning] = config.warnings
-    assert warning.key == "use" and "not built yet" in warning.message
+@pytest.mark.parametrize(
+    "use",
+    [
+        "circus.plugins.resource_watcher.ResourceWatcher",
+        "circus.plugins.redis_observer.RedisObserver",
+        "circus.plugins.prometheus.PrometheusExporter",
+    ],
+)
+def test_every_builtin_plugin_imports(tmp_path, runtime_dir, use):
+    _path, config = _load(tmp_path, f"[plugin:p]\nuse = {use}\n")
+    assert config.warnings == ()
+
+
+def test_a_missing_builtin_plugin_class_is_an_error(tmp_path, runtime_dir):
+    [problem] = _problems(tmp_path, "[plugin:p]\nuse = circus.plugins.statsd.NoSuchPlugin\n")
+    assert problem.key == "use" and "NoSuchPlugin" in problem.message
 
 
 def test_the_flapping_plugin_imports(tmp_path, runtime_dir):

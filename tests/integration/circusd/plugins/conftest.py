@@ -7,9 +7,13 @@ circusd (started by the ``circusd`` fixture) and its plugin processes (``copy_en
 
 from __future__ import annotations
 
+import re
+import socket
 import textwrap
+from collections.abc import Iterator
 
 import pytest
+from support import wait_for
 
 #: The manual's "Writing a plugin" example, as printed (indentation restored).
 MANUAL_LOGGER = textwrap.dedent("""\
@@ -93,3 +97,36 @@ def plugin_package(tmp_path, monkeypatch):
     (package / "testplugins.py").write_text(TEST_PLUGINS)
     monkeypatch.setenv("PYTHONPATH", str(root))
     return root
+
+
+class UdpListener:
+    """A statsd stand-in: collects the datagrams sent to 127.0.0.1:port."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[str] = []
+
+    def drain(self) -> list[str]:
+        while True:
+            try:
+                self.received.append(self.sock.recv(65536).decode())
+            except TimeoutError:
+                return self.received
+
+    def wait(self, pattern: str, timeout: float = 30) -> str:
+        regex = re.compile(pattern)
+
+        def found() -> str | None:
+            return next((m for m in self.drain() if regex.fullmatch(m)), None)
+
+        return wait_for(found, timeout=timeout, message=f"a datagram matching {pattern!r}")
+
+
+@pytest.fixture
+def statsd() -> Iterator[UdpListener]:
+    listener = UdpListener()
+    yield listener
+    listener.sock.close()

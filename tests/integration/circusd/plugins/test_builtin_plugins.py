@@ -22,39 +22,6 @@ pytestmark = pytest.mark.timeout(120)
 HEARTBEAT = Path(__file__).with_name("heartbeat.py")
 
 
-class UdpListener:
-    """A statsd stand-in: collects the datagrams sent to 127.0.0.1:port."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.received: list[str] = []
-
-    def drain(self) -> list[str]:
-        while True:
-            try:
-                self.received.append(self.sock.recv(65536).decode())
-            except TimeoutError:
-                return self.received
-
-    def wait(self, pattern: str, timeout: float = 30) -> str:
-        regex = re.compile(pattern)
-
-        def found() -> str | None:
-            return next((m for m in self.drain() if regex.fullmatch(m)), None)
-
-        return wait_for(found, timeout=timeout, message=f"a datagram matching {pattern!r}")
-
-
-@pytest.fixture
-def statsd() -> Iterator[UdpListener]:
-    listener = UdpListener()
-    yield listener
-    listener.sock.close()
-
-
 def _free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))

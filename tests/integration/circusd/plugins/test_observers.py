@@ -1,0 +1,130 @@
+"""RedisObserver against a real redis-server (run as a circus watcher on a free port), and
+ResourceWatcher against real CPU and memory hogs, both reporting to a real UDP listener."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+
+import pytest
+from support import free_port, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+HOG = f'{sys.executable} -c "while True: pass"'
+BIG = f'{sys.executable} -c "import time; b = b\'x\' * (96 << 20); time.sleep(600)"'
+SMALL = f'{sys.executable} -c "import time; time.sleep(600)"'
+REDIS = shutil.which("redis-server")
+
+
+@pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (.ci/system-packages)")
+def test_redis_observer_reports_and_restarts_a_hung_server(circusd, statsd, tmp_path):
+    port = free_port()
+    d = circusd(f"""
+        [watcher:redis]
+        cmd = {REDIS} --port {port} --bind 127.0.0.1 --dir {tmp_path} --appendonly no
+        graceful_timeout = 1
+
+        [plugin:redis]
+        use = circus.plugins.redis_observer.RedisObserver
+        host = 127.0.0.1
+        port = {statsd.port}
+        redis_url = redis://127.0.0.1:{port}/0
+        timeout = 0.5
+        loop_rate = 0.3
+        restart_on_timeout = redis
+    """)
+    prefix = r"circus\.redis_observer\.watcher\.redis_stats"
+    statsd.wait(prefix + r"\.connected_clients:[1-9]\d*\|g")
+    statsd.wait(prefix + r"\.uptime_in_seconds:\d+\|g")
+    statsd.wait(prefix + r"\.used_memory:\d+\|g")
+
+    [hung] = d.pids("redis")
+    os.kill(hung, signal.SIGSTOP)  # alive but silent: every INFO times out
+    try:
+        statsd.wait(prefix + r"\.error:1\|c")
+        statsd.wait(prefix + r"\.restart_on_error:1\|c")
+        wait_for(lambda: d.pids("redis") not in ([], [hung]), timeout=30,
+                 message="circusd restarted the hung redis-server")  # fmt: skip
+    finally:
+        os.kill(hung, signal.SIGCONT) if hung in d.pids("redis") else None
+    statsd.received.clear()
+    statsd.wait(prefix + r"\.connected_clients:[1-9]\d*\|g")  # reports again
+
+
+def test_resource_watcher_restarts_a_cpu_hog(circusd, statsd):
+    d = circusd(f"""
+        [watcher:hog]
+        cmd = {HOG}
+
+        [plugin:resources]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        host = 127.0.0.1
+        port = {statsd.port}
+        watcher = hog
+        max_cpu = 1
+        max_mem = 90
+        health_threshold = 0
+        max_count = 1
+        loop_rate = 0.3
+    """)
+    [hog] = d.pids("hog")
+    statsd.wait(r"circus\.app\.watcher\._resource_watcher\.hog\.over_cpu:1\|c")
+    statsd.wait(r"circus\.app\.watcher\._resource_watcher\.hog\.restarting:1\|c")
+    wait_for(lambda: d.pids("hog") not in ([], [hog]), timeout=30,
+             message="the CPU hog's watcher restarted")  # fmt: skip
+
+
+def test_resource_watcher_per_process_kills_only_the_big_one(circusd, statsd, tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import sys, time\n"
+        "big = sys.argv[1] == '1'\n"
+        "hold = b'x' * ((96 if big else 1) << 20)\n"
+        "time.sleep(600)\n"
+    )
+    d = circusd(f"""
+        [watcher:mixed]
+        cmd = {sys.executable} {script} $(circus.wid)
+        numprocesses = 2
+
+        [plugin:resources]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        host = 127.0.0.1
+        port = {statsd.port}
+        watcher = mixed
+        per_process = true
+        max_cpu = 0
+        max_mem = 64M
+        health_threshold = 0
+        max_count = 1
+        loop_rate = 0.3
+    """)
+
+    def by_wid() -> dict[int, int]:
+        info = d.ok("stats", name="mixed")["info"]
+        return {v["wid"]: int(pid) for pid, v in info.items() if isinstance(v, dict)}
+
+    wait_for(lambda: len(by_wid()) == 2, message="both workers running")
+    before = by_wid()
+    statsd.wait(r"circus\.app\.watcher\._resource_watcher\.mixed\.over_memory:1\|c")
+    wait_for(lambda: (now := by_wid()).get(1) not in (None, before[1]) and len(now) == 2,
+             timeout=30, message="the 96 MiB worker replaced")  # fmt: skip
+    assert by_wid()[2] == before[2], "the small worker was left alone"
+
+
+def test_resource_watcher_without_watcher_option_stops_its_plugin(circusd, statsd):
+    d = circusd(f"""
+        [watcher:one]
+        cmd = {SMALL}
+
+        [plugin:resources]
+        use = circus.plugins.resource_watcher.ResourceWatcher
+        port = {statsd.port}
+        max_cpu = 50
+    """)
+    wait_for(lambda: d.ok("status", name="plugin:resources")["status"] == "stopped",
+             timeout=30, message="the misconfigured plugin is shown stopped")  # fmt: skip
+    wait_for(lambda: "watcher: required" in d.log(), message="the reason in circusd's log")
+    assert d.ok("status", name="one")["status"] == "active"
