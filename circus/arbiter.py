@@ -32,15 +32,15 @@ import os
 import re
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from circus import procinfo, spawn_records
-from circus.config import watcher_from_options
+from circus.config import CircusConfig, CircusSettings, WatcherConfig, watcher_from_options
 from circus.config.names import check_watcher
 from circus.errors import AlreadyExistError, ConfigError, MessageError
-from circus.events import EventPublisher
-from circus.hosts.base import ProcessHost
+from circus.events import EventPublisher, Publisher
+from circus.hosts.base import ProcessHost, SocketSpec
 from circus.hosts.names import parse_process_name
 from circus.hostset import KERNEL_PREFIX, HostSet
 from circus.kernel_view import kernel_view as describe_kernel
@@ -53,6 +53,9 @@ from circus.util.tasks import TaskSet
 from circus.watcher import Watcher
 from circus.watcher_context import WatcherContext
 from papa_kernel.paths import unix_socket_served
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ class Arbiter:
 
     def __init__(
         self,
-        config: Any,
+        config: CircusConfig,
         config_path: str | None = None,
         cwd: str | None = None,
         *,
@@ -124,25 +127,25 @@ class Arbiter:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._control = control
         self.controller: ControlChannel | None = None
-        self.publisher = None
+        self.publisher: Publisher | None = None
         #: told "ready" (started; after each reload), "reloading" and "stopping": circusd's
         #: systemd notifications (circus.util.systemd)
         self.on_lifecycle: Callable[[str], None] = lambda event: None
 
     @property
-    def config(self) -> Any:
+    def config(self) -> CircusConfig:
         """The running configuration (replaced by ``add``, ``rm`` and ``reloadconfig``)."""
         return self._config
 
     @config.setter
-    def config(self, config: Any) -> None:
+    def config(self, config: CircusConfig) -> None:
         self._config = config
         self._spawn_context = SpawnContext.of(config, self.default_cwd)
 
     # --- global options (ArbiterAPI) ---------------------------------------------------------
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> CircusSettings:
         return self.config.circus
 
     @property
@@ -249,24 +252,24 @@ class Arbiter:
         return host is self.hosts.kernel and self.hosts.recovering
 
     @property
-    def kernel_launcher(self) -> Any:
+    def kernel_launcher(self) -> subprocess.Popen[bytes] | None:
         return self.hosts.kernel_launcher
 
     @kernel_launcher.setter
-    def kernel_launcher(self, launcher: Any) -> None:
+    def kernel_launcher(self, launcher: subprocess.Popen[bytes] | None) -> None:
         self.hosts.kernel_launcher = launcher
 
-    def _socket_specs(self) -> dict[str, tuple[bool, Any]]:
+    def _socket_specs(self) -> dict[str, tuple[bool, SocketSpec]]:
         return {s.name: (s.use_papa, socket_spec(s)) for s in self.config.sockets}
 
-    def _create_watcher(self, wconf: Any) -> Watcher:
+    def _create_watcher(self, wconf: WatcherConfig) -> Watcher:
         if wconf.name.lower() in self._watchers:
             raise AlreadyExistError(f"{wconf.name!r} already exist")
         watcher = Watcher(wconf, self.watcher_context, self.host_for(wconf.use_papa))
         self._watchers[wconf.name.lower()] = watcher
         return watcher
 
-    async def create_watcher(self, wconf: Any) -> Watcher:
+    async def create_watcher(self, wconf: WatcherConfig) -> Watcher:
         """Create (not start) a watcher, opening the kernel host on first use."""
         await self.hosts.open(wconf.use_papa, subscribe=True)
         watcher = self._create_watcher(wconf)
@@ -313,22 +316,35 @@ class Arbiter:
         await watcher.tasks.cancel()
         self.registry.forget_watcher(watcher)
 
-    async def start_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
+    def _own(self, watchers: Sequence[object]) -> list[Watcher]:
+        """The arbiter's watchers among ``watchers`` (what a command got from it: any object
+        is accepted, only the arbiter's current watchers are taken), without those removed
+        since."""
+        return [w for w in self._watchers.values() if any(w is given for given in watchers)]
+
+    def _is_current(self, watcher: Watcher) -> bool:
+        return self._watchers.get(watcher.name.lower()) is watcher
+
+    async def start_watchers(self, watchers: Sequence[object] | None = None) -> None:
         if watchers is None:
-            watchers = [w for w in self.watchers if w.autostart or w.pids()]
+            chosen = [w for w in self.watchers if w.autostart or w.pids()]
+        else:
+            chosen = self._own(watchers)
         warmup = float(self.settings.warmup_delay or 0)
-        for i, watcher in enumerate(self.by_priority(watchers)):
+        for i, watcher in enumerate(self.by_priority(chosen)):
             if i and warmup:
                 await asyncio.sleep(warmup)
             if self._quitting:  # SIGTERM during start-up: start nothing more
                 return
-            await watcher.start()
+            if self._is_current(watcher):  # not removed during the warmup delays
+                await watcher.start()
 
-    async def stop_watchers(self, watchers: Sequence[Watcher] | None = None) -> None:
-        for watcher in self.by_priority(watchers, reverse=True):
+    async def stop_watchers(self, watchers: Sequence[object] | None = None) -> None:
+        chosen = None if watchers is None else self._own(watchers)
+        for watcher in self.by_priority(chosen, reverse=True):
             await watcher.stop()
 
-    async def restart(self, watchers: Sequence[Watcher] | None = None) -> None:
+    async def restart(self, watchers: Sequence[object] | None = None) -> None:
         await self.stop_watchers(watchers)
         await self.start_watchers(watchers if watchers is not None else self.watchers)
 
@@ -342,7 +358,7 @@ class Arbiter:
         convergence to it, which cannot be refused."""
         return self._converge_to(read_config(self))
 
-    async def _converge_to(self, new: Any) -> dict[str, list[str]]:
+    async def _converge_to(self, new: CircusConfig) -> dict[str, list[str]]:
         async with self._global_lock:
             self.on_lifecycle("reloading")
             try:
@@ -376,10 +392,11 @@ class Arbiter:
         for info in await host.list_processes(KERNEL_PREFIX):
             parsed = parse_process_name(info.name)
             watcher = self._watchers.get(parsed[0].lower()) if parsed else None
-            if watcher is None or not watcher.config.use_papa:
+            if parsed is None or watcher is None or not watcher.config.use_papa:
                 self._orphans.append((host, info.name))
                 continue
-            proc = Process(host, info.name, parsed[1], info.pid, info.started, adopted=True)
+            wid = parsed[1]
+            proc = Process(host, info.name, wid, info.pid, info.started, adopted=True)
             proc.fingerprint = spawn_records.match(records, info.name, info.pid)
             if proc.fingerprint is not None:
                 kept.add(info.name)
@@ -389,14 +406,12 @@ class Arbiter:
                     "unknown",
                     watcher.name,
                     info.pid,
-                    parsed[1],
+                    wid,
                 )
             if not info.running:
                 proc.exited_while_away = True  # its exit is logged (once) when applied
             else:
-                log.info(
-                    "%s: adopted running process %d (wid %d)", watcher.name, info.pid, parsed[1]
-                )
+                log.info("%s: adopted running process %d (wid %d)", watcher.name, info.pid, wid)
             watcher.adopt(proc)
         await spawn_records.drop_stale(host, records, kept)
 
@@ -503,7 +518,7 @@ class Arbiter:
 
     # --- library API ----------------------------------------------------------------------
 
-    def start(self):
+    def start(self) -> Coroutine[Any, Any, None] | None:
         """Library entry: blocks running circusd when called outside an event loop; inside
         one, returns an awaitable that starts it (``await arbiter.start()``)."""
         try:
@@ -513,7 +528,7 @@ class Arbiter:
             return None
         return self.astart()
 
-    def stop(self):
+    def stop(self) -> Coroutine[Any, Any, None] | None:
         """Stop every watcher (workers included) and circusd.
 
         Inside the arbiter's loop it returns an awaitable; from another thread it schedules

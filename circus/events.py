@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import zmq
 import zmq.asyncio
@@ -65,6 +65,15 @@ def decode_event(frames: list[bytes]) -> tuple[str, Any]:
         return topic, boundedjson.loads(body, boundedjson.MAX_REPLY_DEPTH)
     except ValueError:
         return topic, body.decode("utf-8", "replace")
+
+
+class Publisher(Protocol):
+    """What the arbiter needs of its event publisher: :class:`EventPublisher`, or a recorder
+    in tests (``circus.testing.RecordingPublisher``)."""
+
+    def publish(self, topic: str, payload: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class EventPublisher:

@@ -36,9 +36,10 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from circus import orphans
+from circus.config import ConfigDiff
 from circus.errors import ConfigError
 from circus.hosts.base import EventHandler, ProcessHost, SocketInfo, SocketSpec
 from circus.hosts.kernel import KernelHost, ensure_kernel
@@ -47,6 +48,9 @@ from circus.hosts.local import LocalHost
 from circus.util.endpoints import kernel_socket_path
 from circus.util.private_dirs import require_private_parent
 from circus.worker_record import RecordedWorker, WorkerRecord, load_record, record_path
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,7 @@ class HostSet:
         self.record: WorkerRecord | None = None
         self._recorded: list[RecordedWorker] = []  # what the previous circusd recorded
         #: a papa-kernel launcher started early by the CLI (see kernel_launch), awaited once
-        self.kernel_launcher: Any = None
+        self.kernel_launcher: subprocess.Popen[bytes] | None = None
         #: True once this circusd started the kernel it uses: all it holds is ours
         self.started_kernel = False
         #: False (circusd --no-start-kernel): systemd or papa-kernel --init runs the kernel;
@@ -156,7 +160,7 @@ class HostSet:
                 self.sockets[name] = (host, await host.make_socket(spec))
         await self._hold_kernel_sockets()
 
-    async def replace_sockets(self, changes: Any) -> None:
+    async def replace_sockets(self, changes: ConfigDiff) -> None:
         """reloadconfig (the configuration is already the new one): close removed and changed
         sockets, bind added and changed ones."""
         new_specs = self._socket_specs()

@@ -83,7 +83,7 @@ async def converge(arbiter: Reloadable, new: CircusConfig) -> dict[str, list[str
     await arbiter.hosts.replace_sockets(changes)
 
     for change in changes.watchers_changed:
-        wconf = new.get_watcher(change.name)
+        wconf = _watcher(new, change.name)
         if change.name in moved:
             watcher = await arbiter.create_watcher(wconf)
             if wconf.autostart:
@@ -93,10 +93,17 @@ async def converge(arbiter: Reloadable, new: CircusConfig) -> dict[str, list[str
         report["changed"].append(change.name)
 
     for name in changes.watchers_added:
-        wconf = new.get_watcher(name)
+        wconf = _watcher(new, name)
         watcher = await arbiter.create_watcher(wconf)
         if wconf.autostart:
             await watcher.start()
         report["added"].append(name)
     log.info("reloadconfig: %s", {k: v for k, v in report.items() if v} or "no change")
     return report
+
+
+def _watcher(config: CircusConfig, name: str) -> WatcherConfig:
+    """The watcher ``name`` of ``config`` (the diff names only watchers it has)."""
+    wconf = config.get_watcher(name)
+    assert wconf is not None, name
+    return wconf

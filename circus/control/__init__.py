@@ -16,5 +16,4 @@ def control_channel(arbiter: Arbiter) -> Controller:
     not delay the first spawns."""
     from circus.control.controller import Controller
 
-    # Arbiter is not yet typed as an ArbiterAPI (its annotations follow, issue 9 item 4).
-    return Controller(arbiter, arbiter.endpoint, arbiter.settings)  # type: ignore[arg-type]
+    return Controller(arbiter, arbiter.endpoint, arbiter.settings)

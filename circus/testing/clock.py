@@ -17,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import selectors
-from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -35,22 +38,26 @@ class _VirtualSelector(selectors.BaseSelector):
         self._loop = loop
         self._real = selectors.DefaultSelector()
 
-    def register(self, fileobj, events, data=None):
+    def register(
+        self, fileobj: FileDescriptorLike, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
         return self._real.register(fileobj, events, data)
 
-    def unregister(self, fileobj):
+    def unregister(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
         return self._real.unregister(fileobj)
 
-    def modify(self, fileobj, events, data=None):
+    def modify(
+        self, fileobj: FileDescriptorLike, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
         return self._real.modify(fileobj, events, data)
 
-    def get_map(self):
+    def get_map(self) -> Mapping[FileDescriptorLike, selectors.SelectorKey]:
         return self._real.get_map()
 
     def close(self) -> None:
         self._real.close()
 
-    def select(self, timeout: float | None = None):
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self._real.select(0)
         if ready or timeout == 0:
             return ready
@@ -75,7 +82,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def advance_to_next_timer(self) -> None:
         """Jump to the earliest scheduled timer (exactly its due time)."""
-        scheduled = self._scheduled  # a heap; asyncio drops cancelled heads before selecting
+        # asyncio keeps its timers in a private heap (no public accessor; typeshed omits it);
+        # it drops cancelled heads before selecting.
+        scheduled = self._scheduled  # type: ignore[attr-defined]
         if scheduled:
             self._virtual_now = max(self._virtual_now, scheduled[0].when())
 

@@ -139,3 +139,18 @@ async def test_quit_cancels_the_watchers_background_tasks(persistent):
     await arbiter.quit()
     assert seen == ["started", "cancelled"]
     assert len(watcher.tasks) == 0 and len(arbiter.tasks) == 0
+
+
+@virtual_time
+async def test_a_watcher_removed_while_start_waits_for_warmup_is_not_started():
+    # `start` (no name) walks the watchers with warmup_delay between them; an `rm` meanwhile
+    # must not leave the removed watcher to be started, its processes owned by no watcher.
+    host = FakeHost()
+    arbiter = await start_arbiter(arbiter_on(host, two_watchers(warmup_delay=2)))
+    await arbiter.stop_watchers()
+    start = asyncio.ensure_future(arbiter.start_watchers())
+    await asyncio.sleep(1)  # "high" started, "low" waits for the warmup delay
+    await arbiter.rm_watcher("low")
+    await start
+    assert [w.name for w in arbiter.watchers] == ["high", "off"]
+    assert sorted(p.name for p in host.running()) == ["circus.high.1"]
