@@ -21,7 +21,9 @@ pure functions of :mod:`circus.restart_policy` (``Watcher.restart_state`` is the
 return; it feeds them each exit and spawn error, with the uptimes of the live processes to
 read lazily); the watcher does the effects: it waits for ``restart_state.retry_at`` before
 spawning, and when the policy gives up it logs why once, publishes ``gave_up`` and stops
-(:meth:`Watcher._give_up`).
+(:meth:`Watcher._give_up`). Flapping (a flapping plugin section): when the policy finds it
+flapping it logs, publishes ``flapping``, stops and starts again ``retry_in`` later unless a
+command started or stopped it meanwhile (:meth:`Watcher._flap`).
 
 States (one choke point, :meth:`_transition`)::
 
