@@ -120,10 +120,16 @@ def measure_cpu(console: Console, browser, browsers: int, seconds: float) -> dic
     time.sleep(seconds)
     after = proc.cpu_times()
     elapsed = time.monotonic() - started
+    streaming = contexts[0].pages[0].locator("#stats-card").text_content() if contexts else ""
     for context in contexts:
         context.close()
     used = (after.user - before.user) + (after.system - before.system)
-    return {"cpu_seconds": used, "elapsed": elapsed, "percent": 100.0 * used / elapsed}
+    return {
+        "cpu_seconds": used,
+        "elapsed": elapsed,
+        "percent": 100.0 * used / elapsed,
+        "stats_streaming": "streaming" in streaming,
+    }
 
 
 def main() -> int:
@@ -159,7 +165,12 @@ def main() -> int:
     load_after = os.getloadavg()
     median = statistics.median(renders)
     worst = max(renders)
-    stats = "with circusd-stats" if has_stats() else "without circusd-stats (not in this checkout)"
+    if not has_stats():
+        stats = "without circusd-stats (not in this checkout)"
+    elif cpu["stats_streaming"]:
+        stats = "with circusd-stats streaming"
+    else:
+        stats = "circusd-stats started but NOT streaming (see its log)"
     print(f"## The web console: {watchers} watchers / {total} processes, {stats}\n")
     print("| figure | value | goal |")
     print("|---|---|---|")
