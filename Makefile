@@ -37,7 +37,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed $(COMPAT_CIRCUS)/.installed lint
+test: $(VENV)/.installed $(COMPAT_CIRCUS)/.installed $(COMPAT_SUPERVISOR)/.installed lint
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
 unit: $(VENV)/.installed

@@ -1,0 +1,2 @@
+"""Translations of other process managers' configurations into Circus INI files
+(``circus-convert``)."""
