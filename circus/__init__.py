@@ -13,6 +13,7 @@ Library use (the manual's example)::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 from papa_kernel import __version__ as __version__
 
 version_info = tuple(int(part) for part in __version__.split("."))
+
+#: The original's ``from circus import logger`` (plugins and hooks written for it use it).
+logger = logging.getLogger("circus")
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter

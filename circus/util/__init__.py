@@ -25,6 +25,8 @@ _ALIASES = {
     "bytes2human": "circus.procinfo:bytes2human",
     "get_info": "circus.procinfo:get_info",
     "resolve_name": "circus.hooks:resolve",
+    # tornado's PeriodicCallback awaits a coroutine callback, as the original's subclass did
+    "AsyncPeriodicCallback": "tornado.ioloop:PeriodicCallback",
 }
 
 _INTERNAL = "an internal helper of the original's implementation, with no counterpart here"
@@ -44,7 +46,6 @@ _MISSING = {
             "IS_WINDOWS",
             "LOG_DATE_SYSLOG_FMT",
             "MAXFD",
-            "AsyncPeriodicCallback",
             "DictDiffer",
             "ImportStringError",
             "ObjectDict",

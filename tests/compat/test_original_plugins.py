@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -139,3 +140,40 @@ def test_our_plugin_against_the_original_circusd(tmp_path, runtime_dir, running)
         wait_for(logged, timeout=60, interval=0.5, message="our plugin logs the original's events")
         running[0].send_signal(signal.SIGTERM)
         assert running[0].wait(20) == 0  # handle_stop ran, clean exit
+
+
+def test_an_original_plugin_module_runs_unchanged_under_our_circusd(tmp_path, runtime_dir,
+                                                                    monkeypatch):  # fmt: skip
+    """The original's own command_reloader.py (from circus 0.19, loaded as a module of its own)
+    imports what it needs from our circus (CircusPlugin, ``from circus import logger``,
+    ``circus.util.AsyncPeriodicCallback``) and restarts a watcher whose program changed."""
+    root = sorted(sc.REPO.glob(".venv-circus019/lib/python3*/site-packages/circus"))[0]
+    source = (root / "plugins" / "command_reloader.py").read_text()
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "original_reloader.py").write_text(source)
+    program = tmp_path / "app.sh"
+    program.write_text("#!/bin/sh\nexec sleep 300\n")
+    program.chmod(0o755)
+    d = support.Circusd(tmp_path / "d", f"""
+        [watcher:app]
+        cmd = {program}
+        use_papa = false
+
+        [plugin:reloader]
+        use = original_reloader.CommandReloader
+        loop_rate = 1
+    """)
+    monkeypatch.setenv("PYTHONPATH", str(package))  # circusd and its plugin import it
+    try:
+        d.start()
+        wait_for(lambda: d.ok("status", name="plugin:reloader")["status"] == "active")
+        [old] = d.pids("app")
+        # the plugin records the mtime on its first look (1 s); then the file changes
+        wait_for(lambda: "get {'name': 'app'" in d.log(), timeout=30, message="first look")
+        later = time.time() + 10
+        os.utime(program, (later, later))
+        wait_for(lambda: d.pids("app") not in ([], [old]), timeout=30, message="restarted")
+        assert "modified. Restarting." in d.log()
+    finally:
+        d.cleanup()

@@ -11,6 +11,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+import tornado.ioloop
 
 import circus.config.converters
 import circus.control.codec
@@ -91,6 +92,7 @@ PROVIDED = {
         "bytes2human": circus.procinfo.bytes2human,
         "get_info": circus.procinfo.get_info,
         "resolve_name": circus.hooks.resolve,
+        "AsyncPeriodicCallback": tornado.ioloop.PeriodicCallback,
     },
 }
 
@@ -123,7 +125,12 @@ def test_the_manuals_imports():
 
 
 def test_the_manuals_plugin_imports():
+    import logging
+
     import circus.cli.plugin
+    from circus import logger
+
+    assert logger is logging.getLogger("circus")
     import circus.plugins.base
     from circus.plugins import CircusPlugin, main
 
