@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the watcher running this plugin (circusd passes it): if the plugin cannot "
         "start, it asks circusd to stop that watcher instead of respawning it",
     )
+    parser.add_argument(
+        "--curve-secret-key", default=None, help="CURVE: this plugin's certificate file"
+    )
+    parser.add_argument(
+        "--curve-server-key", default=None, help="CURVE: circusd's public certificate file"
+    )
     parser.add_argument("--ssh", default=None, help="SSH server (not supported)")
     parser.add_argument("--version", action="store_true", help="display the version and exit")
     parser.add_argument(
@@ -125,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("Endpoint: %r", endpoint)
     log.info("Pub/sub: %r", pubsub)
     plugin = _load(args.plugin, endpoint, pubsub, args.check_delay, config)
+    if plugin is not None and (args.curve_secret_key or args.curve_server_key):
+        plugin.curve_secret_key = args.curve_secret_key
+        plugin.curve_server_key = args.curve_server_key
     code = EXIT_LOAD_ERROR if plugin is None else _run(plugin, args.plugin)
     started = plugin is not None and getattr(plugin, "started", False)
     if code != EXIT_OK and args.watcher and not started:

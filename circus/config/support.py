@@ -45,7 +45,7 @@ PLUGIN_RUNNER = "circus.cli.plugin"
 #: Plugin classes circusd applies itself (policy in circusd, DESIGN.md): no process is run.
 BUILT_INTO_CIRCUSD = frozenset({FLAPPING_PLUGIN})
 #: Keys of a plugin section that are for circusd, not for the plugin's constructor.
-PLUGIN_OWN_KEYS = frozenset({"use", "active"})
+PLUGIN_OWN_KEYS = frozenset({"use", "active", "curve_secret_key"})
 
 #: ``(config, environ) -> watchers (and sockets) to add``; see :func:`with_support`.
 Provider = Callable[[CircusConfig, Mapping[str, str]], Iterable[WatcherConfig | SocketConfig]]
@@ -112,6 +112,10 @@ def plugin_arguments(plugin: PluginConfig, config: CircusConfig) -> list[str]:
         str(settings.check_delay),
     ]
     arguments += ["--watcher", plugin.watcher_name]
+    if settings.curve:  # the server's certificate file holds its public key too
+        own = plugin.config.get("curve_secret_key") or settings.curve_secret_key
+        arguments += ["--curve-secret-key", str(own)]
+        arguments += ["--curve-server-key", str(settings.curve_secret_key)]
     for key, value in plugin_constructor_config(plugin).items():
         arguments += ["--config", f"{key}:{value}"]
     level = "debug" if settings.debug else settings.loglevel
@@ -125,7 +129,7 @@ def plugin_arguments(plugin: PluginConfig, config: CircusConfig) -> list[str]:
 
 def plugin_constructor_config(plugin: PluginConfig) -> dict[str, str]:
     """The section's keys that go to the plugin's constructor (as text): every key but
-    ``use``, ``active`` and the watcher options."""
+    ``use``, ``active``, ``curve_secret_key`` and the watcher options."""
     return {
         key: value if isinstance(value, str) else json.dumps(thaw(value))
         for key, value in plugin.config.items()

@@ -57,6 +57,11 @@ class CircusPlugin:
     name = ""
     #: Longest wait for a reply to :meth:`call` (seconds).
     call_timeout = CALL_TIMEOUT
+    #: CURVE (circusd with ``curve_secret_key``): this plugin's certificate file (with its
+    #: secret key) and circusd's public certificate; set before :meth:`start`
+    #: (``circus-plugin --curve-secret-key/--curve-server-key``).
+    curve_secret_key: str | None = None
+    curve_server_key: str | None = None
 
     def __init__(
         self,
@@ -88,9 +93,13 @@ class CircusPlugin:
     def initialize(self) -> None:
         """Open the control client and the SUB socket (on :attr:`loop`)."""
         self.context = zmq.Context()
-        self.client = CircusClient(self.context, self.endpoint, timeout=self.call_timeout)
+        keys = {
+            "curve_secret_key": self.curve_secret_key,
+            "curve_server_key": self.curve_server_key,
+        }
+        self.client = CircusClient(self.context, self.endpoint, timeout=self.call_timeout, **keys)
         self.sub_socket = subscriber_socket(
-            self.context, self.pubsub_endpoint, [TOPIC_PREFIX], None, None
+            self.context, self.pubsub_endpoint, [TOPIC_PREFIX], *keys.values()
         )
         self.substream = ZMQStream(self.sub_socket, self.loop)
         self.substream.on_recv(self._dispatch)

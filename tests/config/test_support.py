@@ -108,3 +108,20 @@ def test_a_provider_error_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.setattr(support, "PROVIDERS", (broken,))
     with pytest.raises(ConfigError, match=r"\[watcher:x\] numprocesses"):
         _load(tmp_path, "[watcher:a]\ncmd = x\n")
+
+
+def test_curve_keys_go_to_the_plugin(tmp_path):
+    server = tmp_path / "server.key_secret"
+    server.write_text("")
+    config = _load(
+        tmp_path,
+        f"[circus]\ncurve_secret_key = {server}\ncurve_public_keys = {tmp_path}\n"
+        "[plugin:a]\nuse = a.B\n"
+        "[plugin:b]\nuse = a.B\ncurve_secret_key = /k/b.key_secret\n",
+    )
+    a, b = (list(config.get_watcher(f"plugin:{n}").args) for n in "ab")
+    # circusd's own certificate unless the section gives one; never a constructor key
+    assert a[a.index("--curve-secret-key") + 1] == str(server)
+    assert b[b.index("--curve-secret-key") + 1] == "/k/b.key_secret"
+    assert b[b.index("--curve-server-key") + 1] == str(server)
+    assert not any(arg.startswith("curve_secret_key:") for arg in b)
