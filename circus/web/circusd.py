@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,7 +28,8 @@ from circus.web.watchers import WatcherCache
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[dict[str, Any]], None]
+#: ``listener(message, text)``: the message and its JSON text (encoded once for every listener)
+Listener = Callable[[dict[str, Any], str], None]
 
 #: Seconds between heartbeats while circusd answers, and while it does not.
 HEARTBEAT_CONNECTED = 3.0
@@ -90,9 +92,12 @@ class CircusdLink:
         self._listeners.discard(listener)
 
     def broadcast(self, message: dict[str, Any]) -> None:
+        if not self._listeners:
+            return
+        text = json.dumps(message)
         for listener in list(self._listeners):
             try:
-                listener(message)
+                listener(message, text)
             except Exception:  # one broken listener must not stop the feed
                 log.exception("web listener failed")
 

@@ -114,6 +114,7 @@ def test_stats_relayed_and_kept_as_history(circusd, httpd_factory, tmp_path):
         else:
             raise AssertionError("no stats message relayed")
         assert message["watcher"] == "sleeper" and message["cpu"] == 12.5
+        assert ws.batches >= 1  # the burst (a process and its watcher) came in one frame
         ws.close()
 
     try:

@@ -154,6 +154,8 @@ class WsClient:
 
     def __init__(self, conn):
         self.conn = conn
+        self.pending: list[dict] = []
+        self.batches = 0  # batch frames received
 
     @classmethod
     async def connect(cls, web: WebClient, origin: str | None = None, cookie: bool = True):
@@ -171,10 +173,20 @@ class WsClient:
         await self.conn.write_message(json.dumps(message))
 
     async def next(self, timeout: float = 15.0) -> dict | None:
+        """The next message (those of a ``batch`` frame one by one); None once closed."""
         import asyncio
 
+        if self.pending:
+            return self.pending.pop(0)
         text = await asyncio.wait_for(self.conn.read_message(), timeout)
-        return None if text is None else json.loads(text)
+        if text is None:
+            return None
+        message = json.loads(text)
+        if message.get("type") == "batch":
+            self.batches += 1
+            self.pending = list(message["messages"])
+            return self.pending.pop(0)
+        return message
 
     async def wait_for(self, predicate, timeout: float = 20.0) -> dict:
         """The first message matching ``predicate`` (others are skipped)."""

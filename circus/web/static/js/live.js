@@ -69,6 +69,15 @@ export class Live {
     } catch (exc) {
       return;
     }
+    this.dispatch(message);
+  }
+
+  /** One message; a `batch` frame carries several, handled in order. */
+  dispatch(message) {
+    if (message.type === "batch") {
+      for (const one of message.messages || []) this.dispatch(one);
+      return;
+    }
     if (message.type === "hello" || message.type === "circusd") {
       this.setState(true, Boolean(message.connected), message.error);
     }
