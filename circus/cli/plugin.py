@@ -17,7 +17,6 @@ fail the same way at every respawn; ``circusctl start plugin:NAME`` tries again)
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 import signal
@@ -30,6 +29,7 @@ from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import CircusError
 from circus.util.dotted import import_callable
 from circus.util.logsetup import configure_logging
+from circus.util.pdeathsig import die_with_parent
 
 log = logging.getLogger("circus.plugin")
 
@@ -43,9 +43,6 @@ EXIT_START_ERROR = 4
 
 #: Longest wait for circusd to accept the stop of our own watcher (seconds).
 STOP_TIMEOUT = 5.0
-
-#: prctl(2) option: the signal this process gets when its parent ends.
-PR_SET_PDEATHSIG = 1
 
 #: The original's separator between items of one ``--config`` value.
 ITEM_SEPARATOR = ":::"
@@ -123,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, CircusError) as exc:
         print(f"circus-plugin: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.watcher:
-        _die_with_parent(parent)
+    if args.watcher:  # run by circusd: do not outlive it (even a SIGKILLed one)
+        die_with_parent(parent)
     endpoint = args.endpoint or default_endpoint()
     pubsub = args.pubsub or default_pubsub_endpoint()
     log.info("Loading the plugin...")
@@ -139,19 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     if code != EXIT_OK and args.watcher and not started:
         _stop_watcher(endpoint, args.watcher)
     return code
-
-
-def _die_with_parent(parent: int) -> None:
-    """Run by circusd (``--watcher``): get SIGTERM (so ``handle_stop`` runs) when circusd ends,
-    even killed by SIGKILL. A plugin outliving its circusd would keep what it holds (the
-    watchdog's port, say) from the one started next."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the plugin outlives a killed circusd
-        return
-    if os.getppid() != parent:  # circusd died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _stop_watcher(endpoint: str, watcher: str) -> None:
