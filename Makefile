@@ -1,4 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ COMPAT_CIRCUS := .venv-circus019
 COMPAT_SUPERVISOR := .venv-supervisor
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint unit compat-venvs bench clean
+.PHONY: demo test lint docs unit compat-venvs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +38,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed $(COMPAT_CIRCUS)/.installed $(COMPAT_SUPERVISOR)/.installed lint
+# The documentation site (mkdocs.yml): --strict turns a broken link or anchor into a failure.
+# (Not --quiet: it hides the warnings from the count that --strict fails on.)
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict 2>&1 | grep -v '^INFO' ; \
+	exit $${PIPESTATUS[0]}
+
+test: $(VENV)/.installed $(COMPAT_CIRCUS)/.installed $(COMPAT_SUPERVISOR)/.installed lint docs
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
 unit: $(VENV)/.installed
