@@ -177,7 +177,7 @@ class AsyncCircusClient(_ClientBase):
     ):
         self.context = context or zmq.asyncio.Context.instance()
         self._setup(self.context, endpoint, timeout, curve_secret_key, curve_server_key)
-        self._pending: dict[str, asyncio.Future] = {}
+        self._pending: dict[object, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task | None = None
 
     async def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
@@ -215,7 +215,7 @@ class AsyncCircusClient(_ClientBase):
             reply = _decode_reply(data)
             if reply is None:
                 continue
-            future = self._pending.get(reply.get("id"))  # type: ignore[arg-type]
+            future = self._pending.get(reply.get("id"))
             if future is not None and not future.done():
                 future.set_result(reply)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 class Errno(enum.IntEnum):
@@ -89,6 +90,9 @@ class MessageError(CircusError):
     """A control message is malformed or names something that does not exist."""
 
     errno = Errno.MESSAGE_ERROR
+    #: the id and cast flag of the refused request, when the codec found them (for the reply)
+    request_id: Any = None
+    cast: bool = False
 
 
 class InvalidJSONError(MessageError):

@@ -70,9 +70,12 @@ import dataclasses
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from circus.config.flapping import flapping_settings
+
+if TYPE_CHECKING:
+    from circus.config import PluginConfig, WatcherConfig
 
 #: ``(round spawned in, uptime so far)`` of each live process of the watcher; uptime None:
 #: unknown (adopted).
@@ -115,7 +118,9 @@ class RestartPolicy:
     flapping: FlappingRule | None = None  # None: no flapping detection
 
     @classmethod
-    def from_config(cls, config: Any, plugins: Iterable[Any] = ()) -> RestartPolicy:
+    def from_config(
+        cls, config: WatcherConfig, plugins: Iterable[PluginConfig] = ()
+    ) -> RestartPolicy:
         """The policy of a :class:`~circus.config.model.WatcherConfig` (``retry_in``,
         ``max_retry``; the rest are constants of this module) and, with a flapping plugin among
         ``plugins`` (the :class:`~circus.config.model.PluginConfig` of the configuration), its

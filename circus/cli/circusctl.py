@@ -22,7 +22,7 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from circus import __version__
 from circus.cli import command_modules
@@ -84,7 +84,10 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    #: one parser per command (set by build_parser)
+    command_parsers: dict[str, argparse.ArgumentParser]
+
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
@@ -97,7 +100,7 @@ def build_parser(commands: dict[str, Command]) -> _Parser:
     for flag, kwargs in GLOBAL_OPTIONS:
         parser.add_argument(flag, **kwargs)
     parser.set_defaults(command=None)
-    parser.command_parsers = {  # type: ignore[attr-defined]
+    parser.command_parsers = {
         name: _command_parser(name, command) for name, command in commands.items()
     }
     return parser
@@ -153,7 +156,7 @@ def _command_index(argv: Sequence[str], commands: Mapping[str, Any]) -> int | No
 def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
     """Parse a circusctl command line (raises UsageError)."""
     argv = list(argv)
-    commands = parser.command_parsers  # type: ignore[attr-defined]
+    commands = parser.command_parsers
     index = _command_index(argv, commands)
     if index is None:
         return parser.parse_args(argv)

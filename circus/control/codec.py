@@ -107,8 +107,8 @@ def decode_request(body: bytes | str) -> Request:
 def tagged(exc: MessageError, mid: Any, cast: bool = False) -> MessageError:
     """``exc`` carrying the request's id and cast flag (``exc.request_id``, ``exc.cast``) for
     the error reply (see :func:`decode_request`)."""
-    exc.request_id = mid  # type: ignore[attr-defined]
-    exc.cast = cast  # type: ignore[attr-defined]
+    exc.request_id = mid
+    exc.cast = cast
     return exc
 
 

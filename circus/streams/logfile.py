@@ -197,6 +197,7 @@ def acquire(path: str, factory: Callable[[str], F]) -> F:
         if current is not None and current.policy == candidate.policy:
             current.ensure_open()
             _refcounts[id(current)] += 1
+            # equal policies include the class (LogFile.policy): current is what factory makes
             return current  # type: ignore[return-value]
         candidate.ensure_open()  # opens it, raising OSError naming the path
         if current is None:
