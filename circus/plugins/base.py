@@ -109,7 +109,7 @@ class CircusPlugin:
         :meth:`handle_init`, connect to circusd, then serve events."""
         if not self.active:
             raise ValueError("Will not start an inactive plugin")
-        asyncio.set_event_loop(self.loop.asyncio_loop)  # type: ignore[attr-defined]
+        asyncio.set_event_loop(self.loop.asyncio_loop)
         self.handle_init()
         self.initialize()
         self.running = self.started = True
@@ -122,7 +122,7 @@ class CircusPlugin:
         """Call :meth:`handle_stop` and stop the loop (:meth:`start` then returns); after
         :meth:`start` returned, close the loop."""
         if not self.running:
-            if not self.loop.asyncio_loop.is_running():  # type: ignore[attr-defined]
+            if not self.loop.asyncio_loop.is_running():
                 self.loop.close(all_fds=False)
             return
         self.running = False

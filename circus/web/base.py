@@ -81,7 +81,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def session(self) -> Session | None:
-        return self.current_user  # type: ignore[return-value]
+        return self.current_user
 
     def start_session(self, user: str) -> Session:
         old = self.session

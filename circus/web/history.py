@@ -71,7 +71,7 @@ class StatsHistory:
             series.popleft()
 
     def _series(self, watcher: str, pid: int | None) -> deque[Point] | None:
-        table: dict[Any, deque[Point]] = self._watchers if pid is None else self._processes  # type: ignore[assignment]
+        table: dict[Any, deque[Point]] = self._watchers if pid is None else self._processes
         key: Any = watcher if pid is None else (watcher, pid)
         series = table.get(key)
         if series is None:
