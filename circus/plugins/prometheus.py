@@ -127,27 +127,40 @@ def flapping_of(status_reply: Mapping[str, Any]) -> frozenset[str]:
 
 
 class EventCounters:
-    """Spawns, exits and restarts per watcher, counted from circusd's events."""
+    """Spawns, exits and restarts per watcher, counted from circusd's events.
+
+    A restart is a spawn that replaces a process which ended by itself: a ``reap`` of a pid
+    circusd had not announced killing (``kill`` event: stop, decr, kill, max_age) makes the
+    watcher's next ``spawn`` a restart; a ``stop`` of the watcher forgets pending ones.
+    """
 
     def __init__(self) -> None:
         self.spawns: Counter[str] = Counter()
         self.exits: Counter[str] = Counter()
         self.restarts: Counter[str] = Counter()
         self._to_replace: Counter[str] = Counter()
+        self._killed: set[tuple[str, int]] = set()
         self._lock = threading.Lock()  # the HTTP thread copies while the loop counts
 
-    def on_event(self, watcher: str, action: str) -> None:
+    def on_event(self, watcher: str, action: str, body: Mapping[str, Any] | None = None) -> None:
+        pid = (body or {}).get("process_pid")
         with self._lock:
-            if action == "reap":
+            if action == "kill" and isinstance(pid, int):
+                self._killed.add((watcher, pid))
+            elif action == "reap":
                 self.exits[watcher] += 1
-                self._to_replace[watcher] += 1
+                if (watcher, pid) in self._killed:
+                    self._killed.discard((watcher, pid))
+                else:
+                    self._to_replace[watcher] += 1
             elif action == "spawn":
                 self.spawns[watcher] += 1
                 if self._to_replace[watcher]:
                     self._to_replace[watcher] -= 1
                     self.restarts[watcher] += 1
-            elif action in ("stop", "stopping"):
-                self._to_replace.pop(watcher, None)  # ended on purpose: nothing to replace
+            elif action == "stop":
+                self._to_replace.pop(watcher, None)
+                self._killed = {key for key in self._killed if key[0] != watcher}
 
     def copy(self) -> tuple[Counter[str], Counter[str], Counter[str]]:
         with self._lock:
@@ -272,8 +285,12 @@ class PrometheusExporter(CircusPlugin):
             self._server.server_close()
 
     def handle_recv(self, data: list[bytes]) -> None:
-        watcher, action, _msg = self.split_data(data)
-        self.counters.on_event(watcher, action)
+        watcher, action, msg = self.split_data(data)
+        try:
+            body = self.load_message(msg)
+        except ValueError:
+            body = None
+        self.counters.on_event(watcher, action, body if isinstance(body, Mapping) else None)
 
     def refresh(self) -> None:
         """Replace the snapshot with circusd's current ``status`` and ``stats``."""
