@@ -33,11 +33,15 @@ def bytes2human(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _cpu_time(proc: psutil.Process) -> str:
-    times = proc.cpu_times()
-    total = times.user + times.system
+def format_cpu_time(total: float) -> str:
+    """CPU seconds as the original's ``ctime``: ``"M:SS.cc"`` (``83.25`` -> ``"1:23.25"``)."""
     minutes, seconds = divmod(total, 60)
     return f"{int(minutes)}:{int(seconds):02d}.{int((total - int(total)) * 100):02d}"
+
+
+def _cpu_time(proc: psutil.Process) -> str:
+    times = proc.cpu_times()
+    return format_cpu_time(times.user + times.system)
 
 
 def get_info(

@@ -406,3 +406,58 @@ def pid_namespace_unavailable() -> str | None:
     if probe.returncode != 0:
         return f"this machine does not allow a new PID namespace: {probe.stderr.strip()}"
     return None
+
+
+# --- a real terminal for curses programs (circus-top) -------------------------------------------
+
+
+class Tmux:
+    """A private tmux server (its socket in ``workdir``) running one program in a real
+    terminal; :meth:`screen` reads what a person would see. :meth:`close` ends the server."""
+
+    def __init__(self, workdir, argv: list[str], width: int = 100, height: int = 40):
+        import shlex
+
+        self.socket = os.path.join(str(workdir), "tmux.sock")
+        command = " ".join(shlex.quote(a) for a in argv)
+        # the shell line stays after the program ends, so its exit status can be read
+        shell = f"{command}; echo EXITED $?; sleep 60"
+        self._tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), shell)
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-S", self.socket, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "t")
+
+    def wait_screen(
+        self, predicate: Callable[[str], object], timeout: float = 20.0, message: str = "the screen"
+    ) -> str:
+        """Poll the screen until ``predicate(screen)`` is true; returns that screen."""
+        last = [""]
+
+        def check():
+            last[0] = self.screen()
+            return predicate(last[0])
+
+        try:
+            wait_for(check, timeout=timeout, interval=0.2, message=message)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; screen was:\n{last[0]}") from None
+        return last[0]
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "t", *keys)
+
+    def resize(self, width: int, height: int) -> None:
+        self._tmux("resize-window", "-t", "t", "-x", str(width), "-y", str(height))
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            self._tmux("kill-server")

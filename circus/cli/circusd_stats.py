@@ -1,0 +1,100 @@
+"""``circusd-stats``: publish the CPU, memory and socket statistics of a running circusd.
+
+Options as the original (``--endpoint``, ``--pubsub``, ``--statspoint``, ``--log-level``,
+``--log-output``, ``--version``) plus ``--interval``. Endpoints default to circusd's defaults
+(``ipc://<runtime dir>/circus.sock``, ``pubsub.sock``, ``stats.sock``). circusd runs it itself
+with ``statsd = true``. Exit codes: 0 after SIGTERM/SIGINT, 1 when it cannot run (the stats
+endpoint cannot be bound, a bad option value), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+import sys
+
+import zmq
+
+from circus import __version__
+from circus.control.defaults import (
+    default_endpoint,
+    default_pubsub_endpoint,
+    default_stats_endpoint,
+)
+from circus.errors import CircusError
+
+log = logging.getLogger("circus.stats")
+
+EXIT_OK = 0
+EXIT_RUNTIME_ERROR = 1  # the stats endpoint cannot be bound, logging cannot be set up
+MIN_INTERVAL = 0.1  # seconds: below, sampling a large circusd would never rest
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="circusd-stats", description="Runs the stats aggregator for Circus"
+    )
+    parser.add_argument("--endpoint", help="the circusd ZeroMQ control socket to connect to")
+    parser.add_argument("--pubsub", help="the circusd ZeroMQ pub/sub socket to connect to")
+    parser.add_argument("--statspoint", help="the ZeroMQ pub/sub socket to send data to")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between two samples (default: 1)"
+    )
+    parser.add_argument("--log-level", dest="loglevel", default="info", help="log level")
+    parser.add_argument("--log-output", dest="logoutput", default="-", help="log output")
+    parser.add_argument("--ssh", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--version", action="version", version=__version__)
+    return parser
+
+
+def _raise_fd_limit() -> None:
+    """One open /proc file per followed process: use the hard limit of descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def _serve(streamer) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        loop.add_signal_handler(signum, streamer.stop)
+    await streamer.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.ssh:
+        parser.error("--ssh is not supported: use an ipc endpoint or a CURVE tcp endpoint")
+    if not args.interval >= MIN_INTERVAL:
+        parser.error(f"--interval must be at least {MIN_INTERVAL} seconds, got {args.interval}")
+    from circus.stats.streamer import StatsStreamer
+    from circus.util.logsetup import configure_logging
+
+    try:
+        configure_logging(args.loglevel, args.logoutput)
+        _raise_fd_limit()
+        streamer = StatsStreamer(
+            args.endpoint or default_endpoint(),
+            args.pubsub or default_pubsub_endpoint(),
+            args.statspoint or default_stats_endpoint(),
+            interval=args.interval,
+        )
+    except (CircusError, OSError) as exc:
+        print(f"circusd-stats: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    except zmq.ZMQError as exc:
+        print(f"circusd-stats: cannot publish on {args.statspoint}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(streamer))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

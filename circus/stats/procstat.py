@@ -1,0 +1,215 @@
+"""Cheap per-process samples for circusd-stats, in the original ``get_info`` format.
+
+Why not :func:`circus.procinfo.get_info` (psutil): circusd-stats samples every worker every
+second, and with a thousand workers psutil's several /proc reads per process (and its
+``children()``, which scans every process of the machine) cost more than a core. Here one
+sample is one ``pread()`` of ``/proc/PID/stat`` on a descriptor kept open while the process is
+followed: that file has the CPU ticks, nice, start time, virtual size and resident set. The
+descriptor also pins the process: a recycled pid never reads as the old process, and reads fail
+(ESRCH) once it is gone. What does not change (user name, command, start time) is read once.
+
+Each sample is encoded to JSON here, from a template: the fields that never change are encoded
+once per process. Fields and formats are the original's: ``cpu`` is the percentage of one CPU
+since the previous sample (0.0 on the first, as psutil's ``cpu_percent(interval=0)``), ``mem``
+the percentage of RAM (3 decimals), ``mem_info1``/``mem_info2`` RSS/VMS as ``"3.00M"``,
+``ctime`` the CPU time as ``"M:SS.cc"``, ``children`` is ``[]`` (the original's stream does not
+follow children either).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pwd
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from circus.procinfo import NOT_AVAILABLE, bytes2human, format_cpu_time
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CMDLINE_READS = 3  # tries to read a command that is empty (just exec'd) before showing N/A
+STAT_READ_SIZE = 2048  # /proc/PID/stat is one line of ~300 bytes (the comm is at most 64)
+
+# Indexes in /proc/PID/stat after the ")" that ends the command name (field 3, the state, is 0).
+_STATE, _UTIME, _STIME, _NICE, _STARTTIME, _VSIZE, _RSS = 0, 11, 12, 16, 19, 20, 21
+
+
+@dataclass(slots=True)
+class Sample:
+    """One sample: what the watcher's aggregate needs, and the whole body as JSON."""
+
+    pid: int
+    cpu: float
+    mem: float
+    age: float
+    body: bytes
+
+
+@dataclass(slots=True)
+class _Followed:
+    """A process being sampled: its open stat file, what is read once, and the formatted
+    values of the last sample (an idle worker's memory and CPU time are not formatted again)."""
+
+    pid: int
+    fd: int | None  # None when no descriptor was free: the file is opened for each sample
+    username: str
+    cmdline: str
+    create_time: float
+    last_ticks: int = -1
+    last_time: float | None = None
+    cmdline_reads: int = 1
+    ctime: str = ""
+    rss: bytes = b""
+    mem: float = 0.0
+    mem_info1: str = ""
+    vsize: bytes = b""
+    mem_info2: str = ""
+    name: str | None = None
+    tail: str = ""  # the constant fields, as the end of a JSON object (with its "}")
+
+    def set_tail(self, name: str | None) -> None:
+        self.name = name
+        constant = {
+            "pid": self.pid,
+            "username": self.username,
+            "create_time": self.create_time,
+            "cmdline": self.cmdline,
+            "children": [],
+            "subtopic": self.pid,
+            "name": name,
+        }
+        self.tail = json.dumps(constant)[1:]
+
+
+def _username(uid: int, cache: dict[int, str]) -> str:
+    if uid not in cache:
+        try:
+            cache[uid] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            cache[uid] = str(uid)
+    return cache[uid]
+
+
+def _cmdline(pid: int) -> str:
+    """Basename of argv[0], as the original's ``cmdline``."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv0 = f.read(4096).split(b"\0", 1)[0]
+    except OSError:
+        return NOT_AVAILABLE
+    if not argv0:
+        return NOT_AVAILABLE
+    return os.path.basename(argv0.decode("utf-8", "replace").split(" ", 1)[0])
+
+
+class ProcSampler:
+    """Samples processes by pid; :meth:`forget` a pid when it is no longer followed."""
+
+    def __init__(self) -> None:
+        self._followed: dict[int, _Followed] = {}
+        self._users: dict[int, str] = {}
+        self._total_memory = psutil.virtual_memory().total
+        self._boot_time = psutil.boot_time()
+
+    def __len__(self) -> int:
+        return len(self._followed)
+
+    def _read(self, entry: _Followed) -> bytes:
+        if entry.fd is not None:
+            return os.pread(entry.fd, STAT_READ_SIZE, 0)
+        with open(f"/proc/{entry.pid}/stat", "rb") as f:
+            return f.read(STAT_READ_SIZE)
+
+    def _follow(self, pid: int) -> _Followed | None:
+        fd: int | None
+        try:
+            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                return None  # gone already
+            fd = None  # out of descriptors: open the file for each sample instead
+        entry = _Followed(pid, fd, NOT_AVAILABLE, NOT_AVAILABLE, 0.0)
+        try:
+            raw = self._read(entry)
+            uid = os.fstat(fd).st_uid if fd is not None else os.stat(f"/proc/{pid}").st_uid
+            fields = raw[raw.rindex(b")") + 2 :].split()
+            entry.create_time = self._boot_time + int(fields[_STARTTIME]) / CLOCK_TICKS
+        except (OSError, ValueError, IndexError):
+            if fd is not None:
+                os.close(fd)
+            return None
+        entry.username = _username(uid, self._users)
+        entry.cmdline = _cmdline(pid)
+        self._followed[pid] = entry
+        return entry
+
+    def sample(
+        self, pid: int, name: str | None = None, now: tuple[float, float] | None = None
+    ) -> Sample | None:
+        """Sample ``pid`` (``name``: the body's ``name``; ``now``: ``(time.time(),
+        time.monotonic())`` of this round); None if it is gone (or a zombie)."""
+        entry = self._followed.get(pid) or self._follow(pid)
+        if entry is None:
+            return None
+        try:
+            fd = entry.fd
+            raw = os.pread(fd, STAT_READ_SIZE, 0) if fd is not None else self._read(entry)
+            fields = raw[raw.rindex(b")") + 2 :].split(b" ", _RSS + 1)
+        except (OSError, ValueError):
+            self.forget(pid)
+            return None
+        if len(fields) <= _RSS or fields[_STATE] == b"Z":
+            self.forget(pid)
+            return None
+        wall, mono = (time.time(), time.monotonic()) if now is None else now
+        ticks = int(fields[_UTIME]) + int(fields[_STIME])
+        cpu = 0.0
+        if ticks != entry.last_ticks:
+            if entry.last_time is not None and mono > entry.last_time:
+                seconds = (ticks - entry.last_ticks) / CLOCK_TICKS
+                cpu = round(seconds / (mono - entry.last_time) * 100, 1)
+            entry.ctime = format_cpu_time(ticks / CLOCK_TICKS)
+        entry.last_ticks, entry.last_time = ticks, mono
+        if fields[_RSS] != entry.rss:
+            entry.rss = fields[_RSS]
+            rss = int(entry.rss) * PAGE_SIZE
+            entry.mem = round(rss / self._total_memory * 100, 3)
+            entry.mem_info1 = bytes2human(rss)
+        if fields[_VSIZE] != entry.vsize:
+            entry.vsize = fields[_VSIZE]
+            entry.mem_info2 = bytes2human(int(entry.vsize))
+        if entry.cmdline == NOT_AVAILABLE and entry.cmdline_reads < CMDLINE_READS:
+            # Read right after exec, the command can still be empty: try again.
+            entry.cmdline_reads += 1
+            entry.cmdline = _cmdline(pid)
+            entry.tail = ""
+        if not entry.tail or name != entry.name:
+            entry.set_tail(name)
+        age = wall - entry.create_time
+        nice = int(fields[_NICE])
+        body = (
+            f'{{"cpu": {cpu}, "mem": {entry.mem}, "mem_info1": "{entry.mem_info1}", '
+            f'"mem_info2": "{entry.mem_info2}", "ctime": "{entry.ctime}", "nice": {nice}, '
+            f'"age": {age}, {entry.tail}'
+        )
+        return Sample(pid, cpu, entry.mem, age, body.encode())
+
+    def refresh_cmdline(self, pid: int) -> None:
+        """Read the command again (a worker that changed its title, an exec after spawn)."""
+        entry = self._followed.get(pid)
+        if entry is not None:
+            entry.cmdline = _cmdline(pid)
+            entry.tail = ""
+
+    def forget(self, pid: int) -> None:
+        entry = self._followed.pop(pid, None)
+        if entry is not None and entry.fd is not None:
+            os.close(entry.fd)
+
+    def close(self) -> None:
+        for pid in list(self._followed):
+            self.forget(pid)

@@ -1,0 +1,139 @@
+"""circus-top in a real terminal (tmux), as a person uses it: what the screen shows, resizing,
+quitting with q and with Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+
+import pytest
+from support import Tmux, free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    """Factory: ``terminal(argv, width, height)`` runs argv in a tmux pane; closed after."""
+    opened: list[Tmux] = []
+
+    def factory(argv: list[str], width: int = 100, height: int = 40) -> Tmux:
+        opened.append(Tmux(tmp_path, argv, width, height))
+        return opened[-1]
+
+    yield factory
+    for tmux in opened:
+        tmux.close()
+
+
+def top_argv(endpoint: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "circus.cli.circus_top", "--endpoint", endpoint, *extra]
+
+
+def test_shows_watchers_processes_totals_and_socket_hits(
+    circusd, circusd_stats, worker_cmd, terminal
+):
+    port = free_port()
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} http $(circus.sockets.web)
+        use_sockets = true
+        numprocesses = 2
+
+        [watcher:sleepy]
+        cmd = {worker_cmd} sleep
+        numprocesses = 3
+
+        [socket:web]
+        host = 127.0.0.1
+        port = {port}
+    """)
+    stats = circusd_stats(d)
+    top = terminal(top_argv(stats.endpoint, "--process-timeout", "2"))
+    top.wait_screen(lambda s: "Waiting for data" in s or "Circus Top" in s)
+    pids = d.pids("sleepy") + d.pids("web")
+    screen = top.wait_screen(
+        lambda s: (
+            all(str(p) in s for p in pids)
+            and "(circusd-stats)" in s
+            and "(circusd)" in s
+            and s.count("(avg)") == 3
+            and s.count("(sum)") == 4
+        ),  # 3 groups of processes and the sockets
+        message="every pid, circusd and circusd-stats, the totals",
+    )
+    lines = screen.splitlines()
+    assert lines[0] == "Circus Top"
+    for name in ("circus", "sleepy", "web", "sockets"):
+        assert name in lines, name
+    assert "PID" in screen and "CPU (%)" in screen and "MEMORY (%)" in screen
+    assert f"{d.proc.pid} (circusd)" in screen and f"{stats.proc.pid} (circusd-stats)" in screen
+    sleepy = lines.index("sleepy")
+    assert re.search(r"\d+\.\d\d \(avg\)\s+\d+\.\d\d \(sum\)", lines[sleepy + 5])
+
+    def hits(screen: str) -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            conn.recv(100)
+        return re.search(rf"127\.0\.0\.1:{port}\s+[1-9]\d*\n", screen)
+
+    top.wait_screen(hits, message="socket hits")
+
+    d.ok("decr", name="sleepy", nb=1, waiting=True)
+    left = d.pids("sleepy")
+    gone = set(pids[:3]) - set(left)
+    top.wait_screen(
+        lambda s: not any(f"  {p} " in s for p in gone) and all(f"  {p} " in s for p in left),
+        message="the stopped process dropped after --process-timeout",
+    )
+
+    top.keys("q")
+    top.wait_screen(lambda s: "EXITED 0" in s, message="quit on q")
+
+
+def test_resizes_cleanly_and_quits_on_ctrl_c(circusd, circusd_stats, worker_cmd, terminal):
+    d = circusd(f"""
+        [watcher:sleepy]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+    """)
+    stats = circusd_stats(d)
+    top = terminal(top_argv(stats.endpoint), width=120, height=40)
+    pids = d.pids("sleepy")
+    top.wait_screen(lambda s: all(str(p) in s for p in pids), message="the pids")
+
+    top.resize(44, 10)
+
+    def narrow(screen: str) -> bool:
+        lines = screen.splitlines()
+        return lines[:2] == ["Circus Top", "-" * 43] and all(len(line) <= 44 for line in lines)
+
+    screen = top.wait_screen(narrow, message="the screen at 44 columns")
+    assert len(screen.splitlines()) <= 10
+
+    top.resize(100, 30)
+    top.wait_screen(
+        lambda s: s.splitlines()[1] == "-" * 99 and "AGE (s)" in s, message="the screen widened"
+    )
+
+    top.keys("C-c")
+    screen = top.wait_screen(lambda s: "EXITED 0" in s, message="quit on Ctrl-C")
+    assert "Traceback" not in screen and "Circus Top" not in screen  # terminal restored
+
+
+def test_waits_for_data_without_circusd_stats(tmp_path, terminal):
+    top = terminal(top_argv(f"ipc://{tmp_path}/nobody.sock"))
+    top.wait_screen(lambda s: "*** Waiting for data ***" in s)
+    top.keys("q")
+    top.wait_screen(lambda s: "EXITED 0" in s)
+
+
+def test_usage_errors(tmp_path):
+    import subprocess
+
+    for bad in (["--process-timeout", "0"], ["--ssh", "me@host"], ["--nope"]):
+        result = subprocess.run(
+            top_argv("ipc:///nowhere", *bad), capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode == 2 and "circus-top" in result.stderr, bad

@@ -1,0 +1,159 @@
+"""circusd-stats against a real circusd: the original's topics and bodies, events followed."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from support import free_port, wait_for
+
+pytestmark = pytest.mark.timeout(90)
+
+PROCESS_KEYS = {
+    "cpu", "mem", "mem_info1", "mem_info2", "ctime", "pid", "username", "nice",
+    "create_time", "age", "cmdline", "children", "subtopic", "name",
+}  # fmt: skip
+
+
+def web_config(worker_cmd: str, port: int) -> str:
+    return f"""
+        [watcher:web]
+        cmd = {worker_cmd} http $(circus.sockets.web)
+        use_sockets = true
+        numprocesses = 2
+
+        [watcher:sleepy]
+        cmd = {worker_cmd} sleep
+
+        [socket:web]
+        host = 127.0.0.1
+        port = {port}
+    """
+
+
+def test_topics_and_bodies_are_the_originals(circusd, circusd_stats, collector, worker_cmd):
+    port = free_port()
+    d = circusd(web_config(worker_cmd, port))
+    stats = circusd_stats(d)
+    feed = collector(stats.endpoint)
+
+    web_pids = sorted(d.pids("web"))
+    _, subtopic, stat = feed.until(lambda w, s, _: w == "web" and s is not None)
+    assert set(stat) == PROCESS_KEYS
+    assert int(subtopic) == stat["pid"] == stat["subtopic"] and stat["pid"] in web_pids
+    assert stat["name"] is None and stat["children"] == []
+    assert stat["username"] and stat["cmdline"].startswith("python")
+    assert stat["mem_info1"][-1] in "BKMG" and ":" in stat["ctime"]
+    assert isinstance(stat["cpu"], float) and 0 < stat["mem"] < 100 and stat["age"] >= 0
+
+    assert sorted(feed.pids_of("web")) == web_pids
+    _, _, total = feed.until(lambda w, s, _: w == "sleepy" and s is None)
+    assert set(total) == {"pid", "cpu", "mem", "age"} and total["pid"] == d.pids("sleepy")
+
+    circus = {}
+    feed.until(
+        lambda w, s, st: (
+            w == "circus"
+            and s is not None
+            and circus.setdefault(st["name"], st)
+            and len(circus) == 2
+        ),
+        what="circusd and circusd-stats",
+    )
+    assert circus["circusd"]["pid"] == d.proc.pid
+    assert circus["circusd-stats"]["pid"] == stats.proc.pid
+    assert sorted(feed.pids_of("circus")) == sorted([d.proc.pid, stats.proc.pid])
+
+    [listed] = d.ok("listsockets")["sockets"]
+
+    def hit(watcher, subtopic, stat):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            conn.recv(100)
+        return watcher == "sockets" and subtopic is not None and stat["reads"] > 0
+
+    _, subtopic, sock = feed.until(hit, what="socket hits")
+    assert sock == {
+        "fd": listed["fd"],
+        "subtopic": listed["fd"],
+        "reads": sock["reads"],
+        "address": f"127.0.0.1:{port}",
+        "backlog": sock["backlog"],
+    }
+    assert int(subtopic) == listed["fd"] and isinstance(sock["backlog"], int)
+    _, _, all_sockets = feed.until(lambda w, s, _: w == "sockets" and s is None)
+    assert all_sockets["addresses"] == [f"127.0.0.1:{port}"]
+
+    assert stats.stop() == 0
+    assert not os.path.exists(stats.endpoint[len("ipc://") :])
+
+
+def test_busy_worker_shows_cpu(circusd, circusd_stats, collector):
+    import sys
+
+    d = circusd(f"""
+        [watcher:busy]
+        cmd = {sys.executable} -c "while True: pass"
+    """)
+    stats = circusd_stats(d)
+    feed = collector(stats.endpoint)
+    feed.until(lambda w, s, st: w == "busy" and s is not None and st["cpu"] > 10, what="cpu")
+
+
+def test_follows_watchers_and_processes_through_events(
+    circusd, circusd_stats, collector, worker_cmd
+):
+    d = circusd(f"""
+        [watcher:sleepy]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+    """)
+    stats = circusd_stats(d)
+    feed = collector(stats.endpoint)
+    before = set(feed.pids_of("sleepy"))
+    assert before == set(d.pids("sleepy"))
+
+    d.ok("incr", name="sleepy", nb=1, waiting=True)
+    after_incr = set(d.pids("sleepy"))
+    feed.until(lambda w, s, st: w == "sleepy" and s is None and set(st["pid"]) == after_incr)
+
+    d.ok("decr", name="sleepy", nb=2, waiting=True)
+    left = set(d.pids("sleepy"))
+    feed.until(lambda w, s, st: w == "sleepy" and s is None and set(st["pid"]) == left)
+
+    d.ok("add", name="other", cmd=f"{worker_cmd} sleep", start=True, waiting=True)
+    other = d.pids("other")
+    feed.until(lambda w, s, st: w == "other" and s is None and st["pid"] == other)
+
+    d.ok("rm", name="sleepy", waiting=True)
+    # after the removal, two full rounds of "other" come without any "sleepy"
+    feed.until(lambda w, s, _: w == "other" and s is None)
+    feed.seen.clear()
+    for _ in range(2):
+        feed.until(lambda w, s, _: w == "other" and s is None)
+    assert not [m for m in feed.seen if m[0] == "sleepy"]
+    # all of this came through events: circusd was listed once, at start
+    assert stats.log().count("listed circusd's processes") == 1, stats.log()
+
+
+def test_starts_before_circusd_and_catches_up(
+    tmp_path, runtime_dir, circusd_stats, collector, worker_cmd
+):
+    import support
+
+    d = support.Circusd(
+        tmp_path / "late",
+        f"""
+        [watcher:sleepy]
+        cmd = {worker_cmd} sleep
+    """,
+    )
+    try:
+        stats = circusd_stats(d)
+        feed = collector(stats.endpoint)
+        wait_for(lambda: "cannot list" in stats.log(), message="circusd-stats waiting")
+        d.start()
+        assert feed.pids_of("sleepy") == d.pids("sleepy")
+    finally:
+        d.cleanup()

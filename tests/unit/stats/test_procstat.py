@@ -1,0 +1,103 @@
+"""ProcSampler and the aggregate: the original get_info format, from /proc."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from circus import procinfo
+from circus.stats.procstat import ProcSampler, Sample
+from circus.stats.streamer import aggregate
+
+
+def decoded(sample: Sample | None) -> dict | None:
+    return None if sample is None else json.loads(sample.body)
+
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_sample_matches_psutil_view_of_the_process():
+    sampler = ProcSampler()
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as child:
+        try:
+            sampler.sample(child.pid)  # may run in the middle of the exec: command not set yet
+            time.sleep(0.1)
+            first = decoded(sampler.sample(child.pid))
+            reference = procinfo.get_info(child.pid, with_children=False)
+        finally:
+            child.kill()
+    assert first is not None
+    assert set(first) == {*reference, "subtopic", "name"}
+    assert first["subtopic"] == child.pid and first["name"] is None
+    for key in ("pid", "username", "nice", "cmdline", "children"):
+        assert first[key] == reference[key], key
+    assert first["create_time"] == pytest.approx(reference["create_time"], abs=0.02)
+    assert first["mem"] == pytest.approx(reference["mem"], rel=0.2)
+    assert first["cpu"] < 50
+    sampler.close()
+
+
+def test_cpu_is_a_percentage_of_one_cpu_since_the_last_sample():
+    sampler = ProcSampler()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        sampler.sample(busy.pid)
+        time.sleep(0.5)
+        cpu = decoded(sampler.sample(busy.pid))["cpu"]
+        assert 5 < cpu <= 101
+        assert cpu == round(cpu, 1)
+    finally:
+        busy.kill()
+        busy.wait()
+        sampler.close()
+
+
+def test_gone_and_zombie_processes_sample_as_none():
+    sampler = ProcSampler()
+    child = subprocess.Popen(["sleep", "30"])
+    assert sampler.sample(child.pid) is not None
+    child.kill()
+    deadline = time.monotonic() + 5
+    while sampler.sample(child.pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sampler.sample(child.pid) is None  # a zombie: killed, not reaped yet
+    child.wait()
+    assert sampler.sample(child.pid) is None
+    assert len(sampler) == 0
+    sampler.close()
+
+
+def test_followed_process_keeps_one_descriptor():
+    sampler = ProcSampler()
+    before = len(os.listdir("/proc/self/fd"))
+    sampler.sample(os.getpid())
+    sampler.sample(os.getpid())
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    sampler.forget(os.getpid())
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_aggregate_is_the_originals():
+    samples = {1: Sample(1, 10.0, 1.0, 5.0, b""), 2: Sample(2, 20.0, 2.5, 9.0, b"")}
+    assert aggregate(samples) == {"pid": [1, 2], "cpu": 15.0, "mem": 3.5, "age": 9.0}
+    assert aggregate({}) == {"pid": [], "cpu": 0.0, "mem": 0, "age": "N/A"}
+
+
+def test_sample_names_and_values_change_with_the_process():
+    sampler = ProcSampler()
+    first = decoded(sampler.sample(os.getpid(), "circusd-stats"))
+    assert first["name"] == "circusd-stats"
+    _ = [0] * 3_000_000  # more memory: RSS grows
+    burn = time.process_time() + 0.05
+    while time.process_time() < burn:
+        pass
+    second = decoded(sampler.sample(os.getpid(), "circusd-stats"))
+    assert second["mem_info1"] != first["mem_info1"] and second["ctime"] >= first["ctime"]
+    assert decoded(sampler.sample(os.getpid()))["name"] is None
+    sampler.close()
