@@ -339,7 +339,7 @@ class WatcherCommands(_Core):
             info = proc.info()
             if extended and isinstance(info, dict) and "extended_stats" in self._hooks:
                 hook = self._hooks["extended_stats"]
-                with contextlib.suppress(Exception):
+                try:
                     hook.func(
                         watcher=self,
                         arbiter=self.context.hook_arbiter,
@@ -347,5 +347,7 @@ class WatcherCommands(_Core):
                         pid=proc.pid,
                         stats=info,
                     )
+                except Exception:  # the stats are still answered, without the hook's part
+                    log.exception("extended_stats hook of watcher %s failed", self.name)
             result[str(proc.pid)] = info
         return result

@@ -51,7 +51,7 @@ def _follow_resize(screen: curses.window) -> bool:
     """Resize curses to the terminal if it changed (whether or not a KEY_RESIZE came: a
     program that is not reading keys at that moment can miss it); True if it did."""
     try:
-        columns, lines = os.get_terminal_size(sys.__stdout__.fileno())
+        columns, lines = os.get_terminal_size()  # of stdout, the terminal curses draws on
     except (OSError, AttributeError, ValueError):
         return False
     if (lines, columns) == screen.getmaxyx():

@@ -16,6 +16,7 @@ import logging
 import resource
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import zmq
 
@@ -26,6 +27,9 @@ from circus.control.defaults import (
     default_stats_endpoint,
 )
 from circus.errors import CircusError
+
+if TYPE_CHECKING:
+    from circus.stats.streamer import StatsStreamer
 
 log = logging.getLogger("circus.stats")
 
@@ -59,7 +63,7 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def _serve(streamer) -> None:
+async def _serve(streamer: StatsStreamer) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         loop.add_signal_handler(signum, streamer.stop)

@@ -69,6 +69,9 @@ class _Followed:
     vsize: bytes = b""
     mem_info2: str = ""
     name: str | None = None
+    cpu: float = 0.0
+    fields: list[bytes] | None = None  # utime..rss of the last sample, as read
+    head: str = ""  # the body up to "age": of the last sample
     tail: str = ""  # the constant fields, as the end of a JSON object (with its "}")
 
     def set_tail(self, name: str | None) -> None:
@@ -152,28 +155,51 @@ class ProcSampler:
     ) -> Sample | None:
         """Sample ``pid`` (``name``: the body's ``name``; ``now``: ``(time.time(),
         time.monotonic())`` of this round); None if it is gone (or a zombie)."""
-        entry = self._followed.get(pid) or self._follow(pid)
-        if entry is None:
-            return None
-        try:
-            fd = entry.fd
-            raw = os.pread(fd, STAT_READ_SIZE, 0) if fd is not None else self._read(entry)
-            fields = raw[raw.rindex(b")") + 2 :].split(b" ", _RSS + 1)
-        except (OSError, ValueError):
-            self.forget(pid)
-            return None
-        if len(fields) <= _RSS or fields[_STATE] == b"Z":
-            self.forget(pid)
-            return None
+        samples = self.sample_many([pid], {pid: name} if name else None, now)
+        return samples[0] if samples else None
+
+    def sample_many(
+        self,
+        pids: list[int],
+        names: dict[int, str] | None = None,
+        now: tuple[float, float] | None = None,
+    ) -> list[Sample]:
+        """Sample each of ``pids`` (one loop: this is the hot path of circusd-stats); the
+        ones gone (or zombies) are left out and forgotten."""
         wall, mono = (time.time(), time.monotonic()) if now is None else now
+        followed, pread, samples = self._followed, os.pread, []
+        for pid in pids:
+            entry = followed.get(pid) or self._follow(pid)
+            if entry is None:
+                continue
+            try:
+                fd = entry.fd
+                raw = pread(fd, STAT_READ_SIZE, 0) if fd is not None else self._read(entry)
+                fields = raw[raw.rindex(b")") + 2 :].split(b" ", _RSS + 1)
+                if len(fields) <= _RSS or fields[_STATE] == b"Z":
+                    raise ValueError("a zombie")
+            except (OSError, ValueError):
+                self.forget(pid)
+                continue
+            name = names.get(pid) if names else None
+            if fields[_UTIME : _RSS + 1] != entry.fields or entry.cpu or name != entry.name:
+                self._update(entry, fields, mono, name)
+            entry.last_time = mono
+            age = wall - entry.create_time
+            body = f"{entry.head}{age}, {entry.tail}".encode()
+            samples.append(Sample(pid, entry.cpu, entry.mem, age, body))
+        return samples
+
+    def _update(self, entry: _Followed, fields: list[bytes], mono: float, name: str | None) -> None:
+        """Format again what changed since the last sample (most workers are idle: nothing)."""
         ticks = int(fields[_UTIME]) + int(fields[_STIME])
-        cpu = 0.0
+        entry.cpu = 0.0
         if ticks != entry.last_ticks:
             if entry.last_time is not None and mono > entry.last_time:
                 seconds = (ticks - entry.last_ticks) / CLOCK_TICKS
-                cpu = round(seconds / (mono - entry.last_time) * 100, 1)
+                entry.cpu = round(seconds / (mono - entry.last_time) * 100, 1)
             entry.ctime = format_cpu_time(ticks / CLOCK_TICKS)
-        entry.last_ticks, entry.last_time = ticks, mono
+            entry.last_ticks = ticks
         if fields[_RSS] != entry.rss:
             entry.rss = fields[_RSS]
             rss = int(entry.rss) * PAGE_SIZE
@@ -185,18 +211,16 @@ class ProcSampler:
         if entry.cmdline == NOT_AVAILABLE and entry.cmdline_reads < CMDLINE_READS:
             # Read right after exec, the command can still be empty: try again.
             entry.cmdline_reads += 1
-            entry.cmdline = _cmdline(pid)
+            entry.cmdline = _cmdline(entry.pid)
             entry.tail = ""
         if not entry.tail or name != entry.name:
             entry.set_tail(name)
-        age = wall - entry.create_time
-        nice = int(fields[_NICE])
-        body = (
-            f'{{"cpu": {cpu}, "mem": {entry.mem}, "mem_info1": "{entry.mem_info1}", '
-            f'"mem_info2": "{entry.mem_info2}", "ctime": "{entry.ctime}", "nice": {nice}, '
-            f'"age": {age}, {entry.tail}'
+        entry.fields = fields[_UTIME : _RSS + 1]
+        entry.head = (
+            f'{{"cpu": {entry.cpu}, "mem": {entry.mem}, "mem_info1": "{entry.mem_info1}", '
+            f'"mem_info2": "{entry.mem_info2}", "ctime": "{entry.ctime}", '
+            f'"nice": {int(fields[_NICE])}, "age": '
         )
-        return Sample(pid, cpu, entry.mem, age, body.encode())
 
     def refresh_cmdline(self, pid: int) -> None:
         """Read the command again (a worker that changed its title, an exec after spawn)."""
@@ -204,6 +228,7 @@ class ProcSampler:
         if entry is not None:
             entry.cmdline = _cmdline(pid)
             entry.tail = ""
+            entry.fields = None  # format again at the next sample
 
     def forget(self, pid: int) -> None:
         entry = self._followed.pop(pid, None)

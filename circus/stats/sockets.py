@@ -113,7 +113,8 @@ class SocketWatch:
 
     def collect(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Per-socket bodies (hit counters reset) and the total."""
-        bodies = []
+        bodies: list[dict[str, Any]] = []
+        total = 0
         for watched in sorted(self._by_fileno.values(), key=lambda w: w.fd):
             bodies.append(
                 {
@@ -123,12 +124,9 @@ class SocketWatch:
                     "backlog": backlog(watched.sock),
                 }
             )
+            total += watched.hits
             watched.hits = 0
-        total = {
-            "addresses": [b["address"] for b in bodies],
-            "reads": sum(b["reads"] for b in bodies),
-        }
-        return bodies, total
+        return bodies, {"addresses": [b["address"] for b in bodies], "reads": total}
 
     def close(self) -> None:
         if self._rearm is not None:

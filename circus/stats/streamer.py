@@ -50,13 +50,13 @@ CIRCUS = "circus"
 SOCKETS = "sockets"
 
 
-def aggregate(samples: dict[int, Sample]) -> dict[str, Any]:
+def aggregate(samples: list[Sample]) -> dict[str, Any]:
     """The ``stat.<watcher>`` body, as the original's: average cpu, summed memory, oldest
     age, and the pids."""
-    stats = list(samples.values())
+    stats = samples
     cpu = [s.cpu for s in stats]
     return {
-        "pid": list(samples),
+        "pid": [s.pid for s in stats],
         "cpu": sum(cpu) / len(cpu) if cpu else 0.0,
         "mem": sum(s.mem for s in stats),
         "age": max((s.age for s in stats), default="N/A"),
@@ -253,17 +253,10 @@ class StatsStreamer:
     def _publish_processes(
         self, name: str, pids: dict[int, None], names: dict[int, str] | None
     ) -> None:
-        publisher, sampler = self.publisher, self.sampler
+        samples = self.sampler.sample_many(list(pids), names, (time.time(), time.monotonic()))
+        if len(samples) != len(pids):  # gone (their reap events may follow)
+            for gone in set(pids) - {s.pid for s in samples}:
+                pids.pop(gone, None)
         prefix = f"{TOPIC_PREFIX}{name}."
-        now = (time.time(), time.monotonic())
-        samples: dict[int, Sample] = {}
-        messages = []
-        for pid in list(pids):
-            sample = sampler.sample(pid, names.get(pid) if names else None, now)
-            if sample is None:
-                pids.pop(pid, None)  # gone (its reap event may follow)
-                continue
-            messages.append((f"{prefix}{pid}".encode(), sample.body))
-            samples[pid] = sample
-        publisher.send_many(messages)
-        publisher.publish(name, aggregate(samples))
+        self.publisher.send_many([(f"{prefix}{s.pid}".encode(), s.body) for s in samples])
+        self.publisher.publish(name, aggregate(samples))

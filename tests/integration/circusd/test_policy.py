@@ -378,6 +378,25 @@ def test_circusctl_stats_extended_prints_the_hook_data(circusd, worker_cmd, monk
     assert "\n    requests: 42\n" in one
 
 
+def test_failing_extended_stats_hook_is_logged_and_stats_still_answer(
+    circusd, worker_cmd, monkeypatch
+):
+    monkeypatch.setenv("PYTHONPATH", HERE)
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+        hooks.extended_stats = hooks_for_tests.explode
+    """)
+    [pid] = d.pids("web")
+    info = d.ok("stats", name="web", extended=True)["info"][str(pid)]
+    assert info["pid"] == pid
+    wait_for(
+        lambda: "extended_stats hook of watcher web failed" in d.log()
+        and "RuntimeError: boom" in d.log(),
+        message="the hook's failure in circusd's log",
+    )
+
+
 @pytest.mark.parametrize("use_papa", ["true", "false"])
 def test_respawn_false_never_replaces_an_exited_process(circusd, tmp_path, use_papa):
     """With ``respawn = false`` an exit is final even while other processes of the watcher

@@ -84,9 +84,9 @@ def test_followed_process_keeps_one_descriptor():
 
 
 def test_aggregate_is_the_originals():
-    samples = {1: Sample(1, 10.0, 1.0, 5.0, b""), 2: Sample(2, 20.0, 2.5, 9.0, b"")}
+    samples = [Sample(1, 10.0, 1.0, 5.0, b""), Sample(2, 20.0, 2.5, 9.0, b"")]
     assert aggregate(samples) == {"pid": [1, 2], "cpu": 15.0, "mem": 3.5, "age": 9.0}
-    assert aggregate({}) == {"pid": [], "cpu": 0.0, "mem": 0, "age": "N/A"}
+    assert aggregate([]) == {"pid": [], "cpu": 0.0, "mem": 0, "age": "N/A"}
 
 
 def test_sample_names_and_values_change_with_the_process():
