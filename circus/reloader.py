@@ -31,7 +31,19 @@ from circus.watcher import Watcher
 log = logging.getLogger(__name__)
 
 #: [circus] settings a running circusd applies at once; the others wait for a restart.
-LIVE_SETTINGS = frozenset({"warmup_delay", "check_delay", "loglevel", "debug_gc", "max_processes"})
+LIVE_SETTINGS = frozenset(
+    {
+        "warmup_delay",
+        "check_delay",
+        "loglevel",
+        "debug_gc",
+        "max_processes",
+        # the circusd-stats watcher's command line: the reload adds, removes or restarts it
+        "statsd",
+        "stats_endpoint",
+        "statsd_close_outputs",
+    }
+)
 
 
 class Reloadable(Protocol):

@@ -9,7 +9,6 @@ other, never interleaved.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal as signals
 import time

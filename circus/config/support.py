@@ -171,8 +171,35 @@ def plugin_watchers(config: CircusConfig, environ: Mapping[str, str]) -> Iterato
             yield plugin_watcher(plugin, config, environ)
 
 
+# --- circusd-stats ---------------------------------------------------------------------------
+
+#: The module ``python -m`` runs for ``statsd = true`` (``circusd-stats``).
+STATS_RUNNER = "circus.cli.circusd_stats"
+STATS_WATCHER = "circusd-stats"
+
+
+def stats_watchers(config: CircusConfig, environ: Mapping[str, str]) -> Iterator[WatcherConfig]:
+    """The watcher ``circusd-stats`` when ``[circus] statsd = true``, publishing on
+    ``stats_endpoint``; ``statsd_close_outputs`` sends its output to /dev/null."""
+    settings = config.circus
+    if not settings.statsd:
+        return
+    arguments = ["--endpoint", settings.endpoint, "--pubsub", settings.pubsub_endpoint]
+    arguments += ["--statspoint", settings.stats_endpoint]
+    level = "debug" if settings.debug else settings.loglevel
+    if level:
+        arguments += ["--log-level", level]
+    if settings.logoutput:
+        arguments += ["--log-output", settings.logoutput]
+    quiet = settings.statsd_close_outputs
+    options = {"close_child_stdout": quiet, "close_child_stderr": quiet}
+    yield support_watcher(
+        STATS_WATCHER, STATS_RUNNER, arguments, config, options, environ, section="circus"
+    )
+
+
 #: Every provider of support watchers, called in this order.
-PROVIDERS: tuple[Provider, ...] = (plugin_watchers,)
+PROVIDERS: tuple[Provider, ...] = (plugin_watchers, stats_watchers)
 
 
 def with_support(

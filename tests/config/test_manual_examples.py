@@ -49,7 +49,8 @@ def test_tutorial_example(load):
         """
     )
     assert config.circus.statsd and config.circus.httpd
-    (watcher,) = config.watchers
+    stats, watcher = config.watchers  # statsd = 1: circusd-stats is a (support) watcher
+    assert stats.name == "circusd-stats" and not stats.use_papa
     assert watcher.socket_refs == {"web"} and watcher.use_sockets and watcher.numprocesses == 3
     assert config.sockets == (SocketConfig(name="web", host="127.0.0.1", port=9999),)
 
@@ -175,7 +176,8 @@ def test_sockets_chapter_examples(load):
         "stats_endpoint implies statsd = true (set statsd = true or false in [circus] to "
         "silence this warning)"
     )
-    assert all(w.socket_refs == {"foo"} for w in config.watchers)
+    assert "circusd-stats" in [w.name for w in config.watchers]
+    assert all(w.socket_refs == {"foo"} for w in config.watchers if w.name != "circusd-stats")
 
 
 def test_chaussette_example_binds_all_interfaces(load):

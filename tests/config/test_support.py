@@ -88,7 +88,7 @@ def test_a_provider_adds_watchers_and_sockets(tmp_path, monkeypatch):
             )
             yield SocketConfig(name="stats-extra", port=1, use_papa=False)
 
-    monkeypatch.setattr(support, "PROVIDERS", (*support.PROVIDERS, stats))
+    monkeypatch.setattr(support, "PROVIDERS", (support.plugin_watchers, stats))
     assert _load(tmp_path, "[watcher:a]\ncmd = x\n").watchers[0].name == "a"
     config = _load(
         tmp_path,
