@@ -8,7 +8,8 @@ the other, for ``--seconds`` each after a warm-up:
 
 - ours, with a subscriber reading every message (what circus-top or the web console does);
 - ours, with nobody subscribed (its usual state: nothing is sampled);
-- the original circusd-stats (``.venv-circus019``, skipped when missing), with a subscriber.
+- the original circusd-stats (``.venv-circus019``, skipped when missing), with a subscriber
+  and without.
   It reads the same circusd (list, dstats and the events are wire-compatible); no socket is
   configured, since the original can only watch sockets it inherited.
 
@@ -74,11 +75,17 @@ def config(workers: int) -> str:
     )
 
 
-def measure(argv: list[str], endpoint: str, subscribe: bool, seconds: float) -> tuple[float, float]:
-    """(% of one core, messages per second) of one circusd-stats over ``seconds``."""
+def measure(
+    argv: list[str], endpoint: str, subscribe: bool, seconds: float, cwd: str
+) -> tuple[float, float]:
+    """(% of one core, messages per second) of one circusd-stats over ``seconds``. ``cwd``
+    is not the repository: ``python -c`` puts it first on sys.path, and there our ``circus``
+    package would shadow the original's."""
     sub = Subscriber(endpoint) if subscribe else None
     with open(os.devnull, "wb") as devnull:
-        proc = subprocess.Popen(argv, stdout=devnull, stderr=devnull, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdout=devnull, stderr=devnull, start_new_session=True, cwd=cwd
+        )
     try:
         if sub is not None:
             sub.start()
@@ -128,19 +135,23 @@ def main() -> int:
                 original = [str(ORIGINAL), "-c", "from circus import stats; stats.main()"]
                 original += [*common, "--statspoint", stats, "--log-level", "warning"]
                 runs.append(("circus 0.19, one subscriber", original, True))
+                runs.append(("circus 0.19, no subscriber", original, False))
             for label, argv, subscribe in runs:
-                cpu, rate = measure(argv, stats, subscribe, args.seconds)
+                cpu, rate = measure(argv, stats, subscribe, args.seconds, tmp)
                 print(f"{label}: {cpu:.2f}% of a core, {rate:.0f} msg/s", file=sys.stderr)
                 rows.append((label, cpu, rate))
         finally:
             daemon.cleanup()
-    print(f"\n{args.workers} workers, {args.seconds:.0f} s per run, CPU time of circusd-stats:\n")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n{args.workers} workers, {args.seconds:.0f} s per run, CPU time of circusd-stats")
+    print(f"(load average after: {load}):\n")
     print("| circusd-stats | CPU (% of one core) | messages/s received |")
     print("|---|---|---|")
     for label, cpu, rate in rows:
         print(f"| {label} | {cpu:.2f} | {rate:.0f} |" if rate else f"| {label} | {cpu:.2f} | - |")
-    if len(rows) == 3 and rows[0][1] > 0:
-        print(f"\nthe original uses {rows[2][1] / rows[0][1]:.1f}x the CPU of ours")
+    if len(rows) == 4 and rows[0][1] > 0:
+        ratio = rows[2][1] / rows[0][1]
+        print(f"\nwith a subscriber, the original uses {ratio:.1f}x the CPU of ours")
     return 0
 
 

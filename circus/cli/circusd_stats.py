@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--interval", type=float, default=1.0, help="seconds between two samples (default: 1)"
     )
+    parser.add_argument(
+        "--socket",
+        action="append",
+        default=[],
+        metavar="NAME=FD",
+        help="a socket of circusd inherited at FD (circusd passes its own sockets)",
+    )
     parser.add_argument("--log-level", dest="loglevel", default="info", help="log level")
     parser.add_argument("--log-output", dest="logoutput", default="-", help="log output")
     parser.add_argument("--ssh", default=None, help=argparse.SUPPRESS)
@@ -77,6 +84,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--ssh is not supported: use an ipc endpoint or a CURVE tcp endpoint")
     if not args.interval >= MIN_INTERVAL:
         parser.error(f"--interval must be at least {MIN_INTERVAL} seconds, got {args.interval}")
+    inherited = {}
+    for item in args.socket:
+        name, _, fd = item.partition("=")
+        if not name or not fd.isdigit():
+            parser.error(f"--socket {item!r}: expected NAME=FD")
+        inherited[name] = int(fd)
+    inherited = {}
+    for item in args.socket:
+        name, _, fd = item.partition("=")
+        if not name or not fd.isdigit():
+            parser.error(f"--socket {item!r}: expected NAME=FD")
+        inherited[name] = int(fd)
     from circus.stats.streamer import StatsStreamer
     from circus.util.logsetup import configure_logging
 
@@ -88,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             args.pubsub or default_pubsub_endpoint(),
             args.statspoint or default_stats_endpoint(),
             interval=args.interval,
+            inherited_sockets=inherited,
         )
     except (CircusError, OSError) as exc:
         print(f"circusd-stats: {exc}", file=sys.stderr)

@@ -191,6 +191,12 @@ def stats_watchers(config: CircusConfig, environ: Mapping[str, str]) -> Iterator
         arguments += ["--log-level", level]
     if settings.logoutput:
         arguments += ["--log-output", settings.logoutput]
+    # circusd's own sockets (use_papa = false), inherited by name, so that it counts their
+    # hits; so_reuseport ones are left out (a child gets a listening copy of its own, which
+    # would take connections). A change of one of them restarts circusd-stats.
+    for sock in config.sockets:
+        if not sock.use_papa and not sock.so_reuseport:
+            arguments += ["--socket", f"{sock.name}=$(circus.sockets.{sock.name})"]
     quiet = settings.statsd_close_outputs
     options = {"close_child_stdout": quiet, "close_child_stderr": quiet}
     yield support_watcher(

@@ -1,11 +1,13 @@
-"""Where circusd-stats gets its duplicates of circusd's listening sockets.
+"""Where circusd-stats gets its copies of circusd's listening sockets.
 
-papa-kernel hands out duplicates of the sockets it holds (``pass sockets``, the same exchange
-circusd uses to keep its own copies, :mod:`circus.hosts.kernel_fds`), so circusd-stats works the
-same whether circusd started it or a user did. Sockets of ``use_papa = false`` watchers live in
-circusd alone and are not watched.
+- Sockets of ``use_papa = false`` watchers live in circusd: circusd-stats, its support watcher,
+  inherits them (``--socket NAME=FD``, from ``$(circus.sockets.NAME)``); one is used only if it
+  is a listening socket at the address ``listsockets`` shows for that name.
+- papa-kernel hands out duplicates of the sockets it holds (``pass sockets``, the same exchange
+  circusd uses to keep its own copies, :mod:`circus.hosts.kernel_fds`), so these are watched
+  whether circusd started circusd-stats or a user did.
 
-A duplicate keeps its socket listening, so one is closed as soon as ``listsockets`` no longer
+A copy keeps its socket listening, so one is closed as soon as ``listsockets`` no longer
 shows the socket (or shows it changed): circusd-stats must never keep an address bound that
 circusd let go.
 """
@@ -13,6 +15,7 @@ circusd let go.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 from circus.errors import CircusError
@@ -31,8 +34,47 @@ def address_of(entry: dict[str, Any]) -> str:
     return f"{entry.get('host')}:{entry.get('port')}"
 
 
-async def sync(watch: SocketWatch, listed: list[dict[str, Any]], kernel: str | None) -> None:
-    """Make ``watch`` hold exactly the listed sockets it can get (see the module docstring)."""
+def _matches(sock: socket.socket, entry: dict[str, Any]) -> bool:
+    """True if ``sock`` listens where the ``listsockets`` entry says."""
+    try:
+        if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            return False
+        where = sock.getsockname()
+    except OSError:
+        return False
+    if entry.get("path"):
+        return bool(where == entry["path"])
+    return isinstance(where, tuple) and where[1] == entry.get("port")
+
+
+def adopt_inherited(
+    name: str, entry: dict[str, Any], inherited: dict[str, int]
+) -> socket.socket | None:
+    """The inherited socket of ``name`` if it is the one ``entry`` lists (it is then ours:
+    closed when circusd no longer lists it), else None."""
+    fd = inherited.get(name)
+    if fd is None:
+        return None
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        inherited.pop(name, None)
+        return None
+    if not _matches(sock, entry):
+        sock.detach()  # not ours to close: leave the descriptor as it was
+        return None
+    inherited.pop(name, None)
+    return sock
+
+
+async def sync(
+    watch: SocketWatch,
+    listed: list[dict[str, Any]],
+    kernel: str | None,
+    inherited: dict[str, int] | None = None,
+) -> None:
+    """Make ``watch`` hold exactly the listed sockets it can get (see the module docstring);
+    ``inherited``: ``{name: fd}`` of the inherited sockets not adopted yet."""
     wanted = {
         str(e["name"]): (int(e["fd"]), address_of(e))
         for e in listed
@@ -42,7 +84,17 @@ async def sync(watch: SocketWatch, listed: list[dict[str, Any]], kernel: str | N
     for name, watched in current.items():
         if wanted.get(name) != (watched.fd, watched.address):
             watch.remove(name)
-    missing = [name for name in wanted if name not in watch.names()]
+    by_name = {str(e["name"]): e for e in listed if isinstance(e, dict) and e.get("name")}
+    missing = []
+    for name in wanted:
+        if name in watch.names():
+            continue
+        fd, address = wanted[name]
+        sock = adopt_inherited(name, by_name[name], inherited if inherited is not None else {})
+        if sock is not None:
+            watch.add(WatchedSocket(name, sock, fd, address))
+        else:
+            missing.append(name)
     if not missing or not kernel:
         return
     try:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import psutil
 import zmq.asyncio
 
 from circus.client import AsyncCircusClient
@@ -65,7 +66,8 @@ def aggregate(samples: list[Sample]) -> dict[str, Any]:
 
 class StatsStreamer:
     """Connects to circusd (``endpoint``, ``pubsub_endpoint``) and publishes on
-    ``stats_endpoint``; :meth:`run` until :meth:`stop`."""
+    ``stats_endpoint``; :meth:`run` until :meth:`stop`. ``inherited_sockets``: ``{name: fd}``
+    of circusd's sockets given to this process (see :mod:`circus.stats.socket_sources`)."""
 
     def __init__(
         self,
@@ -74,7 +76,9 @@ class StatsStreamer:
         stats_endpoint: str,
         interval: float = DEFAULT_INTERVAL,
         resync_interval: float = RESYNC_INTERVAL,
+        inherited_sockets: dict[str, int] | None = None,
     ) -> None:
+        self._inherited = dict(inherited_sockets or {})
         self.endpoint = endpoint
         self.pubsub_endpoint = pubsub_endpoint
         self.stats_endpoint = stats_endpoint
@@ -107,14 +111,17 @@ class StatsStreamer:
             asyncio.create_task(self._resync_loop(), name="resync"),
             asyncio.create_task(self._publish_loop(), name="publish"),
         ]
+        for task in tasks:
+            task.add_done_callback(self._task_ended)
         log.info("circusd-stats %d publishing on %s", os.getpid(), self.stats_endpoint)
         try:
             await self._stopped.wait()
         finally:
-            for task in [*tasks, self._sockets_task]:
-                if task is not None:
-                    task.cancel()
-            await asyncio.gather(*[t for t in tasks if t is not None], return_exceptions=True)
+            if self._sockets_task is not None:
+                tasks.append(self._sockets_task)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             events.close()
             self._client.stop()
             self._sockets.close()
@@ -122,6 +129,15 @@ class StatsStreamer:
             self.sampler.close()
             context.destroy(linger=0)
             log.info("circusd-stats stopped")
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A task of :meth:`run` ends only when cancelled: anything else stops circusd-stats
+        (with the reason logged) rather than leaving it half working."""
+        if task.cancelled() or self._stopped.is_set():
+            return
+        error = task.exception()
+        log.error("circusd-stats stops: its %s task ended", task.get_name(), exc_info=error)
+        self.stop()
 
     # --- what to follow ---------------------------------------------------------------------
 
@@ -134,10 +150,14 @@ class StatsStreamer:
 
     async def resync(self) -> None:
         """List every watcher's pids, circusd's pid and the sockets (start, and now and then)."""
-        info = (await self._call("dstats")).get("info") or {}
         circus_pids = {os.getpid(): "circusd-stats"}
-        if isinstance(info.get("pid"), int):
-            circus_pids[info["pid"]] = "circusd"
+        circusd = next((p for p, n in self.circus_pids.items() if n == "circusd"), None)
+        # dstats only when needed: it costs circusd a scan of /proc for its children
+        if circusd is None or not psutil.pid_exists(circusd):
+            info = (await self._call("dstats")).get("info") or {}
+            circusd = info.get("pid") if isinstance(info.get("pid"), int) else None
+        if circusd is not None:
+            circus_pids[circusd] = "circusd"
         found: dict[str, dict[int, None]] = {}
         for name in (await self._call("list")).get("watchers", []):
             pids = [int(p) for p in (await self._call("list", name=name)).get("pids", [])]
@@ -163,7 +183,7 @@ class StatsStreamer:
         assert self._sockets is not None
         listed = (await self._call("listsockets")).get("sockets", [])
         kernel = (await self._call("globaloptions")).get("options", {}).get("papa_endpoint")
-        await socket_sources.sync(self._sockets, listed, kernel)
+        await socket_sources.sync(self._sockets, listed, kernel, self._inherited)
 
     async def _resync_loop(self) -> None:
         while True:

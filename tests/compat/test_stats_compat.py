@@ -27,6 +27,8 @@ WORKER = f"{sys.executable} {support.CIRCUSD_WORKER}"
 
 READ_WITH_ORIGINAL_CLIENT = """
 import json, sys, time
+import circus
+assert ".venv-circus019" in circus.__file__, circus.__file__  # not ours (cwd on sys.path)
 from circus.stats.client import StatsClient
 client = StatsClient(endpoint=sys.argv[1])
 wanted, seen, deadline = set(sys.argv[2].split(",")), {}, time.time() + 30
@@ -83,12 +85,12 @@ def ours(tmp_path, runtime_dir):
         daemon.cleanup()
 
 
-def test_original_stats_client_reads_ours(ours):
+def test_original_stats_client_reads_ours(ours, tmp_path):
     daemon, endpoint, stats_pid = ours
     result = subprocess.run(
         [str(ORIGINAL_BIN / "python"), "-c", READ_WITH_ORIGINAL_CLIENT, endpoint,
          "web,web.N,sleepy,circus.N,circus,sockets,sockets.N"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,  # not our repo: see above
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)

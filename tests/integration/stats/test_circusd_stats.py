@@ -157,3 +157,61 @@ def test_starts_before_circusd_and_catches_up(
         assert feed.pids_of("sleepy") == d.pids("sleepy")
     finally:
         d.cleanup()
+
+
+def proc_stat_fds(pid: int) -> set[int]:
+    """Pids whose /proc/PID/stat ``pid`` holds open."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        parts = target.split("/")
+        if len(parts) == 4 and parts[1] == "proc" and parts[3] == "stat":
+            found.add(int(parts[2]))
+    return found
+
+
+def test_samples_nothing_until_somebody_subscribes(circusd, circusd_stats, collector, worker_cmd):
+    d = circusd(f"""
+        [watcher:sleepy]
+        cmd = {worker_cmd} sleep
+        numprocesses = 3
+    """)
+    stats = circusd_stats(d)
+    wait_for(lambda: "listed circusd's processes" in stats.log(), message="bootstrap")
+    import time
+
+    time.sleep(2.5)  # two publication rounds with nobody listening
+    assert proc_stat_fds(stats.proc.pid) == set()
+    feed = collector(stats.endpoint)
+    feed.pids_of("sleepy")
+    assert set(d.pids("sleepy")) <= proc_stat_fds(stats.proc.pid)
+
+
+def test_lets_go_of_a_socket_circusd_removed(circusd, circusd_stats, collector, worker_cmd):
+    port = free_port()
+    body = web_config(worker_cmd, port)
+    d = circusd(body)
+    stats = circusd_stats(d)
+    feed = collector(stats.endpoint)
+    feed.until(lambda w, s, _: w == "sockets" and s is None, what="socket stats")
+
+    d.write_config(
+        body.split("[watcher:web]")[0]
+        + "[watcher:sleepy]"
+        + body.split("[watcher:sleepy]")[1].split("[socket:web]")[0]
+    )
+    d.ok("reloadconfig", waiting=True)
+    assert d.ok("listsockets")["sockets"] == []
+
+    def port_free() -> bool:
+        with socket.socket() as probe:
+            try:
+                probe.connect(("127.0.0.1", port))
+            except ConnectionRefusedError:
+                return True
+        return False
+
+    wait_for(port_free, timeout=10, message="nobody listening on the removed socket's port")

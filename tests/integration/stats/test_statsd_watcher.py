@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import psutil
 import pytest
 from support import pid_alive, wait_for
 
@@ -44,8 +45,12 @@ def test_statsd_runs_circusd_stats_as_a_child_of_circusd(
     assert sorted(feed.pids_of("sleepy")) == sorted(d.pids("sleepy"))
     names = {}
     feed.until(
-        lambda w, s, st: w == "circus" and s is not None and names.setdefault(st["name"], st["pid"])
-        and len(names) == 2,
+        lambda w, s, st: (
+            w == "circus"
+            and s is not None
+            and names.setdefault(st["name"], st["pid"])
+            and len(names) == 2
+        ),
         what="circusd and circusd-stats in the circus group",
     )
     assert names == {"circusd": d.proc.pid, "circusd-stats": stats_pid}
@@ -76,3 +81,65 @@ def test_reloadconfig_turns_statsd_off_and_on(circusd, collector, worker_cmd):
     feed = collector(endpoint)
     assert sorted(feed.pids_of("sleepy")) == sorted(d.pids("sleepy"))
     assert "restart circusd to apply" not in d.log()
+
+
+def test_counts_hits_of_circusd_own_sockets_and_lets_them_go(circusd, collector, worker_cmd):
+    """use_papa = false sockets live in circusd: circusd-stats inherits them (not the
+    so_reuseport ones, whose copies would take connections)."""
+    import socket
+
+    from support import free_port
+
+    port, spare = free_port(), free_port()
+    web = f"""
+        [watcher:web]
+        cmd = {worker_cmd} http $(circus.sockets.web)
+        use_sockets = true
+        use_papa = false
+
+        [socket:web]
+        host = 127.0.0.1
+        port = {port}
+        use_papa = false
+    """
+    spread = f"""
+        [socket:spread]
+        host = 127.0.0.1
+        port = {spare}
+        use_papa = false
+        so_reuseport = true
+    """
+    d = circusd(web + spread, "statsd = true\n")
+    feed = collector(stats_endpoint(d))
+    [listed] = [s for s in d.ok("listsockets")["sockets"] if s["name"] == "web"]
+
+    def hit(watcher, subtopic, stat):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            conn.recv(100)
+        return watcher == "sockets" and subtopic is not None and stat["reads"] > 0
+
+    _, _, stat = feed.until(hit, what="hits of circusd's own socket")
+    assert stat["fd"] == listed["fd"] and stat["address"] == f"127.0.0.1:{port}"
+    _, _, total = feed.until(lambda w, s, _: w == "sockets" and s is None)
+    assert total["addresses"] == [f"127.0.0.1:{port}"]  # not the so_reuseport one
+    [stats_pid] = d.pids("circusd-stats")
+    listening = {
+        conn.laddr.port
+        for conn in psutil.Process(stats_pid).net_connections()
+        if conn.status == psutil.CONN_LISTEN
+    }
+    assert spare not in listening  # no listening copy of the so_reuseport socket
+
+    d.write_config(f"[watcher:sleepy]\ncmd = {worker_cmd} sleep\n", "statsd = true\n")
+    d.ok("reloadconfig", waiting=True)
+
+    def port_free() -> bool:
+        with socket.socket() as probe:
+            try:
+                probe.connect(("127.0.0.1", port))
+            except ConnectionRefusedError:
+                return True
+        return False
+
+    wait_for(port_free, timeout=15, message="nobody listening on the removed socket's port")
