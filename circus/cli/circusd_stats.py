@@ -16,7 +16,6 @@ import logging
 import resource
 import signal
 import sys
-from typing import TYPE_CHECKING
 
 import zmq
 
@@ -27,9 +26,6 @@ from circus.control.defaults import (
     default_stats_endpoint,
 )
 from circus.errors import CircusError
-
-if TYPE_CHECKING:
-    from circus.stats.streamer import StatsStreamer
 
 log = logging.getLogger("circus.stats")
 
@@ -70,53 +66,63 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def _serve(streamer: StatsStreamer) -> None:
+def _parse_sockets(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, int]:
+    inherited = {}
+    for item in items:
+        name, _, fd = item.partition("=")
+        if not name or not fd.isdigit():
+            parser.error(f"--socket {item!r}: expected NAME=FD")
+        inherited[name] = int(fd)
+    return inherited
+
+
+async def _serve(args: argparse.Namespace, inherited: dict[str, int]) -> int:
+    """Signal handlers first, then the stats endpoint: a SIGTERM at any moment after the bind
+    lets circusd-stats remove its ipc socket file."""
+    from circus.stats.streamer import StatsStreamer
+
     loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        loop.add_signal_handler(signum, stopping.set)
+    statspoint = args.statspoint or default_stats_endpoint()
+    try:
+        streamer = StatsStreamer(
+            args.endpoint or default_endpoint(),
+            args.pubsub or default_pubsub_endpoint(),
+            statspoint,
+            interval=args.interval,
+            inherited_sockets=inherited,
+        )
+    except (CircusError, OSError, zmq.ZMQError) as exc:
+        print(f"circusd-stats: cannot publish on {statspoint}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    if stopping.is_set():
+        streamer.stop()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         loop.add_signal_handler(signum, streamer.stop)
     await streamer.run()
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.ssh:
-        parser.error("--ssh is not supported: use an ipc endpoint or a CURVE tcp endpoint")
+        parser.error("--ssh is not supported: use an ipc endpoint or a loopback tcp endpoint")
     if not args.interval >= MIN_INTERVAL:
         parser.error(f"--interval must be at least {MIN_INTERVAL} seconds, got {args.interval}")
-    inherited = {}
-    for item in args.socket:
-        name, _, fd = item.partition("=")
-        if not name or not fd.isdigit():
-            parser.error(f"--socket {item!r}: expected NAME=FD")
-        inherited[name] = int(fd)
-    inherited = {}
-    for item in args.socket:
-        name, _, fd = item.partition("=")
-        if not name or not fd.isdigit():
-            parser.error(f"--socket {item!r}: expected NAME=FD")
-        inherited[name] = int(fd)
-    from circus.stats.streamer import StatsStreamer
+    inherited = _parse_sockets(parser, args.socket)
     from circus.util.logsetup import configure_logging
 
     try:
         configure_logging(args.loglevel, args.logoutput)
-        _raise_fd_limit()
-        streamer = StatsStreamer(
-            args.endpoint or default_endpoint(),
-            args.pubsub or default_pubsub_endpoint(),
-            args.statspoint or default_stats_endpoint(),
-            interval=args.interval,
-            inherited_sockets=inherited,
-        )
-    except (CircusError, OSError) as exc:
+    except CircusError as exc:
         print(f"circusd-stats: {exc}", file=sys.stderr)
         return EXIT_RUNTIME_ERROR
-    except zmq.ZMQError as exc:
-        print(f"circusd-stats: cannot publish on {args.statspoint}: {exc}", file=sys.stderr)
-        return EXIT_RUNTIME_ERROR
+    _raise_fd_limit()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(streamer))
+        return asyncio.run(_serve(args, inherited))
     return EXIT_OK
 
 

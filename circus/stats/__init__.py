@@ -7,14 +7,7 @@
 - :mod:`circus.stats.publisher` is the stats endpoint (XPUB: samples only what is subscribed);
 - :mod:`circus.stats.client` is ``StatsClient``, the original's subscriber API.
 
-``from circus import stats; stats.main()`` runs circusd-stats, as in the original.
+The command line is :mod:`circus.cli.circusd_stats` (``circusd-stats``; the original's
+``python -c 'from circus import stats; stats.main()'`` becomes
+``python -m circus.cli.circusd_stats``).
 """
-
-from __future__ import annotations
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run circusd-stats (the command line of :mod:`circus.cli.circusd_stats`)."""
-    from circus.cli.circusd_stats import main as cli_main
-
-    return cli_main(argv)

@@ -12,8 +12,8 @@ from typing import Any
 
 import zmq
 
-from circus.control import boundedjson
 from circus.control.defaults import default_stats_endpoint
+from circus.wire import boundedjson
 
 TOPIC = b"stat."
 

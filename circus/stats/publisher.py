@@ -24,7 +24,7 @@ from typing import Any
 
 import zmq
 
-from circus.control import security
+from circus.wire import security
 
 log = logging.getLogger(__name__)
 

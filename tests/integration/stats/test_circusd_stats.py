@@ -215,3 +215,23 @@ def test_lets_go_of_a_socket_circusd_removed(circusd, circusd_stats, collector, 
         return False
 
     wait_for(port_free, timeout=10, message="nobody listening on the removed socket's port")
+
+
+def test_command_line_errors(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "circus.cli.circusd_stats", *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+    for bad in (["--interval", "0"], ["--socket", "web"], ["--ssh", "me@host"], ["--nope"]):
+        result = run(*bad)
+        assert result.returncode == 2 and "circusd-stats" in result.stderr, bad
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    result = run("--statspoint", f"ipc://{shared}/stats.sock")
+    assert result.returncode == 1
+    assert f"cannot publish on ipc://{shared}/stats.sock" in result.stderr
+    assert "writable by group or others" in result.stderr
