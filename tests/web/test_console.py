@@ -369,6 +369,25 @@ def test_every_route_refuses_a_request_without_a_session(console):
     assert watcher_status(console, "sleepy") == "active"  # nothing was stopped on the way
 
 
+# --- circushttpd restarted ----------------------------------------------------------------------
+
+
+def test_a_restarted_console_asks_to_log_in_again(console, context):
+    """The banner while circushttpd is down; once it is back the session is gone (sessions
+    live in its memory), so the page goes to the login form, which brings it back."""
+    ex = expect()
+    page = console.login(context, "/kernel")
+    page.wait_for_selector("body[data-ready=true]")
+    console.stop_httpd()
+    ex(page.locator("#banner")).to_contain_text("web console is unreachable")
+    console.start_httpd()
+    page.wait_for_url(re.compile(r".*/login\?next=%2Fkernel$"))
+    page.fill("#f-token", console.token)
+    page.click("#login-submit")
+    page.wait_for_url(f"{console.url}/kernel")
+    ex(page.locator("#banner")).to_be_hidden()
+
+
 # --- last: circusd goes away and comes back -------------------------------------------------------
 
 

@@ -54,12 +54,30 @@ export class Live {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${window.location.host}/ws`);
     this.socket = socket;
+    let opened = false;
     socket.addEventListener("open", () => {
+      opened = true;
       this.delay = MIN_DELAY;
       this.send({ type: "subscribe", ...this.subscription });
     });
     socket.addEventListener("message", (msg) => this.receive(msg.data));
-    socket.addEventListener("close", () => this.closed());
+    socket.addEventListener("close", () => (opened ? this.closed() : this.refused()));
+  }
+
+  /** The upgrade failed: the server is down, or it is up and our session is gone (it
+   * restarted, or the session expired): then log in again, and come back here. */
+  async refused() {
+    try {
+      const response = await fetch("/api/session", { credentials: "same-origin" });
+      const session = await response.json();
+      if (response.ok && !session.user) {
+        window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+        return;
+      }
+    } catch (exc) {
+      // the server is not answering: retry below
+    }
+    this.closed();
   }
 
   receive(text) {

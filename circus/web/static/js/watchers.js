@@ -41,6 +41,10 @@ export class ActionQueue {
   }
 
   async run(button, name, action, body = {}) {
+    if (name === "circushttpd" && (action === "stop" || action === "restart")) {
+      // the watcher that runs this very console (httpd = true)
+      if (!window.confirm(`${action} circushttpd? This console goes away with it.`)) return null;
+    }
     const result = await withButton(button, () => api.action(name, action, body));
     if (result) {
       let text = `${name}: ${DONE[action] || action}`;
