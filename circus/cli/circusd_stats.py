@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
 import sys
@@ -26,8 +27,10 @@ from circus.control.defaults import (
     default_stats_endpoint,
 )
 from circus.errors import CircusError
+from circus.util.pdeathsig import die_with_parent
 
 log = logging.getLogger("circus.stats")
+_PARENT = os.getppid()  # read at import, as early as possible: see die_with_parent
 
 EXIT_OK = 0
 EXIT_RUNTIME_ERROR = 1  # the stats endpoint cannot be bound, logging cannot be set up
@@ -50,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=FD",
         help="a socket of circusd inherited at FD (circusd passes its own sockets)",
+    )
+    parser.add_argument(
+        "--die-with-parent",
+        action="store_true",
+        help="end when the parent process ends, even a SIGKILLed one (circusd passes it)",
     )
     parser.add_argument("--log-level", dest="loglevel", default="info", help="log level")
     parser.add_argument("--log-output", dest="logoutput", default="-", help="log output")
@@ -121,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"circusd-stats: {exc}", file=sys.stderr)
         return EXIT_RUNTIME_ERROR
     _raise_fd_limit()
+    if args.die_with_parent:  # run by circusd: do not outlive it
+        die_with_parent(_PARENT)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_serve(args, inherited))
     return EXIT_OK

@@ -185,7 +185,7 @@ def stats_watchers(config: CircusConfig, environ: Mapping[str, str]) -> Iterator
     if not settings.statsd:
         return
     arguments = ["--endpoint", settings.endpoint, "--pubsub", settings.pubsub_endpoint]
-    arguments += ["--statspoint", settings.stats_endpoint]
+    arguments += ["--statspoint", settings.stats_endpoint, "--die-with-parent"]
     level = "debug" if settings.debug else settings.loglevel
     if level:
         arguments += ["--log-level", level]

@@ -143,3 +143,15 @@ def test_counts_hits_of_circusd_own_sockets_and_lets_them_go(circusd, collector,
         return False
 
     wait_for(port_free, timeout=15, message="nobody listening on the removed socket's port")
+
+
+def test_circusd_stats_ends_with_a_killed_circusd(circusd, worker_cmd):
+    from support import subreaper
+
+    with subreaper():  # circusd-stats, orphaned, comes back to us (and is reaped)
+        d = circusd(*stats_config(worker_cmd, close_outputs=True))
+        [stats_pid] = d.pids("circusd-stats")
+        endpoint = stats_endpoint(d)[len("ipc://") :]
+        wait_for(lambda: os.path.exists(endpoint), message="circusd-stats running")
+        d.kill9()
+        wait_for(lambda: not pid_alive(stats_pid), message="circusd-stats ends with circusd")
