@@ -28,10 +28,6 @@ log = logging.getLogger(__name__)
 
 #: Largest message a browser may send (they are small JSON objects).
 MAX_INCOMING = 4096
-#: With ``stats_batch``, a socket's stats points go out together at most this often (s), and
-#: at once when this many are waiting: a frame per point costs the server more than the point.
-STATS_FLUSH = 0.5
-MAX_BATCH = 2000
 #: Seconds messages wait to be sent together (events are delayed this much at most).
 FLUSH_DELAY = 0.05
 #: Messages queued for a browser (while its previous frame is being written) before it counts
@@ -46,9 +42,6 @@ class EventSocket(tornado.websocket.WebSocketHandler):
     def initialize(self) -> None:
         self.stats = False
         self.stats_watcher: str | None = None  # narrows the stats feed (see _wants_stats)
-        self.stats_batch = False
-        self._batch: list[dict[str, Any]] = []
-        self._stats_timer: asyncio.TimerHandle | None = None
         self.output: str | None = None
         self.session: Any = None
         self._queue: list[str] = []
@@ -96,8 +89,6 @@ class EventSocket(tornado.websocket.WebSocketHandler):
         )
 
     def on_close(self) -> None:
-        if self._stats_timer is not None:
-            self._stats_timer.cancel()
         self.web.link.remove_listener(self.on_feed)
         self.web.sockets.discard(self)
         self.web.tails.unsubscribe(self)
@@ -106,29 +97,9 @@ class EventSocket(tornado.websocket.WebSocketHandler):
         self._queue.clear()
 
     def on_feed(self, message: dict[str, Any], text: str) -> None:
-        if message.get("type") == "stats":
-            if not self._wants_stats(message):
-                return
-            if self.stats_batch:
-                self._add_to_batch(message)
-                return
+        if message.get("type") == "stats" and not self._wants_stats(message):
+            return
         self.enqueue(text)
-
-    def _add_to_batch(self, point: dict[str, Any]) -> None:
-        self._batch.append({k: v for k, v in point.items() if k != "type"})
-        if len(self._batch) >= MAX_BATCH:
-            self._send_batch()
-        elif self._stats_timer is None:
-            loop = asyncio.get_running_loop()
-            self._stats_timer = loop.call_later(STATS_FLUSH, self._send_batch)
-
-    def _send_batch(self) -> None:
-        if self._stats_timer is not None:
-            self._stats_timer.cancel()
-            self._stats_timer = None
-        points, self._batch = self._batch, []
-        if points:
-            self.send({"type": "stats_batch", "points": points})
 
     def send(self, message: dict[str, Any]) -> None:
         self.enqueue(json.dumps(message))
@@ -196,10 +167,6 @@ class EventSocket(tornado.websocket.WebSocketHandler):
                 self.send({"type": "error", "message": problem})
                 return
             self.stats_watcher = scope
-        if "stats_batch" in message:
-            self.stats_batch = bool(message["stats_batch"])
-            if not self.stats_batch:
-                self._send_batch()
         if "output" in message:
             watcher = message["output"]
             if watcher is not None and (not isinstance(watcher, str) or len(watcher) > 128):

@@ -13,8 +13,7 @@ const MAX_DELAY = 10000;
 export class Live {
   constructor() {
     this.listeners = new Map();
-    // stats_batch: the server sends the stats points together (fewer frames for both sides)
-    this.subscription = { stats: false, stats_watcher: null, stats_batch: true, output: null };
+    this.subscription = { stats: false, stats_watcher: null, output: null };
     this.delay = MIN_DELAY;
     this.socket = null;
     this.circusdUp = null; // unknown until the first hello
@@ -98,10 +97,6 @@ export class Live {
     }
     if (message.type === "hello" || message.type === "circusd") {
       this.setState(true, Boolean(message.connected), message.error);
-    }
-    if (message.type === "stats_batch") {
-      for (const point of message.points || []) this.emit("stats", { type: "stats", ...point });
-      return;
     }
     this.emit(message.type, message);
   }
