@@ -41,7 +41,7 @@ sys.path[:0] = [str(REPO / "tests" / "web"), str(REPO / "tests")]
 import psutil  # noqa: E402
 import support  # noqa: E402
 from browser import launched  # noqa: E402
-from console import Console, has_stats  # noqa: E402
+from console import Console  # noqa: E402
 
 SLEEP = "/usr/bin/sleep"
 RENDER_GOAL_MS = 300
@@ -148,9 +148,7 @@ def main() -> int:
     raise_nofile()
     load_before = os.getloadavg()
     with support.subreaper(), tempfile.TemporaryDirectory(prefix="circus-bench-web-") as tmp:
-        console = Console(
-            os.path.join(tmp, "console"), config(watchers, per_watcher), stats=has_stats()
-        )
+        console = Console(os.path.join(tmp, "console"), config(watchers, per_watcher), stats=True)
         try:
             console.start()
             spawn = wait_all_running(console, total, timeout=300)
@@ -165,9 +163,7 @@ def main() -> int:
     load_after = os.getloadavg()
     median = statistics.median(renders)
     worst = max(renders)
-    if not has_stats():
-        stats = "without circusd-stats (not in this checkout)"
-    elif cpu["stats_streaming"]:
+    if cpu["stats_streaming"]:
         stats = "with circusd-stats streaming"
     else:
         stats = "circusd-stats started but NOT streaming (see its log)"

@@ -3,16 +3,15 @@ screenshots (tests/web/screenshots.py) and the benchmark (bench/web.py).
 
 circushttpd runs in token mode on 127.0.0.1 and a free port, its token in a 0600 file;
 :meth:`Console.login` opens ``/login?token=...`` in a browser context, which then holds the
-session cookie. With ``stats=True`` a circusd-stats runs beside circusd (started here, not by
-``statsd = true``, so that the same code works before and after circusd learns to run it).
-:meth:`Console.cleanup` ends circushttpd, circusd-stats, circusd, the kernel and the workers.
+session cookie. With ``stats=True`` circusd runs circusd-stats (``statsd = true``, the support
+watcher ``circusd-stats``). :meth:`Console.cleanup` ends circushttpd, circusd (and with it
+circusd-stats), the kernel and the workers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,11 +20,6 @@ import sys
 import support
 
 WORKER = support.CIRCUSD_WORKER
-
-
-def has_stats() -> bool:
-    """True when this checkout has circusd-stats (the charts need it)."""
-    return importlib.util.find_spec("circus.cli.circusd_stats") is not None
 
 
 class Console:
@@ -39,9 +33,8 @@ class Console:
         daemon_dir = os.path.join(self.workdir, "circusd")
         self.stats_endpoint = f"ipc://{daemon_dir}/stats.sock" if stats else None
         if stats:
-            circus_extra += f"statsd = false\nstats_endpoint = {self.stats_endpoint}\n"
+            circus_extra += f"statsd = true\nstats_endpoint = {self.stats_endpoint}\n"
         self.circusd = support.Circusd(daemon_dir, config_body, circus_extra)
-        self.stats: subprocess.Popen | None = None
         self.port = support.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token_path = os.path.join(self.workdir, "token")
@@ -58,24 +51,8 @@ class Console:
 
     def start(self) -> Console:
         self.start_circusd()
-        if self.stats_endpoint:
-            self.start_stats()
         self.start_httpd()
         return self
-
-    def start_stats(self) -> None:
-        argv = [sys.executable, "-m", "circus.cli.circusd_stats"]
-        argv += ["--endpoint", self.circusd.endpoint, "--pubsub", self.circusd.pubsub]
-        argv += ["--statspoint", str(self.stats_endpoint)]
-        with open(os.path.join(self.workdir, "circusd-stats.log"), "ab") as log:
-            self.stats = subprocess.Popen(
-                argv,
-                cwd=self.workdir,
-                env=self.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
 
     def start_circusd(self) -> None:
         """Start (or start again) circusd, with our private runtime directory."""
@@ -159,8 +136,6 @@ class Console:
     def cleanup(self) -> None:
         with contextlib.suppress(Exception):
             self.stop_httpd()
-        with contextlib.suppress(Exception):
-            _terminate(self.stats)
         self.circusd.cleanup()
 
 

@@ -23,7 +23,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # console.py, browser.py; support.
 
 import support  # noqa: E402
 from browser import TIMEOUT_MS, launched  # noqa: E402
-from console import Console, has_stats  # noqa: E402
+from console import Console  # noqa: E402
 
 DEMO = HERE / "demo_worker.py"
 
@@ -130,7 +130,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with support.subreaper(), tempfile.TemporaryDirectory(prefix="circus-shots-") as tmp:
         console = Console(
-            os.path.join(tmp, "console"), demo_config(support.free_port()), stats=has_stats()
+            os.path.join(tmp, "console"), demo_config(support.free_port()), stats=True
         )
         try:
             console.start()

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 import support
 from browser import TIMEOUT_MS, launched
-from console import WORKER, Console, has_stats
+from console import WORKER, Console
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,7 +35,7 @@ CONFIG = f"""
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
     with support.subreaper():
-        console = Console(tmp_path_factory.mktemp("console"), CONFIG, stats=has_stats())
+        console = Console(tmp_path_factory.mktemp("console"), CONFIG, stats=True)
         try:
             console.start()
             yield console
@@ -156,7 +156,10 @@ def test_home_lists_the_watchers_with_status_and_counts(console, page):
     ex(row(page, "sleepy").locator(".count")).to_have_text("2")
     ex(row(page, "talker").locator(".count")).to_have_text("1")
     ex(page.locator("#circusd-card [data-field=pid]")).to_have_text(re.compile(r"^\d+$"))
-    ex(page.locator("#totals-card [data-field=processes]")).to_have_text("3")
+    # circusd-stats (statsd = true) is listed too, as a support watcher
+    ex(row(page, "circusd-stats").locator(".tag")).to_have_text("support")
+    total = sum(len(console.circusd.pids(w)) for w in console.circusd.ok("list")["watchers"])
+    ex(page.locator("#totals-card [data-field=processes]")).to_have_text(str(total))
 
 
 def test_toggle_stops_and_starts_a_watcher(console, page):
@@ -214,8 +217,6 @@ def points(page, selector: str) -> str:
 def test_charts_move_with_the_stats_stream(console, page):
     """circusd-stats' figures reach the page over the WebSocket: the watcher's memory line
     gains points and keeps changing, and the figures show in the row."""
-    if not has_stats():
-        pytest.skip("circusd-stats is not in this checkout: no figures to chart")
     line = 'tr[data-watcher="sleepy"] svg.chart polyline.line.series-mem'
     support.wait_for(lambda: len(points(page, line).split()) >= 2, timeout=20, message="2 points")
     first = points(page, line)
@@ -225,8 +226,6 @@ def test_charts_move_with_the_stats_stream(console, page):
 
 
 def test_watcher_page_charts_each_process(console, context):
-    if not has_stats():
-        pytest.skip("circusd-stats is not in this checkout: no figures to chart")
     page = console.login(context, "/watchers/sleepy")
     page.wait_for_selector("body[data-ready=true]")
     for pid in console.circusd.pids("sleepy"):

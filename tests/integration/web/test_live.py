@@ -79,9 +79,9 @@ def test_kernel_view_lists_the_workers(daemon, httpd):
 
 def test_stats_relayed_and_kept_as_history(circusd, httpd_factory, tmp_path):
     stats_endpoint = f"ipc://{tmp_path}/stats.sock"
-    daemon = circusd(
-        "[watcher:sleeper]\ncmd = sleep 1000\n", circus_extra=f"stats_endpoint = {stats_endpoint}\n"
-    )
+    # statsd = false: the test publishes the stats; circusd must not run circusd-stats on them
+    extra = f"statsd = false\nstats_endpoint = {stats_endpoint}\n"
+    daemon = circusd("[watcher:sleeper]\ncmd = sleep 1000\n", circus_extra=extra)
     httpd = httpd_factory(daemon.endpoint)
     client = httpd.client()
     pid = daemon.pids("sleeper")[0]
