@@ -456,8 +456,6 @@ class Arbiter:
 
     def _warn_unsupported(self) -> None:
         """Parts of the original not built yet: say so instead of ignoring them silently."""
-        if self.settings.httpd:
-            log.warning("[circus] httpd = true is not supported yet and is ignored")
         if self.settings.multicast_endpoint:
             log.warning("[circus] multicast_endpoint: discovery is not supported yet")
 

@@ -14,18 +14,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import ipaddress
 import logging
 import os
 import secrets
 import signal
-import socket
 import ssl
 import stat
 import sys
+from typing import TYPE_CHECKING
 
 from circus import __version__
-from circus.control.defaults import default_endpoint
+
+if TYPE_CHECKING:
+    import tornado.httpserver
+
+    from circus.web.app import WebState
+
+# Everything else is imported when used: main() reads its parent's pid first thing, before
+# the imports that take a while (the configuration model: ~0.5 s), so that a circusd killed
+# while we start is noticed (see circus.util.parent).
 
 log = logging.getLogger("circus.web")
 
@@ -36,6 +43,8 @@ DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 8080
 ENDPOINT_ENV = "CIRCUSHTTPD_ENDPOINT"
 TOKEN_BYTES = 24
+#: Seconds a stop waits for open connections and feeds to close before exiting anyway.
+SHUTDOWN_TIMEOUT = 5.0
 
 
 class StartError(Exception):
@@ -73,28 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="behind a reverse proxy: take the client address from X-Real-IP/X-Forwarded-For",
     )
+    parser.add_argument(
+        "--with-circusd",
+        action="store_true",
+        help="set by circusd for [circus] httpd = true: end when circusd ends (even killed)",
+    )
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--log-output", default="-")
     parser.add_argument("--version", action="version", version=f"circushttpd {__version__}")
     return parser
-
-
-def is_loopback(host: str) -> bool:
-    """True if every address ``host`` names is a loopback address."""
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return False
-    addresses = {str(info[4][0]) for info in infos}
-    return bool(addresses) and all(
-        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
-    )
 
 
 def read_password() -> str:
@@ -126,11 +122,13 @@ def add_user(args: argparse.Namespace) -> int:
 def _read_token(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
-            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+            info = os.fstat(f.fileno())
             token = f.read().strip()
     except OSError as exc:
         raise StartError(f"--token-file {path}: {exc.strerror}") from None
-    if mode & 0o077:
+    if info.st_uid != os.geteuid():
+        raise StartError(f"--token-file {path}: owned by another user (uid {info.st_uid})")
+    if stat.S_IMODE(info.st_mode) & 0o077:
         raise StartError(f"--token-file {path}: readable by other users; chmod 600 it")
     if len(token) < 16:
         raise StartError(f"--token-file {path}: the token must have 16 characters or more")
@@ -138,9 +136,17 @@ def _read_token(path: str) -> str:
 
 
 def load_token(path: str | None) -> str:
-    """A fresh random token, or the one in ``path`` (created 0600 when missing)."""
+    """A fresh random token, or the one in ``path`` (created 0600 when missing, in a directory
+    private to this user, created 0700 when missing)."""
     if path is None:
         return secrets.token_urlsafe(TOKEN_BYTES)
+    from circus.errors import UnsafePathError
+    from circus.util.private_dirs import require_private_parent
+
+    try:
+        require_private_parent(os.path.abspath(path), f"--token-file {path}")
+    except UnsafePathError as exc:
+        raise StartError(str(exc)) from None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -168,9 +174,11 @@ def tls_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | N
 
 
 def check_args(args: argparse.Namespace) -> None:
+    from circus.util.endpoints import host_is_loopback
+
     if not 0 <= args.port <= 65535:
         raise StartError(f"--port {args.port}: must be between 0 and 65535")
-    if not args.auth_file and not is_loopback(args.host):
+    if not args.auth_file and not host_is_loopback(args.host):
         raise StartError(
             f"--host {args.host!r} is reachable from other machines: refusing to start without "
             "--auth-file (make one with: circushttpd --auth-file FILE --add-user NAME), or bind "
@@ -185,6 +193,7 @@ def check_args(args: argparse.Namespace) -> None:
 async def serve(args: argparse.Namespace) -> int:
     import tornado.httpserver
 
+    from circus.control.defaults import default_endpoint
     from circus.web.app import MAX_BODY, WebState, make_app
     from circus.web.auth import Authenticator, AuthFileError
     from circus.web.circusd import CircusdLink
@@ -233,13 +242,25 @@ async def serve(args: argparse.Namespace) -> int:
     await stop.wait()
     log.info("circushttpd stopping")
     server.stop()
-    await state.close()
-    await server.close_all_connections()
+    try:
+        await asyncio.wait_for(_close(server, state), SHUTDOWN_TIMEOUT)
+    except TimeoutError:
+        log.warning("connections still open after %.0f s: exiting anyway", SHUTDOWN_TIMEOUT)
     return EXIT_OK
 
 
+async def _close(server: tornado.httpserver.HTTPServer, state: WebState) -> None:
+    await state.close()
+    await server.close_all_connections()
+
+
 def main(argv: list[str] | None = None) -> int:
+    parent = os.getppid()
     args = build_parser().parse_args(argv)
+    if args.with_circusd:
+        from circus.util.pdeathsig import die_with_parent
+
+        die_with_parent(parent)
     if args.add_user is not None:
         return add_user(args)
     from circus.errors import ConfigError

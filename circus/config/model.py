@@ -128,6 +128,7 @@ class CircusSettings:
     httpd_host: str = "localhost"
     httpd_port: int = 8080
     httpd_close_outputs: bool = False
+    httpd_auth_file: str | None = None  # circushttpd's users (password logins); else a token
     debug: bool = False
     debug_gc: bool = False
     stream_backend: str = "thread"

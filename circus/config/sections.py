@@ -116,6 +116,7 @@ CIRCUS_OPTIONS: dict[str, Converter] = {
     "httpd_host": lambda v: cv.to_optional_str(v) or "localhost",
     "httpd_port": lambda v: cv.to_int(v, 1, 65535),
     "httpd_close_outputs": cv.to_bool,
+    "httpd_auth_file": cv.to_optional_str,
     "debug": cv.to_bool,
     "debug_gc": cv.to_bool,
     "stream_backend": lambda v: cv.to_choice(

@@ -204,8 +204,69 @@ def stats_watchers(config: CircusConfig, environ: Mapping[str, str]) -> Iterator
     )
 
 
+# --- circushttpd ------------------------------------------------------------------------------
+
+#: The module ``python -m`` runs for ``[circus] httpd = true``.
+HTTPD_MODULE = "circus.cli.circushttpd"
+HTTPD_NAME = "circushttpd"
+
+
+def httpd_token_file(port: int) -> str:
+    """Where circushttpd keeps its login token when circusd runs it without an auth file:
+    ``<runtime dir>/circushttpd-<port>.token`` (0600; ``cat`` it to log in)."""
+    import os
+
+    from papa_kernel.paths import runtime_dir
+
+    return os.path.join(runtime_dir(), f"circushttpd-{port}.token")
+
+
+def httpd_arguments(config: CircusConfig) -> list[str]:
+    """circushttpd's command line for ``[circus] httpd = true``; ConfigError for a host reachable
+    from other machines without ``httpd_auth_file`` (circushttpd would refuse to start)."""
+    from circus.util.endpoints import host_is_loopback
+
+    settings = config.circus
+    if not settings.httpd_auth_file and not host_is_loopback(settings.httpd_host):
+        message = (
+            f"{settings.httpd_host!r} is reachable from other machines: the web console needs "
+            "httpd_auth_file there (users made with: circushttpd --auth-file FILE --add-user "
+            "NAME), or bind localhost"
+        )
+        raise ConfigError(Problems().make(message, section="circus", key="httpd_host"))
+    arguments = ["--host", settings.httpd_host, "--port", str(settings.httpd_port)]
+    arguments += ["--endpoint", settings.endpoint, "--with-circusd"]
+    if settings.httpd_auth_file:
+        arguments += ["--auth-file", settings.httpd_auth_file]
+    else:
+        arguments += ["--token-file", httpd_token_file(settings.httpd_port)]
+    level = "debug" if settings.debug else settings.loglevel
+    if level:
+        arguments += ["--log-level", level]
+    if settings.logoutput:
+        arguments += ["--log-output", settings.logoutput]
+    return arguments
+
+
+def httpd_watchers(config: CircusConfig, environ: Mapping[str, str]) -> Iterator[WatcherConfig]:
+    """The watcher ``circushttpd`` when ``[circus] httpd = true``."""
+    settings = config.circus
+    if not settings.httpd:
+        return
+    quiet = settings.httpd_close_outputs
+    yield support_watcher(
+        HTTPD_NAME,
+        HTTPD_MODULE,
+        httpd_arguments(config),
+        config,
+        {"close_child_stdout": quiet, "close_child_stderr": quiet},
+        environ,
+        section="circus",
+    )
+
+
 #: Every provider of support watchers, called in this order.
-PROVIDERS: tuple[Provider, ...] = (plugin_watchers, stats_watchers)
+PROVIDERS: tuple[Provider, ...] = (plugin_watchers, stats_watchers, httpd_watchers)
 
 
 def with_support(

@@ -4,9 +4,29 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from dataclasses import dataclass
 
 from papa_kernel.paths import runtime_dir
+
+
+def host_is_loopback(host: str) -> bool:
+    """True if every address ``host`` names (resolved) is a loopback address; False for ``""``,
+    ``0.0.0.0``, ``::`` (every address) and names that do not resolve."""
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    addresses = {str(info[4][0]) for info in infos}
+    return bool(addresses) and all(
+        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
+    )
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,10 @@ def test_tutorial_example(load):
         """
     )
     assert config.circus.statsd and config.circus.httpd
-    stats, watcher = config.watchers  # statsd = 1: circusd-stats is a (support) watcher
+    # statsd = 1 and httpd = 1: circusd-stats and circushttpd are (support) watchers
+    stats, httpd, watcher = config.watchers
     assert stats.name == "circusd-stats" and not stats.use_papa
+    assert httpd.name == "circushttpd" and not httpd.use_papa
     assert watcher.socket_refs == {"web"} and watcher.use_sockets and watcher.numprocesses == 3
     assert config.sockets == (SocketConfig(name="web", host="127.0.0.1", port=9999),)
 
