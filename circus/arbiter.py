@@ -40,9 +40,9 @@ from circus.config import CircusConfig, CircusSettings, WatcherConfig, watcher_f
 from circus.config.names import check_watcher
 from circus.errors import AlreadyExistError, ConfigError, MessageError
 from circus.events import EventPublisher, Publisher
-from circus.hosts.base import ProcessHost, SocketSpec
+from circus.hosts.base import ProcessHost, ProcessInfo, SocketSpec
 from circus.hosts.names import parse_process_name
-from circus.hostset import KERNEL_PREFIX, HostSet
+from circus.hostset import KERNEL, KERNEL_PREFIX, LOCAL, HostSet, host_name
 from circus.kernel_view import kernel_view as describe_kernel
 from circus.process import Process
 from circus.registry import ProcessRegistry
@@ -71,6 +71,10 @@ class ControlChannel(Protocol):
     :func:`circus.control.control_channel`)."""
 
     async def start(self) -> None: ...
+
+    async def cancel_background(self) -> None:
+        """Cancel the operations commands left running (quit: before stopping watchers)."""
+        ...
 
     async def stop(self) -> None: ...
 
@@ -121,7 +125,10 @@ class Arbiter:
         self._quitting = False
         #: ``circusd --reload-outdated``: reload_outdated for every watcher
         self.reload_outdated = False
-        self._orphans: list[tuple[ProcessHost, str]] = []
+        #: processes of watchers no longer configured, found at start-up: stopped once the
+        #: configured watchers started (not to be confused with circus.orphans, the workers
+        #: of a lost kernel)
+        self._unconfigured: list[tuple[ProcessHost, str]] = []
         self._stopped = asyncio.Event()
         self._global_lock = asyncio.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -241,7 +248,7 @@ class Arbiter:
         return found
 
     def host_for(self, use_papa: bool) -> ProcessHost:
-        return self.hosts.get(use_papa)
+        return self.hosts.get(host_name(use_papa))
 
     async def kernel_view(self) -> dict[str, Any]:
         """What papa-kernel holds (the ``kernel`` command; :mod:`circus.kernel_view`)."""
@@ -259,8 +266,8 @@ class Arbiter:
     def kernel_launcher(self, launcher: subprocess.Popen[bytes] | None) -> None:
         self.hosts.kernel_launcher = launcher
 
-    def _socket_specs(self) -> dict[str, tuple[bool, SocketSpec]]:
-        return {s.name: (s.use_papa, socket_spec(s)) for s in self.config.sockets}
+    def _socket_specs(self) -> dict[str, tuple[str, SocketSpec]]:
+        return {s.name: (host_name(s.use_papa), socket_spec(s)) for s in self.config.sockets}
 
     def _create_watcher(self, wconf: WatcherConfig) -> Watcher:
         if wconf.name.lower() in self._watchers:
@@ -271,7 +278,7 @@ class Arbiter:
 
     async def create_watcher(self, wconf: WatcherConfig) -> Watcher:
         """Create (not start) a watcher, opening the kernel host on first use."""
-        await self.hosts.open(wconf.use_papa, subscribe=True)
+        await self.hosts.open(host_name(wconf.use_papa), subscribe=True)
         watcher = self._create_watcher(wconf)
         self.publish_watcher_event(watcher.res_name, "add", {"time": time.time()})
         return watcher
@@ -383,17 +390,18 @@ class Arbiter:
         if endpoint.scheme == "ipc" and unix_socket_served(endpoint.path or ""):
             raise ConfigError(f"another circusd is already serving {self.endpoint}")
 
-    async def _adopt(self) -> None:
+    async def _adopt(self, listed: Sequence[ProcessInfo]) -> None:
+        """Adopt the kernel's processes ``listed`` that belong to a configured watcher."""
         host = self.hosts.kernel
         if host is None:
             return
         records = await spawn_records.load(host)
         kept: set[str] = set()
-        for info in await host.list_processes(KERNEL_PREFIX):
+        for info in listed:
             parsed = parse_process_name(info.name)
             watcher = self._watchers.get(parsed[0].lower()) if parsed else None
             if parsed is None or watcher is None or not watcher.config.use_papa:
-                self._orphans.append((host, info.name))
+                self._unconfigured.append((host, info.name))
                 continue
             wid = parsed[1]
             proc = Process(host, info.name, wid, info.pid, info.started, adopted=True)
@@ -415,13 +423,35 @@ class Arbiter:
             watcher.adopt(proc)
         await spawn_records.drop_stale(host, records, kept)
 
-    async def _stop_orphans(self) -> None:
+    async def _stop_unconfigured(self) -> None:
         """Processes of watchers that are no longer configured: stop and forget them."""
-        for host, name in self._orphans:
+        for host, name in self._unconfigured:
             log.info("stopping %s: its watcher is no longer configured", name)
             with contextlib.suppress(Exception):
                 await host.signal(name, signal.SIGTERM)
-        self._orphans.clear()
+        self._unconfigured.clear()
+
+    async def bring_up(self) -> None:
+        """Steps 3 to 6 of the start-up (module docstring), once the hosts are open: create
+        the watchers, end a lost kernel's orphans, bind the sockets, adopt, subscribe, start
+        the watchers; then report outdated processes and stop those of watchers no longer
+        configured. (The test harness runs it on a FakeHost.)"""
+        for wconf in self.config.watchers:
+            self._create_watcher(wconf)
+        kernel = self.hosts.kernel
+        # One listing serves both the orphan check and the adoption (killing orphans, which
+        # the kernel does not run, and binding sockets change nothing in it).
+        listed = await kernel.list_processes(KERNEL_PREFIX) if kernel is not None else []
+        await self.hosts.end_orphans(listed=listed)  # a lost kernel's: they hold ports
+        await self.hosts.bind_sockets()
+        await self._adopt(listed)  # before any event flows: adopted output has an owner
+        await self.hosts.subscribe_all()
+        await self.start_watchers()
+        if self._quitting:  # quit() ran meanwhile: it closed the hosts and ends run()
+            return
+        for watcher in self.watchers:
+            watcher.report_outdated()
+        await self._stop_unconfigured()
 
     async def astart(self) -> None:
         """Start everything (see module docstring); returns once watchers are started."""
@@ -431,20 +461,11 @@ class Arbiter:
             self.hosts.take_instance_lock()
         self.publisher = EventPublisher(self.pubsub_endpoint, self.settings)
         if self.config.uses_kernel:
-            await self.hosts.open(True)
-        await self.hosts.open(False)
-        for wconf in self.config.watchers:
-            self._create_watcher(wconf)
-        await self.hosts.end_orphans()  # left by a kernel lost with circusd: they hold ports
-        await self.hosts.bind_sockets()
-        await self._adopt()  # before any event flows: output of adopted workers has an owner
-        await self.hosts.subscribe_all()
-        await self.start_watchers()
+            await self.hosts.open(KERNEL)
+        await self.hosts.open(LOCAL)
+        await self.bring_up()
         if self._quitting:  # quit() ran meanwhile: it closed the hosts and ends run()
             return
-        for watcher in self.watchers:
-            watcher.report_outdated()
-        await self._stop_orphans()
         # Bound last: a command sent during start-up waits (queued by ZeroMQ) instead of
         # seeing half-started watchers.
         if self._control is not None:
@@ -480,7 +501,7 @@ class Arbiter:
         try:
             if self.hosts.kernel_launcher is not None:
                 with contextlib.suppress(Exception):
-                    await self.hosts.open(True)
+                    await self.hosts.open(KERNEL)
             await self.quit(stop_workers=self.hosts.started_kernel)
         except Exception:  # the start-up error is the one to report
             log.exception("cleaning up after the failed start failed")
@@ -493,6 +514,8 @@ class Arbiter:
         self._quitting = True
         self.on_lifecycle("stopping")
         self.hosts.stop_recovering()
+        if self.controller is not None:  # a command still working would hold a watcher
+            await self.controller.cancel_background()
         for watcher in self.by_priority(reverse=True):
             if stop_workers or not watcher.host.persistent:
                 await watcher.stop()

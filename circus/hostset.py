@@ -35,13 +35,13 @@ import fcntl
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from circus import orphans
 from circus.config import ConfigDiff
 from circus.errors import ConfigError
-from circus.hosts.base import EventHandler, ProcessHost, SocketInfo, SocketSpec
+from circus.hosts.base import EventHandler, ProcessHost, ProcessInfo, SocketInfo, SocketSpec
 from circus.hosts.kernel import KernelHost, ensure_kernel
 from circus.hosts.kernel_fds import pass_sockets
 from circus.hosts.local import LocalHost
@@ -67,21 +67,31 @@ MAX_RECOVERY_DELAY = 5.0
 
 VanishedHandler = Callable[[ProcessHost, set[str]], None]
 
+#: The names of the hosts of an arbiter.
+KERNEL = "kernel"  # papa-kernel: use_papa = true watchers and sockets
+LOCAL = "local"  # direct children of circusd: use_papa = false
+
+
+def host_name(use_papa: bool) -> str:
+    """The name of the host a watcher or socket with this ``use_papa`` runs in."""
+    return KERNEL if use_papa else LOCAL
+
 
 class HostSet:
-    """The hosts (by ``use_papa``) and sockets (by name) of one arbiter."""
+    """The hosts (by name: :data:`KERNEL`, :data:`LOCAL`) and sockets (by configured name) of
+    one arbiter."""
 
     def __init__(
         self,
         papa_endpoint: str,
         on_events: EventHandler,
         on_vanished: VanishedHandler,
-        socket_specs: Callable[[], dict[str, tuple[bool, SocketSpec]]],
+        socket_specs: Callable[[], dict[str, tuple[str, SocketSpec]]],
     ):
         self.papa_endpoint = papa_endpoint
         self._on_events = on_events
         self._on_vanished = on_vanished
-        self._socket_specs = socket_specs  # () -> {name: (use_papa, SocketSpec)} of the config
+        self._socket_specs = socket_specs  # () -> {name: (host name, SocketSpec)} of the config
         #: the kernel-hosted workers circusd manages, journaled on disk: created once the lock
         #: is ours and the previous record's orphans were dealt with (end_orphans)
         self.record: WorkerRecord | None = None
@@ -93,7 +103,7 @@ class HostSet:
         #: False (circusd --no-start-kernel): systemd or papa-kernel --init runs the kernel;
         #: circusd only connects (and, after a loss, waits for it to be back)
         self.start_kernel = True
-        self._hosts: dict[bool, ProcessHost] = {}
+        self._hosts: dict[str, ProcessHost] = {}
         self.sockets: dict[str, tuple[ProcessHost, SocketInfo]] = {}  # config name -> held
         self._lock_fd: int | None = None
         self._recovering: asyncio.Task | None = None
@@ -102,22 +112,28 @@ class HostSet:
 
     # --- hosts -------------------------------------------------------------------------------
 
-    def get(self, use_papa: bool) -> ProcessHost:
-        return self._hosts[bool(use_papa)]
+    def get(self, name: str) -> ProcessHost:
+        """The host called ``name`` (KeyError if it was not opened)."""
+        return self._hosts[name]
+
+    def use(self, name: str, host: ProcessHost) -> None:
+        """Run with ``host`` as the host called ``name`` instead of creating one when it is
+        first opened (the test harness gives a FakeHost). Before the arbiter starts."""
+        self._hosts[name] = host
 
     @property
     def kernel(self) -> ProcessHost | None:
-        return self._hosts.get(True)
+        return self._hosts.get(KERNEL)
 
     def all(self) -> list[ProcessHost]:
         return list(self._hosts.values())
 
-    async def open(self, use_papa: bool, subscribe: bool = False) -> ProcessHost:
-        """The host for ``use_papa``, created on first use (for the kernel: started if nobody
+    async def open(self, name: str, subscribe: bool = False) -> ProcessHost:
+        """The host called ``name``, created on first use (the kernel is started if nobody
         answers). With ``subscribe``, events are delivered from now on."""
-        host = self._hosts.get(use_papa)
+        host = self._hosts.get(name)
         if host is None:
-            host = self._hosts[use_papa] = await self._create(use_papa)
+            host = self._hosts[name] = await self._create(name)
             if subscribe:
                 await host.open(self._on_events)
         return host
@@ -126,8 +142,8 @@ class HostSet:
         for host in self._hosts.values():
             await host.open(self._on_events)
 
-    async def _create(self, use_papa: bool) -> ProcessHost:
-        if not use_papa:
+    async def _create(self, name: str) -> ProcessHost:
+        if name == LOCAL:
             return LocalHost()
         launcher, self.kernel_launcher = self.kernel_launcher, None
         self.started_kernel = await ensure_kernel(
@@ -154,8 +170,8 @@ class HostSet:
 
     async def bind_sockets(self, only: ProcessHost | None = None) -> None:
         """Bind every configured socket in its host (idempotent in the kernel)."""
-        for name, (use_papa, spec) in self._socket_specs().items():
-            host = await self.open(use_papa, subscribe=True)
+        for name, (where, spec) in self._socket_specs().items():
+            host = await self.open(where, subscribe=True)
             if only is None or host is only:
                 self.sockets[name] = (host, await host.make_socket(spec))
         await self._hold_kernel_sockets()
@@ -170,17 +186,17 @@ class HostSet:
                 self._release(held[1].name)
                 await held[0].remove_socket(held[1].name)
         for name in (*changes.sockets_added, *changes.sockets_changed):
-            use_papa, spec = new_specs[name]
-            host = await self.open(use_papa, subscribe=True)
+            where, spec = new_specs[name]
+            host = await self.open(where, subscribe=True)
             self.sockets[name] = (host, await host.make_socket(spec))
         await self._hold_kernel_sockets()
 
     async def _hold_kernel_sockets(self) -> None:
         """Keep a duplicate of every kernel socket not held yet (see the module docstring)."""
-        kernel: Any = self.kernel
+        kernel = self.kernel
         held = self._held
         names = [i.name for h, i in self.sockets.values() if h is kernel and i.name not in held]
-        if kernel is None or not names:
+        if not isinstance(kernel, KernelHost) or not names:
             return
         try:
             held.update(await pass_sockets(kernel.endpoint, names))
@@ -212,18 +228,20 @@ class HostSet:
     def _record_path(self) -> str:
         return record_path(kernel_socket_path(self.papa_endpoint))
 
-    async def end_orphans(self, kernel_dead: bool = False) -> None:
+    async def end_orphans(
+        self, kernel_dead: bool = False, listed: Sequence[ProcessInfo] | None = None
+    ) -> None:
         """Kill the workers circusd knew (or a previous circusd recorded) that the kernel does
         not run: orphans of a lost kernel. Waits until they are gone (bounded). With
         ``kernel_dead`` (the kernel process is known to have exited) all of them are orphans:
-        the kernel is not asked."""
+        the kernel is not asked; ``listed``: what the kernel runs, listed by the caller."""
         host = self.kernel
         if host is None:
             return
         candidates = {*self._recorded, *(self.record.live.values() if self.record else ())}
         lost: list[RecordedWorker] = list(candidates) if kernel_dead else []
         if candidates and not kernel_dead:
-            running = await host.list_processes(KERNEL_PREFIX)
+            running = listed if listed is not None else await host.list_processes(KERNEL_PREFIX)
             alive = {(p.name, p.pid) for p in running if p.running}
             lost = [w for w in candidates if (w.name, w.pid) not in alive]
         pidfds = orphans.kill_orphans(lost)
@@ -249,10 +267,10 @@ class HostSet:
         self._recovering = asyncio.get_running_loop().create_task(self._recover_kernel())
 
     async def _recover_kernel(self) -> None:
-        host: Any = self._hosts[True]
+        host = self._hosts[KERNEL]
         delay = 0.1
         try:
-            if await host.kernel_exited(KERNEL_EXIT_WAIT):
+            if isinstance(host, KernelHost) and await host.kernel_exited(KERNEL_EXIT_WAIT):
                 # Its workers' output pipes are broken: they fail every request that makes
                 # them write. Killed now, the connections wait in the backlog of our
                 # duplicates until the new kernel's workers accept them.
@@ -316,7 +334,7 @@ class HostSet:
             self._recovering.cancel()
 
 
-async def _let_kernel_go(kernel: Any) -> None:
+async def _let_kernel_go(kernel: ProcessHost) -> None:
     """Nothing is left to keep: ask the kernel to exit when idle (the host asks after the
     exits it delivered are acknowledged, see ``KernelHost.exit_if_idle``), within
     KERNEL_IDLE_WAIT. A kernel that still holds processes, sockets or values of others stays."""

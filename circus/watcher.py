@@ -109,6 +109,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         # at its next batch instead of finishing a large count first (a request, not a state).
         self._halt_spawning = False
         self._outdated_task: asyncio.Task | None = None
+        self._dropping: dict[str, asyncio.Task[None]] = {}  # process name -> its record delete
 
     def clamp(self, numprocesses: int) -> int:
         """A process count as the watcher can have it: at least 0, at most 1 if singleton."""

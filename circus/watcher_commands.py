@@ -92,7 +92,7 @@ class WatcherCommands(_Core):
             await asyncio.gather(*(p.wait(timeout + 5) for p in stubborn))
         for proc in procs:
             proc.kill_leftovers()
-        await self._drop_records(procs)
+        await self._records_dropped(procs)
 
     async def start(self) -> dict[str, list[int]]:
         async with self._lock:

@@ -43,6 +43,7 @@ class OutdatedWorkers(_Core):
     """What the processes were spawned from; reporting and replacing outdated ones."""
 
     _outdated_task: asyncio.Task[None] | None  # assigned here, first set by Watcher.__init__
+    _dropping: dict[str, asyncio.Task[None]]  # process name -> the delete of its record
 
     # --- records in the host --------------------------------------------------------------
 
@@ -58,23 +59,35 @@ class OutdatedWorkers(_Core):
                 "%s: cannot record what process %d was spawned from: %s", self.name, proc.pid, exc
             )
 
-    async def _drop_records(self, procs: Iterable[Process]) -> None:
-        """Delete the records of processes that are gone, unless their wid is in use again.
-        (Checked right before each delete is sent: a respawn registers its process before
-        it sends its own record, so the delete can never overtake it.)"""
-        if not self.host.persistent:
-            return
-        await asyncio.gather(*(self._drop_record(proc.name) for proc in procs))
-
     async def _drop_record(self, name: str) -> None:
+        """Delete the record of a process that is gone, unless its wid is in use again.
+        (Checked right before the delete is sent: a respawn registers its process before it
+        sends its own record, so the delete can never overtake it.)"""
         if any(p.name == name and p.alive for p in self.processes.values()):
             return
         with contextlib.suppress(KernelError):
             await self.host.set_value(spawn_records.record_name(name), None)
 
     def _drop_record_soon(self, proc: Process) -> None:
-        if self.host.persistent:
-            self.tasks.spawn(self._drop_records([proc]), "dropping a spawn record")
+        """The exit of ``proc`` was applied: delete its record (once per process, whatever
+        ended it; a stop waits for it with :meth:`_records_dropped`)."""
+        if not self.host.persistent:
+            return
+        name = proc.name
+        task = self.tasks.spawn(self._drop_record(name), "dropping a spawn record")
+        self._dropping[name] = task
+
+        def dropped(done: asyncio.Task[None]) -> None:
+            if self._dropping.get(name) is done:  # not a later delete of the same name
+                del self._dropping[name]
+
+        task.add_done_callback(dropped)
+
+    async def _records_dropped(self, procs: Iterable[Process]) -> None:
+        """Wait until the records of ``procs`` (deleted as their exits arrived) are gone."""
+        tasks = [task for p in procs if (task := self._dropping.get(p.name)) is not None]
+        if tasks:
+            await asyncio.wait(tasks)
 
     # --- outdated processes ---------------------------------------------------------------
 

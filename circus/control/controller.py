@@ -40,7 +40,9 @@ from circus.control.codec import (
     tagged,
 )
 from circus.control.commands import Command, get_commands
+from circus.control.commands.base import background_owner
 from circus.errors import CircusError, MessageError, UnknownCommandError
+from circus.util.tasks import TaskSet
 from circus.wire import security
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,9 @@ class Controller:
         self._ipc_file: security.IpcSocketFile | None = None
         self._server: asyncio.Task | None = None
         self._inflight: dict[asyncio.Task, tuple[bytes, Request | None]] = {}
+        #: operations commands left running without a waiting client (Command.finish):
+        #: cancelled on quit (cancel_background) and when the controller stops
+        self.background = TaskSet("control commands")
         self._replied: set[asyncio.Task] = set()
         self._closing = False
 
@@ -106,8 +111,14 @@ class Controller:
         self._server = asyncio.create_task(self._serve(), name="circus-controller")
         log.info("control channel listening on %s", self.endpoint)
 
+    async def cancel_background(self) -> None:
+        """Cancel the operations commands left running (all but the caller's own task: a
+        ``quit`` sent without ``waiting`` is one of them) and wait for them to end."""
+        await self.background.cancel()
+
     async def stop(self) -> None:
         """Stop serving; reply to the command that asked for the stop, then close."""
+        await self.cancel_background()
         if self._socket is None or self._closing:
             return
         self._closing = True
@@ -197,6 +208,7 @@ class Controller:
             validated = command.validate(props)
             if validated is not None:  # None: the original's validate, which edits in place
                 props = validated
+            background_owner.set(self.background)  # this task's context only
             result = command.execute(self.arbiter, props)
             if inspect.isawaitable(result):  # a plain execute (the original's) is accepted
                 result = await result

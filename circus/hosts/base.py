@@ -168,24 +168,22 @@ class ProcessHost(abc.ABC):
         before, for a persistent host)."""
 
     @abc.abstractmethod
-    async def close(self) -> None:
-        """Release connections. A persistent host leaves its processes and sockets running."""
+    async def close(self, *, keep_children: bool = False) -> None:
+        """Release connections. A persistent host leaves its processes and sockets running;
+        the others end their children unless ``keep_children``."""
 
     @abc.abstractmethod
     async def spawn(self, spec: SpawnSpec) -> ProcessInfo:
         """Start a process. Raises :class:`circus.errors.SpawnError` with the host's reason."""
 
     @abc.abstractmethod
-    async def signal(self, name: str, signum: int) -> bool:
-        """Send ``signum`` to a process (pid-reuse safe). False if it has already exited."""
+    async def signal(self, name: str, signum: int, *, group: bool = False) -> bool:
+        """Send ``signum`` to a process (pid-reuse safe), or with ``group`` to its process
+        group (each process leads its own). False if it has already exited."""
 
     @abc.abstractmethod
     async def list_processes(self, prefix: str = "") -> list[ProcessInfo]:
         """Processes whose name starts with ``prefix``, running or exited-but-unreported."""
-
-    @abc.abstractmethod
-    async def forget(self, name: str) -> None:
-        """Drop the host's record of a process (its buffered output too)."""
 
     @abc.abstractmethod
     async def make_socket(self, spec: SocketSpec) -> SocketInfo:
@@ -198,6 +196,11 @@ class ProcessHost(abc.ABC):
     @abc.abstractmethod
     async def remove_socket(self, name: str) -> None:
         """Close the host's copy of a socket (children keep theirs)."""
+
+    async def exit_if_idle(self) -> bool:
+        """Everything was stopped: a host that runs on its own (the kernel) exits if it holds
+        nothing of anyone else. True if it exits. The default: nothing to let go (False)."""
+        return False
 
     # --- small key/value store (the kernel keeps it across circusd restarts) ----------------
 

@@ -305,9 +305,10 @@ class KernelHost(ProcessHost):
         finally:
             await watch.close()
 
-    async def close(self) -> None:
-        """Close both connections. Processes and sockets stay in the kernel. A batch being
-        handled right now is not acknowledged, so it is delivered again after ``open()``."""
+    async def close(self, *, keep_children: bool = False) -> None:
+        """Close both connections. Processes and sockets stay in the kernel (whatever
+        ``keep_children`` says: they are the kernel's children). A batch being handled right now
+        is not acknowledged, so it is delivered again after ``open()``."""
         self._closing = True
         self._close_kernel_pidfd()
         await self._releases.cancel()

@@ -1,7 +1,7 @@
 """An in-memory :class:`~circus.hosts.base.ProcessHost`: no processes, no sockets, every call
 recorded.
 
-The host records each call (spawn, signal with its ``group`` flag, forget...) with the loop's
+The host records each call (spawn, signal with its ``group`` flag, set_value...) with the loop's
 time, and lets the test decide what processes do: exit on their own (:meth:`FakeHost.exit`),
 write output (:meth:`FakeHost.output`), ignore signals, fail to spawn, make a socket readable
 (:meth:`FakeHost.connect`). Events reach the arbiter the way real hosts deliver them: in
@@ -59,11 +59,12 @@ class Call:
     """One call the host received: ``op`` at loop time ``at``."""
 
     at: float
-    op: str  # spawn | signal | forget | make_socket | remove_socket | wait_readable | ...
+    op: str  # spawn | signal | set_value | make_socket | remove_socket | wait_readable | ...
     name: str = ""
     signum: int | None = None
     group: bool = False
     pid: int | None = None  # of the process signalled (None: no such process)
+    value: str | None = None  # set_value: the value (None: deleted)
 
 
 @dataclass
@@ -123,8 +124,9 @@ class FakeHost(ProcessHost):
         signum: int | None = None,
         group: bool = False,
         pid: int | None = None,
+        value: str | None = None,
     ) -> None:
-        self.calls.append(Call(self.now(), op, name, signum, group, pid))
+        self.calls.append(Call(self.now(), op, name, signum, group, pid, value))
 
     def ops(self, *ops: str) -> list[Call]:
         """The recorded calls of the given kinds (all calls without arguments)."""
@@ -255,15 +257,12 @@ class FakeHost(ProcessHost):
         return True
 
     async def list_processes(self, prefix: str = "") -> list[ProcessInfo]:
+        self._record("list_processes", prefix)
         return [
             ProcessInfo(p.name, p.pid, p.started, p.running, p.exit_code)
             for p in self.processes.values()
             if p.name.startswith(prefix)
         ]
-
-    async def forget(self, name: str) -> None:
-        self._record("forget", name)
-        self.processes.pop(name, None)
 
     async def make_socket(self, spec: SocketSpec) -> SocketInfo:
         self._record("make_socket", spec.name)
@@ -289,6 +288,10 @@ class FakeHost(ProcessHost):
     async def remove_socket(self, name: str) -> None:
         self._record("remove_socket", name)
         self.sockets.pop(name, None)
+
+    async def set_value(self, name: str, value: str | None) -> None:
+        self._record("set_value", name, value=value)
+        await super().set_value(name, value)
 
     async def wait_readable(self, names: Sequence[str]) -> str:
         self._record("wait_readable", ",".join(names))

@@ -16,6 +16,7 @@ from typing import Any
 from circus.arbiter import Arbiter
 from circus.config import config_from_dict
 from circus.control import control_channel
+from circus.hostset import KERNEL, LOCAL
 from circus.testing.fakehost import FakeHost
 
 
@@ -48,7 +49,8 @@ def arbiter_on(
     if isinstance(config, Mapping):
         config = config_from_dict(dict(config))
     arbiter = Arbiter(config, config_path=config_path, control=control_channel)
-    arbiter.hosts._hosts.update({True: host, False: host})  # instead of the kernel and local host
+    for name in (KERNEL, LOCAL):  # instead of the kernel and the local host
+        arbiter.hosts.use(name, host)
     if record:
         arbiter.publisher = RecordingPublisher()
     return arbiter
@@ -57,10 +59,5 @@ def arbiter_on(
 async def start_arbiter(arbiter: Arbiter) -> Arbiter:
     """Start ``arbiter`` as ``astart`` does, minus the lock, kernel and endpoints."""
     arbiter.loop = asyncio.get_running_loop()
-    for wconf in arbiter.config.watchers:
-        arbiter._create_watcher(wconf)
-    await arbiter.hosts.bind_sockets()
-    await arbiter._adopt()
-    await arbiter.hosts.subscribe_all()
-    await arbiter.start_watchers()
+    await arbiter.bring_up()
     return arbiter

@@ -30,12 +30,14 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from circus.control import options as opt
 from circus.control.api import ArbiterAPI, WatcherAPI
 from circus.errors import ArgumentError, MessageError
+from circus.util.tasks import TaskSet
 
 logger = logging.getLogger(__name__)
 
@@ -110,25 +112,23 @@ MATCH_FLAG = Flag(
 )
 
 
-# Keeps background operations referenced until they finish (asyncio holds weak references only).
-_BACKGROUND: set[asyncio.Task] = set()
+#: Owns the operations left running when no control channel does (a command executed outside
+#: one, e.g. by a test).
+_UNOWNED = TaskSet("background commands")
+#: Who owns the operations commands leave running in the background: the controller executing
+#: the command sets its own TaskSet (cancelled when circusd quits or the controller stops).
+background_owner: ContextVar[TaskSet] = ContextVar("background_owner", default=_UNOWNED)
 
 
-def run_in_background(awaitable: Awaitable[Any], what: str) -> asyncio.Task:
-    """Run a command's operation without a client waiting for it; log its failure."""
-    task = asyncio.ensure_future(awaitable)
-    _BACKGROUND.add(task)
+def run_in_background(awaitable: Awaitable[Any], what: str) -> asyncio.Task[Any]:
+    """Run a command's operation without a client waiting for it, as a task of the
+    :data:`background_owner` (which keeps it referenced, logs its failure and cancels it on
+    quit)."""
+    return background_owner.get().spawn(_awaited(awaitable), what)
 
-    def done(task: asyncio.Task) -> None:
-        _BACKGROUND.discard(task)
-        if task.cancelled():
-            logger.info("%s: cancelled", what)
-        elif task.exception() is not None:
-            exc = task.exception()
-            logger.error("%s failed: %s", what, exc, exc_info=exc)
 
-    task.add_done_callback(done)
-    return task
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 #: Every command class by (lower-case) name, filled by :meth:`Command.__init_subclass__`.
