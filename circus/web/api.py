@@ -9,6 +9,7 @@ from typing import Any
 
 from circus.web import validate as v
 from circus.web.base import ApiError, ApiHandler
+from circus.web.circusd import Disconnected, Refused
 from circus.web.watchers import event_key
 
 SUPPORT_NAMES = ("circusd-stats", "circushttpd")
@@ -87,6 +88,17 @@ async def watcher_summary(handler: ApiHandler, name: str, status: dict[str, Any]
     }
 
 
+def add_refusal(reason: str) -> ApiError:
+    """circusd's refusal of ``add`` as an API error on the field it concerns, when it names
+    one (the name, an option), else 409 ``circusd``."""
+    if "already exist" in reason or "watcher name" in reason:
+        return ApiError(409, "invalid", f"name: {reason}", field="name")
+    field = v.option_field(reason)
+    if field is not None:
+        return ApiError(400, "invalid", reason, field=field)
+    return ApiError(409, "circusd", reason)
+
+
 class ApiWatchers(ApiHandler):
     """``GET /api/watchers`` lists them; ``POST /api/watchers`` adds one."""
 
@@ -111,19 +123,10 @@ class ApiWatchers(ApiHandler):
             props["args"] = arguments
         try:
             await self.web.link.call("add", **props)
-        except Exception as exc:
-            from circus.web.circusd import Refused
-
-            if isinstance(exc, Refused):
-                reason = str(exc)
-                if "already exist" in reason:
-                    raise ApiError(409, "invalid", f"name: {reason}", field="name") from None
-                field = v.option_field(reason)
-                raise ApiError(
-                    400 if field else 409, "invalid" if field else "circusd", reason, field=field
-                ) from None
-            await self.call("status")  # re-raise disconnection as an API error
-            raise
+        except Refused as exc:
+            raise add_refusal(str(exc)) from None
+        except Disconnected as exc:
+            raise ApiError(503, "disconnected", f"circusd is not reachable: {exc}") from None
         self.reply({"watcher": await watcher_detail(self, name.lower())}, status=201)
 
 

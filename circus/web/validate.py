@@ -8,8 +8,9 @@ from typing import Any
 
 from circus.web.base import ApiError
 
-#: Watcher names: what circusd's configuration accepts in a section name, kept printable.
-WATCHER_NAME = re.compile(r"^[A-Za-z0-9_.@:+-][A-Za-z0-9_. @:+-]{0,127}$")
+#: Watcher names added from the console: circusd refuses spaces and control characters; a
+#: ``/`` would not fit in the console's URLs. Other names (configured ones) are only looked up.
+WATCHER_NAME = re.compile(r"^[A-Za-z0-9_.@:+-]{1,128}$")
 SIGNAL = re.compile(r"^(?:[Ss][Ii][Gg])?[A-Za-z][A-Za-z0-9+-]{0,15}$")
 MAX_TEXT = 8192
 MAX_NB = 1000  # one incr/decr click changes at most this many processes
@@ -106,7 +107,7 @@ def watcher_name(data: dict[str, Any], field: str = "name") -> str:
     name = text(data, field, True, 128)
     assert name is not None
     if not WATCHER_NAME.match(name):
-        raise invalid(field, "use letters, digits, spaces and . _ @ : + - (at most 128)")
+        raise invalid(field, "use letters, digits and . _ @ : + - (at most 128, no spaces)")
     return name
 
 

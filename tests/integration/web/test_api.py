@@ -79,8 +79,11 @@ def test_add_watcher_and_field_errors(daemon, httpd):
     assert "numprocesses" in bad.error["message"]  # circusd's "did you mean"
     missing = client.post("/api/watchers", {"name": "x3"})
     assert missing.status == 400 and missing.error["field"] == "cmd"
-    newline = client.post("/api/watchers", {"name": "a\nb", "cmd": "true"})
-    assert newline.status == 400 and newline.error["field"] == "name"
+    for name in ("a\nb", "a b", "a/b", "x" * 129):
+        bad_name = client.post("/api/watchers", {"name": name, "cmd": "true"})
+        assert bad_name.status == 400 and bad_name.error["field"] == "name", name
+    reserved = client.post("/api/watchers", {"name": "circushttpd", "cmd": "true"})
+    assert reserved.status == 409 and reserved.error["field"] == "name"
 
 
 def test_validation_errors_name_the_field(httpd):
