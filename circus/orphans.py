@@ -25,8 +25,6 @@ import os
 import signal
 from collections.abc import Iterable
 
-import psutil
-
 from circus.util.pidfd import exited_within, has_exited
 from circus.worker_record import RecordedWorker
 
@@ -44,6 +42,8 @@ ORPHAN_EXIT_WAIT = 1.0
 
 def _open_verified(worker: RecordedWorker) -> int | None:
     """A pidfd on the recorded worker if it still runs (same start time, own group leader)."""
+    import psutil  # only when a lost kernel left orphans: not on circusd's start-up
+
     try:
         pidfd = os.pidfd_open(worker.pid)
     except (ProcessLookupError, PermissionError):

@@ -20,12 +20,13 @@ import logging
 import os
 import signal
 import time
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 from circus import procinfo
 from circus.hosts.base import ProcessHost
+
+if TYPE_CHECKING:  # psutil is imported at the first stats call, not on circusd's start-up
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,17 @@ _LEGAL = {
 
 
 class Process:
-    """A worker of a watcher: ``wid`` slot, host name, pid and state."""
+    """A worker of a watcher: ``wid`` slot, host name, pid and state.
+
+    One per worker, so kept small (10,000 workers are 10,000 of these): slots, and what only
+    some processes need (the exit event a waiter awaits, psutil handles for ``stats``) is
+    made when first needed."""
+
+    __slots__ = (
+        "_age_when_seen", "_exited", "_ps", "_ps_children", "_seen_at", "adopted", "exit_code",
+        "exited_while_away", "fingerprint", "host", "name", "pid", "restart_round", "started",
+        "state", "state_since", "wid",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -70,7 +81,7 @@ class Process:
         self.state = ProcessState.RUNNING
         self.state_since = time.monotonic()
         self.exit_code: int | None = None
-        self._exited = asyncio.Event()
+        self._exited: asyncio.Event | None = None  # made by the first wait()
         # Ages run on the loop's clock (the one max_age timers use) from the moment circusd
         # learned of the process: at its spawn (age 0), or when adopted (its age then).
         self._seen_at = asyncio.get_running_loop().time()
@@ -79,7 +90,7 @@ class Process:
         # call on the same handle (a new handle each time always reads 0.0). Made at the
         # first stats call, not at spawn.
         self._ps: psutil.Process | None = None
-        self._ps_children: dict[int, psutil.Process] = {}
+        self._ps_children: dict[int, psutil.Process] | None = None
 
     def __repr__(self) -> str:
         return f"<Process {self.name} pid={self.pid} {self.state.value}>"
@@ -104,11 +115,16 @@ class Process:
         if not self._transition(ProcessState.EXITED):
             return False
         self.exit_code = exit_code
-        self._exited.set()
+        if self._exited is not None:
+            self._exited.set()
         return True
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait for the exit; True if it exited within ``timeout``."""
+        if not self.alive:
+            return True
+        if self._exited is None:
+            self._exited = asyncio.Event()
         if timeout is None:
             await self._exited.wait()
             return True
@@ -139,7 +155,7 @@ class Process:
     def signal_pid(self, pid: int, signum: int) -> None:
         """Signal a descendant (not a host child: plain kill; ESRCH ignored)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            psutil.Process(pid).send_signal(signum)
+            os.kill(pid, signum)
 
     def kill_leftovers(self) -> None:
         """SIGKILL what remains of the process group after the process exited.
@@ -161,9 +177,12 @@ class Process:
         """The original's stats dict (plus age, started, wid) or the dead-process string."""
         if not self.alive:
             return procinfo.DEAD_PROCESS
+        import psutil
+
         try:
             if self._ps is None:
                 self._ps = psutil.Process(self.pid)
+                self._ps_children = {}
             info = procinfo.get_info(self._ps, known_children=self._ps_children)
         except psutil.NoSuchProcess:
             return procinfo.DEAD_PROCESS

@@ -11,9 +11,10 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
+if TYPE_CHECKING:  # psutil is imported at the first stats call: it is not on circusd's start-up
+    import psutil
 
 NOT_AVAILABLE = "N/A"
 DEAD_PROCESS = "No such process (stopped?)"
@@ -56,6 +57,8 @@ def get_info(
     ``interval`` 0): pass the same handle each time, and the same ``known_children`` dict
     (pid -> handle, updated in place), to get figures of the last period rather than 0.0.
     """
+    import psutil
+
     proc = (
         pid_or_process
         if isinstance(pid_or_process, psutil.Process)
@@ -136,6 +139,8 @@ def children_pids(pid: int, recursive: bool = False) -> list[int]:
     """Pids of the children (or all descendants) of ``pid``; empty if it is gone."""
     direct = _proc_children(pid)
     if direct is None:
+        import psutil
+
         try:
             return [child.pid for child in psutil.Process(pid).children(recursive=recursive)]
         except (psutil.NoSuchProcess, psutil.AccessDenied):

@@ -95,8 +95,10 @@ def _default_digests() -> Fingerprint:
 _DEFAULTS = _default_digests()
 
 
-#: field -> (the value last digested, its digest): see :func:`fingerprint`
-DigestMemo = dict[str, tuple[Any, str]]
+#: field -> (the value last digested, its digest), and under :data:`_LAST` the fingerprint
+#: made last: see :func:`fingerprint`
+DigestMemo = dict[str, tuple[Any, Any]]
+_LAST = "\0last"
 
 
 def fingerprint(
@@ -105,21 +107,31 @@ def fingerprint(
     """Field name -> digest for every SpawnSpec field but ``name``, and ``socket_specs`` for
     the definitions of the inherited sockets (a socket re-created on another port).
 
-    ``memo`` reuses the digest of a value that is the very object digested last time for that
-    field: the processes of a watcher share one environment mapping, so it is digested once,
-    not once per process (the spawn builder never mutates what it handed out)."""
+    ``memo`` reuses the digest of a value that is (or equals) the value digested last time
+    for that field: the processes of a watcher share one environment mapping, so it is
+    digested once, not once per process (the spawn builder never mutates what it handed out).
+    It also hands out the previous fingerprint itself when every digest is the same, so the
+    processes of a watcher share one dict (a fingerprint is never mutated): without that,
+    each worker kept its own copy, about 1.3 KB of circusd memory per worker."""
+    if memo is None:
+        memo = {}
     result = {}
     for f in _FIELDS:
-        value = getattr(spec, f.name)
-        hit = memo.get(f.name) if memo is not None else None
-        if hit is not None and hit[0] is value:
-            result[f.name] = hit[1]
-            continue
-        result[f.name] = _digest(value)
-        if memo is not None:
-            memo[f.name] = (value, result[f.name])
-    result[SOCKET_SPECS] = _digest(sorted(sockets, key=lambda s: s.name))
+        result[f.name] = _memo_digest(memo, f.name, getattr(spec, f.name))
+    result[SOCKET_SPECS] = _memo_digest(memo, SOCKET_SPECS, sorted(sockets, key=lambda s: s.name))
+    last = memo.get(_LAST)
+    if last is not None and last[1] == result:
+        return last[1]
+    memo[_LAST] = (None, result)
     return result
+
+
+def _memo_digest(memo: DigestMemo, key: str, value: Any) -> str:
+    hit = memo.get(key)
+    if hit is not None and (hit[0] is value or hit[0] == value):
+        return hit[1]
+    memo[key] = (value, _digest(value))
+    return memo[key][1]
 
 
 def changed_fields(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
@@ -167,7 +179,15 @@ Records = dict[str, tuple[int, Fingerprint] | None]
 async def load(host: ProcessHost) -> Records:
     """Every record the host holds: process name -> (pid, fingerprint), None if garbled."""
     values = await host.get_values(RECORD_PREFIX)
-    return {f"{NAMESPACE}.{name[len(RECORD_PREFIX) :]}": decode(v) for name, v in values.items()}
+    shared: dict[tuple[tuple[str, str], ...], Fingerprint] = {}  # equal ones share one dict
+    records: Records = {}
+    for name, value in values.items():
+        decoded = decode(value)
+        if decoded is not None:
+            pid, fp = decoded
+            decoded = (pid, shared.setdefault(tuple(sorted(fp.items())), fp))
+        records[f"{NAMESPACE}.{name[len(RECORD_PREFIX) :]}"] = decoded
+    return records
 
 
 def match(records: Records, name: str, pid: int) -> Fingerprint | None:

@@ -122,13 +122,14 @@ class Ours(CircusSystem):
     def __init__(self, installs: Installs, workdir: Path, count: int) -> None:
         super().__init__(installs, workdir, count)
         self.papa_socket = workdir / "papa.sock"
+        self.max_processes = max(count, 1024)  # room for what a run scales to
 
     def circus_section(self) -> str:
         # max_processes: a --sizes above the default process limit (1024) is measured too
         return (
             super().circus_section()
             + f"papa_endpoint = {self.papa_socket}\n"
-            + f"max_processes = {max(self.count, 1024)}\n"
+            + f"max_processes = {max(self.count, self.max_processes)}\n"
         )
 
     def argv(self) -> list[str]:

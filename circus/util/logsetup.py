@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.config
 import logging.handlers
 import sys
 from urllib.parse import urlparse
@@ -54,6 +53,8 @@ def make_handler(output: str) -> logging.Handler:
 
 
 def _load_config_file(path: str) -> None:
+    import logging.config  # only for --logger-config: kept off circusd's start-up
+
     lowered = path.lower()
     try:
         if lowered.endswith((".ini", ".cfg", ".conf")):
