@@ -1,15 +1,17 @@
 """Control commands: one module per command; every :class:`Command` subclass that sets its own
 ``name`` is registered into :data:`REGISTRY` when its module is imported.
 
-Importing this package imports every built-in command module (the list below is explicit, so a
-typo is an import error, not a silently missing command). Third-party command modules are
-imported the same way: circusd imports those named by ``[circus] commands``; circusctl imports
-them too when it is asked for a command it does not know (``globaloptions`` lists them).
+Importing this package imports every module in it but ``base`` and the helpers whose names start
+with ``_``: each is a command module, so adding a command is adding its module (the class
+registers itself; nothing else lists it). Third-party command modules are imported the same
+way: circusd imports those named by ``[circus] commands``; circusctl imports them too when it is
+asked for a command it does not know (``globaloptions`` lists them).
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from circus.control.commands.base import REGISTRY, Command
 
@@ -19,37 +21,15 @@ def get_commands() -> dict[str, Command]:
     return {name: cls() for name, cls in sorted(REGISTRY.items())}
 
 
-# The 25 commands of the manual (listen is answered with an error: it is a pub/sub feature),
-# and the new ones: kernel, tail.
-# Module names avoid shadowing builtins in this package's namespace (list, set).
-COMMAND_MODULES = (
-    "add",
-    "decr",
-    "dstats",
-    "get",
-    "globaloptions",
-    "incr",
-    "ipython",
-    "kernel",
-    "kill",
-    "listen",
-    "listsockets",
-    "listwatchers",
-    "numprocesses",
-    "numwatchers",
-    "options",
-    "quit",
-    "reload",
-    "reloadconfig",
-    "restart",
-    "rm",
-    "setoptions",
-    "signal",
-    "start",
-    "stats",
-    "status",
-    "stop",
-    "tail",
+#: The command modules, found in the package (the 25 commands of the manual, listen answered
+#: with an error as it is a pub/sub feature, and the new ones such as kernel and tail).
+#: Module names avoid shadowing builtins in this package's namespace (list, set).
+COMMAND_MODULES = tuple(
+    sorted(
+        module.name
+        for module in pkgutil.iter_modules(__path__)
+        if module.name != "base" and not module.name.startswith("_")
+    )
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
