@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import math
 import re
+import resource  # circus runs on Unix only (as fcntl, pidfds and signals in the core do)
 import signal
 from collections.abc import Mapping
 
 from circus.config import shellwords
-
-try:  # pragma: no cover - resource exists on every Unix
-    import resource
-except ImportError:  # pragma: no cover
-    resource = None  # type: ignore[assignment]
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -207,8 +203,6 @@ def to_octal(value: object, maximum: int = 0o777) -> int:
 
 def rlimit_names() -> list[str]:
     """The resource limit names this platform knows, lower-case (``nofile``, ``nproc``...)."""
-    if resource is None:  # pragma: no cover
-        return []
     return sorted(n[7:].lower() for n in dir(resource) if n.startswith("RLIMIT_"))
 
 

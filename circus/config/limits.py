@@ -14,12 +14,8 @@ once made it allocate per process until it stopped answering.
 
 from __future__ import annotations
 
+import resource  # circus runs on Unix only (as fcntl, pidfds and signals in the core do)
 from dataclasses import dataclass
-
-try:  # pragma: no cover - resource exists on every Unix
-    import resource
-except ImportError:  # pragma: no cover
-    resource = None  # type: ignore[assignment]
 
 #: Default of ``[circus] max_processes``: far above what one watcher usually runs, far below
 #: what would exhaust circusd's memory or the machine's pids.
@@ -48,7 +44,7 @@ class ProcessLimit:
 
 def nproc_limit() -> int | None:
     """circusd's soft RLIMIT_NPROC, or None when it is unlimited (or unknown)."""
-    if resource is None or not hasattr(resource, "RLIMIT_NPROC"):  # pragma: no cover
+    if not hasattr(resource, "RLIMIT_NPROC"):  # pragma: no cover
         return None
     soft, _hard = resource.getrlimit(resource.RLIMIT_NPROC)
     return None if soft == resource.RLIM_INFINITY or soft < 0 else soft
