@@ -63,7 +63,8 @@ class OutdatedWorkers(_Core):
         """Delete the record of a process that is gone, unless its wid is in use again.
         (Checked right before the delete is sent: a respawn registers its process before it
         sends its own record, so the delete can never overtake it.)"""
-        if any(p.name == name and p.alive for p in self.processes.values()):
+        owner = self.context.registry.owner(name)  # not a scan of every process: O(1)
+        if owner is not None and owner[1].alive:
             return
         with contextlib.suppress(KernelError):
             await self.host.set_value(spawn_records.record_name(name), None)

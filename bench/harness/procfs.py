@@ -28,11 +28,21 @@ def become_subreaper() -> bool:
         return False
 
 
+#: Open files wanted: papa-kernel holds three per worker (stdout and stderr pipes, a pidfd),
+#: so 10,000 workers need about 30,000.
+WANTED_NOFILE = 65536
+
+
 def raise_nofile_limit() -> int:
-    """Raise the soft RLIMIT_NOFILE to the hard limit (inherited by the daemons); return it."""
+    """Raise RLIMIT_NOFILE (inherited by the daemons) to :data:`WANTED_NOFILE` where this
+    process may raise its hard limit (root), else the soft limit to the hard one; return it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         hard = 1 << 20
+    if hard < WANTED_NOFILE:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (WANTED_NOFILE, WANTED_NOFILE))
+            return WANTED_NOFILE
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
