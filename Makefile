@@ -53,6 +53,9 @@ unit: $(VENV)/.installed
 bench: $(VENV)/.installed compat-venvs
 	$(PY) bench/kernel.py
 	$(PY) bench/run.py
+	$(PY) bench/memory.py
+	$(PY) bench/scaling.py
+	$(PY) bench/output.py
 
 clean:
 	rm -rf $(VENV) $(COMPAT_CIRCUS) $(COMPAT_SUPERVISOR) build *.egg-info
