@@ -52,7 +52,7 @@ class Process:
     made when first needed."""
 
     __slots__ = (
-        "_age_when_seen", "_exited", "_ps", "_ps_children", "_seen_at", "adopted", "exit_code",
+        "_age_when_seen", "_exited", "_ps_handles", "_seen_at", "adopted", "exit_code",
         "exited_while_away", "fingerprint", "host", "name", "pid", "restart_round", "started",
         "state", "state_since", "wid",
     )  # fmt: skip
@@ -89,8 +89,7 @@ class Process:
         # psutil handles kept between stats calls: cpu_percent() measures since the previous
         # call on the same handle (a new handle each time always reads 0.0). Made at the
         # first stats call, not at spawn.
-        self._ps: psutil.Process | None = None
-        self._ps_children: dict[int, psutil.Process] | None = None
+        self._ps_handles: dict[int, psutil.Process] | None = None
 
     def __repr__(self) -> str:
         return f"<Process {self.name} pid={self.pid} {self.state.value}>"
@@ -180,10 +179,9 @@ class Process:
         import psutil
 
         try:
-            if self._ps is None:
-                self._ps = psutil.Process(self.pid)
-                self._ps_children = {}
-            info = procinfo.get_info(self._ps, known_children=self._ps_children)
+            if self._ps_handles is None:
+                self._ps_handles = {}
+            info = procinfo.get_info(self.pid, handles=self._ps_handles)
         except psutil.NoSuchProcess:
             return procinfo.DEAD_PROCESS
         info["age"] = self.age()

@@ -49,21 +49,22 @@ def get_info(
     pid_or_process: int | psutil.Process,
     interval: float = 0.0,
     with_children: bool = True,
-    known_children: dict[int, psutil.Process] | None = None,
+    handles: dict[int, psutil.Process] | None = None,
 ) -> dict[str, Any]:
     """Return the info dict of a process, or raise psutil.NoSuchProcess.
 
     ``cpu`` is the CPU % since the previous call on the same ``psutil.Process`` (with
-    ``interval`` 0): pass the same handle each time, and the same ``known_children`` dict
-    (pid -> handle, updated in place), to get figures of the last period rather than 0.0.
+    ``interval`` 0): pass the same ``handles`` dict (pid -> handle, for the process and its
+    children, updated in place) each time to get figures of the last period rather than 0.0.
     """
     import psutil
 
-    proc = (
-        pid_or_process
-        if isinstance(pid_or_process, psutil.Process)
-        else psutil.Process(pid_or_process)
-    )
+    if isinstance(pid_or_process, psutil.Process):
+        proc = pid_or_process
+    elif handles is None:
+        proc = psutil.Process(pid_or_process)
+    else:
+        proc = _handle(pid_or_process, handles)
     info: dict[str, Any] = {"pid": proc.pid}
 
     def field(key: str, getter: Callable[[], Any]) -> None:
@@ -94,19 +95,26 @@ def get_info(
     children: list[Any] = []
     if with_children:
         current = children_pids(proc.pid)
-        handles = known_children if known_children is not None else {}
+        cache = handles if handles is not None else {}
         for pid in current:
             try:
-                known = handles.get(pid)
-                if known is None or not known.is_running():  # pid reused: a new handle
-                    handles[pid] = known = psutil.Process(pid)
-                children.append(get_info(known, interval, with_children=False))
+                children.append(get_info(_handle(pid, cache), interval, with_children=False))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-        for pid in [pid for pid in handles if pid not in current]:
-            del handles[pid]
+        for pid in [pid for pid in cache if pid != proc.pid and pid not in current]:
+            del cache[pid]
     info["children"] = children
     return info
+
+
+def _handle(pid: int, handles: dict[int, psutil.Process]) -> psutil.Process:
+    """The kept handle of ``pid`` (a new one if none, or if the pid now names another process)."""
+    import psutil
+
+    known = handles.get(pid)
+    if known is None or not known.is_running():
+        handles[pid] = known = psutil.Process(pid)
+    return known
 
 
 def _proc_children(pid: int) -> list[int] | None:
