@@ -16,11 +16,11 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGINAL_VENV = REPO / ".venv-circus019" / "bin"
@@ -147,14 +147,21 @@ def _normalise_json(match: re.Match) -> str:
     return json.dumps(data, sort_keys=True)
 
 
+#: A circusctl: its argv (a path or a list), or anything with ``run(args, timeout)`` returning
+#: a ``subprocess.CompletedProcess`` (the tests' warm ``cli_forker.ForkingCli``).
+Circusctl = str | list[str] | Any
+
+
 def run_circusctl(
-    circusctl: str | list[str], endpoint: str, args: list[str], tmp: str, port: int
+    circusctl: Circusctl, endpoint: str, args: list[str], tmp: str, port: int
 ) -> Outcome:
-    argv = [circusctl] if isinstance(circusctl, str) else list(circusctl)
     if args[0] not in ("--help", "--version"):
-        argv += ["--endpoint", endpoint, "--timeout", "20"]
-    argv += args
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+        args = ["--endpoint", endpoint, "--timeout", "20", *args]
+    if hasattr(circusctl, "run"):
+        result = circusctl.run(args, timeout=60)
+    else:
+        argv = [circusctl] if isinstance(circusctl, str) else list(circusctl)
+        result = subprocess.run(argv + args, capture_output=True, text=True, timeout=60, cwd=REPO)
     outcome = Outcome(
         result.returncode, normalise(result.stdout, tmp, port), normalise(result.stderr, tmp, port)
     )
@@ -215,23 +222,24 @@ def _wait_ready(proc: subprocess.Popen, endpoint: str, log: Path, timeout: float
 
 
 def _answers(endpoint: str) -> bool:
-    argv = [
-        sys.executable,
-        "-c",
-        "import sys, zmq, json; c = zmq.Context(); s = c.socket(zmq.DEALER); "
-        "s.linger = 0; s.connect(sys.argv[1]); "
-        "s.send(json.dumps({'id': 'r', 'command': 'status', 'properties': {}}).encode()); "
-        "ok = s.poll(1000); "
-        "r = json.loads(s.recv()) if ok else {}; "
-        "sys.exit(0 if ok and all(v == 'active' for k, v in r.get('statuses', {}).items() "
-        "if k == 'sleeper') and r.get('statuses') else 1)",
-        endpoint,
-    ]
-    return subprocess.run(argv, timeout=30).returncode == 0
+    """True once the daemon replies to ``status`` with ``sleeper`` active (asked in-process:
+    a Python start-up per poll cost more than the rest of the wait)."""
+    import zmq
+
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    try:
+        sock.connect(endpoint)
+        sock.send(json.dumps({"id": "r", "command": "status", "properties": {}}).encode())
+        reply = json.loads(sock.recv()) if sock.poll(1000) else {}
+    finally:
+        sock.close()
+    statuses = reply.get("statuses") or {}
+    return bool(statuses) and all(v == "active" for k, v in statuses.items() if k == "sleeper")
 
 
 def wait_for_pids(
-    circusctl: str | list[str], endpoint: str, tmp: str, port: int, count: int = 2
+    circusctl: Circusctl, endpoint: str, tmp: str, port: int, count: int = 2
 ) -> None:
     """Wait until ``sleeper`` runs ``count`` processes (the daemon is then settled)."""
     deadline = time.monotonic() + 30
@@ -243,7 +251,7 @@ def wait_for_pids(
     raise RuntimeError("sleeper never reached its process count")
 
 
-def run_scenario(circusctl: str | list[str], endpoint: str, tmp: str, port: int) -> dict[str, list]:
+def run_scenario(circusctl: Circusctl, endpoint: str, tmp: str, port: int) -> dict[str, list]:
     """Every step in order; before a step that depends on settled counts, wait for them."""
     results: dict[str, list] = {}
     for step, args in STEPS:

@@ -27,13 +27,31 @@ sys.path.insert(0, os.path.dirname(__file__))  # circusctl_scenario
 
 import circusctl_scenario as sc
 import support
+from cli_forker import ForkingCli
 
 pytestmark = [pytest.mark.compat, pytest.mark.timeout(240)]
 
 ORIGINAL_CIRCUSD = sc.ORIGINAL_VENV / "circusd"
 ORIGINAL_CIRCUSCTL = str(sc.ORIGINAL_VENV / "circusctl")
 OUR_CIRCUSD = sc.OUR_VENV / "circusd"
-OUR_CIRCUSCTL = [sys.executable, "-m", "circus.cli.circusctl"]
+
+
+# Each scenario runs circusctl ~60 times: a warm, forked circusctl (tests/cli_forker.py) is the
+# same program with the same argv, outputs and exit codes, without a Python start-up per step.
+def original_circusctl() -> ForkingCli:
+    """The original circusctl 0.19, as its entry script runs it."""
+    python = str(sc.ORIGINAL_VENV / "python")
+    return ForkingCli(
+        python, "circus.circusctl", argv0=ORIGINAL_CIRCUSCTL, cwd=sc.REPO, script=True
+    )
+
+
+def our_circusctl() -> ForkingCli:
+    """Our circusctl, as ``python -m circus.cli.circusctl`` runs it."""
+    import circus.cli.circusctl
+
+    return ForkingCli(sys.executable, "circus.cli.circusctl", argv0=circus.cli.circusctl.__file__,
+                      cwd=sc.REPO)  # fmt: skip
 
 KNOWN_OPTIONS = (
     "endpoint, pubsub_endpoint, stats_endpoint, check_delay, multicast_endpoint, "
@@ -126,8 +144,8 @@ def _run(tmp: Path, circusd: Path, circusctl, ours_daemon: bool) -> dict[str, li
     endpoint = f"ipc://{tmp}/ctl.sock"
     env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp))  # our circusd's runtime dir
     try:
-        with sc.daemon([str(circusd)], config, endpoint, env=env):
-            return sc.run_scenario(circusctl, endpoint, str(tmp), port)
+        with circusctl() as cli, sc.daemon([str(circusd)], config, endpoint, env=env):
+            return sc.run_scenario(cli, endpoint, str(tmp), port)
     finally:
         sc.stop_kernel(tmp / "circus")
 
@@ -163,19 +181,19 @@ def test_reference_covers_every_step():
 
 def test_reference_is_reproducible_with_the_original(tmp_path):
     _needs(ORIGINAL_CIRCUSD, "the original circusd 0.19")
-    _compare(_run(tmp_path, ORIGINAL_CIRCUSD, ORIGINAL_CIRCUSCTL, ours_daemon=False))
+    _compare(_run(tmp_path, ORIGINAL_CIRCUSD, original_circusctl, ours_daemon=False))
 
 
 def test_original_circusctl_against_our_circusd(tmp_path):
     _needs(ORIGINAL_CIRCUSD, "the original circusctl 0.19")
     circusd = _our_circusd()
-    _compare(_run(tmp_path, circusd, ORIGINAL_CIRCUSCTL, ours_daemon=True), SERVER_DIFFERENCES)
+    _compare(_run(tmp_path, circusd, original_circusctl, ours_daemon=True), SERVER_DIFFERENCES)
 
 
 def test_our_circusctl_against_our_circusd(tmp_path):
     circusd = _our_circusd()
     _compare(
-        _run(tmp_path, circusd, OUR_CIRCUSCTL, ours_daemon=True),
+        _run(tmp_path, circusd, our_circusctl, ours_daemon=True),
         SERVER_DIFFERENCES,
         CLIENT_DIFFERENCES,
     )
