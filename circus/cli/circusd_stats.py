@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="end when the parent process ends, even a SIGKILLed one (circusd passes it)",
     )
+    parser.add_argument(
+        "--curve-secret-key", default=None, help="CURVE: this client's certificate file"
+    )
+    parser.add_argument(
+        "--curve-server-key", default=None, help="CURVE: circusd's public certificate file"
+    )
     parser.add_argument("--log-level", dest="loglevel", default="info", help="log level")
     parser.add_argument("--log-output", dest="logoutput", default="-", help="log output")
     parser.add_argument("--ssh", default=None, help=argparse.SUPPRESS)
@@ -101,6 +107,8 @@ async def _serve(args: argparse.Namespace, inherited: dict[str, int]) -> int:
             statspoint,
             interval=args.interval,
             inherited_sockets=inherited,
+            curve_secret_key=args.curve_secret_key,
+            curve_server_key=args.curve_server_key,
         )
     except (CircusError, OSError, zmq.ZMQError) as exc:
         print(f"circusd-stats: cannot publish on {statspoint}: {exc}", file=sys.stderr)

@@ -186,6 +186,9 @@ def stats_watchers(config: CircusConfig, environ: Mapping[str, str]) -> Iterator
         return
     arguments = ["--endpoint", settings.endpoint, "--pubsub", settings.pubsub_endpoint]
     arguments += ["--statspoint", settings.stats_endpoint, "--die-with-parent"]
+    if settings.curve:  # as a plugin's: the server's certificate holds its public key too
+        arguments += ["--curve-secret-key", str(settings.curve_secret_key)]
+        arguments += ["--curve-server-key", str(settings.curve_secret_key)]
     level = "debug" if settings.debug else settings.loglevel
     if level:
         arguments += ["--log-level", level]

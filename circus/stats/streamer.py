@@ -67,7 +67,8 @@ def aggregate(samples: list[Sample]) -> dict[str, Any]:
 class StatsStreamer:
     """Connects to circusd (``endpoint``, ``pubsub_endpoint``) and publishes on
     ``stats_endpoint``; :meth:`run` until :meth:`stop`. ``inherited_sockets``: ``{name: fd}``
-    of circusd's sockets given to this process (see :mod:`circus.stats.socket_sources`)."""
+    of circusd's sockets given to this process (see :mod:`circus.stats.socket_sources`);
+    ``curve_*``: CURVE client certificates for a circusd that requires them."""
 
     def __init__(
         self,
@@ -77,8 +78,11 @@ class StatsStreamer:
         interval: float = DEFAULT_INTERVAL,
         resync_interval: float = RESYNC_INTERVAL,
         inherited_sockets: dict[str, int] | None = None,
+        curve_secret_key: str | None = None,
+        curve_server_key: str | None = None,
     ) -> None:
         self._inherited = dict(inherited_sockets or {})
+        self._curve = {"curve_secret_key": curve_secret_key, "curve_server_key": curve_server_key}
         self.endpoint = endpoint
         self.pubsub_endpoint = pubsub_endpoint
         self.stats_endpoint = stats_endpoint
@@ -101,11 +105,13 @@ class StatsStreamer:
         loop = asyncio.get_running_loop()
         context = zmq.asyncio.Context()
         self._client = AsyncCircusClient(
-            context=context, endpoint=self.endpoint, timeout=CALL_TIMEOUT
+            context=context, endpoint=self.endpoint, timeout=CALL_TIMEOUT, **self._curve
         )
         self._sockets = SocketWatch(loop)
         self.publisher.attach(loop)
-        events = AsyncEventSubscriber(self.pubsub_endpoint, ["watcher."], context=context)
+        events = AsyncEventSubscriber(
+            self.pubsub_endpoint, ["watcher."], context=context, **self._curve
+        )
         tasks = [
             asyncio.create_task(self._follow_events(events), name="events"),
             asyncio.create_task(self._resync_loop(), name="resync"),

@@ -155,3 +155,49 @@ def test_circusd_stats_ends_with_a_killed_circusd(circusd, worker_cmd):
         wait_for(lambda: os.path.exists(endpoint), message="circusd-stats running")
         d.kill9()
         wait_for(lambda: not pid_alive(stats_pid), message="circusd-stats ends with circusd")
+
+
+def test_statsd_with_a_curve_circusd(tmp_path, runtime_dir, collector, worker_cmd):
+    """circusd-stats authenticates with circusd's own certificate, which must then be among
+    the authorised keys (as for a plugin without a curve_secret_key of its own)."""
+    import contextlib
+    from pathlib import Path
+
+    import support
+    import zmq.auth
+
+    from circus.client import CircusClient
+
+    keys, authorized = tmp_path / "keys", tmp_path / "authorized"
+    keys.mkdir()
+    authorized.mkdir()
+    server_public, server_secret = zmq.auth.create_certificates(str(keys), "server")
+    (authorized / "server.key").write_bytes(Path(server_public).read_bytes())
+    d = support.Circusd(tmp_path / "d")
+    d.endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+    d.pubsub = f"tcp://127.0.0.1:{support.free_port()}"
+    d.write_config(
+        f"[watcher:sleepy]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n",
+        f"statsd = true\ncurve_secret_key = {server_secret}\ncurve_public_keys = {authorized}\n",
+    )
+    client = CircusClient(
+        endpoint=d.endpoint, timeout=5, curve_secret_key=server_secret,
+        curve_server_key=server_public,
+    )  # fmt: skip
+    try:
+        d.start(wait=False)
+
+        def pids() -> list[int]:
+            with contextlib.suppress(Exception):
+                reply = client.call({"command": "list", "properties": {"name": "sleepy"}})
+                return [int(p) for p in reply.get("pids", [])]
+            return []
+
+        expected = sorted(wait_for(lambda: len(pids()) == 2 and pids(), timeout=30))
+        feed = collector(f"ipc://{runtime_dir}/circus/stats.sock")
+        assert sorted(feed.pids_of("sleepy", timeout=30)) == expected
+    finally:
+        with contextlib.suppress(Exception):
+            client.call({"command": "quit", "properties": {"stop_workers": True}})
+        client.stop()
+        d.cleanup()
