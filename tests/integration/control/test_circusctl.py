@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import support
+from cli_forker import ForkingCli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -17,7 +18,38 @@ REPO = Path(__file__).resolve().parents[3]
 ORIGINAL = REPO / ".venv-circus019" / "bin" / "circusctl"
 
 
+# circusctl runs ~60 times in this module: a warm, forked circusctl (tests/cli_forker.py) is the
+# same program, argv, outputs and exit code without a Python start-up each time. Runs with their
+# own stdin or environment still start a fresh circusctl.
+_warm: dict[str, ForkingCli] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_warm_circusctls():
+    yield
+    for cli in _warm.values():
+        cli.close()
+    _warm.clear()
+
+
+def _warm_circusctl(which: str) -> ForkingCli:
+    if which not in _warm:
+        if which == "ours":
+            import circus.cli.circusctl
+
+            script = circus.cli.circusctl.__file__  # python -m circus.cli.circusctl
+            _warm[which] = ForkingCli(
+                sys.executable, "circus.cli.circusctl", argv0=script, cwd=REPO
+            )
+        else:
+            python = str(ORIGINAL.parent / "python")
+            _warm[which] = ForkingCli(python, "circus.circusctl", argv0=str(ORIGINAL), script=True)
+    return _warm[which]
+
+
 def ours(endpoint, *args, stdin=None, env=None):
+    if stdin is None and env is None:
+        return _warm_circusctl("ours").run(["--endpoint", endpoint, *args], timeout=30)
     argv = [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", endpoint, *args]
     return subprocess.run(
         argv, capture_output=True, text=True, timeout=30, input=stdin, env=env, cwd=REPO
@@ -25,8 +57,7 @@ def ours(endpoint, *args, stdin=None, env=None):
 
 
 def original(endpoint, *args):
-    argv = [str(ORIGINAL), "--endpoint", endpoint, *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    return _warm_circusctl("original").run(["--endpoint", endpoint, *args], timeout=30)
 
 
 def test_plain_outputs(ipc_server):
