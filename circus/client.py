@@ -3,7 +3,10 @@
 ``CircusClient`` is blocking; ``AsyncCircusClient`` runs on asyncio (``zmq.asyncio``). Both use a
 DEALER socket with a random identity, send ``{"id", "command", "properties"}`` and return the
 reply whose ``id`` matches (stray replies of earlier timed-out calls are discarded). A call that
-gets no reply within ``timeout`` seconds raises ``CallError("Timed out.")``. Error replies are
+gets no reply within ``timeout`` seconds raises ``CallError`` saying why when ZeroMQ's socket
+monitor knows (:mod:`circus.wire.diagnose`: a refused CURVE key, a wrong server key, CURVE on one
+side only, nothing listening), else ``"Timed out. (connected to ..., but circusd did not
+answer)"``. Error replies are
 returned, not raised: check ``reply["status"]``.
 
 Example::
@@ -27,6 +30,7 @@ import zmq.asyncio
 from circus.control.defaults import default_endpoint
 from circus.errors import CallError
 from circus.wire import boundedjson, security
+from circus.wire.diagnose import ConnectionWatch
 
 DEFAULT_TIMEOUT = 5.0  # seconds, as the original
 
@@ -91,7 +95,16 @@ class _ClientBase:
         self.socket.linger = 0
         try:
             security.secure_client_socket(self.socket, curve_secret_key, curve_server_key)
-            self.socket.connect(self.endpoint)
+            # says why a call timed out (refused key, wrong server key, nothing there...)
+            watch = ConnectionWatch(
+                self.socket, self.endpoint, curve=bool(curve_secret_key or curve_server_key)
+            )
+            try:
+                self.socket.connect(self.endpoint)
+            except BaseException:
+                watch.close()
+                raise
+            self.watch = watch
         except zmq.ZMQError as exc:
             self.socket.close(linger=0)
             raise CallError(f"cannot connect to {self.endpoint}: {exc}") from None
@@ -126,7 +139,7 @@ class CircusClient(_ClientBase):
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CallError("Timed out.")
+                raise CallError(self.watch.explain())
             if not self._poller.poll(max(1, int(remaining * 1000))):
                 continue
             reply = _decode_reply(self.socket.recv())
@@ -138,7 +151,7 @@ class CircusClient(_ClientBase):
         try:
             self.socket.send(data)
         except zmq.Again:
-            raise CallError("Timed out.") from None
+            raise CallError(self.watch.explain()) from None
         except zmq.ZMQError as exc:
             raise CallError(str(exc)) from None
 
@@ -152,6 +165,7 @@ class CircusClient(_ClientBase):
         self._send(data, time.monotonic() + self.timeout)
 
     def stop(self) -> None:
+        self.watch.close()
         self.socket.close(linger=0)
 
     close = stop
@@ -191,7 +205,7 @@ class AsyncCircusClient(_ClientBase):
             await self.socket.send(data)
             return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
         except TimeoutError:
-            raise CallError("Timed out.") from None
+            raise CallError(self.watch.explain()) from None
         except zmq.ZMQError as exc:
             raise CallError(str(exc)) from None
         finally:
@@ -222,6 +236,7 @@ class AsyncCircusClient(_ClientBase):
     def stop(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
+        self.watch.close()
         self.socket.close(linger=0)
 
     close = stop

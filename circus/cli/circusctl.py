@@ -42,17 +42,9 @@ VERSION = f"circusctl {__version__}"
 ENDPOINT_ENV = "CIRCUSCTL_ENDPOINT"
 SHELL_CACHE_SECONDS = 5.0  # how long the shell reuses the watcher list for completion
 TIMEOUT_HINT = """
-A time out usually happens in one of those cases:
-
-#1 The Circus daemon could not be reached.
-#2 The Circus daemon took too long to perform the operation
-
-For #1, make sure you are hitting the right place
-by checking your --endpoint option.
-
-For #2, if you are not expecting a result to
-come back, increase your timeout option value
-(particularly with waiting switches)
+circusd was reached but took too long to perform the operation: if you are
+not expecting a result to come back soon, increase your timeout option value
+(particularly with waiting switches).
 """
 
 GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (

@@ -283,21 +283,92 @@ def test_curve_authorised_client_is_served(curve_server):
         assert client.send_message("numwatchers")["numwatchers"] == 1
 
 
-@pytest.mark.parametrize("who", ["plain", "intruder"])
-def test_curve_refuses_other_clients(curve_server, who):
-    keys = (
-        {}
-        if who == "plain"
-        else {
+@pytest.mark.parametrize(
+    ("who", "message"),
+    [
+        ("plain", r"requires CURVE: give --curve-secret-key"),
+        ("intruder", r"refused this client's CURVE key \(status 400\)"),
+        ("wrong server key", r"--curve-server-key is not the public key of the circusd there"),
+    ],
+)
+def test_curve_refusals_say_why(curve_server, who, message):
+    """Each way a CURVE connection fails has its own message, not a generic time-out."""
+    keys = {
+        "plain": {},
+        "intruder": {
             "curve_secret_key": curve_server.intruder_secret,
             "curve_server_key": curve_server.server_public,
-        }
-    )
+        },
+        "wrong server key": {
+            "curve_secret_key": curve_server.client_secret,
+            "curve_server_key": curve_server.intruder_secret,  # a key, not the server's
+        },
+    }[who]
     with (
-        CircusClient(endpoint=curve_server.server.endpoint, timeout=0.5, **keys) as client,
-        pytest.raises(CallError, match=r"Timed out\."),
+        CircusClient(endpoint=curve_server.server.endpoint, timeout=1, **keys) as client,
+        pytest.raises(CallError, match=message),
     ):
         client.send_message("numwatchers")
+
+
+def test_curve_client_against_a_plain_circusd_says_so(curve_server, tmp_path, runtime_dir):
+    (tmp_path / "plain").mkdir()
+    server = Server(
+        tmp_path / "plain",
+        f"tcp://127.0.0.1:{support.free_port()}",
+        f"tcp://127.0.0.1:{support.free_port()}",
+        {},
+        watchers=(("sleeper", {"numprocesses": 1}),),
+    ).start()
+    try:
+        with (
+            CircusClient(
+                endpoint=server.endpoint,
+                timeout=1,
+                curve_secret_key=curve_server.client_secret,
+                curve_server_key=curve_server.server_public,
+            ) as client,
+            pytest.raises(CallError, match="does not use CURVE: drop --curve-secret-key"),
+        ):
+            client.send_message("numwatchers")
+    finally:
+        server.stop()
+
+
+def test_unreachable_and_silent_endpoints_say_which(runtime_dir):
+    import zmq
+
+    nobody = f"tcp://127.0.0.1:{support.free_port()}"
+    with (
+        CircusClient(endpoint=nobody, timeout=0.5) as client,
+        pytest.raises(CallError, match=r"cannot reach circusd at .*nothing answers there"),
+    ):
+        client.send_message("numwatchers")
+    context = zmq.Context.instance()
+    silent = context.socket(zmq.ROUTER)  # accepts, never answers: a hung circusd
+    port = silent.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        with (
+            CircusClient(endpoint=f"tcp://127.0.0.1:{port}", timeout=0.5) as client,
+            pytest.raises(CallError, match=r"^Timed out\. \(connected to .*did not answer\)"),
+        ):
+            client.send_message("numwatchers")
+    finally:
+        silent.close(linger=0)
+
+
+def test_async_client_says_why_too(curve_server):
+    async def scenario():
+        async with AsyncCircusClient(
+            endpoint=curve_server.server.endpoint,
+            timeout=1,
+            curve_secret_key=curve_server.intruder_secret,
+            curve_server_key=curve_server.server_public,
+        ) as client:
+            with pytest.raises(CallError, match="refused this client's CURVE key"):
+                await client.send_message("numwatchers")
+
+    asyncio.run(scenario())
 
 
 def test_curve_events_need_keys_too(curve_server):

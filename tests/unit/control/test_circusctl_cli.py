@@ -80,7 +80,8 @@ def test_timeout_is_call_error_with_hint(capsys, tmp_path):
         silent.close(0)
         ctx.term()
     assert code == 1
-    assert err.startswith("Timed out.\n") and "increase your timeout" in err
+    assert err.startswith(f"Timed out. (connected to ipc://{tmp_path}/silent.sock, but circusd")
+    assert "increase your timeout" in err
 
 
 def test_default_endpoints_follow_runtime_dir(runtime_dir):
