@@ -7,6 +7,7 @@ the original runs from its own venv as a subprocess and is never imported here.
 from __future__ import annotations
 
 import json
+import resource
 import time
 import uuid
 from pathlib import Path
@@ -15,6 +16,14 @@ import zmq
 
 from harness import procfs
 from harness.base import SLEEP_SECONDS, WATCHER, BenchError, Installs, SpawnWaiter, System
+
+FDS_PER_CAPTURED_WORKER = 3  # papa-kernel: stdout pipe, stderr pipe, pidfd
+FD_MARGIN = 256  # the kernel's own sockets, logs, connections
+
+
+def nofile_limit() -> int:
+    """The soft RLIMIT_NOFILE the daemons inherit (raised by procfs.raise_nofile_limit)."""
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 class CircusSystem(System):
@@ -41,7 +50,12 @@ class CircusSystem(System):
             + f"\n[watcher:{WATCHER}]\n"
             + f"cmd = {self.installs.sleep}\nargs = {SLEEP_SECONDS}\n"
             + f"numprocesses = {self.count}\n"
+            + self.watcher_options()
         )
+
+    def watcher_options(self) -> str:
+        """Extra lines of the watcher section."""
+        return ""
 
     @property
     def client(self):
@@ -129,8 +143,19 @@ class Ours(CircusSystem):
         return (
             super().circus_section()
             + f"papa_endpoint = {self.papa_socket}\n"
-            + f"max_processes = {max(self.count, self.max_processes)}\n"
+            + f"max_processes = {self.max_count()}\n"
         )
+
+    def watcher_options(self) -> str:
+        """The workers' stdout/stderr go to /dev/null when papa-kernel could not hold their
+        pipes: it needs three fds per worker (two pipes and a pidfd), one without them, and
+        the hard RLIMIT_NOFILE of a container may be below 30,000 (``sleep`` writes nothing)."""
+        if FDS_PER_CAPTURED_WORKER * self.max_count() + FD_MARGIN <= nofile_limit():
+            return ""
+        return "close_child_stdout = true\nclose_child_stderr = true\n"
+
+    def max_count(self) -> int:
+        return max(self.count, self.max_processes)
 
     def argv(self) -> list[str]:
         if self.installs.ours_source is not None:  # python -m, so PYTHONPATH decides
