@@ -43,13 +43,21 @@ def _syslog_handler(output: str) -> logging.Handler:
 
 
 def make_handler(output: str) -> logging.Handler:
+    """The handler for a ``--log-output`` (or ``[circus] logoutput``) value; a file that cannot
+    be opened or a bad syslog address is a :class:`ConfigError` naming it, not a traceback."""
     if output in ("-", "stdout"):
         return logging.StreamHandler(sys.stdout)
     if output == "stderr":
         return logging.StreamHandler(sys.stderr)
-    if output.startswith("syslog://"):
-        return _syslog_handler(output)
-    return logging.handlers.WatchedFileHandler(output)
+    try:
+        if output.startswith("syslog://"):
+            return _syslog_handler(output)
+        return logging.handlers.WatchedFileHandler(output)
+    except ValueError as exc:  # urllib's "Port out of range", a NUL in the path...
+        raise ConfigError(f"log output {output!r}: {exc}") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"log output {output!r}: cannot open it: {reason}") from None
 
 
 def _load_config_file(path: str) -> None:

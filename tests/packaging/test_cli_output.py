@@ -63,3 +63,29 @@ def test_papa_kernel_help_names_no_none_default() -> None:
     ).stdout
     assert "None" not in out
     assert "--socket PATH" in out
+
+
+@pytest.mark.parametrize("tool", ["circusd", "circus-plugin", "circusd-stats", "circushttpd"])
+@pytest.mark.parametrize("output", ["{tmp}/missing/dir/x.log", "syslog://localhost:99999"])
+def test_unusable_log_output_is_an_error_not_a_traceback(
+    tool: str, output: str, tmp_path: Path, runtime_dir: Path
+) -> None:
+    """A --log-output file in a missing directory, or a syslog port out of range: one line
+    naming the value, a usage/config exit status, no traceback (each tool, one shared helper)."""
+    output = output.format(tmp=tmp_path)
+    config = tmp_path / "circus.ini"
+    config.write_text("[watcher:w]\ncmd = sleep 60\n")
+    args = {
+        "circusd": [str(config)],
+        "circus-plugin": ["circus.plugins.statsd.StatsdEmitter"],
+    }.get(tool, [])
+    out = subprocess.run(
+        [str(BIN / tool), "--log-output", output, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode in (1, 2), out.stderr
+    assert f"log output {output!r}" in out.stderr, out.stderr
