@@ -107,8 +107,12 @@ def test_security_headers_everywhere(httpd):
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["X-Frame-Options"] == "DENY"
     assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP
-    page = client.get("/", headers={"Accept": "text/html"}).body.decode()
-    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), "inline script in the page"
+    pages = [p for p in protected_paths() if not p.startswith(("/api/", "/ws"))] + ["/login"]
+    for path in pages:
+        page = client.get(path, headers={"Accept": "text/html"}).body.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), f"inline script in {path}"
+        assert not re.search(r"\son[a-z]+\s*=", page), f"inline event handler in {path}"
+        assert not re.search(r"<style|\sstyle\s*=", page), f"inline style in {path}"
 
 
 def test_wrong_logins_are_rate_limited(httpd):
