@@ -3,8 +3,8 @@
     circus-convert supervisord.conf > circus.ini
 
 The INI goes to stdout; every setting that could not be mapped exactly goes to stderr as a
-``file:line: what`` warning (exit status 0; 1 with ``--strict`` when there is any; 2 when the
-file cannot be read).
+``file:line: what`` warning (exit status 0; 1 with ``--strict`` when there is any; 2 when a
+file cannot be read, or ``-o FILE`` cannot be written).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from circus import __version__
-from circus.convert.supervisor import convert
+from circus.convert.supervisor import UnreadableError, convert
 from papa_kernel.pipes import quiet_on_broken_pipe
 
 EXIT_WARNINGS = 1
@@ -44,14 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         text, warnings = convert(args.config)
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"circus-convert: cannot read {args.config}: {exc}", file=sys.stderr)
+    except UnreadableError as exc:
+        print(f"circus-convert: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            print(f"circus-convert: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            return EXIT_UNREADABLE
     else:
         sys.stdout.write(text)
     return EXIT_WARNINGS if warnings and args.strict else 0

@@ -74,6 +74,11 @@ class Section:
         self.entries[entry.key] = entry
         return True
 
+    def replace(self, entry: Entry) -> bool:
+        """Set ``entry``, replacing an earlier value of its key (last wins: Supervisor's rule)."""
+        self.entries[entry.key] = entry
+        return True
+
 
 @dataclass
 class Document:
@@ -87,8 +92,13 @@ def _where(origin: Origin) -> str:
     return f"{origin.file}:{origin.line}" if origin.line else str(origin.file)
 
 
-def parse_text(text: str, filename: str, problems: Problems) -> list[Section]:
+def parse_text(
+    text: str, filename: str, problems: Problems, last_wins: bool = False
+) -> list[Section]:
     """Parse one file's text into its sections (not merged with anything else).
+
+    ``last_wins``: a repeated key keeps its last value, quietly (how Supervisor reads its
+    files; circus-convert uses it), instead of the first with a warning.
 
     Work is linear in the size of the text (a continued value is joined once, at its end).
     Syntax errors name the line and the kind of problem, never the line's content: the file
@@ -124,7 +134,9 @@ def parse_text(text: str, filename: str, problems: Problems) -> list[Section]:
                 return []
             continue  # under a broken header, already reported
         entry = _entry(stripped, origin, current.name, problems)
-        if entry is not None and current.add(entry, problems):
+        if entry is None:
+            continue
+        if current.replace(entry) if last_wins else current.add(entry, problems):
             value.start(entry, current)
     value.finish(problems)
     return list(sections.values())

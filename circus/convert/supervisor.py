@@ -47,6 +47,18 @@ SIZE_SUFFIXES = {"KB": 1024, "MB": 1024**2, "GB": 1024**3}
 _EXPANSION = re.compile(r"%\((\w+)\)([-#0 +]*\d*)([sd])|%%")
 _ENV_PAIR = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)')
 MAX_INCLUDE_DEPTH = 10
+#: Supervisor's inline comments: ';' or '#' after whitespace, on any line of a value
+#: (configparser's inline_comment_prefixes; circus's own syntax knows only ';').
+_INLINE_COMMENT = re.compile(r"\s[;#].*")
+#: A '$' Supervisor passes on as is; circus's [env] sections expand $NAME ('$$' is a '$'),
+#: but not the $(circus.env.x) this converter writes for %(ENV_X)s.
+_LITERAL_DOLLAR = re.compile(r"\$(?!\(circus\.env\.)")
+#: Supervisor's log levels more verbose than debug.
+LEVELS_BELOW_DEBUG = ("trace", "blather")
+
+
+class UnreadableError(Exception):
+    """A file of the configuration (the main one or an included one) cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -103,13 +115,20 @@ class Converter:
             return
         self._seen.add(path)
         problems = Problems()
-        with open(path, encoding="utf-8") as f:
-            sections = parse_text(f.read(), path, problems)
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UnreadableError(f"cannot read {path}: {reason}") from None
+        sections = parse_text(text, path, problems, last_wins=True)
         for problem in problems.errors + problems.warnings:
             self.warnings.append(Warning(f"{problem.file}:{problem.line}", problem.message))
         here = os.path.dirname(path)
         for section in sections:
             section.entries = {k.lower(): e for k, e in section.entries.items()}
+            for entry in section.entries.values():
+                entry.value = _uncomment(str(entry.value))
             self._section(section, here, depth)
 
     def _section(self, section: Section, here: str, depth: int) -> None:
@@ -166,10 +185,10 @@ class Converter:
             return
         here, context = self.supervisord_dir, dict[str, str]()
         items = self.output.section("circus")
-        for key, target in (("loglevel", "loglevel"), ("pidfile", "pidfile"), ("umask", "umask")):
+        for key in ("loglevel", "pidfile", "umask"):
             value = self._get(section, key, here, context)
             if value is not None:
-                items.append((target, value.lower() if key == "loglevel" else value))
+                items.append((key, self._level(value, section) if key == "loglevel" else value))
         logfile = self._get(section, "logfile", here, context)
         if logfile is not None:
             items.append(("logoutput", logfile))
@@ -188,6 +207,16 @@ class Converter:
                     "logrotate or journald)" if key != "user" else
                     "[supervisord] user: start circusd as that user instead",
                 )  # fmt: skip
+
+    def _level(self, value: str, section: Section) -> str:
+        level = value.strip().lower()
+        if level in LEVELS_BELOW_DEBUG:
+            self._warn(
+                section.entries["loglevel"].origin,
+                f"loglevel={value}: Circus's most verbose level is debug",
+            )
+            return "debug"
+        return "warning" if level == "warn" else level
 
     def _write_program(self, name: str, section: Section, here: str, group: str | None) -> None:
         context = {"program_name": name, "group_name": group or name}
@@ -353,7 +382,7 @@ class Converter:
             key, value = match.group(1), match.group(2).strip()
             if value.startswith('"') and value.endswith('"') and len(value) >= 2:
                 value = value[1:-1].replace('\\"', '"')
-            pairs.append((key, value))
+            pairs.append((key, _LITERAL_DOLLAR.sub("$$", value)))
             position = match.end()
         return pairs
 
@@ -372,7 +401,10 @@ _NO = Entry("", "", Origin("", 0))
 
 
 def convert(path: str) -> tuple[str, list[Warning]]:
-    """The Circus INI text for the Supervisor configuration at ``path``, and the warnings."""
+    """The Circus INI text for the Supervisor configuration at ``path``, and the warnings.
+
+    Raises :class:`UnreadableError` naming the file (``path`` or an included one) that cannot
+    be read."""
     converter = Converter()
     converter.read(path)
     converter.write()
@@ -386,6 +418,14 @@ def convert(path: str) -> tuple[str, list[Warning]]:
 
 def _where(origin: Origin) -> str:
     return f"{origin.file}:{origin.line}" if origin.line else origin.file or "?"
+
+
+def _uncomment(value: str) -> str:
+    """A value as Supervisor reads it: inline comments cut from every line, comment lines
+    inside a continued value dropped (circus's reader kept both)."""
+    first, *continued = (_INLINE_COMMENT.sub("", line).strip() for line in value.split("\n"))
+    lines = [first, *(line for line in continued if line and line[0] not in "#;")]
+    return "\n".join(line for line in lines if line)
 
 
 def _words(text: str, separator: str | None) -> Iterator[str]:

@@ -5,6 +5,7 @@ runs under a real circusd with its processes, environment, directory and log fil
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -200,3 +201,55 @@ def test_cli_prints_ini_and_warnings(tmp_path):
     missing = subprocess.run([*cli, str(tmp_path / "nope.conf")], capture_output=True,
                              text=True, timeout=30)  # fmt: skip
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_supervisor_syntax_comments_repeats_dollars_and_levels(tmp_path, runtime_dir):
+    """Read as Supervisor reads it (configparser with inline_comment_prefixes ';' and '#',
+    strict=False): a '#' after a space starts a comment on any line of a value, an indented
+    comment line inside a continued value is dropped, a repeated key keeps its LAST value; a
+    literal '$' in environment stays literal; trace/blather log levels become debug."""
+    sup = tmp_path / "supervisord.conf"
+    sup.write_text(
+        textwrap.dedent("""\
+        [supervisord]
+        loglevel = blather   # very verbose
+
+        [program:web]
+        command = /bin/echo hello  # the greeting
+            world ; continued
+            # an indented comment line
+            again
+        startretries = 3
+        startretries = 7
+        environment = PRICE="5$",SHELL_REF="$HOME",HOME_COPY="%(ENV_HOME)s"
+        stopsignal = TERM # a comment
+    """)
+    )
+    text, warnings = convert(str(sup))
+    config = _load(tmp_path, text, runtime_dir)
+    web = config.get_watcher("web")
+    assert web.cmd.split() == ["/bin/echo", "hello", "world", "again"], web.cmd
+    assert web.max_retry == 7  # Supervisor's value: the last one
+    assert web.stop_signal == 15
+    assert web.env["PRICE"] == "5$" and web.env["SHELL_REF"] == "$HOME"
+    assert web.env["HOME_COPY"] == os.environ["HOME"]
+    assert config.circus.loglevel == "debug"
+    said = "\n".join(str(w) for w in warnings)
+    assert "duplicate key" not in said, said
+    assert re.search(r"supervisord\.conf:2: loglevel=blather: .*debug", said), said
+
+
+def test_cli_names_the_file_it_cannot_read_or_write(tmp_path):
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "binary.conf").write_bytes(b"[program:x]\ncommand = \xd0\xff\n")
+    sup = tmp_path / "supervisord.conf"
+    sup.write_text("[include]\nfiles = conf.d/*.conf\n")
+    cli = [sys.executable, "-m", "circus.cli.convert", str(sup)]
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"cannot read {tmp_path / 'conf.d' / 'binary.conf'}: " in out.stderr, out.stderr
+    (tmp_path / "conf.d" / "binary.conf").unlink()
+    unwritable = tmp_path / "missing" / "circus.ini"
+    out = subprocess.run([*cli, "-o", str(unwritable)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"cannot write {unwritable}: No such file or directory" in out.stderr, out.stderr
