@@ -7,7 +7,7 @@ import { watcherUrl } from "./watchers.js";
 
 const form = document.getElementById("add-form");
 // The server's rule (circus/web/validate.py WATCHER_NAME), checked here to answer at once.
-const NAME_RULE = /^[A-Za-z0-9_.@:+-][A-Za-z0-9_. @:+-]{0,127}$/;
+const NAME_RULE = /^[A-Za-z0-9_.@:+-]{1,128}$/;
 
 function fieldBox(name) {
   return (
@@ -58,7 +58,7 @@ function collect() {
   const name = form.name.value.trim();
   const cmd = form.cmd.value.trim();
   if (!name) errors.push(["name", "a name is required"]);
-  else if (!NAME_RULE.test(name)) errors.push(["name", "use letters, digits, spaces and . _ @ : + - (at most 128)"]);
+  else if (!NAME_RULE.test(name)) errors.push(["name", "use letters, digits and . _ @ : + - (at most 128, no spaces)"]);
   if (!cmd) errors.push(["cmd", "a command is required"]);
   let options = {};
   try {
