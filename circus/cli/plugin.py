@@ -17,6 +17,7 @@ fail the same way at every respawn; ``circusctl start plugin:NAME`` tries again)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from circus import __version__
+from circus.config.converters import to_duration
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import CircusError
 from circus.util.dotted import import_callable
@@ -48,6 +50,17 @@ STOP_TIMEOUT = 5.0
 ITEM_SEPARATOR = ":::"
 
 
+def _duration(text: str) -> float:
+    """``--check-delay``: a duration as ``[circus] check_delay`` takes it (>= 0, finite)."""
+    value: float | str = text
+    with contextlib.suppress(ValueError):
+        value = float(text)  # circusd passes str(float): "1e-05" too
+    try:
+        return to_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="circus-plugin", description="Runs a plugin.")
     parser.add_argument("--endpoint", default=None, help="the circusd ZeroMQ socket to connect to")
@@ -61,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY:VALUE",
         help="an option of the plugin (repeatable; KEY:VALUE:::KEY2:VALUE2 also works)",
     )
-    parser.add_argument("--check-delay", type=float, default=5.0, help="check delay (seconds)")
+    parser.add_argument(
+        "--check-delay",
+        type=_duration,
+        default=5.0,
+        metavar="SECONDS",
+        help="passed to the plugin as check_delay (a duration: 5, 2.5, 500ms; default 5)",
+    )
     parser.add_argument("--log-level", dest="loglevel", default="info", help="log level")
     parser.add_argument(
         "--log-output", dest="logoutput", default="-", help="log output: -, a file, syslog://"

@@ -25,6 +25,7 @@ from circus.config.schema import (
     split_key,
 )
 from circus.config.substitution import substitute_env
+from circus.config.watchers import check_name
 from circus.errors import ConfigError, ConfigProblem
 from circus.util.endpoints import parse_endpoint
 
@@ -315,11 +316,15 @@ def build_plugin(
         problems.error(
             "missing required key 'use' (the plugin class)", section.origin, section.name, "use"
         )
-    if use is None or not name:
-        if not name:
-            problems.error(
-                "a plugin section needs a name: [plugin:NAME]", section.origin, section.name
-            )
+    if not name:
+        problems.error("a plugin section needs a name: [plugin:NAME]", section.origin, section.name)
+        return None
+    try:
+        check_name(f"plugin:{name}")  # it runs as that watcher: the same rules
+    except ValueError as exc:
+        problems.error(str(exc), section.origin, section.name)
+        return None
+    if use is None:
         return None
     return PluginConfig(name, use, FrozenMap(config), FrozenMap(watcher_options))
 

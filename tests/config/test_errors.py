@@ -121,6 +121,13 @@ def test_plugin_names_differing_only_in_case(load):
     assert "differ only in case" in problem.message
 
 
+def test_plugin_names_follow_the_watcher_name_rules(load):
+    """[plugin:NAME] runs as the watcher plugin:NAME: a space is refused as in [watcher:x]."""
+    (problem,) = load.problems("[plugin:bad name]\nuse = a.B\n")
+    assert problem.section == "plugin:bad name" and problem.line == 1
+    assert "must not contain spaces" in problem.message and "'plugin:bad name'" in problem.message
+
+
 def test_config_error_is_a_clean_exception(load):
     error = load.error("[watcher:w]\nnumprocesses = 1\n")
     assert isinstance(error, ConfigError)
