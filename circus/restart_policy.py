@@ -386,5 +386,6 @@ def _failed(
 
 
 def _seconds(value: float) -> str:
-    """``1``, ``0.25``: seconds as people write them."""
-    return f"{value:g}"
+    """``1``, ``0.25``, ``0.15`` (a measured 0.147484), ``0.005``, ``12.35``: seconds as
+    people write them (two decimals, or two significant digits below one second)."""
+    return f"{value:.2g}" if abs(value) < 1 else f"{round(value, 2):g}"

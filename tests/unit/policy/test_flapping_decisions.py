@@ -120,6 +120,13 @@ def test_the_wire_form_and_reason():
     }
 
 
+def test_the_reason_rounds_measured_seconds():
+    """Measured times are read by people: 0.147484 s is shown as 0.15 s (as in the docs)."""
+    found = exits(RestartState(), 0, 0.1, 0.147484).flapping
+    assert found.as_dict()["within"] == 0.147484  # the wire keeps the measure
+    assert found.reason.startswith("3 exits within 0.15 s (flapping.window = 2 s)"), found.reason
+
+
 def exit_(policy, state, now, *, code=1, uptime=0.5, requested=False):
     return after_exit(
         policy,
