@@ -43,35 +43,19 @@ def _console_scripts() -> set[str]:
 
 
 def _build(kind: str, source: Path, out: Path) -> Path:
-    if kind == "sdist":
-        code = "import sys, setuptools.build_meta as b; print(b.build_sdist(sys.argv[1]))"
-        subprocess.run(
-            [sys.executable, "-c", code, str(out)],
-            cwd=source,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        (path,) = out.glob("*.tar.gz")
-        return path
+    # The backend's PEP 517 hook, as `pip wheel --no-build-isolation` calls it, without pip's
+    # own start-up (the module took 6.9 s of CPU with pip, 5.5 s without). Builds run in the
+    # source tree (build/, *.egg-info): two at once would collide, hence --dist loadfile.
+    hook, pattern = {"sdist": ("build_sdist", "*.tar.gz"), "wheel": ("build_wheel", "*.whl")}[kind]
+    code = f"import sys, setuptools.build_meta as b; print(b.{hook}(sys.argv[1]))"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(source),
-        ],
+        [sys.executable, "-c", code, str(out)],
+        cwd=source,
         check=True,
         capture_output=True,
         text=True,
     )
-    (path,) = out.glob("*.whl")
+    (path,) = out.glob(pattern)
     return path
 
 
