@@ -19,7 +19,7 @@ from typing import Any
 
 from circus.config.ini import Entry
 from circus.config.model import PluginConfig, WatcherConfig
-from circus.config.problems import NOWHERE, Origin, Problems
+from circus.config.problems import NOWHERE, Origin, Problems, nearest
 from circus.config.schema import FLAPPING_OPTIONS
 
 #: The ``use`` of the original's flapping plugin: circusd applies it itself (no process runs
@@ -57,7 +57,17 @@ def check_flapping_plugin(
     plugin: PluginConfig, section: str, entries: Mapping[str, Entry], problems: Problems
 ) -> None:
     """Record an error for each flapping option of the plugin section that does not convert
-    (at its ``file:line [section] key``)."""
+    (at its ``file:line [section] key``), and a warning for each key that is not a flapping
+    option (circusd applies the section itself: a misspelt ``attemps`` would do nothing)."""
+    for key in plugin.config:
+        if key not in FLAPPING_OPTIONS:
+            problems.warn(
+                f"unknown flapping option {key!r} (ignored)",
+                _origin(entries, key),
+                section,
+                key,
+                nearest(key, FLAPPING_OPTIONS),
+            )
     for key, convert in FLAPPING_OPTIONS.items():
         if key not in plugin.config:
             continue

@@ -29,6 +29,15 @@ def test_bad_plugin_values_are_errors_at_their_key(load, key, value, message):
     assert problem.file.endswith("circus.ini")
 
 
+def test_a_misspelt_plugin_option_is_a_warning_with_a_hint(load):
+    """circusd applies the flapping section itself: a key it does not know does nothing."""
+    config = load(f"[watcher:w]\ncmd = x\n{PLUGIN}attemps = 3\n")
+    [warning] = [w for w in config.warnings if w.key == "attemps"]
+    assert warning.section == "plugin:flapping" and warning.line == 5
+    assert "unknown flapping option 'attemps'" in warning.message
+    assert warning.suggestion == "attempts"
+
+
 def test_bad_watcher_overrides_are_errors_at_their_key(load):
     problems = load.problems(f"[watcher:w]\ncmd = x\nflapping.window = 1 day\n{PLUGIN}")
     [problem] = problems
