@@ -7,9 +7,10 @@ The real Arbiter and Watcher run in-process on the in-memory :class:`circus.test
 (no processes, no kernel, no sockets), so the figures are circusd's CPU alone, measured with
 ``time.process_time()`` (CPU time of this process: the machine's load inflates it much less
 than wall-clock time). Per size: start N workers, ``list`` and ``status`` (the command
-implementations, as the control channel calls them), 20 respawns after an exit, and a
-``stop``. Each figure is also printed per worker; a per-worker cost that doubles when N
-doubles is quadratic.
+implementations, as the control channel calls them), 20 respawns after an exit, a ``stop``,
+and the start-up of a new arbiter whose host already runs N workers (reattach: adoption).
+Each figure is also printed per worker; a per-worker cost that doubles when N doubles is
+quadratic.
 """
 
 from __future__ import annotations
@@ -68,7 +69,27 @@ async def measure(count: int) -> dict[str, float]:
     assert len(watcher.pids()) == count
     figures["stop"] = await cpu_of(watcher.stop)
     await arbiter.quit(stop_workers=True)
+    figures["reattach"] = await reattach(count, config)
     return figures
+
+
+async def reattach(count: int, config: dict) -> float:
+    """CPU of a new arbiter's start-up when its host already runs ``count`` workers of the
+    watcher (a restarted circusd adopting them)."""
+    host = FakeHost()
+    for wid in range(1, count + 1):
+        host.add_process(f"circus.w.{wid}", age=10)
+    arbiter = arbiter_on(host, config)
+
+    async def start() -> None:
+        await start_arbiter(arbiter)
+        await settle()
+
+    spent = await cpu_of(start)
+    adopted = arbiter.get_watcher("w").pids()
+    assert len(adopted) == count and not host.ops("spawn"), (len(adopted), count)
+    await arbiter.quit(stop_workers=True)
+    return spent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| operation | {' | '.join(str(s) for s in sizes)} | CPU per worker at each size |")
     print("|---|" + "---|" * (len(sizes) + 1))
     results = {size: asyncio.run(measure(size)) for size in sizes}
-    for name in ("start", "list", "status", "respawn", "stop"):
+    for name in ("start", "list", "status", "respawn", "stop", "reattach"):
         cells = [f"{results[s][name] * 1000:.1f} ms" for s in sizes]
         per = [f"{results[s][name] / s * 1e6:.1f}" for s in sizes]
         unit = "us (one respawn)" if name == "respawn" else "us"

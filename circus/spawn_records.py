@@ -136,6 +136,8 @@ def _memo_digest(memo: DigestMemo, key: str, value: Any) -> str:
 
 def changed_fields(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
     """The fields whose digest differs (a field missing on one side counts as its default)."""
+    if recorded is current or recorded == current:  # the usual case, shared or equal dicts
+        return []
     names = sorted(recorded.keys() | current.keys())
     return [
         name
