@@ -31,7 +31,7 @@ from circus.worker_record import RecordedWorker
 log = logging.getLogger(__name__)
 
 #: How far the OS's start time of a pid may be from the recorded one for it to still be our
-#: worker: the kernel stamps ``started`` just after the spawn and psutil derives start times
+#: worker: the kernel stamps ``started`` just after the spawn and start times are derived
 #: from the boot time (whole seconds), so they can differ by up to a second; a recycled pid
 #: within two seconds of ours is not a realistic risk.
 START_TIME_TOLERANCE = 2.0
@@ -40,18 +40,37 @@ START_TIME_TOLERANCE = 2.0
 ORPHAN_EXIT_WAIT = 1.0
 
 
+def start_time(pid: int) -> float:
+    """When ``pid`` started (epoch seconds), read from /proc as psutil's ``create_time()``
+    does: the boot time plus field 22 of ``/proc/PID/stat`` (clock ticks since boot). Read
+    directly so that killing orphans, which is urgent (their connections fail meanwhile),
+    does not wait for psutil to be imported. OSError (ProcessLookupError...) if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        raise ProcessLookupError(pid) from None
+    return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _boot_time() -> float:
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
 def _open_verified(worker: RecordedWorker) -> int | None:
     """A pidfd on the recorded worker if it still runs (same start time, own group leader)."""
-    import psutil  # only when a lost kernel left orphans: not on circusd's start-up
-
     try:
         pidfd = os.pidfd_open(worker.pid)
     except (ProcessLookupError, PermissionError):
         return None
     try:
-        started = psutil.Process(worker.pid).create_time()
+        started = start_time(worker.pid)
         leader = os.getpgid(worker.pid) == worker.pid
-    except (psutil.Error, ProcessLookupError):
+    except (OSError, ValueError, IndexError):
         os.close(pidfd)
         return None
     if abs(started - worker.started) > START_TIME_TOLERANCE or not leader:
