@@ -47,6 +47,24 @@ not expecting a result to come back soon, increase your timeout option value
 (particularly with waiting switches).
 """
 
+#: The longest --timeout (seconds): a day; ZeroMQ's own limit is an int of milliseconds.
+MAX_TIMEOUT = 86400.0
+
+
+def _timeout(text: str) -> float:
+    """``--timeout``: seconds, more than 0 and at most :data:`MAX_TIMEOUT` (nan, inf, 0 and
+    negative values made misleading messages or tracebacks)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_TIMEOUT:g}, not {text}"
+        )
+    return value
+
+
 GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     (
         "--endpoint",
@@ -57,7 +75,10 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ),
     (
         "--timeout",
-        {"type": float, "help": f"connection timeout in seconds (default {DEFAULT_TIMEOUT:g})"},
+        {
+            "type": _timeout,
+            "help": f"connection timeout in seconds (default {DEFAULT_TIMEOUT:g})",
+        },
     ),
     ("--json", {"action": "store_true", "help": "output to JSON"}),
     ("--prettify", {"action": "store_true", "help": "prettify output"}),

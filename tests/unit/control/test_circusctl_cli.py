@@ -101,6 +101,13 @@ def test_option_after_command_overrides(capsys, monkeypatch, tmp_path):
     assert code == 1 and "opt.sock" in err
 
 
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "1e9", "soon"])
+def test_timeout_must_be_a_positive_bounded_number(capsys, runtime_dir, value):
+    """Before: -1 and 0 gave misleading connection messages, nan, inf and 1e9 tracebacks."""
+    code, _, err = run(capsys, "--timeout", value, "status")
+    assert code == 2 and "--timeout" in err and "Traceback" not in err, err
+
+
 def _parse(*argv):
     from circus.control.commands import get_commands
 
