@@ -34,6 +34,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shlex
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,14 +46,13 @@ from circus.config.problems import Origin, Problems
 QUIET_SECTIONS = ("rpcinterface:", "supervisorctl")
 SIZE_SUFFIXES = {"KB": 1024, "MB": 1024**2, "GB": 1024**3}
 _EXPANSION = re.compile(r"%\((\w+)\)([-#0 +]*\d*)([sd])|%%")
-_ENV_PAIR = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)')
 MAX_INCLUDE_DEPTH = 10
 #: Supervisor's inline comments: ';' or '#' after whitespace, on any line of a value
 #: (configparser's inline_comment_prefixes; circus's own syntax knows only ';').
 _INLINE_COMMENT = re.compile(r"\s[;#].*")
 #: A '$' Supervisor passes on as is; circus's [env] sections expand $NAME ('$$' is a '$'),
 #: but not the $(circus.env.x) this converter writes for %(ENV_X)s.
-_LITERAL_DOLLAR = re.compile(r"\$(?!\(circus\.env\.)")
+_LITERAL_DOLLAR = re.compile(r"\$(?!\(circus\.)")
 #: Supervisor's log levels more verbose than debug.
 LEVELS_BELOW_DEBUG = ("trace", "blather")
 
@@ -372,18 +372,25 @@ class Converter:
         return _EXPANSION.sub(one, text)
 
     def _env_pairs(self, text: str, origin: Origin) -> list[tuple[str, str]]:
-        pairs, position = [], 0
-        text = text.replace("\n", " ").strip()
-        while position < len(text):
-            match = _ENV_PAIR.match(text, position)
-            if match is None or match.end() == position:
-                self._warn(origin, f"environment: cannot read {text[position:][:40]!r}")
+        """``KEY=val,KEY2="v,2"`` split by Supervisor's own rule (its
+        ``datatypes.dict_of_key_value_pairs``: a shlex split, quotes stripped), plus ``$`` as
+        a word character for the ``$(circus.*)`` this converter wrote for ``%(...)s``."""
+        lexer = shlex.shlex(text)
+        lexer.wordchars += "/.+-():$"
+        try:
+            tokens = list(lexer)
+        except ValueError as exc:  # an unclosed quote
+            self._warn(origin, f"environment: cannot read it ({exc})")
+            return []
+        pairs = []
+        for start in range(0, len(tokens), 4):  # KEY = VALUE ,
+            triple = tokens[start : start + 3]
+            if len(triple) != 3 or triple[1] != "=":
+                shown = " ".join(tokens[start:])[:40]
+                self._warn(origin, f"environment: cannot read {shown!r} (nor can Supervisor)")
                 break
-            key, value = match.group(1), match.group(2).strip()
-            if value.startswith('"') and value.endswith('"') and len(value) >= 2:
-                value = value[1:-1].replace('\\"', '"')
-            pairs.append((key, _LITERAL_DOLLAR.sub("$$", value)))
-            position = match.end()
+            value = triple[2].strip("'\"")
+            pairs.append((triple[0], _LITERAL_DOLLAR.sub("$$", value)))
         return pairs
 
     def _warn_unknown(

@@ -161,10 +161,12 @@ def test_converted_program_runs_under_circusd(tmp_path, runtime_dir):
         "time.sleep(600)\n"
     )
     sup = tmp_path / "supervisord.conf"
+    # not python -u: there print() writes its pieces one by one, and under load the two
+    # processes' pieces interleaved in the shared file ('21 /work blue'); flush=True is one write
     sup.write_text(
         textwrap.dedent(f"""\
         [program:echoer]
-        command = {sys.executable} -u {script} %(process_num)s
+        command = {sys.executable} {script} %(process_num)s
         numprocs = 2
         numprocs_start = 1
         directory = {workdir}
@@ -253,3 +255,19 @@ def test_cli_names_the_file_it_cannot_read_or_write(tmp_path):
     out = subprocess.run([*cli, "-o", str(unwritable)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert f"cannot write {unwritable}: No such file or directory" in out.stderr, out.stderr
+
+
+def test_environment_is_split_as_supervisor_splits_it(tmp_path, runtime_dir):
+    """Supervisor's own rule (datatypes.dict_of_key_value_pairs: a shlex split, single or
+    double quotes around a value that holds commas)."""
+    sup = tmp_path / "supervisord.conf"
+    sup.write_text(
+        "[program:a]\ncommand = /bin/true\n"
+        "environment = A='x,y',B=2,URL=\"http://h:80/?a=b,c\",HOME_COPY=%(ENV_HOME)s,N=%(process_num)s\n"
+    )
+    text, warnings = convert(str(sup))
+    env = _load(tmp_path, text, runtime_dir).get_watcher("a").env
+    assert (env["A"], env["B"], env["URL"]) == ("x,y", "2", "http://h:80/?a=b,c")
+    assert env["HOME_COPY"] == os.environ["HOME"]
+    assert "N = $(circus.wid)" in text
+    assert not [w for w in warnings if "environment" in w.message], warnings
