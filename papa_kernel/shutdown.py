@@ -135,5 +135,8 @@ class GracefulStop:
     def _finish(self, code: int) -> None:
         self.finished = True
         elapsed = time.monotonic() - (self.started or time.monotonic())
-        log.info("everything stopped in %.2f s; exiting with %d", elapsed, code)
+        # The exit status itself is logged once, by the CLI: --init may replace this one with
+        # the main command's.
+        how = "some had to be killed" if code == EXIT_KILLED else "all in time"
+        log.info("everything stopped in %.2f s (%s)", elapsed, how)
         self._done(code)

@@ -119,6 +119,8 @@ def test_a_main_command_that_cannot_start_exits_127(container):
     box = container("/nonexistent/circusd")
     assert box.proc.wait(timeout=20) == 127
     assert "cannot start /nonexistent/circusd" in box.log()
+    # one exit status in the log, the real one (the stop of nothing once said "exiting with 0")
+    assert "exiting with" not in box.log() and "stopped (exit status 127)" in box.log()
 
 
 def test_init_option_errors(kdir):
