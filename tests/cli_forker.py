@@ -102,15 +102,16 @@ class ForkingCli:
         self._replies_r, self._replies_w = os.pipe()
         self._tmp = tempfile.TemporaryDirectory(prefix="cli-forker-")
         fds = [str(self._requests_r), str(self._replies_w)]
-        self.proc = subprocess.Popen(
-            [python, "-c", _SERVER, *fds, path0, module, func, argv0, *warm],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(self._tmp.name, "server.err"), "w"),  # noqa: SIM115
-            pass_fds=(self._requests_r, self._replies_w),
-            cwd=cwd,
-            start_new_session=True,
-        )
+        with open(os.path.join(self._tmp.name, "server.err"), "w") as server_err:
+            self.proc = subprocess.Popen(
+                [python, "-c", _SERVER, *fds, path0, module, func, argv0, *warm],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=server_err,
+                pass_fds=(self._requests_r, self._replies_w),
+                cwd=cwd,
+                start_new_session=True,
+            )
         os.close(self._requests_r)
         os.close(self._replies_w)
         self._requests = os.fdopen(self._requests_w, "w")
