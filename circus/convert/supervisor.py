@@ -358,6 +358,10 @@ class Converter:
             if name == "here":
                 return here
             if name.startswith("ENV_"):
+                if name[4:] not in os.environ:  # Supervisor refuses it; circus keeps it verbatim
+                    self._warn(origin, f"%({name})s: {name[4:]} is not set in this environment "
+                               "(Supervisor refuses the file without it; circusd leaves "
+                               f"$(circus.env.{name[4:].lower()}) as written)")  # fmt: skip
                 return f"$(circus.env.{name[4:].lower()})"
             if name == "process_num":
                 return "$(circus.wid)"

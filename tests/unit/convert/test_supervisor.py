@@ -271,3 +271,17 @@ def test_environment_is_split_as_supervisor_splits_it(tmp_path, runtime_dir):
     assert env["HOME_COPY"] == os.environ["HOME"]
     assert "N = $(circus.wid)" in text
     assert not [w for w in warnings if "environment" in w.message], warnings
+
+
+def test_an_env_expansion_of_an_unset_variable_is_a_warning(tmp_path, monkeypatch):
+    """Supervisor refuses %(ENV_X)s when X is not set; circus would leave $(circus.env.x)
+    verbatim in the command. Converting where X is unset says so, at its line."""
+    monkeypatch.delenv("CIRCUS_CONVERT_UNSET", raising=False)
+    sup = tmp_path / "supervisord.conf"
+    sup.write_text("[program:a]\ncommand = /bin/echo %(ENV_CIRCUS_CONVERT_UNSET)s\n")
+    text, warnings = convert(str(sup))
+    assert "cmd = /bin/echo $(circus.env.circus_convert_unset)" in text
+    said = "\n".join(str(w) for w in warnings)
+    assert (
+        "supervisord.conf:2: %(ENV_CIRCUS_CONVERT_UNSET)s: CIRCUS_CONVERT_UNSET is not set" in said
+    ), said
