@@ -305,7 +305,8 @@ def test_curve_refusals_say_why(curve_server, who, message):
         },
     }[who]
     with (
-        CircusClient(endpoint=curve_server.server.endpoint, timeout=1, **keys) as client,
+        # 3 s: the handshake's verdict must arrive before the call gives up, even under load
+        CircusClient(endpoint=curve_server.server.endpoint, timeout=3, **keys) as client,
         pytest.raises(CallError, match=message),
     ):
         client.send_message("numwatchers")
@@ -324,7 +325,7 @@ def test_curve_client_against_a_plain_circusd_says_so(curve_server, tmp_path, ru
         with (
             CircusClient(
                 endpoint=server.endpoint,
-                timeout=1,
+                timeout=3,
                 curve_secret_key=curve_server.client_secret,
                 curve_server_key=curve_server.server_public,
             ) as client,
@@ -361,7 +362,7 @@ def test_async_client_says_why_too(curve_server):
     async def scenario():
         async with AsyncCircusClient(
             endpoint=curve_server.server.endpoint,
-            timeout=1,
+            timeout=3,
             curve_secret_key=curve_server.intruder_secret,
             curve_server_key=curve_server.server_public,
         ) as client:
