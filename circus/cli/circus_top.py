@@ -92,6 +92,20 @@ def run(screen: curses.window, endpoint: str, process_timeout: float) -> None:
                 painted = now
 
 
+def _endpoint_problem(endpoint: str) -> str | None:
+    """Why ZeroMQ cannot connect to ``endpoint`` (checked before curses takes the screen)."""
+    import zmq
+
+    probe: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
+    try:
+        probe.connect(endpoint)
+    except zmq.ZMQError as exc:
+        return str(exc)
+    finally:
+        probe.close(linger=0)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -100,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.process_timeout > 0:
         parser.error(f"--process-timeout must be positive, got {args.process_timeout}")
     endpoint = args.endpoint or default_stats_endpoint()
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        parser.error("circus-top needs a terminal (its stdin and stdout are not one)")
+    problem = _endpoint_problem(endpoint)
+    if problem:
+        parser.error(f"--endpoint {endpoint}: {problem}")
     with contextlib.suppress(KeyboardInterrupt):
         curses.wrapper(run, endpoint, args.process_timeout)
     return 0

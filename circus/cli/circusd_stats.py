@@ -139,8 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     _raise_fd_limit()
     if args.die_with_parent:  # run by circusd: do not outlive it
         die_with_parent(_PARENT)
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_serve(args, inherited))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(_serve(args, inherited))
+    except CircusError as exc:  # an endpoint that cannot be used ("bogus"), circusd refusing
+        print(f"circusd-stats: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
     return EXIT_OK
 
 

@@ -164,6 +164,9 @@ def tls_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | N
         return None
     if not certfile:
         raise StartError("--keyfile needs --certfile")
+    for option, path in (("--certfile", certfile), ("--keyfile", keyfile)):
+        if path and not os.path.isfile(path):
+            raise StartError(f"{option} {path}: no such file")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:

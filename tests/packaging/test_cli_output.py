@@ -89,3 +89,36 @@ def test_unusable_log_output_is_an_error_not_a_traceback(
     assert "Traceback" not in out.stderr, out.stderr
     assert out.returncode in (1, 2), out.stderr
     assert f"log output {output!r}" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["circusd-stats", "--endpoint", "bogus"], "circusd-stats: cannot connect to bogus"),
+        (["circus-top", "--endpoint", "bogus"], "circus-top needs a terminal"),
+        (["circushttpd", "--certfile", "/nonexistent/c.pem", "--keyfile", "/nonexistent/k.pem"],
+         "--certfile /nonexistent/c.pem: no such file"),
+    ],
+)  # fmt: skip
+def test_tools_refuse_bad_input_in_one_line(argv: list[str], message: str, tmp_path) -> None:
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
+    out = subprocess.run(
+        [str(BIN / argv[0]), *argv[1:]], stdin=subprocess.DEVNULL, capture_output=True,
+        text=True, timeout=30, env=env, check=False,
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+
+
+def test_circus_top_names_a_bad_endpoint_before_taking_the_screen(tmp_path) -> None:
+    """In a terminal (script(1) gives it one), the endpoint is checked before curses starts."""
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path), TERM="xterm")
+    out = subprocess.run(
+        ["script", "-qec", f"{BIN / 'circus-top'} --endpoint bogus", "/dev/null"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, env=env,
+        check=False,
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert "--endpoint bogus: Invalid argument" in out.stdout
+    assert "Traceback" not in out.stdout, out.stdout
