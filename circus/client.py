@@ -9,6 +9,11 @@ side only, nothing listening), else ``"Timed out. (connected to ..., but circusd
 answer)"``. Error replies are
 returned, not raised: check ``reply["status"]``.
 
+:class:`Fleet` and :func:`fan_out` send one message to several circusds at once (one
+``AsyncCircusClient`` per :class:`Host`) and return one :class:`HostResult` per host, in the
+order given: a reply, or the error that prevented one. An unreachable host costs at most the
+timeout and never delays the others' replies.
+
 Example::
 
     from circus.client import CircusClient
@@ -22,13 +27,15 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
 import zmq.asyncio
 
 from circus.control.defaults import default_endpoint
-from circus.errors import CallError
+from circus.errors import CallError, ConfigError
 from circus.wire import boundedjson, security
 from circus.wire.diagnose import ConnectionWatch
 
@@ -246,3 +253,118 @@ class AsyncCircusClient(_ClientBase):
 
     async def __aexit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- several circusds at once --------------------------------------------------------------------
+
+#: Extra seconds a fleet call waits beyond ``timeout`` before giving up on a host whose client
+#: did not time out by itself (its own deadline covers the reply, not a blocked send).
+FLEET_TIMEOUT_MARGIN = 1.0
+
+
+@dataclass(frozen=True)
+class Host:
+    """One circusd of a fleet: a display name, its control endpoint and its CURVE files."""
+
+    name: str
+    endpoint: str
+    curve_secret_key: str | None = None  # this client's certificate (with the secret key)
+    curve_server_key: str | None = None  # circusd's public certificate
+
+    @classmethod
+    def of(cls, host: Host | str) -> Host:
+        """A :class:`Host` as is; an endpoint string as a host named after it."""
+        return host if isinstance(host, Host) else cls(name=host, endpoint=host)
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """What one host of a fleet call gave: its ``reply``, or ``error`` (why there is none)."""
+
+    host: Host
+    reply: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0  # how long this host took (reply or failure)
+
+    @property
+    def ok(self) -> bool:
+        """The host answered and its reply is not an error reply."""
+        return self.reply is not None and self.reply.get("status") != "error"
+
+
+class Fleet:
+    """Calls several circusds concurrently; one client per host, kept until :meth:`close`.
+
+    Example::
+
+        async with Fleet(["ipc:///run/a.sock", Host("b", "tcp://10.0.0.2:5555", sk, pk)]) as f:
+            for result in await f.send_message("status"):
+                print(result.host.name, result.reply or result.error)
+    """
+
+    def __init__(
+        self,
+        hosts: Iterable[Host | str],
+        timeout: float = DEFAULT_TIMEOUT,
+        context: zmq.asyncio.Context | None = None,
+    ):
+        self.hosts: list[Host] = [Host.of(host) for host in hosts]
+        names = [host.name for host in self.hosts]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ConfigError(f"host named more than once: {', '.join(duplicates)}")
+        self.timeout = float(timeout)
+        self.context = context
+        self._clients: dict[str, AsyncCircusClient] = {}
+
+    async def call(self, cmd: dict[str, Any]) -> list[HostResult]:
+        """Send ``cmd`` to every host at once; one result per host, in the hosts' order."""
+        return list(await asyncio.gather(*(self._call_one(host, cmd) for host in self.hosts)))
+
+    async def send_message(self, command: str, **props: Any) -> list[HostResult]:
+        return await self.call(make_message(command, **props))
+
+    async def _call_one(self, host: Host, cmd: dict[str, Any]) -> HostResult:
+        started = time.monotonic()
+        try:
+            client = self._client(host)
+            reply = await asyncio.wait_for(client.call(cmd), self.timeout + FLEET_TIMEOUT_MARGIN)
+        except (CallError, ConfigError) as exc:
+            return HostResult(host, error=str(exc), seconds=time.monotonic() - started)
+        except TimeoutError:
+            error = f"Timed out. (no answer from {host.endpoint} in {self.timeout:g} s)"
+            return HostResult(host, error=error, seconds=time.monotonic() - started)
+        return HostResult(host, reply=reply, seconds=time.monotonic() - started)
+
+    def _client(self, host: Host) -> AsyncCircusClient:
+        client = self._clients.get(host.name)
+        if client is None:
+            client = AsyncCircusClient(
+                self.context,
+                host.endpoint,
+                self.timeout,
+                curve_secret_key=host.curve_secret_key,
+                curve_server_key=host.curve_server_key,
+            )
+            self._clients[host.name] = client
+        return client
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.stop()
+        self._clients.clear()
+
+    async def __aenter__(self) -> Fleet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def fan_out(
+    hosts: Sequence[Host | str], cmd: dict[str, Any], timeout: float = DEFAULT_TIMEOUT
+) -> list[HostResult]:
+    """Send ``cmd`` (e.g. ``make_message("status")``) to every host concurrently; one
+    :class:`HostResult` per host, in order. Never raises for a host's failure."""
+    async with Fleet(hosts, timeout) as fleet:
+        return await fleet.call(cmd)

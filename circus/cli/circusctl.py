@@ -10,6 +10,11 @@ Same syntax as the original circusctl (``circusctl [options] command [args]``). 
 Endpoint: ``--endpoint``, else ``$CIRCUSCTL_ENDPOINT``, else ``ipc://<runtime dir>/circus.sock``
 (the configuration's default). ``listen`` uses ``--endpoint`` as the pub/sub endpoint; without it
 circusctl asks circusd for its ``pubsub_endpoint``.
+
+Fleet mode (:mod:`circus.cli.fleet`): several ``--endpoint``, or ``--hosts FILE``, run the
+command on every host concurrently, one output block per host. Its exit code is the worst of the
+hosts': 1 if any host gave no usable reply, else 3 if any answered with an error, else 0. The
+interactive shell, ``listen`` and third-party commands stay single-host.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 from circus import __version__
-from circus.cli import command_modules
-from circus.client import DEFAULT_TIMEOUT, CircusClient
+from circus.cli import command_modules, fleet
+from circus.client import DEFAULT_TIMEOUT, CircusClient, HostResult
 from circus.control.commands import Command, get_commands
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import ArgumentError, CallError, CircusError, ConfigError
@@ -36,6 +41,9 @@ EXIT_OK = 0
 EXIT_CALL_ERROR = 1  # no usable reply: timeout, connection problem
 EXIT_USAGE = 2  # the command line itself is wrong
 EXIT_ERROR_REPLY = 3  # circusd replied with status "error"
+#: A fleet run exits with its worst host's code, in this order (a host that could not be called
+#: at all outranks one that answered with an error).
+EXIT_SEVERITY = (EXIT_OK, EXIT_ERROR_REPLY, EXIT_CALL_ERROR)
 
 USAGE = "circusctl [options] command [args]"
 VERSION = f"circusctl {__version__}"
@@ -69,9 +77,14 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     (
         "--endpoint",
         {
+            "action": "append",
             "help": "connection endpoint (default: $CIRCUSCTL_ENDPOINT, "
-            "else the runtime dir's circus.sock)"
+            "else the runtime dir's circus.sock); repeat it to run the command on each circusd",
         },
+    ),
+    (
+        "--hosts",
+        {"help": "INI file of circusds (name, endpoint, CURVE key files) to run the command on"},
     ),
     (
         "--timeout",
@@ -176,6 +189,8 @@ def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(argv[:index])
     # intermixed: `signal web --recursive hup` (a flag between positionals) works
     for key, value in vars(commands[argv[index]].parse_intermixed_args(argv[index + 1 :])).items():
+        if key == "endpoint":  # --endpoint before and after the command: all of them
+            value = (args.endpoint or []) + value
         setattr(args, key, value)
     args.command = argv[index]
     return args
@@ -201,7 +216,10 @@ class Session:
     def __init__(
         self, args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
     ):
-        self.endpoint_given = getattr(args, "endpoint", None)
+        endpoints = getattr(args, "endpoint", None) or []
+        self.endpoints: list[str] = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+        self.hosts_file: str | None = getattr(args, "hosts", None)
+        self.endpoint_given = self.endpoints[-1] if self.endpoints else None
         self.endpoint = self.endpoint_given or os.environ.get(ENDPOINT_ENV) or default_endpoint()
         timeout = getattr(args, "timeout", None)
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
@@ -212,6 +230,11 @@ class Session:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self._client: CircusClient | None = None
+
+    @property
+    def fleet(self) -> bool:
+        """Several circusds: ``--hosts FILE`` or more than one ``--endpoint``."""
+        return bool(self.hosts_file) or len(self.endpoints) > 1
 
     def client(self) -> CircusClient:
         if self._client is None:
@@ -237,6 +260,7 @@ class Session:
             key: getattr(args, key)
             for key in (
                 "endpoint",
+                "hosts",
                 "timeout",
                 "json",
                 "prettify",
@@ -248,7 +272,8 @@ class Session:
         if not overrides:
             return self
         base = {
-            "endpoint": self.endpoint_given,
+            "endpoint": self.endpoints,
+            "hosts": self.hosts_file,
             "timeout": self.timeout,
             "json": self.json,
             "prettify": self.prettify,
@@ -295,6 +320,8 @@ def run_command(session: Session, commands: dict[str, Command], args: argparse.N
     except (ArgumentError, ValueError) as exc:
         session.error(f"{exc}\nusage: circusctl {command.name} {command.usage}".rstrip())
         return EXIT_USAGE
+    if session.fleet:
+        return run_fleet(session, command, message)
     if command.msg_type == "sub":
         return listen(session, message)
     try:
@@ -314,6 +341,41 @@ def run_command(session: Session, commands: dict[str, Command], args: argparse.N
         return EXIT_ERROR_REPLY
     session.print(text)
     return EXIT_OK
+
+
+def run_fleet(session: Session, command: Command, message: dict[str, Any]) -> int:
+    """Run one command on every host of the session; one block (or JSON entry) per host."""
+    if command.msg_type == "sub":
+        session.error(f"{command.name} follows one circusd: give a single --endpoint")
+        return EXIT_USAGE
+    try:
+        hosts = fleet.fleet_hosts(
+            session.endpoints,
+            session.hosts_file,
+            session.curve_secret_key,
+            session.curve_server_key,
+        )
+    except ConfigError as exc:
+        session.error(f"error: {exc}")
+        return EXIT_USAGE
+    results = fleet.call_fleet(hosts, message, session.timeout)
+    if session.json:
+        fleet.print_json(results, session.out, session.format_json)
+    else:
+        fleet.print_blocks(results, command, session.out)
+    codes = [_host_exit(result) for result in results]
+    failed = [r.host.name for r, code in zip(results, codes, strict=True) if code != EXIT_OK]
+    if failed:
+        session.error(
+            f"circusctl: {len(failed)} of {len(results)} hosts failed: {', '.join(failed)}"
+        )
+    return max(codes, key=EXIT_SEVERITY.index)
+
+
+def _host_exit(result: HostResult) -> int:
+    if result.reply is None:
+        return EXIT_CALL_ERROR
+    return EXIT_ERROR_REPLY if result.reply.get("status") == "error" else EXIT_OK
 
 
 def listen(session: Session, message: dict[str, Any]) -> int:
@@ -444,6 +506,8 @@ def _with_remote_commands(
     except UsageError:
         return commands, parser  # reported by the real parse
     session = Session(args)
+    if session.fleet:  # third-party commands are loaded from one circusd only
+        return commands, parser
     try:
         commands = load_remote_commands(session)
     finally:
@@ -485,6 +549,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.help:
             print(general_help(commands))
             return EXIT_OK
+        if Session(args).fleet:
+            print(
+                "circusctl: error: the interactive shell drives one circusd: give a command to "
+                "run on several (--hosts, repeated --endpoint)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         return run_shell(Session(args), commands, parser)
     session = Session(args)
     try:

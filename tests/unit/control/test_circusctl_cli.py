@@ -132,7 +132,13 @@ def test_double_dash_keeps_the_command_line_of_add():
 
 def test_option_value_named_like_a_command_is_not_the_command():
     args = _parse("--endpoint", "status", "list")
-    assert (args.endpoint, args.command) == ("status", "list")
+    assert (args.endpoint, args.command) == (["status"], "list")
+
+
+def test_endpoints_before_and_after_the_command_add_up():
+    args = _parse("--endpoint", "ipc:///a", "status", "--endpoint", "ipc:///b", "web")
+    assert (args.endpoint, args.args) == (["ipc:///a", "ipc:///b"], ["web"])
+    assert _parse("--hosts", "fleet.ini", "status").hosts == "fleet.ini"
 
 
 def test_unknown_command_message_is_the_originals(capsys):
