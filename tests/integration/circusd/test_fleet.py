@@ -283,3 +283,28 @@ def test_fan_out_helper_directly(three):
     assert [r.reply["watchers"] for r in second] == [["app0"], ["app1"], ["app2"]]
     with pytest.raises(ConfigError, match="host named more than once: x"):
         Fleet([Host("x", "ipc:///a"), Host("x", "ipc:///b")])
+
+
+def test_dead_and_silent_hosts_overlap(runtime_dir):
+    """Four hosts that never answer (two where nothing listens, two that accept and stay
+    silent, like a hung circusd) cost one timeout together, not four in a row."""
+    import zmq
+
+    context = zmq.Context.instance()
+    silent = [context.socket(zmq.ROUTER) for _ in range(2)]
+    try:
+        hung = [f"tcp://127.0.0.1:{s.bind_to_random_port('tcp://127.0.0.1')}" for s in silent]
+        nobody = [f"tcp://127.0.0.1:{support.free_port()}" for _ in range(2)]
+        timeout = 2.0
+        started = time.monotonic()
+        results = asyncio.run(fan_out([*hung, *nobody], make_message("status"), timeout))
+        elapsed = time.monotonic() - started
+    finally:
+        for socket in silent:
+            socket.close(linger=0)
+    assert elapsed < timeout + 3, elapsed  # in a row it would be 4 x 2 s
+    assert [r.ok for r in results] == [False] * 4
+    for result in results[:2]:
+        assert result.error.startswith(f"Timed out. (connected to {result.host.endpoint}")
+    for result in results[2:]:
+        assert result.error.startswith(f"cannot reach circusd at {result.host.endpoint}")
