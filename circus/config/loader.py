@@ -255,7 +255,12 @@ def _build(
                 check_flapping_plugin(plugin, section.name, section.entries, problems)
             if import_names:
                 use = section.entries["use"]
-                check_plugin_use(plugin.use, section.name, problems, use.origin)
+                constructor = {
+                    k: v for k, v in plugin.config.items() if k not in plugin.watcher_options
+                }
+                check_plugin_use(
+                    plugin.use, section.name, problems, use.origin, constructor, section.entries
+                )
     _check_all(by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems)
     check_flapping_sections(
         plugin_sections, [(w, s.name, s.entries) for w, s in watchers], problems

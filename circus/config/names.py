@@ -17,7 +17,8 @@ from typing import Any
 
 from circus.config.ini import Entry
 from circus.config.model import CircusSettings, HookSpec, StreamConfig, WatcherConfig
-from circus.config.problems import NOWHERE, Origin, Problems
+from circus.config.plugin_options import check_option, declared_options
+from circus.config.problems import NOWHERE, Origin, Problems, nearest
 from circus.config.stream_options import builtin_class_name
 from circus.util.dotted import import_callable, import_module
 
@@ -58,12 +59,50 @@ def check_watcher_names(
             problems.error(f"{what} {path!r}: {exc}", _origin(key, entries, origin), section, key)
 
 
-def check_plugin_use(use: str, section: str, problems: Problems, origin: Origin = NOWHERE) -> None:
-    """``[plugin:NAME] use`` must import (an optional library a built-in needs included)."""
+def check_plugin_use(
+    use: str,
+    section: str,
+    problems: Problems,
+    origin: Origin = NOWHERE,
+    options: Mapping[str, Any] | None = None,
+    entries: Mapping[str, Entry] | None = None,
+) -> None:
+    """``[plugin:NAME] use`` must import (an optional library a built-in needs included); when
+    the class declares its ``config_options`` (:mod:`circus.config.plugin_options`), each of
+    ``options`` (the constructor's keys) must be one of them, with a valid value."""
     try:
-        import_callable(use)
+        cls = import_callable(use)
     except ValueError as exc:
         problems.error(f"plugin class {use!r}: {exc}", origin, section, "use")
+        return
+    if options and isinstance(cls, type):
+        _check_plugin_options(cls, options, entries or {}, section, problems, origin)
+
+
+def _check_plugin_options(
+    cls: type,
+    options: Mapping[str, Any],
+    entries: Mapping[str, Entry],
+    section: str,
+    problems: Problems,
+    origin: Origin,
+) -> None:
+    declared = declared_options(cls)
+    if declared is None:
+        return  # a third-party plugin that declares nothing: its options are its business
+    for key, value in options.items():
+        where = entries[key].origin if key in entries else origin
+        kind = declared.get(key)
+        if kind is None:
+            problems.warn(
+                f"{cls.__name__} has no option {key!r}; it is ignored",
+                where, section, key, suggestion=nearest(key, declared),
+            )  # fmt: skip
+            continue
+        try:
+            check_option(kind, value)
+        except ValueError as exc:
+            problems.error(f"{cls.__name__} option {key}: {exc}", where, section, key)
 
 
 def check_command_modules(

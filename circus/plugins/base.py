@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import zmq
 from tornado.ioloop import IOLoop
@@ -55,6 +55,10 @@ class CircusPlugin:
 
     #: A short name of the plugin (the original's attribute; used in log lines).
     name = ""
+    #: Subclasses may declare their constructor options and their kinds
+    #: (``config_options = {"port": "port"}``, :mod:`circus.config.plugin_options`): circusd
+    #: then checks them when it loads the configuration. ``active`` is always allowed.
+    config_options: ClassVar[dict[str, str] | None] = None
     #: Longest wait for a reply to :meth:`call` (seconds).
     call_timeout = CALL_TIMEOUT
     #: CURVE (circusd with ``curve_secret_key``): this plugin's certificate file (with its

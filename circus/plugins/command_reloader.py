@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Any
+from typing import Any, ClassVar
 
 from tornado.ioloop import PeriodicCallback
 
@@ -27,6 +27,7 @@ class CommandReloader(CircusPlugin):
     """Restarts watchers whose command file was modified (``loop_rate`` seconds, default 1)."""
 
     name = "command_reloader"
+    config_options: ClassVar[dict[str, str]] = {"loop_rate": "seconds"}  # fmt: skip
 
     def __init__(self, *args: Any, **config: Any):
         super().__init__(*args, **config)

@@ -16,7 +16,7 @@ when ``restart_on_error`` names a watcher, a ``restart`` of it and
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
@@ -32,6 +32,9 @@ class HttpObserver(BaseObserver):
     """Checks ``check_url`` every ``loop_rate`` seconds."""
 
     name = "http_observer"
+    config_options: ClassVar[dict[str, str]] = {
+        "check_url": "str", "timeout": "seconds", "restart_on_error": "str",
+    }  # fmt: skip
     default_app_name = "http_observer"
 
     def __init__(self, *args: Any, **config: Any):

@@ -32,7 +32,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -253,6 +253,9 @@ class PrometheusExporter(CircusPlugin):
     """
 
     name = "prometheus"
+    config_options: ClassVar[dict[str, str]] = {
+        "host": "str", "port": "port", "loop_rate": "seconds", "namespace": "str",
+    }  # fmt: skip
 
     def __init__(self, *args: Any, **config: Any) -> None:
         super().__init__(*args, **config)

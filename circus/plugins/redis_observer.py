@@ -19,7 +19,7 @@ failed), or counts ``redis_stats.error`` and, when it restarts the watcher,
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from circus.plugins.statsd import BaseObserver
 
@@ -49,6 +49,9 @@ class RedisObserver(BaseObserver):
 
     name = "redis_observer"
     default_app_name = "redis_observer"
+    config_options: ClassVar[dict[str, str]] = {
+        "redis_url": "str", "timeout": "seconds", "restart_on_timeout": "str",
+    }  # fmt: skip
 
     def __init__(self, *args: Any, **config: Any) -> None:
         super().__init__(*args, **config)

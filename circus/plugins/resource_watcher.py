@@ -31,7 +31,7 @@ import signal
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from circus.config.converters import to_bool, to_size
 from circus.plugins.statsd import BaseObserver
@@ -180,6 +180,12 @@ class ResourceWatcher(BaseObserver):
     ``max_count`` looks in a row. See the module's docstring for the options."""
 
     name = "resource_watcher"
+    config_options: ClassVar[dict[str, str]] = {
+        "watcher": "str", "service": "str", "max_cpu": "number", "min_cpu": "number",
+        "max_mem": "percent_or_size", "min_mem": "percent_or_size",
+        "health_threshold": "number", "max_count": "count", "process_children": "bool",
+        "per_process": "bool", "child_signal": "signal",
+    }  # fmt: skip
 
     def __init__(self, *args: Any, **config: Any) -> None:
         super().__init__(*args, **config)

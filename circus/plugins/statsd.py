@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from tornado.ioloop import PeriodicCallback
 
@@ -81,6 +81,9 @@ class StatsdEmitter(CircusPlugin):
 
     name = "statsd"
     default_app_name = "app"
+    config_options: ClassVar[dict[str, str]] = {
+        "host": "str", "port": "port", "sample_rate": "number", "application_name": "str",
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -112,6 +115,8 @@ class StatsdEmitter(CircusPlugin):
 class BaseObserver(StatsdEmitter):
     """A statsd plugin that calls :meth:`look_after` every ``loop_rate`` seconds (default 60;
     it may be a coroutine) instead of counting events."""
+
+    config_options: ClassVar[dict[str, str]] = {"loop_rate": "seconds"}
 
     def __init__(self, *args: Any, **config: Any):
         super().__init__(*args, **config)

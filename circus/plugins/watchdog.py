@@ -20,7 +20,7 @@ import logging
 import re
 import socket
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from tornado.ioloop import IOLoop, PeriodicCallback
 
@@ -39,6 +39,11 @@ class WatchDog(CircusPlugin):
     """Kills the monitored processes that miss ``max_count`` heartbeat periods."""
 
     name = "watchdog"
+    config_options: ClassVar[dict[str, str]] = {
+        "loop_rate": "seconds", "watchers_regex": "regex", "msg_regex": "regex",
+        "max_count": "count", "ip": "str", "port": "port", "watchers_stop_signal": "signal",
+        "watchers_graceful_timeout": "number",
+    }  # fmt: skip
 
     def __init__(
         self,

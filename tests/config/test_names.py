@@ -124,3 +124,41 @@ def test_import_dotted_refusals(path, reason):
 
     with pytest.raises(ValueError, match=reason):
         import_callable(path)
+
+
+def test_builtin_plugin_options_are_checked_at_load(tmp_path, runtime_dir):
+    """A bad value of a built-in plugin's option is an error at its line naming the key; a
+    misspelt key is a warning with the nearest option; watcher keys are the watcher's."""
+    path = tmp_path / "circus.ini"
+    path.write_text(
+        "[plugin:stats]\n"
+        "use = circus.plugins.statsd.FullStats\n"
+        "loop_rate = fast\n"
+        "prot = 8125\n"
+        "priority = 3\n"
+        "[plugin:res]\n"
+        "use = circus.plugins.resource_watcher.ResourceWatcher\n"
+        "watcher = web\n"
+        "max_mem = lots\n"
+        "child_signal = SIGNOPE\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, log_warnings=False)
+    errors = {(p.line, p.key): p.message for p in info.value.problems}
+    assert "FullStats option loop_rate: expected a number, got 'fast'" in errors[(3, "loop_rate")]
+    assert "ResourceWatcher option max_mem: expected a % (90) or a size" in errors[(9, "max_mem")]
+    assert (10, "child_signal") in errors
+    [warning] = [w for w in info.value.warnings if w.key == "prot"]
+    assert warning.line == 4 and warning.suggestion == "port"
+    assert not any(w.key == "priority" for w in info.value.warnings)  # the watcher's key
+
+
+def test_plugins_that_declare_nothing_are_not_checked(tmp_path, runtime_dir, monkeypatch):
+    (tmp_path / "myplug.py").write_text(
+        "from circus.plugins import CircusPlugin\n"
+        "class Mine(CircusPlugin):\n"
+        "    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _path, config = _load(tmp_path, "[plugin:m]\nuse = myplug.Mine\nanything = goes\n")
+    assert config.warnings == ()

@@ -99,6 +99,12 @@ def test_what_ignores_sigterm_is_killed_after_the_grace_and_exit_is_2(container)
     box = container("sleep", "60", grace=0.5)
     client = Client(box.path)
     client.cmd("make process stubborn shell=1 trap\\ ''\\ TERM;\\ sleep\\ 60")
+    # the shell forks sleep only after its trap ran (before that, SIGTERM would still end it):
+    # wait for a grandchild of the kernel (its main command, sleep, has no children)
+    support.wait_for(
+        lambda: any(children_of(child) for child in children_of(box.kernel)),
+        message="the trap is set (the shell forked sleep)",
+    )
     os.kill(box.kernel, signal.SIGTERM)
     assert "no process can be started" in Client(box.path).error("make process x sleep 1")
     assert box.proc.wait(timeout=20) == 2

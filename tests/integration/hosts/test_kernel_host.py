@@ -538,6 +538,17 @@ def test_nobody_listening_is_a_clear_error(kdir):
     run(main())
 
 
+def _accepts(path: str) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 def test_the_original_papa_server_is_refused(kdir):
     path = os.path.join(kdir, "papa.sock")
     papa = subprocess.Popen(
@@ -547,7 +558,8 @@ def test_the_original_papa_server_is_refused(kdir):
         start_new_session=True,
     )
     try:
-        support.wait_for(lambda: os.path.exists(path), message="papa socket")
+        # listening, not only bound: the file appears at bind(), before listen()
+        support.wait_for(lambda: _accepts(path), message="papa socket listening")
 
         async def main():
             host = KernelHost(path)
