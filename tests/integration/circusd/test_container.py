@@ -73,6 +73,9 @@ def test_dockerfile_command_as_pid1_serves_and_stops_gracefully(circusd):
             answer = support.wait_for(lambda: _try_get(port), timeout=30, message="workers")
             print(f"first answer {1000 * (time.monotonic() - started):.0f} ms after launch")
             assert answer.startswith("Hello from circus worker")
+            # workers may answer before circusd binds its control endpoint (bound last)
+            ctl = d.endpoint.removeprefix("ipc://")
+            support.wait_for(lambda: os.path.exists(ctl), message="circusd's control endpoint")
             assert len(d.pids("web")) == 2
             assert "papa-kernel ready pid=1 " in d.log()  # PID 1 of the namespace
             kernel = support.wait_for(lambda: _children(box.pid), message="PID 1")[0]
