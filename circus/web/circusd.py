@@ -29,7 +29,9 @@ from circus.web.watchers import WatcherCache
 log = logging.getLogger(__name__)
 
 #: ``listener(message, text)``: the message and its JSON text (encoded once for every listener)
-Listener = Callable[[dict[str, Any], str], None]
+#: A feed listener: ``listener(message, encoded)``; ``encoded()`` is the message as JSON text,
+#: encoded at most once and only if a listener asks (most stats points go to no browser).
+Listener = Callable[[dict[str, Any], Callable[[], str]], None]
 
 #: Seconds between heartbeats while circusd answers, and while it does not.
 HEARTBEAT_CONNECTED = 3.0
@@ -94,7 +96,13 @@ class CircusdLink:
     def broadcast(self, message: dict[str, Any]) -> None:
         if not self._listeners:
             return
-        text = json.dumps(message)
+        encoded: list[str] = []
+
+        def text() -> str:
+            if not encoded:
+                encoded.append(json.dumps(message))
+            return encoded[0]
+
         for listener in list(self._listeners):
             try:
                 listener(message, text)

@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import tornado.websocket
@@ -96,10 +97,10 @@ class EventSocket(tornado.websocket.WebSocketHandler):
             self._flush_timer.cancel()
         self._queue.clear()
 
-    def on_feed(self, message: dict[str, Any], text: str) -> None:
+    def on_feed(self, message: dict[str, Any], text: Callable[[], str]) -> None:
         if message.get("type") == "stats" and not self._wants_stats(message):
             return
-        self.enqueue(text)
+        self.enqueue(text())
 
     def send(self, message: dict[str, Any]) -> None:
         self.enqueue(json.dumps(message))
