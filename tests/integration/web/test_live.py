@@ -138,15 +138,16 @@ def test_disconnected_then_recovered(daemon, httpd):
         ws = await WsClient.connect(client)
         await ws.wait_for(lambda m: m["type"] == "hello")
         daemon.stop()
-        down = await ws.wait_for(lambda m: m["type"] == "circusd")
-        assert down["connected"] is False and down["error"]
+        # a "connected" notice of the first connection may still be on its way: wait for the
+        # one that says circusd went away
+        down = await ws.wait_for(lambda m: m["type"] == "circusd" and not m["connected"])
+        assert down["error"]
         resp = client.get("/api/watchers")
         assert resp.status == 503 and resp.error["code"] == "disconnected"
         status = client.get("/api/status").json()
         assert status["connected"] is False and status["error"]
         daemon.start()
-        up = await ws.wait_for(lambda m: m["type"] == "circusd")
-        assert up["connected"] is True
+        await ws.wait_for(lambda m: m["type"] == "circusd" and m["connected"] is True)
         assert client.get("/api/watchers").status == 200
         # events flow again after the reconnection
         assert client.post("/api/watchers/sleeper/incr").status == 200
