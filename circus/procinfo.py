@@ -22,6 +22,25 @@ DEAD_PROCESS = "No such process (stopped?)"
 _UNITS = ("K", "M", "G", "T", "P")
 
 
+def figure(value: Any, missing: float = 0.0) -> float:
+    """A number of an info dict (``cpu``, ``mem``, ``age``) as a float; ``missing`` for
+    :data:`NOT_AVAILABLE` (the OS refused) or anything else that is not a number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return missing
+
+
+def info_bytes(value: Any) -> int:
+    """A size of an info dict (``mem_info1``: ``"3.00M"``, :func:`bytes2human`'s text, or
+    already a number) in bytes; 0 for :data:`NOT_AVAILABLE` or anything unreadable."""
+    from circus.config.converters import to_size
+
+    try:
+        return to_size(value) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def bytes2human(n: float) -> str:
     """``3145728`` -> ``"3.00M"`` (1024-based, as the original)."""
     if n < 1024:

@@ -39,8 +39,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from tornado.ioloop import PeriodicCallback
 
-from circus.config.converters import to_size
 from circus.plugins.base import CircusPlugin
+from circus.procinfo import figure, info_bytes
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +75,6 @@ class Snapshot:
     processes: tuple[ProcessFigures, ...] = ()
 
 
-def _number(value: Any) -> float:
-    """A figure of a ``stats`` reply (``"N/A"`` for a process that just ended) as a float."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _size(value: Any) -> int:
-    try:
-        return to_size(value) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
 def processes_of(stats_reply: Mapping[str, Any]) -> tuple[ProcessFigures, ...]:
     """The processes of a ``stats`` reply (every watcher: ``infos`` -> watcher -> pid)."""
     found = []
@@ -104,11 +89,11 @@ def processes_of(stats_reply: Mapping[str, Any]) -> tuple[ProcessFigures, ...]:
                     watcher=watcher,
                     pid=int(key),
                     wid=str(info.get("wid", "")),
-                    cpu=_number(info.get("cpu")),
-                    memory_percent=_number(info.get("mem")),
-                    rss=_size(info.get("mem_info1", 0)),
-                    vms=_size(info.get("mem_info2", 0)),
-                    age=_number(info.get("age")),
+                    cpu=figure(info.get("cpu")),
+                    memory_percent=figure(info.get("mem")),
+                    rss=info_bytes(info.get("mem_info1", 0)),
+                    vms=info_bytes(info.get("mem_info2", 0)),
+                    age=figure(info.get("age")),
                 )
             )
     return tuple(found)

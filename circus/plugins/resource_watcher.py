@@ -33,8 +33,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from circus.config.converters import to_bool, to_size
+from circus.config.converters import to_bool, to_signum, to_size
 from circus.plugins.statsd import BaseObserver
+from circus.procinfo import figure, info_bytes
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,9 @@ class Figures:
         100 %, as the original did; an unreadable size as 0)."""
         if not infos:
             return cls()
-        cpus = [_percent(info.get("cpu")) for info in infos]
-        mems = [_percent(info.get("mem")) for info in infos]
-        rss = [_bytes(info.get("mem_info1")) for info in infos]
+        cpus = [figure(info.get("cpu"), missing=100.0) for info in infos]
+        mems = [figure(info.get("mem"), missing=100.0) for info in infos]
+        rss = [info_bytes(info.get("mem_info1")) for info in infos]
         return cls(max(cpus), min(cpus), max(mems), min(mems), max(rss), min(rss))
 
 
@@ -205,7 +206,10 @@ class ResourceWatcher(BaseObserver):
         self.limits = Limits.from_config(config)
         self.process_children = to_bool(config.get("process_children", False))
         self.per_process = to_bool(config.get("per_process", False))
-        self.child_signal = _signal_number(config.get("child_signal", signal.SIGTERM))
+        try:
+            self.child_signal = to_signum(config.get("child_signal", signal.SIGTERM))
+        except ValueError as exc:
+            raise ValueError(f"child_signal: {exc}") from None
         self.counts = ResourceCounts(self.limits)
 
     def look_after(self) -> None:
@@ -250,25 +254,3 @@ class ResourceWatcher(BaseObserver):
             self.statsd.increment(f"_resource_watcher.{self.watcher}.restarting")
             log.warning("%s: %s passed %s: acting", self.watcher, key, ", ".join(passed))
         return act
-
-
-def _percent(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else 100.0
-
-
-def _bytes(value: Any) -> int:
-    try:
-        return to_size(value) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _signal_number(raw: Any) -> int:
-    text = str(raw).strip().upper()
-    if text.isdigit():
-        return int(text)
-    name = text if text.startswith("SIG") else f"SIG{text}"
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise ValueError(f"child_signal: not a signal: {raw!r}") from None

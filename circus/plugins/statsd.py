@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 from tornado.ioloop import PeriodicCallback
 
-from circus.config.converters import to_size
 from circus.plugins.base import CircusPlugin
+from circus.procinfo import figure, info_bytes
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,9 @@ class FullStats(BaseObserver):
             if key == "spawn_count":
                 self.statsd.gauge(f"_stats.{name}.spawn_count", value)
             elif isinstance(value, dict):  # one process ("No such process" strings skipped)
-                cpus.append(_number(value.get("cpu")))
-                mems.append(_number(value.get("mem")))
-                rss.append(_bytes(value.get("mem_info1")))
+                cpus.append(figure(value.get("cpu")))
+                mems.append(figure(value.get("mem")))
+                rss.append(info_bytes(value.get("mem_info1")))
         self.statsd.gauge(f"_stats.{name}.watchers_num", len(cpus))
         if not cpus:
             return
@@ -186,15 +186,3 @@ class FullStats(BaseObserver):
         self.statsd.gauge(f"_stats.{name}.mem_pct_sum", sum(mems))
         self.statsd.gauge(f"_stats.{name}.mem_max", max(rss))
         self.statsd.gauge(f"_stats.{name}.mem_sum", sum(rss))
-
-
-def _number(value: Any) -> float:
-    """A stats field as a number; ``"N/A"`` (the OS refused) counts as 0."""
-    return float(value) if isinstance(value, (int, float)) else 0.0
-
-
-def _bytes(value: Any) -> int:
-    try:
-        return to_size(value)
-    except (TypeError, ValueError):
-        return 0
