@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 
@@ -91,32 +90,10 @@ def test_original_plugins_against_our_circusd(tmp_path, runtime_dir, udp, runnin
         d.cleanup()
 
 
-LOGGER = textwrap.dedent("""\
-    from circus.plugins import CircusPlugin
-
-    class Logger(CircusPlugin):
-        name = 'logger'
-
-        def __init__(self, *args, **config):
-            super(Logger, self).__init__(*args, **config)
-            self.filename = config.get('filename')
-            self.file = None
-
-        def handle_init(self):
-            self.file = open(self.filename, 'a+', buffering=1)
-
-        def handle_stop(self):
-            self.file.close()
-
-        def handle_recv(self, data):
-            watcher_name, action, msg = self.split_data(data)
-            msg_dict = self.load_message(msg)
-            self.file.write('%s %s::%r\\n' % (action, watcher_name, msg_dict))
-""")
 
 
 def test_our_plugin_against_the_original_circusd(tmp_path, runtime_dir, running):
-    (tmp_path / "mylogger.py").write_text(LOGGER)
+    (tmp_path / "mylogger.py").write_text(support.MANUAL_LOGGER)
     endpoint, pubsub = f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock"
     config = tmp_path / "circus.ini"
     config.write_text(

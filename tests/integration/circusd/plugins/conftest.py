@@ -13,32 +13,8 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
+import support
 from support import wait_for
-
-#: The manual's "Writing a plugin" example, as printed (indentation restored).
-MANUAL_LOGGER = textwrap.dedent("""\
-    from circus.plugins import CircusPlugin
-
-    class Logger(CircusPlugin):
-
-        name = 'logger'
-
-        def __init__(self, *args, **config):
-            super(Logger, self).__init__(*args, **config)
-            self.filename = config.get('filename')
-            self.file = None
-
-        def handle_init(self):
-            self.file = open(self.filename, 'a+', buffering=1)
-
-        def handle_stop(self):
-            self.file.close()
-
-        def handle_recv(self, data):
-            watcher_name, action, msg = self.split_data(data)
-            msg_dict = self.load_message(msg)
-            self.file.write('%s %s::%r\\n' % (action, watcher_name, msg_dict))
-""")
 
 #: Plugins for the other tests (not from the manual).
 TEST_PLUGINS = textwrap.dedent("""\
@@ -93,7 +69,7 @@ def plugin_package(tmp_path, monkeypatch):
     package = root / "myproject"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "plugins.py").write_text(MANUAL_LOGGER)
+    (package / "plugins.py").write_text(support.MANUAL_LOGGER)
     (package / "testplugins.py").write_text(TEST_PLUGINS)
     monkeypatch.setenv("PYTHONPATH", str(root))
     return root
