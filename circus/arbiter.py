@@ -100,6 +100,8 @@ class Arbiter:
         self.config_path = config_path
         self.pid = os.getpid()
         self.started_at = time.time()
+        #: psutil handle of circusd itself, kept so ``dstats`` measures cpu between calls
+        self._ps_handles: dict[int, Any] = {}
         self._watchers: dict[str, Watcher] = {}  # lower-cased name -> watcher
         #: every managed process and its watcher; routes host events to them
         self.registry = ProcessRegistry(lambda: self.hosts.record)
@@ -194,7 +196,8 @@ class Arbiter:
         }
 
     def circusd_info(self) -> dict[str, Any]:
-        info = procinfo.get_info(self.pid, interval=0.01, with_children=False)
+        # cpu: since the previous dstats (a kept handle), never by sleeping on the loop
+        info = procinfo.get_info(self.pid, with_children=False, handles=self._ps_handles)
         info["children"] = []
         return info
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import time
 
 import pytest
 
@@ -154,3 +156,16 @@ async def test_a_watcher_removed_while_start_waits_for_warmup_is_not_started():
     await start
     assert [w.name for w in arbiter.watchers] == ["high", "off"]
     assert sorted(p.name for p in host.running()) == ["circus.high.1"]
+
+
+@virtual_time
+async def test_dstats_measures_cpu_between_calls_without_sleeping_on_the_loop(monkeypatch):
+    arbiter = await start_arbiter(arbiter_on(FakeHost(), two_watchers()))
+    arbiter.circusd_info()
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # circusd busy between two dstats
+        pass
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)  # psutil's interval sleeps here
+    info = arbiter.circusd_info()
+    assert slept == [] and info["pid"] == os.getpid() and info["cpu"] > 0
