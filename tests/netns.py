@@ -1,0 +1,354 @@
+"""Real network namespaces for tests (imported as ``netns``; tests/ is on sys.path).
+
+``Namespaces(count)`` makes ``count`` network namespaces, each joined to the root namespace by
+a veth pair whose root end is a port of a private bridge, on a /24 test subnet of its own::
+
+    root namespace: bridge ctn<tag>w  10.A.B.1/24 (``ns.gateway``)
+        |-- ctn<tag>r0 == veth == ctn<tag>n0  in ctn-<tag>-0: 10.A.B.10 (``ns[0].address``)
+        |-- ctn<tag>r1 == veth == ctn<tag>n1  in ctn-<tag>-1: 10.A.B.11
+        ...
+
+Usage (a test, not a fixture, owns the namespaces; nothing survives the ``with``)::
+
+    import netns
+
+    def test_something(tmp_path):
+        netns.require()                       # skips with the reason if namespaces are not allowed
+        with netns.Namespaces(3) as ns:
+            proc = ns.popen(0, ["python", "-m", "http.server", "--bind", ns[0].address, "8000"])
+            ...                               # reach ns[0].address:8000 from this (root) namespace
+            ns.link_down(1)                   # namespace 1 is cut off (packets dropped, no RST)
+            ns.link_up(1)
+            ns.run(2, ["ip", "addr"])         # subprocess.run inside namespace 2
+
+- Unique names per run and per xdist worker: ``<tag>`` is this process's pid (hex) and a
+  counter, and the subnet is picked, under a lock file shared by all workers, among the
+  10.64.0.0/24 .. 10.254.255.0/24 networks that overlap nothing ``ip addr``/``ip route`` show.
+- Every namespace has ``lo`` up. There is no default route: traffic stays on the test subnet
+  and loopback.
+- ``linked=True`` lets the namespaces reach each other through the bridge (by default the bridge
+  ports are isolated: each namespace talks to the root namespace only).
+- ``multicast=True`` turns multicast on for ``lo``, routes 224.0.0.0/4 to the veth inside each
+  namespace and turns off the bridge's multicast snooping, so a datagram to a group floods to
+  every port. The root namespace gets no multicast route (it would be shared with the rest of
+  the machine): a sender there picks the bridge with ``IP_MULTICAST_IF`` = ``ns.gateway``, or
+  runs inside one of the namespaces (with ``linked=True``).
+- Processes: ``argv(i, cmd)`` is ``ip netns exec <name> cmd``; ``popen``/``run`` start them.
+- Cleanup (``close()``, called by ``__exit__`` and on a failed set-up): every process still
+  inside the namespaces is SIGKILLed (they were all started by this test), then the veth pairs,
+  the bridge and the namespaces are deleted; ``leftovers()`` must then be empty, or ``close()``
+  raises naming what is left. Leftovers of a run that was SIGKILLed (its pid is gone) are removed
+  the next time a ``Namespaces`` is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+PREFIX = "ctn"  # namespaces ctn-<tag>-<i>; links ctn<tag>r<i>, ctn<tag>n<i>, bridge ctn<tag>w
+LOCK_PATH = "/tmp/circus-tests-netns.lock"  # serialises subnet choice across xdist workers
+MAX_NAMESPACES = 40  # addresses .10 .. .49 of the /24
+FIRST_HOST = 10  # namespace i gets .(10 + i); the bridge (root side) is .1
+IP_TIMEOUT = 20  # seconds for one `ip` command (a loaded machine)
+
+_counter = itertools.count()
+_unavailable: list[str | None] = []  # cached answer of unavailable()
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["ip", *args], capture_output=True, text=True, timeout=IP_TIMEOUT, check=False
+    )
+    if check and result.returncode != 0:
+        raise OSError(f"ip {' '.join(args)}: {result.stderr.strip() or result.returncode}")
+    return result
+
+
+def unavailable() -> str | None:
+    """Why this machine does not allow test network namespaces, or None if it does (the
+    answer is cached). Probes by making a namespace with a veth pair in it."""
+    if _unavailable:
+        return _unavailable[0]
+    reason: str | None = None
+    if os.geteuid() != 0:
+        reason = f"network namespaces need root (running as uid {os.geteuid()})"
+    elif shutil.which("ip") is None:
+        reason = "the ip command (iproute2) is not installed"
+    else:
+        probe = f"{PREFIX}-probe-{os.getpid():x}"
+        try:
+            made = _ip("netns", "add", probe, check=False)
+            if made.returncode != 0:
+                reason = f"cannot create a network namespace: {made.stderr.strip()}"
+            else:
+                veth = _ip(
+                    "-n",
+                    probe,
+                    "link",
+                    "add",
+                    "name",
+                    "a",
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    "b",
+                    check=False,
+                )
+                if veth.returncode != 0:
+                    reason = f"cannot create a veth pair: {veth.stderr.strip()}"
+        finally:
+            _ip("netns", "del", probe, check=False)
+    _unavailable.append(reason)
+    return reason
+
+
+def require() -> None:
+    """Skip the calling test, with the reason, where namespaces are not allowed."""
+    import pytest
+
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """One namespace: its name, its address on the test subnet, and its veth pair's ends."""
+
+    name: str
+    address: str
+    outer: str  # root-namespace end (a bridge port): link_down/link_up act on it
+    inner: str  # end inside the namespace
+
+
+def _pid_of_tag(name: str) -> int | None:
+    """The pid encoded in one of our names (``ctn-<pidhex>g<n>-<i>`` or ``ctn<pidhex>g<n>...``)."""
+    rest = name[len(PREFIX) :].lstrip("-")
+    head = rest.split("g", 1)[0]
+    try:
+        return int(head, 16) if "g" in rest else None
+    except ValueError:
+        return None
+
+
+def _our_namespaces() -> list[str]:
+    out = _ip("netns", "list").stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX + "-")]
+
+
+def _our_links() -> list[str]:
+    out = _ip("-o", "link", "show").stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+    return [name for name in names if name.startswith(PREFIX) and _pid_of_tag(name)]
+
+
+def _sweep_stale() -> None:
+    """Remove namespaces and links left by test processes that no longer exist."""
+    for name in _our_links():
+        pid = _pid_of_tag(name)
+        if pid is not None and not os.path.exists(f"/proc/{pid}"):
+            _ip("link", "del", name, check=False)
+    for name in _our_namespaces():
+        pid = _pid_of_tag(name)
+        if pid is not None and not os.path.exists(f"/proc/{pid}"):
+            _kill_inside(name)
+            _ip("netns", "del", name, check=False)
+
+
+def _used_networks() -> list[ipaddress.IPv4Network]:
+    found = []
+    out = _ip("-4", "-o", "addr", "show").stdout + _ip("-4", "route", "show", "table", "all").stdout
+    for word in out.split():
+        with contextlib.suppress(ValueError):
+            if "/" in word or word.count(".") == 3:
+                net = ipaddress.ip_network(word, strict=False)
+                if net.version == 4 and net.prefixlen > 0:  # a default route overlaps nothing
+                    found.append(net)
+    return found
+
+
+def _free_subnet(seed: int) -> ipaddress.IPv4Network:
+    used = _used_networks()
+    candidates = 191 * 256  # 10.64.0.0/24 .. 10.254.255.0/24
+    for step in range(candidates):
+        index = (seed + step) % candidates
+        net = ipaddress.ip_network(f"10.{64 + index // 256}.{index % 256}.0/24")
+        if not any(net.overlaps(other) for other in used):
+            return net
+    raise OSError("no free /24 left in 10.64.0.0/10 for a test subnet")
+
+
+def _kill_inside(name: str) -> None:
+    """SIGKILL every process inside namespace ``name`` and wait (bounded) until they are gone."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        pids = [int(p) for p in _ip("netns", "pids", name, check=False).stdout.split()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in pids:  # reap our own children; others go to their parent / subreaper
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+
+
+class Namespaces:
+    """``count`` network namespaces on a private subnet, joined to this one (see the module)."""
+
+    def __init__(self, count: int, *, multicast: bool = False, linked: bool = False) -> None:
+        if not 1 <= count <= MAX_NAMESPACES:
+            raise ValueError(f"count must be 1..{MAX_NAMESPACES}, not {count}")
+        self.count = count
+        self.multicast = multicast
+        self.linked = linked
+        self.tag = ""
+        self.bridge = ""
+        self.gateway = ""  # the root namespace's address on the test subnet
+        self.subnet = ""  # e.g. "10.71.3.0/24"
+        self.namespaces: list[Namespace] = []
+        self._procs: list[subprocess.Popen] = []
+        self._made_links: list[str] = []
+        self._made_namespaces: list[str] = []
+
+    # --- set-up ----------------------------------------------------------------------------
+
+    def __enter__(self) -> Namespaces:
+        try:
+            self._create()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _pick_tag(self) -> str:
+        taken = set(_our_namespaces()) | set(_our_links())
+        while True:
+            tag = f"{os.getpid():x}g{next(_counter) % 100:02d}"
+            if not any(tag in name for name in taken):
+                return tag
+
+    def _create(self) -> None:
+        with open(LOCK_PATH, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            _sweep_stale()
+            self.tag = self._pick_tag()
+            subnet = _free_subnet(seed=os.getpid() * 7 + int(self.tag.split("g")[1]))
+            self.subnet = str(subnet)
+            self.gateway = str(subnet[1])
+            self.bridge = f"{PREFIX}{self.tag}w"
+            _ip("link", "add", self.bridge, "type", "bridge")
+            self._made_links.append(self.bridge)
+            _ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)  # claims the subnet
+        if self.multicast:
+            _ip("link", "set", self.bridge, "type", "bridge", "mcast_snooping", "0")
+        _ip("link", "set", self.bridge, "up")
+        for index in range(self.count):
+            self._add_namespace(index, subnet)
+
+    def _add_namespace(self, index: int, subnet: ipaddress.IPv4Network) -> None:
+        name = f"{PREFIX}-{self.tag}-{index}"
+        outer, inner = f"{PREFIX}{self.tag}r{index}", f"{PREFIX}{self.tag}n{index}"
+        address = str(subnet[FIRST_HOST + index])
+        _ip("netns", "add", name)
+        self._made_namespaces.append(name)
+        _ip("link", "add", outer, "type", "veth", "peer", "name", inner, "netns", name)
+        self._made_links.append(outer)
+        _ip("link", "set", outer, "master", self.bridge)
+        if not self.linked:
+            subprocess.run(
+                ["bridge", "link", "set", "dev", outer, "isolated", "on"],
+                check=True,
+                capture_output=True,
+                timeout=IP_TIMEOUT,
+            )
+        _ip("link", "set", outer, "up")
+        _ip("-n", name, "link", "set", "lo", "up")
+        _ip("-n", name, "addr", "add", f"{address}/24", "dev", inner)
+        _ip("-n", name, "link", "set", inner, "up")
+        if self.multicast:
+            _ip("-n", name, "link", "set", "lo", "multicast", "on")
+            _ip("-n", name, "route", "add", "224.0.0.0/4", "dev", inner)
+        self.namespaces.append(Namespace(name, address, outer, inner))
+
+    # --- use ---------------------------------------------------------------------------------
+
+    def __getitem__(self, index: int) -> Namespace:
+        return self.namespaces[index]
+
+    def __len__(self) -> int:
+        return len(self.namespaces)
+
+    def __iter__(self):
+        return iter(self.namespaces)
+
+    def argv(self, index: int, argv: list[str]) -> list[str]:
+        """``argv`` run inside namespace ``index`` (``ip netns exec``, which execs: the
+        process keeps the pid that Popen reports)."""
+        return ["ip", "netns", "exec", self.namespaces[index].name, *argv]
+
+    def popen(self, index: int, argv: list[str], **kwargs) -> subprocess.Popen:
+        """Start ``argv`` inside namespace ``index``; it is killed by :meth:`close` at the
+        latest (every process left in the namespace is)."""
+        proc = subprocess.Popen(self.argv(index, argv), **kwargs)
+        self._procs.append(proc)
+        return proc
+
+    def run(self, index: int, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+        """``subprocess.run`` inside namespace ``index`` (output captured as text, 60 s
+        bound, unless given)."""
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        kwargs.setdefault("timeout", 60)
+        return subprocess.run(self.argv(index, argv), **kwargs)
+
+    def link_down(self, index: int) -> None:
+        """Cut namespace ``index`` off: its bridge port goes down, so packets to and from it
+        are dropped (a pulled cable, not a refused connection)."""
+        _ip("link", "set", self.namespaces[index].outer, "down")
+
+    def link_up(self, index: int) -> None:
+        """Reconnect namespace ``index``."""
+        _ip("link", "set", self.namespaces[index].outer, "up")
+
+    # --- cleanup -----------------------------------------------------------------------------
+
+    def leftovers(self) -> list[str]:
+        """Namespaces and links of this instance that still exist (empty after close())."""
+        if not self.tag:
+            return []
+        links = [n for n in _our_links() if n.startswith(f"{PREFIX}{self.tag}")]
+        return links + [n for n in _our_namespaces() if n.startswith(f"{PREFIX}-{self.tag}-")]
+
+    def close(self) -> None:
+        """Kill every process inside the namespaces, delete links, bridge and namespaces;
+        raise if any of them is left. Safe to call twice."""
+        for name in self._made_namespaces:
+            _kill_inside(name)
+        for proc in self._procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+        self._procs.clear()
+        for link in reversed(self._made_links):  # veths first (their peers go too), bridge last
+            _ip("link", "del", link, check=False)
+        for name in self._made_namespaces:
+            _ip("netns", "del", name, check=False)
+        self._made_links.clear()
+        self._made_namespaces.clear()
+        left = self.leftovers()
+        if left:
+            raise AssertionError(f"network namespaces/links left after cleanup: {left}")
