@@ -37,6 +37,8 @@ DEFAULT_BUFSIZE = parse_size("bufsize", "2m")  # per stream
   shell=1                  run "/bin/sh -c PROGRAM ARGS..."
   watch=1                  reply, then start watching this process at once
   stop_signal=TERM         what a graceful stop of the kernel sends it (--graceful-stop, --init)
+  arg.N=VALUE              argument N (0 is PROGRAM) is VALUE; ARGS fill the other places.
+                           For what a token cannot carry: arg.2= is an empty argument
 $(socket.NAME.fileno) and $(socket.NAME.port) in ARGS are replaced (and imply inheritance).
 Use "\\ " for a space inside an argument.
 Example: make process web.1 env.PATH=/usr/bin python3 -m http.server 8000""",

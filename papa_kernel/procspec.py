@@ -15,11 +15,13 @@ from dataclasses import dataclass, field, replace
 
 from papa_kernel.errors import CommandError, NotFoundError
 from papa_kernel.protocol import (
+    is_decimal,
     parse_bool,
     parse_octal,
     parse_signal,
     parse_size,
     require_value,
+    show_value,
 )
 from papa_kernel.sockets import ManagedSocket, SocketRegistry
 from papa_kernel.spawn import (
@@ -42,6 +44,7 @@ PLAIN_KEYS = frozenset(
 SHELL = "/bin/sh"
 MAX_BUFSIZE = 1024**3  # 1g per stream: the kernel holds every hosted process's output in memory
 SOCKET_REF = re.compile(r"\$\(socket\.([^)]*)\)")
+ARG_PREFIX = "arg."  # ``arg.N=VALUE``: argument N given as an option (protocol 4)
 
 
 @dataclass
@@ -63,6 +66,7 @@ def parse_process(
 ) -> ProcessSpec:
     """Validate options and arguments; resolve sockets. See the module docstring."""
     _check_keys(options)
+    args = place_arguments(options, args)
     if not args:
         raise CommandError("Process requires a program to run after the options")
     capacity = parse_size("bufsize", options.get("bufsize", str(default_bufsize)), MAX_BUFSIZE)
@@ -120,6 +124,35 @@ def _add_sockets(
     )
 
 
+def place_arguments(options: dict[str, str], args: list[str]) -> list[str]:
+    """The whole argv: each ``arg.N=VALUE`` option at index N (0 is the program), the
+    positional arguments filling the other places in order. This is how a client sends what
+    a space-separated token cannot be: an empty argument, one ending in a backslash, a program
+    name containing ``=``, a last argument ending in a space."""
+    placed: dict[int, str] = {}
+    for key, value in options.items():
+        if key.startswith(ARG_PREFIX):
+            placed[_arg_index(key)] = value
+    if not placed:
+        return args
+    total = len(args) + len(placed)
+    for index in placed:
+        if index >= total:
+            raise CommandError(
+                f'Option "{ARG_PREFIX}{index}" is past the end of the arguments '
+                f"({total} in all, numbered from 0)"
+            )
+    positional = iter(args)
+    return [placed[index] if index in placed else next(positional) for index in range(total)]
+
+
+def _arg_index(key: str) -> int:
+    digits = key[len(ARG_PREFIX) :]
+    if not is_decimal(digits) or len(digits) > 5 or (len(digits) > 1 and digits[0] == "0"):
+        raise CommandError(f'Option "{show_value(key)}" needs an argument number, like arg.1')
+    return int(digits)
+
+
 def _working_dir(options: dict[str, str]) -> str | None:
     working_dir = options.get("working_dir")
     if working_dir is not None and not os.path.isabs(require_value("working_dir", working_dir)):
@@ -142,6 +175,8 @@ def _check_keys(options: dict[str, str]) -> None:
             continue
         if key.startswith("rlimit.") and len(key) > 7:
             continue
+        if key.startswith(ARG_PREFIX):
+            continue  # checked by place_arguments
         raise CommandError(f'Unknown process option "{key}" (see "help make process")')
 
 

@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "circus."
 #: The first kernel protocol whose ``make process`` takes ``stop_signal=``.
 STOP_SIGNAL_PROTOCOL = 3
+#: The first kernel protocol whose ``make process`` takes ``arg.N=`` (empty arguments...).
+PLACED_ARGS_PROTOCOL = 4
 
 __all__ = [
     "KernelConnectionLost",
@@ -331,7 +333,11 @@ class KernelHost(ProcessHost):
     async def spawn(self, spec: SpawnSpec) -> ProcessInfo:
         """``make process``; SpawnError carries the kernel's reason (KernelConnectionLost if the
         kernel is gone). An identical spec for a running name returns the running process."""
-        line = encode_spawn(spec, stop_signal=self.protocol >= STOP_SIGNAL_PROTOCOL)
+        line = encode_spawn(
+            spec,
+            stop_signal=self.protocol >= STOP_SIGNAL_PROTOCOL,
+            placed_args=self.protocol >= PLACED_ARGS_PROTOCOL,
+        )
         channel = await self._channel()
         stale = None
         if spec.name in self._reported_exits:

@@ -4,10 +4,11 @@ Pure functions (no I/O except :func:`read_batch`, which reads from an asyncio St
 every piece can be tested byte for byte. The wire format is docs/kernel-protocol.md.
 
 What the line protocol cannot carry, and how it is refused (SpawnError/KernelError naming the
-argument): a newline, carriage return or NUL anywhere; an empty argument (empty tokens vanish);
-an argument ending in a backslash (``\\`` before the separating space would escape it); trailing
-whitespace on the last token of a line (the kernel strips the line); ``=`` in the program name
-(it would be read as an option). A space is sent as ``\\ ``. An option value that ends in a
+argument): a newline, carriage return or NUL anywhere. Up to protocol 3 also: an empty argument
+(empty tokens vanish); an argument ending in a backslash (``\\`` before the separating space would
+escape it); trailing whitespace on the last token of a line (the kernel strips the line); ``=``
+in the program name (it would be read as an option). Protocol 4 sends those arguments as
+``arg.N=VALUE`` options instead. A space is sent as ``\\ ``. An option value that ends in a
 backslash or is wrapped in double quotes is sent wrapped in one more pair of double quotes,
 which the kernel removes.
 """
@@ -98,9 +99,15 @@ def escape_arg(text: str, what: str) -> str:
     """One positional token: spaces escaped; unrepresentable text refused (SpawnError)."""
     _check_text(text, what)
     if text == "":
-        raise SpawnError(f"{what} is empty, which the kernel protocol cannot carry")
+        raise SpawnError(
+            f"{what} is empty, which papa-kernel protocol 3 and older cannot carry "
+            f"(protocol 4 can: upgrade papa-kernel)"
+        )
     if text.endswith("\\"):
-        raise SpawnError(f"{what} ends with a backslash, which the kernel protocol cannot carry")
+        raise SpawnError(
+            f"{what} ends with a backslash, which papa-kernel protocol 3 and older cannot "
+            f"carry (protocol 4 can: upgrade papa-kernel)"
+        )
     return text.replace(" ", "\\ ")
 
 
@@ -108,7 +115,7 @@ def escape_value(text: str, what: str) -> str:
     """The value of a ``key=value`` option (may be empty)."""
     _check_text(text, what)
     escaped = text.replace(" ", "\\ ")
-    if text.endswith("\\") or (len(text) >= 2 and text[0] == text[-1] == '"'):
+    if text.endswith(("\\", " ", "\t")) or (len(text) >= 2 and text[0] == text[-1] == '"'):
         escaped = f'"{escaped}"'  # the kernel strips one pair of surrounding quotes
     return escaped
 
@@ -174,8 +181,10 @@ def _env_and_rlimit_options(spec: SpawnSpec) -> list[str]:
     for key, value in spec.env.items():
         if not key or "=" in key:
             raise SpawnError(f"environment variable name {key!r} is invalid")
+        _check_text(key, f"environment name {key!r}")
         options.append(
-            escape_value(f"env.{key}", f"environment name {key!r}")
+            "env."
+            + key.replace(" ", "\\ ")  # a key is never unquoted: only spaces escaped
             + "="
             + escape_value(value, f"environment variable {key}")
         )
@@ -187,24 +196,52 @@ def _env_and_rlimit_options(spec: SpawnSpec) -> list[str]:
     return options
 
 
-def encode_spawn(spec: SpawnSpec, stop_signal: bool = False) -> str:
+def encode_spawn(spec: SpawnSpec, stop_signal: bool = False, placed_args: bool = False) -> str:
     """The ``make process`` line for ``spec`` (without the newline). Raises SpawnError.
-    ``stop_signal``: the kernel takes ``stop_signal=`` (protocol 3 and later)."""
+    ``stop_signal``: the kernel takes ``stop_signal=`` (protocol 3 and later).
+    ``placed_args``: the kernel takes ``arg.N=`` (protocol 4 and later), so the arguments a
+    token cannot carry (empty, ending in a backslash or, last, in a space; a program name
+    with ``=``) are sent as options instead of refused."""
     check_name(spec.name, "process name", SpawnError)
     if not spec.argv:
         raise SpawnError(f"cannot spawn {spec.name}: empty argv")
-    if "=" in spec.argv[0]:
+    placed = _placed_indexes(spec.argv) if placed_args else set()
+    if "=" in spec.argv[0] and 0 not in placed:
         raise SpawnError(
             f"cannot spawn {spec.name}: the program name {spec.argv[0]!r} contains "
-            f"'=' (the kernel would read it as an option)"
+            f"'=' (the kernel would read it as an option; papa-kernel protocol 4 carries it)"
         )
+    options = [
+        f"arg.{index}=" + escape_value(spec.argv[index], f"argument {index} of {spec.name}")
+        for index in sorted(placed)
+    ]
     args = [
-        escape_arg(arg, f"argument {index} of {spec.name}") for index, arg in enumerate(spec.argv)
+        escape_arg(arg, f"argument {index} of {spec.name}")
+        for index, arg in enumerate(spec.argv)
+        if index not in placed
     ]
     return _finish(
-        ["make", "process", spec.name, *_spawn_options(spec, stop_signal), *args],
+        ["make", "process", spec.name, *_spawn_options(spec, stop_signal), *options, *args],
         "the last argument",
     )
+
+
+def _placed_indexes(argv: tuple[str, ...] | list[str]) -> set[int]:
+    """Indexes of the arguments to send as ``arg.N=`` options (see :func:`encode_spawn`)."""
+    placed = {index for index, arg in enumerate(argv) if arg == "" or arg.endswith("\\")}
+    for index, arg in enumerate(argv):  # the first positional token must not read as an option
+        if index in placed:
+            continue
+        if "=" not in arg:
+            break
+        placed.add(index)
+    for index in range(len(argv) - 1, -1, -1):  # the line's last token must not end in a space
+        if index in placed:
+            continue
+        if not argv[index].endswith((" ", "\t")):
+            break
+        placed.add(index)
+    return placed
 
 
 def encode_socket(spec: SocketSpec) -> str:

@@ -238,9 +238,7 @@ def _answers(endpoint: str) -> bool:
     return bool(statuses) and all(v == "active" for k, v in statuses.items() if k == "sleeper")
 
 
-def wait_for_pids(
-    circusctl: Circusctl, endpoint: str, tmp: str, port: int, count: int = 2
-) -> None:
+def wait_for_pids(circusctl: Circusctl, endpoint: str, tmp: str, port: int, count: int = 2) -> None:
     """Wait until ``sleeper`` runs ``count`` processes (the daemon is then settled)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

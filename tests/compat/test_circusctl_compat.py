@@ -53,6 +53,7 @@ def our_circusctl() -> ForkingCli:
     return ForkingCli(sys.executable, "circus.cli.circusctl", argv0=circus.cli.circusctl.__file__,
                       cwd=sc.REPO)  # fmt: skip
 
+
 KNOWN_OPTIONS = (
     "endpoint, pubsub_endpoint, stats_endpoint, check_delay, multicast_endpoint, "
     "papa_endpoint, statsd, warmup_delay, debug, commands"

@@ -90,8 +90,6 @@ def test_original_plugins_against_our_circusd(tmp_path, runtime_dir, udp, runnin
         d.cleanup()
 
 
-
-
 def test_our_plugin_against_the_original_circusd(tmp_path, runtime_dir, running):
     (tmp_path / "mylogger.py").write_text(support.MANUAL_LOGGER)
     endpoint, pubsub = f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock"
@@ -132,7 +130,9 @@ def test_an_original_plugin_module_runs_unchanged_under_our_circusd(tmp_path, ru
     program = tmp_path / "app.sh"
     program.write_text("#!/bin/sh\nexec sleep 300\n")
     program.chmod(0o755)
-    d = support.Circusd(tmp_path / "d", f"""
+    d = support.Circusd(
+        tmp_path / "d",
+        f"""
         [watcher:app]
         cmd = {program}
         use_papa = false
@@ -140,7 +140,8 @@ def test_an_original_plugin_module_runs_unchanged_under_our_circusd(tmp_path, ru
         [plugin:reloader]
         use = original_reloader.CommandReloader
         loop_rate = 1
-    """)
+    """,
+    )
     monkeypatch.setenv("PYTHONPATH", str(package))  # circusd and its plugin import it
     try:
         d.start()

@@ -155,9 +155,7 @@ def test_builtin_plugin_options_are_checked_at_load(tmp_path, runtime_dir):
 
 def test_plugins_that_declare_nothing_are_not_checked(tmp_path, runtime_dir, monkeypatch):
     (tmp_path / "myplug.py").write_text(
-        "from circus.plugins import CircusPlugin\n"
-        "class Mine(CircusPlugin):\n"
-        "    pass\n"
+        "from circus.plugins import CircusPlugin\nclass Mine(CircusPlugin):\n    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     _path, config = _load(tmp_path, "[plugin:m]\nuse = myplug.Mine\nanything = goes\n")

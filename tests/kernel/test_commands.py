@@ -12,7 +12,7 @@ from kernel_helpers import PROMPT, processes, wait_exited
 
 def test_greeting_and_version(client):
     assert client.greeting == b'Papa is home. Type "help" for commands.\n> '
-    assert re.fullmatch(r"papa-kernel \S+ protocol 3", client.cmd("version"))
+    assert re.fullmatch(r"papa-kernel \S+ protocol 4", client.cmd("version"))
     assert client.cmd("v") == client.cmd("VERSION")
 
 
@@ -144,10 +144,20 @@ def test_make_process_errors_name_the_problem(client, kdir):
         "make process a:b sh": "must not contain",
         "make process bad =x sh": "no name",
         "make process bad uid= sh": '"uid" needs a value',
+        "make process bad arg.3=x sh a": '"arg.3" is past the end of the arguments (3 in all',
+        "make process bad arg.x=1 sh": '"arg.x" needs an argument number',
+        "make process bad arg.01=1 sh": '"arg.01" needs an argument number',
+        "make process bad arg.0=": '"" not found on PATH',
     }
     for line, expected in cases.items():
         assert expected in client.error(line), line
     assert client.cmd("l p") == ""  # nothing was started or recorded
+
+
+def test_placed_arguments_carry_what_tokens_cannot(client):
+    client.watch('make process p watch=1 arg.2= arg.4="c:\\" arg.5="\\ " printf [%s] x y')
+    result = client.collect({"p"})["p"]
+    assert (result["out"], result["closed"]) == (b"[][x][c:\\][ ][y]", 0)
 
 
 def test_exit_if_idle(kernel, client):

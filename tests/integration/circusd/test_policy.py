@@ -391,8 +391,10 @@ def test_failing_extended_stats_hook_is_logged_and_stats_still_answer(
     info = d.ok("stats", name="web", extended=True)["info"][str(pid)]
     assert info["pid"] == pid
     wait_for(
-        lambda: "extended_stats hook of watcher web failed" in d.log()
-        and "RuntimeError: boom" in d.log(),
+        lambda: (
+            "extended_stats hook of watcher web failed" in d.log()
+            and "RuntimeError: boom" in d.log()
+        ),
         message="the hook's failure in circusd's log",
     )
 

@@ -77,6 +77,16 @@ def test_environment_and_working_dir(circusd, tmp_path, use_papa, monkeypatch):
 
 
 @pytest.mark.parametrize("use_papa", ["true", "false"])
+def test_empty_and_backslash_arguments_reach_the_worker(circusd, tmp_path, use_papa):
+    body, out = probe(tmp_path, "p", """
+        args = --save "" 'c:\\' "trailing "
+    """, use_papa)  # fmt: skip
+    circusd(body)
+    data = wait_for(lambda: read_json(out), message="probe output")
+    assert data["argv"] == ["--save", "", "c:\\", "trailing "]
+
+
+@pytest.mark.parametrize("use_papa", ["true", "false"])
 def test_no_copy_env_gives_a_clean_environment(circusd, tmp_path, use_papa, monkeypatch):
     monkeypatch.setenv("SECRET_OF_CIRCUSD", "x")
     body, out = probe(tmp_path, "p", "", use_papa)

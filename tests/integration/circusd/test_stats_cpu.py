@@ -15,7 +15,7 @@ HOG = f'{sys.executable} -c "while True: pass"'
 
 def test_stats_cpu_of_a_busy_worker_and_its_busy_child(circusd, worker_cmd):
     # the hog's child hogs too: children figures use kept handles the same way
-    parent = f'{sys.executable} -c "import subprocess, sys; subprocess.Popen([sys.executable, \'-c\', \'while True: pass\']); exec(\'while True: pass\')"'  # noqa: E501
+    parent = f"{sys.executable} -c \"import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'while True: pass']); exec('while True: pass')\""  # noqa: E501
     d = circusd(f"""
         [watcher:hog]
         cmd = {parent}

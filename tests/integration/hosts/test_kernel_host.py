@@ -335,6 +335,21 @@ def test_odd_arguments_and_environment_round_trip(kernel):
     run(main())
 
 
+#: what a space-separated token cannot carry: sent as ``arg.N=`` options (protocol 4)
+PLACED_ARGS = ["--save", "", "c:\\", '""', "a=b", "", "last  "]
+
+
+def test_empty_backslash_and_trailing_space_arguments_reach_the_program(kernel):
+    async def main():
+        async with opened(kernel) as (host, events):
+            assert host.protocol >= 4
+            await host.spawn(py("circus.odd.1", ECHO, *PLACED_ARGS))
+            await events.wait_exit("circus.odd.1")
+            assert json.loads(events.output("circus.odd.1"))[0] == PLACED_ARGS
+
+    run(main())
+
+
 def test_names_from_the_naming_helper_work_end_to_end(kernel):
     name = names.process_name("my web: *%", 7)
 

@@ -8,6 +8,8 @@ import socket
 
 import pytest
 from hostkit import run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from circus.errors import KernelError, SpawnError
 from circus.hosts import kernel_protocol as kp
@@ -21,6 +23,8 @@ from circus.hosts.base import (
 )
 from circus.hosts.kernel_client import CommandChannel, KernelConnectionLost
 from circus.hosts.kernel_protocol import Endpoint
+from papa_kernel import protocol as kernel_protocol
+from papa_kernel.procspec import place_arguments
 
 
 class Peer:
@@ -138,6 +142,42 @@ def test_devnull_streams():
 def test_unrepresentable_spawns_are_refused_clearly(spec, message):
     with pytest.raises(SpawnError, match=message):
         kp.encode_spawn(spec)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (("redis-server", "--save", ""), "make process n arg.2= redis-server --save"),
+        (("sh", "c:\\", "x"), 'make process n arg.1="c:\\" sh x'),
+        (("sh", "x "), 'make process n arg.1="x\\ " sh'),
+        (("A=1", "B=2", "c"), "make process n arg.0=A=1 arg.1=B=2 c"),
+        (("", ""), "make process n arg.0= arg.1="),
+    ],
+)
+def test_protocol_4_sends_what_a_token_cannot_carry_as_placed_arguments(argv, line):
+    assert kp.encode_spawn(SpawnSpec("n", argv), placed_args=True) == line
+
+
+def test_protocol_3_still_refuses_them_and_says_which_protocol_carries_them():
+    with pytest.raises(SpawnError, match=r"argument 2 of n is empty.*protocol 4 can"):
+        kp.encode_spawn(SpawnSpec("n", ("redis-server", "--save", "")))
+
+
+ARGUMENT = st.text(st.sampled_from(' \\"=\tax')) | st.text(
+    st.characters(blacklist_characters="\n\r\0", blacklist_categories=("Cs",))
+)  # the characters the grammar treats specially, often; then anything
+
+
+@given(st.lists(ARGUMENT, min_size=1, max_size=6), st.dictionaries(ARGUMENT, ARGUMENT, max_size=3))
+@settings(max_examples=300, deadline=None)
+def test_any_argv_and_environment_survive_the_kernels_parser(argv, env):
+    env = {key: value for key, value in env.items() if key and "=" not in key}
+    line = kp.encode_spawn(SpawnSpec("n", tuple(argv), env=env), placed_args=True)
+    words = kernel_protocol.tokenize(kernel_protocol.decode_line(line.encode()))
+    assert words[:3] == ["make", "process", "n"]
+    options, args = kernel_protocol.split_options(words[3:])
+    assert place_arguments(options, args) == argv
+    assert {k[4:]: v for k, v in options.items() if k.startswith("env.")} == env
 
 
 def test_socket_lines():

@@ -13,7 +13,7 @@ from support import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 HOG = f'{sys.executable} -c "while True: pass"'
-BIG = f'{sys.executable} -c "import time; b = b\'x\' * (96 << 20); time.sleep(600)"'
+BIG = f"{sys.executable} -c \"import time; b = b'x' * (96 << 20); time.sleep(600)\""
 SMALL = f'{sys.executable} -c "import time; time.sleep(600)"'
 REDIS = shutil.which("redis-server")
 

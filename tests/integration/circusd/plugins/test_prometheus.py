@@ -14,7 +14,7 @@ from support import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 HOG = f'{sys.executable} -c "while True: pass"'
-BIG = f'{sys.executable} -c "import time; b = b\'x\' * (64 << 20); time.sleep(600)"'
+BIG = f"{sys.executable} -c \"import time; b = b'x' * (64 << 20); time.sleep(600)\""
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -102,8 +102,11 @@ def test_exporter_serves_watchers_and_processes(circusd, worker_cmd):
 
     def replaced():
         s = scrape(port)
-        pids = {dict(labels).get("pid") for name, labels in s
-                if name == "circus_process_rss_bytes" and ("watcher", "sleepers") in labels}
+        pids = {
+            dict(labels).get("pid")
+            for name, labels in s
+            if name == "circus_process_rss_bytes" and ("watcher", "sleepers") in labels
+        }
         return (
             value(s, "circus_watcher_exits_total", watcher="sleepers") == 1
             and value(s, "circus_watcher_restarts_total", watcher="sleepers") == 1
