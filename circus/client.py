@@ -5,9 +5,9 @@ DEALER socket with a random identity, send ``{"id", "command", "properties"}`` a
 reply whose ``id`` matches (stray replies of earlier timed-out calls are discarded). A call that
 gets no reply within ``timeout`` seconds raises ``CallError`` saying why when ZeroMQ's socket
 monitor knows (:mod:`circus.wire.diagnose`: a refused CURVE key, a wrong server key, CURVE on one
-side only, nothing listening), else ``"Timed out. (connected to ..., but circusd did not
-answer)"``. Error replies are
-returned, not raised: check ``reply["status"]``.
+side only, nothing listening, a connection lost and not made again: heartbeats drop a connection
+that stays silent for half the timeout), else ``"Timed out. (connected to ..., but circusd did
+not answer)"``. Error replies are returned, not raised: check ``reply["status"]``.
 
 :class:`Fleet` and :func:`fan_out` send one message to several circusds at once (one
 ``AsyncCircusClient`` per :class:`Host`) and return one :class:`HostResult` per host, in the
@@ -37,7 +37,7 @@ import zmq.asyncio
 from circus.control.defaults import default_endpoint
 from circus.errors import CallError, ConfigError
 from circus.wire import boundedjson, security
-from circus.wire.diagnose import ConnectionWatch
+from circus.wire.diagnose import ConnectionWatch, heartbeat
 
 DEFAULT_TIMEOUT = 5.0  # seconds, as the original
 
@@ -102,6 +102,7 @@ class _ClientBase:
         self.socket.linger = 0
         try:
             security.secure_client_socket(self.socket, curve_secret_key, curve_server_key)
+            heartbeat(self.socket, self.timeout)  # a dead connection is dropped, and said so
             # says why a call timed out (refused key, wrong server key, nothing there...)
             watch = ConnectionWatch(
                 self.socket, self.endpoint, curve=bool(curve_secret_key or curve_server_key)

@@ -207,6 +207,9 @@ class Circusd:
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(self.workdir, "circusd.log")
         self._seen_pids: set[int] = set()
+        self.argv_prefix: list[str] = []  # e.g. ["ip", "netns", "exec", NAME] (tests/netns.py)
+        self.env: dict[str, str] | None = None  # circusd's environment (default: ours)
+        self.client_keys: dict[str, str] = {}  # curve_secret_key/curve_server_key for client()
         self.write_config(config_body, circus_extra)
 
     def write_config(self, body: str, circus_extra: str = "") -> None:
@@ -223,6 +226,7 @@ class Circusd:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
+                    *self.argv_prefix,
                     sys.executable,
                     "-m",
                     "circus.cli.circusd",
@@ -235,6 +239,7 @@ class Circusd:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=self.env,
             )
         self._seen_pids.add(self.proc.pid)
         if wait:
@@ -256,7 +261,7 @@ class Circusd:
     def client(self, timeout: float = 10):
         from circus.client import CircusClient
 
-        return CircusClient(endpoint=self.endpoint, timeout=timeout)
+        return CircusClient(endpoint=self.endpoint, timeout=timeout, **self.client_keys)
 
     def call(self, command: str, timeout: float = 10, **props) -> dict:
         client = self.client(timeout)

@@ -13,7 +13,16 @@ monitor events                          message
 ``HANDSHAKE_FAILED_PROTOCOL``           one side uses CURVE and the other does not
 only ``CONNECT_RETRIED``/``CLOSED``     nothing answers at that address (unreachable)
 ``HANDSHAKE_SUCCEEDED``                 connected, but circusd did not answer in time
+``DISCONNECTED`` after a handshake      unreachable: the connection was lost (gone
+                                        silent and dropped by the heartbeats: a cut link,
+                                        a host gone; or closed: circusd stopped)
 ======================================  ===================================================
+
+:func:`heartbeat` turns on ZMTP heartbeats on a client socket. circusd's ZeroMQ I/O thread
+answers them even while a long command runs, so a connection that stays silent for half the
+call timeout is dead (a cut link, a host that vanished), not busy: ZeroMQ drops it, the watch
+sees ``DISCONNECTED``, and the call ends as "became unreachable" instead of looking like a
+circusd that is slow to answer.
 """
 
 from __future__ import annotations
@@ -36,6 +45,17 @@ EVENTS = (
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
 TIMED_OUT = "Timed out."
+#: A connection silent for this share of the call timeout is dropped (ZMTP heartbeats).
+HEARTBEAT_SHARE = 0.5
+MIN_SILENCE_MS = 100  # never less: a ping every 50 ms at most
+
+
+def heartbeat(socket: zmq.Socket[Any], timeout: float) -> None:
+    """Ping the peer of ``socket`` and drop the connection once it has been silent for
+    ``timeout * HEARTBEAT_SHARE`` seconds (pings at half that interval)."""
+    silence_ms = max(MIN_SILENCE_MS, int(min(timeout * HEARTBEAT_SHARE, 3600) * 1000))
+    socket.setsockopt(zmq.HEARTBEAT_IVL, silence_ms // 2)
+    socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, silence_ms)
 
 
 class ConnectionWatch:
@@ -47,6 +67,7 @@ class ConnectionWatch:
         self.connected = False  # a handshake succeeded and no disconnection since
         self.reached = False  # a TCP/ipc connection was made at least once
         self.failure: str | None = None  # the last handshake failure, explained
+        self.lost = False  # a working connection went away and none replaced it yet
         monitor = socket.get_monitor_socket(EVENTS)
         # an asyncio client's monitor is an asyncio socket: read it through a blocking shadow
         self._monitor = monitor
@@ -62,6 +83,11 @@ class ConnectionWatch:
             return self.failure
         if self.connected:
             return f"{TIMED_OUT} (connected to {self.endpoint}, but circusd did not answer)"
+        if self.lost:
+            return (
+                f"circusd at {self.endpoint} became unreachable: the connection was lost and "
+                "not made again (is the network or the host down, or did circusd stop?)"
+            )
         if not self.reached:
             return (
                 f"cannot reach circusd at {self.endpoint}: nothing answers there (connection "
@@ -93,7 +119,9 @@ class ConnectionWatch:
         elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self.reached = self.connected = True
             self.failure = None
+            self.lost = False
         elif event == zmq.EVENT_DISCONNECTED:
+            self.lost = self.lost or self.connected
             self.connected = False
         elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             self.failure = (

@@ -1,0 +1,198 @@
+"""Fleet commands across real network namespaces (issue 14).
+
+Three circusds, each with its own papa-kernel and runtime dir, run inside their own network
+namespace (tests/netns.py) and listen on a CURVE-protected TCP endpoint on that namespace's
+address; the test drives them from the root namespace with circusctl's fleet mode and with
+:func:`circus.client.fan_out`, the way an operator drives three machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import netns
+import pytest
+import support
+
+from circus.cli.hosts_file import load_hosts
+from circus.client import Fleet, fan_out, make_message
+
+pytestmark = pytest.mark.timeout(180)
+
+REPO = Path(__file__).resolve().parents[3]
+PORT = 5555  # each namespace has its own ports: the same one everywhere, as on real hosts
+HOSTS = ("web0", "web1", "web2")
+
+
+@dataclass
+class Cluster:
+    ns: netns.Namespaces
+    daemons: list[support.Circusd]
+    hosts_file: Path  # the operator's hosts file (keys/ beside it)
+    keys: Path
+
+    def endpoint(self, index: int) -> str:
+        return self.daemons[index].endpoint
+
+    def hosts_text(self, **server_keys: str) -> str:
+        """The hosts file's text; ``web1="web2.key"`` gives web1 another host's key."""
+        text = "[DEFAULT]\ncurve_secret_key = keys/operator.key_secret\n"
+        for index, name in enumerate(HOSTS):
+            key = server_keys.get(name, f"{name}.key")
+            text += (
+                f"\n[{name}]\nendpoint = {self.endpoint(index)}\ncurve_server_key = keys/{key}\n"
+            )
+        return text
+
+
+def _config(worker_cmd: str) -> str:
+    # stubborn workers ignore SIGTERM: each restart takes graceful_timeout, long enough for
+    # a status poll to see the host restarting
+    return f"""
+        [watcher:web]
+        cmd = {worker_cmd} stubborn
+        numprocesses = 2
+        graceful_timeout = 0.6
+        """
+
+
+@pytest.fixture
+def cluster(tmp_path, worker_cmd):
+    """web0..web2: a circusd (and its kernel) inside each of three namespaces, CURVE keys
+    for each and for the operator, and the operator's hosts file."""
+    netns.require()
+    import zmq.auth
+
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    zmq.auth.create_certificates(str(keys), "operator")
+    daemons: list[support.Circusd] = []
+    with support.subreaper(), netns.Namespaces(3) as ns:
+        try:
+            for index, name in enumerate(HOSTS):
+                daemons.append(_host(ns, index, tmp_path / name, keys, worker_cmd))
+            for daemon in daemons:
+                daemon.start(wait=False)
+            for daemon in daemons:
+                support.wait_for(daemon._ready, timeout=40, message=f"{daemon.endpoint} ready")
+            cluster = Cluster(ns, daemons, tmp_path / "fleet.ini", keys)
+            cluster.hosts_file.write_text(cluster.hosts_text())
+            yield cluster
+        finally:
+            for daemon in daemons:
+                daemon.cleanup()
+
+
+def _host(ns, index, workdir: Path, keys: Path, worker_cmd: str) -> support.Circusd:
+    """One circusd as its machine's administrator would set it up (docs/remote.md)."""
+    import zmq.auth
+
+    name = HOSTS[index]
+    workdir.mkdir()
+    authorized = workdir / "authorized_keys"
+    authorized.mkdir()
+    runtime = workdir / "run"
+    runtime.mkdir(mode=0o700)
+    _, secret = zmq.auth.create_certificates(str(keys), name)
+    (authorized / "operator.key").write_bytes((keys / "operator.key").read_bytes())
+    daemon = support.Circusd(workdir)
+    daemon.endpoint = f"tcp://{ns[index].address}:{PORT}"
+    daemon.write_config(
+        _config(worker_cmd), f"curve_secret_key = {secret}\ncurve_public_keys = {authorized}\n"
+    )
+    daemon.argv_prefix = ns.argv(index, [])
+    daemon.env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    daemon.client_keys = {
+        "curve_secret_key": str(keys / "operator.key_secret"),
+        "curve_server_key": str(keys / f"{name}.key"),
+    }
+    return daemon
+
+
+def _circusctl(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "circus.cli.circusctl", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def _blocks(cluster: Cluster, bodies: list[str]) -> str:
+    return (
+        "\n\n".join(
+            f"== {name} ({cluster.endpoint(i)}) ==\n{body}"
+            for i, (name, body) in enumerate(zip(HOSTS, bodies, strict=True))
+        )
+        + "\n"
+    )
+
+
+def test_fleet_status_from_the_root_namespace(cluster):
+    result = _circusctl("--hosts", str(cluster.hosts_file), "status")
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout
+    assert result.stdout == _blocks(cluster, ["web: active"] * 3)
+    # the same through the library
+    hosts = load_hosts(str(cluster.hosts_file))
+    results = asyncio.run(fan_out(hosts, make_message("status"), timeout=10))
+    assert [r.host.name for r in results] == list(HOSTS)
+    assert [r.reply["statuses"] for r in results] == [{"web": "active"}] * 3
+    # each circusd really is inside its namespace: its kernel and workers too
+    for index, daemon in enumerate(cluster.daemons):
+        for pid in [daemon.proc.pid, daemon.kernel_pid(), *daemon.pids("web")]:
+            assert _netns_of(pid) == cluster.ns[index].name, pid
+
+
+def _netns_of(pid: int) -> str:
+    return subprocess.run(
+        ["ip", "netns", "identify", str(pid)], capture_output=True, text=True, timeout=20
+    ).stdout.strip()
+
+
+def test_wrong_server_key_on_one_host_has_its_own_message(cluster):
+    cluster.hosts_file.write_text(cluster.hosts_text(web1="web2.key"))
+    started = time.monotonic()
+    result = _circusctl("--hosts", str(cluster.hosts_file), "--timeout", "3", "status")
+    assert time.monotonic() - started < 3 + 10
+    assert result.returncode == 1
+    blocks = result.stdout.split("\n\n")
+    assert blocks[0] == f"== web0 ({cluster.endpoint(0)}) ==\nweb: active"
+    assert blocks[1] == (
+        f"== web1 ({cluster.endpoint(1)}) ==\nerror: the CURVE handshake with "
+        f"{cluster.endpoint(1)} failed: --curve-server-key is not the public key of the "
+        "circusd there"
+    )
+    assert blocks[2] == f"== web2 ({cluster.endpoint(2)}) ==\nweb: active\n"
+    assert result.stderr == "circusctl: 1 of 3 hosts failed: web1\n"
+
+
+def test_link_down_is_reported_while_the_others_answer_then_recovers(cluster):
+    hosts = load_hosts(str(cluster.hosts_file))
+    timeout = 3.0
+
+    async def scenario():
+        async with Fleet(hosts, timeout) as fleet:
+            first = await fleet.send_message("status")
+            cluster.ns.link_down(1)
+            started = time.monotonic()
+            cut = await fleet.send_message("status")
+            elapsed = time.monotonic() - started
+            cluster.ns.link_up(1)
+            deadline = time.monotonic() + 30
+            while True:  # the same Fleet (and connections) recovers once the link is back
+                again = await fleet.send_message("status")
+                if all(r.ok for r in again) or time.monotonic() > deadline:
+                    return first, cut, elapsed, again
+
+    first, cut, elapsed, again = asyncio.run(scenario())
+    assert [r.ok for r in first] == [True] * 3
+    assert [r.ok for r in cut] == [True, False, True]
+    assert elapsed < timeout + 2, elapsed
+    assert cut[0].seconds < 2 and cut[2].seconds < 2  # the others did not wait for web1
+    assert cut[1].error == (
+        f"circusd at {cluster.endpoint(1)} became unreachable: the connection was lost and not "
+        "made again (is the network or the host down, or did circusd stop?)"
+    )
+    assert [r.ok for r in again] == [True] * 3, [r.error for r in again]
