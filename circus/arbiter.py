@@ -474,14 +474,8 @@ class Arbiter:
         if self._control is not None:
             self.controller = self._control(self)
             await self.controller.start()
-        self._warn_unsupported()
         log.info("circusd %d ready: %d watchers", self.pid, len(self._watchers))
         self.on_lifecycle("ready")
-
-    def _warn_unsupported(self) -> None:
-        """Parts of the original not built yet: say so instead of ignoring them silently."""
-        if self.settings.multicast_endpoint:
-            log.warning("[circus] multicast_endpoint: discovery is not supported yet")
 
     async def run(self) -> None:
         """Start, then serve until :meth:`quit` or :meth:`stop`. If the task is cancelled

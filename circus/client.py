@@ -14,6 +14,10 @@ not answer)"``. Error replies are returned, not raised: check ``reply["status"]`
 order given: a reply, or the error that prevented one. An unreachable host costs at most the
 timeout and never delays the others' replies.
 
+:func:`discover` (async) and :func:`discover_sync` find circusds by multicast discovery (the
+original's datagrams, :mod:`circus.wire.discovery`) and return an :class:`Announcement` per
+circusd that answered: its endpoint, whether it is CURVE-protected, who answered.
+
 Example::
 
     from circus.client import CircusClient
@@ -38,6 +42,7 @@ from circus.control.defaults import default_endpoint
 from circus.errors import CallError, ConfigError
 from circus.wire import boundedjson, security
 from circus.wire.diagnose import ConnectionWatch, heartbeat
+from circus.wire.discovery import Announcement, discover, discover_sync  # noqa: F401
 
 DEFAULT_TIMEOUT = 5.0  # seconds, as the original
 

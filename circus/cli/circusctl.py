@@ -15,6 +15,9 @@ Fleet mode (:mod:`circus.cli.fleet`): several ``--endpoint``, or ``--hosts FILE`
 command on every host concurrently, one output block per host. Its exit code is the worst of the
 hosts': 1 if any host gave no usable reply, else 3 if any answered with an error, else 0. The
 interactive shell, ``listen`` and third-party commands stay single-host.
+
+``--discover`` (:mod:`circus.cli.discover`) lists the circusds that answer multicast discovery
+instead of running a command.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 from circus import __version__
-from circus.cli import command_modules, fleet
+from circus.cli import command_modules, discover, fleet
 from circus.client import DEFAULT_TIMEOUT, CircusClient, HostResult
 from circus.control.commands import Command, get_commands
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import ArgumentError, CallError, CircusError, ConfigError
+from circus.wire.discovery import DEFAULT_MULTICAST, DEFAULT_WAIT
 from papa_kernel.pipes import quiet_on_broken_pipe
 
 EXIT_OK = 0
@@ -93,6 +97,31 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "help": f"connection timeout in seconds (default {DEFAULT_TIMEOUT:g})",
         },
     ),
+    (
+        "--discover",
+        {
+            "action": "store_true",
+            "help": "list the circusds that answer multicast discovery within --timeout "
+            f"(default {DEFAULT_WAIT:g} s here) and exit",
+        },
+    ),
+    (
+        "--discover-interface",
+        {
+            "action": "append",
+            "help": "with --discover: probe on this network interface (repeat it; default: "
+            "every interface that is up and can multicast)",
+        },
+    ),
+    (
+        "--discover-format",
+        {
+            "choices": discover.FORMATS,
+            "help": "with --discover: list (default), hosts (a --hosts file) or endpoints "
+            "(--endpoint words)",
+        },
+    ),
+    ("--multicast", {"help": f"with --discover: the group (default {DEFAULT_MULTICAST})"}),
     ("--json", {"action": "store_true", "help": "output to JSON"}),
     ("--prettify", {"action": "store_true", "help": "prettify output"}),
     ("--curve-secret-key", {"help": "CURVE: this client's certificate file (with secret key)"}),
@@ -545,6 +574,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "version", False):
         print(VERSION)
         return EXIT_OK
+    if args.discover:
+        if args.command is not None:
+            print(
+                "circusctl: error: --discover only lists circusds; run a command on them with "
+                "--discover-format hosts (a --hosts file) or endpoints",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        return discover.run_discover(
+            sys.stdout,
+            sys.stderr,
+            multicast=args.multicast,
+            wait=args.timeout,
+            interfaces=args.discover_interface,
+            output=args.discover_format or "list",
+            as_json=args.json,
+        )
     if args.command is None:
         if args.help:
             print(general_help(commands))

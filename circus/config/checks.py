@@ -15,6 +15,7 @@ from circus.config.model import CircusSettings, EnvSection, SocketConfig, Watche
 from circus.config.problems import NOWHERE, Origin, Problems, nearest
 from circus.config.substitution import referenced_sockets
 from circus.util.endpoints import parse_endpoint
+from circus.util.netif import is_loopback_interface
 
 PUBLIC_ENDPOINTS = ("endpoint", "pubsub_endpoint", "stats_endpoint")
 
@@ -165,6 +166,40 @@ def check_endpoints(
             problems.warn(
                 f"{value} is relative to circusd's working directory", origin(key), "circus", key
             )
+
+
+def check_discovery(
+    settings: CircusSettings, entries: Mapping[str, Entry], problems: Problems
+) -> None:
+    """Multicast discovery announces ``endpoint``: on loopback interfaces only, unless
+    ``multicast_interfaces`` names others, and then only a CURVE-protected TCP endpoint that
+    other machines can reach (docs/remote.md, "Discovery")."""
+    entry = entries.get("multicast_interfaces")
+    origin = entry.origin if entry is not None else NOWHERE
+    if not settings.multicast_endpoint:
+        if entry is not None:
+            problems.warn(
+                "multicast_interfaces has no effect without multicast_endpoint (discovery is off)",
+                origin,
+                "circus",
+                "multicast_interfaces",
+            )
+        return
+    others = [n for n in settings.multicast_interfaces if not is_loopback_interface(n)]
+    if not others:
+        return
+    endpoint = parse_endpoint(settings.endpoint)
+    if endpoint.scheme != "tcp" or endpoint.is_loopback or not settings.curve:
+        problems.error(
+            f"multicast_interfaces = {' '.join(settings.multicast_interfaces)} would announce "
+            f"endpoint {settings.endpoint} to other machines on {', '.join(others)}: only a "
+            "tcp:// endpoint they can reach, protected by CURVE (curve_secret_key, "
+            "curve_public_keys), is announced beyond loopback; name only loopback "
+            "interfaces (lo), or change endpoint",
+            origin,
+            "circus",
+            "multicast_interfaces",
+        )
 
 
 def check_process_count(

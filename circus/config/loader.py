@@ -18,6 +18,7 @@ from typing import Any
 
 from circus.config import env as envlib
 from circus.config.checks import (
+    check_discovery,
     check_endpoints,
     check_env_patterns,
     check_process_count,
@@ -369,4 +370,5 @@ def _check_all(
         [(e, s.origin, s.name) for e, s in env_pairs], [w.name for w, _ in watchers], problems
     )
     check_endpoints(settings, circus_entries, problems)
+    check_discovery(settings, circus_entries, problems)
     check_command_modules(settings, circus_entries, problems)

@@ -117,6 +117,7 @@ class CircusSettings:
     stats_endpoint: str = field(default_factory=lambda: _endpoint("stats.sock"))
     papa_endpoint: str = field(default_factory=default_kernel_socket)
     multicast_endpoint: str | None = None  # discovery is off unless set
+    multicast_interfaces: tuple[str, ...] = ("lo",)  # where discovery answers (docs/remote.md)
     endpoint_owner: str | None = None
     curve_secret_key: str | None = None
     curve_public_keys: str | None = None

@@ -8,7 +8,6 @@ object (or None when the section cannot be built). Unknown keys are warnings wit
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import socket
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,7 +26,7 @@ from circus.config.schema import (
 from circus.config.substitution import substitute_env
 from circus.config.watchers import check_name
 from circus.errors import ConfigError, ConfigProblem
-from circus.util.endpoints import parse_endpoint
+from circus.util.endpoints import parse_endpoint, parse_multicast
 
 Converter = Callable[[Any], Any]
 
@@ -69,16 +68,24 @@ def to_multicast(value: Any) -> str | None:
     text = cv.to_optional_str(value)
     if text is None:
         return None
-    host, _, port = text.removeprefix("udp://").rpartition(":")
     try:
-        ok = text.startswith("udp://") and ipaddress.IPv4Address(host).is_multicast
+        parse_multicast(text)
     except ValueError:
-        ok = False
-    if not ok or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(
             f"expected udp://MULTICAST_ADDR:PORT (224.0.0.0-239.255.255.255), got {cv.show(value)}"
+        ) from None
+    return text.strip()
+
+
+def to_interfaces(value: Any) -> tuple[str, ...]:
+    """Network interface names, separated by whitespace or commas (at least one)."""
+    names = _words(value.replace(",", " ") if isinstance(value, str) else value)
+    bad = [n for n in names if not n or len(n) > 15 or "/" in n or not n.isprintable()]
+    if not names or bad:
+        raise ValueError(
+            f"expected network interface names such as 'lo eth0', got {cv.show(value)}"
         )
-    return text
+    return names
 
 
 def _words(value: Any) -> tuple[str, ...]:
@@ -106,6 +113,7 @@ CIRCUS_OPTIONS: dict[str, Converter] = {
     "stats_endpoint": to_zmq_endpoint,
     "papa_endpoint": to_kernel_endpoint,
     "multicast_endpoint": to_multicast,
+    "multicast_interfaces": to_interfaces,
     "endpoint_owner": cv.to_optional_str,
     "curve_secret_key": cv.to_optional_str,
     "curve_public_keys": cv.to_optional_str,

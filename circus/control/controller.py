@@ -41,6 +41,7 @@ from circus.control.codec import (
 )
 from circus.control.commands import Command, get_commands
 from circus.control.commands.base import background_owner
+from circus.control.discovery import DiscoveryResponder
 from circus.errors import CircusError, MessageError, UnknownCommandError
 from circus.util.tasks import TaskSet
 from circus.wire import security
@@ -69,6 +70,8 @@ class Controller:
         self.endpoint = endpoint
         self.endpoint_owner: str | None = getattr(settings, "endpoint_owner", None)
         self.curve = security.CurveServer.from_settings(settings)
+        self.settings = settings
+        self.discovery: DiscoveryResponder | None = None
         self.commands = commands if commands is not None else get_commands()
         self._context = context
         self._socket: zmq.asyncio.Socket | None = None
@@ -110,6 +113,28 @@ class Controller:
         self._context = context
         self._server = asyncio.create_task(self._serve(), name="circus-controller")
         log.info("control channel listening on %s", self.endpoint)
+        self._start_discovery()
+
+    def _start_discovery(self) -> None:
+        """Answer multicast discovery when ``multicast_endpoint`` is set. A failure leaves
+        discovery off with a warning (as the original): the control channel is what matters."""
+        multicast = getattr(self.settings, "multicast_endpoint", None)
+        if not multicast:
+            return
+        try:
+            public = self.curve.load()[0].decode() if self.curve is not None else None
+            responder = DiscoveryResponder(
+                multicast,
+                self.endpoint,
+                getattr(self.settings, "multicast_interfaces", ("lo",)),
+                curve=self.curve is not None,
+                curve_public_key=public,
+            )
+            responder.start()
+        except (OSError, ValueError, CircusError) as exc:
+            log.warning("[circus] multicast_endpoint: discovery is off: %s", exc)
+            return
+        self.discovery = responder
 
     async def cancel_background(self) -> None:
         """Cancel the operations commands left running (all but the caller's own task: a
@@ -119,6 +144,9 @@ class Controller:
     async def stop(self) -> None:
         """Stop serving; reply to the command that asked for the stop, then close."""
         await self.cancel_background()
+        if self.discovery is not None:
+            self.discovery.stop()
+            self.discovery = None
         if self._socket is None or self._closing:
             return
         self._closing = True

@@ -12,6 +12,7 @@ _ALIASES = {
     "DEFAULT_ENDPOINT_DEALER": "circus.control.defaults:default_endpoint()",
     "DEFAULT_ENDPOINT_SUB": "circus.control.defaults:default_pubsub_endpoint()",
     "DEFAULT_ENDPOINT_STATS": "circus.control.defaults:default_stats_endpoint()",
+    "DEFAULT_ENDPOINT_MULTICAST": "circus.wire.discovery:DEFAULT_MULTICAST",
     "LOG_LEVELS": "circus.util.logsetup:LEVELS",
     "LOG_FMT": "circus.util.logsetup:LOG_FORMAT",
     "LOG_DATE_FMT": "circus.util.logsetup:LOG_DATE_FORMAT",
@@ -31,8 +32,6 @@ _ALIASES = {
 
 _INTERNAL = "an internal helper of the original's implementation, with no counterpart here"
 _MISSING = {
-    "DEFAULT_ENDPOINT_MULTICAST": "multicast discovery is off unless [circus] "
-    "multicast_endpoint is set, and is not implemented yet",
     "configure_logger": "use circus.util.logsetup.configure_logging(level, output, "
     "logger_config), which configures the root logger",
     "to_uid": "watchers take uid/gid as a name or a number (circus.spawning.resolve_uid)",

@@ -70,6 +70,21 @@ def parse_endpoint(value: str) -> Endpoint:
     )
 
 
+def parse_multicast(endpoint: str) -> tuple[str, int]:
+    """``udp://GROUP:PORT`` as ``(group, port)``; ValueError naming what is wrong."""
+    text = endpoint.strip()
+    host, sep, port = text.removeprefix("udp://").rpartition(":")
+    try:
+        ok = text.startswith("udp://") and bool(sep) and ipaddress.IPv4Address(host).is_multicast
+    except ValueError:
+        ok = False
+    if not ok or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(
+            f"expected udp://MULTICAST_ADDR:PORT (224.0.0.0-239.255.255.255), got {endpoint!r}"
+        )
+    return host, int(port)
+
+
 def kernel_socket_path(papa_endpoint: str) -> str:
     """The unix socket path of a kernel endpoint, or a runtime-dir path standing for a TCP one
     (used to name lock files)."""

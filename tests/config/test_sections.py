@@ -73,6 +73,7 @@ CIRCUS_CASES = {
         "udp://10.0.0.1:12027",
         "MULTICAST",
     ),
+    "multicast_interfaces": ("lo, eth0", ("lo", "eth0"), "eth0/1", "interface names"),
     "endpoint_owner": ("www-data", "www-data", None, None),
     "check_delay": ("1.5", 1.5, "-1", ">= 0"),
     "warmup_delay": ("2", 2.0, "soon", "duration"),

@@ -1,0 +1,188 @@
+"""Multicast discovery on the wire, as the original Circus 0.19 does it, and the probing side.
+
+The original (circus 0.19 ``controller.py`` ``Controller.handle_autodiscover_message`` and
+``util.py`` ``create_udp_socket``; its client is circus-web 1.0.0 ``circusweb/util.py``
+``AutoDiscovery``):
+
+- circusd joins the group of ``multicast_endpoint`` (default ``udp://237.219.251.97:12027``)
+  and listens on its port;
+- a client sends a *probe* to the group: the two bytes ``""`` (a JSON empty string);
+- circusd answers the sender (unicast, from the group socket) with a JSON object whose
+  ``endpoint`` is its control endpoint: ``{"endpoint": "tcp://127.0.0.1:5555"}``;
+- the client takes ``endpoint``, replacing a ``0.0.0.0`` host by the answer's source address.
+
+This circusd sends the same probe and the same answer, with two keys more that the original's
+client ignores: ``curve`` (true when the endpoint is CURVE-protected) and, then,
+``curve_public_key`` (circusd's public key in Z85, to compare with the certificate an
+operator holds: an announcement is not authenticated, the CURVE handshake is). An answer
+without ``curve`` comes from an original circusd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from circus.util.endpoints import parse_multicast
+from circus.util.netif import interface_address, interface_index, mreqn, multicast_interfaces
+
+DEFAULT_MULTICAST = "udp://237.219.251.97:12027"  # the original's DEFAULT_ENDPOINT_MULTICAST
+PROBE = b'""'  # what circus-web sends (json.dumps(""))
+MAX_DATAGRAM = 1024  # the original reads answers and probes with recvfrom(1024)
+DEFAULT_WAIT = 2.0  # seconds a discovery listens for answers
+PROBE_COUNT = 3  # probes per interface, spread over the first half of the wait (UDP may drop)
+PROBE_TTL = 1  # hops: the local link only (the original sent with 255)
+_WILDCARD_HOSTS = ("0.0.0.0", "*", "[::]", "::")
+
+
+def is_probe(data: bytes) -> bool:
+    """True for a discovery probe (``""``, surrounding whitespace allowed)."""
+    return data.strip() == PROBE
+
+
+def encode_answer(endpoint: str, curve: bool, curve_public_key: str | None = None) -> bytes:
+    """circusd's answer: the original's ``{"endpoint": ...}`` plus ``curve`` (and the key)."""
+    answer: dict[str, object] = {"endpoint": endpoint, "curve": curve}
+    if curve and curve_public_key:
+        answer["curve_public_key"] = curve_public_key
+    data = json.dumps(answer).encode()
+    if len(data) > MAX_DATAGRAM:
+        raise ValueError(f"discovery answer for {endpoint!r} is over {MAX_DATAGRAM} bytes")
+    return data
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A circusd that answered a discovery probe."""
+
+    endpoint: str  #: its control endpoint (a wildcard host replaced by ``sender``)
+    sender: str  #: the address the answer came from
+    curve: bool | None  #: CURVE-protected; None: an original circusd (it does not say)
+    curve_public_key: str | None = None  #: announced, not proven: compare with your key file
+    seconds: float = field(default=0.0, compare=False)  #: from the first probe to this answer
+
+    @property
+    def original(self) -> bool:
+        """True for an original (0.19) circusd's answer."""
+        return self.curve is None
+
+
+def decode_answer(data: bytes, sender: str) -> Announcement | None:
+    """An answer as an :class:`Announcement`, or None for anything else (never raises)."""
+    if len(data) > MAX_DATAGRAM:
+        return None
+    try:
+        answer = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(answer, dict):
+        return None
+    endpoint, curve, key = (answer.get(k) for k in ("endpoint", "curve", "curve_public_key"))
+    if not isinstance(endpoint, str) or not endpoint.startswith(("tcp://", "ipc://")):
+        return None
+    if curve is not None and not isinstance(curve, bool):
+        return None
+    if not (isinstance(key, str) and len(key) == 40 and key.isprintable()):
+        key = None
+    return Announcement(_unwild(endpoint, sender), sender, curve, key)
+
+
+def _unwild(endpoint: str, sender: str) -> str:
+    """``tcp://0.0.0.0:5555`` (circusd binds every address) as ``tcp://SENDER:5555``."""
+    if not endpoint.startswith("tcp://"):
+        return endpoint
+    host, _, port = endpoint[len("tcp://") :].rpartition(":")
+    return f"tcp://{sender}:{port}" if host in _WILDCARD_HOSTS else endpoint
+
+
+# --- probing ----------------------------------------------------------------------------------
+
+
+async def discover(
+    multicast: str = DEFAULT_MULTICAST,
+    wait: float = DEFAULT_WAIT,
+    interfaces: Sequence[str] | None = None,
+) -> list[Announcement]:
+    """Probe for circusds and return those that answered within ``wait`` seconds, sorted by
+    endpoint, one per endpoint and sender.
+
+    ``interfaces``: the interfaces to probe on (names); default: every interface that is up
+    and can multicast (see :func:`multicast_interfaces`). Each gets :data:`PROBE_COUNT` probes
+    with a TTL of :data:`PROBE_TTL` (the local link). ValueError for a bad ``multicast`` or an
+    unknown interface; OSError when no probe could be sent at all.
+    """
+    group, port = parse_multicast(multicast)
+    names = list(interfaces) if interfaces is not None else multicast_interfaces()
+    indexes = {name: interface_index(name) for name in names}
+    options = {
+        name: mreqn(group, index, interface_address(name) or "0.0.0.0")
+        for name, index in indexes.items()
+    }
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    found: dict[tuple[str, str], Announcement] = {}
+    started = time.monotonic()
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, PROBE_TTL)
+        sock.bind(("0.0.0.0", 0))
+
+        def readable() -> None:
+            for _ in range(64):  # bounded per wake-up; the rest on the next one
+                try:
+                    data, (address, _port) = sock.recvfrom(MAX_DATAGRAM + 1)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:  # an ICMP error from an earlier send: keep listening
+                    continue
+                answer = decode_answer(data, address)
+                if answer is not None and (answer.endpoint, address) not in found:
+                    found[(answer.endpoint, address)] = replace(
+                        answer, seconds=time.monotonic() - started
+                    )
+
+        loop.add_reader(sock.fileno(), readable)
+        try:
+            await _send_probes(sock, group, port, options, wait)
+        finally:
+            loop.remove_reader(sock.fileno())
+    finally:
+        sock.close()
+    return sorted(found.values(), key=lambda a: (a.endpoint, a.sender))
+
+
+async def _send_probes(
+    sock: socket.socket, group: str, port: int, options: dict[str, bytes], wait: float
+) -> None:
+    """Send the probes on every interface, spread over the first half of ``wait``, then wait
+    out the rest."""
+    deadline = time.monotonic() + wait
+    sent = 0
+    errors: list[str] = []
+    for round_ in range(PROBE_COUNT):
+        for name, option in options.items():
+            try:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, option)
+                sock.sendto(PROBE, (group, port))
+                sent += 1
+            except OSError as exc:
+                if round_ == 0:
+                    errors.append(f"{name}: {exc.strerror or exc}")
+        if round_ == 0 and options and not sent:
+            raise OSError(f"cannot send a discovery probe: {'; '.join(errors)}")
+        if round_ < PROBE_COUNT - 1:
+            await asyncio.sleep(wait / 2 / PROBE_COUNT)
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def discover_sync(
+    multicast: str = DEFAULT_MULTICAST,
+    wait: float = DEFAULT_WAIT,
+    interfaces: Iterable[str] | None = None,
+) -> list[Announcement]:
+    """:func:`discover` for code without an event loop."""
+    return asyncio.run(discover(multicast, wait, None if interfaces is None else list(interfaces)))

@@ -1,0 +1,434 @@
+"""Multicast discovery for real, in network namespaces (tests/netns.py): circusd answers
+``circusctl --discover``; a real circusd 0.19 and the original's client (circus-web 1.0.0's
+AutoDiscovery, replayed) interoperate with ours; a TCP endpoint without CURVE is never
+announced beyond loopback; malformed datagrams and a flood of probes; discovery across two
+namespaces over their veth links. Every datagram stays inside the namespaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import netns
+import psutil
+import pytest
+import support
+
+pytestmark = pytest.mark.timeout(180)
+
+REPO = Path(__file__).resolve().parents[3]
+GROUP = "udp://237.219.251.97:12027"  # the original's default
+ORIGINAL = REPO / ".venv-circus019" / "bin" / "circusd"
+CIRCUSCTL = [sys.executable, "-m", "circus.cli.circusctl"]
+
+# The original's client, as circus-web 1.0.0 (circusweb/util.py, AutoDiscovery) does it: a
+# socket bound to an ephemeral port, TTL 255, the probe b'""' to the group (no interface
+# chosen: the route to 224.0.0.0/4 decides), then every answer's "endpoint", a 0.0.0.0 host
+# replaced by the answer's source address. Prints the endpoints as a JSON list.
+ORIGINAL_CLIENT = """
+import json, socket, sys, time
+group, port, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+sock.bind(("0.0.0.0", 0))
+sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+sock.sendto(b'""', (group, port))
+found = set()
+deadline = time.monotonic() + wait
+while (left := deadline - time.monotonic()) > 0:
+    sock.settimeout(left)
+    try:
+        data, address = sock.recvfrom(1024)
+    except socket.timeout:
+        break
+    endpoint = json.loads(data).get("endpoint", "")
+    if endpoint.startswith("tcp://"):
+        endpoint = endpoint.replace("0.0.0.0", address[0])
+    found.add(endpoint)
+print(json.dumps(sorted(found)))
+"""
+
+# Raw datagrams from inside a namespace: send each argv[4:] (hex) to the group from one
+# socket on lo, then a probe; print what came back as {"answers": [...]} (hex).
+RAW_CLIENT = """
+import json, socket, sys, time
+sys.path.insert(0, sys.argv[4])
+from circus.util.netif import mreqn
+group, port, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 0))
+sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                mreqn(group, socket.if_nametoindex("lo"), "127.0.0.1"))
+for word in sys.argv[5:]:
+    sock.sendto(bytes.fromhex(word), (group, port))
+answers = []
+deadline = time.monotonic() + wait
+while (left := deadline - time.monotonic()) > 0:
+    sock.settimeout(left)
+    try:
+        answers.append(sock.recv(2048).hex())
+    except socket.timeout:
+        break
+print(json.dumps({"answers": answers}))
+"""
+
+# A flood of probes on lo for argv[3] seconds (at most 500,000), counting the answers.
+FLOOD = """
+import json, socket, sys, time
+sys.path.insert(0, sys.argv[4])
+from circus.util.netif import mreqn
+group, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 0))
+sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                mreqn(group, socket.if_nametoindex("lo"), "127.0.0.1"))
+sock.setblocking(False)
+sent = answers = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end and sent < 500000:
+    try:
+        sock.sendto(b'""', (group, port)); sent += 1
+    except BlockingIOError:
+        pass
+    while True:
+        try:
+            sock.recv(2048); answers += 1
+        except BlockingIOError:
+            break
+time.sleep(0.3)
+while True:
+    try:
+        sock.recv(2048); answers += 1
+    except BlockingIOError:
+        break
+print(json.dumps({"sent": sent, "answers": answers}))
+"""
+
+
+def _circusd(
+    ns: netns.Namespaces, index: int, workdir: Path, circus_extra: str, endpoint: str | None = None
+) -> tuple[support.Circusd, psutil.Process]:
+    """Our circusd inside namespace ``index`` (no kernel: one local watcher), ready."""
+    daemon = support.Circusd(workdir)
+    if endpoint is not None:
+        daemon.endpoint = endpoint
+    daemon.write_config(
+        "[watcher:sleeper]\ncmd = sleep 600\nuse_papa = false\n",
+        f"multicast_endpoint = {GROUP}\n{circus_extra}",
+    )
+    log = open(daemon.log_path, "ab")  # noqa: SIM115 (closed with the namespace's processes)
+    proc = ns.popen(
+        index,
+        [sys.executable, "-m", "circus.cli.circusd", daemon.config_path, "--log-level", "debug"],
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"circusd exited with {proc.returncode}:\n{daemon.log()}")
+        return " ready: " in daemon.log()
+
+    support.wait_for(ready, timeout=40, message="circusd ready")
+    assert "discovery: answering probes" in daemon.log(), daemon.log()
+    return daemon, psutil.Process(proc.pid)
+
+
+def _discover(ns: netns.Namespaces, index: int, *args: str, wait: float = 1.0) -> list[dict]:
+    """``circusctl --discover --json`` inside namespace ``index``."""
+    result = ns.run(
+        index, [*CIRCUSCTL, "--discover", "--json", "--timeout", str(wait), *args], cwd=REPO
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def _group() -> tuple[str, str]:
+    address, port = GROUP.removeprefix("udp://").split(":")
+    return address, port
+
+
+def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path):
+    netns.require()
+    with netns.Namespaces(1, multicast=True) as ns:
+        daemon, _ = _circusd(ns, 0, tmp_path / "a", "")
+        found = _discover(ns, 0, "--discover-interface", "lo")
+        assert [(a["endpoint"], a["curve"], a["sender"]) for a in found] == [
+            (daemon.endpoint, False, "127.0.0.1")
+        ]
+        assert found[0]["curve_public_key"] is None
+        # the endpoints format is a fleet command line: run status with it (from here)
+        words = ns.run(
+            0,
+            [
+                *CIRCUSCTL,
+                "--discover",
+                "--discover-format",
+                "endpoints",
+                "--discover-interface",
+                "lo",
+                "--timeout",
+                "1",
+            ],
+            cwd=REPO,
+        )
+        assert words.stdout.split() == ["--endpoint", daemon.endpoint]
+        status = subprocess.run(
+            [*CIRCUSCTL, *words.stdout.split(), "status"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0 and "sleeper: active" in status.stdout, status
+        # the hosts format loads as a hosts file
+        hosts = ns.run(
+            0,
+            [
+                *CIRCUSCTL,
+                "--discover",
+                "--discover-format",
+                "hosts",
+                "--discover-interface",
+                "lo",
+                "--timeout",
+                "1",
+            ],
+            cwd=REPO,
+        )
+        (tmp_path / "fleet.ini").write_text(hosts.stdout)
+        status = subprocess.run(
+            [*CIRCUSCTL, "--hosts", str(tmp_path / "fleet.ini"), "status"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0 and "sleeper: active" in status.stdout, status
+
+
+def test_nothing_answers_without_multicast_endpoint(tmp_path):
+    netns.require()
+    with netns.Namespaces(1, multicast=True) as ns:
+        daemon = support.Circusd(tmp_path / "a", "[watcher:w]\ncmd = sleep 600\nuse_papa = false\n")
+        proc = ns.popen(
+            0,
+            [sys.executable, "-m", "circus.cli.circusd", daemon.config_path],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        support.wait_for(daemon._ready, timeout=40, message="circusd ready")
+        result = ns.run(
+            0, [*CIRCUSCTL, "--discover", "--discover-interface", "lo", "--timeout", "1"], cwd=REPO
+        )
+        assert result.returncode == 1 and result.stdout == ""
+        assert "no circusd answered within 1 s (probed on lo)" in result.stderr
+        assert proc.poll() is None
+
+
+def test_mixed_fleet_with_a_real_circusd_019(tmp_path):
+    """Ours finds 0.19, and 0.19's client (circus-web's AutoDiscovery) finds ours, both
+    circusds sharing the group's port on one host."""
+    netns.require()
+    if not ORIGINAL.exists():
+        pytest.skip(f"circus 0.19 is not installed at {ORIGINAL} (make compat-venvs)")
+    with netns.Namespaces(1, multicast=True) as ns:
+        # the original's client picks no interface: the route decides; here it is lo
+        ns.run(0, ["ip", "route", "replace", "224.0.0.0/4", "dev", "lo"], check=True)
+        original_dir = tmp_path / "original"
+        original_dir.mkdir()
+        (original_dir / "circus.ini").write_text(
+            "[circus]\nendpoint = tcp://127.0.0.1:5555\npubsub_endpoint = tcp://127.0.0.1:5556\n"
+            f"multicast_endpoint = {GROUP}\n[watcher:old]\ncmd = sleep 600\n"
+        )
+        original = ns.popen(
+            0,
+            [str(ORIGINAL), "circus.ini"],
+            cwd=original_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        daemon, _ = _circusd(ns, 0, tmp_path / "ours", "")
+
+        def both() -> list[dict]:
+            found = _discover(ns, 0, "--discover-interface", "lo", wait=0.5)
+            return found if len(found) == 2 else []
+
+        found = support.wait_for(both, timeout=30, message="both circusds answer")
+        by_endpoint = {a["endpoint"]: a for a in found}
+        assert by_endpoint["tcp://127.0.0.1:5555"]["curve"] is None  # 0.19 does not say
+        assert by_endpoint[daemon.endpoint]["curve"] is False
+        listed = ns.run(
+            0, [*CIRCUSCTL, "--discover", "--discover-interface", "lo", "--timeout", "1"], cwd=REPO
+        ).stdout
+        assert "original circusd (CURVE not announced)" in listed
+        address, port = _group()
+        old_client = ns.run(0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, "1"])
+        assert json.loads(old_client.stdout) == sorted([daemon.endpoint, "tcp://127.0.0.1:5555"])
+        assert original.poll() is None
+
+
+def test_tcp_endpoint_without_curve_is_never_announced_beyond_loopback(tmp_path):
+    netns.require()
+    with netns.Namespaces(2, multicast=True, linked=True) as ns:
+        _circusd(ns, 0, tmp_path / "a", "", endpoint="tcp://127.0.0.1:5555")
+        assert _discover(ns, 1, "--discover-interface", ns[1].inner) == []  # the next host
+        # circusd's own host, probing on its veth: arrives on the veth, not on lo
+        assert _discover(ns, 0, "--discover-interface", ns[0].inner) == []
+        # ...and the original's client there (its route is the veth): no answer either
+        address, port = _group()
+        assert (
+            ns.run(0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, "1"]).stdout.strip()
+            == "[]"
+        )
+        found = _discover(ns, 0, "--discover-interface", "lo")
+        assert [a["endpoint"] for a in found] == ["tcp://127.0.0.1:5555"]
+
+
+def test_announcing_a_plain_endpoint_on_a_network_interface_is_refused(tmp_path):
+    """No namespace needed: circusd refuses the configuration before binding anything."""
+    daemon = support.Circusd(
+        tmp_path,
+        "[watcher:w]\ncmd = sleep 600\nuse_papa = false\n",
+        f"multicast_endpoint = {GROUP}\nmulticast_interfaces = lo eth0\n",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "circus.cli.circusd", daemon.config_path],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "multicast_interfaces" in result.stderr and "CURVE" in result.stderr, result.stderr
+
+
+def test_malformed_datagrams_are_ignored(tmp_path):
+    netns.require()
+    with netns.Namespaces(1, multicast=True) as ns:
+        daemon, process = _circusd(ns, 0, tmp_path / "a", "")
+        address, port = _group()
+        garbage = [
+            b"",
+            b"x",
+            b"{}",
+            b'{"endpoint": "tcp://evil:1"}',
+            b'"" ""',
+            b"\xff\xfe\x00",
+            b"[" * 1000,
+            b'""' + b" " * 2000,
+            os.urandom(512),
+            b"null",
+        ]
+        result = ns.run(
+            0,
+            [
+                sys.executable,
+                "-c",
+                RAW_CLIENT,
+                address,
+                port,
+                "1",
+                str(REPO),
+                *(g.hex() for g in garbage),
+            ],
+        )
+        assert json.loads(result.stdout) == {"answers": []}, result.stderr
+        # still alive and answering, with the exact datagram
+        probe = ns.run(
+            0, [sys.executable, "-c", RAW_CLIENT, address, port, "1", str(REPO), b'""'.hex()]
+        )
+        (answer,) = json.loads(probe.stdout)["answers"]
+        assert json.loads(bytes.fromhex(answer)) == {"endpoint": daemon.endpoint, "curve": False}
+        assert process.is_running() and "Traceback" not in daemon.log()
+        assert daemon.ok("status")["status"] == "ok"
+
+
+def test_a_flood_of_probes_is_answered_at_a_bounded_rate(tmp_path):
+    netns.require()
+    from circus.control.discovery import BURST, DATAGRAMS_PER_SECOND
+
+    with netns.Namespaces(1, multicast=True) as ns:
+        daemon, process = _circusd(ns, 0, tmp_path / "a", "")
+        address, port = _group()
+        seconds = 3.0
+        flood = ns.popen(
+            0,
+            [sys.executable, "-c", FLOOD, address, port, str(seconds), str(REPO)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        cpu_before = sum(process.cpu_times()[:2])
+        time.sleep(0.5)  # the flood is on: circusd still answers its control channel quickly
+        latencies = []
+        for _ in range(5):
+            started = time.monotonic()
+            assert daemon.ok("status")
+            latencies.append(time.monotonic() - started)
+        out, _ = flood.communicate(timeout=60)
+        cpu = sum(process.cpu_times()[:2]) - cpu_before
+        counts = json.loads(out)
+        print(f"flood: {counts}, circusd cpu {cpu:.3f} s, status latencies {latencies}")
+        limit = BURST + DATAGRAMS_PER_SECOND * (seconds + 1)
+        assert counts["sent"] > 10 * limit, counts  # it was a flood
+        assert 0 < counts["answers"] <= limit, counts
+        assert max(latencies) < 1.0, latencies
+        assert cpu < 0.5 * seconds, f"circusd used {cpu:.2f} s of CPU during the flood"
+        # the bucket refills: a probe after the flood is answered
+        support.wait_for(
+            lambda: _discover(ns, 0, "--discover-interface", "lo", wait=0.5),
+            timeout=10,
+            message="answered again after the flood",
+        )
+
+
+def test_discovery_across_namespaces_over_veth_with_curve(tmp_path):
+    """circusd in namespace 0 announces its CURVE endpoint on its veth; circusctl in namespace 1
+    and here (on the bridge) find it, and the announced endpoint works with the keys."""
+    netns.require()
+    import zmq.auth
+
+    from circus.client import CircusClient
+
+    keys, authorized = tmp_path / "keys", tmp_path / "authorized"
+    keys.mkdir()
+    authorized.mkdir()
+    server_public, server_secret = zmq.auth.create_certificates(str(keys), "server")
+    client_public, client_secret = zmq.auth.create_certificates(str(keys), "client")
+    (authorized / "client.key").write_bytes(Path(client_public).read_bytes())
+    expected_key = zmq.auth.load_certificate(server_public)[0].decode()
+    with netns.Namespaces(2, multicast=True, linked=True) as ns:
+        curve = f"curve_secret_key = {server_secret}\ncurve_public_keys = {authorized}\n"
+        _circusd(
+            ns,
+            0,
+            tmp_path / "a",
+            f"{curve}multicast_interfaces = lo {ns[0].inner}\n",
+            endpoint="tcp://0.0.0.0:5555",
+        )
+        found = _discover(ns, 1, "--discover-interface", ns[1].inner)
+        assert [(a["endpoint"], a["curve"], a["sender"], a["curve_public_key"]) for a in found] == [
+            (f"tcp://{ns[0].address}:5555", True, ns[0].address, expected_key)
+        ]
+        here = _discover_here(ns.bridge)
+        assert [a.endpoint for a in here] == [f"tcp://{ns[0].address}:5555"]
+        with CircusClient(
+            endpoint=here[0].endpoint,
+            timeout=10,
+            curve_secret_key=client_secret,
+            curve_server_key=server_public,
+        ) as client:
+            assert client.send_message("status")["status"] == "ok"
+
+
+def _discover_here(interface: str):
+    """The Python helper, in this (root) namespace, probing on the test bridge only."""
+    from circus.client import discover_sync
+
+    return discover_sync(GROUP, wait=1.0, interfaces=[interface])
