@@ -127,36 +127,44 @@ class ProcessWatch:
         if not self.entries and not self.follow:
             self._end(NOTHING_LEFT)
 
-    def _sources(self, entry: ProcessEntry) -> list[Iterator[Record]]:
-        """One iterator per stream (and one for the exit), each in sequence order."""
-        sources: list[Iterator[Record]] = []
+    def _heads(self, entry: ProcessEntry, heads: list[Record]) -> None:
+        """Add the first unsent record of each of ``entry``'s streams (and its exit).
+
+        Only heads: in a flood every process is dirty and a batch takes a few records, so the
+        rest of a source is looked at (:meth:`_following`) only once its head is in the batch,
+        and a stream with nothing unsent costs a lookup. (Building every source in full made
+        the batches of 100 flooding workers cost the kernel ~1 ms each.)
+        """
         closed_seq = entry.closed_seq
         for kind, stream in entry.streams.items():
             if (entry, kind) in self.held:
                 if closed_seq is None:
                     continue
                 self.held.discard((entry, kind))  # it exited: its output goes before closed
-            after = self.cursors.get((entry, kind), 0)
-            chunks = _chunk_records(entry, kind, stream, after)
             if self.report_drops and stream.dropped_pending:
-                drop = (stream.drop_seq, "dropped", entry, stream, stream.drop_time,
-                        stream.dropped_pending)  # fmt: skip
-                chunks = itertools.chain((drop,), chunks)
-            sources.append(chunks)
+                heads.append((stream.drop_seq, "dropped", entry, stream, stream.drop_time,
+                              stream.dropped_pending))  # fmt: skip
+                continue
+            chunks = stream.chunks
+            if not chunks:
+                continue
+            after = self.cursors.get((entry, kind), 0)
+            if chunks[0][0] > after:  # the usual case: nothing of it is in flight
+                seq, timestamp, data = chunks[0]
+                heads.append((seq, kind, entry, stream, timestamp, data))
+            elif chunks[-1][0] > after:
+                heads.append(next(_chunk_records(entry, kind, stream, after)))
         if closed_seq is not None and self.cursors.get((entry, "closed"), 0) < closed_seq:
-            sources.append(iter(((closed_seq, "closed", entry, None, entry.exit_time,
-                                  entry.exit_code),)))  # fmt: skip
-        return sources
+            heads.append((closed_seq, "closed", entry, None, entry.exit_time, entry.exit_code))
 
     def _send_batch(self) -> bool:
-        heap: list[tuple[int, int, Record, Iterator[Record]]] = []
-        tie = itertools.count()
+        heads: list[Record] = []
         for entry in self.dirty:
-            for source in self._sources(entry):
-                first = next(source, None)
-                if first is not None:
-                    heap.append((first[0], next(tie), first, source))
+            self._heads(entry, heads)
+        tie = itertools.count()
+        heap = [(head[0], next(tie), head) for head in heads]
         heapq.heapify(heap)
+        rests: dict[tuple[ProcessEntry, str], Iterator[Record]] = {}
         buffers: list[bytes] = []
         size = 0
         pending: Batch = {"streams": {}, "closed": [], "exited": set()}
@@ -164,11 +172,11 @@ class ProcessWatch:
             record = heap[0][2]
             if size and record[1] in ("out", "err") and size + len(record[5]) > BATCH_LIMIT:
                 break  # full: this chunk opens the next batch (a lone chunk is <= 1 MiB)
-            _seq, _tie, record, source = heapq.heappop(heap)
+            heapq.heappop(heap)
             size += self._encode(record, buffers, pending)
-            following = next(source, None)
+            following = self._following(record, rests)
             if following is not None:
-                heapq.heappush(heap, (following[0], next(tie), following, source))
+                heapq.heappush(heap, (following[0], next(tie), following))
         self.dirty = {item[2][2] for item in heap}
         if not buffers:
             return False
@@ -176,6 +184,20 @@ class ProcessWatch:
         self.pending = pending
         self.sink.send(*buffers)
         return True
+
+    def _following(
+        self, record: Record, rests: dict[tuple[ProcessEntry, str], Iterator[Record]]
+    ) -> Record | None:
+        """The record after ``record`` in its source (None after a closed record)."""
+        seq, kind, entry, stream, _timestamp, _payload = record
+        if stream is None:
+            return None  # closed: the last record of a process
+        key = (entry, stream.kind)
+        rest = rests.get(key)
+        if rest is None:  # its head was taken: the chunks after it (all unsent, after a drop)
+            after = seq if kind != "dropped" else self.cursors.get(key, 0)
+            rest = rests[key] = _chunk_records(entry, stream.kind, stream, after)
+        return next(rest, None)
 
     def _encode(self, record: Record, buffers: list[bytes], pending: Batch) -> int:
         seq, kind, entry, stream, timestamp, payload = record

@@ -143,7 +143,7 @@ def _launch_kernel_early(config: CircusConfig) -> subprocess.Popen[bytes] | None
     if not config.uses_kernel:
         return None
     try:
-        from circus.hosts.kernel_launch import launch_kernel_early
+        from circus.hosts.kernel_command import launch_kernel_early
 
         return launch_kernel_early(config.circus.papa_endpoint)
     except (OSError, ValueError, CircusError):

@@ -29,6 +29,7 @@ from circus.hosts.kernel import (
     ensure_kernel,
     kernel_answers,
 )
+from circus.hosts.kernel_command import default_kernel_command
 
 PY = sys.executable
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -607,6 +608,23 @@ def test_ensure_kernel_starts_a_detached_daemon(kdir):
     finally:
         if daemon is None and os.path.exists(path + ".pid"):
             daemon = read_pid(path + ".pid")
+        if daemon is not None:
+            kill_tree(daemon)
+            support.wait_for(lambda: not support.pid_alive(daemon), message="daemon gone")
+
+
+def test_a_started_kernel_runs_without_site_and_keeps_its_title(kdir):
+    """circusd runs the kernel with ``python -S`` (no site-packages): it is told where
+    papa_kernel and setproctitle are, so it starts and still sets its process title."""
+    path = os.path.join(kdir, "nosite.sock")
+    assert default_kernel_command()[1] == "-S"
+    daemon = None
+    try:
+        run(ensure_kernel(path))
+        daemon = read_pid(path + ".pid")
+        with open(f"/proc/{daemon}/cmdline", "rb") as handle:
+            assert handle.read().startswith(b"papa-kernel " + path.encode())
+    finally:
         if daemon is not None:
             kill_tree(daemon)
             support.wait_for(lambda: not support.pid_alive(daemon), message="daemon gone")
