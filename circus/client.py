@@ -12,7 +12,8 @@ not answer)"``. Error replies are returned, not raised: check ``reply["status"]`
 :class:`Fleet` and :func:`fan_out` send one message to several circusds at once (one
 ``AsyncCircusClient`` per :class:`Host`) and return one :class:`HostResult` per host, in the
 order given: a reply, or the error that prevented one. An unreachable host costs at most the
-timeout and never delays the others' replies.
+timeout and never delays the others' replies. :meth:`Fleet.call_serial` calls one host at a
+time instead and stops at the first failure (a rolling restart).
 
 :func:`discover` (async) and :func:`discover_sync` find circusds by multicast discovery (the
 original's datagrams, :mod:`circus.wire.discovery`) and return an :class:`Announcement` per
@@ -31,7 +32,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -329,6 +330,23 @@ class Fleet:
 
     async def send_message(self, command: str, **props: Any) -> list[HostResult]:
         return await self.call(make_message(command, **props))
+
+    async def call_serial(
+        self, cmd: dict[str, Any], on_result: Callable[[HostResult], object] | None = None
+    ) -> list[HostResult]:
+        """Send ``cmd`` to one host at a time, in the hosts' order, and stop after the first
+        host that fails (no reply, or an error reply): a rolling change never touches the next
+        host while one is not back. ``on_result`` sees each result as it comes. Returns the
+        results of the hosts called (fewer than the hosts when it stopped)."""
+        results: list[HostResult] = []
+        for host in self.hosts:
+            result = await self._call_one(host, cmd)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+            if not result.ok:
+                break
+        return results
 
     async def _call_one(self, host: Host, cmd: dict[str, Any]) -> HostResult:
         started = time.monotonic()

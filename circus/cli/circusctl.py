@@ -13,8 +13,9 @@ circusctl asks circusd for its ``pubsub_endpoint``.
 
 Fleet mode (:mod:`circus.cli.fleet`): several ``--endpoint``, or ``--hosts FILE``, run the
 command on every host concurrently, one output block per host. Its exit code is the worst of the
-hosts': 1 if any host gave no usable reply, else 3 if any answered with an error, else 0. The
-interactive shell, ``listen`` and third-party commands stay single-host.
+hosts': 1 if any host gave no usable reply, else 3 if any answered with an error, else 0.
+``--serial`` runs it on one host at a time and stops at the first that fails (a rolling
+restart). The interactive shell, ``listen`` and third-party commands stay single-host.
 
 ``--discover`` (:mod:`circus.cli.discover`) lists the circusds that answer multicast discovery
 instead of running a command.
@@ -122,6 +123,14 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     ("--multicast", {"help": f"with --discover: the group (default {DEFAULT_MULTICAST})"}),
+    (
+        "--serial",
+        {
+            "action": "store_true",
+            "help": "several circusds: one at a time, in order, stopping at the first that "
+            "fails (a rolling restart: --serial restart --waiting)",
+        },
+    ),
     ("--json", {"action": "store_true", "help": "output to JSON"}),
     ("--prettify", {"action": "store_true", "help": "prettify output"}),
     ("--curve-secret-key", {"help": "CURVE: this client's certificate file (with secret key)"}),
@@ -253,6 +262,7 @@ class Session:
         timeout = getattr(args, "timeout", None)
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.json = bool(getattr(args, "json", False))
+        self.serial = bool(getattr(args, "serial", False))
         self.prettify = bool(getattr(args, "prettify", False))
         self.curve_secret_key = getattr(args, "curve_secret_key", None)
         self.curve_server_key = getattr(args, "curve_server_key", None)
@@ -291,6 +301,7 @@ class Session:
                 "endpoint",
                 "hosts",
                 "timeout",
+                "serial",
                 "json",
                 "prettify",
                 "curve_secret_key",
@@ -304,6 +315,7 @@ class Session:
             "endpoint": self.endpoints,
             "hosts": self.hosts_file,
             "timeout": self.timeout,
+            "serial": self.serial,
             "json": self.json,
             "prettify": self.prettify,
             "curve_secret_key": self.curve_secret_key,
@@ -387,16 +399,25 @@ def run_fleet(session: Session, command: Command, message: dict[str, Any]) -> in
     except ConfigError as exc:
         session.error(f"error: {exc}")
         return EXIT_USAGE
-    results = fleet.call_fleet(hosts, message, session.timeout)
+    printer = fleet.BlockPrinter(command, session.out)
+    streaming = session.serial and not session.json  # serial: each block as its host is done
+    results = fleet.call_fleet(
+        hosts, message, session.timeout, session.serial, printer if streaming else None
+    )
+    skipped = hosts[len(results) :]
     if session.json:
-        fleet.print_json(results, session.out, session.format_json)
+        fleet.print_json(results, session.out, session.format_json, skipped)
     else:
-        fleet.print_blocks(results, command, session.out)
+        if not streaming:
+            fleet.print_blocks(results, command, session.out)
+        for host in skipped:
+            printer.skipped(host, results[-1])
     codes = [_host_exit(result) for result in results]
     failed = [r.host.name for r, code in zip(results, codes, strict=True) if code != EXIT_OK]
     if failed:
         session.error(
-            f"circusctl: {len(failed)} of {len(results)} hosts failed: {', '.join(failed)}"
+            f"circusctl: {len(failed)} of {len(hosts)} hosts failed: {', '.join(failed)}"
+            + (f"; not run on: {', '.join(h.name for h in skipped)}" if skipped else "")
         )
     return max(codes, key=EXIT_SEVERITY.index)
 

@@ -11,6 +11,10 @@ Text output, in the order the hosts were given::
 
 ``--json``: one object keyed by host name, each value the host's reply, or
 ``{"status": "error", "reason": "<why>", "call_failed": true}`` when there is no reply.
+
+``--serial`` (a rolling change): one host at a time, in order, each block printed as soon as
+its host is done; the first host that fails stops the run, and the hosts after it are not
+called (their block, or JSON entry with ``"skipped": true``, says so).
 """
 
 from __future__ import annotations
@@ -43,11 +47,20 @@ def fleet_hosts(
     return hosts
 
 
-def call_fleet(hosts: Sequence[Host], message: dict[str, Any], timeout: float) -> list[HostResult]:
-    """Send ``message`` to every host concurrently (blocking; runs its own event loop)."""
+def call_fleet(
+    hosts: Sequence[Host],
+    message: dict[str, Any],
+    timeout: float,
+    serial: bool = False,
+    on_result: Callable[[HostResult], object] | None = None,
+) -> list[HostResult]:
+    """Send ``message`` to every host concurrently, or with ``serial`` one at a time until one
+    fails (``on_result`` sees each result as it comes). Blocking; runs its own event loop."""
 
     async def fan_out() -> list[HostResult]:
         async with Fleet(hosts, timeout) as fleet:
+            if serial:
+                return await fleet.call_serial(message, on_result)
             return await fleet.call(message)
 
     return asyncio.run(fan_out())
@@ -58,27 +71,59 @@ def header(host: Host) -> str:
     return f"== {where} =="
 
 
-def print_blocks(results: Sequence[HostResult], command: Command, out: TextIO) -> None:
-    """One block per host: the header line, then the command's output or the error."""
-    for index, result in enumerate(results):
-        lines = [header(result.host)]
+def skipped_reason(failed: HostResult) -> str:
+    """Why ``--serial`` did not call a host."""
+    return f"not run: {failed.host.name} failed before it (--serial stops at the first failure)"
+
+
+class BlockPrinter:
+    """Prints one block per host, a blank line between blocks: the header line, then the
+    command's output or the error (call it with each result, or :meth:`skipped`)."""
+
+    def __init__(self, command: Command, out: TextIO) -> None:
+        self.command, self.out, self.printed = command, out, 0
+
+    def __call__(self, result: HostResult) -> None:
         if result.reply is None:
-            lines.append(f"error: {result.error}")
+            self._block(result.host, f"error: {result.error}")
         elif result.reply.get("status") == "error":
-            lines.append(f"error: {command.console_msg(result.reply)}")
+            self._block(result.host, f"error: {self.command.console_msg(result.reply)}")
         else:
-            lines.append(command.console_msg(result.reply))
-        if index:
-            lines.insert(0, "")
-        print("\n".join(lines), file=out, flush=True)
+            self._block(result.host, self.command.console_msg(result.reply))
+
+    def skipped(self, host: Host, failed: HostResult) -> None:
+        self._block(host, skipped_reason(failed))
+
+    def _block(self, host: Host, body: str) -> None:
+        gap = "\n" if self.printed else ""
+        print(f"{gap}{header(host)}\n{body}", file=self.out, flush=True)
+        self.printed += 1
 
 
-def print_json(results: Sequence[HostResult], out: TextIO, dump: Callable[[Any], str]) -> None:
-    """One JSON object keyed by host name."""
+def print_blocks(results: Sequence[HostResult], command: Command, out: TextIO) -> None:
+    """One block per host (see :class:`BlockPrinter`)."""
+    printer = BlockPrinter(command, out)
+    for result in results:
+        printer(result)
+
+
+def print_json(
+    results: Sequence[HostResult],
+    out: TextIO,
+    dump: Callable[[Any], str],
+    skipped: Sequence[Host] = (),
+) -> None:
+    """One JSON object keyed by host name (``skipped``: hosts ``--serial`` did not call)."""
     replies = {
         result.host.name: result.reply
         if result.reply is not None
         else {"status": "error", "reason": result.error, "call_failed": True}
         for result in results
     }
+    for host in skipped:
+        replies[host.name] = {
+            "status": "error",
+            "reason": skipped_reason(results[-1]),
+            "skipped": True,
+        }
     print(dump(replies), file=out, flush=True)

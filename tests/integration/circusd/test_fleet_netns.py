@@ -12,6 +12,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +197,120 @@ def test_link_down_is_reported_while_the_others_answer_then_recovers(cluster):
         "made again (is the network or the host down, or did circusd stop?)"
     )
     assert [r.ok for r in again] == [True] * 3, [r.error for r in again]
+
+
+class StatusPoller(threading.Thread):
+    """Polls every host's status from the root namespace (one Fleet, all hosts at once)
+    and keeps each snapshot: the statuses of web0..web2, None for a host without a reply."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        super().__init__(daemon=True)
+        self.hosts = load_hosts(str(cluster.hosts_file))
+        self.snapshots: list[tuple[str | None, ...]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        async def poll():
+            async with Fleet(self.hosts, timeout=5) as fleet:
+                while not self._halt.is_set():
+                    results = await fleet.send_message("status")
+                    self.snapshots.append(
+                        tuple(r.reply["statuses"]["web"] if r.ok else None for r in results)
+                    )
+                    await asyncio.sleep(0.02)
+
+        asyncio.run(poll())
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=20)
+
+
+def test_rolling_restart_one_host_at_a_time(cluster):
+    before = [d.pids("web") for d in cluster.daemons]
+    poller = StatusPoller(cluster)
+    poller.start()
+    support.wait_for(lambda: poller.snapshots, timeout=20, message="a first status snapshot")
+    try:
+        result = _circusctl("--hosts", str(cluster.hosts_file), "--serial", "restart", "--waiting")
+    finally:
+        poller.stop()
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout
+    assert result.stdout == _blocks(cluster, ["ok"] * 3)
+    after = [d.pids("web") for d in cluster.daemons]
+    assert all(not set(b) & set(a) for b, a in zip(before, after, strict=True)), (before, after)
+    # never two hosts down at once, and they went down in order, each once
+    down_runs: list[int] = []
+    for snapshot in poller.snapshots:
+        down = [i for i, status in enumerate(snapshot) if status != "active"]
+        assert len(down) <= 1, poller.snapshots
+        if down and (not down_runs or down_runs[-1] != down[0]):
+            down_runs.append(down[0])
+    assert down_runs == [0, 1, 2], poller.snapshots
+
+
+def test_serial_stops_at_the_first_failing_host(cluster):
+    """A wrong server key for web1: web0 restarts, web1 fails, web2 is not touched."""
+    cluster.hosts_file.write_text(cluster.hosts_text(web1="web2.key"))
+    before = [d.pids("web") for d in cluster.daemons]
+    result = _circusctl(
+        "--hosts", str(cluster.hosts_file), "--timeout", "3", "--serial", "restart", "--waiting"
+    )
+    assert result.returncode == 1
+    blocks = result.stdout.split("\n\n")
+    assert blocks[0] == f"== web0 ({cluster.endpoint(0)}) ==\nok"
+    assert blocks[1].startswith(f"== web1 ({cluster.endpoint(1)}) ==\nerror: the CURVE handshake")
+    assert blocks[2] == (
+        f"== web2 ({cluster.endpoint(2)}) ==\n"
+        "not run: web1 failed before it (--serial stops at the first failure)\n"
+    )
+    assert result.stderr == "circusctl: 1 of 3 hosts failed: web1; not run on: web2\n"
+    after = [d.pids("web") for d in cluster.daemons]
+    assert set(after[0]).isdisjoint(before[0])
+    assert (after[1], after[2]) == (before[1], before[2])
+
+
+def test_link_cut_during_a_circusctl_command(cluster):
+    """circusctl restarts every host at once; web1's link goes down while its restart runs:
+    web1 is reported unreachable within the timeout, web0 and web2 answer; once the link is
+    back, the next command reaches all three."""
+    timeout = 6.0
+    started = time.monotonic()
+    argv = [sys.executable, "-m", "circus.cli.circusctl", "--hosts", str(cluster.hosts_file)]
+    with support.running(
+        [*argv, "--timeout", str(timeout), "restart", "--waiting"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    ) as proc:
+        web1 = cluster.daemons[1]
+        support.wait_for(
+            lambda: web1.try_call("status").get("statuses", {}).get("web") == "stopping",
+            timeout=30,
+            interval=0.02,
+            message="web1 restarting",
+        )
+        cluster.ns.link_down(1)
+        out, err = proc.communicate(timeout=timeout + 30)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 1, (out, err)
+    assert elapsed < timeout + 10, elapsed  # python start-up + the timeout, not more
+    blocks = out.split("\n\n")
+    assert blocks[0] == f"== web0 ({cluster.endpoint(0)}) ==\nok"
+    assert blocks[1] == (
+        f"== web1 ({cluster.endpoint(1)}) ==\nerror: circusd at {cluster.endpoint(1)} became "
+        "unreachable: the connection was lost and not made again (is the network or the host "
+        "down, or did circusd stop?)"
+    )
+    assert blocks[2] == f"== web2 ({cluster.endpoint(2)}) ==\nok\n"
+    assert err == "circusctl: 1 of 3 hosts failed: web1\n"
+    cluster.ns.link_up(1)
+    result = support.wait_for(
+        lambda: (r := _circusctl("--hosts", str(cluster.hosts_file), "status")).returncode == 0
+        and r,
+        timeout=60,
+        interval=0.5,
+        message="the fleet answering again",
+    )
+    assert result.stdout == _blocks(cluster, ["web: active"] * 3)
