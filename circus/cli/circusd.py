@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.errors import CircusError
+from circus.util.gc_pause import gc_paused
 from papa_kernel.pipes import quiet_on_broken_pipe
 
 if TYPE_CHECKING:  # imported when needed at run time: start-up overlaps the kernel's
@@ -150,6 +151,33 @@ def _launch_kernel_early(config: CircusConfig) -> subprocess.Popen[bytes] | None
         return None
 
 
+def _load_config(path: str) -> CircusConfig:
+    from circus.config import load_config
+
+    return load_config(path)
+
+
+def _make_arbiter(config: CircusConfig, args: argparse.Namespace, cwd: str) -> Arbiter:
+    """Launch the kernel (if needed), then import the arbiter and make it: the heavy imports
+    overlap the kernel's start-up."""
+    launcher = _launch_kernel_early(config) if args.start_kernel else None
+    from circus.arbiter import Arbiter
+    from circus.control import control_channel
+    from circus.util.systemd import CircusdNotifier
+
+    arbiter = Arbiter(
+        config,
+        config_path=os.path.abspath(args.config),
+        cwd=cwd,
+        control=control_channel,
+    )
+    arbiter.kernel_launcher = launcher
+    arbiter.hosts.start_kernel = args.start_kernel
+    arbiter.reload_outdated = args.reload_outdated
+    arbiter.on_lifecycle = CircusdNotifier(lambda: arbiter.watchers)
+    return arbiter
+
+
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -161,15 +189,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return check_main([args.config])
 
-    from circus.config import load_config
-    from circus.util.logsetup import configure_logging
-    from circus.util.pidfile import Pidfile
-
     try:
-        config = load_config(args.config)
+        with gc_paused():  # imports and configuration: many objects, no garbage
+            config = _load_config(args.config)
     except CircusError as exc:
         print(f"circusd: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    from circus.util.logsetup import configure_logging
+    from circus.util.pidfile import Pidfile
+
     settings = config.circus
     try:
         configure_logging(
@@ -193,21 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         if pidfile_path:
             pidfile = Pidfile(pidfile_path)
             pidfile.create(os.getpid())
-        launcher = _launch_kernel_early(config) if args.start_kernel else None
-        from circus.arbiter import Arbiter  # heavy imports overlap the kernel's start-up
-        from circus.control import control_channel
-        from circus.util.systemd import CircusdNotifier
-
-        arbiter = Arbiter(
-            config,
-            config_path=os.path.abspath(args.config),
-            cwd=cwd,
-            control=control_channel,
-        )
-        arbiter.kernel_launcher = launcher
-        arbiter.hosts.start_kernel = args.start_kernel
-        arbiter.reload_outdated = args.reload_outdated
-        arbiter.on_lifecycle = CircusdNotifier(lambda: arbiter.watchers)
+        # the heavy imports: many objects, no garbage, all kept for the life of circusd
+        with gc_paused(freeze=True):
+            arbiter = _make_arbiter(config, args, cwd)
         import asyncio
 
         asyncio.run(_serve(arbiter, args.stop_workers_on_exit))

@@ -28,8 +28,12 @@ from papa_kernel.paths import unix_socket_served
 KERNEL_LOG_NAME = "papa-kernel.log"  # the kernel's log beside circusd's log file
 
 #: What ``python -S -c`` runs: ``sys.path`` first gets the directories found by
-#: :func:`kernel_import_paths`.
-_BOOT = "import sys; sys.path[:0] = {paths!r}; from papa_kernel.cli import main; sys.exit(main())"
+#: :func:`kernel_import_paths`; the cyclic garbage collector is off while the kernel's modules
+#: are imported, and they are frozen (see :func:`circus.util.gc_pause.gc_paused`).
+_BOOT = (
+    "import gc, sys; gc.disable(); sys.path[:0] = {paths!r}; "
+    "from papa_kernel.cli import main; gc.freeze(); gc.enable(); sys.exit(main())"
+)
 
 log = logging.getLogger(__name__)
 
