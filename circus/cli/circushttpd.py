@@ -87,6 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="set by circusd for [circus] httpd = true: end when circusd ends (even killed)",
     )
+    parser.add_argument(
+        "--discover",
+        action="store_true",
+        help="list the circusds that answer multicast discovery on the Circusds page "
+        "(probes every 30 s; off by default)",
+    )
+    parser.add_argument(
+        "--discover-interface",
+        action="append",
+        metavar="NAME",
+        help="with --discover: probe on this network interface (repeat it; default: every "
+        "interface that is up and can multicast)",
+    )
+    parser.add_argument(
+        "--multicast",
+        help="with --discover: the group (default udp://237.219.251.97:12027, the original's)",
+    )
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--log-output", default="-")
     parser.add_argument("--version", action="version", version=f"circushttpd {__version__}")
@@ -191,6 +208,24 @@ def check_args(args: argparse.Namespace) -> None:
         raise StartError(
             "--token-file is for token logins; with --auth-file users log in with passwords"
         )
+    _check_discovery_args(args)
+
+
+def _check_discovery_args(args: argparse.Namespace) -> None:
+    from circus.util.endpoints import parse_multicast
+    from circus.util.netif import interface_index
+
+    given = [f for f in ("multicast", "discover_interface") if getattr(args, f) is not None]
+    if given and not args.discover:
+        raise StartError(f"--{given[0].replace('_', '-')} needs --discover")
+    try:
+        if args.multicast is not None:
+            parse_multicast(args.multicast)
+        for name in args.discover_interface or ():
+            interface_index(name)
+    except ValueError as exc:
+        option = "--multicast" if "udp://" in str(exc) else "--discover-interface"
+        raise StartError(f"{option}: {exc}") from None
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -200,6 +235,8 @@ async def serve(args: argparse.Namespace) -> int:
     from circus.web.app import MAX_BODY, WebState, make_app
     from circus.web.auth import Authenticator, AuthFileError
     from circus.web.circusd import CircusdLink
+    from circus.web.discovery import DiscoveredList
+    from circus.wire.discovery import DEFAULT_MULTICAST
 
     check_args(args)
     context = tls_context(args.certfile, args.keyfile)
@@ -219,6 +256,9 @@ async def serve(args: argparse.Namespace) -> int:
         authenticator=authenticator,
         tls=context is not None,
         allowed_origins=frozenset(args.allow_origin),
+        discovery=DiscoveredList(args.multicast or DEFAULT_MULTICAST, args.discover_interface)
+        if args.discover
+        else None,
     )
     server = tornado.httpserver.HTTPServer(
         make_app(state), ssl_options=context, xheaders=args.xheaders, max_body_size=MAX_BODY
@@ -229,6 +269,8 @@ async def serve(args: argparse.Namespace) -> int:
         await link.close()
         raise StartError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     link.start()
+    if state.discovery is not None:
+        state.discovery.start()
     port = next(iter(server._sockets.values())).getsockname()[1]
     scheme = "https" if context else "http"
     host = args.host if ":" not in args.host else f"[{args.host}]"

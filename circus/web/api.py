@@ -293,3 +293,28 @@ class ApiKernel(ApiHandler):
         reply.pop("time", None)
         reply.pop("id", None)
         self.reply(reply)
+
+
+class ApiDiscovery(ApiHandler):
+    """``GET /api/discovery``: the circusds that answered circushttpd's discovery probes (when
+    started with ``--discover``) and the one the console is on. ``POST``: probe now (CSRF)."""
+
+    def _state(self) -> dict[str, Any]:
+        discovered = self.web.discovery
+        data: dict[str, Any] = {
+            "enabled": discovered is not None,
+            "current": self.web.link.endpoint,
+        }
+        if discovered is not None:
+            data.update(discovered.snapshot())
+        return data
+
+    def get(self) -> None:
+        self.reply(self._state())
+
+    async def post(self) -> None:
+        self.json_body()  # the body must be a JSON object (or empty); nothing in it is used
+        if self.web.discovery is None:
+            raise ApiError(409, "disabled", "discovery is off: start circushttpd with --discover")
+        await self.web.discovery.probe()
+        self.reply(self._state())

@@ -17,6 +17,7 @@ from circus.web import api, login, pages
 from circus.web.auth import Authenticator, RateLimiter, SessionStore
 from circus.web.base import BaseHandler
 from circus.web.circusd import CircusdLink
+from circus.web.discovery import DiscoveredList
 from circus.web.tail import TailManager
 from circus.web.ws import EventSocket
 
@@ -39,6 +40,7 @@ class WebState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     sockets: set = field(default_factory=set)
     tails: TailManager = None  # type: ignore[assignment]
+    discovery: DiscoveredList | None = None  # circushttpd --discover
 
     def __post_init__(self) -> None:
         if self.tails is None:
@@ -58,6 +60,8 @@ class WebState:
         for socket in list(self.sockets):
             socket.close(1001, "server stopping")
         await self.tails.close()
+        if self.discovery is not None:
+            await self.discovery.close()
         await self.link.close()
 
 
@@ -84,6 +88,7 @@ def routes() -> list[tuple[str, type]]:
         (rf"/api/watchers/{name}/([a-z]+)", api.ApiAction),
         (r"/api/stats", api.ApiStats),
         (r"/api/kernel", api.ApiKernel),
+        (r"/api/discovery", api.ApiDiscovery),
         (r"/ws", EventSocket),
         *pages.PAGE_ROUTES,
     ]

@@ -50,6 +50,13 @@ class KernelPage(PageHandler):
         self.render("kernel.html")
 
 
+class ConnectPage(PageHandler):
+    """``/connect``: the circusd the console is on, and those discovered (``--discover``)."""
+
+    def get(self) -> None:
+        self.render("connect.html")
+
+
 #: ``(pattern, handler)`` of every page, added to the application by circus.web.app.
 PAGE_ROUTES: list[tuple[str, type[PageHandler]]] = [
     (r"/", HomePage),
@@ -57,4 +64,5 @@ PAGE_ROUTES: list[tuple[str, type[PageHandler]]] = [
     (rf"/watchers/{NAME}/output", OutputPage),
     (r"/add", AddWatcherPage),
     (r"/kernel", KernelPage),
+    (r"/connect", ConnectPage),
 ]

@@ -1,0 +1,131 @@
+"""circushttpd --discover: the Circusds page and /api/discovery list the circusds that answered,
+behind the console's login and CSRF checks. The circusd runs in a network namespace and
+announces its CURVE endpoint on its veth; circushttpd (here) probes on the test bridge only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import netns
+import pytest
+import support
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))  # web_clients.py
+from web_clients import Httpd, WebClient
+
+pytestmark = pytest.mark.timeout(180)
+
+GROUP = "udp://237.219.251.97:12027"
+
+
+def _keys(tmp_path: Path) -> dict[str, str]:
+    import zmq.auth
+
+    keys, authorized = tmp_path / "keys", tmp_path / "authorized"
+    keys.mkdir()
+    authorized.mkdir()
+    server_public, server_secret = zmq.auth.create_certificates(str(keys), "server")
+    client_public, client_secret = zmq.auth.create_certificates(str(keys), "client")
+    (authorized / "client.key").write_bytes(Path(client_public).read_bytes())
+    return {
+        "server_public": server_public,
+        "server_secret": server_secret,
+        "client_secret": client_secret,
+        "authorized": str(authorized),
+        "key": zmq.auth.load_certificate(server_public)[0].decode(),
+    }
+
+
+def test_circusds_page_lists_what_answered(tmp_path):
+    netns.require()
+    keys = _keys(tmp_path)
+    with netns.Namespaces(1, multicast=True) as ns:
+        daemon = support.Circusd(tmp_path / "d")
+        daemon.endpoint = "tcp://0.0.0.0:5555"
+        daemon.write_config(
+            "[watcher:sleeper]\ncmd = sleep 600\nuse_papa = false\n",
+            f"curve_secret_key = {keys['server_secret']}\n"
+            f"curve_public_keys = {keys['authorized']}\n"
+            f"multicast_endpoint = {GROUP}\nmulticast_interfaces = lo {ns[0].inner}\n",
+        )
+        with open(daemon.log_path, "ab") as log:
+            ns.popen(
+                0,
+                [sys.executable, "-m", "circus.cli.circusd", daemon.config_path],
+                cwd=daemon.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        support.wait_for(lambda: " ready: " in daemon.log(), timeout=40, message="circusd ready")
+        endpoint = f"tcp://{ns[0].address}:5555"
+        (tmp_path / "h").mkdir()
+        httpd = Httpd(
+            tmp_path / "h",
+            endpoint,
+            "--curve-secret-key",
+            keys["client_secret"],
+            "--curve-server-key",
+            keys["server_public"],
+            "--discover",
+            "--discover-interface",
+            ns.bridge,
+        )
+        try:
+            stranger = WebClient(httpd.base)
+            assert stranger.get("/api/discovery").status == 401
+            assert stranger.get("/connect").status == 302  # to the login form
+            client = httpd.client()
+
+            def listed() -> list[dict]:
+                return client.get("/api/discovery").json().get("circusds") or []
+
+            (entry,) = support.wait_for(listed, timeout=30, message="the circusd is listed")
+            assert (entry["endpoint"], entry["sender"], entry["curve"]) == (
+                endpoint,
+                ns[0].address,
+                True,
+            )
+            assert entry["curve_public_key"] == keys["key"]
+            state = client.get("/api/discovery").json()
+            assert state["enabled"] is True and state["current"] == endpoint
+            assert state["interfaces"] == [ns.bridge] and state["error"] is None
+            page = client.get("/connect")
+            assert page.status == 200 and b'id="discovery-table"' in page.body
+            assert b'href="/connect"' in client.get("/").body  # in the navigation
+            # a probe on demand needs the session's CSRF token
+            assert client.post("/api/discovery", csrf=False).status == 403
+            again = client.post("/api/discovery")
+            assert again.status == 200 and again.json()["circusds"][0]["endpoint"] == endpoint
+        finally:
+            httpd.stop()
+
+
+def test_discovery_off_by_default_and_bad_options(tmp_path, runtime_dir):
+    (tmp_path / "h").mkdir()
+    httpd = Httpd(tmp_path / "h", f"ipc://{tmp_path}/nobody.sock")
+    try:
+        client = httpd.client()
+        assert client.get("/api/discovery").json() == {
+            "enabled": False,
+            "current": f"ipc://{tmp_path}/nobody.sock",
+        }
+        refused = client.post("/api/discovery")
+        assert refused.status == 409 and refused.error["code"] == "disabled"
+    finally:
+        httpd.stop()
+    for args, message in [
+        (["--discover-interface", "lo"], "--discover-interface needs --discover"),
+        (["--discover", "--discover-interface", "nosuch0"], "no network interface named"),
+        (["--discover", "--multicast", "udp://10.0.0.1:1"], "--multicast: expected udp://"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "circus.cli.circushttpd", "--port", "0", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ),
+        )
+        assert result.returncode != 0 and message in result.stderr, (args, result.stderr)
