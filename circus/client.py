@@ -32,7 +32,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -330,6 +330,17 @@ class Fleet:
 
     async def send_message(self, command: str, **props: Any) -> list[HostResult]:
         return await self.call(make_message(command, **props))
+
+    async def as_completed(self, cmd: dict[str, Any]) -> AsyncGenerator[HostResult, None]:
+        """Send ``cmd`` to every host at once and yield the results as they come (fastest
+        first). Leaving the loop early (use ``contextlib.aclosing``) cancels the calls left."""
+        calls = [asyncio.ensure_future(self._call_one(host, cmd)) for host in self.hosts]
+        try:
+            for next_done in asyncio.as_completed(calls):
+                yield await next_done
+        finally:
+            for call in calls:
+                call.cancel()
 
     async def call_serial(
         self, cmd: dict[str, Any], on_result: Callable[[HostResult], object] | None = None

@@ -15,7 +15,8 @@ Fleet mode (:mod:`circus.cli.fleet`): several ``--endpoint``, or ``--hosts FILE`
 command on every host concurrently, one output block per host. Its exit code is the worst of the
 hosts': 1 if any host gave no usable reply, else 3 if any answered with an error, else 0.
 ``--serial`` runs it on one host at a time and stops at the first that fails (a rolling
-restart). The interactive shell, ``listen`` and third-party commands stay single-host.
+restart). Third-party commands are imported from the first host that has them. The
+interactive shell and ``listen`` stay single-host.
 
 ``--discover`` (:mod:`circus.cli.discover`) lists the circusds that answer multicast discovery
 instead of running a command.
@@ -544,6 +545,22 @@ def load_remote_commands(session: Session) -> dict[str, Command]:
     return get_commands()
 
 
+def load_fleet_commands(session: Session, name: str) -> dict[str, Command]:
+    """Import the command modules of the fleet's circusds until command ``name`` is known."""
+    try:
+        hosts = fleet.fleet_hosts(
+            session.endpoints,
+            session.hosts_file,
+            session.curve_secret_key,
+            session.curve_server_key,
+        )
+    except ConfigError:
+        return get_commands()  # run_fleet reports the bad hosts file
+    for failure in command_modules.load_for_fleet(hosts, name, session.timeout):
+        session.error(failure)
+    return get_commands()
+
+
 def _with_remote_commands(
     argv: Sequence[str], commands: dict[str, Command], parser: _Parser
 ) -> tuple[dict[str, Command], _Parser]:
@@ -556,10 +573,11 @@ def _with_remote_commands(
     except UsageError:
         return commands, parser  # reported by the real parse
     session = Session(args)
-    if session.fleet:  # third-party commands are loaded from one circusd only
-        return commands, parser
     try:
-        commands = load_remote_commands(session)
+        if session.fleet:
+            commands = load_fleet_commands(session, argv[index])
+        else:
+            commands = load_remote_commands(session)
     finally:
         session.close()
     return commands, build_parser(commands)

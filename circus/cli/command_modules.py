@@ -7,13 +7,21 @@ a command it does not know (or starts its shell), it asks circusd for that list 
 same modules, which registers their commands (importing a module is all it takes: see
 :mod:`circus.control.commands.base`). Only modules circusd's own configuration names are
 imported, and only modules circusctl's Python can find.
+
+In fleet mode (:func:`load_for_fleet`) every host is asked at once, and each answer's modules
+are imported as it comes, until one defines the command asked for: the hosts that are slow or
+unreachable then cost nothing more than the command's own call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from circus.client import Fleet, Host
+from circus.control.commands import get_commands
 from circus.errors import CallError
 from circus.util.dotted import import_module
 
@@ -23,15 +31,46 @@ COMMANDS_OPTION = "commands"  # the globaloptions key listing the modules
 def remote_modules(call: Callable[[dict[str, Any]], dict[str, Any]]) -> list[str]:
     """The command modules circusd loaded; none when it cannot say (not running, too old)."""
     try:
-        reply = call({"command": "globaloptions", "properties": {"option": COMMANDS_OPTION}})
+        return modules_of(call(MODULES_MESSAGE))
     except CallError:
         return []
-    if reply.get("status") != "ok":
+
+
+MODULES_MESSAGE = {"command": "globaloptions", "properties": {"option": COMMANDS_OPTION}}
+
+
+def modules_of(reply: dict[str, Any] | None) -> list[str]:
+    """The command modules a ``globaloptions`` reply lists (none for an error reply)."""
+    if reply is None or reply.get("status") != "ok":
         return []
     modules = (reply.get("options") or {}).get(COMMANDS_OPTION)
     if not isinstance(modules, list):
         return []
     return [name for name in modules if isinstance(name, str)]
+
+
+def load_for_fleet(hosts: Sequence[Host], command: str, timeout: float) -> list[str]:
+    """Import the command modules of the fleet's circusds until ``command`` is defined: all
+    hosts are asked at once, each answer's modules imported as it comes, and the others are
+    no longer waited for once one of them defined it. Returns the import failures (see
+    :func:`import_modules`)."""
+
+    async def ask() -> list[str]:
+        failures: list[str] = []
+        tried: set[str] = set()
+        async with (
+            Fleet(hosts, timeout) as fleet,
+            contextlib.aclosing(fleet.as_completed(MODULES_MESSAGE)) as results,
+        ):
+            async for result in results:
+                modules = [m for m in modules_of(result.reply) if m not in tried]
+                tried.update(modules)
+                failures += import_modules(modules)
+                if command in get_commands():
+                    break
+        return failures
+
+    return asyncio.run(ask())
 
 
 def import_modules(names: list[str]) -> list[str]:

@@ -87,7 +87,8 @@ class BlockPrinter:
         if result.reply is None:
             self._block(result.host, f"error: {result.error}")
         elif result.reply.get("status") == "error":
-            self._block(result.host, f"error: {self.command.console_msg(result.reply)}")
+            text = self.command.console_msg(result.reply)  # "error: <reason>" for most
+            self._block(result.host, text if text.startswith("error") else f"error: {text}")
         else:
             self._block(result.host, self.command.console_msg(result.reply))
 

@@ -134,6 +134,7 @@ def test_error_reply_exit_3_unless_a_host_is_unreachable(three, capsys):
     assert out.startswith(
         f"== {three[0].endpoint} ==\nactive\n\n== {three[1].endpoint} ==\nerror: "
     )
+    assert "error: error" not in out  # the command's own "error: " is not doubled
     nobody = f"tcp://127.0.0.1:{support.free_port()}"
     args = [*_endpoint_args(three[:2]), "--endpoint", nobody, "--timeout", "1", "status", "app0"]
     code, _, _ = _circusctl(capsys, *args)

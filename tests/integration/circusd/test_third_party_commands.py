@@ -159,3 +159,55 @@ def test_check_config_imports_the_command_modules(tmp_path, extension):
     good = tmp_path / "good.ini"
     good.write_text("[circus]\ncommands = mycommands\n")
     assert check_config(good).returncode == 0
+
+
+def test_fleet_mode_runs_a_third_party_command_like_a_built_in(circusd, worker_cmd, extension):
+    """Several --endpoint: one block per host. circusctl imports the command from the first
+    host that has it (without waiting for the others), a host without it answers with an
+    error, and an unreachable host costs the command's timeout once, not twice."""
+    import time
+
+    import support
+
+    body = f"[watcher:api]\ncmd = {worker_cmd} sleep\n"
+    plain = circusd(body, start=False)
+    first = circusd(body, circus_extra="commands = mycommands\n", start=False)
+    second = circusd(body, circus_extra="commands = mycommands\n", start=False)
+    for daemon in (plain, first, second):
+        daemon.start(wait=False)
+    for daemon in (plain, first, second):
+        support.wait_for(daemon._ready, timeout=40, message=f"{daemon.endpoint} ready")
+    nobody = f"tcp://127.0.0.1:{support.free_port()}"
+    timeout = 4.0
+    fleet = ["--endpoint", plain.endpoint, "--endpoint", second.endpoint]
+    started = time.monotonic()
+    result = circusctl(
+        first.endpoint, *fleet, "--endpoint", nobody, "--timeout", str(timeout),
+        "countwatchers", "apis", "--prefix", "api",
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.split("\n\n") == [
+        f"== {first.endpoint} ==\nAPIS: 1 of 1",
+        f"== {plain.endpoint} ==\nerror: unknown command: 'countwatchers'",
+        f"== {second.endpoint} ==\nAPIS: 1 of 1",
+        f"== {nobody} ==\nerror: cannot reach circusd at {nobody}: nothing answers there "
+        "(connection refused or no route; is circusd running with this endpoint?)\n",
+    ]
+    assert result.stderr == f"circusctl: 2 of 4 hosts failed: {plain.endpoint}, {nobody}\n"
+    assert elapsed < 2 * timeout - 0.5, elapsed  # one timeout (+ start-up), not two
+    # --json and --serial as for a built-in
+    replies = json.loads(circusctl(first.endpoint, *fleet, "--json", "countwatchers", "x").stdout)
+    assert [replies[d.endpoint]["status"] for d in (first, plain, second)] == ["ok", "error", "ok"]
+    assert replies[first.endpoint]["label"] == "X"
+    result = circusctl(
+        second.endpoint, "--endpoint", first.endpoint, "--serial", "countwatchers", "y"
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert (
+        result.stdout
+        == f"== {second.endpoint} ==\nY: 1 of 1\n\n== {first.endpoint} ==\nY: 1 of 1\n"
+    )
+    # a command no host knows is still a usage error
+    result = circusctl(first.endpoint, *fleet, "nosuchcommand")
+    assert result.returncode == 2 and "nosuchcommand" in result.stderr
