@@ -44,8 +44,11 @@ from circus.errors import CallError, ConfigError
 from circus.wire import boundedjson, security
 from circus.wire.diagnose import ConnectionWatch, heartbeat
 from circus.wire.discovery import Announcement, discover, discover_sync  # noqa: F401
+from circus.wire.ssh import SshTunnel, TunnelUser
 
 DEFAULT_TIMEOUT = 5.0  # seconds, as the original
+#: The ssh login of a tunnel may take this long even when calls have a shorter timeout.
+MIN_SSH_TIMEOUT = 5.0
 
 
 def make_message(command: str, **props: Any) -> dict[str, Any]:
@@ -91,7 +94,7 @@ def _check_ipc(endpoint: str) -> None:
             raise CallError(f"circusd is not running at {endpoint} (no socket file {path})")
 
 
-class _ClientBase:
+class _ClientBase(TunnelUser):
     def _setup(
         self,
         context: zmq.Context,
@@ -99,10 +102,29 @@ class _ClientBase:
         timeout: float,
         curve_secret_key: str | None,
         curve_server_key: str | None,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
     ) -> None:
-        self.endpoint = endpoint or default_endpoint()
         self.timeout = float(timeout)
         self.identity = uuid.uuid4().hex.encode("ascii")
+        self.ssh_server = ssh_server
+        # through ssh: ZeroMQ connects to the tunnel's local socket (raises TunnelError); the
+        # endpoint is as the ssh host sees it (by default, circusd's default there)
+        self.tunnel = (
+            SshTunnel.shared(ssh_server, ssh_keyfile, max(self.timeout, MIN_SSH_TIMEOUT))
+            if ssh_server
+            else None
+        )
+        try:
+            if self.tunnel is None:
+                self.endpoint = address = endpoint or default_endpoint()
+            else:
+                self.endpoint = endpoint or self.tunnel.remote_default(default_endpoint())
+                address = self.tunnel.forward(self.endpoint)
+        except BaseException:
+            self._release_tunnel()
+            raise
+        where = f"{self.endpoint} (through ssh {ssh_server})" if ssh_server else self.endpoint
         self.socket = context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.IDENTITY, self.identity)
         self.socket.linger = 0
@@ -111,20 +133,35 @@ class _ClientBase:
             heartbeat(self.socket, self.timeout)  # a dead connection is dropped, and said so
             # says why a call timed out (refused key, wrong server key, nothing there...)
             watch = ConnectionWatch(
-                self.socket, self.endpoint, curve=bool(curve_secret_key or curve_server_key)
+                self.socket, where, curve=bool(curve_secret_key or curve_server_key)
             )
             try:
-                self.socket.connect(self.endpoint)
+                self.socket.connect(address)
             except BaseException:
                 watch.close()
                 raise
             self.watch = watch
         except zmq.ZMQError as exc:
             self.socket.close(linger=0)
+            self._release_tunnel()
             raise CallError(f"cannot connect to {self.endpoint}: {exc}") from None
         except BaseException:
             self.socket.close(linger=0)
+            self._release_tunnel()
             raise
+
+    def _check_endpoint(self) -> None:
+        if self.tunnel is None:  # through ssh, the socket file is on the ssh host
+            _check_ipc(self.endpoint)
+
+    def _explain(self) -> str:
+        """Why the last call got no reply: the tunnel's story first (its end, nothing at the
+        endpoint on the ssh host), else ZeroMQ's."""
+        if self.tunnel is not None:
+            why = self.tunnel.explain(self.endpoint)
+            if why:
+                return why
+        return self.watch.explain()
 
 
 class CircusClient(_ClientBase):
@@ -135,25 +172,35 @@ class CircusClient(_ClientBase):
         context: zmq.Context | None = None,
         endpoint: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
         *,
         curve_secret_key: str | None = None,
         curve_server_key: str | None = None,
     ):
         self.context = context or zmq.Context.instance()
-        self._setup(self.context, endpoint, timeout, curve_secret_key, curve_server_key)
+        self._setup(
+            self.context,
+            endpoint,
+            timeout,
+            curve_secret_key,
+            curve_server_key,
+            ssh_server,
+            ssh_keyfile,
+        )
         self._poller = zmq.Poller()
         self._poller.register(self.socket, zmq.POLLIN)
 
     def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send a message and return the matching reply."""
-        _check_ipc(self.endpoint)
+        self._check_endpoint()
         call_id, data = _encode_call(cmd)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         self._send(data, deadline)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CallError(self.watch.explain())
+                raise CallError(self._explain())
             if not self._poller.poll(max(1, int(remaining * 1000))):
                 continue
             reply = _decode_reply(self.socket.recv())
@@ -165,7 +212,7 @@ class CircusClient(_ClientBase):
         try:
             self.socket.send(data)
         except zmq.Again:
-            raise CallError(self.watch.explain()) from None
+            raise CallError(self._explain()) from None
         except zmq.ZMQError as exc:
             raise CallError(str(exc)) from None
 
@@ -174,13 +221,14 @@ class CircusClient(_ClientBase):
 
     def cast(self, command: str, **props: Any) -> None:
         """Send a command without waiting (circusd does not reply to casts)."""
-        _check_ipc(self.endpoint)
+        self._check_endpoint()
         _, data = _encode_call(cast_message(command, **props))
         self._send(data, time.monotonic() + self.timeout)
 
     def stop(self) -> None:
         self.watch.close()
         self.socket.close(linger=0)
+        self._release_tunnel()
 
     close = stop
 
@@ -199,18 +247,28 @@ class AsyncCircusClient(_ClientBase):
         context: zmq.asyncio.Context | None = None,
         endpoint: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
         *,
         curve_secret_key: str | None = None,
         curve_server_key: str | None = None,
     ):
         self.context = context or zmq.asyncio.Context.instance()
-        self._setup(self.context, endpoint, timeout, curve_secret_key, curve_server_key)
+        self._setup(
+            self.context,
+            endpoint,
+            timeout,
+            curve_secret_key,
+            curve_server_key,
+            ssh_server,
+            ssh_keyfile,
+        )
         self._pending: dict[object, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task | None = None
 
     async def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send a message and return the matching reply."""
-        _check_ipc(self.endpoint)
+        self._check_endpoint()
         call_id, data = _encode_call(cmd)
         future = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
@@ -219,7 +277,7 @@ class AsyncCircusClient(_ClientBase):
             await self.socket.send(data)
             return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
         except TimeoutError:
-            raise CallError(self.watch.explain()) from None
+            raise CallError(self._explain()) from None
         except zmq.ZMQError as exc:
             raise CallError(str(exc)) from None
         finally:
@@ -229,7 +287,7 @@ class AsyncCircusClient(_ClientBase):
         return await self.call(make_message(command, **props))
 
     async def cast(self, command: str, **props: Any) -> None:
-        _check_ipc(self.endpoint)
+        self._check_endpoint()
         _, data = _encode_call(cast_message(command, **props))
         await self.socket.send(data)
 
@@ -252,6 +310,7 @@ class AsyncCircusClient(_ClientBase):
             self._reader.cancel()
         self.watch.close()
         self.socket.close(linger=0)
+        self._release_tunnel()
 
     close = stop
 
@@ -277,6 +336,8 @@ class Host:
     endpoint: str
     curve_secret_key: str | None = None  # this client's certificate (with the secret key)
     curve_server_key: str | None = None  # circusd's public certificate
+    ssh_server: str | None = None  # through an ssh tunnel to user@host[:port]
+    ssh_keyfile: str | None = None  # the ssh key to log in with (default: ssh's own)
 
     @classmethod
     def of(cls, host: Host | str) -> Host:
@@ -323,10 +384,34 @@ class Fleet:
         self.timeout = float(timeout)
         self.context = context
         self._clients: dict[str, AsyncCircusClient] = {}
+        #: the fleet's own hold on each ssh tunnel, and the logins that failed (by server, key)
+        self._tunnels: dict[tuple[str, str | None], SshTunnel] = {}
+        self._tunnel_errors: dict[tuple[str | None, str | None], str] = {}
 
     async def call(self, cmd: dict[str, Any]) -> list[HostResult]:
         """Send ``cmd`` to every host at once; one result per host, in the hosts' order."""
+        await self._open_tunnels()
         return list(await asyncio.gather(*(self._call_one(host, cmd) for host in self.hosts)))
+
+    async def _open_tunnels(self) -> None:
+        """Log in to every ssh server of the fleet at once (a client would do it in turn,
+        blocking the loop); a failed login is that server's hosts' error."""
+        self._tunnel_errors.clear()
+        wanted = {
+            (h.ssh_server, h.ssh_keyfile)
+            for h in self.hosts
+            if h.ssh_server and h.name not in self._clients
+        } - set(self._tunnels)
+
+        async def login(key: tuple[str, str | None]) -> None:
+            try:
+                self._tunnels[key] = await SshTunnel.shared_async(
+                    key[0], key[1], max(self.timeout, MIN_SSH_TIMEOUT)
+                )
+            except CallError as exc:
+                self._tunnel_errors[key] = str(exc)
+
+        await asyncio.gather(*(login(key) for key in wanted))
 
     async def send_message(self, command: str, **props: Any) -> list[HostResult]:
         return await self.call(make_message(command, **props))
@@ -350,6 +435,7 @@ class Fleet:
         host while one is not back. ``on_result`` sees each result as it comes. Returns the
         results of the hosts called (fewer than the hosts when it stopped)."""
         results: list[HostResult] = []
+        self._tunnel_errors.clear()  # ssh logins happen host by host here
         for host in self.hosts:
             result = await self._call_one(host, cmd)
             results.append(result)
@@ -373,11 +459,16 @@ class Fleet:
 
     def _client(self, host: Host) -> AsyncCircusClient:
         client = self._clients.get(host.name)
+        failed_login = self._tunnel_errors.get((host.ssh_server, host.ssh_keyfile))
+        if client is None and failed_login:
+            raise CallError(failed_login)
         if client is None:
             client = AsyncCircusClient(
                 self.context,
                 host.endpoint,
                 self.timeout,
+                host.ssh_server,
+                host.ssh_keyfile,
                 curve_secret_key=host.curve_secret_key,
                 curve_server_key=host.curve_server_key,
             )
@@ -388,6 +479,9 @@ class Fleet:
         for client in self._clients.values():
             client.stop()
         self._clients.clear()
+        for tunnel in self._tunnels.values():
+            tunnel.release()
+        self._tunnels.clear()
 
     async def __aenter__(self) -> Fleet:
         return self

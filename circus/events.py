@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 import zmq
 import zmq.asyncio
 
-from circus.wire import boundedjson, security
+from circus.wire import boundedjson, security, ssh
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def subscriber_socket(
     return sock
 
 
-class EventSubscriber:
+class EventSubscriber(ssh.TunnelUser):
     """Blocking subscriber: ``for topic, payload in EventSubscriber(endpoint): ...``.
 
     ``timeout`` (seconds) bounds each wait: iteration ends when no event came in time
@@ -175,14 +175,21 @@ class EventSubscriber:
         context: zmq.Context | None = None,
         curve_secret_key: str | None = None,
         curve_server_key: str | None = None,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
     ):
         self.endpoint = endpoint
         self.timeout = timeout
+        address, self.tunnel = ssh.through(endpoint, ssh_server, ssh_keyfile)
         self._own_context = context is None
         self._context = context or zmq.Context()
-        self._socket = subscriber_socket(
-            self._context, endpoint, topics, curve_secret_key, curve_server_key
-        )
+        try:
+            self._socket = subscriber_socket(
+                self._context, address, topics, curve_secret_key, curve_server_key
+            )
+        except BaseException:
+            self._release_tunnel()
+            raise
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
 
@@ -203,6 +210,7 @@ class EventSubscriber:
         self._socket.close(linger=0)
         if self._own_context:
             self._context.term()
+        self._release_tunnel()
 
     def __enter__(self) -> EventSubscriber:
         return self
@@ -216,7 +224,7 @@ class EventSubscriber:
 DRAIN_BATCH = 100
 
 
-class AsyncEventSubscriber:
+class AsyncEventSubscriber(ssh.TunnelUser):
     """asyncio subscriber: ``async for topic, payload in AsyncEventSubscriber(endpoint)``."""
 
     def __init__(
@@ -227,12 +235,19 @@ class AsyncEventSubscriber:
         context: zmq.asyncio.Context | None = None,
         curve_secret_key: str | None = None,
         curve_server_key: str | None = None,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
     ):
         self.endpoint = endpoint
+        address, self.tunnel = ssh.through(endpoint, ssh_server, ssh_keyfile)
         self._context = context or zmq.asyncio.Context.instance()
-        self._socket = subscriber_socket(
-            self._context, endpoint, topics, curve_secret_key, curve_server_key
-        )
+        try:
+            self._socket = subscriber_socket(
+                self._context, address, topics, curve_secret_key, curve_server_key
+            )
+        except BaseException:
+            self._release_tunnel()
+            raise
 
     async def next_event(self, timeout: float | None = None) -> tuple[str, Any] | None:
         """The next event, or ``None`` after ``timeout`` seconds."""
@@ -259,6 +274,7 @@ class AsyncEventSubscriber:
 
     def close(self) -> None:
         self._socket.close(linger=0)
+        self._release_tunnel()
 
     async def __aenter__(self) -> AsyncEventSubscriber:
         return self

@@ -17,12 +17,17 @@ KERNEL_SOCKET_NAME = "papa.sock"
 
 def runtime_dir() -> str:
     """Return the private runtime directory path (not created)."""
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "circus")
-    if os.geteuid() == 0:
+    return runtime_dir_of(os.environ.get("XDG_RUNTIME_DIR"), os.geteuid())
+
+
+def runtime_dir_of(xdg_runtime_dir: str | None, uid: int) -> str:
+    """The runtime directory of a user given its ``$XDG_RUNTIME_DIR`` and uid (also for a user
+    on another host: ``--ssh``)."""
+    if xdg_runtime_dir and os.path.isabs(xdg_runtime_dir):
+        return os.path.join(xdg_runtime_dir, "circus")
+    if uid == 0:
         return "/run/circus"
-    return f"/tmp/circus-{os.geteuid()}"
+    return f"/tmp/circus-{uid}"
 
 
 class UnsafeDirectory(PermissionError):

@@ -137,6 +137,17 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--curve-secret-key", {"help": "CURVE: this client's certificate file (with secret key)"}),
     ("--curve-server-key", {"help": "CURVE: circusd's public certificate file"}),
     (
+        "--ssh",
+        {
+            "help": "SSH server in the format user@host[:port]: reach circusd through an ssh "
+            "tunnel (--endpoint as that host sees it; default: circusd's default there)"
+        },
+    ),
+    (
+        "--ssh_keyfile",
+        {"help": "path to the keyfile to authorise the user (default: ssh's own keys, agent)"},
+    ),
+    (
         "--help",
         {"action": "store_true", "help": "show help and exit (--help COMMAND: the command's help)"},
     ),
@@ -259,7 +270,10 @@ class Session:
         self.endpoints: list[str] = [endpoints] if isinstance(endpoints, str) else list(endpoints)
         self.hosts_file: str | None = getattr(args, "hosts", None)
         self.endpoint_given = self.endpoints[-1] if self.endpoints else None
-        self.endpoint = self.endpoint_given or os.environ.get(ENDPOINT_ENV) or default_endpoint()
+        # through ssh without an endpoint: circusd's default on the ssh host (the client asks)
+        self.endpoint: str | None = self.endpoint_given or os.environ.get(ENDPOINT_ENV)
+        if not self.endpoint and not getattr(args, "ssh", None):
+            self.endpoint = default_endpoint()
         timeout = getattr(args, "timeout", None)
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.json = bool(getattr(args, "json", False))
@@ -267,6 +281,8 @@ class Session:
         self.prettify = bool(getattr(args, "prettify", False))
         self.curve_secret_key = getattr(args, "curve_secret_key", None)
         self.curve_server_key = getattr(args, "curve_server_key", None)
+        self.ssh_server: str | None = getattr(args, "ssh", None)
+        self.ssh_keyfile: str | None = getattr(args, "ssh_keyfile", None)
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self._client: CircusClient | None = None
@@ -282,6 +298,8 @@ class Session:
                 self._client = CircusClient(
                     endpoint=self.endpoint,
                     timeout=self.timeout,
+                    ssh_server=self.ssh_server,
+                    ssh_keyfile=self.ssh_keyfile,
                     curve_secret_key=self.curve_secret_key,
                     curve_server_key=self.curve_server_key,
                 )
@@ -307,6 +325,8 @@ class Session:
                 "prettify",
                 "curve_secret_key",
                 "curve_server_key",
+                "ssh",
+                "ssh_keyfile",
             )
             if getattr(args, key, None) not in (None, False)
         }
@@ -321,6 +341,8 @@ class Session:
             "prettify": self.prettify,
             "curve_secret_key": self.curve_secret_key,
             "curve_server_key": self.curve_server_key,
+            "ssh": self.ssh_server,
+            "ssh_keyfile": self.ssh_keyfile,
         }
         base.update(overrides)
         return Session(argparse.Namespace(**base), self.out, self.err)
@@ -396,6 +418,8 @@ def run_fleet(session: Session, command: Command, message: dict[str, Any]) -> in
             session.hosts_file,
             session.curve_secret_key,
             session.curve_server_key,
+            session.ssh_server,
+            session.ssh_keyfile,
         )
     except ConfigError as exc:
         session.error(f"error: {exc}")
@@ -433,16 +457,18 @@ def listen(session: Session, message: dict[str, Any]) -> int:
     """Print events (``topic: json``) until interrupted."""
     from circus.events import EventSubscriber
 
-    endpoint = message.get("endpoint") or session.endpoint_given or _pubsub_endpoint(session)
     try:
+        endpoint = message.get("endpoint") or session.endpoint_given or _pubsub_endpoint(session)
         subscriber = EventSubscriber(
             endpoint,
             message["topics"],
             curve_secret_key=session.curve_secret_key,
             curve_server_key=session.curve_server_key,
+            ssh_server=session.ssh_server,
+            ssh_keyfile=session.ssh_keyfile,
         )
-    except (ConfigError, OSError) as exc:
-        session.error(f"cannot listen on {endpoint}: {exc}")
+    except (CallError, ConfigError, OSError) as exc:
+        session.error(f"cannot listen: {exc}")
         return EXIT_CALL_ERROR
     try:
         for topic, payload in subscriber:
@@ -465,7 +491,8 @@ def _pubsub_endpoint(session: Session) -> str:
         if reply.get("status") == "ok" and endpoint:
             return str(endpoint)
     except CallError:
-        pass
+        if session.ssh_server:  # the default below is this host's, not the ssh host's
+            raise
     return default_pubsub_endpoint()
 
 

@@ -34,11 +34,15 @@ def fleet_hosts(
     hosts_file: str | None,
     curve_secret_key: str | None,
     curve_server_key: str | None,
+    ssh_server: str | None = None,
+    ssh_keyfile: str | None = None,
 ) -> list[Host]:
     """The hosts of ``--hosts FILE`` then those of ``--endpoint`` (which use the ``--curve-*``
-    options); raises ConfigError on a bad file or a host given twice."""
+    and ``--ssh*`` options); raises ConfigError on a bad file or a host given twice."""
     hosts = load_hosts(hosts_file) if hosts_file else []
-    hosts += [Host(e, e, curve_secret_key, curve_server_key) for e in endpoints]
+    hosts += [
+        Host(e, e, curve_secret_key, curve_server_key, ssh_server, ssh_keyfile) for e in endpoints
+    ]
     seen: set[str] = set()
     for host in hosts:
         if host.name in seen:

@@ -13,6 +13,11 @@
     endpoint = ipc:///run/circus/circus.sock
     curve_secret_key =             ; empty: no CURVE for this host
 
+    [db1]                          ; through an ssh tunnel: the endpoint as db1 sees it
+    endpoint = ipc:///run/circus/circus.sock
+    ssh = deploy@db1.example.com:22
+    ssh_keyfile = keys/deploy_ed25519
+
 Relative key paths are relative to the file's directory. A host needs ``endpoint``; CURVE needs
 both key files or neither. Every mistake is a ``ConfigError`` naming the file and the section.
 """
@@ -24,8 +29,9 @@ import os
 
 from circus.client import Host
 from circus.errors import ConfigError
+from circus.wire.ssh import SshServer, TunnelError
 
-OPTIONS = ("endpoint", "curve_secret_key", "curve_server_key")
+OPTIONS = ("endpoint", "curve_secret_key", "curve_server_key", "ssh", "ssh_keyfile")
 
 
 def load_hosts(path: str) -> list[Host]:
@@ -57,10 +63,19 @@ def _host(path: str, parser: configparser.ConfigParser, name: str) -> Host:
         raise ConfigError(
             f"{where}: endpoint {endpoint!r} is not a ZeroMQ address (tcp://, ipc://)"
         )
-    keys = [_key_file(path, where, section, option) for option in OPTIONS[1:]]
+    keys = [_key_file(path, where, section, option) for option in OPTIONS[1:3]]
     if bool(keys[0]) != bool(keys[1]):
         raise ConfigError(f"{where}: CURVE needs both curve_secret_key and curve_server_key")
-    return Host(name, endpoint, keys[0], keys[1])
+    ssh_server = section.get("ssh", "").strip() or None
+    if ssh_server:
+        try:
+            SshServer.parse(ssh_server)
+        except TunnelError as exc:
+            raise ConfigError(f"{where}: ssh {ssh_server!r}: {exc}") from None
+    ssh_keyfile = _key_file(path, where, section, "ssh_keyfile")
+    if ssh_keyfile and not ssh_server:
+        raise ConfigError(f"{where}: ssh_keyfile without ssh (user@host[:port])")
+    return Host(name, endpoint, keys[0], keys[1], ssh_server, ssh_keyfile)
 
 
 def _key_file(path: str, where: str, section: configparser.SectionProxy, option: str) -> str | None:

@@ -1,0 +1,258 @@
+"""``--ssh`` / ``--ssh_keyfile``: the client tools and the Python client reach circusd through a
+real OpenSSH server (tests/sshd.py: Debian's sshd on a loopback port, throwaway keys), and each
+failure has its own message naming the ssh host. No ssh process outlives its tool."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import sshd as sshd_support
+import support
+
+from circus.client import AsyncCircusClient, CircusClient
+from circus.errors import CallError
+from circus.wire.ssh import SshTunnel, TunnelError
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(bool(sshd_support.unavailable()), reason=str(sshd_support.unavailable())),
+]
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    server = sshd_support.Sshd(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ssh_env(sshd, monkeypatch):
+    """This process' ssh client reads the test's config (never ~/.ssh); after the test, no ssh
+    client of the test server is left."""
+    for key, value in sshd.client_env().items():
+        monkeypatch.setenv(key, value)
+    yield sshd
+    SshTunnel.close_all()
+    leaked = sshd_support.ssh_clients_of(sshd.port)
+    for proc in leaked:
+        proc.kill()
+    assert not leaked, f"ssh processes left: {[p.cmdline() for p in leaked]}"
+
+
+@pytest.fixture
+def daemon(circusd, worker_cmd):
+    return circusd(f"""
+        [watcher:app]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+        """)
+
+
+def _ssh_args(sshd, *, key: Path | None = None) -> list[str]:
+    return ["--ssh", sshd.server, "--ssh_keyfile", str(key or sshd.client_key)]
+
+
+def _tool(module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60):
+    argv = [sys.executable, "-m", module, *args]
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _circusctl(*args: str, env=None, timeout: float = 60):
+    return _tool("circus.cli.circusctl", *args, env=env, timeout=timeout)
+
+
+# --- what works -----------------------------------------------------------------------------------
+
+
+def test_python_client_through_ssh(ssh_env, daemon):
+    with CircusClient(
+        endpoint=daemon.endpoint, ssh_server=ssh_env.server, ssh_keyfile=str(ssh_env.client_key)
+    ) as client:
+        assert client.tunnel is not None and client.tunnel.alive()
+        master = client.tunnel._process.pid
+        reply = client.send_message("status")
+        assert reply["status"] == "ok" and reply["statuses"] == {"app": "active"}
+        assert client.send_message("numprocesses", name="app")["numprocesses"] == 2
+    assert not support.pid_alive(master), "the ssh master outlived the client"
+
+
+def test_original_positional_signature(ssh_env, daemon):
+    """CircusClient(context, endpoint, timeout, ssh_server, ssh_keyfile), as circus 0.19."""
+    client = CircusClient(None, daemon.endpoint, 10, ssh_env.server, str(ssh_env.client_key))
+    try:
+        assert client.send_message("list")["watchers"] == ["app"]
+    finally:
+        client.stop()
+
+
+def test_async_client_through_ssh(ssh_env, daemon):
+    import asyncio
+
+    async def run():
+        async with AsyncCircusClient(
+            endpoint=daemon.endpoint, ssh_server=ssh_env.server, ssh_keyfile=str(ssh_env.client_key)
+        ) as client:
+            return await client.send_message("status")
+
+    assert asyncio.run(run())["statuses"] == {"app": "active"}
+
+
+def test_circusctl_status_and_commands_through_ssh(ssh_env, daemon):
+    env = ssh_env.client_env()
+    base = ["--endpoint", daemon.endpoint, *_ssh_args(ssh_env)]
+    result = _circusctl(*base, "status", env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "app: active\n", "")
+    result = _circusctl(*base, "incr", "app", env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(daemon.pids("app")) == 3
+    result = _circusctl(*base, "--json", "numprocesses", "app", env=env)
+    assert result.returncode == 0 and '"numprocesses": 3' in result.stdout
+    assert not sshd_support.ssh_clients_of(ssh_env.port)
+
+
+def test_circusctl_listen_through_ssh_and_ctrl_c(ssh_env, daemon):
+    """listen asks circusd for its pub/sub endpoint, forwards it through the same tunnel and
+    prints events; Ctrl-C (SIGINT) ends it and its ssh."""
+    argv = [sys.executable, "-m", "circus.cli.circusctl", *_ssh_args(ssh_env), "listen"]
+    env = {**os.environ, **ssh_env.client_env(), "CIRCUSCTL_ENDPOINT": daemon.endpoint}
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+    ) as listener:
+        try:
+            support.wait_for(
+                lambda: sshd_support.ssh_clients_of(ssh_env.port), timeout=30, message="the tunnel"
+            )
+            # the subscription is live once an event arrives: send events until one does
+            lines: list[str] = []
+
+            def got_event() -> bool:
+                daemon.ok("incr", name="app")
+                import select
+
+                if select.select([listener.stdout], [], [], 0.5)[0]:
+                    lines.append(listener.stdout.readline())
+                return any(line.startswith("watcher.app.") for line in lines)
+
+            support.wait_for(got_event, timeout=30, interval=0, message="an event through ssh")
+            listener.send_signal(signal.SIGINT)
+            assert listener.wait(timeout=20) == 0, listener.stderr.read()
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+    support.wait_for(
+        lambda: not sshd_support.ssh_clients_of(ssh_env.port), timeout=10, message="ssh gone"
+    )
+
+
+def test_killed_tool_takes_its_ssh_with_it(ssh_env, daemon):
+    """SIGKILL leaves no time to clean up: the kernel ends the ssh master (PR_SET_PDEATHSIG)."""
+    argv = [sys.executable, "-m", "circus.cli.circusctl", *_ssh_args(ssh_env)]
+    argv += ["--endpoint", daemon.endpoint, "listen", daemon.pubsub]
+    env = {**os.environ, **ssh_env.client_env()}
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env, cwd=REPO) as listener:
+        masters = support.wait_for(
+            lambda: sshd_support.ssh_clients_of(ssh_env.port), timeout=30, message="the tunnel"
+        )
+        listener.kill()
+        listener.wait(timeout=10)
+    _gone, alive = psutil.wait_procs(masters, timeout=10)
+    assert not alive, f"ssh outlived its killed circusctl: {alive}"
+
+
+# --- errors: each its own message, naming the ssh host ------------------------------------------
+
+
+def _failing_status(sshd, daemon, *extra: str, env=None, endpoint: str | None = None):
+    started = time.monotonic()
+    result = _circusctl(
+        "--timeout", "3", "--endpoint", endpoint or daemon.endpoint, *extra, "status",
+        env=env or sshd.client_env(),
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result
+    assert result.stdout == ""
+    assert "Timed out" not in result.stderr
+    return result.stderr, elapsed
+
+
+def test_refused_login(ssh_env, daemon):
+    err, elapsed = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env, key=ssh_env.other_key))
+    assert f"the ssh server {ssh_env.server} refused the login" in err
+    assert "Permission denied (publickey)" in err
+    assert elapsed < 15
+
+
+def test_unknown_host_key(ssh_env, daemon, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    config = ssh_env.write_client_config("ssh_config_unknown", empty)
+    err, _ = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), env=ssh_env.client_env(config))
+    assert f"the host key of the ssh server {ssh_env.server} is unknown" in err
+
+
+def test_changed_host_key(ssh_env, daemon, tmp_path):
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(ssh_env.known_line(Path(f"{ssh_env.other_key}.pub")))
+    config = ssh_env.write_client_config("ssh_config_changed", wrong)
+    err, _ = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), env=ssh_env.client_env(config))
+    assert f"the host key of the ssh server {ssh_env.server} has CHANGED" in err
+    assert str(wrong) in err
+
+
+def test_unreachable_ssh_host(ssh_env, daemon):
+    server = f"root@127.0.0.1:{support.free_port()}"  # nothing listens there
+    err, elapsed = _failing_status(
+        ssh_env, daemon, "--ssh", server, "--ssh_keyfile", str(ssh_env.client_key)
+    )
+    assert f"cannot reach the ssh server {server}" in err and "Connection refused" in err
+    assert elapsed < 15
+
+
+def test_tunnel_up_but_no_circusd_behind_it(ssh_env, daemon, tmp_path):
+    nowhere = f"ipc://{tmp_path}/nobody.sock"
+    err, elapsed = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), endpoint=nowhere)
+    assert f"the ssh tunnel to {ssh_env.server} is up, but nothing answers at {nowhere}" in err
+    assert elapsed < 15
+    port = support.free_port()
+    err, _ = _failing_status(
+        ssh_env, daemon, *_ssh_args(ssh_env), endpoint=f"tcp://127.0.0.1:{port}"
+    )
+    assert f"nothing answers at tcp://127.0.0.1:{port}" in err and "Connection refused" in err
+
+
+def test_ssh_binary_missing(ssh_env, daemon, tmp_path):
+    env = {**ssh_env.client_env(), "PATH": str(tmp_path)}  # no ssh on this PATH
+    err, _ = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), env=env)
+    assert (
+        f"cannot open an ssh tunnel to {ssh_env.server}: the ssh client 'ssh' is not installed"
+        in err
+    )
+
+
+def test_python_client_errors_are_call_errors(ssh_env, daemon):
+    with pytest.raises(TunnelError, match="refused the login"):
+        CircusClient(
+            endpoint=daemon.endpoint, ssh_server=ssh_env.server, ssh_keyfile=str(ssh_env.other_key)
+        )
+    with pytest.raises(CallError, match="no such file"):
+        CircusClient(endpoint=daemon.endpoint, ssh_server=ssh_env.server, ssh_keyfile="/nope")
+    with pytest.raises(CallError, match="expected user@host"):
+        CircusClient(endpoint=daemon.endpoint, ssh_server="a@b:c:d")
