@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUFSIZE = 2 * 1024 * 1024  # per stream, as the Circus manual promises
 DRAIN_READS = 64  # reads of an exited child's pipe before its closed record is queued anyway
+#: What one pipe read costs the loop's bulk budget at least (bytes): a read has a fixed cost
+#: of system call and record, so 1000 pipes with a line each cannot hold a round either.
+READ_COST = 32 * 1024
 UNKNOWN_STATUS = 255 << 8  # waitpid status used if a child was reaped behind our back
 
 
@@ -113,12 +116,14 @@ class Kernel:
             stream.fd,  # type: ignore[arg-type]
             selectors.EVENT_READ,
             lambda _m: self._on_pipe(entry, stream),
+            bulk=True,  # output reads come after commands, within a budget per round
         )
 
     def _on_pipe(self, entry: ProcessEntry, stream: OutputStream) -> None:
         if stream.fd is None or stream.paused:
             return  # a stale event of this round: the pipe was closed or paused meanwhile
         count = stream.read(time.time())
+        self.loop.bulk_budget -= max(count, READ_COST)
         if count < 0:
             self._close_stream(stream)
             self._maybe_finish(entry)
