@@ -3,7 +3,7 @@
 Start-up (``Arbiter.astart``), in this order, so that a restarted circusd adopts what the kernel
 kept instead of duplicating it:
 
-1. take the single-instance lock (one circusd per kernel) and bind the control and PUB sockets;
+1. refuse a served control endpoint and take the single-instance lock (one circusd per kernel);
 2. open the hosts: connect to the kernel (starting it, detached, if nobody answers) and the
    local host;
 3. kill the workers a lost kernel left behind (circusd and the kernel were both killed: the
@@ -15,7 +15,9 @@ kept instead of duplicating it:
    stopped afterwards;
 5. subscribe to output and exits (buffered output and exits that happened while circusd was
    away are delivered now, in the order the host kept them, each process's output before its exit);
-6. start the watchers by priority (highest first), honouring ``warmup_delay``.
+6. start the watchers by priority (highest first), honouring ``warmup_delay``; the PUB socket is
+   bound as soon as the first spawn requests are on their way (the events published before are
+   held and sent right after), and the control socket once every watcher is started.
 
 ``quit`` leaves kernel-hosted workers running (``stop_workers=True`` ends them); ``stop``
 (library API) ends everything.
@@ -24,6 +26,7 @@ kept instead of duplicating it:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import fnmatch
@@ -39,7 +42,6 @@ from circus import procinfo, spawn_records
 from circus.config import CircusConfig, CircusSettings, WatcherConfig, watcher_from_options
 from circus.config.names import check_watcher
 from circus.errors import AlreadyExistError, ConfigError, MessageError
-from circus.events import EventPublisher, Publisher
 from circus.hosts.base import ProcessHost, ProcessInfo, SocketSpec
 from circus.hosts.names import parse_process_name
 from circus.hostset import KERNEL, KERNEL_PREFIX, LOCAL, HostSet, host_name
@@ -57,7 +59,13 @@ from papa_kernel.paths import unix_socket_served
 if TYPE_CHECKING:
     import subprocess
 
+    from circus.events import Publisher
+
 log = logging.getLogger(__name__)
+
+#: Events published during start-up before the PUB socket is bound that are held for it (the
+#: oldest beyond this are dropped): see :meth:`Arbiter._bind_publisher_soon`.
+MAX_HELD_EVENTS = 10_000
 
 #: Seconds quit lets the watchers' background tasks (reap hooks, spawn-record deletes) end on
 #: their own before cancelling them: a hook that never returns must not keep circusd up.
@@ -137,6 +145,9 @@ class Arbiter:
         self._control = control
         self.controller: ControlChannel | None = None
         self.publisher: Publisher | None = None
+        #: events published during astart before the PUB socket is bound, in order
+        self._held_events: collections.deque[tuple[str, dict[str, Any]]] | None = None
+        self._publisher_binding: asyncio.Task[None] | None = None
         #: told "ready" (started; after each reload), "reloading" and "stopping": circusd's
         #: systemd notifications (circus.util.systemd)
         self.on_lifecycle: Callable[[str], None] = lambda event: None
@@ -384,6 +395,35 @@ class Arbiter:
     def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
         if self.publisher is not None:
             self.publisher.publish(topic, dict(payload))
+        elif self._held_events is not None:
+            self._held_events.append((topic, dict(payload)))
+
+    def _bind_publisher_soon(self) -> None:
+        """During astart, bind the PUB socket (importing pyzmq, ~12 ms) as soon as the loop
+        is free, i.e. once the first spawn requests are on their way to the kernel: the first
+        workers start while circusd does it. Events published before are held and sent, in
+        order, right after the bind; a subscriber connected before circusd was up gets them as
+        it would have (ZeroMQ delivers nothing published before its connection is made)."""
+        if self._held_events is not None and self._publisher_binding is None:
+            self._publisher_binding = asyncio.get_running_loop().create_task(self._bind_publisher())
+
+    async def _bind_publisher(self) -> None:
+        # One turn of the loop first: the spawns that start_watchers schedules right after this
+        # task get to write their requests to the kernel before circusd imports pyzmq.
+        await asyncio.sleep(0)
+        from circus.events import EventPublisher
+
+        publisher = EventPublisher(self.pubsub_endpoint, self.settings)
+        held, self._held_events = self._held_events or (), None
+        self.publisher = publisher
+        for topic, payload in held:
+            publisher.publish(topic, payload)
+
+    async def _publisher_bound(self) -> None:
+        """Bind the PUB socket now unless done already; raises if it could not be bound."""
+        self._bind_publisher_soon()
+        if self._publisher_binding is not None:
+            await self._publisher_binding
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -449,6 +489,7 @@ class Arbiter:
         await self.hosts.bind_sockets()
         await self._adopt(listed)  # before any event flows: adopted output has an owner
         await self.hosts.subscribe_all()
+        self._bind_publisher_soon()  # in astart: at the first wait of the first spawns
         await self.start_watchers()
         if self._quitting:  # quit() ran meanwhile: it closed the hosts and ends run()
             return
@@ -462,13 +503,15 @@ class Arbiter:
         self._refuse_if_endpoint_served()
         if self.config.uses_kernel:
             self.hosts.take_instance_lock()
-        self.publisher = EventPublisher(self.pubsub_endpoint, self.settings)
+        self.publisher = None  # bound during bring_up (_bind_publisher_soon)
+        self._held_events = collections.deque(maxlen=MAX_HELD_EVENTS)
         if self.config.uses_kernel:
             await self.hosts.open(KERNEL)
         await self.hosts.open(LOCAL)
         await self.bring_up()
         if self._quitting:  # quit() ran meanwhile: it closed the hosts and ends run()
             return
+        await self._publisher_bound()
         # Bound last: a command sent during start-up waits (queued by ZeroMQ) instead of
         # seeing half-started watchers.
         if self._control is not None:
@@ -511,6 +554,7 @@ class Arbiter:
         self._quitting = True
         self.on_lifecycle("stopping")
         self.hosts.stop_recovering()
+        await self._end_publisher_binding()
         if self.controller is not None:  # a command still working would hold a watcher
             await self.controller.cancel_background()
         for watcher in self.by_priority(reverse=True):
@@ -529,6 +573,16 @@ class Arbiter:
         if self.publisher is not None:
             self.publisher.close()
         self._stopped.set()
+
+    async def _end_publisher_binding(self) -> None:
+        """quit during start-up: the PUB socket is not bound any more (nor its error raised,
+        the start-up reports its own)."""
+        binding, self._publisher_binding = self._publisher_binding, None
+        self._held_events = None
+        if binding is not None:
+            binding.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await binding
 
     def sockets_info(self) -> list[dict[str, Any]]:
         return self.hosts.sockets_info()

@@ -16,16 +16,19 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from circus import __version__
-from circus.errors import CircusError
 from circus.util.gc_pause import gc_paused
 from papa_kernel.pipes import quiet_on_broken_pipe
 
-if TYPE_CHECKING:  # imported when needed at run time: start-up overlaps the kernel's
+# Everything else is imported when needed: papa-kernel's interpreter is started first thing in
+# main() (its start-up overlaps circusd's), then the configuration is read, then the kernel is
+# launched, then circusd imports the arbiter (asyncio, pyzmq).
+if TYPE_CHECKING:
     import asyncio
     import subprocess
 
     from circus.arbiter import Arbiter
     from circus.config.model import CircusConfig
+    from circus.hosts.kernel_boot import PendingKernel
 
 log = logging.getLogger("circus.circusd")
 
@@ -122,6 +125,8 @@ def _install_signal_handlers(
 async def _safe(operation: Callable[[], Awaitable[object]], what: str) -> None:
     """Run ``operation`` (whose refusal may come before or after its first await) and log
     its failure: a signal has nobody to reply to."""
+    from circus.errors import CircusError
+
     try:
         await operation()
     except CircusError as exc:
@@ -137,16 +142,36 @@ async def _serve(arbiter: Arbiter, stop_workers_on_exit: bool) -> None:
     await arbiter.run()
 
 
-def _launch_kernel_early(config: CircusConfig) -> subprocess.Popen[bytes] | None:
+def _pending_kernel(args: argparse.Namespace) -> PendingKernel | None:
+    """Start papa-kernel's interpreter now, before the configuration is read, so that its
+    start-up (most of it: importing its modules) overlaps circusd's; it gets its arguments
+    once the configuration says which socket (see PendingKernel). Not with ``--daemon``:
+    circusd forks after reading the configuration, and the daemon would not be its parent."""
+    if not args.start_kernel or args.daemon:
+        return None
+    from circus.hosts.kernel_boot import PendingKernel
+
+    try:
+        return PendingKernel()
+    except OSError:
+        return None  # the kernel is launched the usual way, which reports a real problem
+
+
+def _launch_kernel_early(
+    config: CircusConfig, pending: PendingKernel | None
+) -> subprocess.Popen[bytes] | None:
     """Start papa-kernel now (if needed and nobody serves its socket), so that its start-up
     overlaps circusd's; the arbiter waits for the launcher. Any problem is left for the
     arbiter to report with its own, complete error."""
+    from circus.errors import CircusError
+    from circus.hosts.kernel_command import launch_kernel_early
+
     if not config.uses_kernel:
+        if pending is not None:
+            pending.cancel()
         return None
     try:
-        from circus.hosts.kernel_command import launch_kernel_early
-
-        return launch_kernel_early(config.circus.papa_endpoint)
+        return launch_kernel_early(config.circus.papa_endpoint, pending=pending)
     except (OSError, ValueError, CircusError):
         return None
 
@@ -157,10 +182,12 @@ def _load_config(path: str) -> CircusConfig:
     return load_config(path)
 
 
-def _make_arbiter(config: CircusConfig, args: argparse.Namespace, cwd: str) -> Arbiter:
+def _make_arbiter(
+    config: CircusConfig, args: argparse.Namespace, cwd: str, pending: PendingKernel | None
+) -> Arbiter:
     """Launch the kernel (if needed), then import the arbiter and make it: the heavy imports
     overlap the kernel's start-up."""
-    launcher = _launch_kernel_early(config) if args.start_kernel else None
+    launcher = _launch_kernel_early(config, pending) if args.start_kernel else None
     from circus.arbiter import Arbiter
     from circus.control import control_channel
     from circus.util.systemd import CircusdNotifier
@@ -188,6 +215,16 @@ def main(argv: list[str] | None = None) -> int:
         from circus.cli.check_config import main as check_main
 
         return check_main([args.config])
+    pending = _pending_kernel(args)
+    try:
+        return _run(args, pending)
+    finally:
+        if pending is not None:  # not launched (a configuration error...): let it go
+            pending.cancel()
+
+
+def _run(args: argparse.Namespace, pending: PendingKernel | None) -> int:
+    from circus.errors import CircusError
 
     try:
         with gc_paused():  # imports and configuration: many objects, no garbage
@@ -223,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             pidfile.create(os.getpid())
         # the heavy imports: many objects, no garbage, all kept for the life of circusd
         with gc_paused(freeze=True):
-            arbiter = _make_arbiter(config, args, cwd)
+            arbiter = _make_arbiter(config, args, cwd, pending)
         import asyncio
 
         asyncio.run(_serve(arbiter, args.stop_workers_on_exit))

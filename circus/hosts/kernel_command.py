@@ -1,61 +1,34 @@
-"""How circusd runs papa-kernel, and :func:`launch_kernel_early`.
+"""How circusd starts papa-kernel: its arguments, and :func:`launch_kernel_early`.
 
 This module imports neither asyncio nor anything that does: circusd launches the kernel from it
 before its own heavy imports, so that the two start-ups overlap (the kernel's is on the path to
-the first worker; see docs/benchmarks.md, "Start-up and memory"). The asynchronous part (waiting
-for the launcher, starting a kernel during recovery) is :mod:`circus.hosts.kernel_launch`.
-
-The kernel runs on this interpreter with ``-S`` (no ``site``): papa_kernel is stdlib-only, and
-``site`` (the ``.pth`` files of site-packages, an editable install's import hook among them) is
-most of a bare interpreter's start-up. The kernel is told where papa_kernel (and the optional
-setproctitle) were found instead.
+the first worker; see docs/benchmarks.md, "Start-up and memory"). The interpreter the kernel
+runs on, and the kernel started before the configuration is read, are
+:mod:`circus.hosts.kernel_boot`'s; the asynchronous part (waiting for the launcher, starting a
+kernel during recovery) is :mod:`circus.hosts.kernel_launch`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 
-import papa_kernel
+from circus.hosts.kernel_boot import PendingKernel, boot_command
 from circus.util.endpoints import parse_endpoint
 from circus.util.private_dirs import require_private_parent
 from papa_kernel.paths import unix_socket_served
 
 KERNEL_LOG_NAME = "papa-kernel.log"  # the kernel's log beside circusd's log file
 
-#: What ``python -S -c`` runs: ``sys.path`` first gets the directories found by
-#: :func:`kernel_import_paths`; the cyclic garbage collector is off while the kernel's modules
-#: are imported, and they are frozen (see :func:`circus.util.gc_pause.gc_paused`).
-_BOOT = (
-    "import gc, sys; gc.disable(); sys.path[:0] = {paths!r}; "
-    "from papa_kernel.cli import main; gc.freeze(); gc.enable(); sys.exit(main())"
-)
-
 log = logging.getLogger(__name__)
 
 
-def kernel_import_paths() -> list[str]:
-    """The directories holding papa_kernel and, if installed, setproctitle (the kernel's only
-    optional import): what the kernel needs on ``sys.path`` without ``site``."""
-    paths = [os.path.dirname(os.path.dirname(os.path.abspath(papa_kernel.__file__)))]
-    spec = importlib.util.find_spec("setproctitle")
-    if spec is not None and spec.origin:
-        package_dir = os.path.dirname(spec.origin)
-        if spec.submodule_search_locations is not None:  # a package: its parent directory
-            package_dir = os.path.dirname(package_dir)
-        if package_dir not in paths:
-            paths.append(package_dir)
-    return paths
-
-
 def default_kernel_command() -> list[str]:
-    """How to run papa-kernel: this interpreter (so the same installation is used), without
-    ``site`` (module docstring)."""
-    return [sys.executable, "-S", "-c", _BOOT.format(paths=kernel_import_paths())]
+    """How to run papa-kernel: this interpreter, without ``site`` (see
+    :mod:`circus.hosts.kernel_boot`)."""
+    return boot_command()
 
 
 def kernel_log_path(socket_path: str) -> str:
@@ -77,11 +50,16 @@ def kernel_log_level() -> str:
 def daemon_argv(endpoint: str, socket_path: str, command: Sequence[str] | None) -> list[str]:
     """``papa-kernel --daemon`` on ``socket_path`` (whose directory must be private) with its
     log file; says where that log is."""
+    return [*(command or default_kernel_command()), *daemon_options(endpoint, socket_path)]
+
+
+def daemon_options(endpoint: str, socket_path: str) -> list[str]:
+    """The arguments of :func:`daemon_argv` after the command."""
     require_private_parent(socket_path, f"papa_endpoint {endpoint}")
     log_file = kernel_log_path(socket_path)
     log.info("starting papa-kernel at %s (its log: %s)", socket_path, log_file)
-    return [*(command or default_kernel_command()), "--daemon", "--socket", socket_path,
-            "--log-file", log_file, "--log-level", kernel_log_level()]  # fmt: skip
+    return ["--daemon", "--socket", socket_path, "--log-file", log_file,
+            "--log-level", kernel_log_level()]  # fmt: skip
 
 
 def unix_kernel_path(endpoint: str) -> str | None:
@@ -96,16 +74,26 @@ def unix_kernel_path(endpoint: str) -> str | None:
 
 
 def launch_kernel_early(
-    endpoint: str, command: Sequence[str] | None = None
+    endpoint: str, command: Sequence[str] | None = None, pending: PendingKernel | None = None
 ) -> subprocess.Popen[bytes] | None:
     """Start ``papa-kernel --daemon`` *now*, without waiting, if nobody serves the unix
     endpoint; return the launcher (or None). circusd calls it before its own heavy imports
     so that both start-ups overlap; :func:`circus.hosts.kernel_launch.ensure_kernel` then
-    waits for this launcher."""
-    path = unix_kernel_path(endpoint)
-    if path is None or unix_socket_served(path):
-        return None
-    argv = daemon_argv(endpoint, path, command)
+    waits for this launcher. With ``pending``, that interpreter is the kernel (cancelled if no
+    kernel is to be started, or on an error)."""
+    try:
+        path = unix_kernel_path(endpoint)
+        if path is None or unix_socket_served(path):
+            if pending is not None:
+                pending.cancel()
+            return None
+        if pending is not None:
+            return pending.hand_over(daemon_options(endpoint, path))
+        argv = daemon_argv(endpoint, path, command)
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
     return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 import support
@@ -46,6 +47,49 @@ def test_invalid_config_exits_1_without_starting_anything(tmp_path):
     result = run(str(bad))
     assert result.returncode == 1
     assert "cmd" in result.stderr and "bad.ini" in result.stderr
+
+
+def _processes_marked(mark: str) -> list[int]:
+    """Pids of the processes whose environment holds CIRCUS_TEST_MARK=mark."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/environ", "rb") as handle:
+                if f"CIRCUS_TEST_MARK={mark}".encode() in handle.read().split(b"\0"):
+                    found.append(int(entry))
+    return found
+
+
+def test_a_configuration_error_leaves_no_kernel_interpreter_behind(tmp_path):
+    """circusd starts papa-kernel's interpreter before it reads the configuration (the two
+    start-ups overlap); when the configuration is refused, that interpreter is let go and
+    reaped before circusd exits."""
+    mark = uuid.uuid4().hex
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[watcher:a]\nnumprocesses = 2\n")
+    result = subprocess.run(
+        [*CIRCUSD, str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "CIRCUS_TEST_MARK": mark},
+    )
+    assert result.returncode == 1
+    assert _processes_marked(mark) == []
+
+
+def test_the_kernel_gets_the_configured_umask(tmp_path, runtime_dir, worker_cmd):
+    """The kernel's interpreter is started before the configuration is read; it still runs
+    with the ``[circus] umask`` (its workers inherit it)."""
+    d = support.Circusd(tmp_path / "d", f"[watcher:a]\ncmd = {worker_cmd} sleep\n", "umask = 027")
+    try:
+        d.start()
+        kernel = d.kernel_pid()
+        assert kernel is not None
+        with open(f"/proc/{kernel}/status") as handle:
+            assert "Umask:\t0027\n" in handle.read()
+    finally:
+        d.cleanup()
 
 
 def test_unimportable_names_refuse_the_start_before_anything_is_launched(
