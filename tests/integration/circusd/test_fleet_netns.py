@@ -9,17 +9,16 @@ address; the test drives them from the root namespace with circusctl's fleet mod
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import netns
+import fleet_cluster
 import pytest
 import support
+from fleet_cluster import Cluster
 
 from circus.cli.hosts_file import load_hosts
 from circus.client import Fleet, fan_out, make_message
@@ -27,29 +26,7 @@ from circus.client import Fleet, fan_out, make_message
 pytestmark = pytest.mark.timeout(180)
 
 REPO = Path(__file__).resolve().parents[3]
-PORT = 5555  # each namespace has its own ports: the same one everywhere, as on real hosts
 HOSTS = ("web0", "web1", "web2")
-
-
-@dataclass
-class Cluster:
-    ns: netns.Namespaces
-    daemons: list[support.Circusd]
-    hosts_file: Path  # the operator's hosts file (keys/ beside it)
-    keys: Path
-
-    def endpoint(self, index: int) -> str:
-        return self.daemons[index].endpoint
-
-    def hosts_text(self, **server_keys: str) -> str:
-        """The hosts file's text; ``web1="web2.key"`` gives web1 another host's key."""
-        text = "[DEFAULT]\ncurve_secret_key = keys/operator.key_secret\n"
-        for index, name in enumerate(HOSTS):
-            key = server_keys.get(name, f"{name}.key")
-            text += (
-                f"\n[{name}]\nendpoint = {self.endpoint(index)}\ncurve_server_key = keys/{key}\n"
-            )
-        return text
 
 
 def _config(worker_cmd: str) -> str:
@@ -66,54 +43,9 @@ def _config(worker_cmd: str) -> str:
 @pytest.fixture
 def cluster(tmp_path, worker_cmd):
     """web0..web2: a circusd (and its kernel) inside each of three namespaces, CURVE keys
-    for each and for the operator, and the operator's hosts file."""
-    netns.require()
-    import zmq.auth
-
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    zmq.auth.create_certificates(str(keys), "operator")
-    daemons: list[support.Circusd] = []
-    with support.subreaper(), netns.Namespaces(3) as ns:
-        try:
-            for index, name in enumerate(HOSTS):
-                daemons.append(_host(ns, index, tmp_path / name, keys, worker_cmd))
-            for daemon in daemons:
-                daemon.start(wait=False)
-            for daemon in daemons:
-                support.wait_for(daemon._ready, timeout=40, message=f"{daemon.endpoint} ready")
-            cluster = Cluster(ns, daemons, tmp_path / "fleet.ini", keys)
-            cluster.hosts_file.write_text(cluster.hosts_text())
-            yield cluster
-        finally:
-            for daemon in daemons:
-                daemon.cleanup()
-
-
-def _host(ns, index, workdir: Path, keys: Path, worker_cmd: str) -> support.Circusd:
-    """One circusd as its machine's administrator would set it up (docs/remote.md)."""
-    import zmq.auth
-
-    name = HOSTS[index]
-    workdir.mkdir()
-    authorized = workdir / "authorized_keys"
-    authorized.mkdir()
-    runtime = workdir / "run"
-    runtime.mkdir(mode=0o700)
-    _, secret = zmq.auth.create_certificates(str(keys), name)
-    (authorized / "operator.key").write_bytes((keys / "operator.key").read_bytes())
-    daemon = support.Circusd(workdir)
-    daemon.endpoint = f"tcp://{ns[index].address}:{PORT}"
-    daemon.write_config(
-        _config(worker_cmd), f"curve_secret_key = {secret}\ncurve_public_keys = {authorized}\n"
-    )
-    daemon.argv_prefix = ns.argv(index, [])
-    daemon.env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
-    daemon.client_keys = {
-        "curve_secret_key": str(keys / "operator.key_secret"),
-        "curve_server_key": str(keys / f"{name}.key"),
-    }
-    return daemon
+    for each and for the operator, and the operator's hosts file (tests/fleet_cluster.py)."""
+    with fleet_cluster.running(tmp_path, _config(worker_cmd)) as cluster:
+        yield cluster
 
 
 def _circusctl(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
@@ -307,10 +239,48 @@ def test_link_cut_during_a_circusctl_command(cluster):
     assert err == "circusctl: 1 of 3 hosts failed: web1\n"
     cluster.ns.link_up(1)
     result = support.wait_for(
-        lambda: (r := _circusctl("--hosts", str(cluster.hosts_file), "status")).returncode == 0
-        and r,
+        lambda: (
+            (r := _circusctl("--hosts", str(cluster.hosts_file), "status")).returncode == 0 and r
+        ),
         timeout=60,
         interval=0.5,
         message="the fleet answering again",
     )
     assert result.stdout == _blocks(cluster, ["web: active"] * 3)
+
+
+def test_operator_key_rotation_keeps_the_workers(tmp_path, worker_cmd):
+    """docs/remote.md, rotating an operator's key: the new public key goes beside the old
+    one, circusd restarts (its workers run on), the hosts file switches, the old key is
+    removed and circusd restarts again: the old key is refused, the workers never stopped."""
+    import zmq.auth
+
+    with fleet_cluster.running(tmp_path, _config(worker_cmd), count=1) as cluster:
+        web0 = cluster.daemons[0]
+        pids = web0.pids("web")
+        zmq.auth.create_certificates(str(cluster.keys), "operator2")
+        authorized = Path(web0.workdir) / "authorized_keys"
+        (authorized / "operator2.key").write_bytes((cluster.keys / "operator2.key").read_bytes())
+        old_file = cluster.hosts_file
+        new_file = tmp_path / "fleet2.ini"
+        new_file.write_text(
+            cluster.hosts_text().replace("operator.key_secret", "operator2.key_secret")
+        )
+
+        def status(hosts_file: Path) -> subprocess.CompletedProcess:
+            return _circusctl("--hosts", str(hosts_file), "--timeout", "3", "status")
+
+        refused = f"error: circusd at {cluster.endpoint(0)} refused this client's CURVE key"
+        assert refused in status(new_file).stdout  # read at start-up only: not yet
+        web0.stop()
+        web0.start()
+        assert status(new_file).stdout == f"== web0 ({cluster.endpoint(0)}) ==\nweb: active\n"
+        assert status(old_file).returncode == 0  # both keys work during the change-over
+        (authorized / "operator.key").unlink()
+        web0.client_keys["curve_secret_key"] = str(cluster.keys / "operator2.key_secret")
+        web0.stop()
+        web0.start()
+        assert status(new_file).returncode == 0
+        old = status(old_file)
+        assert old.returncode == 1 and refused in old.stdout
+        assert web0.pids("web") == pids  # two circusd restarts, the same workers
