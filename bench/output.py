@@ -24,6 +24,10 @@
    flood's own cost is told apart from the machine's load. Each system (ours, circus 0.19.0
    when ``.venv-circus019`` exists) runs ``--flood-rounds`` times, systems and the idle/flood
    order rotating; the samples of all rounds are pooled and the p99 of each round printed.
+   The **floor**: during each flood of ours, the same client also times the same calls
+   against a minimal asyncio + pyzmq ROUTER that only echoes (``ECHO_SERVER``, launched like
+   circusd in a session of its own): what any asyncio/ZeroMQ server gets from this machine
+   under this flood, i.e. the CPU scheduler's share of the figure.
 """
 
 from __future__ import annotations
@@ -50,6 +54,21 @@ from harness.circus_systems import Circus019, CircusSystem, Ours  # noqa: E402
 LINE = "x" * 63  # + newline: 64-byte lines
 FLOOD_SETTLE = 2.0  # seconds of flood before anything is measured
 RATE_WINDOW = 2.0  # seconds over which the flood's rate and the daemons' CPU are read
+#: The floor's server: what circusd does for ``numwatchers`` minus circusd (module docstring).
+ECHO_SERVER = """
+import asyncio, json, sys
+import zmq, zmq.asyncio
+
+async def serve(endpoint):
+    sock = zmq.asyncio.Context.instance().socket(zmq.ROUTER)
+    sock.bind(endpoint)
+    while True:
+        identity, body = await sock.recv_multipart()
+        reply = {"id": json.loads(body).get("id"), "status": "ok", "numwatchers": 1}
+        await sock.send_multipart([identity, json.dumps(reply).encode()])
+
+asyncio.run(serve(sys.argv[1]))
+"""
 DOC_BEGIN = "<!-- output:begin -->"
 DOC_END = "<!-- output:end -->"
 PROMPT = b"\n> "
@@ -168,6 +187,7 @@ class FloodResult:
     control: list[float] = field(default_factory=list)
     round_p99: list[float] = field(default_factory=list)
     kernel: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)  # the echo server's round trips
     rates: list[float] = field(default_factory=list)  # MiB/s the workers wrote
     cpu: list[list[float]] = field(default_factory=list)  # % of one core per daemon
 
@@ -233,8 +253,35 @@ def flood_round(installs: Installs, key: str, workdir: Path, flooders: int, call
         result.round_p99.append(scenarios.percentile(samples, 0.99))
         if isinstance(system, Ours):
             result.kernel.extend(kernel_round_trips(system.papa_socket, max(100, calls // 3)))
+            result.floor.extend(echo_round_trips(installs, workdir, calls))
     finally:
         system.teardown()
+
+
+def echo_round_trips(installs: Installs, workdir: Path, calls: int) -> list[float]:
+    """The floor (module docstring): ``numwatchers`` round trips to ``ECHO_SERVER``."""
+    from circus.client import CircusClient
+
+    endpoint = f"ipc://{workdir}/echo.sock"
+    server = subprocess.Popen([str(installs.ours_bin / "python"), "-c", ECHO_SERVER, endpoint],
+                              stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    client = CircusClient(endpoint=endpoint, timeout=30)
+    try:
+        deadline = time.perf_counter() + 30
+        while not (workdir / "echo.sock").exists():  # the client wants the socket file
+            if server.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError("the echo server did not bind")
+            time.sleep(0.01)
+        samples = []
+        for _ in range(50 + calls):
+            started = time.perf_counter()
+            client.call({"command": "numwatchers", "properties": {}})
+            samples.append(time.perf_counter() - started)
+        return samples[50:]
+    finally:
+        client.stop()
+        server.kill()
+        server.wait()
 
 
 def flood_rounds(installs: Installs, systems: list[str], tmp: Path, args: argparse.Namespace,
@@ -291,27 +338,34 @@ def summary(args: argparse.Namespace, raw: list[float], ours: list[float],
             "(no output) on the same machine:",
             "",
             "| system | workers | output they wrote | daemons' CPU (% of a core) | control p50 "
-            "| control p99 (each round) | papa-kernel `list values` p50 / p99 |",
-            "|---|---|---|---|---|---|---|",
+            "| control p99 (each round) | papa-kernel `list values` p50 / p99 "
+            "| floor: echo server p50 / p99 |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for (key, mode), result in flood.items():
             cpu_text = " + ".join(f"{statistics.median(c[i] for c in result.cpu):.0f}"
                                   for i in range(len(result.cpu[0])))  # fmt: skip
             rate = f"{statistics.median(result.rates):.0f} MiB/s" if mode == "flood" else "-"
             rounds = ", ".join(f"{1000 * p:.1f}" for p in result.round_p99)
-            kernel = "-"
-            if result.kernel:
-                kernel = (f"{ms(scenarios.percentile(result.kernel, 0.5))} / "
-                          f"{ms(scenarios.percentile(result.kernel, 0.99))}")  # fmt: skip
+            kernel, floor = pair(result.kernel), pair(result.floor)
             lines.append(
                 f"| {LABELS[key]} | {mode} "
                 f"| {rate} | {cpu_text} | {ms(scenarios.percentile(result.control, 0.5))} "
-                f"| **{ms(scenarios.percentile(result.control, 0.99))}** ({rounds}) | {kernel} |"
+                f"| **{ms(scenarios.percentile(result.control, 0.99))}** ({rounds}) | {kernel} "
+                f"| {floor} |"
             )
         lines += ["", "Goal: ours p99 < 5 ms during the flood. Daemons' CPU: circusd + "
                   "papa-kernel for ours, circusd for circus 0.19.0, over the 2 s the rate is "
-                  "read."]  # fmt: skip
+                  "read. Floor: the same calls to an asyncio + pyzmq server that only echoes, "
+                  "during the same runs (the machine's scheduling under that load)."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def pair(samples: list[float]) -> str:
+    """``p50 / p99`` of ``samples``, or ``-``."""
+    if not samples:
+        return "-"
+    return f"{ms(scenarios.percentile(samples, 0.5))} / {ms(scenarios.percentile(samples, 0.99))}"
 
 
 def write_docs(path: Path, text: str) -> None:
