@@ -44,8 +44,6 @@ if len(words) < 2:
     sys.exit(0)
 os.umask(int(words[0]))
 sys.exit(main([os.fsdecode(word) for word in words[1:]]))"""
-#: Seconds a pending kernel that was not needed gets to exit before it is killed.
-PENDING_EXIT_WAIT = 5.0
 
 
 def kernel_import_paths() -> list[str]:
@@ -102,17 +100,17 @@ class PendingKernel:
         return process
 
     def cancel(self) -> None:
-        """Let the pending kernel exit without starting, and reap it (idempotent)."""
+        """End the pending kernel without starting it, and reap it (idempotent). It holds
+        nothing yet (no socket, no file), so it is killed: waiting for it to finish importing
+        and read the end of its stdin would hold up circusd (a circusd that finds its kernel
+        running, after a restart, cancels it at once)."""
         process, self.process = self.process, None
         if process is None:
             return
-        assert process.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            process.stdin.close()
-        try:
-            process.wait(PENDING_EXIT_WAIT)
-        except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
             process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+        process.wait()
+        for pipe in (process.stdin, process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
