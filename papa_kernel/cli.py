@@ -20,7 +20,7 @@ import socket
 import stat
 import sys
 
-from papa_kernel import __version__, paths, sdnotify, spawn
+from papa_kernel import __version__, helpwidth, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
 from papa_kernel.init import DEFAULT_GRACE, Init
 from papa_kernel.pipes import quiet_on_broken_pipe
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="papa-kernel",
         description="Hold sockets, processes and their output for Circus (papa protocol).",
+        formatter_class=helpwidth.HelpFormatter,  # no shutil import at each start
     )
     parser.add_argument(
         "--socket",

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import ipaddress
 import logging
 import os
 import selectors
@@ -138,6 +137,8 @@ class Server:
         except socket.gaierror as exc:
             raise StartupError(f'cannot resolve "{host}": {exc.strerror}') from None
         family, _type, _proto, _name, address = infos[0]
+        import ipaddress  # here: TCP is opt-in, and every start would pay for it (~0.3 MB)
+
         if not ipaddress.ip_address(address[0]).is_loopback:
             raise StartupError(f"refusing TCP on {host}: only loopback addresses are allowed")
         sock = socket.socket(family, socket.SOCK_STREAM)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.util.gc_pause import gc_paused
+from papa_kernel.helpwidth import RawDescriptionHelpFormatter
 from papa_kernel.pipes import quiet_on_broken_pipe
 
 # Everything else is imported when needed: papa-kernel's interpreter is started first thing in
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="circusd",
         description="Run circusd on a config file.",
         epilog=ENDPOINTS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,  # no shutil import at each start
     )
     parser.add_argument("config", nargs="?", help="configuration file (INI)")
     parser.add_argument("--log-level", dest="loglevel", help="debug, info, warning, error")
