@@ -60,7 +60,7 @@ unit: $(VENV)/.installed
 
 bench: $(VENV)/.installed compat-venvs
 	$(PY) bench/kernel.py
-	$(PY) bench/run.py
+	$(PY) bench/run.py --docs docs/benchmarks.md
 	$(PY) bench/memory.py
 	$(PY) bench/scaling.py
 	$(PY) bench/output.py

@@ -33,7 +33,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import socket
 import statistics
 import subprocess
@@ -370,14 +369,7 @@ def pair(samples: list[float]) -> str:
 
 def write_docs(path: Path, text: str) -> None:
     """Replace the text between the output markers of ``path`` (appended if missing)."""
-    doc = path.read_text()
-    block = f"{DOC_BEGIN}\n{text}{DOC_END}"
-    if DOC_BEGIN in doc and DOC_END in doc:
-        pattern = re.escape(DOC_BEGIN) + ".*?" + re.escape(DOC_END)
-        doc = re.sub(pattern, lambda _match: block, doc, count=1, flags=re.S)
-    else:
-        doc = doc.rstrip("\n") + f"\n\n## Output end to end: latest run\n\n{block}\n"
-    path.write_text(doc)
+    report.write_section(path, DOC_BEGIN, DOC_END, "## Output end to end: latest run", text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,8 @@ SYSTEM_CLASSES: dict[str, type[System]] = {
 }  # fmt: skip
 SCENARIOS = ("start", "latency", "respawn", "rss", "idle", "reattach")
 STEADY = ("latency", "respawn", "rss", "idle", "reattach")
+DOCS_BEGIN = "<!-- startup:begin -->"  # --docs: the start-up and memory figures go in between
+DOCS_END = "<!-- startup:end -->"
 SETTLE = 0.5  # seconds of rest after ending a system's processes, before the next launch
 
 
@@ -62,17 +64,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int,
                         help="worker count of the steady-state scenarios (default 1000)")
     parser.add_argument("--repeat", type=int, help="launches per size for 'start' (median)")
+    parser.add_argument("--startup-repeat", type=int,
+                        help="extra launches with 1 worker per system, for the start-up figure "
+                             "(launch -> first worker; default 10, --quick 6)")
     parser.add_argument("--calls", type=int, help="timed control calls for 'latency'")
     parser.add_argument("--kills", type=int, help="SIGKILLs for 'respawn'")
     parser.add_argument("--idle-seconds", type=float, help="length of the 'idle' window")
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
+    parser.add_argument("--docs", type=Path, metavar="FILE",
+                        help="also write the start-up and memory figures into this Markdown "
+                             "file (docs/benchmarks.md), between its startup markers")
     parser.add_argument("--ours-source", type=Path, metavar="DIR",
                         help="run our circusd (and papa-kernel) from the circus/ and "
                              "papa_kernel/ in DIR (a patched copy), to measure a change")
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {"sizes": "50,200" if quick else "100,500,1000", "workers": 200 if quick else 1000,
-                "repeat": 1 if quick else 5, "calls": 300 if quick else 2000,
+                "repeat": 1 if quick else 5, "startup_repeat": 6 if quick else 10,
+                "calls": 300 if quick else 2000,
                 "kills": 10 if quick else 50, "idle_seconds": 2.0 if quick else 10.0}  # fmt: skip
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -101,7 +110,8 @@ class Runner:
         self.base = base
         self.installs = installs
         self.results: dict = {"start": {}, "latency": {}, "respawn": {}, "rss": {},
-                              "idle": {}, "restart": {}, "errors": [], "notes": []}  # fmt: skip
+                              "rss_split": {}, "idle": {}, "restart": {}, "errors": [],
+                              "notes": []}  # fmt: skip
         self.runs = 0
 
     def system(self, key: str, count: int) -> System:
@@ -113,10 +123,13 @@ class Runner:
         self.results["errors"].append({"system": key, "scenario": scenario, "error": str(exc)})
 
     def run_start(self) -> None:
+        """Every size ``--repeat`` times, then 1 worker ``--startup-repeat`` times (the
+        start-up figure: launch -> first worker), systems in rotating order."""
+        rounds = [self.args.sizes] * self.args.repeat + [[1]] * self.args.startup_repeat
         systems = self.args.systems
-        for round_number in range(self.args.repeat):
+        for round_number, sizes in enumerate(rounds):
             order = systems[round_number % len(systems):] + systems[:round_number % len(systems)]
-            for count in self.args.sizes:
+            for count in sizes:
                 for key in order:
                     system = self.system(key, count)
                     try:
@@ -159,8 +172,9 @@ class Runner:
             log(f"rss       {key:<10} {self.results['rss'][key] / 1e6:.1f} MB")
             if len(system.daemon_pids()) > 1:
                 pairs = zip(system.daemon_names, system.daemon_pids(), strict=False)
-                parts = " + ".join(f"{name} {procfs.rss_bytes(pid) / 1e6:.1f} MB"
-                                   for name, pid in pairs)  # fmt: skip
+                split = {name: procfs.rss_bytes(pid) for name, pid in pairs}
+                self.results["rss_split"][key] = split
+                parts = " + ".join(f"{name} {size / 1e6:.1f} MB" for name, size in split.items())
                 self.results["notes"].append(f"{key} RSS: {parts}")
         if "latency" in wanted:
             samples = scenarios.measure_latency(system, self.args.calls)
@@ -293,6 +307,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- FAILED: {error['system']} {error['scenario']}: {error['error']}")
     if args.json:
         args.json.write_text(json.dumps(to_jsonable(results), indent=1))
+    if args.docs:
+        context = (f"`bench/run.py {' '.join(argv if argv is not None else sys.argv[1:])}` on "
+                   f"{report.timestamp()}; {report.machine_description()}; load average "
+                   f"before {load_before}, after {report.load_average()}. Start-up: every "
+                   "launch of the 'start' scenario (all sizes; systems in rotating order), "
+                   "launch until the OS shows the first worker exec'd. RSS: VmRSS, ours = "
+                   "circusd + papa-kernel.")  # fmt: skip
+        section = report.startup_memory_section(results, args.systems, args.workers, context)
+        report.write_section(args.docs, DOCS_BEGIN, DOCS_END,
+                             "## Start-up and memory: latest run", section)  # fmt: skip
+        log(f"start-up and memory figures written to {args.docs}")
     return 1 if results["errors"] else 0
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.scenarios import median, percentile
 
@@ -81,9 +83,7 @@ def build_rows(results: dict, sizes: list[int], workers: int) -> list[Row]:
     if starts:
         first = Row("start-up: launch -> first worker running (any size)", "s")
         for key in SYSTEMS:
-            samples = [s.launch_to_running - s.spawn_phase
-                       for per_system in starts.values() for s in per_system.get(key, [])]
-            if samples:
+            if samples := startup_samples(results, key):
                 first.values[key] = min(samples)
         rows.append(first)
     latency = results.get("latency", {})
@@ -165,3 +165,68 @@ def load_average() -> str:
 
 def timestamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def startup_samples(results: dict, key: str) -> list[float]:
+    """Every launch -> first worker running of ``key`` in the 'start' scenario (all sizes)."""
+    return [s.launch_to_running - s.spawn_phase
+            for per_system in results.get("start", {}).values()
+            for s in per_system.get(key, [])]  # fmt: skip
+
+
+def startup_memory_section(results: dict, systems: list[str], workers: int, context: str) -> str:
+    """The "Start-up and memory" figures of docs/benchmarks.md (issue 13): launch -> first
+    worker (best and median of every launch of the 'start' scenario) and RSS, ours against
+    circus 0.19.0, with the goals. ``context`` says when, how and at what load."""
+    shown = [key for key in SYSTEMS if key in systems]
+    header = ["figure", *(HEADERS[k] for k in shown), "ours / circus 0.19.0", "goal (ours)"]
+    rows: list[list[str]] = []
+    starts = {key: startup_samples(results, key) for key in shown}
+    if any(starts.values()):
+        count = max(len(samples) for samples in starts.values())
+        for label, pick in (("best", min), ("median", median)):
+            values = {k: pick(v) for k, v in starts.items() if v}
+            goal = ""
+            if label == "best" and "ours" in values:
+                verdicts = []
+                if "circus019" in values:
+                    met = values["ours"] <= values["circus019"]
+                    verdicts.append(f"<= circus 0.19.0: {'met' if met else 'MISSED'}")
+                if "raw" in values:
+                    met = values["ours"] <= values["raw"] + 0.040
+                    verdicts.append(f"<= raw + 40 ms: {'met' if met else 'MISSED'}")
+                goal = "; ".join(verdicts)
+            rows.append([f"start-up: launch -> first worker running, {label} of {count}",
+                         *(fmt_value(values.get(k), "s") for k in shown),
+                         fmt_ratio(values.get("ours"), values.get("circus019")), goal])  # fmt: skip
+    rss = results.get("rss", {})
+    if rss:
+        values = {k: v / 1e6 for k, v in rss.items()}
+        cells = [fmt_value(values.get(k), "MB") for k in shown]
+        split = results.get("rss_split", {}).get("ours")
+        if split and "ours" in shown:
+            parts = " + ".join(f"{name} {size / 1e6:.1f}" for name, size in split.items())
+            cells[shown.index("ours")] += f" ({parts})"
+        goal = ""
+        if "ours" in values and "circus019" in values:
+            met = values["ours"] < values["circus019"]
+            goal = f"< circus 0.19.0: {'met' if met else 'MISSED'}"
+        rows.append([f"RSS of the daemon(s), {workers} workers", *cells,
+                     fmt_ratio(values.get("ours"), values.get("circus019")), goal])  # fmt: skip
+    lines = [header, ["---"] * len(header), *rows]
+    table = "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+    return f"{context}\n\n{table}\n"
+
+
+def write_section(path: str | os.PathLike[str], begin: str, end: str, heading: str,
+                  text: str) -> None:  # fmt: skip
+    """Replace the text between the markers ``begin`` and ``end`` of the Markdown file
+    ``path`` by ``text``; without them, append ``heading`` and the marked text."""
+    doc = Path(path).read_text()
+    block = f"{begin}\n{text}{end}"
+    if begin in doc and end in doc:
+        pattern = re.escape(begin) + ".*?" + re.escape(end)
+        doc = re.sub(pattern, lambda _match: block, doc, count=1, flags=re.S)
+    else:
+        doc = doc.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
+    Path(path).write_text(doc)
