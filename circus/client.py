@@ -41,7 +41,7 @@ import zmq.asyncio
 
 from circus.control.defaults import default_endpoint
 from circus.errors import CallError, ConfigError
-from circus.wire import boundedjson, security
+from circus.wire import boundedjson, security, ssh
 from circus.wire.diagnose import ConnectionWatch, heartbeat
 from circus.wire.discovery import Announcement, discover, discover_sync  # noqa: F401
 from circus.wire.ssh import SshTunnel, TunnelUser
@@ -110,20 +110,9 @@ class _ClientBase(TunnelUser):
         self.ssh_server = ssh_server
         # through ssh: ZeroMQ connects to the tunnel's local socket (raises TunnelError); the
         # endpoint is as the ssh host sees it (by default, circusd's default there)
-        self.tunnel = (
-            SshTunnel.shared(ssh_server, ssh_keyfile, max(self.timeout, MIN_SSH_TIMEOUT))
-            if ssh_server
-            else None
+        self.endpoint, address, self.tunnel = ssh.through(
+            endpoint, default_endpoint, ssh_server, ssh_keyfile, max(self.timeout, MIN_SSH_TIMEOUT)
         )
-        try:
-            if self.tunnel is None:
-                self.endpoint = address = endpoint or default_endpoint()
-            else:
-                self.endpoint = endpoint or self.tunnel.remote_default(default_endpoint())
-                address = self.tunnel.forward(self.endpoint)
-        except BaseException:
-            self._release_tunnel()
-            raise
         where = f"{self.endpoint} (through ssh {ssh_server})" if ssh_server else self.endpoint
         self.socket = context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.IDENTITY, self.identity)

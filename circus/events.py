@@ -180,7 +180,7 @@ class EventSubscriber(ssh.TunnelUser):
     ):
         self.endpoint = endpoint
         self.timeout = timeout
-        address, self.tunnel = ssh.through(endpoint, ssh_server, ssh_keyfile)
+        _, address, self.tunnel = ssh.through(endpoint, lambda: endpoint, ssh_server, ssh_keyfile)
         self._own_context = context is None
         self._context = context or zmq.Context()
         try:
@@ -239,7 +239,7 @@ class AsyncEventSubscriber(ssh.TunnelUser):
         ssh_keyfile: str | None = None,
     ):
         self.endpoint = endpoint
-        address, self.tunnel = ssh.through(endpoint, ssh_server, ssh_keyfile)
+        _, address, self.tunnel = ssh.through(endpoint, lambda: endpoint, ssh_server, ssh_keyfile)
         self._context = context or zmq.asyncio.Context.instance()
         try:
             self._socket = subscriber_socket(

@@ -3,8 +3,10 @@
 Subscribes to the stats endpoint (``--endpoint``, default ``ipc://<runtime dir>/stats.sock``)
 and shows, per watcher, the processes' CPU and memory with averages and sums, and the sockets'
 hits (layout: :mod:`circus.stats.top`). It works with ours and the original circusd-stats.
-Keys: ``q`` quits (so does Ctrl-C); the screen follows terminal resizes. Exit codes: 0, or 2 on
-a usage error.
+``--ssh user@host[:port]`` (and ``--ssh_keyfile``) reads the stats of a circusd-stats on another
+host through an ssh tunnel (:mod:`circus.wire.ssh`). Keys: ``q`` quits (so does Ctrl-C); the
+screen follows terminal resizes. Exit codes: 0, 1 when the ssh tunnel cannot be made, or 2 on a
+usage error.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ import curses
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.control.defaults import default_stats_endpoint
 
+if TYPE_CHECKING:
+    from circus.stats.client import StatsClient
+
 REPAINT_INTERVAL = 1.0  # seconds between two repaints when data keeps coming
 KEY_WAIT = 0.2  # seconds: how long one wait for stats lasts before the keyboard is read
 QUIT_KEYS = (ord("q"), ord("Q"))
+EXIT_CANNOT_CONNECT = 1  # the ssh tunnel could not be made
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         help="after this delay of inactivity (seconds), a process is removed",
     )
-    parser.add_argument("--ssh", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ssh",
+        default=None,
+        help="SSH Server in the format user@host[:port]: read the stats through an ssh tunnel "
+        "(--endpoint as that host sees it; default: the default stats endpoint there)",
+    )
+    parser.add_argument(
+        "--ssh_keyfile", default=None, help="path to the keyfile to authorise the user"
+    )
     parser.add_argument("--version", action="version", version=__version__)
     return parser
 
@@ -62,9 +77,8 @@ def _follow_resize(screen: curses.window) -> bool:
     return True
 
 
-def run(screen: curses.window, endpoint: str, process_timeout: float) -> None:
+def run(screen: curses.window, client: StatsClient, process_timeout: float) -> None:
     """The console loop: read stats, read keys, repaint; returns on ``q``."""
-    from circus.stats.client import StatsClient
     from circus.stats.top import TopModel
 
     with contextlib.suppress(curses.error):
@@ -72,24 +86,23 @@ def run(screen: curses.window, endpoint: str, process_timeout: float) -> None:
     screen.nodelay(True)
     model = TopModel(process_timeout)
     painted = 0.0  # monotonic time of the last repaint (0: repaint now)
-    with StatsClient(endpoint) as client:
-        while True:
-            message = client.next_stat(timeout=KEY_WAIT)
-            while message is not None:
-                model.update(*message)
-                message = client.next_stat(timeout=0)
+    while True:
+        message = client.next_stat(timeout=KEY_WAIT)
+        while message is not None:
+            model.update(*message)
+            message = client.next_stat(timeout=0)
+        key = screen.getch()
+        while key != -1:
+            if key in QUIT_KEYS:
+                return
             key = screen.getch()
-            while key != -1:
-                if key in QUIT_KEYS:
-                    return
-                key = screen.getch()
-            if _follow_resize(screen):
-                painted = 0.0  # repaint now, at the new size
-            now = time.monotonic()
-            if now - painted >= REPAINT_INTERVAL:
-                model.expire()
-                _paint(screen, model.lines(screen.getmaxyx()[1]))
-                painted = now
+        if _follow_resize(screen):
+            painted = 0.0  # repaint now, at the new size
+        now = time.monotonic()
+        if now - painted >= REPAINT_INTERVAL:
+            model.expire()
+            _paint(screen, model.lines(screen.getmaxyx()[1]))
+            painted = now
 
 
 def _endpoint_problem(endpoint: str) -> str | None:
@@ -107,20 +120,36 @@ def _endpoint_problem(endpoint: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from circus.errors import CallError
+    from circus.stats.client import StatsClient
+    from circus.wire.ssh import SshServer
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.ssh:
-        parser.error("--ssh is not supported: use an ipc endpoint or a CURVE tcp endpoint")
     if not args.process_timeout > 0:
         parser.error(f"--process-timeout must be positive, got {args.process_timeout}")
-    endpoint = args.endpoint or default_stats_endpoint()
+    if args.ssh:
+        try:
+            SshServer.parse(args.ssh)
+        except CallError as exc:
+            parser.error(str(exc))
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         parser.error("circus-top needs a terminal (its stdin and stdout are not one)")
-    problem = _endpoint_problem(endpoint)
-    if problem:
-        parser.error(f"--endpoint {endpoint}: {problem}")
-    with contextlib.suppress(KeyboardInterrupt):
-        curses.wrapper(run, endpoint, args.process_timeout)
+    if not args.ssh:  # through ssh, the tunnel is the local end and says what is wrong
+        endpoint = args.endpoint or default_stats_endpoint()
+        problem = _endpoint_problem(endpoint)
+        if problem:
+            parser.error(f"--endpoint {endpoint}: {problem}")
+    try:  # before curses takes the screen, so that an ssh failure is printed plainly
+        client = StatsClient(args.endpoint, args.ssh, ssh_keyfile=args.ssh_keyfile)
+    except CallError as exc:
+        print(f"circus-top: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_CONNECT
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            curses.wrapper(run, client, args.process_timeout)
+    finally:
+        client.stop()
     return 0
 
 

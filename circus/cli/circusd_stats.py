@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", dest="loglevel", default="info", help="log level")
     parser.add_argument("--log-output", dest="logoutput", default="-", help="log output")
-    parser.add_argument("--ssh", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ssh",
+        default=None,
+        help="not supported: circusd-stats reads the processes' figures from this machine's "
+        "/proc, so it runs on circusd's host (circus-top --ssh reads its stats from afar)",
+    )
     parser.add_argument("--version", action="version", version=__version__)
     return parser
 
@@ -125,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.ssh:
-        parser.error("--ssh is not supported: use an ipc endpoint or a loopback tcp endpoint")
+        parser.error(
+            "--ssh is not supported: circusd-stats reads CPU and memory of circusd's processes "
+            "from this machine's /proc, so it must run on circusd's host ([circus] statsd = "
+            "true); read its stats from here with circus-top --ssh"
+        )
     if not args.interval >= MIN_INTERVAL:
         parser.error(f"--interval must be at least {MIN_INTERVAL} seconds, got {args.interval}")
     inherited = _parse_sockets(parser, args.socket)

@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--curve-secret-key", help="CURVE: this client's certificate file")
     parser.add_argument("--curve-server-key", help="CURVE: circusd's public certificate file")
+    parser.add_argument(
+        "--ssh",
+        help="SSH Server in the format user@host[:port]: reach circusd through an ssh tunnel "
+        "(--endpoint as that host sees it; default: circusd's default there)",
+    )
+    parser.add_argument("--ssh_keyfile", help="path to the keyfile to authorise the user")
     parser.add_argument("--certfile", help="TLS certificate (PEM); serve https")
     parser.add_argument("--keyfile", help="TLS private key (PEM)")
     parser.add_argument("--auth-file", help="users file (made by --add-user): password logins")
@@ -232,6 +238,7 @@ async def serve(args: argparse.Namespace) -> int:
     import tornado.httpserver
 
     from circus.control.defaults import default_endpoint
+    from circus.errors import CallError
     from circus.web.app import MAX_BODY, WebState, make_app
     from circus.web.auth import Authenticator, AuthFileError
     from circus.web.circusd import CircusdLink
@@ -245,12 +252,20 @@ async def serve(args: argparse.Namespace) -> int:
         authenticator = Authenticator(args.auth_file, token)
     except AuthFileError as exc:
         raise StartError(str(exc)) from None
-    endpoint = args.endpoint or os.environ.get(ENDPOINT_ENV) or default_endpoint()
-    link = CircusdLink(
-        endpoint,
-        curve_secret_key=args.curve_secret_key,
-        curve_server_key=args.curve_server_key,
+    endpoint = (
+        args.endpoint or os.environ.get(ENDPOINT_ENV) or (None if args.ssh else default_endpoint())
     )
+    try:
+        link = CircusdLink(
+            endpoint,
+            curve_secret_key=args.curve_secret_key,
+            curve_server_key=args.curve_server_key,
+            ssh_server=args.ssh,
+            ssh_keyfile=args.ssh_keyfile,
+        )
+    except CallError as exc:  # the ssh tunnel cannot be made
+        raise StartError(str(exc)) from None
+    endpoint = link.endpoint
     state = WebState(
         link=link,
         authenticator=authenticator,

@@ -28,10 +28,11 @@ from typing import Any
 from circus import __version__
 from circus.config.converters import to_duration
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
-from circus.errors import CircusError
+from circus.errors import CallError, CircusError
 from circus.util.dotted import import_callable
 from circus.util.logsetup import configure_logging
 from circus.util.pdeathsig import die_with_parent
+from circus.wire.ssh import SshTunnel
 
 log = logging.getLogger("circus.plugin")
 
@@ -98,7 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--curve-server-key", default=None, help="CURVE: circusd's public certificate file"
     )
-    parser.add_argument("--ssh", default=None, help="SSH server (not supported)")
+    parser.add_argument(
+        "--ssh",
+        default=None,
+        help="SSH Server in the format user@host[:port]: reach circusd through an ssh tunnel "
+        "(--endpoint and --pubsub as that host sees them; default: circusd's defaults there)",
+    )
+    parser.add_argument(
+        "--ssh_keyfile", default=None, help="path to the keyfile to authorise the user"
+    )
     parser.add_argument("--version", action="store_true", help="display the version and exit")
     parser.add_argument(
         "plugin", nargs="?", metavar="DOTTED.NAME", help="fully qualified name of the plugin class"
@@ -130,9 +139,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("circus-plugin: the plugin's dotted name is required", file=sys.stderr)
         return EXIT_USAGE
-    if args.ssh:
-        print("circus-plugin: --ssh: ssh tunnels are not supported", file=sys.stderr)
-        return EXIT_USAGE
     try:
         config = parse_config(args.config)
         configure_logging(args.loglevel, args.logoutput)
@@ -141,15 +147,36 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.watcher:  # run by circusd: do not outlive it (even a SIGKILLed one)
         die_with_parent(parent)
-    endpoint = args.endpoint or default_endpoint()
-    pubsub = args.pubsub or default_pubsub_endpoint()
+    try:
+        tunnel = SshTunnel.shared(args.ssh, args.ssh_keyfile) if args.ssh else None
+    except CallError as exc:
+        print(f"circus-plugin: {exc}", file=sys.stderr)
+        return EXIT_START_ERROR
+    try:
+        return _main(args, config, tunnel)
+    finally:
+        if tunnel is not None:
+            tunnel.release()
+
+
+def _main(args: argparse.Namespace, config: dict[str, str], tunnel: SshTunnel | None) -> int:
+    """Load and run the plugin (through ``tunnel`` when ``--ssh``: the plugin's sockets share
+    it, and the defaults are circusd's on the ssh host)."""
+    try:
+        endpoint = args.endpoint or _default(tunnel, default_endpoint())
+        pubsub = args.pubsub or _default(tunnel, default_pubsub_endpoint())
+    except CallError as exc:
+        log.error("%s", exc)
+        return EXIT_START_ERROR
     log.info("Loading the plugin...")
     log.info("Endpoint: %r", endpoint)
     log.info("Pub/sub: %r", pubsub)
-    plugin = _load(args.plugin, endpoint, pubsub, args.check_delay, config)
+    plugin = _load(args.plugin, endpoint, pubsub, args.check_delay, args.ssh, config)
     if plugin is not None and (args.curve_secret_key or args.curve_server_key):
         plugin.curve_secret_key = args.curve_secret_key
         plugin.curve_server_key = args.curve_server_key
+    if plugin is not None and args.ssh_keyfile:
+        plugin.ssh_keyfile = args.ssh_keyfile
     code = EXIT_LOAD_ERROR if plugin is None else _run(plugin, args.plugin)
     started = plugin is not None and getattr(plugin, "started", False)
     if code != EXIT_OK and args.watcher and not started:
@@ -171,7 +198,18 @@ def _stop_watcher(endpoint: str, watcher: str) -> None:
         log.error("could not stop %s: %s", watcher, exc)
 
 
-def _load(name: str, endpoint: str, pubsub: str, check_delay: float, config: dict[str, str]) -> Any:
+def _default(tunnel: SshTunnel | None, endpoint: str) -> str:
+    return tunnel.remote_default(endpoint) if tunnel is not None else endpoint
+
+
+def _load(
+    name: str,
+    endpoint: str,
+    pubsub: str,
+    check_delay: float,
+    ssh_server: str | None,
+    config: dict[str, str],
+) -> Any:
     """The plugin object, or None (the reason logged with its traceback)."""
     try:
         factory = import_callable(name)
@@ -180,7 +218,7 @@ def _load(name: str, endpoint: str, pubsub: str, check_delay: float, config: dic
         log.error("plugin %s cannot be loaded: %s", name, exc, exc_info=exc.__context__)
         return None
     try:
-        return factory(endpoint, pubsub, check_delay, None, **config)
+        return factory(endpoint, pubsub, check_delay, ssh_server, **config)
     except Exception:  # the plugin's own code may raise anything
         log.exception("plugin %s cannot be created with %r", name, config)
         return None

@@ -32,6 +32,7 @@ from zmq.eventloop.zmqstream import ZMQStream
 from circus.client import CircusClient, make_message
 from circus.config.converters import to_bool
 from circus.events import TOPIC_PREFIX, subscriber_socket
+from circus.wire import ssh
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class CircusPlugin:
     - **endpoint** -- the circusd ZMQ endpoint
     - **pubsub_endpoint** -- the circusd ZMQ pub/sub endpoint
     - **check_delay** -- the configured check delay
-    - **ssh_server** -- kept for the original's signature; ssh tunnels are not supported
+    - **ssh_server** -- ``user@host[:port]``: reach circusd through an ssh tunnel (both
+      endpoints as that host sees them; :attr:`ssh_keyfile` names the key)
     - **config** -- free config mapping (every key of the ``[plugin:NAME]`` section but
       ``use``; values are strings)
     """
@@ -66,6 +68,9 @@ class CircusPlugin:
     #: (``circus-plugin --curve-secret-key/--curve-server-key``).
     curve_secret_key: str | None = None
     curve_server_key: str | None = None
+    #: With ``ssh_server``: the ssh key to log in with (``circus-plugin --ssh_keyfile``); ssh's
+    #: own keys and agent when None.
+    ssh_keyfile: str | None = None
 
     def __init__(
         self,
@@ -91,6 +96,7 @@ class CircusPlugin:
         self.client: CircusClient | None = None
         self.sub_socket: zmq.Socket | None = None
         self.substream: ZMQStream | None = None
+        self._sub_tunnel: ssh.SshTunnel | None = None
 
     # --- running -------------------------------------------------------------------------
 
@@ -101,10 +107,18 @@ class CircusPlugin:
             "curve_secret_key": self.curve_secret_key,
             "curve_server_key": self.curve_server_key,
         }
-        self.client = CircusClient(self.context, self.endpoint, timeout=self.call_timeout, **keys)
-        self.sub_socket = subscriber_socket(
-            self.context, self.pubsub_endpoint, [TOPIC_PREFIX], *keys.values()
+        self.client = CircusClient(
+            self.context,
+            self.endpoint,
+            self.call_timeout,
+            self.ssh_server,
+            self.ssh_keyfile,
+            **keys,
         )
+        _, address, self._sub_tunnel = ssh.through(
+            self.pubsub_endpoint, lambda: self.pubsub_endpoint, self.ssh_server, self.ssh_keyfile
+        )
+        self.sub_socket = subscriber_socket(self.context, address, [TOPIC_PREFIX], *keys.values())
         self.substream = ZMQStream(self.sub_socket, self.loop)
         self.substream.on_recv(self._dispatch)
 
@@ -145,6 +159,9 @@ class CircusPlugin:
         if self.sub_socket is not None:
             self.sub_socket.close(linger=0)
             self.sub_socket = None
+        if self._sub_tunnel is not None:
+            self._sub_tunnel.release()
+            self._sub_tunnel = None
         if self.context is not None:
             self.context.destroy(linger=0)
             self.context = None

@@ -13,14 +13,16 @@ from typing import Any
 import zmq
 
 from circus.control.defaults import default_stats_endpoint
-from circus.wire import boundedjson
+from circus.wire import boundedjson, ssh
 
 TOPIC = b"stat."
 
 
-class StatsClient:
+class StatsClient(ssh.TunnelUser):
     """Blocking SUB client of the stats endpoint; ``timeout`` (seconds) bounds each wait of
-    :meth:`next_stat` (iteration waits forever, as the original)."""
+    :meth:`next_stat` (iteration waits forever, as the original). With ``ssh_server``
+    (``user@host[:port]``) it subscribes through an ssh tunnel (:mod:`circus.wire.ssh`) to
+    ``endpoint`` as that host sees it (default: the default stats endpoint there)."""
 
     def __init__(
         self,
@@ -28,17 +30,22 @@ class StatsClient:
         ssh_server: str | None = None,
         context: zmq.Context | None = None,
         timeout: float = 1.0,
+        ssh_keyfile: str | None = None,
     ) -> None:
-        if ssh_server:
-            raise NotImplementedError("ssh tunnels are not supported: use a CURVE tcp endpoint")
-        self.endpoint = endpoint or default_stats_endpoint()
+        self.endpoint, address, self.tunnel = ssh.through(
+            endpoint, default_stats_endpoint, ssh_server, ssh_keyfile
+        )
         self.timeout = timeout
         self._own_context = context is None
         self.context = context or zmq.Context()
         self.pubsub_socket = self.context.socket(zmq.SUB)
         self.pubsub_socket.linger = 0
         self.pubsub_socket.setsockopt(zmq.SUBSCRIBE, TOPIC)
-        self.pubsub_socket.connect(self.endpoint)
+        try:
+            self.pubsub_socket.connect(address)
+        except BaseException:
+            self.stop()
+            raise
         self._poller = zmq.Poller()
         self._poller.register(self.pubsub_socket, zmq.POLLIN)
 
@@ -71,6 +78,7 @@ class StatsClient:
         self.pubsub_socket.close(linger=0)
         if self._own_context:
             self.context.term()
+        self._release_tunnel()
 
     def __enter__(self) -> StatsClient:
         return self

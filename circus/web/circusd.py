@@ -59,20 +59,26 @@ class CircusdLink:
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | None,
         *,
         timeout: float = 5.0,
         curve_secret_key: str | None = None,
         curve_server_key: str | None = None,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
         history: StatsHistory | None = None,
     ):
         self.endpoint = endpoint
         self.timeout = timeout
-        self._curve: dict[str, Any] = {
+        #: how every socket of the link connects: CURVE keys, ssh tunnel (one, shared)
+        self._options: dict[str, Any] = {
             "curve_secret_key": curve_secret_key,
             "curve_server_key": curve_server_key,
+            "ssh_server": ssh_server,
+            "ssh_keyfile": ssh_keyfile,
         }
-        self.client = AsyncCircusClient(endpoint=endpoint, timeout=timeout, **self._curve)
+        self.client = self._new_client()
+        self.endpoint = self.client.endpoint  # through ssh, None is circusd's default there
         self.connected = False
         self.error: str | None = "not connected yet"
         self.since = time.time()
@@ -115,6 +121,8 @@ class CircusdLink:
         """Send a command; its reply. Raises :class:`Disconnected` or :class:`Refused`."""
         message = {"command": command, "properties": props}
         try:
+            if self.client.tunnel is not None and not self.client.tunnel.alive():
+                self._renew_client()  # the ssh connection ended: log in again
             reply = await self.client.call(message, timeout)
         except CallError as exc:
             self._set_connected(False, str(exc))
@@ -139,11 +147,26 @@ class CircusdLink:
         else:
             log.warning("circusd at %s is unreachable: %s", self.endpoint, error)
             # A DEALER whose peer vanished may hold stale requests: start afresh.
-            self.client.stop()
-            self.client = AsyncCircusClient(
-                endpoint=self.endpoint, timeout=self.timeout, **self._curve
-            )
+            with contextlib.suppress(CallError):  # else the next call tries again
+                self._renew_client()
         self.broadcast({"type": "circusd", "connected": connected, "error": error})
+
+    def _new_client(self) -> AsyncCircusClient:
+        return AsyncCircusClient(endpoint=self.endpoint, timeout=self.timeout, **self._options)
+
+    def _renew_client(self) -> None:
+        """A new client (the new one first: it reuses the ssh tunnel while the old one holds
+        it). A new ssh login also drops the feeds, re-subscribed through it by the heartbeat."""
+        renewed_login = self.client.tunnel is not None and not self.client.tunnel.alive()
+        old, self.client = self.client, self._new_client()
+        old.stop()
+        if renewed_login:
+            self._drop_feeds()
+
+    def _drop_feeds(self) -> None:
+        for kind in list(self._subscribers):
+            self._tasks.pop(kind).cancel()
+            self._subscribers.pop(kind)[1].close()
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -198,7 +221,7 @@ class CircusdLink:
         if not endpoint:
             return
         try:
-            subscriber = AsyncEventSubscriber(endpoint, (topic,), **self._curve)
+            subscriber = AsyncEventSubscriber(endpoint, (topic,), **self._options)
         except Exception as exc:  # a bad endpoint of circusd's: log, keep the rest working
             log.warning("cannot subscribe to %s at %s: %s", kind, endpoint, exc)
             return

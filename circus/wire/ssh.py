@@ -494,19 +494,23 @@ class TunnelUser:
 
 
 def through(
-    endpoint: str,
+    endpoint: str | None,
+    default: Callable[[], str],
     ssh_server: str | None,
     ssh_keyfile: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-) -> tuple[str, SshTunnel | None]:
-    """Where to connect ZeroMQ for ``endpoint``: itself without ``ssh_server``, else the local
-    end of a forward through the process' shared tunnel to ``ssh_server``, which the caller
-    releases (:meth:`SshTunnel.release`) when it closes its socket."""
+) -> tuple[str, str, SshTunnel | None]:
+    """``(endpoint, address, tunnel)``: the endpoint (``endpoint``, else ``default()``: circusd's
+    default, here or on the ssh host) and where ZeroMQ connects for it: the endpoint itself
+    without ``ssh_server``, else the local end of a forward through the process' shared tunnel
+    to ``ssh_server``, which the caller releases (:meth:`SshTunnel.release`) with its socket."""
     if not ssh_server:
-        return endpoint, None
+        endpoint = endpoint or default()
+        return endpoint, endpoint, None
     tunnel = SshTunnel.shared(ssh_server, ssh_keyfile, timeout)
     try:
-        return tunnel.forward(endpoint), tunnel
+        endpoint = endpoint or tunnel.remote_default(default())
+        return endpoint, tunnel.forward(endpoint), tunnel
     except BaseException:
         tunnel.release()
         raise

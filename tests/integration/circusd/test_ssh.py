@@ -256,3 +256,116 @@ def test_python_client_errors_are_call_errors(ssh_env, daemon):
         CircusClient(endpoint=daemon.endpoint, ssh_server=ssh_env.server, ssh_keyfile="/nope")
     with pytest.raises(CallError, match="expected user@host"):
         CircusClient(endpoint=daemon.endpoint, ssh_server="a@b:c:d")
+
+
+# --- the other client tools ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def stats_daemon(circusd, worker_cmd, tmp_path):
+    """A circusd running its circusd-stats (statsd = true), stats on an ipc endpoint."""
+    daemon = circusd(
+        f"""
+        [watcher:app]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+        """,
+        circus_extra=f"statsd = true\nstats_endpoint = ipc://{tmp_path}/stats.sock\n",
+    )
+    daemon.stats = f"ipc://{tmp_path}/stats.sock"
+    return daemon
+
+
+def test_circus_top_through_ssh(ssh_env, stats_daemon, tmp_path):
+    """circus-top in a real terminal reads circusd-stats' stream through the tunnel; q quits
+    and ends the ssh master."""
+    argv = [sys.executable, "-m", "circus.cli.circus_top", "--endpoint", stats_daemon.stats]
+    top = support.Tmux(tmp_path, [*argv, *_ssh_args(ssh_env)])
+    try:
+        pids = stats_daemon.pids("app")
+        top.wait_screen(lambda s: all(str(p) in s for p in pids), timeout=40)
+        assert sshd_support.ssh_clients_of(ssh_env.port)
+        top.keys("q")
+        top.wait_screen(lambda s: "EXITED 0" in s)
+    finally:
+        top.close()
+
+
+def test_stats_client_through_ssh(ssh_env, stats_daemon):
+    from circus.stats.client import StatsClient
+
+    with StatsClient(
+        stats_daemon.stats, ssh_env.server, ssh_keyfile=str(ssh_env.client_key), timeout=1
+    ) as client:
+        deadline = time.monotonic() + 30
+        message = None
+        while message is None or message[0] != "app":
+            assert time.monotonic() < deadline, "no stat of app through ssh"
+            message = client.next_stat()
+
+
+ECHO_PLUGIN = """
+from circus.plugins import CircusPlugin
+
+class Echo(CircusPlugin):
+    def handle_recv(self, data):
+        watcher, action, msg = self.split_data(data)
+        count = self.call("numprocesses", name=watcher)["numprocesses"]
+        with open(self.config["out"], "a") as f:
+            f.write(f"{action} {watcher} {count}\\n")
+"""
+
+
+def test_circus_plugin_through_ssh(ssh_env, daemon, tmp_path):
+    """The plugin's events (pub/sub) and its calls (control) both go through one tunnel."""
+    (tmp_path / "echoplugin.py").write_text(ECHO_PLUGIN)
+    out = tmp_path / "events.txt"
+    argv = [sys.executable, "-m", "circus.cli.plugin", *_ssh_args(ssh_env)]
+    argv += ["--endpoint", daemon.endpoint, "--pubsub", daemon.pubsub]
+    argv += ["--config", f"out:{out}", "echoplugin.Echo"]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, cwd=REPO) as plugin:
+        try:
+
+            def echoed() -> bool:
+                daemon.ok("incr", name="app")
+                time.sleep(0.3)  # pace the incr: each is one more process
+                return out.exists() and "spawn app" in out.read_text()
+
+            support.wait_for(echoed, timeout=40, interval=0, message="an event echoed")
+            assert plugin.poll() is None
+            plugin.send_signal(signal.SIGTERM)
+            assert plugin.wait(timeout=20) == 0
+        finally:
+            if plugin.poll() is None:
+                plugin.kill()
+    line = next(line for line in out.read_text().splitlines() if line.startswith("spawn app"))
+    assert int(line.split()[2]) >= 3  # the call's answer: incr'ed from 2
+
+
+def test_circushttpd_through_ssh(ssh_env, stats_daemon, tmp_path):
+    """The console's control calls, events and stats all go through the tunnel."""
+    sys.path.insert(0, str(REPO / "tests" / "integration" / "web"))
+    from web_clients import Httpd
+
+    httpd = Httpd(tmp_path, stats_daemon.endpoint, *_ssh_args(ssh_env))
+    try:
+        client = httpd.client()
+
+        def linked() -> dict | None:
+            status = client.get("/api/status").json()
+            return status if status["connected"] and status["stats"]["connected"] else None
+
+        status = support.wait_for(linked, timeout=40, interval=0.5, message="circusd and stats")
+        assert status["circusd"]["pid"] == stats_daemon.proc.pid
+        watchers = client.get("/api/watchers").json()["watchers"]
+        (app,) = [watcher for watcher in watchers if watcher["name"] == "app"]
+        assert app["numprocesses"] == 2
+    finally:
+        httpd.stop()
+
+
+def test_circusd_stats_refuses_ssh_saying_why():
+    result = _tool("circus.cli.circusd_stats", "--ssh", "me@host")
+    assert result.returncode == 2
+    assert "must run on circusd's host" in result.stderr

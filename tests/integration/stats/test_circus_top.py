@@ -132,7 +132,7 @@ def test_waits_for_data_without_circusd_stats(tmp_path, terminal):
 def test_usage_errors(tmp_path):
     import subprocess
 
-    for bad in (["--process-timeout", "0"], ["--ssh", "me@host"], ["--nope"]):
+    for bad in (["--process-timeout", "0"], ["--ssh", "me@host:port"], ["--nope"]):
         result = subprocess.run(
             top_argv("ipc:///nowhere", *bad), capture_output=True, text=True, timeout=30
         )
