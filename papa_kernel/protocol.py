@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 
 # The command words are the command table's; the resolver is re-exported as part of the grammar.
 from papa_kernel.command_table import resolve_command as resolve_command
@@ -193,22 +193,25 @@ def is_pattern(name: str) -> bool:
 
 
 def select_names(
-    patterns: Sequence[str], names: Iterable[str], strict: bool, what: str = ""
+    patterns: Sequence[str], names: Collection[str], strict: bool, what: str = ""
 ) -> list[str]:
     """Names matching any pattern, sorted; no patterns selects every name.
 
-    With ``strict``, an exact name that does not exist raises NotFoundError.
+    With ``strict``, an exact name that does not exist raises NotFoundError. Exact names are
+    looked up (``names`` is usually a dict), so a command on one process of 10,000 does not
+    sort all their names; only a ``prefix*`` pattern goes through every name.
     """
-    available = sorted(names)
     if not patterns:
-        return available
+        return sorted(names)
     chosen: set[str] = set()
-    present = set(available)
+    available: list[str] | None = None
     for pattern in patterns:
         if is_pattern(pattern):
             prefix = pattern[:-1]
+            if available is None:
+                available = list(names)
             chosen.update(name for name in available if name.startswith(prefix))
-        elif pattern in present:
+        elif pattern in names:
             chosen.add(pattern)
         elif strict:
             raise NotFoundError(f"{what}{pattern} not found")
