@@ -225,6 +225,11 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         ctx = self.context.spawn_context()
         return self._spawn_memo.current_fingerprint(self.config, ctx, wid)
 
+    def common_fingerprint(self) -> spawn_records.Fingerprint | None:
+        """The fingerprint every wid would get if spawned now, when that does not depend on
+        the wid (the usual case); None otherwise."""
+        return self._spawn_memo.common_fingerprint(self.config, self.context.spawn_context())
+
     def options(self) -> dict[str, Any]:
         """The watcher's options as ``get``/``options`` show them (the live count)."""
         values = watcher_option_values(self.config)
@@ -507,6 +512,9 @@ class Watcher(WatcherCommands, OutdatedWorkers):
 
     def adopt(self, proc: Process) -> None:
         """Take over a process found running in the host (circusd restarted)."""
+        common = self.common_fingerprint()
+        if proc.fingerprint is not None and proc.fingerprint == common:
+            proc.fingerprint = common  # shared, and ``outdated()`` skips it by identity
         self.processes[proc.pid] = proc
         self.context.registry.add(self, proc)
         self._arm_max_age(proc)

@@ -96,13 +96,15 @@ class OutdatedWorkers(_Core):
         """pid -> the SpawnSpec fields that differ from what the configuration says now,
         for every running process known to be outdated (unknown ones are not included)."""
         result = {}
+        common = self.common_fingerprint()  # the usual case: one fingerprint for every wid
         for proc in self.processes.values():
-            if not proc.alive or proc.fingerprint is None:
+            recorded = proc.fingerprint
+            if recorded is None or recorded is common or not proc.alive:
                 continue
-            current = self.current_fingerprint(proc.wid)
+            current = common or self.current_fingerprint(proc.wid)
             if current is None:
                 continue
-            changed = spawn_records.changed_fields(proc.fingerprint, current)
+            changed = spawn_records.changed_fields(recorded, current)
             if changed:
                 result[proc.pid] = changed
         return result
