@@ -60,6 +60,7 @@ from circus.watcher_commands import WatcherCommands
 from circus.watcher_context import WatcherContext
 from circus.watcher_outdated import OutdatedWorkers
 from circus.watcher_state import LEGAL_TRANSITIONS, S, WatcherState
+from circus.wid_slots import WidSlots
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         self.name: str = config.name
         self.numprocesses: int = self.clamp(config.numprocesses)
         self.processes: dict[int, Process] = {}  # pid -> process, in spawn order
+        self._wids = WidSlots()  # the wids of self.processes (_hold/_let_go keep both)
         self.state = WatcherState.STOPPED
         self.state_since = time.monotonic()
         self._lock = asyncio.Lock()
@@ -275,7 +277,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             return
         if "before_reap" in self._hooks or "after_reap" in self._hooks:
             self.tasks.spawn(self._reap_hooks(proc, record), "reap hooks")
-        self.processes.pop(proc.pid, None)
+        self._let_go(proc)
         self._drop_record_soon(proc)
         timer = self._timers.pop(proc.pid, None)
         if timer:
@@ -455,8 +457,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
     def _free_wids(self) -> Iterator[int]:
         """The wids not used by a live process, smallest first (wids start at 1), one at a
         time as they are taken."""
-        used = {p.wid for p in self.processes.values()}
-        return (wid for wid in itertools.count(1) if wid not in used)
+        return self._wids.free()
 
     async def _spawn_one(
         self, wid: int | None = None, spawned_in: int | None = None
@@ -486,7 +487,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
                     info.started,
                 )
                 proc.restart_round = spawned_in
-                self.processes[proc.pid] = proc
+                self._hold(proc)
                 self.context.registry.add(self, proc)
             await self._record_spawn(proc, fingerprint)
         except SpawnError as exc:
@@ -515,9 +516,17 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         common = self.common_fingerprint()
         if proc.fingerprint is not None and proc.fingerprint == common:
             proc.fingerprint = common  # shared, and ``outdated()`` skips it by identity
-        self.processes[proc.pid] = proc
+        self._hold(proc)
         self.context.registry.add(self, proc)
         self._arm_max_age(proc)
+
+    def _hold(self, proc: Process) -> None:
+        self.processes[proc.pid] = proc
+        self._wids.take(proc.wid)
+
+    def _let_go(self, proc: Process) -> None:
+        if self.processes.pop(proc.pid, None) is not None:
+            self._wids.release(proc.wid)
 
     # --- on demand ------------------------------------------------------------------------------
 
