@@ -60,7 +60,15 @@ class Sshd:
         self.host_key = keygen(workdir / "host_key")
         self.client_key = keygen(workdir / "client_key")
         self.other_key = keygen(workdir / "other_key")  # not authorized: a refused login
-        (workdir / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
+        self.restricted_key = keygen(workdir / "restricted_key")  # forwarding only
+        (workdir / "authorized_keys").write_text(
+            Path(f"{self.client_key}.pub").read_text()
+            + "restrict,port-forwarding "
+            + Path(f"{self.restricted_key}.pub").read_text()
+        )
+        #: the sessions' $XDG_RUNTIME_DIR: circusd's default endpoint "there" is in it
+        self.runtime_dir = workdir / "xdg"
+        self.runtime_dir.mkdir(mode=0o700)
         self.known_hosts = workdir / "known_hosts"
         self.known_hosts.write_text(self.known_line(Path(f"{self.host_key}.pub")))
         self.config = workdir / "sshd_config"
@@ -80,6 +88,7 @@ class Sshd:
                 AllowTcpForwarding yes
                 AllowStreamLocalForwarding yes
                 UseDNS no
+                SetEnv XDG_RUNTIME_DIR={self.runtime_dir}
                 LogLevel VERBOSE
                 """)
         )

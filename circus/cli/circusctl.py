@@ -90,7 +90,7 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ),
     (
         "--hosts",
-        {"help": "INI file of circusds (name, endpoint, CURVE key files) to run the command on"},
+        {"help": "INI file of circusds (name, endpoint, CURVE keys, ssh) to run the command on"},
     ),
     (
         "--timeout",

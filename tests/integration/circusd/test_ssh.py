@@ -128,6 +128,23 @@ def test_circusctl_status_and_commands_through_ssh(ssh_env, daemon):
     assert not sshd_support.ssh_clients_of(ssh_env.port)
 
 
+def test_default_endpoint_is_circusds_default_on_the_ssh_host(ssh_env, daemon):
+    """Without --endpoint: the ssh user's runtime dir there ($XDG_RUNTIME_DIR of the session,
+    set by the test's sshd_config) holds circusd's default socket; a key restricted to
+    forwarding (restrict,port-forwarding) is enough."""
+    default = ssh_env.runtime_dir / "circus" / "circus.sock"
+    default.parent.mkdir(mode=0o700, exist_ok=True)
+    default.unlink(missing_ok=True)
+    default.symlink_to(daemon.endpoint[len("ipc://") :])
+    env = {**ssh_env.client_env(), "CIRCUSCTL_ENDPOINT": ""}
+    result = _circusctl(*_ssh_args(ssh_env, key=ssh_env.restricted_key), "status", env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "app: active\n", "")
+    default.unlink()
+    result = _circusctl("--timeout", "3", *_ssh_args(ssh_env), "status", env=env)
+    assert result.returncode == 1
+    assert f"nothing answers at ipc://{default} on 127.0.0.1" in result.stderr
+
+
 def test_circusctl_listen_through_ssh_and_ctrl_c(ssh_env, daemon):
     """listen asks circusd for its pub/sub endpoint, forwards it through the same tunnel and
     prints events; Ctrl-C (SIGINT) ends it and its ssh."""
@@ -369,3 +386,55 @@ def test_circusd_stats_refuses_ssh_saying_why():
     result = _tool("circus.cli.circusd_stats", "--ssh", "me@host")
     assert result.returncode == 2
     assert "must run on circusd's host" in result.stderr
+
+
+def test_fleet_hosts_file_with_ssh(ssh_env, circusd, worker_cmd, tmp_path):
+    """Hosts of a hosts file reached through ssh (one login for both: same server and key), a
+    direct one, and one whose ssh login is refused: reported in its block, the others answer."""
+    daemons = [
+        circusd(f"[watcher:app{index}]\ncmd = {worker_cmd} sleep\nnumprocesses = 1\n")
+        for index in range(3)
+    ]
+    hosts = tmp_path / "fleet.ini"
+    hosts.write_text(
+        f"""
+[DEFAULT]
+ssh = {ssh_env.server}
+ssh_keyfile = {ssh_env.client_key}
+
+[web1]
+endpoint = {daemons[0].endpoint}
+
+[web2]
+endpoint = {daemons[1].endpoint}
+
+[local]
+endpoint = {daemons[2].endpoint}
+ssh =
+ssh_keyfile =
+
+[intruder]
+endpoint = {daemons[0].endpoint}
+ssh_keyfile = {ssh_env.other_key}
+"""
+    )
+    result = _circusctl("--timeout", "5", "--hosts", str(hosts), "status", env=ssh_env.client_env())
+    assert result.returncode == 1, result
+    blocks = result.stdout.split("\n\n")
+    assert blocks[0] == f"== web1 ({daemons[0].endpoint}) ==\napp0: active"
+    assert blocks[1] == f"== web2 ({daemons[1].endpoint}) ==\napp1: active"
+    assert blocks[2] == f"== local ({daemons[2].endpoint}) ==\napp2: active"
+    assert blocks[3].startswith(f"== intruder ({daemons[0].endpoint}) ==\nerror: the ssh server")
+    assert "refused the login" in blocks[3]
+    assert result.stderr.strip() == "circusctl: 1 of 4 hosts failed: intruder"
+
+
+def test_bad_ssh_in_hosts_file_is_a_usage_error(tmp_path):
+    hosts = tmp_path / "fleet.ini"
+    hosts.write_text("[web1]\nendpoint = ipc:///x.sock\nssh = a@b:notaport\n")
+    result = _circusctl("--hosts", str(hosts), "status")
+    assert result.returncode == 2
+    assert f"hosts file {hosts}, [web1]: ssh 'a@b:notaport'" in result.stderr
+    hosts.write_text("[web1]\nendpoint = ipc:///x.sock\nssh_keyfile = /etc/hostname\n")
+    result = _circusctl("--hosts", str(hosts), "status")
+    assert result.returncode == 2 and "ssh_keyfile without ssh" in result.stderr
