@@ -51,6 +51,9 @@ from papa_kernel.paths import runtime_dir_of
 
 #: The environment variable naming the ssh client to run, with options (as GIT_SSH_COMMAND).
 SSH_COMMAND_ENV = "CIRCUS_SSH_COMMAND"
+#: ssh's own ConnectTimeout (TCP connect and banner) is this share of the login's deadline, so
+#: that ssh's reason ("Connection timed out during banner exchange") comes before the deadline.
+SSH_SHARE_OF_TIMEOUT = 0.8
 #: Seconds the ssh login may take when the caller gives no timeout.
 DEFAULT_TIMEOUT = 10.0
 #: What the master prints (through ``LocalCommand``) once it is logged in and ready to forward.
@@ -278,7 +281,8 @@ class SshTunnel:
             "-M", "-S", self.control_path, "-N", "-n", "-E", self.log_path,
             "-o", "BatchMode=yes",  # never a password or passphrase prompt
             "-o", "ControlPersist=no",
-            "-o", f"ConnectTimeout={max(1, math.ceil(self.timeout))}",
+            # ssh gives up (saying why) a little before our own deadline
+            "-o", f"ConnectTimeout={max(1, math.floor(self.timeout * SSH_SHARE_OF_TIMEOUT))}",
             "-o", "ExitOnForwardFailure=yes",
             "-o", "ClearAllForwardings=yes",  # not the forwards of ~/.ssh/config
             "-o", "StreamLocalBindUnlink=yes",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -438,3 +439,63 @@ def test_bad_ssh_in_hosts_file_is_a_usage_error(tmp_path):
     hosts.write_text("[web1]\nendpoint = ipc:///x.sock\nssh_keyfile = /etc/hostname\n")
     result = _circusctl("--hosts", str(hosts), "status")
     assert result.returncode == 2 and "ssh_keyfile without ssh" in result.stderr
+
+
+def test_silent_ssh_hosts_cost_one_timeout_together(ssh_env, daemon, tmp_path):
+    """Servers that accept the TCP connection and never speak (no ssh banner): each login gives
+    up within the timeout, saying so, and the logins of a fleet overlap."""
+    silent = []
+    for _ in range(2):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        silent.append(listener)
+    try:
+        servers = [f"root@127.0.0.1:{s.getsockname()[1]}" for s in silent]
+        hosts = tmp_path / "fleet.ini"
+        hosts.write_text(
+            "".join(
+                f"[silent{i}]\nendpoint = {daemon.endpoint}\nssh = {server}\n"
+                for i, server in enumerate(servers)
+            )
+            + f"[direct]\nendpoint = {daemon.endpoint}\n"
+        )
+        started = time.monotonic()
+        result = _circusctl("--timeout", "5", "--hosts", str(hosts), "status")
+        elapsed = time.monotonic() - started
+        assert result.returncode == 1, result
+        blocks = result.stdout.split("\n\n")
+        for block, server in zip(blocks, servers, strict=False):
+            assert f"error: cannot reach the ssh server {server}: " in block, block
+            assert "banner exchange" in block, block
+        assert blocks[2].endswith("app: active\n")
+        assert elapsed < 5 + 6, f"two silent ssh servers took {elapsed:.1f} s: not overlapped"
+    finally:
+        for listener in silent:
+            listener.close()
+
+
+def test_circushttpd_logs_in_again_when_its_ssh_ends(ssh_env, daemon, tmp_path):
+    sys.path.insert(0, str(REPO / "tests" / "integration" / "web"))
+    from web_clients import Httpd
+
+    httpd = Httpd(tmp_path, daemon.endpoint, *_ssh_args(ssh_env))
+    try:
+        client = httpd.client()
+
+        def connected() -> bool:
+            return client.get("/api/status").json()["connected"]
+
+        support.wait_for(connected, timeout=40, interval=0.5, message="circusd through ssh")
+        (master,) = sshd_support.ssh_clients_of(ssh_env.port)
+        master.kill()
+        master.wait(timeout=10)  # circushttpd reaps it when it notices
+        support.wait_for(
+            lambda: [p for p in sshd_support.ssh_clients_of(ssh_env.port) if p.pid != master.pid],
+            timeout=30,
+            message="a new ssh login",
+        )
+        support.wait_for(connected, timeout=30, interval=0.5, message="circusd again")
+        assert client.post("/api/watchers/app/incr", {}).json()["numprocesses"] == 3
+    finally:
+        httpd.stop()
