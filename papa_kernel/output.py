@@ -28,6 +28,9 @@ PIPE_SIZE = 64 * 1024  # Linux default pipe capacity: one read takes at most thi
 BIG_PIPE_SIZE = 1024 * 1024  # a pipe found full is grown to this (fewer reads and records)
 
 _sequence = itertools.count(1)
+#: The chunks of every stream that holds none: one shared, empty, that drops anything appended
+#: (a bug: :meth:`OutputStream.read` gives the stream a deque of its own first).
+_NO_CHUNKS: collections.deque[tuple[int, float, bytes]] = collections.deque(maxlen=0)
 
 
 def next_seq() -> int:
@@ -38,11 +41,18 @@ def next_seq() -> int:
 class OutputStream:
     """One captured pipe and its buffered chunks ``(seq, timestamp, data)``."""
 
+    # no per-instance dict: two streams per hosted worker
+    __slots__ = (
+        "capacity", "chunks", "drop_seq", "drop_time", "dropped_pending", "dropped_total", "fd",
+        "kind", "nbytes", "paused", "read_size",
+    )  # fmt: skip
+
     def __init__(self, kind: str, fd: int | None, capacity: int) -> None:
         self.kind = kind  # "out" | "err" (the watch record type)
         self.fd = fd  # non-blocking read end; None once closed
         self.capacity = capacity
-        self.chunks: collections.deque[tuple[int, float, bytes]] = collections.deque()
+        # _NO_CHUNKS until the first read: an empty deque is 760 bytes, two per worker
+        self.chunks: collections.deque[tuple[int, float, bytes]] = _NO_CHUNKS
         self.nbytes = 0
         self.dropped_pending = 0  # bytes dropped before the first buffered chunk, not yet reported
         self.dropped_total = 0
@@ -71,6 +81,8 @@ class OutputStream:
             return -1
         if len(data) == self.read_size < BIG_PIPE_SIZE <= self.capacity:
             self._grow_pipe()
+        if self.chunks is _NO_CHUNKS:
+            self.chunks = collections.deque()
         self.chunks.append((next_seq(), timestamp, data))
         self.nbytes += len(data)
         return len(data)
@@ -122,11 +134,13 @@ class OutputStream:
         chunks = self.chunks
         while chunks and chunks[0][0] <= upto_seq:
             self.nbytes -= len(chunks.popleft()[2])
+        if not chunks:
+            self.chunks = _NO_CHUNKS  # an idle stream gives its deque back
         self.dropped_pending = max(0, self.dropped_pending - dropped_reported)
 
     def discard(self) -> None:
         """Forget everything buffered (the process was removed)."""
-        self.chunks.clear()
+        self.chunks = _NO_CHUNKS
         self.nbytes = 0
         self.dropped_pending = 0
 

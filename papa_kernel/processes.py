@@ -62,6 +62,13 @@ class EntryWatcher(Protocol):
 class ProcessEntry:
     """One hosted process: identity, pid/pidfd, streams, exit status, watchers."""
 
+    # no per-instance dict: the kernel holds one entry per worker (10,000 of them at scale)
+    __slots__ = (
+        "args_text", "child_sockets", "closed_seq", "exit_code", "exit_time", "identity",
+        "name", "pid", "pidfd", "removed", "shown_options", "started", "state", "state_since",
+        "stop_signal", "streams", "watchers",
+    )  # fmt: skip
+
     def __init__(
         self,
         name: str,
