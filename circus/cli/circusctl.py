@@ -111,6 +111,7 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         "--discover-interface",
         {
             "action": "append",
+            "metavar": "NAME",
             "help": "with --discover: probe on this network interface (repeat it; default: "
             "every interface that is up and can multicast)",
         },
@@ -119,11 +120,15 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         "--discover-format",
         {
             "choices": discover.FORMATS,
+            "metavar": "FORMAT",
             "help": "with --discover: list (default), hosts (a --hosts file) or endpoints "
             "(--endpoint words)",
         },
     ),
-    ("--multicast", {"help": f"with --discover: the group (default {DEFAULT_MULTICAST})"}),
+    (
+        "--multicast",
+        {"metavar": "GROUP", "help": f"with --discover: the group (default {DEFAULT_MULTICAST})"},
+    ),
     (
         "--serial",
         {
@@ -252,7 +257,15 @@ def general_help(commands: dict[str, Command]) -> str:
     lines += [f"  {name:<{width}}  {command.short()}" for name, command in commands.items()]
     lines += ["", "options:"]
     options = [
-        (flag + ("" if kwargs.get("action") == "store_true" else f" {flag[2:].upper()}"), kwargs)
+        (
+            flag
+            + (
+                ""
+                if kwargs.get("action") == "store_true"
+                else f" {kwargs.get('metavar', flag[2:].upper())}"
+            ),
+            kwargs,
+        )
         for flag, kwargs in GLOBAL_OPTIONS
     ]
     column = max(len(usage) for usage, _ in options) + 2  # the longest option still gets a gap

@@ -113,10 +113,16 @@ async def discover(
     ``interfaces``: the interfaces to probe on (names); default: every interface that is up
     and can multicast (see :func:`multicast_interfaces`). Each gets :data:`PROBE_COUNT` probes
     with a TTL of :data:`PROBE_TTL` (the local link). ValueError for a bad ``multicast`` or an
-    unknown interface; OSError when no probe could be sent at all.
+    unknown interface; OSError when there is no interface to probe on or no probe could be
+    sent at all.
     """
     group, port = parse_multicast(multicast)
     names = list(interfaces) if interfaces is not None else multicast_interfaces()
+    if not names:
+        raise OSError(
+            "no network interface to probe on: none is up with multicast on "
+            "(for this host only: ip link set lo multicast on)"
+        )
     indexes = {name: interface_index(name) for name in names}
     options = {
         name: mreqn(group, index, interface_address(name) or "0.0.0.0")
@@ -172,7 +178,7 @@ async def _send_probes(
             except OSError as exc:
                 if round_ == 0:
                     errors.append(f"{name}: {exc.strerror or exc}")
-        if round_ == 0 and options and not sent:
+        if round_ == 0 and not sent:
             raise OSError(f"cannot send a discovery probe: {'; '.join(errors)}")
         if round_ < PROBE_COUNT - 1:
             await asyncio.sleep(wait / 2 / PROBE_COUNT)

@@ -119,3 +119,10 @@ def test_help_lists_the_discovery_options(capsys):
     out = capsys.readouterr().out
     for option in ("--discover ", "--discover-interface", "--discover-format", "--multicast"):
         assert option in out
+
+
+def test_no_interface_to_probe_on_is_an_error():
+    from circus.wire.discovery import discover_sync
+
+    with pytest.raises(OSError, match="no network interface to probe on"):
+        discover_sync(wait=0.1, interfaces=[])
