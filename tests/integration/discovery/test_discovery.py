@@ -134,7 +134,7 @@ def _circusd(
             raise AssertionError(f"circusd exited with {proc.returncode}:\n{daemon.log()}")
         return " ready: " in daemon.log()
 
-    support.wait_for(ready, timeout=40, message="circusd ready")
+    support.wait_for(ready, timeout=60, message="circusd ready")
     assert "discovery: answering probes" in daemon.log(), daemon.log()
     return daemon, psutil.Process(proc.pid)
 
@@ -148,6 +148,15 @@ def _discover(ns: netns.Namespaces, index: int, *args: str, wait: float = 1.0) -
     return json.loads(result.stdout)
 
 
+def _found(ns: netns.Namespaces, index: int, *args: str, count: int = 1) -> list[dict]:
+    """``_discover`` until ``count`` circusds answered (a loaded machine may miss a round)."""
+    return support.wait_for(
+        lambda: (found := _discover(ns, index, *args)) and len(found) >= count and found,
+        timeout=30,
+        message=f"{count} circusd(s) answer",
+    )
+
+
 def _group() -> tuple[str, str]:
     address, port = GROUP.removeprefix("udp://").split(":")
     return address, port
@@ -157,7 +166,7 @@ def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path):
     netns.require()
     with netns.Namespaces(1, multicast=True) as ns:
         daemon, _ = _circusd(ns, 0, tmp_path / "a", "")
-        found = _discover(ns, 0, "--discover-interface", "lo")
+        found = _found(ns, 0, "--discover-interface", "lo")
         assert [(a["endpoint"], a["curve"], a["sender"]) for a in found] == [
             (daemon.endpoint, False, "127.0.0.1")
         ]
@@ -173,7 +182,7 @@ def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path):
                 "--discover-interface",
                 "lo",
                 "--timeout",
-                "1",
+                "3",
             ],
             cwd=REPO,
         )
@@ -197,7 +206,7 @@ def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path):
                 "--discover-interface",
                 "lo",
                 "--timeout",
-                "1",
+                "3",
             ],
             cwd=REPO,
         )
@@ -265,11 +274,11 @@ def test_mixed_fleet_with_a_real_circusd_019(tmp_path):
         assert by_endpoint["tcp://127.0.0.1:5555"]["curve"] is None  # 0.19 does not say
         assert by_endpoint[daemon.endpoint]["curve"] is False
         listed = ns.run(
-            0, [*CIRCUSCTL, "--discover", "--discover-interface", "lo", "--timeout", "1"], cwd=REPO
+            0, [*CIRCUSCTL, "--discover", "--discover-interface", "lo", "--timeout", "3"], cwd=REPO
         ).stdout
         assert "original circusd (CURVE not announced)" in listed
         address, port = _group()
-        old_client = ns.run(0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, "1"])
+        old_client = ns.run(0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, "3"])
         assert json.loads(old_client.stdout) == sorted([daemon.endpoint, "tcp://127.0.0.1:5555"])
         assert original.poll() is None
 
@@ -287,7 +296,7 @@ def test_tcp_endpoint_without_curve_is_never_announced_beyond_loopback(tmp_path)
             ns.run(0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, "1"]).stdout.strip()
             == "[]"
         )
-        found = _discover(ns, 0, "--discover-interface", "lo")
+        found = _found(ns, 0, "--discover-interface", "lo")
         assert [a["endpoint"] for a in found] == ["tcp://127.0.0.1:5555"]
 
 
@@ -342,7 +351,7 @@ def test_malformed_datagrams_are_ignored(tmp_path):
         assert json.loads(result.stdout) == {"answers": []}, result.stderr
         # still alive and answering, with the exact datagram
         probe = ns.run(
-            0, [sys.executable, "-c", RAW_CLIENT, address, port, "1", str(REPO), b'""'.hex()]
+            0, [sys.executable, "-c", RAW_CLIENT, address, port, "3", str(REPO), b'""'.hex()]
         )
         (answer,) = json.loads(probe.stdout)["answers"]
         assert json.loads(bytes.fromhex(answer)) == {"endpoint": daemon.endpoint, "curve": False}
@@ -378,7 +387,7 @@ def test_a_flood_of_probes_is_answered_at_a_bounded_rate(tmp_path):
         limit = BURST + DATAGRAMS_PER_SECOND * (seconds + 1)
         assert counts["sent"] > 10 * limit, counts  # it was a flood
         assert 0 < counts["answers"] <= limit, counts
-        assert max(latencies) < 1.0, latencies
+        assert max(latencies) < 2.0, latencies  # ~1 ms each on a quiet machine
         assert cpu < 0.5 * seconds, f"circusd used {cpu:.2f} s of CPU during the flood"
         # the bucket refills: a probe after the flood is answered
         support.wait_for(
@@ -412,11 +421,11 @@ def test_discovery_across_namespaces_over_veth_with_curve(tmp_path):
             f"{curve}multicast_interfaces = lo {ns[0].inner}\n",
             endpoint="tcp://0.0.0.0:5555",
         )
-        found = _discover(ns, 1, "--discover-interface", ns[1].inner)
+        found = _found(ns, 1, "--discover-interface", ns[1].inner)
         assert [(a["endpoint"], a["curve"], a["sender"], a["curve_public_key"]) for a in found] == [
             (f"tcp://{ns[0].address}:5555", True, ns[0].address, expected_key)
         ]
-        here = _discover_here(ns.bridge)
+        here = support.wait_for(lambda: _discover_here(ns.bridge), timeout=30, message="found")
         assert [a.endpoint for a in here] == [f"tcp://{ns[0].address}:5555"]
         with CircusClient(
             endpoint=here[0].endpoint,
