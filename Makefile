@@ -63,7 +63,7 @@ bench: $(VENV)/.installed compat-venvs
 	$(PY) bench/run.py --docs docs/benchmarks.md
 	$(PY) bench/memory.py
 	$(PY) bench/scaling.py
-	$(PY) bench/output.py
+	$(PY) bench/output.py --docs docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) $(COMPAT_CIRCUS) $(COMPAT_SUPERVISOR) build *.egg-info

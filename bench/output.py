@@ -49,6 +49,7 @@ sys.path.insert(1, str(REPO))
 from harness import procfs, report, scenarios  # noqa: E402
 from harness.base import WATCHER, Installs  # noqa: E402
 from harness.circus_systems import Circus019, CircusSystem, Ours  # noqa: E402
+from run import compile_sources  # noqa: E402
 
 LINE = "x" * 63  # + newline: 64-byte lines
 FLOOD_SETTLE = 2.0  # seconds of flood before anything is measured
@@ -388,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run circusd and papa-kernel from DIR (a patched copy)")  # fmt: skip
     args = parser.parse_args(argv)
     installs = Installs.find(REPO, args.ours_source)
+    compile_sources(args.ours_source or REPO)  # as bench/run.py: no compiling at each launch
     if reason := installs.missing("ours"):
         log(reason)
         return 2
