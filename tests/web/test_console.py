@@ -329,6 +329,19 @@ def test_kernel_page_lists_what_the_kernel_holds(console, context):
         ex(page.locator(f'#kernel-processes tr[data-pid="{pid}"]')).to_contain_text("sleepy")
 
 
+def test_circusds_page_says_discovery_is_off_and_names_this_console(console, context):
+    """Without --discover the Circusds page names the console's circusd and how to turn
+    discovery on (tests/integration/discovery/test_web_discovery.py lists real answers)."""
+    ex = expect()
+    page = console.login(context, "/connect")
+    page.wait_for_selector("body[data-ready=true]")
+    ex(page.locator("#discovery-current")).to_have_text(console.circusd.endpoint)
+    ex(page.locator("#discovery-off")).to_be_visible()
+    ex(page.locator("#discovery-off")).to_contain_text("--discover")
+    ex(page.locator("#discovery-probe")).to_be_hidden()
+    ex(page.locator('nav a[href="/connect"]')).to_have_attribute("aria-current", "page")
+
+
 # --- security -------------------------------------------------------------------------------------
 
 #: Routes that answer without a session, and why.
