@@ -117,10 +117,15 @@ elif mode == "http-logging":
 elif mode == "http-graceful":
     import selectors
 
-    # The listening socket stays blocking: O_NONBLOCK would be set on the description that
-    # every worker shares. After a wake-up another worker may win the connection; accept()
-    # then waits for the next one (a SIGTERM meanwhile is seen after that request).
+    # Non-blocking accept, as pre-fork servers (gunicorn's sync workers) do: O_NONBLOCK is set
+    # on the open file description that every worker of the socket shares, so every worker
+    # sharing it must be an http-graceful one (a blocking ``http`` worker would get EAGAIN).
+    # After a wake-up another worker may win the connection: accept() then fails with EAGAIN
+    # and we select again, where a SIGTERM is seen at once (a blocking accept() would sleep
+    # until the next connection, or until circusd's SIGKILL after graceful_timeout when none
+    # comes).
     listener = socket.socket(fileno=int(sys.argv[2]))
+    listener.setblocking(False)
     wakeup_r, wakeup_w = os.pipe()
     os.set_blocking(wakeup_w, False)
     signal.set_wakeup_fd(wakeup_w)
@@ -133,7 +138,10 @@ elif mode == "http-graceful":
         ready = {key.fileobj for key, _ in selector.select()}
         if wakeup_r in ready:
             sys.exit(0)  # between two requests: nothing in progress is lost
-        conn, _ = listener.accept()
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            continue  # another worker took it
         count = serve(conn, count)
 else:
     sys.exit(f"unknown mode {mode}")
