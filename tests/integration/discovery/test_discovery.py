@@ -397,41 +397,31 @@ def test_a_flood_of_probes_is_answered_at_a_bounded_rate(tmp_path):
         )
 
 
-def test_discovery_across_namespaces_over_veth_with_curve(tmp_path):
+def test_discovery_across_namespaces_over_veth_with_curve(tmp_path, curve_keys):
     """circusd in namespace 0 announces its CURVE endpoint on its veth; circusctl in namespace 1
     and here (on the bridge) find it, and the announced endpoint works with the keys."""
     netns.require()
-    import zmq.auth
-
     from circus.client import CircusClient
 
-    keys, authorized = tmp_path / "keys", tmp_path / "authorized"
-    keys.mkdir()
-    authorized.mkdir()
-    server_public, server_secret = zmq.auth.create_certificates(str(keys), "server")
-    client_public, client_secret = zmq.auth.create_certificates(str(keys), "client")
-    (authorized / "client.key").write_bytes(Path(client_public).read_bytes())
-    expected_key = zmq.auth.load_certificate(server_public)[0].decode()
     with netns.Namespaces(2, multicast=True, linked=True) as ns:
-        curve = f"curve_secret_key = {server_secret}\ncurve_public_keys = {authorized}\n"
         _circusd(
             ns,
             0,
             tmp_path / "a",
-            f"{curve}multicast_interfaces = lo {ns[0].inner}\n",
+            f"{curve_keys['circus']}multicast_interfaces = lo {ns[0].inner}\n",
             endpoint="tcp://0.0.0.0:5555",
         )
         found = _found(ns, 1, "--discover-interface", ns[1].inner)
         assert [(a["endpoint"], a["curve"], a["sender"], a["curve_public_key"]) for a in found] == [
-            (f"tcp://{ns[0].address}:5555", True, ns[0].address, expected_key)
+            (f"tcp://{ns[0].address}:5555", True, ns[0].address, curve_keys["key"])
         ]
         here = support.wait_for(lambda: _discover_here(ns.bridge), timeout=30, message="found")
         assert [a.endpoint for a in here] == [f"tcp://{ns[0].address}:5555"]
         with CircusClient(
             endpoint=here[0].endpoint,
             timeout=10,
-            curve_secret_key=client_secret,
-            curve_server_key=server_public,
+            curve_secret_key=curve_keys["client_secret"],
+            curve_server_key=curve_keys["server_public"],
         ) as client:
             assert client.send_message("status")["status"] == "ok"
 

@@ -21,27 +21,9 @@ pytestmark = pytest.mark.timeout(180)
 GROUP = "udp://237.219.251.97:12027"
 
 
-def _keys(tmp_path: Path) -> dict[str, str]:
-    import zmq.auth
-
-    keys, authorized = tmp_path / "keys", tmp_path / "authorized"
-    keys.mkdir()
-    authorized.mkdir()
-    server_public, server_secret = zmq.auth.create_certificates(str(keys), "server")
-    client_public, client_secret = zmq.auth.create_certificates(str(keys), "client")
-    (authorized / "client.key").write_bytes(Path(client_public).read_bytes())
-    return {
-        "server_public": server_public,
-        "server_secret": server_secret,
-        "client_secret": client_secret,
-        "authorized": str(authorized),
-        "key": zmq.auth.load_certificate(server_public)[0].decode(),
-    }
-
-
-def test_circusds_page_lists_what_answered(tmp_path):
+def test_circusds_page_lists_what_answered(tmp_path, curve_keys):
     netns.require()
-    keys = _keys(tmp_path)
+    keys = curve_keys
     with netns.Namespaces(1, multicast=True) as ns:
         daemon = support.Circusd(tmp_path / "d")
         daemon.endpoint = "tcp://0.0.0.0:5555"
