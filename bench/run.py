@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import dataclasses
 import json
 import sys
 import tempfile
@@ -37,6 +38,7 @@ sys.path.insert(1, str(REPO))  # our circus package (for circus.client), also wi
 from harness import procfs, report, scenarios  # noqa: E402
 from harness.base import Installs, System  # noqa: E402
 from harness.circus_systems import Circus019, Ours  # noqa: E402
+from harness.ours_install import install_wheel  # noqa: E402
 from harness.raw_system import Raw  # noqa: E402
 from harness.supervisor_system import RpcSpawnWaiter, Supervisor  # noqa: E402
 
@@ -74,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--docs", type=Path, metavar="FILE",
                         help="also write the start-up and memory figures into this Markdown "
                              "file (docs/benchmarks.md), between its startup markers")
+    parser.add_argument("--ours-install", choices=("wheel", "editable"), default="wheel",
+                        help="wheel (default): run ours from a wheel built from the working "
+                             "tree into a fresh venv, as the originals are installed; editable: "
+                             "from the repository's .venv (its editable-install import hook "
+                             "costs every launch ~10 ms and ~2 MB)")
     parser.add_argument("--ours-source", type=Path, metavar="DIR",
                         help="run our circusd (and papa-kernel) from the circus/ and "
                              "papa_kernel/ in DIR (a patched copy), to measure a change")
@@ -283,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     load_before = report.load_average()
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="circus-bench-") as tmp:
+        if "ours" in args.systems and source is None and args.ours_install == "wheel":
+            log("building and installing ours from a wheel (bench/harness/ours_install.py)")
+            installs = dataclasses.replace(
+                installs, ours_bin=install_wheel(REPO, Path(tmp) / "ours-install")
+            )
         runner = Runner(args, Path(tmp), installs)
         try:
             if "start" in args.scenarios:
@@ -298,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {load_before}, after: {report.load_average()}")
     if installs.ours_source is not None:
         print(f"ours run from the source tree {installs.ours_source}")
+    elif "ours" in args.systems:
+        print(f"ours installed: {args.ours_install} ({installs.ours_bin})")
     print()
     print(report.render_table(rows, args.systems))
     print("\nNotes:")
