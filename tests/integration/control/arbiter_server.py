@@ -5,6 +5,10 @@ Imported as ``arbiter_server`` (conftest.py puts this directory on sys.path). Th
 started by its own ``astart()`` from an INI file (so ``reloadconfig`` reads it again); only the
 processes are fake (:class:`circus.testing.FakeHost`, standing for papa-kernel): nothing is
 forked, signals and exits are recorded in ``server.host``.
+
+The loop's clock is the real one plus an offset that :meth:`Server.jump` moves forward, so a
+test that needs a long timer of the arbiter to expire (a graceful_timeout of 8 s) jumps over
+it instead of waiting it out; everything else runs in real time.
 """
 
 from __future__ import annotations
@@ -47,6 +51,23 @@ def extended_stats(watcher, arbiter, hook_name, pid, stats, **kwargs) -> bool:
     """The ``extended_stats`` hook of the sleeper: marks what it saw."""
     stats["extended"] = True
     return True
+
+
+class JumpableLoop(asyncio.SelectorEventLoop):
+    """A real event loop whose clock can be moved forward (:meth:`jump`): timers due by the
+    new time fire at once, later ones keep their remaining delay."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return super().time() + self.offset
+
+    def timer_due_after(self, seconds: float) -> bool:
+        """True if a timer is due ``seconds`` or more from now (read from another thread)."""
+        now = self.time()
+        return any(not h.cancelled() and h.when() - now >= seconds for h in list(self._scheduled))
 
 
 def _section(header: str, options: Mapping[str, Any], tmp: Path) -> str:
@@ -95,7 +116,7 @@ class Server:
             record=False,  # astart binds the real PUB socket
             config_path=str(self.config_path),
         )
-        self.loop = asyncio.new_event_loop()
+        self.loop = JumpableLoop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self._real_get_info = procinfo.get_info
@@ -122,6 +143,20 @@ class Server:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
             self.loop.close()
+
+    # --- the clock ------------------------------------------------------------------------------
+
+    def jump(self, seconds: float) -> None:
+        """Move the arbiter's clock ``seconds`` forward (as if that time had passed)."""
+
+        async def move() -> None:
+            self.loop.offset += seconds
+
+        self.run(move())
+
+    def timer_armed(self, seconds: float) -> bool:
+        """True once the arbiter waits on a timer due ``seconds`` or more from now."""
+        return self.loop.timer_due_after(seconds)
 
     # --- the fake processes -------------------------------------------------------------------
 

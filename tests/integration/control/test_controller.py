@@ -226,11 +226,18 @@ def test_not_waiting_replies_at_once_and_other_commands_go_on(ipc_server):
         call(c, "add", name="slow", cmd="x", options={"graceful_timeout": 8})
         ipc_server.make_stubborn("slow")
         assert call(c, "start", name="slow", waiting=True)["status"] == "ok"
+        [pid] = call(c, "list", name="slow")["pids"]
         started = time.monotonic()
         assert call(c, "stop", name="slow")["status"] == "ok"  # graceful_timeout is 8 s
         assert time.monotonic() - started < 4  # long enough for a loaded machine
         assert call(c, "status", name="slow")["status"] == "stopping"
+        # the 8 s are waited on the arbiter's clock: jump over them rather than wait them out
+        support.wait_for(lambda: ipc_server.timer_armed(7), message="the graceful wait")
+        assert (pid, signal.SIGKILL) not in ipc_server.signals()
+        assert call(c, "status", name="slow")["status"] == "stopping"
+        ipc_server.jump(8)
         support.wait_for(lambda: call(c, "status", name="slow")["status"] == "stopped", timeout=20)
+        assert ipc_server.signals()[-2:] == [(pid, signal.SIGTERM), (pid, signal.SIGKILL)]
 
 
 def test_waiting_command_does_not_block_others(ipc_server):
@@ -251,7 +258,11 @@ def test_waiting_command_does_not_block_others(ipc_server):
         started = time.monotonic()
         assert call(c2, "numwatchers")["numwatchers"] == 3
         assert time.monotonic() - started < 4  # not the 8 s of the stop (a loaded machine)
+        # the 8 s are waited on the arbiter's clock: jump over them rather than wait them out
+        support.wait_for(lambda: ipc_server.timer_armed(7), message="the graceful wait")
         assert (pid, signal.SIGKILL) not in ipc_server.signals()
+        assert not c1.socket.poll(0)  # the waiting stop has not replied yet
+        ipc_server.jump(8)
         assert c1.socket.poll(20000)
         assert json.loads(c1.socket.recv())["id"] == "w"
         assert (pid, signal.SIGKILL) in ipc_server.signals()  # it waited for the escalation
