@@ -17,7 +17,9 @@ the ssh server sees it: ``ipc:///run/circus/circus.sock`` or ``tcp://127.0.0.1:5
 Bounded and cleaned up: the login must complete within the timeout (``ConnectTimeout`` and a
 deadline on the master's "ready" line); the master is this process' child, gets SIGTERM when this
 process ends (``PR_SET_PDEATHSIG``: also after a SIGKILL), and :meth:`SshTunnel.close` (or the
-``atexit`` hook) ends it and removes the directory.
+``atexit`` hook) ends it and removes the directory (the directory of a process killed by a
+signal is removed by the next tunnel of the same user). The master is the child of the thread
+that opened it: open tunnels from a thread that lives as long as they do (the main thread).
 
 Errors (:class:`TunnelError`, a :class:`~circus.errors.CallError`) name the ssh host and the
 cause, read from ssh's log: a refused login, an unknown or changed host key, an unreachable
@@ -61,6 +63,9 @@ PROBE_TIMEOUT = 1.0
 STOP_TIMEOUT = 2.0
 #: prctl(2) option: signal the child when its parent ends.
 PR_SET_PDEATHSIG = 1
+#: A tunnel's private directory: ``<tmp>/circus-ssh-XXXX``, with the owner's pid in OWNER_FILE.
+DIR_PREFIX = "circus-ssh-"
+OWNER_FILE = "owner.pid"
 #: Lines of ssh's log quoted in an error that has no better explanation.
 LOG_TAIL = 3
 
@@ -129,6 +134,35 @@ def _pdeathsig() -> Callable[[], object] | None:
     except (OSError, AttributeError):
         return None
     return lambda: prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+
+def _sweep_stale_dirs() -> None:
+    """Remove the tunnel directories of this user's processes that are gone (a tool killed by a
+    signal it does not handle cannot remove its own; its ssh ended with it)."""
+    import shutil  # imported when used: see _pdeathsig
+    import tempfile
+
+    base = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(base):
+            path = os.path.join(base, name)
+            if not name.startswith(DIR_PREFIX) or _owner_alive(path):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_alive(path: str) -> bool:
+    """False only for a directory of this user whose recorded owner process is gone."""
+    try:
+        if os.lstat(path).st_uid != os.geteuid():
+            return True
+        with open(os.path.join(path, OWNER_FILE), encoding="ascii") as f:
+            os.kill(int(f.read().strip()), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError):
+        return True  # not ours, unreadable, or being created: leave it
+    return True
 
 
 def _set_done(future: asyncio.Future[None]) -> None:
@@ -278,7 +312,10 @@ class SshTunnel:
                 f"cannot open an ssh tunnel to {self.server}: the ssh client {binary!r} is not "
                 "installed (OpenSSH's ssh; not found on PATH)"
             )
-        self._dir = tempfile.mkdtemp(prefix="circus-ssh-")  # 0700
+        _sweep_stale_dirs()
+        self._dir = tempfile.mkdtemp(prefix=DIR_PREFIX)  # 0700
+        with open(os.path.join(self._dir, OWNER_FILE), "w", encoding="ascii") as f:
+            f.write(str(os.getpid()))
         command = [
             *self._base_command(),
             "-M", "-S", self.control_path, "-N", "-n", "-E", self.log_path,

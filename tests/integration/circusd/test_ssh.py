@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,10 +91,17 @@ def test_python_client_through_ssh(ssh_env, daemon):
     ) as client:
         assert client.tunnel is not None and client.tunnel.alive()
         master = client.tunnel._process.pid
+        # the local end: a unix socket only this user can use, in a directory of its own
+        local = client.tunnel.forward(daemon.endpoint)[len("ipc://") :]
+        assert stat.S_ISSOCK(os.stat(local).st_mode)
+        assert stat.S_IMODE(os.stat(local).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.dirname(local)).st_mode) == 0o700
+        directory = os.path.dirname(local)
         reply = client.send_message("status")
         assert reply["status"] == "ok" and reply["statuses"] == {"app": "active"}
         assert client.send_message("numprocesses", name="app")["numprocesses"] == 2
     assert not support.pid_alive(master), "the ssh master outlived the client"
+    assert not os.path.exists(directory)
 
 
 def test_original_positional_signature(ssh_env, daemon):
@@ -127,6 +136,22 @@ def test_circusctl_status_and_commands_through_ssh(ssh_env, daemon):
     result = _circusctl(*base, "--json", "numprocesses", "app", env=env)
     assert result.returncode == 0 and '"numprocesses": 3' in result.stdout
     assert not sshd_support.ssh_clients_of(ssh_env.port)
+
+
+def test_interactive_shell_through_ssh(ssh_env, daemon):
+    argv = [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", daemon.endpoint]
+    result = subprocess.run(
+        [*argv, *_ssh_args(ssh_env)],
+        input="list\nincr app\nexit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **ssh_env.client_env()},
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "app: active\n(circusctl) app\n(circusctl) ok\n" in result.stdout
+    assert len(daemon.pids("app")) == 3
 
 
 def test_default_endpoint_is_circusds_default_on_the_ssh_host(ssh_env, daemon):
@@ -193,6 +218,18 @@ def test_killed_tool_takes_its_ssh_with_it(ssh_env, daemon):
         listener.wait(timeout=10)
     _gone, alive = psutil.wait_procs(masters, timeout=10)
     assert not alive, f"ssh outlived its killed circusctl: {alive}"
+    # its directory stays behind; the next tunnel of this user removes it
+    leftover = [
+        path
+        for path in Path(tempfile.gettempdir()).glob("circus-ssh-*")
+        if (path / "owner.pid").is_file() and (path / "owner.pid").read_text() == str(listener.pid)
+    ]
+    assert len(leftover) == 1
+    with CircusClient(
+        endpoint=daemon.endpoint, ssh_server=ssh_env.server, ssh_keyfile=str(ssh_env.client_key)
+    ) as client:
+        assert client.send_message("status")["status"] == "ok"
+    assert not leftover[0].exists()
 
 
 # --- errors: each its own message, naming the ssh host ------------------------------------------
