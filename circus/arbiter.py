@@ -5,7 +5,8 @@ kept instead of duplicating it:
 
 1. refuse a served control endpoint and take the single-instance lock (one circusd per kernel);
 2. open the hosts: connect to the kernel (starting it, detached, if nobody answers) and the
-   local host;
+   local host if a configured watcher uses it (else on first use: a ``use_papa = false``
+   socket, an added watcher);
 3. kill the workers a lost kernel left behind (circusd and the kernel were both killed: the
    orphans, found in the worker record of the previous circusd, hold the listening ports; see
    :mod:`circus.orphans`), then bind the configured sockets in their hosts (idempotent: the
@@ -513,7 +514,8 @@ class Arbiter:
         self._held_events = collections.deque(maxlen=MAX_HELD_EVENTS)
         if self.config.uses_kernel:
             await self.hosts.open(KERNEL)
-        await self.hosts.open(LOCAL)
+        if any(not w.use_papa for w in self.config.watchers):  # else opened on first use
+            await self.hosts.open(LOCAL)
         await self.bring_up()
         if self._quitting:  # quit() ran meanwhile: it closed the hosts and ends run()
             return

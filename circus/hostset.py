@@ -44,7 +44,6 @@ from circus.errors import ConfigError
 from circus.hosts.base import EventHandler, ProcessHost, ProcessInfo, SocketInfo, SocketSpec
 from circus.hosts.kernel import KernelHost, ensure_kernel
 from circus.hosts.kernel_fds import pass_sockets
-from circus.hosts.local import LocalHost
 from circus.util.endpoints import kernel_socket_path
 from circus.util.private_dirs import require_private_parent
 from circus.worker_record import RecordedWorker, WorkerRecord, load_record, record_path
@@ -144,6 +143,10 @@ class HostSet:
 
     async def _create(self, name: str) -> ProcessHost:
         if name == LOCAL:
+            # imported on first use: a configuration without use_papa = false watchers or
+            # sockets never needs it (~1 MB and ~5 ms of circusd's start-up)
+            from circus.hosts.local import LocalHost
+
             return LocalHost()
         launcher, self.kernel_launcher = self.kernel_launcher, None
         self.started_kernel = await ensure_kernel(

@@ -266,3 +266,23 @@ def test_exits_during_start_are_respawned_after_it(circusd, tmp_path):
         message="wid 1 spawned again after the start",
     )
     assert d.ok("status", name="brief")["status"] == "active"
+
+
+def test_the_local_host_is_opened_on_first_use(circusd, worker_cmd, tmp_path):
+    """A configuration whose watchers all run in the kernel does not open the local host at
+    start-up (it is imported on first use); a use_papa = false socket and a use_papa = false
+    watcher added later still get it."""
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+        [socket:local]
+        path = {tmp_path}/local.sock
+        use_papa = false
+    """)
+    assert [s["name"] for s in d.ok("listsockets")["sockets"]] == ["local"]
+    d.ok("add", name="direct", cmd=f"{worker_cmd} sleep", start=True,
+         options={"use_papa": False})  # fmt: skip
+    wait_for(lambda: len(d.pids("direct")) == 1, message="the added local watcher runs")
+    [pid] = d.pids("direct")
+    with open(f"/proc/{pid}/stat") as handle:  # a direct child of circusd, not of the kernel
+        assert int(handle.read().rsplit(")", 1)[1].split()[1]) == d.proc.pid
