@@ -6,8 +6,8 @@ reply whose ``id`` matches (stray replies of earlier timed-out calls are discard
 gets no reply within ``timeout`` seconds raises ``CallError`` saying why when ZeroMQ's socket
 monitor knows (:mod:`circus.wire.diagnose`: a refused CURVE key, a wrong server key, CURVE on one
 side only, nothing listening, a connection lost and not made again: heartbeats drop a connection
-that stays silent for half the timeout), else ``"Timed out. (connected to ..., but circusd did
-not answer)"``. Error replies are returned, not raised: check ``reply["status"]``.
+that stays silent for half the timeout, 2 s at least), else ``"Timed out. (connected to ...,
+but circusd did not answer)"``. Error replies are returned, not raised: check ``reply["status"]``.
 
 :class:`Fleet` and :func:`fan_out` send one message to several circusds at once (one
 ``AsyncCircusClient`` per :class:`Host`) and return one :class:`HostResult` per host, in the

@@ -84,7 +84,7 @@ def unavailable() -> str | None:
     elif shutil.which("ip") is None:
         reason = "the ip command (iproute2) is not installed"
     else:
-        probe = f"{PREFIX}-probe-{os.getpid():x}"
+        probe = f"{PREFIX}-{os.getpid():x}gprobe"  # swept like the others if left
         try:
             made = _ip("netns", "add", probe, check=False)
             if made.returncode != 0:

@@ -20,9 +20,9 @@ only ``CONNECT_RETRIED``/``CLOSED``     nothing answers at that address (unreach
 
 :func:`heartbeat` turns on ZMTP heartbeats on a client socket. circusd's ZeroMQ I/O thread
 answers them even while a long command runs, so a connection that stays silent for half the
-call timeout is dead (a cut link, a host that vanished), not busy: ZeroMQ drops it, the watch
-sees ``DISCONNECTED``, and the call ends as "became unreachable" instead of looking like a
-circusd that is slow to answer.
+call timeout (at least 2 s) is dead (a cut link, a host that vanished), not busy: ZeroMQ drops
+it, the watch sees ``DISCONNECTED``, and the call ends as "became unreachable" instead of
+looking like a circusd that is slow to answer.
 """
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ EVENTS = (
 TIMED_OUT = "Timed out."
 #: A connection silent for this share of the call timeout is dropped (ZMTP heartbeats).
 HEARTBEAT_SHARE = 0.5
-MIN_SILENCE_MS = 100  # never less: a ping every 50 ms at most
+#: Never less: a circusd on a machine so loaded that its ZeroMQ thread is not scheduled for a
+#: second must not lose a live connection (and the reply in flight on it) to the heartbeats.
+MIN_SILENCE_MS = 2000
 
 
 def heartbeat(socket: zmq.Socket[Any], timeout: float) -> None:
     """Ping the peer of ``socket`` and drop the connection once it has been silent for
-    ``timeout * HEARTBEAT_SHARE`` seconds (pings at half that interval)."""
+    ``timeout * HEARTBEAT_SHARE`` seconds, at least 2 s (pings at half that interval)."""
     silence_ms = max(MIN_SILENCE_MS, int(min(timeout * HEARTBEAT_SHARE, 3600) * 1000))
     socket.setsockopt(zmq.HEARTBEAT_IVL, silence_ms // 2)
     socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, silence_ms)

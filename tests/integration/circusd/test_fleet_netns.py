@@ -103,7 +103,7 @@ def test_wrong_server_key_on_one_host_has_its_own_message(cluster):
 
 def test_link_down_is_reported_while_the_others_answer_then_recovers(cluster):
     hosts = load_hosts(str(cluster.hosts_file))
-    timeout = 3.0
+    timeout = 6.0  # heartbeats drop a silent connection after 3 s (half of it), pings at 1.5 s
 
     async def scenario():
         async with Fleet(hosts, timeout) as fleet:
