@@ -7,11 +7,13 @@ test or its subreaper, waited for it). A module fixture's start-up and teardown 
 test that ran them, so the per-file sums are right. The figures travel in the test reports'
 ``user_properties``, so xdist workers send them to the controller, which prints:
 
-- the N files with the most CPU (and their wall time, the sum of their tests' durations),
+- the N files with the most CPU (the part spent in the pytest process itself, and their wall
+  time: the sum of their tests' durations),
 - the N files with the most wall time,
 - the N tests with the most CPU.
 
-``--cpu-report-file=PATH`` also writes every test's figures as JSON lines (nodeid, cpu, wall),
+``--cpu-report-file=PATH`` also writes every test's figures as JSON lines (nodeid, cpu, self,
+wall),
 to compare two runs back to back.
 
 Loaded by tests/conftest.py (``pytest_plugins``).
@@ -26,7 +28,7 @@ import resource
 import pytest
 
 _KEY = "cpu_seconds"
-_phase_key = pytest.StashKey[float]()
+_phase_key = pytest.StashKey[tuple[float, float]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,10 +48,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _cpu() -> float:
+def _cpu() -> tuple[float, float]:
+    """(the pytest process, its reaped children) in CPU seconds."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    now = _cpu()
+    return now[0] - start[0], now[1] - start[1]
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -65,7 +73,7 @@ def pytest_runtest_setup(item: pytest.Item):
     try:
         return (yield)
     finally:
-        item.stash[_phase_key] = _cpu() - start
+        item.stash[_phase_key] = _since(start)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -74,7 +82,7 @@ def pytest_runtest_call(item: pytest.Item):
     try:
         return (yield)
     finally:
-        item.stash[_phase_key] = _cpu() - start
+        item.stash[_phase_key] = _since(start)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -83,15 +91,15 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem):
     try:
         return (yield)
     finally:
-        item.stash[_phase_key] = _cpu() - start
+        item.stash[_phase_key] = _since(start)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if _enabled(item.config):
-        report.user_properties.append((_KEY, item.stash.get(_phase_key, 0.0)))
-        item.stash[_phase_key] = 0.0
+        report.user_properties.append((_KEY, item.stash.get(_phase_key, (0.0, 0.0))))
+        item.stash[_phase_key] = (0.0, 0.0)
     return report
 
 
@@ -100,13 +108,16 @@ class _Collector:
 
     def __init__(self) -> None:
         self.cpu: collections.Counter[str] = collections.Counter()
+        self.own: collections.Counter[str] = collections.Counter()
         self.wall: collections.Counter[str] = collections.Counter()
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
             if key == _KEY:
-                self.cpu[report.nodeid] += value
+                own, kids = value
+                self.cpu[report.nodeid] += own + kids
+                self.own[report.nodeid] += own
                 self.wall[report.nodeid] += report.duration
                 break
 
@@ -122,18 +133,27 @@ class _Collector:
         if path:
             with open(path, "w") as out:
                 for nodeid in self.cpu:
-                    row = {"nodeid": nodeid, "cpu": self.cpu[nodeid], "wall": self.wall[nodeid]}
+                    row = {
+                        "nodeid": nodeid,
+                        "cpu": self.cpu[nodeid],
+                        "self": self.own[nodeid],
+                        "wall": self.wall[nodeid],
+                    }
                     out.write(json.dumps(row) + "\n")
         count = config.getoption("--cpu-report")
         if count is None:
             return
-        cpu, wall = self.per_file(self.cpu), self.per_file(self.wall)
+        cpu, own = self.per_file(self.cpu), self.per_file(self.own)
+        wall = self.per_file(self.wall)
         write = terminalreporter.write_line
         terminalreporter.section("cpu report (self + reaped children, seconds)")
-        write(f"total: {sum(cpu.values()):.1f} s CPU, {sum(wall.values()):.1f} s of test time")
-        write(f"-- {count} files by CPU (cpu, wall) --")
+        write(
+            f"total: {sum(cpu.values()):.1f} s CPU ({sum(own.values()):.1f} s in pytest itself), "
+            f"{sum(wall.values()):.1f} s of test time"
+        )
+        write(f"-- {count} files by CPU (cpu, of which pytest itself, wall) --")
         for name, value in cpu.most_common(count):
-            write(f"{value:8.2f} {wall[name]:8.2f}  {name}")
+            write(f"{value:8.2f} {own[name]:8.2f} {wall[name]:8.2f}  {name}")
         write(f"-- {count} files by wall time (wall, cpu) --")
         for name, value in wall.most_common(count):
             write(f"{value:8.2f} {cpu[name]:8.2f}  {name}")

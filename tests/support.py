@@ -32,8 +32,13 @@ def wait_for(
     interval: float = 0.01,
     message: str = "condition",
 ) -> T:
-    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds.
+
+    The first polls are ``interval`` apart; a wait that lasts grows the interval (x1.25 a poll)
+    up to 50 ms: a condition that takes seconds (a respawn, a timeout) then costs a few dozen
+    polls (each often a call to circusd) rather than hundreds, and is seen at most 50 ms late."""
     deadline = time.monotonic() + timeout
+    longest = max(interval, 0.05)
     while True:
         value = predicate()
         if value:
@@ -41,6 +46,7 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+        interval = min(interval * 1.25, longest)
 
 
 def pid_alive(pid: int) -> bool:
@@ -249,6 +255,8 @@ class Circusd:
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"circusd exited with {self.proc.returncode}:\n{self.log()}")
+        if self.endpoint.startswith("ipc://") and not os.path.exists(self.endpoint[6:]):
+            return False  # not bound yet: a client (ZeroMQ socket + monitor) would be wasted
         try:
             return self.call("status", timeout=1).get("status") is not None
         except Exception:
