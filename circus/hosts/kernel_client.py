@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from circus.errors import KernelError, KernelUntrusted
 from circus.hosts.kernel_protocol import (
@@ -37,6 +37,7 @@ from circus.hosts.kernel_protocol import (
     read_batch,
     split_reply,
 )
+from circus.hosts.watch_reader import WatchReader
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +59,53 @@ async def open_stream(
     endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect and consume the greeting; returns (reader, writer). KernelUnavailable if not."""
+    async with _connecting(endpoint, timeout):
+        if endpoint.path:
+            reader, writer = await asyncio.open_unix_connection(endpoint.path, limit=STREAM_LIMIT)
+            _check_peer(writer, endpoint)
+        else:
+            reader, writer = await asyncio.open_connection(
+                endpoint.host, endpoint.port, limit=STREAM_LIMIT
+            )
+        try:
+            await reader.readuntil(PROMPT)
+        except BaseException:
+            writer.close()
+            raise
+    return reader, writer
+
+
+async def open_watch_stream(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> WatchReader:
+    """Like :func:`open_stream`, for a watch connection: its incoming bytes go to a
+    :class:`~circus.hosts.watch_reader.WatchReader` (its ``transport`` writes)."""
+    loop = asyncio.get_running_loop()
+    reader = WatchReader(STREAM_LIMIT)
+    async with _connecting(endpoint, timeout):
+        if endpoint.path:
+            transport, _ = await loop.create_unix_connection(lambda: reader, endpoint.path)
+            try:
+                check_peer(transport.get_extra_info("socket"), endpoint)
+            except KernelUntrusted:
+                transport.close()
+                raise
+        else:
+            transport, _ = await loop.create_connection(
+                lambda: reader, endpoint.host or "127.0.0.1", endpoint.port or 0
+            )
+        try:
+            await reader.readuntil(PROMPT)
+        except BaseException:
+            transport.close()
+            raise
+    return reader
+
+
+@contextlib.asynccontextmanager
+async def _connecting(endpoint: Endpoint, timeout: float) -> AsyncIterator[None]:
+    """Bound a connection and its greeting by ``timeout``; failures -> KernelUnavailable."""
     try:
         async with asyncio.timeout(timeout):
-            if endpoint.path:
-                reader, writer = await asyncio.open_unix_connection(
-                    endpoint.path, limit=STREAM_LIMIT
-                )
-                _check_peer(writer, endpoint)
-            else:
-                reader, writer = await asyncio.open_connection(
-                    endpoint.host, endpoint.port, limit=STREAM_LIMIT
-                )
-            try:
-                await reader.readuntil(PROMPT)
-            except BaseException:
-                writer.close()
-                raise
+            yield
     except TimeoutError:
         raise KernelUnavailable(
             f"papa-kernel at {endpoint} did not answer within {timeout}s"
@@ -81,7 +113,6 @@ async def open_stream(
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
         reason = getattr(exc, "strerror", None) or exc.__class__.__name__
         raise KernelUnavailable(f"cannot connect to papa-kernel at {endpoint}: {reason}") from None
-    return reader, writer
 
 
 def _check_peer(writer: asyncio.StreamWriter, endpoint: Endpoint) -> None:
@@ -271,20 +302,18 @@ class CommandChannel:
 class WatchChannel:
     """A connection in watch mode: read a batch, hand it over, acknowledge it."""
 
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, endpoint: Endpoint
-    ):
+    def __init__(self, reader: WatchReader, endpoint: Endpoint):
         self._reader = reader
-        self._writer = writer
         self.endpoint = endpoint
 
     @classmethod
     async def start(cls, endpoint: Endpoint, command: str) -> tuple[WatchChannel, str]:
         """Connect and send a watch command; returns the channel and the first reply line
         (``Watching N``). KernelError if the kernel refuses the watch."""
-        reader, writer = await open_stream(endpoint)
+        reader = await open_watch_stream(endpoint)
+        channel = cls(reader, endpoint)
         try:
-            writer.write(command.encode() + b"\n")
+            channel._write(command.encode() + b"\n")
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 first = await reader.readuntil(b"\n")
                 if first.startswith(b"Error: "):
@@ -293,17 +322,17 @@ class WatchChannel:
                         (first + rest)[len(b"Error: ") : -len(PROMPT)].decode().strip()
                     )
         except TimeoutError:
-            writer.close()
+            channel._close()
             raise KernelUnavailable(f"papa-kernel at {endpoint} did not start the watch") from None
         except BaseException:
-            writer.close()
+            channel._close()
             raise
-        return cls(reader, writer, endpoint), first.decode().strip()
+        return channel, first.decode().strip()
 
     async def next_batch(self) -> list[Record]:
         """The next batch's records. KernelConnectionLost if the connection broke."""
         try:
-            return await read_batch(self._reader)
+            return await read_batch(self._reader)  # type: ignore[arg-type]
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise KernelConnectionLost(
                 f"papa-kernel at {self.endpoint} closed the watch "
@@ -315,15 +344,13 @@ class WatchChannel:
     async def acknowledge(self, stop: bool = False, hold: str = "") -> None:
         """Acknowledge the last batch (``q`` also ends the watch). ``hold`` (``NAME:out:N
         ...``) keeps the rest of those streams in the kernel until :meth:`release`."""
-        self._writer.write(b"q\n" if stop else f"hold {hold}\n".encode() if hold else b"\n")
-        await self._drain()
+        self._write(b"q\n" if stop else f"hold {hold}\n".encode() if hold else b"\n")
 
     async def stop(self) -> None:
         """``q``: acknowledge the batch in flight and end the watch. Returns once the kernel
         confirmed, so it has applied the acknowledgement (an acknowledged ``closed`` record
         removes its process). A batch sent meanwhile is skipped (acknowledged unread)."""
-        self._writer.write(b"q\n")
-        await self._drain()
+        self._write(b"q\n")
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await self._reader.readuntil(WATCH_STOPPED)
@@ -335,20 +362,23 @@ class WatchChannel:
 
     async def release(self, targets: str) -> None:
         """``release NAME:out ...``: the kernel sends the held output again (never an ack)."""
-        self._writer.write(f"release {targets}\n".encode())
-        await self._drain()
+        self._write(f"release {targets}\n".encode())
 
-    async def _drain(self) -> None:
-        try:
-            await self._writer.drain()
-        except ConnectionError as exc:
+    def _write(self, line: bytes) -> None:
+        """Queue a line (a few bytes: acknowledgements never need flow control)."""
+        transport = self._reader.transport
+        if transport is None or transport.is_closing():
             raise KernelConnectionLost(
-                f"papa-kernel at {self.endpoint} closed the watch connection ({exc})"
-            ) from None
+                f"papa-kernel at {self.endpoint} closed the watch connection"
+            )
+        transport.write(line)
+
+    def _close(self) -> None:
+        if self._reader.transport is not None:
+            self._reader.transport.close()
 
     async def close(self) -> None:
         """Close without acknowledging: an unacknowledged batch is redelivered to the next
         watcher."""
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
+        self._close()
+        await self._reader.wait_closed()
