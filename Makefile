@@ -61,7 +61,9 @@ unit: $(VENV)/.installed
 bench: $(VENV)/.installed compat-venvs
 	$(PY) bench/kernel.py
 	$(PY) bench/run.py --docs docs/benchmarks.md
-	$(PY) bench/memory.py
+	$(PY) bench/run.py --sizes 10000 --workers 10000 --systems raw,ours --repeat 3 \
+		--calls 1000 --kills 30 --scale-docs docs/benchmarks.md
+	$(PY) bench/memory.py --docs docs/benchmarks.md
 	$(PY) bench/scaling.py
 	$(PY) bench/output.py --docs docs/benchmarks.md
 

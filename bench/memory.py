@@ -51,6 +51,10 @@ sys.exit(main(sys.argv[3:]))
 """
 
 
+DOCS_BEGIN = "<!-- scale-memory:begin -->"  # --docs: the figures go in between
+DOCS_END = "<!-- scale-memory:end -->"
+
+
 class TracedOurs(Ours):
     """Our circusd started through :data:`WRAPPER` (tracemalloc on)."""
 
@@ -144,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", type=int, default=10000)
     parser.add_argument("--top", type=int, default=12, help="sources to list")
     parser.add_argument("--no-trace", action="store_true", help="only the RSS run")
+    parser.add_argument("--docs", type=Path, metavar="FILE",
+                        help="also write the figures into this Markdown file "
+                             "(docs/benchmarks.md), between its scale-memory markers")  # fmt: skip
     args = parser.parse_args(argv)
     if not 0 < args.start < args.to:
         parser.error("--from must be positive and below --to")
@@ -165,15 +172,22 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             procfs.kill_and_reap_children()
     added = args.to - args.start
-    print(f"\ncircusd memory per worker, {report.timestamp()}; load average before: "
-          f"{load_before}, after: {report.load_average()}")  # fmt: skip
+    lines = [f"circusd memory per worker, {report.timestamp()}; load average before: "
+             f"{load_before}, after: {report.load_average()}"]  # fmt: skip
     for name in ("circusd", "kernel"):
         grew = rss[f"{name}_to"] - rss[f"{name}_from"]
-        print(f"RSS {name}: {rss[f'{name}_from'] / 1e6:.1f} MB at {args.start} workers, "
-              f"{rss[f'{name}_to'] / 1e6:.1f} MB at {args.to}: {grew / added:.0f} bytes per "
-              "additional worker")  # fmt: skip
-    for line in traced:
-        print(line)
+        lines.append(f"RSS {name}: {rss[f'{name}_from'] / 1e6:.1f} MB at {args.start} workers, "
+                     f"{rss[f'{name}_to'] / 1e6:.1f} MB at {args.to}: {grew / added:.0f} bytes "
+                     "per additional worker")  # fmt: skip
+    lines += traced
+    print("\n" + "\n".join(lines))
+    if args.docs:
+        command = " ".join(argv if argv is not None else sys.argv[1:])
+        text = f"`bench/memory.py {command}`; {report.machine_description()}\n\n```\n"
+        report.write_section(args.docs, DOCS_BEGIN, DOCS_END,
+                             "## 10,000 workers: memory per worker, latest run",
+                             text + "\n".join(lines) + "\n```\n")  # fmt: skip
+        log(f"figures written to {args.docs}")
     return 0
 
 

@@ -47,6 +47,8 @@ SYSTEM_CLASSES: dict[str, type[System]] = {
 }  # fmt: skip
 SCENARIOS = ("start", "latency", "respawn", "rss", "idle", "reattach")
 STEADY = ("latency", "respawn", "rss", "idle", "reattach")
+SCALE_BEGIN = "<!-- scale:begin -->"  # --scale-docs: the 10,000-worker run goes in between
+SCALE_END = "<!-- scale:end -->"
 DOCS_BEGIN = "<!-- startup:begin -->"  # --docs: the start-up and memory figures go in between
 DOCS_END = "<!-- startup:end -->"
 SETTLE = 0.5  # seconds of rest after ending a system's processes, before the next launch
@@ -73,6 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, help="SIGKILLs for 'respawn'")
     parser.add_argument("--idle-seconds", type=float, help="length of the 'idle' window")
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
+    parser.add_argument("--scale-docs", type=Path, metavar="FILE",
+                        help="write the whole table of this run (meant for --sizes 10000 "
+                             "--workers 10000) into the Markdown file (docs/benchmarks.md), "
+                             "between its scale markers")
     parser.add_argument("--docs", type=Path, metavar="FILE",
                         help="also write the start-up and memory figures into this Markdown "
                              "file (docs/benchmarks.md), between its startup markers")
@@ -321,6 +327,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- FAILED: {error['system']} {error['scenario']}: {error['error']}")
     if args.json:
         args.json.write_text(json.dumps(to_jsonable(results), indent=1))
+    if args.scale_docs:
+        context = (f"`bench/run.py {' '.join(argv if argv is not None else sys.argv[1:])}` on "
+                   f"{report.timestamp()}, {time.time() - started:.0f} s; "
+                   f"{report.machine_description()}; RLIMIT_NOFILE {nofile}; load average "
+                   f"before {load_before}, after {report.load_average()}.")  # fmt: skip
+        table = report.render_table(rows, args.systems)
+        section = report.scale_section(table, notes(args, results), context)
+        report.write_section(args.scale_docs, SCALE_BEGIN, SCALE_END,
+                             "## 10,000 workers: latest run", section)  # fmt: skip
+        log(f"the table was written to {args.scale_docs}")
     if args.docs:
         context = (f"`bench/run.py {' '.join(argv if argv is not None else sys.argv[1:])}` on "
                    f"{report.timestamp()}; {report.machine_description()}; load average "

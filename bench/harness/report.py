@@ -63,6 +63,15 @@ def fmt_ratio(ours: float | None, other: float | None) -> str:
     return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.3f}x"
 
 
+#: From this many workers on, the start goal is issue 13's "within 2x the raw loop".
+SCALE_SIZE = 10_000
+
+
+def start_goal(count: int) -> float:
+    """How many times the raw loop's start ours may take with ``count`` workers."""
+    return 2.0 if count >= SCALE_SIZE else 1.5
+
+
 def build_rows(results: dict, sizes: list[int], workers: int) -> list[Row]:
     rows: list[Row] = []
     starts = results.get("start", {})
@@ -70,8 +79,9 @@ def build_rows(results: dict, sizes: list[int], workers: int) -> list[Row]:
         per_system = starts.get(count, {})
         if not per_system:
             continue
-        launch = Row(f"start {count}: launch -> all running", "s", goal="<= 1.5x raw",
-                     check=lambda v: v["ours"] <= 1.5 * v["raw"])  # fmt: skip
+        most = start_goal(count)
+        launch = Row(f"start {count}: launch -> all running", "s", goal=f"<= {most:g}x raw",
+                     check=lambda v, most=most: v["ours"] <= most * v["raw"])  # fmt: skip
         phase = Row(f"start {count}: first -> last worker running", "s")
         loop = Row(f"start {count}: raw loop timed in-process", "s", ratios=False)
         for key, samples in per_system.items():
@@ -216,6 +226,14 @@ def startup_memory_section(results: dict, systems: list[str], workers: int, cont
     lines = [header, ["---"] * len(header), *rows]
     table = "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
     return f"{context}\n\n{table}\n"
+
+
+def scale_section(table: str, notes: list[str], context: str) -> str:
+    """The 10,000-worker section of docs/benchmarks.md (``bench/run.py --scale-docs``): what
+    was run and on what machine, the table, and the notes printed with it."""
+    lines = [context, "", table, "", "Notes printed with the table:", ""]
+    lines += [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
 
 
 def write_section(path: str | os.PathLike[str], begin: str, end: str, heading: str,
