@@ -87,8 +87,8 @@ def _netns_of(pid: int) -> str:
 def test_wrong_server_key_on_one_host_has_its_own_message(cluster):
     cluster.hosts_file.write_text(cluster.hosts_text(web1="web2.key"))
     started = time.monotonic()
-    result = _circusctl("--hosts", str(cluster.hosts_file), "--timeout", "3", "status")
-    assert time.monotonic() - started < 3 + 10
+    result = _circusctl("--hosts", str(cluster.hosts_file), "--timeout", "5", "status")
+    assert time.monotonic() - started < 5 + 10
     assert result.returncode == 1
     blocks = result.stdout.split("\n\n")
     assert blocks[0] == f"== web0 ({cluster.endpoint(0)}) ==\nweb: active"
@@ -174,7 +174,8 @@ def test_rolling_restart_one_host_at_a_time(cluster):
     # never two hosts down at once, and they went down in order, each once
     down_runs: list[int] = []
     for snapshot in poller.snapshots:
-        down = [i for i, status in enumerate(snapshot) if status != "active"]
+        # (None: no answer to that poll, on a loaded machine; it proves nothing either way)
+        down = [i for i, status in enumerate(snapshot) if status not in ("active", None)]
         assert len(down) <= 1, poller.snapshots
         if down and (not down_runs or down_runs[-1] != down[0]):
             down_runs.append(down[0])
@@ -186,7 +187,7 @@ def test_serial_stops_at_the_first_failing_host(cluster):
     cluster.hosts_file.write_text(cluster.hosts_text(web1="web2.key"))
     before = [d.pids("web") for d in cluster.daemons]
     result = _circusctl(
-        "--hosts", str(cluster.hosts_file), "--timeout", "3", "--serial", "restart", "--waiting"
+        "--hosts", str(cluster.hosts_file), "--timeout", "10", "--serial", "restart", "--waiting"
     )
     assert result.returncode == 1
     blocks = result.stdout.split("\n\n")
@@ -268,18 +269,25 @@ def test_operator_key_rotation_keeps_the_workers(tmp_path, worker_cmd):
         )
 
         def status(hosts_file: Path) -> subprocess.CompletedProcess:
-            return _circusctl("--hosts", str(hosts_file), "--timeout", "3", "status")
+            return _circusctl("--hosts", str(hosts_file), "--timeout", "10", "status")
+
+        def restart_circusd() -> None:  # as `systemctl restart circusd` would; workers stay
+            web0.stop()
+            web0.start()
+            support.wait_for(
+                lambda: web0.try_call("status").get("statuses") == {"web": "active"},
+                timeout=30,
+                message="web0 adopted its workers",
+            )
 
         refused = f"error: circusd at {cluster.endpoint(0)} refused this client's CURVE key"
         assert refused in status(new_file).stdout  # read at start-up only: not yet
-        web0.stop()
-        web0.start()
+        restart_circusd()
         assert status(new_file).stdout == f"== web0 ({cluster.endpoint(0)}) ==\nweb: active\n"
         assert status(old_file).returncode == 0  # both keys work during the change-over
         (authorized / "operator.key").unlink()
         web0.client_keys["curve_secret_key"] = str(cluster.keys / "operator2.key_secret")
-        web0.stop()
-        web0.start()
+        restart_circusd()
         assert status(new_file).returncode == 0
         old = status(old_file)
         assert old.returncode == 1 and refused in old.stdout
