@@ -314,8 +314,11 @@ class Circusd:
 
     def cleanup(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(Exception):
+            try:
                 self.call("quit", timeout=5, stop_workers=True)
+            except Exception:  # no answer (hung, or CURVE keys it lacks): its SIGTERM handler
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=15)
             if self.proc.poll() is None:

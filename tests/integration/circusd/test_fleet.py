@@ -13,7 +13,7 @@ import pytest
 import support
 
 from circus.cli import circusctl
-from circus.client import CircusClient, Fleet, Host, fan_out, make_message
+from circus.client import Fleet, Host, fan_out, make_message
 from circus.errors import ConfigError
 
 pytestmark = pytest.mark.timeout(150)
@@ -164,19 +164,11 @@ def curve_and_plain(circusd, worker_cmd, tmp_path):
     plain = circusd(_body("plain", worker_cmd), start=False)
     secure.start(wait=False)
     plain.start(wait=False)
-    client_keys = {
+    secure.client_keys = {  # its status polls and its cleanup's quit get through
         "curve_secret_key": str(keys / "client.key_secret"),
         "curve_server_key": str(keys / "server.key"),
     }
-
-    def secure_ready() -> bool:
-        try:
-            with CircusClient(endpoint=secure.endpoint, timeout=1, **client_keys) as client:
-                return client.send_message("status")["status"] == "ok"
-        except Exception:
-            return False
-
-    support.wait_for(secure_ready, timeout=40, message="CURVE circusd ready")
+    support.wait_for(secure._ready, timeout=40, message="CURVE circusd ready")
     support.wait_for(plain._ready, timeout=40, message="plain circusd ready")
     return secure, plain
 
