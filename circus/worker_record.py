@@ -57,15 +57,18 @@ class WorkerRecord:
 
     def added(self, worker: RecordedWorker) -> None:
         self.live[worker.name] = worker
-        self._append(_line("+", worker.name, worker.pid, worker.started))
+        self._append("+", worker.name, worker.pid, worker.started)
 
     def removed(self, name: str) -> None:
         worker = self.live.pop(name, None)
         if worker is not None:
-            self._append(_line("-", worker.name, worker.pid))
+            self._append("-", worker.name, worker.pid)
 
-    def _append(self, line: bytes) -> None:
-        self._pending.append(line)
+    def _append(self, *entry: object) -> None:
+        # Before the first write (or after a failed one) the next flush writes the whole live
+        # set: no line is made for it (10,000 adopted workers made 10,000 lines for nothing).
+        if self._fd is not None:
+            self._pending.append(_line(*entry))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
