@@ -332,7 +332,7 @@ class WatchChannel:
     async def next_batch(self) -> list[Record]:
         """The next batch's records. KernelConnectionLost if the connection broke."""
         try:
-            return await read_batch(self._reader)  # type: ignore[arg-type]
+            return await read_batch(self._reader)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise KernelConnectionLost(
                 f"papa-kernel at {self.endpoint} closed the watch "

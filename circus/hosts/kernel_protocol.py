@@ -1,7 +1,8 @@
 """The papa line protocol as circusd speaks it: endpoints, encoding, reply and record parsing.
 
-Pure functions (no I/O except :func:`read_batch`, which reads from an asyncio StreamReader), so
-every piece can be tested byte for byte. The wire format is docs/kernel-protocol.md.
+Pure functions (no I/O except :func:`read_batch`, which reads from a :class:`ByteReader`: an
+asyncio StreamReader or circusd's WatchReader), so every piece can be tested byte for byte.
+The wire format is docs/kernel-protocol.md.
 
 What the line protocol cannot carry, and how it is refused (SpawnError/KernelError naming the
 argument): a newline, carriage return or NUL anywhere. Up to protocol 3 also: an empty argument
@@ -15,12 +16,11 @@ which the kernel removes.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from circus.errors import HostError, KernelError, SpawnError
 from circus.hosts.base import (
@@ -415,7 +415,15 @@ def parse_record_header(header: str) -> Record:
     raise ProtocolError(f"unknown watch record {header!r}")
 
 
-async def _read_header(reader: asyncio.StreamReader) -> str | None:
+class ByteReader(Protocol):
+    """What :func:`read_batch` reads from (asyncio.StreamReader's two reads and semantics)."""
+
+    async def readexactly(self, n: int) -> bytes: ...
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes: ...
+
+
+async def _read_header(reader: ByteReader) -> str | None:
     """The next record header, or None at the end of the batch (``] ``)."""
     start = await reader.readexactly(2)
     if start == BATCH_END:
@@ -429,7 +437,7 @@ async def _read_header(reader: asyncio.StreamReader) -> str | None:
     return line
 
 
-async def read_batch(reader: asyncio.StreamReader) -> list[Record]:
+async def read_batch(reader: ByteReader) -> list[Record]:
     """Read one batch (up to and including ``\\n] ``) as parsed records. Binary-safe:
     output payloads are read by length. Raises WatchEnded, ProtocolError, IncompleteReadError."""
     records: list[Record] = []

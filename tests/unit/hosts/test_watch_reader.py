@@ -54,8 +54,8 @@ def test_batches_fed_in_any_pieces_read_whole_and_in_order(seed):
         wire = b"Watching 3\n" + batch(*chunks) + batch(b"second")
         feed_in_pieces(reader, wire, seed)
         assert await reader.readuntil(b"\n") == b"Watching 3\n"
-        first = await read_batch(reader)  # type: ignore[arg-type]
-        second = await read_batch(reader)  # type: ignore[arg-type]
+        first = await read_batch(reader)
+        second = await read_batch(reader)
         return first, second
 
     first, second = asyncio.run(run())
