@@ -125,7 +125,7 @@ class DiscoveryResponder:
                 if not can_multicast(name):
                     log.warning(
                         "discovery: interface %s is down or has multicast off (ip link set %s "
-                        "multicast on): probes may not reach circusd there",
+                        "up multicast on): probes may not reach circusd there",
                         name,
                         name,
                     )

@@ -31,13 +31,15 @@ def is_loopback_interface(name: str) -> bool:
 
 
 def can_multicast(name: str) -> bool:
-    """True if interface ``name`` is up and has multicast on."""
-    wanted = IFF_UP | IFF_MULTICAST
-    return interface_flags(name) & wanted == wanted
+    """True if interface ``name`` is up and can carry multicast: its multicast flag is on, or
+    it is a loopback interface (Linux delivers a group's datagrams sent on ``lo`` to this
+    host's members whatever the flag says, and leaves the flag off by default)."""
+    flags = interface_flags(name)
+    return bool(flags & IFF_UP) and bool(flags & (IFF_MULTICAST | IFF_LOOPBACK))
 
 
 def multicast_interfaces() -> list[str]:
-    """Every interface that is up and can multicast (loopback too, when it can)."""
+    """Every interface that is up and can carry multicast (see :func:`can_multicast`)."""
     return [name for _, name in socket.if_nameindex() if can_multicast(name)]
 
 

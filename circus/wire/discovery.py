@@ -121,7 +121,7 @@ async def discover(
     if not names:
         raise OSError(
             "no network interface to probe on: none is up with multicast on "
-            "(for this host only: ip link set lo multicast on)"
+            "(for this host only: ip link set lo up)"
         )
     indexes = {name: interface_index(name) for name in names}
     options = {

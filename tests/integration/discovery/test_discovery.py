@@ -221,6 +221,18 @@ def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path):
         assert status.returncode == 0 and "sleeper: active" in status.stdout, status
 
 
+def test_loopback_as_linux_sets_it_up_is_enough(tmp_path):
+    """A namespace as a stock host has it: lo up, its multicast flag off, no multicast route.
+    circusctl's default interfaces include lo and find circusd; circusd does not warn."""
+    netns.require()
+    with netns.Namespaces(1) as ns:
+        assert "MULTICAST" not in ns.run(0, ["ip", "link", "show", "lo"]).stdout
+        daemon, _ = _circusd(ns, 0, tmp_path / "a", "")
+        found = _found(ns, 0)  # no --discover-interface: every usable interface
+        assert [(a["endpoint"], a["sender"]) for a in found] == [(daemon.endpoint, "127.0.0.1")]
+        assert "multicast off" not in daemon.log()
+
+
 def test_nothing_answers_without_multicast_endpoint(tmp_path):
     netns.require()
     with netns.Namespaces(1, multicast=True) as ns:
