@@ -115,10 +115,12 @@ def build_rows(results: dict, sizes: list[int], workers: int) -> list[Row]:
             med.values[key] = 1000 * median(result.samples)
             p90.values[key] = 1000 * percentile(result.samples, 0.90)
         rows += [med, p90]
-    if results.get("rss"):
-        rows.append(Row(f"RSS of the daemon(s), {workers} workers", "MB", goal="< 60 MB",
-                        check=lambda v: v["ours"] < 60.0,
-                        values={k: v / 1e6 for k, v in results["rss"].items()}))  # fmt: skip
+    if results.get("rss"):  # a goal at 1000 workers; at 10,000 it is per worker (memory.py)
+        rss = Row(f"RSS of the daemon(s), {workers} workers", "MB",
+                  values={k: v / 1e6 for k, v in results["rss"].items()})  # fmt: skip
+        if workers < SCALE_SIZE:
+            rss.goal, rss.check = "< 60 MB", lambda v: v["ours"] < 60.0
+        rows.append(rss)
     if results.get("idle"):
         rows.append(Row(f"idle CPU of the daemon(s), {workers} workers", "%", goal="< 0.5 %",
                         check=lambda v: v["ours"] < 0.5, values=dict(results["idle"])))  # fmt: skip
