@@ -343,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
                    f"before {load_before}, after {report.load_average()}. Start-up: every "
                    "launch of the 'start' scenario (all sizes; systems in rotating order), "
                    "launch until the OS shows the first worker exec'd. RSS: VmRSS, ours = "
-                   "circusd + papa-kernel.")  # fmt: skip
+                   "circusd + papa-kernel. Ours ran from "
+                   + (f"the source tree {source}" if source is not None else
+                      "a wheel built from the working tree" if args.ours_install == "wheel"
+                      else "the repository's editable .venv") + ".")  # fmt: skip
         section = report.startup_memory_section(results, args.systems, args.workers, context)
         report.write_section(args.docs, DOCS_BEGIN, DOCS_END,
                              "## Start-up and memory: latest run", section)  # fmt: skip
