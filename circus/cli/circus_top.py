@@ -122,7 +122,7 @@ def _endpoint_problem(endpoint: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     from circus.errors import CallError
     from circus.stats.client import StatsClient
-    from circus.wire.ssh import SshServer
+    from circus.wire.ssh_address import SshServer
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -29,7 +29,7 @@ import os
 
 from circus.client import Host
 from circus.errors import ConfigError
-from circus.wire.ssh import SshServer, TunnelError
+from circus.wire.ssh_address import SshServer, TunnelError
 
 OPTIONS = ("endpoint", "curve_secret_key", "curve_server_key", "ssh", "ssh_keyfile")
 

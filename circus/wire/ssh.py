@@ -43,10 +43,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from circus.errors import CallError
+from circus.wire import ssh_dirs
+from circus.wire.ssh_address import SshServer, TunnelError, forward_target
+from circus.wire.ssh_log import classify
 from papa_kernel.paths import runtime_dir_of
+
+__all__ = ["SshServer", "SshTunnel", "TunnelError", "TunnelUser", "classify", "through"]
 
 #: The environment variable naming the ssh client to run, with options (as GIT_SSH_COMMAND).
 SSH_COMMAND_ENV = "CIRCUS_SSH_COMMAND"
@@ -63,64 +66,8 @@ PROBE_TIMEOUT = 1.0
 STOP_TIMEOUT = 2.0
 #: prctl(2) option: signal the child when its parent ends.
 PR_SET_PDEATHSIG = 1
-#: A tunnel's private directory: ``<tmp>/circus-ssh-XXXX``, with the owner's pid in OWNER_FILE.
-DIR_PREFIX = "circus-ssh-"
-OWNER_FILE = "owner.pid"
 #: Lines of ssh's log quoted in an error that has no better explanation.
 LOG_TAIL = 3
-
-_SERVER = re.compile(
-    r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]\s]+\]|[^:@\s\[\]]+)(?::(?P<port>\d+))?$"
-)
-
-
-class TunnelError(CallError):
-    """The ssh tunnel cannot be made or used; ``str()`` names the ssh host and why."""
-
-
-@dataclass(frozen=True)
-class SshServer:
-    """``user@host[:port]`` as the manual writes it (``[::1]:2222`` for an IPv6 address)."""
-
-    host: str
-    user: str | None = None
-    port: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> SshServer:
-        match = _SERVER.match(text.strip())
-        port = match and match["port"]
-        if not match or (port and not 0 < int(port) < 65536):
-            raise TunnelError(f"--ssh {text!r}: expected user@host or user@host:port")
-        return cls(match["host"].strip("[]"), match["user"], int(port) if port else None)
-
-    @property
-    def destination(self) -> str:
-        """The ``[user@]host`` argument of ssh."""
-        return f"{self.user}@{self.host}" if self.user else self.host
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        user = f"{self.user}@" if self.user else ""
-        return f"{user}{host}:{self.port}" if self.port else f"{user}{host}"
-
-
-def _remote_target(endpoint: str) -> str:
-    """The ``-L`` target of a ZeroMQ endpoint as the ssh server sees it."""
-    scheme, sep, address = endpoint.partition("://")
-    if sep and scheme == "ipc" and address:
-        return address
-    if sep and scheme == "tcp":
-        host, _, port = address.rpartition(":")
-        if host in ("*", "0.0.0.0", ""):
-            host = "127.0.0.1"
-        elif host in ("[::]",):
-            host = "[::1]"
-        if port.isdigit() and host:
-            return f"{host}:{port}"
-    raise TunnelError(
-        f"{endpoint!r} cannot go through an ssh tunnel: give a tcp:// or ipc:// endpoint"
-    )
 
 
 def _pdeathsig() -> Callable[[], object] | None:
@@ -134,35 +81,6 @@ def _pdeathsig() -> Callable[[], object] | None:
     except (OSError, AttributeError):
         return None
     return lambda: prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-
-
-def _sweep_stale_dirs() -> None:
-    """Remove the tunnel directories of this user's processes that are gone (a tool killed by a
-    signal it does not handle cannot remove its own; its ssh ended with it)."""
-    import shutil  # imported when used: see _pdeathsig
-    import tempfile
-
-    base = tempfile.gettempdir()
-    with contextlib.suppress(OSError):
-        for name in os.listdir(base):
-            path = os.path.join(base, name)
-            if not name.startswith(DIR_PREFIX) or _owner_alive(path):
-                continue
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _owner_alive(path: str) -> bool:
-    """False only for a directory of this user whose recorded owner process is gone."""
-    try:
-        if os.lstat(path).st_uid != os.geteuid():
-            return True
-        with open(os.path.join(path, OWNER_FILE), encoding="ascii") as f:
-            os.kill(int(f.read().strip()), 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, ValueError):
-        return True  # not ours, unreadable, or being created: leave it
-    return True
 
 
 def _set_done(future: asyncio.Future[None]) -> None:
@@ -303,8 +221,7 @@ class SshTunnel:
         """Start the master; returns when it started (monotonic)."""
         if self.keyfile and not os.path.isfile(self.keyfile):
             raise TunnelError(f"--ssh_keyfile {self.keyfile}: no such file")
-        import shutil
-        import tempfile
+        import shutil  # imported when used: see _pdeathsig
 
         binary = self.ssh_command[0]
         if shutil.which(binary) is None:
@@ -312,10 +229,7 @@ class SshTunnel:
                 f"cannot open an ssh tunnel to {self.server}: the ssh client {binary!r} is not "
                 "installed (OpenSSH's ssh; not found on PATH)"
             )
-        _sweep_stale_dirs()
-        self._dir = tempfile.mkdtemp(prefix=DIR_PREFIX)  # 0700
-        with open(os.path.join(self._dir, OWNER_FILE), "w", encoding="ascii") as f:
-            f.write(str(os.getpid()))
+        self._dir = ssh_dirs.make_private()  # 0700
         command = [
             *self._base_command(),
             "-M", "-S", self.control_path, "-N", "-n", "-E", self.log_path,
@@ -401,9 +315,7 @@ class SshTunnel:
             if process.stdout is not None:
                 process.stdout.close()
         if self._dir is not None:
-            import shutil
-
-            shutil.rmtree(self._dir, ignore_errors=True)
+            ssh_dirs.remove(self._dir)
             self._dir = None
         self._forwards.clear()
 
@@ -411,7 +323,7 @@ class SshTunnel:
 
     def forward(self, endpoint: str) -> str:
         """The local ``ipc://`` endpoint that reaches ``endpoint`` on the ssh host."""
-        target = _remote_target(endpoint)
+        target = forward_target(endpoint)
         path = self._forwards.get(target)
         if path is None:
             if not self.alive() or self._dir is None:
@@ -477,7 +389,7 @@ class SshTunnel:
         the ssh connection ended, or nothing answers at ``endpoint`` on the ssh host."""
         if not self.alive():
             return self._ended()
-        path = self._forwards.get(_remote_target(endpoint))
+        path = self._forwards.get(forward_target(endpoint))
         if path is None:
             return None
         if self._probe(path):
@@ -560,38 +472,6 @@ def through(
     except BaseException:
         tunnel.release()
         raise
-
-
-def classify(log: str, server: str, code: int | None = None) -> str:
-    """One message per cause of a failed ssh login, from ssh's log."""
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    last = lines[-1] if lines else f"ssh exited with {code}"
-    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in log or "has changed and you have" in log:
-        offending = re.search(r"Offending \S+ key in (\S+)", log)
-        where = f" (recorded in {offending.group(1)})" if offending else ""
-        return (
-            f"the host key of the ssh server {server} has CHANGED since it was recorded"
-            f"{where}: refusing to connect (someone may be impersonating it; if the host was "
-            "reinstalled, remove the old key with ssh-keygen -R)"
-        )
-    if re.search(r"No \S+ host key is known for|Host key verification failed", log):
-        return (
-            f"the host key of the ssh server {server} is unknown (not in known_hosts): "
-            "connect once with ssh to check and record it, or add it to known_hosts"
-        )
-    if "Permission denied" in log:
-        return (
-            f"the ssh server {server} refused the login ({last}): is this key in the "
-            "user's authorized_keys there? (--ssh_keyfile names the key)"
-        )
-    unreachable = re.search(
-        r"Could not resolve hostname.*|connect to host .*|Connection timed out.*|"
-        r"No route to host|Network is unreachable|Connection (refused|closed|reset).*",
-        log,
-    )
-    if unreachable:
-        return f"cannot reach the ssh server {server}: {unreachable.group(0).strip()}"
-    return f"ssh to {server} failed: {last}"
 
 
 @atexit.register

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from circus.wire.ssh import SshServer, TunnelError, _remote_target, classify
+from circus.wire.ssh_address import SshServer, TunnelError, forward_target
+from circus.wire.ssh_log import classify
 
 
 @pytest.mark.parametrize(
@@ -42,13 +43,13 @@ def test_bad_server_syntax(text):
     ],
 )
 def test_forward_targets(endpoint, target):
-    assert _remote_target(endpoint) == target
+    assert forward_target(endpoint) == target
 
 
 @pytest.mark.parametrize("endpoint", ["udp://1.2.3.4:5", "tcp://host", "inproc://x", "ipc://"])
 def test_endpoints_that_cannot_be_forwarded(endpoint):
     with pytest.raises(TunnelError, match="cannot go through an ssh tunnel"):
-        _remote_target(endpoint)
+        forward_target(endpoint)
 
 
 @pytest.mark.parametrize(
