@@ -26,6 +26,7 @@ _ALIASES = {
     "bytes2human": "circus.procinfo:bytes2human",
     "get_info": "circus.procinfo:get_info",
     "resolve_name": "circus.hooks:resolve",
+    "get_connection": "circus.wire.ssh:get_connection",
     # tornado's PeriodicCallback awaits a coroutine callback, as the original's subclass did
     "AsyncPeriodicCallback": "tornado.ioloop:PeriodicCallback",
 }
@@ -56,7 +57,6 @@ _MISSING = {
             "create_udp_socket",
             "debuglog",
             "dict_differ",
-            "get_connection",
             "get_default_gid",
             "get_python_version",
             "get_username_from_uid",

@@ -43,6 +43,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from circus.wire import ssh_dirs
 from circus.wire.ssh_address import SshServer, TunnelError, forward_target
@@ -472,6 +473,16 @@ def through(
     except BaseException:
         tunnel.release()
         raise
+
+
+def get_connection(
+    socket: Any, endpoint: str, ssh_server: str | None = None, ssh_keyfile: str | None = None
+) -> None:
+    """The original's ``circus.util.get_connection``: connect a ZeroMQ socket to ``endpoint``,
+    through an ssh tunnel when ``ssh_server`` is given (held until the process exits, as the
+    original's)."""
+    _, address, _tunnel = through(endpoint, lambda: endpoint, ssh_server, ssh_keyfile)
+    socket.connect(address)
 
 
 @atexit.register

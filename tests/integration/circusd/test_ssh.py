@@ -113,6 +113,24 @@ def test_original_positional_signature(ssh_env, daemon):
         client.stop()
 
 
+def test_original_get_connection(ssh_env, daemon):
+    """circus.util.get_connection(socket, endpoint, ssh_server, ssh_keyfile), as 0.19's."""
+    import json
+
+    import zmq
+
+    from circus.util import get_connection
+
+    socket = zmq.Context.instance().socket(zmq.DEALER)
+    try:
+        get_connection(socket, daemon.endpoint, ssh_env.server, str(ssh_env.client_key))
+        socket.send(json.dumps({"id": "1", "command": "list", "properties": {}}).encode())
+        assert socket.poll(10_000), "no reply through the tunnel"
+        assert json.loads(socket.recv())["watchers"] == ["app"]
+    finally:
+        socket.close(linger=0)
+
+
 def test_async_client_through_ssh(ssh_env, daemon):
     import asyncio
 
