@@ -15,6 +15,8 @@ COMPAT_SUPERVISOR := .venv-supervisor
 # so a module fixture (a browser, a circusd + circushttpd, a built wheel) starts once, not once
 # per worker, and two in-tree wheel builds never collide: on 187 tests (web, packaging,
 # policy, controller), -n 4 --dist load: 120 s and a failure; --dist loadfile: 94 s, all pass.
+# --no-loadscope-reorder keeps the collection order, where tests/conftest.py puts the longest
+# files first (xdist would otherwise start with the files that have the most tests).
 PYTEST_WORKERS ?= 4
 
 .PHONY: demo test lint docs unit compat-venvs bench clean
@@ -53,7 +55,7 @@ docs: $(VENV)/.installed
 	exit $${PIPESTATUS[0]}
 
 test: $(VENV)/.installed $(COMPAT_CIRCUS)/.installed $(COMPAT_SUPERVISOR)/.installed lint docs
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile -q
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -q
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit tests/config

@@ -37,6 +37,32 @@ def pytest_configure(config: pytest.Config) -> None:
     compileall.compile_dir(TESTS, quiet=1, rx=_NOT_COMPILED)
 
 
+# The files that take longest (wall time, from `pytest --cpu-report=30` on the whole suite),
+# longest first. They run first, so that with xdist (`make test`: --dist loadfile
+# --no-loadscope-reorder, one file per worker at a time, in this order) no worker is left alone
+# with one of them at the end while the others are idle. The rest keep their usual order.
+SLOW_FIRST = (
+    "web/test_console.py",
+    "integration/circusd/test_policy.py",
+    "integration/circusd/test_lifecycle.py",
+    "integration/circusd/test_fleet.py",
+    "integration/web/test_security.py",
+    "integration/circusd/test_process_options.py",
+    "integration/circusd/test_limits.py",
+    "packaging/test_cli_output.py",
+    "integration/stats/test_circusd_stats.py",
+    "integration/control/test_clients_events.py",
+    "unit/streams/test_stdout_streams.py",
+    "kernel/test_watch.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    # a stable sort: the tests of a file keep their order, and the other files theirs
+    items.sort(key=lambda item: rank.get(os.path.relpath(item.path, TESTS), len(rank)))
+
+
 @pytest.fixture
 def runtime_dir(tmp_path, monkeypatch):
     """A private runtime dir (0700) used as $XDG_RUNTIME_DIR, so no test touches the real one."""
