@@ -42,18 +42,25 @@ def pytest_configure(config: pytest.Config) -> None:
 # --no-loadscope-reorder, one file per worker at a time, in this order) no worker is left alone
 # with one of them at the end while the others are idle. The rest keep their usual order.
 SLOW_FIRST = (
+    "integration/circusd/test_ssh.py",
+    "integration/circusd/test_fleet_netns.py",
     "web/test_console.py",
-    "integration/circusd/test_policy.py",
-    "integration/circusd/test_lifecycle.py",
-    "integration/circusd/test_fleet.py",
+    "integration/discovery/test_discovery.py",
     "integration/web/test_security.py",
-    "integration/circusd/test_process_options.py",
+    "integration/circusd/test_outdated_workers.py",
+    "integration/circusd/test_third_party_commands.py",
     "integration/circusd/test_limits.py",
-    "packaging/test_cli_output.py",
+    "integration/circusd/test_policy.py",
     "integration/stats/test_circusd_stats.py",
-    "integration/control/test_clients_events.py",
-    "unit/streams/test_stdout_streams.py",
-    "kernel/test_watch.py",
+    "compat/test_circusctl_compat.py",
+    "integration/circusd/test_process_options.py",
+    "integration/circusd/test_trust.py",
+    "packaging/test_cli_output.py",
+    "integration/circusd/test_fleet.py",
+    "integration/circusd/test_lifecycle.py",
+    "integration/control/test_circusctl.py",
+    "config/test_fuzz.py",
+    "integration/discovery/test_web_discovery.py",
 )
 
 
