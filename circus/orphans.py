@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 from collections.abc import Iterable
 
@@ -38,6 +39,8 @@ START_TIME_TOLERANCE = 2.0
 #: How long to wait for killed orphans to be gone before binding anyway (a bind that still
 #: fails is retried by the caller).
 ORPHAN_EXIT_WAIT = 1.0
+#: fds left free besides one pidfd per orphan (logs, sockets, the event loop)
+FD_MARGIN = 64
 
 
 def start_time(pid: int) -> float:
@@ -67,6 +70,9 @@ def _open_verified(worker: RecordedWorker) -> int | None:
         pidfd = os.pidfd_open(worker.pid)
     except (ProcessLookupError, PermissionError):
         return None
+    except OSError as exc:  # EMFILE beyond the hard limit: say so, never crash the recovery
+        log.warning("%s: cannot check orphan pid %d: %s", worker.name, worker.pid, exc.strerror)
+        return None
     try:
         started = start_time(worker.pid)
         leader = os.getpgid(worker.pid) == worker.pid
@@ -88,6 +94,17 @@ def _open_verified(worker: RecordedWorker) -> int | None:
     return pidfd
 
 
+def _room_for_fds(count: int) -> None:
+    """Raise the soft RLIMIT_NOFILE (within the hard one) so that ``count`` more fds fit: one
+    pidfd per orphan is held at once, and 10,000 orphans do not fit in the usual 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = len(os.listdir("/proc/self/fd")) + count + FD_MARGIN
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, ceiling), hard))
+
+
 def kill_orphans(workers: Iterable[RecordedWorker]) -> list[int]:
     """SIGKILL the process group of every recorded worker that verifiably still runs; return
     pidfds of the killed leaders (the caller waits for them and closes them).
@@ -95,6 +112,8 @@ def kill_orphans(workers: Iterable[RecordedWorker]) -> list[int]:
     All are verified first and then killed in one tight loop: an orphan still alive while
     another is being verified would take the connections its killed sibling no longer
     accepts, and lose them when its own turn comes."""
+    workers = list(workers)
+    _room_for_fds(len(workers))
     verified = [(w, fd) for w in workers if (fd := _open_verified(w)) is not None]
     for worker, pidfd in verified:
         try:

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import resource
 import subprocess
 import sys
 
@@ -72,3 +73,17 @@ def test_wait_exited_gives_up_after_the_timeout(sleeper):
     pidfd = os.pidfd_open(proc.pid)
     assert not asyncio.run(orphans.wait_exited([pidfd], timeout=0.05))
     assert proc.poll() is None
+
+
+def test_more_orphans_than_the_soft_fd_limit_are_all_killed(sleeper):
+    """One pidfd per orphan is held at once: with 10,000 orphans and the usual soft limit of
+    1024, pidfd_open failed with EMFILE and the recovery of the lost kernel crashed."""
+    procs = [sleeper() for _ in range(40)]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = len(os.listdir("/proc/self/fd")) + 10  # room for 10 pidfds, not 40
+    resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+    try:
+        assert kill_and_wait([recorded(proc) for proc in procs])
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert [proc.wait(timeout=5) for proc in procs] == [-9] * 40
