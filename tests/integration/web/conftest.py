@@ -40,15 +40,56 @@ def httpd_factory(tmp_path):
 
 
 @pytest.fixture
-def daemon(circusd):
-    """A circusd with one watcher, ``sleeper`` (2 processes)."""
+def daemon(request, circusd):
+    """A circusd with one watcher, ``sleeper`` (2 processes); a test marked ``read_only``
+    gets the one its module shares."""
+    if request.node.get_closest_marker("read_only"):
+        return request.getfixturevalue("shared_daemon")
     return circusd(SLEEPER)
 
 
 @pytest.fixture
-def httpd(daemon, httpd_factory):
-    """A circushttpd (token login) connected to ``daemon``."""
+def httpd(request, daemon, httpd_factory):
+    """A circushttpd (token login) connected to ``daemon``; a test marked ``read_only`` gets
+    the one its module shares."""
+    if request.node.get_closest_marker("read_only"):
+        return request.getfixturevalue("shared_httpd")
     return httpd_factory(daemon.endpoint)
+
+
+# Tests marked ``read_only`` only read circusd's state or are refused before changing
+# anything (and check that nothing changed), so the tests of a module share one circusd and
+# one circushttpd (a circusd + circushttpd start costs ~0.7 s of CPU). Tests that change
+# state, or circushttpd's (logins counted by the rate limiter, logouts), keep their own.
+
+
+@pytest.fixture(scope="module")
+def shared_runtime_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("shared") / "run"
+    path.mkdir(mode=0o700)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory, shared_runtime_dir):
+    daemon = support.Circusd(tmp_path_factory.mktemp("shared_circusd"), SLEEPER)
+    daemon.env = {**os.environ, "XDG_RUNTIME_DIR": str(shared_runtime_dir)}
+    try:
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+@pytest.fixture(scope="module")
+def shared_httpd(tmp_path_factory, shared_runtime_dir, shared_daemon):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_RUNTIME_DIR", str(shared_runtime_dir))  # what circushttpd inherits
+        server = Httpd(tmp_path_factory.mktemp("shared_httpd"), shared_daemon.endpoint)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import support
 
 
+@pytest.mark.read_only
 def test_watchers_listed_with_status_count_and_pids(daemon, httpd):
     client = httpd.client()
     resp = client.get("/api/watchers")
@@ -17,6 +19,7 @@ def test_watchers_listed_with_status_count_and_pids(daemon, httpd):
     assert watcher["processes"] == 2
 
 
+@pytest.mark.read_only
 def test_watcher_detail_lists_processes_with_pid_age_status(daemon, httpd):
     detail = httpd.client().get("/api/watchers/sleeper").json()["watcher"]
     pids = daemon.pids("sleeper")
@@ -28,6 +31,7 @@ def test_watcher_detail_lists_processes_with_pid_age_status(daemon, httpd):
     assert detail["options"]["cmd"] == "sleep 1000"
 
 
+@pytest.mark.read_only
 def test_status_reports_circusd(daemon, httpd):
     client = httpd.client()
     # a call that timed out on a loaded machine says "disconnected" until the next one answers
@@ -92,6 +96,7 @@ def test_add_watcher_and_field_errors(daemon, httpd):
     assert reserved.status == 409 and reserved.error["field"] == "name"
 
 
+@pytest.mark.read_only
 def test_validation_errors_name_the_field(httpd):
     client = httpd.client()
     cases = [
@@ -115,6 +120,7 @@ def test_validation_errors_name_the_field(httpd):
     assert client.post("/api/watchers/sleeper/explode").status == 404
 
 
+@pytest.mark.read_only
 def test_errors_are_json_never_a_traceback(httpd):
     client = httpd.client()
     for path in ("/api/nothing", "/api/watchers/sleeper/stats/x"):

@@ -35,6 +35,7 @@ def protected_paths() -> list[str]:
     return paths
 
 
+@pytest.mark.read_only
 def test_every_route_refused_without_a_login(daemon, httpd):
     before = daemon.pids("sleeper")
     anonymous = WebClient(httpd.base)
@@ -78,12 +79,14 @@ def test_state_changes_need_the_session_csrf_token(daemon, httpd):
     assert client.post("/api/watchers/sleeper/incr").status == 200  # with the token: fine
 
 
+@pytest.mark.read_only
 def test_login_needs_a_csrf_token_too(httpd):
     client = WebClient(httpd.base)
     resp = client.post("/api/login", {"token": httpd.token}, csrf=False)
     assert resp.status == 403 and resp.error["code"] == "csrf"
 
 
+@pytest.mark.read_only
 def test_session_cookie_flags_and_fresh_session_id(httpd):
     client = WebClient(httpd.base)
     client.session()
@@ -99,6 +102,7 @@ def test_session_cookie_flags_and_fresh_session_id(httpd):
     assert client.cookie("circus_session").value != first  # no session fixation
 
 
+@pytest.mark.read_only
 def test_security_headers_everywhere(httpd):
     client = httpd.client()
     for path in ("/", "/api/watchers", "/api/nothing", "/login", "/nothing"):
@@ -127,6 +131,7 @@ def test_wrong_logins_are_rate_limited(httpd):
     assert form.status == 429 and b"try again" in form.body
 
 
+@pytest.mark.read_only
 def test_login_redirects_only_to_local_paths(httpd):
     client = WebClient(httpd.base)
     for target, expected in (
