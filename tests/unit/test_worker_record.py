@@ -106,10 +106,22 @@ def test_no_record_is_an_empty_one(tmp_path):
         lambda p: p.symlink_to(p.parent / "elsewhere"),
         lambda p: p.write_text("not json"),
         lambda p: p.write_bytes(worker_record.HEADER + b'["?", 1]\n'),
+        # read in one parse: two changes on one line must still be refused, as line by line
+        lambda p: p.write_bytes(
+            worker_record.HEADER + b'["+", "circus.x.1", 1, 0], ["+", "circus.x.2", 2, 0]\n'
+        ),
         lambda p: p.write_bytes(b'{"circus-worker-record": 99}\n'),
         lambda p: p.mkdir(),
     ],
-    ids=["world-writable", "symlink", "garbage", "bad-line", "other-version", "directory"],
+    ids=[
+        "world-writable",
+        "symlink",
+        "garbage",
+        "bad-line",
+        "two-on-a-line",
+        "other-version",
+        "directory",
+    ],
 )
 def test_an_untrusted_or_foreign_record_is_ignored(tmp_path, caplog, plant):
     (tmp_path / "elsewhere").write_bytes(worker_record.HEADER + b'["+", "circus.x.1", 1, 0]\n')
