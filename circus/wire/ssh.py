@@ -256,6 +256,9 @@ class SshTunnel:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 preexec_fn=_pdeathsig(),  # one prctl call, resolved before the fork
+                # not the terminal's: a Ctrl-C is the tool's to handle, and the tool ends its
+                # ssh (when ssh died of the same SIGINT, circusctl listen sometimes missed it)
+                process_group=0,
             )
         except OSError as exc:
             self.close()

@@ -223,6 +223,28 @@ def test_circusctl_listen_through_ssh_and_ctrl_c(ssh_env, daemon):
     )
 
 
+def test_ctrl_c_in_a_terminal_ends_the_tool_and_its_ssh(ssh_env, daemon, tmp_path):
+    """Ctrl-C in a real terminal reaches the whole foreground group (circusctl and its ssh)."""
+    argv = [sys.executable, "-m", "circus.cli.circusctl", *_ssh_args(ssh_env)]
+    argv += ["--endpoint", daemon.endpoint, "listen", daemon.pubsub]
+    terminal = support.Tmux(tmp_path, argv)
+    try:
+
+        def listening() -> bool:  # an event came through: the tunnel and the listener are up
+            daemon.ok("incr", name="app")
+            return "watcher.app." in terminal.screen()
+
+        support.wait_for(listening, timeout=30, interval=0.3, message="events on the screen")
+        terminal.keys("C-c")
+        terminal.wait_screen(lambda s: "EXITED 0" in s)
+        support.wait_for(
+            lambda: not sshd_support.ssh_clients_of(ssh_env.port), timeout=10, message="no ssh"
+        )
+        assert "Traceback" not in terminal.screen()
+    finally:
+        terminal.close()
+
+
 def test_killed_tool_takes_its_ssh_with_it(ssh_env, daemon):
     """SIGKILL leaves no time to clean up: the kernel ends the ssh master (PR_SET_PDEATHSIG)."""
     argv = [sys.executable, "-m", "circus.cli.circusctl", *_ssh_args(ssh_env)]
