@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def main() -> int:
     finally:
         daemon.cleanup()
         server.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
