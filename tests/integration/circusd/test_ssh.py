@@ -194,6 +194,7 @@ def test_circusctl_listen_through_ssh_and_ctrl_c(ssh_env, daemon):
     prints events; Ctrl-C (SIGINT) ends it and its ssh."""
     argv = [sys.executable, "-m", "circus.cli.circusctl", *_ssh_args(ssh_env), "listen"]
     env = {**os.environ, **ssh_env.client_env(), "CIRCUSCTL_ENDPOINT": daemon.endpoint}
+    env["PYTHONFAULTHANDLER"] = "1"  # a hang after Ctrl-C shows where it is (SIGABRT below)
     with subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
     ) as listener:
@@ -214,7 +215,13 @@ def test_circusctl_listen_through_ssh_and_ctrl_c(ssh_env, daemon):
 
             support.wait_for(got_event, timeout=30, interval=0, message="an event through ssh")
             listener.send_signal(signal.SIGINT)
-            assert listener.wait(timeout=20) == 0, listener.stderr.read()
+            try:
+                code = listener.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                listener.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                listener.wait(timeout=10)
+                pytest.fail("listen did not end on Ctrl-C:\n" + listener.stderr.read())
+            assert code == 0, listener.stderr.read()
         finally:
             if listener.poll() is None:
                 listener.kill()
@@ -245,11 +252,21 @@ def test_ctrl_c_in_a_terminal_ends_the_tool_and_its_ssh(ssh_env, daemon, tmp_pat
         terminal.close()
 
 
-def test_killed_tool_takes_its_ssh_with_it(ssh_env, daemon):
+@pytest.fixture
+def private_tmp(monkeypatch):
+    """A temporary directory of the test's own (short: ssh's socket paths must fit 108 bytes)."""
+    with tempfile.TemporaryDirectory(prefix="ssht-") as directory:
+        monkeypatch.setattr(tempfile, "tempdir", directory)
+        yield Path(directory)
+
+
+def test_killed_tool_takes_its_ssh_with_it(ssh_env, daemon, private_tmp):
     """SIGKILL leaves no time to clean up: the kernel ends the ssh master (PR_SET_PDEATHSIG)."""
+    # private_tmp: a tunnel opened meanwhile by a test running in parallel would clean the
+    # killed tool's directory up before this test looks for it
     argv = [sys.executable, "-m", "circus.cli.circusctl", *_ssh_args(ssh_env)]
     argv += ["--endpoint", daemon.endpoint, "listen", daemon.pubsub]
-    env = {**os.environ, **ssh_env.client_env()}
+    env = {**os.environ, **ssh_env.client_env(), "TMPDIR": str(private_tmp)}
     with subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env, cwd=REPO) as listener:
         masters = support.wait_for(
             lambda: sshd_support.ssh_clients_of(ssh_env.port), timeout=30, message="the tunnel"
