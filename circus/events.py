@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 import zmq
 import zmq.asyncio
 
+from circus.util.signal_wakeup import SignalWakeup
 from circus.wire import boundedjson, security, ssh
 
 log = logging.getLogger(__name__)
@@ -192,12 +193,23 @@ class EventSubscriber(ssh.TunnelUser):
             raise
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
+        #: a Ctrl-C ends a wait at once, however it was delivered (circus.util.signal_wakeup)
+        self._wakeup = SignalWakeup.install()
+        if self._wakeup is not None:
+            self._poller.register(self._wakeup, zmq.POLLIN)
 
     def next_event(self, timeout: float | None = None) -> tuple[str, Any] | None:
         wait = self.timeout if timeout is None else timeout
-        if not self._poller.poll(None if wait is None else int(wait * 1000)):
-            return None
-        return decode_event(self._socket.recv_multipart())
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready = dict(self._poller.poll(None if remaining is None else int(remaining * 1000)))
+            if self._socket in ready:
+                return decode_event(self._socket.recv_multipart())
+            if not ready:
+                return None
+            if self._wakeup is not None:  # a signal: its handler runs now (KeyboardInterrupt...)
+                self._wakeup.drain()
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         while True:
@@ -207,6 +219,9 @@ class EventSubscriber(ssh.TunnelUser):
             yield event
 
     def close(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.close()
+            self._wakeup = None
         self._socket.close(linger=0)
         if self._own_context:
             self._context.term()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -427,3 +428,26 @@ def test_half_curve_settings_are_a_config_error(tmp_path):
         CurveServer.from_settings(SimpleNamespace(curve_secret_key="x", curve_public_keys=None))
     with pytest.raises(ConfigError, match="not a directory"):
         CurveServer(str(tmp_path / "k"), str(tmp_path / "none")).load()
+
+
+def test_a_ctrl_c_ends_a_subscribers_wait_however_it_is_delivered(tmp_path):
+    """A SIGINT that another thread takes (as one arriving just before the poll's system call
+    does) interrupts nothing in zmq_poll: the wakeup fd ends the wait at once anyway."""
+    context = zmq.Context()
+    pub = context.socket(zmq.PUB)
+    pub.linger = 0
+    pub.bind(f"ipc://{tmp_path}/quiet.sock")
+    subscriber = EventSubscriber(f"ipc://{tmp_path}/quiet.sock", context=context)
+    sender = threading.Thread(target=lambda: time.sleep(0.3) or signal.raise_signal(signal.SIGINT))
+    try:
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            sender.start()  # raise_signal runs the C handler in the sender thread
+            subscriber.next_event(timeout=20)
+        assert time.monotonic() - started < 10  # not the 20 s wait
+    finally:
+        sender.join()
+        subscriber.close()
+        pub.close()
+        context.term()
+    assert signal.set_wakeup_fd(-1) == -1  # given back on close
