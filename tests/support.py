@@ -249,7 +249,10 @@ class Circusd:
             )
         self._seen_pids.add(self.proc.pid)
         if wait:
-            wait_for(lambda: self._ready(), timeout=20, message="circusd ready")
+            try:
+                wait_for(lambda: self._ready(), timeout=20, message="circusd ready")
+            except AssertionError as exc:  # say what circusd was doing
+                raise AssertionError(f"{exc}; circusd's log:\n{self.log()[-4000:]}") from None
         return self.proc
 
     def _ready(self) -> bool:

@@ -157,12 +157,12 @@ def test_converted_program_runs_under_circusd(tmp_path, runtime_dir):
     script = tmp_path / "echoer.py"
     script.write_text(
         "import os, sys, time\n"
-        "print(sys.argv[1], os.getcwd(), os.environ['COLOR'], flush=True)\n"
+        "os.write(1, f\"{sys.argv[1]} {os.getcwd()} {os.environ['COLOR']}\\n\".encode())\n"
         "time.sleep(600)\n"
     )
     sup = tmp_path / "supervisord.conf"
-    # not python -u: there print() writes its pieces one by one, and under load the two
-    # processes' pieces interleaved in the shared file ('21 /work blue'); flush=True is one write
+    # one os.write per line: print() writes its pieces one by one when PYTHONUNBUFFERED is set
+    # (copy_env passes it on), and the two processes' pieces interleaved in the shared file
     sup.write_text(
         textwrap.dedent(f"""\
         [program:echoer]
