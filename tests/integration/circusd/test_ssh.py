@@ -189,6 +189,20 @@ def test_default_endpoint_is_circusds_default_on_the_ssh_host(ssh_env, daemon):
     assert f"nothing answers at ipc://{default} on 127.0.0.1" in result.stderr
 
 
+def _interruptible() -> None:
+    """In the child: SIGINT as a terminal gives it, whatever a test before left in the worker
+    (an ignored or blocked SIGINT is inherited across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _signal_masks(pid: int) -> str:
+    with open(f"/proc/{pid}/status") as status:
+        return " ".join(
+            line.strip() for line in status if line.startswith(("SigBlk", "SigIgn", "SigCgt"))
+        )
+
+
 def test_circusctl_listen_through_ssh_and_ctrl_c(ssh_env, daemon):
     """listen asks circusd for its pub/sub endpoint, forwards it through the same tunnel and
     prints events; Ctrl-C (SIGINT) ends it and its ssh."""
@@ -196,8 +210,9 @@ def test_circusctl_listen_through_ssh_and_ctrl_c(ssh_env, daemon):
     env = {**os.environ, **ssh_env.client_env(), "CIRCUSCTL_ENDPOINT": daemon.endpoint}
     env["PYTHONFAULTHANDLER"] = "1"  # a hang after Ctrl-C shows where it is (SIGABRT below)
     with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
-    ) as listener:
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        preexec_fn=_interruptible,
+    ) as listener:  # fmt: skip
         try:
             support.wait_for(
                 lambda: sshd_support.ssh_clients_of(ssh_env.port), timeout=30, message="the tunnel"
@@ -218,9 +233,10 @@ def test_circusctl_listen_through_ssh_and_ctrl_c(ssh_env, daemon):
             try:
                 code = listener.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                masks = _signal_masks(listener.pid)
                 listener.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
                 listener.wait(timeout=10)
-                pytest.fail("listen did not end on Ctrl-C:\n" + listener.stderr.read())
+                pytest.fail(f"listen did not end on Ctrl-C ({masks}):\n" + listener.stderr.read())
             assert code == 0, listener.stderr.read()
         finally:
             if listener.poll() is None:

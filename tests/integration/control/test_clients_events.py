@@ -430,7 +430,18 @@ def test_half_curve_settings_are_a_config_error(tmp_path):
         CurveServer(str(tmp_path / "k"), str(tmp_path / "none")).load()
 
 
-def test_a_ctrl_c_ends_a_subscribers_wait_however_it_is_delivered(tmp_path):
+@pytest.fixture
+def default_sigint():
+    """SIGINT raising KeyboardInterrupt and no wakeup fd, as in a fresh tool (an asyncio loop
+    of an earlier test in this worker may have left its handler and wakeup fd behind)."""
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    wakeup = signal.set_wakeup_fd(-1)
+    yield
+    signal.set_wakeup_fd(wakeup)
+    signal.signal(signal.SIGINT, handler)
+
+
+def test_a_ctrl_c_ends_a_subscribers_wait_however_it_is_delivered(tmp_path, default_sigint):
     """A SIGINT that another thread takes (as one arriving just before the poll's system call
     does) interrupts nothing in zmq_poll: the wakeup fd ends the wait at once anyway."""
     context = zmq.Context()
