@@ -165,6 +165,9 @@ async function refresh() {
     render(reply.watchers);
   } catch (exc) {
     if (exc.code !== "disconnected") notify(`watchers: ${exc.message}`, "error");
+    // Never rendered yet: try again. The live feed's "connected" only follows a disconnect it
+    // saw, and circushttpd's link may be back before this page's feed says hello.
+    if (!document.body.dataset.ready) setTimeout(refresh, 1000);
   }
 }
 
