@@ -420,20 +420,25 @@ def run_command(session: Session, commands: dict[str, Command], args: argparse.N
     return EXIT_OK
 
 
+def session_hosts(session: Session) -> list[fleet.Host]:
+    """The fleet of ``--hosts``/``--endpoint``, with the session's CURVE and ssh options."""
+    return fleet.fleet_hosts(
+        session.endpoints,
+        session.hosts_file,
+        session.curve_secret_key,
+        session.curve_server_key,
+        session.ssh_server,
+        session.ssh_keyfile,
+    )
+
+
 def run_fleet(session: Session, command: Command, message: dict[str, Any]) -> int:
     """Run one command on every host of the session; one block (or JSON entry) per host."""
     if command.msg_type == "sub":
         session.error(f"{command.name} follows one circusd: give a single --endpoint")
         return EXIT_USAGE
     try:
-        hosts = fleet.fleet_hosts(
-            session.endpoints,
-            session.hosts_file,
-            session.curve_secret_key,
-            session.curve_server_key,
-            session.ssh_server,
-            session.ssh_keyfile,
-        )
+        hosts = session_hosts(session)
     except ConfigError as exc:
         session.error(f"error: {exc}")
         return EXIT_USAGE
@@ -588,12 +593,7 @@ def load_remote_commands(session: Session) -> dict[str, Command]:
 def load_fleet_commands(session: Session, name: str) -> dict[str, Command]:
     """Import the command modules of the fleet's circusds until command ``name`` is known."""
     try:
-        hosts = fleet.fleet_hosts(
-            session.endpoints,
-            session.hosts_file,
-            session.curve_secret_key,
-            session.curve_server_key,
-        )
+        hosts = session_hosts(session)
     except ConfigError:
         return get_commands()  # run_fleet reports the bad hosts file
     for failure in command_modules.load_for_fleet(hosts, name, session.timeout):
