@@ -242,13 +242,27 @@ def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
     if index is None:
         return parser.parse_args(argv)
     args = parser.parse_args(argv[:index])
-    # intermixed: `signal web --recursive hup` (a flag between positionals) works
-    for key, value in vars(commands[argv[index]].parse_intermixed_args(argv[index + 1 :])).items():
+    command = commands[argv[index]]
+    try:
+        # intermixed: `signal web --recursive hup` (a flag between positionals) works
+        parsed = command.parse_intermixed_args(argv[index + 1 :])
+    except UsageError as exc:
+        raise UsageError(_with_command_line_hint(str(exc), command)) from None
+    for key, value in vars(parsed).items():
         if key == "endpoint":  # --endpoint before and after the command: all of them
             value = (args.endpoint or []) + value
         setattr(args, key, value)
     args.command = argv[index]
     return args
+
+
+def _with_command_line_hint(message: str, command: argparse.ArgumentParser) -> str:
+    """``add web python -m x``: argparse takes ``-m`` for an option of add; say to use ``--``."""
+    usage = command.usage or ""
+    if "<cmd...>" not in usage or not message.startswith("unrecognized arguments"):
+        return message
+    usage = usage.replace("<cmd...>", "-- <cmd...>")
+    return f"{message} (put -- before the command line when it has options of its own: {usage})"
 
 
 def general_help(commands: dict[str, Command]) -> str:

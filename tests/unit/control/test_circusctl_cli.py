@@ -148,3 +148,18 @@ def test_unknown_command_message_is_the_originals(capsys):
         "usage: circusctl [options] command [args]\n"
         "circusctl: error: unrecognized arguments: frobnicate\n"
     )
+
+
+def test_add_with_a_dashed_option_in_the_command_says_to_use_double_dash(capsys):
+    # docs/commands.md showed `circusctl add --start web python -m http.server`, which argparse
+    # refuses ("-m" is not an option of add): the error now says what to write instead
+    code, _, err = run(capsys, "add", "--start", "web", "python", "-m", "http.server")
+    assert code == 2
+    assert "unrecognized arguments: -m" in err
+    assert "put -- before the command line" in err
+    assert "circusctl add [--start] [--waiting] <name> -- <cmd...>" in err
+
+
+def test_other_commands_get_no_double_dash_hint(capsys):
+    code, _, err = run(capsys, "status", "--bogus")
+    assert code == 2 and "put --" not in err
