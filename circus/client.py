@@ -85,13 +85,31 @@ def _decode_reply(data: bytes) -> dict[str, Any] | None:
 
 
 def _check_ipc(endpoint: str) -> None:
-    """ZeroMQ connects to a missing ipc socket silently and then times out; say it plainly."""
-    if endpoint.startswith("ipc://"):
-        import os
+    """ZeroMQ connects to a missing ipc socket, or to one this user may not open, silently and
+    then times out; say it plainly."""
+    if not endpoint.startswith("ipc://"):
+        return
+    import os
 
-        path = endpoint[len("ipc://") :]
-        if not os.path.exists(path):
-            raise CallError(f"circusd is not running at {endpoint} (no socket file {path})")
+    path = endpoint[len("ipc://") :]
+    try:
+        os.stat(path)
+    except PermissionError:  # a directory on the way that this user may not enter
+        raise CallError(_permission_denied(endpoint, path, "its directory")) from None
+    except OSError:
+        raise CallError(f"circusd is not running at {endpoint} (no socket file {path})") from None
+    if not os.access(path, os.W_OK):  # connect() needs write permission on the socket file
+        raise CallError(_permission_denied(endpoint, path, "the socket file")) from None
+
+
+def _permission_denied(endpoint: str, path: str, what: str) -> str:
+    import os
+
+    return (
+        f"cannot reach circusd at {endpoint}: permission denied ({what} is not open to uid "
+        f"{os.getuid()}): run this as the user that runs circusd, or let this user in with "
+        f"[circus] endpoint_owner (docs/security.md)"
+    )
 
 
 class _ClientBase(TunnelUser):

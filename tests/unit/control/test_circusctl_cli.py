@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
+
 import pytest
 
 from circus import __version__
@@ -64,6 +68,64 @@ def test_missing_ipc_socket_is_call_error(capsys, tmp_path):
     code, _, err = run(capsys, "--endpoint", f"ipc://{tmp_path}/none.sock", "status")
     assert code == 1
     assert f"circusd is not running at ipc://{tmp_path}/none.sock" in err
+
+
+def _circusctl_as_nobody(*argv: str) -> tuple[int, str]:
+    """circusctl.main(argv) in a forked child that runs as nobody: (exit code, stderr)."""
+    import os
+    import pwd
+    import sys
+
+    nobody = pwd.getpwnam("nobody")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only os calls and circusctl, then _exit
+        code = 70
+        try:
+            os.dup2(write_end, 2)
+            sys.stderr = os.fdopen(2, "w", buffering=1)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            code = circusctl.main(list(argv))
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        err = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as nobody")
+@pytest.mark.parametrize("where", ["private directory", "private socket"])
+def test_an_ipc_socket_of_another_user_is_permission_denied_not_missing(where):
+    # A user's circusctl at root's endpoint used to say "circusd is not running ... (no socket
+    # file ...)" (the file exists, but stat() is refused in the 0700 directory), or, when the
+    # directory could be entered, "nothing answers there" after the whole time-out.
+    import socket
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="circusctl-perm-")
+    try:
+        os.chmod(directory, 0o700 if where == "private directory" else 0o711)
+        path = os.path.join(directory, "circus.sock")
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(path)
+            listener.listen()
+            os.chmod(path, 0o600)
+            start = time.monotonic()
+            code, err = _circusctl_as_nobody(
+                "--endpoint", f"ipc://{path}", "--timeout", "5", "status"
+            )
+            elapsed = time.monotonic() - start
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    assert code == 1, err
+    assert f"cannot reach circusd at ipc://{path}: permission denied" in err, err
+    assert "not running" not in err and "nothing answers" not in err, err
+    assert elapsed < 4, elapsed  # said at once, not after the time-out
 
 
 def test_timeout_is_call_error_with_hint(capsys, tmp_path):
