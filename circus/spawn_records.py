@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from circus.errors import KernelError
 from circus.hosts.base import ProcessHost, SocketSpec, SpawnSpec
 from circus.hosts.names import NAMESPACE
+from circus.util.no_openssl import sha256
 
 #: Prefix of the kernel values holding spawn records (``circus.spawned.<watcher>.<wid>``).
 RECORD_PREFIX = f"{NAMESPACE}.spawned."
@@ -72,7 +72,7 @@ def _canonical(value: Any) -> Any:
 
 def _digest(value: Any) -> str:
     text = _ENCODER.encode(_canonical(value))
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:DIGEST_LENGTH]
+    return sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:DIGEST_LENGTH]
 
 
 #: SpawnSpec fields in the fingerprint (every one but those in _NOT_FINGERPRINTED)

@@ -189,6 +189,9 @@ def _make_arbiter(
     """Launch the kernel (if needed), then import the arbiter and make it: the heavy imports
     overlap the kernel's start-up."""
     launcher = _launch_kernel_early(config, pending) if args.start_kernel else None
+    from circus.util.no_openssl import import_asyncio
+
+    import_asyncio()  # first: without ssl (4.6 MB of OpenSSL that circusd does not use)
     from circus.arbiter import Arbiter
     from circus.control import control_channel
     from circus.util.systemd import CircusdNotifier

@@ -286,3 +286,21 @@ def test_the_local_host_is_opened_on_first_use(circusd, worker_cmd, tmp_path):
     [pid] = d.pids("direct")
     with open(f"/proc/{pid}/stat") as handle:  # a direct child of circusd, not of the kernel
         assert int(handle.read().rsplit(")", 1)[1].split()[1]) == d.proc.pid
+
+
+def test_circusd_does_not_load_openssl(circusd, worker_cmd, tmp_path):
+    """circusd uses no TLS: asyncio comes without ssl and fingerprints without hashlib's
+    OpenSSL (circus.util.no_openssl), saving ~4.6 MB of its memory. Sockets passed from the
+    kernel (asyncio's sock_* calls) do not load it either."""
+    d = circusd(f"""
+        [watcher:web]
+        cmd = {worker_cmd} sleep
+        sockets = shared
+        [socket:shared]
+        path = {tmp_path}/shared.sock
+    """)
+    assert len(d.pids("web")) == 1
+    d.ok("listsockets")
+    with open(f"/proc/{d.proc.pid}/maps") as handle:
+        loaded = {line.split()[-1].rsplit("/", 1)[-1] for line in handle if "/" in line}
+    assert not {name for name in loaded if "libssl" in name or "libcrypto" in name}, loaded
