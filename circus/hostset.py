@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from circus import orphans
 from circus.config import ConfigDiff
-from circus.errors import ConfigError
+from circus.errors import ConfigError, HostError
 from circus.hosts.base import EventHandler, ProcessHost, ProcessInfo, SocketInfo, SocketSpec
 from circus.hosts.kernel import KernelHost, ensure_kernel
 from circus.hosts.kernel_fds import pass_sockets
@@ -176,7 +176,7 @@ class HostSet:
         for name, (where, spec) in self._socket_specs().items():
             host = await self.open(where, subscribe=True)
             if only is None or host is only:
-                self.sockets[name] = (host, await host.make_socket(spec))
+                self.sockets[name] = (host, await _make_socket(host, name, spec))
         await self._hold_kernel_sockets()
 
     async def replace_sockets(self, changes: ConfigDiff) -> None:
@@ -191,7 +191,7 @@ class HostSet:
         for name in (*changes.sockets_added, *changes.sockets_changed):
             where, spec = new_specs[name]
             host = await self.open(where, subscribe=True)
-            self.sockets[name] = (host, await host.make_socket(spec))
+            self.sockets[name] = (host, await _make_socket(host, name, spec))
         await self._hold_kernel_sockets()
 
     async def _hold_kernel_sockets(self) -> None:
@@ -352,3 +352,14 @@ async def _let_kernel_go(kernel: ProcessHost) -> None:
         log.debug("exit-if-idle: %s", exc)
         return
     log.info("papa-kernel stays: it still holds processes, sockets or values of others")
+
+
+async def _make_socket(host: ProcessHost, name: str, spec: SocketSpec) -> SocketInfo:
+    """Bind ``[socket:NAME]`` in ``host``; a refusal names the section (the host's message
+    names only the address: ``[socket:web] Bind failed on 127.0.0.1:8080: ...``)."""
+    try:
+        return await host.make_socket(spec)
+    except HostError as exc:
+        reason = str(exc).removeprefix(f"socket {spec.name}: ")  # the local host names its own
+        exc.args = (f"[socket:{name}] {reason}",)
+        raise

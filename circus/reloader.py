@@ -24,8 +24,10 @@ from collections.abc import Awaitable
 from typing import Protocol
 
 from circus.config import CircusConfig, WatcherConfig, diff, load_config
-from circus.errors import MessageError
+from circus.errors import ConfigError, ConfigProblem, HostError, MessageError
+from circus.hosts.local_sockets import check_bindable
 from circus.hostset import HostSet
+from circus.spawning import socket_spec
 from circus.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,31 @@ def read_config(arbiter: Reloadable) -> CircusConfig:
     refuses it in its reply and nothing changes."""
     if not arbiter.config_path:
         raise MessageError("reloadconfig: circusd was not started from a configuration file")
-    return load_config(arbiter.config_path)
+    new = load_config(arbiter.config_path)
+    check_new_addresses(arbiter.config, new, arbiter.config_path)
+    return new
+
+
+def check_new_addresses(old: CircusConfig, new: CircusConfig, path: str | None) -> None:
+    """Every TCP/UDP address ``new`` adds must be free, or the reload is refused before anything
+    changes (a ConfigError naming each ``[socket:NAME]``): once under way, a socket that cannot
+    be bound would stop the convergence halfway. Addresses of ``old`` are not checked (this
+    circusd holds them, and frees them before it binds their new users; compared by port, so that
+    a new host name for a held port is not mistaken for another program)."""
+    held = {s.port for s in old.sockets if s.port}
+    problems = []
+    for sconf in new.sockets:
+        spec = socket_spec(sconf)
+        if spec.family == "unix" or not spec.port or spec.reuseport or spec.systemd:
+            continue  # a path (replace= decides), any port, one socket per process, systemd's
+        if sconf.port in held:
+            continue
+        try:
+            check_bindable(spec)
+        except HostError as exc:
+            problems.append(ConfigProblem(str(exc), file=path, section=f"socket:{sconf.name}"))
+    if problems:
+        raise ConfigError(problems)
 
 
 async def converge(arbiter: Reloadable, new: CircusConfig) -> dict[str, list[str]]:

@@ -111,6 +111,16 @@ def bind_socket(spec: SocketSpec) -> HeldSocket:
     return held
 
 
+def check_bindable(spec: SocketSpec) -> None:
+    """Bind the address of ``spec`` once, without listening, and let it go. Raises HostError
+    with the OS reason (``Bind failed on 127.0.0.1:8080: Address already in use``) when it
+    cannot be bound, e.g. because another program listens there."""
+    try:
+        kernel_sockets.bind_socket(_options(spec), listen=False).close()
+    except KernelError as exc:
+        raise HostError(str(exc)) from None
+
+
 def bind_reuseport_copy(held: HeldSocket) -> socket.socket:
     """A fresh socket bound to the same address as ``held`` (for one child). Raises HostError."""
     options = replace(_options(held.spec), port=held.info.port or 0)

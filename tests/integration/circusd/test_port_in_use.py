@@ -1,0 +1,67 @@
+"""A socket whose port another program holds: the message names the [socket:NAME] section, and
+reloadconfig refuses the configuration in its reply (nothing changes, and the same change can
+be applied once the port is free) instead of replying ok and failing in the background."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
+
+
+@pytest.fixture
+def taken_port():
+    """A port some other program listens on."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        yield taken
+
+
+def socket_section(port: int, use_papa: bool) -> str:
+    return f"[socket:web]\nhost = 127.0.0.1\nport = {port}\nuse_papa = {use_papa}\n"
+
+
+@pytest.mark.parametrize("use_papa", [True, False])
+def test_start_on_a_taken_port_names_the_socket(circusd, worker_cmd, taken_port, use_papa):
+    port = taken_port.getsockname()[1]
+    body = f"[watcher:w]\ncmd = {worker_cmd} sleep\nuse_sockets = true\n"
+    d = circusd(body + socket_section(port, use_papa), start=False)
+    result = subprocess.run([*CIRCUSD, d.config_path], capture_output=True, text=True,
+                            timeout=30, start_new_session=True)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"[socket:web] Bind failed on 127.0.0.1:{port}: Address already in use" in (
+        result.stderr
+    ), result.stderr
+
+
+@pytest.mark.parametrize("use_papa", [True, False])
+def test_reloadconfig_onto_a_taken_port_is_refused_and_can_be_retried(
+    circusd, worker_cmd, taken_port, use_papa
+):
+    body = f"[watcher:w]\ncmd = {worker_cmd} sleep\n"
+    d = circusd(body)
+    pids = d.pids("w")
+    port = taken_port.getsockname()[1]
+    d.write_config(
+        body
+        + socket_section(port, use_papa)
+        + f"[watcher:web]\ncmd = {worker_cmd} sleep\nuse_sockets = true\n"
+    )
+    reply = d.call("reloadconfig")  # not waiting: it used to say ok, then fail in the log
+    assert reply["status"] == "error", reply
+    assert "[socket:web]" in reply["reason"], reply
+    assert f"Bind failed on 127.0.0.1:{port}: Address already in use" in reply["reason"], reply
+    assert d.pids("w") == pids
+    assert d.ok("list")["watchers"] == ["w"]
+    assert d.ok("listsockets")["sockets"] == []
+
+    taken_port.close()  # the port is free now: the same reloadconfig applies the change
+    changes = d.ok("reloadconfig", waiting=True)["changes"]
+    assert changes["added"] == ["web"], changes
+    [held] = d.ok("listsockets")["sockets"]
+    assert (held["name"], held["port"]) == ("web", port)
+    assert len(d.pids("web")) == 1 and d.pids("w") == pids
