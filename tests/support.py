@@ -59,6 +59,37 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def as_nobody(function: Callable[[], int]) -> tuple[int, str]:
+    """Run ``function`` in a forked child that runs as the user nobody (the caller must be
+    root): returns its result as an exit code and what it wrote to stderr. A user's client
+    against root's circusd, without an interpreter nobody could not execute."""
+    import pwd
+    import sys
+
+    nobody = pwd.getpwnam("nobody")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only os calls and ``function``, then _exit
+        code = 70
+        try:
+            os.dup2(write_end, 2)
+            sys.stderr = os.fdopen(2, "w", buffering=1)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            code = function()
+        except BaseException as exc:
+            print(f"as_nobody: {exc!r}", file=sys.stderr)
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        err = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), err
+
+
 def kill_pids(pids: list[int], sig: int = signal.SIGKILL) -> None:
     """Kill the given pids (only pids we started), ignoring ones already gone."""
     for pid in pids:

@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import os
 import pwd
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,9 +173,47 @@ def restrict_ipc_socket(path: str, owner: str | None) -> IpcSocketFile:
     if owner:
         uid = int(owner) if str(owner).isdigit() else _uid_of(owner)
         os.chown(path, uid, -1)
+        closed = _closed_directory(path, uid)
+        if closed is not None:
+            mode = os.stat(closed).st_mode & 0o7777
+            log.warning(
+                "endpoint_owner %s cannot reach %s: it may not enter %s (mode %04o); make that "
+                "directory 0711, or put the endpoint in a directory that user can enter",
+                owner,
+                path,
+                closed,
+                mode,
+            )
     os.chmod(path, IPC_SOCKET_MODE)
     info = os.lstat(path)
     return IpcSocketFile(path, info.st_dev, info.st_ino)
+
+
+def _closed_directory(path: str, uid: int) -> str | None:
+    """The first directory on the way to ``path`` that user ``uid`` may not enter, or None."""
+    if uid == 0:
+        return None
+    try:
+        user = pwd.getpwuid(uid)
+        groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
+    except KeyError:  # a uid without a name: its own group only if it is the directory's
+        groups = set()
+    directory = os.path.dirname(os.path.abspath(path))
+    parents = [directory]
+    while directory != os.path.dirname(directory):
+        directory = os.path.dirname(directory)
+        parents.append(directory)
+    for directory in reversed(parents):  # from / down
+        info = os.stat(directory)
+        if info.st_uid == uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid in groups:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return directory
+    return None
 
 
 def _uid_of(user: str) -> int:

@@ -71,31 +71,10 @@ def test_missing_ipc_socket_is_call_error(capsys, tmp_path):
 
 
 def _circusctl_as_nobody(*argv: str) -> tuple[int, str]:
-    """circusctl.main(argv) in a forked child that runs as nobody: (exit code, stderr)."""
-    import os
-    import pwd
-    import sys
+    """circusctl.main(argv) as the user nobody: (exit code, stderr)."""
+    import support
 
-    nobody = pwd.getpwnam("nobody")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: only os calls and circusctl, then _exit
-        code = 70
-        try:
-            os.dup2(write_end, 2)
-            sys.stderr = os.fdopen(2, "w", buffering=1)
-            os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-            code = circusctl.main(list(argv))
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        err = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), err
+    return support.as_nobody(lambda: circusctl.main(list(argv)))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as nobody")
