@@ -565,10 +565,14 @@ class Arbiter:
         await self._end_publisher_binding()
         if self.controller is not None:  # a command still working would hold a watcher
             await self.controller.cancel_background()
+        left: dict[str, int] = {}  # watcher -> processes it leaves running in the kernel
         for watcher in self.by_priority(reverse=True):
             if stop_workers or not watcher.host.persistent:
                 await watcher.stop()
             else:
+                running = sum(1 for p in watcher.processes.values() if p.alive)
+                if running:
+                    left[watcher.name] = running
                 watcher.detach()
         # Every background task ends here (a signal's quit task is the caller: not itself).
         # The watchers' (reap hooks, spawn-record deletes the idle kernel waits for) first get
@@ -580,7 +584,23 @@ class Arbiter:
             await self.controller.stop()
         if self.publisher is not None:
             self.publisher.close()
+        self._log_exit(left)
         self._stopped.set()
+
+    def _log_exit(self, left: Mapping[str, int]) -> None:
+        """Say whether workers keep running without circusd (Ctrl-C does not show it)."""
+        if not left:
+            log.info("circusd %d exits: no process keeps running", self.pid)
+            return
+        log.info(
+            "circusd %d exits: %d processes (%s) keep running in papa-kernel at %s; the next "
+            "circusd adopts them ('circusctl quit --stop-workers' or 'circusd "
+            "--stop-workers-on-exit' stops them)",
+            self.pid,
+            sum(left.values()),
+            ", ".join(f"{name}: {count}" for name, count in sorted(left.items())),
+            self.hosts.papa_endpoint,
+        )
 
     async def _end_publisher_binding(self) -> None:
         """quit during start-up: the PUB socket is not bound any more (nor its error raised,

@@ -1,0 +1,47 @@
+"""What circusd says when it exits (Ctrl-C in a terminal, SIGTERM, quit): whether the workers
+keep running in papa-kernel, how many, and how to stop them. It said only 'control channel
+closed', so a user who pressed Ctrl-C could not tell that the workers were still serving."""
+
+import signal
+
+import pytest
+import support
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "quit"])
+def test_workers_left_in_the_kernel_are_announced(circusd, worker_cmd, how):
+    d = circusd(
+        f"[watcher:web]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n"
+        f"[watcher:local]\ncmd = {worker_cmd} sleep\nuse_papa = false\n"
+    )
+    web = d.pids("web")
+    if how == "quit":
+        d.ok("quit")
+    else:
+        d.proc.send_signal(signal.SIGINT)  # Ctrl-C
+    assert d.proc.wait(timeout=20) == 0
+    assert all(support.pid_alive(pid) for pid in web)
+    assert (
+        f"circusd {d.proc.pid} exits: 2 processes (web: 2) keep running in papa-kernel at "
+        f"{d.papa}; the next circusd adopts them ('circusctl quit --stop-workers' or "
+        "'circusd --stop-workers-on-exit' stops them)" in d.log()
+    ), d.log()
+
+
+@pytest.mark.parametrize("how", ["--stop-workers-on-exit", "quit --stop-workers"])
+def test_workers_stopped_on_exit_are_not_announced(circusd, worker_cmd, how):
+    body = f"[watcher:web]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n"
+    if how == "quit --stop-workers":
+        d = circusd(body)
+        web = d.pids("web")
+        d.ok("quit", stop_workers=True)
+    else:
+        d = circusd(body, args=(how,))
+        web = d.pids("web")
+        d.proc.send_signal(signal.SIGINT)
+    assert d.proc.wait(timeout=20) == 0
+    support.wait_for(lambda: not any(support.pid_alive(pid) for pid in web), timeout=10,
+                     message="the workers are stopped")  # fmt: skip
+    assert f"circusd {d.proc.pid} exits: no process keeps running" in d.log(), d.log()
