@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import logging.handlers
 import os
 import resource
 import socket
@@ -23,6 +22,7 @@ import sys
 from papa_kernel import __version__, helpwidth, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
 from papa_kernel.init import DEFAULT_GRACE, Init
+from papa_kernel.logfile import ReopeningFileHandler
 from papa_kernel.pipes import quiet_on_broken_pipe
 from papa_kernel.protocol import addressable, is_decimal
 from papa_kernel.server import CONTROL_FDNAME, Server, StartupError
@@ -310,7 +310,7 @@ def _daemonize() -> int:
 
 def _setup_logging(level: str, log_file: str | None, quiet: bool) -> None:
     if log_file and log_file != "-":
-        handler: logging.Handler = logging.handlers.WatchedFileHandler(log_file)
+        handler: logging.Handler = ReopeningFileHandler(log_file)
     elif quiet and not log_file:
         handler = logging.NullHandler()
     else:

@@ -19,15 +19,18 @@ handler modules (``commands``, ``process_commands``) so a running kernel has the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from papa_kernel.errors import CommandError
+from papa_kernel.typenames import TYPE_CHECKING
 
 # A handler gets the session (a papa_kernel.commands.Session) and the arguments after the
 # command words; it returns the reply body, or None when it wrote its own reply. The table
 # does not name the session type: it sits below the kernel, and the grammar imports it.
-Handler = Callable[[Any, list[str]], "str | None"]
-HandlerT = TypeVar("HandlerT", bound=Handler)
+if TYPE_CHECKING:
+    from papa_kernel.typenames import Any, TypeVar
+
+    Handler = Callable[[Any, list[str]], "str | None"]
+    HandlerT = TypeVar("HandlerT", bound=Handler)
 
 OVERVIEW_HEAD = (
     'papa-kernel commands (every word may be shortened to its first letters, e.g. "l p"):'

@@ -11,7 +11,6 @@ words and help (see :mod:`papa_kernel.command_table`); the process commands are 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from papa_kernel import __version__
 from papa_kernel.command_table import command, help_text
@@ -26,6 +25,7 @@ from papa_kernel.protocol import (
     split_options,
 )
 from papa_kernel.sockets import parse_socket_options
+from papa_kernel.typenames import Protocol
 
 log = logging.getLogger(__name__)
 

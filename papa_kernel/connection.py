@@ -16,7 +16,6 @@ import contextlib
 import logging
 import selectors
 import socket
-from typing import Protocol
 
 # Importing the handler modules declares every command into the command table.
 from papa_kernel import commands as commands
@@ -27,6 +26,7 @@ from papa_kernel.kernel import Kernel
 from papa_kernel.loop import Loop
 from papa_kernel.processes import ProcessEntry
 from papa_kernel.protocol import GREETING, MAX_LINE, PROMPT, decode_line, tokenize
+from papa_kernel.typenames import Protocol
 from papa_kernel.watch import ProcessWatch, SocketWatch
 
 log = logging.getLogger(__name__)

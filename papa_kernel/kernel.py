@@ -21,7 +21,6 @@ import selectors
 import signal
 import time
 from collections.abc import Callable, Hashable
-from typing import Protocol
 
 from papa_kernel.loop import Loop
 from papa_kernel.output import OutputStream
@@ -29,6 +28,7 @@ from papa_kernel.processes import EntryWatcher, ProcessEntry, State
 from papa_kernel.protocol import matches_any
 from papa_kernel.sockets import ManagedSocket, SocketRegistry
 from papa_kernel.spawn import Spawned
+from papa_kernel.typenames import Protocol
 
 log = logging.getLogger(__name__)
 

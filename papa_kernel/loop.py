@@ -31,7 +31,8 @@ import selectors
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from papa_kernel.records import record
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ Handler = Callable[[int], None]  # called with the ready event mask
 BULK_BYTES_PER_ROUND = 1024 * 1024
 
 
-@dataclass
+@record
 class _Timer:
     due: float  # time.monotonic() of the next run
     interval: float | None  # None: once

@@ -16,9 +16,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import ParamSpec
 
-P = ParamSpec("P")
+from papa_kernel.typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from papa_kernel.typenames import ParamSpec
+
+    P = ParamSpec("P")
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 

@@ -19,11 +19,11 @@ import signal
 import socket
 import time
 from collections.abc import Hashable
-from typing import Protocol
 
 from papa_kernel.output import OutputStream, next_seq
 from papa_kernel.protocol import format_time
 from papa_kernel.spawn import Spawned
+from papa_kernel.typenames import Protocol
 
 
 class State(enum.Enum):

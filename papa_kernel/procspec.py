@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-from dataclasses import dataclass, field, replace
 
 from papa_kernel.errors import CommandError, NotFoundError
 from papa_kernel.protocol import (
@@ -23,6 +22,7 @@ from papa_kernel.protocol import (
     require_value,
     show_value,
 )
+from papa_kernel.records import record, replace
 from papa_kernel.sockets import ManagedSocket, SocketRegistry
 from papa_kernel.spawn import (
     CAPTURE,
@@ -47,7 +47,7 @@ SOCKET_REF = re.compile(r"\$\(socket\.([^)]*)\)")
 ARG_PREFIX = "arg."  # ``arg.N=VALUE``: argument N given as an option (protocol 4)
 
 
-@dataclass
+@record
 class ProcessSpec:
     """A parsed ``make process``: what to spawn and how to show it."""
 
@@ -57,8 +57,8 @@ class ProcessSpec:
     args_text: str
     identity: tuple[object, ...]
     shown_options: tuple[str, ...]
+    child_sockets: list[socket.socket]  # close after the spawn (a new list per spec)
     stop_signal: int = signal.SIGTERM  # sent by a graceful stop of the whole kernel
-    child_sockets: list[socket.socket] = field(default_factory=list)  # close after the spawn
 
 
 def parse_process(
@@ -93,6 +93,7 @@ def parse_process(
         args_text=" ".join(args),
         identity=(tuple(sorted((k, v) for k, v in options.items() if k != "watch")), tuple(args)),
         shown_options=_shown(uid, gid, shell),
+        child_sockets=[],
     )
     if "stop_signal" in options:
         spec.stop_signal = parse_signal(options["stop_signal"])

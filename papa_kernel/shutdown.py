@@ -25,10 +25,10 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from papa_kernel.kernel import Kernel
 from papa_kernel.loop import Loop
+from papa_kernel.typenames import Protocol
 
 log = logging.getLogger(__name__)
 

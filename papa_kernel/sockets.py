@@ -26,10 +26,10 @@ import contextlib
 import os
 import socket
 import stat
-from dataclasses import dataclass, replace
 
 from papa_kernel.errors import CommandError, ConflictError, SocketError
 from papa_kernel.protocol import parse_bool, parse_int, require_value
+from papa_kernel.records import frozen_record, replace
 
 DEFAULT_BACKLOG = 5  # papa 1.0.6 default; circusd passes its own (2048)
 MAX_BACKLOG = 2**31 - 1  # listen(2) takes a C int; Linux then caps it at net.core.somaxconn
@@ -59,7 +59,7 @@ SOCKET_OPTION_KEYS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SocketOptions:
     """What to bind. ``port=0`` lets the OS choose; ``umask`` applies around a unix bind."""
 

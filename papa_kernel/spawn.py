@@ -31,12 +31,17 @@ import pwd
 import resource
 import signal
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from papa_kernel.errors import SpawnError
 from papa_kernel.protocol import MAX_DIGITS, is_decimal, show_value
+from papa_kernel.records import frozen_record, record
+from papa_kernel.typenames import TYPE_CHECKING
 
 CAPTURE, DEVNULL, STDOUT = "capture", "devnull", "stdout"  # stream modes
+if TYPE_CHECKING:
+    from papa_kernel.typenames import Any
+NO_ENTRIES: Mapping[Any, Any] = MappingProxyType({})  # the empty default of env and rlimits
 EXEC_FAILED = 127  # exit status of a hand-forked child that could not exec (shell convention)
 UNLIMITED_WORDS = frozenset({"unlimited", "infinity", "-1"})
 MAX_RLIMIT = 2**63 - 1  # setrlimit() takes a signed 64-bit value here (RLIM_INFINITY is -1)
@@ -53,7 +58,7 @@ SIGNALS_TO_DEFAULT = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SpawnRequest:
     """Everything needed to start one child.
 
@@ -64,20 +69,20 @@ class SpawnRequest:
 
     argv: tuple[str, ...]
     executable: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = NO_ENTRIES
     working_dir: str | None = None
     umask: int | None = None
     uid: int | None = None
     gid: int | None = None
     user_name: str | None = None  # for initgroups when uid is set
-    rlimits: Mapping[int, int] = field(default_factory=dict)
+    rlimits: Mapping[int, int] = NO_ENTRIES
     stdout: str = CAPTURE
     stderr: str = CAPTURE
     pass_fds: tuple[int, ...] = ()
     stdin_fd: int | None = None
 
 
-@dataclass
+@record
 class Spawned:
     """A started child. The caller owns (and must close) ``pidfd``, ``stdout`` and ``stderr``."""
 

@@ -31,12 +31,12 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from typing import Any, Protocol, TypedDict
 
 from papa_kernel.kernel import Kernel
 from papa_kernel.output import OutputStream
 from papa_kernel.processes import ProcessEntry
 from papa_kernel.protocol import format_time, now
+from papa_kernel.typenames import TYPE_CHECKING, Protocol, TypedDict
 
 BATCH_LIMIT = 1024 * 1024  # output bytes per batch (reads are <= 1 MiB, so it always fits one)
 BATCH_END = b"\n] "
@@ -45,7 +45,10 @@ STOPPED = b"Stopped watching\n> "
 
 # (seq, kind, entry, stream, timestamp, payload): the payload is the chunk (out/err), the
 # count of dropped bytes (dropped) or the exit code (closed, whose stream is None).
-Record = tuple[int, str, ProcessEntry, "OutputStream | None", float, Any]
+if TYPE_CHECKING:
+    from papa_kernel.typenames import Any
+
+    Record = tuple[int, str, ProcessEntry, "OutputStream | None", float, Any]
 
 
 class Batch(TypedDict):

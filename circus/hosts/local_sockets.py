@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from circus.errors import HostError
 from circus.hosts.base import SocketInfo, SocketSpec
 from papa_kernel import sockets as kernel_sockets
 from papa_kernel.errors import KernelError
+from papa_kernel.records import replace
 from papa_kernel.sockets import SocketOptions
 
 FAMILIES = ("inet", "inet6", "unix")
