@@ -11,9 +11,12 @@ which breaks ``asyncio.run()`` in other tests: a browser therefore lives for one
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import shutil
+import time
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -48,3 +51,99 @@ def launched() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+#: The PageLog of each browser context.
+_LOGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class PageLog:
+    """What the pages of a browser context did, for the message of a wait that timed out:
+    console messages, page errors, requests that failed or got no answer yet (with their
+    age), and the live feed's WebSocket frames. Bounded: the last :data:`KEEP` entries."""
+
+    KEEP = 300
+
+    def __init__(self, context) -> None:
+        self.start = time.monotonic()
+        self.entries: collections.deque[str] = collections.deque(maxlen=self.KEEP)
+        self.pending: dict[object, tuple[float, str]] = {}
+        _LOGS[context] = self
+        context.on("page", self._attach)
+        for page in context.pages:
+            self._attach(page)
+
+    def _note(self, text: str) -> None:
+        self.entries.append(f"{time.monotonic() - self.start:7.2f}s {text}")
+
+    def _attach(self, page) -> None:
+        page.on("console", lambda msg: self._note(f"console.{msg.type}: {msg.text}"))
+        page.on("pageerror", lambda exc: self._note(f"page error: {exc}"))
+        page.on("framenavigated", lambda f: f == page.main_frame and self._note(f"at {f.url}"))
+        page.on("request", self._request)
+        page.on("requestfinished", lambda r: self._done(r, "answered"))
+        page.on("requestfailed", lambda r: self._done(r, f"FAILED ({r.failure})"))
+        page.on("websocket", self._websocket)
+
+    def _request(self, request) -> None:
+        self.pending[request] = (time.monotonic(), f"{request.method} {request.url}")
+
+    def _done(self, request, how: str) -> None:
+        began, what = self.pending.pop(request, (time.monotonic(), request.url))
+        status = ""
+        if how == "answered":
+            with contextlib.suppress(Exception):
+                response = request.response()
+                status = f" {response.status}" if response is not None else ""
+        took = time.monotonic() - began
+        self._note(f"{what} {how}{status} in {took:.2f}s")
+
+    def _websocket(self, ws) -> None:
+        self._note(f"websocket {ws.url} opened")
+        ws.on("framereceived", lambda frame: self._note(f"ws <- {str(frame)[:160]}"))
+        ws.on("framesent", lambda frame: self._note(f"ws -> {str(frame)[:160]}"))
+        ws.on("close", lambda _ws: self._note("websocket closed"))
+        ws.on("socketerror", lambda error: self._note(f"websocket error: {error}"))
+
+    def report(self) -> str:
+        now = time.monotonic()
+        waiting = [
+            f"  {what} (no answer for {now - began:.1f}s)" for began, what in self.pending.values()
+        ]
+        return "\n".join(
+            [
+                "requests still waiting for an answer:",
+                *(waiting or ["  none"]),
+                f"what the pages did (last {self.KEEP}):",
+                *(f"  {e}" for e in self.entries),
+            ]
+        )
+
+
+def wait_ready(page, *explain) -> None:
+    """Wait for ``body[data-ready=true]``; on a time-out fail with everything that says why:
+    the page's state, the :class:`PageLog` of its context (if any) and each ``explain()``
+    (the daemons' logs, a probe of the server)."""
+    from playwright.sync_api import Error
+
+    try:
+        page.wait_for_selector("body[data-ready=true]")
+    except Error as exc:
+        parts = [f"the page never got ready: {exc}", f"url: {page.url}"]
+        with contextlib.suppress(Error):
+            parts.append("page: " + page.evaluate(PAGE_STATE))
+        log = _LOGS.get(page.context)
+        if log is not None:
+            parts.append(log.report())
+        for more in explain:
+            with contextlib.suppress(Exception):
+                parts.append(more())
+        raise AssertionError("\n".join(parts)) from None
+
+
+#: The page's own view, for a readiness failure: body data, banner, notices.
+PAGE_STATE = """() => JSON.stringify({
+  body: Object.assign({}, document.body.dataset),
+  banner: (document.getElementById("banner") || {}).textContent || null,
+  notices: Array.from(document.querySelectorAll(".notice")).map((n) => n.textContent),
+})"""

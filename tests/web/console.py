@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 
+import browser
 import support
 
 WORKER = support.CIRCUSD_WORKER
@@ -130,6 +131,28 @@ class Console:
         page.goto(f"{self.url}/login?token={self.token}&next={path}")
         return page
 
+    def ready(self, page) -> None:
+        """Wait until ``page`` has rendered (``body[data-ready=true]``); on a time-out fail with
+        what the page did, the daemons' states and logs, and what circushttpd answers now."""
+        browser.wait_ready(page, lambda: self.explain(page.context))
+
+    def explain(self, context=None) -> str:
+        """The state of circusd and circushttpd: their processes, their logs' ends and, with
+        a browser ``context``, circushttpd's answer to ``/api/watchers`` with its session."""
+        parts = []
+        for name, proc in (("circushttpd", self.httpd), ("circusd", self.circusd.proc)):
+            parts.append(f"{name}: {_process_state(proc)}")
+        if context is not None:
+            cookies = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies(self.url))
+            try:
+                status, body = self.get("/api/watchers", headers={"Cookie": cookies})
+                parts.append(f"GET /api/watchers now: {status} {json.dumps(body)[:600]}")
+            except OSError as exc:
+                parts.append(f"GET /api/watchers now: {exc!r}")
+        parts.append(f"circushttpd's log (end):\n{self.log()[-6000:]}")
+        parts.append(f"circusd's log (end):\n{self.circusd.log()[-4000:]}")
+        return "\n".join(parts)
+
     def stop_httpd(self) -> None:
         _terminate(self.httpd)
 
@@ -137,6 +160,20 @@ class Console:
         with contextlib.suppress(Exception):
             self.stop_httpd()
         self.circusd.cleanup()
+
+
+def _process_state(proc: subprocess.Popen | None) -> str:
+    """``pid N, State: ...`` from /proc, or how it ended."""
+    if proc is None:
+        return "not started"
+    if proc.poll() is not None:
+        return f"pid {proc.pid} exited with {proc.returncode}"
+    try:
+        with open(f"/proc/{proc.pid}/status") as f:
+            state = next((line.strip() for line in f if line.startswith("State:")), "?")
+    except OSError as exc:
+        state = repr(exc)
+    return f"pid {proc.pid}, {state}"
 
 
 def _terminate(proc: subprocess.Popen | None) -> None:

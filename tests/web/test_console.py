@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 import support
-from browser import TIMEOUT_MS, launched
+from browser import TIMEOUT_MS, PageLog, launched, wait_ready
 from console import WORKER, Console
 
 pytestmark = pytest.mark.timeout(120)
@@ -53,6 +53,7 @@ def browser(console):
 def context(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
+    PageLog(context)  # what its pages did, shown when a page never gets ready
     yield context
     context.close()
 
@@ -61,7 +62,7 @@ def context(browser):
 def page(console, context):
     """A logged-in page on the watcher list, rendered."""
     page = console.login(context, "/")
-    page.wait_for_selector("body[data-ready=true]")
+    console.ready(page)
     return page
 
 
@@ -137,6 +138,7 @@ def test_password_login(password_url, context):
     page.fill("#f-password", "s3cret-pass")
     page.click("#login-submit")
     ex(page.locator("form.logout button")).to_have_text("Log out alice")
+    wait_ready(page)
     ex(row(page, "sleepy").locator(".toggle")).to_have_text("active")
 
 
@@ -227,7 +229,7 @@ def test_charts_move_with_the_stats_stream(console, page):
 
 def test_watcher_page_charts_each_process(console, context):
     page = console.login(context, "/watchers/sleepy")
-    page.wait_for_selector("body[data-ready=true]")
+    console.ready(page)
     for pid in console.circusd.pids("sleepy"):
         line = f'tr[data-pid="{pid}"] svg.chart polyline.line.series-mem'
         support.wait_for(lambda line=line: len(points(page, line).split()) >= 2, timeout=20)
@@ -241,7 +243,7 @@ def test_watcher_page_charts_each_process(console, context):
 def test_watcher_page_lists_processes_and_kills_one(console, context):
     ex = expect()
     page = console.login(context, "/watchers/sleepy")
-    page.wait_for_selector("body[data-ready=true]")
+    console.ready(page)
     pids = console.circusd.pids("sleepy")
     for pid in pids:
         ex(page.locator(f'tr[data-pid="{pid}"] .pstatus')).to_have_text("running")
@@ -258,7 +260,7 @@ def test_watcher_page_sends_a_signal(console, context, tmp_path):
     """The signal form of a process: circusd reports it sent; the process is still there."""
     ex = expect()
     page = console.login(context, "/watchers/sleepy")
-    page.wait_for_selector("body[data-ready=true]")
+    console.ready(page)
     pid = console.circusd.pids("sleepy")[0]
     line = page.locator(f'tr[data-pid="{pid}"]')
     line.locator("select").select_option("CONT")
@@ -311,7 +313,7 @@ def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, context)
 def test_output_tail_shows_new_lines_live(console, context):
     ex = expect()
     page = console.login(context, "/watchers/talker/output")
-    page.wait_for_selector("body[data-ready=true]")
+    console.ready(page)
     console.circusd.ok("incr", name="talker")
     new = sorted(console.circusd.pids("talker"))[-1]
     try:
@@ -324,7 +326,7 @@ def test_output_tail_shows_new_lines_live(console, context):
 def test_kernel_page_lists_what_the_kernel_holds(console, context):
     ex = expect()
     page = console.login(context, "/kernel")
-    page.wait_for_selector("body[data-ready=true]")
+    console.ready(page)
     for pid in console.circusd.pids("sleepy"):
         ex(page.locator(f'#kernel-processes tr[data-pid="{pid}"]')).to_contain_text("sleepy")
 
@@ -334,7 +336,7 @@ def test_circusds_page_says_discovery_is_off_and_names_this_console(console, con
     discovery on (tests/integration/discovery/test_web_discovery.py lists real answers)."""
     ex = expect()
     page = console.login(context, "/connect")
-    page.wait_for_selector("body[data-ready=true]")
+    console.ready(page)
     ex(page.locator("#discovery-current")).to_have_text(console.circusd.endpoint)
     ex(page.locator("#discovery-off")).to_be_visible()
     ex(page.locator("#discovery-off")).to_contain_text("--discover")
@@ -392,7 +394,7 @@ def test_a_restarted_console_asks_to_log_in_again(console, context):
     live in its memory), so the page goes to the login form, which brings it back."""
     ex = expect()
     page = console.login(context, "/kernel")
-    page.wait_for_selector("body[data-ready=true]")
+    console.ready(page)
     console.stop_httpd()
     ex(page.locator("#banner")).to_contain_text("web console is unreachable")
     console.start_httpd()
