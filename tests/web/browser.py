@@ -2,7 +2,8 @@
 
 Playwright cannot download a browser here; it drives the system's ``/usr/bin/chromium``
 (``$CIRCUS_CHROMIUM`` overrides the path). Tests skip, saying why, only when that browser is
-missing.
+missing. It runs through network_blind.py, so that the other tests' network namespaces (new
+addresses on the machine) do not fail its requests with ``net::ERR_NETWORK_CHANGED``.
 
 Playwright's sync API keeps an asyncio loop running in the main thread while it is started,
 which breaks ``asyncio.run()`` in other tests: a browser therefore lives for one test module
@@ -19,6 +20,7 @@ import time
 import weakref
 from collections.abc import Iterator
 
+import network_blind
 import pytest
 
 CHROMIUM = os.environ.get("CIRCUS_CHROMIUM", "/usr/bin/chromium")
@@ -45,8 +47,12 @@ def launched() -> Iterator[object]:
 
     path = chromium_or_skip()
     args = ["--no-sandbox"] if os.geteuid() == 0 else []  # chromium's sandbox refuses root
+    # blind to the machine's address changes, which fail its requests (see network_blind.py)
+    env = {**os.environ, network_blind.ENV: path}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=args, timeout=60_000)
+        browser = playwright.chromium.launch(
+            executable_path=network_blind.__file__, args=args, env=env, timeout=60_000
+        )
         try:
             yield browser
         finally:
