@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from circus.arbiter import Arbiter
     from circus.config.model import CircusConfig
     from circus.hosts.kernel_boot import PendingKernel
+    from circus.util.daemon import StartReport
 
 log = logging.getLogger("circus.circusd")
 
@@ -252,10 +253,11 @@ def _run(args: argparse.Namespace, pending: PendingKernel | None) -> int:
     if settings.umask is not None:
         os.umask(settings.umask)
     cwd = os.getcwd()  # default working_dir of workers, kept across --daemon's chdir("/")
+    report = None  # with --daemon: how the start went, for the launcher to print
     if args.daemon:
         from circus.util.daemon import daemonize
 
-        daemonize()
+        report = daemonize()
     pidfile = None
     pidfile_path = args.pidfile or settings.pidfile
     try:
@@ -265,19 +267,38 @@ def _run(args: argparse.Namespace, pending: PendingKernel | None) -> int:
         # the heavy imports: many objects, no garbage, all kept for the life of circusd
         with gc_paused(freeze=True):
             arbiter = _make_arbiter(config, args, cwd, pending)
+        if report is not None:
+            arbiter.on_lifecycle = _reporting_ready(arbiter.on_lifecycle, report)
         import asyncio
 
         asyncio.run(_serve(arbiter, args.stop_workers_on_exit))
     except CircusError as exc:
         log.error("circusd cannot run: %s", exc)
         print(f"circusd: {exc}", file=sys.stderr)
+        if report is not None:
+            report.failed(EXIT_RUNTIME_ERROR, str(exc))
         return EXIT_RUNTIME_ERROR
     except KeyboardInterrupt:
         pass
     finally:
+        if report is not None:
+            report.close()  # nothing said yet: the launcher says the daemon ended
         if pidfile is not None:
             pidfile.unlink()
     return EXIT_OK
+
+
+def _reporting_ready(
+    on_lifecycle: Callable[[str], None], report: StartReport
+) -> Callable[[str], None]:
+    """``on_lifecycle`` that also tells the ``--daemon`` launcher when circusd is ready."""
+
+    def on_event(event: str) -> None:
+        on_lifecycle(event)
+        if event == "ready":
+            report.ready()
+
+    return on_event
 
 
 if __name__ == "__main__":

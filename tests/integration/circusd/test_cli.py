@@ -164,6 +164,33 @@ def test_daemon_pidfile_and_log_file(tmp_path, runtime_dir, worker_cmd):
             support.kill_pids([int(pidfile.read_text())])
 
 
+@pytest.mark.parametrize("problem", ["pid file", "endpoint"])
+def test_daemon_that_cannot_start_says_why_with_exit_2(tmp_path, runtime_dir, worker_cmd, problem):
+    """--daemon detaches before circusd starts: a start that failed afterwards was only in the
+    log, and the launcher exited 0 (as if the daemon were serving)."""
+    first = support.Circusd(tmp_path / "first", f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    d = support.Circusd(tmp_path / "d", f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    pidfile, logfile = tmp_path / "circusd.pid", tmp_path / "circusd.log"
+    try:
+        if problem == "pid file":
+            pidfile.write_text(f"{os.getpid()}\n")  # a live pid: another circusd, it says
+            expected = f"pid file {pidfile} holds the live pid {os.getpid()}"
+        else:
+            first.start()
+            d.endpoint = first.endpoint
+            d.write_config(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+            expected = f"another circusd is already serving {first.endpoint}"
+        result = run(d.config_path, "--daemon", "--pidfile", str(pidfile), "--log-output",
+                     str(logfile), cwd=d.workdir)  # fmt: skip
+        assert result.returncode == 2, (result, logfile.read_text())
+        assert f"circusd: {expected}" in result.stderr, result.stderr
+        assert expected in logfile.read_text()
+        wait_for(lambda: not support.kernels_at(d.papa), timeout=5, message="no kernel left")
+    finally:
+        d.cleanup()
+        first.cleanup()
+
+
 def test_logger_config_json(tmp_path, runtime_dir, worker_cmd):
     logfile = tmp_path / "custom.log"
     config = tmp_path / "logging.json"
