@@ -525,7 +525,8 @@ class Arbiter:
         if self._control is not None:
             self.controller = self._control(self)
             await self.controller.start()
-        log.info("circusd %d ready: %d watchers", self.pid, len(self._watchers))
+        count = len(self._watchers)
+        log.info("circusd %d ready: %d watcher%s", self.pid, count, "" if count == 1 else "s")
         self.on_lifecycle("ready")
 
     async def run(self) -> None:
@@ -592,14 +593,16 @@ class Arbiter:
         if not left:
             log.info("circusd %d exits: no process keeps running", self.pid)
             return
+        total = sum(left.values())
         log.info(
-            "circusd %d exits: %d processes (%s) keep running in papa-kernel at %s; the next "
-            "circusd adopts them ('circusctl quit --stop-workers' or 'circusd "
-            "--stop-workers-on-exit' stops them)",
+            "circusd %d exits: %d %s running in papa-kernel at %s (%s); the next circusd "
+            "adopts them ('circusctl quit --stop-workers' or 'circusd --stop-workers-on-exit' "
+            "stops them)",
             self.pid,
-            sum(left.values()),
-            ", ".join(f"{name}: {count}" for name, count in sorted(left.items())),
+            total,
+            "process keeps" if total == 1 else "processes keep",
             self.hosts.papa_endpoint,
+            ", ".join(f"{name}: {count}" for name, count in sorted(left.items())),
         )
 
     async def _end_publisher_binding(self) -> None:

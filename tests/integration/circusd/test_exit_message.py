@@ -14,6 +14,7 @@ pytestmark = pytest.mark.timeout(60)
 def test_workers_left_in_the_kernel_are_announced(circusd, worker_cmd, how):
     d = circusd(
         f"[watcher:web]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n"
+        f"[watcher:one]\ncmd = {worker_cmd} sleep\n"
         f"[watcher:local]\ncmd = {worker_cmd} sleep\nuse_papa = false\n"
     )
     web = d.pids("web")
@@ -24,8 +25,8 @@ def test_workers_left_in_the_kernel_are_announced(circusd, worker_cmd, how):
     assert d.proc.wait(timeout=20) == 0
     assert all(support.pid_alive(pid) for pid in web)
     assert (
-        f"circusd {d.proc.pid} exits: 2 processes (web: 2) keep running in papa-kernel at "
-        f"{d.papa}; the next circusd adopts them ('circusctl quit --stop-workers' or "
+        f"circusd {d.proc.pid} exits: 3 processes keep running in papa-kernel at {d.papa} "
+        "(one: 1, web: 2); the next circusd adopts them ('circusctl quit --stop-workers' or "
         "'circusd --stop-workers-on-exit' stops them)" in d.log()
     ), d.log()
 
@@ -45,3 +46,11 @@ def test_workers_stopped_on_exit_are_not_announced(circusd, worker_cmd, how):
     support.wait_for(lambda: not any(support.pid_alive(pid) for pid in web), timeout=10,
                      message="the workers are stopped")  # fmt: skip
     assert f"circusd {d.proc.pid} exits: no process keeps running" in d.log(), d.log()
+
+
+def test_one_process_left_is_singular(circusd, worker_cmd):
+    d = circusd(f"[watcher:web]\ncmd = {worker_cmd} sleep\n")
+    assert f"circusd {d.proc.pid} ready: 1 watcher\n" in d.log()
+    d.ok("quit")
+    assert d.proc.wait(timeout=20) == 0
+    assert f"exits: 1 process keeps running in papa-kernel at {d.papa} (web: 1);" in d.log(), d.log()
