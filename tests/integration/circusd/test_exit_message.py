@@ -53,4 +53,5 @@ def test_one_process_left_is_singular(circusd, worker_cmd):
     assert f"circusd {d.proc.pid} ready: 1 watcher\n" in d.log()
     d.ok("quit")
     assert d.proc.wait(timeout=20) == 0
-    assert f"exits: 1 process keeps running in papa-kernel at {d.papa} (web: 1);" in d.log(), d.log()
+    expected = f"exits: 1 process keeps running in papa-kernel at {d.papa} (web: 1);"
+    assert expected in d.log(), d.log()
