@@ -22,7 +22,7 @@ import signal
 import time
 from collections.abc import Callable, Hashable
 
-from papa_kernel.loop import Loop
+from papa_kernel.loop import FdCall, Loop
 from papa_kernel.output import OutputStream
 from papa_kernel.processes import EntryWatcher, ProcessEntry, State
 from papa_kernel.protocol import matches_any
@@ -61,6 +61,9 @@ class Kernel:
         self.process_watches: set[EntryWatcher] = set()
         self.socket_waiters: dict[int, tuple[ManagedSocket, set[SocketWaiter]]] = {}
         self._sigchld_installed = False
+        # the fd handlers' functions, made once (see papa_kernel.loop.FdCall)
+        self._pipe_ready = self._on_pipe
+        self._pidfd_ready = self._on_pidfd
         #: set by a graceful stop (papa_kernel.shutdown): ``make process`` is refused
         self.stopping = False
         #: called after each exit of a hosted process (a graceful stop waits for the last)
@@ -102,7 +105,7 @@ class Kernel:
         for stream in entry.streams.values():
             self._register_pipe(entry, stream)
         if entry.pidfd is not None:
-            self.loop.register(entry.pidfd, selectors.EVENT_READ, lambda _m: self._on_pidfd(entry))
+            self.loop.register(entry.pidfd, selectors.EVENT_READ, FdCall(self._pidfd_ready, entry))
         else:
             self._install_sigchld()  # pidfd_open failed (old OS): reap on SIGCHLD
         for watch in list(self.process_watches):
@@ -115,7 +118,7 @@ class Kernel:
         self.loop.register(
             stream.fd,  # type: ignore[arg-type]
             selectors.EVENT_READ,
-            lambda _m: self._on_pipe(entry, stream),
+            FdCall(self._pipe_ready, entry, stream),
             bulk=True,  # output reads come after commands, within a budget per round
         )
 
@@ -185,7 +188,7 @@ class Kernel:
                 self.room_freed(entry, stream)
 
     # -- exits -----------------------------------------------------------------------------
-    def _on_pidfd(self, entry: ProcessEntry) -> None:
+    def _on_pidfd(self, entry: ProcessEntry, _unused: None = None) -> None:
         if entry.pidfd is None:
             return  # already reaped (by the SIGCHLD fallback) earlier in this round
         try:

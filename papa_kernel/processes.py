@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import os
 import signal
-import socket
 import time
 from collections.abc import Hashable
 
@@ -64,7 +63,7 @@ class ProcessEntry:
 
     # no per-instance dict: the kernel holds one entry per worker (10,000 of them at scale)
     __slots__ = (
-        "args_text", "child_sockets", "closed_seq", "exit_code", "exit_time", "identity",
+        "args_text", "closed_seq", "exit_code", "exit_time", "identity",
         "name", "pid", "pidfd", "removed", "shown_options", "started", "state", "state_since",
         "stop_signal", "streams", "watchers",
     )  # fmt: skip
@@ -97,10 +96,19 @@ class ProcessEntry:
         self.closed_seq: int | None = None  # sequence number of the queued closed record
         self.removed = False  # forgotten by a client: discard output, vanish at exit
         self.stop_signal: int = signal.SIGTERM  # a graceful stop of the kernel sends it
-        self.watchers: set[EntryWatcher] = set()  # the watches attached to this entry
-        self.child_sockets: list[
-            socket.socket
-        ] = []  # per-child reuseport copies, closed after spawn
+        # the watches attached to this entry (usually one: circusd's): a tuple, as a set of
+        # one is 216 bytes, a tuple 56
+        self.watchers: tuple[EntryWatcher, ...] = ()
+
+    def add_watcher(self, watch: EntryWatcher) -> None:
+        """Attach ``watch`` to this entry."""
+        if watch not in self.watchers:
+            self.watchers = (*self.watchers, watch)
+
+    def discard_watcher(self, watch: EntryWatcher) -> None:
+        """Detach ``watch`` (if attached)."""
+        if watch in self.watchers:
+            self.watchers = tuple(other for other in self.watchers if other is not watch)
 
     def transition(self, new: State) -> None:
         """The one place where ``state`` changes; refuses illegal moves."""

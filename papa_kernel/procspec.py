@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+from sys import intern
 
 from papa_kernel.errors import CommandError, NotFoundError
 from papa_kernel.protocol import (
@@ -90,8 +91,13 @@ def parse_process(
         request=request,
         capacity=capacity,
         watch=parse_bool("watch", options["watch"]) if "watch" in options else False,
-        args_text=" ".join(args),
-        identity=(tuple(sorted((k, v) for k, v in options.items() if k != "watch")), tuple(args)),
+        # kept by the entry for its life: interned, so that the workers of one watcher (same
+        # program, arguments and environment) share one copy of each string
+        args_text=intern(" ".join(args)),
+        identity=(
+            tuple(sorted((intern(k), intern(v)) for k, v in options.items() if k != "watch")),
+            tuple(map(intern, args)),
+        ),
         shown_options=_shown(uid, gid, shell),
         child_sockets=[],
     )

@@ -90,14 +90,14 @@ class ProcessWatch:
     def attach(self, entry: ProcessEntry) -> None:
         """Start watching ``entry`` (its buffered records are sent at the next flush)."""
         self.entries[entry.name] = entry
-        entry.watchers.add(self)
+        entry.add_watcher(self)
         self.mark(entry)
 
     def detach(self, entry: ProcessEntry) -> None:
         """Stop watching ``entry`` (it was removed or collected)."""
         if self.entries.get(entry.name) is entry:
             del self.entries[entry.name]
-        entry.watchers.discard(self)
+        entry.discard_watcher(self)
         self.dirty.discard(entry)
         for kind in ("out", "err", "closed"):
             self.cursors.pop((entry, kind), None)
@@ -290,7 +290,7 @@ class ProcessWatch:
         self.active = False
         self.pending = None
         for entry in list(self.entries.values()):
-            entry.watchers.discard(self)
+            entry.discard_watcher(self)
             self.kernel.watcher_left(entry)
         self.entries.clear()
         self.dirty.clear()

@@ -7,12 +7,16 @@ import logging
 import os
 import subprocess
 import sys
+import tracemalloc
 
 import pytest
 
 from circus.hosts.kernel_boot import kernel_import_paths
+from papa_kernel.kernel import Kernel
 from papa_kernel.logfile import ReopeningFileHandler
+from papa_kernel.loop import Loop
 from papa_kernel.records import frozen_record, record, replace
+from papa_kernel.spawn import Spawned
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -84,3 +88,30 @@ def test_records_behave_as_the_dataclasses_they_replace():
     assert box == Box(4, "box") and box.label == "box"
     with pytest.raises(TypeError):
         hash(box)
+
+
+def test_a_hosted_process_costs_the_kernel_little_memory():
+    """What the kernel keeps per hosted worker (entry, two output streams, three fd handlers,
+    its name and pid): under 1.6 KB of Python memory (1.36 KB measured; 2.4 KB with closures as
+    handlers, a set of watches and an unused list per entry). The fds are pipes standing in
+    for the child's (never readable here)."""
+    loop, count = Loop(), 150
+    kernel = Kernel(loop, use_pidfd=False)
+    fds = [os.pipe() for _ in range(3 * count)]
+    identity = ((("stdout", "1"),), ("/bin/sleep", "100"))
+    try:
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        entries = []
+        for index in range(count):
+            out, err, pidfd = (fds[3 * index + k][0] for k in range(3))
+            spawned = Spawned(pid=10**6 + index, pidfd=pidfd, stdout=out, stderr=err)
+            entries.append(kernel.host(f"w.{index}", spawned, "/bin/sleep 100", identity, 4096))
+        per_entry = (tracemalloc.get_traced_memory()[0] - before) / count
+        tracemalloc.stop()
+    finally:
+        loop.selector.close()
+        for read, write in fds:
+            os.close(read)
+            os.close(write)
+    assert per_entry < 1600, f"{per_entry:.0f} bytes per hosted process"
