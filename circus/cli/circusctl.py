@@ -240,6 +240,9 @@ def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
     commands = parser.command_parsers
     index = _command_index(argv, commands)
     if index is None:
+        word = _first_word(argv)
+        if word is not None:  # not a command (argparse would call it an unrecognized argument)
+            raise UsageError(_unknown_command(argv[word], commands))
         return parser.parse_args(argv)
     args = parser.parse_args(argv[:index])
     command = commands[argv[index]]
@@ -254,6 +257,15 @@ def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
         setattr(args, key, value)
     args.command = argv[index]
     return args
+
+
+def _unknown_command(word: str, commands: Mapping[str, Any]) -> str:
+    import difflib
+
+    guesses = difflib.get_close_matches(word.lower(), list(commands), n=2, cutoff=0.6)
+    if guesses:
+        return f"unknown command {word!r} (did you mean {' or '.join(map(repr, guesses))}?)"
+    return f"unknown command {word!r}; circusctl --help lists the commands"
 
 
 def _with_command_line_hint(message: str, command: argparse.ArgumentParser) -> str:

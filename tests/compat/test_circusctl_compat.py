@@ -112,6 +112,16 @@ CLIENT_DIFFERENCES: dict[str, tuple[list, str]] = {
         ],
         "--match is checked by circusctl: a usage error",
     ),
+    "usage-unknown-command": (
+        [
+            2,
+            "",
+            "usage: circusctl [options] command [args]\ncircusctl: error: unknown command "
+            "'frobnicate'; circusctl --help lists the commands\n",
+        ],
+        "the original said 'unrecognized arguments: frobnicate', as if the command were an extra "
+        "argument; ours names it, with a 'did you mean' for a misspelt one",
+    ),
     "usage-arguments": (
         [2, "", "get: invalid number of arguments\nusage: circusctl get <name> <key> [<key>...]\n"],
         "wrong arguments are a usage error (exit 2, the command's usage); the original exited 1",

@@ -182,12 +182,12 @@ def test_endpoints_before_and_after_the_command_add_up():
     assert _parse("--hosts", "fleet.ini", "status").hosts == "fleet.ini"
 
 
-def test_unknown_command_message_is_the_originals(capsys):
+def test_unknown_command_message_is_the_originals_usage_and_names_the_command(capsys):
     code, _, err = run(capsys, "frobnicate")
     assert code == 2
     assert err == (
         "usage: circusctl [options] command [args]\n"
-        "circusctl: error: unrecognized arguments: frobnicate\n"
+        "circusctl: error: unknown command 'frobnicate'; circusctl --help lists the commands\n"
     )
 
 
@@ -204,3 +204,14 @@ def test_add_with_a_dashed_option_in_the_command_says_to_use_double_dash(capsys)
 def test_other_commands_get_no_double_dash_hint(capsys):
     code, _, err = run(capsys, "status", "--bogus")
     assert code == 2 and "put --" not in err
+
+
+def test_misspelt_command_is_named_with_a_suggestion(capsys, tmp_path):
+    # it was "unrecognized arguments: stauts", as if the command were an extra argument
+    code, _, err = run(capsys, "--endpoint", f"ipc://{tmp_path}/none.sock", "stauts", "web")
+    assert code == 2
+    assert "unknown command 'stauts' (did you mean 'stats' or 'status'?)" in err, err
+    code, _, err = run(capsys, "--endpoint", f"ipc://{tmp_path}/none.sock", "lisen")
+    assert "unknown command 'lisen' (did you mean 'listen' or 'list'?)" in err, err
+    code, _, err = run(capsys, "--endpoint", f"ipc://{tmp_path}/none.sock", "frobnicate")
+    assert "unknown command 'frobnicate'; circusctl --help lists the commands" in err, err
