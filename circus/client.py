@@ -151,7 +151,10 @@ class _ClientBase(TunnelUser):
         except zmq.ZMQError as exc:
             self.socket.close(linger=0)
             self._release_tunnel()
-            raise CallError(f"cannot connect to {self.endpoint}: {exc}") from None
+            hint = (
+                "" if "://" in self.endpoint else " (an endpoint is ipc://PATH or tcp://HOST:PORT)"
+            )
+            raise CallError(f"cannot connect to {self.endpoint}: {exc}{hint}") from None
         except BaseException:
             self.socket.close(linger=0)
             self._release_tunnel()

@@ -215,3 +215,10 @@ def test_misspelt_command_is_named_with_a_suggestion(capsys, tmp_path):
     assert "unknown command 'lisen' (did you mean 'listen' or 'list'?)" in err, err
     code, _, err = run(capsys, "--endpoint", f"ipc://{tmp_path}/none.sock", "frobnicate")
     assert "unknown command 'frobnicate'; circusctl --help lists the commands" in err, err
+
+
+def test_an_endpoint_without_a_transport_says_what_one_looks_like(capsys):
+    code, _, err = run(capsys, "--endpoint", "localhost:5555", "status")
+    assert code == 1
+    assert "cannot connect to localhost:5555: Invalid argument" in err, err
+    assert "(an endpoint is ipc://PATH or tcp://HOST:PORT)" in err, err
