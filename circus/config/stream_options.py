@@ -17,7 +17,6 @@ text says what was expected.
 from __future__ import annotations
 
 import datetime
-import difflib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -184,6 +183,8 @@ def select_options(
         if key in OBSOLETE:
             issues.append(OptionIssue(key, "is obsolete and ignored", ignored=True))
         elif key not in accepted:
+            import difflib  # only for a misspelt name (see circus.config.problems)
+
             match = difflib.get_close_matches(key, accepted, n=1)
             issues.append(
                 OptionIssue(

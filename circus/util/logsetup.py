@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import sys
-from urllib.parse import urlparse
 
 from circus.errors import ConfigError
+from papa_kernel.logfile import ReopeningFileHandler
 
 LOG_FORMAT = "%(asctime)s %(name)s[%(process)d] [%(levelname)s] %(message)s"
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -30,6 +29,10 @@ LEVELS = {
 
 
 def _syslog_handler(output: str) -> logging.Handler:
+    # imported here: logging.handlers (queue, copy...) and urllib are only needed for syslog
+    import logging.handlers
+    from urllib.parse import urlparse
+
     parsed = urlparse(output)
     facility_name = (parsed.query or "user").lower()
     facility = logging.handlers.SysLogHandler.facility_names.get(facility_name)
@@ -52,7 +55,7 @@ def make_handler(output: str) -> logging.Handler:
     try:
         if output.startswith("syslog://"):
             return _syslog_handler(output)
-        return logging.handlers.WatchedFileHandler(output)
+        return ReopeningFileHandler(output)  # reopened after logrotate moved it
     except ValueError as exc:  # urllib's "Port out of range", a NUL in the path...
         raise ConfigError(f"log output {output!r}: {exc}") from None
     except OSError as exc:

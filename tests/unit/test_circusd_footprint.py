@@ -1,0 +1,51 @@
+"""Modules circusd does without at run time (each costs resident memory for months): they are
+imported only on the paths that need them."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import zmq
+
+import circus
+
+pytestmark = pytest.mark.timeout(30)
+
+#: module -> what needs it (MB of circusd's RSS it would cost otherwise)
+NOT_IMPORTED = {
+    "ssl": "TLS through asyncio (4.6 with libcrypto; circus.util.no_openssl)",
+    "_hashlib": "hashlib's OpenSSL",
+    "difflib": "a 'did you mean' hint for a misspelt name (0.1)",
+    "logging.handlers": "--log-output syslog://... (0.2 with queue)",
+    "urllib.parse": "--log-output syslog://...",
+}
+
+
+def test_a_started_circusd_has_not_imported_what_it_does_not_use(tmp_path):
+    """The imports circusd makes to run a watcher and log to a file (as circus.cli.circusd
+    does: asyncio first through import_asyncio, then the arbiter and the control channel).
+    Without ``site``: an editable install's import hook (this repository's .venv) would import
+    urllib itself."""
+    paths = [os.path.dirname(os.path.dirname(module.__file__)) for module in (circus, zmq)]
+    config = tmp_path / "circus.ini"
+    config.write_text("[watcher:web]\ncmd = sleep 100\nnumprocesses = 2\n")
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = {paths!r}
+        from circus.config import load_config
+        from circus.util.logsetup import configure_logging
+        from circus.util.no_openssl import import_asyncio
+        config = load_config({str(config)!r})
+        configure_logging("info", {str(tmp_path / "circusd.log")!r}, None)
+        import_asyncio()
+        import circus.arbiter, circus.control, circus.util.systemd
+        print(" ".join(sorted(sys.modules)))
+    """)
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                            timeout=20)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split())
+    assert "circus.arbiter" in loaded
+    assert not {name: why for name, why in NOT_IMPORTED.items() if name in loaded}
