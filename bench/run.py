@@ -71,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--startup-repeat", type=int,
                         help="extra launches with 1 worker per system, for the start-up figure "
                              "(launch -> first worker; default 10, --quick 6)")
+    parser.add_argument("--memory-repeat", type=int,
+                        help="launches with W workers per system for 'rss' (best and median "
+                             "shown; default 3, --quick 1)")
     parser.add_argument("--calls", type=int, help="timed control calls for 'latency'")
     parser.add_argument("--kills", type=int, help="SIGKILLs for 'respawn'")
     parser.add_argument("--idle-seconds", type=float, help="length of the 'idle' window")
@@ -94,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quick = args.quick
     defaults = {"sizes": "50,200" if quick else "100,500,1000", "workers": 200 if quick else 1000,
                 "repeat": 1 if quick else 5, "startup_repeat": 6 if quick else 10,
+                "memory_repeat": 1 if quick else 3,
                 "calls": 300 if quick else 2000,
                 "kills": 10 if quick else 50, "idle_seconds": 2.0 if quick else 10.0}  # fmt: skip
     for name, value in defaults.items():
@@ -122,7 +126,7 @@ class Runner:
         self.args = args
         self.base = base
         self.installs = installs
-        self.results: dict = {"start": {}, "latency": {}, "respawn": {}, "rss": {},
+        self.results: dict = {"start": {}, "latency": {}, "respawn": {}, "rss": {}, "memory": {},
                               "rss_split": {}, "idle": {}, "restart": {}, "errors": [],
                               "notes": []}  # fmt: skip
         self.runs = 0
@@ -181,14 +185,7 @@ class Runner:
             self.results["idle"][key] = scenarios.measure_idle(system, self.args.idle_seconds)
             log(f"idle      {key:<10} {self.results['idle'][key]:.3f} % of a core")
         if "rss" in wanted:
-            self.results["rss"][key] = scenarios.measure_rss(system)
-            log(f"rss       {key:<10} {self.results['rss'][key] / 1e6:.1f} MB")
-            if len(system.daemon_pids()) > 1:
-                pairs = zip(system.daemon_names, system.daemon_pids(), strict=False)
-                split = {name: procfs.rss_bytes(pid) for name, pid in pairs}
-                self.results["rss_split"][key] = split
-                parts = " + ".join(f"{name} {size / 1e6:.1f} MB" for name, size in split.items())
-                self.results["notes"].append(f"{key} RSS: {parts}")
+            self.memory_sample(system)
         if "latency" in wanted:
             samples = scenarios.measure_latency(system, self.args.calls)
             self.results["latency"][key] = samples
@@ -209,6 +206,39 @@ class Runner:
                         f"({crash.restarted} replaced)")  # fmt: skip
                 self.results["notes"].append(note)
                 log(note)
+
+    def memory_sample(self, system: System) -> None:
+        """RSS, PSS and pages counted once of the daemons (the best RSS so far is "rss")."""
+        key = system.key
+        sample = scenarios.measure_memory(system)
+        samples = self.results["memory"].setdefault(key, [])
+        samples.append(sample)
+        unique = "-" if sample.unique is None else f"{sample.unique / 1e6:.1f} MB"
+        log(f"memory    {key:<10} RSS {sample.rss / 1e6:.1f} MB, PSS {sample.pss / 1e6:.1f} MB, "
+            f"pages counted once {unique}")  # fmt: skip
+        best = min(samples, key=lambda s: s.rss)
+        self.results["rss"][key] = best.rss
+        if len(best.split) > 1:
+            self.results["rss_split"][key] = dict(best.split)
+
+    def run_memory_repeats(self) -> None:
+        """``--memory-repeat`` - 1 more launches with W workers per system, memory only,
+        systems in rotating order (the steady-state session gave the first sample)."""
+        count, systems = self.args.workers, [k for k in self.args.systems if k != "raw"]
+        for round_number in range(1, self.args.memory_repeat):
+            shift = round_number % max(len(systems), 1)
+            for key in systems[shift:] + systems[:shift]:
+                system = self.system(key, count)
+                try:
+                    scenarios.measure_start(system, count)
+                    scenarios.wait_listed(system, count, time.perf_counter())
+                    time.sleep(2.0)  # as in the steady-state session
+                    self.memory_sample(system)
+                except Exception as exc:
+                    self.fail(key, "memory", exc)
+                finally:
+                    system.teardown()
+                    time.sleep(SETTLE)
 
     def respawn(self, system: System) -> None:
         key = system.key
@@ -244,6 +274,10 @@ def notes(args: argparse.Namespace, results: dict) -> list[str]:
         "arrives and the new pid has exec'd; supervisor: until a new child of supervisord "
         "appears in /proc (polled every 0.5 ms, which does not wake supervisord) and has exec'd.",
         "RSS/idle CPU: ours = circusd + papa-kernel; the originals = their one daemon. "
+        f"Memory: the best (lowest RSS) of {args.memory_repeat} launch(es) per system; RSS "
+        "counts a page shared by circusd and papa-kernel (the python binary, libc) twice, "
+        "'pages counted once' once (from /proc/PID/pagemap); PSS shares every page among all "
+        "the processes on the machine that map it (other users' pythons too). "
         f"Idle window: {args.idle_seconds:.0f} s, after 2 s of settling.",
         "restart: ours = `quit` (workers stay in the kernel) then a new circusd that adopts "
         "them; circus 0.19.0 = `quit` (stops the workers) then a new circusd; supervisor = "
@@ -252,6 +286,10 @@ def notes(args: argparse.Namespace, results: dict) -> list[str]:
         "for circus (ours and 0.19 through circus.client.CircusClient over ipc://), "
         "supervisor.getState over XML-RPC on its unix socket.",
     ]
+    split = results.get("rss_split", {}).get("ours")
+    if split:
+        parts = " + ".join(f"{name} {size / 1e6:.1f} MB" for name, size in split.items())
+        lines.append(f"ours RSS (the best launch): {parts}")
     return lines + list(results.get("notes", []))
 
 
@@ -307,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                 runner.run_start()
             if any(s in args.scenarios for s in STEADY):
                 runner.run_steady()
+            if "rss" in args.scenarios:
+                runner.run_memory_repeats()
         finally:
             procfs.kill_and_reap_children()
     results = runner.results
@@ -342,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
                    f"{report.timestamp()}; {report.machine_description()}; load average "
                    f"before {load_before}, after {report.load_average()}. Start-up: every "
                    "launch of the 'start' scenario (all sizes; systems in rotating order), "
-                   "launch until the OS shows the first worker exec'd. RSS: VmRSS, ours = "
-                   "circusd + papa-kernel. Ours ran from "
+                   "launch until the OS shows the first worker exec'd. Memory (see 'rss' above): "
+                   "ours = circusd + papa-kernel; RSS counts the pages the two share twice, "
+                   "'pages counted once' once. Ours ran from "
                    + (f"the source tree {source}" if source is not None else
                       "a wheel built from the working tree" if args.ours_install == "wheel"
                       else "the repository's editable .venv") + ".")  # fmt: skip

@@ -12,6 +12,7 @@ import ctypes
 import os
 import resource
 import signal
+import struct
 import time
 from collections.abc import Iterable
 
@@ -109,6 +110,58 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of ``pid`` in bytes (0 if gone): each page shared by n processes
+    counts 1/n. Every process mapping the page counts, other users' too (the same python
+    binary and libraries run elsewhere on a shared machine lower it)."""
+    text = _read(f"/proc/{pid}/smaps_rollup") or ""
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+PAGEMAP_PRESENT = 1 << 63
+PAGEMAP_PFN_MASK = (1 << 55) - 1
+
+
+def _resident_frames(pid: int) -> set[int] | None:
+    """Physical frame numbers of the resident pages of ``pid`` (/proc/PID/pagemap); None if
+    they are hidden (only CAP_SYS_ADMIN sees them) or the process is gone."""
+    frames: set[int] = set()
+    try:
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+            for line in maps:
+                if line.rstrip().endswith("[vsyscall]"):
+                    continue
+                start, end = (int(part, 16) for part in line.split(None, 1)[0].split("-"))
+                pagemap.seek(start // PAGE_SIZE * 8)
+                data = pagemap.read((end - start) // PAGE_SIZE * 8)
+                for (entry,) in struct.iter_unpack("<Q", data):
+                    if entry & PAGEMAP_PRESENT:
+                        frame = entry & PAGEMAP_PFN_MASK
+                        if not frame:
+                            return None
+                        frames.add(frame)
+    except OSError:
+        return None
+    return frames
+
+
+def unique_bytes(pids: Iterable[int]) -> int | None:
+    """Resident memory of the processes ``pids`` together, each physical page counted once
+    (what running them costs the machine: the pages two of them share, such as the python
+    binary's, count once); None where pagemap hides frame numbers (not root)."""
+    frames: set[int] = set()
+    for pid in pids:
+        found = _resident_frames(pid)
+        if found is None:
+            return None
+        frames |= found
+    return len(frames) * PAGE_SIZE
 
 
 def cpu_seconds(pid: int) -> float:

@@ -90,6 +90,25 @@ def measure_rss(system: System) -> int:
     return sum(procfs.rss_bytes(pid) for pid in system.daemon_pids())
 
 
+@dataclass
+class MemoryResult:
+    """Memory of a system's daemon processes (bytes), see :mod:`harness.procfs`."""
+
+    rss: int  # sum of their RSS (a page two of them share counts twice)
+    pss: int  # sum of their PSS (a page shared with any process counts in part)
+    unique: int | None  # their pages counted once (None: frame numbers hidden)
+    split: dict[str, int] = field(default_factory=dict)  # daemon name -> its RSS
+
+
+def measure_memory(system: System) -> MemoryResult:
+    """RSS, PSS and the pages counted once, of the daemon processes."""
+    pids = system.daemon_pids()
+    names = [*system.daemon_names, *map(str, pids[len(system.daemon_names):])]
+    split = {name: procfs.rss_bytes(pid) for name, pid in zip(names, pids, strict=False)}
+    return MemoryResult(sum(split.values()), sum(procfs.pss_bytes(pid) for pid in pids),
+                        procfs.unique_bytes(pids), split)  # fmt: skip
+
+
 def measure_latency(system: System, calls: int, warmup: int = 50) -> list[float]:
     """Round-trip times of the cheap command (seconds), after ``warmup`` untimed calls."""
     for _ in range(warmup):
