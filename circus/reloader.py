@@ -19,11 +19,12 @@ running, so that restart costs no downtime).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable
 from typing import Protocol
 
-from circus.config import CircusConfig, WatcherConfig, diff, load_config
+from circus.config import CircusConfig, ConfigDiff, WatcherConfig, diff, load_config
 from circus.errors import ConfigError, ConfigProblem, HostError, MessageError
 from circus.hosts.local_sockets import check_bindable
 from circus.hostset import HostSet
@@ -118,7 +119,13 @@ async def converge(arbiter: Reloadable, new: CircusConfig) -> dict[str, list[str
         await arbiter.rm_watcher(name)
 
     arbiter.config = new
-    await arbiter.hosts.replace_sockets(changes)
+    try:
+        await arbiter.hosts.replace_sockets(changes)
+    except Exception:
+        # no watcher was changed or added yet: record only what was applied, so that the
+        # same reloadconfig, once the cause is fixed, applies the rest (not "no change")
+        arbiter.config = _applied_before_watchers(old, new, changes, moved, arbiter.hosts)
+        raise
 
     for change in changes.watchers_changed:
         wconf = _watcher(new, change.name)
@@ -138,6 +145,25 @@ async def converge(arbiter: Reloadable, new: CircusConfig) -> dict[str, list[str
         report["added"].append(name)
     log.info("reloadconfig: %s", {k: v for k, v in report.items() if v} or "no change")
     return report
+
+
+def _applied_before_watchers(
+    old: CircusConfig, new: CircusConfig, changes: ConfigDiff, moved: list[str], hosts: HostSet
+) -> CircusConfig:
+    """``new`` as far as it was applied when binding the sockets failed: removed watchers are
+    gone, changed ones still have their old settings, added and moved ones are not there yet,
+    and of the sockets only those the hosts hold now."""
+    pending = {name.lower() for name in (*changes.watchers_added, *moved)}
+    changed = {change.name.lower() for change in changes.watchers_changed}
+    watchers = []
+    for wconf in new.watchers:
+        lowered = wconf.name.lower()
+        if lowered in pending:
+            continue
+        previous = old.get_watcher(wconf.name) if lowered in changed else None
+        watchers.append(previous or wconf)
+    sockets = tuple(s for s in new.sockets if s.name in hosts.sockets)
+    return dataclasses.replace(new, watchers=tuple(watchers), sockets=sockets)
 
 
 def _watcher(config: CircusConfig, name: str) -> WatcherConfig:
