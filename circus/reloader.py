@@ -76,18 +76,19 @@ def read_config(arbiter: Reloadable) -> CircusConfig:
 
 
 def check_new_addresses(old: CircusConfig, new: CircusConfig, path: str | None) -> None:
-    """Every TCP/UDP address ``new`` adds must be free, or the reload is refused before anything
-    changes (a ConfigError naming each ``[socket:NAME]``): once under way, a socket that cannot
-    be bound would stop the convergence halfway. Addresses of ``old`` are not checked (this
-    circusd holds them, and frees them before it binds their new users; compared by port, so that
-    a new host name for a held port is not mistaken for another program)."""
-    held = {s.port for s in old.sockets if s.port}
+    """Every address ``new`` adds must be free (a TCP/UDP port) or usable (a unix path), or the
+    reload is refused before anything changes (a ConfigError naming each ``[socket:NAME]``):
+    once under way, a socket that cannot be bound would stop the convergence halfway.
+    Addresses of ``old`` are not checked (this circusd holds them, and frees them before it
+    binds their new users; ports are compared without the host, so that a new host name for a
+    held port is not mistaken for another program)."""
+    held = {s.path or s.port for s in old.sockets}
     problems = []
     for sconf in new.sockets:
         spec = socket_spec(sconf)
-        if spec.family == "unix" or not spec.port or spec.reuseport or spec.systemd:
-            continue  # a path (replace= decides), any port, one socket per process, systemd's
-        if sconf.port in held:
+        if spec.family != "unix" and (not spec.port or spec.reuseport):
+            continue  # any port; one socket per process (each binds its own)
+        if spec.systemd or (sconf.path or sconf.port) in held:
             continue
         try:
             check_bindable(spec)

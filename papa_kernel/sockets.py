@@ -180,17 +180,24 @@ def _bind_inet(sock: socket.socket, options: SocketOptions) -> None:
     sock.bind(infos[0][4])
 
 
-def _bind_unix(sock: socket.socket, options: SocketOptions) -> None:
+def replaceable_unix_path(options: SocketOptions) -> bool:
+    """Whether the unix socket ``options.path`` may be bound: False if nothing is there, True
+    if a socket is there that ``replace`` lets us remove; raises SocketError otherwise."""
     path = options.path or ""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        info = None
-    if info is not None:
-        if not stat.S_ISSOCK(info.st_mode):
-            raise SocketError(f"{path} exists and is not a socket; refusing to replace it")
-        if not options.replace:
-            raise SocketError(f"{path} exists and replace=0 was given")
+        return False
+    if not stat.S_ISSOCK(info.st_mode):
+        raise SocketError(f"{path} exists and is not a socket; refusing to replace it")
+    if not options.replace:
+        raise SocketError(f"{path} exists and replace=0 was given")
+    return True
+
+
+def _bind_unix(sock: socket.socket, options: SocketOptions) -> None:
+    path = options.path or ""
+    if replaceable_unix_path(options):
         os.unlink(path)
     old_umask = os.umask(options.umask) if options.umask is not None else None
     try:

@@ -113,11 +113,18 @@ def bind_socket(spec: SocketSpec) -> HeldSocket:
 
 
 def check_bindable(spec: SocketSpec) -> None:
-    """Bind the address of ``spec`` once, without listening, and let it go. Raises HostError
-    with the OS reason (``Bind failed on 127.0.0.1:8080: Address already in use``) when it
-    cannot be bound, e.g. because another program listens there."""
+    """Whether ``spec`` can be bound, without changing anything: a TCP/UDP address is bound
+    once, without listening, and let go; a unix path is checked as the bind would (its
+    directory exists; a file there is a socket and ``replace`` is set). Raises HostError with
+    the reason (``Bind failed on 127.0.0.1:8080: Address already in use``)."""
+    options = _options(spec)
     try:
-        kernel_sockets.bind_socket(_options(spec), listen=False).close()
+        if options.family != "unix":
+            kernel_sockets.bind_socket(options, listen=False).close()
+        elif not kernel_sockets.replaceable_unix_path(options):
+            directory = os.path.dirname(options.path or "") or "."
+            if not os.path.isdir(directory):
+                raise HostError(f"Bind failed on {options.path}: no directory {directory}")
     except KernelError as exc:
         raise HostError(str(exc)) from None
 

@@ -65,3 +65,26 @@ def test_reloadconfig_onto_a_taken_port_is_refused_and_can_be_retried(
     [held] = d.ok("listsockets")["sockets"]
     assert (held["name"], held["port"]) == ("web", port)
     assert len(d.pids("web")) == 1 and d.pids("w") == pids
+
+
+@pytest.mark.parametrize("use_papa", [True, False])
+def test_reloadconfig_onto_a_unix_path_that_cannot_be_bound_is_refused(
+    circusd, worker_cmd, tmp_path, use_papa
+):
+    body = f"[watcher:w]\ncmd = {worker_cmd} sleep\n"
+    d = circusd(body)
+    missing = tmp_path / "nowhere" / "u.sock"
+    plain = tmp_path / "plain-file"
+    plain.write_text("not a socket")
+    d.write_config(
+        body
+        + f"[socket:u]\npath = {missing}\nuse_papa = {use_papa}\n"
+        + f"[socket:f]\npath = {plain}\nreplace = true\nuse_papa = {use_papa}\n"
+    )
+    reply = d.call("reloadconfig")
+    assert reply["status"] == "error", reply
+    assert f"[socket:u]: Bind failed on {missing}: no directory {missing.parent}" in (
+        reply["reason"]
+    ), reply
+    assert f"[socket:f]: {plain} exists and is not a socket" in reply["reason"], reply
+    assert d.ok("listsockets")["sockets"] == [] and plain.read_text() == "not a socket"
