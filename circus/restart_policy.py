@@ -152,7 +152,13 @@ class GaveUp:
             times = "once" if self.failures == 1 else f"{self.failures} times in a row"
             return f"flapping {times} (flapping.max_retry = {self.limit}), last: {self.last()}"
         starts = "failed start" if self.failures == 1 else "failed starts in a row"
-        return f"{self.failures} {starts} ({self.rule} = {self.limit}), last: {self.last()}"
+        text = f"{self.failures} {starts} ({self.rule} = {self.limit}), last: {self.last()}"
+        if self.error is None and self.last_exit == 0:  # reads like a success: say why not
+            text += (
+                f" within {MIN_UPTIME:g} s of its start (a program that ends by itself needs "
+                "respawn = false)"
+            )
+        return text
 
     def last(self) -> str:
         if self.error is not None:

@@ -101,6 +101,19 @@ def test_max_retry_failures_give_up_with_the_last_failure():
     assert exit_(state, 0, 30.0) == state
 
 
+def test_a_program_that_ends_by_itself_at_once_is_told_about_respawn():
+    # `cmd = echo hi`: five exits with code 0 within a second gave "last: exit code 0", which
+    # reads like a success; the reason now says what to set for a program meant to end
+    state = RestartState()
+    for _ in range(3):
+        state = exit_(state, 0, 0.1)
+    assert state.gave_up is not None
+    assert state.gave_up.reason == (
+        "3 failed starts in a row (max_retry = 3), last: exit code 0 within 1 s of its start "
+        "(a program that ends by itself needs respawn = false)"
+    )
+
+
 def test_a_spawn_error_gives_up_with_its_text():
     state = after_spawn_error(
         RestartPolicy(max_retry=0), RestartState(), error="no such file", spawned_in=0, now=0,
