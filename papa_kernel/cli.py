@@ -19,7 +19,7 @@ import socket
 import stat
 import sys
 
-from papa_kernel import __version__, helpwidth, paths, sdnotify, spawn
+from papa_kernel import __version__, daemon, helpwidth, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
 from papa_kernel.init import DEFAULT_GRACE, Init
 from papa_kernel.logfile import ReopeningFileHandler
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     except (StartupError, OSError) as exc:
         print(f"papa-kernel: {exc}", file=sys.stderr)
         return EXIT_STARTUP_FAILED
-    report_fd = _daemonize() if args.daemon else None  # _daemonize returns only in the daemon
+    report_fd = daemon.daemonize(_relay) if args.daemon else None  # returns only in the daemon
     return _serve(args, socket_path, tcp, report_fd, inherited)
 
 
@@ -277,35 +277,16 @@ def _report(report_fd: int | None, message: str, ok: bool) -> None:
     if report_fd is None:
         print(message, file=sys.stdout if ok else sys.stderr, flush=True)
         return
-    with contextlib.suppress(OSError):
-        os.write(report_fd, (("ok " if ok else "error ") + message).encode())
-    os.close(report_fd)
+    daemon.report(report_fd, ("ok " if ok else "error ") + message)
 
 
-def _daemonize() -> int:
-    """Double fork, new session, cwd /, std fds on /dev/null; returns the report pipe fd."""
-    read_fd, write_fd = os.pipe()
-    if os.fork():  # the launcher: wait for the daemon's verdict and relay it
-        os.close(write_fd)
-        message = b""
-        while chunk := os.read(read_fd, 4096):
-            message += chunk
-        text = message.decode(errors="replace")
-        if text.startswith("ok "):
-            print(text[3:], flush=True)
-            os._exit(EXIT_OK)
-        print(text.removeprefix("error ") or "papa-kernel: daemon failed to start", file=sys.stderr)
-        os._exit(EXIT_STARTUP_FAILED)
-    os.close(read_fd)
-    os.setsid()
-    if os.fork():
-        os._exit(EXIT_OK)  # the session leader leaves; the daemon can never get a terminal
-    os.chdir("/")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
-    return write_fd
+def _relay(report: str) -> int:
+    """The launcher of ``--daemon``: print the daemon's ready line or its reason; exit status."""
+    if report.startswith("ok "):
+        print(report[3:], flush=True)
+        return EXIT_OK
+    print(report.removeprefix("error ") or "papa-kernel: daemon failed to start", file=sys.stderr)
+    return EXIT_STARTUP_FAILED
 
 
 def _setup_logging(level: str, log_file: str | None, quiet: bool) -> None:
