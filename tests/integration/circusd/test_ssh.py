@@ -53,13 +53,27 @@ def ssh_env(sshd, monkeypatch):
     assert not leaked, f"ssh processes left: {[p.cmdline() for p in leaked]}"
 
 
+APP = f"""
+    [watcher:app]
+    cmd = {sys.executable} {support.CIRCUSD_WORKER} sleep
+    numprocesses = 2
+    """
+
+
+@pytest.fixture(scope="module")
+def module_daemon(tmp_path_factory):
+    with support.module_circusd(tmp_path_factory.mktemp("daemon"), APP) as daemon:
+        yield daemon
+
+
 @pytest.fixture
-def daemon(circusd, worker_cmd):
-    return circusd(f"""
-        [watcher:app]
-        cmd = {worker_cmd} sleep
-        numprocesses = 2
-        """)
+def daemon(module_daemon):
+    """The module's circusd, watcher app with 2 processes, as every test finds it (the tests
+    only add processes, and they are taken away after)."""
+    assert module_daemon.ok("status")["statuses"] == {"app": "active"}
+    assert len(module_daemon.pids("app")) == 2
+    yield module_daemon
+    support.restore_numprocesses(module_daemon, "app", 2)
 
 
 def _ssh_args(sshd, *, key: Path | None = None) -> list[str]:
@@ -389,19 +403,16 @@ def test_python_client_errors_are_call_errors(ssh_env, daemon):
 # --- the other client tools ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def stats_daemon(circusd, worker_cmd, tmp_path):
-    """A circusd running its circusd-stats (statsd = true), stats on an ipc endpoint."""
-    daemon = circusd(
-        f"""
-        [watcher:app]
-        cmd = {worker_cmd} sleep
-        numprocesses = 2
-        """,
-        circus_extra=f"statsd = true\nstats_endpoint = ipc://{tmp_path}/stats.sock\n",
-    )
-    daemon.stats = f"ipc://{tmp_path}/stats.sock"
-    return daemon
+@pytest.fixture(scope="module")
+def stats_daemon(tmp_path_factory):
+    """A circusd running its circusd-stats (statsd = true), stats on an ipc endpoint; shared
+    by the tests of the module, which only read it."""
+    workdir = tmp_path_factory.mktemp("stats")
+    stats = f"ipc://{workdir}/stats.sock"
+    extra = f"statsd = true\nstats_endpoint = {stats}\n"
+    with support.module_circusd(workdir, APP, circus_extra=extra) as daemon:
+        daemon.stats = stats
+        yield daemon
 
 
 def test_circus_top_through_ssh(ssh_env, stats_daemon, tmp_path):
