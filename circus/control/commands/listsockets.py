@@ -29,7 +29,7 @@ class ListSockets(Command):
     name = "listsockets"
 
     async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
-        return {"sockets": sorted(arbiter.sockets_info(), key=lambda s: s.get("fd", -1))}
+        return {"sockets": sorted(arbiter.sockets_info(), key=_by_fd)}
 
     def console_msg(self, reply: Mapping[str, Any]) -> str:
         if reply.get("status") != "ok" or "sockets" not in reply:
@@ -45,3 +45,9 @@ class ListSockets(Command):
                 continue
             lines.append(f"{sock.get('fd')}:socket '{sock.get('name')}' at {where}")
         return "\n".join(lines)
+
+
+def _by_fd(sock: Mapping[str, Any]) -> tuple[bool, int]:
+    """By fd; the sockets without one (kernel-held so_reuseport) last."""
+    fd = sock.get("fd")
+    return (fd is None, fd or 0)

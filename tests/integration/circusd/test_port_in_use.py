@@ -1,12 +1,14 @@
-"""A socket whose port another program holds: the message names the [socket:NAME] section, and
-reloadconfig refuses the configuration in its reply (nothing changes, and the same change can
-be applied once the port is free) instead of replying ok and failing in the background."""
+"""Sockets as a user gets them wrong. A socket whose port another program holds: the message
+names the [socket:NAME] section, and reloadconfig refuses the configuration in its reply
+(nothing changes, and the same change can be applied once the port is free) instead of replying
+ok and failing in the background. listsockets beside a so_reuseport socket."""
 
 import socket
 import subprocess
 import sys
 
 import pytest
+from support import free_port as support_free_port
 
 pytestmark = pytest.mark.timeout(60)
 CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
@@ -88,3 +90,16 @@ def test_reloadconfig_onto_a_unix_path_that_cannot_be_bound_is_refused(
     ), reply
     assert f"[socket:f]: {plain} exists and is not a socket" in reply["reason"], reply
     assert d.ok("listsockets")["sockets"] == [] and plain.read_text() == "not a socket"
+
+
+def test_listsockets_with_a_so_reuseport_socket_beside_others(circusd, worker_cmd, tmp_path):
+    # the command sorted by fd again, and None (a reuseport socket has no fd) < int crashed it:
+    # "command 'listsockets' failed: TypeError: '<' not supported between ..."
+    port = support_free_port()
+    d = circusd(
+        f"[socket:rp]\nhost = 127.0.0.1\nport = {port}\nso_reuseport = true\n"
+        f"[socket:u]\npath = {tmp_path}/u.sock\n"
+        f"[watcher:w]\ncmd = {worker_cmd} sleep\nuse_sockets = true\n"
+    )
+    sockets = d.ok("listsockets")["sockets"]
+    assert [(s["name"], s["fd"] is None) for s in sockets] == [("u", False), ("rp", True)]
