@@ -269,6 +269,65 @@ def test_watcher_page_sends_a_signal(console, context, tmp_path):
     assert support.pid_alive(pid)
 
 
+# --- a first load that fails ---------------------------------------------------------------------
+
+#: A page, its first API request, where it shows errors, what it shows once that request works.
+FIRST_LOADS = {
+    "/": (r"/api/watchers$", "#notices", 'tr[data-watcher="sleepy"]'),
+    "/watchers/sleepy": (r"/api/watchers/sleepy$", "#notices", "#process-rows tr[data-pid]"),
+    "/kernel": (r"/api/kernel$", "#notices", "#kernel-processes tr[data-pid]"),
+    "/watchers/talker/output": (
+        r"/api/watchers/talker/output\?since=0$",
+        "#tail",
+        "#tail .line.stdout",
+    ),
+}
+
+
+@pytest.mark.parametrize("path", list(FIRST_LOADS))
+def test_a_page_whose_first_load_fails_says_so_and_renders_on_its_own(console, context, path):
+    """The page's first API request fails (the network changed, circushttpd was restarting):
+    the page shows the error and tries again until it renders, without a reload."""
+    api, errors, shown = FIRST_LOADS[path]
+    failed: list[str] = []
+
+    def fail_once(route) -> None:
+        if failed:
+            route.continue_()
+        else:
+            failed.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route(re.compile(f"^{re.escape(console.url)}{api}"), fail_once)
+    page = console.login(context, path)
+    expect()(page.locator(errors)).to_contain_text("the web console is unreachable")
+    console.ready(page)
+    assert len(failed) == 1
+    expect()(page.locator(shown).first).to_be_visible()
+
+
+def test_a_request_never_answered_times_out_and_the_page_tries_again(console, context):
+    """circushttpd never answers the page's first request: after 20 s (a fake clock here) the
+    page says so and asks again, and renders."""
+    context.clock.install()
+    hung: list = []
+
+    def hang_once(route) -> None:
+        if hung:
+            route.continue_()
+        else:
+            hung.append(route)  # never answered
+
+    context.route(re.compile(f"^{re.escape(console.url)}/api/watchers/sleepy$"), hang_once)
+    page = console.login(context, "/watchers/sleepy")
+    support.wait_for(lambda: page.wait_for_timeout(50) or hung, timeout=15, message="request")
+    page.clock.fast_forward(20_000)
+    expect()(page.locator("#notices")).to_contain_text("did not answer within 20 s")
+    page.clock.fast_forward(1_000)  # the first retry comes 1 s after the failure
+    console.ready(page)
+    expect()(page.locator("#process-rows tr[data-pid]").first).to_be_visible()
+
+
 # --- add a watcher --------------------------------------------------------------------------------
 
 

@@ -11,6 +11,12 @@ export class ApiError extends Error {
   }
 }
 
+/** A request circushttpd has not answered by then fails (code `timeout`) instead of leaving the
+ * page waiting: its own calls to circusd give up after 5 s, a few in a row at most. */
+export const REQUEST_TIMEOUT_MS = 20000;
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 10000;
+
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";
@@ -24,23 +30,50 @@ async function request(method, path, body) {
     headers["X-XSRFToken"] = csrfToken();
     init.body = JSON.stringify(body);
   }
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  init.signal = controller.signal;
   let response;
-  try {
-    response = await fetch(path, init);
-  } catch (exc) {
-    throw new ApiError(0, { error: { code: "network", message: "the web console is unreachable" } });
-  }
   let data = null;
   try {
-    data = await response.json();
+    response = await fetch(path, init);
+    data = await response.json().catch((exc) => {
+      if (exc instanceof SyntaxError) return null; // not JSON: the status says enough
+      throw exc; // the body never came (time-out, network)
+    });
   } catch (exc) {
-    data = null;
+    if (controller.signal.aborted) {
+      const message = `the web console did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+      throw new ApiError(0, { error: { code: "timeout", message } });
+    }
+    throw new ApiError(0, { error: { code: "network", message: "the web console is unreachable" } });
+  } finally {
+    clearTimeout(timer);
   }
   if (response.status === 401 && data && data.error && data.error.code === "login_required") {
     window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
   }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+/** Run `load` (async, throws on failure) until it succeeds, 1 s after a failure, then 2 s, 4 s,
+ * up to 10 s: a page's first load must not leave it empty for good because one request failed
+ * (circusd away, a network change, a time-out). `report(exc)` is told of each failure; an
+ * API refusal (4xx: no such watcher, logged out) is final. Resolves to `load`'s result, or
+ * undefined after a refusal. */
+export async function retrying(load, report) {
+  let delay = FIRST_RETRY_MS;
+  for (;;) {
+    try {
+      return await load();
+    } catch (exc) {
+      report(exc);
+      if (exc.status >= 400 && exc.status < 500) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    }
+  }
 }
 
 export const api = {

@@ -1,7 +1,7 @@
 // The home page: every watcher with live status, process count, cpu, memory and a chart;
 // circusd and circusd-stats status. Rows are built once and updated in place.
 
-import { api } from "./api.js";
+import { api, retrying } from "./api.js";
 import { Chart } from "./chart.js";
 import { age, h, percent } from "./format.js";
 import { live } from "./live.js";
@@ -159,15 +159,19 @@ function renderStatus(status) {
     : "not running: no cpu/memory figures (set statsd = True)";
 }
 
+async function load() {
+  render((await api.get("/api/watchers")).watchers);
+}
+
+function report(exc) {
+  if (exc.code !== "disconnected") notify(`watchers: ${exc.message}`, "error"); // else the banner
+}
+
 async function refresh() {
   try {
-    const reply = await api.get("/api/watchers");
-    render(reply.watchers);
+    await load();
   } catch (exc) {
-    if (exc.code !== "disconnected") notify(`watchers: ${exc.message}`, "error");
-    // Never rendered yet: try again. The live feed's "connected" only follows a disconnect it
-    // saw, and circushttpd's link may be back before this page's feed says hello.
-    if (!document.body.dataset.ready) setTimeout(refresh, 1000);
+    report(exc);
   }
 }
 
@@ -222,8 +226,10 @@ live.on("stats", (msg) => {
 });
 live.subscribe({ stats: true, stats_watcher: "*", output: null }); // the sums are enough
 live.start();
-// The list first (what the page is for), then the cards and the charts' history.
-refresh().then(() => {
+// The list first (what the page is for), then the cards and the charts' history. The first
+// load is retried until it works: the live feed's "connected" only follows a disconnection it
+// saw, and circushttpd's link may be back before this page's feed says hello.
+retrying(load, report).then(() => {
   refreshStatus();
   loadHistory();
 });

@@ -1,6 +1,6 @@
 // The kernel's view: what papa-kernel holds (survives a circusd restart).
 
-import { api } from "./api.js";
+import { api, retrying } from "./api.js";
 import { clock, h } from "./format.js";
 import { live } from "./live.js";
 import { notify } from "./notify.js";
@@ -33,32 +33,42 @@ function socketRow(s) {
   return h("tr", {}, h("td", { class: "mono" }, s.name), h("td", {}, s.family || "–"), h("td", { class: "mono" }, address), h("td", { class: "mono muted" }, rest));
 }
 
-async function refresh() {
+function show(reply) {
   const procs = document.getElementById("kernel-processes");
   const socks = document.getElementById("kernel-sockets");
   const unavailable = document.getElementById("kernel-unavailable");
+  document.getElementById("kernel-endpoint").textContent = reply.endpoint || "";
+  unavailable.hidden = Boolean(reply.available);
+  if (!reply.available) {
+    unavailable.textContent = `No kernel: ${reply.reason || "circusd runs no papa-kernel"}`;
+    placeholder(procs, "6", "–");
+    placeholder(socks, "4", "–");
+    return;
+  }
+  const processes = reply.processes || [];
+  const sockets = reply.sockets || [];
+  document.getElementById("kernel-proc-count").textContent = `${processes.length}`;
+  document.getElementById("kernel-sock-count").textContent = `${sockets.length}`;
+  if (processes.length) procs.tBodies[0].replaceChildren(...processes.map(processRow));
+  else placeholder(procs, "6", "The kernel holds no process.");
+  if (sockets.length) socks.tBodies[0].replaceChildren(...sockets.map(socketRow));
+  else placeholder(socks, "4", "The kernel holds no socket.");
+}
+
+async function load() {
+  show(await api.get("/api/kernel"));
+  document.body.dataset.ready = "true";
+}
+
+function report(exc) {
+  if (exc.code !== "disconnected") notify(`kernel: ${exc.message}`, "error"); // else the banner
+}
+
+async function refresh() {
   try {
-    const reply = await api.get("/api/kernel");
-    document.getElementById("kernel-endpoint").textContent = reply.endpoint || "";
-    unavailable.hidden = Boolean(reply.available);
-    if (!reply.available) {
-      unavailable.textContent = `No kernel: ${reply.reason || "circusd runs no papa-kernel"}`;
-      placeholder(procs, "6", "–");
-      placeholder(socks, "4", "–");
-      return;
-    }
-    const processes = reply.processes || [];
-    const sockets = reply.sockets || [];
-    document.getElementById("kernel-proc-count").textContent = `${processes.length}`;
-    document.getElementById("kernel-sock-count").textContent = `${sockets.length}`;
-    if (processes.length) procs.tBodies[0].replaceChildren(...processes.map(processRow));
-    else placeholder(procs, "6", "The kernel holds no process.");
-    if (sockets.length) socks.tBodies[0].replaceChildren(...sockets.map(socketRow));
-    else placeholder(socks, "4", "The kernel holds no socket.");
+    await load();
   } catch (exc) {
-    if (exc.code !== "disconnected") notify(`kernel: ${exc.message}`, "error");
-  } finally {
-    document.body.dataset.ready = "true";
+    report(exc);
   }
 }
 
@@ -75,4 +85,4 @@ document.getElementById("kernel-refresh").addEventListener("click", refresh);
 live.on("event", refreshSoon);
 live.on("connected", refresh);
 live.start();
-refresh();
+retrying(load, report); // until it works (see home.js)

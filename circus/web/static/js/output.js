@@ -1,7 +1,7 @@
 // The live tail of a watcher's output: the recent chunks from the API, then new ones over
 // the WebSocket. The page keeps at most MAX_LINES lines.
 
-import { api } from "./api.js";
+import { api, retrying } from "./api.js";
 import { clock, h } from "./format.js";
 import { live } from "./live.js";
 
@@ -45,21 +45,28 @@ function addChunk(chunk) {
   if (follow.checked) tail.scrollTop = tail.scrollHeight;
 }
 
-function notice(text) {
-  tail.append(h("span", { class: "line notice" }, text), "\n");
+function notice(text, kind = "") {
+  tail.append(h("span", { class: `line notice ${kind}`.trim() }, text), "\n");
+}
+
+async function fetchOutput() {
+  const reply = await api.get(`/api/watchers/${encodeURIComponent(NAME)}/output?since=${next}`);
+  if (reply.missed && next) notice("… some output was dropped while away …");
+  for (const chunk of reply.chunks) addChunk(chunk);
+  next = Math.max(next, reply.next);
+  if (!tail.childNodes.length) notice("(no output yet)", "empty");
+  document.body.dataset.ready = "true";
+}
+
+function report(exc) {
+  notice(`could not read the output: ${exc.message}`);
 }
 
 async function load() {
   try {
-    const reply = await api.get(`/api/watchers/${encodeURIComponent(NAME)}/output?since=${next}`);
-    if (reply.missed && next) notice("… some output was dropped while away …");
-    for (const chunk of reply.chunks) addChunk(chunk);
-    next = Math.max(next, reply.next);
-    if (!tail.childNodes.length) notice("(no output yet)");
+    await fetchOutput();
   } catch (exc) {
-    notice(`could not read the output: ${exc.message}`);
-  } finally {
-    document.body.dataset.ready = "true";
+    report(exc);
   }
 }
 
@@ -70,10 +77,10 @@ document.getElementById("clear").addEventListener("click", () => {
 });
 live.on("output", (msg) => {
   if (msg.watcher !== NAME) return;
-  tail.querySelector(".line.notice:only-child")?.remove();
+  tail.querySelector(".line.notice.empty")?.remove(); // an error stays
   addChunk(msg);
 });
 live.on("connected", load);
 live.subscribe({ stats: false, output: NAME });
 live.start();
-load();
+retrying(fetchOutput, report); // until it works (see home.js)

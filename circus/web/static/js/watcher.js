@@ -1,7 +1,7 @@
 // The watcher page: its status and actions, a chart, and its processes (pid, age, cpu,
 // memory, status, a small chart each) with kill and signal.
 
-import { api } from "./api.js";
+import { api, retrying } from "./api.js";
 import { Chart } from "./chart.js";
 import { age, h, percent } from "./format.js";
 import { live } from "./live.js";
@@ -121,17 +121,24 @@ function renderWatcher(w) {
   document.body.dataset.ready = "true";
 }
 
+async function load() {
+  renderWatcher((await api.get(`/api/watchers/${encodeURIComponent(NAME)}`)).watcher);
+}
+
+function report(exc) {
+  if (exc.status === 404) {
+    tbody.replaceChildren(h("tr", { class: "placeholder" }, h("td", { colspan: "8" }, `No watcher named ${NAME}.`)));
+    notify(`no watcher named ${NAME}`, "error");
+  } else if (exc.code !== "disconnected") {
+    notify(exc.message, "error"); // disconnected: the banner says it
+  }
+}
+
 async function refresh() {
   try {
-    const reply = await api.get(`/api/watchers/${encodeURIComponent(NAME)}`);
-    renderWatcher(reply.watcher);
+    await load();
   } catch (exc) {
-    if (exc.status === 404) {
-      tbody.replaceChildren(h("tr", { class: "placeholder" }, h("td", { colspan: "8" }, `No watcher named ${NAME}.`)));
-      notify(`no watcher named ${NAME}`, "error");
-    } else if (exc.code !== "disconnected") {
-      notify(exc.message, "error");
-    }
+    report(exc);
   }
 }
 
@@ -201,7 +208,7 @@ live.on("stats", (msg) => {
 });
 live.subscribe({ stats: true, stats_watcher: NAME, output: null });
 live.start();
-refresh().then(loadHistory);
+retrying(load, report).then(loadHistory); // until it works (see home.js)
 setInterval(() => {
   chart.draw();
   for (const row of procs.values()) {
