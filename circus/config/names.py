@@ -12,6 +12,8 @@ uses them; the import itself is :mod:`circus.util.dotted`, shared with run time.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -53,10 +55,11 @@ def check_watcher_names(
     """Record an error for each name of a watcher that does not import, on the line of its key
     (``hooks.after_start``, else the whole ``hooks`` mapping, else the section header)."""
     for key, path, what in watcher_names(values):
+        where = _origin(key, entries, origin)
         try:
             import_callable(path)
         except ValueError as exc:
-            problems.error(f"{what} {path!r}: {exc}", _origin(key, entries, origin), section, key)
+            problems.error(f"{what} {path!r}: {exc}{beside_hint(path, where)}", where, section, key)
 
 
 def check_plugin_use(
@@ -73,7 +76,9 @@ def check_plugin_use(
     try:
         cls = import_callable(use)
     except ValueError as exc:
-        problems.error(f"plugin class {use!r}: {exc}", origin, section, "use")
+        problems.error(
+            f"plugin class {use!r}: {exc}{beside_hint(use, origin)}", origin, section, "use"
+        )
         return
     if options and isinstance(cls, type):
         _check_plugin_options(cls, options, entries or {}, section, problems, origin)
@@ -115,7 +120,25 @@ def check_command_modules(
         try:
             import_module(name)
         except ValueError as exc:
-            problems.error(f"command module: {exc}", origin, "circus", "commands")
+            problems.error(
+                f"command module: {exc}{beside_hint(name, origin)}", origin, "circus", "commands"
+            )
+
+
+def beside_hint(dotted: str, origin: Origin) -> str:
+    """When the top module of ``dotted`` did not import but sits beside the configuration
+    file (``myhooks.py``, or a package), what to set: circusd imports from its own sys.path,
+    not from the configuration's directory (as the original)."""
+    top = dotted.split(".", 1)[0]
+    if not origin.file or not top.isidentifier() or top in sys.modules:
+        return ""
+    directory = os.path.dirname(os.path.abspath(origin.file))
+    if not any(os.path.exists(os.path.join(directory, top + end)) for end in (".py", "/")):
+        return ""
+    return (
+        f" ({top} is beside the configuration, but circusd imports from its own sys.path: "
+        f"set PYTHONPATH={directory} in circusd's environment)"
+    )
 
 
 def check_watcher(watcher: WatcherConfig) -> None:

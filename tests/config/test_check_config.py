@@ -98,3 +98,29 @@ def test_dotted_names_are_imported_with_the_other_checks(tmp_path, runtime_dir):
     assert f"{path}:3 [watcher:web] numprocesses" in result.stderr
     assert f"{path}:4 [watcher:web] hooks.after_start" in result.stderr
     assert f"{path}: 2 errors" in result.stderr
+
+
+def test_a_module_beside_the_configuration_is_named_with_the_pythonpath_to_set(
+    tmp_path, runtime_dir
+):
+    """A user puts myhooks.py next to circus.ini: circusd does not import from there (as the
+    original); the error says so and what to set, instead of a bare ModuleNotFoundError."""
+    (tmp_path / "myhooks.py").write_text("def refuse(*args, **kwargs):\n    return False\n")
+    (tmp_path / "mystreams").mkdir()
+    (tmp_path / "mystreams" / "__init__.py").write_text("class S:\n    pass\n")
+    path = tmp_path / "circus.ini"
+    path.write_text(
+        "[watcher:web]\ncmd = sleep 10\nhooks.before_start = myhooks.refuse\n"
+        "stdout_stream.class = mystreams.S\n"
+        "[watcher:other]\ncmd = sleep 10\nhooks.after_start = nomodule.nofunc\n"
+    )
+    result = run(str(path), env_dir=runtime_dir)
+    assert result.returncode == 1, result
+    hint = (
+        "is beside the configuration, but circusd imports from its own sys.path: set "
+        f"PYTHONPATH={tmp_path} in circusd's environment"
+    )
+    lines = result.stderr.splitlines()
+    assert f"(myhooks {hint})" in lines[0], lines[0]
+    assert f"(mystreams {hint})" in lines[1], lines[1]
+    assert "is beside the configuration" not in lines[2], lines[2]  # nomodule is nowhere
