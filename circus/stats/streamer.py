@@ -192,12 +192,25 @@ class StatsStreamer:
         await socket_sources.sync(self._sockets, listed, kernel, self._inherited)
 
     async def _resync_loop(self) -> None:
+        failing = False  # one warning while circusd cannot be reached, not one a second
         while True:
             try:
                 await self.resync()
                 delay = self.resync_interval
+                if failing:
+                    log.info("circusd answers again at %s", self.endpoint)
+                failing = False
             except (CircusError, OSError) as exc:
-                log.warning("cannot list circusd's processes at %s: %s", self.endpoint, exc)
+                if failing:
+                    log.debug("still cannot list circusd's processes: %s", exc)
+                else:
+                    log.warning(
+                        "cannot list circusd's processes at %s: %s (trying again every %g s)",
+                        self.endpoint,
+                        exc,
+                        RETRY_INTERVAL,
+                    )
+                failing = True
                 delay = RETRY_INTERVAL
             self._resync_now.clear()
             with contextlib.suppress(TimeoutError):

@@ -152,9 +152,15 @@ def test_starts_before_circusd_and_catches_up(
     try:
         stats = circusd_stats(d)
         feed = collector(stats.endpoint)
-        wait_for(lambda: "cannot list" in stats.log(), message="circusd-stats waiting")
+        # it tries every second: one warning, then the attempts at debug level (a circusd
+        # away for an hour gave 3600 warnings), and a line when circusd answers again
+        wait_for(lambda: stats.log().count("still cannot list") >= 2, timeout=10,
+                 message="circusd-stats trying again")  # fmt: skip
+        assert stats.log().count("[WARNING] cannot list circusd's processes") == 1, stats.log()
         d.start()
         assert feed.pids_of("sleepy") == d.pids("sleepy")
+        wait_for(lambda: f"circusd answers again at {d.endpoint}" in stats.log(),
+                 message="the recovery is logged")  # fmt: skip
     finally:
         d.cleanup()
 
