@@ -16,7 +16,6 @@ text says what was expected.
 
 from __future__ import annotations
 
-import datetime
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -73,6 +72,8 @@ def to_time_format(value: Any) -> str | None:
     if not value:
         return None
     try:
+        import datetime  # only to check a time format (kept out of circusd otherwise)
+
         datetime.datetime.now().strftime(value)
     except (ValueError, UnicodeError) as exc:
         raise ValueError(f"not a valid strftime format {value!r}: {exc}") from None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from circus.streams import logfile
 from circus.streams.base import BaseStream, Message, message_timestamp
 from circus.streams.lines import decorate, line_prefix
 from circus.streams.options import convert
-from circus.streams.timed import TimedRotatingLogFile
+
+if TYPE_CHECKING:
+    import datetime
+
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ class _LogFileStream(BaseStream):
         # converted by the subclass (with its other options): every bad value is reported
         self.filename = filename
         self.time_format = time_format
-        self._tz = datetime.UTC if utc else None
+        self._tz = _utc() if utc else None
         self._head_key: tuple[float, Any] | None = None
         self._head = b""
         self._file: logfile.LogFile | None = None
@@ -148,6 +150,15 @@ class TimedRotatingFileStream(_LogFileStream):
         super().__init__(o["filename"], o["time_format"], utc=self.utc)
 
     def _make_file(self, path: str) -> logfile.LogFile:
+        # imported here: the module (and datetime) only for time-rotated files
+        from circus.streams.timed import TimedRotatingLogFile
+
         return TimedRotatingLogFile(
             path, self.rotate_when, self.rotate_interval, self.utc, self.backup_count
         )
+
+
+def _utc() -> datetime.tzinfo:
+    import datetime  # only for utc = true: kept out of circusd's memory otherwise
+
+    return datetime.UTC

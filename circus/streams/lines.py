@@ -18,9 +18,11 @@ Bytes are never decoded: invalid UTF-8 passes through untouched.
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datetime
 
 NEWLINE = b"\n"
 
@@ -63,6 +65,8 @@ def line_prefix(
     time format). The time is the chunk's ``timestamp`` in ``tz`` (local time when None)."""
     if time_format is None:
         return f"[{pid}] | ".encode()
+    import datetime  # only with a time format: kept out of circusd's memory otherwise
+
     try:
         moment = datetime.datetime.fromtimestamp(timestamp, tz)
     except (OverflowError, OSError, ValueError):  # an absurd timestamp: use now

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from papa_kernel.paths import runtime_dir
 def host_is_loopback(host: str) -> bool:
     """True if every address ``host`` names (resolved) is a loopback address; False for ``""``,
     ``0.0.0.0``, ``::`` (every address) and names that do not resolve."""
+    import ipaddress  # here: kept out of circusd's memory until an address is checked
+
     if not host:
         return False
     try:
@@ -40,6 +41,8 @@ class Endpoint:
     def is_loopback(self) -> bool:
         if self.scheme == "ipc":
             return True
+        import ipaddress  # here: kept out of circusd's memory until an address is checked
+
         host = (self.host or "").strip("[]")
         if host == "localhost":
             return True
@@ -72,6 +75,8 @@ def parse_endpoint(value: str) -> Endpoint:
 
 def parse_multicast(endpoint: str) -> tuple[str, int]:
     """``udp://GROUP:PORT`` as ``(group, port)``; ValueError naming what is wrong."""
+    import ipaddress  # here: kept out of circusd's memory until an address is checked
+
     text = endpoint.strip()
     host, sep, port = text.removeprefix("udp://").rpartition(":")
     try:

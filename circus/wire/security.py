@@ -17,7 +17,6 @@ Generate certificates with ``python -m zmq.auth`` helpers, e.g.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import pwd
@@ -132,6 +131,8 @@ def secure_client_socket(
 def _is_remote_tcp(endpoint: str) -> bool:
     if not endpoint.startswith("tcp://"):
         return False
+    import ipaddress  # here: kept out of circusd's memory until an address is checked
+
     host = endpoint[len("tcp://") :].rpartition(":")[0].strip("[]")
     if host == "localhost":
         return False

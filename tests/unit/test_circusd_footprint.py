@@ -20,6 +20,8 @@ NOT_IMPORTED = {
     "difflib": "a 'did you mean' hint for a misspelt name (0.1)",
     "logging.handlers": "--log-output syslog://... (0.2 with queue)",
     "urllib.parse": "--log-output syslog://...",
+    "ipaddress": "a tcp:// endpoint to check (0.25)",
+    "datetime": "a stream with a time format, utc or time rotation (0.3)",
 }
 
 
