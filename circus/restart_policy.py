@@ -144,10 +144,20 @@ class GaveUp:
     error: str | None  # the spawn error, if the last failure was one
     time: float  # epoch seconds
 
+    @classmethod
+    def refused_by(cls, hook: str, wall: float) -> GaveUp:
+        """The ``before_start`` hook ``hook`` (its dotted path) refused the start at ``wall``
+        (epoch seconds): shown as the watcher's reason to be stopped, as a give-up is, until
+        the next start."""
+        return cls("before_start", 1, 1, None, f"the before_start hook ({hook})", wall)
+
     @property
     def reason(self) -> str:
         """One line for people: ``3 failed starts in a row (max_retry = 3), last: exit code 1``,
-        ``flapping 6 times in a row (flapping.max_retry = 5), last: exit code 1``."""
+        ``flapping 6 times in a row (flapping.max_retry = 5), last: exit code 1``, ``the
+        before_start hook (myapp.hooks.check_db) refused the start``."""
+        if self.rule == "before_start":
+            return f"{self.error} refused the start"
         if self.rule == "flapping":
             times = "once" if self.failures == 1 else f"{self.failures} times in a row"
             return f"flapping {times} (flapping.max_retry = {self.limit}), last: {self.last()}"

@@ -114,6 +114,7 @@ class WatcherCommands(_Core):
             if not self._recovering and not await self._hook("before_start"):
                 log.warning("%s: before_start hook refused the start", self.name)
                 await self._abort_start()
+                self.gave_up = GaveUp.refused_by(self._hooks["before_start"].path, time.time())
                 return {"started": [], "kept": kept}
             self._demand_seen = not self.on_demand or bool(kept)
             started = await self._manage_processes()

@@ -112,6 +112,24 @@ async def test_a_before_start_hook_saying_no_starts_nothing():
 
 
 @virtual_time
+async def test_a_start_refused_by_before_start_says_why_in_status():
+    # `circusctl start web` said ok and `status` a bare "stopped": the reason was only in
+    # circusd's log. The refusal is now the watcher's gave_up detail, until the next start.
+    from circus.control.commands.status import Status
+
+    log: list[str] = []
+    _host, arbiter, watcher = await started(hooks=recording_hooks(log, refuse="before_start"))
+    detail = watcher.gave_up_detail()
+    assert detail is not None and detail["rule"] == "before_start", detail
+    hook = "recording_hooks.<locals>.make.<locals>.hook"  # a callable: its qualified name
+    assert detail["reason"] == f"the before_start hook ({hook}) refused the start", detail
+    reply = await Status().execute(arbiter, {"name": "w"})
+    assert Status().console_msg(reply) == f"stopped (gave up: {detail['reason']})"
+    await watcher.start()  # refused again: the same, with a new time
+    assert watcher.gave_up_detail()["reason"] == detail["reason"]
+
+
+@virtual_time
 async def test_an_after_spawn_hook_saying_no_stops_the_process_and_the_watcher():
     log: list[str] = []
     host, _arbiter, watcher = await started(hooks=recording_hooks(log, refuse="after_spawn"))
