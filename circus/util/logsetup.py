@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 from circus.errors import ConfigError
@@ -42,6 +43,12 @@ def _syslog_handler(output: str) -> logging.Handler:
         address: str | tuple[str, int] = (parsed.hostname or "localhost", parsed.port or 514)
     else:
         address = parsed.path or "/dev/log"
+        # the handler ignores a missing socket, then prints a traceback for every record
+        if not os.path.exists(address):
+            raise ConfigError(
+                f"log output {output!r}: no syslog socket at {address} (is a syslog daemon "
+                "running?)"
+            )
     return logging.handlers.SysLogHandler(address=address, facility=facility)
 
 

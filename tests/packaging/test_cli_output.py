@@ -66,12 +66,17 @@ def test_papa_kernel_help_names_no_none_default() -> None:
 
 
 @pytest.mark.parametrize("tool", ["circusd", "circus-plugin", "circusd-stats", "circushttpd"])
-@pytest.mark.parametrize("output", ["{tmp}/missing/dir/x.log", "syslog://localhost:99999"])
+@pytest.mark.parametrize(
+    "output",
+    ["{tmp}/missing/dir/x.log", "syslog://localhost:99999", "syslog://{tmp}/no-syslog-here"],
+)
 def test_unusable_log_output_is_an_error_not_a_traceback(
     tool: str, output: str, tmp_path: Path, runtime_dir: Path
 ) -> None:
-    """A --log-output file in a missing directory, or a syslog port out of range: one line
-    naming the value, a usage/config exit status, no traceback (each tool, one shared helper)."""
+    """A --log-output file in a missing directory, a syslog port out of range, or a syslog
+    socket that is not there (no syslog daemon: each log record printed a 40-line 'Logging
+    error' traceback): one line naming the value, a usage/config exit status, no traceback
+    (each tool, one shared helper)."""
     output = output.format(tmp=tmp_path)
     config = tmp_path / "circus.ini"
     config.write_text("[watcher:w]\ncmd = sleep 60\n")
