@@ -11,7 +11,6 @@ secure-by-default rule changes them (endpoints, ``use_papa``): see docs/configur
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from typing import Any, NamedTuple, TypeVar
 from circus.config.limits import DEFAULT_MAX_PROCESSES
 from circus.config.substitution import referenced_sockets
 from circus.errors import ConfigProblem
-from papa_kernel.paths import default_kernel_socket, runtime_dir
+from circus.util.endpoints import default_endpoint, default_pubsub_endpoint, default_stats_endpoint
+from papa_kernel.paths import default_kernel_socket
 
 _V_co = TypeVar("_V_co", covariant=True)
 
@@ -104,17 +104,13 @@ class StreamConfig:
         return {"class": self.class_name, **thaw(self.options)}
 
 
-def _endpoint(name: str) -> str:
-    return f"ipc://{os.path.join(runtime_dir(), name)}"
-
-
 @dataclass(frozen=True)
 class CircusSettings:
     """The ``[circus]`` section. Defaults follow DESIGN.md: private unix sockets."""
 
-    endpoint: str = field(default_factory=lambda: _endpoint("circus.sock"))
-    pubsub_endpoint: str = field(default_factory=lambda: _endpoint("pubsub.sock"))
-    stats_endpoint: str = field(default_factory=lambda: _endpoint("stats.sock"))
+    endpoint: str = field(default_factory=default_endpoint)
+    pubsub_endpoint: str = field(default_factory=default_pubsub_endpoint)
+    stats_endpoint: str = field(default_factory=default_stats_endpoint)
     papa_endpoint: str = field(default_factory=default_kernel_socket)
     multicast_endpoint: str | None = None  # discovery is off unless set
     multicast_interfaces: tuple[str, ...] = ("lo",)  # where discovery answers (docs/remote.md)

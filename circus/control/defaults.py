@@ -1,27 +1,15 @@
 """Default endpoints of circusd's ZeroMQ sockets, as the configuration defines them.
 
 DESIGN.md: unix sockets (ipc://) in the private runtime directory
-(:func:`papa_kernel.paths.runtime_dir`). The values come from
-:class:`circus.config.model.CircusSettings`' defaults, so circusctl, the client library and
-circusd always agree (``circus.sock``, ``pubsub.sock``, ``stats.sock``). They are computed at
-call time: the runtime directory depends on ``$XDG_RUNTIME_DIR`` and the user.
+(:func:`papa_kernel.paths.runtime_dir`). :class:`circus.config.model.CircusSettings` takes its
+defaults from the same functions (:mod:`circus.util.endpoints`), so circusctl, the client
+library and circusd always agree (``circus.sock``, ``pubsub.sock``, ``stats.sock``). They are
+computed at call time: the runtime directory depends on ``$XDG_RUNTIME_DIR`` and the user.
+Importing them costs no configuration package: the client tools start without it.
 """
 
 from __future__ import annotations
 
-from circus.config.model import CircusSettings
+from circus.util.endpoints import default_endpoint, default_pubsub_endpoint, default_stats_endpoint
 
-
-def default_endpoint() -> str:
-    """Default control endpoint (ROUTER)."""
-    return CircusSettings().endpoint
-
-
-def default_pubsub_endpoint() -> str:
-    """Default events endpoint (PUB)."""
-    return CircusSettings().pubsub_endpoint
-
-
-def default_stats_endpoint() -> str:
-    """Default circusd-stats endpoint (PUB)."""
-    return CircusSettings().stats_endpoint
+__all__ = ["default_endpoint", "default_pubsub_endpoint", "default_stats_endpoint"]

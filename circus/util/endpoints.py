@@ -9,6 +9,27 @@ from dataclasses import dataclass
 from papa_kernel.paths import runtime_dir
 
 
+def runtime_endpoint(name: str) -> str:
+    """``ipc://`` endpoint of the socket ``name`` in the private runtime directory
+    (:func:`papa_kernel.paths.runtime_dir`, computed at each call)."""
+    return f"ipc://{os.path.join(runtime_dir(), name)}"
+
+
+def default_endpoint() -> str:
+    """Default control endpoint (ROUTER): ``[circus] endpoint``'s default."""
+    return runtime_endpoint("circus.sock")
+
+
+def default_pubsub_endpoint() -> str:
+    """Default events endpoint (PUB): ``[circus] pubsub_endpoint``'s default."""
+    return runtime_endpoint("pubsub.sock")
+
+
+def default_stats_endpoint() -> str:
+    """Default circusd-stats endpoint (PUB): ``[circus] stats_endpoint``'s default."""
+    return runtime_endpoint("stats.sock")
+
+
 def host_is_loopback(host: str) -> bool:
     """True if every address ``host`` names (resolved) is a loopback address; False for ``""``,
     ``0.0.0.0``, ``::`` (every address) and names that do not resolve."""
