@@ -90,6 +90,8 @@ class PageLog:
         self.start = time.monotonic()
         self.entries: collections.deque[str] = collections.deque(maxlen=self.KEEP)
         self.pending: dict[object, tuple[float, str]] = {}
+        self.pages = 0
+        self.stats_frames = 0
         _LOGS[context] = self
         context.on("page", self._attach)
         for page in context.pages:
@@ -99,16 +101,19 @@ class PageLog:
         self.entries.append(f"{time.monotonic() - self.start:7.2f}s {text}")
 
     def _attach(self, page) -> None:
-        page.on("console", lambda msg: self._note(f"console.{msg.type}: {msg.text}"))
-        page.on("pageerror", lambda exc: self._note(f"page error: {exc}"))
-        page.on("framenavigated", lambda f: f == page.main_frame and self._note(f"at {f.url}"))
-        page.on("request", self._request)
+        self.pages += 1
+        tag = f"page {self.pages}:"
+        note = self._note
+        page.on("console", lambda msg: note(f"{tag} console.{msg.type}: {msg.text}"))
+        page.on("pageerror", lambda exc: note(f"{tag} page error: {exc}"))
+        page.on("framenavigated", lambda f: f == page.main_frame and note(f"{tag} at {f.url}"))
+        page.on("request", lambda r: self._request(r, tag))
         page.on("requestfinished", lambda r: self._done(r, "answered"))
         page.on("requestfailed", lambda r: self._done(r, f"FAILED ({r.failure})"))
-        page.on("websocket", self._websocket)
+        page.on("websocket", lambda ws: self._websocket(ws, tag))
 
-    def _request(self, request) -> None:
-        self.pending[request] = (time.monotonic(), f"{request.method} {request.url}")
+    def _request(self, request, tag: str) -> None:
+        self.pending[request] = (time.monotonic(), f"{tag} {request.method} {request.url}")
 
     def _done(self, request, how: str) -> None:
         began, what = self.pending.pop(request, (time.monotonic(), request.url))
@@ -120,12 +125,18 @@ class PageLog:
         took = time.monotonic() - began
         self._note(f"{what} {how}{status} in {took:.2f}s")
 
-    def _websocket(self, ws) -> None:
-        self._note(f"websocket {ws.url} opened")
-        ws.on("framereceived", lambda frame: self._note(f"ws <- {str(frame)[:160]}"))
-        ws.on("framesent", lambda frame: self._note(f"ws -> {str(frame)[:160]}"))
-        ws.on("close", lambda _ws: self._note("websocket closed"))
-        ws.on("socketerror", lambda error: self._note(f"websocket error: {error}"))
+    def _websocket(self, ws, tag: str) -> None:
+        self._note(f"{tag} websocket {ws.url} opened")
+        ws.on("framereceived", lambda frame: self._frame(tag, "<-", str(frame)))
+        ws.on("framesent", lambda frame: self._frame(tag, "->", str(frame)))
+        ws.on("close", lambda _ws: self._note(f"{tag} websocket closed"))
+        ws.on("socketerror", lambda error: self._note(f"{tag} websocket error: {error}"))
+
+    def _frame(self, tag: str, way: str, text: str) -> None:
+        if '"type": "stats"' in text[:60]:  # a point per second: counted, not kept
+            self.stats_frames += 1
+            return
+        self._note(f"{tag} ws {way} {text[:160]}")
 
     def report(self) -> str:
         now = time.monotonic()
@@ -136,7 +147,7 @@ class PageLog:
             [
                 "requests still waiting for an answer:",
                 *(waiting or ["  none"]),
-                f"what the pages did (last {self.KEEP}):",
+                f"what the pages did (last {self.KEEP}; stats frames: {self.stats_frames}):",
                 *(f"  {e}" for e in self.entries),
             ]
         )
@@ -163,9 +174,12 @@ def wait_ready(page, *explain) -> None:
         raise AssertionError("\n".join(parts)) from None
 
 
-#: The page's own view, for a readiness failure: body data, banner, notices.
-PAGE_STATE = """() => JSON.stringify({
-  body: Object.assign({}, document.body.dataset),
-  banner: (document.getElementById("banner") || {}).textContent || null,
-  notices: Array.from(document.querySelectorAll(".notice")).map((n) => n.textContent),
-})"""
+#: The page's own view, for a readiness failure: body data, the banner if shown, notices.
+PAGE_STATE = """() => {
+  const banner = document.getElementById("banner");
+  return JSON.stringify({
+    body: Object.assign({}, document.body.dataset),
+    banner: banner && !banner.hidden ? banner.textContent.trim() : null,
+    notices: Array.from(document.querySelectorAll(".notice")).map((n) => n.textContent),
+  });
+}"""

@@ -9,7 +9,9 @@ comes last.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -443,6 +445,27 @@ def test_every_route_refuses_a_request_without_a_session(console):
         assert status in (401, 403, 405), (path, status, body)
     assert "/" in tried and "/api/watchers" in tried and "/ws" in tried
     assert watcher_status(console, "sleepy") == "active"  # nothing was stopped on the way
+
+
+# --- circusd stalls ---------------------------------------------------------------------------
+
+
+def test_a_page_opened_while_circusd_stalls_says_so_and_renders_once_it_answers(console, context):
+    """circusd is stopped (SIGSTOP) while a page loads: circushttpd's calls time out, the banner
+    says circusd is disconnected, and once circusd runs again (SIGCONT) the page renders by
+    itself (no request waits for ever on the stale link)."""
+    ex = expect()
+    pid = console.circusd.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        page = console.login(context, "/watchers/sleepy")
+        ex(page.locator("#banner")).to_contain_text("circusd is disconnected")
+        assert page.locator("body[data-ready=true]").count() == 0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    console.ready(page)
+    ex(page.locator("#banner")).to_be_hidden()
+    ex(page.locator("#process-rows tr[data-pid]")).to_have_count(2)
 
 
 # --- circushttpd restarted ----------------------------------------------------------------------
