@@ -2,8 +2,8 @@
 
 Playwright cannot download a browser here; it drives the system's ``/usr/bin/chromium``
 (``$CIRCUS_CHROMIUM`` overrides the path). Tests skip, saying why, only when that browser is
-missing. It runs through network_blind.py, so that the other tests' network namespaces (new
-addresses on the machine) do not fail its requests with ``net::ERR_NETWORK_CHANGED``.
+missing. As root it runs through network_blind.py, so that the other tests' network namespaces
+(new addresses on the machine) do not fail its requests with ``net::ERR_NETWORK_CHANGED``.
 
 Playwright's sync API keeps an asyncio loop running in the main thread while it is started,
 which breaks ``asyncio.run()`` in other tests: a browser therefore lives for one test module
@@ -61,13 +61,18 @@ def launched() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     path = chromium_or_skip()
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []  # chromium's sandbox refuses root
+    root = os.geteuid() == 0
+    args = ["--no-sandbox"] if root else []  # chromium's sandbox refuses root
     args.append(DISABLE_FEATURES)
-    # blind to the machine's address changes, which fail its requests (see network_blind.py)
+    # As root (where tests/netns.py changes the machine's addresses) the browser is blind to
+    # address changes, which fail its requests (network_blind.py). Not otherwise: its seccomp
+    # filter sets no_new_privs, which a setuid sandbox (the fallback of chromium's own
+    # sandbox where user namespaces are not allowed) cannot run under.
+    executable = network_blind.__file__ if root else path
     env = {**os.environ, network_blind.ENV: path}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=network_blind.__file__, args=args, env=env, timeout=60_000
+            executable_path=executable, args=args, env=env, timeout=60_000
         )
         try:
             yield browser
