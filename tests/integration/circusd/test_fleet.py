@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -37,18 +38,38 @@ def _start_all(daemons) -> None:
         support.wait_for(daemon._ready, timeout=40, message=f"circusd at {daemon.endpoint} ready")
 
 
-@pytest.fixture
-def three(circusd, worker_cmd):
-    """Three circusds: one on ipc, two on tcp (127.0.0.1), watchers app0, app1, app2."""
+@pytest.fixture(scope="module")
+def module_three(tmp_path_factory):
+    """Three circusds: one on ipc, two on tcp (127.0.0.1), watchers app0, app1, app2; shared
+    by the module's tests, which only read them (the rolling restart replaces the workers and
+    leaves each watcher as it found it: active, one process)."""
+    workdir = tmp_path_factory.mktemp("three")
+    runtime = workdir / "run"
+    runtime.mkdir(mode=0o700)
+    worker_cmd = f"{sys.executable} {support.CIRCUSD_WORKER}"
     daemons = []
-    for index in range(3):
-        daemon = circusd(_body(f"app{index}", worker_cmd), start=False)
-        if index:
-            daemon.endpoint = f"tcp://127.0.0.1:{support.free_port()}"
-            daemon.write_config(_body(f"app{index}", worker_cmd))
-        daemons.append(daemon)
-    _start_all(daemons)
-    return daemons
+    try:
+        for index in range(3):
+            daemon = support.Circusd(workdir / f"d{index}", _body(f"app{index}", worker_cmd))
+            daemon.env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+            if index:
+                daemon.endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+                daemon.write_config(_body(f"app{index}", worker_cmd))
+            daemons.append(daemon)
+        _start_all(daemons)
+        yield daemons
+    finally:
+        for daemon in daemons:
+            daemon.cleanup()
+
+
+@pytest.fixture
+def three(module_three):
+    """The module's three circusds, each with its watcher active and one process."""
+    for index, daemon in enumerate(module_three):
+        assert daemon.ok("status")["statuses"] == {f"app{index}": "active"}
+        assert len(daemon.pids(f"app{index}")) == 1
+    return module_three
 
 
 def _circusctl_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
