@@ -329,6 +329,14 @@ class WatcherCommands(_Core):
         (no moment without workers). Lock held."""
         old = list(self.processes.values())
         started = [p.pid for p in await self._spawn_many(self.numprocesses) if p is not None]
+        if old and not started:  # a typo in cmd: stopping the old ones would stop the service
+            log.error(
+                "%s: reload: no new process could be spawned: the %d running processes are "
+                "kept (fix the configuration, then reload)",
+                self.name,
+                len(old),
+            )
+            return {"stopped": [], "started": [], "kept": [p.pid for p in old]}
         await self._stop_processes(old)
         return {"stopped": [p.pid for p in old], "started": started, "kept": []}
 

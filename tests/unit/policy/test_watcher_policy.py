@@ -230,6 +230,22 @@ async def test_graceful_reload_starts_the_new_processes_before_stopping_the_old(
 
 
 @virtual_time
+async def test_a_reload_whose_new_processes_cannot_be_spawned_keeps_the_old_ones(caplog):
+    # a typo in cmd (reloadconfig, `set web cmd ...`, then reload): the graceful reload stopped
+    # the running workers although no new one could be spawned, and the service was down
+    host, _arbiter, watcher = await started(numprocesses=2)
+    await asyncio.sleep(1)
+    old = watcher.pids()
+    host.fail_spawns = 2
+    result = await watcher.reload()
+    assert result == {"stopped": [], "started": [], "kept": old}
+    assert host.ops("signal") == [] and watcher.pids() == old
+    await asyncio.sleep(30)  # no retry, no give-up stops them later
+    assert watcher.status() == "active" and watcher.pids() == old
+    assert "no new process could be spawned: the 2 running processes are kept" in caplog.text
+
+
+@virtual_time
 async def test_sequential_reload_replaces_one_process_at_a_time_with_warmup_delay():
     host, _arbiter, watcher = await started(numprocesses=2, warmup_delay=3)
     assert spawn_times(host) == [0, 3]
