@@ -202,11 +202,20 @@ class WatcherCommands(_Core):
 
     async def _reload_sequential(self, old: list[Process]) -> dict[str, list[int]]:
         started: list[int] = []
-        for proc in old:
+        for index, proc in enumerate(old):
             await self._stop_processes([proc])
             new = await self._spawn_one()
-            if new:
-                started.append(new.pid)
+            if new is None:  # a typo in cmd: the others keep serving
+                kept = [p.pid for p in old[index + 1 :]]
+                log.error(
+                    "%s: reload: the new process could not be spawned: the %d others are kept "
+                    "(fix the configuration, then reload)",
+                    self.name,
+                    len(kept),
+                )
+                stopped = [p.pid for p in old[: index + 1]]
+                return {"stopped": stopped, "started": started, "kept": kept}
+            started.append(new.pid)
             if self.config.warmup_delay:
                 await asyncio.sleep(float(self.config.warmup_delay))
         return {"stopped": [p.pid for p in old], "started": started, "kept": []}

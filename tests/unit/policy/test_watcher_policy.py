@@ -246,6 +246,18 @@ async def test_a_reload_whose_new_processes_cannot_be_spawned_keeps_the_old_ones
 
 
 @virtual_time
+async def test_a_sequential_reload_stops_at_the_first_process_that_cannot_be_spawned(caplog):
+    host, _arbiter, watcher = await started(numprocesses=3)
+    await asyncio.sleep(1)
+    first, *rest = watcher.pids()
+    host.fail_spawns = 10
+    result = await watcher.reload(sequential=True)
+    assert result == {"stopped": [first], "started": [], "kept": rest}
+    assert set(rest) <= set(watcher.pids())  # the others keep serving
+    assert "reload: the new process could not be spawned: the 2 others are kept" in caplog.text
+
+
+@virtual_time
 async def test_sequential_reload_replaces_one_process_at_a_time_with_warmup_delay():
     host, _arbiter, watcher = await started(numprocesses=2, warmup_delay=3)
     assert spawn_times(host) == [0, 3]
