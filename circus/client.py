@@ -198,20 +198,35 @@ class CircusClient(_ClientBase):
             ssh_server,
             ssh_keyfile,
         )
-        self._poller = zmq.Poller()
-        self._poller.register(self.socket, zmq.POLLIN)
 
     def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send a message and return the matching reply."""
-        self._check_endpoint()
         call_id, data = _encode_call(cmd)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        self._send(data, deadline)
+        self.watch.begin()
+        try:
+            self._check_endpoint()
+            self._send(data, deadline)
+            return self._wait(call_id, deadline)
+        finally:
+            self.watch.end()
+
+    def _wait(self, call_id: str, deadline: float) -> dict[str, Any]:
+        """The reply to ``call_id``; the socket monitor is read meanwhile (unread, it would
+        stall ZeroMQ: see :mod:`circus.wire.diagnose`)."""
+        poller = zmq.Poller()
+        poller.register(self.socket, zmq.POLLIN)
+        monitor = self.watch.reader
+        if monitor is not None:
+            poller.register(monitor, zmq.POLLIN)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise CallError(self._explain())
-            if not self._poller.poll(max(1, int(remaining * 1000))):
+            ready = dict(poller.poll(max(1, int(remaining * 1000))))
+            if monitor is not None and monitor in ready:
+                self.watch.drain()
+            if self.socket not in ready:
                 continue
             reply = _decode_reply(self.socket.recv())
             if reply is not None and reply.get("id") == call_id:
@@ -231,9 +246,13 @@ class CircusClient(_ClientBase):
 
     def cast(self, command: str, **props: Any) -> None:
         """Send a command without waiting (circusd does not reply to casts)."""
-        self._check_endpoint()
         _, data = _encode_call(cast_message(command, **props))
-        self._send(data, time.monotonic() + self.timeout)
+        self.watch.begin()
+        try:
+            self._check_endpoint()
+            self._send(data, time.monotonic() + self.timeout)
+        finally:
+            self.watch.end()
 
     def stop(self) -> None:
         self.watch.close()
@@ -278,11 +297,13 @@ class AsyncCircusClient(_ClientBase):
 
     async def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send a message and return the matching reply."""
-        self._check_endpoint()
         call_id, data = _encode_call(cmd)
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._pending[call_id] = future
+        self.watch.begin(loop)
         try:
+            self._check_endpoint()
             self._ensure_reader()
             await self.socket.send(data)
             return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
@@ -292,14 +313,19 @@ class AsyncCircusClient(_ClientBase):
             raise CallError(str(exc)) from None
         finally:
             self._pending.pop(call_id, None)
+            self.watch.end()
 
     async def send_message(self, command: str, **props: Any) -> dict[str, Any]:
         return await self.call(make_message(command, **props))
 
     async def cast(self, command: str, **props: Any) -> None:
-        self._check_endpoint()
         _, data = _encode_call(cast_message(command, **props))
-        await self.socket.send(data)
+        self.watch.begin(asyncio.get_running_loop())
+        try:
+            self._check_endpoint()
+            await self.socket.send(data)
+        finally:
+            self.watch.end()
 
     def _ensure_reader(self) -> None:
         if self._reader is None or self._reader.done():

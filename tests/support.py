@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -247,6 +248,8 @@ class Circusd:
         self.argv_prefix: list[str] = []  # e.g. ["ip", "netns", "exec", NAME] (tests/netns.py)
         self.env: dict[str, str] | None = None  # circusd's environment (default: ours)
         self.client_keys: dict[str, str] = {}  # curve_secret_key/curve_server_key for client()
+        #: what the last readiness polls got, for the message of a circusd never ready
+        self.polls: deque[str] = deque(maxlen=20)
         self.write_config(config_body, circus_extra)
 
     def write_config(self, body: str, circus_extra: str = "") -> None:
@@ -282,19 +285,28 @@ class Circusd:
         if wait:
             try:
                 wait_for(lambda: self._ready(), timeout=20, message="circusd ready")
-            except AssertionError as exc:  # say what circusd was doing
-                raise AssertionError(f"{exc}; circusd's log:\n{self.log()[-4000:]}") from None
+            except AssertionError as exc:  # say what the polls got and what circusd was doing
+                polls = "\n".join(self.polls)
+                raise AssertionError(
+                    f"{exc}; the last status polls of {self.endpoint}:\n{polls}\n"
+                    f"circusd's log:\n{self.log()[-4000:]}"
+                ) from None
         return self.proc
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"circusd exited with {self.proc.returncode}:\n{self.log()}")
+        when = time.strftime("%H:%M:%S")
         if self.endpoint.startswith("ipc://") and not os.path.exists(self.endpoint[6:]):
+            self.polls.append(f"{when} no socket file yet")
             return False  # not bound yet: a client (ZeroMQ socket + monitor) would be wasted
         try:
-            return self.call("status", timeout=1).get("status") is not None
-        except Exception:
+            reply = self.call("status", timeout=1)
+        except Exception as exc:
+            self.polls.append(f"{when} {type(exc).__name__}: {exc}")
             return False
+        self.polls.append(f"{when} {reply}")
+        return reply.get("status") is not None
 
     def log(self) -> str:
         with open(self.log_path, errors="replace") as f:

@@ -412,8 +412,15 @@ class Session:
 
 def run_command(session: Session, commands: dict[str, Command], args: argparse.Namespace) -> int:
     """Run the command parsed in ``args``; print its output; return the exit code."""
-    command = commands[args.command]
-    session = session.merge(args)
+    merged = session.merge(args)
+    try:
+        return _run_command(merged, commands[args.command], args)
+    finally:
+        if merged is not session:  # the options of this command made a client of its own
+            merged.close()
+
+
+def _run_command(session: Session, command: Command, args: argparse.Namespace) -> int:
     if getattr(args, "help", False):
         session.print(command.help_text())
         return EXIT_OK

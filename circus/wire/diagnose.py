@@ -23,11 +23,24 @@ answers them even while a long command runs, so a connection that stays silent f
 call timeout (at least 2 s) is dead (a cut link, a host that vanished), not busy: ZeroMQ drops
 it, the watch sees ``DISCONNECTED``, and the call ends as "became unreachable" instead of
 looking like a circusd that is slow to answer.
+
+The monitor is attached only while calls are under way (and from the connection to the end of
+the first call), and read as its events come: libzmq writes them into an inproc pair from the
+context's I/O thread, and that write *blocks the I/O thread* once about 2000 events are unread
+or once the reader is closed. A monitor left unread (a client idle while its circusd is away
+makes two events per reconnection attempt, one every 100 ms) thus froze every socket of its
+context: other clients of the process never connected (their calls said "nothing answers
+there" with a circusd listening) and neither did this one when circusd came back. Between calls
+the story is kept; a reconnection attempt seen by the next call says the connection it had is
+gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import uuid
+import weakref
 from typing import Any
 
 import zmq
@@ -61,7 +74,11 @@ def heartbeat(socket: zmq.Socket[Any], timeout: float) -> None:
 
 
 class ConnectionWatch:
-    """The connection story of one client socket, for the message of a timed-out call."""
+    """The connection story of one client socket, for the message of a timed-out call.
+
+    Created before the socket connects; a client calls :meth:`begin` and :meth:`end` around
+    each call, reads :attr:`reader` with its poller (or passes its asyncio loop to
+    :meth:`begin`) and calls :meth:`drain` when it is readable."""
 
     def __init__(self, socket: zmq.Socket[Any], endpoint: str, curve: bool) -> None:
         self.endpoint = endpoint
@@ -70,17 +87,36 @@ class ConnectionWatch:
         self.reached = False  # a TCP/ipc connection was made at least once
         self.failure: str | None = None  # the last handshake failure, explained
         self.lost = False  # a working connection went away and none replaced it yet
-        monitor = socket.get_monitor_socket(EVENTS)
-        # an asyncio client's monitor is an asyncio socket: read it through a blocking shadow
-        self._monitor = monitor
-        self._reader: zmq.Socket[Any] = (
-            monitor if type(monitor) is zmq.Socket else zmq.Socket.shadow(monitor.underlying)
-        )
         self._socket = socket
+        #: the monitor's events, while attached (a blocking socket, also for an asyncio client)
+        self.reader: zmq.Socket[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # reads the monitor as events come
+        self._calls = 0
+        self._closed = False
+        self._attach()  # the first connection's story is the first call's
+
+    def begin(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """A call starts: monitor the socket until the last call under way ends. An asyncio
+        client gives its ``loop``, which then reads the events as they come."""
+        self._calls += 1
+        if self._closed:
+            return
+        if self.reader is None:
+            self._attach()
+        if loop is not None and self._loop is None and self.reader is not None:
+            loop.add_reader(self.reader.FD, self.drain)
+            self._loop = loop
+            self.drain()  # ZeroMQ's descriptor signals changes: read what came before
+
+    def end(self) -> None:
+        """A call ended (replied, timed out or failed): the last one detaches the monitor."""
+        self._calls = max(0, self._calls - 1)
+        if self._calls == 0:
+            self._detach()
 
     def explain(self) -> str:
         """The message for a call that got no reply in time."""
-        self._drain()
+        self.drain()
         if self.failure is not None and not self.connected:
             return self.failure
         if self.connected:
@@ -99,14 +135,14 @@ class ConnectionWatch:
 
     def close(self) -> None:
         """Stop monitoring (before the client socket closes)."""
-        with contextlib.suppress(zmq.ZMQError):
-            self._socket.disable_monitor()
-        self._monitor.close(linger=0)
+        self._closed = True
+        self._detach()
 
-    def _drain(self) -> None:
-        while True:
+    def drain(self) -> None:
+        """Apply every event waiting in the monitor (never blocks)."""
+        while self.reader is not None:
             try:
-                frames = self._reader.recv_multipart(zmq.NOBLOCK)
+                frames = self.reader.recv_multipart(zmq.NOBLOCK)
             except (zmq.Again, zmq.ZMQError):
                 return
             try:
@@ -115,9 +151,40 @@ class ConnectionWatch:
                 continue
             self._apply(int(event["event"]), int(event["value"]))
 
+    def _attach(self) -> None:
+        # a fresh address each time: the pair of the previous monitor may not be gone yet
+        address = f"inproc://circus-watch-{uuid.uuid4().hex}"
+        self._socket.monitor(address, EVENTS)
+        reader: zmq.Socket[Any] = zmq.Socket(self._socket.context, zmq.PAIR)
+        reader.linger = 0
+        reader.connect(address)
+        self.reader = reader
+        # a watch (a client) dropped without close() stops its monitor before its reader and
+        # socket go (garbage collection closes them in any order): see the module docstring
+        self._release = weakref.finalize(self, _stop_monitor, self._socket, reader)
+        self._release.atexit = False
+
+    def _detach(self) -> None:
+        reader = self.reader
+        if reader is None:
+            return
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError, ValueError, OSError):  # a closed loop
+                self._loop.remove_reader(reader.FD)
+            self._loop = None
+        self.drain()  # first: a full pair blocks libzmq, which would not let go of the monitor
+        with contextlib.suppress(zmq.ZMQError):
+            self._socket.disable_monitor()
+        self.drain()  # what came meanwhile
+        self.reader = None
+        self._release()
+
     def _apply(self, event: int, value: int) -> None:
         if event == zmq.EVENT_CONNECTED:
             self.reached = True
+        elif event == zmq.EVENT_CONNECT_RETRIED:  # not connected now (seen after an idle time)
+            self.lost = self.lost or self.connected
+            self.connected = False
         elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self.reached = self.connected = True
             self.failure = None
@@ -145,3 +212,11 @@ class ConnectionWatch:
                 if self.curve
                 else f"the handshake with {self.endpoint} failed (is it a circusd endpoint?)"
             )
+
+
+def _stop_monitor(socket: zmq.Socket[Any], reader: zmq.Socket[Any]) -> None:
+    """Stop monitoring ``socket``, then close the monitor's ``reader`` (in this order: libzmq
+    blocks its I/O thread on an event for a reader that is gone)."""
+    with contextlib.suppress(zmq.ZMQError):
+        socket.disable_monitor()
+    reader.close(linger=0)

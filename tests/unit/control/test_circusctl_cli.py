@@ -125,6 +125,34 @@ def test_timeout_is_call_error_with_hint(capsys, tmp_path):
     assert "increase your timeout" in err
 
 
+@pytest.mark.parametrize("listening", [False, True])
+def test_main_closes_the_sockets_it_opened(capsys, tmp_path, listening):
+    """In-process circusctl (tests, library users, each line of the shell) left the client of
+    the command's options unclosed: garbage-collected with its socket monitor attached, it
+    could freeze the ZeroMQ context of the whole process (every later client said "nothing
+    answers there"), and it was the culprit of that CI failure."""
+    import gc
+    import warnings
+
+    import zmq
+
+    endpoint = f"ipc://{tmp_path}/ctl.sock"
+    ctx = zmq.Context()
+    silent = ctx.socket(zmq.ROUTER)
+    if listening:
+        silent.bind(endpoint)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            code, _, err = run(capsys, "--endpoint", endpoint, "--timeout", "0.3", "status")
+            gc.collect()
+    finally:
+        silent.close(0)
+        ctx.term()
+    assert code == 1, err
+    assert [str(w.message) for w in caught if "Unclosed socket" in str(w.message)] == []
+
+
 def test_default_endpoints_follow_runtime_dir(runtime_dir):
     assert default_endpoint() == f"ipc://{runtime_dir}/circus/circus.sock"
     assert default_pubsub_endpoint() == f"ipc://{runtime_dir}/circus/pubsub.sock"

@@ -1,0 +1,185 @@
+"""The socket monitor that explains a timed-out call must never stall ZeroMQ.
+
+libzmq writes a monitored socket's events into an inproc PAIR from the context's I/O thread,
+and that write blocks the I/O thread when the pair is full (about 2000 unread events) or its
+reader is closed. A client whose monitor nobody reads (one left idle while its circusd is away,
+reconnecting every 100 ms; one never stopped) thus froze every socket of its context: in the
+xdist worker that ran circusctl in-process, the next client saw no connection at all and said
+"nothing answers there" with a ROUTER listening, and status polls to a ready circusd failed for
+20 s. These tests retry every millisecond, so a few seconds make thousands of events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+import support
+import zmq
+import zmq.asyncio
+from responder import Responder
+
+import circus.client
+from circus.client import AsyncCircusClient, CircusClient
+from circus.errors import CallError
+from circus.wire.diagnose import heartbeat
+
+pytestmark = pytest.mark.timeout(60)
+
+#: An idle time long enough for more unread events than the monitor's pair holds (~2000) at
+#: a reconnection attempt per millisecond (about 1500 events a second on an idle machine).
+IDLE = 3.0
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """Clients reconnect every millisecond (ZeroMQ's default is 100 ms)."""
+
+    def fast(socket, timeout):
+        heartbeat(socket, timeout)
+        socket.setsockopt(zmq.RECONNECT_IVL, 1)
+
+    monkeypatch.setattr(circus.client, "heartbeat", fast)
+
+
+@pytest.fixture
+def context():
+    ctx = zmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+
+
+def test_a_client_idle_while_its_circusd_is_away_does_not_blind_another(
+    tmp_path, context, fast_retries
+):
+    """The CI failure: a silent ROUTER listens, yet the call said 'nothing answers there'."""
+    gone = f"ipc://{tmp_path}/gone.sock"
+    responder = Responder(gone)
+    idle = CircusClient(context, gone, timeout=5)
+    silent = Responder(f"ipc://{tmp_path}/silent.sock")
+    silent.answering = False  # accepts connections, never answers: a hung circusd
+    try:
+        assert idle.send_message("status", n=1)["echo"] == 1
+        responder.close()  # its circusd stops; the client stays, as in an open circusctl shell
+        time.sleep(IDLE)
+        with (
+            CircusClient(context, f"ipc://{tmp_path}/silent.sock", timeout=2) as client,
+            pytest.raises(CallError) as error,
+        ):
+            client.send_message("status")
+        assert str(error.value).startswith(
+            f"Timed out. (connected to ipc://{tmp_path}/silent.sock, but circusd did not answer)"
+        ), error.value
+    finally:
+        idle.watch.explain()  # (before the fix, only reading its monitor freed the I/O thread)
+        idle.stop()
+        silent.close()
+
+
+def test_an_idle_client_gets_its_answer_once_circusd_is_back(tmp_path, context, fast_retries):
+    endpoint = f"ipc://{tmp_path}/ctl.sock"
+    responder = Responder(endpoint)
+    client = CircusClient(context, endpoint, timeout=10)
+    try:
+        assert client.send_message("status", n=1)["echo"] == 1
+        responder.close()
+        time.sleep(IDLE)  # away a while, then back at the same endpoint
+        responder = Responder(endpoint)
+        assert client.send_message("status", n=2)["echo"] == 2
+    finally:
+        client.stop()
+        responder.close()
+
+
+def _back_later(endpoint: str, started: list[Responder]) -> threading.Timer:
+    timer = threading.Timer(IDLE, lambda: started.append(Responder(endpoint)))
+    timer.start()
+    return timer
+
+
+def test_a_call_that_outlasts_the_absence_of_circusd_gets_its_reply(context, fast_retries):
+    """The monitor fills up during the call itself: it must be read while the call waits."""
+    endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+    started: list[Responder] = []
+    client = CircusClient(context, endpoint, timeout=IDLE + 10)
+    timer = _back_later(endpoint, started)
+    try:
+        assert client.send_message("status", n=1)["echo"] == 1
+    finally:
+        timer.join()
+        client.stop()
+        for responder in started:
+            responder.close()
+
+
+def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_retries):
+    endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+    started: list[Responder] = []
+
+    async def scenario():
+        context = zmq.asyncio.Context()
+        try:
+            async with AsyncCircusClient(context, endpoint, timeout=IDLE + 10) as client:
+                return await client.send_message("status", n=1)
+        finally:
+            context.destroy(linger=0)
+
+    timer = _back_later(endpoint, started)
+    try:
+        assert asyncio.run(scenario())["echo"] == 1
+    finally:
+        timer.join()
+        for responder in started:
+            responder.close()
+
+
+def test_a_connection_lost_while_idle_is_told_as_lost(context, fast_retries):
+    """Between calls nobody reads the monitor; the next call still learns what happened."""
+    endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+    responder = Responder(endpoint)
+    client = CircusClient(context, endpoint, timeout=1)
+    try:
+        assert client.send_message("status", n=1)["echo"] == 1
+        responder.close()
+        time.sleep(IDLE)
+        with pytest.raises(CallError, match=f"^circusd at {endpoint} became unreachable"):
+            client.send_message("status", n=2)
+    finally:
+        client.stop()
+
+
+def test_connected_but_silent_is_told_after_an_earlier_answer(tmp_path, context):
+    endpoint = f"ipc://{tmp_path}/ctl.sock"
+    responder = Responder(endpoint)
+    client = CircusClient(context, endpoint, timeout=1)
+    try:
+        assert client.send_message("status", n=1)["echo"] == 1
+        responder.answering = False
+        with pytest.raises(CallError, match=r"^Timed out\. \(connected to .*did not answer\)"):
+            client.send_message("status", n=2)
+    finally:
+        client.stop()
+        responder.close()
+
+
+def test_a_client_dropped_unstopped_does_not_freeze_its_context(tmp_path, context, fast_retries):
+    """Stop your clients; one garbage-collected before its first call must still not take
+    ZeroMQ's I/O thread with it (its monitor's reader closed before the monitor stopped)."""
+    import gc
+
+    dropped = CircusClient(context, f"ipc://{tmp_path}/gone.sock", timeout=1)
+    time.sleep(0.2)  # reconnection attempts, each an event
+    del dropped
+    gc.collect()
+    silent = Responder(f"ipc://{tmp_path}/silent.sock")
+    silent.answering = False
+    try:
+        with (
+            CircusClient(context, f"ipc://{tmp_path}/silent.sock", timeout=2) as client,
+            pytest.raises(CallError, match=r"^Timed out\. \(connected to .*did not answer\)"),
+        ):
+            client.send_message("status")
+    finally:
+        silent.close()
