@@ -120,12 +120,17 @@ class CircusdLink:
     async def call(self, command: str, timeout: float | None = None, **props: Any) -> dict:
         """Send a command; its reply. Raises :class:`Disconnected` or :class:`Refused`."""
         message = {"command": command, "properties": props}
+        client = self.client
         try:
-            if self.client.tunnel is not None and not self.client.tunnel.alive():
+            if client.tunnel is not None and not client.tunnel.alive():
                 self._renew_client()  # the ssh connection ended: log in again
-            reply = await self.client.call(message, timeout)
+                client = self.client
+            reply = await client.call(message, timeout)
         except CallError as exc:
-            self._set_connected(False, str(exc))
+            # A call of a client renewed meanwhile (its socket closed under it) says nothing
+            # of the link now: circusd may be back, on the new client.
+            if client is self.client:
+                self._set_connected(False, str(exc))
             raise Disconnected(self.error or str(exc)) from None
         self._set_connected(True, None)
         if reply.get("status") == "error":

@@ -1,0 +1,70 @@
+"""CircusdLink (circushttpd's link to circusd) against a fake circusd: a ZeroMQ ROUTER in this
+process that answers every call, or none while it is 'stalled'."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import zmq
+import zmq.asyncio
+
+from circus.web.circusd import CircusdLink, Disconnected
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class FakeCircusd:
+    """Answers ``{"id", "status": "ok"}`` to each call; drops them while ``stalled``."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.socket = zmq.asyncio.Context.instance().socket(zmq.ROUTER)
+        self.socket.linger = 0
+        self.socket.bind(endpoint)
+        self.stalled = False
+        self.task = asyncio.create_task(self._serve())
+
+    async def _serve(self) -> None:
+        while True:
+            identity, data = await self.socket.recv_multipart()
+            if not self.stalled:
+                call_id = json.loads(data)["id"]
+                reply = json.dumps({"id": call_id, "status": "ok"}).encode()
+                await self.socket.send_multipart([identity, reply])
+
+    def close(self) -> None:
+        self.task.cancel()
+        self.socket.close(linger=0)
+
+
+def test_a_call_of_a_replaced_client_failing_late_does_not_disconnect_the_link(tmp_path):
+    """A call in flight when the link renewed its client (circusd had stopped answering)
+    times out after circusd is back: the link stays connected (it flipped to disconnected,
+    showing every browser the banner and renewing the client again, which orphaned the calls
+    in flight on the new one)."""
+
+    async def scenario() -> None:
+        endpoint = f"ipc://{tmp_path}/ctl.sock"
+        circusd = FakeCircusd(endpoint)
+        link = CircusdLink(endpoint, timeout=1.0)
+        try:
+            await link.call("status")
+            circusd.stalled = True
+            late = asyncio.create_task(link.call("status"))  # lost with its client
+            with pytest.raises(Disconnected):
+                await link.call("status", timeout=0.2)  # as a heartbeat: the link renews
+            assert not link.connected
+            circusd.stalled = False
+            await link.call("status")
+            assert link.connected
+            client = link.client
+            with pytest.raises(Disconnected):
+                await late
+            assert link.connected, link.error
+            assert link.client is client
+        finally:
+            await link.close()
+            circusd.close()
+
+    asyncio.run(scenario())
