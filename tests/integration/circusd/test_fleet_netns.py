@@ -43,9 +43,29 @@ def _config(worker_cmd: str) -> str:
 @pytest.fixture
 def cluster(tmp_path, worker_cmd):
     """web0..web2: a circusd (and its kernel) inside each of three namespaces, CURVE keys
-    for each and for the operator, and the operator's hosts file (tests/fleet_cluster.py)."""
+    for each and for the operator, and the operator's hosts file (tests/fleet_cluster.py);
+    for the tests that cut a link."""
     with fleet_cluster.running(tmp_path, _config(worker_cmd)) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="module")
+def module_cluster(tmp_path_factory):
+    worker_cmd = f"{sys.executable} {support.CIRCUSD_WORKER}"
+    with fleet_cluster.running(tmp_path_factory.mktemp("fleet"), _config(worker_cmd)) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def shared_cluster(module_cluster):
+    """Like ``cluster``, but shared by the tests that leave the hosts as they found them
+    (watcher web active with two processes: a restart replaces them); the hosts file is
+    written afresh for each."""
+    module_cluster.hosts_file.write_text(module_cluster.hosts_text())
+    for daemon in module_cluster.daemons:
+        assert daemon.ok("status")["statuses"] == {"web": "active"}
+        assert len(daemon.pids("web")) == 2
+    return module_cluster
 
 
 def _circusctl(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
@@ -63,7 +83,8 @@ def _blocks(cluster: Cluster, bodies: list[str]) -> str:
     )
 
 
-def test_fleet_status_from_the_root_namespace(cluster):
+def test_fleet_status_from_the_root_namespace(shared_cluster):
+    cluster = shared_cluster
     result = _circusctl("--hosts", str(cluster.hosts_file), "status")
     assert (result.returncode, result.stderr) == (0, ""), result.stdout
     assert result.stdout == _blocks(cluster, ["web: active"] * 3)
@@ -84,7 +105,8 @@ def _netns_of(pid: int) -> str:
     ).stdout.strip()
 
 
-def test_wrong_server_key_on_one_host_has_its_own_message(cluster):
+def test_wrong_server_key_on_one_host_has_its_own_message(shared_cluster):
+    cluster = shared_cluster
     cluster.hosts_file.write_text(cluster.hosts_text(web1="web2.key"))
     started = time.monotonic()
     result = _circusctl("--hosts", str(cluster.hosts_file), "--timeout", "5", "status")
@@ -158,7 +180,8 @@ class StatusPoller(threading.Thread):
         self.join(timeout=20)
 
 
-def test_rolling_restart_one_host_at_a_time(cluster):
+def test_rolling_restart_one_host_at_a_time(shared_cluster):
+    cluster = shared_cluster
     before = [d.pids("web") for d in cluster.daemons]
     poller = StatusPoller(cluster)
     poller.start()
@@ -182,8 +205,9 @@ def test_rolling_restart_one_host_at_a_time(cluster):
     assert down_runs == [0, 1, 2], poller.snapshots
 
 
-def test_serial_stops_at_the_first_failing_host(cluster):
+def test_serial_stops_at_the_first_failing_host(shared_cluster):
     """A wrong server key for web1: web0 restarts, web1 fails, web2 is not touched."""
+    cluster = shared_cluster
     cluster.hosts_file.write_text(cluster.hosts_text(web1="web2.key"))
     before = [d.pids("web") for d in cluster.daemons]
     result = _circusctl(
