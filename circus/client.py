@@ -342,8 +342,12 @@ class AsyncCircusClient(_ClientBase):
                 future.set_result(reply)
 
     def stop(self) -> None:
+        """Close the socket; calls still waiting for a reply fail now (CallError)."""
         if self._reader is not None:
             self._reader.cancel()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(CallError("the client was closed before circusd replied"))
         self.watch.close()
         self.socket.close(linger=0)
         self._release_tunnel()

@@ -127,10 +127,11 @@ class CircusdLink:
                 client = self.client
             reply = await client.call(message, timeout)
         except CallError as exc:
-            # A call of a client renewed meanwhile (its socket closed under it) says nothing
-            # of the link now: circusd may be back, on the new client.
-            if client is self.client:
-                self._set_connected(False, str(exc))
+            if client is not self.client:
+                # renewed meanwhile (its calls fail then): that says nothing of the link now,
+                # circusd may be back on the new client
+                raise Disconnected(str(exc)) from None
+            self._set_connected(False, str(exc))
             raise Disconnected(self.error or str(exc)) from None
         self._set_connected(True, None)
         if reply.get("status") == "error":

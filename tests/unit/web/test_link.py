@@ -68,3 +68,27 @@ def test_a_call_of_a_replaced_client_failing_late_does_not_disconnect_the_link(t
             circusd.close()
 
     asyncio.run(scenario())
+
+
+def test_calls_in_flight_when_the_link_renews_its_client_fail_at_once(tmp_path):
+    """The link renews its client when circusd stops answering: the calls still waiting on
+    the old one fail then (a browser gets its 503 and tries again) instead of waiting out
+    their time-out (5 s) for a reply that can no longer come."""
+
+    async def scenario() -> None:
+        endpoint = f"ipc://{tmp_path}/ctl.sock"
+        circusd = FakeCircusd(endpoint)
+        link = CircusdLink(endpoint, timeout=10.0)
+        try:
+            await link.call("status")
+            circusd.stalled = True
+            waiting = asyncio.create_task(link.call("status"))
+            with pytest.raises(Disconnected):
+                await link.call("status", timeout=0.2)  # as a heartbeat: the link renews
+            with pytest.raises(Disconnected, match="closed"):
+                await asyncio.wait_for(waiting, 2.0)
+        finally:
+            await link.close()
+            circusd.close()
+
+    asyncio.run(scenario())
