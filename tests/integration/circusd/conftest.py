@@ -1,6 +1,5 @@
 """Fixtures for tests that run a real circusd (and the kernel it starts)."""
 
-import sys
 
 import pytest
 import support
@@ -11,7 +10,7 @@ WORKER = support.CIRCUSD_WORKER
 @pytest.fixture
 def worker_cmd():
     """``cmd = ...`` text running tests/integration/circusd/worker.py with this Python."""
-    return f"{sys.executable} {WORKER}"
+    return support.WORKER_CMD
 
 
 @pytest.fixture

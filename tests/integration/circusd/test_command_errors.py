@@ -7,8 +7,6 @@ wrong, and nothing may have changed afterwards. The table follows docs/commands.
 
 from __future__ import annotations
 
-import os
-import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +16,13 @@ import pytest
 import support
 
 pytestmark = pytest.mark.timeout(60)
-WORKER = os.path.join(os.path.dirname(__file__), "worker.py")
 CONFIG = textwrap.dedent(f"""
     [watcher:web]
-    cmd = {sys.executable} {WORKER} sleep
+    cmd = {support.WORKER_CMD} sleep
     graceful_timeout = 5
 
     [watcher:single]
-    cmd = {sys.executable} {WORKER} sleep
+    cmd = {support.WORKER_CMD} sleep
     singleton = true
 """)
 BROKEN = CONFIG + "numprocesses = many\nhooks.after_start = nomodule.nofunc\n"

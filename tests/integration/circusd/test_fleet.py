@@ -46,7 +46,7 @@ def module_three(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("three")
     runtime = workdir / "run"
     runtime.mkdir(mode=0o700)
-    worker_cmd = f"{sys.executable} {support.CIRCUSD_WORKER}"
+    worker_cmd = support.WORKER_CMD
     daemons = []
     try:
         for index in range(3):

@@ -51,7 +51,7 @@ def cluster(tmp_path, worker_cmd):
 
 @pytest.fixture(scope="module")
 def module_cluster(tmp_path_factory):
-    worker_cmd = f"{sys.executable} {support.CIRCUSD_WORKER}"
+    worker_cmd = support.WORKER_CMD
     with fleet_cluster.running(tmp_path_factory.mktemp("fleet"), _config(worker_cmd)) as cluster:
         yield cluster
 

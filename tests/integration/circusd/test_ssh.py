@@ -55,7 +55,7 @@ def ssh_env(sshd, monkeypatch):
 
 APP = f"""
     [watcher:app]
-    cmd = {sys.executable} {support.CIRCUSD_WORKER} sleep
+    cmd = {support.WORKER_CMD} sleep
     numprocesses = 2
     """
 

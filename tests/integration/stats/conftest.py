@@ -16,7 +16,7 @@ from circus.stats.client import StatsClient
 
 @pytest.fixture
 def worker_cmd():
-    return f"{sys.executable} {support.CIRCUSD_WORKER}"
+    return support.WORKER_CMD
 
 
 @pytest.fixture
