@@ -337,17 +337,31 @@ class WatcherCommands(_Core):
         """Graceful reload: spawn a full set of new processes first, then stop the old ones
         (no moment without workers). Lock held."""
         old = list(self.processes.values())
-        started = [p.pid for p in await self._spawn_many(self.numprocesses) if p is not None]
-        if old and not started:  # a typo in cmd: stopping the old ones would stop the service
+        new = [p for p in await self._spawn_many(self.numprocesses) if p is not None]
+        why = await self._new_ones_failed(new) if old else None
+        if why is not None:  # a typo in cmd: stopping the old ones would stop the service
             log.error(
-                "%s: reload: no new process could be spawned: the %d running processes are "
-                "kept (fix the configuration, then reload)",
+                "%s: reload: %s: the %d running processes are kept (fix the configuration, "
+                "then reload)",
                 self.name,
+                why,
                 len(old),
             )
             return {"stopped": [], "started": [], "kept": [p.pid for p in old]}
         await self._stop_processes(old)
-        return {"stopped": [p.pid for p in old], "started": started, "kept": []}
+        return {"stopped": [p.pid for p in old], "started": [p.pid for p in new], "kept": []}
+
+    async def _new_ones_failed(self, new: list[Process]) -> str | None:
+        """Why none of the ``new`` processes of a reload is up (None if one is): none could be
+        spawned, or each exited before it was up (still running after MIN_UPTIME, or
+        ``warmup_delay`` if longer), the rule of a failed start and of reload_outdated."""
+        if not new:
+            return "no new process could be spawned"
+        up_after = max(self.restart_policy.min_uptime, float(self.config.warmup_delay or 0))
+        exited = await asyncio.gather(*(p.wait(up_after) for p in new))
+        if all(exited):
+            return f"the new processes exited within {up_after:g} s of their start"
+        return None
 
     def stats(self, pid: int | None = None, extended: bool = False) -> dict[str, Any]:
         procs = [self._process(pid)] if pid is not None else list(self.processes.values())

@@ -246,6 +246,24 @@ async def test_a_reload_whose_new_processes_cannot_be_spawned_keeps_the_old_ones
 
 
 @virtual_time
+async def test_a_reload_whose_new_processes_die_at_once_keeps_the_old_ones(caplog):
+    # `cmd = python3 nosuchfile.py`: spawned, then exit 2 at once; the old ones were stopped
+    host, _arbiter, watcher = await started(numprocesses=2)
+    await asyncio.sleep(1)
+    old = watcher.pids()
+
+    def crash_new_ones(proc):
+        if proc.name not in ("circus.w.1", "circus.w.2"):
+            host.exit(proc.pid, 2, after=0.2)
+
+    host.on_spawn = crash_new_ones
+    result = await watcher.reload()
+    assert result == {"stopped": [], "started": [], "kept": old}
+    assert host.ops("signal") == [] and watcher.pids() == old
+    assert "the new processes exited within 1 s of their start" in caplog.text
+
+
+@virtual_time
 async def test_a_sequential_reload_stops_at_the_first_process_that_cannot_be_spawned(caplog):
     host, _arbiter, watcher = await started(numprocesses=3)
     await asyncio.sleep(1)
