@@ -39,28 +39,49 @@ def httpd_factory(tmp_path):
             server.stop()
 
 
+def _shares(request) -> bool:
+    node = request.node
+    return bool(node.get_closest_marker("read_only") or node.get_closest_marker("puts_back"))
+
+
 @pytest.fixture
 def daemon(request, circusd):
-    """A circusd with one watcher, ``sleeper`` (2 processes); a test marked ``read_only``
-    gets the one its module shares."""
-    if request.node.get_closest_marker("read_only"):
-        return request.getfixturevalue("shared_daemon")
-    return circusd(SLEEPER)
+    """A circusd with one watcher, ``sleeper`` (2 processes); a test marked ``read_only`` or
+    ``puts_back`` gets the one its module shares (after a ``puts_back`` test: watcher
+    ``sleeper`` alone again, active, 2 processes)."""
+    if not _shares(request):
+        yield circusd(SLEEPER)
+        return
+    shared = request.getfixturevalue("shared_daemon")
+    yield shared
+    if request.node.get_closest_marker("puts_back"):
+        _put_back(shared)
+
+
+def _put_back(daemon: support.Circusd) -> None:
+    for name in daemon.ok("list")["watchers"]:
+        if name != "sleeper":
+            daemon.ok("rm", name=name, waiting=True)
+    if daemon.ok("status", name="sleeper")["status"] != "active":
+        daemon.ok("start", name="sleeper", waiting=True)
+    support.restore_numprocesses(daemon, "sleeper", 2)
 
 
 @pytest.fixture
 def httpd(request, daemon, httpd_factory):
-    """A circushttpd (token login) connected to ``daemon``; a test marked ``read_only`` gets
-    the one its module shares."""
-    if request.node.get_closest_marker("read_only"):
+    """A circushttpd (token login) connected to ``daemon``; a test marked ``read_only`` or
+    ``puts_back`` gets the one its module shares."""
+    if _shares(request):
         return request.getfixturevalue("shared_httpd")
     return httpd_factory(daemon.endpoint)
 
 
 # Tests marked ``read_only`` only read circusd's state or are refused before changing
-# anything (and check that nothing changed), so the tests of a module share one circusd and
-# one circushttpd (a circusd + circushttpd start costs ~0.7 s of CPU). Tests that change
-# state, or circushttpd's (logins counted by the rate limiter, logouts), keep their own.
+# anything (and check that nothing changed), and tests marked ``puts_back`` change only
+# circusd's watchers, which the ``daemon`` fixture puts back after them (see _put_back), so
+# the tests of a module share one circusd and one circushttpd (a circusd + circushttpd start
+# costs ~0.7 s of CPU). Tests that change anything else, or circushttpd's state (logins
+# counted by the rate limiter, logouts), keep their own.
 
 
 @pytest.fixture(scope="module")

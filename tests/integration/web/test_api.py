@@ -44,6 +44,7 @@ def test_status_reports_circusd(daemon, httpd):
     assert status["circusd"]["pid"] == daemon.proc.pid
 
 
+@pytest.mark.puts_back
 def test_incr_decr_and_numprocesses(daemon, httpd):
     client = httpd.client()
     assert client.post("/api/watchers/sleeper/incr", {"nb": 2}).json() == {
@@ -58,6 +59,7 @@ def test_incr_decr_and_numprocesses(daemon, httpd):
     support.wait_for(lambda: len(daemon.pids("sleeper")) == 1, timeout=20)
 
 
+@pytest.mark.puts_back
 def test_stop_and_start(daemon, httpd):
     client = httpd.client()
     assert client.post("/api/watchers/sleeper/stop").status == 200
@@ -66,6 +68,7 @@ def test_stop_and_start(daemon, httpd):
     support.wait_for(lambda: len(daemon.pids("sleeper")) == 2, timeout=20)
 
 
+@pytest.mark.puts_back
 def test_kill_one_process(daemon, httpd):
     client = httpd.client()
     victim = daemon.pids("sleeper")[0]
@@ -74,6 +77,7 @@ def test_kill_one_process(daemon, httpd):
     support.wait_for(lambda: not support.pid_alive(victim) and victim not in daemon.pids("sleeper"))
 
 
+@pytest.mark.puts_back
 def test_add_watcher_and_field_errors(daemon, httpd):
     client = httpd.client()
     resp = client.post("/api/watchers", {"name": "extra", "cmd": "sleep 500", "start": True})
@@ -130,6 +134,7 @@ def test_errors_are_json_never_a_traceback(httpd):
         assert b"Traceback" not in resp.body
 
 
+@pytest.mark.puts_back
 def test_list_follows_changes_made_elsewhere_at_once(daemon, httpd):
     """Changes made with circusctl show in the list (the per-watcher cache is dropped by
     their events)."""

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 
+import pytest
 import support
 import zmq
 from web_clients import WsClient
@@ -22,6 +23,7 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))
 
 
+@pytest.mark.puts_back
 def test_events_pushed_over_the_websocket(daemon, httpd):
     client = httpd.client()
 
@@ -72,6 +74,7 @@ def test_output_tail_over_api_and_websocket(circusd, httpd_factory):
     run(scenario())
 
 
+@pytest.mark.read_only
 def test_kernel_view_lists_the_workers(daemon, httpd):
     view = httpd.client().get("/api/kernel").json()
     assert view["available"] is True

@@ -61,6 +61,7 @@ def test_every_route_refused_without_a_login(daemon, httpd):
     asyncio.run(websocket())
 
 
+@pytest.mark.puts_back
 def test_state_changes_need_the_session_csrf_token(daemon, httpd):
     client = httpd.client()
     before = daemon.pids("sleeper")
