@@ -466,6 +466,9 @@ class Fleet:
         finally:
             for call in calls:
                 call.cancel()
+            # let them end before the clients close: a call still waiting then would fail with
+            # 'the client was closed', an exception nobody retrieves
+            await asyncio.gather(*calls, return_exceptions=True)
 
     async def call_serial(
         self, cmd: dict[str, Any], on_result: Callable[[HostResult], object] | None = None
