@@ -5,6 +5,7 @@ from __future__ import annotations
 import compileall
 import os
 import re
+import signal
 import sys
 
 import pytest
@@ -68,6 +69,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
     # a stable sort: the tests of a file keep their order, and the other files theirs
     items.sort(key=lambda item: rank.get(os.path.relpath(item.path, TESTS), len(rank)))
+
+
+#: The signals an in-process loop (asyncio's, papa-kernel's) takes over with its wakeup fd.
+LOOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+
+
+@pytest.fixture(autouse=True)
+def signals_left_as_found():
+    """A test leaves the worker's signal handlers and wakeup fd as it found them (a loop it made
+    must be closed): the next tests of that xdist worker would inherit them (a Ctrl-C test hung
+    on one; papa-kernel's footprint test left the wakeup fd and SIGCHLD on a dropped loop). A
+    test that does not fails its teardown, and the state is put back."""
+    handlers = {signum: signal.getsignal(signum) for signum in LOOP_SIGNALS}
+    wakeup = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(wakeup)
+    yield
+    left_wakeup = signal.set_wakeup_fd(wakeup)
+    left = {}
+    for signum, handler in handlers.items():
+        if signal.getsignal(signum) is not handler:
+            left[signal.Signals(signum).name] = signal.getsignal(signum)
+            signal.signal(signum, handler)
+    assert (left_wakeup, left) == (wakeup, {}), (
+        f"the test left the wakeup fd {left_wakeup} (it found {wakeup}) and these handlers: "
+        f"{left}"
+    )
 
 
 @pytest.fixture

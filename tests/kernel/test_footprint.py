@@ -110,7 +110,7 @@ def test_a_hosted_process_costs_the_kernel_little_memory():
         per_entry = (tracemalloc.get_traced_memory()[0] - before) / count
         tracemalloc.stop()
     finally:
-        loop.selector.close()
+        loop.close()  # also the SIGCHLD handler and the wakeup fd the kernel installed
         for read, write in fds:
             os.close(read)
             os.close(write)
