@@ -147,11 +147,16 @@ def test_an_original_plugin_module_runs_unchanged_under_our_circusd(tmp_path, ru
         d.start()
         wait_for(lambda: d.ok("status", name="plugin:reloader")["status"] == "active")
         [old] = d.pids("app")
-        # the plugin records the mtime on its first look (1 s); then the file changes
-        wait_for(lambda: "get {'name': 'app'" in d.log(), timeout=30, message="first look")
+        # the plugin records the mtime on its first look, after circusd answered its get: a
+        # second get means the first look is over (under load, the file changed between the
+        # first get and the plugin's stat, which then recorded the new mtime: no restart)
+        wait_for(lambda: d.log().count("get {'name': 'app'") >= 2, timeout=30, message="first look")
         later = time.time() + 10
         os.utime(program, (later, later))
-        wait_for(lambda: d.pids("app") not in ([], [old]), timeout=30, message="restarted")
+        try:
+            wait_for(lambda: d.pids("app") not in ([], [old]), timeout=30, message="restarted")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; circusd's log:\n{d.log()}") from None
         assert "modified. Restarting." in d.log()
     finally:
         d.cleanup()
