@@ -32,7 +32,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,8 +305,8 @@ class AsyncCircusClient(_ClientBase):
         try:
             self._check_endpoint()
             self._ensure_reader()
-            await self.socket.send(data)
-            return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
+            exchange = self._exchange(self.socket.send(data), future)
+            return await asyncio.wait_for(exchange, self.timeout if timeout is None else timeout)
         except TimeoutError:
             raise CallError(self._explain()) from None
         except zmq.ZMQError as exc:
@@ -314,6 +314,15 @@ class AsyncCircusClient(_ClientBase):
         finally:
             self._pending.pop(call_id, None)
             self.watch.end()
+
+    @staticmethod
+    async def _exchange(
+        send: Awaitable[object], reply: asyncio.Future[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The send, then the reply, both under the call's timeout: a socket whose connection
+        was refused (its CURVE key) takes no message, and its send would wait for ever."""
+        await send
+        return await reply
 
     async def send_message(self, command: str, **props: Any) -> dict[str, Any]:
         return await self.call(make_message(command, **props))
@@ -323,7 +332,9 @@ class AsyncCircusClient(_ClientBase):
         self.watch.begin(asyncio.get_running_loop())
         try:
             self._check_endpoint()
-            await self.socket.send(data)
+            await asyncio.wait_for(self.socket.send(data), self.timeout)
+        except TimeoutError:
+            raise CallError(self._explain()) from None
         finally:
             self.watch.end()
 

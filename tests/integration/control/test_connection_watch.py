@@ -183,3 +183,58 @@ def test_a_client_dropped_unstopped_does_not_freeze_its_context(tmp_path, contex
             client.send_message("status")
     finally:
         silent.close()
+
+
+@pytest.fixture
+def refusing_curve_router(tmp_path):
+    """A CURVE ROUTER whose authenticator knows no client key: every client is refused (400)."""
+    import zmq.auth
+    from zmq.auth.thread import ThreadAuthenticator
+
+    keys = tmp_path / "keys"
+    allowed = tmp_path / "allowed"
+    keys.mkdir()
+    allowed.mkdir()
+    server_public, server_secret = zmq.auth.create_certificates(str(keys), "server")
+    _, client_secret = zmq.auth.create_certificates(str(keys), "client")
+    ctx = zmq.Context()
+    auth = ThreadAuthenticator(ctx)
+    auth.start()
+    auth.configure_curve(domain="*", location=str(allowed))
+    router = ctx.socket(zmq.ROUTER)
+    router.linger = 0
+    router.curve_server = True
+    router.curve_publickey, router.curve_secretkey = zmq.auth.load_certificate(server_secret)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    yield f"tcp://127.0.0.1:{port}", {
+        "curve_secret_key": client_secret,
+        "curve_server_key": server_public,
+    }
+    router.close(0)
+    auth.stop()
+    ctx.term()
+
+
+def test_an_async_call_with_a_refused_key_ends_in_its_timeout(refusing_curve_router):
+    """After a refused handshake libzmq takes no message on the socket: the send must be
+    bounded by the call's timeout too (it waited for ever: 1 run in 3 of the CURVE test)."""
+    endpoint, keys = refusing_curve_router
+
+    async def scenario():
+        context = zmq.asyncio.Context()
+        try:
+            async with AsyncCircusClient(context, endpoint, timeout=2, **keys) as client:
+                support.wait_for(
+                    lambda: not client.socket.getsockopt(zmq.EVENTS) & zmq.POLLOUT,
+                    message="the refusal (the socket takes no message)",
+                )
+                started = time.monotonic()
+                with pytest.raises(CallError, match="refused this client's CURVE key"):
+                    await asyncio.wait_for(client.send_message("status"), 10)
+                with pytest.raises(CallError, match="refused this client's CURVE key"):
+                    await asyncio.wait_for(client.cast("status"), 10)
+                return time.monotonic() - started
+        finally:
+            context.destroy(linger=0)
+
+    assert asyncio.run(scenario()) < 8
