@@ -24,19 +24,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from circus.config import converters as cv
-from circus.config.model import thaw
-from circus.config.schema import HOOK_NAMES, convert_watcher_option
 from circus.errors import ConfigError, MessageError
 
-to_bool = cv.to_bool
-to_signum = cv.to_signum
-to_int = cv.to_int
+# circus.config (its package imports the whole model and schema: ~20 ms of CPU) is imported by
+# the functions that convert, not here: circusctl imports this module through the commands at
+# every start, and most of its commands never convert an option.
+
+
+def to_bool(value: Any) -> bool:
+    """A boolean from ``true``/``false``/``1``/``0``/... (circus.config.converters)."""
+    from circus.config import converters
+
+    return converters.to_bool(value)
+
+
+def to_signum(value: Any) -> int:
+    """A signal number from a name (``TERM``, ``SIGTERM``) or a number."""
+    from circus.config import converters
+
+    return converters.to_signum(value)
+
+
+def to_int(value: Any) -> int:
+    """An integer from an int or its text."""
+    from circus.config import converters
+
+    return converters.to_int(value)
 
 
 def to_number(value: Any) -> float:
     """Seconds as a float (``0.5``, ``"2"``, ``"500ms"``); >= 0."""
-    return cv.to_duration(value)
+    from circus.config import converters
+
+    return converters.to_duration(value)
 
 
 def to_args(value: Any) -> str | list[str] | None:
@@ -52,6 +72,8 @@ def validate_option(key: Any, value: Any) -> Any:
     """Check one ``add``/``set`` option received on the wire; return the value to pass on."""
     if not isinstance(key, str):
         raise MessageError(f"option names must be strings, got {key!r}")
+    from circus.config.schema import convert_watcher_option
+
     try:
         convert_watcher_option(key, value)
     except ConfigError as exc:
@@ -80,6 +102,9 @@ def convert_cli_option(key: str, text: str) -> Any:
         raise ValueError(f"option {key!r}: set one key at a time, e.g. {key}.class FileStream")
     if key == "hooks":
         return parse_hooks_text(text)
+    from circus.config.model import thaw
+    from circus.config.schema import convert_watcher_option
+
     try:
         value = convert_watcher_option(key, text)
     except ConfigError as exc:
@@ -91,6 +116,8 @@ def convert_cli_option(key: str, text: str) -> Any:
 
 def parse_hooks_text(text: str) -> dict[str, str]:
     """``before_start:mod.fn,after_stop:mod.fn2`` -> ``{"before_start": "mod.fn", ...}``."""
+    from circus.config.schema import HOOK_NAMES
+
     hooks: dict[str, str] = {}
     for item in text.split(","):
         if not item.strip():

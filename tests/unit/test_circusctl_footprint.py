@@ -1,0 +1,54 @@
+"""Modules circusctl does without at start: it is started hundreds of times by the test suite
+and by scripts, and each import costs CPU at every run. They are imported on the paths that
+need them."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import zmq
+
+import circus
+
+pytestmark = pytest.mark.timeout(30)
+
+#: module -> what needs it
+NOT_IMPORTED = {
+    "circus.config": "converting an option value (add, set): ~20 ms of CPU with its schema",
+    "circus.config.schema": "converting an option value (add, set)",
+    "circus.config.model": "converting an option value (add, set)",
+}
+
+
+def imported_by(code: str) -> set[str]:
+    """The modules a fresh interpreter (without ``site``: an editable install's import hook
+    would import urllib itself) has imported after running ``code``."""
+    paths = [os.path.dirname(os.path.dirname(module.__file__)) for module in (circus, zmq)]
+    script = f"import sys\nsys.path[:0] = {paths!r}\n{textwrap.dedent(code)}\n"
+    script += 'print(" ".join(sorted(sys.modules)))\n'
+    result = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
+                            timeout=20)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_circusctl_has_not_imported_what_a_status_does_not_use():
+    """What ``circusctl status`` imports before it sends its call: the command line tool, its
+    commands, the client."""
+    loaded = imported_by("""
+        import circus.cli.circusctl
+        parser = circus.cli.circusctl.get_commands()["status"]
+    """)
+    assert "circus.cli.circusctl" in loaded and "circus.control.options" in loaded
+    assert not {name: why for name, why in NOT_IMPORTED.items() if name in loaded}
+
+
+def test_converting_an_option_still_imports_the_schema_when_asked():
+    loaded = imported_by("""
+        from circus.control import options
+        assert options.convert_cli_option("numprocesses", "3") == 3
+        assert options.to_number("500ms") == 0.5 and options.to_int("4") == 4
+    """)
+    assert "circus.config.schema" in loaded
