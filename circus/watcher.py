@@ -104,6 +104,11 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         self.gave_up: policy.GaveUp | None = None
         #: stopped as flapping, until its retry, a start or a stop (None: it is not)
         self.flapping: policy.Flapping | None = None
+        #: a reload kept the running processes (the new ones failed), until a reload succeeds
+        #: or a stop (None: the last reload did not)
+        self.reload_failed: dict[str, Any] | None = None
+        #: the error of the last failed spawn, for a reload that keeps the running processes
+        self.last_spawn_error: str | None = None
         self._demand_seen = not config.on_demand
         self._on_demand: asyncio.Task | None = None  # waiting for a client (on_demand)
         self._recovering = False
@@ -349,6 +354,11 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         a start."""
         return None if self.gave_up is None else self.gave_up.as_dict()
 
+    def reload_failed_detail(self) -> dict[str, Any] | None:
+        """Why the last reload kept the running processes (``error``, ``kept``, ``time``,
+        ``reason``), None if it did not; cleared by a reload that succeeds and by a stop."""
+        return self.reload_failed
+
     def flapping_detail(self) -> dict[str, Any] | None:
         """Why the watcher is stopped as flapping and when it retries
         (:meth:`Flapping.as_dict`), None if it is not."""
@@ -492,6 +502,7 @@ class Watcher(WatcherCommands, OutdatedWorkers):
             await self._record_spawn(proc, fingerprint)
         except SpawnError as exc:
             log.error("%s: cannot spawn wid %d: %s", self.name, wid, exc)
+            self.last_spawn_error = str(exc)
             self.restart_state = policy.after_spawn_error(
                 self.restart_policy,
                 self.restart_state,

@@ -40,6 +40,8 @@ class WatcherCommands(_Core):
     numprocesses: int  # the live target (incr/decr change it; the config keeps the file's)
     gave_up: GaveUp | None  # why the restart policy gave up, until the next start
     flapping: Flapping | None  # stopped as flapping, until its retry, a start or a stop
+    reload_failed: dict[str, Any] | None  # a reload kept the running processes: why
+    last_spawn_error: str | None  # the error of the last failed spawn
 
     # --- stopping processes -----------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class WatcherCommands(_Core):
         if self.state is WatcherState.STOPPED:
             return
         self._transition(WatcherState.STOPPING)  # ACTIVE|STARTING -> STOPPING
+        self.reload_failed = None  # nothing is kept any more
         await self._hook("before_stop")
         for timer in self._timers.values():
             timer.cancel()
@@ -202,6 +205,7 @@ class WatcherCommands(_Core):
 
     async def _reload_sequential(self, old: list[Process]) -> dict[str, list[int]]:
         started: list[int] = []
+        self.last_spawn_error = None
         for index, proc in enumerate(old):
             await self._stop_processes([proc])
             new = await self._spawn_one()
@@ -213,12 +217,31 @@ class WatcherCommands(_Core):
                     self.name,
                     len(kept),
                 )
+                why = self._spawn_failure("the new process could not be spawned")
+                self._reload_kept(why, kept)
                 stopped = [p.pid for p in old[: index + 1]]
                 return {"stopped": stopped, "started": started, "kept": kept}
             started.append(new.pid)
             if self.config.warmup_delay:
                 await asyncio.sleep(float(self.config.warmup_delay))
+        self.reload_failed = None
         return {"stopped": [p.pid for p in old], "started": started, "kept": []}
+
+    def _spawn_failure(self, what: str) -> str:
+        """``what`` with the error of the last failed spawn, if any."""
+        return f"{what} ({self.last_spawn_error})" if self.last_spawn_error else what
+
+    def _reload_kept(self, why: str, kept: list[int]) -> None:
+        """A reload failed (``why``) and kept the running processes ``kept``: say so in
+        ``status`` (:meth:`reload_failed_detail`) until a reload succeeds or a stop."""
+        count = "process is" if len(kept) == 1 else "processes are"
+        self.reload_failed = {
+            "error": why,
+            "kept": kept,
+            "time": time.time(),
+            "reason": f"{why}: the {len(kept)} running {count} kept (fix the configuration, "
+            "then reload)",
+        }
 
     def incr(self, nb: int = 1) -> Awaitable[int]:
         """Raise the target now (a singleton keeps its count; above the process limit:
@@ -337,6 +360,7 @@ class WatcherCommands(_Core):
         """Graceful reload: spawn a full set of new processes first, then stop the old ones
         (no moment without workers). Lock held."""
         old = list(self.processes.values())
+        self.last_spawn_error = None
         new = [p for p in await self._spawn_many(self.numprocesses) if p is not None]
         why = await self._new_ones_failed(new) if old else None
         if why is not None:  # a typo in cmd: stopping the old ones would stop the service
@@ -347,7 +371,9 @@ class WatcherCommands(_Core):
                 why,
                 len(old),
             )
+            self._reload_kept(self._spawn_failure(why) if not new else why, [p.pid for p in old])
             return {"stopped": [], "started": [], "kept": [p.pid for p in old]}
+        self.reload_failed = None
         await self._stop_processes(old)
         return {"stopped": [p.pid for p in old], "started": [p.pid for p in new], "kept": []}
 

@@ -56,6 +56,10 @@ class WatcherAPI(Protocol):
         """Why the restart policy gave up (``rule``, ``failures``, ``limit``, ``last_exit``,
         ``error``, ``time``, ``reason``); None if it did not since the last start."""
 
+    def reload_failed_detail(self) -> dict[str, Any] | None:
+        """Why the last reload kept the running processes (``error``, ``kept``, ``time``,
+        ``reason``); None if it did not, until a reload succeeds or a stop."""
+
     def flapping_detail(self) -> dict[str, Any] | None:
         """Why the watcher is stopped as flapping and when it retries (``retry``,
         ``max_retry``, ``exits``, ``within``, ``window``, ``retry_in``, ``last_exit``, ``time``,

@@ -82,6 +82,7 @@ async def watcher_summary(handler: ApiHandler, name: str, status: dict[str, Any]
         "plugin": name.startswith("plugin:"),
         "support": is_support(name),
         "gave_up": (status.get("gave_up") or {}).get(name),
+        "reload_failed": (status.get("reload_failed") or {}).get(name),
         "outdated": (status.get("outdated") or {}).get(name, []),
         "cpu": cpu,
         "mem": mem,

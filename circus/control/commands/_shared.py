@@ -59,6 +59,24 @@ def extended_reply(reply: dict[str, Any], **extensions: Any) -> dict[str, Any]:
     return {**reply, **{key: value for key, value in extensions.items() if value}}
 
 
+def reload_failures(watchers: Iterable[WatcherAPI]) -> dict[str, Any]:
+    """The extension key of ``set``/``reload``/``reloadconfig`` with ``waiting``:
+    ``{"reload_failed": {name: detail}}`` for each watcher whose last reload kept its running
+    processes (:meth:`WatcherAPI.reload_failed_detail`), or nothing (the original's reply)."""
+    failed = {w.name: detail for w in watchers if (detail := w.reload_failed_detail())}
+    return {"reload_failed": failed} if failed else {}
+
+
+def with_reload_failures(reply: Mapping[str, Any], text: str = "ok") -> str:
+    """``text`` then one ``NAME: reload failed: REASON`` line per watcher of the reply's
+    ``reload_failed`` key, for circusctl."""
+    failed = reply.get("reload_failed")
+    if not isinstance(failed, Mapping):
+        return text
+    lines = [f"{name}: reload failed: {detail.get('reason')}" for name, detail in failed.items()]
+    return "\n".join([text, *sorted(lines)])
+
+
 def policy_note(gave_up: Any, flapping: Any = None) -> str:
     """`` (gave up: REASON)``, `` (flapping: REASON)`` after a watcher's state on the console,
     or nothing."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from circus.control.api import ArbiterAPI
+from circus.control.commands._shared import reload_failures, with_reload_failures
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Flag, Prop
 
 
@@ -30,6 +32,13 @@ class Reload(Command):
 
     Reply: ok; for one watcher with ``waiting``, ``{"info": {"stopped": [...],
     "started": [...], "kept": [...]}}``.
+
+    Extension: with ``waiting``, when the new processes of a watcher could not be spawned or
+    all exited at once (a bad ``cmd``, ``uid``, ``working_dir``...), its running processes
+    are kept and the reply has the key ``reload_failed``: ``{"web": {"error": "no new process
+    could be spawned (...)", "kept": [1234], "time": 1700000000.5, "reason": "..."}}``, which
+    circusctl prints as a ``web: reload failed: REASON`` line after ``ok``. ``status`` shows
+    the same detail until a reload of that watcher succeeds (see ``status``).
 
     Command line::
 
@@ -59,9 +68,18 @@ class Reload(Command):
             return await self.finish(
                 props,
                 watcher.reload(graceful=graceful, sequential=sequential),
-                lambda info: {"info": info},
+                lambda info: {"info": info, **reload_failures([watcher])},
             )
-        return await self.finish(props, arbiter.reload(graceful=graceful, sequential=sequential))
+        return await self.finish(
+            props,
+            arbiter.reload(graceful=graceful, sequential=sequential),
+            lambda _none: reload_failures(arbiter.watchers),
+        )
+
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
+        if reply.get("status") == "ok":
+            return with_reload_failures(reply)
+        return self.console_error(reply)
 
     def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 1)

@@ -7,6 +7,7 @@ from typing import Any
 
 from circus.control import options as opt
 from circus.control.api import ArbiterAPI
+from circus.control.commands._shared import reload_failures, with_reload_failures
 from circus.control.commands.base import WAITING, WAITING_FLAG, Command, Prop
 from circus.errors import ArgumentError, MessageError
 
@@ -26,7 +27,9 @@ class Set(Command):
 
     Properties: ``name`` (required), ``options`` (required, object), ``waiting``.
 
-    Reply: ok. Unknown key or wrong value -> error errno 3 naming the key (nothing is changed).
+    Reply: ok (with ``waiting``, when the new processes of the reload failed and the running
+    ones are kept, the key ``reload_failed`` as in ``reload``). Unknown key or wrong value ->
+    error errno 3 naming the key (nothing is changed).
 
     Command line::
 
@@ -54,7 +57,14 @@ class Set(Command):
 
     async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         watcher = self.get_watcher(arbiter, props["name"])
-        return await self.finish(props, watcher.set_options(props["options"]))
+        return await self.finish(
+            props, watcher.set_options(props["options"]), lambda _none: reload_failures([watcher])
+        )
+
+    def console_msg(self, reply: Mapping[str, Any]) -> str:
+        if reply.get("status") == "ok":
+            return with_reload_failures(reply)
+        return self.console_error(reply)
 
     def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 3, None)

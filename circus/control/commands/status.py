@@ -11,6 +11,7 @@ from circus.control.commands._shared import (
     policy_detail,
     policy_details,
     policy_note,
+    reload_failures,
 )
 from circus.control.commands.base import Command, Prop
 
@@ -52,6 +53,13 @@ class Status(Command):
     ``{"web": {...}}``). When it flaps again after its last retry it gives up: ``gave_up`` with
     ``"rule": "flapping"``.
 
+    Extension: a watcher whose last reload **kept its running processes** (the new ones could
+    not be spawned or all exited at once: a bad ``cmd``, ``uid``, ``working_dir``...) is
+    ``active``, with the key ``reload_failed`` until a reload of it succeeds or it is stopped:
+    ``{"error": "no new process could be spawned (...)", "kept": [1234, 1235], "time":
+    1700000000.5, "reason": "...: the 2 running processes are kept (fix the configuration,
+    then reload)"}`` (without a name, ``{"web": {...}}``).
+
     Command line::
 
         circusctl status [<name>]
@@ -70,11 +78,18 @@ class Status(Command):
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
             reply = {"status": watcher.status()}
-            return extended_reply(reply, outdated=watcher.outdated_pids(), **policy_detail(watcher))
+            return extended_reply(
+                reply,
+                outdated=watcher.outdated_pids(),
+                **policy_detail(watcher),
+                reload_failed=watcher.reload_failed_detail(),
+            )
         watchers = arbiter.watchers
         statuses = {"statuses": {watcher.name: watcher.status() for watcher in watchers}}
         outdated = {w.name: pids for w in watchers if (pids := w.outdated_pids())}
-        return extended_reply(statuses, outdated=outdated, **policy_details(watchers))
+        return extended_reply(
+            statuses, outdated=outdated, **policy_details(watchers), **reload_failures(watchers)
+        )
 
     def message(self, *args: str, **opts: Any) -> dict[str, Any]:
         self.check_args(args, 0, 1)
@@ -84,16 +99,23 @@ class Status(Command):
         if "statuses" in reply:
             statuses, outdated = reply["statuses"], reply.get("outdated") or {}
             gave_up, flapping = reply.get("gave_up") or {}, reply.get("flapping") or {}
+            failed = reply.get("reload_failed") or {}
             return "\n".join(
                 f"{name}: {statuses[name]}{_outdated(outdated.get(name))}"
                 f"{policy_note(gave_up.get(name), flapping.get(name))}"
+                f"{_reload_failed(failed.get(name))}"
                 for name in sorted(statuses)
             )
         if reply.get("status") not in (None, "error"):
             notes = _outdated(reply.get("outdated"))
             notes += policy_note(reply.get("gave_up"), reply.get("flapping"))
+            notes += _reload_failed(reply.get("reload_failed"))
             return f"{reply['status']}{notes}"
         return self.console_error(reply)
+
+
+def _reload_failed(detail: Any) -> str:
+    return f" (reload failed: {detail.get('reason')})" if isinstance(detail, Mapping) else ""
 
 
 def _outdated(pids: Iterable[int] | None) -> str:

@@ -95,6 +95,7 @@ function updateRow(row, watcher) {
   const tags = [];
   if (watcher.support) tags.push(h("span", { class: "tag" }, "support"));
   if (watcher.gave_up) tags.push(h("span", { class: "tag warn", title: String(watcher.gave_up.reason || watcher.gave_up) }, "gave up"));
+  if (watcher.reload_failed) tags.push(h("span", { class: "tag warn", title: String(watcher.reload_failed.reason) }, "reload failed"));
   if (watcher.outdated && watcher.outdated.length) tags.push(h("span", { class: "tag" }, "outdated"));
   row.tags.replaceChildren(...tags);
 }

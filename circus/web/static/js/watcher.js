@@ -115,6 +115,7 @@ function renderWatcher(w) {
   const tags = [];
   if (w.support) tags.push(h("span", { class: "tag" }, "support"));
   if (w.gave_up) tags.push(h("span", { class: "tag warn" }, `gave up: ${w.gave_up.reason || w.gave_up}`));
+  if (w.reload_failed) tags.push(h("span", { class: "tag warn" }, `reload failed: ${w.reload_failed.reason}`));
   byId("tags").replaceChildren(...tags);
   renderProcesses(w.processes);
   renderOptions(w.options);
