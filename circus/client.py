@@ -307,6 +307,13 @@ class AsyncCircusClient(_ClientBase):
             self._ensure_reader()
             exchange = self._exchange(self.socket.send(data), future)
             return await asyncio.wait_for(exchange, self.timeout if timeout is None else timeout)
+        except CallError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # cancelled as stop() failed it: wait_for gives the failure, but a cancelled
+                # call must end cancelled (else its error is one nobody retrieves)
+                raise asyncio.CancelledError from None
+            raise
         except TimeoutError:
             raise CallError(self._explain()) from None
         except zmq.ZMQError as exc:

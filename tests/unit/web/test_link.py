@@ -1,5 +1,5 @@
-"""CircusdLink (circushttpd's link to circusd) against a fake circusd: a ZeroMQ ROUTER in this
-process that answers every call, or none while it is 'stalled'."""
+"""CircusdLink (circushttpd's link to circusd) and its AsyncCircusClient against a fake circusd:
+a ZeroMQ ROUTER in this process that answers every call, or none while it is 'stalled'."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import pytest
 import zmq
 import zmq.asyncio
 
+from circus.client import AsyncCircusClient
 from circus.web.circusd import CircusdLink, Disconnected
 
 pytestmark = pytest.mark.timeout(30)
+
+STATUS = {"command": "status", "properties": {}}
 
 
 class FakeCircusd:
@@ -89,6 +92,32 @@ def test_calls_in_flight_when_the_link_renews_its_client_fail_at_once(tmp_path):
                 await asyncio.wait_for(waiting, 2.0)
         finally:
             await link.close()
+            circusd.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_call_cancelled_as_its_client_closes_ends_cancelled(tmp_path):
+    """A call cancelled just before its client is stopped ends with CancelledError, not with
+    the CallError stop() gives the calls still waiting (asyncio.wait_for returns the inner
+    result when both happen at once: an exception nobody retrieved, printed at shutdown)."""
+
+    async def scenario() -> None:
+        endpoint = f"ipc://{tmp_path}/ctl.sock"
+        circusd = FakeCircusd(endpoint)
+        circusd.stalled = True
+        client = AsyncCircusClient(endpoint=endpoint, timeout=10.0)
+        try:
+            # as Fleet calls: wait_for(call()) runs call() in a task of its own
+            outer = asyncio.create_task(asyncio.wait_for(client.call(STATUS), 10.0))
+            await asyncio.sleep(0.1)  # sent, waiting for its reply
+            (inner,) = [t for t in asyncio.all_tasks() if t.get_coro().__name__ == "call"]
+            outer.cancel()
+            client.stop()
+            await asyncio.gather(outer, return_exceptions=True)
+            assert inner.cancelled(), repr(inner.exception())
+        finally:
+            client.stop()
             circusd.close()
 
     asyncio.run(scenario())
