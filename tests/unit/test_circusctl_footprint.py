@@ -19,6 +19,8 @@ NOT_IMPORTED = {
     "circus.config": "converting an option value (add, set): ~20 ms of CPU with its schema",
     "circus.config.schema": "converting an option value (add, set)",
     "circus.config.model": "converting an option value (add, set)",
+    "ssl": "TLS through asyncio, which circusctl does not use (~4 ms; circus.util.no_openssl)",
+    "_hashlib": "hashlib's OpenSSL",
 }
 
 
