@@ -7,7 +7,8 @@ The syntax is the original Circus one (a strict RawConfigParser, no ``%`` interp
   comment starts at a ``;`` preceded by whitespace (``#`` inside a value is kept).
 - Indented lines continue the previous value (joined with a newline); ``""`` is the empty value.
 - A key repeated in a section: the **first** occurrence wins (a warning names both places).
-  A repeated section header, in the same file or in an included one, merges into the first.
+  A repeated section header, in the same file or in an included one, merges into the first
+  (in the same file with a warning naming both lines: usually a copied section not renamed).
 
 Includes (``[circus] include = GLOB...`` and ``include_dir = DIR...``, whitespace-separated) are
 read after the file that names them, depth first; paths are relative to *that* file's directory;
@@ -198,6 +199,14 @@ def _header(
         problems.error("empty section name '[]'", origin)
     elif len(name) > MAX_NAME_LENGTH:
         problems.error(f"section name longer than {MAX_NAME_LENGTH} characters", origin)
+    elif (first := sections.get(name)) is not None:
+        problems.warn(
+            f"duplicate section (first at line {first.origin.line}): merged into the first (a "
+            "key set in both keeps its first value); rename one if they are meant to be two",
+            origin,
+            name,
+        )
+        return first
     else:
         return sections.setdefault(name, Section(name, origin))
     return None

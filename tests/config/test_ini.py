@@ -44,6 +44,20 @@ def test_repeated_sections_merge(load):
     assert config.watchers[0].numprocesses == 3
 
 
+def test_a_section_repeated_in_one_file_is_named_with_both_lines(load):
+    # a copied [watcher:a] whose name was not changed: it was reported only as "duplicate key"
+    # lines (or not at all when the copy set other keys), and the second watcher was missing
+    config = load("[watcher:a]\ncmd = x\nnumprocesses = 2\n\n[watcher:a]\ncmd = y\n")
+    assert [w.name for w in config.watchers] == ["a"] and config.watchers[0].cmd == "x"
+    (section,) = [w for w in config.warnings if w.key is None]
+    assert (section.line, section.section) == (5, "watcher:a"), section
+    assert section.message.startswith("duplicate section (first at line 1): merged into the first")
+    (key,) = [w for w in config.warnings if w.key is not None]
+    assert (key.line, key.key) == (6, "cmd")
+    quiet = load("[watcher:a]\ncmd = x\n[watcher:a]\nnumprocesses = 3\n")
+    assert [(w.line, w.section, w.key) for w in quiet.warnings] == [(3, "watcher:a", None)]
+
+
 def test_syntax_errors_are_all_reported_with_lines(load):
     problems = load.problems(
         """\
