@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ENDPOINTS_HELP,
         formatter_class=RawDescriptionHelpFormatter,  # no shutil import at each start
     )
-    parser.add_argument("config", nargs="?", help="configuration file (INI)")
+    parser.add_argument("config", nargs="?", metavar="CONFIG", help="configuration file (INI)")
     parser.add_argument("--log-level", dest="loglevel", help="debug, info, warning, error")
     parser.add_argument(
         "--log-output",
@@ -212,9 +212,11 @@ def _make_arbiter(
 
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if not args.config:
-        print("circusd: a configuration file is required", file=sys.stderr)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.config:  # optional for argparse only so that --version needs none
+        parser.print_usage(sys.stderr)
+        print("circusd: error: a configuration file is required (CONFIG)", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     if args.check_config:
         from circus.cli.check_config import main as check_main

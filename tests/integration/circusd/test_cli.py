@@ -27,6 +27,16 @@ def test_version():
     assert result.stdout.startswith("circusd ")
 
 
+def test_no_configuration_prints_the_usage_line_and_exits_1():
+    # it printed only "a configuration file is required": no usage line, unlike a wrong option
+    result = run()
+    assert result.returncode == 1 and result.stdout == ""
+    usage, error = result.stderr.splitlines()[0], result.stderr.splitlines()[-1]
+    assert usage.startswith("usage: circusd [-h]"), result.stderr
+    assert "[CONFIG]" in result.stderr.split("circusd: error")[0], result.stderr
+    assert error == "circusd: error: a configuration file is required (CONFIG)", result.stderr
+
+
 def test_check_config_ok_and_errors(tmp_path, worker_cmd):
     good = tmp_path / "good.ini"
     good.write_text(f"[watcher:a]\ncmd = {worker_cmd} sleep\n")
