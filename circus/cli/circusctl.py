@@ -42,12 +42,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 from circus import __version__
-from circus.cli import command_modules, discover, fleet
-from circus.client import DEFAULT_TIMEOUT, CircusClient, HostResult
+from circus.cli import command_modules, discover
+from circus.client import DEFAULT_TIMEOUT, CircusClient, Host, HostResult
 from circus.control.commands import Command, get_commands
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import ArgumentError, CallError, CircusError, ConfigError
 from circus.wire.discovery import DEFAULT_MULTICAST, DEFAULT_WAIT
+from papa_kernel.helpwidth import HelpFormatter
 from papa_kernel.pipes import quiet_on_broken_pipe
 
 EXIT_OK = 0
@@ -174,6 +175,10 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     #: one parser per command (set by build_parser)
     command_parsers: Mapping[str, argparse.ArgumentParser]
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)  # no shutil (bz2, lzma) at each run
+        super().__init__(**kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
@@ -479,8 +484,10 @@ def _run_command(session: Session, command: Command, args: argparse.Namespace) -
     return EXIT_OK
 
 
-def session_hosts(session: Session) -> list[fleet.Host]:
+def session_hosts(session: Session) -> list[Host]:
     """The fleet of ``--hosts``/``--endpoint``, with the session's CURVE and ssh options."""
+    from circus.cli import fleet  # fleet mode only (with the hosts file's configparser)
+
     return fleet.fleet_hosts(
         session.endpoints,
         session.hosts_file,
@@ -493,6 +500,8 @@ def session_hosts(session: Session) -> list[fleet.Host]:
 
 def run_fleet(session: Session, command: Command, message: dict[str, Any]) -> int:
     """Run one command on every host of the session; one block (or JSON entry) per host."""
+    from circus.cli import fleet
+
     if command.msg_type == "sub":
         session.error(f"{command.name} follows one circusd: give a single --endpoint")
         return EXIT_USAGE
