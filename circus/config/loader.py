@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from circus.config import env as envlib
+from circus.config.argv import spawn_variables
 from circus.config.checks import (
     check_discovery,
     check_endpoints,
@@ -40,6 +41,7 @@ from circus.config.model import (
     WatcherConfig,
 )
 from circus.config.names import check_command_modules, check_plugin_use, check_watcher_names
+from circus.config.placeholders import warn_left_placeholders
 from circus.config.problems import NOWHERE, Problems, nearest
 from circus.config.sections import build_plugin, build_settings, build_socket
 from circus.config.substitution import substitute_env
@@ -222,6 +224,8 @@ def _build(
     global_lookup = {**environ, **base}
     circus_section = next(iter(by_kind["circus"]), None)
     settings, circus_entries = build_settings(circus_section, global_lookup, problems)
+    for section in [*by_kind["circus"][:1], *by_kind["socket"], *by_kind["plugin"]]:
+        warn_left_placeholders(section, global_lookup, problems)
     sockets = [
         s for s in (build_socket(x, global_lookup, problems) for x in by_kind["socket"]) if s
     ]
@@ -294,6 +298,7 @@ def _build_watchers(
         )
         if watcher is not None:
             watchers.append((watcher, section))
+            warn_left_placeholders(section, lookup, problems, spawn_variables(watcher, 1))
     return watchers
 
 

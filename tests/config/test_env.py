@@ -192,3 +192,38 @@ def test_bad_env_names(load):
     )
     (problem,) = load.problems("[watcher:w]\ncmd = x\n[env:]\nA = 1\n")
     assert "names no watcher pattern" in problem.message
+
+
+def test_a_placeholder_left_as_written_is_a_warning_at_its_line(load):
+    # `$(circus.foo)` and an unset `$(circus.env.X)` are left as written (as the original
+    # does), which nothing said: the worker got the text and failed later, far from the file
+    config = load(
+        "[watcher:w]\n"  # 1
+        "cmd = run $(circus.env.nope) $(circus.wid) ((circus.sockets.web)) $(circus.x)\n"  # 2
+        "args = --n $(circus.numprocesses) $(circus.env.virtual_env) $(circus.env.home)\n"  # 3
+        "working_dir = /srv/$(circus.wid)\n"  # 4: replaced in cmd, args and shell_args only
+        "use_sockets = true\n"
+        "[socket:web]\n"  # 6
+        "port = 0\n"
+        "host = $(circus.env.host_addr)\n"  # 8
+        "[circus]\n"
+        "check_delay = 5\n"
+        "logoutput = /var/log/$(circus.name).log\n",  # 11
+        {"HOME": "/home/t"},
+    )
+    assert config.watchers[0].cmd.endswith("$(circus.x)")  # still left as written
+    said = sorted((w.line, w.key, w.message) for w in config.warnings if "placeholder" in w.message)
+    assert [(line, key) for line, key, _ in said] == [
+        (2, "cmd"),
+        (2, "cmd"),
+        (4, "working_dir"),
+        (8, "host"),
+        (11, "logoutput"),
+    ], said
+    messages = [message for _, _, message in said]
+    assert any(m.startswith("placeholder $(circus.env.nope) left as written: nope is not set in")
+               for m in messages), messages  # fmt: skip
+    assert any(m.startswith("placeholder $(circus.x) left as written: it names no variable")
+               for m in messages), messages  # fmt: skip
+    assert any("$(circus.wid) left as written: only $(circus.env.NAME) is replaced in "
+               "working_dir" in m for m in messages), messages  # fmt: skip

@@ -145,7 +145,10 @@ def test_configuration_chapter_example(load, environ):
             },
         ),
     )
-    assert config.warnings == ()
+    # VAR is not set in this environment: left as written, with a warning at its line
+    (warning,) = config.warnings
+    assert (warning.section, warning.key) == ("watcher:myprogram", "args")
+    assert warning.message.startswith("placeholder $(CIRCUS.ENV.VAR) left as written")
 
 
 def test_sockets_chapter_examples(load):
