@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.asyncio
@@ -41,10 +41,12 @@ from circus.control.codec import (
 )
 from circus.control.commands import Command, get_commands
 from circus.control.commands.base import background_owner
-from circus.control.discovery import DiscoveryResponder
 from circus.errors import CircusError, MessageError, UnknownCommandError
 from circus.util.tasks import TaskSet
 from circus.wire import security
+
+if TYPE_CHECKING:
+    from circus.control.discovery import DiscoveryResponder
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,8 @@ class Controller:
         if not multicast:
             return
         try:
+            from circus.control.discovery import DiscoveryResponder  # only when it is on
+
             public = self.curve.load()[0].decode() if self.curve is not None else None
             responder = DiscoveryResponder(
                 multicast,

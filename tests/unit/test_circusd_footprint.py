@@ -51,3 +51,31 @@ def test_a_started_circusd_has_not_imported_what_it_does_not_use(tmp_path):
     loaded = set(result.stdout.split())
     assert "circus.arbiter" in loaded
     assert not {name: why for name, why in NOT_IMPORTED.items() if name in loaded}
+
+
+#: module -> what needs it, for circusd's control channel (bound once the workers started)
+NOT_IMPORTED_BY_THE_CONTROL_CHANNEL = {
+    "circus.control.discovery": "multicast_endpoint set (discovery is off by default)",
+    "circus.wire.discovery": "multicast_endpoint set",
+}
+
+
+def test_the_control_channel_imports_discovery_only_when_it_is_on():
+    """The controller and the pub/sub channel circusd binds: multicast discovery's modules
+    (~2 ms of CPU at every start) are imported when ``multicast_endpoint`` is set."""
+    paths = [os.path.dirname(os.path.dirname(module.__file__)) for module in (circus, zmq)]
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = {paths!r}
+        from circus.util.no_openssl import import_asyncio
+        import_asyncio()
+        import circus.arbiter, circus.control.controller, circus.events
+        print(" ".join(sorted(sys.modules)))
+    """)
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                            timeout=20)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split())
+    assert "circus.control.controller" in loaded
+    unused = NOT_IMPORTED_BY_THE_CONTROL_CHANNEL
+    assert not {name: why for name, why in unused.items() if name in loaded}
