@@ -403,8 +403,10 @@ def module_circusd(workdir, body: str, circus_extra: str = "") -> Iterator[Circu
 
 def restore_numprocesses(daemon: Circusd, watcher: str, count: int) -> None:
     """Put ``watcher`` of a shared ``daemon`` back to ``count`` running processes (a test
-    that incr'ed it leaves it as it found it)."""
-    now = int(daemon.ok("numprocesses", name=watcher)["numprocesses"])
+    that incr'ed it leaves it as it found it). The target is compared, not the live count
+    (``numprocesses``): after an incr without ``waiting``, the process may not be spawned yet."""
+    target = daemon.ok("get", name=watcher, keys=["numprocesses"])["options"]["numprocesses"]
+    now = int(target)
     if now > count:
         daemon.ok("decr", name=watcher, nb=now - count)
     elif now < count:

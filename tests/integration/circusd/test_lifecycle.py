@@ -75,6 +75,26 @@ def test_incr_decr_and_wids(circusd, worker_cmd):
     assert len(d.pids("w")) == 1
 
 
+def test_restore_numprocesses_after_an_incr_not_yet_spawned(circusd, worker_cmd):
+    """The fixtures of a shared circusd put its watcher back with support.restore_numprocesses;
+    right after an incr without --waiting the live count is still the old one: the helper
+    compares the target (it compared the live count, left 3 processes behind, and the next
+    test of the module found 3 where it expected 2)."""
+    from support import restore_numprocesses
+
+    d = circusd(f"""
+        [watcher:w]
+        cmd = {worker_cmd} sleep
+        numprocesses = 2
+        graceful_timeout = 5
+    """)
+    for _ in range(3):
+        d.ok("incr", name="w")  # replies before the third process is spawned
+        restore_numprocesses(d, "w", 2)
+        assert d.ok("get", name="w", keys=["numprocesses"])["options"]["numprocesses"] == 2
+        assert len(d.pids("w")) == 2
+
+
 def test_reload_replaces_processes_and_rotates_wids(circusd, worker_cmd):
     d = circusd(f"""
         [watcher:w]
