@@ -403,14 +403,16 @@ def module_circusd(workdir, body: str, circus_extra: str = "") -> Iterator[Circu
 
 def restore_numprocesses(daemon: Circusd, watcher: str, count: int) -> None:
     """Put ``watcher`` of a shared ``daemon`` back to ``count`` running processes (a test
-    that incr'ed it leaves it as it found it). The target is compared, not the live count
-    (``numprocesses``): after an incr without ``waiting``, the process may not be spawned yet."""
+    that incr'ed it leaves it as it found it). After an incr without ``waiting`` the process
+    may not be spawned yet: the target is compared, not the live count (``numprocesses``), and
+    the change is made with ``waiting``, which circusd runs after the scalings under way (an
+    ``incr`` of 0 when the target is right), so the count seen at the end stays."""
     target = daemon.ok("get", name=watcher, keys=["numprocesses"])["options"]["numprocesses"]
     now = int(target)
     if now > count:
-        daemon.ok("decr", name=watcher, nb=now - count)
-    elif now < count:
-        daemon.ok("incr", name=watcher, nb=count - now)
+        daemon.ok("decr", name=watcher, nb=now - count, waiting=True)
+    else:
+        daemon.ok("incr", name=watcher, nb=count - now, waiting=True)
     wait_for(lambda: len(daemon.pids(watcher)) == count, message=f"{count} {watcher} processes")
 
 

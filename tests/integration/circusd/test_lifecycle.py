@@ -79,7 +79,7 @@ def test_restore_numprocesses_after_an_incr_not_yet_spawned(circusd, worker_cmd)
     """The fixtures of a shared circusd put its watcher back with support.restore_numprocesses;
     right after an incr without --waiting the live count is still the old one: the helper
     compares the target (it compared the live count, left 3 processes behind, and the next
-    test of the module found 3 where it expected 2)."""
+    test of the module found 3 where it expected 2) and waits for the scalings under way."""
     from support import restore_numprocesses
 
     d = circusd(f"""
@@ -88,7 +88,7 @@ def test_restore_numprocesses_after_an_incr_not_yet_spawned(circusd, worker_cmd)
         numprocesses = 2
         graceful_timeout = 5
     """)
-    for _ in range(3):
+    for _ in range(5):
         d.ok("incr", name="w")  # replies before the third process is spawned
         restore_numprocesses(d, "w", 2)
         assert d.ok("get", name="w", keys=["numprocesses"])["options"]["numprocesses"] == 2
