@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -93,11 +94,15 @@ def test_sample_names_and_values_change_with_the_process():
     sampler = ProcSampler()
     first = decoded(sampler.sample(os.getpid(), "circusd-stats"))
     assert first["name"] == "circusd-stats"
-    _ = [0] * 3_000_000  # more memory: RSS grows
+    # more memory: 32 MB of fresh pages, touched (a list of that size could reuse heap that
+    # earlier tests of the xdist worker freed and malloc kept: RSS unchanged, seen in a run)
+    grown = mmap.mmap(-1, 32 << 20)
+    grown.write(b"\1" * (32 << 20))
     burn = time.process_time() + 0.05
     while time.process_time() < burn:
         pass
     second = decoded(sampler.sample(os.getpid(), "circusd-stats"))
+    grown.close()
     assert second["mem_info1"] != first["mem_info1"] and second["ctime"] >= first["ctime"]
     assert decoded(sampler.sample(os.getpid()))["name"] is None
     sampler.close()
