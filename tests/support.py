@@ -162,6 +162,19 @@ class Load(threading.Thread):
         """True once a request was answered by one of ``pids``."""
         return any(self.pids[p] for p in pids)
 
+    def describe(self, since: float | None = None) -> str:
+        """What the load saw, for the message of a failed wait: answers per pid, the last
+        failures (seconds after ``since``), whether its thread still runs."""
+        since = time.monotonic() if since is None else since
+        last = [
+            f"{t - since:+.2f}s {reason}"
+            for t, reason in zip(self.failure_times[-5:], self.failures[-5:], strict=True)
+        ]
+        return (
+            f"load: {self.ok} answered, by pid {dict(self.pids)}; {len(self.failures)} failed, "
+            f"last: {last}; thread alive: {self.is_alive()}"
+        )
+
     def stop(self):
         self._halt.set()
         self.join(timeout=10)
