@@ -305,8 +305,10 @@ class AsyncCircusClient(_ClientBase):
         try:
             self._check_endpoint()
             self._ensure_reader()
-            exchange = self._exchange(self.socket.send(data), future)
-            return await asyncio.wait_for(exchange, self.timeout if timeout is None else timeout)
+            # asyncio.timeout, not wait_for: in Python 3.11, wait_for cancelled as the reply
+            # comes returns the reply and drops the cancellation (the caller goes on)
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
+                return await self._exchange(self.socket.send(data), future)
         except CallError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():

@@ -121,3 +121,32 @@ def test_a_call_cancelled_as_its_client_closes_ends_cancelled(tmp_path):
             circusd.close()
 
     asyncio.run(scenario())
+
+
+def test_a_call_cancelled_as_its_reply_comes_ends_cancelled(tmp_path):
+    """A task cancelled in the loop iteration where its call's reply arrives ends cancelled
+    (asyncio.wait_for in Python 3.11 returned the reply and dropped the cancellation: the
+    task went on for ever; circusd-stats, stopped by SIGTERM during a resync, then never stopped and a
+    reloadconfig that removed it waited for its graceful_timeout: 1 run in ~5)."""
+
+    async def scenario() -> None:
+        endpoint = f"ipc://{tmp_path}/ctl.sock"
+        circusd = FakeCircusd(endpoint)
+        client = AsyncCircusClient(endpoint=endpoint, timeout=10.0)
+
+        async def caller() -> None:
+            await client.call(STATUS)
+            await asyncio.sleep(10)  # where the cancellation lands if the reply came first
+
+        try:
+            task = asyncio.create_task(caller())
+            await asyncio.sleep(0)  # the call is sent and waits for its reply
+            (reply,) = client._pending.values()
+            reply.add_done_callback(lambda _: task.cancel())  # as the reply is set
+            done, _ = await asyncio.wait([task], timeout=5)
+            assert done and task.cancelled()
+        finally:
+            client.stop()
+            circusd.close()
+
+    asyncio.run(scenario())
