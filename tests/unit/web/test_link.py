@@ -126,8 +126,8 @@ def test_a_call_cancelled_as_its_client_closes_ends_cancelled(tmp_path):
 def test_a_call_cancelled_as_its_reply_comes_ends_cancelled(tmp_path):
     """A task cancelled in the loop iteration where its call's reply arrives ends cancelled
     (asyncio.wait_for in Python 3.11 returned the reply and dropped the cancellation: the
-    task went on for ever; circusd-stats, stopped by SIGTERM during a resync, then never stopped and a
-    reloadconfig that removed it waited for its graceful_timeout: 1 run in ~5)."""
+    task went on; circusd-stats, stopped by SIGTERM during a resync, then never stopped and
+    a reloadconfig that removed it waited for its graceful_timeout: 1 run in ~5)."""
 
     async def scenario() -> None:
         endpoint = f"ipc://{tmp_path}/ctl.sock"
