@@ -267,7 +267,10 @@ class AsyncEventSubscriber(ssh.TunnelUser):
     async def next_event(self, timeout: float | None = None) -> tuple[str, Any] | None:
         """The next event, or ``None`` after ``timeout`` seconds."""
         try:
-            frames = await asyncio.wait_for(self._socket.recv_multipart(), timeout)
+            # asyncio.timeout, not wait_for: in Python 3.11, wait_for cancelled as the event
+            # comes returns it and drops the cancellation
+            async with asyncio.timeout(timeout):
+                frames = await self._socket.recv_multipart()
         except TimeoutError:
             return None
         return decode_event(frames)

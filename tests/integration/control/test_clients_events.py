@@ -241,6 +241,38 @@ def test_async_subscriber_iterates_a_burst_in_order(tmp_path):
     assert ticks > 0
 
 
+def test_async_subscriber_cancelled_as_an_event_comes_ends_cancelled(tmp_path):
+    """A task cancelled in the loop iteration where its ``next_event(timeout)`` gets an event
+    ends cancelled (asyncio.wait_for, in Python 3.11, returned the event and dropped the
+    cancellation: a loop of next_event calls went on after it was cancelled)."""
+
+    async def scenario():
+        context = zmq.asyncio.Context()
+        subscriber = AsyncEventSubscriber(f"ipc://{tmp_path}/e.sock", ["x."], context=context)
+        loop = asyncio.get_running_loop()
+        frames = loop.create_future()
+        futures = iter([frames])  # the event comes when the test says; then none
+        subscriber._socket.recv_multipart = lambda: next(futures, None) or loop.create_future()
+
+        async def listener():
+            while True:
+                await subscriber.next_event(timeout=5)
+
+        task = asyncio.create_task(listener())
+        try:
+            await asyncio.sleep(0)  # waiting for the event
+            frames.add_done_callback(lambda _: task.cancel())  # cancelled as the event comes
+            frames.set_result([b"x.y", b"{}"])
+            done, _ = await asyncio.wait([task], timeout=3)
+            return bool(done) and task.cancelled()
+        finally:
+            task.cancel()
+            subscriber.close()
+            context.destroy(linger=0)
+
+    assert asyncio.run(scenario())
+
+
 # --- CURVE ---------------------------------------------------------------------------------------
 
 
