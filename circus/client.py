@@ -341,7 +341,8 @@ class AsyncCircusClient(_ClientBase):
         self.watch.begin(asyncio.get_running_loop())
         try:
             self._check_endpoint()
-            await asyncio.wait_for(self.socket.send(data), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await self.socket.send(data)
         except TimeoutError:
             raise CallError(self._explain()) from None
         finally:
@@ -512,7 +513,8 @@ class Fleet:
         started = time.monotonic()
         try:
             client = self._client(host)
-            reply = await asyncio.wait_for(client.call(cmd), self.timeout + FLEET_TIMEOUT_MARGIN)
+            async with asyncio.timeout(self.timeout + FLEET_TIMEOUT_MARGIN):
+                reply = await client.call(cmd)
         except (CallError, ConfigError) as exc:
             return HostResult(host, error=str(exc), seconds=time.monotonic() - started)
         except TimeoutError:

@@ -128,7 +128,8 @@ class Process:
             await self._exited.wait()
             return True
         try:
-            await asyncio.wait_for(self._exited.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._exited.wait()
         except TimeoutError:
             return False
         return True

@@ -303,7 +303,8 @@ async def serve(args: argparse.Namespace) -> int:
     log.info("circushttpd stopping")
     server.stop()
     try:
-        await asyncio.wait_for(_close(server, state), SHUTDOWN_TIMEOUT)
+        async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+            await _close(server, state)
     except TimeoutError:
         log.warning("connections still open after %.0f s: exiting anyway", SHUTDOWN_TIMEOUT)
     return EXIT_OK

@@ -104,7 +104,8 @@ async def ensure_kernel(
         pass_fds=tuple(pass_fds),
     )
     try:
-        _out, err = await asyncio.wait_for(process.communicate(), timeout)
+        async with asyncio.timeout(timeout):
+            _out, err = await process.communicate()
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             process.kill()

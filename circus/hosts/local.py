@@ -149,7 +149,8 @@ class LocalHost(ProcessHost):
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
         try:
-            await asyncio.wait_for(self._all_reaped.wait(), CLOSE_KILL_TIMEOUT)
+            async with asyncio.timeout(CLOSE_KILL_TIMEOUT):
+                await self._all_reaped.wait()
         except TimeoutError:
             log.error(
                 "children %s did not die within %ss of SIGKILL",

@@ -29,7 +29,8 @@ async def exited_within(pidfd: int, timeout: float) -> bool:
 
     loop.add_reader(pidfd, readable)
     try:
-        await asyncio.wait_for(done, timeout)
+        async with asyncio.timeout(timeout):
+            await done
         return True
     except TimeoutError:
         return False

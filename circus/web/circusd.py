@@ -205,7 +205,8 @@ class CircusdLink:
             self._woken.clear()
             delay = HEARTBEAT_CONNECTED if self.connected else HEARTBEAT_DISCONNECTED
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._woken.wait()
 
     async def _ensure_feeds(self) -> None:
         """Subscribe to circusd's events and circusd-stats' stream (endpoints from circusd)."""

@@ -209,7 +209,8 @@ class SshTunnel:
         """:meth:`open` without blocking the event loop (several logins can overlap)."""
         started = self._spawn()
         try:
-            await asyncio.wait_for(self._ready_async(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await self._ready_async()
         except TimeoutError:
             self.close()
             raise TunnelError(self._no_login()) from None
