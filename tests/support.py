@@ -518,6 +518,23 @@ def pid_namespace_unavailable() -> str | None:
     return None
 
 
+def imported_by(code: str) -> set[str]:
+    """The modules a fresh interpreter has imported after running ``code`` (dedented), with
+    circus and zmq importable. Without ``site``: an editable install's import hook (this
+    repository's .venv) would import urllib itself."""
+    import zmq
+
+    import circus
+
+    paths = [os.path.dirname(os.path.dirname(module.__file__)) for module in (circus, zmq)]
+    script = f"import sys\nsys.path[:0] = {paths!r}\n{textwrap.dedent(code)}\n"
+    script += 'print(" ".join(sorted(sys.modules)))\n'
+    result = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
+                            timeout=20)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
 # --- a real terminal for curses programs (circus-top) -------------------------------------------
 
 

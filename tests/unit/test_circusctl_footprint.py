@@ -2,15 +2,8 @@
 and by scripts, and each import costs CPU at every run. They are imported on the paths that
 need them."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
-import zmq
-
-import circus
+from support import imported_by
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -25,18 +18,6 @@ NOT_IMPORTED = {
     "configparser": "a --hosts file",
     "shutil": "argparse's terminal width (papa_kernel.helpwidth finds it without; bz2, lzma)",
 }
-
-
-def imported_by(code: str) -> set[str]:
-    """The modules a fresh interpreter (without ``site``: an editable install's import hook
-    would import urllib itself) has imported after running ``code``."""
-    paths = [os.path.dirname(os.path.dirname(module.__file__)) for module in (circus, zmq)]
-    script = f"import sys\nsys.path[:0] = {paths!r}\n{textwrap.dedent(code)}\n"
-    script += 'print(" ".join(sorted(sys.modules)))\n'
-    result = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
-                            timeout=20)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return set(result.stdout.split())
 
 
 def test_circusctl_has_not_imported_what_a_status_does_not_use():

@@ -1,15 +1,8 @@
 """Modules circusd does without at run time (each costs resident memory for months): they are
 imported only on the paths that need them."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
-import zmq
-
-import circus
+from support import imported_by
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -27,15 +20,10 @@ NOT_IMPORTED = {
 
 def test_a_started_circusd_has_not_imported_what_it_does_not_use(tmp_path):
     """The imports circusd makes to run a watcher and log to a file (as circus.cli.circusd
-    does: asyncio first through import_asyncio, then the arbiter and the control channel).
-    Without ``site``: an editable install's import hook (this repository's .venv) would import
-    urllib itself."""
-    paths = [os.path.dirname(os.path.dirname(module.__file__)) for module in (circus, zmq)]
+    does: asyncio first through import_asyncio, then the arbiter and the control channel)."""
     config = tmp_path / "circus.ini"
     config.write_text("[watcher:web]\ncmd = sleep 100\nnumprocesses = 2\n")
-    code = textwrap.dedent(f"""
-        import sys
-        sys.path[:0] = {paths!r}
+    loaded = imported_by(f"""
         from circus.config import load_config
         from circus.util.logsetup import configure_logging
         from circus.util.no_openssl import import_asyncio
@@ -43,12 +31,7 @@ def test_a_started_circusd_has_not_imported_what_it_does_not_use(tmp_path):
         configure_logging("info", {str(tmp_path / "circusd.log")!r}, None)
         import_asyncio()
         import circus.arbiter, circus.control, circus.util.systemd
-        print(" ".join(sorted(sys.modules)))
     """)
-    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                            timeout=20)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    loaded = set(result.stdout.split())
     assert "circus.arbiter" in loaded
     assert not {name: why for name, why in NOT_IMPORTED.items() if name in loaded}
 
@@ -63,19 +46,11 @@ NOT_IMPORTED_BY_THE_CONTROL_CHANNEL = {
 def test_the_control_channel_imports_discovery_only_when_it_is_on():
     """The controller and the pub/sub channel circusd binds: multicast discovery's modules
     (~2 ms of CPU at every start) are imported when ``multicast_endpoint`` is set."""
-    paths = [os.path.dirname(os.path.dirname(module.__file__)) for module in (circus, zmq)]
-    code = textwrap.dedent(f"""
-        import sys
-        sys.path[:0] = {paths!r}
+    loaded = imported_by("""
         from circus.util.no_openssl import import_asyncio
         import_asyncio()
         import circus.arbiter, circus.control.controller, circus.events
-        print(" ".join(sorted(sys.modules)))
     """)
-    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                            timeout=20)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    loaded = set(result.stdout.split())
     assert "circus.control.controller" in loaded
     unused = NOT_IMPORTED_BY_THE_CONTROL_CHANNEL
     assert not {name: why for name, why in unused.items() if name in loaded}
