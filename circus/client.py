@@ -309,13 +309,6 @@ class AsyncCircusClient(_ClientBase):
             # comes returns the reply and drops the cancellation (the caller goes on)
             async with asyncio.timeout(self.timeout if timeout is None else timeout):
                 return await self._exchange(self.socket.send(data), future)
-        except CallError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # cancelled as stop() failed it: wait_for gives the failure, but a cancelled
-                # call must end cancelled (else its error is one nobody retrieves)
-                raise asyncio.CancelledError from None
-            raise
         except TimeoutError:
             raise CallError(self._explain()) from None
         except zmq.ZMQError as exc:
