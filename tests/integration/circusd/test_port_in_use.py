@@ -85,8 +85,8 @@ def test_reloadconfig_onto_a_unix_path_that_cannot_be_bound_is_refused(
     )
     reply = d.call("reloadconfig")
     assert reply["status"] == "error", reply
-    assert f"[socket:u]: Bind failed on {missing}: no directory {missing.parent}" in (
-        reply["reason"]
+    assert (
+        f"[socket:u]: Bind failed on {missing}: no directory {missing.parent}" in (reply["reason"])
     ), reply
     assert f"[socket:f]: {plain} exists and is not a socket" in reply["reason"], reply
     assert d.ok("listsockets")["sockets"] == [] and plain.read_text() == "not a socket"
