@@ -11,12 +11,12 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from support import Load, free_port, pid_alive, wait_for
 
+from circus.cli import circusctl
 from circus.events import EventSubscriber
 from circus.hosts.kernel_protocol import PROMPT
 
@@ -89,8 +89,10 @@ def test_outdated_workers_are_reported_and_kept(circusd, worker_cmd):
         d.start()
         event = outdated_event(events)
 
-    # kept running (no option): the same processes, still running the old command
+    # kept running (no option): the same processes, still running the old command; the
+    # watcher whose configuration did not change reports nothing (the original's reply)
     assert sorted(d.pids("web")) == web and d.pids("same") == same
+    assert set(d.ok("status", name="same")) == {"status", "time", "id"}
     assert all(environ(pid)["VERSION"] == "1" for pid in web)
     # the event names every outdated process and what changed
     assert event["pids"] == web
@@ -115,18 +117,6 @@ def test_outdated_workers_are_reported_and_kept(circusd, worker_cmd):
     assert all(environ(pid)["VERSION"] == "2" for pid in new)
     assert "outdated" not in d.ok("status", name="web")
     assert "outdated" not in d.ok("status")
-
-
-def test_unchanged_configuration_reports_nothing(circusd, worker_cmd):
-    d = circusd(sleeper_config(worker_cmd, 1))
-    web = sorted(d.pids("web"))
-    quit_and_rewrite(d, sleeper_config(worker_cmd, 1), "")
-    d.start()
-    assert sorted(d.pids("web")) == web
-    assert set(d.ok("status", name="web")) == {"status", "time", "id"}  # the original's reply
-    assert "outdated" not in d.ok("status")
-    assert "outdated" not in d.ok("list", name="web")
-    assert "is outdated" not in d.log()
 
 
 def test_reload_outdated_replaces_one_at_a_time_under_load(circusd, worker_cmd):
@@ -189,9 +179,19 @@ def test_reload_outdated_replaces_one_at_a_time_under_load(circusd, worker_cmd):
 
 
 def test_circusd_flag_reload_outdated(circusd, worker_cmd):
-    d = circusd(sleeper_config(worker_cmd, 1))
-    web = sorted(d.pids("web"))
-    quit_and_rewrite(d, sleeper_config(worker_cmd, 2), "")
+    """``circusd --reload-outdated`` replaces the outdated workers (web); a replacement that
+    does not come up (broken: its new command exits at once) keeps its outdated workers."""
+
+    def config(version: int) -> str:
+        broken = sleeper_config(worker_cmd, version).replace("web", "broken")
+        broken = broken.replace("[watcher:same]", "[watcher:same2]")
+        if version == 2:
+            broken = broken.replace("sleep v2", "crash")  # exits 1 at once
+        return sleeper_config(worker_cmd, version) + broken
+
+    d = circusd(config(1))
+    web, kept = sorted(d.pids("web")), sorted(d.pids("broken"))
+    quit_and_rewrite(d, config(2), "")
     d.start("--reload-outdated")
     new = wait_for(
         lambda: (len(d.pids("web")) == 2 and not set(d.pids("web")) & set(web)) and d.pids("web"),
@@ -199,8 +199,15 @@ def test_circusd_flag_reload_outdated(circusd, worker_cmd):
         message="outdated workers replaced",
     )
     assert all(environ(pid)["VERSION"] == "2" for pid in new)
-    wait_for(lambda: "outdated" not in d.ok("status"), message="nothing outdated")
+    wait_for(lambda: "outdated" not in d.ok("status", name="web"), message="web up to date")
     wait_for(lambda: not any(pid_alive(p) for p in web), message="old workers gone")
+
+    kept_line = r"broken: the replacement \d+ exited .* outdated processes kept"
+    wait_for(lambda: re.search(kept_line, d.log()), message="the failed replacement")
+    assert sorted(d.pids("broken")) == kept and all(pid_alive(p) for p in kept)
+    assert d.ok("status", name="broken")["outdated"] == kept
+    after = d.log().split("outdated processes kept")[1]
+    assert not [line for line in after.splitlines() if "broken:" in line and "replaced" in line]
 
 
 def test_send_hup_reload_replaces_outdated_workers(circusd, worker_cmd):
@@ -248,24 +255,12 @@ def test_records_follow_the_workers_and_go_with_them(circusd, worker_cmd):
     wait_for(lambda: kernel_records(d) == {}, message="no record left")
 
 
-def test_a_replacement_that_does_not_come_up_keeps_the_outdated_workers(circusd, worker_cmd):
-    d = circusd(sleeper_config(worker_cmd, 1))
-    web = sorted(d.pids("web"))
-    broken = sleeper_config(worker_cmd, 2).replace("sleep v2", "crash")  # exits 1 at once
-    quit_and_rewrite(d, broken, "")
-    d.start("--reload-outdated")
-    wait_for(lambda: "outdated processes kept" in d.log(), message="the failed replacement")
-    assert sorted(d.pids("web")) == web and all(pid_alive(p) for p in web)
-    assert d.ok("status", name="web")["outdated"] == web
-    assert "replaced" not in d.log().split("outdated processes kept")[1]
-
-
 ORIGINAL_CIRCUSCTL = Path(__file__).resolve().parents[3] / ".venv-circus019" / "bin" / "circusctl"
 
 
 @pytest.mark.compat
 @pytest.mark.skipif(not ORIGINAL_CIRCUSCTL.exists(), reason="no .venv-circus019/bin/circusctl")
-def test_circusctl_output_with_outdated_workers(circusd, worker_cmd):
+def test_circusctl_output_with_outdated_workers(circusd, worker_cmd, capsys):
     """The original circusctl prints what it always printed (the extra key is ignored); ours
     shows the outdated pids in status, and keeps list parseable."""
     d = circusd(sleeper_config(worker_cmd, 1))
@@ -274,17 +269,22 @@ def test_circusctl_output_with_outdated_workers(circusd, worker_cmd):
     pids = d.pids("web")
     outdated = ",".join(str(p) for p in sorted(pids))
 
-    def run(argv, *args):
+    def original(*args):
         done = subprocess.run(
-            [*argv, "--endpoint", d.endpoint, *args], capture_output=True, text=True, timeout=30
+            [str(ORIGINAL_CIRCUSCTL), "--endpoint", d.endpoint, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         return done.stdout
 
-    original = [str(ORIGINAL_CIRCUSCTL)]
-    ours = [sys.executable, "-m", "circus.cli.circusctl"]
-    assert run(original, "status", "web") == "active\n"
-    assert run(original, "status") == "same: active\nweb: active\n"
-    assert run(original, "list", "web") == ",".join(str(p) for p in pids) + "\n"
-    assert run(ours, "status", "web") == f"active (outdated: {outdated})\n"
-    assert run(ours, "status") == f"same: active\nweb: active (outdated: {outdated})\n"
-    assert run(ours, "list", "web") == ",".join(str(p) for p in pids) + "\n"
+    def ours(*args):  # in this process: the output is what is tested, not the start-up
+        assert circusctl.main(["--endpoint", d.endpoint, *args]) == 0
+        return capsys.readouterr().out
+
+    assert original("status", "web") == "active\n"
+    assert original("status") == "same: active\nweb: active\n"
+    assert original("list", "web") == ",".join(str(p) for p in pids) + "\n"
+    assert ours("status", "web") == f"active (outdated: {outdated})\n"
+    assert ours("status") == f"same: active\nweb: active (outdated: {outdated})\n"
+    assert ours("list", "web") == ",".join(str(p) for p in pids) + "\n"
