@@ -12,29 +12,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import resource
 import socket
 import stat
 import sys
+from collections.abc import Callable
 
-from papa_kernel import __version__, daemon, helpwidth, paths, sdnotify, spawn
+from papa_kernel import __version__, daemon, helpwidth, klog, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
 from papa_kernel.init import DEFAULT_GRACE, Init
-from papa_kernel.logfile import ReopeningFileHandler
+from papa_kernel.logwriter import LogWriter
 from papa_kernel.pipes import quiet_on_broken_pipe
 from papa_kernel.protocol import addressable, is_decimal
 from papa_kernel.server import CONTROL_FDNAME, Server, StartupError
 from papa_kernel.sockets import MAX_PORT
 
-log = logging.getLogger("papa_kernel")
+log = klog.get("papa_kernel")
 
 EXIT_OK = 0
 EXIT_STARTUP_FAILED = 1  # could not listen (socket served, bad option...)
 NOFILE_TARGET = 65536  # 1000 processes need ~3000 fds; the usual soft limit is 1024
 PID_DIR_MODE = 0o755  # a missing pid-file directory is created readable: pids are not secret
-LOG_FORMAT = "%(asctime)s papa-kernel[%(process)d] %(levelname)s %(name)s: %(message)s"
+#: --log-level -> level
+LOG_LEVELS = {"debug": klog.DEBUG, "info": klog.INFO, "warning": klog.WARNING,
+              "error": klog.ERROR, "critical": klog.CRITICAL}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default="info",
-        choices=["debug", "info", "warning", "error", "critical"],
+        choices=list(LOG_LEVELS),
         help="default: %(default)s",
     )
     parser.add_argument(
@@ -290,17 +292,14 @@ def _relay(report: str) -> int:
 
 
 def _setup_logging(level: str, log_file: str | None, quiet: bool) -> None:
+    """The kernel's records go to its own writer from now on (not to :mod:`logging`)."""
     if log_file and log_file != "-":
-        handler: logging.Handler = ReopeningFileHandler(log_file)
+        writer = LogWriter(LOG_LEVELS[level], path=log_file)
     elif quiet and not log_file:
-        handler = logging.NullHandler()
+        writer = LogWriter(LOG_LEVELS[level])  # a daemon without a log file: nowhere
     else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger("papa_kernel")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+        writer = LogWriter(LOG_LEVELS[level], stream=sys.stderr)
+    klog.install(writer)
 
 
 def _ensure_std_fds() -> None:
@@ -324,11 +323,33 @@ def _raise_nofile() -> None:
 
 
 def _set_title(socket_path: str) -> None:
+    """``papa-kernel SOCKET`` in ps, if the optional setproctitle is installed."""
+    set_title = _setproctitle()
+    if set_title is not None:
+        set_title(f"papa-kernel {socket_path}")
+
+
+def _setproctitle() -> Callable[[str], None] | None:
+    """setproctitle's C extension, loaded without its package ``__init__`` (which imports
+    :mod:`logging`, ~1 MB of the kernel's memory, for its messages when the extension is
+    missing); None if setproctitle is not installed or its extension cannot be loaded."""
+    from importlib.machinery import PathFinder  # once, at start-up
+
+    package = PathFinder.find_spec("setproctitle")
+    if package is None or not package.submodule_search_locations:
+        return None
+    spec = PathFinder.find_spec("setproctitle._setproctitle", package.submodule_search_locations)
+    if spec is None or spec.loader is None:
+        return None
     try:
-        import setproctitle  # optional dependency
+        extension = spec.loader.create_module(spec)
+        if extension is None:
+            return None
+        spec.loader.exec_module(extension)
     except ImportError:
-        return
-    setproctitle.setproctitle(f"papa-kernel {socket_path}")
+        return None
+    setter: Callable[[str], None] = extension.setproctitle
+    return setter
 
 
 def _write_pid_file(path: str) -> None:

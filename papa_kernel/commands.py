@@ -10,9 +10,7 @@ words and help (see :mod:`papa_kernel.command_table`); the process commands are 
 
 from __future__ import annotations
 
-import logging
-
-from papa_kernel import __version__
+from papa_kernel import __version__, klog
 from papa_kernel.command_table import command, help_text
 from papa_kernel.errors import CommandError
 from papa_kernel.kernel import Kernel
@@ -27,7 +25,7 @@ from papa_kernel.protocol import (
 from papa_kernel.sockets import parse_socket_options
 from papa_kernel.typenames import Protocol
 
-log = logging.getLogger(__name__)
+log = klog.get(__name__)
 
 PROTOCOL_VERSION = 4  # papa 1.0.6 is protocol 1; extensions are listed in docs/kernel-protocol.md
 # 3: make socket systemd=, make process stop_signal= (circusd sends it only to protocol >= 3)

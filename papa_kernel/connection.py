@@ -13,12 +13,12 @@ from __future__ import annotations
 import array
 import collections
 import contextlib
-import logging
 import selectors
 import socket
 
 # Importing the handler modules declares every command into the command table.
 from papa_kernel import commands as commands
+from papa_kernel import klog
 from papa_kernel import process_commands as process_commands
 from papa_kernel.command_table import execute
 from papa_kernel.errors import CommandError, KernelError
@@ -29,7 +29,7 @@ from papa_kernel.protocol import GREETING, MAX_LINE, PROMPT, decode_line, tokeni
 from papa_kernel.typenames import Protocol
 from papa_kernel.watch import ProcessWatch, SocketWatch
 
-log = logging.getLogger(__name__)
+log = klog.get(__name__)
 
 RECV_SIZE = 256 * 1024
 LINES_PER_ROUND = 256  # commands run for one client before others get a turn

@@ -27,16 +27,16 @@ its own, its exit status (128 + N if signal N killed it), everything else stoppe
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 
+from papa_kernel import klog
 from papa_kernel.errors import SpawnError
 from papa_kernel.server import Server
 from papa_kernel.shutdown import GracefulStop
 from papa_kernel.spawn import SIGNALS_TO_DEFAULT, find_executable
 
-log = logging.getLogger(__name__)
+log = klog.get(__name__)
 
 DEFAULT_GRACE = 8.0  # below `docker stop`'s 10 s, after which the runtime SIGKILLs everything
 SIGNAL_EXIT_BASE = 128  # a command killed by signal N exits 128 + N, as shells report it

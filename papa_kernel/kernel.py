@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import selectors
 import signal
 import time
 from collections.abc import Callable, Hashable
 
+from papa_kernel import klog
 from papa_kernel.loop import FdCall, Loop
 from papa_kernel.output import OutputStream
 from papa_kernel.processes import EntryWatcher, ProcessEntry, State
@@ -30,7 +30,7 @@ from papa_kernel.sockets import ManagedSocket, SocketRegistry
 from papa_kernel.spawn import Spawned
 from papa_kernel.typenames import Protocol
 
-log = logging.getLogger(__name__)
+log = klog.get(__name__)
 
 DEFAULT_BUFSIZE = 2 * 1024 * 1024  # per stream, as the Circus manual promises
 DRAIN_READS = 64  # reads of an exited child's pipe before its closed record is queued anyway

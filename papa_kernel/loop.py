@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import logging
 import os
 import selectors
 import signal
 import time
 from collections.abc import Callable
 
+from papa_kernel import klog
 from papa_kernel.records import record
 from papa_kernel.typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from papa_kernel.typenames import Any
 
-log = logging.getLogger(__name__)
+log = klog.get(__name__)
 
 Handler = Callable[[int], None]  # called with the ready event mask
 

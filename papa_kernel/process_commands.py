@@ -5,8 +5,7 @@ Declared into :mod:`papa_kernel.command_table` on import, like :mod:`papa_kernel
 
 from __future__ import annotations
 
-import logging
-
+from papa_kernel import klog
 from papa_kernel.command_table import command
 from papa_kernel.commands import Session
 from papa_kernel.errors import CommandError, ConflictError
@@ -14,7 +13,7 @@ from papa_kernel.procspec import close_child_sockets, parse_process
 from papa_kernel.protocol import check_name, parse_bool, parse_size, select_names, split_options
 from papa_kernel.spawn import spawn
 
-log = logging.getLogger(__name__)
+log = klog.get(__name__)
 
 DEFAULT_BUFSIZE = parse_size("bufsize", "2m")  # per stream
 
@@ -68,7 +67,7 @@ def make_process_command(session: Session, args: list[str]) -> str | None:
                 name, spawned, spec.args_text, spec.identity, spec.capacity, spec.shown_options
             )
             entry.stop_signal = spec.stop_signal
-            if log.isEnabledFor(logging.INFO):
+            if log.isEnabledFor(klog.INFO):
                 log.info("process %s", entry.describe())
     finally:
         close_child_sockets(spec)  # the child has its own copies now

@@ -21,13 +21,14 @@ many), ``LISTEN_PID`` (for whom: a child must not take them) and ``LISTEN_FDNAME
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import socket
 import time
 from collections.abc import Mapping, MutableMapping
 
-log = logging.getLogger(__name__)
+from papa_kernel import klog
+
+log = klog.get(__name__)
 
 NOTIFY_SOCKET = "NOTIFY_SOCKET"
 SD_LISTEN_FDS_START = 3  # systemd's first passed fd (sd-daemon.h)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 import selectors
 import signal
@@ -30,14 +29,14 @@ import socket
 import stat
 from collections.abc import Callable
 
-from papa_kernel import paths
+from papa_kernel import klog, paths
 from papa_kernel.connection import Connection
 from papa_kernel.kernel import Kernel
 from papa_kernel.loop import Loop
 from papa_kernel.sdnotify import Notifier
 from papa_kernel.shutdown import GracefulStop
 
-log = logging.getLogger(__name__)
+log = klog.get(__name__)
 
 SOCKET_MODE = 0o600
 ACCEPTS_PER_ROUND = 64

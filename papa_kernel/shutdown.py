@@ -21,16 +21,16 @@ What it does, once SIGTERM (or SIGINT) arrives:
 
 from __future__ import annotations
 
-import logging
 import signal
 import time
 from collections.abc import Callable
 
+from papa_kernel import klog
 from papa_kernel.kernel import Kernel
 from papa_kernel.loop import Loop
 from papa_kernel.typenames import Protocol
 
-log = logging.getLogger(__name__)
+log = klog.get(__name__)
 
 EXIT_STOPPED = 0  # every hosted process exited within the grace period
 EXIT_KILLED = 2  # some had to be SIGKILLed when the grace period ran out

@@ -1,19 +1,25 @@
 """What the kernel's interpreter holds: the modules it imports (each costs resident memory in a
-process that lives for months) and its log file handler."""
+process that lives for months), its log writer and circusd's log file handler."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import re
 import subprocess
 import sys
 import tracemalloc
 
 import pytest
+import support
+from kernel_helpers import READY_PREFIX, Client
 
-from circus.hosts.kernel_boot import kernel_import_paths
+from circus.hosts.kernel_boot import boot_command, kernel_import_paths
+from papa_kernel import klog, sdnotify
 from papa_kernel.kernel import Kernel
 from papa_kernel.logfile import ReopeningFileHandler
+from papa_kernel.logwriter import LOG_FORMAT, LogWriter, format_line
 from papa_kernel.loop import Loop
 from papa_kernel.records import frozen_record, record, replace
 from papa_kernel.spawn import Spawned
@@ -26,6 +32,7 @@ NOT_IMPORTED = (
     "typing",  # 0.4
     "dataclasses",  # with inspect, ast, dis: 1.1
     "inspect",
+    "logging",  # with traceback, threading, string, weakref: 1.3 MB (its own writer: logwriter)
 )
 
 
@@ -37,6 +44,122 @@ def test_the_kernel_imports_none_of_the_modules_it_does_without():
                          check=True, timeout=20).stdout.split()  # fmt: skip
     assert "papa_kernel.server" in out
     assert not set(NOT_IMPORTED) & set(out)
+
+
+#: ``python -S -c BOOT`` as circusd runs it, plus: the modules imported, written at exit.
+RUN_AND_LIST_MODULES = """\
+import atexit
+atexit.register(lambda: open(os.environ["MODULES_FILE"], "w").write(" ".join(sys.modules)))
+sys.exit(main())"""
+
+
+def test_a_started_kernel_imports_none_of_the_modules_it_does_without(kdir):
+    """A kernel that served a session (help, processes, a watch, errors, signals) and exited:
+    none of :data:`NOT_IMPORTED` was imported, its log lines are logging's, and its process
+    title is ``papa-kernel SOCKET`` (setproctitle's extension, loaded without its package)."""
+    path, log_path = os.path.join(kdir, "k.sock"), os.path.join(kdir, "k.log")
+    modules_file = os.path.join(kdir, "modules")
+    proc = subprocess.Popen(
+        [*boot_command(RUN_AND_LIST_MODULES), "--socket", path, "--log-level", "info",
+         "--log-file", log_path],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "MODULES_FILE": modules_file},
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().startswith(READY_PREFIX)
+        if importlib.util.find_spec("setproctitle") is not None:
+            with open(f"/proc/{proc.pid}/cmdline", "rb") as handle:
+                assert handle.read().rstrip(b"\0") == f"papa-kernel {path}".encode()
+        client = Client(path)
+        for line in ("help", "help make process", "version", "list processes",
+                     "make process w env.PATH=/bin sleep 100", "list processes w*"):  # fmt: skip
+            client.cmd(line)
+        assert "Unknown" in client.error("bogus command")
+        watcher = Client(path)
+        watcher.watch("watch processes w")
+        client.cmd("signal TERM w")
+        support.wait_for(lambda: "exit_code=" in client.cmd("list processes w"),
+                         message="w to exit")  # fmt: skip
+        watcher.close()
+        client.cmd("remove processes w")
+        assert client.raw("exit-if-idle") == "Exiting papa!"
+        client.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    with open(modules_file) as handle:
+        imported = set(handle.read().split())
+    assert "papa_kernel.server" in imported
+    assert not set(NOT_IMPORTED) & imported
+    with open(log_path) as handle:
+        lines = handle.read().splitlines()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    start = rf"{stamp} papa-kernel\[{proc.pid}\] INFO"
+    ready = rf"{start} papa_kernel: papa-kernel ready pid={proc.pid} socket={re.escape(path)}"
+    assert re.fullmatch(ready, lines[0])
+    exited = rf"{start} papa_kernel.kernel: process w pid=\d+ exited with -15"
+    assert any(re.fullmatch(exited, line) for line in lines)
+
+
+def _logging_line(level: int, name: str, msg: str, args: tuple, exc_info=None) -> str:
+    record = logging.LogRecord(name, level, __file__, 1, msg, args, exc_info)
+    return logging.Formatter(LOG_FORMAT).format(record) + "\n"
+
+
+def _without_time(line: str) -> str:
+    return line.split(" ", 2)[2]  # the date and the time differ by the milliseconds between
+
+
+def test_the_log_writer_writes_the_lines_logging_wrote():
+    assert _without_time(format_line(klog.WARNING, "papa_kernel.x", "a %s %d", ("b", 3))) == (
+        _without_time(_logging_line(logging.WARNING, "papa_kernel.x", "a %s %d", ("b", 3)))
+    )
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        ours = format_line(klog.ERROR, "papa_kernel.loop", "error in %r", ("cb",), sys.exception())
+        theirs = _logging_line(logging.ERROR, "papa_kernel.loop", "error in %r", ("cb",),
+                               sys.exc_info())  # fmt: skip
+    assert _without_time(ours) == _without_time(theirs) and "ValueError: boom" in ours
+    bad = format_line(klog.INFO, "papa_kernel", "two %s %s", ("one",))  # never raises
+    assert "two %s %s" in bad and "not logged as it should be" in bad
+
+
+def test_the_kernel_log_file_is_reopened_after_rotation(tmp_path):
+    path = tmp_path / "kernel.log"
+    writer = LogWriter(klog.INFO, path=str(path))
+    try:
+        for text, before in (("one", None), ("two", "rename"), ("three", "unlink"),
+                             ("four", None), ("hidden", None)):  # fmt: skip
+            if before == "rename":
+                os.rename(path, tmp_path / "kernel.log.1")  # logrotate moves it away
+            elif before == "unlink":
+                path.unlink()  # or removes it
+            level = klog.DEBUG if text == "hidden" else klog.INFO
+            if writer.enabled(level):
+                writer.emit(level, "papa_kernel", text, (), False)
+    finally:
+        writer.close()
+    assert [
+        line.split(": ")[-1] for line in (tmp_path / "kernel.log.1").read_text().splitlines()
+    ] == ["one"]
+    assert [line.split(": ")[-1] for line in path.read_text().splitlines()] == ["three", "four"]
+
+
+def test_without_the_kernel_writer_records_go_to_logging(caplog):
+    """In circusd (which imports papa_kernel.sdnotify) and in-process tests, the kernel's
+    loggers are logging's, under the same names."""
+    assert klog.install(None) is None  # no writer in this process
+    notifier = sdnotify.Notifier({"NOTIFY_SOCKET": "/nonexistent/notify"})
+    with caplog.at_level(logging.WARNING, logger="papa_kernel.sdnotify"):
+        assert not notifier.notify("READY=1")
+    (record,) = caplog.records
+    assert record.name == "papa_kernel.sdnotify" and "sd_notify" in record.getMessage()
+    assert record.funcName == "notify"  # the caller, not the facade
+    assert klog.get("papa_kernel.x").isEnabledFor(klog.WARNING)
 
 
 def test_the_log_file_is_reopened_after_rotation(tmp_path):
