@@ -7,7 +7,10 @@ gets no reply within ``timeout`` seconds raises ``CallError`` saying why when Ze
 monitor knows (:mod:`circus.wire.diagnose`: a refused CURVE key, a wrong server key, CURVE on one
 side only, nothing listening, a connection lost and not made again: heartbeats drop a connection
 that stays silent for half the timeout, 2 s at least), else ``"Timed out. (connected to ...,
-but circusd did not answer)"``. Error replies are returned, not raised: check ``reply["status"]``.
+but circusd did not answer)"``. Connects that are refused (a circusd killed and its ipc socket file
+left, a tcp port nobody listens on) end a call after half a second instead (``refused_grace``:
+time for a circusd being restarted to bind; ``None`` waits the whole timeout), saying that circusd
+is not running there. Error replies are returned, not raised: check ``reply["status"]``.
 
 :class:`Fleet` and :func:`fan_out` send one message to several circusds at once (one
 ``AsyncCircusClient`` per :class:`Host`) and return one :class:`HostResult` per host, in the
@@ -42,7 +45,7 @@ import zmq.asyncio
 from circus.control.defaults import default_endpoint
 from circus.errors import CallError, ConfigError
 from circus.wire import boundedjson, security, ssh
-from circus.wire.diagnose import ConnectionWatch, heartbeat
+from circus.wire.diagnose import REFUSED_GRACE, ConnectionWatch, heartbeat
 from circus.wire.discovery import Announcement, discover, discover_sync  # noqa: F401
 from circus.wire.ssh import SshTunnel, TunnelUser
 
@@ -122,6 +125,7 @@ class _ClientBase(TunnelUser):
         curve_server_key: str | None,
         ssh_server: str | None = None,
         ssh_keyfile: str | None = None,
+        refused_grace: float | None = REFUSED_GRACE,
     ) -> None:
         self.timeout = float(timeout)
         self.identity = uuid.uuid4().hex.encode("ascii")
@@ -140,7 +144,11 @@ class _ClientBase(TunnelUser):
             heartbeat(self.socket, self.timeout)  # a dead connection is dropped, and said so
             # says why a call timed out (refused key, wrong server key, nothing there...)
             watch = ConnectionWatch(
-                self.socket, where, curve=bool(curve_secret_key or curve_server_key)
+                self.socket,
+                where,
+                curve=bool(curve_secret_key or curve_server_key),
+                address=address,
+                refused_grace=refused_grace,
             )
             try:
                 self.socket.connect(address)
@@ -187,6 +195,7 @@ class CircusClient(_ClientBase):
         *,
         curve_secret_key: str | None = None,
         curve_server_key: str | None = None,
+        refused_grace: float | None = REFUSED_GRACE,
     ):
         self.context = context or zmq.Context.instance()
         self._setup(
@@ -197,6 +206,7 @@ class CircusClient(_ClientBase):
             curve_server_key,
             ssh_server,
             ssh_keyfile,
+            refused_grace,
         )
 
     def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
@@ -226,6 +236,8 @@ class CircusClient(_ClientBase):
             ready = dict(poller.poll(max(1, int(remaining * 1000))))
             if monitor is not None and monitor in ready:
                 self.watch.drain()
+                if self.watch.refused():  # nothing listens there: no need to wait any longer
+                    raise CallError(self._explain())
             if self.socket not in ready:
                 continue
             reply = _decode_reply(self.socket.recv())
@@ -281,6 +293,7 @@ class AsyncCircusClient(_ClientBase):
         *,
         curve_secret_key: str | None = None,
         curve_server_key: str | None = None,
+        refused_grace: float | None = REFUSED_GRACE,
     ):
         self.context = context or zmq.asyncio.Context.instance()
         self._setup(
@@ -291,9 +304,20 @@ class AsyncCircusClient(_ClientBase):
             curve_server_key,
             ssh_server,
             ssh_keyfile,
+            refused_grace,
         )
         self._pending: dict[object, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task | None = None
+        self.watch.on_refused = self._refused
+
+    def _refused(self) -> None:
+        """Nothing listens at the endpoint: the calls waiting end now (see ``refused_grace``)."""
+        waiting = [future for future in self._pending.values() if not future.done()]
+        if waiting:
+            error = CallError(self._explain())
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(error)
 
     async def call(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send a message and return the matching reply."""

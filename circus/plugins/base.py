@@ -103,7 +103,7 @@ class CircusPlugin:
     def initialize(self) -> None:
         """Open the control client and the SUB socket (on :attr:`loop`)."""
         self.context = zmq.Context()
-        keys = {
+        keys: dict[str, Any] = {
             "curve_secret_key": self.curve_secret_key,
             "curve_server_key": self.curve_server_key,
         }

@@ -82,7 +82,10 @@ class StatsStreamer:
         curve_server_key: str | None = None,
     ) -> None:
         self._inherited = dict(inherited_sockets or {})
-        self._curve = {"curve_secret_key": curve_secret_key, "curve_server_key": curve_server_key}
+        self._curve: dict[str, Any] = {
+            "curve_secret_key": curve_secret_key,
+            "curve_server_key": curve_server_key,
+        }
         self.endpoint = endpoint
         self.pubsub_endpoint = pubsub_endpoint
         self.stats_endpoint = stats_endpoint

@@ -16,7 +16,15 @@ only ``CONNECT_RETRIED``/``CLOSED``     nothing answers at that address (unreach
 ``DISCONNECTED`` after a handshake      unreachable: the connection was lost (gone
                                         silent and dropped by the heartbeats: a cut link,
                                         a host gone; or closed: circusd stopped)
+``CONNECT_RETRIED`` on an ipc address   circusd is not running there: its socket file is
+whose socket file refuses connects      left (a circusd killed with SIGKILL leaves it)
 ======================================  ===================================================
+
+Connects that are refused (``CONNECT_RETRIED`` with no connection up: ECONNREFUSED, no route)
+for :data:`REFUSED_GRACE` end a call at once instead of after its whole timeout (ZeroMQ retries
+them silently every 100 ms): :meth:`ConnectionWatch.refused` says so, and ``on_refused`` is
+called for a client that waits on an event loop. The grace lets a circusd being restarted bind
+its endpoint; a client created with ``refused_grace=None`` waits its whole timeout instead.
 
 :func:`heartbeat` turns on ZMTP heartbeats on a client socket. circusd's ZeroMQ I/O thread
 answers them even while a long command runs, so a connection that stays silent for half the
@@ -39,8 +47,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -63,6 +73,9 @@ HEARTBEAT_SHARE = 0.5
 #: Never less: a circusd on a machine so loaded that its ZeroMQ thread is not scheduled for a
 #: second must not lose a live connection (and the reply in flight on it) to the heartbeats.
 MIN_SILENCE_MS = 2000
+#: Connects refused for this long (seconds) end a call: a circusd being restarted binds its
+#: endpoint well within it, and ZeroMQ retries every 100 ms, so a few refusals are seen.
+REFUSED_GRACE = 0.5
 
 
 def heartbeat(socket: zmq.Socket[Any], timeout: float) -> None:
@@ -80,9 +93,23 @@ class ConnectionWatch:
     each call, reads :attr:`reader` with its poller (or passes its asyncio loop to
     :meth:`begin`) and calls :meth:`drain` when it is readable."""
 
-    def __init__(self, socket: zmq.Socket[Any], endpoint: str, curve: bool) -> None:
-        self.endpoint = endpoint
+    def __init__(
+        self,
+        socket: zmq.Socket[Any],
+        endpoint: str,
+        curve: bool,
+        address: str | None = None,
+        refused_grace: float | None = REFUSED_GRACE,
+    ) -> None:
+        self.endpoint = endpoint  # as the user named it (for messages)
+        self.address = address or endpoint  # what the socket connects to
         self.curve = curve
+        self.refused_grace = refused_grace  # None: refused connects do not end a call
+        #: when connects began to be refused (monotonic), None while connected or untried
+        self.refused_since: float | None = None
+        #: called (if set) when :meth:`refused` turns true while events are read
+        self.on_refused: Callable[[], None] | None = None
+        self._telling = False  # on_refused is running (it reads the monitor again)
         self.connected = False  # a handshake succeeded and no disconnection since
         self.reached = False  # a TCP/ipc connection was made at least once
         self.failure: str | None = None  # the last handshake failure, explained
@@ -114,6 +141,16 @@ class ConnectionWatch:
         if self._calls == 0:
             self._detach()
 
+    def refused(self) -> bool:
+        """Connects have been refused for the grace, and nothing listens at an ipc address
+        (a full backlog is a busy circusd, not an absent one): the call can end now."""
+        since = self.refused_since
+        if self.refused_grace is None or since is None or self.connected:
+            return False
+        if time.monotonic() - since < self.refused_grace:
+            return False
+        return not self.address.startswith("ipc://") or self._ipc_refuses()
+
     def explain(self) -> str:
         """The message for a call that got no reply in time."""
         self.drain()
@@ -121,6 +158,12 @@ class ConnectionWatch:
             return self.failure
         if self.connected:
             return f"{TIMED_OUT} (connected to {self.endpoint}, but circusd did not answer)"
+        if self.refused_since is not None and self._ipc_refuses():
+            return (
+                f"circusd is not running at {self.endpoint}: nothing listens on its socket file "
+                "(connection refused; a circusd that ended without removing it, e.g. killed "
+                "with SIGKILL, left it)"
+            )
         if self.lost:
             return (
                 f"circusd at {self.endpoint} became unreachable: the connection was lost and "
@@ -150,6 +193,12 @@ class ConnectionWatch:
             except (ValueError, IndexError):
                 continue
             self._apply(int(event["event"]), int(event["value"]))
+            if self.on_refused is not None and not self._telling and self.refused():
+                self._telling = True
+                try:
+                    self.on_refused()
+                finally:
+                    self._telling = False
 
     def _attach(self) -> None:
         # a fresh address each time: the pair of the previous monitor may not be gone yet
@@ -182,11 +231,15 @@ class ConnectionWatch:
     def _apply(self, event: int, value: int) -> None:
         if event == zmq.EVENT_CONNECTED:
             self.reached = True
+            self.refused_since = None
         elif event == zmq.EVENT_CONNECT_RETRIED:  # not connected now (seen after an idle time)
             self.lost = self.lost or self.connected
             self.connected = False
+            if self.refused_since is None:
+                self.refused_since = time.monotonic()
         elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self.reached = self.connected = True
+            self.refused_since = None
             self.failure = None
             self.lost = False
         elif event == zmq.EVENT_DISCONNECTED:
@@ -212,6 +265,23 @@ class ConnectionWatch:
                 if self.curve
                 else f"the handshake with {self.endpoint} failed (is it a circusd endpoint?)"
             )
+
+    def _ipc_refuses(self) -> bool:
+        """One plain connect to the ipc address is refused (or finds no file): nothing
+        listens there."""
+        if not self.address.startswith("ipc://"):
+            return False
+        import socket
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.setblocking(False)
+            try:
+                probe.connect(self.address[len("ipc://") :])
+            except (ConnectionRefusedError, FileNotFoundError):
+                return True
+            except OSError:  # EAGAIN: a full backlog, someone listens; EACCES: said elsewhere
+                return False
+        return False
 
 
 def _stop_monitor(socket: zmq.Socket[Any], reader: zmq.Socket[Any]) -> None:

@@ -100,10 +100,11 @@ def _back_later(endpoint: str, started: list[Responder]) -> threading.Timer:
 
 
 def test_a_call_that_outlasts_the_absence_of_circusd_gets_its_reply(context, fast_retries):
-    """The monitor fills up during the call itself: it must be read while the call waits."""
+    """The monitor fills up during the call itself: it must be read while the call waits
+    (``refused_grace=None``: the refused connects of the absence do not end the call)."""
     endpoint = f"tcp://127.0.0.1:{support.free_port()}"
     started: list[Responder] = []
-    client = CircusClient(context, endpoint, timeout=IDLE + 10)
+    client = CircusClient(context, endpoint, timeout=IDLE + 10, refused_grace=None)
     timer = _back_later(endpoint, started)
     try:
         assert client.send_message("status", n=1)["echo"] == 1
@@ -121,7 +122,9 @@ def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_
     async def scenario():
         context = zmq.asyncio.Context()
         try:
-            async with AsyncCircusClient(context, endpoint, timeout=IDLE + 10) as client:
+            async with AsyncCircusClient(
+                context, endpoint, timeout=IDLE + 10, refused_grace=None
+            ) as client:
                 return await client.send_message("status", n=1)
         finally:
             context.destroy(linger=0)
@@ -206,10 +209,13 @@ def refusing_curve_router(tmp_path):
     router.curve_server = True
     router.curve_publickey, router.curve_secretkey = zmq.auth.load_certificate(server_secret)
     port = router.bind_to_random_port("tcp://127.0.0.1")
-    yield f"tcp://127.0.0.1:{port}", {
-        "curve_secret_key": client_secret,
-        "curve_server_key": server_public,
-    }
+    yield (
+        f"tcp://127.0.0.1:{port}",
+        {
+            "curve_secret_key": client_secret,
+            "curve_server_key": server_public,
+        },
+    )
     router.close(0)
     auth.stop()
     ctx.term()
