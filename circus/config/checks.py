@@ -221,3 +221,31 @@ def check_process_count(
             f"watcher:{watcher.name}",
             "numprocesses",
         )
+
+
+def check_users(
+    watcher: WatcherConfig,
+    problems: Problems,
+    origin: Origin,
+    key_origins: Mapping[str, Entry] | None = None,
+) -> None:
+    """A ``uid``/``gid`` name unknown on this machine is a warning at its line: spawning would
+    fail ("unknown user"), but the file may be meant for a machine that has it. Numeric ids
+    are used as they are (a container's user needs no passwd entry)."""
+    import grp
+    import pwd
+
+    for key, kind, lookup in (("uid", "user", pwd.getpwnam), ("gid", "group", grp.getgrnam)):
+        value = getattr(watcher, key)
+        if not isinstance(value, str) or value.isdigit():
+            continue
+        try:
+            lookup(value)
+        except KeyError:
+            entry = (key_origins or {}).get(key)
+            problems.warn(
+                f"no {kind} {value!r} on this machine (its processes cannot be spawned here)",
+                entry.origin if entry is not None else origin,
+                f"watcher:{watcher.name}",
+                key,
+            )

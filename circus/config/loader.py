@@ -22,6 +22,7 @@ from circus.config.checks import (
     check_env_patterns,
     check_process_count,
     check_unique,
+    check_users,
     check_watcher_sockets,
 )
 from circus.config.converters import to_bool
@@ -71,8 +72,9 @@ def load_config(
     ``environ`` stands for circusd's environment (default ``os.environ``). Raises
     :class:`ConfigError` with every problem found. Warnings are kept in ``config.warnings``
     and, if ``log_warnings``, logged. ``import_names`` (default true) imports every hook,
-    custom stream class and plugin class the file names (:mod:`circus.config.names`); false
-    only parses, for tools that will not run the configuration.
+    custom stream class and plugin class the file names (:mod:`circus.config.names`) and warns
+    about a watcher ``uid``/``gid`` name unknown on this machine; false only parses, for tools
+    that will not run the configuration.
     """
     environ = dict(os.environ if environ is None else environ)
     problems = Problems()
@@ -298,6 +300,8 @@ def _build_watchers(
         )
         if watcher is not None:
             watchers.append((watcher, section))
+            if import_names:  # a configuration to run here: its users and groups exist here
+                check_users(watcher, problems, section.origin, section.entries)
             warn_left_placeholders(section, lookup, problems, spawn_variables(watcher, 1))
     return watchers
 

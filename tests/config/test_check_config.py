@@ -124,3 +124,27 @@ def test_a_module_beside_the_configuration_is_named_with_the_pythonpath_to_set(
     assert f"(myhooks {hint})" in lines[0], lines[0]
     assert f"(mystreams {hint})" in lines[1], lines[1]
     assert "is beside the configuration" not in lines[2], lines[2]  # nomodule is nowhere
+
+
+def test_a_user_or_group_unknown_on_this_machine_is_named_with_its_watcher(
+    tmp_path, runtime_dir, capsys
+):
+    """Spawning would fail ("unknown user"): said at check time, as a warning (the file may be
+    meant for a machine that has the user), with the watcher, the option and the value."""
+    from circus.cli.check_config import main
+
+    path = tmp_path / "users.ini"
+    path.write_text(
+        "[watcher:web]\ncmd = sleep 10\nuid = no-such-user-here\n\n"
+        "[watcher:worker]\ncmd = sleep 10\ngid = no-such-group-here\n\n"
+        "[watcher:known]\ncmd = sleep 10\nuid = root\ngid = 4242\n"
+    )
+    assert main([str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "ok\n"
+    assert err.splitlines() == [
+        f"warning: {path}:3 [watcher:web] uid: no user 'no-such-user-here' on this machine "
+        "(its processes cannot be spawned here)",
+        f"warning: {path}:7 [watcher:worker] gid: no group 'no-such-group-here' on this machine "
+        "(its processes cannot be spawned here)",
+    ]
