@@ -5,8 +5,8 @@ The repository's ``.venv`` holds an *editable* install. ``make`` installs it in 
 ``compat`` mode (a ``.pth`` line with the checkout's path); in the default mode ``site`` loads
 setuptools' import hook for it in every interpreter of that venv (it imports pathlib, re,
 urllib.parse and importlib.util), which costs each launch of circusd ~10 ms of CPU and ~2 MB of
-RSS that no installed circus pays. The venv made here has only circus and papa_kernel, built from the
-working tree; their dependencies (pyzmq, tornado, psutil, setproctitle) come from ``.venv``'s
+RSS that no installed circus pays. The venv made here has only circus and papa_kernel, built from
+the working tree; their dependencies (pyzmq, tornado, psutil, setproctitle) come from ``.venv``'s
 site-packages, put on ``sys.path`` by a ``.pth`` line (that directory is not a site directory
 of the new venv, so its own ``.pth`` files, the editable hook among them, are not run).
 """
