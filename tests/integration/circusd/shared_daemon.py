@@ -15,10 +15,11 @@ config (``autostart = false`` for those a test starts itself) and shares the dae
             yield daemon
 
 Before each test the state is checked against the one recorded at the start (the watchers,
-their status, and the target and number of processes of the active ones): a test never sees
-what another left. A test that changes other options of a watcher sets them back itself.
-After each test the state is put back: added watchers removed, started watchers stopped (and
-what their processes left behind killed), stopped ones started, counts restored.
+their status and target number of processes, and the number an active one runs): a test
+never sees what another left. A test that changes other options of a watcher sets them back
+itself. After each test the state is put back: added watchers removed, started watchers
+stopped (and what their processes left behind killed), stopped ones started, targets and
+counts restored.
 Tests that need a fresh daemon (they kill it, test its start-up or reload its config) keep
 their own (the ``circusd`` fixture).
 """
@@ -90,12 +91,13 @@ class Shared:
         )  # fmt: skip
 
     def state(self) -> dict[str, tuple]:
-        """Each watcher's status, and for an active one its target and number of processes."""
+        """Each watcher's status and target number of processes, and for an active one the
+        number it runs."""
         return {
-            name: (status, self._target(name), len(self._pids(name)))
-            if status == "active" else (status,)
+            name: (status, self._target(name))
+            + ((len(self._pids(name)),) if status == "active" else ())
             for name, status in self._ok("status")["statuses"].items()
-        }  # fmt: skip
+        }
 
     def log(self) -> str:
         """circusd's log since the current test started."""
@@ -124,20 +126,25 @@ class Shared:
         for name in statuses:
             if name not in self.baseline:
                 self._stop(name, remove=True)
-        for name, (status, *counts) in self.baseline.items():
+        for name, (status, target, *running) in self.baseline.items():
             now = statuses.get(name)
-            if status == "stopped" and now != "stopped":
-                self._stop(name)
-            elif status == "active" and name in self.on_demand and counts[1] == 0:
-                if now == "active" and not self._pids(name):
+            if status == "stopped":
+                if now != "stopped":
+                    self._stop(name)
+                if self._target(name) != target:
+                    self._ok("set", name=name, options={"numprocesses": target}, waiting=True)
+            elif name in self.on_demand and running == [0]:
+                if now == "active" and not self._pids(name) and self._target(name) == target:
                     continue
                 self._stop(name)  # an on_demand watcher waiting for its first client: re-arm
+                if self._target(name) != target:
+                    self._ok("set", name=name, options={"numprocesses": target}, waiting=True)
                 self._ok("start", name=name, waiting=True)
-            elif status == "active":
+            else:
                 if now != "active":
                     self._ok("start", name=name, waiting=True)
-                if (self._target(name), len(self._pids(name))) != tuple(counts):
-                    support.restore_numprocesses(self.daemon, name, counts[1])
+                if (self._target(name), len(self._pids(name))) != (target, *running):
+                    support.restore_numprocesses(self.daemon, name, running[0])
 
     def _stop(self, name: str, remove: bool = False) -> None:
         """Stop (or remove) watcher ``name``, then kill what its processes left running."""
