@@ -10,7 +10,6 @@ or, on failure, ``papa-kernel: <reason>`` on stderr with exit status 1.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import resource
@@ -19,10 +18,12 @@ import stat
 import sys
 from collections.abc import Callable
 
-from papa_kernel import __version__, daemon, helpwidth, klog, paths, sdnotify, spawn
+from papa_kernel import daemon, klog, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
 from papa_kernel.init import DEFAULT_GRACE, Init
 from papa_kernel.logwriter import LogWriter
+from papa_kernel.options import Options, fail, parse
+from papa_kernel.options import build_parser as build_parser  # the docs' reference uses it
 from papa_kernel.pipes import quiet_on_broken_pipe
 from papa_kernel.protocol import addressable, is_decimal
 from papa_kernel.server import CONTROL_FDNAME, Server, StartupError
@@ -35,96 +36,8 @@ EXIT_STARTUP_FAILED = 1  # could not listen (socket served, bad option...)
 NOFILE_TARGET = 65536  # 1000 processes need ~3000 fds; the usual soft limit is 1024
 PID_DIR_MODE = 0o755  # a missing pid-file directory is created readable: pids are not secret
 #: --log-level -> level
-LOG_LEVELS = {"debug": klog.DEBUG, "info": klog.INFO, "warning": klog.WARNING,
+LEVELS = {"debug": klog.DEBUG, "info": klog.INFO, "warning": klog.WARNING,
               "error": klog.ERROR, "critical": klog.CRITICAL}  # fmt: skip
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The option parser (also used by the docs)."""
-    parser = argparse.ArgumentParser(
-        prog="papa-kernel",
-        description="Hold sockets, processes and their output for Circus (papa protocol).",
-        formatter_class=helpwidth.HelpFormatter,  # no shutil import at each start
-    )
-    parser.add_argument(
-        "--socket",
-        metavar="PATH",
-        help="unix socket to listen on (mode 0600); default: papa.sock in the private runtime "
-        "dir ($XDG_RUNTIME_DIR/circus, /run/circus as root, else /tmp/circus-$UID)",
-        default=None,
-    )
-    parser.add_argument(
-        "--tcp",
-        metavar="HOST:PORT",
-        help="also listen on this loopback TCP address (port 0: any free port)",
-    )
-    parser.add_argument("--daemon", action="store_true", help="detach and run in the background")
-    parser.add_argument(
-        "--pid-file", metavar="PATH", help="write the pid here (default with --daemon: SOCKET.pid)"
-    )
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=list(LOG_LEVELS),
-        help="default: %(default)s",
-    )
-    parser.add_argument(
-        "--log-file", metavar="PATH", help="log here instead of stderr ('-' = stderr)"
-    )
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="let SIGTERM/SIGINT stop the kernel even while it hosts running processes",
-    )
-    parser.add_argument(
-        "--graceful-stop",
-        metavar="SECONDS",
-        type=_seconds,
-        help="SIGTERM/SIGINT stop every hosted process (SIGTERM to each process group, SIGKILL "
-        "after SECONDS), then the kernel exits: 0 if all ended in time, 2 if some were killed "
-        "(papa-kernel.service uses it)",
-    )
-    parser.add_argument(
-        "--reaper",
-        choices=["pidfd", "sigchld"],
-        default="pidfd",
-        help="how child exits are noticed (sigchld: the fallback, for testing)",
-    )
-    parser.add_argument(
-        "--socket-fd",
-        metavar="NAME=FD",
-        action="append",
-        default=[],
-        help="hold the inherited socket FD as NAME (a client that kept the sockets of a lost "
-        "kernel hands them over this way; the first matching 'make socket NAME' claims it)",
-    )
-    parser.add_argument(
-        "--init",
-        action="store_true",
-        help="run as PID 1 of a container: reap every orphan, SIGTERM/SIGINT stop everything "
-        f"gracefully (--graceful-stop, default {DEFAULT_GRACE:.0f} s), SIGHUP goes to COMMAND; "
-        "COMMAND (after --, e.g. circusd) is started once the kernel listens, and when it "
-        "exits everything is stopped and the kernel exits with its status",
-    )
-    parser.add_argument(
-        "command", nargs="*", metavar="COMMAND", help="with --init: the main command"
-    )
-    parser.add_argument("--version", action="version", version=f"papa-kernel {__version__}")
-    return parser
-
-
-MAX_GRACE = 24 * 3600.0  # a grace period of a day is already a mistake
-
-
-def _seconds(text: str) -> float:
-    """A number of seconds, 0 to a day (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'not a number of seconds: "{text}"') from None
-    if not 0 <= value <= MAX_GRACE:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_GRACE:.0f}, not {text}")
-    return value
 
 
 def parse_tcp(text: str) -> tuple[str, int]:
@@ -142,15 +55,14 @@ def parse_tcp(text: str) -> tuple[str, int]:
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``papa-kernel`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(argv)
     if args.force and (args.graceful_stop is not None or args.init):
-        parser.error("--force (leave the workers running) and --graceful-stop or --init (stop "
-                     "them) contradict each other")  # fmt: skip
+        fail("--force (leave the workers running) and --graceful-stop or --init (stop them) "
+             "contradict each other")  # fmt: skip
     if args.command and not args.init:
-        parser.error(f"unexpected argument {args.command[0]!r} (a COMMAND needs --init)")
+        fail(f"unexpected argument {args.command[0]!r} (a COMMAND needs --init)")
     if args.init and args.daemon:
-        parser.error("--init runs in the foreground (as PID 1): not with --daemon")
+        fail("--init runs in the foreground (as PID 1): not with --daemon")
     if args.init and args.graceful_stop is None:
         args.graceful_stop = DEFAULT_GRACE
     for attribute in ("log_file", "pid_file"):  # --daemon changes to /: fix paths before
@@ -196,7 +108,7 @@ def parse_socket_fd(text: str) -> tuple[str, int]:
     return name, int(fd_text)
 
 
-def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | None,
+def _serve(args: Options, socket_path: str, tcp: tuple[str, int] | None,
            report_fd: int | None, inherited: list[tuple[str, int]]) -> int:  # fmt: skip
     _ensure_std_fds()
     activated = sdnotify.listen_fds()  # systemd's sockets (close-on-exec from now on)
@@ -209,6 +121,7 @@ def _serve(args: argparse.Namespace, socket_path: str, tcp: tuple[str, int] | No
                     graceful_stop=args.graceful_stop)  # fmt: skip
     init = Init(server, args.command) if args.init else None
     if init is not None:
+        assert args.graceful_stop is not None  # --init implies it (main)
         init.install(args.graceful_stop)
     control = [fd for name, fd in activated if name == CONTROL_FDNAME]
     try:
@@ -294,11 +207,11 @@ def _relay(report: str) -> int:
 def _setup_logging(level: str, log_file: str | None, quiet: bool) -> None:
     """The kernel's records go to its own writer from now on (not to :mod:`logging`)."""
     if log_file and log_file != "-":
-        writer = LogWriter(LOG_LEVELS[level], path=log_file)
+        writer = LogWriter(LEVELS[level], path=log_file)
     elif quiet and not log_file:
-        writer = LogWriter(LOG_LEVELS[level])  # a daemon without a log file: nowhere
+        writer = LogWriter(LEVELS[level])  # a daemon without a log file: nowhere
     else:
-        writer = LogWriter(LOG_LEVELS[level], stream=sys.stderr)
+        writer = LogWriter(LEVELS[level], stream=sys.stderr)
     klog.install(writer)
 
 

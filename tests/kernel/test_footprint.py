@@ -32,7 +32,9 @@ NOT_IMPORTED = (
     "typing",  # 0.4
     "dataclasses",  # with inspect, ast, dis: 1.1
     "inspect",
-    "logging",  # with traceback, threading, string, weakref: 1.3 MB (its own writer: logwriter)
+    "logging",  # with traceback, threading, string, weakref: 0.8 MB (its own writer: logwriter)
+    "argparse",  # with gettext: 0.4 MB (papa_kernel.options reads the command line)
+    "gettext",
 )
 
 
