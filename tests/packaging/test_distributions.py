@@ -157,3 +157,31 @@ def test_installed_wheel_runs_every_command(wheel: Path, tmp_path: Path) -> None
         check=True,
     ).stdout
     assert where.startswith(str(target)), f"imported {where} instead of the installed wheel"
+
+
+#: Where deploy/*.service expect the installation (a venv, `pip install circus-kernel`).
+INSTALLED_PREFIX = "/opt/circus/.venv/"
+
+
+def test_the_units_documentation_is_installed_by_the_wheel(wheel: Path) -> None:
+    """The systemd units' ``Documentation=file:`` pages exist after a pip install: they are
+    in the venv the units run from, and the wheel installs them there."""
+    import configparser
+
+    with zipfile.ZipFile(wheel) as zf:
+        data = {
+            name.split(".data/data/", 1)[1] for name in zf.namelist() if ".data/data/" in name
+        }
+    pages = []
+    for unit in sorted((ROOT / "deploy").glob("*.service")):
+        parser = configparser.RawConfigParser(strict=False, delimiters=("=",))
+        parser.read(unit)
+        for url in parser["Unit"].get("Documentation", "").split():
+            assert url.startswith(("file:", "man:", "https:")), f"{unit.name}: {url}"
+            if url.startswith("file:"):
+                path = url.removeprefix("file:")
+                assert path.startswith(INSTALLED_PREFIX), f"{unit.name}: {path} is outside the venv"
+                pages.append(path.removeprefix(INSTALLED_PREFIX))
+    assert pages, "no unit names an installed page"
+    missing = sorted(set(pages) - data)
+    assert not missing, f"{wheel.name} does not install {missing}"
