@@ -331,6 +331,8 @@ class WatcherCommands(_Core):
         check_watcher(config)
         self.check_count(config.numprocesses)
         change = self.take_config(config)
+        if "numprocesses" in options:  # the live target, also when the config had that count
+            self.numprocesses = self.clamp(config.numprocesses)  # (an incr/decr since)
         for _key in options:
             self.publish("updated", {"time": time.time()})
         return self._converge_to_config(change is not None and change.restart)

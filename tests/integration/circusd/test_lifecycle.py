@@ -196,6 +196,18 @@ def test_incr_decr_and_wids(d):
     assert len(d.pids("w")) == 1
 
 
+def test_set_numprocesses_applies_after_a_decr(d):
+    """``set numprocesses`` sets the live target even when the configuration already has that
+    count (a decr since changed only the live target): it was ignored, the count stayed."""
+    d.ok("start", name="w", waiting=True)
+    d.ok("set", name="w", options={"numprocesses": 3}, waiting=True)
+    wait_for(lambda: len(d.pids("w")) == 3, message="3 processes")
+    assert d.ok("decr", name="w", nb=2, waiting=True)["numprocesses"] == 1
+    d.ok("set", name="w", options={"numprocesses": 3}, waiting=True)
+    assert d.ok("numprocesses", name="w")["numprocesses"] == 3
+    wait_for(lambda: len(d.pids("w")) == 3, message="3 processes again")
+
+
 def test_restore_numprocesses_after_an_incr_not_yet_spawned(d):
     """The fixtures of a shared circusd put its watcher back with support.restore_numprocesses;
     right after an incr without --waiting the live count is still the old one: the helper
