@@ -18,6 +18,7 @@ import time
 import psutil
 import pytest
 import support
+from shared_daemon import shared_circusd
 from support import subreaper, wait_for
 
 from circus.watcher import SPAWN_BATCH
@@ -33,24 +34,33 @@ def check_config(path, preexec_fn=None) -> subprocess.CompletedProcess:
     )
 
 
-def test_check_config_refuses_a_count_over_the_limit(tmp_path):
+def check_config_here(path, capsys) -> tuple[int, str, str]:
+    """``circusd --check-config`` in this process (its output is tested, not its start-up)."""
+    from circus.cli import check_config as tool
+
+    code = tool.main([str(path)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_config_refuses_a_count_over_the_limit(tmp_path, capsys):
     path = tmp_path / "big.ini"
     path.write_text("[watcher:web]\ncmd = sleep 10\nnumprocesses = 1000000000\n")
     started = time.monotonic()
-    result = check_config(path)
+    code, _, err = check_config_here(path, capsys)
     assert time.monotonic() - started < 30
-    assert result.returncode == 1, result
+    assert code == 1, err
     assert (
         f"error: {path}:3 [watcher:web] numprocesses: 1000000000 processes is over the process "
         "limit of 1024 per watcher ([circus] max_processes)"
-    ) in result.stderr
+    ) in err
     path.write_text(
         "[circus]\nmax_processes = 2000\n[watcher:web]\ncmd = sleep 10\nnumprocesses = 2000\n"
     )
-    assert check_config(path).stdout == "ok\n"
+    assert check_config_here(path, capsys)[:2] == (0, "ok\n")
     path.write_text("[circus]\nmax_processes = 99999999\n[watcher:web]\ncmd = sleep 10\n")
-    result = check_config(path)
-    assert result.returncode == 1 and f"{path}:2 [circus] max_processes" in result.stderr
+    code, _, err = check_config_here(path, capsys)
+    assert code == 1 and f"{path}:2 [circus] max_processes" in err
 
 
 def test_the_limit_follows_rlimit_nproc(tmp_path):
@@ -67,17 +77,25 @@ def test_the_limit_follows_rlimit_nproc(tmp_path):
     assert "over the process limit of 200 per watcher (circusd's RLIMIT_NPROC" in result.stderr
 
 
+SMALL = f"""
+    [watcher:web]
+    cmd = {support.WORKER_CMD} sleep
+    numprocesses = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def module_small(tmp_path_factory):
+    with shared_circusd(tmp_path_factory.mktemp("small"), SMALL, "max_processes = 4\n") as shared:
+        yield shared
+
+
 @pytest.fixture
-def small(circusd, worker_cmd):
-    """A circusd whose process limit is 4, with one sleeping worker."""
-    return circusd(
-        f"""
-        [watcher:web]
-        cmd = {worker_cmd} sleep
-        numprocesses = 1
-        """,
-        circus_extra="max_processes = 4\n",
-    )
+def small(module_small):
+    """A circusd whose process limit is 4, with one sleeping worker: the module's, checked
+    before the test and put back after (shared_daemon.py)."""
+    with module_small.test() as daemon:
+        yield daemon
 
 
 def _refused(reply: dict, *fragments: str) -> None:
@@ -185,7 +203,8 @@ def test_sigterm_during_a_large_spawn_ends_it_at_the_next_batch(
             assert not [p for p in spawned if support.pid_alive(p)]
 
 
-def test_reloadconfig_refuses_a_count_over_the_limit_and_applies_a_new_limit(small, worker_cmd):
+def test_reloadconfig_refuses_a_count_over_the_limit_and_applies_a_new_limit(circusd, worker_cmd):
+    small = circusd(SMALL, "max_processes = 4\n")  # its config is rewritten: its own
     over = """
         [watcher:web]
         cmd = {cmd} sleep
