@@ -4,7 +4,8 @@ A hook is ``hook(watcher, arbiter, hook_name, **kwargs)`` returning True to let 
 It may also be a coroutine function (an addition over the original). Configured as a dotted
 path with an optional ``,true`` flag: when set, an exception in the hook counts as success;
 otherwise an exception counts as ``False``. Every run publishes ``hook_success`` or
-``hook_failure``.
+``hook_failure``, and tells its ``record`` callback (the watcher keeps the
+:func:`failure_detail` of each hook whose last run raised, shown in ``status`` and ``stats``).
 """
 
 from __future__ import annotations
@@ -78,14 +79,34 @@ def load_hooks(specs: Mapping[str, Any], where: str = "") -> dict[str, Hook]:
     return hooks
 
 
+def failure_detail(hook: Hook, exc: BaseException, wall: float) -> dict[str, Any]:
+    """What ``status``/``stats`` say of a hook that raised ``exc`` at ``wall`` (epoch seconds):
+    ``hook`` (its name), ``path`` (dotted), ``error`` (``Type: message``), ``ignored`` (its
+    errors count as success), ``time`` and ``reason`` (one line for people)."""
+    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    reason = f"the {hook.name} hook ({hook.path}) raised {error}"
+    if hook.ignore_errors:
+        reason += " (ignored: the hook is configured with errors ignored)"
+    return {
+        "hook": hook.name,
+        "path": hook.path,
+        "error": error,
+        "ignored": hook.ignore_errors,
+        "time": wall,
+        "reason": reason,
+    }
+
+
 async def run_hook(
     hook: Hook | None,
     watcher: Any,
     arbiter: Any,
     publish: Callable[[str, dict[str, Any]], None],
+    record: Callable[[Hook, BaseException | None], None] | None = None,
     **kwargs: Any,
 ) -> bool:
-    """Run one hook; True when absent, when it returned True, or when its error is ignored."""
+    """Run one hook; True when absent, when it returned True, or when its error is ignored.
+    ``record`` (if given) is told the exception the hook raised, or None when it did not."""
     if hook is None:
         return True
     try:
@@ -102,6 +123,10 @@ async def run_hook(
             exc_info=True,
         )
         publish("hook_failure", {"name": hook.name, "time": time.time(), "error": str(exc)})
+        if record is not None:
+            record(hook, exc)
         return hook.ignore_errors
     publish("hook_success", {"name": hook.name, "time": time.time()})
+    if record is not None:
+        record(hook, None)
     return bool(result)

@@ -107,6 +107,8 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         #: a reload kept the running processes (the new ones failed), until a reload succeeds
         #: or a stop (None: the last reload did not)
         self.reload_failed: dict[str, Any] | None = None
+        #: hook name -> hooks.failure_detail of its last run, for the hooks whose last run raised
+        self.hook_failures: dict[str, dict[str, Any]] = {}
         #: the error of the last failed spawn, for a reload that keeps the running processes
         self.last_spawn_error: str | None = None
         self._demand_seen = not config.on_demand
@@ -222,8 +224,19 @@ class Watcher(WatcherCommands, OutdatedWorkers):
 
     async def _hook(self, name: str, **kwargs: Any) -> bool:
         return await hooklib.run_hook(
-            self._hooks.get(name), self, self.context.hook_arbiter, self.publish, **kwargs
+            self._hooks.get(name),
+            self,
+            self.context.hook_arbiter,
+            self.publish,
+            self._record_hook,
+            **kwargs,
         )
+
+    def _record_hook(self, hook: hooklib.Hook, exc: BaseException | None) -> None:
+        if exc is None:
+            self.hook_failures.pop(hook.name, None)
+        else:
+            self.hook_failures[hook.name] = hooklib.failure_detail(hook, exc, time.time())
 
     # --- spawning (the pure functions of circus.spawning, memoised) --------------------------
 
@@ -358,6 +371,11 @@ class Watcher(WatcherCommands, OutdatedWorkers):
         """Why the last reload kept the running processes (``error``, ``kept``, ``time``,
         ``reason``), None if it did not; cleared by a reload that succeeds and by a stop."""
         return self.reload_failed
+
+    def hook_failed_detail(self) -> dict[str, dict[str, Any]] | None:
+        """``{hook name: detail}`` (:func:`circus.hooks.failure_detail`) of the hooks whose last
+        run raised, None if none did; a hook's entry goes when it runs without an exception."""
+        return dict(self.hook_failures) or None
 
     def flapping_detail(self) -> dict[str, Any] | None:
         """Why the watcher is stopped as flapping and when it retries

@@ -60,6 +60,10 @@ class WatcherAPI(Protocol):
         """Why the last reload kept the running processes (``error``, ``kept``, ``time``,
         ``reason``); None if it did not, until a reload succeeds or a stop."""
 
+    def hook_failed_detail(self) -> dict[str, dict[str, Any]] | None:
+        """``{hook name: detail}`` of the hooks whose last run raised (``hook``, ``path``,
+        ``error``, ``ignored``, ``time``, ``reason``); None if none did."""
+
     def flapping_detail(self) -> dict[str, Any] | None:
         """Why the watcher is stopped as flapping and when it retries (``retry``,
         ``max_retry``, ``exits``, ``within``, ``window``, ``retry_in``, ``last_exit``, ``time``,

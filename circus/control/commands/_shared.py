@@ -36,16 +36,24 @@ def select_watchers(arbiter: ArbiterAPI, props: Mapping[str, Any]) -> list[Watch
 
 
 def policy_detail(watcher: WatcherAPI) -> dict[str, Any]:
-    """The restart-policy extension keys of ``status``/``stats`` for one watcher: ``gave_up``
-    and ``flapping``, each None when it has nothing to say (:func:`extended_reply` leaves it
-    out, so the reply stays the original's)."""
-    return {"gave_up": watcher.gave_up_detail(), "flapping": watcher.flapping_detail()}
+    """The restart-policy extension keys of ``status``/``stats`` for one watcher: ``gave_up``,
+    ``flapping`` and ``hook_failed``, each None when it has nothing to say
+    (:func:`extended_reply` leaves it out, so the reply stays the original's)."""
+    return {
+        "gave_up": watcher.gave_up_detail(),
+        "flapping": watcher.flapping_detail(),
+        "hook_failed": watcher.hook_failed_detail(),
+    }
 
 
 def policy_details(watchers: Iterable[WatcherAPI]) -> dict[str, dict[str, dict[str, Any]]]:
-    """The same for all watchers: ``{"gave_up": {name: detail}, "flapping": {name: detail}}``
-    (only the watchers that have the detail)."""
-    details: dict[str, dict[str, dict[str, Any]]] = {"gave_up": {}, "flapping": {}}
+    """The same for all watchers: ``{"gave_up": {name: detail}, "flapping": {name: detail},
+    "hook_failed": {name: {hook: detail}}}`` (only the watchers that have the detail)."""
+    details: dict[str, dict[str, dict[str, Any]]] = {
+        "gave_up": {},
+        "flapping": {},
+        "hook_failed": {},
+    }
     for watcher in watchers:
         for key, detail in policy_detail(watcher).items():
             if detail is not None:
@@ -77,13 +85,20 @@ def with_reload_failures(reply: Mapping[str, Any], text: str = "ok") -> str:
     return "\n".join([text, *sorted(lines)])
 
 
-def policy_note(gave_up: Any, flapping: Any = None) -> str:
-    """`` (gave up: REASON)``, `` (flapping: REASON)`` after a watcher's state on the console,
-    or nothing."""
+def policy_note(gave_up: Any, flapping: Any = None, hook_failed: Any = None) -> str:
+    """`` (gave up: REASON)``, `` (flapping: REASON)``, `` (hook failed: REASON)`` (one per
+    hook) after a watcher's state on the console, or nothing. A hook that gave up the start
+    by raising is one note: `` (gave up: ... refused the start: it raised ERROR)``."""
+    hooks = dict(hook_failed) if isinstance(hook_failed, Mapping) else {}
     notes = ""
     for label, detail in (("gave up", gave_up), ("flapping", flapping)):
         if isinstance(detail, Mapping) and detail:
-            notes += f" ({label}: {detail.get('reason', 'restart policy')})"
+            notes += f" ({label}: {detail.get('reason', 'restart policy')}"
+            raised = hooks.pop(detail.get("rule"), None) if label == "gave up" else None
+            notes += f": it raised {raised.get('error')})" if isinstance(raised, Mapping) else ")"
+    for hook in sorted(hooks):
+        if isinstance(hooks[hook], Mapping):
+            notes += f" (hook failed: {hooks[hook].get('reason', hook)})"
     return notes
 
 

@@ -37,14 +37,16 @@ class Stats(Command):
 
     Extension: when a watcher's restart policy gave up, the reply has the key ``gave_up`` as in
     ``status`` (the detail with a name, ``{"web": detail}`` for all watchers); absent otherwise.
-    The same for a watcher stopped as flapping: the key ``flapping`` as in ``status``.
+    The same for a watcher stopped as flapping: the key ``flapping`` as in ``status``, and for
+    a watcher with a hook whose last run raised: the key ``hook_failed`` as in ``status``.
 
     Command line::
 
         circusctl stats [--extended] [<watchername>] [<pid>]
 
     prints ``name:`` then one block per process; ``(gave up: REASON)`` follows the name of a
-    watcher whose restart policy gave up, ``(flapping: REASON)`` one stopped as flapping.
+    watcher whose restart policy gave up, ``(flapping: REASON)`` one stopped as flapping,
+    ``(hook failed: REASON)`` one whose hook raised.
     """
 
     name = "stats"
@@ -93,15 +95,16 @@ class Stats(Command):
         if reply.get("status") != "ok":
             return self.console_error(reply)
         gave_up, flapping = reply.get("gave_up") or {}, reply.get("flapping") or {}
+        hooks = reply.get("hook_failed") or {}
         if "infos" in reply:
             lines = []
             for watcher, infos in reply["infos"].items():
-                note = policy_note(gave_up.get(watcher), flapping.get(watcher))
+                note = policy_note(gave_up.get(watcher), flapping.get(watcher), hooks.get(watcher))
                 lines.append(f"{watcher}:{note}")
                 lines.extend(f"{pid}: {info_block(info)}" for pid, info in (infos or {}).items())
             return "\n".join(lines)
         if "name" in reply:
-            lines = [f"{reply['name']}:{policy_note(gave_up, flapping)}"]
+            lines = [f"{reply['name']}:{policy_note(gave_up, flapping, hooks)}"]
             lines.extend(
                 f"{pid}: {info_block(info)}" for pid, info in (reply.get("info") or {}).items()
             )

@@ -60,6 +60,13 @@ class Status(Command):
     1700000000.5, "reason": "...: the 2 running processes are kept (fix the configuration,
     then reload)"}`` (without a name, ``{"web": {...}}``).
 
+    Extension: a watcher with a **hook whose last run raised** has the key ``hook_failed``:
+    ``{"before_start": {"hook": "before_start", "path": "myhooks.check_db", "error":
+    "RuntimeError: database unreachable", "ignored": false, "time": 1700000000.5, "reason":
+    "the before_start hook (myhooks.check_db) raised RuntimeError: database unreachable"}}``
+    (one entry per hook; ``ignored``: the hook is configured to count its errors as success;
+    without a name, ``{"web": {...}}``). A hook's entry goes when it runs without an exception.
+
     Command line::
 
         circusctl status [<name>]
@@ -67,7 +74,8 @@ class Status(Command):
     prints the state, or ``name: state`` lines sorted by name; ``(outdated: PIDS)`` follows
     the state of a watcher with outdated processes, ``(gave up: REASON)`` the state of a
     watcher whose restart policy gave up, ``(flapping: REASON)`` the state of a watcher
-    stopped as flapping.
+    stopped as flapping, ``(hook failed: REASON)`` the state of a watcher per hook whose last
+    run raised.
     """
 
     name = "status"
@@ -99,16 +107,18 @@ class Status(Command):
         if "statuses" in reply:
             statuses, outdated = reply["statuses"], reply.get("outdated") or {}
             gave_up, flapping = reply.get("gave_up") or {}, reply.get("flapping") or {}
-            failed = reply.get("reload_failed") or {}
+            failed, hooks = reply.get("reload_failed") or {}, reply.get("hook_failed") or {}
             return "\n".join(
                 f"{name}: {statuses[name]}{_outdated(outdated.get(name))}"
-                f"{policy_note(gave_up.get(name), flapping.get(name))}"
+                f"{policy_note(gave_up.get(name), flapping.get(name), hooks.get(name))}"
                 f"{_reload_failed(failed.get(name))}"
                 for name in sorted(statuses)
             )
         if reply.get("status") not in (None, "error"):
             notes = _outdated(reply.get("outdated"))
-            notes += policy_note(reply.get("gave_up"), reply.get("flapping"))
+            notes += policy_note(
+                reply.get("gave_up"), reply.get("flapping"), reply.get("hook_failed")
+            )
             notes += _reload_failed(reply.get("reload_failed"))
             return f"{reply['status']}{notes}"
         return self.console_error(reply)
