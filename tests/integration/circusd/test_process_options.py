@@ -1,5 +1,8 @@
 """What a worker gets from its watcher's options, on both hosts: env, cwd, user, limits,
-umask, shell, stdio, and ordering of commands."""
+umask, shell, stdio, and ordering of commands.
+
+The tests share one circusd (shared_daemon.py): each starts its watchers of the module's
+config (``autostart = false``), which the fixture stops after it."""
 
 import os
 import pwd
@@ -7,7 +10,8 @@ import sys
 import threading
 
 import pytest
-from support import wait_for
+from shared_daemon import shared_circusd
+from support import WORKER_CMD, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -22,19 +26,111 @@ PROBE = (
 )
 
 
-def probe(tmp_path, name, options, use_papa, python=sys.executable):
-    out = tmp_path / f"{name}.json"
-    body = (
+PAPA = ["true", "false"]
+AS_NOBODY = os.geteuid() == 0 and os.access("/usr/bin/python3", os.X_OK)
+
+
+def probe(out, name, options, use_papa, python=sys.executable):
+    """A watcher (autostart = false) running PROBE, whose output goes to ``out``/name.json."""
+    return (
         f"""
         [watcher:{name}]
         cmd = {python} -c "{PROBE}"
         use_papa = {use_papa}
+        autostart = false
         stdout_stream.class = FileStream
-        stdout_stream.filename = {out}
+        stdout_stream.filename = {out}/{name}.json
     """
         + options
     )
-    return body, out
+
+
+def config(out, workdir, venv) -> str:
+    body = ""
+    for papa in PAPA:
+        body += probe(out, f"env-{papa}", f"""
+        copy_env = true
+        working_dir = {workdir}
+        args = --wid=$(circus.wid) --name=$(circus.name)
+
+        [env:env-{papa}]
+        GREETING = hello $FROM_CIRCUSD
+        EMPTY =
+        """, papa)  # fmt: skip
+        body += probe(out, f"args-{papa}", """
+        args = --save "" 'c:\\' "trailing "
+        """, papa)  # fmt: skip
+        body += probe(out, f"clean-{papa}", "", papa)
+        body += probe(out, f"venv-{papa}", f"""
+        copy_env = true
+        copy_path = true
+        virtualenv = {venv}
+        """, papa)  # fmt: skip
+        if AS_NOBODY:
+            body += probe(out, f"nobody-{papa}", """
+        uid = nobody
+        working_dir = /tmp
+        rlimit_nofile = 123
+            """, papa, python="/usr/bin/python3")  # fmt: skip
+        body += f"""
+        [watcher:unknown-{papa}]
+        cmd = {WORKER_CMD} sleep
+        uid = no-such-user-here
+        max_retry = 0
+        use_papa = {papa}
+        autostart = false
+
+        [watcher:sh-{papa}]
+        cmd = echo piped | tr a-z A-Z; echo to-err >&2; sleep 3600
+        shell = true
+        close_child_stdout = true
+        use_papa = {papa}
+        autostart = false
+        stdout_stream.class = FileStream
+        stdout_stream.filename = {out}/sh-{papa}.out
+        stderr_stream.class = FileStream
+        stderr_stream.filename = {out}/sh-{papa}.err
+        """
+    return (
+        body
+        + f"""
+        [watcher:w]
+        cmd = {WORKER_CMD} stubborn
+        graceful_timeout = 1
+        numprocesses = 2
+        autostart = false
+    """
+    )
+
+
+@pytest.fixture(scope="module")
+def module_daemon(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("options")
+    workdir.chmod(0o755)
+    out, wd, venv = workdir / "out", workdir / "wd", workdir / "venv"
+    out.mkdir()
+    wd.mkdir()
+    site = venv / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    env = {"FROM_CIRCUSD": "inherited", "SECRET_OF_CIRCUSD": "x"}
+    with shared_circusd(workdir, config(out, wd, venv), "umask = 027\n", env=env) as shared:
+        shared.out, shared.wd, shared.venv, shared.site = out, wd, venv, site
+        yield shared
+
+
+@pytest.fixture
+def shared(module_daemon):
+    """The module's circusd, as it started (checked before the test, put back after)."""
+    with module_daemon.test():
+        yield module_daemon
+
+
+def run_probe(shared, name):
+    """Start watcher ``name`` and return what its probe printed."""
+    out = shared.out / f"{name}.json"
+    out.unlink(missing_ok=True)
+    shared.daemon.ok("start", name=name, waiting=True)
+    return wait_for(lambda: read_json(out), message="probe output")
 
 
 def read_json(path):
@@ -47,144 +143,75 @@ def read_json(path):
     return json.loads(text) if text.endswith("\n") else None
 
 
-@pytest.mark.parametrize("use_papa", ["true", "false"])
-def test_environment_and_working_dir(circusd, tmp_path, use_papa, monkeypatch):
-    monkeypatch.setenv("FROM_CIRCUSD", "inherited")
-    workdir = tmp_path / "wd"
-    workdir.mkdir()
-    body, out = probe(
-        tmp_path,
-        "p",
-        f"""
-        copy_env = true
-        working_dir = {workdir}
-        args = --wid=$(circus.wid) --name=$(circus.name)
-
-        [env:p]
-        GREETING = hello $FROM_CIRCUSD
-        EMPTY =
-    """,
-        use_papa,
-    )
-    circusd(body)
-    data = wait_for(lambda: read_json(out), message="probe output")
+@pytest.mark.parametrize("use_papa", PAPA)
+def test_environment_and_working_dir(shared, use_papa):
+    data = run_probe(shared, f"env-{use_papa}")
     assert data["env"]["FROM_CIRCUSD"] == "inherited"
     assert data["env"]["GREETING"] == "hello inherited"
     assert data["env"]["EMPTY"] == ""
-    assert data["cwd"] == str(workdir)
-    assert data["argv"] == ["--wid=1", "--name=p"]
+    assert data["cwd"] == str(shared.wd)
+    assert data["argv"] == ["--wid=1", f"--name=env-{use_papa}"]
     assert data["stdin"] == ""  # /dev/null
 
 
-@pytest.mark.parametrize("use_papa", ["true", "false"])
-def test_empty_and_backslash_arguments_reach_the_worker(circusd, tmp_path, use_papa):
-    body, out = probe(tmp_path, "p", """
-        args = --save "" 'c:\\' "trailing "
-    """, use_papa)  # fmt: skip
-    circusd(body)
-    data = wait_for(lambda: read_json(out), message="probe output")
+@pytest.mark.parametrize("use_papa", PAPA)
+def test_empty_and_backslash_arguments_reach_the_worker(shared, use_papa):
+    data = run_probe(shared, f"args-{use_papa}")
     assert data["argv"] == ["--save", "", "c:\\", "trailing "]
 
 
-@pytest.mark.parametrize("use_papa", ["true", "false"])
-def test_no_copy_env_gives_a_clean_environment(circusd, tmp_path, use_papa, monkeypatch):
-    monkeypatch.setenv("SECRET_OF_CIRCUSD", "x")
-    body, out = probe(tmp_path, "p", "", use_papa)
-    circusd(body)
-    data = wait_for(lambda: read_json(out), message="probe output")
+@pytest.mark.parametrize("use_papa", PAPA)
+def test_no_copy_env_gives_a_clean_environment(shared, use_papa):
+    data = run_probe(shared, f"clean-{use_papa}")
     assert "SECRET_OF_CIRCUSD" not in data["env"]
 
 
-@pytest.mark.parametrize("use_papa", ["true", "false"])
-def test_copy_path_and_virtualenv(circusd, tmp_path, use_papa):
-    venv = tmp_path / "venv"
-    site = venv / "lib" / "python3.11" / "site-packages"
-    site.mkdir(parents=True)
-    body, out = probe(
-        tmp_path,
-        "p",
-        f"""
-        copy_env = true
-        copy_path = true
-        virtualenv = {venv}
-    """,
-        use_papa,
-    )
-    circusd(body)
-    data = wait_for(lambda: read_json(out), message="probe output")
-    assert str(site) in data["path"]
-    assert data["env"]["VIRTUAL_ENV"] == str(venv)
-    assert data["env"]["PATH"].startswith(str(venv / "bin"))
+@pytest.mark.parametrize("use_papa", PAPA)
+def test_copy_path_and_virtualenv(shared, use_papa):
+    data = run_probe(shared, f"venv-{use_papa}")
+    assert str(shared.site) in data["path"]
+    assert data["env"]["VIRTUAL_ENV"] == str(shared.venv)
+    assert data["env"]["PATH"].startswith(str(shared.venv / "bin"))
     assert any("circus" in p or "site-packages" in p for p in data["env"]["PYTHONPATH"].split(":"))
 
 
 @pytest.mark.skipif(
-    os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
-    reason="needs root to change user, and a python 'nobody' can run",
+    not AS_NOBODY, reason="needs root to change user, and a python 'nobody' can run"
 )
-@pytest.mark.parametrize("use_papa", ["true", "false"])
-def test_uid_gid_umask_rlimit(circusd, tmp_path, use_papa):
+@pytest.mark.parametrize("use_papa", PAPA)
+def test_uid_gid_umask_rlimit(shared, use_papa):
     nobody = pwd.getpwnam("nobody")
-    tmp_path.chmod(0o755)
-    body, out = probe(
-        tmp_path,
-        "p",
-        """
-        uid = nobody
-        working_dir = /tmp
-        rlimit_nofile = 123
-    """,
-        use_papa,
-        python="/usr/bin/python3",
-    )
-    d = circusd(body, circus_extra="umask = 027\n")
-    data = wait_for(lambda: read_json(out), message="probe output")
+    data = run_probe(shared, f"nobody-{use_papa}")
     assert data["uid"] == nobody.pw_uid
     assert data["gid"] == nobody.pw_gid
     assert data["umask"] == 0o027
     assert data["nofile"] == [123, 123]
-    assert d.pids("p")
+    assert shared.daemon.pids(f"nobody-{use_papa}")
 
 
-@pytest.mark.parametrize("use_papa", ["true", "false"])
-def test_unknown_user_is_a_spawn_error_naming_it(circusd, worker_cmd, use_papa):
-    d = circusd(f"""
-        [watcher:u]
-        cmd = {worker_cmd} sleep
-        uid = no-such-user-here
-        max_retry = 0
-        use_papa = {use_papa}
-    """)
-    wait_for(lambda: d.ok("status", name="u")["status"] == "stopped", message="gave up")
-    assert "no-such-user-here" in d.log()
+@pytest.mark.parametrize("use_papa", PAPA)
+def test_unknown_user_is_a_spawn_error_naming_it(shared, use_papa):
+    d, name = shared.daemon, f"unknown-{use_papa}"
+    d.call("start", name=name, waiting=True)
+    wait_for(
+        lambda: d.ok("status", name=name)["status"] == "stopped" and "giving up" in shared.log(),
+        message="gave up",
+    )
+    assert "no-such-user-here" in shared.log()
 
 
-@pytest.mark.parametrize("use_papa", ["true", "false"])
-def test_shell_and_closed_stdout(circusd, tmp_path, use_papa):
-    out, err = tmp_path / "out.log", tmp_path / "err.log"
-    circusd(f"""
-        [watcher:sh]
-        cmd = echo piped | tr a-z A-Z; echo to-err >&2; sleep 3600
-        shell = true
-        close_child_stdout = true
-        use_papa = {use_papa}
-        stdout_stream.class = FileStream
-        stdout_stream.filename = {out}
-        stderr_stream.class = FileStream
-        stderr_stream.filename = {err}
-    """)
+@pytest.mark.parametrize("use_papa", PAPA)
+def test_shell_and_closed_stdout(shared, use_papa):
+    out, err = shared.out / f"sh-{use_papa}.out", shared.out / f"sh-{use_papa}.err"
+    shared.daemon.ok("start", name=f"sh-{use_papa}", waiting=True)
     wait_for(lambda: err.exists() and err.read_text() == "to-err\n", message="stderr")
     assert not out.exists() or out.read_text() == ""
 
 
-def test_conflicting_commands_run_one_after_the_other(circusd, worker_cmd):
-    d = circusd(f"""
-        [watcher:w]
-        cmd = {worker_cmd} stubborn
-        graceful_timeout = 1
-        numprocesses = 2
-    """)
-    wait_for(lambda: d.log().count("stubborn ") >= 2, message="workers ready")
+def test_conflicting_commands_run_one_after_the_other(shared):
+    d = shared.daemon
+    d.ok("start", name="w", waiting=True)
+    wait_for(lambda: shared.log().count("stubborn ") >= 2, message="workers ready")
     replies = {}
 
     def send(command, **props):
