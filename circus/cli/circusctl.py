@@ -291,9 +291,9 @@ def parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _unknown_command(word: str, commands: Mapping[str, Any]) -> str:
-    import difflib
+    from circus.util.suggest import close_matches
 
-    guesses = difflib.get_close_matches(word.lower(), list(commands), n=2, cutoff=0.6)
+    guesses = close_matches(word, commands, 2)
     if guesses:
         return f"unknown command {word!r} (did you mean {' or '.join(map(repr, guesses))}?)"
     return f"unknown command {word!r}; circusctl --help lists the commands"

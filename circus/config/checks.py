@@ -12,10 +12,11 @@ from circus.config import env as envlib
 from circus.config.ini import Entry
 from circus.config.limits import process_limit
 from circus.config.model import CircusSettings, EnvSection, SocketConfig, WatcherConfig
-from circus.config.problems import NOWHERE, Origin, Problems, nearest
+from circus.config.problems import NOWHERE, Origin, Problems
 from circus.config.substitution import referenced_sockets
 from circus.util.endpoints import parse_endpoint
 from circus.util.netif import is_loopback_interface
+from circus.util.suggest import nearest
 
 PUBLIC_ENDPOINTS = ("endpoint", "pubsub_endpoint", "stats_endpoint")
 

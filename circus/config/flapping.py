@@ -19,8 +19,9 @@ from typing import Any
 
 from circus.config.ini import Entry
 from circus.config.model import PluginConfig, WatcherConfig
-from circus.config.problems import NOWHERE, Origin, Problems, nearest
+from circus.config.problems import NOWHERE, Origin, Problems
 from circus.config.schema import FLAPPING_OPTIONS
+from circus.util.suggest import nearest
 
 #: The ``use`` of the original's flapping plugin: circusd applies it itself (no process runs
 #: for it: :data:`circus.config.support.BUILT_INTO_CIRCUSD`).

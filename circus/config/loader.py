@@ -43,13 +43,14 @@ from circus.config.model import (
 )
 from circus.config.names import check_command_modules, check_plugin_use, check_watcher_names
 from circus.config.placeholders import warn_left_placeholders
-from circus.config.problems import NOWHERE, Problems, nearest
+from circus.config.problems import NOWHERE, Problems
 from circus.config.sections import build_plugin, build_settings, build_socket
 from circus.config.substitution import substitute_env
 from circus.config.support import with_support
 from circus.config.watchers import check_name, finish, gather
 from circus.errors import ConfigError
 from circus.util.gc_pause import gc_paused
+from circus.util.suggest import nearest
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,10 @@ from typing import Any
 from circus.config.ini import Entry
 from circus.config.model import CircusSettings, HookSpec, StreamConfig, WatcherConfig
 from circus.config.plugin_options import check_option, declared_options
-from circus.config.problems import NOWHERE, Origin, Problems, nearest
+from circus.config.problems import NOWHERE, Origin, Problems
 from circus.config.stream_options import builtin_class_name
 from circus.util.dotted import import_callable, import_module
+from circus.util.suggest import nearest
 
 STREAM_FIELDS = ("stdout_stream", "stderr_stream")
 

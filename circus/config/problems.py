@@ -8,7 +8,6 @@ all (sorted by file and line, as a reader would fix them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from circus.errors import ConfigError, ConfigProblem
@@ -24,18 +23,6 @@ class Origin:
 
 
 NOWHERE = Origin()
-
-
-def nearest(word: str, candidates: Iterable[str]) -> str | None:
-    """The known name closest to ``word`` (for "did you mean" hints), or None."""
-    candidates = list(candidates)
-    lowered = {c.lower(): c for c in candidates}
-    if word.lower() in lowered and lowered[word.lower()] != word:
-        return lowered[word.lower()]
-    import difflib  # only for a misspelt name: kept out of circusd's memory otherwise
-
-    matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[matches[0]] if matches else None
 
 
 class Problems:

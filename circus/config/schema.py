@@ -31,8 +31,8 @@ from typing import Any
 from circus.config import converters as cv
 from circus.config import stream_options as so
 from circus.config.model import FrozenMap, HookSpec, StreamConfig, WatcherConfig, freeze, thaw
-from circus.config.problems import nearest
 from circus.errors import ConfigError, ConfigProblem
+from circus.util.suggest import nearest
 
 HOOK_NAMES = (
     "before_start",

@@ -16,7 +16,7 @@ from circus.config import converters as cv
 from circus.config.ini import Entry, Section
 from circus.config.limits import MAX_PROCESSES_CEILING
 from circus.config.model import CircusSettings, FrozenMap, PluginConfig, SocketConfig
-from circus.config.problems import Problems, nearest
+from circus.config.problems import Problems
 from circus.config.schema import (
     WATCHER_OPTIONS,
     WATCHER_PREFIXES,
@@ -27,6 +27,7 @@ from circus.config.substitution import substitute_env
 from circus.config.watchers import check_name
 from circus.errors import ConfigError, ConfigProblem
 from circus.util.endpoints import parse_endpoint, parse_multicast
+from circus.util.suggest import nearest
 
 Converter = Callable[[Any], Any]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from circus.config import converters
+from circus.util.suggest import nearest
 
 #: rotate_when values accepted by TimedRotatingFileStream (compared case-insensitively).
 ROTATE_WHEN = ("S", "M", "H", "D", "MIDNIGHT", *(f"W{day}" for day in range(7)))
@@ -184,15 +185,12 @@ def select_options(
         if key in OBSOLETE:
             issues.append(OptionIssue(key, "is obsolete and ignored", ignored=True))
         elif key not in accepted:
-            import difflib  # only for a misspelt name (see circus.config.problems)
-
-            match = difflib.get_close_matches(key, accepted, n=1)
             issues.append(
                 OptionIssue(
                     key,
                     f"{class_name} does not take this option: ignored, as the original Circus "
                     f"does (its options: {', '.join(accepted) or 'none'})",
-                    suggestion=match[0] if match else None,
+                    suggestion=nearest(key, accepted),
                     ignored=True,
                 )
             )

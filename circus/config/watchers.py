@@ -17,7 +17,7 @@ from circus.config import env as envlib
 from circus.config.checks import check_process_count, check_watcher_sockets
 from circus.config.ini import Entry
 from circus.config.model import CircusConfig, FrozenMap, StreamConfig, WatcherConfig
-from circus.config.problems import NOWHERE, Origin, Problems, nearest
+from circus.config.problems import NOWHERE, Origin, Problems
 from circus.config.schema import (
     FLAPPING_OPTIONS,
     IDENTITY_KEYS,
@@ -30,6 +30,7 @@ from circus.config.schema import (
 from circus.config.stream_options import OptionIssue
 from circus.config.substitution import substitute_env
 from circus.errors import ConfigError
+from circus.util.suggest import nearest
 
 MAPPING_FIELDS = ("env", "rlimits", "hooks", "flapping", "stdout_stream", "stderr_stream")
 #: Names circusd gives its own support watchers.

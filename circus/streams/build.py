@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from circus.config.model import StreamConfig
-from circus.config.problems import nearest
 from circus.config.stream_options import builtin_class_name, is_custom_class_path, select_options
 from circus.errors import ConfigError, ConfigProblem
 from circus.streams.base import Stream, StreamOptionError
@@ -21,6 +20,7 @@ from circus.streams.file_stream import FileStream, TimedRotatingFileStream, Watc
 from circus.streams.memory import NullStream, QueueStream
 from circus.streams.stdout import FancyStdoutStream, StdoutStream
 from circus.util.dotted import import_callable
+from circus.util.suggest import nearest
 
 log = logging.getLogger(__name__)
 
