@@ -2,6 +2,7 @@
 registered through ``[circus] commands`` and called with circusctl over the real control channel
 (issue 8, item 6)."""
 
+import functools
 import json
 import os
 import subprocess
@@ -90,8 +91,34 @@ def check_config(path):
     )
 
 
+@pytest.fixture
+def here(extension, monkeypatch, capsys):
+    """``here(tool, *args)``: circusctl or check-config run in this process, importing the
+    extension's modules from sys.path (a circusctl process imports them from PYTHONPATH, as
+    the first call of each test shows); returns (exit code, stdout, stderr). The commands they
+    register and the modules are taken away after."""
+    from circus.cli import check_config as check_tool
+    from circus.cli import circusctl as ctl_tool
+    from circus.control.commands import base
+
+    monkeypatch.syspath_prepend(str(extension))
+    registry = dict(base.REGISTRY)
+    tools = {"circusctl": ctl_tool.main, "check-config": check_tool.main}
+
+    def run(tool: str, *args: str) -> tuple[int, str, str]:
+        code = tools[tool](list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    base.REGISTRY.clear()
+    base.REGISTRY.update(registry)
+    for name in ("mycommands", "clash", "nomodule"):
+        sys.modules.pop(name, None)
+
+
 def test_a_command_written_as_the_manual_shows_is_callable_from_circusctl(
-    circusd, worker_cmd, extension
+    circusd, worker_cmd, extension, here
 ):
     d = circusd(
         f"""
@@ -106,22 +133,26 @@ def test_a_command_written_as_the_manual_shows_is_callable_from_circusctl(
     )
     result = circusctl(d.endpoint, "countwatchers", "apis", "--prefix", "api")
     assert (result.returncode, result.stdout, result.stderr) == (0, "APIS: 2 of 3\n", "")
-    assert circusctl(d.endpoint, "countwatchers", "all").stdout == "ALL: 3 of 3\n"
-    reply = json.loads(circusctl(d.endpoint, "--json", "countwatchers", "x").stdout)
+
+    def ctl(*args):
+        return here("circusctl", "--endpoint", d.endpoint, *args)
+
+    assert ctl("countwatchers", "all")[1] == "ALL: 3 of 3\n"
+    reply = json.loads(ctl("--json", "countwatchers", "x")[1])
     assert (reply["status"], reply["label"], reply["numwatchers"]) == ("ok", "X", 3)
     # its help comes from its docstring; its usage errors are circusctl's
-    assert "Count the watchers" in circusctl(d.endpoint, "countwatchers", "--help").stdout
-    result = circusctl(d.endpoint, "countwatchers")
-    assert result.returncode == 2 and "Invalid number of arguments." in result.stderr
+    assert "Count the watchers" in ctl("countwatchers", "--help")[1]
+    code, _, err = ctl("countwatchers")
+    assert code == 2 and "Invalid number of arguments." in err
     # circusd checks the mandatory property and runs the command's own validate
     assert d.call("countwatchers")["reason"].startswith("message invalid 'label' is missing")
     reply = d.call("countwatchers", label="")
     assert (reply["status"], reply["reason"], reply["errno"]) == ("error", "the label is empty", 3)
     assert d.call("globaloptions", option="commands")["options"] == {"commands": ["mycommands"]}
     # the built-ins still work beside it, and an unknown command is still refused
-    assert circusctl(d.endpoint, "numwatchers").stdout == "3\n"
-    result = circusctl(d.endpoint, "nosuchcommand")
-    assert result.returncode == 2 and "nosuchcommand" in result.stderr
+    assert ctl("numwatchers")[1] == "3\n"
+    code, _, err = ctl("nosuchcommand")
+    assert code == 2 and "nosuchcommand" in err
     # the shell loads them too
     result = circusctl(d.endpoint, stdin="countwatchers shell --prefix web\n")
     assert "SHELL: 1 of 3" in result.stdout
@@ -133,7 +164,7 @@ def test_a_command_written_as_the_manual_shows_is_callable_from_circusctl(
     assert "ModuleNotFoundError" in result.stderr
 
 
-def test_check_config_imports_the_command_modules(tmp_path, extension):
+def test_check_config_imports_the_command_modules(tmp_path, extension, here):
     bad = tmp_path / "bad.ini"
     bad.write_text("[circus]\ncommands = mycommands nomodule\n")
     result = check_config(bad)
@@ -150,18 +181,20 @@ def test_check_config_imports_the_command_modules(tmp_path, extension):
     ''')
     )
     bad.write_text("[circus]\ncommands = clash\n")
-    result = check_config(bad)
-    assert result.returncode == 1
+    code, _, err = here("check-config", str(bad))
+    assert code == 1
     assert (
         "command 'numwatchers' of clash.NumWatchers is already defined by "
-        "circus.control.commands.numwatchers.NumWatchers" in result.stderr
+        "circus.control.commands.numwatchers.NumWatchers" in err
     )
     good = tmp_path / "good.ini"
     good.write_text("[circus]\ncommands = mycommands\n")
-    assert check_config(good).returncode == 0
+    assert here("check-config", str(good))[0] == 0
 
 
-def test_fleet_mode_runs_a_third_party_command_like_a_built_in(circusd, worker_cmd, extension):
+def test_fleet_mode_runs_a_third_party_command_like_a_built_in(
+    circusd, worker_cmd, extension, here
+):
     """Several --endpoint: one block per host. circusctl imports the command from the first
     host that has it (without waiting for the others), a host without it answers with an
     error, and an unreachable host costs the command's timeout once, not twice."""
@@ -197,17 +230,14 @@ def test_fleet_mode_runs_a_third_party_command_like_a_built_in(circusd, worker_c
     assert result.stderr == f"circusctl: 2 of 4 hosts failed: {plain.endpoint}, {nobody}\n"
     assert elapsed < 2 * timeout - 0.5, elapsed  # one timeout (+ start-up), not two
     # --json and --serial as for a built-in
-    replies = json.loads(circusctl(first.endpoint, *fleet, "--json", "countwatchers", "x").stdout)
+    ctl = functools.partial(here, "circusctl", "--endpoint")
+    replies = json.loads(ctl(first.endpoint, *fleet, "--json", "countwatchers", "x")[1])
     assert [replies[d.endpoint]["status"] for d in (first, plain, second)] == ["ok", "error", "ok"]
     assert replies[first.endpoint]["label"] == "X"
-    result = circusctl(
-        second.endpoint, "--endpoint", first.endpoint, "--serial", "countwatchers", "y"
-    )
-    assert (result.returncode, result.stderr) == (0, "")
-    assert (
-        result.stdout
-        == f"== {second.endpoint} ==\nY: 1 of 1\n\n== {first.endpoint} ==\nY: 1 of 1\n"
-    )
+    code, out, err = ctl(second.endpoint, "--endpoint", first.endpoint, "--serial",
+                         "countwatchers", "y")  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out == f"== {second.endpoint} ==\nY: 1 of 1\n\n== {first.endpoint} ==\nY: 1 of 1\n"
     # a command no host knows is still a usage error
-    result = circusctl(first.endpoint, *fleet, "nosuchcommand")
-    assert result.returncode == 2 and "nosuchcommand" in result.stderr
+    code, _, err = ctl(first.endpoint, *fleet, "nosuchcommand")
+    assert code == 2 and "nosuchcommand" in err
