@@ -24,13 +24,6 @@ instead of running a command.
 
 from __future__ import annotations
 
-from circus.util.no_openssl import import_asyncio
-
-# Before the imports below (hence E402), which import asyncio: asyncio without OpenSSL, which
-# circusctl does not use (~4 ms of CPU at every run; TLS would still load it on first use).
-import_asyncio()
-# ruff: noqa: E402
-
 import argparse
 import cmd
 import json
@@ -39,17 +32,20 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from circus import __version__
 from circus.cli import command_modules, discover
-from circus.client import DEFAULT_TIMEOUT, CircusClient, Host, HostResult
+from circus.client import DEFAULT_TIMEOUT, CircusClient
 from circus.control.commands import Command, get_commands
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import ArgumentError, CallError, CircusError, ConfigError
 from circus.wire.discovery import DEFAULT_MULTICAST, DEFAULT_WAIT
 from papa_kernel.helpwidth import HelpFormatter
 from papa_kernel.pipes import quiet_on_broken_pipe
+
+if TYPE_CHECKING:  # fleet mode's (asyncio: imported only for a fleet run)
+    from circus.client.fleet import Host, HostResult
 
 EXIT_OK = 0
 EXIT_CALL_ERROR = 1  # no usable reply: timeout, connection problem
@@ -541,6 +537,9 @@ def _host_exit(result: HostResult) -> int:
 
 def listen(session: Session, message: dict[str, Any]) -> int:
     """Print events (``topic: json``) until interrupted."""
+    from circus.util.no_openssl import import_asyncio
+
+    import_asyncio()  # circus.events imports it: without OpenSSL (~4 ms of CPU)
     from circus.events import EventSubscriber
 
     try:

@@ -15,15 +15,15 @@ unreachable then cost nothing more than the command's own call.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from circus.client import Fleet, Host
 from circus.control.commands import get_commands
 from circus.errors import CallError
 from circus.util.dotted import import_module
+
+if TYPE_CHECKING:
+    from circus.client.fleet import Host
 
 COMMANDS_OPTION = "commands"  # the globaloptions key listing the modules
 
@@ -54,6 +54,12 @@ def load_for_fleet(hosts: Sequence[Host], command: str, timeout: float) -> list[
     hosts are asked at once, each answer's modules imported as it comes, and the others are
     no longer waited for once one of them defined it. Returns the import failures (see
     :func:`import_modules`)."""
+    import contextlib
+
+    from circus.util.no_openssl import import_asyncio
+
+    asyncio = import_asyncio()  # fleet mode only: circusctl's single-host path has none
+    from circus.client.fleet import Fleet
 
     async def ask() -> list[str]:
         failures: list[str] = []

@@ -8,7 +8,6 @@ circusd answered, 1 when none did, 2 for a bad option (unknown interface, bad ad
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shlex
@@ -31,6 +30,10 @@ def run_discover(
     as_json: bool,
 ) -> int:
     """Probe, print in ``output`` format (or JSON), return circusctl's exit code."""
+    from circus.util.no_openssl import import_asyncio
+
+    asyncio = import_asyncio()  # here: circusctl imports this module at every run (its options)
+
     wait = DEFAULT_WAIT if wait is None else wait
     try:
         found = asyncio.run(discover(multicast or DEFAULT_MULTICAST, wait, interfaces))

@@ -19,7 +19,13 @@ called (their block, or JSON entry with ``"skipped": true``, says so).
 
 from __future__ import annotations
 
-import asyncio
+from circus.util.no_openssl import import_asyncio
+
+# Before the imports below (hence E402): asyncio without OpenSSL, which circusctl does not use
+# (~4 ms of CPU; TLS would still load it on first use).
+asyncio = import_asyncio()
+# ruff: noqa: E402
+
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 

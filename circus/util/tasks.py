@@ -11,10 +11,12 @@ its own (logged with the task's description), and :meth:`TaskSet.cancel` ends th
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ class TaskSet:
 
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         """Run ``coro`` in the background; ``what`` describes it in the failure log."""
+        import asyncio  # here: circusctl imports the commands (and their TaskSet), no asyncio
+
         task = asyncio.get_running_loop().create_task(coro, name=f"{self.owner}: {what}")
         self._tasks[task] = what
         task.add_done_callback(self._done)
@@ -47,6 +51,8 @@ class TaskSet:
     async def cancel(self, grace: float = 0.0) -> None:
         """Cancel every task still running (except the caller's own) and wait for them. With
         ``grace``, tasks first get that many seconds to end on their own."""
+        import asyncio
+
         current = asyncio.current_task()
         tasks = [task for task in self._tasks if task is not current]
         if tasks and grace > 0:
@@ -59,6 +65,8 @@ class TaskSet:
 
     def cancel_soon(self) -> None:
         """Cancel every task still running (except the caller's own), without waiting."""
+        import asyncio
+
         current = asyncio.current_task()
         for task in list(self._tasks):
             if task is not current:

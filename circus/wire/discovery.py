@@ -20,7 +20,6 @@ without ``curve`` comes from an original circusd.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import time
@@ -128,6 +127,8 @@ async def discover(
         name: mreqn(group, index, interface_address(name) or "0.0.0.0")
         for name, index in indexes.items()
     }
+    import asyncio  # here: circusctl imports this module for its defaults, and no asyncio
+
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     found: dict[tuple[str, str], Announcement] = {}
@@ -166,6 +167,8 @@ async def _send_probes(
 ) -> None:
     """Send the probes on every interface, spread over the first half of ``wait``, then wait
     out the rest."""
+    import asyncio
+
     deadline = time.monotonic() + wait
     sent = 0
     errors: list[str] = []
@@ -191,4 +194,6 @@ def discover_sync(
     interfaces: Iterable[str] | None = None,
 ) -> list[Announcement]:
     """:func:`discover` for code without an event loop."""
+    import asyncio
+
     return asyncio.run(discover(multicast, wait, None if interfaces is None else list(interfaces)))

@@ -29,7 +29,6 @@ tunnel get no answer (nothing listens at the endpoint on the ssh host, or the co
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import math
@@ -43,12 +42,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from circus.wire import ssh_dirs
 from circus.wire.ssh_address import SshServer, TunnelError, forward_target
 from circus.wire.ssh_log import classify
 from papa_kernel.paths import runtime_dir_of
+
+if TYPE_CHECKING:  # the blocking client (circusctl) imports no asyncio: its *_async are local
+    import asyncio
 
 __all__ = ["SshServer", "SshTunnel", "TunnelError", "TunnelUser", "classify", "through"]
 
@@ -207,6 +209,8 @@ class SshTunnel:
 
     async def open_async(self) -> None:
         """:meth:`open` without blocking the event loop (several logins can overlap)."""
+        import asyncio
+
         started = self._spawn()
         try:
             async with asyncio.timeout(self.timeout):
@@ -290,6 +294,8 @@ class SshTunnel:
                 seen = self._read_ready(seen)
 
     async def _ready_async(self) -> None:
+        import asyncio
+
         assert self._process is not None and self._process.stdout is not None
         loop = asyncio.get_running_loop()
         fd = self._process.stdout.fileno()

@@ -17,6 +17,10 @@ NOT_IMPORTED = {
     "circus.cli.fleet": "fleet mode: several --endpoint or --hosts",
     "configparser": "a --hosts file",
     "shutil": "argparse's terminal width (papa_kernel.helpwidth finds it without; bz2, lzma)",
+    "asyncio": "the async client, fleet mode, ssh logins, discovery, listen (~18 ms of CPU)",
+    "zmq.asyncio": "the async client (circus.client.aio)",
+    "circus.client.aio": "AsyncCircusClient",
+    "circus.client.fleet": "fleet mode",
 }
 
 
@@ -29,6 +33,37 @@ def test_circusctl_has_not_imported_what_a_status_does_not_use():
     """)
     assert "circus.cli.circusctl" in loaded and "circus.control.options" in loaded
     assert not {name: why for name, why in NOT_IMPORTED.items() if name in loaded}
+
+
+def test_a_status_call_imports_no_asyncio():
+    """The whole single-host path: circusctl's main, the blocking client and its connection
+    watch (the socket monitor), against a ROUTER that answers like circusd."""
+    loaded = imported_by("""
+        import json, threading, zmq
+        router = zmq.Context.instance().socket(zmq.ROUTER)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        def serve():
+            identity, data = router.recv_multipart()
+            reply = {"id": json.loads(data)["id"], "status": "ok", "statuses": {}}
+            router.send_multipart([identity, json.dumps(reply).encode()])
+        threading.Thread(target=serve, daemon=True).start()
+        from circus.cli.circusctl import main
+        assert main(["--endpoint", f"tcp://127.0.0.1:{port}", "status", "--json"]) == 0
+        router.close(linger=0)
+    """)
+    assert "circus.client" in loaded and "circus.wire.diagnose" in loaded
+    assert not {name: why for name, why in NOT_IMPORTED.items() if name in loaded}
+
+
+def test_the_async_client_and_fleet_are_still_importable_from_circus_client():
+    """docs/library.md: ``from circus.client import CircusClient, AsyncCircusClient``."""
+    loaded = imported_by("""
+        from circus.client import AsyncCircusClient, CircusClient, Fleet, Host, fan_out
+        from circus.client import aio, fleet
+        assert AsyncCircusClient is aio.AsyncCircusClient and Fleet is fleet.Fleet
+        assert Host is fleet.Host and fan_out is fleet.fan_out
+    """)
+    assert "asyncio" in loaded
 
 
 def test_converting_an_option_still_imports_the_schema_when_asked():

@@ -26,18 +26,20 @@ more.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from circus.control import options as opt
 from circus.control.api import ArbiterAPI, WatcherAPI
 from circus.errors import ArgumentError, MessageError
 from circus.util.tasks import TaskSet
+
+if TYPE_CHECKING:  # commands run on circusd's loop; circusctl imports them without asyncio
+    import asyncio
 
 logger = logging.getLogger(__name__)
 
