@@ -614,3 +614,47 @@ MANUAL_LOGGER = textwrap.dedent("""\
             msg_dict = self.load_message(msg)
             self.file.write('%s %s::%r\\n' % (action, watcher_name, msg_dict))
 """)
+
+
+class CurveKeys:
+    """The certificates of a CURVE test, as :func:`curve_keys` made them: ``keys/NAME.key``
+    (public) and ``keys/NAME.key_secret`` for circusd (``server``) and each client, and the
+    directory ``authorized`` (circusd's ``curve_public_keys``)."""
+
+    def __init__(self, directory) -> None:
+        from pathlib import Path
+
+        self.keys = Path(directory) / "keys"
+        self.authorized = Path(directory) / "authorized"
+
+    def public(self, name: str = "server") -> str:
+        return str(self.keys / f"{name}.key")
+
+    def secret(self, name: str = "server") -> str:
+        return str(self.keys / f"{name}.key_secret")
+
+    @property
+    def circus(self) -> str:
+        """The ``[circus]`` lines of a circusd with the ``server`` certificate."""
+        return f"curve_secret_key = {self.secret()}\ncurve_public_keys = {self.authorized}\n"
+
+    def client(self, name: str = "client") -> dict[str, str]:
+        """The keyword arguments of a client (CircusClient, Circusd.client_keys) ``name``."""
+        return {"curve_secret_key": self.secret(name), "curve_server_key": self.public()}
+
+
+def curve_keys(directory, clients=("client",), others=()) -> CurveKeys:
+    """Certificates in ``directory``: circusd's (``server``), each of ``clients`` (authorised:
+    its public key is in ``authorized/``) and each of ``others`` (not authorised)."""
+    import shutil
+
+    import zmq.auth
+
+    made = CurveKeys(directory)
+    made.keys.mkdir(parents=True)
+    made.authorized.mkdir()
+    for name in ("server", *clients, *others):
+        zmq.auth.create_certificates(str(made.keys), name)
+    for name in clients:
+        shutil.copyfile(made.public(name), made.authorized / f"{name}.key")
+    return made

@@ -168,27 +168,15 @@ def test_error_reply_exit_3_unless_a_host_is_unreachable(three, capsys):
 @pytest.fixture
 def curve_and_plain(circusd, worker_cmd, tmp_path):
     """A CURVE circusd (tcp) and a plain one (ipc), and the key files for the hosts file."""
-    import zmq.auth
-
-    keys = tmp_path / "keys"
-    authorized = tmp_path / "authorized"
-    keys.mkdir()
-    authorized.mkdir()
-    _, server_secret = zmq.auth.create_certificates(str(keys), "server")
-    client_public, _ = zmq.auth.create_certificates(str(keys), "client")
-    zmq.auth.create_certificates(str(keys), "intruder")
-    (authorized / "client.key").write_bytes(Path(client_public).read_bytes())
-    curve_extra = f"curve_secret_key = {server_secret}\ncurve_public_keys = {authorized}\n"
+    keys = support.curve_keys(tmp_path, others=("intruder",))  # keys/, as the hosts file says
+    curve_extra = keys.circus
     secure = circusd(_body("secure", worker_cmd), start=False)
     secure.endpoint = f"tcp://127.0.0.1:{support.free_port()}"
     secure.write_config(_body("secure", worker_cmd), curve_extra)
     plain = circusd(_body("plain", worker_cmd), start=False)
     secure.start(wait=False)
     plain.start(wait=False)
-    secure.client_keys = {  # its status polls and its cleanup's quit get through
-        "curve_secret_key": str(keys / "client.key_secret"),
-        "curve_server_key": str(keys / "server.key"),
-    }
+    secure.client_keys = keys.client()  # its status polls and its cleanup's quit get through
     support.wait_for(secure._ready, timeout=40, message="CURVE circusd ready")
     support.wait_for(plain._ready, timeout=40, message="plain circusd ready")
     return secure, plain

@@ -7,7 +7,6 @@ import json
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import support
@@ -278,30 +277,21 @@ def test_async_subscriber_cancelled_as_an_event_comes_ends_cancelled(tmp_path):
 
 @pytest.fixture
 def curve_server(tmp_path, runtime_dir):
-    import zmq.auth
-
-    keys = tmp_path / "keys"
-    authorized = tmp_path / "authorized"
-    keys.mkdir()
-    authorized.mkdir()
-    _, server_secret = zmq.auth.create_certificates(str(keys), "server")
-    client_public, client_secret = zmq.auth.create_certificates(str(keys), "client")
-    _, intruder_secret = zmq.auth.create_certificates(str(keys), "intruder")
-    (authorized / "client.key").write_bytes(Path(client_public).read_bytes())
     from types import SimpleNamespace
 
+    keys = support.curve_keys(tmp_path, others=("intruder",))
     server = Server(
         tmp_path,
         f"tcp://127.0.0.1:{support.free_port()}",
         f"tcp://127.0.0.1:{support.free_port()}",
-        {"curve_secret_key": server_secret, "curve_public_keys": str(authorized)},
+        {"curve_secret_key": keys.secret(), "curve_public_keys": str(keys.authorized)},
         watchers=(("sleeper", {"numprocesses": 1}),),
     ).start()
     yield SimpleNamespace(
         server=server,
-        client_secret=client_secret,
-        intruder_secret=intruder_secret,
-        server_public=str(keys / "server.key"),
+        client_secret=keys.secret("client"),
+        intruder_secret=keys.secret("intruder"),
+        server_public=keys.public(),
     )
     server.stop()
 

@@ -194,28 +194,17 @@ def refusing_curve_router(tmp_path):
     import zmq.auth
     from zmq.auth.thread import ThreadAuthenticator
 
-    keys = tmp_path / "keys"
-    allowed = tmp_path / "allowed"
-    keys.mkdir()
-    allowed.mkdir()
-    server_public, server_secret = zmq.auth.create_certificates(str(keys), "server")
-    _, client_secret = zmq.auth.create_certificates(str(keys), "client")
+    keys = support.curve_keys(tmp_path, clients=(), others=("client",))
     ctx = zmq.Context()
     auth = ThreadAuthenticator(ctx)
     auth.start()
-    auth.configure_curve(domain="*", location=str(allowed))
+    auth.configure_curve(domain="*", location=str(keys.authorized))
     router = ctx.socket(zmq.ROUTER)
     router.linger = 0
     router.curve_server = True
-    router.curve_publickey, router.curve_secretkey = zmq.auth.load_certificate(server_secret)
+    router.curve_publickey, router.curve_secretkey = zmq.auth.load_certificate(keys.secret())
     port = router.bind_to_random_port("tcp://127.0.0.1")
-    yield (
-        f"tcp://127.0.0.1:{port}",
-        {
-            "curve_secret_key": client_secret,
-            "curve_server_key": server_public,
-        },
-    )
+    yield f"tcp://127.0.0.1:{port}", keys.client()
     router.close(0)
     auth.stop()
     ctx.term()
