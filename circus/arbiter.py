@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
 import fnmatch
 import logging
 import os
@@ -55,6 +54,7 @@ from circus.util.endpoints import parse_endpoint
 from circus.util.tasks import TaskSet
 from circus.watcher import Watcher
 from circus.watcher_context import WatcherContext
+from papa_kernel import records
 from papa_kernel.paths import unix_socket_served
 
 if TYPE_CHECKING:
@@ -311,7 +311,7 @@ class Arbiter:
         wconf = watcher_from_options(name, cmd, args, dict(options or {}), self.config)
         check_watcher(wconf)
         watcher = await self.create_watcher(wconf)
-        self.config = dataclasses.replace(self.config, watchers=(*self.config.watchers, wconf))
+        self.config = records.replace(self.config, watchers=(*self.config.watchers, wconf))
         if start:
             await watcher.start()
         return watcher
@@ -321,7 +321,7 @@ class Arbiter:
         its processes (none with ``nostop``), which cannot be refused."""
         watcher = self.get_watcher(name)
         self._watchers.pop(watcher.name.lower(), None)
-        self.config = dataclasses.replace(
+        self.config = records.replace(
             self.config,
             watchers=tuple(
                 w for w in self.config.watchers if w.name.lower() != watcher.name.lower()

@@ -9,8 +9,9 @@ configuration, command and property for control messages. The mapping of excepti
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
+
+from papa_kernel.records import frozen_record
 
 
 class Errno(enum.IntEnum):
@@ -34,7 +35,7 @@ class CircusError(Exception):
 # --- configuration -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ConfigProblem:
     """One problem found in a configuration: what was expected, what was found, and where."""
 

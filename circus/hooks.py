@@ -14,12 +14,12 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from circus.config.schema import HOOK_NAMES
 from circus.errors import ConfigError, ConfigProblem
 from circus.util.dotted import import_callable
+from papa_kernel.records import frozen_record
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 ABORTING_HOOKS = frozenset({"before_start", "after_start", "before_spawn", "after_spawn"})
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Hook:
     name: str
     func: Callable[..., Any]

@@ -19,7 +19,6 @@ running, so that restart costs no downtime).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Awaitable
 from typing import Protocol
@@ -30,6 +29,7 @@ from circus.hosts.local_sockets import check_bindable
 from circus.hostset import HostSet
 from circus.spawning import socket_spec
 from circus.watcher import Watcher
+from papa_kernel import records
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _applied_before_watchers(
         previous = old.get_watcher(wconf.name) if lowered in changed else None
         watchers.append(previous or wconf)
     sockets = tuple(s for s in new.sockets if s.name in hosts.sockets)
-    return dataclasses.replace(new, watchers=tuple(watchers), sockets=sockets)
+    return records.replace(new, watchers=tuple(watchers), sockets=sockets)
 
 
 def _watcher(config: CircusConfig, name: str) -> WatcherConfig:

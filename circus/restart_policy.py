@@ -66,13 +66,13 @@ defaults (2 exits within 1 s) a crash loop is flapping at its second exit, long 
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from circus.config.flapping import flapping_settings
+from papa_kernel import records
+from papa_kernel.records import frozen_record
 
 if TYPE_CHECKING:
     from circus.config import PluginConfig, WatcherConfig
@@ -94,7 +94,7 @@ KILLED_FROM_OUTSIDE = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class FlappingRule:
     """``attempts`` exits within ``window`` seconds is flapping: stop, start again after
     ``retry_in`` seconds, at most ``max_retry`` times in a row (-1: always). The manual's
@@ -106,7 +106,7 @@ class FlappingRule:
     max_retry: int = 5
 
 
-@dataclass(frozen=True)
+@frozen_record
 class RestartPolicy:
     """What a watcher declares about restarting its processes."""
 
@@ -133,7 +133,7 @@ class RestartPolicy:
         )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class GaveUp:
     """Why a watcher gave up: shown in ``status``/``stats`` and in the ``gave_up`` event."""
 
@@ -182,10 +182,10 @@ class GaveUp:
 
     def as_dict(self) -> dict[str, Any]:
         """The wire form (status/stats detail and event payload): the fields plus ``reason``."""
-        return {**dataclasses.asdict(self), "reason": self.reason}
+        return {**records.asdict(self), "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Flapping:
     """A watcher found flapping: it stops, and starts again ``retry_in`` seconds after
     ``time``. Shown in ``status``/``stats`` and in the ``flapping`` event (:meth:`as_dict`)."""
@@ -198,7 +198,7 @@ class Flapping:
     retry_in: float  # seconds from the detection to the retry
     last_exit: int | None  # exit code of the last exit (-N: signal N)
     time: float  # epoch seconds of the detection
-    at: float = dataclasses.field(default=0.0, compare=False)  # loop time of the detection
+    at: float = records.field(default=0.0, compare=False)  # loop time of the detection
 
     @property
     def retry_at(self) -> float:
@@ -218,12 +218,12 @@ class Flapping:
     def as_dict(self) -> dict[str, Any]:
         """The wire form: the fields (not ``at``, a loop time) plus ``retry_at`` and
         ``reason``."""
-        fields = dataclasses.asdict(self)
+        fields = records.asdict(self)
         del fields["at"]
         return {**fields, "retry_at": self.retry_at, "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class RestartState:
     """Where a watcher stands in its policy (reset by a start: ``RestartState()``)."""
 
@@ -294,7 +294,7 @@ def after_exit(
             policy, state, spawned_in, now, wall, running, exit_code=exit_code, error=None
         )
     elif exit_code not in policy.killed_from_outside and state.gave_up is None:
-        state = dataclasses.replace(state, failures=0)
+        state = records.replace(state, failures=0)
     if policy.flapping is None or requested or exit_code is None:
         return state
     return after_flapping_exit(policy.flapping, state, exit_code=exit_code, now=now, wall=wall)
@@ -311,13 +311,13 @@ def after_flapping_exit(
         return state
     exits = (*state.exits, now)[-rule.attempts :]
     if len(exits) < rule.attempts:
-        return dataclasses.replace(state, exits=exits)
+        return records.replace(state, exits=exits)
     if not is_flapping(rule, exits):
-        return dataclasses.replace(state, exits=exits, flapping_retries=0)
+        return records.replace(state, exits=exits, flapping_retries=0)
     retries = state.flapping_retries
     if 0 <= rule.max_retry <= retries:
         gave_up = GaveUp("flapping", retries + 1, rule.max_retry, exit_code, None, wall)
-        return dataclasses.replace(state, exits=(), retry_at=now, gave_up=gave_up)
+        return records.replace(state, exits=(), retry_at=now, gave_up=gave_up)
     found = Flapping(
         retry=retries + 1,
         max_retry=rule.max_retry,
@@ -329,7 +329,7 @@ def after_flapping_exit(
         time=wall,
         at=now,
     )
-    return dataclasses.replace(
+    return records.replace(
         state,
         round=state.round + 1,  # later failures of the processes it stops do not count
         retry_at=now,  # stop at once, not after a back-off
@@ -369,7 +369,7 @@ def after_uptime(
         return state
     if not proves_a_start(policy, state, spawned_in, uptime):
         return state
-    return dataclasses.replace(state, failures=0)
+    return records.replace(state, failures=0)
 
 
 def _failed(
@@ -392,7 +392,7 @@ def _failed(
     gave_up = None
     if gives_up(policy, failures):
         gave_up = GaveUp("max_retry", failures, policy.max_retry, exit_code, error, wall)
-    return dataclasses.replace(
+    return records.replace(
         state,
         failures=failures,
         round=state.round + 1,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import enum
 import json
 from collections.abc import Mapping, Sequence
@@ -35,6 +34,7 @@ from circus.errors import KernelError
 from circus.hosts.base import ProcessHost, SocketSpec, SpawnSpec
 from circus.hosts.names import NAMESPACE
 from circus.util.no_openssl import sha256
+from papa_kernel import records
 
 #: Prefix of the kernel values holding spawn records (``circus.spawned.<watcher>.<wid>``).
 RECORD_PREFIX = f"{NAMESPACE}.spawned."
@@ -63,8 +63,8 @@ def _canonical(value: Any) -> Any:
         return [_canonical(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _canonical(dataclasses.asdict(value))
+    if records.is_record(value):
+        return _canonical(records.asdict(value))
     if isinstance(value, Mapping):
         return {str(k): _canonical(v) for k, v in value.items()}
     return value
@@ -76,7 +76,7 @@ def _digest(value: Any) -> str:
 
 
 #: SpawnSpec fields in the fingerprint (every one but those in _NOT_FINGERPRINTED)
-_FIELDS = tuple(f for f in dataclasses.fields(SpawnSpec) if f.name not in _NOT_FINGERPRINTED)
+_FIELDS = tuple(f for f in records.fields(SpawnSpec) if f.name not in _NOT_FINGERPRINTED)
 
 
 def _default_digests() -> Fingerprint:
@@ -84,9 +84,9 @@ def _default_digests() -> Fingerprint:
     compared with its default when an older record lacks it."""
     digests = {}
     for f in _FIELDS:
-        if f.default_factory is not dataclasses.MISSING:
+        if f.default_factory is not records.MISSING:
             digests[f.name] = _digest(f.default_factory())
-        elif f.default is not dataclasses.MISSING:
+        elif f.default is not records.MISSING:
             digests[f.name] = _digest(f.default)
     digests[SOCKET_SPECS] = _digest([])
     return digests

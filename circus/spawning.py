@@ -22,13 +22,13 @@ import grp
 import os
 import pwd
 import sys
-from dataclasses import dataclass, field
 
 from circus import spawn_records
 from circus.config import CircusConfig, SocketConfig, WatcherConfig, build_argv, spawn_variables
 from circus.errors import ConfigError, SpawnError
 from circus.hosts import names
 from circus.hosts.base import OutputMode, SocketSpec, SpawnSpec
+from papa_kernel.records import field, frozen_record, record
 
 
 def socket_host_name(socket: str) -> str:
@@ -105,7 +105,7 @@ def process_env(config: WatcherConfig) -> dict[str, str]:
     return env
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SpawnContext:
     """What the arbiter adds to a watcher's configuration for every spawn: the configured
     sockets, ``[circus] umask`` and the default working directory (circusd's at start-up).
@@ -120,7 +120,7 @@ class SpawnContext:
         return cls(config.sockets, config.circus.umask, default_cwd)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SharedParts:
     """What every process of a watcher shares: its environment and spawn variables, and its
     argv when that does not depend on the wid (None when it does, or cannot be built)."""
@@ -217,7 +217,7 @@ def fingerprint(
     return spawn_records.fingerprint(spec, sockets, {} if digests is None else digests)
 
 
-@dataclass
+@record
 class SpawnMemo:
     """Memoises the pure functions above for one watcher: the shared parts and the current
     fingerprint of each wid are computed once per (configuration, context) pair; when the

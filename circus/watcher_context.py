@@ -12,13 +12,13 @@ kernel's recovery) are callables read at the moment they are needed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from circus.config import CircusSettings, PluginConfig
 from circus.hosts.base import ProcessHost
 from circus.registry import ProcessRegistry
 from circus.spawning import SpawnContext
+from papa_kernel.records import frozen_record
 
 
 def _never(_host: ProcessHost) -> bool:
@@ -33,7 +33,7 @@ def _no_plugins() -> Sequence[PluginConfig]:
     return ()
 
 
-@dataclass(frozen=True)
+@frozen_record
 class WatcherContext:
     """The arbiter as a watcher sees it."""
 

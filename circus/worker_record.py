@@ -20,7 +20,8 @@ import json
 import logging
 import os
 import stat
-from dataclasses import dataclass
+
+from papa_kernel.records import frozen_record
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ MAX_RECORD_SIZE = 64 * 1024 * 1024
 COMPACT_SLACK = 256
 
 
-@dataclass(frozen=True)
+@frozen_record
 class RecordedWorker:
     """A kernel-hosted worker as circusd last knew it."""
 

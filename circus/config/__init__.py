@@ -15,10 +15,10 @@ mean" suggestion); warnings are in ``config.warnings`` (and ``ConfigError.warnin
 
 The model (:mod:`circus.config.model`)
 --------------------------------------
-Frozen dataclasses that compare by value: :class:`CircusConfig` (``circus``, ``watchers``,
-``sockets``, ``plugins``, ``env``, ``env_sections``), :class:`CircusSettings`,
-:class:`WatcherConfig`, :class:`SocketConfig`, :class:`PluginConfig`, :class:`StreamConfig`,
-:class:`HookSpec`, :class:`FrozenMap`.
+Frozen records (:mod:`papa_kernel.records`) that compare by value: :class:`CircusConfig`
+(``circus``, ``watchers``, ``sockets``, ``plugins``, ``env``, ``env_sections``),
+:class:`CircusSettings`, :class:`WatcherConfig`, :class:`SocketConfig`, :class:`PluginConfig`,
+:class:`StreamConfig`, :class:`HookSpec`, :class:`FrozenMap`.
 
 For the control commands
 ------------------------

@@ -14,21 +14,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from circus.config.model import CircusConfig, WatcherConfig
 from circus.config.schema import field_needs_restart
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
+from papa_kernel import records
+from papa_kernel.records import frozen_record
 
 _Item = TypeVar("_Item")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class WatcherChange:
     """One watcher present in both configurations with different settings."""
 
@@ -42,7 +39,7 @@ class WatcherChange:
         return not self.restart
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ConfigDiff:
     """The difference between two configurations. Tuples are sorted by name."""
 
@@ -59,16 +56,16 @@ class ConfigDiff:
 
     @property
     def empty(self) -> bool:
-        return not any(getattr(self, f.name) for f in dataclasses.fields(self))
+        return not any(getattr(self, f.name) for f in records.fields(self))
 
     def __bool__(self) -> bool:
         return not self.empty
 
 
-def _fields_changed(old: DataclassInstance, new: DataclassInstance) -> frozenset[str]:
+def _fields_changed(old: object, new: object) -> frozenset[str]:
     return frozenset(
         f.name
-        for f in dataclasses.fields(old)
+        for f in records.fields(old)
         if f.compare and getattr(old, f.name) != getattr(new, f.name)
     )
 

@@ -23,12 +23,12 @@ from __future__ import annotations
 import glob
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from circus.config.converters import MAX_TEXT_LENGTH
 from circus.config.problems import Origin, Problems
 from circus.config.substitution import substitute_env
+from papa_kernel.records import field, record
 
 INCLUDE_KEYS = ("include", "include_dir")
 _SEPARATOR = re.compile(r"[=:]")  # the first one ends the key (a key has neither)
@@ -42,7 +42,7 @@ MAX_VALUE_LENGTH = MAX_TEXT_LENGTH
 MAX_NAME_LENGTH = 256
 
 
-@dataclass
+@record
 class Entry:
     """One ``key = value`` and where it was read."""
 
@@ -51,7 +51,7 @@ class Entry:
     origin: Origin
 
 
-@dataclass
+@record
 class Section:
     """A section, merged over every file that declares it. Entries keep file order."""
 
@@ -81,7 +81,7 @@ class Section:
         return True
 
 
-@dataclass
+@record
 class Document:
     """All sections read from a file and its includes, in first-seen order."""
 

@@ -15,7 +15,8 @@ once made it allocate per process until it stopped answering.
 from __future__ import annotations
 
 import resource  # circus runs on Unix only (as fcntl, pidfds and signals in the core do)
-from dataclasses import dataclass
+
+from papa_kernel.records import frozen_record
 
 #: Default of ``[circus] max_processes``: far above what one watcher usually runs, far below
 #: what would exhaust circusd's memory or the machine's pids.
@@ -24,7 +25,7 @@ DEFAULT_MAX_PROCESSES = 1024
 MAX_PROCESSES_CEILING = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ProcessLimit:
     """The limit and where it comes from (named in every refusal)."""
 

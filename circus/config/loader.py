@@ -8,7 +8,6 @@ them all (warnings ride along in ``ConfigError.warnings`` / ``CircusConfig.warni
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -51,6 +50,7 @@ from circus.config.watchers import check_name, finish, gather
 from circus.errors import ConfigError
 from circus.util.gc_pause import gc_paused
 from circus.util.suggest import nearest
+from papa_kernel import records
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def _build(
     warnings = problems.sorted_warnings()
     for warning in warnings if log_warnings else ():
         log.warning("config: %s", warning)
-    return dataclasses.replace(config, warnings=warnings)
+    return records.replace(config, warnings=warnings)
 
 
 def _build_watchers(

@@ -1,4 +1,4 @@
-"""The configuration model: frozen dataclasses that compare by value.
+"""The configuration model: frozen records that compare by value.
 
 A :class:`CircusConfig` holds the ``[circus]`` settings (:class:`CircusSettings`), the watchers,
 sockets and plugins (sorted by name), and the env sections. Everything is immutable and hashable:
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
 from circus.config.limits import DEFAULT_MAX_PROCESSES
@@ -21,6 +20,7 @@ from circus.config.substitution import referenced_sockets
 from circus.errors import ConfigProblem
 from circus.util.endpoints import default_endpoint, default_pubsub_endpoint, default_stats_endpoint
 from papa_kernel.paths import default_kernel_socket
+from papa_kernel.records import field, frozen_record
 
 _V_co = TypeVar("_V_co", covariant=True)
 
@@ -92,7 +92,7 @@ class HookSpec(NamedTuple):
     ignore_errors: bool = False
 
 
-@dataclass(frozen=True)
+@frozen_record
 class StreamConfig:
     """Where a watcher's stdout or stderr goes: ``class`` plus the class's keyword options."""
 
@@ -104,7 +104,7 @@ class StreamConfig:
         return {"class": self.class_name, **thaw(self.options)}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class CircusSettings:
     """The ``[circus]`` section. Defaults follow DESIGN.md: private unix sockets."""
 
@@ -146,7 +146,7 @@ class CircusSettings:
         return bool(self.curve_secret_key and self.curve_public_keys)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class WatcherConfig:
     """A ``[watcher:NAME]`` section. ``name`` keeps its case; look watchers up case-insensitively.
 
@@ -207,7 +207,7 @@ class WatcherConfig:
         return refs | {self.stdin_socket.lower()} if self.stdin_socket else refs
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SocketConfig:
     """A ``[socket:NAME]`` section (name lower-cased). ``family``/``type`` use the short names
     of :class:`circus.hosts.base.SocketSpec` (``inet``, ``inet6``, ``unix``; ``stream``...)."""
@@ -230,7 +230,7 @@ class SocketConfig:
     systemd_name: str | None = None  # its FileDescriptorName= (default: the socket's name)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class PluginConfig:
     """A ``[plugin:NAME]`` section. ``config`` is every key but ``use``, as written (text, or
     JSON values in the dict form), for the plugin; ``watcher_options`` are the keys that are
@@ -251,7 +251,7 @@ class PluginConfig:
         return int(self.watcher_options.get("priority", 1))
 
 
-@dataclass(frozen=True)
+@frozen_record
 class EnvSection:
     """An ``[env:PATTERNS]`` section: fnmatch patterns (case-insensitive) and its values."""
 
@@ -259,7 +259,7 @@ class EnvSection:
     values: FrozenMap[str]
 
 
-@dataclass(frozen=True)
+@frozen_record
 class CircusConfig:
     """A whole configuration. Compare two with ``==`` or :func:`circus.config.diff.diff`."""
 

@@ -8,12 +8,11 @@ all (sorted by file and line, as a reader would fix them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from circus.errors import ConfigError, ConfigProblem
+from papa_kernel.records import frozen_record
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Origin:
     """Where a value or a section header was read: a file and a line (both None for values
     that did not come from a file, such as the dict form or a control command)."""

@@ -22,10 +22,8 @@ False) are the ones the original ``set`` applies without reloading processes.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from circus.config import converters as cv
@@ -33,6 +31,8 @@ from circus.config import stream_options as so
 from circus.config.model import FrozenMap, HookSpec, StreamConfig, WatcherConfig, freeze, thaw
 from circus.errors import ConfigError, ConfigProblem
 from circus.util.suggest import nearest
+from papa_kernel import records
+from papa_kernel.records import frozen_record
 
 HOOK_NAMES = (
     "before_start",
@@ -48,8 +48,11 @@ HOOK_NAMES = (
     "extended_stats",
 )
 
+#: WatcherConfig's fields by name (where the defaults are read)
+_WATCHER_FIELDS = {spec.name: spec for spec in records.fields(WatcherConfig)}
 
-@dataclass(frozen=True)
+
+@frozen_record
 class OptionSpec:
     """One watcher key: its model field, converter, and whether a change restarts processes."""
 
@@ -62,8 +65,8 @@ class OptionSpec:
     @property
     def default(self) -> Any:
         """The default, read from :class:`WatcherConfig` (one source of truth)."""
-        spec = WatcherConfig.__dataclass_fields__[self.field]
-        if spec.default_factory is not dataclasses.MISSING:
+        spec = _WATCHER_FIELDS[self.field]
+        if spec.default_factory is not records.MISSING:
             return spec.default_factory()
         return spec.default
 

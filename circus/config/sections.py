@@ -7,7 +7,6 @@ object (or None when the section cannot be built). Unknown keys are warnings wit
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from circus.config.watchers import check_name
 from circus.errors import ConfigError, ConfigProblem
 from circus.util.endpoints import parse_endpoint, parse_multicast
 from circus.util.suggest import nearest
+from papa_kernel import records
 
 Converter = Callable[[Any], Any]
 
@@ -347,4 +347,4 @@ def _is_watcher_key(key: str) -> bool:
 
 
 def _place(problem: ConfigProblem, entry: Entry) -> ConfigProblem:
-    return dataclasses.replace(problem, file=entry.origin.file, line=entry.origin.line)
+    return records.replace(problem, file=entry.origin.file, line=entry.origin.line)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from circus.config import converters
 from circus.util.suggest import nearest
+from papa_kernel.records import frozen_record
 
 #: rotate_when values accepted by TimedRotatingFileStream (compared case-insensitively).
 ROTATE_WHEN = ("S", "M", "H", "D", "MIDNIGHT", *(f"W{day}" for day in range(7)))
@@ -160,7 +160,7 @@ def is_custom_class_path(name: str) -> bool:
     return "." in name and not name.lower().startswith(_CLASS_PREFIXES)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class OptionIssue:
     """One finding of :func:`check_options` about ``key`` (an error unless ``ignored``)."""
 

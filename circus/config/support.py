@@ -21,7 +21,6 @@ way (see docs/dev/support-watchers.md).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -35,6 +34,7 @@ from circus.config.model import CircusConfig, PluginConfig, SocketConfig, Watche
 from circus.config.problems import NOWHERE, Problems
 from circus.config.watchers import finish, gather
 from circus.errors import ConfigError
+from papa_kernel import records
 
 #: What every support watcher is unless its section says otherwise (the original's choices).
 SUPPORT_DEFAULTS: Mapping[str, Any] = {"singleton": True, "copy_env": True, "copy_path": True}
@@ -292,7 +292,7 @@ def with_support(
         return config
     watchers = [item for item in added if isinstance(item, WatcherConfig)]
     sockets = [item for item in added if isinstance(item, SocketConfig)]
-    return dataclasses.replace(
+    return records.replace(
         config,
         watchers=tuple(sorted((*config.watchers, *watchers), key=lambda w: w.name.lower())),
         sockets=tuple(sorted((*config.sockets, *sockets), key=lambda s: s.name)),

@@ -31,6 +31,7 @@ from circus.config.stream_options import OptionIssue
 from circus.config.substitution import substitute_env
 from circus.errors import ConfigError
 from circus.util.suggest import nearest
+from papa_kernel import records
 
 MAPPING_FIELDS = ("env", "rlimits", "hooks", "flapping", "stdout_stream", "stderr_stream")
 #: Names circusd gives its own support watchers.
@@ -182,7 +183,7 @@ def _requires(
 
 def _editable_values(watcher: WatcherConfig) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field in WatcherConfig.__dataclass_fields__:
+    for field in (spec.name for spec in records.fields(WatcherConfig)):
         if field in ("name", "options"):
             continue
         value = getattr(watcher, field)

@@ -23,7 +23,6 @@ import re
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from circus.errors import (
@@ -34,12 +33,13 @@ from circus.errors import (
     MessageError,
 )
 from circus.wire import boundedjson
+from papa_kernel.records import field, record
 
 CAST = "cast"  # msg_type of a fire-and-forget request: no reply at all
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # a bigger request is refused with an error reply
 
 
-@dataclass
+@record
 class Request:
     """A decoded control request."""
 

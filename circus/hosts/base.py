@@ -24,7 +24,8 @@ import abc
 import enum
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+
+from papa_kernel.records import field, frozen_record
 
 
 class OutputMode(enum.Enum):
@@ -35,7 +36,7 @@ class OutputMode(enum.Enum):
     STDOUT = "stdout"  # stderr only: merged into the stdout stream
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SpawnSpec:
     """Everything a host needs to start one process. Placeholders are already substituted,
     except ``$(socket.NAME.fileno)`` / ``$(socket.NAME.port)`` which the host fills in."""
@@ -59,7 +60,7 @@ class SpawnSpec:
     stop_signal: int = int(signal.SIGTERM)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ProcessInfo:
     """A process as the host sees it."""
 
@@ -71,7 +72,7 @@ class ProcessInfo:
     args: str = ""
 
 
-@dataclass(frozen=True)
+@frozen_record
 class OutputChunk:
     """Bytes a process wrote, as read by the host (not line-aligned)."""
 
@@ -81,7 +82,7 @@ class OutputChunk:
     data: bytes
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ExitRecord:
     """A process ended. ``exit_code`` is the status, or ``-signum`` if a signal killed it, or
     None when it is unknown (the process vanished with its host)."""
@@ -91,7 +92,7 @@ class ExitRecord:
     exit_code: int | None
 
 
-@dataclass(frozen=True)
+@frozen_record
 class DroppedOutput:
     """The host discarded ``nbytes`` of a stream because nobody read it in time."""
 
@@ -104,7 +105,7 @@ class DroppedOutput:
 HostEvent = OutputChunk | ExitRecord | DroppedOutput
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Refusal:
     """What a handler could not take from a batch: for each ``(process name, "stdout" |
     "stderr")`` in ``taken``, the number of its chunks in the batch it did take; the rest of
@@ -121,7 +122,7 @@ class Refusal:
 EventHandler = Callable[[Sequence[HostEvent]], Awaitable[Refusal | None]]
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SocketSpec:
     """A socket to bind and hold. Mirrors ``[socket:NAME]`` of the configuration."""
 
@@ -141,7 +142,7 @@ class SocketSpec:
     systemd: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SocketInfo:
     """A bound socket as the host holds it."""
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from circus.errors import HostError, KernelError, SpawnError
@@ -36,6 +35,7 @@ from circus.hosts.base import (
 )
 from circus.hosts.names import is_wire_safe
 from circus.util import endpoints
+from papa_kernel.records import frozen_record
 
 PROMPT = b"\n> "
 BATCH_END = b"] "
@@ -56,7 +56,7 @@ class ProtocolError(KernelError):
 # --- endpoints -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Endpoint:
     """Where the kernel listens: a unix socket path, or a loopback TCP address."""
 

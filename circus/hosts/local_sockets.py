@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
 
 from circus.errors import HostError
 from circus.hosts.base import SocketInfo, SocketSpec
@@ -26,14 +25,17 @@ FAMILIES = ("inet", "inet6", "unix")
 TYPES = ("stream", "dgram", "seqpacket")
 
 
-@dataclass(eq=False)
 class HeldSocket:
-    """A socket the host holds, with what is needed to clean it up."""
+    """A socket the host holds, with what is needed to clean it up. Compared by identity."""
 
-    spec: SocketSpec
-    sock: socket.socket
-    info: SocketInfo
-    unix_inode: tuple[int, int] | None = None  # (st_dev, st_ino) of the path we created
+    def __init__(
+        self,
+        spec: SocketSpec,
+        sock: socket.socket,
+        info: SocketInfo,
+        unix_inode: tuple[int, int] | None = None,  # (st_dev, st_ino) of the path we created
+    ) -> None:
+        self.spec, self.sock, self.info, self.unix_inode = spec, sock, info, unix_inode
 
     @property
     def listening(self) -> bool:

@@ -18,8 +18,9 @@ Bytes are never decoded: invalid UTF-8 passes through untouched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from papa_kernel.records import record
 
 if TYPE_CHECKING:
     import datetime
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 NEWLINE = b"\n"
 
 
-@dataclass
+@record
 class LineState:
     """Where the destination stands: at the start of a line, or inside ``writer``'s line."""
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
 
 from papa_kernel.paths import runtime_dir
+from papa_kernel.records import frozen_record
 
 
 def runtime_endpoint(name: str) -> str:
@@ -51,7 +51,7 @@ def host_is_loopback(host: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Endpoint:
     scheme: str  # "ipc" | "tcp"
     path: str | None = None

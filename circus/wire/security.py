@@ -21,20 +21,20 @@ import logging
 import os
 import pwd
 import stat
-from dataclasses import dataclass
 from typing import Any
 
 import zmq
 
 from circus.errors import ConfigError
 from circus.util.private_dirs import require_private_parent
+from papa_kernel.records import frozen_record
 
 log = logging.getLogger(__name__)
 
 IPC_SOCKET_MODE = 0o600  # only the owner may connect to a control/events ipc socket
 
 
-@dataclass(frozen=True)
+@frozen_record
 class CurveServer:
     """CURVE server settings: our certificate (with secret key) + authorised client keys."""
 
@@ -152,7 +152,7 @@ def prepare_ipc_path(endpoint: str) -> str | None:
     return require_private_parent(endpoint[len("ipc://") :], f"endpoint {endpoint}")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class IpcSocketFile:
     """The file of a bound ipc endpoint: ZeroMQ leaves it on disk when the socket closes, so
     its owner removes it, unless another file (a new circusd's socket) took the path since."""

@@ -4,9 +4,9 @@ forward."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from circus.errors import CallError
+from papa_kernel.records import frozen_record
 
 _SERVER = re.compile(
     r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]\s]+\]|[^:@\s\[\]]+)(?::(?P<port>\d+))?$"
@@ -17,7 +17,7 @@ class TunnelError(CallError):
     """The ssh tunnel cannot be made or used; ``str()`` names the ssh host and why."""
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SshServer:
     """``user@host[:port]`` as the manual writes it (``[::1]:2222`` for an IPv6 address)."""
 

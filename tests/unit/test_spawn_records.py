@@ -1,12 +1,12 @@
 """circus.spawn_records: the fingerprint of what a worker was spawned from, and its kernel value."""
 
 import asyncio
-import dataclasses
 
 import pytest
 
 from circus import spawn_records as sr
 from circus.hosts.base import OutputMode, SocketSpec, SpawnSpec
+from papa_kernel import records
 
 BASE = SpawnSpec(
     name="circus.web.1",
@@ -34,31 +34,31 @@ OTHER = {
 
 
 def test_every_spawn_field_but_the_name_is_covered():
-    fields = {f.name for f in dataclasses.fields(SpawnSpec)} - {"name", "stop_signal"}
+    fields = {f.name for f in records.fields(SpawnSpec)} - {"name", "stop_signal"}
     assert set(OTHER) == fields
     assert set(sr.fingerprint(BASE)) == fields | {sr.SOCKET_SPECS}
 
 
 def test_a_changed_stop_signal_does_not_make_a_worker_outdated():
-    quits = dataclasses.replace(BASE, stop_signal=3)  # policy: the worker need not be replaced
+    quits = records.replace(BASE, stop_signal=3)  # policy: the worker need not be replaced
     assert sr.changed_fields(sr.fingerprint(BASE), sr.fingerprint(quits)) == []
 
 
 @pytest.mark.parametrize("field", sorted(OTHER))
 def test_a_changed_field_is_named(field):
     before = sr.fingerprint(BASE)
-    after = sr.fingerprint(dataclasses.replace(BASE, **{field: OTHER[field]}))
+    after = sr.fingerprint(records.replace(BASE, **{field: OTHER[field]}))
     assert sr.changed_fields(before, after) == [field]
 
 
 def test_same_spec_same_fingerprint_whatever_the_order():
-    reordered = dataclasses.replace(BASE, env={"B": "2", "A": "1"}, name="circus.web.2")
+    reordered = records.replace(BASE, env={"B": "2", "A": "1"}, name="circus.web.2")
     assert sr.changed_fields(sr.fingerprint(BASE), sr.fingerprint(reordered)) == []
 
 
 def test_socket_definitions_count():
     web = SocketSpec(name="circus.web", host="127.0.0.1", port=8000)
-    moved = dataclasses.replace(web, port=8001)
+    moved = records.replace(web, port=8001)
     assert sr.changed_fields(sr.fingerprint(BASE, [web]), sr.fingerprint(BASE, [moved])) == [
         sr.SOCKET_SPECS
     ]
@@ -69,7 +69,7 @@ def test_a_field_missing_from_an_old_record_counts_as_its_default():
     recorded = sr.fingerprint(BASE)
     del recorded["bufsize"]
     assert sr.changed_fields(recorded, sr.fingerprint(BASE)) == []
-    bigger = sr.fingerprint(dataclasses.replace(BASE, bufsize=1 << 20))
+    bigger = sr.fingerprint(records.replace(BASE, bufsize=1 << 20))
     assert sr.changed_fields(recorded, bigger) == ["bufsize"]
 
 
@@ -120,9 +120,9 @@ def test_memo_reuses_the_digest_of_the_same_object_only():
     memo: sr.DigestMemo = {}
     first = sr.fingerprint(BASE, memo=memo)
     assert memo["env"][0] is BASE.env
-    same_env = dataclasses.replace(BASE, name="circus.web.2")  # the same env object
+    same_env = records.replace(BASE, name="circus.web.2")  # the same env object
     assert sr.fingerprint(same_env, memo=memo) == first
-    equal_copy = dataclasses.replace(BASE, env=dict(BASE.env))
+    equal_copy = records.replace(BASE, env=dict(BASE.env))
     assert sr.fingerprint(equal_copy, memo=memo) == first
-    changed = dataclasses.replace(BASE, env={"A": "1"})
+    changed = records.replace(BASE, env={"A": "1"})
     assert sr.changed_fields(first, sr.fingerprint(changed, memo=memo)) == ["env"]

@@ -30,13 +30,13 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from circus.control import options as opt
 from circus.control.api import ArbiterAPI, WatcherAPI
 from circus.errors import ArgumentError, MessageError
 from circus.util.tasks import TaskSet
+from papa_kernel.records import frozen_record
 
 if TYPE_CHECKING:  # commands run on circusd's loop; circusctl imports them without asyncio
     import asyncio
@@ -70,7 +70,7 @@ def _strlist(value: Any) -> list[str]:
     raise ValueError(f"expected a list of strings, got {value!r}")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Prop:
     """One property of a command message."""
 
@@ -91,7 +91,7 @@ class Prop:
             ) from None
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Flag:
     """A circusctl ``--option`` of a command: a boolean switch or an option taking a value."""
 
