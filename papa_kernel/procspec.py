@@ -56,7 +56,7 @@ class ProcessSpec:
     capacity: int
     watch: bool
     args_text: str
-    identity: tuple[object, ...]
+    identity: str
     shown_options: tuple[str, ...]
     child_sockets: list[socket.socket]  # close after the spawn (a new list per spec)
     stop_signal: int = signal.SIGTERM  # sent by a graceful stop of the whole kernel
@@ -70,7 +70,9 @@ def parse_process(
     args = place_arguments(options, args)
     if not args:
         raise CommandError("Process requires a program to run after the options")
-    capacity = parse_size("bufsize", options.get("bufsize", str(default_bufsize)), MAX_BUFSIZE)
+    capacity = default_bufsize  # one int object shared by the entries that keep it
+    if "bufsize" in options:
+        capacity = parse_size("bufsize", options["bufsize"], MAX_BUFSIZE)
     stdout, stderr = _stream_modes(options, capacity)
     shell = parse_bool("shell", options["shell"]) if "shell" in options else False
     uid, gid, user_name = _user_and_group(options)
@@ -92,12 +94,9 @@ def parse_process(
         capacity=capacity,
         watch=parse_bool("watch", options["watch"]) if "watch" in options else False,
         # kept by the entry for its life: interned, so that the workers of one watcher (same
-        # program, arguments and environment) share one copy of each string
+        # program, arguments and environment) share one copy
         args_text=intern(" ".join(args)),
-        identity=(
-            tuple(sorted((intern(k), intern(v)) for k, v in options.items() if k != "watch")),
-            tuple(map(intern, args)),
-        ),
+        identity=process_identity(options, args),
         shown_options=_shown(uid, gid, shell),
         child_sockets=[],
     )
@@ -105,6 +104,15 @@ def parse_process(
         spec.stop_signal = parse_signal(options["stop_signal"])
     _add_sockets(spec, options, args, registry, shell)
     return spec
+
+
+def process_identity(options: dict[str, str], args: list[str]) -> str:
+    """What a repeated ``make process`` of the same name must match: its options but
+    ``watch=`` and its arguments, as one interned string (the workers of a watcher share one
+    copy: a tuple of option pairs would be ~60 bytes per option and worker). No token of a
+    line contains a newline and no option key an ``=``, so the string is unambiguous."""
+    keys = sorted(key for key in options if key != "watch")
+    return intern("\n".join([str(len(keys)), *(f"{key}={options[key]}" for key in keys), *args]))
 
 
 def _add_sockets(

@@ -21,7 +21,10 @@ from papa_kernel.kernel import Kernel
 from papa_kernel.logfile import ReopeningFileHandler
 from papa_kernel.logwriter import LOG_FORMAT, LogWriter, format_line
 from papa_kernel.loop import Loop
+from papa_kernel.procspec import parse_process
+from papa_kernel.protocol import split_options, tokenize
 from papa_kernel.records import frozen_record, record, replace
+from papa_kernel.sockets import SocketRegistry
 from papa_kernel.spawn import Spawned
 
 pytestmark = pytest.mark.timeout(30)
@@ -223,7 +226,7 @@ def test_a_hosted_process_costs_the_kernel_little_memory():
     loop, count = Loop(), 150
     kernel = Kernel(loop, use_pidfd=False)
     fds = [os.pipe() for _ in range(3 * count)]
-    identity = ((("stdout", "1"),), ("/bin/sleep", "100"))
+    identity = "1\nstdout=1\n/bin/sleep\n100"
     try:
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
@@ -240,3 +243,28 @@ def test_a_hosted_process_costs_the_kernel_little_memory():
             os.close(read)
             os.close(write)
     assert per_entry < 1600, f"{per_entry:.0f} bytes per hosted process"
+
+
+def _spec(line: str):
+    options, args = split_options(tokenize(line))
+    return parse_process(options, args, SocketRegistry(), 2 * 1024 * 1024)
+
+
+def test_the_workers_of_a_watcher_share_what_their_entries_keep():
+    """What an entry keeps from its ``make process`` line (its identity, its arguments, its
+    buffer size) is one object for every worker of a watcher, not a copy per worker (a tuple
+    of option pairs was ~60 bytes per option and worker)."""
+    line = ("working_dir=/tmp umask=022 env.PATH=/bin:/usr/bin env.LANG=C.UTF-8 "
+            "/bin/sleep 100")  # fmt: skip
+    specs = [_spec(line) for _ in range(3)]
+    for kept in ("identity", "args_text", "capacity"):
+        assert len({id(getattr(spec, kept)) for spec in specs}) == 1, kept
+    # and the identity still tells apart what must differ (a repeat that differs is refused)
+    assert _spec(line + " watch=1").identity != specs[0].identity  # an argument, not an option
+    assert _spec("watch=1 " + line).identity == specs[0].identity  # watch= is not compared
+    assert _spec("umask=022 working_dir=/tmp env.PATH=/bin:/usr/bin env.LANG=C.UTF-8 "
+                 "/bin/sleep 100").identity == specs[0].identity  # fmt: skip
+    different = ["env.A=b=c /bin/true", "env.A=b env.C=d /bin/true", "env.A=b /bin/true C=d",
+                 r"/bin/true a\ b", "/bin/true a b", "arg.1= /bin/true x",
+                 "/bin/true x"]  # fmt: skip
+    assert len({_spec(text).identity for text in different}) == len(different)
