@@ -13,7 +13,6 @@ from __future__ import annotations
 import array
 import collections
 import contextlib
-import selectors
 import socket
 
 # Importing the handler modules declares every command into the command table.
@@ -23,7 +22,7 @@ from papa_kernel import process_commands as process_commands
 from papa_kernel.command_table import execute
 from papa_kernel.errors import CommandError, KernelError
 from papa_kernel.kernel import Kernel
-from papa_kernel.loop import Loop
+from papa_kernel.loop import EVENT_READ, EVENT_WRITE, Loop
 from papa_kernel.processes import ProcessEntry
 from papa_kernel.protocol import GREETING, MAX_LINE, PROMPT, decode_line, tokenize
 from papa_kernel.typenames import Protocol
@@ -78,7 +77,7 @@ class Connection:
         self.closing = False  # close once the output is flushed (quit)
         self.exit_after_flush = False  # stop the kernel once the output is flushed
         self.closed = False
-        self.events = selectors.EVENT_READ
+        self.events = EVENT_READ
         self.scheduled = False
         self.flush_scheduled = False
         self.loop.register(self.fd, self.events, self.on_event)
@@ -89,9 +88,9 @@ class Connection:
         """Readiness of the client socket."""
         if self.closed:
             return  # a stale event of this round
-        if mask & selectors.EVENT_WRITE:
+        if mask & EVENT_WRITE:
             self._flush()
-        if mask & selectors.EVENT_READ and not self.closed:
+        if mask & EVENT_READ and not self.closed:
             self._read()
 
     def _read(self) -> None:
@@ -113,7 +112,7 @@ class Connection:
         served = 0
         while not self.closed and not self.closing and not self.exit_after_flush:
             if self.out_bytes > WRITE_HIGH:
-                self._set_events(selectors.EVENT_WRITE)  # stop reading until drained
+                self._set_events(EVENT_WRITE)  # stop reading until drained
                 return
             if served >= LINES_PER_ROUND:
                 self._schedule()
@@ -278,9 +277,9 @@ class Connection:
 
     def _after_flush(self) -> None:
         if self.outq:
-            wanted = selectors.EVENT_WRITE
+            wanted = EVENT_WRITE
             if self.out_bytes <= WRITE_HIGH and not self.closing:
-                wanted |= selectors.EVENT_READ
+                wanted |= EVENT_READ
             self._set_events(wanted)
             return
         if self.closing:
@@ -288,7 +287,7 @@ class Connection:
         elif self.exit_after_flush:
             self.server.stop()
         else:
-            self._set_events(selectors.EVENT_READ)
+            self._set_events(EVENT_READ)
             if self.out_bytes < WRITE_LOW and self.inpos < len(self.inbuf):
                 self._schedule()
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import selectors
 import signal
 import time
 from collections.abc import Callable, Hashable
 
 from papa_kernel import klog
-from papa_kernel.loop import FdCall, Loop
+from papa_kernel.loop import EVENT_READ, FdCall, Loop
 from papa_kernel.output import OutputStream
 from papa_kernel.processes import EntryWatcher, ProcessEntry, State
 from papa_kernel.protocol import matches_any
@@ -105,7 +104,7 @@ class Kernel:
         for stream in entry.streams.values():
             self._register_pipe(entry, stream)
         if entry.pidfd is not None:
-            self.loop.register(entry.pidfd, selectors.EVENT_READ, FdCall(self._pidfd_ready, entry))
+            self.loop.register(entry.pidfd, EVENT_READ, FdCall(self._pidfd_ready, entry))
         else:
             self._install_sigchld()  # pidfd_open failed (old OS): reap on SIGCHLD
         for watch in list(self.process_watches):
@@ -117,7 +116,7 @@ class Kernel:
         stream.paused = False
         self.loop.register(
             stream.fd,  # type: ignore[arg-type]
-            selectors.EVENT_READ,
+            EVENT_READ,
             FdCall(self._pipe_ready, entry, stream),
             bulk=True,  # output reads come after commands, within a budget per round
         )
@@ -304,7 +303,7 @@ class Kernel:
             fd = managed.fileno
             if fd not in self.socket_waiters:
                 self.socket_waiters[fd] = (managed, set())
-                self.loop.register(fd, selectors.EVENT_READ, functools.partial(self._ready, fd))
+                self.loop.register(fd, EVENT_READ, functools.partial(self._ready, fd))
             self.socket_waiters[fd][1].add(watch)
 
     def _ready(self, fd: int, _mask: int) -> None:

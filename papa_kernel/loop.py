@@ -1,4 +1,9 @@
-"""The kernel's one event loop: a ``selectors`` selector, deferred work, and signals.
+"""The kernel's one event loop: an epoll set, deferred work, and signals.
+
+Why not :mod:`selectors`: its selector keeps a key (an 80-byte named tuple) per fd besides
+its own fd map, and the kernel watches three fds per hosted worker; the loop keeps one
+handler per fd in its own map, and its masks are the selectors' (:data:`EVENT_READ`,
+:data:`EVENT_WRITE`, same values), derived from epoll's events as ``selectors`` does.
 
 Rationale for signals: a Python signal handler runs between bytecodes at an arbitrary point of
 the loop, so it only *records* the signal number. ``signal.set_wakeup_fd`` makes the C-level
@@ -26,7 +31,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import selectors
+import select
 import signal
 import time
 from collections.abc import Callable
@@ -41,6 +46,8 @@ if TYPE_CHECKING:
 log = klog.get(__name__)
 
 Handler = Callable[[int], None]  # called with the ready event mask
+EVENT_READ = 1  # selectors.EVENT_READ
+EVENT_WRITE = 2  # selectors.EVENT_WRITE
 
 
 class FdCall:
@@ -78,7 +85,10 @@ class Loop:
     """Dispatch fd readiness to handlers; run deferred callbacks; deliver signals."""
 
     def __init__(self) -> None:
-        self.selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()  # close-on-exec
+        self._handlers: dict[int, Handler] = {}  # fd -> handler
+        #: events of the fds that watch more than EVENT_READ (client connections)
+        self._events: dict[int, int] = {}
         self._soon: collections.deque[Callable[[], None]] = collections.deque()
         self._signal_handlers: dict[int, Callable[[int], None]] = {}
         self._recorded: collections.deque[int] = collections.deque()
@@ -94,31 +104,45 @@ class Loop:
 
     # -- fds -------------------------------------------------------------------------------
     def register(self, fd: int, events: int, handler: Handler, bulk: bool = False) -> None:
-        """Watch ``fd`` for ``events`` (selectors.EVENT_READ/EVENT_WRITE). A ``bulk`` fd is
-        served after the others, within the round's budget (see the module docstring)."""
-        self.selector.register(fd, events, handler)
+        """Watch ``fd`` for ``events`` (:data:`EVENT_READ`, :data:`EVENT_WRITE`). A ``bulk``
+        fd is served after the others, within the round's budget (see the module docstring).
+        KeyError if ``fd`` is watched already; OSError if it is not open."""
+        if fd in self._handlers:
+            raise KeyError(f"fd {fd} is already registered")
+        self._epoll.register(fd, _epoll_events(events))  # ValueError for no events
+        self._handlers[fd] = handler
+        self._set_events(fd, events)
         if bulk:
             self._bulk.add(fd)
         else:
             self._bulk.discard(fd)
 
     def modify(self, fd: int, events: int, handler: Handler) -> None:
-        """Change the events watched on ``fd``."""
-        self.selector.modify(fd, events, handler)
+        """Change the events watched on ``fd`` (KeyError if it is not watched)."""
+        if fd not in self._handlers:
+            raise KeyError(f"fd {fd} is not registered")
+        if events != self._events.get(fd, EVENT_READ):
+            self._epoll.modify(fd, _epoll_events(events))  # ValueError for no events
+            self._set_events(fd, events)
+        self._handlers[fd] = handler
+
+    def _set_events(self, fd: int, events: int) -> None:
+        if events == EVENT_READ:
+            self._events.pop(fd, None)
+        else:
+            self._events[fd] = events
 
     def unregister(self, fd: int) -> None:
-        """Stop watching ``fd`` (ignores fds that are not registered)."""
+        """Stop watching ``fd`` (ignores fds that are not registered, or already closed)."""
         self._bulk.discard(fd)
-        with contextlib.suppress(KeyError, ValueError):
-            self.selector.unregister(fd)
+        self._events.pop(fd, None)
+        if self._handlers.pop(fd, None) is not None:
+            with contextlib.suppress(OSError):  # closed: epoll dropped it already
+                self._epoll.unregister(fd)
 
     def is_registered(self, fd: int) -> bool:
         """True if ``fd`` is watched."""
-        try:
-            self.selector.get_key(fd)
-        except (KeyError, ValueError):
-            return False
-        return True
+        return fd in self._handlers
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` after the current round of events."""
@@ -160,7 +184,7 @@ class Loop:
             os.set_blocking(self._wakeup_r, False)
             os.set_blocking(self._wakeup_w, False)
             self._old_wakeup_fd = signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
-            self.register(self._wakeup_r, selectors.EVENT_READ, self._on_wakeup)
+            self.register(self._wakeup_r, EVENT_READ, self._on_wakeup)
         self._signal_handlers[signum] = callback
         signal.signal(signum, self._record)
 
@@ -182,11 +206,11 @@ class Loop:
         """Run until :meth:`stop`."""
         while not self.stopping:
             bulk = []
-            for key, mask in self.selector.select(self._timeout()):
-                if key.fd in self._bulk:
-                    bulk.append((key, mask))
+            for ready in self._poll(self._timeout()):
+                if ready[0] in self._bulk:
+                    bulk.append(ready)
                 else:
-                    self._dispatch(key, mask)
+                    self._dispatch(*ready)
             if bulk:
                 self._run_soon()  # replies and batches go out before the bulk reads
                 self._run_bulk(bulk)
@@ -194,24 +218,46 @@ class Loop:
             if self._timers:
                 self._run_timers()
 
-    def _run_bulk(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
+    def _poll(self, timeout: float | None) -> list[tuple[int, Handler, int]]:
+        """(fd, handler, mask) of the ready fds, as ``selectors.EpollSelector.select`` gives
+        them: the handlers are those registered when the poll returned, and an error or a
+        hang-up makes an fd ready for what it watches."""
+        if timeout is None:
+            timeout = -1
+        elif timeout > 0:
+            timeout = _ceil_ms(timeout)
+        ready = []
+        handlers, watched = self._handlers, self._events
+        for fd, event in self._epoll.poll(timeout, max(len(handlers), 1)):
+            handler = handlers.get(fd)
+            if handler is None:
+                continue
+            mask = 0
+            if event & ~select.EPOLLIN:
+                mask |= EVENT_WRITE
+            if event & ~select.EPOLLOUT:
+                mask |= EVENT_READ
+            ready.append((fd, handler, mask & watched.get(fd, EVENT_READ)))
+        return ready
+
+    def _run_bulk(self, ready: list[tuple[int, Handler, int]]) -> None:
         """Bulk handlers, starting where the last round stopped, until the budget is spent."""
         self.bulk_budget = BULK_BYTES_PER_ROUND
         start = self._bulk_next % len(ready)
         served = 0
-        for key, mask in ready[start:] + ready[:start]:
+        for fd, handler, mask in ready[start:] + ready[:start]:
             if self.bulk_budget <= 0:
                 break
             served += 1
-            self._dispatch(key, mask)
+            self._dispatch(fd, handler, mask)
         self._bulk_next = start + served
 
     @staticmethod
-    def _dispatch(key: selectors.SelectorKey, mask: int) -> None:
+    def _dispatch(fd: int, handler: Handler, mask: int) -> None:
         try:
-            key.data(mask)
+            handler(mask)
         except Exception:  # a bug in one handler must not take the kernel down
-            log.exception("error handling fd %s", key.fd)
+            log.exception("error handling fd %s", fd)
 
     def _run_soon(self) -> None:
         for _ in range(len(self._soon)):
@@ -226,7 +272,7 @@ class Loop:
         self.stopping = True
 
     def close(self) -> None:
-        """Release the selector and the signal wake-up pipe."""
+        """Release the epoll set and the signal wake-up pipe."""
         if self._wakeup_r is not None:
             signal.set_wakeup_fd(self._old_wakeup_fd)
             for signum in self._signal_handlers:
@@ -235,4 +281,22 @@ class Loop:
             os.close(self._wakeup_r)
             os.close(self._wakeup_w)  # type: ignore[arg-type]
             self._wakeup_r = self._wakeup_w = None
-        self.selector.close()
+        self._epoll.close()
+
+
+def _epoll_events(events: int) -> int:
+    """epoll's events for a mask; ValueError for an empty or unknown one (as selectors)."""
+    if not events or events & ~(EVENT_READ | EVENT_WRITE):
+        raise ValueError(f"invalid events {events!r}")
+    return (select.EPOLLIN if events & EVENT_READ else 0) | (
+        select.EPOLLOUT if events & EVENT_WRITE else 0
+    )
+
+
+def _ceil_ms(timeout: float) -> float:
+    """``timeout`` rounded up to the millisecond (epoll's unit), as selectors does: rounded
+    down, a wait for a timer due in 0.4 ms would return at once and spin."""
+    milliseconds = int(timeout * 1000)
+    if milliseconds < timeout * 1000:
+        milliseconds += 1
+    return milliseconds / 1000

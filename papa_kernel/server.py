@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import selectors
 import signal
 import socket
 import stat
@@ -32,7 +31,7 @@ from collections.abc import Callable
 from papa_kernel import klog, paths
 from papa_kernel.connection import Connection
 from papa_kernel.kernel import Kernel
-from papa_kernel.loop import Loop
+from papa_kernel.loop import EVENT_READ, Loop
 from papa_kernel.sdnotify import Notifier
 from papa_kernel.shutdown import GracefulStop
 
@@ -155,7 +154,7 @@ class Server:
         sock.listen(128)
         sock.setblocking(False)
         self.listeners.append(sock)
-        self.loop.register(sock.fileno(), selectors.EVENT_READ, lambda _m: self._accept(sock))
+        self.loop.register(sock.fileno(), EVENT_READ, lambda _m: self._accept(sock))
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(ACCEPTS_PER_ROUND):
