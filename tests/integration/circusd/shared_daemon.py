@@ -27,7 +27,7 @@ their own (the ``circusd`` fixture).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
@@ -35,16 +35,18 @@ import support
 
 
 @contextlib.contextmanager
-def shared_circusd(workdir, body: str, circus_extra: str = "", env: dict[str, str] | None = None
+def shared_circusd(workdir, body: str, circus_extra: str = "", env: dict[str, str] | None = None,
+                   settle: Callable[[support.Circusd], object] | None = None
                    ) -> Iterator[Shared]:  # fmt: skip
-    """:func:`support.module_circusd` (``env``: more variables for circusd) as a :class:`Shared`."""
+    """:func:`support.module_circusd` (``env``: more variables for circusd) as a :class:`Shared`
+    (``settle``: what to wait for before the state is recorded, beyond the watchers' counts)."""
     with pytest.MonkeyPatch.context() as patch:  # circusd's environment, read as it starts
         for key, value in (env or {}).items():
             patch.setenv(key, value)
         started = support.module_circusd(workdir, body, circus_extra)
         daemon = started.__enter__()
     try:
-        shared = Shared(daemon)
+        shared = Shared(daemon, settle)
         try:
             yield shared
         finally:
@@ -56,7 +58,9 @@ def shared_circusd(workdir, body: str, circus_extra: str = "", env: dict[str, st
 class Shared:
     """A started :class:`support.Circusd` and the state its tests must find it in."""
 
-    def __init__(self, daemon: support.Circusd) -> None:
+    def __init__(
+        self, daemon: support.Circusd, settle: Callable[[support.Circusd], object] | None = None
+    ) -> None:
         self.daemon = daemon
         self._client = daemon.client()
         self.on_demand = {
@@ -65,6 +69,10 @@ class Shared:
             if self._ok("get", name=name, keys=["on_demand"])["options"]["on_demand"]
         }
         support.wait_for(self._settled, message="the shared circusd's watchers started")
+        if settle is not None:
+            support.wait_for(
+                lambda: settle(daemon), timeout=60, message="the shared circusd settled"
+            )
         self.baseline = self.state()
         self.log_offset = 0
 

@@ -62,15 +62,28 @@ TEST_PLUGINS = textwrap.dedent("""\
 """)
 
 
+def write_plugin_package(root) -> None:
+    """``myproject`` (plugins.py: the manual's Logger; testplugins.py) under ``root``."""
+    package = root / "myproject"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "plugins.py").write_text(support.MANUAL_LOGGER)
+    (package / "testplugins.py").write_text(TEST_PLUGINS)
+
+
+@pytest.fixture(scope="module")
+def module_plugin_package(tmp_path_factory):
+    """Like ``plugin_package``, for a module's circusd (whose environment has to name it)."""
+    root = tmp_path_factory.mktemp("pkg")
+    write_plugin_package(root)
+    return root
+
+
 @pytest.fixture
 def plugin_package(tmp_path, monkeypatch):
     """The directory holding ``myproject`` (on PYTHONPATH for circusd and its plugins)."""
     root = tmp_path / "pkg"
-    package = root / "myproject"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "plugins.py").write_text(support.MANUAL_LOGGER)
-    (package / "testplugins.py").write_text(TEST_PLUGINS)
+    write_plugin_package(root)
     monkeypatch.setenv("PYTHONPATH", str(root))
     return root
 

@@ -1,16 +1,23 @@
 """[plugin:NAME] sections as support watchers ``plugin:NAME`` of a real circusd: what the plugin
 is given, watcher options, ``active``, a plugin that cannot import or start (logged with its
-traceback, shown stopped, circusd unharmed), --check-config, and reloadconfig."""
+traceback, shown stopped, circusd unharmed), --check-config, and reloadconfig.
+
+The first tests share one circusd (shared_daemon.py) whose config has their plugins; the
+reload and SIGKILL tests keep their own."""
 
 from __future__ import annotations
 
 import json
-import subprocess
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
-from support import kill_pids, wait_for
+from shared_daemon import shared_circusd
+from support import WORKER_CMD, kill_pids, wait_for
+
+from circus.cli import check_config, circusctl
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,21 +33,64 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def test_plugin_gets_its_keys_and_circusd_endpoints(circusd, plugin_package, tmp_path,
-                                                    monkeypatch):  # fmt: skip
-    monkeypatch.setenv("PLUGIN_TOKEN", "s3cret")
-    out = tmp_path / "rec.json"
-    d = circusd(
-        f"""
+#: The plugins that cannot start (``[plugin:NAME]`` body) and what the log must say of them.
+BROKEN = {
+    "bad-import": (
+        "use = myproject.testplugins.Recorder\nout = /dev/null\n[env:plugin:bad-import]\n"
+        "BREAK_PLUGIN_IMPORT = 1\n",
+        "ImportError: this plugin cannot be imported here (BREAK_PLUGIN_IMPORT)",
+    ),
+    "bad-init": (
+        "use = myproject.testplugins.BrokenInit\nwhy = no database\n",
+        "RuntimeError: handle_init refuses: no database",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def module_daemon(tmp_path_factory, module_plugin_package):
+    workdir = tmp_path_factory.mktemp("plugins")
+    body = f"""
         [plugin:rec]
         use = myproject.testplugins.Recorder
-        out = {out}
+        out = {workdir}/rec.json
         token = $(circus.env.plugin_token)
         graceful_timeout = 4
         priority = 7
-        """,
-        circus_extra="check_delay = 2\n",
-    )
+
+        [plugin:inactive]
+        use = myproject.testplugins.Recorder
+        active = false
+        out = {workdir}/inactive.json
+
+        [watcher:app]
+        cmd = {WORKER_CMD} sleep
+        use_papa = false
+    """
+    body = textwrap.dedent(body)
+    for name, (section, _) in BROKEN.items():
+        body += f"\n[plugin:{name}]\n{section}"
+    env = {"PYTHONPATH": str(module_plugin_package), "PLUGIN_TOKEN": "s3cret"}
+    # the broken plugins are stopped once they failed: the shared state is recorded after
+    extra = "check_delay = 2\n"
+    with shared_circusd(workdir, body, extra, env=env, settle=_broken_stopped) as shared:
+        shared.files = workdir
+        yield shared
+
+
+def _broken_stopped(d) -> bool:
+    return all(_status(d, f"plugin:{name}") == "stopped" for name in BROKEN)
+
+
+@pytest.fixture
+def shared(module_daemon):
+    """The module's circusd, as it started (checked before the test, put back after)."""
+    with module_daemon.test():
+        yield module_daemon
+
+
+def test_plugin_gets_its_keys_and_circusd_endpoints(shared):
+    d, out = shared.daemon, shared.files / "rec.json"
     wait_for(lambda: _read_json(out) is not None, message="the plugin started")
     seen = _read_json(out)
     # every key but use, active and the watcher options, after $(circus.env.*) substitution
@@ -52,55 +102,34 @@ def test_plugin_gets_its_keys_and_circusd_endpoints(circusd, plugin_package, tmp
     assert options["singleton"] and options["copy_env"] and not options["use_papa"]
 
 
-def test_inactive_plugin_is_a_stopped_watcher(circusd, plugin_package, tmp_path):
-    out = tmp_path / "rec.json"
-    d = circusd(f"""
-        [plugin:rec]
-        use = myproject.testplugins.Recorder
-        active = false
-        out = {out}
-    """)
-    assert _status(d, "plugin:rec") == "stopped" and not out.exists()
-    d.ok("start", name="plugin:rec")
+def test_inactive_plugin_is_a_stopped_watcher(shared):
+    d, out = shared.daemon, shared.files / "inactive.json"
+    out.unlink(missing_ok=True)
+    assert _status(d, "plugin:inactive") == "stopped"
+    d.ok("start", name="plugin:inactive")
     wait_for(lambda: _read_json(out) is not None, message="started by hand")
     assert "active" not in _read_json(out)["config"]
 
 
-@pytest.mark.parametrize(
-    "section, expected",
-    [
-        (
-            "use = myproject.testplugins.Recorder\nout = /dev/null\n[env:plugin:bad]\n"
-            "BREAK_PLUGIN_IMPORT = 1\n",
-            "ImportError: this plugin cannot be imported here (BREAK_PLUGIN_IMPORT)",
-        ),
-        (
-            "use = myproject.testplugins.BrokenInit\nwhy = no database\n",
-            "RuntimeError: handle_init refuses: no database",
-        ),
-    ],
-    ids=["import-error", "handle-init-raises"],
-)
-def test_plugin_that_cannot_start_is_logged_and_stopped(circusd, plugin_package, worker_cmd,
-                                                        section, expected):  # fmt: skip
-    d = circusd(
-        f"[watcher:app]\ncmd = {worker_cmd} sleep\nuse_papa = false\n\n[plugin:bad]\n{section}"
-    )
-    wait_for(lambda: _status(d, "plugin:bad") == "stopped" and expected in d.log(),
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_plugin_that_cannot_start_is_logged_and_stopped(shared, name, capsys):
+    d, expected = shared.daemon, BROKEN[name][1]
+    wait_for(lambda: _status(d, f"plugin:{name}") == "stopped" and expected in d.log(),
              timeout=60, message="the broken plugin is stopped")  # fmt: skip
     log = d.log()
-    assert "Traceback (most recent call last)" in log
-    assert "asking circusd to stop plugin:bad: the plugin could not start" in log
+    stop = re.search(rf"circus\.plugin\[(\d+)\] \[ERROR\] asking circusd to stop plugin:{name}: "
+                     "the plugin could not start", log)  # fmt: skip
+    assert stop, log
+    # its own error: from the plugin process's first error to its request to be stopped
+    error = log[log.index(f"circus.plugin[{stop.group(1)}] [ERROR]") : stop.start()]
+    assert "Traceback (most recent call last)" in error and expected in error, error
     # circusd and the other watchers are unharmed
     assert _status(d, "app") == "active" and d.proc.poll() is None
-    status = subprocess.run(
-        [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", d.endpoint, "status"],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    assert "plugin:bad: stopped" in status.stdout.splitlines()
+    assert circusctl.main(["--endpoint", d.endpoint, "status"]) == 0
+    assert f"plugin:{name}: stopped" in capsys.readouterr().out.splitlines()
 
 
-def test_check_config_reports_plugin_import_errors(tmp_path, plugin_package):
+def test_check_config_reports_plugin_import_errors(tmp_path, plugin_package, monkeypatch, capsys):
     config = tmp_path / "circus.ini"
     config.write_text(
         "[plugin:nomodule]\n"
@@ -110,10 +139,14 @@ def test_check_config_reports_plugin_import_errors(tmp_path, plugin_package):
         "[plugin:fine]\n"
         "use = myproject.plugins.Logger\n"
     )
-    result = subprocess.run([sys.executable, "-m", "circus.cli.circusd", "--check-config",
-                             str(config)], capture_output=True, text=True, timeout=30)  # fmt: skip
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
+    monkeypatch.syspath_prepend(str(plugin_package))  # in this process: its output is tested
+    try:
+        code = check_config.main([str(config)])
+    finally:
+        for module in [m for m in sys.modules if m == "myproject" or m.startswith("myproject.")]:
+            del sys.modules[module]
+    output = "".join(capsys.readouterr())
+    assert code == 1, output
     assert f"{config}:2 [plugin:nomodule] use: plugin class 'nomodule.Plugin'" in output
     assert "No module named 'nomodule'" in output
     assert f"{config}:4 [plugin:noclass] use: plugin class 'myproject.plugins.NoSuchPlugin'" in (
