@@ -21,15 +21,28 @@ def run(*args, cwd=None, timeout=30):
     )
 
 
-def test_version():
-    result = run("--version")
+def here(capsys, *args) -> subprocess.CompletedProcess:
+    """circusd's main in this process, for what it answers before it starts anything (its
+    options, --check-config): the answer is tested, not the start-up."""
+    from circus.cli import circusd
+
+    try:
+        code = circusd.main(list(args))
+    except SystemExit as exc:  # argparse's --version and --help
+        code = exc.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["circusd", *args], code, out, err)
+
+
+def test_version(capsys):
+    result = here(capsys, "--version")
     assert result.returncode == 0
     assert result.stdout.startswith("circusd ")
 
 
-def test_no_configuration_prints_the_usage_line_and_exits_1():
+def test_no_configuration_prints_the_usage_line_and_exits_1(capsys):
     # it printed only "a configuration file is required": no usage line, unlike a wrong option
-    result = run()
+    result = here(capsys)
     assert result.returncode == 1 and result.stdout == ""
     usage, error = result.stderr.splitlines()[0], result.stderr.splitlines()[-1]
     assert usage.startswith("usage: circusd [-h]"), result.stderr
@@ -37,14 +50,14 @@ def test_no_configuration_prints_the_usage_line_and_exits_1():
     assert error == "circusd: error: a configuration file is required (CONFIG)", result.stderr
 
 
-def test_check_config_ok_and_errors(tmp_path, worker_cmd):
+def test_check_config_ok_and_errors(tmp_path, worker_cmd, capsys):
     good = tmp_path / "good.ini"
     good.write_text(f"[watcher:a]\ncmd = {worker_cmd} sleep\n")
-    result = run("--check-config", str(good))
+    result = here(capsys, "--check-config", str(good))
     assert result.returncode == 0 and "ok" in result.stdout
     bad = tmp_path / "bad.ini"
     bad.write_text("[watcher:a]\ncmd = x\nnumprocesses = many\ngraceful_timeout = soon\n")
-    result = run("--check-config", str(bad))
+    result = here(capsys, "--check-config", str(bad))
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert "bad.ini:3 [watcher:a] numprocesses" in output
@@ -256,10 +269,10 @@ def test_second_circusd_on_the_same_endpoint_is_refused(circusd, worker_cmd):
     assert len(d.pids("w")) == 1  # the first one is untouched
 
 
-def test_help_says_where_the_default_endpoints_are_and_how_to_keep_them_private():
+def test_help_says_where_the_default_endpoints_are_and_how_to_keep_them_private(capsys):
     """As root the default endpoints are the shared /run/circus: --help says so and shows
     how to run a private instance (issue 8.8)."""
-    result = run("--help")
+    result = here(capsys, "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())  # argparse rewraps the epilog
     for expected in ("$XDG_RUNTIME_DIR/circus", "/run/circus as root", "/tmp/circus-$UID",
