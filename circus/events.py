@@ -86,10 +86,15 @@ class EventPublisher:
         self.endpoint = endpoint
         self._context = context or zmq.asyncio.Context.instance()
         curve = security.CurveServer.from_settings(settings)
+        self._zap = curve is not None  # holds the context's ZAP handler until close()
         if curve is not None:
             security.ensure_authenticator(self._context, curve)
-        sock = self._context.socket(zmq.PUB)
         self._ipc_file: security.IpcSocketFile | None = None
+        try:
+            sock = self._context.socket(zmq.PUB)
+        except BaseException:
+            self._release_zap()
+            raise
         try:
             sock.linger = 0
             security.secure_server_socket(sock, endpoint, curve)
@@ -101,6 +106,7 @@ class EventPublisher:
                 self._ipc_file = security.restrict_ipc_socket(ipc_path, owner)
         except BaseException:
             sock.close(linger=0)
+            self._release_zap()
             raise
         self._socket: zmq.asyncio.Socket | None = sock
 
@@ -136,6 +142,12 @@ class EventPublisher:
         if self._ipc_file is not None:
             self._ipc_file.remove()
             self._ipc_file = None
+        self._release_zap()
+
+    def _release_zap(self) -> None:
+        if self._zap:
+            self._zap = False
+            security.release_authenticator(self._context)
 
 
 # The socket class of a context: zmq.Socket (blocking) or zmq.asyncio.Socket.

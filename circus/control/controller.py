@@ -98,7 +98,12 @@ class Controller:
         context = self._context or zmq.asyncio.Context.instance()
         if self.curve is not None:
             security.ensure_authenticator(context, self.curve)
-        sock = context.socket(zmq.ROUTER)
+        try:
+            sock = context.socket(zmq.ROUTER)
+        except BaseException:
+            if self.curve is not None:
+                security.release_authenticator(context)
+            raise
         try:
             sock.linger = 0
             sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
@@ -110,6 +115,8 @@ class Controller:
                 self._ipc_file = security.restrict_ipc_socket(ipc_path, self.endpoint_owner)
         except BaseException:
             sock.close(linger=0)
+            if self.curve is not None:  # stop() will not: it stops a controller that served
+                security.release_authenticator(context)
             raise
         self._socket = sock
         self._context = context
@@ -168,7 +175,7 @@ class Controller:
         if self._ipc_file is not None:
             self._ipc_file.remove()
         if self.curve is not None and self._context is not None:
-            security.stop_authenticator(self._context)
+            security.release_authenticator(self._context)
         log.info("control channel on %s closed", self.endpoint)
 
     # --- serving --------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 * CURVE (``[circus] curve_secret_key`` = the server's zmq certificate file with its secret key,
   ``curve_public_keys`` = a directory of the authorised clients' public certificates): the ROUTER
   and PUB sockets run in CURVE server mode; a ZAP authenticator (``zmq.auth.asyncio``, one per
-  ZeroMQ context) admits only clients whose public key is in the directory. Clients pass their
+  ZeroMQ context, held by the control and event sockets and stopped with the last of them, also
+  when a bind fails) admits only clients whose public key is in the directory. Clients pass their
   own certificate and the server's public certificate (circusctl ``--curve-secret-key`` /
   ``--curve-server-key``).
 
@@ -69,26 +70,54 @@ class CurveServer:
 
 
 ZAP_DOMAIN = "circus"  # the ZAP domain of circusd's server sockets
-_AUTHENTICATORS: dict[int, tuple[zmq.Context, Any]] = {}  # id(context) -> (context, auth)
+#: id(context) -> [context, its authenticator, how many users hold it]
+_AUTHENTICATORS: dict[int, list[Any]] = {}
+#: libzmq frees the inproc address of a closed socket in its reaper thread, a moment after the
+#: close: an authenticator started right after the last one stopped (circusd started again in
+#: the same process) retries its bind for this long (seconds). A retry took 1 ms at most.
+ZAP_REBIND_WAIT = 1.0
+_ZAP_REBIND_STEP = 0.001
 
 
 def ensure_authenticator(context: zmq.Context, curve: CurveServer) -> None:
-    """Start (once per context) the ZAP handler that admits the authorised client keys."""
-    from zmq.auth.asyncio import AsyncioAuthenticator
-
+    """Start the ZAP handler of ``context`` that admits the authorised client keys (its first
+    user) or count one more user. Each call is matched by one :func:`release_authenticator`."""
     entry = _AUTHENTICATORS.get(id(context))
     if entry is not None and entry[0] is context:
+        entry[2] += 1
         return
-    auth = AsyncioAuthenticator(context)
-    auth.start()
+    auth = _start_authenticator(context)
     auth.configure_curve(domain=ZAP_DOMAIN, location=curve.public_keys_dir)
-    _AUTHENTICATORS[id(context)] = (context, auth)
+    _AUTHENTICATORS[id(context)] = [context, auth, 1]
 
 
-def stop_authenticator(context: zmq.Context) -> None:
-    entry = _AUTHENTICATORS.pop(id(context), None)
-    if entry is not None:
+def release_authenticator(context: zmq.Context) -> None:
+    """One user of the ZAP handler of ``context`` fewer; the last one stops it."""
+    entry = _AUTHENTICATORS.get(id(context))
+    if entry is None or entry[0] is not context:
+        return
+    entry[2] -= 1
+    if entry[2] <= 0:
+        del _AUTHENTICATORS[id(context)]
         entry[1].stop()
+
+
+def _start_authenticator(context: zmq.Context) -> Any:
+    import time
+
+    from zmq.auth.asyncio import AsyncioAuthenticator
+
+    deadline = time.monotonic() + ZAP_REBIND_WAIT
+    while True:
+        auth = AsyncioAuthenticator(context)
+        try:
+            auth.start()
+            return auth
+        except zmq.ZMQError as exc:
+            auth.stop()  # its half-made ZAP socket
+            if exc.errno != zmq.EADDRINUSE or time.monotonic() >= deadline:
+                raise
+        time.sleep(_ZAP_REBIND_STEP)  # the previous handler's address is about to be free
 
 
 def secure_server_socket(socket: zmq.Socket, endpoint: str, curve: CurveServer | None) -> None:
