@@ -1,6 +1,9 @@
 """CircusPlugin against a real circusd: the manual's Logger verbatim (run by circusd from a
 [plugin:NAME] section, and by hand with circus-plugin), call() and cast(), and the
-circus-plugin command line."""
+circus-plugin command line.
+
+The three tests against a circusd share one (shared_daemon.py) whose config has their watchers
+and plugins."""
 
 from __future__ import annotations
 
@@ -14,7 +17,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import wait_for
+from shared_daemon import shared_circusd
+from support import WORKER_CMD, wait_for
+
+from circus.cli import circusctl
+from circus.cli import plugin as circus_plugin
 
 pytestmark = pytest.mark.timeout(90)
 CIRCUS_PLUGIN = [sys.executable, "-m", "circus.cli.plugin"]
@@ -44,17 +51,48 @@ def _circusctl(executable: list[str], endpoint: str, *args: str) -> str:
     return result.stdout
 
 
-def test_manual_logger_runs_as_plugin_watcher(circusd, plugin_package, worker_cmd, tmp_path):
-    events = tmp_path / "circus-events.log"
-    d = circusd(f"""
+@pytest.fixture(scope="module")
+def module_daemon(tmp_path_factory, module_plugin_package):
+    workdir = tmp_path_factory.mktemp("plugin_api")
+    # graceful_timeout = 3: what the tests set to make an ``updated`` event (no change)
+    body = f"""
         [watcher:sleeper]
-        cmd = {worker_cmd} sleep
+        cmd = {WORKER_CMD} sleep
         use_papa = false
+        graceful_timeout = 3
 
         [plugin:logger]
         use = myproject.plugins.Logger
-        filename = {events}
-    """)
+        filename = {workdir}/circus-events.log
+
+        [watcher:trigger]
+        cmd = {WORKER_CMD} sleep
+        use_papa = false
+        graceful_timeout = 3
+
+        [watcher:target]
+        cmd = {WORKER_CMD} sleep
+        use_papa = false
+
+        [plugin:caller]
+        use = myproject.testplugins.Caller
+        out = {workdir}/calls.jsonl
+    """
+    env = {"PYTHONPATH": str(module_plugin_package)}
+    with shared_circusd(workdir, body, env=env) as shared:
+        shared.files = workdir
+        yield shared
+
+
+@pytest.fixture
+def shared(module_daemon):
+    """The module's circusd, as it started (checked before the test, put back after)."""
+    with module_daemon.test():
+        yield module_daemon
+
+
+def test_manual_logger_runs_as_plugin_watcher(shared, capsys):
+    d, events = shared.daemon, shared.files / "circus-events.log"
     # the plugin is a watcher named plugin:NAME, listed like any other (as the original)
     assert "plugin:logger" in d.ok("list")["watchers"]
     wait_for(lambda: d.ok("status", name="plugin:logger")["status"] == "active")
@@ -74,26 +112,22 @@ def test_manual_logger_runs_as_plugin_watcher(circusd, plugin_package, worker_cm
     for line in lines:  # '%s %s::%r\n' % (action, watcher_name, msg_dict)
         assert EVENT_LINE.match(line), line
 
-    ours = _circusctl([sys.executable, "-m", "circus.cli.circusctl"], d.endpoint, "status")
-    assert "plugin:logger: active" in ours.splitlines()
+    assert circusctl.main(["--endpoint", d.endpoint, "status"]) == 0  # in this process
+    assert "plugin:logger: active" in capsys.readouterr().out.splitlines()
     if ORIGINAL_CIRCUSCTL.exists():
         theirs = _circusctl([str(ORIGINAL_CIRCUSCTL)], d.endpoint, "status")
         assert "plugin:logger: active" in theirs.splitlines()
 
     # stopping the watcher stops the plugin cleanly: handle_stop, then exit 0
     d.ok("stop", name="plugin:logger", waiting=True)
-    wait_for(lambda: f"plugin:logger: process {plugin_pid} (wid 1) exited with 0" in d.log())
-    assert "Stopping" in d.log()
+    exited = f"plugin:logger: process {plugin_pid} (wid 1) exited with 0"
+    wait_for(lambda: exited in shared.log())
+    assert f"circus.plugin[{plugin_pid}] [INFO] Stopping" in shared.log()
 
 
-def test_manual_logger_by_hand_with_circus_plugin(circusd, plugin_package, worker_cmd, tmp_path):
+def test_manual_logger_by_hand_with_circus_plugin(shared, tmp_path, plugin_package):
     """The manual's 'Trying a plugin' command line."""
-    events = tmp_path / "circus-events.log"
-    d = circusd(f"""
-        [watcher:sleeper]
-        cmd = {worker_cmd} sleep
-        use_papa = false
-    """)
+    d, events = shared.daemon, tmp_path / "circus-events.log"
     output = tmp_path / "plugin.out"
     with open(output, "wb") as out:
         proc = subprocess.Popen(
@@ -117,36 +151,29 @@ def test_manual_logger_by_hand_with_circus_plugin(circusd, plugin_package, worke
         assert expected in text, text
 
 
-def test_call_and_cast(circusd, plugin_package, worker_cmd, tmp_path):
-    out = tmp_path / "calls.jsonl"
-    d = circusd(f"""
-        [watcher:trigger]
-        cmd = {worker_cmd} sleep
-        use_papa = false
-
-        [watcher:target]
-        cmd = {worker_cmd} sleep
-        use_papa = false
-
-        [plugin:caller]
-        use = myproject.testplugins.Caller
-        out = {out}
-    """)
+def test_call_and_cast(shared):
+    d, out = shared.daemon, shared.files / "calls.jsonl"
     wait_for(lambda: d.ok("status", name="plugin:caller")["status"] == "active")
+    seen = len(_lines(out))
 
     def called() -> bool:
         d.ok("set", name="trigger", options={"graceful_timeout": 3})
-        return bool(_lines(out))
+        return len(_lines(out)) > seen
 
     wait_for(called, timeout=30, interval=0.3, message="the plugin called circusd")
-    reply = json.loads(_lines(out)[0])
+    reply = json.loads(_lines(out)[seen])
     assert reply["status"] == "ok"
-    assert sorted(reply["watchers"]) == ["plugin:caller", "target", "trigger"]
+    assert sorted(reply["watchers"]) == [
+        "plugin:caller", "plugin:logger", "sleeper", "target", "trigger"
+    ]  # fmt: skip
     wait_for(lambda: d.ok("numprocesses", name="target")["numprocesses"] >= 2,
              message="the cast incr was applied")  # fmt: skip
+    # one incr per event handled: wait for the last (the fixture then puts target back)
+    wait_for(lambda: d.ok("numprocesses", name="target")["numprocesses"]
+             == 1 + len(_lines(out)) - seen, message="every cast applied")  # fmt: skip
 
 
-def test_circus_plugin_config_forms_and_errors(tmp_path, plugin_package):
+def test_circus_plugin_config_forms_and_errors(tmp_path, plugin_package, capsys):
     record = tmp_path / "record.json"
     # the original's KEY:VALUE:::KEY2:VALUE2 form and repeated --config; values keep colons
     proc = subprocess.Popen(
@@ -168,14 +195,14 @@ def test_circus_plugin_config_forms_and_errors(tmp_path, plugin_package):
     assert seen["config"] == {"out": str(record), "a": "1", "url": "http://x:80/"}
     assert seen["check_delay"] == 2.5
 
-    bad = subprocess.run([*CIRCUS_PLUGIN, "--config", "nocolon", "x.Y"], capture_output=True,
-                         text=True, timeout=30)  # fmt: skip
-    assert bad.returncode == 2 and "--config 'nocolon': expected KEY:VALUE" in bad.stderr
-    missing = subprocess.run(CIRCUS_PLUGIN, capture_output=True, text=True, timeout=30)
-    assert missing.returncode == 2 and "dotted name is required" in missing.stderr
-    version = subprocess.run([*CIRCUS_PLUGIN, "--version"], capture_output=True, text=True,
-                             timeout=30)  # fmt: skip
-    assert version.returncode == 0 and version.stdout.strip()
+    # what it answers before it starts anything: in this process
+    capsys.readouterr()
+    assert circus_plugin.main(["--config", "nocolon", "x.Y"]) == 2
+    assert "--config 'nocolon': expected KEY:VALUE" in capsys.readouterr().err
+    assert circus_plugin.main([]) == 2
+    assert "dotted name is required" in capsys.readouterr().err
+    assert circus_plugin.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip()
 
 
 def test_circus_plugin_reports_import_errors_with_traceback(tmp_path, plugin_package):
