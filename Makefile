@@ -15,8 +15,10 @@ COMPAT_SUPERVISOR := .venv-supervisor
 # so a module fixture (a browser, a circusd + circushttpd, a built wheel) starts once, not once
 # per worker, and two in-tree wheel builds never collide: on 187 tests (web, packaging,
 # policy, controller), -n 4 --dist load: 120 s and a failure; --dist loadfile: 94 s, all pass.
-# --no-loadscope-reorder keeps the collection order, where tests/conftest.py puts the longest
-# files first (xdist would otherwise start with the files that have the most tests).
+# --no-loadscope-reorder keeps the collection order, where tests/schedule.py puts the longest
+# files first (xdist would otherwise start with the files that have the most tests); it also
+# makes each test of the wait-bound files without module fixtures (its SPREAD list) a unit of
+# its own, so their waiting is shared by several workers.
 PYTEST_WORKERS ?= 4
 
 .PHONY: demo test lint docs unit compat-venvs bench clean

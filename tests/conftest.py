@@ -14,7 +14,9 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 sys.path.insert(0, TESTS)  # makes tests/support.py importable as `support`
 
-pytest_plugins = ["cpu_report"]  # --cpu-report=N: where the CPU goes (tests/cpu_report.py)
+# --cpu-report=N: where the CPU goes (tests/cpu_report.py); how xdist spreads the files over its
+# workers, longest first (tests/schedule.py)
+pytest_plugins = ["cpu_report", "schedule"]
 
 # Bytecode. This project's shells set PYTHONDONTWRITEBYTECODE=1 and circus is an editable
 # install, so without .pyc files every circusd, papa-kernel, tool and hook module the suite
@@ -36,39 +38,6 @@ def pytest_configure(config: pytest.Config) -> None:
     for package in ("circus", "papa_kernel"):
         compileall.compile_dir(os.path.join(ROOT, package), quiet=1)
     compileall.compile_dir(TESTS, quiet=1, rx=_NOT_COMPILED)
-
-
-# The files that take longest (wall time, from `pytest --cpu-report=30` on the whole suite),
-# longest first. They run first, so that with xdist (`make test`: --dist loadfile
-# --no-loadscope-reorder, one file per worker at a time, in this order) no worker is left alone
-# with one of them at the end while the others are idle. The rest keep their usual order.
-SLOW_FIRST = (
-    "integration/circusd/test_ssh.py",
-    "integration/circusd/test_fleet_netns.py",
-    "web/test_console.py",
-    "integration/discovery/test_discovery.py",
-    "integration/web/test_security.py",
-    "integration/circusd/test_outdated_workers.py",
-    "integration/circusd/test_third_party_commands.py",
-    "integration/circusd/test_limits.py",
-    "integration/circusd/test_policy.py",
-    "integration/stats/test_circusd_stats.py",
-    "compat/test_circusctl_compat.py",
-    "integration/circusd/test_process_options.py",
-    "integration/circusd/test_trust.py",
-    "packaging/test_cli_output.py",
-    "integration/circusd/test_fleet.py",
-    "integration/circusd/test_lifecycle.py",
-    "integration/control/test_circusctl.py",
-    "config/test_fuzz.py",
-    "integration/discovery/test_web_discovery.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    # a stable sort: the tests of a file keep their order, and the other files theirs
-    items.sort(key=lambda item: rank.get(os.path.relpath(item.path, TESTS), len(rank)))
 
 
 #: The signals an in-process loop (asyncio's, papa-kernel's) takes over with its wakeup fd.
