@@ -1,6 +1,6 @@
 """A fleet of circusds, one per network namespace, as an operator's machines (issue 14).
 
-Used by tests/integration/circusd/test_fleet_netns.py and bench/fleet.py::
+Used by tests/integration/circusd/test_fleet_netns*.py and bench/fleet.py::
 
     with fleet_cluster.running(workdir, config_body, count=3) as cluster:
         cluster.hosts_file          # the operator's hosts file (keys/ beside it)
@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,24 @@ import netns
 import support
 
 PORT = 5555  # each namespace has its own ports: the same one everywhere, as on real hosts
+REPO = Path(__file__).resolve().parents[1]
+
+
+def stubborn_config(worker_cmd: str) -> str:
+    """The tests' watcher: two stubborn workers (they ignore SIGTERM), so that each restart
+    takes graceful_timeout, long enough for a status poll to see the host restarting."""
+    return f"""
+        [watcher:web]
+        cmd = {worker_cmd} stubborn
+        numprocesses = 2
+        graceful_timeout = 0.6
+        """
+
+
+def circusctl(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    """circusctl (this checkout's) run from the root namespace, as the operator runs it."""
+    argv = [sys.executable, "-m", "circus.cli.circusctl", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
 @dataclass
@@ -38,6 +59,16 @@ class Cluster:
 
     def endpoint(self, index: int) -> str:
         return self.daemons[index].endpoint
+
+    def blocks(self, bodies: list[str]) -> str:
+        """circusctl's fleet output: one block per host with ``bodies`` (in order)."""
+        return (
+            "\n\n".join(
+                f"== {name} ({self.endpoint(i)}) ==\n{body}"
+                for i, (name, body) in enumerate(zip(self.names, bodies, strict=True))
+            )
+            + "\n"
+        )
 
     def hosts_text(self, indexes: list[int] | None = None, **server_keys: str) -> str:
         """A hosts file's text (all hosts, or ``indexes``); ``web1="web2.key"`` gives web1
@@ -74,9 +105,9 @@ def running(workdir: Path, config_body: str, count: int = 3) -> Iterator[Cluster
             cluster = Cluster(ns, daemons, names, workdir / "fleet.ini", keys)
             cluster.hosts_file.write_text(cluster.hosts_text())
             yield cluster
-        finally:
-            for daemon in daemons:
-                daemon.cleanup()
+        finally:  # all at once: a stop waits out the graceful_timeout of stubborn workers
+            with ThreadPoolExecutor(max(1, len(daemons))) as pool:
+                list(pool.map(support.Circusd.cleanup, daemons))
 
 
 def _host(ns, index: int, name: str, workdir: Path, keys: Path, body: str) -> support.Circusd:

@@ -25,6 +25,7 @@ import pytest
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 SLOW_FIRST = (
+    "integration/circusd/test_fleet_netns_links.py",
     "integration/circusd/test_fleet_netns.py",
     "integration/circusd/test_ssh.py",
     "web/test_console.py",
@@ -52,6 +53,7 @@ SLOW_FIRST = (
 )
 
 SPREAD = (
+    "integration/circusd/test_fleet_netns_links.py",
     "integration/discovery/test_discovery.py",
     "integration/control/test_connection_watch.py",
     "integration/control/test_clients_events.py",
@@ -73,9 +75,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _relative(str(item.path)) not in SPREAD:
             continue
+        info = getattr(item, "_fixtureinfo", None)  # a test function's fixtures
         wide = {
             name: defs[-1].scope
-            for name, defs in getattr(item, "_fixtureinfo").name2fixturedefs.items()
+            for name, defs in (info.name2fixturedefs.items() if info else ())
             if defs and defs[-1].scope in ("module", "package", "class")
         }
         if wide:
