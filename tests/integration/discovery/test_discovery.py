@@ -140,7 +140,8 @@ def _circusd(
 
 
 def _discover(ns: netns.Namespaces, index: int, *args: str, wait: float = 1.0) -> list[dict]:
-    """``circusctl --discover --json`` inside namespace ``index``."""
+    """``circusctl --discover --json`` inside namespace ``index`` (it collects answers for
+    ``wait`` seconds: where none must come, the whole second)."""
     result = ns.run(
         index, [*CIRCUSCTL, "--discover", "--json", "--timeout", str(wait), *args], cwd=REPO
     )
@@ -148,10 +149,17 @@ def _discover(ns: netns.Namespaces, index: int, *args: str, wait: float = 1.0) -
     return json.loads(result.stdout)
 
 
+#: How long a probe that should be answered collects answers: circusd answers within
+#: milliseconds; a round that a loaded machine missed is simply probed again.
+SHORT = 0.5
+
+
 def _found(ns: netns.Namespaces, index: int, *args: str, count: int = 1) -> list[dict]:
     """``_discover`` until ``count`` circusds answered (a loaded machine may miss a round)."""
     return support.wait_for(
-        lambda: (found := _discover(ns, index, *args)) and len(found) >= count and found,
+        lambda: (
+            (found := _discover(ns, index, *args, wait=SHORT)) and len(found) >= count and found
+        ),
         timeout=30,
         message=f"{count} circusd(s) answer",
     )
@@ -172,20 +180,7 @@ def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path):
         ]
         assert found[0]["curve_public_key"] is None
         # the endpoints format is a fleet command line: run status with it (from here)
-        words = ns.run(
-            0,
-            [
-                *CIRCUSCTL,
-                "--discover",
-                "--discover-format",
-                "endpoints",
-                "--discover-interface",
-                "lo",
-                "--timeout",
-                "3",
-            ],
-            cwd=REPO,
-        )
+        words = _formatted(ns, "endpoints")
         assert words.stdout.split() == ["--endpoint", daemon.endpoint]
         status = subprocess.run(
             [*CIRCUSCTL, *words.stdout.split(), "status"],
@@ -196,20 +191,7 @@ def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path):
         )
         assert status.returncode == 0 and "sleeper: active" in status.stdout, status
         # the hosts format loads as a hosts file
-        hosts = ns.run(
-            0,
-            [
-                *CIRCUSCTL,
-                "--discover",
-                "--discover-format",
-                "hosts",
-                "--discover-interface",
-                "lo",
-                "--timeout",
-                "3",
-            ],
-            cwd=REPO,
-        )
+        hosts = _formatted(ns, "hosts")
         (tmp_path / "fleet.ini").write_text(hosts.stdout)
         status = subprocess.run(
             [*CIRCUSCTL, "--hosts", str(tmp_path / "fleet.ini"), "status"],
@@ -219,6 +201,17 @@ def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path):
             timeout=60,
         )
         assert status.returncode == 0 and "sleeper: active" in status.stdout, status
+
+
+def _formatted(ns: netns.Namespaces, form: str) -> subprocess.CompletedProcess:
+    """``circusctl --discover --discover-format FORM`` on lo in namespace 0, until a circusd
+    answered."""
+    argv = [*CIRCUSCTL, "--discover", "--discover-format", form, "--discover-interface", "lo"]
+    return support.wait_for(
+        lambda: (result := ns.run(0, [*argv, "--timeout", str(SHORT)], cwd=REPO)).stdout and result,
+        timeout=30,
+        message=f"an answer in the {form} format",
+    )
 
 
 def test_loopback_as_linux_sets_it_up_is_enough(tmp_path):
@@ -278,20 +271,34 @@ def test_mixed_fleet_with_a_real_circusd_019(tmp_path):
         daemon, _ = _circusd(ns, 0, tmp_path / "ours", "")
 
         def both() -> list[dict]:
-            found = _discover(ns, 0, "--discover-interface", "lo", wait=0.5)
+            found = _discover(ns, 0, "--discover-interface", "lo", wait=SHORT)
             return found if len(found) == 2 else []
 
         found = support.wait_for(both, timeout=30, message="both circusds answer")
         by_endpoint = {a["endpoint"]: a for a in found}
         assert by_endpoint["tcp://127.0.0.1:5555"]["curve"] is None  # 0.19 does not say
         assert by_endpoint[daemon.endpoint]["curve"] is False
-        listed = ns.run(
-            0, [*CIRCUSCTL, "--discover", "--discover-interface", "lo", "--timeout", "3"], cwd=REPO
-        ).stdout
+        argv = [*CIRCUSCTL, "--discover", "--discover-interface", "lo", "--timeout", str(SHORT)]
+        listed = support.wait_for(
+            lambda: len((out := ns.run(0, argv, cwd=REPO).stdout).splitlines()) == 2 and out,
+            timeout=30,
+            message="both circusds listed",
+        )
         assert "original circusd (CURVE not announced)" in listed
         address, port = _group()
-        old_client = ns.run(0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, "3"])
-        assert json.loads(old_client.stdout) == sorted([daemon.endpoint, "tcp://127.0.0.1:5555"])
+        both = sorted([daemon.endpoint, "tcp://127.0.0.1:5555"])
+        support.wait_for(  # the original's client: a short round, again if one was missed
+            lambda: (
+                json.loads(
+                    ns.run(
+                        0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, str(SHORT)]
+                    ).stdout
+                )
+                == both
+            ),
+            timeout=30,
+            message=f"the original's client finding {both}",
+        )
         assert original.poll() is None
 
 
@@ -299,9 +306,10 @@ def test_tcp_endpoint_without_curve_is_never_announced_beyond_loopback(tmp_path)
     netns.require()
     with netns.Namespaces(2, multicast=True, linked=True) as ns:
         _circusd(ns, 0, tmp_path / "a", "", endpoint="tcp://127.0.0.1:5555")
-        assert _discover(ns, 1, "--discover-interface", ns[1].inner) == []  # the next host
+        # (no answer may come: each probe collects for the whole second)
+        assert _discover(ns, 1, "--discover-interface", ns[1].inner, wait=1.0) == []  # next host
         # circusd's own host, probing on its veth: arrives on the veth, not on lo
-        assert _discover(ns, 0, "--discover-interface", ns[0].inner) == []
+        assert _discover(ns, 0, "--discover-interface", ns[0].inner, wait=1.0) == []
         # ...and the original's client there (its route is the veth): no answer either
         address, port = _group()
         assert (
@@ -362,10 +370,13 @@ def test_malformed_datagrams_are_ignored(tmp_path):
         )
         assert json.loads(result.stdout) == {"answers": []}, result.stderr
         # still alive and answering, with the exact datagram
-        probe = ns.run(
-            0, [sys.executable, "-c", RAW_CLIENT, address, port, "3", str(REPO), b'""'.hex()]
+        probe = [sys.executable, "-c", RAW_CLIENT, address, port, str(SHORT), str(REPO)]
+        answers = support.wait_for(
+            lambda: json.loads(ns.run(0, [*probe, b'""'.hex()]).stdout)["answers"],
+            timeout=30,
+            message="an answer to a probe after the garbage",
         )
-        (answer,) = json.loads(probe.stdout)["answers"]
+        (answer,) = answers
         assert json.loads(bytes.fromhex(answer)) == {"endpoint": daemon.endpoint, "curve": False}
         assert process.is_running() and "Traceback" not in daemon.log()
         assert daemon.ok("status")["status"] == "ok"
@@ -403,7 +414,7 @@ def test_a_flood_of_probes_is_answered_at_a_bounded_rate(tmp_path):
         assert cpu < 0.5 * seconds, f"circusd used {cpu:.2f} s of CPU during the flood"
         # the bucket refills: a probe after the flood is answered
         support.wait_for(
-            lambda: _discover(ns, 0, "--discover-interface", "lo", wait=0.5),
+            lambda: _discover(ns, 0, "--discover-interface", "lo", wait=SHORT),
             timeout=10,
             message="answered again after the flood",
         )
@@ -442,4 +453,4 @@ def _discover_here(interface: str):
     """The Python helper, in this (root) namespace, probing on the test bridge only."""
     from circus.client import discover_sync
 
-    return discover_sync(GROUP, wait=1.0, interfaces=[interface])
+    return discover_sync(GROUP, wait=SHORT, interfaces=[interface])
