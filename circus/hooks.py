@@ -10,7 +10,6 @@ otherwise an exception counts as ``False``. Every run publishes ``hook_success``
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 from circus.config.schema import HOOK_NAMES
 from circus.errors import ConfigError, ConfigProblem
 from circus.util.dotted import import_callable
+from circus.util.no_openssl import isawaitable
 from papa_kernel.records import frozen_record
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ async def run_hook(
         return True
     try:
         result = hook.func(watcher=watcher, arbiter=arbiter, hook_name=hook.name, **kwargs)
-        if inspect.isawaitable(result):
+        if isawaitable(result):
             result = await result
     except Exception as exc:
         log.error(

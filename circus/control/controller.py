@@ -22,7 +22,6 @@ could hang forever, issue #1131), and the socket lingers briefly so queued repli
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from circus.control.codec import (
 from circus.control.commands import Command, get_commands
 from circus.control.commands.base import background_owner
 from circus.errors import CircusError, MessageError, UnknownCommandError
+from circus.util.no_openssl import isawaitable
 from circus.util.tasks import TaskSet
 from circus.wire import security
 
@@ -248,8 +248,8 @@ class Controller:
             if validated is not None:  # None: the original's validate, which edits in place
                 props = validated
             background_owner.set(self.background)  # this task's context only
-            result = command.execute(self.arbiter, props)
-            if inspect.isawaitable(result):  # a plain execute (the original's) is accepted
+            result: Any = command.execute(self.arbiter, props)
+            if isawaitable(result):  # a plain execute (the original's) is accepted
                 result = await result
             return ok_reply(result, request.id)
         except asyncio.CancelledError:

@@ -1,5 +1,6 @@
 """OpenSSL kept out of circusd: :func:`import_asyncio` (asyncio without :mod:`ssl` until
-something uses TLS) and :func:`sha256` (without :mod:`hashlib`'s OpenSSL).
+something uses TLS, and without :mod:`inspect` until something asks it) and :func:`sha256`
+(without :mod:`hashlib`'s OpenSSL).
 
 asyncio imports :mod:`ssl` when it is imported (``base_events``, ``selector_events`` and
 ``sslproto`` each do ``import ssl``), and ``ssl`` loads OpenSSL: about 4.6 MB of circusd's
@@ -16,6 +17,16 @@ it as usual, at the price of loading OpenSSL then. One attribute is answered wit
 ``sock_*`` methods (circus uses them on unix sockets): while :mod:`ssl` has not been imported,
 no such socket can exist, so a class that nothing is an instance of answers truthfully.
 
+asyncio imports :mod:`inspect` (``coroutines``, ``format_helpers``, ``tasks``), which imports
+:mod:`ast` and :mod:`dis`: 1.1 MB of circusd's memory, for functions asyncio calls only in
+debug mode and on rare paths (``asyncio.iscoroutinefunction``, an ``ensure_future`` of an
+awaitable that is not a coroutine). So those modules get a :class:`DeferredInspect` that
+imports the real module at the first attribute asked of it (and puts it in their globals),
+but answers ``iscoroutinefunction`` of a plain function (``add_signal_handler`` asks it),
+``isfunction`` and ``unwrap`` of a function that wraps nothing (the repr of a task) itself, and
+circus checks results with :func:`isawaitable`, which needs :mod:`inspect` only for
+a generator.
+
 :mod:`hashlib` loads OpenSSL too (``_hashlib``): :func:`sha256` is CPython's own
 implementation, the one hashlib itself falls back to, with the same digests.
 """
@@ -24,7 +35,8 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeGuard
 
 #: The asyncio modules that hold ``ssl`` as a global (CPython 3.11-3.13).
 ASYNCIO_SSL_USERS = ("asyncio.base_events", "asyncio.selector_events", "asyncio.sslproto")
@@ -60,18 +72,81 @@ def load_ssl() -> types.ModuleType:
     return ssl
 
 
+CO_COROUTINE = 0x80  # inspect.CO_COROUTINE: the code flag of an ``async def`` function
+#: The asyncio modules that hold ``inspect`` as a global (CPython 3.11-3.13).
+ASYNCIO_INSPECT_USERS = ("asyncio.coroutines", "asyncio.format_helpers", "asyncio.tasks")
+
+
+class DeferredInspect(types.ModuleType):
+    """Stands for :mod:`inspect` in asyncio's globals until an attribute of it is asked."""
+
+    def __init__(self) -> None:
+        super().__init__("inspect", "stands for the inspect module until it is used (circus)")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(load_inspect(), name)
+
+    def iscoroutinefunction(self, function: object) -> bool:
+        """:func:`inspect.iscoroutinefunction` for a plain function or method (asyncio asks it
+        of every ``add_signal_handler`` callback) without importing inspect; anything else
+        (a partial, a marked function, another callable) is asked of the real one."""
+        plain = function.__func__ if isinstance(function, types.MethodType) else function
+        if isinstance(plain, types.FunctionType) and not hasattr(plain, "_is_coroutine_marker"):
+            return bool(plain.__code__.co_flags & CO_COROUTINE)
+        if isinstance(plain, types.BuiltinFunctionType):  # print, a bound list.append...
+            return False
+        return bool(load_inspect().iscoroutinefunction(function))
+
+    # the two that asyncio's repr of a task or future calls (format_helpers)
+    def isfunction(self, value: object) -> bool:
+        """:func:`inspect.isfunction` (which is exactly this test)."""
+        return isinstance(value, types.FunctionType)
+
+    def unwrap(self, function: Any, *, stop: Any = None) -> Any:
+        """:func:`inspect.unwrap`: ``function`` itself when it wraps nothing."""
+        if not hasattr(function, "__wrapped__"):
+            return function
+        return load_inspect().unwrap(function, stop=stop)
+
+
+def load_inspect() -> types.ModuleType:
+    """Import the real :mod:`inspect` and put it in asyncio's globals in place of the stand-in."""
+    if isinstance(sys.modules.get("inspect"), DeferredInspect):  # asked while asyncio imports
+        del sys.modules["inspect"]
+    import inspect
+
+    for name in ASYNCIO_INSPECT_USERS:
+        module = sys.modules.get(name)
+        if module is not None and isinstance(getattr(module, "inspect", None), DeferredInspect):
+            module.inspect = inspect  # type: ignore[attr-defined]
+    return inspect
+
+
+def isawaitable(value: object) -> TypeGuard[Awaitable[Any]]:
+    """:func:`inspect.isawaitable` without importing :mod:`inspect` but for a generator (one
+    made by ``@types.coroutine`` is awaitable)."""
+    if isinstance(value, types.GeneratorType):
+        return load_inspect().isawaitable(value)
+    return isinstance(value, Awaitable)
+
+
 def import_asyncio() -> types.ModuleType:
-    """Import asyncio without loading :mod:`ssl` (see the module doc); as ``import asyncio``
-    if either is imported already."""
+    """Import asyncio without loading :mod:`ssl` and :mod:`inspect` (see the module doc); as
+    ``import asyncio`` if it or ssl is imported already."""
     if "asyncio" in sys.modules or "ssl" in sys.modules:
         import asyncio
 
         return asyncio
+    deferred = "inspect" not in sys.modules
+    if deferred:
+        sys.modules["inspect"] = DeferredInspect()
     sys.modules["ssl"] = None  # type: ignore[assignment]  # "import ssl" raises ImportError
     try:
         import asyncio
     finally:
         del sys.modules["ssl"]
+        if deferred and isinstance(sys.modules.get("inspect"), DeferredInspect):
+            del sys.modules["inspect"]  # the next "import inspect" imports the real one
     stand_in = DeferredSsl()
     for name in ASYNCIO_SSL_USERS:
         module = sys.modules.get(name)

@@ -18,6 +18,10 @@ NOT_IMPORTED = {
     # value classes are papa_kernel.records: a dataclass compiles source for each of its
     # methods (~1 ms of CPU per class at every start; the configuration model alone ~9 ms)
     "dataclasses": "nothing (circusd's value classes are papa_kernel.records)",
+    # asyncio's inspect is a stand-in until used (circus.util.no_openssl.import_asyncio)
+    "inspect": "asyncio in debug mode, a partial as a signal handler (1.1 with ast and dis)",
+    "ast": "inspect",
+    "dis": "inspect",
 }
 
 

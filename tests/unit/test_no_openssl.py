@@ -78,3 +78,74 @@ def test_sha256_matches_hashlib_without_loading_openssl():
         print(sha256({data!r}).hexdigest(), "_hashlib" in sys.modules)
     """)
     assert out.split() == [hashlib.sha256(data).hexdigest(), "False"]
+
+
+def test_asyncio_is_imported_without_inspect_which_it_gets_on_first_use():
+    """asyncio's inspect is a stand-in: what asyncio asks on circusd's paths (whether a signal
+    handler is a coroutine function, a task's repr) is answered without importing it, as the
+    real module answers; anything else imports it and puts it in asyncio's globals."""
+    out = run_fresh("""
+        import functools, signal, sys
+        from circus.util.no_openssl import import_asyncio
+        asyncio = import_asyncio()
+        loaded = lambda: [name in sys.modules for name in ("inspect", "ast", "dis")]
+        print(loaded())
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGUSR1, lambda: None)
+            try:
+                loop.add_signal_handler(signal.SIGUSR2, main)
+            except TypeError:
+                print("refused")
+            repr(asyncio.current_task()), repr(loop.create_future())
+            print(asyncio.iscoroutinefunction(main), asyncio.iscoroutinefunction(print), loaded())
+            print(asyncio.iscoroutinefunction(functools.partial(main)), loaded())
+            print(type(sys.modules["asyncio.coroutines"].inspect) is type(sys))
+
+        asyncio.run(main())
+    """)
+    assert out.split("\n")[:5] == [
+        "[False, False, False]",
+        "refused",
+        "True False [False, False, False]",
+        "True [True, True, True]",  # a partial: asked of the real inspect, now imported
+        "True",
+    ]
+
+
+def test_the_stand_in_answers_as_inspect():
+    import asyncio
+    import functools
+    import inspect
+    import types
+
+    from circus.util.no_openssl import DeferredInspect, isawaitable
+
+    async def coroutine_function():
+        pass
+
+    @types.coroutine
+    def generator_coroutine():
+        yield
+
+    def plain_generator():
+        yield
+
+    stand_in = DeferredInspect()
+    for value in (coroutine_function, print, plain_generator, asyncio.sleep, int, None,
+                  asyncio.Queue().get, functools.partial(coroutine_function)):  # fmt: skip
+        assert stand_in.iscoroutinefunction(value) == inspect.iscoroutinefunction(value)
+        assert stand_in.isfunction(value) == inspect.isfunction(value)
+        assert stand_in.unwrap(value) is inspect.unwrap(value)
+    wrapped = functools.wraps(plain_generator)(lambda: None)
+    assert stand_in.unwrap(wrapped) is plain_generator
+    assert stand_in.signature is inspect.signature  # anything else: the real one's
+    coroutine, generator = coroutine_function(), generator_coroutine()
+    loop = asyncio.new_event_loop()
+    try:
+        for value in (coroutine, generator, plain_generator(), loop.create_future(), 1, None):
+            assert isawaitable(value) == inspect.isawaitable(value), value
+    finally:
+        coroutine.close()
+        loop.close()

@@ -11,7 +11,8 @@ asked for a command it does not know (``globaloptions`` lists them).
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
+from importlib.machinery import all_suffixes
 
 from circus.control.commands.base import REGISTRY, Command
 
@@ -24,11 +25,16 @@ def get_commands() -> dict[str, Command]:
 #: The command modules, found in the package (the 25 commands of the manual, listen answered
 #: with an error as it is a pub/sub feature, and the new ones such as kernel and tail).
 #: Module names avoid shadowing builtins in this package's namespace (list, set).
+#: (Listed from the directory: pkgutil.iter_modules imports inspect, which circusd keeps out.)
 COMMAND_MODULES = tuple(
     sorted(
-        module.name
-        for module in pkgutil.iter_modules(__path__)
-        if module.name != "base" and not module.name.startswith("_")
+        {
+            filename[: -len(suffix)]
+            for directory in __path__
+            for filename in os.listdir(directory)
+            for suffix in all_suffixes()
+            if filename.endswith(suffix) and not filename.startswith(("_", "base."))
+        }
     )
 )
 for _module in COMMAND_MODULES:

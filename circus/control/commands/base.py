@@ -26,7 +26,6 @@ more.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -181,6 +180,8 @@ class Command:
 
     @classmethod
     def help_text(cls) -> str:
+        import inspect  # help only: circusd keeps inspect (with ast, dis: 1.1 MB) out
+
         return inspect.cleandoc(cls.__doc__ or cls.name)
 
     @classmethod
