@@ -101,7 +101,7 @@ class Kernel:
         entry = ProcessEntry(name, spawned, args_text, identity, capacity, shown_options)
         self.processes[name] = entry
         self.by_pid[entry.pid] = entry
-        for stream in entry.streams.values():
+        for stream in entry.streams:
             self._register_pipe(entry, stream)
         if entry.pidfd is not None:
             self.loop.register(entry.pidfd, EVENT_READ, FdCall(self._pidfd_ready, entry))
@@ -183,7 +183,7 @@ class Kernel:
     def watcher_left(self, entry: ProcessEntry) -> None:
         """A watcher detached without acknowledging: without watchers, never pause."""
         if not entry.watchers:
-            for stream in entry.streams.values():
+            for stream in entry.streams:
                 self.room_freed(entry, stream)
 
     # -- exits -----------------------------------------------------------------------------
@@ -261,7 +261,7 @@ class Kernel:
     def remove(self, entry: ProcessEntry) -> None:
         """``remove processes``: forget now if finished, else discard output until it exits."""
         entry.removed = True
-        for stream in entry.streams.values():
+        for stream in entry.streams:
             stream.discard()
             self.room_freed(entry, stream)
         for watch in list(entry.watchers):
@@ -274,7 +274,7 @@ class Kernel:
     def _forget(self, entry: ProcessEntry) -> None:
         if self.processes.get(entry.name) is entry:
             del self.processes[entry.name]
-        for stream in entry.streams.values():
+        for stream in entry.streams:
             self._close_stream(stream)
             stream.discard()
         for watch in list(entry.watchers):
@@ -348,7 +348,7 @@ class Kernel:
         """Release every fd. Children keep running; their unix socket files stay if they do."""
         alive = self.running_count()
         for entry in list(self.processes.values()):
-            for stream in entry.streams.values():
+            for stream in entry.streams:
                 self._close_stream(stream)
             if entry.pidfd is not None:
                 self.loop.unregister(entry.pidfd)

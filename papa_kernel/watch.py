@@ -139,7 +139,8 @@ class ProcessWatch:
         the batches of 100 flooding workers cost the kernel ~1 ms each.)
         """
         closed_seq = entry.closed_seq
-        for kind, stream in entry.streams.items():
+        for stream in entry.streams:
+            kind = stream.kind
             if (entry, kind) in self.held:
                 if closed_seq is None:
                     continue
@@ -274,9 +275,10 @@ class ProcessWatch:
         for target in targets:
             name, _, kind = target.rpartition(":")
             entry = self.entries.get(name)
-            if entry is not None and (entry, kind) in self.held:
+            stream = entry.stream(kind) if entry is not None else None
+            if entry is not None and stream is not None and (entry, kind) in self.held:
                 self.held.discard((entry, kind))
-                self.kernel.hold_ended(entry, entry.streams[kind])
+                self.kernel.hold_ended(entry, stream)
                 self.mark(entry)
 
     def _end(self, final: bytes) -> None:
