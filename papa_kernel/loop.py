@@ -48,6 +48,7 @@ log = klog.get(__name__)
 Handler = Callable[[int], None]  # called with the ready event mask
 EVENT_READ = 1  # selectors.EVENT_READ
 EVENT_WRITE = 2  # selectors.EVENT_WRITE
+Ready = tuple[int, Handler, int]  # an fd, its handler and its ready mask
 
 
 class FdCall:
@@ -86,7 +87,10 @@ class Loop:
 
     def __init__(self) -> None:
         self._epoll = select.epoll()  # close-on-exec
-        self._handlers: dict[int, Handler] = {}  # fd -> handler
+        self._handlers: dict[int, Handler] = {}  # fd -> handler (not bulk)
+        #: fd -> handler of the bulk fds (a map of their own: a set of bulk fds beside one
+        #: map of every handler would cost 65 bytes per pipe)
+        self._bulk_handlers: dict[int, Handler] = {}
         #: events of the fds that watch more than EVENT_READ (client connections)
         self._events: dict[int, int] = {}
         self._soon: collections.deque[Callable[[], None]] = collections.deque()
@@ -96,7 +100,6 @@ class Loop:
         self._wakeup_w: int | None = None
         self._old_wakeup_fd = -1
         self._timers: list[_Timer] = []
-        self._bulk: set[int] = set()  # fds registered as bulk
         self._bulk_next = 0  # rotation: where the next round's bulk handlers start
         #: what bulk handlers may still read in this round (they charge what they read)
         self.bulk_budget = BULK_BYTES_PER_ROUND
@@ -107,24 +110,21 @@ class Loop:
         """Watch ``fd`` for ``events`` (:data:`EVENT_READ`, :data:`EVENT_WRITE`). A ``bulk``
         fd is served after the others, within the round's budget (see the module docstring).
         KeyError if ``fd`` is watched already; OSError if it is not open."""
-        if fd in self._handlers:
+        if fd in self._handlers or fd in self._bulk_handlers:
             raise KeyError(f"fd {fd} is already registered")
         self._epoll.register(fd, _epoll_events(events))  # ValueError for no events
-        self._handlers[fd] = handler
+        (self._bulk_handlers if bulk else self._handlers)[fd] = handler
         self._set_events(fd, events)
-        if bulk:
-            self._bulk.add(fd)
-        else:
-            self._bulk.discard(fd)
 
     def modify(self, fd: int, events: int, handler: Handler) -> None:
         """Change the events watched on ``fd`` (KeyError if it is not watched)."""
-        if fd not in self._handlers:
+        handlers = self._bulk_handlers if fd in self._bulk_handlers else self._handlers
+        if fd not in handlers:
             raise KeyError(f"fd {fd} is not registered")
         if events != self._events.get(fd, EVENT_READ):
             self._epoll.modify(fd, _epoll_events(events))  # ValueError for no events
             self._set_events(fd, events)
-        self._handlers[fd] = handler
+        handlers[fd] = handler
 
     def _set_events(self, fd: int, events: int) -> None:
         if events == EVENT_READ:
@@ -134,15 +134,17 @@ class Loop:
 
     def unregister(self, fd: int) -> None:
         """Stop watching ``fd`` (ignores fds that are not registered, or already closed)."""
-        self._bulk.discard(fd)
         self._events.pop(fd, None)
-        if self._handlers.pop(fd, None) is not None:
+        handler = self._handlers.pop(fd, None)
+        if handler is None:
+            handler = self._bulk_handlers.pop(fd, None)
+        if handler is not None:
             with contextlib.suppress(OSError):  # closed: epoll dropped it already
                 self._epoll.unregister(fd)
 
     def is_registered(self, fd: int) -> bool:
         """True if ``fd`` is watched."""
-        return fd in self._handlers
+        return fd in self._handlers or fd in self._bulk_handlers
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` after the current round of events."""
@@ -205,12 +207,9 @@ class Loop:
     def run(self) -> None:
         """Run until :meth:`stop`."""
         while not self.stopping:
-            bulk = []
-            for ready in self._poll(self._timeout()):
-                if ready[0] in self._bulk:
-                    bulk.append(ready)
-                else:
-                    self._dispatch(*ready)
+            ready, bulk = self._poll(self._timeout())
+            for fd, handler, mask in ready:
+                self._dispatch(fd, handler, mask)
             if bulk:
                 self._run_soon()  # replies and batches go out before the bulk reads
                 self._run_bulk(bulk)
@@ -218,29 +217,35 @@ class Loop:
             if self._timers:
                 self._run_timers()
 
-    def _poll(self, timeout: float | None) -> list[tuple[int, Handler, int]]:
-        """(fd, handler, mask) of the ready fds, as ``selectors.EpollSelector.select`` gives
-        them: the handlers are those registered when the poll returned, and an error or a
-        hang-up makes an fd ready for what it watches."""
+    def _poll(self, timeout: float | None) -> tuple[list[Ready], list[Ready]]:
+        """(fd, handler, mask) of the ready fds, the others' and the bulk ones', as
+        ``selectors.EpollSelector.select`` gives them: the handlers are those registered when
+        the poll returned, and an error or a hang-up makes an fd ready for what it watches."""
         if timeout is None:
             timeout = -1
         elif timeout > 0:
             timeout = _ceil_ms(timeout)
-        ready = []
-        handlers, watched = self._handlers, self._events
-        for fd, event in self._epoll.poll(timeout, max(len(handlers), 1)):
+        ready: list[Ready] = []
+        bulk: list[Ready] = []
+        handlers, bulk_handlers, watched = self._handlers, self._bulk_handlers, self._events
+        maxevents = max(len(handlers) + len(bulk_handlers), 1)
+        for fd, event in self._epoll.poll(timeout, maxevents):
             handler = handlers.get(fd)
+            into = ready
             if handler is None:
-                continue
+                handler = bulk_handlers.get(fd)
+                into = bulk
+                if handler is None:
+                    continue
             mask = 0
             if event & ~select.EPOLLIN:
                 mask |= EVENT_WRITE
             if event & ~select.EPOLLOUT:
                 mask |= EVENT_READ
-            ready.append((fd, handler, mask & watched.get(fd, EVENT_READ)))
-        return ready
+            into.append((fd, handler, mask & watched.get(fd, EVENT_READ)))
+        return ready, bulk
 
-    def _run_bulk(self, ready: list[tuple[int, Handler, int]]) -> None:
+    def _run_bulk(self, ready: list[Ready]) -> None:
         """Bulk handlers, starting where the last round stopped, until the budget is spent."""
         self.bulk_budget = BULK_BYTES_PER_ROUND
         start = self._bulk_next % len(ready)
