@@ -24,6 +24,7 @@ from responder import Responder
 import circus.client
 from circus.client import AsyncCircusClient, CircusClient
 from circus.errors import CallError
+from circus.wire import diagnose
 from circus.wire.diagnose import heartbeat
 
 pytestmark = pytest.mark.timeout(60)
@@ -233,3 +234,61 @@ def test_an_async_call_with_a_refused_key_ends_in_its_timeout(refusing_curve_rou
             context.destroy(linger=0)
 
     assert asyncio.run(scenario()) < 8
+
+
+# --- the monitor kept between calls (the cost of attaching it: ~70 µs of CPU per call) ---------
+
+
+def test_calls_that_follow_each_other_share_one_monitor(tmp_path, context):
+    endpoint = f"ipc://{tmp_path}/ctl.sock"
+    responder = Responder(endpoint)
+    client = CircusClient(context, endpoint, timeout=5)
+    try:
+        assert client.send_message("status", n=1)["echo"] == 1
+        monitor = client.watch.reader
+        assert monitor is not None
+        assert client.send_message("status", n=2)["echo"] == 2
+        assert client.watch.reader is monitor
+        support.wait_for(  # idle: the deadline thread detaches it
+            lambda: client.watch.reader is None, timeout=diagnose.IDLE_DETACH + 10
+        )
+        assert client.send_message("status", n=3)["echo"] == 3
+    finally:
+        client.stop()
+        responder.close()
+
+
+def test_a_client_never_called_holds_no_monitor_for_long(tmp_path, context, fast_retries):
+    client = CircusClient(context, f"ipc://{tmp_path}/gone.sock", timeout=1)
+    try:
+        support.wait_for(lambda: client.watch.reader is None, timeout=diagnose.IDLE_DETACH + 10)
+        with pytest.raises(CallError, match="not running"):  # no socket file: said at once
+            client.send_message("status")
+    finally:
+        client.stop()
+
+
+def test_a_monitor_kept_and_unread_does_not_freeze_its_context(
+    tmp_path, context, fast_retries, monkeypatch
+):
+    """Between calls nobody reads the monitor: its pair must take every event (thousands
+    here) rather than block ZeroMQ's I/O thread, whatever the idle time before it is detached."""
+    monkeypatch.setattr(diagnose, "IDLE_DETACH", 60.0)
+    gone = f"ipc://{tmp_path}/gone.sock"
+    responder = Responder(gone)
+    idle = CircusClient(context, gone, timeout=5)
+    silent = Responder(f"ipc://{tmp_path}/silent.sock")
+    silent.answering = False
+    try:
+        assert idle.send_message("status", n=1)["echo"] == 1
+        responder.close()
+        time.sleep(IDLE)
+        assert idle.watch.reader is not None  # still attached, unread
+        with (
+            CircusClient(context, f"ipc://{tmp_path}/silent.sock", timeout=2) as client,
+            pytest.raises(CallError, match=r"^Timed out\. \(connected to .*did not answer\)"),
+        ):
+            client.send_message("status")
+    finally:
+        idle.stop()
+        silent.close()
