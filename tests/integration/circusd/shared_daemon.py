@@ -14,12 +14,13 @@ config (``autostart = false`` for those a test starts itself) and shares the dae
         with module_daemon.test() as daemon:
             yield daemon
 
-Before each test the state is checked against the one recorded at the start (the watchers,
-their status and target number of processes, and the number an active one runs): a test
-never sees what another left. A test that changes other options of a watcher sets them back
-itself. After each test the state is put back: added watchers removed, started watchers
-stopped (and what their processes left behind killed), stopped ones started, targets and
-counts restored.
+Before each test the state is checked against the one recorded at the start (the watchers
+and their status, the target and number of processes of the active ones): a test never sees
+what another left. After each test the state is put back: added watchers removed, started
+watchers stopped (and what their processes left behind killed), stopped ones started, targets
+and counts restored; the target of a stopped watcher is read (and set back) when the test named
+it in a call (``daemon.call`` records the names), which keeps the checks to a few calls. A test
+that changes other options of a watcher sets them back itself.
 Tests that need a fresh daemon (they kill it, test its start-up or reload its config) keep
 their own (the ``circusd`` fixture).
 """
@@ -27,6 +28,7 @@ their own (the ``circusd`` fixture).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 
 import psutil
@@ -63,18 +65,29 @@ class Shared:
     ) -> None:
         self.daemon = daemon
         self._client = daemon.client()
+        names = self._ok("list")["watchers"]
         self.on_demand = {
-            name
-            for name in self._ok("list")["watchers"]
-            if self._ok("get", name=name, keys=["on_demand"])["options"]["on_demand"]
-        }
+            name for name in names if self._get(name, "on_demand")
+        }  # fmt: skip
         support.wait_for(self._settled, message="the shared circusd's watchers started")
         if settle is not None:
             support.wait_for(
                 lambda: settle(daemon), timeout=60, message="the shared circusd settled"
             )
+        #: the watchers the current test named in its calls (their targets are checked)
+        self.touched: set[str] = set()
+        self.baseline: dict[str, tuple] = {}
         self.baseline = self.state()
-        self.log_offset = 0
+        self._log_position = 0
+        self._log_text = ""
+        call = daemon.call
+
+        def recording_call(command: str, timeout: float = 10, **props):
+            if isinstance(props.get("name"), str):
+                self.touched.add(props["name"].lower())
+            return call(command, timeout, **props)
+
+        daemon.call = recording_call  # type: ignore[method-assign]
 
     def close(self) -> None:
         self._client.stop()
@@ -84,11 +97,15 @@ class Shared:
         assert reply.get("status") != "error", reply
         return reply
 
+    def _get(self, name: str, key: str):
+        return self._ok("get", name=name, keys=[key])["options"][key]
+
     def _pids(self, name: str) -> list[int]:
         return self._ok("list", name=name)["pids"]
 
     def _target(self, name: str) -> int:
-        return int(self._ok("numprocesses", name=name)["numprocesses"])
+        """The watcher's target number of processes (incr/decr/set change it)."""
+        return int(self._get(name, "numprocesses"))
 
     def _settled(self) -> bool:
         """Every active watcher (but an on_demand one, waiting for a client) runs its count."""
@@ -99,17 +116,26 @@ class Shared:
         )  # fmt: skip
 
     def state(self) -> dict[str, tuple]:
-        """Each watcher's status and target number of processes, and for an active one the
-        number it runs."""
-        return {
-            name: (status, self._target(name))
-            + ((len(self._pids(name)),) if status == "active" else ())
-            for name, status in self._ok("status")["statuses"].items()
-        }
+        """Each watcher's status; for an active one, or one the test named, its target; for
+        an active one, the number of processes it runs. (A stopped watcher's target changes
+        only by a command naming it, or when the processes it was started with exit.)"""
+        found = {}
+        for name, status in self._ok("status")["statuses"].items():
+            if status == "active":
+                found[name] = (status, self._target(name), len(self._pids(name)))
+            elif name in self.touched or name not in self.baseline:
+                found[name] = (status, self._target(name))
+            else:
+                found[name] = (status, self.baseline[name][1])
+        return found
 
     def log(self) -> str:
-        """circusd's log since the current test started."""
-        return self.daemon.log()[self.log_offset :]
+        """circusd's log since the current test started (read incrementally)."""
+        with open(self.daemon.log_path, errors="replace") as handle:
+            handle.seek(self._log_position)
+            self._log_text += handle.read()
+            self._log_position = handle.tell()
+        return self._log_text
 
     @contextlib.contextmanager
     def test(self) -> Iterator[support.Circusd]:
@@ -121,7 +147,8 @@ class Shared:
             raise AssertionError(
                 f"the shared circusd is not as it started: {self.state()} != {self.baseline}"
             ) from None
-        self.log_offset = len(self.daemon.log())
+        self._log_position = os.path.getsize(self.daemon.log_path)
+        self._log_text = ""
         try:
             yield self.daemon
         finally:
@@ -129,7 +156,7 @@ class Shared:
 
     def put_back(self) -> None:
         """Remove the watchers added, stop those started, start those stopped, and put the
-        number of processes back."""
+        targets and numbers of processes back."""
         statuses = self._ok("status")["statuses"]
         for name in statuses:
             if name not in self.baseline:
@@ -139,7 +166,7 @@ class Shared:
             if status == "stopped":
                 if now != "stopped":
                     self._stop(name)
-                if self._target(name) != target:
+                if (now != "stopped" or name in self.touched) and self._target(name) != target:
                     self._ok("set", name=name, options={"numprocesses": target}, waiting=True)
             elif name in self.on_demand and running == [0]:
                 if now == "active" and not self._pids(name) and self._target(name) == target:
@@ -153,6 +180,7 @@ class Shared:
                     self._ok("start", name=name, waiting=True)
                 if (self._target(name), len(self._pids(name))) != (target, *running):
                     support.restore_numprocesses(self.daemon, name, running[0])
+        self.touched = set()
 
     def _stop(self, name: str, remove: bool = False) -> None:
         """Stop (or remove) watcher ``name``, then kill what its processes left running."""

@@ -119,3 +119,11 @@ def statsd() -> Iterator[UdpListener]:
     listener = UdpListener()
     yield listener
     listener.sock.close()
+
+
+@pytest.fixture(scope="module")
+def module_statsd() -> Iterator[UdpListener]:
+    """Like ``statsd``, for a module's circusd (whose config names its port)."""
+    listener = UdpListener()
+    yield listener
+    listener.sock.close()
