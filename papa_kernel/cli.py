@@ -20,14 +20,17 @@ from collections.abc import Callable
 
 from papa_kernel import daemon, klog, paths, sdnotify, spawn
 from papa_kernel.errors import KernelError
-from papa_kernel.init import DEFAULT_GRACE, Init
 from papa_kernel.logwriter import LogWriter
-from papa_kernel.options import Options, fail, parse
+from papa_kernel.options import DEFAULT_GRACE, Options, fail, parse
 from papa_kernel.options import build_parser as build_parser  # the docs' reference uses it
 from papa_kernel.pipes import quiet_on_broken_pipe
 from papa_kernel.protocol import addressable, is_decimal
 from papa_kernel.server import CONTROL_FDNAME, Server, StartupError
 from papa_kernel.sockets import MAX_PORT
+from papa_kernel.typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from papa_kernel.init import Init
 
 log = klog.get("papa_kernel")
 
@@ -119,8 +122,11 @@ def _serve(args: Options, socket_path: str, tcp: tuple[str, int] | None,
     _raise_nofile()
     server = Server(force=args.force, use_pidfd=args.reaper == "pidfd",
                     graceful_stop=args.graceful_stop)  # fmt: skip
-    init = Init(server, args.command) if args.init else None
-    if init is not None:
+    init: Init | None = None
+    if args.init:  # only then: a kernel started by circusd never loads papa_kernel.init
+        from papa_kernel.init import Init
+
+        init = Init(server, args.command)
         assert args.graceful_stop is not None  # --init implies it (main)
         init.install(args.graceful_stop)
     control = [fd for name, fd in activated if name == CONTROL_FDNAME]

@@ -38,7 +38,6 @@ from papa_kernel.spawn import SIGNALS_TO_DEFAULT, find_executable
 
 log = klog.get(__name__)
 
-DEFAULT_GRACE = 8.0  # below `docker stop`'s 10 s, after which the runtime SIGKILLs everything
 SIGNAL_EXIT_BASE = 128  # a command killed by signal N exits 128 + N, as shells report it
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 
 from papa_kernel import __version__
-from papa_kernel.init import DEFAULT_GRACE
 from papa_kernel.records import frozen_record
 from papa_kernel.typenames import TYPE_CHECKING
 
@@ -27,6 +26,8 @@ PROG = "papa-kernel"
 DESCRIPTION = "Hold sockets, processes and their output for Circus (papa protocol)."
 MAX_GRACE = 24 * 3600.0  # a grace period of a day is already a mistake
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: --init's --graceful-stop: below `docker stop`'s 10 s, after which the runtime SIGKILLs everything
+DEFAULT_GRACE = 8.0
 
 
 def seconds(text: str) -> float:

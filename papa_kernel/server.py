@@ -33,7 +33,10 @@ from papa_kernel.connection import Connection
 from papa_kernel.kernel import Kernel
 from papa_kernel.loop import EVENT_READ, Loop
 from papa_kernel.sdnotify import Notifier
-from papa_kernel.shutdown import GracefulStop
+from papa_kernel.typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from papa_kernel.shutdown import GracefulStop
 
 log = klog.get(__name__)
 
@@ -63,7 +66,9 @@ class Server:
         self.notifier = notifier or Notifier()
         self.exit_code = 0
         self.graceful: GracefulStop | None = None
-        if graceful_stop is not None:
+        if graceful_stop is not None:  # only then: papa_kernel.shutdown is loaded on demand
+            from papa_kernel.shutdown import GracefulStop
+
             self.graceful = GracefulStop(self.kernel, self.loop, graceful_stop, self._stopped)
         #: the kernel's exit status after a graceful stop, from the stop's (--init replaces it)
         self.final_exit_code: Callable[[int], int] = lambda code: code
