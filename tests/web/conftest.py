@@ -21,10 +21,15 @@ def pytest_runtest_makereport(item, call):
         return
     import browser
 
-    context = item.funcargs.get("context")
-    log = browser._LOGS.get(context) if context is not None else None
-    if log is not None:
-        report.sections.append(("what the browser's pages did", log.report()))
+    context = None
+    logs: list = []
+    for value in item.funcargs.values():  # every browser context the test used, once
+        with contextlib.suppress(TypeError):  # not weak-referenceable: not a context
+            log = browser.log_of(value)
+            if log is not None and all(log is not seen for seen in logs):
+                logs.append(log)
+                context = value
+                report.sections.append(("what the browser's pages did", log.report()))
     console = item.funcargs.get("console")
     if console is not None and hasattr(console, "explain"):
         with contextlib.suppress(Exception):

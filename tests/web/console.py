@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 
 import browser
 import support
@@ -127,8 +128,21 @@ class Console:
 
     def login(self, context, path: str = "/"):
         """A new page of ``context`` (Playwright), logged in, showing ``path``."""
-        page = context.new_page()
+        return self.open(context.new_page(), path)
+
+    def open(self, page, path: str = "/"):
+        """``page`` logs in (a new session) and shows ``path``; returns ``page``."""
         page.goto(f"{self.url}/login?token={self.token}&next={path}")
+        return page
+
+    def visit(self, page, path: str = "/"):
+        """``page`` shows ``path``, with the session its context has, or a new one if that one
+        is gone (sent to the login form); returns ``page``. (A new login ends the context's
+        session: a request of the page shown before, still in flight, would then get a 401 and
+        send that page to the login form, aborting this navigation.)"""
+        page.goto(f"{self.url}{path}")
+        if urllib.parse.urlsplit(page.url).path == "/login":
+            self.open(page, path)
         return page
 
     def ready(self, page) -> None:

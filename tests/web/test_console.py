@@ -1,10 +1,12 @@
 """The web console as a person uses it: a headless chromium on circushttpd in front of a real
 circusd (and its kernel and workers).
 
-One circusd, one circushttpd and one browser for the whole module (each test gets a fresh
-browser context, so its own session); the tests run in file order and each leaves the
-watchers as it found them. The disconnected-banner test, which stops and restarts circusd,
-comes last.
+One circusd, one circushttpd, one browser and one page (``tab``) for the whole module: each
+test opens what it shows in that page (a new document; logged in again when a test before
+ended the session), and routes a test set are removed after it. A page load costs the browser
+~0.25 s of CPU, a new page (its renderer process) as much again. The tests run in file order
+and each leaves the watchers as it found them. The disconnected-banner test, which stops and
+restarts circusd, comes last.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import urllib.request
 
 import pytest
 import support
-from browser import TIMEOUT_MS, PageLog, launched, wait_ready
+from browser import TIMEOUT_MS, PageLog, launched, log_of, wait_ready
 from console import WORKER, Console
 
 pytestmark = pytest.mark.timeout(120)
@@ -51,21 +53,46 @@ def browser(console):
         yield browser
 
 
-@pytest.fixture
-def context(browser):
+def new_context(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
-    PageLog(context)  # what its pages did, shown when a page never gets ready
+    PageLog(context)  # what its pages did, shown when a test fails
+    return context
+
+
+@pytest.fixture(scope="module")
+def shared_context(browser):
+    context = new_context(browser)
     yield context
     context.close()
 
 
+@pytest.fixture(scope="module")
+def shared_tab(shared_context):
+    return shared_context.new_page()
+
+
 @pytest.fixture
-def page(console, context):
-    """A logged-in page on the watcher list, rendered."""
-    page = console.login(context, "/")
-    console.ready(page)
-    return page
+def context(shared_context, request):
+    """The module's browser context, its log restarted for this test, its routes removed
+    after it."""
+    log_of(shared_context).begin(f"test {request.node.name}")
+    yield shared_context
+    shared_context.unroute_all(behavior="ignoreErrors")
+
+
+@pytest.fixture
+def tab(context, shared_tab):
+    """The module's page (it shows what the previous test left: open a path first)."""
+    return shared_tab
+
+
+@pytest.fixture
+def page(console, tab):
+    """The module's page, logged in on the watcher list, rendered."""
+    console.visit(tab, "/")
+    console.ready(tab)
+    return tab
 
 
 def expect():
@@ -90,8 +117,9 @@ def watcher_status(console, name) -> str:
 # --- login ----------------------------------------------------------------------------------------
 
 
-def test_login_form_refuses_a_wrong_token_then_logs_in(console, context):
-    page = context.new_page()
+def test_login_form_refuses_a_wrong_token_then_logs_in(console, context, tab):
+    context.clear_cookies()  # no session
+    page = tab
     page.goto(f"{console.url}/watchers/sleepy")
     assert "/login" in page.url  # not logged in: sent to the form, the page remembered
     page.fill("#f-token", "not-the-token-at-all")
@@ -128,9 +156,9 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_password_login(password_url, context):
+def test_password_login(password_url, tab):
     ex = expect()
-    page = context.new_page()
+    page = tab
     page.goto(f"{password_url}/")
     page.fill("#f-username", "alice")
     page.fill("#f-password", "wrong")
@@ -229,8 +257,8 @@ def test_charts_move_with_the_stats_stream(console, page):
     expect()(page.locator("#stats-card")).to_contain_text("streaming")
 
 
-def test_watcher_page_charts_each_process(console, context):
-    page = console.login(context, "/watchers/sleepy")
+def test_watcher_page_charts_each_process(console, tab):
+    page = console.visit(tab, "/watchers/sleepy")
     console.ready(page)
     for pid in console.circusd.pids("sleepy"):
         line = f'tr[data-pid="{pid}"] svg.chart polyline.line.series-mem'
@@ -242,9 +270,9 @@ def test_watcher_page_charts_each_process(console, context):
 # --- the watcher page -----------------------------------------------------------------------------
 
 
-def test_watcher_page_lists_processes_and_kills_one(console, context):
+def test_watcher_page_lists_processes_and_kills_one(console, tab):
     ex = expect()
-    page = console.login(context, "/watchers/sleepy")
+    page = console.visit(tab, "/watchers/sleepy")
     console.ready(page)
     pids = console.circusd.pids("sleepy")
     for pid in pids:
@@ -258,10 +286,10 @@ def test_watcher_page_lists_processes_and_kills_one(console, context):
     ex(page.locator("#process-rows tr[data-pid]")).to_have_count(2)
 
 
-def test_watcher_page_sends_a_signal(console, context, tmp_path):
+def test_watcher_page_sends_a_signal(console, tab):
     """The signal form of a process: circusd reports it sent; the process is still there."""
     ex = expect()
-    page = console.login(context, "/watchers/sleepy")
+    page = console.visit(tab, "/watchers/sleepy")
     console.ready(page)
     pid = console.circusd.pids("sleepy")[0]
     line = page.locator(f'tr[data-pid="{pid}"]')
@@ -287,7 +315,9 @@ FIRST_LOADS = {
 
 
 @pytest.mark.parametrize("path", list(FIRST_LOADS))
-def test_a_page_whose_first_load_fails_says_so_and_renders_on_its_own(console, context, path):
+def test_a_page_whose_first_load_fails_says_so_and_renders_on_its_own(
+    console, context, tab, path
+):
     """The page's first API request fails (the network changed, circushttpd was restarting):
     the page shows the error and tries again until it renders, without a reload."""
     api, errors, shown = FIRST_LOADS[path]
@@ -301,16 +331,25 @@ def test_a_page_whose_first_load_fails_says_so_and_renders_on_its_own(console, c
             route.abort("internetdisconnected")
 
     context.route(re.compile(f"^{re.escape(console.url)}{api}"), fail_once)
-    page = console.login(context, path)
+    page = console.visit(tab, path)
     expect()(page.locator(errors)).to_contain_text("the web console is unreachable")
     console.ready(page)
     assert len(failed) == 1
     expect()(page.locator(shown).first).to_be_visible()
 
 
-def test_a_request_never_answered_times_out_and_the_page_tries_again(console, context):
+@pytest.fixture
+def own_context(browser):
+    """A browser context of the test's own (for what cannot be undone, like a fake clock)."""
+    context = new_context(browser)
+    yield context
+    context.close()
+
+
+def test_a_request_never_answered_times_out_and_the_page_tries_again(console, own_context):
     """circushttpd never answers the page's first request: after 20 s (a fake clock here) the
     page says so and asks again, and renders."""
+    context = own_context
     context.clock.install()
     hung: list = []
 
@@ -333,9 +372,9 @@ def test_a_request_never_answered_times_out_and_the_page_tries_again(console, co
 # --- add a watcher --------------------------------------------------------------------------------
 
 
-def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, context):
+def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, tab):
     ex = expect()
-    page = console.login(context, "/add")
+    page = console.visit(tab, "/add")
     page.wait_for_selector("#add-form")
     # checked in the browser: both required fields
     page.click("#add-submit")
@@ -371,9 +410,9 @@ def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, context)
 # --- output, kernel -------------------------------------------------------------------------------
 
 
-def test_output_tail_shows_new_lines_live(console, context):
+def test_output_tail_shows_new_lines_live(console, tab):
     ex = expect()
-    page = console.login(context, "/watchers/talker/output")
+    page = console.visit(tab, "/watchers/talker/output")
     console.ready(page)
     console.circusd.ok("incr", name="talker")
     new = sorted(console.circusd.pids("talker"))[-1]
@@ -384,19 +423,19 @@ def test_output_tail_shows_new_lines_live(console, context):
         console.circusd.ok("decr", name="talker")
 
 
-def test_kernel_page_lists_what_the_kernel_holds(console, context):
+def test_kernel_page_lists_what_the_kernel_holds(console, tab):
     ex = expect()
-    page = console.login(context, "/kernel")
+    page = console.visit(tab, "/kernel")
     console.ready(page)
     for pid in console.circusd.pids("sleepy"):
         ex(page.locator(f'#kernel-processes tr[data-pid="{pid}"]')).to_contain_text("sleepy")
 
 
-def test_circusds_page_says_discovery_is_off_and_names_this_console(console, context):
+def test_circusds_page_says_discovery_is_off_and_names_this_console(console, tab):
     """Without --discover the Circusds page names the console's circusd and how to turn
     discovery on (tests/integration/discovery/test_web_discovery.py lists real answers)."""
     ex = expect()
-    page = console.login(context, "/connect")
+    page = console.visit(tab, "/connect")
     console.ready(page)
     ex(page.locator("#discovery-current")).to_have_text(console.circusd.endpoint)
     ex(page.locator("#discovery-off")).to_be_visible()
@@ -450,7 +489,7 @@ def test_every_route_refuses_a_request_without_a_session(console):
 # --- circusd stalls ---------------------------------------------------------------------------
 
 
-def test_a_page_opened_while_circusd_stalls_says_so_and_renders_once_it_answers(console, context):
+def test_a_page_opened_while_circusd_stalls_says_so_and_renders_once_it_answers(console, tab):
     """circusd is stopped (SIGSTOP) while a page loads: circushttpd's calls time out, the banner
     says circusd is disconnected, and once circusd runs again (SIGCONT) the page renders by
     itself (no request waits for ever on the stale link)."""
@@ -458,7 +497,7 @@ def test_a_page_opened_while_circusd_stalls_says_so_and_renders_once_it_answers(
     pid = console.circusd.proc.pid
     os.kill(pid, signal.SIGSTOP)
     try:
-        page = console.login(context, "/watchers/sleepy")
+        page = console.visit(tab, "/watchers/sleepy")
         ex(page.locator("#banner")).to_contain_text("circusd is disconnected")
         assert page.locator("body[data-ready=true]").count() == 0
     finally:
@@ -471,11 +510,11 @@ def test_a_page_opened_while_circusd_stalls_says_so_and_renders_once_it_answers(
 # --- circushttpd restarted ----------------------------------------------------------------------
 
 
-def test_a_restarted_console_asks_to_log_in_again(console, context):
+def test_a_restarted_console_asks_to_log_in_again(console, tab):
     """The banner while circushttpd is down; once it is back the session is gone (sessions
     live in its memory), so the page goes to the login form, which brings it back."""
     ex = expect()
-    page = console.login(context, "/kernel")
+    page = console.visit(tab, "/kernel")
     console.ready(page)
     console.stop_httpd()
     ex(page.locator("#banner")).to_contain_text("web console is unreachable")
