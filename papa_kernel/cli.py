@@ -31,6 +31,7 @@ from papa_kernel.typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from papa_kernel.init import Init
+    from papa_kernel.typenames import Any
 
 log = klog.get("papa_kernel")
 
@@ -252,12 +253,11 @@ def _setproctitle() -> Callable[[str], None] | None:
     """setproctitle's C extension, loaded without its package ``__init__`` (which imports
     :mod:`logging`, ~1 MB of the kernel's memory, for its messages when the extension is
     missing); None if setproctitle is not installed or its extension cannot be loaded."""
-    from importlib.machinery import PathFinder  # once, at start-up
-
-    package = PathFinder.find_spec("setproctitle")
+    finder = _path_finder()
+    package = finder.find_spec("setproctitle")
     if package is None or not package.submodule_search_locations:
         return None
-    spec = PathFinder.find_spec("setproctitle._setproctitle", package.submodule_search_locations)
+    spec = finder.find_spec("setproctitle._setproctitle", package.submodule_search_locations)
     if spec is None or spec.loader is None:
         return None
     try:
@@ -269,6 +269,18 @@ def _setproctitle() -> Callable[[str], None] | None:
         return None
     setter: Callable[[str], None] = extension.setproctitle
     return setter
+
+
+def _path_finder() -> Any:
+    """:class:`importlib.machinery.PathFinder` (what finds modules on ``sys.path``), taken
+    from ``sys.meta_path``: importing :mod:`importlib.machinery` would bring importlib and
+    warnings into the kernel (57 KB) for two look-ups at start-up."""
+    for finder in sys.meta_path:
+        if getattr(finder, "__name__", None) == "PathFinder":
+            return finder
+    from importlib.machinery import PathFinder  # a meta path without it: ask importlib
+
+    return PathFinder
 
 
 def _write_pid_file(path: str) -> None:

@@ -38,6 +38,8 @@ NOT_IMPORTED = (
     "logging",  # with traceback, threading, string, weakref: 0.8 MB (its own writer: logwriter)
     "argparse",  # with gettext: 0.4 MB (papa_kernel.options reads the command line)
     "gettext",
+    "warnings",  # with importlib.machinery (setproctitle's extension is found without them)
+    "importlib.machinery",
     "papa_kernel.init",  # --init only
     "papa_kernel.shutdown",  # --graceful-stop (and --init) only
 )
