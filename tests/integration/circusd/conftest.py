@@ -1,12 +1,7 @@
 """Fixtures for tests that run a real circusd (and the kernel it starts)."""
 
-import os
-import sys
-
 import pytest
 import support
-
-sys.path.insert(0, os.path.dirname(__file__))  # shared_daemon.py, for plugins/ too
 
 WORKER = support.CIRCUSD_WORKER
 

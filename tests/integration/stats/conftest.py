@@ -91,6 +91,20 @@ def circusd_stats():
         stats.stop()
 
 
+@pytest.fixture(scope="module")
+def module_circusd_stats():
+    """Like ``circusd_stats``, for a module's circusd: stopped after the module."""
+    started: list[StatsDaemon] = []
+
+    def factory(daemon: support.Circusd, *args: str) -> StatsDaemon:
+        started.append(StatsDaemon(daemon, *args))
+        return started[-1]
+
+    yield factory
+    for stats in started:
+        stats.stop()
+
+
 class Collector:
     """Reads the stats stream: ``until(predicate)`` returns the (watcher, subtopic, stat) that
     satisfies it, failing after a deadline."""

@@ -1,5 +1,8 @@
 """circus-top in a real terminal (tmux), as a person uses it: what the screen shows, resizing,
-quitting with q and with Ctrl-C."""
+quitting with q and with Ctrl-C.
+
+The two tests with a circusd share one, and its circusd-stats (shared_daemon.py checks the
+watchers before each test and puts them back after)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ import socket
 import sys
 
 import pytest
-from support import Tmux, free_port
+from shared_daemon import shared_circusd
+from support import WORKER_CMD, Tmux, free_port
+
+from circus.cli import circus_top
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -31,25 +37,38 @@ def top_argv(endpoint: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "circus.cli.circus_top", "--endpoint", endpoint, *extra]
 
 
-def test_shows_watchers_processes_totals_and_socket_hits(
-    circusd, circusd_stats, worker_cmd, terminal
-):
+@pytest.fixture(scope="module")
+def module_daemon(tmp_path_factory, module_circusd_stats):
     port = free_port()
-    d = circusd(f"""
+    body = f"""
         [watcher:web]
-        cmd = {worker_cmd} http $(circus.sockets.web)
+        cmd = {WORKER_CMD} http $(circus.sockets.web)
         use_sockets = true
         numprocesses = 2
 
         [watcher:sleepy]
-        cmd = {worker_cmd} sleep
+        cmd = {WORKER_CMD} sleep
         numprocesses = 3
 
         [socket:web]
         host = 127.0.0.1
         port = {port}
-    """)
-    stats = circusd_stats(d)
+    """
+    with shared_circusd(tmp_path_factory.mktemp("top"), body) as shared:
+        shared.port, shared.stats = port, module_circusd_stats(shared.daemon)
+        yield shared
+
+
+@pytest.fixture
+def shared(module_daemon):
+    """The module's circusd (as it started: checked before the test, put back after) and its
+    circusd-stats."""
+    with module_daemon.test():
+        yield module_daemon
+
+
+def test_shows_watchers_processes_totals_and_socket_hits(shared, terminal):
+    d, stats, port = shared.daemon, shared.stats, shared.port
     top = terminal(top_argv(stats.endpoint, "--process-timeout", "2"))
     top.wait_screen(lambda s: "Waiting for data" in s or "Circus Top" in s)
     pids = d.pids("sleepy") + d.pids("web")
@@ -92,13 +111,8 @@ def test_shows_watchers_processes_totals_and_socket_hits(
     top.wait_screen(lambda s: "EXITED 0" in s, message="quit on q")
 
 
-def test_resizes_cleanly_and_quits_on_ctrl_c(circusd, circusd_stats, worker_cmd, terminal):
-    d = circusd(f"""
-        [watcher:sleepy]
-        cmd = {worker_cmd} sleep
-        numprocesses = 2
-    """)
-    stats = circusd_stats(d)
+def test_resizes_cleanly_and_quits_on_ctrl_c(shared, terminal):
+    d, stats = shared.daemon, shared.stats
     top = terminal(top_argv(stats.endpoint), width=120, height=40)
     pids = d.pids("sleepy")
     top.wait_screen(lambda s: all(str(p) in s for p in pids), message="the pids")
@@ -129,11 +143,8 @@ def test_waits_for_data_without_circusd_stats(tmp_path, terminal):
     top.wait_screen(lambda s: "EXITED 0" in s)
 
 
-def test_usage_errors(tmp_path):
-    import subprocess
-
+def test_usage_errors(capsys):
     for bad in (["--process-timeout", "0"], ["--ssh", "me@host:port"], ["--nope"]):
-        result = subprocess.run(
-            top_argv("ipc:///nowhere", *bad), capture_output=True, text=True, timeout=30
-        )
-        assert result.returncode == 2 and "circus-top" in result.stderr, bad
+        with pytest.raises(SystemExit) as exited:  # in this process: refused before any start
+            circus_top.main(["--endpoint", "ipc:///nowhere", *bad])
+        assert exited.value.code == 2 and "circus-top" in capsys.readouterr().err, bad
