@@ -80,8 +80,17 @@ def httpd(request, daemon, httpd_factory):
 # anything (and check that nothing changed), and tests marked ``puts_back`` change only
 # circusd's watchers, which the ``daemon`` fixture puts back after them (see _put_back), so
 # the tests of a module share one circusd and one circushttpd (a circusd + circushttpd start
-# costs ~0.7 s of CPU). Tests that change anything else, or circushttpd's state (logins
-# counted by the rate limiter, logouts), keep their own.
+# costs ~0.7 s of CPU). Tests that change circushttpd's state (logins counted by the rate
+# limiter, logouts) or start it with options of their own, but leave circusd alone, start
+# their own circushttpd on the shared circusd (``own_httpd``, or ``httpd_factory`` with
+# ``shared_daemon.endpoint``). Tests that change anything else keep their own circusd.
+
+
+@pytest.fixture
+def own_httpd(shared_daemon, httpd_factory, runtime_dir):
+    """A circushttpd (token login) of the test's own, connected to the module's shared
+    circusd, which the test must not change."""
+    return httpd_factory(shared_daemon.endpoint)
 
 
 @pytest.fixture(scope="module")

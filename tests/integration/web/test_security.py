@@ -5,6 +5,7 @@ from other machines refuses to start without password authentication."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import ssl
@@ -17,6 +18,7 @@ import pytest
 import support
 from web_clients import WebClient, WsClient
 
+from circus.cli import circushttpd
 from circus.web.app import routes
 from circus.web.base import CSP
 
@@ -120,7 +122,8 @@ def test_security_headers_everywhere(httpd):
         assert not re.search(r"<style|\sstyle\s*=", page), f"inline style in {path}"
 
 
-def test_wrong_logins_are_rate_limited(httpd):
+def test_wrong_logins_are_rate_limited(own_httpd):
+    httpd = own_httpd
     client = WebClient(httpd.base)
     client.session()
     for _ in range(5):
@@ -145,8 +148,8 @@ def test_login_redirects_only_to_local_paths(httpd):
         assert resp.status == 302 and resp.headers["Location"] == expected, target
 
 
-def test_websocket_refuses_other_origins_and_closes_on_logout(httpd):
-    client = httpd.client()
+def test_websocket_refuses_other_origins_and_closes_on_logout(own_httpd):
+    client = own_httpd.client()
 
     async def scenario():
         with pytest.raises(Exception, match="403"):
@@ -171,13 +174,27 @@ def run_httpd(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
 
 
 def test_non_loopback_bind_refused_without_auth_file(tmp_path):
-    for host in ("0.0.0.0", "::", ""):
-        result = run_httpd("--host", host, "--port", str(support.free_port()))
-        assert result.returncode == 1, (host, result)
-        assert "refusing to start without --auth-file" in result.stderr
+    result = run_httpd("--host", "0.0.0.0", "--port", str(support.free_port()))
+    assert result.returncode == 1, result
+    assert "refusing to start without --auth-file" in result.stderr
+    for host in ("::", ""):  # the same check, without a process each
+        args = circushttpd.build_parser().parse_args(["--host", host])
+        with pytest.raises(circushttpd.StartError, match="refusing to start without --auth-file"):
+            circushttpd.check_args(args)
 
 
-def test_add_user_then_password_login(daemon, httpd_factory, tmp_path):
+def add_user_in_process(monkeypatch, capsys, auth: str, name: str, stdin: str):
+    """``circushttpd --auth-file AUTH --add-user NAME`` with ``stdin``, as a call of its main()
+    (one test runs it as a process): its exit status and stderr."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    capsys.readouterr()
+    status = circushttpd.main(["--auth-file", auth, "--add-user", name])
+    return status, capsys.readouterr().err
+
+
+def test_add_user_then_password_login(
+    shared_daemon, httpd_factory, tmp_path, runtime_dir, monkeypatch, capsys
+):
     auth = str(tmp_path / "users")
     added = run_httpd("--auth-file", auth, "--add-user", "alice", stdin="s3cret pass\n")
     assert added.returncode == 0, added.stderr
@@ -185,13 +202,15 @@ def test_add_user_then_password_login(daemon, httpd_factory, tmp_path):
     with open(auth) as f:
         text = f.read()
     assert text.startswith("alice:scrypt$") and "s3cret" not in text
-    bad_name = run_httpd("--auth-file", auth, "--add-user", "bad name", stdin="x\n")
-    assert bad_name.returncode == 1 and "invalid user name" in bad_name.stderr
-    empty = run_httpd("--auth-file", auth, "--add-user", "bob", stdin="\n")
-    assert empty.returncode == 1 and "empty password" in empty.stderr
+    status, err = add_user_in_process(monkeypatch, capsys, auth, "bad name", "x\n")
+    assert status == 1 and "invalid user name" in err
+    status, err = add_user_in_process(monkeypatch, capsys, auth, "bob", "\n")
+    assert status == 1 and "empty password" in err
+    with open(auth) as f:
+        assert f.read() == text  # neither refused user was written
 
     # a password login may bind every address
-    httpd = httpd_factory(daemon.endpoint, "--auth-file", auth, host="0.0.0.0")
+    httpd = httpd_factory(shared_daemon.endpoint, "--auth-file", auth, host="0.0.0.0")
     client = WebClient(httpd.base)
     assert client.login(username="alice", password="wrong").status == 401
     assert client.login(username="mallory", password="s3cret pass").status == 401
@@ -202,15 +221,15 @@ def test_add_user_then_password_login(daemon, httpd_factory, tmp_path):
     assert client.get("/api/session").json()["user"] == "alice"
 
 
-def test_auth_file_readable_by_others_refused(tmp_path):
+def test_auth_file_readable_by_others_refused(tmp_path, monkeypatch, capsys):
     auth = tmp_path / "users"
-    assert run_httpd("--auth-file", str(auth), "--add-user", "a", stdin="pw\n").returncode == 0
+    assert add_user_in_process(monkeypatch, capsys, str(auth), "a", "pw\n") == (0, "")
     os.chmod(auth, 0o644)
     result = run_httpd("--auth-file", str(auth), "--port", str(support.free_port()))
     assert result.returncode == 1 and "chmod 600" in result.stderr
 
 
-def test_tls_marks_the_session_cookie_secure(daemon, httpd_factory, tmp_path):
+def test_tls_marks_the_session_cookie_secure(shared_daemon, httpd_factory, tmp_path, runtime_dir):
     cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
     subprocess.run(
         [
@@ -218,7 +237,9 @@ def test_tls_marks_the_session_cookie_secure(daemon, httpd_factory, tmp_path):
             "req",
             "-x509",
             "-newkey",
-            "rsa:2048",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",  # an RSA key costs ~10x the CPU; any key will do
             "-nodes",
             "-days",
             "1",
@@ -233,7 +254,7 @@ def test_tls_marks_the_session_cookie_secure(daemon, httpd_factory, tmp_path):
         capture_output=True,
         timeout=60,
     )
-    httpd = httpd_factory(daemon.endpoint, "--certfile", cert, "--keyfile", key, tls=True)
+    httpd = httpd_factory(shared_daemon.endpoint, "--certfile", cert, "--keyfile", key, tls=True)
     context = ssl.create_default_context(cafile=cert)
     context.check_hostname = False
     client = WebClient(httpd.base, context=context)
