@@ -3,26 +3,16 @@ stopped as flapping, retried after retry_in, then given up; the state is visible
 stats, circusctl and events (the wire status stays the ``stopped`` the original clients know);
 ``start`` clears it."""
 
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from circusctl_output import ORIGINAL_CIRCUSCTL, OURS, circusctl
 from support import subscribed, wait_for
 
 from circus.events import EventSubscriber
 
 pytestmark = pytest.mark.timeout(60)
-ORIGINAL_CIRCUSCTL = Path(__file__).parents[3] / ".venv-circus019" / "bin" / "circusctl"
 GAVE_UP = "flapping 2 times in a row (flapping.max_retry = 1), last: exit code 1"
-
-
-def circusctl(executable: list[str], endpoint: str, *args: str) -> str:
-    result = subprocess.run([*executable, "--endpoint", endpoint, *args], capture_output=True,
-                            text=True, timeout=30)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 def test_a_crash_loop_flaps_is_retried_gives_up_and_start_clears_it(circusd, tmp_path):
@@ -38,7 +28,7 @@ def test_a_crash_loop_flaps_is_retried_gives_up_and_start_clears_it(circusd, tmp
         retry_in = 4
         max_retry = 1
     """)
-    ours = [sys.executable, "-m", "circus.cli.circusctl"]
+    ours = OURS
     with EventSubscriber(d.pubsub, ["watcher.flappy."], timeout=20) as events:
         wait_for(lambda: subscribed(d, events, "flappy", 1), message="the subscription is live")
         d.ok("start", name="flappy")

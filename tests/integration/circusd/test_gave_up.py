@@ -2,25 +2,14 @@
 ``/bin/false`` says why through the API, circusctl and a ``gave_up`` event, while the wire status
 stays the ``stopped`` the original clients know."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from circusctl_output import ORIGINAL_CIRCUSCTL, OURS, circusctl
 from support import subscribed, wait_for
 
 from circus.events import EventSubscriber
 
 pytestmark = pytest.mark.timeout(60)
-ORIGINAL_CIRCUSCTL = Path(__file__).parents[3] / ".venv-circus019" / "bin" / "circusctl"
 REASON = "2 failed starts in a row (max_retry = 2), last: exit code 1"
-
-
-def circusctl(executable: list[str], endpoint: str, *args: str) -> str:
-    result = subprocess.run([*executable, "--endpoint", endpoint, *args], capture_output=True,
-                            text=True, timeout=30)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 def test_bin_false_gives_up_with_the_reason_visible(circusd):
@@ -51,7 +40,7 @@ def test_bin_false_gives_up_with_the_reason_visible(circusd):
     assert reply["status"] == "stopped" and reply["gave_up"] == detail
     assert d.ok("status")["gave_up"] == {"bad": detail}
     assert d.ok("stats", name="bad")["gave_up"] == detail
-    ours = [sys.executable, "-m", "circus.cli.circusctl"]
+    ours = OURS
     assert circusctl(ours, d.endpoint, "status", "bad") == f"stopped (gave up: {REASON})"
     assert circusctl(ours, d.endpoint, "status") == f"bad: stopped (gave up: {REASON})"
     if ORIGINAL_CIRCUSCTL.exists():  # the original client still reads a plain state

@@ -3,23 +3,11 @@
 prints, and ``status`` has the same detail until a later reload succeeds, while the original
 clients still read a plain ``ok`` and ``active``."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from circusctl_output import ORIGINAL_CIRCUSCTL, OURS, circusctl
 from support import wait_for
 
 pytestmark = pytest.mark.timeout(60)
-ORIGINAL_CIRCUSCTL = Path(__file__).parents[3] / ".venv-circus019" / "bin" / "circusctl"
-OURS = [sys.executable, "-m", "circus.cli.circusctl"]
-
-
-def circusctl(executable: list[str], endpoint: str, *args: str) -> str:
-    result = subprocess.run([*executable, "--endpoint", endpoint, *args], capture_output=True,
-                            text=True, timeout=30)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 def test_set_to_a_working_dir_that_does_not_exist_says_the_old_processes_are_kept(
