@@ -7,6 +7,9 @@ from the table. Anything else — ``--help``, ``--version``, an error, an abbrev
 ``--option=value``, a bad value — is handed to the argparse parser that :func:`build_parser`
 makes from the same table, imported only then: the help text, the usage line and every error
 message are argparse's, word for word, and a command line means what argparse says it means.
+
+The reading and the parser's making are :mod:`papa_kernel.cmdline`'s (circusd reads its own
+command line with them, from its own table).
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from __future__ import annotations
 import sys
 
 from papa_kernel import __version__
-from papa_kernel.records import frozen_record
+from papa_kernel.cmdline import Option, add_options, parse_plain
 from papa_kernel.typenames import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from typing import NoReturn
 
 PROG = "papa-kernel"
@@ -39,25 +42,6 @@ def seconds(text: str) -> float:
     if not 0 <= value <= MAX_GRACE:  # also refuses nan
         raise ValueError(f"must be between 0 and {MAX_GRACE:.0f}, not {text}")
     return value
-
-
-@frozen_record
-class Option:
-    """One option: ``kind`` is ``value`` (takes the next word), ``flag`` (True if given) or
-    ``append`` (a value, repeatable: a list)."""
-
-    flag: str
-    kind: str
-    help: str
-    metavar: str | None = None
-    default: object = None
-    choices: tuple[str, ...] | None = None
-    convert: Callable[[str], object] | None = None
-
-    @property
-    def dest(self) -> str:
-        """The attribute of :class:`Options` (``--pid-file``: ``pid_file``)."""
-        return self.flag[2:].replace("-", "_")
 
 
 OPTIONS = (
@@ -93,7 +77,6 @@ OPTIONS = (
            "status"),
 )  # fmt: skip
 COMMAND_HELP = "with --init: the main command"
-BY_FLAG = {option.flag: option for option in OPTIONS}
 
 
 class Options:
@@ -134,40 +117,8 @@ def parse(argv: Sequence[str] | None = None) -> Options:
 
 def _parse_plain(words: list[str]) -> Options | None:
     """The options, if ``words`` are plain (see the module docstring); None: ask argparse."""
-    values: dict[str, object] = {
-        option.dest: False if option.kind == "flag" else option.default for option in OPTIONS
-    }
-    values["socket_fd"], values["command"] = [], []
-    index = 0
-    while index < len(words):
-        word = words[index]
-        if word == "--":
-            values["command"] = words[index + 1 :]
-            break
-        option = BY_FLAG.get(word)
-        if option is None:
-            return None  # --help, --version, abbreviations, a COMMAND without --, errors
-        if option.kind == "flag":
-            values[option.dest] = True
-            index += 1
-            continue
-        if index + 1 == len(words) or (
-            words[index + 1].startswith("-") and words[index + 1] != "-"
-        ):
-            return None  # a missing value
-        text = words[index + 1]
-        if option.choices is not None and text not in option.choices:
-            return None
-        try:
-            value = option.convert(text) if option.convert else text
-        except ValueError:
-            return None
-        if option.kind == "append":
-            values[option.dest] = [*values[option.dest], value]  # type: ignore[misc]
-        else:
-            values[option.dest] = value
-        index += 2
-    return Options(**values)
+    values = parse_plain(words, OPTIONS, rest="command")
+    return None if values is None else Options(**values)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,37 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description=DESCRIPTION,
         formatter_class=helpwidth.HelpFormatter,  # no shutil import at each start
     )  # fmt: skip
-    for option in OPTIONS:
-        settings: dict[str, object] = {"help": option.help}
-        if option.metavar is not None:
-            settings["metavar"] = option.metavar
-        if option.kind == "flag":
-            settings["action"] = "store_true"
-        elif option.kind == "append":
-            settings.update(action="append", default=[])
-        else:
-            settings["default"] = option.default
-        if option.choices is not None:
-            settings["choices"] = list(option.choices)
-        if option.convert is not None:
-            settings["type"] = _argparse_type(option.convert)
-        parser.add_argument(option.flag, **settings)  # type: ignore[arg-type]
+    add_options(parser, OPTIONS)
     parser.add_argument("command", nargs="*", metavar="COMMAND", help=COMMAND_HELP)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
-
-
-def _argparse_type(convert: Callable[[str], object]) -> Callable[[str], object]:
-    """``convert`` for argparse: its ValueError's message becomes the error argparse prints."""
-    import argparse
-
-    def typed(text: str) -> object:
-        try:
-            return convert(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return typed
 
 
 def fail(message: str) -> NoReturn:

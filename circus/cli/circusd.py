@@ -7,23 +7,24 @@ unless ``--stop-workers-on-exit`` is given.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace as Namespace
 from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.util.gc_pause import gc_paused
-from papa_kernel.helpwidth import RawDescriptionHelpFormatter
+from papa_kernel.cmdline import Option, add_options, parse_plain
 from papa_kernel.pipes import quiet_on_broken_pipe
 
 # Everything else is imported when needed: papa-kernel's interpreter is started first thing in
 # main() (its start-up overlaps circusd's), then the configuration is read, then the kernel is
 # launched, then circusd imports the arbiter (asyncio, pyzmq).
 if TYPE_CHECKING:
+    import argparse
     import asyncio
     import subprocess
 
@@ -63,7 +64,34 @@ default endpoints:
 """
 
 
+#: circusd's options, read without argparse from a plain command line (papa_kernel.cmdline)
+OPTIONS = (
+    Option("--log-level", "value", name="loglevel", help="debug, info, warning, error"),
+    Option("--log-output", "value", name="logoutput",
+           help="'-' (stdout), a file path, or syslog://[host[:port]][?facility]"),
+    Option("--logger-config", "value", name="loggerconfig",
+           help="logging config file (.ini, .json or .yaml)"),
+    Option("--daemon", "flag", help="detach and run in background"),
+    Option("--pidfile", "value", help="write circusd's pid to this file"),
+    Option("--check-config", "flag", help="only check the configuration, print errors or 'ok'"),
+    Option("--stop-workers-on-exit", "flag",
+           help="SIGTERM/SIGINT also stop kernel-hosted workers"),
+    Option("--reload-outdated", "flag",
+           help="replace adopted workers spawned from an older configuration, one at a time "
+           "(reload_outdated = true for every watcher)"),
+    Option("--no-start-kernel", "unset", name="start_kernel",
+           help="never start papa-kernel, only connect to it: systemd (papa-kernel.service) or "
+           "papa-kernel --init runs it (see docs/deployment.md)"),
+)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of :data:`OPTIONS`: for ``--help``, ``--version``, errors and any
+    command line :func:`parse_args` does not read itself."""
+    import argparse  # a running circusd does without it (with gettext: 0.35 MB)
+
+    from papa_kernel.helpwidth import RawDescriptionHelpFormatter
+
     parser = argparse.ArgumentParser(
         prog="circusd",
         description="Run circusd on a config file.",
@@ -71,42 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=RawDescriptionHelpFormatter,  # no shutil import at each start
     )
     parser.add_argument("config", nargs="?", metavar="CONFIG", help="configuration file (INI)")
-    parser.add_argument("--log-level", dest="loglevel", help="debug, info, warning, error")
-    parser.add_argument(
-        "--log-output",
-        dest="logoutput",
-        help="'-' (stdout), a file path, or syslog://[host[:port]][?facility]",
-    )
-    parser.add_argument(
-        "--logger-config", dest="loggerconfig", help="logging config file (.ini, .json or .yaml)"
-    )
-    parser.add_argument("--daemon", action="store_true", help="detach and run in background")
-    parser.add_argument("--pidfile", help="write circusd's pid to this file")
-    parser.add_argument(
-        "--check-config",
-        action="store_true",
-        help="only check the configuration, print errors or 'ok'",
-    )
-    parser.add_argument(
-        "--stop-workers-on-exit",
-        action="store_true",
-        help="SIGTERM/SIGINT also stop kernel-hosted workers",
-    )
-    parser.add_argument(
-        "--reload-outdated",
-        action="store_true",
-        help="replace adopted workers spawned from an older configuration, one at a time "
-        "(reload_outdated = true for every watcher)",
-    )
-    parser.add_argument(
-        "--no-start-kernel",
-        dest="start_kernel",
-        action="store_false",
-        help="never start papa-kernel, only connect to it: systemd (papa-kernel.service) or "
-        "papa-kernel --init runs it (see docs/deployment.md)",
-    )
+    add_options(parser, OPTIONS)
     parser.add_argument("--version", action="version", version=f"circusd {__version__}")
     return parser
+
+
+def parse_args(argv: list[str] | None = None) -> Namespace:
+    """circusd's command line: a plain one (options and CONFIG as separate words) is read from
+    :data:`OPTIONS` without importing argparse; anything else by :func:`build_parser`'s parser,
+    which reads the plain ones the same way."""
+    words = sys.argv[1:] if argv is None else argv
+    values = parse_plain(words, OPTIONS, positional="config")
+    if values is None:
+        return Namespace(**vars(build_parser().parse_args(words)))
+    return Namespace(**values)
 
 
 def _install_signal_handlers(
@@ -144,7 +150,7 @@ async def _serve(arbiter: Arbiter, stop_workers_on_exit: bool) -> None:
     await arbiter.run()
 
 
-def _pending_kernel(args: argparse.Namespace) -> PendingKernel | None:
+def _pending_kernel(args: Namespace) -> PendingKernel | None:
     """Start papa-kernel's interpreter now, before the configuration is read, so that its
     start-up (most of it: importing its modules) overlaps circusd's; it gets its arguments
     once the configuration says which socket (see PendingKernel). Not with ``--daemon``:
@@ -185,7 +191,7 @@ def _load_config(path: str) -> CircusConfig:
 
 
 def _make_arbiter(
-    config: CircusConfig, args: argparse.Namespace, cwd: str, pending: PendingKernel | None
+    config: CircusConfig, args: Namespace, cwd: str, pending: PendingKernel | None
 ) -> Arbiter:
     """Launch the kernel (if needed), then import the arbiter and make it: the heavy imports
     overlap the kernel's start-up."""
@@ -212,10 +218,9 @@ def _make_arbiter(
 
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     if not args.config:  # optional for argparse only so that --version needs none
-        parser.print_usage(sys.stderr)
+        build_parser().print_usage(sys.stderr)
         print("circusd: error: a configuration file is required (CONFIG)", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     if args.check_config:
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             pending.cancel()
 
 
-def _run(args: argparse.Namespace, pending: PendingKernel | None) -> int:
+def _run(args: Namespace, pending: PendingKernel | None) -> int:
     from circus.errors import CircusError
 
     try:

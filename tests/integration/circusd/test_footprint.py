@@ -28,6 +28,8 @@ NOT_IMPORTED = {
     "dis": "imported by inspect",
     "dataclasses": "circusd's value classes are papa_kernel.records",
     "ssl": "TLS (circus.util.no_openssl)",
+    "argparse": "a command line that is not plain: help, errors (circus.cli.circusd.parse_args)",
+    "gettext": "argparse",
 }
 
 

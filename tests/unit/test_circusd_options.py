@@ -1,0 +1,71 @@
+"""circusd's command line is read without argparse when it is plain (circus.cli.circusd
+parse_args, with papa_kernel.options.parse_plain), and means what argparse's parser of the same
+table says: same values; anything else (help, errors, abbreviations) is argparse's."""
+
+from __future__ import annotations
+
+import pytest
+from support import imported_by
+
+from circus.cli.circusd import OPTIONS, build_parser, parse_args
+from papa_kernel.cmdline import parse_plain
+
+pytestmark = pytest.mark.timeout(30)
+
+#: Read without argparse (as the tests, the docs and unit files write them).
+PLAIN = [
+    ["circus.ini"],
+    ["circus.ini", "--log-level", "debug", "--log-output", "-"],
+    ["--daemon", "--pidfile", "/run/c.pid", "c.ini", "--log-output", "/tmp/c.log"],
+    ["c.ini", "--stop-workers-on-exit", "--reload-outdated", "--no-start-kernel"],
+    ["--check-config", "c.ini", "--logger-config", "log.json", "--log-level", "x", "--log-level",
+     "info"],  # the last one wins
+    [],  # no CONFIG: main says it is required
+]  # fmt: skip
+
+#: Handed to argparse: help, version, abbreviations, --option=value, errors.
+ARGPARSE = [
+    ["c.ini", "--log-l", "info"],
+    ["--log-output=-", "c.ini"],
+    ["-", "--daemon"],
+]
+REFUSED = [
+    (["c.ini", "other.ini"], "unrecognized arguments: other.ini"),
+    (["c.ini", "--log-level"], "argument --log-level: expected one argument"),
+    (["c.ini", "--bogus"], "unrecognized arguments: --bogus"),
+    (["c.ini", "--", "--daemon"], "unrecognized arguments: --daemon"),
+]
+
+
+def _argparse(argv: list[str]) -> dict:
+    return vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", PLAIN)
+def test_plain_command_lines_are_read_without_argparse_as_argparse_reads_them(argv):
+    assert parse_plain(argv, OPTIONS, positional="config") == _argparse(argv)
+    assert vars(parse_args(argv)) == _argparse(argv)
+
+
+@pytest.mark.parametrize("argv", ARGPARSE)
+def test_other_command_lines_are_read_by_argparse(argv):
+    assert parse_plain(argv, OPTIONS, positional="config") is None
+    assert vars(parse_args(argv)) == _argparse(argv)
+
+
+@pytest.mark.parametrize(("argv", "message"), REFUSED)
+def test_bad_command_lines_get_argparse_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_args(argv)
+    assert exited.value.code == 2
+    assert f"circusd: error: {message}" in capsys.readouterr().err
+
+
+def test_a_plain_command_line_imports_no_argparse():
+    """argparse, with gettext, would stay in circusd's memory (0.35 MB)."""
+    loaded = imported_by("""
+        from circus.cli.circusd import parse_args
+        parse_args(["circus.ini", "--log-level", "debug", "--stop-workers-on-exit"])
+    """)
+    assert "circus.cli.circusd" in loaded
+    assert not {"argparse", "gettext"} & loaded
