@@ -11,6 +11,7 @@ restarts circusd, comes last.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -237,6 +238,48 @@ def test_the_list_follows_changes_made_elsewhere(console, page):
     ex(row(page, "talker").locator(".count")).to_have_text("2")
     console.circusd.ok("decr", name="talker")
     ex(row(page, "talker").locator(".count")).to_have_text("1")
+
+
+def test_an_older_answer_shown_last_does_not_stay(console, context, page):
+    """Two refreshes of the list overlap and the older answer comes last (a loaded machine):
+    the list still ends on the newer state. (Before, the older answer stayed: a count showed
+    "2" for good after a decr.)"""
+    held: list = []
+    asked: list = []  # the requests the route let through
+    answered: list = []
+
+    def finished(request) -> None:
+        answered.append(request)
+
+    def hold_the_first(route) -> None:
+        if held:
+            asked.append(route.request)
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))  # answered as it is now, shown later
+
+    context.route(re.compile(f"^{re.escape(console.url)}/api/watchers$"), hold_the_first)
+    count = row(page, "talker").locator(".count")
+    page.on("requestfinished", finished)
+    try:
+        console.circusd.ok("incr", name="talker")  # its events make the page ask: held
+        support.wait_for(lambda: page.wait_for_timeout(20) or held, timeout=15, message="ask")
+        before = len(asked)
+        console.circusd.ok("decr", name="talker")  # and ask again
+        # a page that asks again before the first answer came gets its answer now, shows it...
+        with contextlib.suppress(AssertionError):  # (one that waits for the first: no more)
+            support.wait_for(
+                lambda: page.wait_for_timeout(20) or any(r in answered for r in asked[before:]),
+                timeout=1.5,
+            )
+        route, answer = held[0]
+        with page.expect_event("requestfinished", lambda r: r == route.request):
+            route.fulfill(response=answer)  # ...then the older answer
+    finally:
+        page.remove_listener("requestfinished", finished)
+    expect()(count).to_have_text("1")
+    expect()(count).to_have_attribute("title", "1 running, 1 wanted")
+    assert numprocesses(console, "talker") == 1
 
 
 # --- charts -------------------------------------------------------------------------------------

@@ -76,6 +76,34 @@ export async function retrying(load, report) {
   }
 }
 
+/** `load` (async) made to run one at a time: a call while it runs makes it run once more
+ * after (however many calls came meanwhile). Two loads of the same view never overlap, so an
+ * older answer is never shown after a newer one (on a loaded machine the answer of a refresh
+ * asked before an action could come after the one asked after it, and stay shown). Resolves
+ * (or rejects) with the run that started at or after the call. */
+export function inOrder(load) {
+  let running = null;
+  let queued = null;
+  const run = () => {
+    if (!running) {
+      running = load().finally(() => {
+        running = null;
+      });
+      return running;
+    }
+    if (!queued) {
+      queued = running
+        .catch(() => {})
+        .then(() => {
+          queued = null;
+          return run();
+        });
+    }
+    return queued;
+  };
+  return run;
+}
+
 export const api = {
   get: (path) => request("GET", path),
   post: (path, body = {}) => request("POST", path, body),

@@ -1,7 +1,7 @@
 // The home page: every watcher with live status, process count, cpu, memory and a chart;
 // circusd and circusd-stats status. Rows are built once and updated in place.
 
-import { api, retrying } from "./api.js";
+import { api, inOrder, retrying } from "./api.js";
 import { Chart } from "./chart.js";
 import { age, h, percent } from "./format.js";
 import { live } from "./live.js";
@@ -160,9 +160,10 @@ function renderStatus(status) {
     : "not running: no cpu/memory figures (set statsd = True)";
 }
 
-async function load() {
+// one at a time: an older answer never replaces a newer one (api.js inOrder)
+const load = inOrder(async () => {
   render((await api.get("/api/watchers")).watchers);
-}
+});
 
 function report(exc) {
   if (exc.code !== "disconnected") notify(`watchers: ${exc.message}`, "error"); // else the banner

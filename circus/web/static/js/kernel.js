@@ -1,6 +1,6 @@
 // The kernel's view: what papa-kernel holds (survives a circusd restart).
 
-import { api, retrying } from "./api.js";
+import { api, inOrder, retrying } from "./api.js";
 import { clock, h } from "./format.js";
 import { live } from "./live.js";
 import { notify } from "./notify.js";
@@ -55,10 +55,11 @@ function show(reply) {
   else placeholder(socks, "4", "The kernel holds no socket.");
 }
 
-async function load() {
+// one at a time: an older answer never replaces a newer one (api.js inOrder)
+const load = inOrder(async () => {
   show(await api.get("/api/kernel"));
   document.body.dataset.ready = "true";
-}
+});
 
 function report(exc) {
   if (exc.code !== "disconnected") notify(`kernel: ${exc.message}`, "error"); // else the banner

@@ -1,7 +1,7 @@
 // The watcher page: its status and actions, a chart, and its processes (pid, age, cpu,
 // memory, status, a small chart each) with kill and signal.
 
-import { api, retrying } from "./api.js";
+import { api, inOrder, retrying } from "./api.js";
 import { Chart } from "./chart.js";
 import { age, h, percent } from "./format.js";
 import { live } from "./live.js";
@@ -122,9 +122,10 @@ function renderWatcher(w) {
   document.body.dataset.ready = "true";
 }
 
-async function load() {
+// one at a time: an older answer never replaces a newer one (api.js inOrder)
+const load = inOrder(async () => {
   renderWatcher((await api.get(`/api/watchers/${encodeURIComponent(NAME)}`)).watcher);
-}
+});
 
 function report(exc) {
   if (exc.status === 404) {
