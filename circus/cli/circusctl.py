@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from circus import __version__
 from circus.cli import command_modules, discover
 from circus.client import DEFAULT_TIMEOUT, CircusClient
-from circus.control.commands import Command, get_commands
+from circus.control.commands import Command, Commands, get_commands
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import ArgumentError, CallError, CircusError, ConfigError
 from circus.wire.discovery import DEFAULT_MULTICAST, DEFAULT_WAIT
@@ -180,7 +180,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser(commands: dict[str, Command]) -> _Parser:
+def build_parser(commands: Mapping[str, Command]) -> _Parser:
     """The global parser, with one parser per command in ``parser.command_parsers``.
 
     :func:`parse` splits the command line at the command name: global options before it,
@@ -304,7 +304,7 @@ def _with_command_line_hint(message: str, command: argparse.ArgumentParser) -> s
     return f"{message} (put -- before the command line when it has options of its own: {usage})"
 
 
-def general_help(commands: dict[str, Command]) -> str:
+def general_help(commands: Mapping[str, Command]) -> str:
     width = max(len(name) for name in commands)
     lines = [f"usage: {USAGE}", "", "Controls a Circus daemon", "", "Commands:"]
     lines += [f"  {name:<{width}}  {command.short()}" for name, command in commands.items()]
@@ -437,7 +437,7 @@ class Session:
         return text
 
 
-def run_command(session: Session, commands: dict[str, Command], args: argparse.Namespace) -> int:
+def run_command(session: Session, commands: Mapping[str, Command], args: argparse.Namespace) -> int:
     """Run the command parsed in ``args``; print its output; return the exit code."""
     merged = session.merge(args)
     try:
@@ -586,7 +586,7 @@ class Shell(cmd.Cmd):
 
     prompt = "(circusctl) "
 
-    def __init__(self, session: Session, commands: dict[str, Command], parser: _Parser):
+    def __init__(self, session: Session, commands: Mapping[str, Command], parser: _Parser):
         super().__init__()
         self.session, self.commands, self.parser = session, commands, parser
         self._watchers: tuple[float, list[str]] = (0.0, [])
@@ -649,7 +649,7 @@ class Shell(cmd.Cmd):
         return False
 
 
-def load_remote_commands(session: Session) -> dict[str, Command]:
+def load_remote_commands(session: Session) -> Mapping[str, Command]:
     """Import the command modules circusd loaded (``[circus] commands``); every command."""
     modules = command_modules.remote_modules(lambda message: session.client().call(message))
     for failure in command_modules.import_modules(modules):
@@ -657,7 +657,7 @@ def load_remote_commands(session: Session) -> dict[str, Command]:
     return get_commands()
 
 
-def load_fleet_commands(session: Session, name: str) -> dict[str, Command]:
+def load_fleet_commands(session: Session, name: str) -> Mapping[str, Command]:
     """Import the command modules of the fleet's circusds until command ``name`` is known."""
     try:
         hosts = session_hosts(session)
@@ -669,8 +669,8 @@ def load_fleet_commands(session: Session, name: str) -> dict[str, Command]:
 
 
 def _with_remote_commands(
-    argv: Sequence[str], commands: dict[str, Command], parser: _Parser
-) -> tuple[dict[str, Command], _Parser]:
+    argv: Sequence[str], commands: Mapping[str, Command], parser: _Parser
+) -> tuple[Mapping[str, Command], _Parser]:
     """An unknown command may be one of circusd's third-party commands: load them."""
     index = _first_word(argv)
     if index is None or argv[index] in commands:
@@ -690,7 +690,7 @@ def _with_remote_commands(
     return commands, build_parser(commands)
 
 
-def run_shell(session: Session, commands: dict[str, Command], parser: _Parser) -> int:
+def run_shell(session: Session, commands: Mapping[str, Command], parser: _Parser) -> int:
     """No command given: print the version and the status, then read commands."""
     session.print(VERSION)
     commands = load_remote_commands(session)
@@ -710,7 +710,7 @@ def run_shell(session: Session, commands: dict[str, Command], parser: _Parser) -
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``circusctl``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = get_commands()
+    commands: Mapping[str, Command] = Commands()  # a run imports its command's module only
     commands, parser = _with_remote_commands(argv, commands, build_parser(commands))
     try:
         args = parse(parser, argv)

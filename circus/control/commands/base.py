@@ -134,6 +134,8 @@ async def _awaited(awaitable: Awaitable[Any]) -> Any:
 
 #: Every command class by (lower-case) name, filled by :meth:`Command.__init_subclass__`.
 REGISTRY: dict[str, type[Command]] = {}
+#: The modules of circus's own commands (:mod:`circus.control.commands`).
+_BUILT_IN = __name__.rpartition(".")[0] + "."
 
 
 def _register(cls: type[Command]) -> None:
@@ -174,6 +176,12 @@ class Command:
         # Only a class naming itself: abstract bases have no name, and a subclass that inherits
         # its parent's name would be a second definition of that command.
         if cls.__dict__.get("name"):
+            if not cls.__module__.startswith(_BUILT_IN):
+                # circus's own first (they are imported on first use): a third-party command
+                # that takes a built-in name is the one refused, at its own import
+                from circus.control.commands import load_all
+
+                load_all()
             _register(cls)
 
     # -- description -----------------------------------------------------------------------------
