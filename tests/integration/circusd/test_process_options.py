@@ -31,11 +31,12 @@ AS_NOBODY = os.geteuid() == 0 and os.access("/usr/bin/python3", os.X_OK)
 
 
 def probe(out, name, options, use_papa, python=sys.executable):
-    """A watcher (autostart = false) running PROBE, whose output goes to ``out``/name.json."""
+    """A watcher (autostart = false) running PROBE, whose output goes to ``out``/name.json
+    (``-S``: PROBE needs only the standard library; see support.WORKER_CMD)."""
     return (
         f"""
         [watcher:{name}]
-        cmd = {python} -c "{PROBE}"
+        cmd = {python} -S -c "{PROBE}"
         use_papa = {use_papa}
         autostart = false
         stdout_stream.class = FileStream

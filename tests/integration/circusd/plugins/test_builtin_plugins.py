@@ -92,13 +92,13 @@ def module_daemon(tmp_path_factory, module_statsd, http_server):
         active = false
 
         [watcher:good]
-        cmd = {sys.executable} {HEARTBEAT} {heartbeat_port} -1
+        cmd = {sys.executable} -S {HEARTBEAT} {heartbeat_port} -1
         numprocesses = 2
         use_papa = false
         autostart = false
 
         [watcher:silent]
-        cmd = {sys.executable} {HEARTBEAT} {heartbeat_port} 10
+        cmd = {sys.executable} -S {HEARTBEAT} {heartbeat_port} 10
         use_papa = false
         graceful_timeout = 2
         autostart = false

@@ -17,9 +17,10 @@ from shared_daemon import shared_circusd
 from support import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(120)
-HOG = f'{sys.executable} -c "while True: pass"'
-BIG = f"{sys.executable} -c \"import time; b = b'x' * (96 << 20); time.sleep(600)\""
-SMALL = f'{sys.executable} -c "import time; time.sleep(600)"'
+# -S: these workers need only the standard library (see support.WORKER_CMD)
+HOG = f'{sys.executable} -S -c "while True: pass"'
+BIG = f"{sys.executable} -S -c \"import time; b = b'x' * (96 << 20); time.sleep(600)\""
+SMALL = f'{sys.executable} -S -c "import time; time.sleep(600)"'
 REDIS = shutil.which("redis-server")
 
 
@@ -52,7 +53,7 @@ def module_daemon(tmp_path_factory, module_statsd):
         active = false
 
         [watcher:mixed]
-        cmd = {sys.executable} {script} $(circus.wid)
+        cmd = {sys.executable} -S {script} $(circus.wid)
         numprocesses = 2
         autostart = false
 

@@ -13,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import WORKER_CMD, free_port, module_circusd, wait_for
 
 pytestmark = pytest.mark.timeout(90)
-HOG = f'{sys.executable} -c "while True: pass"'
-BIG = f"{sys.executable} -c \"import time; b = b'x' * (64 << 20); time.sleep(600)\""
+# -S: these workers need only the standard library (see support.WORKER_CMD)
+HOG = f'{sys.executable} -S -c "while True: pass"'
+BIG = f"{sys.executable} -S -c \"import time; b = b'x' * (64 << 20); time.sleep(600)\""
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
