@@ -82,3 +82,33 @@ def test_a_mutable_record_keeps_the_methods_its_class_defines():
     assert counter == Counter(1, {"other": 2}) and counter.seen == {}
     with pytest.raises(TypeError):
         hash(counter)  # mutable and compared by value: unhashable, as a dataclass
+
+
+def test_a_record_costs_no_more_memory_than_the_dataclass():
+    """Attributes set one by one stay in CPython's inline values, as a dataclass's: circusd
+    keeps one record per worker (RecordedWorker), papa-kernel several. Made through
+    ``__dict__`` (or compared through it), each instance carried a dict: ~60 bytes more."""
+    import tracemalloc
+
+    @frozen_record
+    class Worker:
+        name: str
+        pid: int
+        started: float
+
+    @dataclasses.dataclass(frozen=True)
+    class WorkerDataclass:
+        name: str
+        pid: int
+        started: float
+
+    sizes = {}
+    for cls in (Worker, WorkerDataclass):
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        made = [cls("w", pid, 1.0) for pid in range(1000)]
+        assert made[0] == cls("w", 0, 1.0) and hash(made[1]) == hash(cls("w", 1, 1.0))
+        repr(made[2])
+        sizes[cls] = (tracemalloc.get_traced_memory()[0] - before) / 1000
+        tracemalloc.stop()
+    assert sizes[Worker] <= sizes[WorkerDataclass] + 4, sizes
