@@ -8,10 +8,16 @@ PY := $(VENV)/bin/python
 COMPAT_CIRCUS := .venv-circus019
 COMPAT_SUPERVISOR := .venv-supervisor
 # Workers for `make test`. Most integration tests wait on subprocesses (circusd, the kernel,
-# workers, browsers), not on the CPU, so more workers than cores overlap those waits. Measured
-# on the 2-core machine (loaded by other runs, so the figures are high, but back to back):
-# on 161 integration tests, -n 2: 241 s and 210 s; -n 4: 171 s and 181 s (-20 %, same CPU
-# time); -n 6: 235 s (the CPU is then the limit). --dist loadfile runs each file on one worker,
+# workers, browsers, ssh logins, time-outs), not on the CPU, so more workers than cores overlap
+# those waits, until the CPU (2 cores on CI) is the limit. On the quiet machine (00:12, before
+# session 5's changes), -n 4: 167.6 s, 231 s of CPU, 625 s of test time (~420 s of it waiting);
+# -n 8: 139.7 s, 250 s of CPU (CPU-bound). xdist's scheduling replayed on that run's test
+# durations (tests/schedule.py's units) ends the waiting at ~625/N s: -n 4 158 s (measured
+# 167.6), -n 5 127 s, -n 6 106 s, -n 8 80 s, against a CPU floor of ~105-115 s on 2 cores.
+# After ~60 s of waiting was cut (fleet_netns, discovery, circusd-stats), -n 6 is where the
+# waiting fits under that floor; each more worker costs ~2.3 s of CPU (its collection) and more
+# contention for the timing-sensitive tests. `make test PYTEST_WORKERS=8` once the suite's CPU
+# is lower. --dist loadfile runs each file on one worker,
 # so a module fixture (a browser, a circusd + circushttpd, a built wheel) starts once, not once
 # per worker, and two in-tree wheel builds never collide: on 187 tests (web, packaging,
 # policy, controller), -n 4 --dist load: 120 s and a failure; --dist loadfile: 94 s, all pass.
@@ -19,7 +25,7 @@ COMPAT_SUPERVISOR := .venv-supervisor
 # files first (xdist would otherwise start with the files that have the most tests); it also
 # makes each test of the wait-bound files without module fixtures (its SPREAD list) a unit of
 # its own, so their waiting is shared by several workers.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 6
 
 .PHONY: demo test lint docs unit compat-venvs bench clean
 
