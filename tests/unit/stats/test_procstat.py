@@ -25,10 +25,13 @@ pytestmark = pytest.mark.timeout(30)
 
 def test_sample_matches_psutil_view_of_the_process():
     sampler = ProcSampler()
-    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as child:
+    script = "import time; print('ready', flush=True); time.sleep(30)"
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE) as child:
         try:
             sampler.sample(child.pid)  # may run in the middle of the exec: command not set yet
-            time.sleep(0.1)
+            # then compared with psutil once the child is idle: a child still starting (on a
+            # loaded machine) grows between the two reads (mem 0.01 against 0.026 in one run)
+            assert child.stdout is not None and child.stdout.readline() == b"ready\n"
             first = decoded(sampler.sample(child.pid))
             reference = procinfo.get_info(child.pid, with_children=False)
         finally:
