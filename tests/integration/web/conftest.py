@@ -101,8 +101,16 @@ def shared_runtime_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def shared_daemon(tmp_path_factory, shared_runtime_dir):
-    daemon = support.Circusd(tmp_path_factory.mktemp("shared_circusd"), SLEEPER)
+def shared_circus_extra() -> str:
+    """The shared circusd's ``[circus]`` options (a module may override this fixture)."""
+    return ""
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory, shared_runtime_dir, shared_circus_extra):
+    daemon = support.Circusd(
+        tmp_path_factory.mktemp("shared_circusd"), SLEEPER, shared_circus_extra
+    )
     daemon.env = {**os.environ, "XDG_RUNTIME_DIR": str(shared_runtime_dir)}
     try:
         daemon.start()

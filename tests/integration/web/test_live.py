@@ -12,11 +12,17 @@ import support
 import zmq
 from web_clients import WsClient
 
-TALKER = """
-[watcher:talker]
-cmd = sh -c 'while true; do echo "tick $$"; sleep 0.2; done'
-numprocesses = 1
-"""
+TALKER = """sh -c 'while true; do echo "tick $$"; sleep 0.2; done'"""
+
+
+@pytest.fixture(scope="module")
+def shared_circus_extra(shared_runtime_dir):
+    # statsd = false: the stats test publishes the stats; circusd must not run circusd-stats
+    return f"statsd = false\nstats_endpoint = {stats_endpoint(shared_runtime_dir)}\n"
+
+
+def stats_endpoint(shared_runtime_dir) -> str:
+    return f"ipc://{shared_runtime_dir}/stats.sock"
 
 
 def run(coro):
@@ -47,9 +53,9 @@ def test_events_pushed_over_the_websocket(daemon, httpd):
     run(scenario())
 
 
-def test_output_tail_over_api_and_websocket(circusd, httpd_factory):
-    daemon = circusd(TALKER)
-    httpd = httpd_factory(daemon.endpoint)
+@pytest.mark.puts_back
+def test_output_tail_over_api_and_websocket(daemon, httpd):
+    daemon.ok("add", name="talker", cmd=TALKER, start=True, waiting=True)
     client = httpd.client()
     support.wait_for(
         lambda: "tick" in json.dumps(client.get("/api/watchers/talker/output").json()),
@@ -82,18 +88,16 @@ def test_kernel_view_lists_the_workers(daemon, httpd):
     assert mine == set(daemon.pids("sleeper"))
 
 
-def test_stats_relayed_and_kept_as_history(circusd, httpd_factory, tmp_path):
-    stats_endpoint = f"ipc://{tmp_path}/stats.sock"
-    # statsd = false: the test publishes the stats; circusd must not run circusd-stats on them
-    extra = f"statsd = false\nstats_endpoint = {stats_endpoint}\n"
-    daemon = circusd("[watcher:sleeper]\ncmd = sleep 1000\n", circus_extra=extra)
-    httpd = httpd_factory(daemon.endpoint)
-    client = httpd.client()
+def test_stats_relayed_and_kept_as_history(shared_daemon, own_httpd, shared_runtime_dir):
+    """On the module's circusd (it only reads it), with a circushttpd of its own (the stats
+    history it keeps is the test's)."""
+    daemon = shared_daemon
+    client = own_httpd.client()
     pid = daemon.pids("sleeper")[0]
     context = zmq.Context()
     pub = context.socket(zmq.PUB)  # stands in for circusd-stats
     pub.linger = 0
-    pub.bind(stats_endpoint)
+    pub.bind(stats_endpoint(shared_runtime_dir))
 
     def publish(cpu: float) -> None:
         now = time.time()
