@@ -381,6 +381,35 @@ def test_a_page_whose_first_load_fails_says_so_and_renders_on_its_own(
     expect()(page.locator(shown).first).to_be_visible()
 
 
+def test_a_page_whose_script_fails_to_load_says_so_and_reloads_on_its_own(console, context, tab):
+    """A module the page's script imports does not load (the network changed mid-load): the
+    banner says which script failed and offers a retry, and once the network is back the page
+    reloads by itself and renders. (Before, it stayed empty until reloaded by hand.)"""
+    failed: list[str] = []
+    blocked = [True]
+
+    def fail_while_blocked(route) -> None:
+        if blocked[0]:
+            failed.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    pattern = re.compile(f"^{re.escape(console.url)}/static/js/format\\.js")
+    context.route(pattern, fail_while_blocked)
+    page = console.visit(tab, "/")
+    banner = page.locator("#banner")
+    expect()(banner).to_contain_text("could not load its script")
+    expect()(banner).to_contain_text("home.js")
+    expect()(banner.locator("button.retry")).to_be_visible()
+    assert page.locator("body[data-ready=true]").count() == 0
+    blocked[0] = False  # the network is back
+    console.ready(page)
+    assert failed
+    expect()(banner).to_be_hidden()
+    expect()(row(page, "sleepy")).to_be_visible()
+
+
 @pytest.fixture
 def own_context(browser):
     """A browser context of the test's own (for what cannot be undone, like a fake clock)."""
