@@ -30,7 +30,10 @@ def httpd_pid(daemon) -> int:
     return int(daemon.pids("circushttpd")[0])
 
 
-def test_httpd_runs_as_a_support_watcher_with_a_token_file(circusd):
+def test_httpd_runs_as_a_support_watcher_with_a_token_file_and_ends_with_a_killed_circusd(
+    circusd,
+):
+    """One circusd for both (a circusd and its circushttpd cost ~0.45 s of CPU to start)."""
     port = support.free_port()
     daemon = start_with_httpd(circusd, port)
     assert daemon.ok("status", name="circushttpd")["status"] == "active"
@@ -48,33 +51,24 @@ def test_httpd_runs_as_a_support_watcher_with_a_token_file(circusd):
     assert watchers["circushttpd"]["support"] is True
     assert watchers["sleeper"]["processes"] == 1
 
-
-def test_httpd_ends_with_a_killed_circusd(circusd):
-    port = support.free_port()
-    daemon = start_with_httpd(circusd, port)
-    pid = httpd_pid(daemon)
-    client = WebClient(f"http://localhost:{port}")
-    support.wait_for(lambda: answers(client), timeout=20, message="circushttpd listening")
+    # circushttpd ends with a killed circusd
     with support.subreaper():
         daemon.kill9()
         support.wait_for(lambda: not support.pid_alive(pid), timeout=30)
 
 
-def test_httpd_on_every_address_needs_an_auth_file(circusd, tmp_path):
+def test_httpd_on_every_address_needs_an_auth_file(circusd, capsys):
     daemon = circusd(
         "[watcher:sleeper]\ncmd = sleep 1000\n",
         circus_extra=f"httpd = true\nhttpd_host = 0.0.0.0\nhttpd_port = {support.free_port()}\n",
         start=False,
     )
-    import subprocess
-    import sys
+    from circus.cli import circusd as circusd_cli
 
-    check = subprocess.run(
-        [sys.executable, "-m", "circus.cli.circusd", daemon.config_path, "--check-config"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert check.returncode != 0
-    assert "httpd_host" in check.stdout + check.stderr
-    assert "httpd_auth_file" in check.stdout + check.stderr
+    # circusd --check-config as a call of its main, as tests/integration/circusd/test_cli.py
+    # does (test_third_party_commands.py runs it as a process)
+    code = circusd_cli.main([daemon.config_path, "--check-config"])
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert "httpd_host" in out + err
+    assert "httpd_auth_file" in out + err
