@@ -65,18 +65,43 @@ def test_papa_kernel_help_names_no_none_default() -> None:
     assert "--socket PATH" in out
 
 
-@pytest.mark.parametrize("tool", ["circusd", "circus-plugin", "circusd-stats", "circushttpd"])
+UNUSABLE_LOG_OUTPUTS = [
+    "{tmp}/missing/dir/x.log",
+    "syslog://localhost:99999",
+    "syslog://{tmp}/no-syslog-here",
+]
+
+
+@pytest.mark.parametrize("output", UNUSABLE_LOG_OUTPUTS)
+def test_unusable_log_output_is_refused_naming_it(output: str, tmp_path: Path) -> None:
+    """A --log-output file in a missing directory, a syslog port out of range, or a syslog
+    socket that is not there (no syslog daemon: each log record printed a 40-line 'Logging
+    error' traceback) is refused when the handler is made, in one line naming the value (the
+    helper every tool calls; the test below runs each tool)."""
+    from circus.errors import ConfigError
+    from circus.util.logsetup import make_handler
+
+    output = output.format(tmp=tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        make_handler(output).close()
+    assert f"log output {output!r}" in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
 @pytest.mark.parametrize(
-    "output",
-    ["{tmp}/missing/dir/x.log", "syslog://localhost:99999", "syslog://{tmp}/no-syslog-here"],
-)
+    ("tool", "output"),
+    [
+        ("circusd", UNUSABLE_LOG_OUTPUTS[0]),
+        ("circus-plugin", UNUSABLE_LOG_OUTPUTS[1]),
+        ("circusd-stats", UNUSABLE_LOG_OUTPUTS[2]),
+        ("circushttpd", UNUSABLE_LOG_OUTPUTS[0]),
+    ],
+)  # each tool once, each kind of output at least once (a process run each)
 def test_unusable_log_output_is_an_error_not_a_traceback(
     tool: str, output: str, tmp_path: Path, runtime_dir: Path
 ) -> None:
-    """A --log-output file in a missing directory, a syslog port out of range, or a syslog
-    socket that is not there (no syslog daemon: each log record printed a 40-line 'Logging
-    error' traceback): one line naming the value, a usage/config exit status, no traceback
-    (each tool, one shared helper)."""
+    """One line naming the value, a usage/config exit status, no traceback (each tool, one
+    shared helper)."""
     output = output.format(tmp=tmp_path)
     config = tmp_path / "circus.ini"
     config.write_text("[watcher:w]\ncmd = sleep 60\n")

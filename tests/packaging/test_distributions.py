@@ -171,9 +171,7 @@ def test_the_units_documentation_is_installed_by_the_wheel(wheel: Path) -> None:
     import configparser
 
     with zipfile.ZipFile(wheel) as zf:
-        data = {
-            name.split(".data/data/", 1)[1] for name in zf.namelist() if ".data/data/" in name
-        }
+        data = {name.split(".data/data/", 1)[1] for name in zf.namelist() if ".data/data/" in name}
     pages = []
     for unit in sorted((ROOT / "deploy").glob("*.service")):
         parser = configparser.RawConfigParser(strict=False, delimiters=("=",))
