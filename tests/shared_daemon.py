@@ -20,7 +20,8 @@ what another left. After each test the state is put back: added watchers removed
 watchers stopped (and what their processes left behind killed), stopped ones started, targets
 and counts restored; the target of a stopped watcher is read (and set back) when the test named
 it in a call (``daemon.call`` records the names), which keeps the checks to a few calls. A test
-that changes other options of a watcher sets them back itself.
+that changes other options of a watcher sets them back itself. The tests' calls go through one
+client per thread, not one per call.
 Tests that need a fresh daemon (they kill it, test its start-up or reload its config) keep
 their own (the ``circusd`` fixture).
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 
 import psutil
@@ -80,17 +82,26 @@ class Shared:
         self.baseline = self.state()
         self._log_position = 0
         self._log_text = ""
-        call = daemon.call
+        # The tests' calls: one client per thread (a client per call costs more CPU than the
+        # call), recording the watchers named.
+        local = threading.local()
+        self._clients: list = []
 
         def recording_call(command: str, timeout: float = 10, **props):
             if isinstance(props.get("name"), str):
                 self.touched.add(props["name"].lower())
-            return call(command, timeout, **props)
+            client = getattr(local, "client", None)
+            if client is None:
+                client = local.client = daemon.client()
+                self._clients.append(client)
+            return client.call({"command": command, "properties": props}, timeout=timeout)
 
         daemon.call = recording_call  # type: ignore[method-assign]
 
     def close(self) -> None:
-        self._client.stop()
+        del self.daemon.call  # the cleanup's quit: a client of its own
+        for client in [self._client, *self._clients]:
+            client.stop()
 
     def _ok(self, command: str, **props) -> dict:
         reply = self._client.call({"command": command, "properties": props})
