@@ -22,7 +22,7 @@ import zmq
 import zmq.asyncio
 
 from circus.util.signal_wakeup import SignalWakeup
-from circus.wire import boundedjson, security, ssh
+from circus.wire import boundedjson, security, tunnel
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def subscriber_socket(
     return sock
 
 
-class EventSubscriber(ssh.TunnelUser):
+class EventSubscriber(tunnel.TunnelUser):
     """Blocking subscriber: ``for topic, payload in EventSubscriber(endpoint): ...``.
 
     ``timeout`` (seconds) bounds each wait: iteration ends when no event came in time
@@ -193,7 +193,9 @@ class EventSubscriber(ssh.TunnelUser):
     ):
         self.endpoint = endpoint
         self.timeout = timeout
-        _, address, self.tunnel = ssh.through(endpoint, lambda: endpoint, ssh_server, ssh_keyfile)
+        _, address, self.tunnel = tunnel.through(
+            endpoint, lambda: endpoint, ssh_server, ssh_keyfile
+        )
         self._own_context = context is None
         self._context = context or zmq.Context()
         try:
@@ -251,7 +253,7 @@ class EventSubscriber(ssh.TunnelUser):
 DRAIN_BATCH = 100
 
 
-class AsyncEventSubscriber(ssh.TunnelUser):
+class AsyncEventSubscriber(tunnel.TunnelUser):
     """asyncio subscriber: ``async for topic, payload in AsyncEventSubscriber(endpoint)``."""
 
     def __init__(
@@ -266,7 +268,9 @@ class AsyncEventSubscriber(ssh.TunnelUser):
         ssh_keyfile: str | None = None,
     ):
         self.endpoint = endpoint
-        _, address, self.tunnel = ssh.through(endpoint, lambda: endpoint, ssh_server, ssh_keyfile)
+        _, address, self.tunnel = tunnel.through(
+            endpoint, lambda: endpoint, ssh_server, ssh_keyfile
+        )
         self._context = context or zmq.asyncio.Context.instance()
         try:
             self._socket = subscriber_socket(

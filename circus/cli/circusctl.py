@@ -40,7 +40,7 @@ from circus.client import DEFAULT_TIMEOUT, CircusClient
 from circus.control.commands import Command, Commands, get_commands
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import ArgumentError, CallError, CircusError, ConfigError
-from circus.wire.discovery import DEFAULT_MULTICAST, DEFAULT_WAIT
+from circus.util.endpoints import DEFAULT_DISCOVERY_WAIT, DEFAULT_MULTICAST
 from papa_kernel.helpwidth import HelpFormatter
 from papa_kernel.pipes import quiet_on_broken_pipe
 
@@ -108,7 +108,7 @@ GLOBAL_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         {
             "action": "store_true",
             "help": "list the circusds that answer multicast discovery within --timeout "
-            f"(default {DEFAULT_WAIT:g} s here) and exit",
+            f"(default {DEFAULT_DISCOVERY_WAIT:g} s here) and exit",
         },
     ),
     (

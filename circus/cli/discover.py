@@ -12,9 +12,12 @@ import json
 import re
 import shlex
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from circus.wire.discovery import DEFAULT_MULTICAST, DEFAULT_WAIT, Announcement, discover
+from circus.util.endpoints import DEFAULT_DISCOVERY_WAIT, DEFAULT_MULTICAST
+
+if TYPE_CHECKING:  # circusctl imports this module at every run, for its options: not these
+    from circus.wire.discovery import Announcement
 
 FORMATS = ("list", "hosts", "endpoints")
 
@@ -34,7 +37,9 @@ def run_discover(
 
     asyncio = import_asyncio()  # here: circusctl imports this module at every run (its options)
 
-    wait = DEFAULT_WAIT if wait is None else wait
+    from circus.wire.discovery import discover
+
+    wait = DEFAULT_DISCOVERY_WAIT if wait is None else wait
     try:
         found = asyncio.run(discover(multicast or DEFAULT_MULTICAST, wait, interfaces))
     except ValueError as exc:

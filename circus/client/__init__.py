@@ -33,17 +33,17 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import zmq
 
 from circus.control.defaults import default_endpoint
 from circus.errors import CallError
-from circus.wire import boundedjson, security, ssh
+from circus.wire import boundedjson, security
 from circus.wire.diagnose import REFUSED_GRACE, ConnectionWatch, heartbeat
-from circus.wire.ssh import TunnelUser
+from circus.wire.tunnel import TunnelUser, through
 
 if TYPE_CHECKING:
     from circus.client.aio import AsyncCircusClient
@@ -122,7 +122,7 @@ def make_json(command: str, **props: Any) -> str:
 def _encode_call(cmd: dict[str, Any]) -> tuple[str, bytes]:
     if not isinstance(cmd, dict):
         raise CallError(f"call() takes a mapping, got {type(cmd).__name__}")
-    call_id = uuid.uuid4().hex
+    call_id = os.urandom(16).hex()  # as uuid4().hex, without uuid (which imports platform)
     cmd = dict(cmd, id=call_id)
     try:
         return call_id, json.dumps(cmd).encode("utf-8")
@@ -143,8 +143,6 @@ def _check_ipc(endpoint: str) -> None:
     then times out; say it plainly."""
     if not endpoint.startswith("ipc://"):
         return
-    import os
-
     path = endpoint[len("ipc://") :]
     try:
         os.stat(path)
@@ -157,8 +155,6 @@ def _check_ipc(endpoint: str) -> None:
 
 
 def _permission_denied(endpoint: str, path: str, what: str) -> str:
-    import os
-
     return (
         f"cannot reach circusd at {endpoint}: permission denied ({what} is not open to uid "
         f"{os.getuid()}): run this as the user that runs circusd, or let this user in with "
@@ -179,11 +175,11 @@ class _ClientBase(TunnelUser):
         refused_grace: float | None = REFUSED_GRACE,
     ) -> None:
         self.timeout = float(timeout)
-        self.identity = uuid.uuid4().hex.encode("ascii")
+        self.identity = os.urandom(16).hex().encode("ascii")
         self.ssh_server = ssh_server
         # through ssh: ZeroMQ connects to the tunnel's local socket (raises TunnelError); the
         # endpoint is as the ssh host sees it (by default, circusd's default there)
-        self.endpoint, address, self.tunnel = ssh.through(
+        self.endpoint, address, self.tunnel = through(
             endpoint, default_endpoint, ssh_server, ssh_keyfile, max(self.timeout, MIN_SSH_TIMEOUT)
         )
         where = f"{self.endpoint} (through ssh {ssh_server})" if ssh_server else self.endpoint

@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 import uuid
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import zmq
 from tornado.ioloop import IOLoop
@@ -32,7 +32,10 @@ from zmq.eventloop.zmqstream import ZMQStream
 from circus.client import CircusClient, make_message
 from circus.config.converters import to_bool
 from circus.events import TOPIC_PREFIX, subscriber_socket
-from circus.wire import ssh
+from circus.wire import tunnel
+
+if TYPE_CHECKING:
+    from circus.wire.ssh import SshTunnel
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ class CircusPlugin:
         self.client: CircusClient | None = None
         self.sub_socket: zmq.Socket | None = None
         self.substream: ZMQStream | None = None
-        self._sub_tunnel: ssh.SshTunnel | None = None
+        self._sub_tunnel: SshTunnel | None = None
 
     # --- running -------------------------------------------------------------------------
 
@@ -115,7 +118,7 @@ class CircusPlugin:
             self.ssh_keyfile,
             **keys,
         )
-        _, address, self._sub_tunnel = ssh.through(
+        _, address, self._sub_tunnel = tunnel.through(
             self.pubsub_endpoint, lambda: self.pubsub_endpoint, self.ssh_server, self.ssh_keyfile
         )
         self.sub_socket = subscriber_socket(self.context, address, [TOPIC_PREFIX], *keys.values())

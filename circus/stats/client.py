@@ -13,12 +13,12 @@ from typing import Any
 import zmq
 
 from circus.control.defaults import default_stats_endpoint
-from circus.wire import boundedjson, ssh
+from circus.wire import boundedjson, tunnel
 
 TOPIC = b"stat."
 
 
-class StatsClient(ssh.TunnelUser):
+class StatsClient(tunnel.TunnelUser):
     """Blocking SUB client of the stats endpoint; ``timeout`` (seconds) bounds each wait of
     :meth:`next_stat` (iteration waits forever, as the original). With ``ssh_server``
     (``user@host[:port]``) it subscribes through an ssh tunnel (:mod:`circus.wire.ssh`) to
@@ -32,7 +32,7 @@ class StatsClient(ssh.TunnelUser):
         timeout: float = 1.0,
         ssh_keyfile: str | None = None,
     ) -> None:
-        self.endpoint, address, self.tunnel = ssh.through(
+        self.endpoint, address, self.tunnel = tunnel.through(
             endpoint, default_stats_endpoint, ssh_server, ssh_keyfile
         )
         self.timeout = timeout

@@ -26,7 +26,7 @@ _ALIASES = {
     "bytes2human": "circus.procinfo:bytes2human",
     "get_info": "circus.procinfo:get_info",
     "resolve_name": "circus.hooks:resolve",
-    "get_connection": "circus.wire.ssh:get_connection",
+    "get_connection": "circus.wire.tunnel:get_connection",
     # tornado's PeriodicCallback awaits a coroutine callback, as the original's subclass did
     "AsyncPeriodicCallback": "tornado.ioloop:PeriodicCallback",
 }

@@ -94,6 +94,12 @@ def parse_endpoint(value: str) -> Endpoint:
     )
 
 
+# Multicast discovery's defaults (circus.wire.discovery), here so that circusctl's help shows them
+# without importing the discovery modules.
+DEFAULT_MULTICAST = "udp://237.219.251.97:12027"  # the original's DEFAULT_ENDPOINT_MULTICAST
+DEFAULT_DISCOVERY_WAIT = 2.0  # seconds a discovery listens for answers
+
+
 def parse_multicast(endpoint: str) -> tuple[str, int]:
     """``udp://GROUP:PORT`` as ``(group, port)``; ValueError naming what is wrong."""
     import ipaddress  # here: kept out of circusd's memory until an address is checked

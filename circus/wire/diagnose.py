@@ -59,10 +59,10 @@ connection it had is gone.
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -263,7 +263,7 @@ class ConnectionWatch:
 
     def _attach(self) -> None:
         # a fresh address each time: the pair of the previous monitor may not be gone yet
-        address = f"inproc://circus-watch-{uuid.uuid4().hex}"
+        address = f"inproc://circus-watch-{os.urandom(16).hex()}"
         self._socket.monitor(address, EVENTS)
         reader: zmq.Socket[Any] = zmq.Socket(self._socket.context, zmq.PAIR)
         reader.linger = 0

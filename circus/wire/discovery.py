@@ -26,13 +26,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from circus.util.endpoints import parse_multicast
+from circus.util.endpoints import DEFAULT_DISCOVERY_WAIT, DEFAULT_MULTICAST, parse_multicast
 from circus.util.netif import interface_address, interface_index, mreqn, multicast_interfaces
 
-DEFAULT_MULTICAST = "udp://237.219.251.97:12027"  # the original's DEFAULT_ENDPOINT_MULTICAST
 PROBE = b'""'  # what circus-web sends (json.dumps(""))
 MAX_DATAGRAM = 1024  # the original reads answers and probes with recvfrom(1024)
-DEFAULT_WAIT = 2.0  # seconds a discovery listens for answers
+DEFAULT_WAIT = DEFAULT_DISCOVERY_WAIT
 PROBE_COUNT = 3  # probes per interface, spread over the first half of the wait (UDP may drop)
 PROBE_TTL = 1  # hops: the local link only (the original sent with 255)
 _WILDCARD_HOSTS = ("0.0.0.0", "*", "[::]", "::")

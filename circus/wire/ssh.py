@@ -42,7 +42,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from circus.wire import ssh_dirs
 from circus.wire.ssh_address import SshServer, TunnelError, forward_target
@@ -52,7 +52,7 @@ from papa_kernel.paths import runtime_dir_of
 if TYPE_CHECKING:  # the blocking client (circusctl) imports no asyncio: its *_async are local
     import asyncio
 
-__all__ = ["SshServer", "SshTunnel", "TunnelError", "TunnelUser", "classify", "through"]
+__all__ = ["SshServer", "SshTunnel", "TunnelError", "classify"]
 
 #: The environment variable naming the ssh client to run, with options (as GIT_SSH_COMMAND).
 SSH_COMMAND_ENV = "CIRCUS_SSH_COMMAND"
@@ -449,50 +449,6 @@ class SshTunnel:
     def _failure(self, code: int) -> str:
         """The message for a master that exited before it was ready (ssh's log says why)."""
         return classify(self._log(), str(self.server), code)
-
-
-class TunnelUser:
-    """Mixin of a socket owner that may hold a tunnel (``self.tunnel``, from :func:`through`)."""
-
-    tunnel: SshTunnel | None = None
-
-    def _release_tunnel(self) -> None:
-        tunnel, self.tunnel = self.tunnel, None
-        if tunnel is not None:
-            tunnel.release()
-
-
-def through(
-    endpoint: str | None,
-    default: Callable[[], str],
-    ssh_server: str | None,
-    ssh_keyfile: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> tuple[str, str, SshTunnel | None]:
-    """``(endpoint, address, tunnel)``: the endpoint (``endpoint``, else ``default()``: circusd's
-    default, here or on the ssh host) and where ZeroMQ connects for it: the endpoint itself
-    without ``ssh_server``, else the local end of a forward through the process' shared tunnel
-    to ``ssh_server``, which the caller releases (:meth:`SshTunnel.release`) with its socket."""
-    if not ssh_server:
-        endpoint = endpoint or default()
-        return endpoint, endpoint, None
-    tunnel = SshTunnel.shared(ssh_server, ssh_keyfile, timeout)
-    try:
-        endpoint = endpoint or tunnel.remote_default(default())
-        return endpoint, tunnel.forward(endpoint), tunnel
-    except BaseException:
-        tunnel.release()
-        raise
-
-
-def get_connection(
-    socket: Any, endpoint: str, ssh_server: str | None = None, ssh_keyfile: str | None = None
-) -> None:
-    """The original's ``circus.util.get_connection``: connect a ZeroMQ socket to ``endpoint``,
-    through an ssh tunnel when ``ssh_server`` is given (held until the process exits, as the
-    original's)."""
-    _, address, _tunnel = through(endpoint, lambda: endpoint, ssh_server, ssh_keyfile)
-    socket.connect(address)
 
 
 @atexit.register

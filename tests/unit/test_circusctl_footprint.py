@@ -23,6 +23,10 @@ NOT_IMPORTED = {
     "circus.client.fleet": "fleet mode",
     "circus.control.commands.add": "circusctl add: a run imports its own command's module only",
     "circus.control.commands.reloadconfig": "circusctl reloadconfig (~0.5 ms per module, 27)",
+    "circus.wire.ssh": "--ssh (circus.wire.tunnel imports it for an ssh server only)",
+    "subprocess": "the ssh client (circus.wire.ssh)",
+    "circus.wire.discovery": "--discover (circus.cli.discover imports it when it probes)",
+    "uuid": "nothing: call ids and identities are os.urandom(16).hex()",
 }
 
 
