@@ -56,7 +56,8 @@ class ApiStatus(ApiHandler):
 
 
 async def pids_and_target(handler: ApiHandler, name: str) -> tuple[list[int], Any]:
-    """The live pids and the target count of a watcher (cached until its next event)."""
+    """The live pids and the target count of a watcher, asked of a circusd whose ``status``
+    does not give them (cached until the watcher's next event)."""
     cache = handler.web.link.watchers
     cached = cache.get(name)
     if cached is not None:
@@ -71,7 +72,13 @@ async def pids_and_target(handler: ApiHandler, name: str) -> tuple[list[int], An
 
 
 async def watcher_summary(handler: ApiHandler, name: str, status: dict[str, Any]) -> dict:
-    pids, target = await pids_and_target(handler, name)
+    """A watcher's line of the list, from ``status`` asked with ``processes`` (a circusd
+    without that extension is asked its pids and count: two more calls)."""
+    processes = (status.get("processes") or {}).get(name)
+    if isinstance(processes, dict):
+        pids, target = _pids(processes), processes.get("numprocesses")
+    else:
+        pids, target = await pids_and_target(handler, name)
     cpu, mem = handler.web.link.history.latest(name)
     return {
         "name": name,
@@ -104,7 +111,7 @@ class ApiWatchers(ApiHandler):
     """``GET /api/watchers`` lists them; ``POST /api/watchers`` adds one."""
 
     async def get(self) -> None:
-        status = await self.call("status")
+        status = await self.call("status", processes=True)  # one call whatever the number
         names = sorted(status.get("statuses", {}))
         summaries = await asyncio.gather(*(watcher_summary(self, n, status) for n in names))
         self.reply({"watchers": list(summaries)})
@@ -132,7 +139,7 @@ class ApiWatchers(ApiHandler):
 
 
 async def watcher_detail(handler: ApiHandler, name: str) -> dict[str, Any]:
-    status_all = await handler.call("status")
+    status_all = await handler.call("status", processes=True)
     if name not in status_all.get("statuses", {}):
         matches = [n for n in status_all.get("statuses", {}) if n.lower() == name.lower()]
         if not matches:

@@ -1,11 +1,13 @@
-"""A short-lived cache of each watcher's pids and target count for ``/api/watchers``.
+"""A short-lived cache of each watcher's pids and target count for ``/api/watchers``, used
+with a circusd whose ``status`` does not give them (circusd gives them all in one call:
+``status`` with ``processes``).
 
-Listing 100 watchers asks circusd ``list`` and ``get numprocesses`` for each: 200 calls, most
-of a page load. Their answers change only when something happens to the watcher, and circusd
-publishes an event then (``spawn``, ``reap``, ``kill``, ``start``, ``stop``, ``updated``...):
-an event for a watcher drops its entry, a reconnection to circusd drops them all, and an entry
-is never used after :data:`MAX_AGE` seconds (events may be lost: ZeroMQ drops them for a slow
-subscriber, and none comes while the subscription is being made).
+Listing 100 watchers asks such a circusd ``list`` and ``get numprocesses`` for each: 200
+calls, most of a page load. Their answers change only when something happens to the
+watcher, and circusd publishes an event then (``spawn``, ``reap``, ``kill``, ``start``,
+``stop``, ``updated``...): an event for a watcher drops its entry, a reconnection to circusd
+drops them all, and an entry is never used after :data:`MAX_AGE` seconds (events may be
+lost: ZeroMQ drops them for a slow subscriber, and none comes while the subscription is being made).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from circus.control.api import ArbiterAPI
+from circus.control.api import ArbiterAPI, WatcherAPI
 from circus.control.commands._shared import (
     extended_reply,
     policy_detail,
@@ -67,6 +67,12 @@ class Status(Command):
     (one entry per hook; ``ignored``: the hook is configured to count its errors as success;
     without a name, ``{"web": {...}}``). A hook's entry goes when it runs without an exception.
 
+    Extension: with the property ``"processes": true`` the reply also holds each watcher's
+    live pids and target count, so a client that shows them (the web console's list) needs
+    one call, not one per watcher: with a name ``"pids": [1234, 1235], "numprocesses": 2``;
+    without, ``"processes": {"web": {"pids": [1234, 1235], "numprocesses": 2}}`` (names as
+    configured). Absent without the property.
+
     Command line::
 
         circusctl status [<name>]
@@ -80,12 +86,17 @@ class Status(Command):
 
     name = "status"
     usage = "[<name>]"
-    properties = (Prop("name", "str", help="watcher name"),)
+    properties = (
+        Prop("name", "str", help="watcher name"),
+        Prop("processes", "bool", help="add the pids and numprocesses"),
+    )
 
     async def execute(self, arbiter: ArbiterAPI, props: dict[str, Any]) -> Any:
         if "name" in props:
             watcher = self.get_watcher(arbiter, props["name"])
-            reply = {"status": watcher.status()}
+            reply: dict[str, Any] = {"status": watcher.status()}
+            if props.get("processes"):
+                reply.update(_processes(watcher))
             return extended_reply(
                 reply,
                 outdated=watcher.outdated_pids(),
@@ -93,7 +104,11 @@ class Status(Command):
                 reload_failed=watcher.reload_failed_detail(),
             )
         watchers = arbiter.watchers
-        statuses = {"statuses": {watcher.name: watcher.status() for watcher in watchers}}
+        statuses: dict[str, Any] = {
+            "statuses": {watcher.name: watcher.status() for watcher in watchers}
+        }
+        if props.get("processes"):
+            statuses["processes"] = {watcher.name: _processes(watcher) for watcher in watchers}
         outdated = {w.name: pids for w in watchers if (pids := w.outdated_pids())}
         return extended_reply(
             statuses, outdated=outdated, **policy_details(watchers), **reload_failures(watchers)
@@ -122,6 +137,10 @@ class Status(Command):
             notes += _reload_failed(reply.get("reload_failed"))
             return f"{reply['status']}{notes}"
         return self.console_error(reply)
+
+
+def _processes(watcher: WatcherAPI) -> dict[str, Any]:
+    return {"pids": list(watcher.pids()), "numprocesses": watcher.numprocesses}
 
 
 def _reload_failed(detail: Any) -> str:
