@@ -47,14 +47,39 @@ def test_sample_matches_psutil_view_of_the_process():
     sampler.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid``, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_cpu_is_a_percentage_of_one_cpu_since_the_last_sample():
+    """The busy child's share of one CPU between the two samples, whatever share a loaded
+    machine gives it (at load 40 it got 2 % of a core in a fixed 0.5 s window): the child's
+    CPU time and the clock, read just before and just after each sample, bound the figure."""
     sampler = ProcSampler()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+    def now() -> tuple[float, float]:
+        return _cpu_seconds(busy.pid), time.monotonic()
+
     try:
+        before_first = now()
         sampler.sample(busy.pid)
+        after_first = now()
         time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while now()[0] - after_first[0] < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the child ran long enough for the bounds to be tight
+        before_second = now()
         cpu = decoded(sampler.sample(busy.pid))["cpu"]
-        assert 5 < cpu <= 101
+        after_second = now()
+        tick = 1 / os.sysconf("SC_CLK_TCK")  # the granularity of the CPU times
+        low = (before_second[0] - after_first[0] - 2 * tick) / (after_second[1] - before_first[1])
+        high = (after_second[0] - before_first[0] + 2 * tick) / (before_second[1] - after_first[1])
+        # a percentage of one CPU (not of all of them, nor a fraction)
+        assert 100 * low - 0.1 <= cpu <= min(100 * high, 101), (low, high)
         assert cpu == round(cpu, 1)
     finally:
         busy.kill()
