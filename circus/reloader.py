@@ -25,7 +25,6 @@ from typing import Protocol
 
 from circus.config import CircusConfig, ConfigDiff, WatcherConfig, diff, load_config
 from circus.errors import ConfigError, ConfigProblem, HostError, MessageError
-from circus.hosts.local_sockets import check_bindable
 from circus.hostset import HostSet
 from circus.spawning import socket_spec
 from circus.watcher import Watcher
@@ -82,6 +81,8 @@ def check_new_addresses(old: CircusConfig, new: CircusConfig, path: str | None) 
     Addresses of ``old`` are not checked (this circusd holds them, and frees them before it
     binds their new users; ports are compared without the host, so that a new host name for a
     held port is not mistaken for another program)."""
+    from circus.hosts.local_sockets import check_bindable  # here: papa_kernel.sockets with it
+
     held = {s.path or s.port for s in old.sockets}
     problems = []
     for sconf in new.sockets:

@@ -22,6 +22,9 @@ NOT_IMPORTED = {
     "inspect": "asyncio in debug mode, a partial as a signal handler (1.1 with ast and dis)",
     "ast": "inspect",
     "dis": "inspect",
+    # the local host's socket code: a use_papa = false socket, or a reloadconfig adding a socket
+    "circus.hosts.local_sockets": "the local host, or reloadconfig's check_bindable (0.15)",
+    "papa_kernel.sockets": "circus.hosts.local_sockets",
 }
 
 

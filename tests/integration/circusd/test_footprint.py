@@ -30,6 +30,9 @@ NOT_IMPORTED = {
     "ssl": "TLS (circus.util.no_openssl)",
     "argparse": "a command line that is not plain: help, errors (circus.cli.circusd.parse_args)",
     "gettext": "argparse",
+    # the local host's socket code: a use_papa = false socket, or a reloadconfig adding a socket
+    "circus.hosts.local_sockets": "the local host, or reloadconfig's check_bindable (0.15)",
+    "papa_kernel.sockets": "circus.hosts.local_sockets",
 }
 
 
