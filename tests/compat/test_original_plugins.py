@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))  # circusctl_scenario
 
 import circusctl_scenario as sc
 import support
+from shared_daemon import shared_circusd
 from support import wait_for
 
 pytestmark = [pytest.mark.compat, pytest.mark.timeout(120)]
@@ -60,34 +61,70 @@ def running() -> Iterator[list[subprocess.Popen]]:
                 proc.wait(10)
 
 
-def test_original_plugins_against_our_circusd(tmp_path, runtime_dir, udp, running):
-    d = support.Circusd(tmp_path / "d", "[watcher:sleeper]\ncmd = sleep 300\nuse_papa = false\n")
-    try:
-        d.start()
-        port = udp.getsockname()[1]
-        for use, options in (
-            ("circus.plugins.statsd.StatsdEmitter", "application_name:emit"),
-            ("circus.plugins.statsd.FullStats", "application_name:full:::loop_rate:0.5"),
-        ):
-            running.append(subprocess.Popen(
-                [str(ORIGINAL_PLUGIN), "--endpoint", d.endpoint, "--pubsub", d.pubsub,
-                 "--config", f"host:127.0.0.1:::port:{port}:::{options}", use],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))  # fmt: skip
-        seen: list[str] = []
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory):
+    """Our circusd for the two tests against it (shared_daemon.py): watcher sleeper, and app
+    with the original's command_reloader.py as a plugin (stopped until its test starts them)."""
+    root = sorted(sc.REPO.glob(".venv-circus019/lib/python3*/site-packages/circus"))[0]
+    source = (root / "plugins" / "command_reloader.py").read_text()
+    files = tmp_path_factory.mktemp("ours")
+    package = files / "pkg"
+    package.mkdir()
+    (package / "original_reloader.py").write_text(source)
+    program = files / "app.sh"
+    program.write_text("#!/bin/sh\nexec sleep 300\n")
+    program.chmod(0o755)
+    body = f"""
+        [watcher:sleeper]
+        cmd = sleep 300
+        use_papa = false
 
-        def counted() -> bool:  # their subscription joins a moment after their start
-            d.ok("incr", name="sleeper")
-            return "circus.emit.watcher.sleeper.spawn:1|c" in _drain(udp, seen)
+        [watcher:app]
+        cmd = {program}
+        use_papa = false
+        autostart = false
 
-        wait_for(counted, timeout=60, interval=0.5, message="the original emitter counts")
-        # the original FullStats calls our `stats` and reads our reply
-        wait_for(lambda: any(m.startswith("circus.full.watcher._stats.sleeper.mem_sum:")
-                             for m in _drain(udp, seen)), timeout=60)  # fmt: skip
-        assert "circus.full.watcher._stats.error:1|c" not in seen
-        assert all(proc.poll() is None for proc in running)  # no crash on our replies
-    finally:
-        d.cleanup()
+        [plugin:reloader]
+        use = original_reloader.CommandReloader
+        loop_rate = 1
+        active = false
+    """
+    # circusd and its plugin import the original module from PYTHONPATH
+    with shared_circusd(files / "d", body, env={"PYTHONPATH": str(package)}) as shared:
+        shared.program = program
+        yield shared
+
+
+@pytest.fixture
+def shared(ours):
+    with ours.test():
+        yield ours
+
+
+def test_original_plugins_against_our_circusd(shared, udp, running):
+    d = shared.daemon
+    port = udp.getsockname()[1]
+    for use, options in (
+        ("circus.plugins.statsd.StatsdEmitter", "application_name:emit"),
+        ("circus.plugins.statsd.FullStats", "application_name:full:::loop_rate:0.5"),
+    ):
+        running.append(subprocess.Popen(
+            [str(ORIGINAL_PLUGIN), "--endpoint", d.endpoint, "--pubsub", d.pubsub,
+             "--config", f"host:127.0.0.1:::port:{port}:::{options}", use],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+    seen: list[str] = []
+
+    def counted() -> bool:  # their subscription joins a moment after their start
+        d.ok("incr", name="sleeper")
+        return "circus.emit.watcher.sleeper.spawn:1|c" in _drain(udp, seen)
+
+    wait_for(counted, timeout=60, interval=0.5, message="the original emitter counts")
+    # the original FullStats calls our `stats` and reads our reply
+    wait_for(lambda: any(m.startswith("circus.full.watcher._stats.sleeper.mem_sum:")
+                         for m in _drain(udp, seen)), timeout=60)  # fmt: skip
+    assert "circus.full.watcher._stats.error:1|c" not in seen
+    assert all(proc.poll() is None for proc in running)  # no crash on our replies
 
 
 def test_our_plugin_against_the_original_circusd(tmp_path, runtime_dir, running):
@@ -117,46 +154,24 @@ def test_our_plugin_against_the_original_circusd(tmp_path, runtime_dir, running)
         assert running[0].wait(20) == 0  # handle_stop ran, clean exit
 
 
-def test_an_original_plugin_module_runs_unchanged_under_our_circusd(tmp_path, runtime_dir,
-                                                                    monkeypatch):  # fmt: skip
+def test_an_original_plugin_module_runs_unchanged_under_our_circusd(shared):
     """The original's own command_reloader.py (from circus 0.19, loaded as a module of its own)
     imports what it needs from our circus (CircusPlugin, ``from circus import logger``,
     ``circus.util.AsyncPeriodicCallback``) and restarts a watcher whose program changed."""
-    root = sorted(sc.REPO.glob(".venv-circus019/lib/python3*/site-packages/circus"))[0]
-    source = (root / "plugins" / "command_reloader.py").read_text()
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "original_reloader.py").write_text(source)
-    program = tmp_path / "app.sh"
-    program.write_text("#!/bin/sh\nexec sleep 300\n")
-    program.chmod(0o755)
-    d = support.Circusd(
-        tmp_path / "d",
-        f"""
-        [watcher:app]
-        cmd = {program}
-        use_papa = false
-
-        [plugin:reloader]
-        use = original_reloader.CommandReloader
-        loop_rate = 1
-    """,
-    )
-    monkeypatch.setenv("PYTHONPATH", str(package))  # circusd and its plugin import it
+    d, program = shared.daemon, shared.program
+    d.ok("start", name="app", waiting=True)
+    d.ok("start", name="plugin:reloader", waiting=True)
+    wait_for(lambda: d.ok("status", name="plugin:reloader")["status"] == "active")
+    [old] = d.pids("app")
+    # the plugin records the mtime on its first look, after circusd answered its get: a
+    # second get means the first look is over (under load, the file changed between the
+    # first get and the plugin's stat, which then recorded the new mtime: no restart)
+    wait_for(lambda: shared.log().count("get {'name': 'app'") >= 2, timeout=30,
+             message="first look")  # fmt: skip
+    later = time.time() + 10
+    os.utime(program, (later, later))
     try:
-        d.start()
-        wait_for(lambda: d.ok("status", name="plugin:reloader")["status"] == "active")
-        [old] = d.pids("app")
-        # the plugin records the mtime on its first look, after circusd answered its get: a
-        # second get means the first look is over (under load, the file changed between the
-        # first get and the plugin's stat, which then recorded the new mtime: no restart)
-        wait_for(lambda: d.log().count("get {'name': 'app'") >= 2, timeout=30, message="first look")
-        later = time.time() + 10
-        os.utime(program, (later, later))
-        try:
-            wait_for(lambda: d.pids("app") not in ([], [old]), timeout=30, message="restarted")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; circusd's log:\n{d.log()}") from None
-        assert "modified. Restarting." in d.log()
-    finally:
-        d.cleanup()
+        wait_for(lambda: d.pids("app") not in ([], [old]), timeout=30, message="restarted")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; circusd's log:\n{shared.log()}") from None
+    assert "modified. Restarting." in shared.log()
