@@ -9,6 +9,9 @@ import pytest
 import support
 from kernel_helpers import PROMPT, processes, wait_exited
 
+# the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
+pytestmark = pytest.mark.shared_kernel
+
 
 def test_greeting_and_version(client):
     assert client.greeting == b'Papa is home. Type "help" for commands.\n> '

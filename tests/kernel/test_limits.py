@@ -15,7 +15,8 @@ import kernel_helpers
 import pytest
 from kernel_helpers import processes
 
-pytestmark = pytest.mark.timeout(60)
+# the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.shared_kernel]
 
 HUGE = "99999999999999999999"
 

@@ -12,6 +12,9 @@ import pytest
 import support
 from kernel_helpers import ReplyError
 
+# the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
+pytestmark = pytest.mark.shared_kernel
+
 PY = sys.executable
 
 

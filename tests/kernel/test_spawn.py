@@ -18,6 +18,9 @@ import pytest
 from papa_kernel.errors import SpawnError
 from papa_kernel.spawn import CAPTURE, DEVNULL, STDOUT, SpawnRequest, spawn
 
+# the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
+pytestmark = pytest.mark.shared_kernel
+
 
 def run(client, name: str, options: str, command: str) -> dict:
     client.watch(f"make process {name} watch=1 {options} {command}")

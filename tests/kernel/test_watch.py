@@ -9,6 +9,9 @@ import pytest
 import support
 from kernel_helpers import ReplyError, processes, wait_exited
 
+# the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
+pytestmark = pytest.mark.shared_kernel
+
 
 def test_watch_delivers_output_then_exit_and_removes_entry(client):
     client.cmd(r"make process demo sh -c echo\ hi;\ sleep\ 0.2;\ echo\ bye\ >&2;\ exit\ 4")
