@@ -12,6 +12,7 @@ water mark), which is the right trade for a monitoring feed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -306,7 +307,17 @@ class AsyncEventSubscriber(tunnel.TunnelUser):
                     break
                 yield decode_event(frames)
 
+    def monitor(self, events: int) -> zmq.asyncio.Socket:
+        """A PAIR socket that receives ZeroMQ's monitor messages of this subscriber's socket
+        (``events``: a mask of ``zmq.EVENT_*``; the first frame starts with the event number,
+        a native 16-bit integer). The caller closes it; :meth:`close` stops the monitor."""
+        socket: zmq.asyncio.Socket = self._socket.get_monitor_socket(events)
+        socket.linger = 0
+        return socket
+
     def close(self) -> None:
+        with contextlib.suppress(zmq.ZMQError):  # none was asked for
+            self._socket.disable_monitor()
         self._socket.close(linger=0)
         self._release_tunnel()
 

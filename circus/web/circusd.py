@@ -4,10 +4,14 @@ pub/sub and stats feeds relayed to the browsers.
 One :class:`CircusdLink` per server. It owns an :class:`~circus.client.AsyncCircusClient`, a
 subscriber on circusd's events and one on circusd-stats' stream (endpoints asked from circusd
 with ``globaloptions``). Whether circusd is there is learnt from the calls themselves: any call
-that fails (no socket, timeout) marks the link disconnected, and a heartbeat (``status`` every
-few seconds, every second while disconnected) notices a circusd that went away while nobody
-asked, and one that came back. Listeners get ``{"type": "circusd", "connected": ...}`` on each
-change, the events and the stats messages as they come.
+that fails (no socket, timeout) marks the link disconnected; and from the event subscriber's
+connection (a ZeroMQ socket monitor): circusd closing it (it stopped or died) marks the link
+disconnected at once, its coming back wakes the heartbeat. The heartbeat (``status``) runs
+every second while disconnected; while connected only as a slow safety net
+(:data:`HEARTBEAT_CONNECTED`: a circusd that hangs, or one behind an ssh tunnel, which keeps
+the subscriber connected), or every :data:`HEARTBEAT_UNWATCHED` seconds without an event
+feed. Listeners get ``{"type": "circusd", "connected": ...}`` on each change, the events and
+the stats messages as they come.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
+
+import zmq
 
 from circus.client import AsyncCircusClient
 from circus.errors import CallError
@@ -33,9 +40,13 @@ log = logging.getLogger(__name__)
 #: encoded at most once and only if a listener asks (most stats points go to no browser).
 Listener = Callable[[dict[str, Any], Callable[[], str]], None]
 
-#: Seconds between heartbeats while circusd answers, and while it does not.
-HEARTBEAT_CONNECTED = 3.0
+#: Seconds between heartbeats while circusd answers (its event feed says when it goes away),
+#: while it answers but no event feed is watched, and while it does not answer.
+HEARTBEAT_CONNECTED = 30.0
+HEARTBEAT_UNWATCHED = 3.0
 HEARTBEAT_DISCONNECTED = 1.0
+#: The event subscriber's connection events that say circusd went away or came back.
+_FEED_DOWN, _FEED_UP = zmq.EVENT_DISCONNECTED, zmq.EVENT_HANDSHAKE_SUCCEEDED
 #: Timeout of one heartbeat call (a hung circusd counts as gone after this).
 HEARTBEAT_TIMEOUT = 2.0
 #: circusd-stats counts as connected while a message came within this many seconds.
@@ -171,8 +182,13 @@ class CircusdLink:
 
     def _drop_feeds(self) -> None:
         for kind in list(self._subscribers):
-            self._tasks.pop(kind).cancel()
-            self._subscribers.pop(kind)[1].close()
+            self._end_feed(kind)
+
+    def _end_feed(self, kind: str) -> None:
+        for task in (self._tasks.pop(kind, None), self._tasks.pop(f"{kind}-watch", None)):
+            if task is not None:
+                task.cancel()
+        self._subscribers.pop(kind)[1].close()
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -203,7 +219,12 @@ class CircusdLink:
             except Exception:
                 log.exception("heartbeat failed")
             self._woken.clear()
-            delay = HEARTBEAT_CONNECTED if self.connected else HEARTBEAT_DISCONNECTED
+            if not self.connected:
+                delay = HEARTBEAT_DISCONNECTED
+            elif "events-watch" in self._tasks:
+                delay = HEARTBEAT_CONNECTED
+            else:
+                delay = HEARTBEAT_UNWATCHED
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._woken.wait()
@@ -222,9 +243,7 @@ class CircusdLink:
         if current is not None and current[0] == endpoint and not self._tasks[kind].done():
             return
         if current is not None:
-            self._tasks.pop(kind).cancel()
-            current[1].close()
-            del self._subscribers[kind]
+            self._end_feed(kind)
         if not endpoint:
             return
         try:
@@ -234,6 +253,22 @@ class CircusdLink:
             return
         self._subscribers[kind] = (endpoint, subscriber)
         self._tasks[kind] = asyncio.create_task(self._relay(subscriber, handler))
+        if kind == "events":
+            self._tasks["events-watch"] = asyncio.create_task(self._watch(subscriber))
+
+    async def _watch(self, subscriber: AsyncEventSubscriber) -> None:
+        """Follow the event subscriber's connection to circusd: closed (circusd stopped or
+        died: the link is disconnected at once), made again (the heartbeat asks now)."""
+        monitor = subscriber.monitor(_FEED_DOWN | _FEED_UP)
+        try:
+            while True:
+                frames = await monitor.recv_multipart()
+                (event,) = struct.unpack("=H", frames[0][:2])
+                if event == _FEED_DOWN:
+                    self._set_connected(False, "circusd closed its event feed")
+                self._woken.set()
+        finally:
+            monitor.close(linger=0)
 
     async def _relay(
         self, subscriber: AsyncEventSubscriber, handler: Callable[[str, Any], None]

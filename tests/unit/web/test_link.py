@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 import zmq
@@ -150,3 +151,65 @@ def test_a_call_cancelled_as_its_reply_comes_ends_cancelled(tmp_path):
             circusd.close()
 
     asyncio.run(scenario())
+
+
+class FeedingCircusd(FakeCircusd):
+    """A fake circusd with an event feed: ``globaloptions`` names its PUB socket; counts the
+    commands."""
+
+    def __init__(self, endpoint: str, pubsub: str) -> None:
+        self.pubsub = zmq.asyncio.Context.instance().socket(zmq.PUB)
+        self.pubsub.linger = 0
+        self.pubsub.bind(pubsub)
+        self.pubsub_endpoint = pubsub
+        self.commands: list[str] = []
+        super().__init__(endpoint)
+
+    async def _serve(self) -> None:
+        while True:
+            identity, data = await self.socket.recv_multipart()
+            message = json.loads(data)
+            self.commands.append(message["command"])
+            reply = {"id": message["id"], "status": "ok"}
+            if message["command"] == "globaloptions":
+                reply["options"] = {"pubsub_endpoint": self.pubsub_endpoint}
+            await self.socket.send_multipart([identity, json.dumps(reply).encode()])
+
+    def close(self) -> None:
+        super().close()
+        self.pubsub.close(linger=0)
+
+
+def test_the_link_does_not_poll_a_circusd_whose_events_it_follows_and_sees_it_go_at_once(
+    tmp_path,
+):
+    """While the link follows circusd's event feed it sends no heartbeat (``status``) for
+    seconds (one every 3 s before), and circusd going away (its sockets closed, as when it
+    exits) disconnects the link at once (before: at the next heartbeat, up to 3 s later, plus
+    that call's 2 s time-out)."""
+
+    async def scenario() -> tuple[list[str], float]:
+        circusd = FeedingCircusd(f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock")
+        link = CircusdLink(f"ipc://{tmp_path}/ctl.sock")
+        link.start()
+        try:
+            async with asyncio.timeout(10):
+                while "globaloptions" not in circusd.commands or not link.connected:
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)  # the feed's connection made (it wakes the heartbeat)
+            before = len(circusd.commands)
+            await asyncio.sleep(3.5)  # longer than the heartbeat's period was
+            idle = circusd.commands[before:]
+            began = time.monotonic()
+            circusd.close()
+            async with asyncio.timeout(10):
+                while link.connected:
+                    await asyncio.sleep(0.01)
+            return idle, time.monotonic() - began
+        finally:
+            await link.close()
+            circusd.close()
+
+    idle, noticed = asyncio.run(scenario())
+    assert idle == []
+    assert noticed < 1.0
