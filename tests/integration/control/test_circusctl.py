@@ -107,11 +107,15 @@ def test_add_with_own_options_after_double_dash(ipc_server):
     assert "cmd: sleep -x" in ours(e, "options", "w2").stdout.splitlines()
 
 
-def test_environment_endpoint(ipc_server):
-    env = dict(os.environ, CIRCUSCTL_ENDPOINT=ipc_server.endpoint)
-    argv = [sys.executable, "-m", "circus.cli.circusctl", "numwatchers"]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env, cwd=REPO)
-    assert result.stdout == "2\n"
+def test_environment_endpoint(ipc_server, monkeypatch, capsys):
+    """circusctl's main in this process (test_listen_prints_events runs circusctl processes
+    that find circusd through $CIRCUSCTL_ENDPOINT)."""
+    from circus.cli import circusctl
+
+    monkeypatch.setenv("CIRCUSCTL_ENDPOINT", ipc_server.endpoint)
+    capsys.readouterr()
+    assert circusctl.main(["numwatchers"]) == 0
+    assert capsys.readouterr().out == "2\n"
 
 
 @pytest.mark.parametrize("how", ["discovered", "--endpoint", "argument"])
