@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
 import tempfile
 
@@ -13,7 +11,6 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))  # makes kernel_helpers importable
 
 import kernel_helpers
-import support
 
 
 def pytest_configure(config):
@@ -69,55 +66,12 @@ def client(request):
 
 @pytest.fixture(scope="module")
 def module_kernel():
-    """The papa-kernel a module marked ``shared_kernel`` shares (see :class:`SharedKernel`)."""
+    """The papa-kernel a module marked ``shared_kernel`` shares (see
+    :class:`kernel_helpers.SharedKernel`)."""
     with tempfile.TemporaryDirectory(prefix="pk-") as directory:
         os.chmod(directory, 0o700)
         started = kernel_helpers.start_kernel(directory)
         try:
-            yield SharedKernel(started)
+            yield kernel_helpers.SharedKernel(started)
         finally:
             started.stop()
-
-
-class SharedKernel:
-    """A kernel shared by tests that leave nothing in it but processes, sockets and values
-    (and their connections): each test finds it with none, and what it made is removed after
-    it (its processes killed first: removing a running process leaves it running)."""
-
-    def __init__(self, kernel: kernel_helpers.KernelProcess) -> None:
-        self.kernel = kernel
-
-    def _left(self, admin: kernel_helpers.Client) -> tuple[str, str, str]:
-        return tuple(admin.cmd(f"list {kind}") for kind in ("processes", "sockets", "values"))
-
-    @contextlib.contextmanager
-    def test(self):
-        assert self.kernel.proc.poll() is None, "the shared kernel exited"
-        admin = kernel_helpers.Client(self.kernel.path)
-        try:
-            left = self._left(admin)
-            assert left == ("", "", ""), f"the shared kernel is not empty: {left}"
-            client = kernel_helpers.Client(self.kernel.path)
-            try:
-                yield client
-            finally:
-                client.close()
-                self._empty(admin)
-        finally:
-            admin.close()
-
-    def _empty(self, admin: kernel_helpers.Client) -> None:
-        for pid in self.kernel.hosted_pids():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        support.wait_for(
-            lambda: "running=True" not in admin.cmd("list processes"),
-            timeout=10,
-            message="the shared kernel's processes killed",
-        )
-        admin.cmd("remove processes *")
-        admin.cmd("remove sockets *")
-        for line in admin.cmd("list values").splitlines():
-            admin.cmd(f"remove values {line.split(' ', 1)[0]}")

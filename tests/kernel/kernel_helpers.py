@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import support
@@ -258,3 +259,47 @@ def wait_exited(client: Client, name: str, timeout: float = 10.0) -> dict[str, s
         timeout=timeout,
         message=f"{name} to exit",
     )
+
+
+class SharedKernel:
+    """A kernel shared by tests that leave nothing in it but processes, sockets and values
+    (and their connections): each test finds it with none, and what it made is removed after
+    it (its processes killed first: removing a running process leaves it running)."""
+
+    def __init__(self, kernel) -> None:
+        self.kernel = kernel  # a KernelProcess, or anything with .path and .proc
+
+    def _left(self, admin: Client) -> tuple[str, str, str]:
+        return tuple(admin.cmd(f"list {kind}") for kind in ("processes", "sockets", "values"))
+
+    @contextlib.contextmanager
+    def test(self) -> Iterator[Client]:
+        assert self.kernel.proc.poll() is None, "the shared kernel exited"
+        admin = Client(self.kernel.path)
+        try:
+            left = self._left(admin)
+            assert left == ("", "", ""), f"the shared kernel is not empty: {left}"
+            client = Client(self.kernel.path)
+            try:
+                yield client
+            finally:
+                client.close()
+                self._empty(admin)
+        finally:
+            admin.close()
+
+    def _empty(self, admin: Client) -> None:
+        for pid in children_of(self.kernel.proc.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        support.wait_for(
+            lambda: "running=True" not in admin.cmd("list processes"),
+            timeout=10,
+            message="the shared kernel's processes killed",
+        )
+        admin.cmd("remove processes *")
+        admin.cmd("remove sockets *")
+        for line in admin.cmd("list values").splitlines():
+            admin.cmd(f"remove values {line.split(' ', 1)[0]}")

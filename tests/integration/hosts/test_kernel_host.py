@@ -103,6 +103,7 @@ def test_group_signal_reaches_grandchildren(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_output_and_exit_are_delivered_in_order_then_collected(kernel):
     async def main():
         async with opened(kernel) as (host, events):
@@ -179,6 +180,7 @@ def test_exits_while_no_client_is_attached_are_delivered_on_reconnect(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_many_concurrent_spawns_are_pipelined(kernel):
     count = 200
 
@@ -200,6 +202,7 @@ def test_many_concurrent_spawns_are_pipelined(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_respawn_of_the_same_name_inside_the_handler_starts_a_new_process(kernel):
     pids: list[int] = []
 
@@ -249,6 +252,7 @@ def test_close_from_inside_the_handler_leaves_the_batch_unacknowledged(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_spawn_never_returns_an_undelivered_dead_process(kernel):
     async def main():
         host = KernelHost(kernel.endpoint)  # not opened yet: nothing is delivered
@@ -274,6 +278,7 @@ def test_spawn_never_returns_an_undelivered_dead_process(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_big_output_with_a_slow_handler_arrives_complete(kernel):
     total = 4 * 1024 * 1024
     code = (
@@ -324,6 +329,7 @@ ODD_ENV = {
 ECHO = "import json, os, sys; print(json.dumps([sys.argv[1:], dict(os.environ)]))"
 
 
+@pytest.mark.shared_kernel
 def test_odd_arguments_and_environment_round_trip(kernel):
     async def main():
         async with opened(kernel) as (host, events):
@@ -340,6 +346,7 @@ def test_odd_arguments_and_environment_round_trip(kernel):
 PLACED_ARGS = ["--save", "", "c:\\", '""', "a=b", "", "last  "]
 
 
+@pytest.mark.shared_kernel
 def test_empty_backslash_and_trailing_space_arguments_reach_the_program(kernel):
     async def main():
         async with opened(kernel) as (host, events):
@@ -351,6 +358,7 @@ def test_empty_backslash_and_trailing_space_arguments_reach_the_program(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_names_from_the_naming_helper_work_end_to_end(kernel):
     name = names.process_name("my web: *%", 7)
 
@@ -363,6 +371,7 @@ def test_names_from_the_naming_helper_work_end_to_end(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -385,6 +394,7 @@ def test_spawn_errors_carry_the_kernels_message(kernel, spec, message):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_conflicting_spawn_and_socket_are_refused(kernel):
     async def main():
         async with opened(kernel) as (host, _):
@@ -404,6 +414,7 @@ def test_conflicting_spawn_and_socket_are_refused(kernel):
 # --- sockets and values --------------------------------------------------------------------------
 
 
+@pytest.mark.shared_kernel
 def test_sockets_inheritance_wait_readable_and_removal(kernel):
     code = (
         "import socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\n"
@@ -432,6 +443,7 @@ def test_sockets_inheritance_wait_readable_and_removal(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_unix_socket_through_the_kernel(kernel):
     path = os.path.join(kernel.directory, "w.sock")
 
@@ -445,6 +457,7 @@ def test_unix_socket_through_the_kernel(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_values_survive_the_host(kernel):
     async def main():
         async with opened(kernel) as (host, _):
