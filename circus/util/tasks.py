@@ -11,14 +11,11 @@ its own (logged with the task's description), and :meth:`TaskSet.cancel` ends th
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncio
-
-log = logging.getLogger(__name__)
 
 
 class TaskSet:
@@ -46,6 +43,9 @@ class TaskSet:
             return
         exc = task.exception()
         if exc is not None:
+            import logging  # here: circusctl imports this module (the commands') without it
+
+            log = logging.getLogger(__name__)
             log.error("%s: %s failed: %s", self.owner, what, exc, exc_info=exc)
 
     async def cancel(self, grace: float = 0.0) -> None:

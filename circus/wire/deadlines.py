@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import logging
 import os
 import threading
 import time
 import weakref
 from typing import Protocol
-
-log = logging.getLogger(__name__)
 
 
 class Target(Protocol):
@@ -54,7 +51,9 @@ class _DeadlineThread:
             try:
                 again = target.at_deadline()
             except Exception:  # the thread serves every target of the process: never dies
-                log.exception("deadline callback of %r failed", target)
+                import logging  # here: circusctl does without it
+
+                logging.getLogger(__name__).exception("deadline callback of %r failed", target)
                 continue
             if again is not None:
                 self.call_at(target, again)

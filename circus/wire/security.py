@@ -18,7 +18,6 @@ Generate certificates with ``python -m zmq.auth`` helpers, e.g.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import pwd
 import stat
@@ -29,8 +28,6 @@ import zmq
 from circus.errors import ConfigError
 from circus.util.private_dirs import require_private_parent
 from papa_kernel.records import frozen_record
-
-log = logging.getLogger(__name__)
 
 IPC_SOCKET_MODE = 0o600  # only the owner may connect to a control/events ipc socket
 
@@ -206,7 +203,9 @@ def restrict_ipc_socket(path: str, owner: str | None) -> IpcSocketFile:
         closed = _closed_directory(path, uid)
         if closed is not None:
             mode = os.stat(closed).st_mode & 0o7777
-            log.warning(
+            import logging  # here: the client tools (circusctl) import this module without it
+
+            logging.getLogger(__name__).warning(
                 "endpoint_owner %s cannot reach %s: it may not enter %s (mode %04o); make that "
                 "directory 0711, or put the endpoint in a directory that user can enter",
                 owner,

@@ -27,6 +27,7 @@ NOT_IMPORTED = {
     "subprocess": "the ssh client (circus.wire.ssh)",
     "circus.wire.discovery": "--discover (circus.cli.discover imports it when it probes)",
     "uuid": "nothing: call ids and identities are os.urandom(16).hex()",
+    "logging": "circusd's side (circus.logger is made when asked for): ~6 ms with traceback",
 }
 
 
@@ -79,3 +80,12 @@ def test_converting_an_option_still_imports_the_schema_when_asked():
         assert options.to_number("500ms") == 0.5 and options.to_int("4") == 4
     """)
     assert "circus.config.schema" in loaded
+
+
+def test_circus_logger_is_still_the_original_one():
+    """``from circus import logger`` (plugins and hooks written for the original use it)."""
+    imported_by("""
+        import logging
+        from circus import logger
+        assert logger is logging.getLogger("circus")
+    """)

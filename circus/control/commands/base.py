@@ -26,7 +26,6 @@ more.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,8 +38,6 @@ from papa_kernel.records import frozen_record
 
 if TYPE_CHECKING:  # commands run on circusd's loop; circusctl imports them without asyncio
     import asyncio
-
-logger = logging.getLogger(__name__)
 
 # Kinds of property values and their converters (value from JSON -> value for execute).
 _KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
