@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 import support
 from kernel_helpers import PROMPT, processes
+
+# the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
+pytestmark = pytest.mark.shared_kernel
 
 LIMIT = 64 * 1024
 

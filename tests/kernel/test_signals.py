@@ -6,8 +6,12 @@ import contextlib
 import os
 import signal
 
+import pytest
 import support
 from kernel_helpers import processes, start_kernel, wait_exited
+
+# the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
+pytestmark = pytest.mark.shared_kernel
 
 
 def test_signal_by_name_number_and_pattern(client):
