@@ -4,13 +4,15 @@
 DEALER socket with a random identity, send ``{"id", "command", "properties"}`` and return the
 reply whose ``id`` matches (stray replies of earlier timed-out calls are discarded). A call that
 gets no reply within ``timeout`` seconds raises ``CallError`` saying why when ZeroMQ's socket
-monitor knows (:mod:`circus.wire.diagnose`: a refused CURVE key, a wrong server key, CURVE on one
-side only, nothing listening, a connection lost and not made again: heartbeats drop a connection
-that stays silent for half the timeout, 2 s at least), else ``"Timed out. (connected to ...,
-but circusd did not answer)"``. Connects that are refused (a circusd killed and its ipc socket file
-left, a tcp port nobody listens on) end a call after half a second instead (``refused_grace``:
-time for a circusd being restarted to bind; ``None`` waits the whole timeout), saying that circusd
-is not running there. Error replies are returned, not raised: check ``reply["status"]``.
+monitor knows (:mod:`circus.wire.diagnose`: nothing listening, a connection lost and not made
+again: heartbeats drop a connection that stays silent for half the timeout, 2 s at least), else
+``"Timed out. (connected to ..., but circusd did not answer)"``. A handshake that fails (a
+refused CURVE key, CURVE on one side only; a wrong server key after half a second) ends the call
+at once, with its reason, instead of after the timeout, and so does each later call of that
+client. Connects that are refused (a circusd killed and its ipc socket file left, a tcp port
+nobody listens on) end a call after half a second instead (``refused_grace``: time for a circusd
+being restarted to bind; ``None`` waits the whole timeout), saying that circusd is not running
+there. Error replies are returned, not raised: check ``reply["status"]``.
 
 :class:`Fleet` and :func:`fan_out` send one message to several circusds at once (one
 ``AsyncCircusClient`` per :class:`Host`) and return one :class:`HostResult` per host, in the
@@ -218,6 +220,8 @@ class _ClientBase(TunnelUser):
     def _check_endpoint(self) -> None:
         if self.tunnel is None:  # through ssh, the socket file is on the ssh host
             _check_ipc(self.endpoint)
+        if self.watch.handshake_already_failed():  # a refused key stays refused
+            raise CallError(self._explain())
 
     def _explain(self) -> str:
         """Why the last call got no reply: the tunnel's story first (its end, nothing at the
@@ -283,7 +287,7 @@ class CircusClient(_ClientBase):
             ready = dict(poller.poll(max(1, int(remaining * 1000))))
             if monitor is not None and monitor in ready:
                 self.watch.drain()
-                if self.watch.refused():  # nothing listens there: no need to wait any longer
+                if self.watch.hopeless():  # a failed handshake, or nothing listens there
                     raise CallError(self._explain())
             if self.socket not in ready:
                 continue

@@ -57,7 +57,8 @@ class AsyncCircusClient(_ClientBase):
         self.watch.on_refused = self._refused
 
     def _refused(self) -> None:
-        """Nothing listens at the endpoint: the calls waiting end now (see ``refused_grace``)."""
+        """The handshake failed, or nothing listens at the endpoint: the calls waiting end now
+        (see ``refused_grace``)."""
         waiting = [future for future in self._pending.values() if not future.done()]
         if waiting:
             error = CallError(self._explain())
@@ -85,6 +86,8 @@ class AsyncCircusClient(_ClientBase):
             raise CallError(str(exc)) from None
         finally:
             self._pending.pop(call_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # failed by _refused as the call ended otherwise: retrieved
             self.watch.end()
 
     @staticmethod

@@ -20,11 +20,24 @@ only ``CONNECT_RETRIED``/``CLOSED``     nothing answers at that address (unreach
 whose socket file refuses connects      left (a circusd killed with SIGKILL leaves it)
 ======================================  ===================================================
 
+A handshake that fails ends a call at once with its message, instead of after the whole
+timeout: circusd's verdict on a key does not change while the call waits. libzmq (4.3.5) sends
+``HANDSHAKE_FAILED_AUTH`` (a refused key) and ``HANDSHAKE_FAILED_PROTOCOL`` (CURVE on one side
+only) within milliseconds of the connection and does not retry: these end the call at once.
+``HANDSHAKE_FAILED_NO_DETAIL`` is the peer closing the connection during the handshake (EPIPE):
+what a wrong server key gets at every attempt (ZeroMQ retries every 100 ms), but also, at the
+first attempt, a plain client of a CURVE circusd that wrote before it read circusd's error (the
+next attempt says ``PROTOCOL``): it ends the call once the handshakes have failed for
+:data:`HANDSHAKE_GRACE`, a later ``AUTH``/``PROTOCOL`` taking its place meanwhile. A call that
+starts after a failed handshake ends at once too (libzmq takes no message after a refusal).
+
 Connects that are refused (``CONNECT_RETRIED`` with no connection up: ECONNREFUSED, no route)
-for :data:`REFUSED_GRACE` end a call at once instead of after its whole timeout (ZeroMQ retries
-them silently every 100 ms): :meth:`ConnectionWatch.refused` says so, and ``on_refused`` is
-called for a client that waits on an event loop. The grace lets a circusd being restarted bind
-its endpoint; a client created with ``refused_grace=None`` waits its whole timeout instead.
+for :data:`REFUSED_GRACE` end a call too (ZeroMQ retries them silently every 100 ms).
+:meth:`ConnectionWatch.hopeless` says so for both (a blocking client checks it after each
+monitor event), and ``on_refused`` is called for a client that waits on an event loop. The
+grace lets a circusd being restarted bind its endpoint; a client created with
+``refused_grace=None`` waits its whole timeout for refused connects instead (a failed handshake
+still ends the call).
 
 :func:`heartbeat` turns on ZMTP heartbeats on a client socket. circusd's ZeroMQ I/O thread
 answers them even while a long command runs, so a connection that stays silent for half the
@@ -99,6 +112,11 @@ MIN_SILENCE_MS = 2000
 #: Connects refused for this long (seconds) end a call: a circusd being restarted binds its
 #: endpoint well within it, and ZeroMQ retries every 100 ms, so a few refusals are seen.
 REFUSED_GRACE = 0.5
+#: Handshakes closed by the peer without a reason (NO_DETAIL) for this long (seconds) end a call:
+#: a few attempts, so that the reason of a mismatch (PROTOCOL) is seen if there is one.
+HANDSHAKE_GRACE = 0.5
+#: The handshake failures that are circusd's verdict (libzmq does not retry after them).
+FINAL_FAILURES = (zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
 
 def heartbeat(socket: zmq.Socket[Any], timeout: float) -> None:
@@ -130,12 +148,15 @@ class ConnectionWatch:
         self.refused_grace = refused_grace  # None: refused connects do not end a call
         #: when connects began to be refused (monotonic), None while connected or untried
         self.refused_since: float | None = None
-        #: called (if set) when :meth:`refused` turns true while events are read
+        #: called (if set) when :meth:`hopeless` turns true while events are read
         self.on_refused: Callable[[], None] | None = None
         self._telling = False  # on_refused is running (it reads the monitor again)
         self.connected = False  # a handshake succeeded and no disconnection since
         self.reached = False  # a TCP/ipc connection was made at least once
         self.failure: str | None = None  # the last handshake failure, explained
+        self.failure_final = False  # ... and it is circusd's verdict (AUTH, PROTOCOL)
+        #: when handshakes began to fail (monotonic), None after one succeeded
+        self.failing_since: float | None = None
         self.lost = False  # a working connection went away and none replaced it yet
         self._socket = socket
         #: the monitor's events, while attached (a blocking socket, also for an asyncio client)
@@ -212,6 +233,30 @@ class ConnectionWatch:
             return False
         return not self.address.startswith("ipc://") or self._ipc_refuses()
 
+    def handshake_failed(self) -> bool:
+        """The last handshake failed (a refused key, CURVE on one side only; a wrong server key
+        for :data:`HANDSHAKE_GRACE`) and none succeeded since: waiting longer cannot help."""
+        if self.failure is None or self.connected:
+            return False
+        if self.failure_final:
+            return True
+        since = self.failing_since
+        return since is not None and time.monotonic() - since >= HANDSHAKE_GRACE
+
+    def hopeless(self) -> bool:
+        """The call can end now: its handshake failed, or connects were refused
+        (:meth:`refused`)."""
+        return self.handshake_failed() or self.refused()
+
+    def handshake_already_failed(self) -> bool:
+        """At the start of a call: a handshake failed before and none succeeded since, after
+        reading the events waiting (costs nothing when no handshake failed). The call can end
+        at once: after a refused key libzmq takes no message on the socket."""
+        if self.failure is None:
+            return False
+        self.drain()
+        return self.handshake_failed()
+
     def explain(self) -> str:
         """The message for a call that got no reply in time."""
         self.drain()
@@ -254,7 +299,7 @@ class ConnectionWatch:
             if event is None:
                 continue
             self._apply(*event)
-            if self.on_refused is not None and not self._telling and self.refused():
+            if self.on_refused is not None and not self._telling and self.hopeless():
                 self._telling = True
                 try:
                     self.on_refused()
@@ -303,11 +348,24 @@ class ConnectionWatch:
             self.reached = self.connected = True
             self.refused_since = None
             self.failure = None
+            self.failure_final = False
+            self.failing_since = None
             self.lost = False
         elif event == zmq.EVENT_DISCONNECTED:
             self.lost = self.lost or self.connected
             self.connected = False
-        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        elif event in FINAL_FAILURES or event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            self._failed(event, value)
+
+    def _failed(self, event: int, value: int) -> None:
+        """A handshake failed: note why, and since when handshakes fail."""
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        final = event in FINAL_FAILURES
+        if self.failure_final and not final and self.failure is not None:
+            return  # a reason (AUTH, PROTOCOL) says more than a connection closed (NO_DETAIL)
+        self.failure_final = final
+        if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             self.failure = (
                 f"circusd at {self.endpoint} refused this client's CURVE key (status {value}): "
                 "its public key is not among circusd's curve_public_keys"
