@@ -38,6 +38,27 @@ def pytest_configure(config: pytest.Config) -> None:
     for package in ("circus", "papa_kernel"):
         compileall.compile_dir(os.path.join(ROOT, package), quiet=1)
     compileall.compile_dir(TESTS, quiet=1, rx=_NOT_COMPILED)
+    _warm_hypothesis_unicode_cache()
+
+
+def _warm_hypothesis_unicode_cache() -> None:
+    """Build hypothesis' Unicode tables once, before the xdist workers start.
+
+    Text strategies need a table of the characters UTF-8 can encode; hypothesis builds it on
+    first use (~2.1 s of CPU) and caches it in .hypothesis/unicode_data/, which a clean clone
+    (CI) does not have, so every worker that runs a text strategy built it again (up to one
+    per worker: ~10 s of the suite's CPU at -n 6). The controller builds it here; the workers
+    read the cache. It is hypothesis' internal API: if it moves, the suite only gets slower.
+    """
+    try:
+        from hypothesis.internal import charmap
+    except ImportError:  # pragma: no cover - hypothesis is a test dependency
+        return
+    try:
+        charmap.charmap()
+        charmap.intervals_from_codec("utf-8")
+    except AttributeError:  # pragma: no cover - a hypothesis that reorganised its internals
+        pass
 
 
 #: The signals an in-process loop (asyncio's, papa-kernel's) takes over with its wakeup fd.
