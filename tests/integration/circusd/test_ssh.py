@@ -4,6 +4,7 @@ failure has its own message naming the ssh host. No ssh process outlives its too
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -96,6 +97,26 @@ def _circusctl(*args: str, env=None, timeout: float = 60):
     return _tool("circus.cli.circusctl", *args, env=env, timeout=timeout)
 
 
+@pytest.fixture
+def circusctl_here(monkeypatch, capsys):
+    """circusctl's main in this process, as ``_circusctl`` gives it (returncode, stdout, stderr):
+    for the tests about what circusctl says, not about its process (those run ``_circusctl``;
+    the ssh client is a real process either way). ``env`` is set for the call."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        from circus.cli import circusctl
+
+        with monkeypatch.context() as patch:
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            capsys.readouterr()
+            code = circusctl.main(list(args))
+            out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["circusctl", *args], code, out, err)
+
+    return run
+
+
 # --- what works -----------------------------------------------------------------------------------
 
 
@@ -157,15 +178,16 @@ def test_async_client_through_ssh(ssh_env, daemon):
     assert asyncio.run(run())["statuses"] == {"app": "active"}
 
 
-def test_circusctl_status_and_commands_through_ssh(ssh_env, daemon):
+def test_circusctl_status_and_commands_through_ssh(ssh_env, daemon, circusctl_here):
+    """A circusctl process, then its main here for the other commands."""
     env = ssh_env.client_env()
     base = ["--endpoint", daemon.endpoint, *_ssh_args(ssh_env)]
     result = _circusctl(*base, "status", env=env)
     assert (result.returncode, result.stdout, result.stderr) == (0, "app: active\n", "")
-    result = _circusctl(*base, "incr", "app", env=env)
+    result = circusctl_here(*base, "incr", "app")
     assert result.returncode == 0, result.stderr
     _wait_for_three(daemon)
-    result = _circusctl(*base, "--json", "numprocesses", "app", env=env)
+    result = circusctl_here(*base, "--json", "numprocesses", "app")
     assert result.returncode == 0 and '"numprocesses": 3' in result.stdout
     assert not sshd_support.ssh_clients_of(ssh_env.port)
 
@@ -192,7 +214,7 @@ def _wait_for_three(daemon) -> None:
     support.wait_for(lambda: len(daemon.pids("app")) == 3, message="the third app process")
 
 
-def test_default_endpoint_is_circusds_default_on_the_ssh_host(ssh_env, daemon):
+def test_default_endpoint_is_circusds_default_on_the_ssh_host(ssh_env, daemon, circusctl_here):
     """Without --endpoint: the ssh user's runtime dir there ($XDG_RUNTIME_DIR of the session,
     set by the test's sshd_config) holds circusd's default socket; a key restricted to
     forwarding (restrict,port-forwarding) is enough."""
@@ -204,7 +226,7 @@ def test_default_endpoint_is_circusds_default_on_the_ssh_host(ssh_env, daemon):
     result = _circusctl(*_ssh_args(ssh_env, key=ssh_env.restricted_key), "status", env=env)
     assert (result.returncode, result.stdout, result.stderr) == (0, "app: active\n", "")
     default.unlink()
-    result = _circusctl("--timeout", "3", *_ssh_args(ssh_env), "status", env=env)
+    result = circusctl_here("--timeout", "3", *_ssh_args(ssh_env), "status", env=env)
     assert result.returncode == 1
     assert f"nothing answers at ipc://{default} on 127.0.0.1" in result.stderr
 
@@ -328,9 +350,10 @@ def test_killed_tool_takes_its_ssh_with_it(ssh_env, daemon, private_tmp):
 # --- errors: each its own message, naming the ssh host ------------------------------------------
 
 
-def _failing_status(sshd, daemon, *extra: str, env=None, endpoint: str | None = None):
+def _failing_status(sshd, daemon, *extra: str, env=None, endpoint: str | None = None, run=None):
+    """``circusctl status`` that fails: a circusctl process, or ``run`` (``circusctl_here``)."""
     started = time.monotonic()
-    result = _circusctl(
+    result = (run or _circusctl)(
         "--timeout", "3", "--endpoint", endpoint or daemon.endpoint, *extra, "status",
         env=env or sshd.client_env(),
     )  # fmt: skip
@@ -348,47 +371,54 @@ def test_refused_login(ssh_env, daemon):
     assert elapsed < 15
 
 
-def test_unknown_host_key(ssh_env, daemon, tmp_path):
+def test_unknown_host_key(ssh_env, daemon, tmp_path, circusctl_here):
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     config = ssh_env.write_client_config("ssh_config_unknown", empty)
-    err, _ = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), env=ssh_env.client_env(config))
+    err, _ = _failing_status(
+        ssh_env, daemon, *_ssh_args(ssh_env), env=ssh_env.client_env(config), run=circusctl_here
+    )
     assert f"the host key of the ssh server {ssh_env.server} is unknown" in err
 
 
-def test_changed_host_key(ssh_env, daemon, tmp_path):
+def test_changed_host_key(ssh_env, daemon, tmp_path, circusctl_here):
     wrong = tmp_path / "known_hosts"
     wrong.write_text(ssh_env.known_line(Path(f"{ssh_env.other_key}.pub")))
     config = ssh_env.write_client_config("ssh_config_changed", wrong)
-    err, _ = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), env=ssh_env.client_env(config))
+    err, _ = _failing_status(
+        ssh_env, daemon, *_ssh_args(ssh_env), env=ssh_env.client_env(config), run=circusctl_here
+    )
     assert f"the host key of the ssh server {ssh_env.server} has CHANGED" in err
     assert str(wrong) in err
 
 
-def test_unreachable_ssh_host(ssh_env, daemon):
+def test_unreachable_ssh_host(ssh_env, daemon, circusctl_here):
     server = f"root@127.0.0.1:{support.free_port()}"  # nothing listens there
     err, elapsed = _failing_status(
-        ssh_env, daemon, "--ssh", server, "--ssh_keyfile", str(ssh_env.client_key)
-    )
+        ssh_env, daemon, "--ssh", server, "--ssh_keyfile", str(ssh_env.client_key),
+        run=circusctl_here,
+    )  # fmt: skip
     assert f"cannot reach the ssh server {server}" in err and "Connection refused" in err
     assert elapsed < 15
 
 
-def test_tunnel_up_but_no_circusd_behind_it(ssh_env, daemon, tmp_path):
+def test_tunnel_up_but_no_circusd_behind_it(ssh_env, daemon, tmp_path, circusctl_here):
     nowhere = f"ipc://{tmp_path}/nobody.sock"
-    err, elapsed = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), endpoint=nowhere)
+    err, elapsed = _failing_status(
+        ssh_env, daemon, *_ssh_args(ssh_env), endpoint=nowhere, run=circusctl_here
+    )
     assert f"the ssh tunnel to {ssh_env.server} is up, but nothing answers at {nowhere}" in err
     assert elapsed < 15
     port = support.free_port()
     err, _ = _failing_status(
-        ssh_env, daemon, *_ssh_args(ssh_env), endpoint=f"tcp://127.0.0.1:{port}"
+        ssh_env, daemon, *_ssh_args(ssh_env), endpoint=f"tcp://127.0.0.1:{port}", run=circusctl_here
     )
     assert f"nothing answers at tcp://127.0.0.1:{port}" in err and "Connection refused" in err
 
 
-def test_ssh_binary_missing(ssh_env, daemon, tmp_path):
+def test_ssh_binary_missing(ssh_env, daemon, tmp_path, circusctl_here):
     env = {**ssh_env.client_env(), "PATH": str(tmp_path)}  # no ssh on this PATH
-    err, _ = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), env=env)
+    err, _ = _failing_status(ssh_env, daemon, *_ssh_args(ssh_env), env=env, run=circusctl_here)
     assert (
         f"cannot open an ssh tunnel to {ssh_env.server}: the ssh client 'ssh' is not installed"
         in err
@@ -516,13 +546,10 @@ def test_circusd_stats_refuses_ssh_saying_why():
     assert "must run on circusd's host" in result.stderr
 
 
-def test_fleet_hosts_file_with_ssh(ssh_env, circusd, worker_cmd, tmp_path):
+def test_fleet_hosts_file_with_ssh(ssh_env, daemon, stats_daemon, tmp_path):
     """Hosts of a hosts file reached through ssh (one login for both: same server and key), a
-    direct one, and one whose ssh login is refused: reported in its block, the others answer."""
-    daemons = [
-        circusd(f"[watcher:app{index}]\ncmd = {worker_cmd} sleep\nnumprocesses = 1\n")
-        for index in range(3)
-    ]
+    direct one, and one whose ssh login is refused: reported in its block, the others answer.
+    (The module's two circusds: web2 is the one running circusd-stats.)"""
     hosts = tmp_path / "fleet.ini"
     hosts.write_text(
         f"""
@@ -531,40 +558,43 @@ ssh = {ssh_env.server}
 ssh_keyfile = {ssh_env.client_key}
 
 [web1]
-endpoint = {daemons[0].endpoint}
+endpoint = {daemon.endpoint}
 
 [web2]
-endpoint = {daemons[1].endpoint}
+endpoint = {stats_daemon.endpoint}
 
 [local]
-endpoint = {daemons[2].endpoint}
+endpoint = {daemon.endpoint}
 ssh =
 ssh_keyfile =
 
 [intruder]
-endpoint = {daemons[0].endpoint}
+endpoint = {daemon.endpoint}
 ssh_keyfile = {ssh_env.other_key}
 """
     )
-    result = _circusctl("--timeout", "5", "--hosts", str(hosts), "status", env=ssh_env.client_env())
+    result = _circusctl(
+        "--timeout", "5", "--json", "--hosts", str(hosts), "dstats", env=ssh_env.client_env()
+    )  # fmt: skip
     assert result.returncode == 1, result
-    blocks = result.stdout.split("\n\n")
-    assert blocks[0] == f"== web1 ({daemons[0].endpoint}) ==\napp0: active"
-    assert blocks[1] == f"== web2 ({daemons[1].endpoint}) ==\napp1: active"
-    assert blocks[2] == f"== local ({daemons[2].endpoint}) ==\napp2: active"
-    assert blocks[3].startswith(f"== intruder ({daemons[0].endpoint}) ==\nerror: the ssh server")
-    assert "refused the login" in blocks[3]
+    replies = json.loads(result.stdout)  # each host's reply is its own circusd's
+    assert list(replies) == ["web1", "web2", "local", "intruder"]
+    pids = [replies[host]["info"]["pid"] for host in ("web1", "web2", "local")]
+    assert pids == [daemon.proc.pid, stats_daemon.proc.pid, daemon.proc.pid]
+    assert replies["intruder"]["call_failed"] is True
+    assert "the ssh server" in replies["intruder"]["reason"], replies["intruder"]
+    assert "refused the login" in replies["intruder"]["reason"]
     assert result.stderr.strip() == "circusctl: 1 of 4 hosts failed: intruder"
 
 
-def test_bad_ssh_in_hosts_file_is_a_usage_error(tmp_path):
+def test_bad_ssh_in_hosts_file_is_a_usage_error(tmp_path, circusctl_here):
     hosts = tmp_path / "fleet.ini"
     hosts.write_text("[web1]\nendpoint = ipc:///x.sock\nssh = a@b:notaport\n")
-    result = _circusctl("--hosts", str(hosts), "status")
+    result = circusctl_here("--hosts", str(hosts), "status")
     assert result.returncode == 2
     assert f"hosts file {hosts}, [web1]: ssh 'a@b:notaport'" in result.stderr
     hosts.write_text("[web1]\nendpoint = ipc:///x.sock\nssh_keyfile = /etc/hostname\n")
-    result = _circusctl("--hosts", str(hosts), "status")
+    result = circusctl_here("--hosts", str(hosts), "status")
     assert result.returncode == 2 and "ssh_keyfile without ssh" in result.stderr
 
 
