@@ -38,7 +38,13 @@ def pytest_configure(config: pytest.Config) -> None:
     for package in ("circus", "papa_kernel"):
         compileall.compile_dir(os.path.join(ROOT, package), quiet=1)
     compileall.compile_dir(TESTS, quiet=1, rx=_NOT_COMPILED)
-    _warm_hypothesis_unicode_cache()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # before xdist's own pytest_sessionstart (trylast) starts the workers, and after
+    # hypothesis' plugin has ended its initialization (it warns of storage used before)
+    if not hasattr(session.config, "workerinput"):
+        _warm_hypothesis_unicode_cache()
 
 
 def _warm_hypothesis_unicode_cache() -> None:
