@@ -540,10 +540,14 @@ def test_circushttpd_through_ssh(ssh_env, stats_daemon, tmp_path):
         httpd.stop()
 
 
-def test_circusd_stats_refuses_ssh_saying_why():
-    result = _tool("circus.cli.circusd_stats", "--ssh", "me@host")
-    assert result.returncode == 2
-    assert "must run on circusd's host" in result.stderr
+def test_circusd_stats_refuses_ssh_saying_why(capsys):
+    """Its main here: a usage error, before anything starts."""
+    from circus.cli import circusd_stats
+
+    with pytest.raises(SystemExit) as exit:
+        circusd_stats.main(["--ssh", "me@host"])
+    assert exit.value.code == 2
+    assert "must run on circusd's host" in capsys.readouterr().err
 
 
 def test_fleet_hosts_file_with_ssh(ssh_env, daemon, stats_daemon, tmp_path):
