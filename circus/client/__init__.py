@@ -300,12 +300,36 @@ class CircusClient(_ClientBase):
             try:  # the usual case, without setting the socket's send timeout (~10 µs)
                 self.socket.send(data, zmq.NOBLOCK)
             except zmq.Again:  # not connected yet, or the queue is full: wait, up to the deadline
-                self.socket.sndtimeo = max(1, int((deadline - time.monotonic()) * 1000))
-                self.socket.send(data)
+                self._send_when_writable(data, deadline)
         except zmq.Again:
             raise CallError(self._explain()) from None
         except zmq.ZMQError as exc:
             raise CallError(str(exc)) from None
+
+    def _send_when_writable(self, data: bytes, deadline: float) -> None:
+        """Send once ZeroMQ takes the message, reading the monitor meanwhile: a handshake
+        refused before the call (libzmq then takes no message) ends it at once, not at the
+        deadline."""
+        poller = zmq.Poller()
+        poller.register(self.socket, zmq.POLLOUT)
+        monitor = self.watch.reader
+        if monitor is not None:
+            poller.register(monitor, zmq.POLLIN)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise zmq.Again
+            ready = dict(poller.poll(max(1, int(remaining * 1000))))
+            if monitor is not None and monitor in ready:
+                self.watch.drain()
+                if self.watch.hopeless():
+                    raise CallError(self._explain())
+            if self.socket in ready:
+                try:
+                    self.socket.send(data, zmq.NOBLOCK)
+                    return
+                except zmq.Again:  # taken by another sender meanwhile: wait again
+                    continue
 
     def send_message(self, command: str, **props: Any) -> dict[str, Any]:
         return self.call(make_message(command, **props))

@@ -8,7 +8,6 @@ Apart from the blocking client so that a program using only :class:`~circus.clie
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from typing import Any
 
 import zmq
@@ -92,11 +91,20 @@ class AsyncCircusClient(_ClientBase):
 
     @staticmethod
     async def _exchange(
-        send: Awaitable[object], reply: asyncio.Future[dict[str, Any]]
+        send: asyncio.Future[object], reply: asyncio.Future[dict[str, Any]]
     ) -> dict[str, Any]:
         """The send, then the reply, both under the call's timeout: a socket whose connection
-        was refused (its CURVE key) takes no message, and its send would wait for ever."""
-        await send
+        was refused (its CURVE key) takes no message, and its send would wait for ever; a
+        refusal seen meanwhile fails ``reply`` (``_refused``), which ends the wait at once."""
+        if not send.done():  # ZeroMQ did not take the message at once
+            try:
+                await asyncio.wait((send, reply), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not send.done():
+                    send.cancel()
+            if not send.done() or send.cancelled():
+                return await reply  # failed by _refused
+        send.result()  # a send error
         return await reply
 
     async def send_message(self, command: str, **props: Any) -> dict[str, Any]:

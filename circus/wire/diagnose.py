@@ -27,9 +27,13 @@ only) within milliseconds of the connection and does not retry: these end the ca
 ``HANDSHAKE_FAILED_NO_DETAIL`` is the peer closing the connection during the handshake (EPIPE):
 what a wrong server key gets at every attempt (ZeroMQ retries every 100 ms), but also, at the
 first attempt, a plain client of a CURVE circusd that wrote before it read circusd's error (the
-next attempt says ``PROTOCOL``): it ends the call once the handshakes have failed for
-:data:`HANDSHAKE_GRACE`, a later ``AUTH``/``PROTOCOL`` taking its place meanwhile. A call that
-starts after a failed handshake ends at once too (libzmq takes no message after a refusal).
+next attempt says ``PROTOCOL``): it ends the call of a CURVE client once every attempt has
+failed so for :data:`HANDSHAKE_GRACE`, a later ``AUTH``/``PROTOCOL`` taking its place
+meanwhile. For a plain client it is something that accepts connections and closes them (an ssh
+tunnel whose remote connect fails: "open failed: connect failed"), which ends the call as
+refused connects do (after ``refused_grace``). A refused connect between them (a circusd that
+stopped) makes the refused connects the story instead. A call that starts after a failed
+handshake ends at once too (libzmq takes no message after a refusal).
 
 Connects that are refused (``CONNECT_RETRIED`` with no connection up: ECONNREFUSED, no route)
 for :data:`REFUSED_GRACE` end a call too (ZeroMQ retries them silently every 100 ms).
@@ -157,6 +161,7 @@ class ConnectionWatch:
         self.failure_final = False  # ... and it is circusd's verdict (AUTH, PROTOCOL)
         #: when handshakes began to fail (monotonic), None after one succeeded
         self.failing_since: float | None = None
+        self._attempt_connected = False  # the current connect attempt got a connection
         self.lost = False  # a working connection went away and none replaced it yet
         self._socket = socket
         #: the monitor's events, while attached (a blocking socket, also for an asyncio client)
@@ -234,14 +239,18 @@ class ConnectionWatch:
         return not self.address.startswith("ipc://") or self._ipc_refuses()
 
     def handshake_failed(self) -> bool:
-        """The last handshake failed (a refused key, CURVE on one side only; a wrong server key
-        for :data:`HANDSHAKE_GRACE`) and none succeeded since: waiting longer cannot help."""
+        """The last handshake failed (a refused key, CURVE on one side only) and none succeeded
+        since: waiting longer cannot help. Connections closed during the handshake (NO_DETAIL)
+        count once every attempt has been closed so for :data:`HANDSHAKE_GRACE` (a CURVE
+        client: a wrong server key), or for the refused grace (a plain client: something that
+        accepts and closes, such as an ssh tunnel whose remote connect fails; ``None`` waits)."""
         if self.failure is None or self.connected:
             return False
         if self.failure_final:
             return True
+        grace = HANDSHAKE_GRACE if self.curve else self.refused_grace
         since = self.failing_since
-        return since is not None and time.monotonic() - since >= HANDSHAKE_GRACE
+        return grace is not None and since is not None and time.monotonic() - since >= grace
 
     def hopeless(self) -> bool:
         """The call can end now: its handshake failed, or connects were refused
@@ -337,9 +346,14 @@ class ConnectionWatch:
 
     def _apply(self, event: int, value: int) -> None:
         if event == zmq.EVENT_CONNECTED:
-            self.reached = True
+            self.reached = self._attempt_connected = True
             self.refused_since = None
         elif event == zmq.EVENT_CONNECT_RETRIED:  # not connected now (seen after an idle time)
+            if not self._attempt_connected and not self.failure_final:
+                # a refused connect: the handshakes closed before (a circusd that stopped) are
+                # not the story any more, the refused connects are
+                self.failure = self.failing_since = None
+            self._attempt_connected = False
             self.lost = self.lost or self.connected
             self.connected = False
             if self.refused_since is None:
@@ -383,7 +397,8 @@ class ConnectionWatch:
                 f"the CURVE handshake with {self.endpoint} failed: --curve-server-key is not "
                 "the public key of the circusd there"
                 if self.curve
-                else f"the handshake with {self.endpoint} failed (is it a circusd endpoint?)"
+                else f"the handshake with {self.endpoint} failed: the other end closed the "
+                "connection (is it a circusd endpoint?)"
             )
 
     def _ipc_refuses(self) -> bool:

@@ -350,11 +350,19 @@ def test_killed_tool_takes_its_ssh_with_it(ssh_env, daemon, private_tmp):
 # --- errors: each its own message, naming the ssh host ------------------------------------------
 
 
-def _failing_status(sshd, daemon, *extra: str, env=None, endpoint: str | None = None, run=None):
+def _failing_status(
+    sshd,
+    daemon,
+    *extra: str,
+    env=None,
+    endpoint: str | None = None,
+    run=None,
+    timeout: float = 3,
+):
     """``circusctl status`` that fails: a circusctl process, or ``run`` (``circusctl_here``)."""
     started = time.monotonic()
     result = (run or _circusctl)(
-        "--timeout", "3", "--endpoint", endpoint or daemon.endpoint, *extra, "status",
+        "--timeout", str(timeout), "--endpoint", endpoint or daemon.endpoint, *extra, "status",
         env=env or sshd.client_env(),
     )  # fmt: skip
     elapsed = time.monotonic() - started
@@ -403,17 +411,22 @@ def test_unreachable_ssh_host(ssh_env, daemon, circusctl_here):
 
 
 def test_tunnel_up_but_no_circusd_behind_it(ssh_env, daemon, tmp_path, circusctl_here):
+    """ssh closes each connection to its forward ("open failed: connect failed"): the call ends
+    after half a second of that (the refused grace), not after its 10 s timeout; the elapsed
+    time includes the ssh login."""
     nowhere = f"ipc://{tmp_path}/nobody.sock"
     err, elapsed = _failing_status(
-        ssh_env, daemon, *_ssh_args(ssh_env), endpoint=nowhere, run=circusctl_here
+        ssh_env, daemon, *_ssh_args(ssh_env), endpoint=nowhere, run=circusctl_here, timeout=10
     )
     assert f"the ssh tunnel to {ssh_env.server} is up, but nothing answers at {nowhere}" in err
-    assert elapsed < 15
+    assert elapsed < 6
     port = support.free_port()
-    err, _ = _failing_status(
-        ssh_env, daemon, *_ssh_args(ssh_env), endpoint=f"tcp://127.0.0.1:{port}", run=circusctl_here
-    )
+    err, elapsed = _failing_status(
+        ssh_env, daemon, *_ssh_args(ssh_env), endpoint=f"tcp://127.0.0.1:{port}",
+        run=circusctl_here, timeout=10,
+    )  # fmt: skip
     assert f"nothing answers at tcp://127.0.0.1:{port}" in err and "Connection refused" in err
+    assert elapsed < 6
 
 
 def test_ssh_binary_missing(ssh_env, daemon, tmp_path, circusctl_here):

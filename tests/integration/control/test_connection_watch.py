@@ -237,6 +237,27 @@ def test_an_async_call_with_a_refused_key_ends_at_once(refusing_curve_router):
     assert asyncio.run(scenario()) < 2.5
 
 
+def test_a_call_made_after_the_refusal_ends_at_once(refusing_curve_router):
+    """The refusal comes before the first call (the events unread): the send, which libzmq no
+    longer takes, ends at once with the refusal, not at the timeout (circusctl, which makes its
+    client a few ms before its call, waited its whole --timeout 1 run in 5)."""
+    endpoint, keys = refusing_curve_router
+    context = zmq.Context()
+    try:
+        with CircusClient(context, endpoint, timeout=10, **keys) as client:
+            support.wait_for(
+                lambda: not client.socket.getsockopt(zmq.EVENTS) & zmq.POLLOUT,
+                message="the refusal (the socket takes no message)",
+            )
+            for call in (client.send_message, client.cast):
+                started = time.monotonic()
+                with pytest.raises(CallError, match="refused this client's CURVE key"):
+                    call("status")
+                assert time.monotonic() - started < 2.5
+    finally:
+        context.destroy(linger=0)
+
+
 # --- the monitor kept between calls (the cost of attaching it: ~70 µs of CPU per call) ---------
 
 
