@@ -39,7 +39,21 @@ class Container:
                                      start_new_session=True)  # fmt: skip
         ready = self.proc.stdout.readline()
         assert ready.startswith("papa-kernel ready pid=1 "), ready  # PID 1 of its namespace
-        self.kernel = support.wait_for(lambda: children_of(self.proc.pid), message="the kernel")[0]
+        # the kernel's pid outside the namespace; None if it had already ended when looked for
+        #: (a main command that cannot start ends it within milliseconds of its ready line: a
+        #: loaded run found no child of unshare for 10 s)
+        self._kernel = support.wait_for(self._kernel_or_end, message="the kernel")[0]
+
+    @property
+    def kernel(self) -> int:
+        assert self._kernel is not None, "the kernel had ended before it was looked for"
+        return self._kernel
+
+    def _kernel_or_end(self) -> list[int | None]:
+        children: list[int | None] = list(children_of(self.proc.pid))
+        if children:
+            return children
+        return [None] if self.proc.poll() is not None else []
 
     def log(self) -> str:
         with open(self.log_path) as f:
