@@ -576,7 +576,10 @@ class Tmux:
         try:
             wait_for(check, timeout=timeout, interval=0.2, message=message)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; screen was:\n{last[0]}") from None
+            size = self._tmux("display-message", "-p", "-t", "t", "#{pane_width}x#{pane_height}")
+            raise AssertionError(
+                f"{exc}; the pane is {size.strip()}; screen was:\n{last[0]}"
+            ) from None
         return last[0]
 
     def keys(self, *keys: str) -> None:

@@ -73,7 +73,6 @@ def _follow_resize(screen: curses.window) -> bool:
         return False
     curses.resizeterm(lines, columns)
     curses.update_lines_cols()
-    screen.clear()  # the terminal reflowed the old screen: redraw every cell
     return True
 
 
@@ -91,12 +90,18 @@ def run(screen: curses.window, client: StatsClient, process_timeout: float) -> N
         while message is not None:
             model.update(*message)
             message = client.next_stat(timeout=0)
+        resized = False
         key = screen.getch()
         while key != -1:
             if key in QUIT_KEYS:
                 return
+            # ncurses resized itself (its SIGWINCH handling, inside getch) before it returned
+            # KEY_RESIZE: the size then matches and _follow_resize sees no change, but the
+            # terminal reflowed the old screen all the same
+            resized = resized or key == curses.KEY_RESIZE
             key = screen.getch()
-        if _follow_resize(screen):
+        if _follow_resize(screen) or resized:
+            screen.clear()  # the terminal reflowed the old screen: redraw every cell
             painted = 0.0  # repaint now, at the new size
         now = time.monotonic()
         if now - painted >= REPAINT_INTERVAL:
