@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,6 +27,25 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def port_outside_ephemeral_range(host: str = "127.0.0.1") -> int:
+    """A free TCP port below the kernel's ephemeral range, for an endpoint that stays unbound
+    for seconds while a client keeps reconnecting to it. :func:`free_port` (bind to 0) and
+    every other xdist worker's draw from the ephemeral range, so another test may bind such a
+    port meanwhile, and the client then gets that test's server's answer (a clean-clone run
+    got a reply without the responder's "echo" after 3 s of absence); bind(0) never hands out
+    a port below the range (and no connect takes it as its own source port)."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for port in random.sample(range(10000, low), 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port between 10000 and {low}")
 
 
 def wait_for(

@@ -103,7 +103,7 @@ def _back_later(endpoint: str, started: list[Responder]) -> threading.Timer:
 def test_a_call_that_outlasts_the_absence_of_circusd_gets_its_reply(context, fast_retries):
     """The monitor fills up during the call itself: it must be read while the call waits
     (``refused_grace=None``: the refused connects of the absence do not end the call)."""
-    endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+    endpoint = f"tcp://127.0.0.1:{support.port_outside_ephemeral_range()}"
     started: list[Responder] = []
     client = CircusClient(context, endpoint, timeout=IDLE + 10, refused_grace=None)
     timer = _back_later(endpoint, started)
@@ -117,7 +117,7 @@ def test_a_call_that_outlasts_the_absence_of_circusd_gets_its_reply(context, fas
 
 
 def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_retries):
-    endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+    endpoint = f"tcp://127.0.0.1:{support.port_outside_ephemeral_range()}"
     started: list[Responder] = []
 
     async def scenario():
@@ -141,7 +141,7 @@ def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_
 
 def test_a_connection_lost_while_idle_is_told_as_lost(context, fast_retries):
     """Between calls nobody reads the monitor; the next call still learns what happened."""
-    endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+    endpoint = f"tcp://127.0.0.1:{support.port_outside_ephemeral_range()}"
     responder = Responder(endpoint)
     client = CircusClient(context, endpoint, timeout=1)
     try:

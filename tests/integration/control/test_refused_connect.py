@@ -56,7 +56,7 @@ def test_circusctl_says_at_once_that_circusd_is_not_running_at_a_left_socket_fil
 
 
 def test_circusctl_says_at_once_that_nothing_answers_at_a_closed_tcp_port(capsys, runtime_dir):
-    endpoint = f"tcp://127.0.0.1:{support.free_port()}"
+    endpoint = f"tcp://127.0.0.1:{support.port_outside_ephemeral_range()}"
     code, err, elapsed = _circusctl(capsys, "--endpoint", endpoint, "--timeout", "10", "status")
     assert code == 1
     assert err.startswith(f"cannot reach circusd at {endpoint}: nothing answers there"), err
