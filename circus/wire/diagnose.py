@@ -9,7 +9,8 @@ and, when a call times out, turns the events seen so far into a message that nam
 monitor events                          message
 ======================================  ===================================================
 ``HANDSHAKE_FAILED_AUTH``               circusd refused this client's CURVE key
-``HANDSHAKE_FAILED_NO_DETAIL`` (CURVE)  the CURVE server key is not circusd's
+``HANDSHAKE_FAILED_NO_DETAIL`` (CURVE)  the CURVE server key is not circusd's, or circusd
+                                        does not use CURVE (no attempt said PROTOCOL)
 ``HANDSHAKE_FAILED_PROTOCOL``           one side uses CURVE and the other does not
 only ``CONNECT_RETRIED``/``CLOSED``     nothing answers at that address (unreachable)
 ``HANDSHAKE_SUCCEEDED``                 connected, but circusd did not answer in time
@@ -394,8 +395,10 @@ class ConnectionWatch:
             )
         elif event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
             self.failure = (
+                # what a wrong server key gets at every attempt, and a CURVE client of a plain
+                # circusd too when no attempt got as far as PROTOCOL (seen on a loaded machine)
                 f"the CURVE handshake with {self.endpoint} failed: --curve-server-key is not "
-                "the public key of the circusd there"
+                "the public key of the circusd there, or circusd there does not use CURVE"
                 if self.curve
                 else f"the handshake with {self.endpoint} failed: the other end closed the "
                 "connection (is it a circusd endpoint?)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import threading
 import time
@@ -385,7 +386,12 @@ def test_curve_client_against_a_plain_circusd_says_so(curve_server, tmp_path, ru
             ) as client,
             pytest.raises(
                 CallError,
-                match=f"circusd at {server.endpoint} does not use CURVE: drop --curve-secret-key",
+                # PROTOCOL's verdict; on a loaded machine every attempt may end with the
+                # connection closed (NO_DETAIL), whose message names both causes
+                match=(
+                    f"circusd at {re.escape(server.endpoint)} does not use CURVE: drop "
+                    "--curve-secret-key|or circusd there does not use CURVE$"
+                ),
             ),
         ):
             client.send_message("numwatchers")
