@@ -400,8 +400,11 @@ class ConnectionWatch:
                 f"the CURVE handshake with {self.endpoint} failed: --curve-server-key is not "
                 "the public key of the circusd there, or circusd there does not use CURVE"
                 if self.curve
+                # a plain client of a circusd that requires CURVE gets it too when no attempt
+                # got as far as PROTOCOL (seen on a loaded machine)
                 else f"the handshake with {self.endpoint} failed: the other end closed the "
-                "connection (is it a circusd endpoint?)"
+                "connection (is it a circusd endpoint? a circusd that requires CURVE does so "
+                "too: give --curve-secret-key and --curve-server-key)"
             )
 
     def _ipc_refuses(self) -> bool:
