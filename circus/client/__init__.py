@@ -273,24 +273,9 @@ class CircusClient(_ClientBase):
             self.watch.end()
 
     def _wait(self, call_id: str, deadline: float) -> dict[str, Any]:
-        """The reply to ``call_id``; the socket monitor is read meanwhile (unread, it would
-        stall ZeroMQ: see :mod:`circus.wire.diagnose`)."""
-        poller = zmq.Poller()
-        poller.register(self.socket, zmq.POLLIN)
-        monitor = self.watch.reader
-        if monitor is not None:
-            poller.register(monitor, zmq.POLLIN)
+        """The reply to ``call_id``."""
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise CallError(self._explain())
-            ready = dict(poller.poll(max(1, int(remaining * 1000))))
-            if monitor is not None and monitor in ready:
-                self.watch.drain()
-                if self.watch.hopeless():  # a failed handshake, or nothing listens there
-                    raise CallError(self._explain())
-            if self.socket not in ready:
-                continue
+            self._until_ready(zmq.POLLIN, deadline)
             reply = _decode_reply(self.socket.recv())
             if reply is not None and reply.get("id") == call_id:
                 return reply
@@ -301,35 +286,41 @@ class CircusClient(_ClientBase):
                 self.socket.send(data, zmq.NOBLOCK)
             except zmq.Again:  # not connected yet, or the queue is full: wait, up to the deadline
                 self._send_when_writable(data, deadline)
-        except zmq.Again:
-            raise CallError(self._explain()) from None
         except zmq.ZMQError as exc:
             raise CallError(str(exc)) from None
 
     def _send_when_writable(self, data: bytes, deadline: float) -> None:
-        """Send once ZeroMQ takes the message, reading the monitor meanwhile: a handshake
-        refused before the call (libzmq then takes no message) ends it at once, not at the
-        deadline."""
+        """Send once ZeroMQ takes the message: a handshake refused before the call (libzmq
+        then takes no message) ends it at once, not at the deadline."""
+        while True:
+            self._until_ready(zmq.POLLOUT, deadline)
+            try:
+                self.socket.send(data, zmq.NOBLOCK)
+                return
+            except zmq.Again:  # taken by another sender meanwhile: wait again
+                continue
+
+    def _until_ready(self, event: int, deadline: float) -> None:
+        """Wait until the socket is ready for ``event`` (POLLIN, POLLOUT), reading the socket
+        monitor meanwhile (unread, it would stall ZeroMQ: see :mod:`circus.wire.diagnose`);
+        CallError at the deadline, or as soon as the watch finds the call hopeless (a failed
+        handshake, or nothing listens there)."""
         poller = zmq.Poller()
-        poller.register(self.socket, zmq.POLLOUT)
+        poller.register(self.socket, event)
         monitor = self.watch.reader
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise zmq.Again
+                raise CallError(self._explain())
             ready = dict(poller.poll(max(1, int(remaining * 1000))))
             if monitor is not None and monitor in ready:
                 self.watch.drain()
                 if self.watch.hopeless():
                     raise CallError(self._explain())
             if self.socket in ready:
-                try:
-                    self.socket.send(data, zmq.NOBLOCK)
-                    return
-                except zmq.Again:  # taken by another sender meanwhile: wait again
-                    continue
+                return
 
     def send_message(self, command: str, **props: Any) -> dict[str, Any]:
         return self.call(make_message(command, **props))
