@@ -77,9 +77,8 @@ class StatsDaemon:
         return self.proc.returncode
 
 
-@pytest.fixture
-def circusd_stats():
-    """Factory: ``circusd_stats(daemon, *args)`` runs circusd-stats against a circusd."""
+def _stats_daemons():
+    """A ``circusd_stats`` factory, then (after the yield) every daemon it started stopped."""
     started: list[StatsDaemon] = []
 
     def factory(daemon: support.Circusd, *args: str) -> StatsDaemon:
@@ -89,20 +88,18 @@ def circusd_stats():
     yield factory
     for stats in started:
         stats.stop()
+
+
+@pytest.fixture
+def circusd_stats():
+    """Factory: ``circusd_stats(daemon, *args)`` runs circusd-stats against a circusd."""
+    yield from _stats_daemons()
 
 
 @pytest.fixture(scope="module")
 def module_circusd_stats():
     """Like ``circusd_stats``, for a module's circusd: stopped after the module."""
-    started: list[StatsDaemon] = []
-
-    def factory(daemon: support.Circusd, *args: str) -> StatsDaemon:
-        started.append(StatsDaemon(daemon, *args))
-        return started[-1]
-
-    yield factory
-    for stats in started:
-        stats.stop()
+    yield from _stats_daemons()
 
 
 class Collector:
