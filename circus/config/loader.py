@@ -252,7 +252,7 @@ def _build(
                 check_plugin_use(
                     plugin.use, section.name, problems, use.origin, constructor, section.entries
                 )
-    _check_all(by_kind, settings, circus_entries, sockets, watchers, plugins, env_pairs, problems)
+    _check_all(by_kind, settings, circus_entries, sockets, watchers, plugins, problems)
     check_flapping_sections(
         plugin_sections, [(w, s.name, s.entries) for w, s in watchers], problems
     )
@@ -268,6 +268,10 @@ def _build(
         files=tuple(files),
     )
     config = with_support(config, problems, environ)  # plugin:NAME, circusd-stats...
+    # after the support watchers are added: [env:plugin:NAME] applies to a plugin's watcher
+    check_env_patterns(
+        [(e, s.origin, s.name) for e, s in env_pairs], [w.name for w in config.watchers], problems
+    )
     problems.raise_if_errors()
     warnings = problems.sorted_warnings()
     for warning in warnings if log_warnings else ():
@@ -325,7 +329,6 @@ def _check_all(
     sockets: list[SocketConfig],
     watchers: list[tuple[WatcherConfig, Section]],
     plugins: list[PluginConfig],
-    env_pairs: list[tuple[EnvSection, Section]],
     problems: Problems,
 ) -> None:
     names = [(w.name, s.origin, s.name) for w, s in watchers]
@@ -359,9 +362,6 @@ def _check_all(
                 f"watcher:{watcher.name}",
                 "on_demand",
             )
-    check_env_patterns(
-        [(e, s.origin, s.name) for e, s in env_pairs], [w.name for w, _ in watchers], problems
-    )
     check_endpoints(settings, circus_entries, problems)
     check_discovery(settings, circus_entries, problems)
     check_command_modules(settings, circus_entries, problems)

@@ -183,6 +183,18 @@ def test_env_pattern_matching_nothing_warns(load):
     assert warning.suggestion == "env:worker1"
 
 
+def test_env_pattern_for_a_support_watcher_is_applied_without_a_warning(load):
+    # [env:plugin:NAME] applies to the plugin's watcher (added after the file's own watchers):
+    # it matched nothing of the file's watchers, so it was said to match no watcher
+    config = load(
+        "[watcher:w]\ncmd = x\n[plugin:tick]\nuse = some.module.Tick\n"
+        "[env:plugin:tick]\nTICK_LEVEL = 3\n"
+    )
+    plugin = config.get_watcher("plugin:tick")
+    assert plugin.env["TICK_LEVEL"] == "3"
+    assert config.warnings == ()
+
+
 def test_bad_env_names(load):
     (problem,) = load.problems("[watcher:w]\ncmd = x\n[env]\nA B = 1\n")
     assert (
