@@ -6,12 +6,15 @@ reader is closed. A client whose monitor nobody reads (one left idle while its c
 reconnecting every 100 ms; one never stopped) thus froze every socket of its context: in the
 xdist worker that ran circusctl in-process, the next client saw no connection at all and said
 "nothing answers there" with a ROUTER listening, and status polls to a ready circusd failed for
-20 s. These tests retry every millisecond, so a few seconds make thousands of events.
+20 s. These tests retry every millisecond (about 1500 events a second per endpoint), and a
+client that is not called again is also connected to more absent endpoints (:func:`_flood`):
+thousands of events in half a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -29,9 +32,22 @@ from circus.wire.diagnose import heartbeat
 
 pytestmark = pytest.mark.timeout(60)
 
-#: An idle time long enough for more unread events than the monitor's pair holds (~2000) at
-#: a reconnection attempt per millisecond (about 1500 events a second on an idle machine).
-IDLE = 3.0
+#: What the monitor's pair holds with ZeroMQ's default high-water marks (1000 messages at each
+#: end): more events than this unread blocked the I/O thread before the fix.
+PAIR_CAPACITY = 2000
+#: Absent endpoints a flooded client (:func:`_flood`) reconnects to, besides its own.
+FLOOD = 15
+#: How long a flooded client stays idle: 16 endpoints make about 10,000 events in it (5 times
+#: the pair's capacity; the unread count is checked where the monitor stays attached).
+FLOOD_IDLE = 0.5
+#: How long a call waits for circusd to come back: about 3000 events at a retry per
+#: millisecond (more than the pair holds; the call reads them as they come).
+ABSENCE = 2.0
+#: The deadline thread's idle time before it detaches a monitor (``diagnose.IDLE_DETACH``, 1 s)
+#: where a test is not about its value (:func:`quick_detach`).
+QUICK_DETACH = 0.2
+#: A call to a silent ROUTER: connected (ipc, in milliseconds), then no answer.
+SILENT_TIMEOUT = 1.0
 
 
 @pytest.fixture
@@ -46,6 +62,43 @@ def fast_retries(monkeypatch):
 
 
 @pytest.fixture
+def quick_detach(monkeypatch):
+    """The deadline thread detaches an idle client's monitor after :data:`QUICK_DETACH`."""
+    monkeypatch.setattr(diagnose, "IDLE_DETACH", QUICK_DETACH)
+
+
+def _flood(client: CircusClient, directory) -> None:
+    """Connect ``client``'s socket to :data:`FLOOD` more absent ipc endpoints: each is a
+    reconnection attempt per millisecond too, so its monitor gets more events than its pair
+    holds in a fraction of a second. Only for a client not called again (its socket would
+    queue a request for them)."""
+    for index in range(FLOOD):
+        client.socket.connect(f"ipc://{directory}/absent{index}.sock")
+
+
+def _unread(monitor: zmq.Socket) -> int:
+    """Read every event waiting in ``monitor`` (a monitor's reader); how many there were."""
+    count = 0
+    with contextlib.suppress(zmq.Again):
+        while True:
+            monitor.recv_multipart(zmq.NOBLOCK)
+            count += 1
+    return count
+
+
+def _wait_detached(client: CircusClient) -> None:
+    """Until the deadline thread detached ``client``'s monitor, then a few hundred more
+    reconnection attempts, unmonitored."""
+    support.wait_for(
+        lambda: client.watch.reader is None,
+        timeout=diagnose.IDLE_DETACH + 10,
+        interval=0.05,
+        message="the idle client's monitor detached",
+    )
+    time.sleep(0.2)
+
+
+@pytest.fixture
 def context():
     ctx = zmq.Context()
     yield ctx
@@ -55,7 +108,9 @@ def context():
 def test_a_client_idle_while_its_circusd_is_away_does_not_blind_another(
     tmp_path, context, fast_retries
 ):
-    """The CI failure: a silent ROUTER listens, yet the call said 'nothing answers there'."""
+    """The CI failure: a silent ROUTER listens, yet the call said 'nothing answers there'.
+    The idle client's monitor gets more events than its pair holds, then the deadline thread
+    detaches it (``diagnose.IDLE_DETACH``, its default), then another client calls."""
     gone = f"ipc://{tmp_path}/gone.sock"
     responder = Responder(gone)
     idle = CircusClient(context, gone, timeout=5)
@@ -64,9 +119,12 @@ def test_a_client_idle_while_its_circusd_is_away_does_not_blind_another(
     try:
         assert idle.send_message("status", n=1)["echo"] == 1
         responder.close()  # its circusd stops; the client stays, as in an open circusctl shell
-        time.sleep(IDLE)
+        _flood(idle, tmp_path)
+        _wait_detached(idle)
         with (
-            CircusClient(context, f"ipc://{tmp_path}/silent.sock", timeout=2) as client,
+            CircusClient(
+                context, f"ipc://{tmp_path}/silent.sock", timeout=SILENT_TIMEOUT
+            ) as client,
             pytest.raises(CallError) as error,
         ):
             client.send_message("status")
@@ -79,14 +137,16 @@ def test_a_client_idle_while_its_circusd_is_away_does_not_blind_another(
         silent.close()
 
 
-def test_an_idle_client_gets_its_answer_once_circusd_is_back(tmp_path, context, fast_retries):
+def test_an_idle_client_gets_its_answer_once_circusd_is_back(
+    tmp_path, context, fast_retries, quick_detach
+):
     endpoint = f"ipc://{tmp_path}/ctl.sock"
     responder = Responder(endpoint)
     client = CircusClient(context, endpoint, timeout=10)
     try:
         assert client.send_message("status", n=1)["echo"] == 1
         responder.close()
-        time.sleep(IDLE)  # away a while, then back at the same endpoint
+        _wait_detached(client)  # away a while, then back at the same endpoint
         responder = Responder(endpoint)
         assert client.send_message("status", n=2)["echo"] == 2
     finally:
@@ -95,7 +155,7 @@ def test_an_idle_client_gets_its_answer_once_circusd_is_back(tmp_path, context, 
 
 
 def _back_later(endpoint: str, started: list[Responder]) -> threading.Timer:
-    timer = threading.Timer(IDLE, lambda: started.append(Responder(endpoint)))
+    timer = threading.Timer(ABSENCE, lambda: started.append(Responder(endpoint)))
     timer.start()
     return timer
 
@@ -105,7 +165,7 @@ def test_a_call_that_outlasts_the_absence_of_circusd_gets_its_reply(context, fas
     (``refused_grace=None``: the refused connects of the absence do not end the call)."""
     endpoint = f"tcp://127.0.0.1:{support.port_outside_ephemeral_range()}"
     started: list[Responder] = []
-    client = CircusClient(context, endpoint, timeout=IDLE + 10, refused_grace=None)
+    client = CircusClient(context, endpoint, timeout=ABSENCE + 10, refused_grace=None)
     timer = _back_later(endpoint, started)
     try:
         assert client.send_message("status", n=1)["echo"] == 1
@@ -124,7 +184,7 @@ def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_
         context = zmq.asyncio.Context()
         try:
             async with AsyncCircusClient(
-                context, endpoint, timeout=IDLE + 10, refused_grace=None
+                context, endpoint, timeout=ABSENCE + 10, refused_grace=None
             ) as client:
                 return await client.send_message("status", n=1)
         finally:
@@ -139,15 +199,16 @@ def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_
             responder.close()
 
 
-def test_a_connection_lost_while_idle_is_told_as_lost(context, fast_retries):
-    """Between calls nobody reads the monitor; the next call still learns what happened."""
+def test_a_connection_lost_while_idle_is_told_as_lost(context, fast_retries, quick_detach):
+    """Between calls nobody reads the monitor (it is detached, reading what came); the next
+    call still learns what happened."""
     endpoint = f"tcp://127.0.0.1:{support.port_outside_ephemeral_range()}"
     responder = Responder(endpoint)
     client = CircusClient(context, endpoint, timeout=1)
     try:
         assert client.send_message("status", n=1)["echo"] == 1
         responder.close()
-        time.sleep(IDLE)
+        _wait_detached(client)
         with pytest.raises(CallError, match=f"^circusd at {endpoint} became unreachable"):
             client.send_message("status", n=2)
     finally:
@@ -181,7 +242,9 @@ def test_a_client_dropped_unstopped_does_not_freeze_its_context(tmp_path, contex
     silent.answering = False
     try:
         with (
-            CircusClient(context, f"ipc://{tmp_path}/silent.sock", timeout=2) as client,
+            CircusClient(
+                context, f"ipc://{tmp_path}/silent.sock", timeout=SILENT_TIMEOUT
+            ) as client,
             pytest.raises(CallError, match=r"^Timed out\. \(connected to .*did not answer\)"),
         ):
             client.send_message("status")
@@ -280,10 +343,12 @@ def test_calls_that_follow_each_other_share_one_monitor(tmp_path, context):
         responder.close()
 
 
-def test_a_client_never_called_holds_no_monitor_for_long(tmp_path, context, fast_retries):
+def test_a_client_never_called_holds_no_monitor_for_long(
+    tmp_path, context, fast_retries, quick_detach
+):
     client = CircusClient(context, f"ipc://{tmp_path}/gone.sock", timeout=1)
     try:
-        support.wait_for(lambda: client.watch.reader is None, timeout=diagnose.IDLE_DETACH + 10)
+        support.wait_for(lambda: client.watch.reader is None, timeout=QUICK_DETACH + 10)
         with pytest.raises(CallError, match="not running"):  # no socket file: said at once
             client.send_message("status")
     finally:
@@ -304,13 +369,18 @@ def test_a_monitor_kept_and_unread_does_not_freeze_its_context(
     try:
         assert idle.send_message("status", n=1)["echo"] == 1
         responder.close()
-        time.sleep(IDLE)
+        _flood(idle, tmp_path)
+        time.sleep(FLOOD_IDLE)
         assert idle.watch.reader is not None  # still attached, unread
         with (
-            CircusClient(context, f"ipc://{tmp_path}/silent.sock", timeout=2) as client,
+            CircusClient(
+                context, f"ipc://{tmp_path}/silent.sock", timeout=SILENT_TIMEOUT
+            ) as client,
             pytest.raises(CallError, match=r"^Timed out\. \(connected to .*did not answer\)"),
         ):
             client.send_message("status")
+        unread = _unread(idle.watch.reader)
+        assert unread > PAIR_CAPACITY, f"only {unread} events: the pair was never full"
     finally:
         idle.stop()
         silent.close()
