@@ -38,16 +38,16 @@ def test_event_topic_normalises_names():
 
 
 class LateRouter:
-    """A ROUTER that answers its first request after ``delay`` seconds and the others at once,
-    echoing their ids. The delay is long against the clients' 0.2 s timeouts, so that a
-    reply cannot beat the timeout even when the machine is loaded."""
+    """A ROUTER that answers its first request once :attr:`release` is set (the test sets it
+    when the client's call has timed out: the reply cannot beat the timeout, however loaded
+    the machine) and the others at once, echoing their ids."""
 
-    def __init__(self, endpoint: str, delay: float):
+    def __init__(self, endpoint: str):
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.linger = 0
         self.sock.bind(endpoint)
-        self.delay = delay
+        self.release = threading.Event()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
@@ -58,8 +58,7 @@ class LateRouter:
                 continue
             identity, body = self.sock.recv_multipart()
             request = json.loads(body)
-            time.sleep(self.delay)
-            self.delay = 0.0
+            self.release.wait(30)
             reply = {
                 "status": "ok",
                 "time": time.time(),
@@ -70,19 +69,21 @@ class LateRouter:
 
     def close(self) -> None:
         self.stop.set()
+        self.release.set()
         self.thread.join(5)
         self.sock.close(0)
         self.ctx.term()
 
 
 def test_sync_client_timeout_then_discards_stale_reply(tmp_path):
-    router = LateRouter(f"ipc://{tmp_path}/late.sock", delay=3.0)
+    router = LateRouter(f"ipc://{tmp_path}/late.sock")
     try:
         with CircusClient(endpoint=f"ipc://{tmp_path}/late.sock", timeout=0.2) as client:
             started = time.monotonic()
             with pytest.raises(CallError, match=r"Timed out\."):
                 client.send_message("x", n=1)
-            assert time.monotonic() - started < 2.5  # it did not wait for the 3 s reply
+            assert time.monotonic() - started < 2.5  # its timeout, not the test's bound
+            router.release.set()  # the reply to n=1 comes now, late: before the one to n=2
             reply = client.call(make_message("x", n=2), timeout=5)
             assert reply["echo"] == 2  # the late reply to n=1 was skipped
     finally:
@@ -113,12 +114,13 @@ def test_async_client_concurrent_calls(ipc_server):
 
 
 def test_async_client_timeout(tmp_path):
-    router = LateRouter(f"ipc://{tmp_path}/late.sock", delay=3.0)
+    router = LateRouter(f"ipc://{tmp_path}/late.sock")
 
     async def scenario():
         async with AsyncCircusClient(endpoint=f"ipc://{tmp_path}/late.sock", timeout=0.2) as client:
             with pytest.raises(CallError, match=r"Timed out\."):
                 await client.send_message("x", n=1)
+            router.release.set()  # the late reply to n=1 comes before the one to n=2
             return await client.call(make_message("x", n=2), timeout=5)
 
     try:
