@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -38,7 +39,7 @@ from circus.control.codec import (
     salvage_id,
     tagged,
 )
-from circus.control.commands import Command, get_commands
+from circus.control.commands import Command, Commands
 from circus.control.commands.base import background_owner
 from circus.errors import CircusError, MessageError, UnknownCommandError
 from circus.util.no_openssl import isawaitable
@@ -66,7 +67,7 @@ class Controller:
         settings: Any = None,
         *,
         context: zmq.asyncio.Context | None = None,
-        commands: dict[str, Command] | None = None,
+        commands: Mapping[str, Command] | None = None,
     ):
         self.arbiter = arbiter
         self.endpoint = endpoint
@@ -74,7 +75,9 @@ class Controller:
         self.curve = security.CurveServer.from_settings(settings)
         self.settings = settings
         self.discovery: DiscoveryResponder | None = None
-        self.commands = commands if commands is not None else get_commands()
+        # a command's module is imported when the command is first asked for: most circusd
+        # runs use a few of the 27 (~0.4 MB and ~5 ms of CPU at each start for all of them)
+        self.commands: Mapping[str, Command] = commands if commands is not None else Commands()
         self._context = context
         self._socket: zmq.asyncio.Socket | None = None
         self._ipc_file: security.IpcSocketFile | None = None

@@ -50,6 +50,18 @@ def test_asking_for_one_command_imports_its_module_only():
     }
 
 
+def test_list_and_set_import_the_modules_whose_names_begin_with_theirs():
+    """``list`` is in listwatchers, ``set`` in setoptions: found without importing every
+    module (circusd's controller looks commands up this way: tests and tools ask for list)."""
+    loaded = imported_by("""
+        from circus.control.commands import Commands
+        commands = Commands()
+        assert commands["list"].name == "list" and commands["set"].name == "set"
+    """)
+    modules = {name.rpartition(".")[2] for name in loaded if ".control.commands." in name}
+    assert modules == {"base", "_shared", "listen", "listsockets", "listwatchers", "setoptions"}
+
+
 def test_commands_not_named_after_their_module_and_unknown_ones():
     imported_by("""
         from circus.control.commands import Commands, command_class
