@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -13,12 +14,17 @@ CLIENTS = 50
 pytestmark = pytest.mark.slow
 
 
-def test_thousand_processes_fifty_clients(kernel):
+def test_thousand_processes_fifty_clients(kernel, kdir):
+    # Each process prints its line, then blocks opening a FIFO nobody writes to, until the
+    # signal below: one sh per process (`exec sleep 60` cost a second exec, ~0.9 ms of CPU
+    # each, ~1 s of the test's 3).
+    fifo = os.path.join(kdir, "never-written")
+    os.mkfifo(fifo)
     watcher = kernel.client(timeout=30)
     assert watcher.watch("w p follow=1 dropped=1 scale.*") == "Watching 0"
     spawner = kernel.client(timeout=30)
     lines = "".join(
-        rf"make process scale.{index} sh -c echo\ line-{index};\ exec\ sleep\ 60" + "\n"
+        rf"make process scale.{index} sh -c echo\ line-{index};\ read\ x\ <{fifo}" + "\n"
         for index in range(COUNT)
     )
     spawner.send(lines)  # pipelined, as circusd does: replies come back in order
