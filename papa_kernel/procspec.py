@@ -8,7 +8,6 @@ become one ``Error:`` naming the culprit.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 from sys import intern
@@ -44,7 +43,9 @@ PLAIN_KEYS = frozenset(
 )  # fmt: skip
 SHELL = "/bin/sh"
 MAX_BUFSIZE = 1024**3  # 1g per stream: the kernel holds every hosted process's output in memory
-SOCKET_REF = re.compile(r"\$\(socket\.([^)]*)\)")
+#: A socket reference is ``$(socket.`` up to the next ``)``; found with ``str.find``, so the
+#: kernel does without ``re`` (~2 ms of each kernel start, about 7 % of it)
+SOCKET_REF_START = "$(socket."
 ARG_PREFIX = "arg."  # ``arg.N=VALUE``: argument N given as an option (protocol 4)
 
 
@@ -273,21 +274,39 @@ def _substitute(
     arg: str, registry: SocketRegistry, inherited: dict[str, int], spec: ProcessSpec
 ) -> str:
     """Replace every ``$(socket.NAME.fileno|port)`` in one argument."""
-    if "$(socket." in arg and not SOCKET_REF.search(arg):
-        raise CommandError(f'Unterminated "$(socket." reference in "{arg}"')
+    pieces: list[str] = []
+    done = 0
+    while (start := arg.find(SOCKET_REF_START, done)) >= 0:
+        end = arg.find(")", start + len(SOCKET_REF_START))
+        if end < 0:  # text after the last complete reference stays as it is
+            break
+        pieces.append(arg[done:start])
+        reference = arg[start + len(SOCKET_REF_START) : end]
+        pieces.append(_socket_value(arg[start : end + 1], reference, registry, inherited, spec))
+        done = end + 1
+    if not pieces:
+        if SOCKET_REF_START in arg:
+            raise CommandError(f'Unterminated "$(socket." reference in "{arg}"')
+        return arg
+    pieces.append(arg[done:])
+    return "".join(pieces)
 
-    def substitute_one(match: re.Match[str]) -> str:
-        name, _, field_name = match.group(1).rpartition(".")
-        if field_name not in ("fileno", "port") or not name:
-            raise CommandError(
-                f'"{match.group(0)}" must name a socket and end in ".fileno" or ".port"'
-            )
-        if field_name == "port":
-            _lookup(registry, name)
-            inherited.setdefault(name, _child_fd(registry, name, spec))
-            return str(registry.by_name[name].port)
-        if name not in inherited:
-            inherited[name] = _child_fd(registry, name, spec)
-        return str(inherited[name])
 
-    return SOCKET_REF.sub(substitute_one, arg)
+def _socket_value(
+    whole: str,
+    reference: str,
+    registry: SocketRegistry,
+    inherited: dict[str, int],
+    spec: ProcessSpec,
+) -> str:
+    """What ``whole`` (``$(socket.REFERENCE)``) stands for: the socket's fd or port."""
+    name, _, field_name = reference.rpartition(".")
+    if field_name not in ("fileno", "port") or not name:
+        raise CommandError(f'"{whole}" must name a socket and end in ".fileno" or ".port"')
+    if field_name == "port":
+        _lookup(registry, name)
+        inherited.setdefault(name, _child_fd(registry, name, spec))
+        return str(registry.by_name[name].port)
+    if name not in inherited:
+        inherited[name] = _child_fd(registry, name, spec)
+    return str(inherited[name])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from papa_kernel import procspec
 from papa_kernel.connection import frame
 from papa_kernel.errors import CommandError, NotFoundError
 from papa_kernel.output import OutputStream
@@ -180,3 +182,22 @@ def reference_tokenize(line: str) -> list[str]:
 @given(st.text(alphabet=' \\ab=\t"', max_size=40))
 def test_tokenize_matches_the_character_grammar(line):
     assert tokenize(line) == reference_tokenize(line)
+
+
+#: How ``make process`` finds socket references, as a regular expression (the kernel scans
+#: with ``str.find`` so that it never imports ``re``)
+SOCKET_REF = re.compile(r"\$\(socket\.([^)]*)\)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["$(socket.", ")", "$(", "a", ".fileno", " "]), max_size=8))
+def test_socket_references_are_found_as_the_regular_expression_finds_them(pieces):
+    arg = "".join(pieces)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(procspec, "_socket_value", lambda whole, ref, *_: f"<{whole}|{ref}>")
+        if "$(socket." in arg and not SOCKET_REF.search(arg):
+            with pytest.raises(CommandError, match="Unterminated"):
+                procspec._substitute(arg, None, {}, None)
+            return
+        expected = SOCKET_REF.sub(lambda m: f"<{m.group(0)}|{m.group(1)}>", arg)
+        assert procspec._substitute(arg, None, {}, None) == expected
