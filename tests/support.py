@@ -412,9 +412,11 @@ class Circusd:
             with contextlib.suppress(psutil.Error):
                 victims = [kernel] + [c.pid for c in psutil.Process(kernel).children(True)]
         kill_pids(victims)
+        # Orphans (the kernel and its children, reparented to pid 1): their exit is what
+        # counts, not their zombie, which a slow pid 1 reaps late (this machine's reaps every
+        # ~2 s; psutil's wait would wait for that too).
         for pid in victims:
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).wait(timeout=10)
+            wait_for(lambda pid=pid: not pid_alive(pid), message=f"pid {pid} killed")
 
 
 @contextlib.contextmanager

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import support
+
 REPO = Path(__file__).resolve().parents[2]
 ORIGINAL_VENV = REPO / ".venv-circus019" / "bin"
 OUR_VENV = REPO / ".venv" / "bin"
@@ -288,8 +290,10 @@ def stop_kernel(runtime_dir: Path) -> None:
         conn.sendall(b"exit-if-idle\n")
         with contextlib.suppress(OSError):
             conn.recv(4096)
+    # the kernel, orphaned, is reparented to pid 1, which may reap it late (this machine's
+    # reaps every 2 s): its exit is what counts, not the zombie's /proc entry
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-        time.sleep(0.05)
+    while time.monotonic() < deadline and support.pid_alive(pid):
+        time.sleep(0.02)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
