@@ -200,7 +200,5 @@ class Shared:
             with contextlib.suppress(psutil.Error):
                 left += psutil.Process(pid).children(recursive=True)
         self._ok("rm" if remove else "stop", name=name, waiting=True)
-        for proc in left:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-                proc.wait(timeout=10)
+        support.kill_pids([proc.pid for proc in left])
+        support.wait_dead([proc.pid for proc in left])  # orphans: pid 1 may reap them late
