@@ -26,11 +26,10 @@ import os
 import shutil
 import subprocess
 import textwrap
-import time
 from pathlib import Path
 
 import psutil
-from support import free_port, wait_for
+from support import free_port, wait_dead, wait_for
 
 SSHD = "/usr/sbin/sshd"
 
@@ -162,30 +161,14 @@ class Sshd:
         for session in sessions:
             with contextlib.suppress(psutil.Error):
                 session.kill()
-        still_running(sessions, timeout=10)
+        with contextlib.suppress(AssertionError):  # (killed: they end; the wait is bounded)
+            wait_dead([session.pid for session in sessions], timeout=10)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, 9)
             self.proc.wait(timeout=10)
         self.proc = None
-
-
-def still_running(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait up to ``timeout`` seconds until each of ``procs`` has ended; return those that
-    have not. A zombie has ended: an orphan's (a session of a stopped sshd, the ssh master of
-    a killed tool) is reaped by init, which can take seconds (1.5 s here)."""
-
-    def running(proc: psutil.Process) -> bool:
-        try:
-            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-
-    deadline = time.monotonic() + timeout
-    while (left := [proc for proc in procs if running(proc)]) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return left
 
 
 def ssh_clients_of(port: int) -> list[psutil.Process]:

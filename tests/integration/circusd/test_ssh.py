@@ -330,8 +330,8 @@ def test_killed_tool_takes_its_ssh_with_it(ssh_env, daemon, private_tmp):
         )
         listener.kill()
         listener.wait(timeout=10)
-    alive = sshd_support.still_running(masters, timeout=10)
-    assert not alive, f"ssh outlived its killed circusctl: {alive}"
+    # gone or a zombie: an orphan waits for pid 1 to reap it (seconds on some machines)
+    support.wait_dead([master.pid for master in masters], timeout=10)
     # its directory stays behind; the next tunnel of this user removes it
     leftover = [
         path
