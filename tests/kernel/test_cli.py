@@ -8,13 +8,10 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 
 import pytest
 import support
-from kernel_helpers import Client, start_kernel
-
-KERNEL = [sys.executable, "-m", "papa_kernel.cli"]
+from kernel_helpers import KERNEL, Client, start_kernel
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

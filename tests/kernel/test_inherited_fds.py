@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 
 import kernel_helpers
 import pytest
@@ -15,7 +14,7 @@ def test_fds_inherited_from_the_launcher_do_not_leak_into_workers(kdir):
     leaked_r, leaked_w = os.pipe()
     os.set_inheritable(leaked_w, True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "papa_kernel.cli", "--socket", path],
+        [*kernel_helpers.KERNEL, "--socket", path],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -47,7 +46,7 @@ def test_sealing_inherited_fds_is_logged_at_debug_only(kdir, tmp_path, level, lo
     log_path = tmp_path / "kernel.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "papa_kernel.cli", "--socket", path, "--log-level", level],
+            [*kernel_helpers.KERNEL, "--socket", path, "--log-level", level],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,

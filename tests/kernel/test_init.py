@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import support
-from kernel_helpers import Client, children_of
+from kernel_helpers import KERNEL, Client, children_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,9 +27,8 @@ class Container:
     def __init__(self, kdir: str, *command: str, grace: float | None = None) -> None:
         self.path = os.path.join(kdir, "k.sock")
         self.log_path = os.path.join(kdir, "kernel.log")
-        argv = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m",
-                "papa_kernel.cli", "--init", "--socket", self.path, "--log-file", self.log_path,
-                "--log-level", "debug"]  # fmt: skip
+        argv = ["unshare", "--pid", "--fork", "--mount-proc", *KERNEL, "--init", "--socket",
+                self.path, "--log-file", self.log_path, "--log-level", "debug"]  # fmt: skip
         if grace is not None:
             argv += ["--graceful-stop", str(grace)]
         if command:
@@ -84,11 +82,26 @@ def container(kdir):
             box.close()
 
 
-def test_orphans_are_reaped_and_main_status_is_the_exit_status(container):
-    # Each subshell exits at once: its sleep is re-parented to PID 1, the kernel.
-    box = container("sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); (sleep 0.2 &); sleep 2; exit 3")
+def _open_for_writing(fifo: str) -> int | None:
+    """The fifo's write end, once its reader has opened it (None before)."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # ENXIO: no reader yet
+        return None
+
+
+def test_orphans_are_reaped_and_main_status_is_the_exit_status(container, kdir):
+    # Each subshell exits at once: its sleep is re-parented to PID 1, the kernel. The main
+    # command then waits (reading a fifo) until the test has seen the orphans reaped.
+    fifo = os.path.join(kdir, "go")
+    os.mkfifo(fifo)
+    box = container(
+        "sh", "-c", f"(sleep 0.2 &); (sleep 0.2 &); (sleep 0.2 &); read x <{fifo}; exit 3"
+    )
     support.wait_for(lambda: box.log().count("reaped orphan") == 3, message="3 orphans reaped")
     assert box.zombies() == []
+    assert box.proc.poll() is None  # the main command still runs
+    os.close(support.wait_for(lambda: _open_for_writing(fifo), message="the main command's read"))
     assert box.proc.wait(timeout=20) == 3  # the main command's status
     assert "main command exited with status 3" in box.log()
 
@@ -143,11 +156,18 @@ def test_a_main_command_that_cannot_start_exits_127(container):
     assert "exiting with" not in box.log() and "stopped (exit status 127)" in box.log()
 
 
-def test_init_option_errors(kdir):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "papa_kernel.cli", *args],
-                              capture_output=True, text=True, timeout=30)  # fmt: skip
+def test_init_option_errors(kdir, capsys):
+    """What the command line says (its main in this process: each is refused before anything
+    starts; tests/kernel/test_cli.py runs the program for its other errors)."""
+    from papa_kernel.cli import main
 
-    assert "needs --init" in run("--socket", os.path.join(kdir, "s"), "sleep").stderr
-    assert "not with --daemon" in run("--init", "--daemon").stderr
-    assert "contradict" in run("--init", "--force").stderr
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as exited:
+            main(list(args))
+        assert exited.value.code == 2
+        return capsys.readouterr().err
+
+    assert "needs --init" in run("--socket", os.path.join(kdir, "s"), "sleep")
+    assert not os.path.exists(os.path.join(kdir, "s"))
+    assert "not with --daemon" in run("--init", "--daemon")
+    assert "contradict" in run("--init", "--force")

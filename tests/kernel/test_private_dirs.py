@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
-import sys
 
 import pytest
+from kernel_helpers import KERNEL
 
 from papa_kernel import paths
 
-KERNEL = [sys.executable, "-m", "papa_kernel.cli"]
 NOBODY = pwd.getpwnam("nobody").pw_uid
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to plant as nobody")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from kernel_helpers import start_kernel
+from kernel_helpers import KERNEL, start_kernel
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -100,7 +100,7 @@ def test_an_inherited_socket_is_held_and_claimed_by_make_socket(kdir):
 )
 def test_bad_socket_fd_options_are_refused(kdir, value, message):
     result = subprocess.run(
-        [sys.executable, "-m", "papa_kernel.cli", "--socket", f"{kdir}/k.sock",
+        [*KERNEL, "--socket", f"{kdir}/k.sock",
          "--socket-fd", value],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
@@ -112,7 +112,7 @@ def test_a_socket_fd_that_is_not_a_socket_is_refused(kdir):
     with open(f"{kdir}/file", "w") as handle:
         fd = handle.fileno()
         result = subprocess.run(
-            [sys.executable, "-m", "papa_kernel.cli", "--socket", f"{kdir}/k.sock",
+            [*KERNEL, "--socket", f"{kdir}/k.sock",
              "--socket-fd", f"web={fd}"],
             capture_output=True, text=True, timeout=30, pass_fds=(fd,),
         )  # fmt: skip

@@ -17,7 +17,7 @@ import time
 
 import pytest
 import support
-from kernel_helpers import Client, start_kernel
+from kernel_helpers import KERNEL, Client, start_kernel
 from support import NotifyListener
 
 from papa_kernel import sdnotify
@@ -38,7 +38,9 @@ def notify_env(address: str, **extra: str) -> dict[str, str]:
 
 def kernel_argv(kdir: str, *extra: str) -> list[str]:
     return [
-        *(sys.executable, "-m", "papa_kernel.cli", "--socket", os.path.join(kdir, "k.sock")),
+        *KERNEL,
+        "--socket",
+        os.path.join(kdir, "k.sock"),
         *("--log-file", os.path.join(kdir, "kernel.log"), "--log-level", "debug", *extra),
     ]
 
