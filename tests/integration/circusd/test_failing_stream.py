@@ -48,7 +48,7 @@ def full_disk_link(link):
 PAPA = ["true", "false"]
 #: watcher name (without -papa) -> (count arguments, more options); each test starts its own
 WATCHERS = {
-    "chatty": ("{total} 100 0.05", ""),  # 3000 lines: 24 kB over ~1.5 s
+    "chatty": ("{total} 100 0.02", ""),  # 3000 lines: 24 kB over ~0.6 s, in 30 writes
     "flood": ("{total} 5000 0", ""),  # 500_000 lines: 4 MB while the disk is full
     "held": ("{total} 5000 0", "graceful_timeout = 2"),  # 300_000 lines: 2.4 MB
 }
@@ -108,7 +108,7 @@ def disk_has_room_again(link) -> None:
 
 @pytest.mark.parametrize("use_papa", PAPA)
 def test_full_disk_logs_once_holds_output_and_resumes(started, log, use_papa):
-    total = TOTAL["chatty"]  # 24 kB over ~1.5 s: well within the 2 MiB buffer
+    total = TOTAL["chatty"]  # 24 kB over ~0.6 s: well within the 2 MiB buffer
     d, link, done = started(f"chatty-{use_papa}")
     wait_for(done.exists, timeout=20, message="the worker to write everything (never blocked)")
     text = log()

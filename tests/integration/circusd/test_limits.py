@@ -248,9 +248,16 @@ def test_rm_nostop_during_a_large_spawn_leaves_circusd_answering(circusd, tmp_pa
         wait_for(lambda: (tmp_path / "paused").exists(), timeout=60, message="spawn 200")
         daemon.ok("rm", name="many", nostop=True)
         (tmp_path / "go").touch()
-        deadline = time.monotonic() + 3  # the batch in flight ends, the start finishes
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        # the batch in flight ends, the start finishes (and says so); circusd answers all along
+        # and after it (0.5 s more: a loop left spinning would starve the calls)
+        finished = "watcher many: starting -> active"
+        deadline = None
+        while deadline is None or time.monotonic() < deadline:
             assert daemon.call("list", timeout=5)["status"] == "ok"
+            if deadline is None and finished in daemon.log():
+                deadline = time.monotonic() + 0.5
+            assert time.monotonic() < started + 60, "the start never finished"
             time.sleep(0.05)
         attempts = log.read_text().splitlines().count("before_spawn many")
         assert pause_at <= attempts <= 256, attempts

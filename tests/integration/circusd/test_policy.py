@@ -411,8 +411,8 @@ def test_respawn_false_never_replaces_an_exited_process(shared, use_papa):
         message="three quick exits, three sleepers",
     )
     # the quick exits are failed starts: a top-up would come after the back-off (0.1 s,
-    # doubling), so look for one for longer than three back-offs
-    time.sleep(1.5)
+    # doubling), so look for one for longer than three back-offs (0.1 + 0.2 + 0.4 s)
+    time.sleep(0.8)
     lines = read(out).splitlines()
     assert sorted(lines) == [f"started-{wid}" for wid in range(1, 7)], lines
     assert len(d.pids(name)) == 3
