@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,9 +104,13 @@ def running(workdir: Path, config_body: str, count: int = 3) -> Iterator[Cluster
             cluster = Cluster(ns, daemons, names, workdir / "fleet.ini", keys)
             cluster.hosts_file.write_text(cluster.hosts_text())
             yield cluster
-        finally:  # all at once: a stop waits out the graceful_timeout of stubborn workers
-            with ThreadPoolExecutor(max(1, len(daemons))) as pool:
-                list(pool.map(support.Circusd.cleanup, daemons))
+        finally:  # SIGKILL, not a graceful stop (which waits out the graceful_timeout of
+            # stubborn workers): the namespaces' close() then kills every process left inside
+            # (the kernels, the workers) and the subreaper reaps them
+            for daemon in daemons:
+                if daemon.proc is not None and daemon.proc.poll() is None:
+                    daemon.proc.kill()
+                    daemon.proc.wait(timeout=10)
 
 
 def _host(ns, index: int, name: str, workdir: Path, keys: Path, body: str) -> support.Circusd:
