@@ -136,6 +136,31 @@ def kill_pids(pids: list[int], sig: int = signal.SIGKILL) -> None:
             os.kill(pid, sig)
 
 
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux /proc); none once it is gone."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found.extend(int(item) for item in handle.read().split())
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid``'s children (with their process groups), then ``pid`` itself (only a
+    process we started, e.g. a papa-kernel). ``pid`` is stopped first (SIGSTOP), so it starts
+    no child meanwhile: one pass, no wait."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGSTOP)
+    for child in children_of(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def running(argv: list[str], **popen_kwargs) -> Iterator[subprocess.Popen]:
     """Run a process for the duration of a ``with`` block; kill it (and its group) after."""

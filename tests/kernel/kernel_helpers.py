@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import support
+from support import children_of
 
 from circus.hosts.kernel_boot import boot_command
 
@@ -23,16 +24,6 @@ READY_PREFIX = "papa-kernel ready "
 #: stdlib-only; without ``site`` a start costs ~14 instead of ~37 ms of CPU)
 KERNEL = boot_command()
 PROMPT = b"\n> "
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children of ``pid`` (Linux /proc)."""
-    result: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as handle:
-                result.extend(int(item) for item in handle.read().split())
-    return result
 
 
 @dataclass
@@ -62,18 +53,8 @@ class KernelProcess:
         """Kill every hosted process group and the kernel; reap the kernel."""
         for client in self.clients:
             client.close()
-        for _ in range(3):
-            pids = self.hosted_pids()
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.05)
         if self.proc.poll() is None:
-            self.proc.kill()
+            support.kill_tree(self.pid)
         self.proc.wait(timeout=10)
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream:
@@ -260,6 +241,28 @@ def wait_exited(client: Client, name: str, timeout: float = 10.0) -> dict[str, s
         timeout=timeout,
         message=f"{name} to exit",
     )
+
+
+class Gate:
+    """A fifo a hosted process waits on (``read x <PATH`` in its script, :attr:`wait`) until
+    the test :meth:`open` s it: the process goes on when the test is ready, in place of a sleep
+    meant to let the test get ready first. Nothing writes to it: the reader gets end of file."""
+
+    def __init__(self, directory: str | os.PathLike, name: str = "gate") -> None:
+        self.path = os.path.join(directory, name)
+        os.mkfifo(self.path)
+        #: the shell words (spaces escaped for the kernel's line protocol) that wait for it
+        self.wait = rf"read\ x\ <{self.path}"
+
+    def open(self, timeout: float = 10.0) -> None:
+        """Let the process go on (once it waits: opening a fifo needs its reader)."""
+        os.close(support.wait_for(self._writer, timeout, message=f"a reader of {self.path}"))
+
+    def _writer(self) -> int | None:
+        try:
+            return os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: nobody reads it yet
+            return None
 
 
 class SharedKernel:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import support
-from kernel_helpers import KERNEL, Client, children_of
+from kernel_helpers import KERNEL, Client, Gate, children_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -82,26 +82,16 @@ def container(kdir):
             box.close()
 
 
-def _open_for_writing(fifo: str) -> int | None:
-    """The fifo's write end, once its reader has opened it (None before)."""
-    try:
-        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:  # ENXIO: no reader yet
-        return None
-
-
 def test_orphans_are_reaped_and_main_status_is_the_exit_status(container, kdir):
     # Each subshell exits at once: its sleep is re-parented to PID 1, the kernel. The main
-    # command then waits (reading a fifo) until the test has seen the orphans reaped.
-    fifo = os.path.join(kdir, "go")
-    os.mkfifo(fifo)
-    box = container(
-        "sh", "-c", f"(sleep 0.2 &); (sleep 0.2 &); (sleep 0.2 &); read x <{fifo}; exit 3"
-    )
+    # command then waits until the test has seen the orphans reaped.
+    gate = Gate(kdir)
+    orphans = "(sleep 0.2 &); (sleep 0.2 &); (sleep 0.2 &)"
+    box = container("sh", "-c", f"{orphans}; read x <{gate.path}; exit 3")
     support.wait_for(lambda: box.log().count("reaped orphan") == 3, message="3 orphans reaped")
     assert box.zombies() == []
     assert box.proc.poll() is None  # the main command still runs
-    os.close(support.wait_for(lambda: _open_for_writing(fifo), message="the main command's read"))
+    gate.open()
     assert box.proc.wait(timeout=20) == 3  # the main command's status
     assert "main command exited with status 3" in box.log()
 

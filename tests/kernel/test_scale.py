@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-from kernel_helpers import PROMPT
+from kernel_helpers import PROMPT, Gate
 
 COUNT = 1000
 CLIENTS = 50
@@ -15,16 +14,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_thousand_processes_fifty_clients(kernel, kdir):
-    # Each process prints its line, then blocks opening a FIFO nobody writes to, until the
-    # signal below: one sh per process (`exec sleep 60` cost a second exec, ~0.9 ms of CPU
-    # each, ~1 s of the test's 3).
-    fifo = os.path.join(kdir, "never-written")
-    os.mkfifo(fifo)
+    # Each process prints its line, then waits on a gate never opened, until the signal below:
+    # one sh per process (`exec sleep 60` cost a second exec, ~0.9 ms of CPU each, ~1 s of 3)
+    wait = Gate(kdir, "never-opened").wait
     watcher = kernel.client(timeout=30)
     assert watcher.watch("w p follow=1 dropped=1 scale.*") == "Watching 0"
     spawner = kernel.client(timeout=30)
     lines = "".join(
-        rf"make process scale.{index} sh -c echo\ line-{index};\ read\ x\ <{fifo}" + "\n"
+        rf"make process scale.{index} sh -c echo\ line-{index};\ {wait}" + "\n"
         for index in range(COUNT)
     )
     spawner.send(lines)  # pipelined, as circusd does: replies come back in order

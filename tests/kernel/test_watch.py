@@ -7,17 +7,19 @@ import time
 
 import pytest
 import support
-from kernel_helpers import ReplyError, processes, wait_exited
+from kernel_helpers import Gate, ReplyError, processes, wait_exited
 
 # the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
 pytestmark = pytest.mark.shared_kernel
 
 
-def test_watch_delivers_output_then_exit_and_removes_entry(client):
-    client.cmd(r"make process demo sh -c echo\ hi;\ sleep\ 0.2;\ echo\ bye\ >&2;\ exit\ 4")
+def test_watch_delivers_output_then_exit_and_removes_entry(client, tmp_path):
+    gate = Gate(tmp_path)
+    client.cmd(rf"make process demo sh -c echo\ hi;\ {gate.wait};\ echo\ bye\ >&2;\ exit\ 4")
     assert client.watch("w p demo") == "Watching 1"
     first = client.batch()
     assert [(kind, name, data) for kind, name, _ts, data in first] == [("out", "demo", b"hi\n")]
+    gate.open()
     client.ack()
     result = client.collect({"demo"})
     assert result["demo"] == {"out": b"", "err": b"bye\n", "closed": 4}
@@ -36,9 +38,11 @@ def test_watch_errors(client):
     assert client.cmd("l p s").startswith("s pid=")  # connection still usable
 
 
-def test_output_is_pushed_as_soon_as_read(client):
-    client.cmd(r"make process slow sh -c sleep\ 0.3;\ echo\ late;\ sleep\ 30")
+def test_output_is_pushed_as_soon_as_read(client, tmp_path):
+    gate = Gate(tmp_path)
+    client.cmd(rf"make process slow sh -c {gate.wait};\ echo\ late;\ sleep\ 30")
     client.watch("w p slow")
+    gate.open()  # it prints once it is watched
     records = client.batch()
     received = time.time()
     assert records[0][3] == b"late\n"
@@ -47,12 +51,14 @@ def test_output_is_pushed_as_soon_as_read(client):
     assert received - records[0][2] < 0.9
 
 
-def test_q_acknowledges_and_stops(client):
-    client.cmd(r"make process tick sh -c echo\ 1;\ read\ x;\ sleep\ 0.2;\ echo\ 2")
+def test_q_acknowledges_and_stops(client, tmp_path):
+    gate = Gate(tmp_path)
+    client.cmd(rf"make process tick sh -c echo\ 1;\ {gate.wait};\ echo\ 2")
     client.watch("w p tick")
     assert client.batch()[0][3] == b"1\n"
     client.ack("q")
     assert client.batch() == "Stopped watching"
+    gate.open()
     assert client.cmd("get x") == ""  # back in command mode
     client.watch("w p tick")
     result = client.collect({"tick"})
@@ -203,30 +209,30 @@ def test_without_watcher_output_is_dropped_and_counted(client):
     assert timestamps == sorted(timestamps)
 
 
-def test_output_survives_a_watcher_disconnect(kernel, client):
-    script = (
-        r"echo\ one;\ read\ x\ <\ /dev/null;\ sleep\ 0.3;\ echo\ two;\ sleep\ 0.3;\ echo\ three"
-    )
-    client.cmd(f"make process keep sh -c {script}")
+def test_output_survives_a_watcher_disconnect(kernel, client, tmp_path):
+    gate = Gate(tmp_path)
+    client.cmd(rf"make process keep sh -c echo\ one;\ {gate.wait};\ echo\ two;\ echo\ three")
     watcher = kernel.client()
     watcher.watch("w p keep")
     assert watcher.batch()[0][3] == b"one\n"
     watcher.close()  # circusd went away without acknowledging
+    gate.open()  # the rest is written with nobody watching
     wait_exited(client, "keep")
     again = kernel.client()
     again.watch("w p keep")
     assert again.collect({"keep"})["keep"]["out"] == b"one\ntwo\nthree\n"
 
 
-def test_remove_running_process_keeps_it_alive_and_unharmed(client, kdir):
-    log = os.path.join(kdir, "log")
+def test_remove_running_process_keeps_it_alive_and_unharmed(client, tmp_path):
+    log, gate = tmp_path / "log", Gate(tmp_path)
     script = (
-        rf"i=0;\ while\ [\ $i\ -lt\ 10\ ];\ do\ echo\ x\ ||\ echo\ fail\ >>{log};"
-        rf"\ i=$((i+1));\ sleep\ 0.05;\ done;\ echo\ ok\ >>{log}"
+        rf"echo\ x;\ {gate.wait};\ i=0;\ while\ [\ $i\ -lt\ 10\ ];\ do\ echo\ x\ ||"
+        rf"\ echo\ fail\ >>{log};\ i=$((i+1));\ done;\ echo\ ok\ >>{log}"
     )
     client.cmd(f"make process chatty sh -c {script}")
     client.cmd("r p chatty")
     assert "chatty" in processes(client)  # listed until it exits (as papa 1.0.6)
+    gate.open()  # it writes its output only once removed
     support.wait_for(lambda: "chatty" not in processes(client), message="chatty to vanish")
     with open(log) as handle:
         assert handle.read() == "ok\n"  # papa 1.0.6 closed the pipes: SIGPIPE or EPIPE
@@ -244,17 +250,15 @@ def test_remove_ends_a_watch_of_that_process(kernel, client):
 # --- hold / release (a client whose destination fails: issue 7 item 4) -------------------------
 
 
-def test_hold_keeps_the_rest_of_a_stream_until_release(client, kdir):
-    done = os.path.join(kdir, "done")
-    script = (
-        r"echo\ a;\ read\ x\ <\ /dev/null;\ sleep\ 0.2;\ echo\ b;"
-        rf"\ touch\ {done};\ sleep\ 30"
-    )
+def test_hold_keeps_the_rest_of_a_stream_until_release(client, tmp_path):
+    done, gate = tmp_path / "done", Gate(tmp_path)
+    script = rf"echo\ a;\ {gate.wait};\ echo\ b;\ touch\ {done};\ sleep\ 30"
     client.cmd(f"make process h sh -c {script}")
     client.watch("w p h")
     [first] = client.batch()
     assert first[3] == b"a\n"
     client.ack("hold h:out")  # took nothing of h's stdout: keep it
+    gate.open()
     support.wait_for(lambda: os.path.exists(done), message="b written")  # not sent while held
     client.send("release h:out\n")  # never an acknowledgement
     records = client.batch()
@@ -284,16 +288,17 @@ def test_hold_with_a_count_acknowledges_the_chunks_taken(client, kdir):
     client.ack()
 
 
-def test_a_held_stream_is_bounded_and_counted_and_never_blocks_the_writer(kernel, client, kdir):
-    done = os.path.join(kdir, "done")
+def test_a_held_stream_is_bounded_and_counted_and_never_blocks_the_writer(kernel, client, tmp_path):
+    done, gate = tmp_path / "done", Gate(tmp_path)
     script = (
-        r"echo\ first;\ read\ x\ <\ /dev/null;\ sleep\ 0.2;\ head\ -c\ 1000000\ /dev/zero;"
-        rf"\ touch\ {done};\ sleep\ 30"
+        rf"echo\ first;\ {gate.wait};\ head\ -c\ 1000000\ /dev/zero;\ touch\ {done};"
+        r"\ sleep\ 30"
     )
     client.cmd(f"make process full bufsize=64k sh -c {script}")
     client.watch("w p dropped=1 full")
     assert client.batch()[0][3] == b"first\n"
     client.ack("hold full:out")
+    gate.open()
     # held = unwatched for buffering: the writer runs to the end, the oldest chunks are dropped
     support.wait_for(lambda: os.path.exists(done), message="the writer not to block")
     info = processes(kernel.client(), "full")["full"]
@@ -307,12 +312,13 @@ def test_a_held_stream_is_bounded_and_counted_and_never_blocks_the_writer(kernel
     client.ack()
 
 
-def test_exit_ends_a_hold_and_closed_comes_after_the_held_output(client):
-    script = r"echo\ last\ words;\ read\ x\ <\ /dev/null;\ sleep\ 0.3;\ exit\ 3"
-    client.cmd(f"make process ex sh -c {script}")
+def test_exit_ends_a_hold_and_closed_comes_after_the_held_output(client, tmp_path):
+    gate = Gate(tmp_path)
+    client.cmd(rf"make process ex sh -c echo\ last\ words;\ {gate.wait};\ exit\ 3")
     client.watch("w p ex")
     assert client.batch()[0][3] == b"last words\n"
     client.ack("hold ex:out")  # never released: the exit releases it
+    gate.open()
     records = client.batch()
     assert [r[0] for r in records] == ["out", "closed"] and records[0][3] == b"last words\n"
     client.ack("hold ex:out")  # the closed record is in this batch: the hold is ignored

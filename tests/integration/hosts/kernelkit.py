@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
-import signal
 import subprocess
-import time
+
+from support import kill_tree
 
 from circus.hosts.kernel_boot import boot_command
 
 READY = "papa-kernel ready "
 START_TIMEOUT = 15.0
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children of ``pid``."""
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as handle:
-                found.extend(int(item) for item in handle.read().split())
-    return found
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid``'s children (with their process groups), then ``pid`` itself."""
-    for _ in range(5):
-        pids = children_of(pid)
-        if not pids:
-            break
-        for child in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 class RunningKernel:

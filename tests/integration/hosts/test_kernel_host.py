@@ -17,7 +17,8 @@ import sys
 import pytest
 import support
 from hostkit import Collector, run
-from kernelkit import RunningKernel, children_of, kill_tree
+from kernelkit import RunningKernel
+from support import children_of, kill_tree
 
 from circus.errors import KernelError, SpawnError
 from circus.hosts import names
