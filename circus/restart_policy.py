@@ -11,9 +11,10 @@ To change the back-off or what counts as a failed start, change this file only.
 The rules (``../shared/DESIGN.md``)
 -----------------------------------
 - A **failed start** is a spawn error, or a process that exits on its own less than
-  ``min_uptime`` (1 s) after its spawn. A death by SIGKILL/TERM/INT/QUIT/HUP (somebody sent it:
-  an operator, a deploy script, the OOM killer) is not; neither is the exit of a process adopted
-  after a restart of circusd (its start was not ours to judge).
+  ``min_uptime`` (the watcher's option, 1 s by default) after its spawn. A death by
+  SIGKILL/TERM/INT/QUIT/HUP (somebody sent it: an operator, a deploy script, the OOM killer) is
+  not; neither is the exit of a process adopted after a restart of circusd (its start was not
+  ours to judge).
 - Failed starts are retried after a back-off: ``first_delay`` (0.1 s), doubling, capped by
   ``retry_in`` (``0``: at once).
 - After ``max_retry`` failed starts in a row (at least 1; ``-1``: never) the watcher **gives up**:
@@ -81,7 +82,8 @@ if TYPE_CHECKING:
 #: unknown (adopted).
 Running = Iterable[tuple[int, float | None]]
 
-#: A process that dies on its own sooner than this after its spawn failed to start (seconds).
+#: A process that dies on its own sooner than this after its spawn failed to start (seconds):
+#: the default of the watcher's ``min_uptime``.
 MIN_UPTIME = 1.0
 #: First delay before retrying a failed start (seconds); doubled each time, capped by retry_in.
 FIRST_RETRY_DELAY = 0.1
@@ -122,13 +124,14 @@ class RestartPolicy:
         cls, config: WatcherConfig, plugins: Iterable[PluginConfig] = ()
     ) -> RestartPolicy:
         """The policy of a :class:`~circus.config.model.WatcherConfig` (``retry_in``,
-        ``max_retry``; the rest are constants of this module) and, with a flapping plugin among
-        ``plugins`` (the :class:`~circus.config.model.PluginConfig` of the configuration), its
-        flapping rule (:func:`circus.config.flapping.flapping_settings`)."""
+        ``max_retry``, ``min_uptime``; the rest are constants of this module) and, with a
+        flapping plugin among ``plugins`` (the :class:`~circus.config.model.PluginConfig` of
+        the configuration), its flapping rule (:func:`circus.config.flapping.flapping_settings`)."""
         settings = flapping_settings(plugins, config)
         return cls(
             retry_in=float(config.retry_in),
             max_retry=int(config.max_retry),
+            min_uptime=float(config.min_uptime),
             flapping=None if settings is None else FlappingRule(**settings),
         )
 
@@ -143,6 +146,7 @@ class GaveUp:
     last_exit: int | None  # exit code of the last failure (-N: signal N); None: spawn error
     error: str | None  # the spawn error, if the last failure was one
     time: float  # epoch seconds
+    min_uptime: float = MIN_UPTIME  # the policy's, for the reason (not in the wire form)
 
     @classmethod
     def refused_by(cls, hook: str, wall: float) -> GaveUp:
@@ -165,7 +169,7 @@ class GaveUp:
         text = f"{self.failures} {starts} ({self.rule} = {self.limit}), last: {self.last()}"
         if self.error is None and self.last_exit == 0:  # reads like a success: say why not
             text += (
-                f" within {MIN_UPTIME:g} s of its start (a program that ends by itself needs "
+                f" within {self.min_uptime:g} s of its start (a program that ends by itself needs "
                 "respawn = false)"
             )
         return text
@@ -181,8 +185,11 @@ class GaveUp:
         return f"exit code {self.last_exit}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The wire form (status/stats detail and event payload): the fields plus ``reason``."""
-        return {**records.asdict(self), "reason": self.reason}
+        """The wire form (status/stats detail and event payload): the fields (not
+        ``min_uptime``) plus ``reason``."""
+        fields = records.asdict(self)
+        del fields["min_uptime"]
+        return {**fields, "reason": self.reason}
 
 
 @frozen_record
@@ -391,7 +398,9 @@ def _failed(
     failures = in_a_row + 1
     gave_up = None
     if gives_up(policy, failures):
-        gave_up = GaveUp("max_retry", failures, policy.max_retry, exit_code, error, wall)
+        gave_up = GaveUp(
+            "max_retry", failures, policy.max_retry, exit_code, error, wall, policy.min_uptime
+        )
     return records.replace(
         state,
         failures=failures,

@@ -381,7 +381,7 @@ class WatcherCommands(_Core):
 
     async def _new_ones_failed(self, new: list[Process]) -> str | None:
         """Why none of the ``new`` processes of a reload is up (None if one is): none could be
-        spawned, or each exited before it was up (still running after MIN_UPTIME, or
+        spawned, or each exited before it was up (still running after min_uptime, or
         ``warmup_delay`` if longer), the rule of a failed start and of reload_outdated."""
         if not new:
             return "no new process could be spawned"

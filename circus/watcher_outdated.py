@@ -8,7 +8,7 @@
   configuration change replaces the processes), but the rule is the same for all.
 - **Replacement** (``reload_outdated``, ``circusd --reload-outdated``, and ``reload`` of a
   ``send_hup`` watcher): one process at a time, start the new one, wait until it is up (still
-  running after :data:`~circus.restart_policy.MIN_UPTIME` seconds, or ``warmup_delay`` if longer),
+  running after the watcher's ``min_uptime`` (1 s by default), or ``warmup_delay`` if longer),
   then stop the outdated one gracefully. The watcher's lock is held for one replacement at a
   time, so commands wait at most for one step. If the new process dies before it is up, the
   replacement stops there and the outdated processes keep serving.

@@ -192,6 +192,7 @@ class WatcherConfig:
     graceful_timeout: float = 30.0
     max_retry: int = 5
     retry_in: float = 7.0
+    min_uptime: float = 1.0  # circus.restart_policy.MIN_UPTIME
     check_flapping: bool = True
     flapping: FrozenMap[Any] = field(default_factory=FrozenMap)  # flapping.* overrides
     hooks: FrozenMap[HookSpec] = field(default_factory=FrozenMap)  # by hook name

@@ -270,6 +270,12 @@ WATCHER_OPTIONS: dict[str, OptionSpec] = {
         _spec("graceful_timeout", cv.to_duration, LIVE, "seconds before SIGKILL"),
         _spec("max_retry", _min(cv.to_int, -1), LIVE, "spawn attempts, -1 = forever"),
         _spec("retry_in", cv.to_duration, LIVE, "seconds before retrying a failed spawn"),
+        _spec(
+            "min_uptime",
+            cv.to_duration,
+            LIVE,
+            "seconds a process must run for its start to count as successful",
+        ),
         _spec("check_flapping", cv.to_bool, LIVE, "let the flapping plugin watch this watcher"),
         _spec("hooks", lambda v: FrozenMap(to_hooks(v)), LIVE, "hooks by name"),
         _spec("stdout_stream", to_stream, LIVE, "where stdout goes"),
@@ -314,6 +320,7 @@ SUPERVISOR_NAMES = {
     "stopwaitsecs": "graceful_timeout",
     "stopasgroup": "stop_children",
     "startretries": "max_retry",
+    "startsecs": "min_uptime",
     "redirect_stderr": "stderr_stream.class",
 }
 

@@ -9,7 +9,8 @@ What maps (Supervisor -> Circus):
 - ``[program:x]`` -> ``[watcher:x]``: ``command`` -> ``cmd``, ``numprocs`` -> ``numprocesses``,
   ``directory`` -> ``working_dir``, ``user`` -> ``uid``, ``environment`` -> ``[env:x]`` (with
   ``copy_env = true``: Supervisor's children inherit its environment), ``autostart``,
-  ``autorestart`` -> ``respawn``, ``startretries`` -> ``max_retry``, ``stopsignal`` ->
+  ``autorestart`` -> ``respawn``, ``startretries`` -> ``max_retry``, ``startsecs`` ->
+  ``min_uptime``, ``stopsignal`` ->
   ``stop_signal``, ``stopwaitsecs`` -> ``graceful_timeout``, ``stopasgroup``/``killasgroup``
   -> ``stop_children``, ``priority`` -> ``priority`` (Supervisor starts the lowest first,
   Circus the highest: ``999 - priority``), ``stdout_logfile`` with ``_maxbytes`` and
@@ -24,7 +25,7 @@ What maps (Supervisor -> Circus):
   ``environment`` -> ``[env]``.
 - ``[include] files``: the included files are converted inline, in order.
 
-Everything else (``exitcodes``, ``startsecs`` other than 1, ``umask`` of a program,
+Everything else (``exitcodes``, ``umask`` of a program,
 ``process_name``, ``*_syslog``, ``*_capture_maxbytes``, event listeners, fcgi programs, the XML-RPC
 servers...) is a warning naming the key and its line, and left out.
 """
@@ -261,12 +262,8 @@ class Converter:
             items.append(("respawn", _bool(autorestart)))
         items.append(("max_retry", get("startretries") or "3"))
         startsecs = get("startsecs")
-        if startsecs is not None and startsecs.strip() != "1":
-            self._warn(
-                section.entries["startsecs"].origin,
-                f"startsecs={startsecs}: Circus counts a start as failed when the process "
-                "exits within 1 second",
-            )
+        if startsecs is not None and startsecs.strip() != "1":  # 1: Circus's default too
+            items.append(("min_uptime", startsecs.strip()))
         stopsignal = get("stopsignal")
         if stopsignal is not None:
             items.append(("stop_signal", stopsignal.upper()))

@@ -92,6 +92,7 @@ CASES = {
     "graceful_timeout": ("10", 10.0, "ten", "duration"),
     "max_retry": ("-1", -1, "-2", ">= -1"),
     "retry_in": ("2.5", 2.5, "later", "duration"),
+    "min_uptime": ("0.3", 0.3, "soon", "duration"),
     "check_flapping": ("false", False, "flappy", "expected a boolean"),
     "hooks": (
         {"before_start": "a.b"},

@@ -45,6 +45,8 @@ def config(files: str) -> str:
         cmd = {w} sleep
         numprocesses = 2
         graceful_timeout = 5
+        # a reload waits min_uptime (1 s by default) for its new processes: not what is tested
+        min_uptime = 0.2
         autostart = false
 
         [watcher:once]

@@ -48,11 +48,18 @@ def kernel_records(d) -> dict[str, int]:
     return records
 
 
+#: A replacement (and a reload) waits min_uptime (1 s by default) for each new process to be
+#: up; these sleepers never exit on their own, so 0.2 s says as much (a test of a replacement
+#: that fails keeps the default: a crashing Python worker may take longer than 0.2 s to exit).
+FAST_UP = "min_uptime = 0.2"
+
+
 def sleeper_config(worker_cmd: str, version: int, extra: str = "") -> str:
     return f"""
         [watcher:web]
         cmd = {worker_cmd} sleep v{version}
         numprocesses = 2
+        {FAST_UP}
         {extra}
 
         [env:web]
@@ -133,6 +140,7 @@ def test_reload_outdated_replaces_one_at_a_time_under_load(circusd, worker_cmd):
             use_sockets = true
             numprocesses = 3
             graceful_timeout = 10
+            {FAST_UP}
             {extra}
 
             [env:web]
@@ -184,6 +192,7 @@ def test_circusd_flag_reload_outdated(circusd, worker_cmd):
 
     def config(version: int) -> str:
         broken = sleeper_config(worker_cmd, version).replace("web", "broken")
+        broken = broken.replace(FAST_UP, "")  # its crash must come within min_uptime (1 s)
         broken = broken.replace("[watcher:same]", "[watcher:same2]")
         if version == 2:
             broken = broken.replace("sleep v2", "crash")  # exits 1 at once

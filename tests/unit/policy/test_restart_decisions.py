@@ -51,6 +51,19 @@ def test_is_failed_start(code, uptime, failed):
     assert is_failed_start(POLICY, code, uptime) is failed
 
 
+def test_min_uptime_is_the_watchers():
+    """``min_uptime`` (supervisor's startsecs) sets how long a start must run to succeed; the
+    reason of a give-up after clean exits names it."""
+    config = WatcherConfig(name="w", cmd="prog", min_uptime=3)
+    policy = RestartPolicy.from_config(config)
+    assert policy.min_uptime == 3
+    assert is_failed_start(policy, 1, 2.5) and not is_failed_start(policy, 1, 3.0)
+    assert not is_failed_start(RestartPolicy(min_uptime=0.2), 1, 0.5)
+    state = exit_(RestartState(), 0, 2.5, policy=RestartPolicy(max_retry=1, min_uptime=3))
+    assert "within 3 s of its start" in state.gave_up.reason
+    assert "min_uptime" not in state.gave_up.as_dict()  # the wire form is unchanged
+
+
 def test_back_off_doubles_from_0_1_up_to_retry_in():
     assert [retry_delay(POLICY, n) for n in range(1, 7)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
     assert retry_delay(RestartPolicy(retry_in=0), 3) == 0  # 0: at once, not a default cap
