@@ -161,6 +161,30 @@ def kill_tree(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+class Gate:
+    """A fifo a process waits on (``read x <PATH`` in its shell script) until the test
+    :meth:`open` s it: the process goes on when the test is ready, in place of a sleep meant to
+    let the test get ready first. Nothing is written to it: the reader gets end of file.
+
+    :attr:`wait` is that shell command with its spaces escaped for papa-kernel's line protocol
+    (``make process NAME sh -c ...``)."""
+
+    def __init__(self, directory: str | os.PathLike, name: str = "gate") -> None:
+        self.path = os.path.join(directory, name)
+        os.mkfifo(self.path)
+        self.wait = rf"read\ x\ <{self.path}"
+
+    def open(self, timeout: float = 10.0) -> None:
+        """Let the process go on (once it waits: opening a fifo needs its reader)."""
+        os.close(wait_for(self._writer, timeout, message=f"a reader of {self.path}"))
+
+    def _writer(self) -> int | None:
+        try:
+            return os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: nobody reads it yet
+            return None
+
+
 @contextlib.contextmanager
 def running(argv: list[str], **popen_kwargs) -> Iterator[subprocess.Popen]:
     """Run a process for the duration of a ``with`` block; kill it (and its group) after."""

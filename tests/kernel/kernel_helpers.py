@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import support
-from support import children_of
+from support import Gate, children_of  # noqa: F401 - the kernel tests import them here
 
 from circus.hosts.kernel_boot import boot_command
 
@@ -241,28 +241,6 @@ def wait_exited(client: Client, name: str, timeout: float = 10.0) -> dict[str, s
         timeout=timeout,
         message=f"{name} to exit",
     )
-
-
-class Gate:
-    """A fifo a hosted process waits on (``read x <PATH`` in its script, :attr:`wait`) until
-    the test :meth:`open` s it: the process goes on when the test is ready, in place of a sleep
-    meant to let the test get ready first. Nothing writes to it: the reader gets end of file."""
-
-    def __init__(self, directory: str | os.PathLike, name: str = "gate") -> None:
-        self.path = os.path.join(directory, name)
-        os.mkfifo(self.path)
-        #: the shell words (spaces escaped for the kernel's line protocol) that wait for it
-        self.wait = rf"read\ x\ <{self.path}"
-
-    def open(self, timeout: float = 10.0) -> None:
-        """Let the process go on (once it waits: opening a fifo needs its reader)."""
-        os.close(support.wait_for(self._writer, timeout, message=f"a reader of {self.path}"))
-
-    def _writer(self) -> int | None:
-        try:
-            return os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:  # ENXIO: nobody reads it yet
-            return None
 
 
 class SharedKernel:

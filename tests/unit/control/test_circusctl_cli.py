@@ -115,7 +115,7 @@ def test_timeout_is_call_error_with_hint(capsys, tmp_path):
     silent.bind(f"ipc://{tmp_path}/silent.sock")
     try:
         code, _, err = run(
-            capsys, "--endpoint", f"ipc://{tmp_path}/silent.sock", "--timeout", "2", "status"
+            capsys, "--endpoint", f"ipc://{tmp_path}/silent.sock", "--timeout", "0.5", "status"
         )
     finally:
         silent.close(0)

@@ -122,11 +122,14 @@ def test_exit_waits_for_output_written_before_death():
     run(main())
 
 
-def test_grandchild_output_after_exit_is_still_captured():
+def test_grandchild_output_after_exit_is_still_captured(tmp_path):
+    gate = support.Gate(tmp_path)  # the grandchild writes once the exit is seen
+
     async def main():
         async with local_host() as (host, events):
-            await host.spawn(sh("g", "(sleep 0.3; echo late) & echo early"))
+            await host.spawn(sh("g", f"(read x <{gate.path}; echo late) & echo early"))
             await events.wait_exit("g")
+            gate.open()
             await events.wait_for(lambda: events.output("g") == b"early\nlate\n", what="late")
 
     run(main())
