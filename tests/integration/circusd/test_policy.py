@@ -429,9 +429,12 @@ def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
         cmd = {worker_cmd} sleep
         [watcher:cmdchange]
         cmd = {worker_cmd} sleep a
+        min_uptime = 0.2
         [watcher:removed]
         cmd = {worker_cmd} sleep
     """)
+    # (cmdchange's new process is up after min_uptime: 0.2 s, not the default 1 s, which this
+    # test is not about)
     same, count, changed, removed = (d.pids(n) for n in ("same", "count", "cmdchange", "removed"))
     d.write_config(f"""
         [watcher:same]
@@ -441,6 +444,7 @@ def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
         numprocesses = 3
         [watcher:cmdchange]
         cmd = {worker_cmd} sleep b
+        min_uptime = 0.2
         [watcher:added]
         cmd = {worker_cmd} sleep
     """)
