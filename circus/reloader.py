@@ -44,6 +44,7 @@ LIVE_SETTINGS = frozenset(
         "statsd",
         "stats_endpoint",
         "statsd_close_outputs",
+        "statsd_interval",
     }
 )
 

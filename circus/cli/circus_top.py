@@ -25,7 +25,8 @@ from circus.control.defaults import default_stats_endpoint
 if TYPE_CHECKING:
     from circus.stats.client import StatsClient
 
-REPAINT_INTERVAL = 1.0  # seconds between two repaints when data keeps coming
+REPAINT_INTERVAL = 1.0  # seconds between two repaints when data keeps coming (--refresh)
+MIN_REFRESH = 0.1  # seconds: the shortest --refresh
 KEY_WAIT = 0.2  # seconds: how long one wait for stats lasts before the keyboard is read
 QUIT_KEYS = (ord("q"), ord("Q"))
 EXIT_CANNOT_CONNECT = 1  # the ssh tunnel could not be made
@@ -39,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=3.0,
         help="after this delay of inactivity (seconds), a process is removed",
+    )
+    parser.add_argument(
+        "--refresh",
+        type=float,
+        default=REPAINT_INTERVAL,
+        help=f"seconds between two repaints while data comes (default: {REPAINT_INTERVAL:g})",
     )
     parser.add_argument(
         "--ssh",
@@ -76,8 +83,14 @@ def _follow_resize(screen: curses.window) -> bool:
     return True
 
 
-def run(screen: curses.window, client: StatsClient, process_timeout: float) -> None:
-    """The console loop: read stats, read keys, repaint; returns on ``q``."""
+def run(
+    screen: curses.window,
+    client: StatsClient,
+    process_timeout: float,
+    refresh: float = REPAINT_INTERVAL,
+) -> None:
+    """The console loop: read stats, read keys, repaint (at most every ``refresh`` seconds,
+    and at once after a resize); returns on ``q``."""
     from circus.stats.top import TopModel
 
     with contextlib.suppress(curses.error):
@@ -104,7 +117,7 @@ def run(screen: curses.window, client: StatsClient, process_timeout: float) -> N
             screen.clear()  # the terminal reflowed the old screen: redraw every cell
             painted = 0.0  # repaint now, at the new size
         now = time.monotonic()
-        if now - painted >= REPAINT_INTERVAL:
+        if now - painted >= refresh:
             model.expire()
             _paint(screen, model.lines(screen.getmaxyx()[1]))
             painted = now
@@ -133,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.process_timeout > 0:
         parser.error(f"--process-timeout must be positive, got {args.process_timeout}")
+    if not args.refresh >= MIN_REFRESH:
+        parser.error(f"--refresh must be at least {MIN_REFRESH} seconds, got {args.refresh}")
     if args.ssh:
         try:
             SshServer.parse(args.ssh)
@@ -152,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANNOT_CONNECT
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            curses.wrapper(run, client, args.process_timeout)
+            curses.wrapper(run, client, args.process_timeout, args.refresh)
     finally:
         client.stop()
     return 0

@@ -121,6 +121,7 @@ class CircusSettings:
     warmup_delay: float = 0.0
     statsd: bool = False
     statsd_close_outputs: bool = False
+    statsd_interval: float = 1.0  # circusd-stats' --interval
     httpd: bool = False
     httpd_host: str = "localhost"
     httpd_port: int = 8080

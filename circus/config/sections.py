@@ -31,6 +31,9 @@ from papa_kernel import records
 
 Converter = Callable[[Any], Any]
 
+#: The smallest ``statsd_interval``: circusd-stats' own minimum of ``--interval``
+#: (circus.cli.circusd_stats.MIN_INTERVAL; a test checks that they agree).
+STATS_MIN_INTERVAL = 0.1
 LOG_LEVELS = {n: n for n in ("debug", "info", "warning", "error", "critical")} | {"warn": "warning"}
 
 
@@ -122,6 +125,7 @@ CIRCUS_OPTIONS: dict[str, Converter] = {
     "warmup_delay": cv.to_duration,
     "statsd": cv.to_bool,
     "statsd_close_outputs": cv.to_bool,
+    "statsd_interval": lambda v: cv.to_duration(v, STATS_MIN_INTERVAL),
     "httpd": cv.to_bool,
     "httpd_host": lambda v: cv.to_optional_str(v) or "localhost",
     "httpd_port": lambda v: cv.to_int(v, 1, 65535),

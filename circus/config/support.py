@@ -180,12 +180,14 @@ STATS_WATCHER = "circusd-stats"
 
 def stats_watchers(config: CircusConfig, environ: Mapping[str, str]) -> Iterator[WatcherConfig]:
     """The watcher ``circusd-stats`` when ``[circus] statsd = true``, publishing on
-    ``stats_endpoint``; ``statsd_close_outputs`` sends its output to /dev/null."""
+    ``stats_endpoint`` every ``statsd_interval`` seconds; ``statsd_close_outputs`` sends its
+    output to /dev/null."""
     settings = config.circus
     if not settings.statsd:
         return
     arguments = ["--endpoint", settings.endpoint, "--pubsub", settings.pubsub_endpoint]
     arguments += ["--statspoint", settings.stats_endpoint, "--die-with-parent"]
+    arguments += ["--interval", f"{settings.statsd_interval:g}"]
     if settings.curve:  # as a plugin's: the server's certificate holds its public key too
         arguments += ["--curve-secret-key", str(settings.curve_secret_key)]
         arguments += ["--curve-server-key", str(settings.curve_secret_key)]

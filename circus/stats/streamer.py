@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0  # seconds between two publications, as the original
 RESYNC_INTERVAL = 30.0  # seconds between two full listings (repairs lost events)
-RETRY_INTERVAL = 1.0  # seconds between two attempts to reach circusd
+RETRY_INTERVAL = 1.0  # seconds between two attempts to reach circusd (at most the interval)
 SOCKETS_SETTLE = 0.5  # seconds after a watcher event before sockets are listed again
 CALL_TIMEOUT = 5.0
 # Watchers shown under "circus" (their pids), not as watchers, as in the original.
@@ -91,6 +91,7 @@ class StatsStreamer:
         self.stats_endpoint = stats_endpoint
         self.interval = interval
         self.resync_interval = resync_interval
+        self.retry_interval = min(RETRY_INTERVAL, interval)
         self.pids: dict[str, dict[int, None]] = {}  # watcher (topic name) -> pids (ordered set)
         self.circus_pids: dict[int, str] = {os.getpid(): "circusd-stats"}
         self.sampler = ProcSampler()
@@ -211,10 +212,10 @@ class StatsStreamer:
                         "cannot list circusd's processes at %s: %s (trying again every %g s)",
                         self.endpoint,
                         exc,
-                        RETRY_INTERVAL,
+                        self.retry_interval,
                     )
                 failing = True
-                delay = RETRY_INTERVAL
+                delay = self.retry_interval
             self._resync_now.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):

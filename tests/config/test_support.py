@@ -125,3 +125,17 @@ def test_curve_keys_go_to_the_plugin(tmp_path):
     assert b[b.index("--curve-secret-key") + 1] == "/k/b.key_secret"
     assert b[b.index("--curve-server-key") + 1] == str(server)
     assert not any(arg.startswith("curve_secret_key:") for arg in b)
+
+
+def test_statsd_interval_is_circusd_stats_interval(tmp_path):
+    from circus.cli.circusd_stats import MIN_INTERVAL
+    from circus.config.sections import STATS_MIN_INTERVAL
+
+    def interval(circus: str) -> str:
+        config = _load(tmp_path, f"[circus]\nstatsd = true\n{circus}[watcher:a]\ncmd = x\n")
+        args = list(config.get_watcher("circusd-stats").args)
+        return args[args.index("--interval") + 1]
+
+    assert interval("") == "1"  # the original's second
+    assert interval("statsd_interval = 250ms\n") == "0.25"
+    assert STATS_MIN_INTERVAL == MIN_INTERVAL  # what the config accepts, circusd-stats does

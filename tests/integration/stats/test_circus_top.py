@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+import threading
 
 import pytest
 from shared_daemon import shared_circusd
@@ -55,7 +56,10 @@ def module_daemon(tmp_path_factory, module_circusd_stats):
         port = {port}
     """
     with shared_circusd(tmp_path_factory.mktemp("top"), body) as shared:
-        shared.port, shared.stats = port, module_circusd_stats(shared.daemon)
+        # it samples every 0.25 s instead of every second (the default): the tests wait for
+        # what the screen shows of its rounds
+        shared.port = port
+        shared.stats = module_circusd_stats(shared.daemon, "--interval", "0.25")
         yield shared
 
 
@@ -69,7 +73,10 @@ def shared(module_daemon):
 
 def test_shows_watchers_processes_totals_and_socket_hits(shared, terminal):
     d, stats, port = shared.daemon, shared.stats, shared.port
-    top = terminal(top_argv(stats.endpoint, "--process-timeout", "2"))
+    # a repaint a round of circusd-stats, not every second (the default). --process-timeout
+    # is 8 rounds: with 4, a loaded machine made processes drop out and come back, and the
+    # screen tmux showed then kept cells ncurses believed drawn (to look into)
+    top = terminal(top_argv(stats.endpoint, "--process-timeout", "2", "--refresh", "0.25"))
     top.wait_screen(lambda s: "Waiting for data" in s or "Circus Top" in s)
     pids = d.pids("sleepy") + d.pids("web")
     screen = top.wait_screen(
@@ -91,13 +98,24 @@ def test_shows_watchers_processes_totals_and_socket_hits(shared, terminal):
     sleepy = lines.index("sleepy")
     assert re.search(r"\d+\.\d\d \(avg\)\s+\d+\.\d\d \(sum\)", lines[sleepy + 5])
 
-    def hits(screen: str) -> bool:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            conn.recv(100)
-        return re.search(rf"127\.0\.0\.1:{port}\s+[1-9]\d*\n", screen)
+    # hits are counted per round (0.25 s) and the screen shows the last round's: requests
+    # keep coming while the screen is read
+    stop = threading.Event()
 
-    top.wait_screen(hits, message="socket hits")
+    def knock() -> None:
+        while not stop.wait(0.05):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                conn.recv(100)
+
+    knocker = threading.Thread(target=knock, daemon=True)
+    knocker.start()
+    try:
+        top.wait_screen(lambda s: re.search(rf"127\.0\.0\.1:{port}\s+[1-9]\d*\n", s),
+                        message="socket hits")  # fmt: skip
+    finally:
+        stop.set()
+        knocker.join(timeout=10)
 
     d.ok("decr", name="sleepy", nb=1, waiting=True)
     left = d.pids("sleepy")
@@ -113,7 +131,7 @@ def test_shows_watchers_processes_totals_and_socket_hits(shared, terminal):
 
 def test_resizes_cleanly_and_quits_on_ctrl_c(shared, terminal):
     d, stats = shared.daemon, shared.stats
-    top = terminal(top_argv(stats.endpoint), width=120, height=40)
+    top = terminal(top_argv(stats.endpoint, "--refresh", "0.25"), width=120, height=40)
     pids = d.pids("sleepy")
     top.wait_screen(lambda s: all(str(p) in s for p in pids), message="the pids")
 
@@ -144,7 +162,12 @@ def test_waits_for_data_without_circusd_stats(tmp_path, terminal):
 
 
 def test_usage_errors(capsys):
-    for bad in (["--process-timeout", "0"], ["--ssh", "me@host:port"], ["--nope"]):
+    for bad, why in (
+        (["--process-timeout", "0"], "--process-timeout must be positive"),
+        (["--refresh", "0.05"], "--refresh must be at least 0.1 seconds, got 0.05"),
+        (["--ssh", "me@host:port"], "circus-top"),
+        (["--nope"], "unrecognized arguments: --nope"),
+    ):
         with pytest.raises(SystemExit) as exited:  # in this process: refused before any start
             circus_top.main(["--endpoint", "ipc:///nowhere", *bad])
-        assert exited.value.code == 2 and "circus-top" in capsys.readouterr().err, bad
+        assert exited.value.code == 2 and why in capsys.readouterr().err, bad

@@ -156,11 +156,13 @@ def test_starts_before_circusd_and_catches_up(
     try:
         stats = circusd_stats(d, *FAST)
         feed = collector(stats.endpoint)
-        # it tries every second: one warning, then the attempts at debug level (a circusd
-        # away for an hour gave 3600 warnings), and a line when circusd answers again
+        # it tries every second, or every interval when shorter (here 0.25 s): one warning,
+        # then the attempts at debug level (a circusd away for an hour gave 3600 warnings), and
+        # a line when circusd answers again
         wait_for(lambda: stats.log().count("still cannot list") >= 2, timeout=10,
                  message="circusd-stats trying again")  # fmt: skip
         assert stats.log().count("[WARNING] cannot list circusd's processes") == 1, stats.log()
+        assert "(trying again every 0.25 s)" in stats.log()
         d.start()
         assert feed.pids_of("sleepy") == d.pids("sleepy")
         wait_for(lambda: f"circusd answers again at {d.endpoint}" in stats.log(),

@@ -10,6 +10,10 @@ from support import pid_alive, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
+#: circusd-stats samples every 0.25 s instead of every second (the default): the tests wait for
+#: its rounds. ``statsd_interval`` is passed as its ``--interval`` (checked below).
+FAST = "statsd_interval = 0.25\n"
+
 
 def stats_config(worker_cmd: str, close_outputs: bool) -> tuple[str, str]:
     body = f"""
@@ -20,8 +24,15 @@ def stats_config(worker_cmd: str, close_outputs: bool) -> tuple[str, str]:
     circus = f"""
         statsd = true
         statsd_close_outputs = {str(close_outputs).lower()}
+        {FAST}
     """
     return body, circus
+
+
+def runs_with(pid: int, interval: str) -> bool:
+    """True once ``pid`` runs with ``--interval INTERVAL`` (a pid circusd lists may not have
+    exec'ed yet: its command line is still circusd's)."""
+    return f" --interval {interval} " in " ".join(psutil.Process(pid).cmdline()) + " "
 
 
 def stats_endpoint(daemon) -> str:
@@ -40,6 +51,7 @@ def test_statsd_runs_circusd_stats_as_a_child_of_circusd(
         assert int(f.read().rsplit(")", 1)[1].split()[1]) == d.proc.pid  # its parent: circusd
     outputs = {os.readlink(f"/proc/{stats_pid}/fd/{fd}") for fd in (1, 2)}
     assert (outputs == {"/dev/null"}) is close_outputs, outputs
+    wait_for(lambda: runs_with(stats_pid, "0.25"), message="circusd-stats with statsd_interval")
 
     feed = collector(stats_endpoint(d))
     assert sorted(feed.pids_of("sleepy")) == sorted(d.pids("sleepy"))
@@ -75,9 +87,12 @@ def test_reloadconfig_turns_statsd_off_and_on(circusd, collector, worker_cmd):
     wait_for(lambda: not pid_alive(stats_pid), message="circusd-stats stopped")
     assert not os.path.exists(endpoint[len("ipc://") :])
 
-    d.write_config(body, circus)
+    # back, with another interval: applied without a circusd restart
+    d.write_config(body, circus.replace(FAST, "statsd_interval = 0.3\n"))
     d.ok("reloadconfig", waiting=True)
-    wait_for(lambda: d.try_call("list", name="circusd-stats").get("pids"), message="back")
+    [stats_pid] = wait_for(lambda: d.try_call("list", name="circusd-stats").get("pids"),
+                           message="back")  # fmt: skip
+    wait_for(lambda: runs_with(stats_pid, "0.3"), message="circusd-stats with the new interval")
     feed = collector(endpoint)
     assert sorted(feed.pids_of("sleepy")) == sorted(d.pids("sleepy"))
     assert "restart circusd to apply" not in d.log()
@@ -109,7 +124,7 @@ def test_counts_hits_of_circusd_own_sockets_and_lets_them_go(circusd, collector,
         use_papa = false
         so_reuseport = true
     """
-    d = circusd(web + spread, "statsd = true\n")
+    d = circusd(web + spread, "statsd = true\n" + FAST)
     feed = collector(stats_endpoint(d))
     [listed] = [s for s in d.ok("listsockets")["sockets"] if s["name"] == "web"]
 
@@ -131,7 +146,7 @@ def test_counts_hits_of_circusd_own_sockets_and_lets_them_go(circusd, collector,
     }
     assert spare not in listening  # no listening copy of the so_reuseport socket
 
-    d.write_config(f"[watcher:sleepy]\ncmd = {worker_cmd} sleep\n", "statsd = true\n")
+    d.write_config(f"[watcher:sleepy]\ncmd = {worker_cmd} sleep\n", "statsd = true\n" + FAST)
     d.ok("reloadconfig", waiting=True)
 
     def port_free() -> bool:
@@ -178,7 +193,8 @@ def test_statsd_with_a_curve_circusd(tmp_path, runtime_dir, collector, worker_cm
     d.pubsub = f"tcp://127.0.0.1:{support.free_port()}"
     d.write_config(
         f"[watcher:sleepy]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n",
-        f"statsd = true\ncurve_secret_key = {server_secret}\ncurve_public_keys = {authorized}\n",
+        f"statsd = true\n{FAST}curve_secret_key = {server_secret}\n"
+        f"curve_public_keys = {authorized}\n",
     )
     client = CircusClient(
         endpoint=d.endpoint, timeout=5, curve_secret_key=server_secret,
