@@ -17,7 +17,8 @@ def test_set_to_a_working_dir_that_does_not_exist_says_the_old_processes_are_kep
         [watcher:web]
         cmd = {worker_cmd} sleep
         numprocesses = 2
-    """)
+        min_uptime = 0.2
+    """)  # min_uptime: the wait of the reload that works, for new processes to be up
     wait_for(lambda: len(d.pids("web")) == 2, message="2 workers")
     old = sorted(d.pids("web"))
     missing = tmp_path / "nonexistent"

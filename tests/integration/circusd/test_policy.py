@@ -76,7 +76,7 @@ def config(out: str, ports: dict[str, int]) -> str:
         cmd = {w} sleep
         autostart = false
         numprocesses = 2
-        max_age = 1
+        max_age = 0.5
         max_age_variance = 0
         graceful_timeout = 5
 
