@@ -125,30 +125,25 @@ def test_installed_wheel_runs_every_command(wheel: Path, tmp_path: Path) -> None
         text=True,
     )
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
+    versioned = ("circusd", "papa-kernel", "circusctl")  # run with --version, the others --help
+    versions = set()
     for script in sorted(_console_scripts()):
         path = target / "bin" / script
         assert path.is_file(), f"{script} not installed"
+        option = "--version" if script in versioned else "--help"
         out = subprocess.run(
-            [sys.executable, str(path), "--help"],
+            [sys.executable, str(path), option],
             env=env,
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-        assert out.returncode in (0, 2), f"{script} --help: {out.returncode} {out.stderr[-500:]}"
-        assert "Traceback" not in out.stderr, f"{script} --help: {out.stderr[-800:]}"
-    versions = {
-        subprocess.run(
-            [sys.executable, str(target / "bin" / script), "--version"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout.split()[-1]
-        for script in ("circusd", "papa-kernel", "circusctl")
-    }
+        said = f"{script} {option}: {out.returncode} {out.stderr[-800:]}"
+        assert "Traceback" not in out.stderr and out.returncode in (0, 2), said
+        if script in versioned:
+            assert out.returncode == 0, said
+            versions.add(out.stdout.split()[-1])
     assert versions == {papa_kernel.__version__}
     where = subprocess.run(
         [sys.executable, "-c", "import circus; print(circus.__file__)"],
