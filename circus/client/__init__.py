@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -314,9 +315,13 @@ class CircusClient(_ClientBase):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise CallError(self._explain())
-            ready = dict(poller.poll(max(1, int(remaining * 1000))))
-            if monitor is not None and monitor in ready:
-                self.watch.drain()
+            # a grace that ends with no event to tell it: look again then (next_verdict)
+            due = self.watch.next_verdict() if monitor is not None else None
+            wait = remaining if due is None else min(remaining, due)
+            ready = dict(poller.poll(max(1, math.ceil(wait * 1000))))
+            if monitor is not None and (monitor in ready or due is not None):
+                if monitor in ready:
+                    self.watch.drain()
                 if self.watch.hopeless():
                     raise CallError(self._explain())
             if self.socket in ready:

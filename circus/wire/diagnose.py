@@ -42,13 +42,18 @@ for :data:`REFUSED_GRACE` end a call too (ZeroMQ retries them silently every 100
 monitor event), and ``on_refused`` is called for a client that waits on an event loop. The
 grace lets a circusd being restarted bind its endpoint; a client created with
 ``refused_grace=None`` waits its whole timeout for refused connects instead (a failed handshake
-still ends the call).
+still ends the call). A grace can also run out with no event to tell it: a connection dropped
+by the heartbeats (a cut link, a host gone) gives ``DISCONNECTED`` and one ``CONNECT_RETRIED``,
+then nothing while the next connect waits for an answer that does not come. So the clients look
+again when a grace ends (:meth:`ConnectionWatch.next_verdict`): such a call ends half a second
+after the drop, as "became unreachable", instead of at its timeout.
 
 :func:`heartbeat` turns on ZMTP heartbeats on a client socket. circusd's ZeroMQ I/O thread
 answers them even while a long command runs, so a connection that stays silent for half the
 call timeout (at least 2 s) is dead (a cut link, a host that vanished), not busy: ZeroMQ drops
-it, the watch sees ``DISCONNECTED``, and the call ends as "became unreachable" instead of
-looking like a circusd that is slow to answer.
+it, the watch sees ``DISCONNECTED``, and the call ends as "became unreachable" (half a second
+later, when no new connection is made: see the grace below) instead of looking like a circusd
+that is slow to answer.
 
 libzmq writes a monitor's events into an inproc pair from the context's I/O thread, and that
 write *blocks the I/O thread* once the pair is full (about 2000 events unread, with ZeroMQ's
@@ -126,9 +131,12 @@ FINAL_FAILURES = (zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PR
 
 def heartbeat(socket: zmq.Socket[Any], timeout: float) -> None:
     """Ping the peer of ``socket`` and drop the connection once it has been silent for
-    ``timeout * HEARTBEAT_SHARE`` seconds, at least 2 s (pings at half that interval)."""
+    ``timeout * HEARTBEAT_SHARE`` seconds, at least 2 s. libzmq pings after that interval
+    without traffic out and drops the connection when the ping gets no answer in time, so the
+    drop comes up to interval + silence after the last traffic: pings at a quarter of the
+    silence (at the 2 s floor, a call's request to a cut link sees the drop after 2.5 s, not 3)."""
     silence_ms = max(MIN_SILENCE_MS, int(min(timeout * HEARTBEAT_SHARE, 3600) * 1000))
-    socket.setsockopt(zmq.HEARTBEAT_IVL, silence_ms // 2)
+    socket.setsockopt(zmq.HEARTBEAT_IVL, silence_ms // 4)
     socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, silence_ms)
 
 
@@ -168,6 +176,8 @@ class ConnectionWatch:
         #: the monitor's events, while attached (a blocking socket, also for an asyncio client)
         self.reader: zmq.Socket[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # reads the monitor as events come
+        #: the loop's timer that looks again when a grace ends (:meth:`next_verdict`)
+        self._look_again: asyncio.TimerHandle | None = None
         self._calls = 0
         self._closed = False
         #: begin/end and the deadline thread's detach (the socket is used by one at a time)
@@ -190,6 +200,7 @@ class ConnectionWatch:
                 loop.add_reader(self.reader.FD, self.drain)
                 self._loop = loop
                 self.drain()  # ZeroMQ's descriptor signals changes: read what came before
+                self._look_again_later()
 
     def end(self) -> None:
         """A call ended (replied, timed out or failed). After the last one under way, an
@@ -258,6 +269,21 @@ class ConnectionWatch:
         (:meth:`refused`)."""
         return self.handshake_failed() or self.refused()
 
+    def next_verdict(self) -> float | None:
+        """Seconds until :meth:`hopeless` may turn true with no further event (a grace that is
+        running: connects refused, handshakes failing), None if none is. The client looks again
+        then: after a connection dropped by the heartbeats, no event may come (see above)."""
+        now = time.monotonic()
+        due: list[float] = []
+        if self.refused_grace is not None and self.refused_since is not None:
+            due.append(self.refused_since + self.refused_grace)
+        if self.failing_since is not None and not self.failure_final:
+            grace = HANDSHAKE_GRACE if self.curve else self.refused_grace
+            if grace is not None:
+                due.append(self.failing_since + grace)
+        future = [when - now for when in due if when > now]
+        return min(future) if future and not self.connected else None
+
     def handshake_already_failed(self) -> bool:
         """At the start of a call: a handshake failed before and none succeeded since, after
         reading the events waiting (costs nothing when no handshake failed). The call can end
@@ -300,21 +326,47 @@ class ConnectionWatch:
 
     def drain(self) -> None:
         """Apply every event waiting in the monitor (never blocks)."""
+        applied = False
         while self.reader is not None:
             try:
                 frames = self.reader.recv_multipart(zmq.NOBLOCK)
             except (zmq.Again, zmq.ZMQError):
-                return
+                break
             event = parse_event(frames)
             if event is None:
                 continue
             self._apply(*event)
-            if self.on_refused is not None and not self._telling and self.hopeless():
-                self._telling = True
-                try:
-                    self.on_refused()
-                finally:
-                    self._telling = False
+            applied = True
+            self._tell_if_hopeless()
+        if applied:
+            self._look_again_later()
+
+    def _tell_if_hopeless(self) -> None:
+        if self.on_refused is not None and not self._telling and self.hopeless():
+            self._telling = True
+            try:
+                self.on_refused()
+            finally:
+                self._telling = False
+
+    def _look_again_later(self) -> None:
+        """(A client on an event loop.) Look again when a running grace ends: no event may
+        come to tell it (:meth:`next_verdict`)."""
+        if self._loop is None or self.on_refused is None:
+            return
+        if self._look_again is not None:
+            self._look_again.cancel()
+            self._look_again = None
+        due = self.next_verdict()
+        if due is not None:
+            self._look_again = self._loop.call_later(due, self._looking_again)
+
+    def _looking_again(self) -> None:
+        self._look_again = None
+        if self._loop is not None and self.reader is not None and self._calls:
+            self.drain()
+            self._tell_if_hopeless()
+            self._look_again_later()
 
     def _attach(self) -> None:
         # a fresh address each time: the pair of the previous monitor may not be gone yet
@@ -335,6 +387,9 @@ class ConnectionWatch:
         if reader is None:
             return
         if self._loop is not None:
+            if self._look_again is not None:
+                self._look_again.cancel()
+                self._look_again = None
             with contextlib.suppress(RuntimeError, ValueError, OSError):  # a closed loop
                 self._loop.remove_reader(reader.FD)
             self._loop = None

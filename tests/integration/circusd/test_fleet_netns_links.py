@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,12 +20,15 @@ import support
 from fleet_cluster import REPO, circusctl
 
 from circus.cli.hosts_file import load_hosts
-from circus.client import Fleet
+from circus.client import CircusClient, Fleet
+from circus.errors import CallError
 
 pytestmark = pytest.mark.timeout(180)
 
 #: The calls' time-out in the link-cut tests: a connection silent for half of it (2 s, the
-#: least circus.wire.diagnose allows) is dropped by the heartbeats as unreachable.
+#: least circus.wire.diagnose allows) is dropped by the heartbeats as unreachable, 2.5 s after
+#: the last request (a ping after 0.5 s without traffic, then 2 s without an answer), and the
+#: call ends half a second later (the refused grace: no new connection), not at its timeout.
 TIMEOUT = 4.0
 
 
@@ -37,16 +41,34 @@ def cluster(tmp_path, worker_cmd):
 
 
 def test_link_down_is_reported_while_the_others_answer_then_recovers(cluster):
+    """A Fleet (asyncio clients) and, meanwhile, a blocking client of web1 connected before
+    the cut: both report web1 unreachable before their timeout."""
     hosts = load_hosts(str(cluster.hosts_file))
-    timeout = TIMEOUT  # heartbeats drop a silent connection after 2 s (half of it)
+    timeout = TIMEOUT
+    blocking = CircusClient(
+        endpoint=cluster.endpoint(1), timeout=timeout, **cluster.daemons[1].client_keys
+    )
+    blocked: dict[str, object] = {}
+
+    def blocking_call() -> None:
+        started = time.monotonic()
+        try:
+            blocking.send_message("status")
+        except CallError as exc:
+            blocked["error"] = str(exc)
+        blocked["elapsed"] = time.monotonic() - started
 
     async def scenario():
         async with Fleet(hosts, timeout) as fleet:
             first = await fleet.send_message("status")
+            assert blocking.send_message("status")["status"] == "ok"
             cluster.ns.link_down(1)
             started = time.monotonic()
+            other = threading.Thread(target=blocking_call)
+            other.start()
             cut = await fleet.send_message("status")
             elapsed = time.monotonic() - started
+            other.join(timeout + 10)
             cluster.ns.link_up(1)
             deadline = time.monotonic() + 30
             while True:  # the same Fleet (and connections) recovers once the link is back
@@ -54,15 +76,22 @@ def test_link_down_is_reported_while_the_others_answer_then_recovers(cluster):
                 if all(r.ok for r in again) or time.monotonic() > deadline:
                     return first, cut, elapsed, again
 
-    first, cut, elapsed, again = asyncio.run(scenario())
+    try:
+        first, cut, elapsed, again = asyncio.run(scenario())
+    finally:
+        blocking.stop()
+    unreachable = (
+        f"circusd at {cluster.endpoint(1)} became unreachable: the connection was lost and not "
+        "made again (is the network or the host down, or did circusd stop?)"
+    )
     assert [r.ok for r in first] == [True] * 3
     assert [r.ok for r in cut] == [True, False, True]
     assert elapsed < timeout + 2, elapsed
     assert cut[0].seconds < 2 and cut[2].seconds < 2  # the others did not wait for web1
-    assert cut[1].error == (
-        f"circusd at {cluster.endpoint(1)} became unreachable: the connection was lost and not "
-        "made again (is the network or the host down, or did circusd stop?)"
-    )
+    assert cut[1].error == unreachable
+    assert cut[1].seconds < timeout, cut[1].seconds  # the drop, not the timeout, ended it
+    assert blocked == {"error": unreachable, "elapsed": blocked["elapsed"]}, blocked
+    assert blocked["elapsed"] < timeout, blocked
     assert [r.ok for r in again] == [True] * 3, [r.error for r in again]
 
 
