@@ -12,7 +12,7 @@ import support
 from support import pid_alive, wait_for
 
 pytestmark = pytest.mark.timeout(60)
-CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
+CIRCUSD = support.CIRCUSD
 
 
 def run(*args, cwd=None, timeout=30):

@@ -5,7 +5,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import support
 from support import wait_for
 
 pytestmark = pytest.mark.timeout(60)
-CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
+CIRCUSD = support.CIRCUSD
 
 
 def run_circusd(config, *args, timeout=30):

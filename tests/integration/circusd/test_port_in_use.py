@@ -5,13 +5,12 @@ ok and failing in the background. listsockets beside a so_reuseport socket."""
 
 import socket
 import subprocess
-import sys
 
 import pytest
+from support import CIRCUSD
 from support import free_port as support_free_port
 
 pytestmark = pytest.mark.timeout(60)
-CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ pytestmark = [
     pytest.mark.timeout(60),
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as nobody"),
 ]
-CIRCUSD = [sys.executable, "-m", "circus.cli.circusd"]
+CIRCUSD = support.CIRCUSD
 NOBODY = pwd.getpwnam("nobody").pw_uid
 
 #: A fake papa-kernel: binds as root (so the socket can sit in root's private directory),
