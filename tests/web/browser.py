@@ -137,7 +137,9 @@ class PageLog:
         page.on("pageerror", lambda exc: note(f"{tag} page error: {exc}"))
         page.on("framenavigated", lambda f: f == page.main_frame and note(f"{tag} at {f.url}"))
         page.on("request", lambda r: self._request(r, tag))
-        page.on("requestfinished", lambda r: self._done(r, "answered"))
+        # answered when its response (status and headers) came: the response event carries
+        # the status, where requestfinished would need a round trip to the driver for it
+        page.on("response", lambda r: self._done(r.request, f"answered {r.status}"))
         page.on("requestfailed", lambda r: self._done(r, f"FAILED ({r.failure})"))
         page.on("websocket", lambda ws: self._websocket(ws, tag))
 
@@ -146,13 +148,7 @@ class PageLog:
 
     def _done(self, request, how: str) -> None:
         began, what = self.pending.pop(request, (time.monotonic(), request.url))
-        status = ""
-        if how == "answered":
-            with contextlib.suppress(Exception):
-                response = request.response()
-                status = f" {response.status}" if response is not None else ""
-        took = time.monotonic() - began
-        self._note(f"{what} {how}{status} in {took:.2f}s")
+        self._note(f"{what} {how} in {time.monotonic() - began:.2f}s")
 
     def _websocket(self, ws, tag: str) -> None:
         self._note(f"{tag} websocket {ws.url} opened")

@@ -4,9 +4,11 @@ circusd (and its kernel and workers).
 One circusd, one circushttpd, one browser and one page (``tab``) for the whole module: each
 test opens what it shows in that page (a new document; logged in again when a test before
 ended the session), and routes a test set are removed after it. A page load costs the browser
-~0.25 s of CPU, a new page (its renderer process) as much again. The tests run in file order
-and each leaves the watchers as it found them. The disconnected-banner test, which stops and
-restarts circusd, comes last.
+~0.2 s of CPU, a new page (its renderer process) as much again: a test about what a page does
+once shown (not about its load) takes the page the test before left, when it shows the same
+path and is still live (:func:`shown`), as a person keeps a page open. The tests run in file
+order and each leaves the watchers as it found them. The disconnected-banner test, which stops
+and restarts circusd, comes last.
 """
 
 from __future__ import annotations
@@ -90,8 +92,30 @@ def tab(context, shared_tab):
 
 @pytest.fixture
 def page(console, tab):
-    """The module's page, logged in on the watcher list, rendered."""
-    console.visit(tab, "/")
+    """The module's page, logged in on the watcher list, rendered (:func:`shown`)."""
+    return shown(console, tab, "/")
+
+
+#: True when the page is rendered and live: its feed connected to circushttpd and circusd (the
+#: banner shows while either is away); then its notices are cleared, as a new page has none.
+_LIVE = """() => {
+  const live = document.body.dataset.ready === "true" && document.getElementById("banner").hidden;
+  if (live) document.getElementById("notices").replaceChildren();
+  return live;
+}"""
+
+
+def shown(console, tab, path: str):
+    """``tab`` showing ``path``, rendered: the page the test before left if it shows that path
+    and is live (no load: it follows the changes as a new one would show them), else loaded."""
+    from playwright.sync_api import Error
+
+    try:
+        live = tab.url == f"{console.url}{path}" and tab.evaluate(_LIVE)
+    except Error:  # a document going away, say
+        live = False
+    if not live:
+        console.visit(tab, path)
     console.ready(tab)
     return tab
 
@@ -301,8 +325,7 @@ def test_charts_move_with_the_stats_stream(console, page):
 
 
 def test_watcher_page_charts_each_process(console, tab):
-    page = console.visit(tab, "/watchers/sleepy")
-    console.ready(page)
+    page = shown(console, tab, "/watchers/sleepy")
     for pid in console.circusd.pids("sleepy"):
         line = f'tr[data-pid="{pid}"] svg.chart polyline.line.series-mem'
         support.wait_for(lambda line=line: len(points(page, line).split()) >= 2, timeout=20)
@@ -315,8 +338,7 @@ def test_watcher_page_charts_each_process(console, tab):
 
 def test_watcher_page_lists_processes_and_kills_one(console, tab):
     ex = expect()
-    page = console.visit(tab, "/watchers/sleepy")
-    console.ready(page)
+    page = shown(console, tab, "/watchers/sleepy")
     pids = console.circusd.pids("sleepy")
     for pid in pids:
         ex(page.locator(f'tr[data-pid="{pid}"] .pstatus')).to_have_text("running")
@@ -332,8 +354,7 @@ def test_watcher_page_lists_processes_and_kills_one(console, tab):
 def test_watcher_page_sends_a_signal(console, tab):
     """The signal form of a process: circusd reports it sent; the process is still there."""
     ex = expect()
-    page = console.visit(tab, "/watchers/sleepy")
-    console.ready(page)
+    page = shown(console, tab, "/watchers/sleepy")
     pid = console.circusd.pids("sleepy")[0]
     line = page.locator(f'tr[data-pid="{pid}"]')
     line.locator("select").select_option("CONT")
