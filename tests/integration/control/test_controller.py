@@ -35,16 +35,10 @@ def call(client, command, **props):
 
 def call_over_the_uptime_wait(server, client, command, **props):
     """``command`` with ``waiting``, when it starts new processes of a running watcher: it
-    replies once they have been up for min_uptime (1 s), which it waits on the arbiter's
-    clock; jump over it rather than wait it out (nothing else is waited on meanwhile)."""
-    request = {"id": "over-uptime", "command": command, "properties": {**props, "waiting": True}}
-    client.socket.send(json.dumps(request).encode())
-    support.wait_for(lambda: server.timer_armed(0.5), message="the wait for min_uptime")
-    server.jump(1)
-    assert client.socket.poll(20000), f"no reply to {command}"
-    reply = json.loads(client.socket.recv())
-    assert reply["id"] == "over-uptime"
-    return reply
+    replies once they have been up for min_uptime (1 s), which the arbiter waits on its clock:
+    jump over it rather than wait it out."""
+    with server.jumping_over(1):
+        return call(client, command, waiting=True, **props)
 
 
 def test_status_list_and_counts(client, server):
