@@ -48,6 +48,18 @@ def circusctl(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
+def circusctl_here(capsys, *args: str) -> subprocess.CompletedProcess:
+    """circusctl's main in this process, given as :func:`circusctl` gives it (``capsys``, the
+    test's fixture, captures it): for the tests about what circusctl says, not about its
+    process (no Python start-up: ~0.3 s and 0.1 s of CPU less a run)."""
+    from circus.cli import circusctl as tool
+
+    capsys.readouterr()
+    code = tool.main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["circusctl", *args], code, out, err)
+
+
 @dataclass
 class Cluster:
     ns: netns.Namespaces
