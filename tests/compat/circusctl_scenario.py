@@ -223,31 +223,35 @@ def _wait_ready(proc: subprocess.Popen, endpoint: str, log: Path, timeout: float
     raise RuntimeError(f"circusd did not answer on {endpoint}:\n{log.read_text()}")
 
 
-def _answers(endpoint: str) -> bool:
-    """True once the daemon replies to ``status`` with ``sleeper`` active (asked in-process:
-    a Python start-up per poll cost more than the rest of the wait)."""
+def _ask(endpoint: str, command: str, **props: Any) -> dict:
+    """The daemon's reply to ``command`` ({} if none within a second), asked in-process with
+    the wire protocol both daemons speak: a circusctl run per poll (a fork, or a Python
+    start-up) cost more than the rest of the wait."""
     import zmq
 
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.linger = 0
     try:
         sock.connect(endpoint)
-        sock.send(json.dumps({"id": "r", "command": "status", "properties": {}}).encode())
-        reply = json.loads(sock.recv()) if sock.poll(1000) else {}
+        sock.send(json.dumps({"id": "r", "command": command, "properties": props}).encode())
+        return json.loads(sock.recv()) if sock.poll(1000) else {}
     finally:
         sock.close()
-    statuses = reply.get("statuses") or {}
+
+
+def _answers(endpoint: str) -> bool:
+    """True once the daemon replies to ``status`` with ``sleeper`` active."""
+    statuses = _ask(endpoint, "status").get("statuses") or {}
     return bool(statuses) and all(v == "active" for k, v in statuses.items() if k == "sleeper")
 
 
-def wait_for_pids(circusctl: Circusctl, endpoint: str, tmp: str, port: int, count: int = 2) -> None:
+def wait_for_pids(endpoint: str, count: int = 2) -> None:
     """Wait until ``sleeper`` runs ``count`` processes (the daemon is then settled)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        out = run_circusctl(circusctl, endpoint, ["list", "sleeper"], tmp, port).stdout
-        if out.strip() == ",".join(["<PID>"] * count):
+        if len(_ask(endpoint, "list", name="sleeper").get("pids") or ()) == count:
             return
-        time.sleep(0.2)
+        time.sleep(0.02)
     raise RuntimeError("sleeper never reached its process count")
 
 
@@ -263,7 +267,7 @@ def run_scenario(circusctl: Circusctl, endpoint: str, tmp: str, port: int) -> di
             "stats-one",
             "start-regex-status",
         ):
-            wait_for_pids(circusctl, endpoint, tmp, port)
+            wait_for_pids(endpoint)
         results[step] = run_circusctl(circusctl, endpoint, args, tmp, port).as_list()
     return results
 
@@ -288,8 +292,15 @@ def stop_kernel(runtime_dir: Path) -> None:
         conn.settimeout(5)
         conn.connect(str(sock_path))
         conn.sendall(b"exit-if-idle\n")
+        # its answer, not only the banner: closing before the kernel read the command could
+        # leave it running (and this wait its whole 5 s)
+        answer = b""
         with contextlib.suppress(OSError):
-            conn.recv(4096)
+            while not any(word in answer for word in (b"Exiting", b"not idle")):
+                data = conn.recv(4096)
+                if not data:
+                    break
+                answer += data
     # the kernel, orphaned, is reparented to pid 1, which may reap it late (this machine's
     # reaps every 2 s): its exit is what counts, not the zombie's /proc entry
     deadline = time.monotonic() + 5

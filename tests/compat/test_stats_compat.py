@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import support
+from shared_daemon import shared_circusd
 from support import Tmux, free_port, subreaper, wait_for
 
 pytestmark = [pytest.mark.compat, pytest.mark.timeout(120)]
@@ -41,19 +42,23 @@ print(json.dumps(seen))
 """
 
 
-@pytest.fixture(autouse=True)
-def original_installed():
+def _need_original() -> None:
     if not (ORIGINAL_BIN / "python").exists():
         pytest.skip(f"the original circus is missing ({ORIGINAL_BIN}): run `make compat-venvs`")
 
 
-@pytest.fixture
-def ours(tmp_path, runtime_dir):
-    """Our circusd (a web watcher on a socket, a sleepy one) and our circusd-stats."""
+@pytest.fixture(autouse=True)
+def original_installed():
+    _need_original()
+
+
+@pytest.fixture(scope="module")
+def module_ours(tmp_path_factory):
+    """Our circusd (a web watcher on a socket, a sleepy one) and our circusd-stats, shared by
+    the tests that read them (shared_daemon.py checks the watchers before each test)."""
+    _need_original()
     port = free_port()
-    daemon = support.Circusd(
-        tmp_path / "ours",
-        f"""
+    body = f"""
         [watcher:web]
         cmd = {WORKER} http $(circus.sockets.web)
         use_sockets = true
@@ -65,24 +70,31 @@ def ours(tmp_path, runtime_dir):
         [socket:web]
         host = 127.0.0.1
         port = {port}
-        """,
-    )
-    endpoint = f"ipc://{daemon.workdir}/stats.sock"
-    stats = None
-    try:
-        daemon.start()
+    """
+    with shared_circusd(tmp_path_factory.mktemp("ours"), body) as shared:
+        daemon = shared.daemon
+        endpoint = f"ipc://{daemon.workdir}/stats.sock"
+        # it samples every 0.25 s instead of every second (the default): the tests wait for
+        # its rounds, not for their length
         stats = subprocess.Popen(
             [sys.executable, "-m", "circus.cli.circusd_stats", "--endpoint", daemon.endpoint,
-             "--pubsub", daemon.pubsub, "--statspoint", endpoint],
+             "--pubsub", daemon.pubsub, "--statspoint", endpoint, "--interval", "0.25"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        yield daemon, endpoint, stats.pid
-    finally:
-        if stats is not None:
+        try:
+            yield shared, endpoint, stats.pid
+        finally:
             stats.terminate()
             stats.wait(timeout=10)
-        daemon.cleanup()
+
+
+@pytest.fixture
+def ours(module_ours):
+    """The module's circusd (as it started), the stats endpoint and circusd-stats' pid."""
+    shared, endpoint, stats_pid = module_ours
+    with shared.test() as daemon:
+        yield daemon, endpoint, stats_pid
 
 
 def test_original_stats_client_reads_ours(ours, tmp_path):
@@ -152,7 +164,7 @@ def test_our_circus_top_shows_the_original_circusd_stats(tmp_path):
         top = Tmux(
             tmp_path,
             [sys.executable, "-m", "circus.cli.circus_top", "--endpoint",
-             f"ipc://{workdir}/stats.sock"],
+             f"ipc://{workdir}/stats.sock", "--refresh", "0.25"],
         )  # fmt: skip
         try:
             wait_for(lambda: os.path.exists(workdir / "ctl.sock"), message="original circusd")
