@@ -98,7 +98,7 @@ def module_daemon(tmp_path_factory, module_statsd, http_server):
         autostart = false
 
         [watcher:silent]
-        cmd = {sys.executable} -S {HEARTBEAT} {heartbeat_port} 10
+        cmd = {sys.executable} -S {HEARTBEAT} {heartbeat_port} 3
         use_papa = false
         graceful_timeout = 2
         autostart = false
@@ -110,7 +110,7 @@ def module_daemon(tmp_path_factory, module_statsd, http_server):
 
         [plugin:watchdog]
         use = circus.plugins.watchdog.WatchDog
-        loop_rate = 0.5
+        loop_rate = 0.3
         max_count = 3
         watchers_regex = ^(good|silent)$
         port = {heartbeat_port}
@@ -222,7 +222,8 @@ def test_watchdog_kills_the_worker_that_stops_sending(shared):
     good = sorted(d.pids("good"))
     [silent] = d.pids("silent")
     [ignored] = d.pids("ignored")
-    # the silent worker stops after ~1 s; 1.5 s of silence later it is killed and respawned
+    # the silent worker stops after ~0.3 s; 0.9 s of silence later (3 loops of 0.3 s) it is
+    # killed and respawned; the others send every 0.1 s
     wait_for(lambda: d.pids("silent") not in ([], [silent]), timeout=30,
              message="the silent worker replaced")  # fmt: skip
     assert f"pid:{silent} is not responding" in shared.log()

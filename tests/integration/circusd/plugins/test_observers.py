@@ -84,7 +84,7 @@ def module_daemon(tmp_path_factory, module_statsd):
         body += f"""
         [watcher:redis]
         cmd = {REDIS} --port {redis_port} --bind 127.0.0.1 --dir {files} --appendonly no
-        graceful_timeout = 1
+        graceful_timeout = 0.3
         autostart = false
 
         [plugin:redis]
