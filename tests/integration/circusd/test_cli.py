@@ -299,6 +299,10 @@ def test_private_instances_by_runtime_dir(tmp_path, worker_cmd):
             )
             started.append((proc, env, str(tmp_path / name / "circus" / "papa.sock")))
         for proc, env, _papa in started:
+            # the control socket first: a circusctl run (a Python start) per poll costs more
+            control = os.path.join(env["XDG_RUNTIME_DIR"], "circus", "circus.sock")
+            wait_for(lambda control=control: os.path.exists(control), timeout=20,
+                     message=f"{control} bound")  # fmt: skip
 
             def status(env=env):
                 result = subprocess.run(
