@@ -19,6 +19,7 @@ import collections
 import contextlib
 import os
 import shutil
+import sys
 import time
 import weakref
 from collections.abc import Iterator
@@ -81,6 +82,9 @@ def launched() -> Iterator[object]:
     # sandbox where user namespaces are not allowed) cannot run under.
     executable = network_blind.__file__ if root else path
     env = {**os.environ, network_blind.ENV: path}
+    # network_blind.py's "#!/usr/bin/env python3" finds this Python first: a python3 of PATH
+    # may be a version manager's shim (pyenv's: ~0.1 s of CPU in bash before Python starts).
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, args=args, env=env, timeout=60_000
