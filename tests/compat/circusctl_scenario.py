@@ -223,7 +223,7 @@ def _wait_ready(proc: subprocess.Popen, endpoint: str, log: Path, timeout: float
     raise RuntimeError(f"circusd did not answer on {endpoint}:\n{log.read_text()}")
 
 
-def _ask(endpoint: str, command: str, **props: Any) -> dict:
+def ask(endpoint: str, command: str, **props: Any) -> dict:
     """The daemon's reply to ``command`` ({} if none within a second), asked in-process with
     the wire protocol both daemons speak: a circusctl run per poll (a fork, or a Python
     start-up) cost more than the rest of the wait."""
@@ -241,7 +241,7 @@ def _ask(endpoint: str, command: str, **props: Any) -> dict:
 
 def _answers(endpoint: str) -> bool:
     """True once the daemon replies to ``status`` with ``sleeper`` active."""
-    statuses = _ask(endpoint, "status").get("statuses") or {}
+    statuses = ask(endpoint, "status").get("statuses") or {}
     return bool(statuses) and all(v == "active" for k, v in statuses.items() if k == "sleeper")
 
 
@@ -249,7 +249,7 @@ def wait_for_pids(endpoint: str, count: int = 2) -> None:
     """Wait until ``sleeper`` runs ``count`` processes (the daemon is then settled)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if len(_ask(endpoint, "list", name="sleeper").get("pids") or ()) == count:
+        if len(ask(endpoint, "list", name="sleeper").get("pids") or ()) == count:
             return
         time.sleep(0.02)
     raise RuntimeError("sleeper never reached its process count")

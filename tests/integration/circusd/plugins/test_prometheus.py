@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support import WORKER_CMD, free_port, module_circusd, wait_for
+from support import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 # -S: these workers need only the standard library (see support.WORKER_CMD)
@@ -149,27 +149,20 @@ def test_circusd_gone_is_circus_up_zero(circusd, worker_cmd, tmp_path):
             plugin.wait()
 
 
-@pytest.fixture(scope="module")
-def one_sleeper(tmp_path_factory):
-    """A circusd with one watcher, shared by the module's read-only tests."""
-    body = f"[watcher:one]\ncmd = {WORKER_CMD} sleep\n"
-    with module_circusd(tmp_path_factory.mktemp("one"), body) as daemon:
-        yield daemon
-
-
 @pytest.mark.parametrize(
     ("option", "message"),
     [("port:70000", "port: 70000 is not between 0 and 65535"),
      ("loop_rate:soon", "loop_rate: not a float: 'soon'"),
      ("namespace:bad-name", "namespace: not a metric name prefix")],
 )  # fmt: skip
-def test_bad_options_are_refused_by_name(one_sleeper, option, message):
+def test_bad_options_are_refused_by_name(tmp_path, option, message):
+    """Refused as the plugin is made, before it connects: no circusd needed (nothing listens
+    at the endpoints)."""
     import subprocess
 
-    d = one_sleeper  # only read: the plugin refuses its options
     out = subprocess.run(
-        [sys.executable, "-m", "circus.cli.plugin", "--endpoint", d.endpoint,
-         "--pubsub", d.pubsub, "--config", option,
+        [sys.executable, "-m", "circus.cli.plugin", "--endpoint", f"ipc://{tmp_path}/ctl.sock",
+         "--pubsub", f"ipc://{tmp_path}/pub.sock", "--config", option,
          "circus.plugins.prometheus.PrometheusExporter"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
