@@ -31,29 +31,39 @@ def test_stats_watcher_narrows_the_stats_feed(circusd, httpd_factory, tmp_path):
     pub.linger = 0
     pub.bind(stats_endpoint)
 
-    def publish() -> None:
+    def publish(mark: float) -> None:
+        """One round: each watcher's process point and sum, then a mark (a sum of ``two``,
+        which every subscription here wants) whose mem is ``mark``."""
         now = time.time()
         for topic, body in (
             (f"stat.one.{pid_one}", {"pid": pid_one, "cpu": 1.0, "mem": 1.0, "time": now}),
             ("stat.one", {"cpu": 1.0, "mem": 1.0, "time": now}),
             (f"stat.two.{pid_two}", {"pid": pid_two, "cpu": 2.0, "mem": 2.0, "time": now}),
             ("stat.two", {"cpu": 2.0, "mem": 2.0, "time": now}),
+            ("stat.two", {"cpu": 2.0, "mem": mark, "time": now}),
         ):
             pub.send_multipart([topic.encode(), json.dumps(body).encode()])
 
-    async def drain(ws, timeout: float) -> set[tuple[str, int | None]]:
-        """(watcher, pid) of the stats points that arrive until none comes for ``timeout``."""
+    async def round_trip(ws, mark: float) -> tuple[set[tuple[str, int | None]], bool]:
+        """(watcher, pid) of the stats points that arrive up to the round's mark, and whether
+        the mark came (within 0.5 s; else the round was lost: ZeroMQ subscriptions join late).
+        The stream keeps its order, so whatever of the round gets through comes before it."""
         got = set()
         try:
             while True:
-                message = await ws.wait_for(lambda m: m["type"] == "stats", timeout=timeout)
+                message = await ws.wait_for(lambda m: m["type"] == "stats", timeout=0.5)
                 got.add((message["watcher"], message["pid"]))
+                if message["watcher"] == "two" and message["pid"] is None:
+                    if message["mem"] == mark:
+                        return got, True
         except AssertionError:
-            return got
+            return got, False
+
+    marks = iter(range(100, 10_000))
 
     async def collect(subscription: dict, expected: set) -> set[tuple[str, int | None]]:
-        """What a browser with ``subscription`` receives: publish until ``expected`` came
-        (ZeroMQ subscriptions join late), then a few more rounds in case more comes."""
+        """What a browser with ``subscription`` receives: rounds until ``expected`` came,
+        then one more round, whole (its subscription was in place before it began)."""
         ws = await WsClient.connect(client)
         await ws.send({"type": "subscribe", "stats": True, **subscription})
         await ws.send({"type": "ping"})
@@ -61,13 +71,15 @@ def test_stats_watcher_narrows_the_stats_feed(circusd, httpd_factory, tmp_path):
         seen: set[tuple[str, int | None]] = set()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not expected <= seen:
-            publish()
-            seen |= await drain(ws, 0.3)
-        for _ in range(3):
-            publish()
-            seen |= await drain(ws, 0.2)
+            mark = float(next(marks))
+            publish(mark)
+            seen |= (await round_trip(ws, mark))[0]
+        mark = float(next(marks))
+        publish(mark)
+        got, whole = await round_trip(ws, mark)
+        assert whole, "the last round's mark never came"
         ws.close()
-        return seen
+        return seen | got
 
     async def scenario():
         everything = {("one", pid_one), ("one", None), ("two", pid_two), ("two", None)}
