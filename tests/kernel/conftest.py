@@ -30,6 +30,30 @@ def kdir():
 
 
 @pytest.fixture
+def scratch():
+    """Like ``kdir``, for a test's own files and unix sockets, but not the directory of a
+    kernel of its own: a test of a ``shared_kernel`` module that asks for it still shares."""
+    with tempfile.TemporaryDirectory(prefix="pt-") as directory:
+        os.chmod(directory, 0o700)
+        yield directory
+
+
+@pytest.fixture
+def connect(client):
+    """``connect(timeout=10.0)``: another connection to the kernel ``client`` talks to (the
+    module's, in a ``shared_kernel`` module), closed after the test."""
+    opened: list[kernel_helpers.Client] = []
+
+    def new(timeout: float = 10.0) -> kernel_helpers.Client:
+        opened.append(kernel_helpers.Client(client.address, timeout=timeout))
+        return opened[-1]
+
+    yield new
+    for connection in opened:
+        connection.close()
+
+
+@pytest.fixture
 def kernel(kdir):
     """A running papa-kernel on a unix socket; every hosted process is killed afterwards."""
     started = kernel_helpers.start_kernel(kdir)

@@ -108,6 +108,7 @@ class Client:
     """A blocking line-protocol client with a small parser for watch batches."""
 
     def __init__(self, address: str | tuple[str, int], timeout: float = 10.0) -> None:
+        self.address = address
         family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)

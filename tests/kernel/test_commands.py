@@ -76,13 +76,13 @@ def test_pipelined_commands_answer_in_order(client):
                        b"1" + PROMPT]  # fmt: skip
 
 
-def test_quit_closes_and_kernel_keeps_state(kernel, client):
+def test_quit_closes_and_kernel_keeps_state(connect, client):
     client.cmd("set keep me")
     client.send("quit\n")
     assert client.read_until(b"ok\n") == b"ok\n"
     with pytest.raises(EOFError):
         client.read_until(PROMPT)
-    assert kernel.client().cmd("get keep") == "me"
+    assert connect().cmd("get keep") == "me"
 
 
 def test_make_list_remove_process(client):
@@ -123,7 +123,7 @@ def test_exit_code_in_listing(client):
     assert wait_exited(client, "sig")["exit_code"] == "-9"
 
 
-def test_make_process_errors_name_the_problem(client, kdir):
+def test_make_process_errors_name_the_problem(client):
     cases = {
         "make process": "requires a name",
         "make process x": "requires a program",

@@ -88,10 +88,10 @@ def test_rlimit_above_the_hard_limit_is_refused_before_forking(unprivileged_kern
     assert client.cmd("list processes") == ""
 
 
-def test_limits_at_the_edges_are_accepted(client, kdir):
+def test_limits_at_the_edges_are_accepted(client, scratch):
     assert "backlog=2147483647" in client.cmd("make socket a backlog=2147483647")
     assert "backlog=0" in client.cmd("make socket b backlog=0")
-    path = os.path.join(kdir, "c.sock")
+    path = os.path.join(scratch, "c.sock")
     assert "umask=511" in client.cmd(f"make socket c path={path} umask=511")
     client.cmd("make process p bufsize=1g rlimit.core=0 umask=777 true")
     assert processes(client, "p")["p"]["pid"]
@@ -120,11 +120,14 @@ def test_the_kernels_own_socket_path_is_refused(kernel, client, kdir):
     assert fresh.cmd("version").startswith("papa-kernel")
 
 
-def test_a_path_held_by_another_socket_of_the_kernel_is_refused(client, kdir):
-    path = os.path.join(kdir, "app.sock")
+def test_a_path_held_by_another_socket_of_the_kernel_is_refused(client, scratch):
+    path = os.path.join(scratch, "app.sock")
     client.cmd(f"make socket app path={path}")
-    os.symlink(kdir, os.path.join(kdir, "link"))
-    for spelling in (os.path.join(kdir, "link", "app.sock"), os.path.join(kdir, ".", "app.sock")):
+    os.symlink(scratch, os.path.join(scratch, "link"))
+    for spelling in (
+        os.path.join(scratch, "link", "app.sock"),
+        os.path.join(scratch, ".", "app.sock"),
+    ):
         assert "already been created" in client.error(f"make socket other path={spelling}")
     assert os.path.exists(path)
     assert client.cmd("list sockets").startswith("app ")

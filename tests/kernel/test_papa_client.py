@@ -6,6 +6,7 @@ import socket
 import sys
 
 import pytest
+from support import Gate
 
 papa = pytest.importorskip("papa")
 
@@ -13,17 +14,19 @@ pytestmark = pytest.mark.compat
 
 
 @pytest.fixture
-def papa_client(kernel):
+def papa_client(module_kernel):
+    """The library connected to the module's kernel (checked empty before each test and
+    emptied after it: tests/kernel/conftest.py)."""
     papa.Papa.spawned = True  # never let the library fork its own server
-    with papa.Papa(kernel.path, connection_timeout=5) as client:
+    with module_kernel.test(), papa.Papa(module_kernel.kernel.path, connection_timeout=5) as client:
         yield client
 
 
-def test_sockets_and_values(papa_client, kdir):
+def test_sockets_and_values(papa_client, tmp_path):
     assert papa_client.list_sockets() == {}
     tcp = papa_client.make_socket("api.sock")
     assert tcp["family"] == "inet" and tcp["host"] == "127.0.0.1" and tcp["port"] > 0
-    path = f"{kdir}/api.usock"
+    path = f"{tmp_path}/api.usock"
     unix = papa_client.make_socket("api.usock", path=path, umask=0o22)
     assert unix["path"] == path and unix["umask"] == "18"
     six = papa_client.make_socket("api.rp", reuseport=True, family=socket.AF_INET)
@@ -39,19 +42,21 @@ def test_sockets_and_values(papa_client, kdir):
     assert papa_client.list_sockets() == {}
 
 
-def test_process_watch_and_exit_code(papa_client, kdir):
+def test_process_watch_and_exit_code(papa_client, tmp_path):
+    gate = Gate(tmp_path)  # the rest of the output once the watch is on
     info = papa_client.make_process(
         "api.proc",
         executable="sh",
-        args=["-c", "echo hi; sleep 0.2; echo bye >&2; exit 3"],
+        args=["-c", f"echo hi; read x <{gate.path}; echo bye >&2; exit 3"],
         env={"A": "x y", "B": "trail\\"},
-        working_dir=kdir,
+        working_dir=str(tmp_path),
         bufsize="64k",
         rlimits={"nofile": 256},
     )
     assert info["running"] is True and info["pid"] > 0
     assert "api.proc" in papa_client.list_processes()
     watcher = papa_client.watch_processes("api.*")
+    gate.open()
     out, err, closed = [], [], []
     while True:
         reply = watcher.read()
@@ -93,12 +98,15 @@ def test_exit_code_visible_in_list_processes(papa_client):
     papa_client.remove_processes("api.x")
 
 
-def test_watcher_close_mid_stream_keeps_data(papa_client, kernel):
-    papa_client.make_process("api.tick", executable="sh", args=["-c", "echo 1; sleep 0.3; echo 2"])
+def test_watcher_close_mid_stream_keeps_data(papa_client, tmp_path):
+    gate = Gate(tmp_path)  # "2" once the first watcher is gone
+    script = f"echo 1; read x <{gate.path}; echo 2"
+    papa_client.make_process("api.tick", executable="sh", args=["-c", script])
     watcher = papa_client.watch_processes("api.tick")
     first = watcher.read()
     assert [item.data for item in first[0]] == [b"1\n"]
     watcher.close()  # sends q: acknowledges "1"
+    gate.open()
     watcher = papa_client.watch_processes("api.tick")
     rest = b""
     while (reply := watcher.read()) is not None:

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 import support
-from kernel_helpers import PROMPT, processes
+from kernel_helpers import PROMPT, Gate, processes
 
 # the tests that use only ``client`` share one kernel (tests/kernel/conftest.py)
 pytestmark = pytest.mark.shared_kernel
@@ -50,12 +50,12 @@ def test_binary_junk_gets_an_error(client):
     assert processes(client)["keep"]["running"] == "True"
 
 
-def test_half_a_line_then_disconnect(kernel, client):
+def test_half_a_line_then_disconnect(connect, client):
     client.cmd("make process keep sleep 30")
-    rude = kernel.client()
+    rude = connect()
     rude.send("make process half sle")
     rude.close()
-    other = kernel.client()
+    other = connect()
     assert set(processes(other)) == {"keep"}
 
 
@@ -82,16 +82,18 @@ def test_many_bad_lines_in_a_row(client):
     assert client.cmd("version")
 
 
-def test_client_flood_of_connections(kernel):
-    clients = [kernel.client() for _ in range(100)]
+def test_client_flood_of_connections(connect):
+    clients = [connect() for _ in range(100)]
     for index, each in enumerate(clients):
         each.cmd(f"set c{index} {index}")
     support.wait_for(lambda: len(clients[0].cmd("l v").splitlines()) == 100, message="values")
 
 
-def test_huge_line_while_watching_is_just_an_acknowledgement(client):
-    client.watch(r"make process hw watch=1 sh -c echo\ a;\ sleep\ 0.3;\ echo\ b")
+def test_huge_line_while_watching_is_just_an_acknowledgement(client, scratch):
+    gate = Gate(scratch)  # "b" once the huge line is sent
+    client.watch(rf"make process hw watch=1 sh -c echo\ a;\ {gate.wait};\ echo\ b")
     assert client.batch()[0][3] == b"a\n"
     client.send("x" * (LIMIT + 5) + "\n")  # no Error: inside the watch stream
+    gate.open()
     records = client.batch()
     assert records[0][3] == b"b\n"

@@ -43,8 +43,8 @@ def test_signal_errors(client):
     assert processes(client)["t"]["running"] == "True"
 
 
-def test_signal_group_reaches_grandchildren(client, kdir):
-    marker = os.path.join(kdir, "grandchild")
+def test_signal_group_reaches_grandchildren(client, scratch):
+    marker = os.path.join(scratch, "grandchild")
     client.cmd(rf"make process grp sh -c sleep\ 30\ &\ echo\ $!\ >{marker};\ wait")
     grandchild = int(support.wait_for(lambda: _read(marker), message="grandchild pid"))
     assert support.pid_alive(grandchild)

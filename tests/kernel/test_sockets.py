@@ -51,8 +51,8 @@ def test_remove_sockets_without_names_removes_all(client):
     assert client.cmd("l s") == ""
 
 
-def test_unix_socket_path_umask_and_replace(client, kdir):
-    path = os.path.join(kdir, "app.sock")
+def test_unix_socket_path_umask_and_replace(client, scratch):
+    path = os.path.join(scratch, "app.sock")
     line = client.cmd(f"make socket app path={path} umask=18")  # decimal, as papa clients send
     assert fields(line)["family"] == "unix" and fields(line)["umask"] == "18"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o755
@@ -68,7 +68,7 @@ def test_unix_socket_path_umask_and_replace(client, kdir):
     stale.close()
     assert "replace=0" in client.error(f"make socket app path={path} replace=0")
     client.cmd(f"make socket app path={path}")
-    regular = os.path.join(kdir, "file")
+    regular = os.path.join(scratch, "file")
     open(regular, "w").close()
     assert "not a socket" in client.error(f"make socket f path={regular}")
     assert os.path.exists(regular)
@@ -103,7 +103,7 @@ def test_inet6_socket(client):
     assert fields(line)["host"] == "::1"
 
 
-def test_dgram_socket_works(client, kdir):
+def test_dgram_socket_works(client):
     line = client.cmd("make socket udp type=dgram")  # papa 1.0.6: Operation not supported
     port = int(fields(line)["port"])
     script = "import socket,sys; s=socket.socket(fileno=int(sys.argv[1])); print(s.recv(100))"
@@ -229,8 +229,8 @@ def test_watch_sockets_q_stops(client):
     assert client.cmd("l s q1").startswith("q1 ")
 
 
-def test_seqpacket_unix_socket_and_explicit_host(client, kdir):
-    path = os.path.join(kdir, "seq.sock")
+def test_seqpacket_unix_socket_and_explicit_host(client, scratch):
+    path = os.path.join(scratch, "seq.sock")
     line = client.cmd(f"make socket seq type=seqpacket path={path} backlog=16")
     assert fields(line)["type"] == "seqpacket" and fields(line)["backlog"] == "16"
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

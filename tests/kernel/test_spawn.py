@@ -34,19 +34,19 @@ def test_environment_is_only_what_is_given(client):
     assert sorted(out.decode().split("\n")[:-1]) == ["EMPTY=", "FOO=bar", "SP=a b"]
 
 
-def test_working_dir_and_umask(client, kdir):
-    out = run(client, "wd", f"working_dir={kdir} umask=027", r"sh -c pwd;\ umask")["out"]
-    assert out.decode().split() == [kdir, "0027"]
+def test_working_dir_and_umask(client, scratch):
+    out = run(client, "wd", f"working_dir={scratch} umask=027", r"sh -c pwd;\ umask")["out"]
+    assert out.decode().split() == [scratch, "0027"]
     kernel_side = run(client, "wd2", "", r"sh -c umask")["out"]
     assert kernel_side != b"0027\n"  # the kernel's own umask was restored
 
 
-def test_relative_program_resolved_in_working_dir(client, kdir):
-    script = os.path.join(kdir, "hello.sh")
+def test_relative_program_resolved_in_working_dir(client, scratch):
+    script = os.path.join(scratch, "hello.sh")
     with open(script, "w") as handle:
         handle.write("#!/bin/sh\necho relative\n")
     os.chmod(script, 0o755)
-    assert run(client, "rel", f"working_dir={kdir}", "./hello.sh")["out"] == b"relative\n"
+    assert run(client, "rel", f"working_dir={scratch}", "./hello.sh")["out"] == b"relative\n"
 
 
 def test_rlimits(client):
@@ -100,9 +100,9 @@ def test_kernel_fds_do_not_leak_into_fork_path_children(client):
     assert set(out) <= {b"0", b"1", b"2", b"3"}
 
 
-def test_exec_error_in_fork_path(client, kdir):
+def test_exec_error_in_fork_path(client, scratch):
     assert "/nonexistent/prog" in client.error("make process x rlimit.nofile=64 /nonexistent/prog")
-    missing = os.path.join(kdir, "missing")
+    missing = os.path.join(scratch, "missing")
     message = client.error(f"make process y rlimit.nofile=64 working_dir={missing} sh")
     assert f'working_dir "{missing}"' in message
     assert client.cmd("l p") == ""

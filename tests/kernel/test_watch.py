@@ -65,13 +65,13 @@ def test_q_acknowledges_and_stops(client, tmp_path):
     assert result["tick"]["out"] == b"2\n"  # "1" was acknowledged by q: not sent again
 
 
-def test_unacknowledged_batch_is_redelivered(kernel, client):
+def test_unacknowledged_batch_is_redelivered(connect, client):
     client.cmd(r"make process r sh -c echo\ one;\ sleep\ 30")
-    first = kernel.client()
+    first = connect()
     first.watch("w p r")
     batch = first.batch()
     first.close()  # gone without acknowledging
-    second = kernel.client()
+    second = connect()
     second.watch("w p r")
     again = second.batch()
     assert again == batch  # same data, same timestamps
@@ -135,9 +135,9 @@ def test_exit_records_follow_arrival_order(client):
     assert timestamps == sorted(timestamps)
 
 
-def test_follow_watch_gets_later_processes_and_never_ends_alone(client, kernel):
+def test_follow_watch_gets_later_processes_and_never_ends_alone(client, connect):
     client.watch("w p follow=1 job.*")
-    other = kernel.client()
+    other = connect()
     other.cmd(r"make process job.1 sh -c echo\ one")
     other.cmd(r"make process skip.1 sh -c echo\ skip")
     result = client.collect({"job.1"})
@@ -155,9 +155,9 @@ def test_follow_watch_with_nothing_yet(client):
     assert client.batch() == "Stopped watching"
 
 
-def test_several_watchers_see_the_same_data(kernel, client):
+def test_several_watchers_see_the_same_data(connect, client):
     client.cmd(r"make process shared sh -c echo\ x;\ sleep\ 30")
-    one, two = kernel.client(), kernel.client()
+    one, two = connect(), connect()
     one.watch("w p shared")
     two.watch("w p shared")
     assert one.batch()[0][3] == two.batch()[0][3] == b"x\n"
@@ -177,15 +177,15 @@ def test_batches_are_bounded(client):
     assert max(sizes) <= 1024 * 1024
 
 
-def test_back_pressure_blocks_the_writer_while_watched(kernel, client, kdir):
-    done = os.path.join(kdir, "done")
+def test_back_pressure_blocks_the_writer_while_watched(connect, client, scratch):
+    done = os.path.join(scratch, "done")
     client.watch(
         rf"make process bp watch=1 bufsize=64k sh -c head\ -c\ 1000000\ /dev/zero;\ touch\ {done}"
     )
     first = client.batch()  # not acknowledged yet
     time.sleep(0.5)  # the writer must stay blocked: give it time to (wrongly) finish
     assert not os.path.exists(done)
-    assert processes(kernel.client(), "bp")["bp"]["running"] == "True"
+    assert processes(connect(), "bp")["bp"]["running"] == "True"
     received = sum(len(r[3]) for r in first if r[0] == "out")
     client.ack()
     rest = client.collect({"bp"})
@@ -209,16 +209,16 @@ def test_without_watcher_output_is_dropped_and_counted(client):
     assert timestamps == sorted(timestamps)
 
 
-def test_output_survives_a_watcher_disconnect(kernel, client, tmp_path):
+def test_output_survives_a_watcher_disconnect(connect, client, tmp_path):
     gate = Gate(tmp_path)
     client.cmd(rf"make process keep sh -c echo\ one;\ {gate.wait};\ echo\ two;\ echo\ three")
-    watcher = kernel.client()
+    watcher = connect()
     watcher.watch("w p keep")
     assert watcher.batch()[0][3] == b"one\n"
     watcher.close()  # circusd went away without acknowledging
     gate.open()  # the rest is written with nobody watching
     wait_exited(client, "keep")
-    again = kernel.client()
+    again = connect()
     again.watch("w p keep")
     assert again.collect({"keep"})["keep"]["out"] == b"one\ntwo\nthree\n"
 
@@ -238,9 +238,9 @@ def test_remove_running_process_keeps_it_alive_and_unharmed(client, tmp_path):
         assert handle.read() == "ok\n"  # papa 1.0.6 closed the pipes: SIGPIPE or EPIPE
 
 
-def test_remove_ends_a_watch_of_that_process(kernel, client):
+def test_remove_ends_a_watch_of_that_process(connect, client):
     client.cmd("make process gone sleep 30")
-    watcher = kernel.client()
+    watcher = connect()
     watcher.watch("w p gone")
     client.cmd("r p gone")
     assert watcher.batch() == "Nothing left to watch"
@@ -270,8 +270,8 @@ def test_hold_keeps_the_rest_of_a_stream_until_release(client, tmp_path):
     client.ack()
 
 
-def test_hold_with_a_count_acknowledges_the_chunks_taken(client, kdir):
-    done = os.path.join(kdir, "done")
+def test_hold_with_a_count_acknowledges_the_chunks_taken(client, scratch):
+    done = os.path.join(scratch, "done")
     script = (
         r"echo\ 1;\ sleep\ 0.2;\ echo\ 2;\ sleep\ 0.2;\ echo\ 3;"
         rf"\ touch\ {done};\ sleep\ 30"
@@ -288,7 +288,9 @@ def test_hold_with_a_count_acknowledges_the_chunks_taken(client, kdir):
     client.ack()
 
 
-def test_a_held_stream_is_bounded_and_counted_and_never_blocks_the_writer(kernel, client, tmp_path):
+def test_a_held_stream_is_bounded_and_counted_and_never_blocks_the_writer(
+    connect, client, tmp_path
+):
     done, gate = tmp_path / "done", Gate(tmp_path)
     script = (
         rf"echo\ first;\ {gate.wait};\ head\ -c\ 1000000\ /dev/zero;\ touch\ {done};"
@@ -301,7 +303,7 @@ def test_a_held_stream_is_bounded_and_counted_and_never_blocks_the_writer(kernel
     gate.open()
     # held = unwatched for buffering: the writer runs to the end, the oldest chunks are dropped
     support.wait_for(lambda: os.path.exists(done), message="the writer not to block")
-    info = processes(kernel.client(), "full")["full"]
+    info = processes(connect(), "full")["full"]
     dropped = int(info["dropped_out"])
     assert dropped > 0
     client.send("release full:out\n")
@@ -325,14 +327,14 @@ def test_exit_ends_a_hold_and_closed_comes_after_the_held_output(client, tmp_pat
     assert client.batch() == "Nothing left to watch"
 
 
-def test_a_held_stream_is_redelivered_to_the_next_watcher(kernel, client):
+def test_a_held_stream_is_redelivered_to_the_next_watcher(connect, client):
     client.cmd(r"make process k sh -c echo\ kept;\ sleep\ 30")
-    first = kernel.client()
+    first = connect()
     first.watch("w p k")
     assert first.batch()[0][3] == b"kept\n"
     first.ack("hold k:out")
     first.close()  # gone while holding: nothing was acknowledged
-    second = kernel.client()
+    second = connect()
     second.watch("w p k")
     assert second.batch()[0][3] == b"kept\n"
     second.ack()
