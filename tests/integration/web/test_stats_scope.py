@@ -53,9 +53,8 @@ def test_stats_watcher_narrows_the_stats_feed(circusd, httpd_factory, tmp_path):
             while True:
                 message = await ws.wait_for(lambda m: m["type"] == "stats", timeout=0.5)
                 got.add((message["watcher"], message["pid"]))
-                if message["watcher"] == "two" and message["pid"] is None:
-                    if message["mem"] == mark:
-                        return got, True
+                if (message["watcher"], message["pid"], message["mem"]) == ("two", None, mark):
+                    return got, True
         except AssertionError:
             return got, False
 
