@@ -223,9 +223,15 @@ def test_socket_activation_control_and_named_sockets(kdir, spawned):
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)  # fmt: skip
     spawned.append(proc)
-    support.wait_for(lambda: os.path.exists(control), message="systemd-socket-activate")
+
+    def first_connection() -> Client | None:  # it starts the kernel
+        try:
+            return Client(control)
+        except (FileNotFoundError, ConnectionRefusedError):  # not bound, or not listening yet
+            return None
+
     started = time.monotonic()
-    client = Client(control)  # this connection starts the kernel
+    client = support.wait_for(first_connection, message="systemd-socket-activate listening")
     print(f"greeting {1000 * (time.monotonic() - started):.0f} ms after the first connect")
     assert "systemd=web" not in client.cmd("list sockets")  # still in the pool
     line = client.cmd("make socket circus.web systemd=web")
