@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import json
 import os
-import pathlib
 import select
 import signal
 import socket
@@ -62,6 +61,7 @@ async def opened(kernel: RunningKernel, handler=None, **kwargs):
 # --- processes -----------------------------------------------------------------------------------
 
 
+@pytest.mark.shared_kernel
 def test_spawn_list_signal_forget(kernel):
     async def main():
         async with opened(kernel) as (host, events):
@@ -85,8 +85,9 @@ def test_spawn_list_signal_forget(kernel):
     run(main())
 
 
-def test_group_signal_reaches_grandchildren(kernel):
-    pidfile = pathlib.Path(kernel.directory) / "gc.pid"
+@pytest.mark.shared_kernel
+def test_group_signal_reaches_grandchildren(kernel, tmp_path):
+    pidfile = tmp_path / "gc.pid"
 
     async def main():
         async with opened(kernel) as (host, events):
@@ -125,6 +126,7 @@ def test_output_and_exit_are_delivered_in_order_then_collected(kernel):
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_unacknowledged_batch_is_redelivered_after_the_client_dies(kernel):
     client = subprocess.Popen(
         [PY, SCRIPT, kernel.endpoint],
@@ -164,15 +166,14 @@ def test_unacknowledged_batch_is_redelivered_after_the_client_dies(kernel):
         client.stderr.close()
 
 
-def test_exits_while_no_client_is_attached_are_delivered_on_reconnect(kernel):
-    gate = os.path.join(kernel.directory, "gate")
+@pytest.mark.shared_kernel
+def test_exits_while_no_client_is_attached_are_delivered_on_reconnect(kernel, tmp_path):
+    gate = support.Gate(tmp_path)
 
     async def main():
         async with opened(kernel) as (host, _events):
-            info = await host.spawn(
-                sh("circus.d.1", f"while [ ! -e {gate} ]; do sleep 0.02; done; echo bye; exit 5")
-            )
-        open(gate, "w").close()  # nobody watches now: the process prints and exits
+            info = await host.spawn(sh("circus.d.1", f"read x <{gate.path}; echo bye; exit 5"))
+        gate.open()  # nobody watches now: the process prints and exits
         await asyncio.to_thread(support.wait_for, lambda: not support.pid_alive(info.pid))
         async with opened(kernel) as (host, events):
             assert (await events.wait_exit("circus.d.1")).exit_code == 5
@@ -232,6 +233,7 @@ def test_respawn_of_the_same_name_inside_the_handler_starts_a_new_process(kernel
     run(main())
 
 
+@pytest.mark.shared_kernel
 def test_close_from_inside_the_handler_leaves_the_batch_unacknowledged(kernel):
     async def main():
         host = KernelHost(kernel.endpoint)
