@@ -2,7 +2,8 @@
 //
 // No library: a chart is an <svg> with one <polyline> (plus a light area) per series, redrawn
 // from a bounded ring of samples. Redraws are batched to one animation frame, so a burst of
-// stats messages costs one redraw per chart.
+// stats messages costs one redraw per chart, and a hidden page (no animation frames) draws
+// nothing until it shows again. A redraw changes only the attributes whose value changed.
 
 const NS = "http://www.w3.org/2000/svg";
 /** The shortest span shown (s): a young chart spans since its first sample, not a whole
@@ -31,6 +32,12 @@ function schedule(chart) {
     frameRequested = true;
     requestAnimationFrame(flush);
   }
+}
+
+/** Set an attribute only when its value changes (an unchanged one still costs the page a
+ * style, layout and paint). */
+function set(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }
 
 function el(name, attrs, parent) {
@@ -81,6 +88,7 @@ export class Chart {
     this.empty = el("text", { class: "empty", x: this.width / 2, y: this.height / 2 + 4 }, svg);
     this.empty.textContent = "no data";
     this.title = el("title", {}, svg);
+    this.drawnAt = -Infinity; // performance.now() of the last draw
     if (fluid) {
       this.fit();
       new ResizeObserver(() => this.fit()).observe(svg);
@@ -112,12 +120,22 @@ export class Chart {
     schedule(this);
   }
 
+  /** Redraw in the next frame unless drawn within the last `ms`: slides the time window of
+   * a chart whose samples stopped coming, without a second redraw of one they come to.
+   * Whether a redraw was asked. */
+  slide(ms) {
+    if (performance.now() - this.drawnAt < ms) return false;
+    schedule(this);
+    return true;
+  }
+
   /** The latest sample, or null. */
   latest() {
     return this.points.length ? this.points[this.points.length - 1] : null;
   }
 
   draw() {
+    this.drawnAt = performance.now();
     const now = Date.now() / 1000;
     while (this.points.length > 1 && this.points[1][0] < now - this.window) this.points.shift();
     const first = this.points.length ? this.points[0][0] : now;
@@ -125,7 +143,9 @@ export class Chart {
     const start = now - span;
     this.span = span;
     const visible = this.points.filter((p) => p[0] >= start - 5);
-    this.svg.classList.toggle("has-data", visible.length > 0);
+    if (this.svg.classList.contains("has-data") !== visible.length > 0) {
+      this.svg.classList.toggle("has-data", visible.length > 0);
+    }
     let top = 0;
     for (const p of visible) for (let i = 1; i < p.length; i++) top = Math.max(top, p[i] || 0);
     const ceiling = niceCeiling(top * 1.1);
@@ -135,31 +155,35 @@ export class Chart {
     const y = (v) => (pad + h - ((v || 0) / ceiling) * h).toFixed(1);
     this.series.forEach((s, i) => {
       const coords = visible.map((p) => `${x(p[0])},${y(p[i + 1])}`);
-      this.lines[i].line.setAttribute("points", coords.join(" "));
+      set(this.lines[i].line, "points", coords.join(" "));
       if (coords.length) {
         const first = x(visible[0][0]);
         const lastX = x(visible[visible.length - 1][0]);
         const base = (pad + h).toFixed(1);
         const area = [`${first},${base}`, ...coords, `${lastX},${base}`];
-        this.lines[i].area.setAttribute("points", area.join(" "));
+        set(this.lines[i].area, "points", area.join(" "));
       } else {
-        this.lines[i].area.setAttribute("points", "");
+        set(this.lines[i].area, "points", "");
       }
     });
     if (this.axes) this.drawGrid(ceiling, pad, h);
     const last = this.latest();
-    this.title.textContent = last
+    const title = last
       ? this.series.map((s, i) => `${s.label} ${Number(last[i + 1] || 0).toFixed(1)}%`).join(", ")
       : "no data yet";
+    if (this.title.textContent !== title) this.title.textContent = title;
   }
 
   drawGrid(ceiling, pad, h) {
-    this.grid.replaceChildren();
-    for (const fraction of [0, 0.5, 1]) {
-      const gy = (pad + h - fraction * h).toFixed(1);
-      el("line", { x1: 0, x2: this.width, y1: gy, y2: gy }, this.grid);
+    const lines = [0, 0.5, 1].map((fraction) => (pad + h - fraction * h).toFixed(1));
+    const key = `${this.width} ${lines.join(" ")}`;
+    if (this.gridKey !== key) {
+      this.gridKey = key;
+      this.grid.replaceChildren();
+      for (const gy of lines) el("line", { x1: 0, x2: this.width, y1: gy, y2: gy }, this.grid);
     }
     const shown = this.span >= 120 ? `${Math.round(this.span / 60)} min` : `${Math.round(this.span)} s`;
-    this.scaleLabel.textContent = `${ceiling}% · last ${shown}`;
+    const label = `${ceiling}% · last ${shown}`;
+    if (this.scaleLabel.textContent !== label) this.scaleLabel.textContent = label;
   }
 }

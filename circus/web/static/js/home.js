@@ -12,6 +12,11 @@ const tbody = document.getElementById("watcher-rows");
 const rows = new Map(); // name -> {tr, cells, chart, watcher}
 const queue = new ActionQueue(refresh);
 
+/** Set an element's text only when it changes (a change costs a layout and a paint). */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 function field(root, name) {
   return root.querySelector(`[data-field="${name}"]`);
 }
@@ -90,8 +95,8 @@ function updateRow(row, watcher) {
   row.count.textContent = live === target ? `${live}` : `${live} / ${target}`;
   row.count.title = `${live} running, ${target} wanted`;
   if (document.activeElement !== row.numInput) row.numInput.value = target;
-  row.cpu.textContent = percent(watcher.cpu);
-  row.mem.textContent = percent(watcher.mem);
+  setText(row.cpu, percent(watcher.cpu));
+  setText(row.mem, percent(watcher.mem));
   const tags = [];
   if (watcher.support) tags.push(h("span", { class: "tag" }, "support"));
   if (watcher.gave_up) tags.push(h("span", { class: "tag warn", title: String(watcher.gave_up.reason || watcher.gave_up) }, "gave up"));
@@ -223,8 +228,8 @@ live.on("stats", (msg) => {
   const row = rows.get(msg.watcher);
   if (!row) return;
   row.chart.push(msg.time, [msg.cpu, msg.mem]);
-  row.cpu.textContent = percent(msg.cpu);
-  row.mem.textContent = percent(msg.mem);
+  setText(row.cpu, percent(msg.cpu));
+  setText(row.mem, percent(msg.mem));
 });
 live.subscribe({ stats: true, stats_watcher: "*", output: null }); // the sums are enough
 live.start();
@@ -235,5 +240,8 @@ retrying(load, report).then(() => {
   refreshStatus();
   loadHistory();
 });
-setInterval(refreshStatus, 10000);
-setInterval(() => rows.forEach((row) => row.chart.draw()), 5000); // slide the time window
+// circusd's figures every 10 s while the page shows (at once when it shows again: a hidden
+// page asks nothing), and the charts' time window slides every 5 s where no point came.
+setInterval(() => document.hidden || refreshStatus(), 10000);
+document.addEventListener("visibilitychange", () => document.hidden || refreshStatus());
+setInterval(() => rows.forEach((row) => row.chart.slide(4500)), 5000);

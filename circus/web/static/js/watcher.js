@@ -63,6 +63,19 @@ function buildProcess(proc) {
   return row;
 }
 
+/** A redraw of the charts is due after this long without one (ms; the interval is 1 s). */
+const SLIDE_MS = 900;
+
+/** Set a cell's text only when it changes (a change costs the page a layout and a paint). */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** The age of a process, counted on from the last answer. */
+function showAge(row) {
+  if (row.base !== null) setText(row.cells.age, age(row.base + (performance.now() - row.ageAt) / 1000));
+}
+
 function updateProcess(row, proc) {
   row.cells.status.textContent = proc.status || "–";
   row.cells.status.className = `pstatus pstatus-${proc.status || "unknown"}`;
@@ -206,15 +219,16 @@ live.on("stats", (msg) => {
   const row = procs.get(Number(msg.pid));
   if (!row) return;
   row.chart.push(msg.time, [msg.cpu, msg.mem]);
-  row.cells.cpu.textContent = percent(msg.cpu);
+  setText(row.cells.cpu, percent(msg.cpu));
+  showAge(row); // in the frame of its chart's redraw
 });
 live.subscribe({ stats: true, stats_watcher: NAME, output: null });
 live.start();
 retrying(load, report).then(loadHistory); // until it works (see home.js)
+// Once a second, what no stats point moved meanwhile: the charts' time window slides and the
+// processes' ages count on. A chart a point redrew within the second (and its row's age) waits
+// for its next point: one redraw a second, not two.
 setInterval(() => {
-  chart.draw();
-  for (const row of procs.values()) {
-    row.chart.draw();
-    if (row.base !== null) row.cells.age.textContent = age(row.base + (performance.now() - row.ageAt) / 1000);
-  }
+  chart.slide(SLIDE_MS);
+  for (const row of procs.values()) if (row.chart.slide(SLIDE_MS)) showAge(row);
 }, 1000);
