@@ -61,6 +61,20 @@ class KernelProcess:
                 stream.close()
 
 
+def refused_in_process(capsys, *args: str) -> tuple[int, str]:
+    """papa-kernel's main in this process on a command line it refuses before it starts
+    anything (an option or its value): (exit status, stderr). Saves a kernel start where a
+    test is about the message; each kind of refusal keeps a run of the real program."""
+    from papa_kernel.cli import main
+
+    capsys.readouterr()
+    try:
+        status = main(list(args))
+    except SystemExit as exc:  # argparse's usage errors
+        status = exc.code
+    return status, capsys.readouterr().err
+
+
 def start_kernel(
     directory: str,
     *extra: str,

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 import support
-from kernel_helpers import KERNEL, Client, start_kernel
+from kernel_helpers import KERNEL, Client, refused_in_process, start_kernel
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -83,7 +83,7 @@ def test_stale_socket_file_is_replaced_but_not_a_regular_file(kdir):
     assert os.path.isfile(regular)
 
 
-def test_tcp_is_loopback_only(tcp_kernel, kdir):
+def test_tcp_is_loopback_only(tcp_kernel, kdir, capsys):
     host, port = tcp_kernel.tcp
     assert host == "127.0.0.1" and port > 0
     assert tcp_kernel.client(tcp=True).cmd("version").startswith("papa-kernel")
@@ -93,8 +93,8 @@ def test_tcp_is_loopback_only(tcp_kernel, kdir):
     result = run_cli("--socket", os.path.join(kdir, "t3.sock"), "--tcp", "nonsense")
     assert result.returncode == 1 and "HOST:PORT" in result.stderr
     for bad in ("127.0.0.1:65536", "127.0.0.1:²", "127.0.0.1:99999999999999999999"):
-        result = run_cli("--socket", os.path.join(kdir, "t4.sock"), "--tcp", bad)
-        assert result.returncode == 1 and "port between 0 and 65535" in result.stderr, bad
+        status, err = refused_in_process(capsys, "--socket", f"{kdir}/t4.sock", "--tcp", bad)
+        assert status == 1 and "port between 0 and 65535" in err, bad
 
 
 def test_vanished_tcp_watcher_is_noticed_at_once(tcp_kernel, kdir):

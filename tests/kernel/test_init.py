@@ -11,7 +11,7 @@ import time
 
 import pytest
 import support
-from kernel_helpers import KERNEL, Client, Gate, children_of
+from kernel_helpers import KERNEL, Client, Gate, children_of, refused_in_process
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -149,13 +149,11 @@ def test_a_main_command_that_cannot_start_exits_127(container):
 def test_init_option_errors(kdir, capsys):
     """What the command line says (its main in this process: each is refused before anything
     starts; tests/kernel/test_cli.py runs the program for its other errors)."""
-    from papa_kernel.cli import main
 
     def run(*args: str) -> str:
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        assert exited.value.code == 2
-        return capsys.readouterr().err
+        status, err = refused_in_process(capsys, *args)
+        assert status == 2, err
+        return err
 
     assert "needs --init" in run("--socket", os.path.join(kdir, "s"), "sleep")
     assert not os.path.exists(os.path.join(kdir, "s"))
