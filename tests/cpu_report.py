@@ -67,40 +67,37 @@ def _enabled(config: pytest.Config) -> bool:
     )
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item):
-    start = _cpu()
-    try:
-        return (yield)
-    finally:
-        item.stash[_phase_key] = _since(start)
+class _Meter:
+    """Measures each test phase and puts the figures in the test's reports (every process that
+    runs tests: the xdist workers, or pytest itself without xdist). Registered only when a report
+    is asked for, so a plain run pays nothing for it."""
 
+    @staticmethod
+    def _measure(item: pytest.Item):
+        start = _cpu()
+        try:
+            return (yield)
+        finally:
+            item.stash[_phase_key] = _since(start)
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    start = _cpu()
-    try:
-        return (yield)
-    finally:
-        item.stash[_phase_key] = _since(start)
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item):
+        return (yield from self._measure(item))
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        return (yield from self._measure(item))
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem):
-    start = _cpu()
-    try:
-        return (yield)
-    finally:
-        item.stash[_phase_key] = _since(start)
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem):
+        return (yield from self._measure(item))
 
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    if _enabled(item.config):
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
         report.user_properties.append((_KEY, item.stash.get(_phase_key, (0.0, 0.0))))
         item.stash[_phase_key] = (0.0, 0.0)
-    return report
+        return report
 
 
 class _Collector:
@@ -163,5 +160,8 @@ class _Collector:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if _enabled(config) and not hasattr(config, "workerinput"):
+    if not _enabled(config):
+        return
+    config.pluginmanager.register(_Meter(), "cpu_report_meter")
+    if not hasattr(config, "workerinput"):
         config.pluginmanager.register(_Collector(), "cpu_report_collector")

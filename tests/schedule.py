@@ -70,10 +70,11 @@ def _relative(nodeid_or_path: str) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    relative = {path: _relative(str(path)) for path in {item.path for item in items}}
     # a stable sort: the tests of a file keep their order, and the other files theirs
-    items.sort(key=lambda item: rank.get(_relative(str(item.path)), len(rank)))
+    items.sort(key=lambda item: rank.get(relative[item.path], len(rank)))
     for item in items:
-        if _relative(str(item.path)) not in SPREAD:
+        if relative[item.path] not in SPREAD:
             continue
         info = getattr(item, "_fixtureinfo", None)  # a test function's fixtures
         wide = {
