@@ -112,9 +112,8 @@ def parse_text(
     seen_header = False
     value = _Value()  # the entry being read, which continuation lines extend
     for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
-        origin = Origin(filename, number)
         if "\x00" in line:
-            problems.error("line contains a NUL character", origin)
+            problems.error("line contains a NUL character", Origin(filename, number))
             continue
         stripped = line.strip()
         if not stripped or line[0] in "#;" or _is_rem(line):
@@ -122,6 +121,7 @@ def parse_text(
         if line[0].isspace() and value.entry is not None:
             value.extend(stripped)
             continue
+        origin = Origin(filename, number)  # not made for blank, comment and continuation lines
         value.finish(problems)
         if stripped.startswith("["):
             current, seen_header = _header(stripped, origin, sections, problems), True
