@@ -14,7 +14,7 @@ export class ApiError extends Error {
 /** A request circushttpd has not answered by then fails (code `timeout`) instead of leaving the
  * page waiting: its own calls to circusd give up after 5 s, a few in a row at most. */
 export const REQUEST_TIMEOUT_MS = 20000;
-const FIRST_RETRY_MS = 1000;
+const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 10000;
 
 function csrfToken() {
@@ -57,9 +57,9 @@ async function request(method, path, body) {
   return data;
 }
 
-/** Run `load` (async, throws on failure) until it succeeds, 1 s after a failure, then 2 s, 4 s,
- * up to 10 s: a page's first load must not leave it empty for good because one request failed
- * (circusd away, a network change, a time-out). `report(exc)` is told of each failure; an
+/** Run `load` (async, throws on failure) until it succeeds, 0.25 s after a failure, then
+ * 0.5 s, 1 s, 2 s, 4 s, up to 10 s: a page's first load must not leave it empty for good
+ * because one request failed (circusd away, a network change, a time-out). `report(exc)` is told of each failure; an
  * API refusal (4xx: no such watcher, logged out) is final. Resolves to `load`'s result, or
  * undefined after a refusal. */
 export async function retrying(load, report) {

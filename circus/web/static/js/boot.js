@@ -2,11 +2,11 @@
 // modules do not load). When the page's module script, or a module it imports, fails to
 // load (the network changed mid-load, circushttpd was restarting), the page would stay empty:
 // instead the banner says which script failed and offers "Retry now", and the page reloads by
-// itself as soon as that script can be fetched again (asked after 1 s, then 2 s, 4 s, up to
-// 10 s; a reload before that would only show the browser's own error page).
+// itself as soon as that script can be fetched again (asked after 0.25 s, then 0.5 s, 1 s,
+// 2 s, 4 s, up to 10 s; a reload before that would only show the browser's own error page).
 (function () {
   "use strict";
-  const FIRST_DELAY_MS = 1000;
+  const FIRST_DELAY_MS = 250;
   const MAX_DELAY_MS = 10000;
   let failed = null;
 
