@@ -21,8 +21,6 @@ import urllib.parse
 import browser
 import support
 
-WORKER = support.CIRCUSD_WORKER
-
 
 class Console:
     """circusd (``support.Circusd``) and circushttpd on a free port, in ``workdir``."""

@@ -24,17 +24,18 @@ import urllib.request
 import pytest
 import support
 from browser import TIMEOUT_MS, PageLog, launched, log_of, wait_ready
-from console import WORKER, Console
+from console import Console
+from support import WORKER_CMD
 
 pytestmark = pytest.mark.timeout(120)
 
 CONFIG = f"""
     [watcher:sleepy]
-    cmd = {sys.executable} {WORKER} sleep
+    cmd = {WORKER_CMD} sleep
     numprocesses = 2
 
     [watcher:talker]
-    cmd = {sys.executable} {WORKER} sleep
+    cmd = {WORKER_CMD} sleep
     numprocesses = 1
 """
 
@@ -430,7 +431,7 @@ def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, tab):
     ex(page.locator('.field[data-field="name"] .error')).to_contain_text("no spaces")
     # checked by the server: an option it refuses comes back next to the options box
     page.fill("#f-name", "added")
-    page.fill("#f-cmd", f"{sys.executable} {WORKER} sleep")
+    page.fill("#f-cmd", f"{WORKER_CMD} sleep")
     page.fill("#f-options", "max_retry = lots")
     page.click("#add-submit")
     error = page.locator('.field[data-field="options"] .error')
