@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import support
 from support import Gate, children_of  # noqa: F401 - the kernel tests import them here
@@ -65,13 +66,21 @@ def refused_in_process(capsys, *args: str) -> tuple[int, str]:
     """papa-kernel's main in this process on a command line it refuses before it starts
     anything (an option or its value): (exit status, stderr). Saves a kernel start where a
     test is about the message; each kind of refusal keeps a run of the real program."""
-    from papa_kernel.cli import main
+    import pytest
+
+    from papa_kernel import cli
+
+    def started(*_args: object, **_kwargs: object) -> NoReturn:
+        raise AssertionError(f"papa-kernel {' '.join(args)} was not refused: it would start")
 
     capsys.readouterr()
-    try:
-        status = main(list(args))
-    except SystemExit as exc:  # argparse's usage errors
-        status = exc.code
+    with pytest.MonkeyPatch.context() as patch:  # a regression fails here, not in a fork
+        patch.setattr(cli, "_serve", started)
+        patch.setattr(cli.daemon, "daemonize", started)
+        try:
+            status = cli.main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            status = exc.code
     return status, capsys.readouterr().err
 
 
