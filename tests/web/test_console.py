@@ -1,5 +1,6 @@
 """The web console as a person uses it: a headless chromium on circushttpd in front of a real
-circusd (and its kernel and workers).
+circusd (and its kernel and workers); and its chart module alone, in the same browser (a
+browser's launch costs ~0.8 s of CPU).
 
 One circusd, one circushttpd, one browser and one page (``tab``) for the whole module: each
 test opens what it shows in that page (a new document; logged in again when a test before
@@ -284,6 +285,150 @@ def test_watcher_page_charts_each_process(console, tab):
         support.wait_for(lambda line=line: len(points(page, line).split()) >= 2, timeout=20)
     big = "#watcher-chart polyline.line.series-mem"
     support.wait_for(lambda: len(points(page, big).split()) >= 2, timeout=20)
+
+
+# --- the chart module alone (static/js/chart.js) -------------------------------------------------
+
+#: A page of two empty <svg> on circushttpd's origin, answered by the browser's route (not by
+#: circushttpd), where the chart module (from circushttpd's /static/) is tried alone.
+CHART_PAGE = """<!DOCTYPE html><html><body>
+<svg id="small" width="120" height="30"></svg>
+<svg id="big" width="600" height="140"></svg>
+</body></html>"""
+
+
+@pytest.fixture
+def chart_page(console, context, tab):
+    """The module's page showing CHART_PAGE with ``window.chart`` (the module), loaded by the
+    first chart test and kept by the next ones (as one page of their own did before)."""
+    url = f"{console.url}/chart-test"
+    if tab.url == url and tab.evaluate("() => Boolean(window.chart)"):
+        return tab
+    context.route(url, lambda route: route.fulfill(body=CHART_PAGE, content_type="text/html"))
+    tab.goto(url)
+    tab.evaluate("async () => { window.chart = await import('/static/js/chart.js'); }")
+    return tab
+
+
+def test_nice_ceiling(chart_page):
+    values = chart_page.evaluate("[0, 0.3, 1, 1.2, 7, 20, 101].map((v) => chart.niceCeiling(v))")
+    assert values == [1, 1, 1, 2, 10, 20, 200]
+
+
+def test_chart_draws_a_line_per_series_and_moves(chart_page):
+    """Samples become polyline points; a newer sample changes the line (the chart moves)."""
+    first = chart_page.evaluate(
+        """async () => {
+            const c = new chart.Chart(document.getElementById('small'));
+            window.small = c;
+            const now = Date.now() / 1000;
+            c.load([[now - 60, 10, 5], [now - 30, 20, 6], [now - 1, 15, 7]]);
+            await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+            const lines = document.querySelectorAll('#small polyline');
+            return [...lines].map((p) => p.getAttribute('points'));
+        }"""
+    )
+    assert len(first) == 2
+    assert all(len(points.split()) == 3 for points in first)
+    second = chart_page.evaluate(
+        """async () => {
+            window.small.push(Date.now() / 1000, [80, 9]);
+            await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+            const lines = document.querySelectorAll('#small polyline');
+            return [...lines].map((p) => p.getAttribute('points'));
+        }"""
+    )
+    assert all(len(points.split()) == 4 for points in second)
+    assert second != first
+    # every point lies inside the drawing (x in 0..120, y in 0..30)
+    for points in second:
+        for pair in points.split():
+            x, y = (float(v) for v in pair.split(","))
+            assert 0 <= x <= 120 and 0 <= y <= 30
+
+
+def test_chart_forgets_samples_older_than_its_window(chart_page):
+    count = chart_page.evaluate(
+        """async () => {
+            const c = new chart.Chart(document.getElementById('big'), {window: 60, axes: true});
+            const now = Date.now() / 1000;
+            c.load([[now - 600, 1, 1], [now - 300, 2, 2], [now - 30, 3, 3], [now - 10, 4, 4]]);
+            await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+            return {
+                points: document.querySelector('#big polyline').getAttribute('points').split(' ')
+                    .length,
+                scale: document.querySelector('#big .scale').textContent,
+            };
+        }"""
+    )
+    assert count["points"] == 2
+    assert count["scale"] == "5% · last 60 s"
+
+
+def test_a_young_chart_spans_since_its_first_sample(chart_page):
+    """Ten minutes of data fill a 5-minute window; 30 s of data fill the first half of the
+    shortest span (60 s) instead of a sliver at the right edge."""
+    xs = chart_page.evaluate(
+        """async () => {
+            const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+            svg.setAttribute('width', '300'); svg.setAttribute('height', '20');
+            document.body.appendChild(svg);
+            const c = new chart.Chart(svg);
+            const now = Date.now() / 1000;
+            c.load([[now - 30, 1, 1], [now, 2, 2]]);
+            await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+            const pts = svg.querySelector('polyline').getAttribute('points').split(' ');
+            return pts.map((p) => Number(p.split(',')[0]));
+        }"""
+    )
+    assert 140 <= xs[0] <= 160 and 295 <= xs[1] <= 300
+
+
+def test_empty_chart_says_no_data(chart_page):
+    shown = chart_page.evaluate(
+        """async () => {
+            const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+            svg.setAttribute('width', '100'); svg.setAttribute('height', '20');
+            document.body.appendChild(svg);
+            const c = new chart.Chart(svg);
+            c.draw();
+            return [svg.classList.contains('has-data'), svg.querySelector('.empty').textContent];
+        }"""
+    )
+    assert shown == [False, "no data"]
+
+
+def test_a_redraw_changes_only_what_changed_and_a_slide_skips_a_fresh_chart(chart_page):
+    """A chart drawn again with the same samples at the same time changes nothing in the page
+    (a change costs it a style, a layout and a paint), and ``slide(ms)`` redraws only a chart
+    not drawn within ``ms``: the watcher page slides its charts every second, and a chart a
+    stats point just redrew is not drawn a second time."""
+    result = chart_page.evaluate(
+        """async () => {
+            const svg = document.getElementById('big');
+            const c = new chart.Chart(svg, {axes: true});
+            const realNow = Date.now;
+            const now = realNow();
+            Date.now = () => now;  // the same time for every draw
+            try {
+                c.load([[now / 1000 - 30, 1, 2], [now / 1000 - 1, 3, 4]]);
+                await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+                const observer = new MutationObserver(() => {});
+                observer.observe(svg, {
+                    subtree: true, attributes: true, childList: true, characterData: true,
+                });
+                c.draw();
+                const changes = observer.takeRecords().length;
+                observer.disconnect();
+                const fresh = c.slide(900);
+                c.drawnAt -= 1000;  // as if drawn a second ago
+                return {changes, fresh, stale: c.slide(900)};
+            } finally {
+                Date.now = realNow;
+            }
+        }"""
+    )
+    assert result == {"changes": 0, "fresh": False, "stale": True}
 
 
 # --- the watcher page -----------------------------------------------------------------------------
