@@ -15,13 +15,16 @@ circushttpd come near the end, followed only by those that end the page's sessio
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 
+import netns
 import pytest
 import support
 from browser import TIMEOUT_MS, PageLog, launched, log_of, wait_ready
@@ -786,3 +789,67 @@ def test_password_login(password_url, tab):
     ex(page.locator("form.logout button")).to_have_text("Log out alice")
     wait_ready(page)
     ex(row(page, "sleepy").locator(".toggle")).to_have_text("active")
+
+
+# --- the browser itself, while the machine's addresses change ------------------------------------
+
+#: Requests the page keeps in flight at once (more than a host's six connections: some wait
+#: for a connection, the state in which an address change fails them).
+IN_FLIGHT = 24
+HAMMER = """(n) => {
+  window.counts = { ok: 0, failed: 0 };
+  window.stop = false;
+  const one = () => fetch(`/?${Math.random()}`, { cache: "no-store" })
+    .then((r) => r.text())
+    .then(() => window.counts.ok++, () => window.counts.failed++);
+  window.hammer = (async () => {
+    while (!window.stop) await Promise.all(Array.from({ length: n }, one));
+  })();
+}"""
+STOP = "async () => { window.stop = true; await window.hammer; return window.counts; }"
+
+
+class Quiet(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<!DOCTYPE html><html><body>ok</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_requests_survive_address_changes_on_the_machine(tab):
+    """The browser the web tests drive (browser.py) keeps working while the machine's network
+    configuration changes, as it does when tests/netns.py runs in another xdist worker:
+    addresses appear and go (twice a namespace made and removed) while the page has requests
+    in flight, and none fails (chromium failed them with net::ERR_NETWORK_CHANGED). In this
+    module's browser: a launch of its own would cost ~0.8 s of CPU."""
+    netns.require()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", support.free_port()), Quiet)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    page = tab
+    failures: list[str] = []
+
+    def failed(request) -> None:
+        failures.append(f"{request.url}: {request.failure}")
+
+    page.on("requestfailed", failed)
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        page.evaluate(HAMMER, IN_FLIGHT)
+        for _ in range(2):  # a bridge, a veth pair and their addresses come and go
+            with netns.Namespaces(1):
+                pass
+        counts = page.evaluate(STOP)
+    finally:
+        page.remove_listener("requestfailed", failed)
+        server.shutdown()
+        server.server_close()
+    assert counts["ok"] > 0
+    assert failures == [] and counts["failed"] == 0, (counts, failures[:5])
