@@ -40,9 +40,9 @@ FLOOD = 15
 #: How long a flooded client stays idle: 16 endpoints make about 10,000 events in it (5 times
 #: the pair's capacity; the unread count is checked where the monitor stays attached).
 FLOOD_IDLE = 0.5
-#: How long a call waits for circusd to come back: about 3000 events at a retry per
-#: millisecond (more than the pair holds; the call reads them as they come).
-ABSENCE = 2.0
+#: How long a call waits for circusd to come back: about 1300 events at a retry per
+#: millisecond, which the call must read as they come (checked: :func:`applied`).
+ABSENCE = 1.0
 #: The deadline thread's idle time before it detaches a monitor (``diagnose.IDLE_DETACH``, 1 s)
 #: where a test is not about its value (:func:`quick_detach`).
 QUICK_DETACH = 0.2
@@ -154,21 +154,49 @@ def test_an_idle_client_gets_its_answer_once_circusd_is_back(
         responder.close()
 
 
-def _back_later(endpoint: str, started: list[Responder]) -> threading.Timer:
-    timer = threading.Timer(ABSENCE, lambda: started.append(Responder(endpoint)))
+@pytest.fixture
+def applied(monkeypatch) -> list[float]:
+    """When (monotonic) each monitor event was applied by a connection watch, i.e. read."""
+    times: list[float] = []
+    original = diagnose.ConnectionWatch._apply
+
+    def apply(watch, event: int, value: int) -> None:
+        times.append(time.monotonic())
+        original(watch, event, value)
+
+    monkeypatch.setattr(diagnose.ConnectionWatch, "_apply", apply)
+    return times
+
+
+def _back_later(endpoint: str, started: list[Responder], back: list[float]) -> threading.Timer:
+    def come_back() -> None:
+        back.append(time.monotonic())
+        started.append(Responder(endpoint))
+
+    timer = threading.Timer(ABSENCE, come_back)
     timer.start()
     return timer
 
 
-def test_a_call_that_outlasts_the_absence_of_circusd_gets_its_reply(context, fast_retries):
+def _read_while_away(applied: list[float], back: list[float]) -> None:
+    """The refused connects of the absence were read as they came, while the call waited,
+    not after the reply (unread, they stalled ZeroMQ's I/O thread once the pair was full)."""
+    away = [when for when in applied if when < back[0]]
+    assert len(away) > 100, f"{len(away)} events read during the absence"
+    assert away[-1] > back[0] - ABSENCE / 2, "the monitor was not read as the events came"
+
+
+def test_a_call_that_outlasts_the_absence_of_circusd_gets_its_reply(context, fast_retries, applied):
     """The monitor fills up during the call itself: it must be read while the call waits
     (``refused_grace=None``: the refused connects of the absence do not end the call)."""
     endpoint = f"tcp://127.0.0.1:{support.port_outside_ephemeral_range()}"
     started: list[Responder] = []
+    back: list[float] = []
     client = CircusClient(context, endpoint, timeout=ABSENCE + 10, refused_grace=None)
-    timer = _back_later(endpoint, started)
+    timer = _back_later(endpoint, started, back)
     try:
         assert client.send_message("status", n=1)["echo"] == 1
+        _read_while_away(applied, back)
     finally:
         timer.join()
         client.stop()
@@ -176,9 +204,10 @@ def test_a_call_that_outlasts_the_absence_of_circusd_gets_its_reply(context, fas
             responder.close()
 
 
-def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_retries):
+def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_retries, applied):
     endpoint = f"tcp://127.0.0.1:{support.port_outside_ephemeral_range()}"
     started: list[Responder] = []
+    back: list[float] = []
 
     async def scenario():
         context = zmq.asyncio.Context()
@@ -190,9 +219,10 @@ def test_an_async_call_that_outlasts_the_absence_of_circusd_gets_its_reply(fast_
         finally:
             context.destroy(linger=0)
 
-    timer = _back_later(endpoint, started)
+    timer = _back_later(endpoint, started, back)
     try:
         assert asyncio.run(scenario())["echo"] == 1
+        _read_while_away(applied, back)
     finally:
         timer.join()
         for responder in started:
