@@ -55,3 +55,32 @@ def test_one_process_left_is_singular(circusd, worker_cmd):
     assert d.proc.wait(timeout=20) == 0
     expected = f"exits: 1 process keeps running in papa-kernel at {d.papa} (web: 1);"
     assert expected in d.log(), d.log()
+
+
+ATEXIT_HOOK = """
+import atexit, os
+
+def register(watcher, arbiter, hook_name, **kwargs):
+    atexit.register(lambda: open(os.environ["ATEXIT_MARK"], "w").write("ran"))
+    return True
+"""
+
+
+def test_the_exit_runs_atexit_handlers_and_keeps_the_status(circusd, worker_cmd, tmp_path):
+    """circusd ends its process without tearing the interpreter down (``_exit_now``: ~10 ms of
+    CPU less at each exit); what a normal exit does that matters still happens: the atexit
+    handlers run (a hook's here, logging's flush), and the exit status is circusd's."""
+    import os
+
+    (tmp_path / "atexit_hook.py").write_text(ATEXIT_HOOK)
+    mark = tmp_path / "mark"
+    d = circusd(
+        f"[watcher:web]\ncmd = {worker_cmd} sleep\nhooks.after_start = atexit_hook.register\n",
+        start=False,
+    )
+    d.env = {**os.environ, "PYTHONPATH": str(tmp_path), "ATEXIT_MARK": str(mark)}
+    d.start()
+    d.ok("quit", stop_workers=True)
+    assert d.proc.wait(timeout=20) == 0
+    assert mark.read_text() == "ran"
+    assert d.log().rstrip().endswith("exits: no process keeps running"), d.log()[-500:]
