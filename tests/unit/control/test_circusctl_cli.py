@@ -144,7 +144,7 @@ def test_main_closes_the_sockets_it_opened(capsys, tmp_path, listening):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)
-            code, _, err = run(capsys, "--endpoint", endpoint, "--timeout", "0.3", "status")
+            code, _, err = run(capsys, "--endpoint", endpoint, "--timeout", "0.1", "status")
             gc.collect()
     finally:
         silent.close(0)

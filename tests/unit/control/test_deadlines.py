@@ -29,18 +29,18 @@ class Target:
 
 def test_a_target_is_called_at_its_deadline_and_again_when_it_asks():
     start = time.monotonic()
-    target = Target([start + 0.3, None])
-    deadlines.call_at(target, start + 0.1)
+    target = Target([start + 0.15, None])
+    deadlines.call_at(target, start + 0.05)
     assert target.done.wait(10)
     first, second = target.called
-    assert first >= start + 0.1 and second >= start + 0.3
+    assert first >= start + 0.05 and second >= start + 0.15
 
 
 def test_an_earlier_deadline_is_not_held_up_by_a_later_one():
     start = time.monotonic()
     late, early = Target([None]), Target([None])
     deadlines.call_at(late, start + 60)
-    deadlines.call_at(early, start + 0.1)
+    deadlines.call_at(early, start + 0.05)
     assert early.done.wait(10)
     assert not late.called
 
@@ -63,6 +63,6 @@ def test_a_target_gone_is_not_called_and_a_failing_one_does_not_stop_the_thread(
     deadlines.call_at(Gone(), now + 0.05)  # collected at once: only a weak reference is kept
     gc.collect()
     after = Target([None])
-    deadlines.call_at(after, now + 0.2)
+    deadlines.call_at(after, now + 0.1)
     assert after.done.wait(10)
     assert not calls
