@@ -4,11 +4,11 @@ A test that drives ``circusctl`` fifty times spends most of its time starting Py
 importing the tool (~0.2 s of CPU per run, several seconds on a loaded machine). ``ForkingCli``
 starts the tool's interpreter once, imports the tool there, and forks that warm process for
 every run: each run is still a separate process with its own argv, its stdout and stderr on
-their own files, no stdin, and the exit code the tool's own entry script would give
-(``sys.exit(main())``: None is 0, a string is printed to stderr and is 1, an uncaught
-exception is a traceback and 1). What is NOT the same as a fresh process: the tool's modules
-are imported before the run (a tool reading the environment at import time would see the
-server's environment, so runs take no ``env``; use ``subprocess`` for those).
+their own files, its stdin from a file (or /dev/null), and the exit code the tool's own entry
+script would give (``sys.exit(main())``: None is 0, a string is printed to stderr and is 1, an
+uncaught exception is a traceback and 1). What is NOT the same as a fresh process: the tool's
+modules are imported before the run (a tool reading the environment at import time would see
+the server's environment, so runs take no ``env``; use ``subprocess`` for those).
 
 Imported as ``cli_forker`` (tests/ is on sys.path).
 """
@@ -53,7 +53,7 @@ for line in requests:
         try:
             requests.close()
             replies.close()
-            null = os.open(os.devnull, os.O_RDONLY)
+            null = os.open(request.get("stdin") or os.devnull, os.O_RDONLY)
             out = os.open(request["stdout"], os.O_WRONLY | os.O_TRUNC)
             err = os.open(request["stderr"], os.O_WRONLY | os.O_TRUNC)
             for fd, target in ((null, 0), (out, 1), (err, 2)):
@@ -119,15 +119,23 @@ class ForkingCli:
         self._runs = 0
         self.module = module
 
-    def run(self, args: Sequence[str], timeout: float = 60) -> subprocess.CompletedProcess:
+    def run(
+        self, args: Sequence[str], timeout: float = 60, stdin: str | None = None
+    ) -> subprocess.CompletedProcess:
         """Run the tool once with ``args``; like ``subprocess.run(capture_output=True,
-        text=True)``. Raises ``subprocess.TimeoutExpired`` (and ends the server) on timeout."""
+        text=True, input=stdin)`` (stdin: a file holding ``stdin``, else /dev/null). Raises
+        ``subprocess.TimeoutExpired`` (and ends the server) on timeout."""
         self._runs += 1
         out = os.path.join(self._tmp.name, f"{self._runs}.out")
         err = os.path.join(self._tmp.name, f"{self._runs}.err")
         for path in (out, err):
             open(path, "w").close()
-        self._requests.write(json.dumps({"args": list(args), "stdout": out, "stderr": err}))
+        request = {"args": list(args), "stdout": out, "stderr": err}
+        if stdin is not None:
+            request["stdin"] = os.path.join(self._tmp.name, f"{self._runs}.in")
+            with open(request["stdin"], "w") as given:
+                given.write(stdin)
+        self._requests.write(json.dumps(request))
         self._requests.write("\n")
         self._requests.flush()
         ready, _, _ = select.select([self._replies], [], [], timeout)

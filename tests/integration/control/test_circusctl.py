@@ -20,8 +20,8 @@ ORIGINAL = REPO / ".venv-circus019" / "bin" / "circusctl"
 
 
 # circusctl runs ~60 times in this module: a warm, forked circusctl (tests/cli_forker.py) is the
-# same program, argv, outputs and exit code without a Python start-up each time. Runs with their
-# own stdin or environment still start a fresh circusctl.
+# same program, argv, stdin, outputs and exit code without a Python start-up each time. Runs with
+# their own environment still start a fresh circusctl.
 _warm: dict[str, ForkingCli] = {}
 
 
@@ -49,8 +49,8 @@ def _warm_circusctl(which: str) -> ForkingCli:
 
 
 def ours(endpoint, *args, stdin=None, env=None):
-    if stdin is None and env is None:
-        return _warm_circusctl("ours").run(["--endpoint", endpoint, *args], timeout=30)
+    if env is None:
+        return _warm_circusctl("ours").run(["--endpoint", endpoint, *args], 30, stdin)
     argv = [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", endpoint, *args]
     return subprocess.run(
         argv, capture_output=True, text=True, timeout=30, input=stdin, env=env, cwd=REPO
