@@ -160,8 +160,11 @@ def test_reloadconfig_adds_removes_and_changes_plugins(circusd, plugin_package, 
     files = {name: tmp_path / f"{name}.json" for name in ("a", "b", "c")}
 
     def body(plugins: dict[str, str]) -> str:
+        # min_uptime = 0.2: the reload waits that long for a restarted plugin to be up (1 s
+        # by default), which is not what the test is about
         return "".join(
-            f"[plugin:{name}]\nuse = myproject.testplugins.Recorder\nout = {files[name]}\n{extra}\n"
+            f"[plugin:{name}]\nuse = myproject.testplugins.Recorder\nout = {files[name]}\n"
+            f"min_uptime = 0.2\n{extra}\n"
             for name, extra in plugins.items()
         )
 
