@@ -271,13 +271,27 @@ def points(page, selector: str) -> str:
     return page.locator(selector).first.get_attribute("points") or ""
 
 
+#: Whether the first element of a selector has a ``points`` attribute with at least ``n``
+#: points, or one other than ``old`` (checked in the page every 0.1 s: no round trip each).
+_POINTS = """([selector, n, old]) => {
+  const node = document.querySelector(selector);
+  const points = (node && node.getAttribute("points")) || "";
+  return old === null ? points.split(" ").filter(Boolean).length >= n : points !== old;
+}"""
+
+
+def wait_points(page, selector: str, n: int = 2, other_than: str | None = None) -> None:
+    """Wait until the chart line ``selector`` has ``n`` points (or points other than
+    ``other_than``)."""
+    page.wait_for_function(_POINTS, arg=[selector, n, other_than], polling=100, timeout=20_000)
+
+
 def test_charts_move_with_the_stats_stream(console, page):
     """circusd-stats' figures reach the page over the WebSocket: the watcher's memory line
     gains points and keeps changing, and the figures show in the row."""
     line = 'tr[data-watcher="sleepy"] svg.chart polyline.line.series-mem'
-    support.wait_for(lambda: len(points(page, line).split()) >= 2, timeout=20, message="2 points")
-    first = points(page, line)
-    support.wait_for(lambda: points(page, line) != first, timeout=20, message="the line moves")
+    wait_points(page, line)
+    wait_points(page, line, other_than=points(page, line))  # the line moves
     expect()(row(page, "sleepy").locator("td.mem")).to_have_text(re.compile(r"^\d+\.\d%$"))
     expect()(page.locator("#stats-card")).to_contain_text("streaming")
 
@@ -286,9 +300,9 @@ def test_watcher_page_charts_each_process(console, tab):
     page = shown(console, tab, "/watchers/sleepy")
     for pid in console.circusd.pids("sleepy"):
         line = f'tr[data-pid="{pid}"] svg.chart polyline.line.series-mem'
-        support.wait_for(lambda line=line: len(points(page, line).split()) >= 2, timeout=20)
+        wait_points(page, line)
     big = "#watcher-chart polyline.line.series-mem"
-    support.wait_for(lambda: len(points(page, big).split()) >= 2, timeout=20)
+    wait_points(page, big)
 
 
 # --- the chart module alone (static/js/chart.js) -------------------------------------------------
