@@ -38,4 +38,5 @@ def test_freeze_moves_what_the_block_made_out_of_the_collectors_passes():
         assert gc.isenabled()
         assert gc.get_freeze_count() >= frozen + len(made)
     finally:
-        gc.unfreeze()
+        if not frozen:  # put back as found; tests/conftest.py freezes what collection made
+            gc.unfreeze()
