@@ -43,8 +43,11 @@ def _warm_circusctl(which: str) -> ForkingCli:
                 sys.executable, "circus.cli.circusctl", argv0=script, cwd=REPO
             )
         else:
+            # each run builds its argparse parser, whose first help formatter imports shutil
+            # (with bz2 and lzma): ~3 ms of each run's ~20, done once here
             python = str(ORIGINAL.parent / "python")
-            _warm[which] = ForkingCli(python, "circus.circusctl", argv0=str(ORIGINAL), script=True)
+            _warm[which] = ForkingCli(python, "circus.circusctl", argv0=str(ORIGINAL),
+                                      script=True, warm=("argparse:ArgumentParser",))  # fmt: skip
     return _warm[which]
 
 
