@@ -83,6 +83,18 @@ def _follow_resize(screen: curses.window) -> bool:
     return True
 
 
+def _reset_scroll_region(screen: curses.window) -> None:
+    """Make the terminal's scroll region the whole screen again. curses set it to the size it
+    found at start; after the terminal grew (a resize, or a size that changed while curses
+    started), ncurses moves lines with insert/delete-line as if the region were the whole
+    screen, but the terminal acts inside the old one: lines below it were lost or left stale.
+    The cursor goes home: the caller repaints every cell next (``clear``)."""
+    csr = curses.tigetstr("csr")
+    if csr:
+        lines = screen.getmaxyx()[0]
+        curses.putp(curses.tparm(csr, 0, lines - 1))
+
+
 def run(
     screen: curses.window,
     client: StatsClient,
@@ -114,6 +126,7 @@ def run(
             resized = resized or key == curses.KEY_RESIZE
             key = screen.getch()
         if _follow_resize(screen) or resized:
+            _reset_scroll_region(screen)
             screen.clear()  # the terminal reflowed the old screen: redraw every cell
             painted = 0.0  # repaint now, at the new size
         now = time.monotonic()

@@ -73,10 +73,9 @@ def shared(module_daemon):
 
 def test_shows_watchers_processes_totals_and_socket_hits(shared, terminal):
     d, stats, port = shared.daemon, shared.stats, shared.port
-    # a repaint a round of circusd-stats, not every second (the default). --process-timeout
-    # is 8 rounds: with 4, a loaded machine made processes drop out and come back, and the
-    # screen tmux showed then kept cells ncurses believed drawn (to look into)
-    top = terminal(top_argv(stats.endpoint, "--process-timeout", "2", "--refresh", "0.25"))
+    # a repaint a round of circusd-stats (0.25 s), not every second (the default); a stopped
+    # process is dropped after 4 rounds without news of it
+    top = terminal(top_argv(stats.endpoint, "--process-timeout", "1", "--refresh", "0.25"))
     top.wait_screen(lambda s: "Waiting for data" in s or "Circus Top" in s)
     pids = d.pids("sleepy") + d.pids("web")
     screen = top.wait_screen(
@@ -152,6 +151,37 @@ def test_resizes_cleanly_and_quits_on_ctrl_c(shared, terminal):
     top.keys("C-c")
     screen = top.wait_screen(lambda s: "EXITED 0" in s, message="quit on Ctrl-C")
     assert "Traceback" not in screen and "Circus Top" not in screen  # terminal restored
+
+
+def test_a_terminal_grown_under_it_keeps_every_line(shared, terminal):
+    """circus-top starts believing the terminal has 24 lines (its scroll region is set to rows
+    1-24), then learns it has 40: the lines it moves afterwards (a watcher added above the
+    others) must be where it moved them, every cell of them."""
+    import shlex
+    import subprocess
+
+    d, stats = shared.daemon, shared.stats
+    top_cmd = " ".join(shlex.quote(a) for a in top_argv(stats.endpoint, "--refresh", "0.25"))
+    top = terminal(["sh", "-c", f"stty rows 24 cols 100; exec {top_cmd}"], width=100, height=40)
+    top.wait_screen(lambda s: s.count("(avg)") == 2, message="what 24 lines hold")
+    tty = top._tmux("display-message", "-p", "-t", "t", "#{pane_tty}").strip()
+    subprocess.run(["stty", "-F", tty, "rows", "40", "cols", "100"], check=True, timeout=10)
+    top.wait_screen(lambda s: s.count("(avg)") == 3, message="the 40 lines")
+    d.ok("add", name="added", cmd=f"{WORKER_CMD} sleep", start=True, waiting=True)
+
+    def laid_out(screen: str) -> bool:
+        lines = screen.splitlines()
+        groups = [line for line in lines if line in ("added", "circus", "sleepy", "sockets", "web")]
+        totals = [line for line in lines if "(older)" in line]
+        return (
+            groups == ["added", "circus", "sleepy", "sockets", "web"]
+            and len(totals) == 4 and all("(avg)" in line and "(sum)" in line for line in totals)
+            and not any(re.fullmatch(r"\s+\d+\.\d+", line) for line in lines)  # a lone age
+        )  # fmt: skip
+
+    top.wait_screen(laid_out, message="every group, whole, in order")
+    top.keys("q")
+    top.wait_screen(lambda s: "EXITED 0" in s, message="quit on q")
 
 
 def test_waits_for_data_without_circusd_stats(tmp_path, terminal):
