@@ -33,7 +33,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 
-import psutil
 import pytest
 import support
 
@@ -195,10 +194,7 @@ class Shared:
 
     def _stop(self, name: str, remove: bool = False) -> None:
         """Stop (or remove) watcher ``name``, then kill what its processes left running."""
-        left: list[psutil.Process] = []
-        for pid in self._pids(name):
-            with contextlib.suppress(psutil.Error):
-                left += psutil.Process(pid).children(recursive=True)
+        left = [child for pid in self._pids(name) for child in support.descendants(pid)]
         self._ok("rm" if remove else "stop", name=name, waiting=True)
-        support.kill_pids([proc.pid for proc in left])
-        support.wait_dead([proc.pid for proc in left])  # orphans: pid 1 may reap them late
+        support.kill_pids(left)
+        support.wait_dead(left)  # orphans: pid 1 may reap them late
