@@ -39,19 +39,21 @@ OUR_CIRCUSD = sc.OUR_VENV / "circusd"
 # Each scenario runs circusctl ~60 times: a warm, forked circusctl (tests/cli_forker.py) is the
 # same program with the same argv, outputs and exit codes, without a Python start-up per step.
 def original_circusctl() -> ForkingCli:
-    """The original circusctl 0.19, as its entry script runs it."""
+    """The original circusctl 0.19, as its entry script runs it. Each run builds its argparse
+    parser, whose first help formatter imports shutil (with bz2 and lzma): done once, before
+    forking (as tests/integration/control/test_circusctl.py does)."""
     python = str(sc.ORIGINAL_VENV / "python")
-    return ForkingCli(
-        python, "circus.circusctl", argv0=ORIGINAL_CIRCUSCTL, cwd=sc.REPO, script=True
-    )
+    return ForkingCli(python, "circus.circusctl", argv0=ORIGINAL_CIRCUSCTL, cwd=sc.REPO,
+                      script=True, warm=("argparse:ArgumentParser",))  # fmt: skip
 
 
 def our_circusctl() -> ForkingCli:
-    """Our circusctl, as ``python -m circus.cli.circusctl`` runs it."""
+    """Our circusctl, as ``python -m circus.cli.circusctl`` runs it (shutil imported before
+    forking, as the original's)."""
     import circus.cli.circusctl
 
     return ForkingCli(sys.executable, "circus.cli.circusctl", argv0=circus.cli.circusctl.__file__,
-                      cwd=sc.REPO)  # fmt: skip
+                      cwd=sc.REPO, warm=("argparse:ArgumentParser",))  # fmt: skip
 
 
 KNOWN_OPTIONS = (
