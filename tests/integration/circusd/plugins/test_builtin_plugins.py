@@ -73,7 +73,7 @@ def module_daemon(tmp_path_factory, module_statsd, http_server):
         host = 127.0.0.1
         port = {statsd}
         application_name = example
-        loop_rate = 0.5
+        loop_rate = 0.2
         active = false
 
         [watcher:app]
