@@ -543,15 +543,21 @@ def restore_numprocesses(daemon: Circusd, watcher: str, count: int) -> None:
 
 def kernels_at(socket_path: str) -> list[psutil.Process]:
     """papa-kernel processes serving ``socket_path`` (found by their command line, which
-    setproctitle turns into ``papa-kernel PATH``)."""
+    setproctitle turns into ``papa-kernel PATH``; a zombie has none). Read from /proc
+    directly: psutil's process_iter costs ~3x more, and tests poll this."""
+    path = os.fsencode(socket_path)
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        with contextlib.suppress(psutil.Error):
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if ("papa_kernel.cli" in cmdline or "papa-kernel" in cmdline) and (
-                socket_path in cmdline
-            ):
-                found.append(proc)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if path in cmdline and (b"papa_kernel.cli" in cmdline or b"papa-kernel" in cmdline):
+            with contextlib.suppress(psutil.Error):
+                found.append(psutil.Process(int(entry)))
     return found
 
 
@@ -559,10 +565,9 @@ def kill_kernels_at(socket_path: str) -> list[psutil.Process]:
     """Kill (and reap) the kernels serving ``socket_path`` and their children; return them."""
     kernels = kernels_at(socket_path)
     for kernel in kernels:
-        with contextlib.suppress(psutil.Error):
-            victims = [kernel, *kernel.children(recursive=True)]
-            kill_pids([proc.pid for proc in victims])
-            wait_dead([proc.pid for proc in victims])
+        victims = [kernel.pid, *descendants(kernel.pid)]
+        kill_pids(victims)
+        wait_dead(victims)
     return kernels
 
 

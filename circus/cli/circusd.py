@@ -232,9 +232,8 @@ def _exit_now(code: int) -> NoReturn:
     modules circusd imported and collects every object left, ~10 ms of CPU at each exit that
     frees nothing the exit does not. What a normal exit does that matters is done first:
     threads that are not daemons joined (circusd starts none; a plugin's library might),
-    the ``atexit`` handlers run (logging's flush and close among them), stdio flushed. ZeroMQ's
-    sockets are closed and its queued replies sent before the loop ends (a normal exit does
-    not terminate a context either: pyzmq leaves them to the process's end)."""
+    the ``atexit`` handlers run (logging's flush and close among them), ZeroMQ's queued replies
+    sent, stdio flushed."""
     import atexit
     import contextlib
     import threading
@@ -243,6 +242,15 @@ def _exit_now(code: int) -> NoReturn:
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()
     atexit._run_exitfuncs()
+    # The replies still queued (quit's own: the controller closes its socket with a linger)
+    # leave before the process ends: the shared ZeroMQ context is terminated, waiting for
+    # them within their socket's linger (sockets still open are closed without one). A
+    # normal exit does not terminate it either (pyzmq leaves contexts alone at exit): the
+    # reply only left in the time the interpreter took to tear itself down.
+    zmq_asyncio = sys.modules.get("zmq.asyncio")
+    context = getattr(getattr(zmq_asyncio, "Context", None), "_instance", None)
+    if context is not None and not context.closed:
+        context.destroy(linger=0)
     try:
         sys.stdout.flush()
     except BrokenPipeError:
