@@ -111,9 +111,15 @@ def _warm_hypothesis_unicode_cache() -> None:
         from hypothesis.internal import charmap
     except ImportError:  # pragma: no cover - hypothesis is a test dependency
         return
+    import warnings
+
     try:
-        charmap.charmap()
-        charmap.intervals_from_codec("utf-8")
+        with warnings.catch_warnings():
+            # hypothesis warns of storage read "during conftest initialization" (it still
+            # counts the session start as that); here it is the point, done once
+            warnings.simplefilter("ignore")
+            charmap.charmap()
+            charmap.intervals_from_codec("utf-8")
     except AttributeError:  # pragma: no cover - a hypothesis that reorganised its internals
         pass
 
