@@ -60,6 +60,7 @@ SPREAD = (
     "integration/stats/test_circusd_stats.py",
     "integration/stats/test_statsd_watcher.py",
     "integration/control/test_controller.py",
+    "compat/test_circusctl_compat.py",
 )
 
 
