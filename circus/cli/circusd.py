@@ -155,7 +155,7 @@ def _pending_kernel(args: Namespace) -> PendingKernel | None:
     start-up (most of it: importing its modules) overlaps circusd's; it gets its arguments
     once the configuration says which socket (see PendingKernel). Not with ``--daemon``:
     circusd forks after reading the configuration, and the daemon would not be its parent."""
-    if not args.start_kernel or args.daemon:
+    if not args.start_kernel or args.daemon or _default_kernel_served():
         return None
     from circus.hosts.kernel_boot import PendingKernel
 
@@ -163,6 +163,18 @@ def _pending_kernel(args: Namespace) -> PendingKernel | None:
         return PendingKernel()
     except OSError:
         return None  # the kernel is launched the usual way, which reports a real problem
+
+
+def _default_kernel_served() -> bool:
+    """A kernel already serves the default socket (circusd restarted, upgraded: it reattaches),
+    so a pending kernel would only be started and killed (~20 ms of CPU). A configuration that
+    names another socket then starts its kernel the usual way."""
+    from papa_kernel.paths import default_kernel_socket, unix_socket_served
+
+    try:
+        return unix_socket_served(default_kernel_socket(), timeout=0.1)
+    except Exception:  # an unusable runtime dir: circusd reports it once the config is read
+        return False
 
 
 def _launch_kernel_early(

@@ -69,3 +69,29 @@ def test_a_plain_command_line_imports_no_argparse():
     """)
     assert "circus.cli.circusd" in loaded
     assert not {"argparse", "gettext"} & loaded
+
+
+def test_no_pending_kernel_is_started_when_a_kernel_serves_the_default_socket(runtime_dir):
+    """circusd starts papa-kernel's interpreter before reading its configuration (its start-up
+    overlaps circusd's); when a kernel already serves the default socket (a restarted or
+    upgraded circusd reattaches to it), none is started only to be killed."""
+    import os
+    import socket
+
+    from circus.cli.circusd import _pending_kernel
+    from papa_kernel.paths import default_kernel_socket
+
+    args = parse_args(["c.ini"])
+    pending = _pending_kernel(args)  # nobody serves it: the interpreter is started
+    assert pending is not None and pending.process is not None
+    pending.cancel()
+    path = default_kernel_socket()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with socket.socket(socket.AF_UNIX) as served:
+        served.bind(path)
+        served.listen(4)
+        assert _pending_kernel(args) is None
+    # a stale socket file (a kernel killed -9) is not a kernel
+    pending = _pending_kernel(args)
+    assert pending is not None
+    pending.cancel()
