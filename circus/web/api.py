@@ -90,6 +90,8 @@ async def watcher_summary(handler: ApiHandler, name: str, status: dict[str, Any]
         "support": is_support(name),
         "gave_up": (status.get("gave_up") or {}).get(name),
         "reload_failed": (status.get("reload_failed") or {}).get(name),
+        "flapping": (status.get("flapping") or {}).get(name),
+        "hook_failed": (status.get("hook_failed") or {}).get(name),
         "outdated": (status.get("outdated") or {}).get(name, []),
         "cpu": cpu,
         "mem": mem,

@@ -606,13 +606,21 @@ def test_add_watcher_shows_errors_next_to_the_fields_then_adds(console, tab):
     page.fill("#f-name", "sleepy")
     page.click("#add-submit")
     ex(page.locator('.field[data-field="name"] .error')).to_contain_text("already exist")
-    # right: added, started, and the browser goes to its page
+    # right: added, started, and the browser goes to its page; its after_start hook raises
+    # (json.loads called as a hook: TypeError), which its page and the list show
     page.fill("#f-name", "added")
     page.fill("#f-numprocesses", "2")
+    page.fill("#f-options", "hooks.after_start = json.loads, true")
     page.click("#add-submit")
     page.wait_for_url(f"{console.url}/watchers/added")
     ex(page.locator("#process-rows tr[data-pid]")).to_have_count(2)
     assert len(console.circusd.pids("added")) == 2
+    hook = "the after_start hook (json.loads) raised TypeError"
+    ex(page.locator("#tags .tag.warn")).to_contain_text(f"hook failed: {hook}")
+    page = shown(console, tab, "/")
+    tag = row(page, "added").locator(".tag.warn")
+    ex(tag).to_have_text("hook failed")
+    ex(tag).to_have_attribute("title", re.compile(re.escape(hook)))
     console.circusd.ok("rm", name="added")
 
 

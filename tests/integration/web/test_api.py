@@ -145,3 +145,31 @@ def test_list_follows_changes_made_elsewhere_at_once(daemon, httpd):
         lambda: client.get("/api/watchers").json()["watchers"][0]["processes"] == 3, timeout=20
     )
     assert client.get("/api/watchers").json()["watchers"][0]["numprocesses"] == 3
+
+
+@pytest.mark.puts_back
+def test_a_raising_hook_is_in_the_watcher_list_and_detail(daemon, httpd):
+    """circusd's ``hook_failed`` (a hook whose last run raised) reaches the console's API, as
+    ``gave_up`` and ``reload_failed`` do: the list and a watcher's page show it."""
+    # json.loads called as a hook (watcher, arbiter, hook_name, ...) raises TypeError
+    daemon.ok(
+        "add",
+        name="hooked",
+        cmd="sleep 1000",
+        start=True,
+        options={"hooks.after_start": "json.loads, true"},
+    )
+    client = httpd.client()
+
+    def listed():
+        (entry,) = [w for w in client.get("/api/watchers").json()["watchers"] if w["name"] == "hooked"]
+        return entry["hook_failed"]
+
+    failed = support.wait_for(listed, timeout=10)
+    assert set(failed) == {"after_start"}
+    assert "json.loads" in failed["after_start"]["reason"]
+    assert "TypeError" in failed["after_start"]["reason"]
+    detail = client.get("/api/watchers/hooked").json()["watcher"]
+    assert detail["hook_failed"] == failed
+    sleeper = client.get("/api/watchers/sleeper").json()["watcher"]
+    assert sleeper["hook_failed"] is None and sleeper["flapping"] is None

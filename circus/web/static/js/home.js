@@ -101,8 +101,15 @@ function updateRow(row, watcher) {
   if (watcher.support) tags.push(h("span", { class: "tag" }, "support"));
   if (watcher.gave_up) tags.push(h("span", { class: "tag warn", title: String(watcher.gave_up.reason || watcher.gave_up) }, "gave up"));
   if (watcher.reload_failed) tags.push(h("span", { class: "tag warn", title: String(watcher.reload_failed.reason) }, "reload failed"));
+  if (watcher.flapping) tags.push(h("span", { class: "tag warn", title: String(watcher.flapping.reason || "flapping") }, "flapping"));
+  if (watcher.hook_failed) tags.push(h("span", { class: "tag warn", title: hookReasons(watcher.hook_failed) }, "hook failed"));
   if (watcher.outdated && watcher.outdated.length) tags.push(h("span", { class: "tag" }, "outdated"));
   row.tags.replaceChildren(...tags);
+}
+
+// circusd's hook_failed detail ({hook: {reason, ...}}) as one line per hook
+function hookReasons(detail) {
+  return Object.values(detail).map((entry) => String((entry && entry.reason) || entry)).join("\n");
 }
 
 function render(watchers) {

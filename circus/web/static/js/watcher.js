@@ -129,6 +129,10 @@ function renderWatcher(w) {
   if (w.support) tags.push(h("span", { class: "tag" }, "support"));
   if (w.gave_up) tags.push(h("span", { class: "tag warn" }, `gave up: ${w.gave_up.reason || w.gave_up}`));
   if (w.reload_failed) tags.push(h("span", { class: "tag warn" }, `reload failed: ${w.reload_failed.reason}`));
+  if (w.flapping) tags.push(h("span", { class: "tag warn" }, `flapping: ${w.flapping.reason || "restarts paused"}`));
+  for (const entry of Object.values(w.hook_failed || {})) {
+    tags.push(h("span", { class: "tag warn" }, `hook failed: ${(entry && entry.reason) || entry}`));
+  }
   byId("tags").replaceChildren(...tags);
   renderProcesses(w.processes);
   renderOptions(w.options);
