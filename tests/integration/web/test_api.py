@@ -162,7 +162,8 @@ def test_a_raising_hook_is_in_the_watcher_list_and_detail(daemon, httpd):
     client = httpd.client()
 
     def listed():
-        (entry,) = [w for w in client.get("/api/watchers").json()["watchers"] if w["name"] == "hooked"]
+        watchers = client.get("/api/watchers").json()["watchers"]
+        (entry,) = [w for w in watchers if w["name"] == "hooked"]
         return entry["hook_failed"]
 
     failed = support.wait_for(listed, timeout=10)
