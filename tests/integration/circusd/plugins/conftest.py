@@ -28,8 +28,8 @@ TEST_PLUGINS = textwrap.dedent("""\
 
 
     class Caller(CircusPlugin):
-        \"\"\"On each 'updated' event of watcher 'trigger': call('list') into a file, then
-        cast('incr') on watcher 'target'.\"\"\"
+        \"\"\"On each 'updated' event of watcher 'trigger': call('list') into a file (the
+        reply, with the event's time as event_time), then cast('incr') on watcher 'target'.\"\"\"
 
         def handle_recv(self, data):
             watcher, action, msg = self.split_data(data)
@@ -37,7 +37,8 @@ TEST_PLUGINS = textwrap.dedent("""\
                 return
             reply = self.call("list")
             with open(self.config["out"], "a") as f:
-                f.write(json.dumps(reply) + "\\n")
+                event = self.load_message(msg)
+                f.write(json.dumps({**reply, "event_time": event.get("time")}) + "\\n")
             self.cast("incr", name="target")
 
 

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -161,6 +162,13 @@ def test_call_and_cast(shared):
         return len(_lines(out)) > seen
 
     wait_for(called, timeout=30, interval=0.3, message="the plugin called circusd")
+    # the sets made before the plugin had subscribed were lost, later ones may still be on
+    # their way (each is one more incr): one more set, stamped after all of them, is handled
+    # last (events come in order), so once it is seen no incr is left to come
+    sent = time.time()
+    d.ok("set", name="trigger", options={"graceful_timeout": 3})
+    wait_for(lambda: any(json.loads(line)["event_time"] >= sent for line in _lines(out)[seen:]),
+             message="the plugin handled the last event")  # fmt: skip
     reply = json.loads(_lines(out)[seen])
     assert reply["status"] == "ok"
     assert sorted(reply["watchers"]) == [
