@@ -89,11 +89,74 @@ def pytest_configure(config: pytest.Config) -> None:
     compileall.compile_dir(TESTS, quiet=1, rx=_NOT_COMPILED)
 
 
+def _prepare_the_workers_caches(config: pytest.Config) -> None:
+    """What every xdist worker would otherwise compute for itself in a clean clone (CI), done
+    once before they start, in two processes (CI has two cores): hypothesis' Unicode tables
+    in a child, the test modules' rewritten asserts here."""
+    child = os.fork()
+    if child == 0:
+        try:
+            _warm_hypothesis_unicode_cache()
+        finally:
+            os._exit(0)
+    try:
+        _rewrite_test_modules(config)
+    finally:
+        os.waitpid(child, 0)
+
+
+def _rewrite_test_modules(config: pytest.Config) -> None:
+    """Rewrite the test modules' asserts once, here, into pytest's cache, before the workers
+    start. In a clean clone (CI) the cache is empty, and every xdist worker rewrote every test
+    module itself as it collected (parse, rewrite, compile: ~185 modules). Starting 8 workers
+    that collect everything and run nothing took 7.2 s and 12 s of CPU with the cache, 19.9 s
+    and 35 s without; now 10.0 s and 17 s without (~2.7 s of CPU here). A module whose cached
+    pyc is current (its source's hash, as pytest checks it) is left alone. pytest's internal
+    API: if it moves, the workers rewrite as before."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        from _pytest.assertion.rewrite import (
+            PYC_TAIL,
+            _rewrite_test,
+            _write_pyc,
+            assertstate_key,
+            get_cache_dir,
+            try_makedirs,
+        )
+
+        state = config.stash[assertstate_key]
+    except (ImportError, KeyError):  # another pytest, or --assert=plain
+        return
+    stale = []
+    for path in sorted(Path(TESTS).rglob("*.py")):
+        if "__pycache__" in path.parts or not _NOT_COMPILED.search(str(path)):
+            continue
+        pyc = get_cache_dir(path) / (path.name[:-3] + PYC_TAIL)
+        try:
+            with open(pyc, "rb") as cached:
+                header = cached.read(16)
+        except OSError:
+            header = b""
+        if header[8:16] != importlib.util.source_hash(path.read_bytes())[:8]:
+            stale.append((path, pyc))
+    if not stale:
+        return
+    for path, pyc in stale:
+        try:
+            source_hash, code = _rewrite_test(path, config)
+        except SyntaxError:  # the worker that imports it reports it
+            continue
+        if try_makedirs(pyc.parent):
+            _write_pyc(state, code, source_hash, pyc)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     # before xdist's own pytest_sessionstart (trylast) starts the workers, and after
     # hypothesis' plugin has ended its initialization (it warns of storage used before)
     if not hasattr(session.config, "workerinput"):
-        _warm_hypothesis_unicode_cache()
+        _prepare_the_workers_caches(session.config)
     if session.config.pluginmanager.has_plugin("dsession"):  # xdist's controller: no collection
         _freeze_survivors()
 
