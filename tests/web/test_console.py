@@ -213,6 +213,24 @@ def test_set_numprocesses_from_the_list(console, page):
     ex(line.locator(".count")).to_have_text("1")
 
 
+def test_a_count_being_typed_survives_refreshes_of_the_list(console, page):
+    """The list refreshes on every event; a number typed in a row's box stays until it is set.
+    (Before, each refresh moved every row out of the page and back, which took the focus from
+    the box, so the next refresh put the count back: a clean-clone run set 1 instead of 3.)"""
+    ex = expect()
+    box = row(page, "talker").locator(".numprocesses-input")
+    box.fill("3")
+    for count in ("3", "4"):  # two changes made elsewhere: two refreshes
+        console.circusd.ok("incr", name="sleepy")
+        ex(row(page, "sleepy").locator(".count")).to_have_text(count)
+    try:
+        assert box.input_value() == "3"
+    finally:
+        console.circusd.ok("decr", name="sleepy", nb=2)
+        ex(row(page, "sleepy").locator(".count")).to_have_text("2")
+        box.fill("1")
+
+
 def test_the_list_follows_changes_made_elsewhere(console, page):
     """A change made with circusctl (not in this page) shows without a reload: events."""
     ex = expect()

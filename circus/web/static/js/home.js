@@ -114,18 +114,16 @@ function hookReasons(detail) {
 
 function render(watchers) {
   const seen = new Set();
-  const fragment = document.createDocumentFragment();
-  let created = false;
+  const wanted = [];
   for (const watcher of watchers) {
     seen.add(watcher.name);
     let row = rows.get(watcher.name);
     if (!row) {
       row = buildRow(watcher);
       rows.set(watcher.name, row);
-      created = true;
     }
     updateRow(row, watcher);
-    fragment.appendChild(row.tr);
+    wanted.push(row.tr);
   }
   for (const [name, row] of rows) {
     if (!seen.has(name)) {
@@ -133,8 +131,11 @@ function render(watchers) {
       rows.delete(name);
     }
   }
-  if (created || tbody.children.length !== watchers.length || tbody.querySelector(".placeholder")) {
-    tbody.replaceChildren(fragment);
+  // rows are moved only when the list's order changed: moving a row out of the page and back
+  // took the focus from its number box, so the next refresh put back the count being typed over
+  const current = tbody.children;
+  if (current.length !== wanted.length || wanted.some((tr, i) => current[i] !== tr)) {
+    tbody.replaceChildren(...wanted);
   }
   if (!watchers.length) {
     tbody.replaceChildren(h("tr", { class: "placeholder" }, h("td", { colspan: "7" }, "No watchers yet. ", h("a", { href: "/add" }, "Add one"), ".")));
@@ -225,6 +226,7 @@ function refreshSoon() {
 
 document.getElementById("filter").addEventListener("input", applyFilter);
 live.on("event", refreshSoon);
+live.on("ready", refreshSoon); // the events that came before the feed was up
 live.on("circusd", refreshStatus);
 live.on("connected", () => {
   refresh().then(loadHistory);

@@ -20,7 +20,8 @@ export class Live {
     this.serverUp = true;
   }
 
-  /** Listen to a message type (`event`, `stats`, `output`, ...) or `connected`. */
+  /** Listen to a message type (`event`, `stats`, `output`, ...), `connected` (back after a
+   * disconnection) or `ready` (the feed's first hello). */
   on(type, fn) {
     if (!this.listeners.has(type)) this.listeners.set(type, []);
     this.listeners.get(type).push(fn);
@@ -119,6 +120,9 @@ export class Live {
     } else {
       showBanner(null);
       if (wasUp === false) this.emit("connected", {});
+      // the first hello: what changed between the page's first load and this moment (a
+      // watcher's processes spawned meanwhile) came as events before the feed was up
+      else if (wasUp === null) this.emit("ready", {});
     }
   }
 }

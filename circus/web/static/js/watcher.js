@@ -213,6 +213,7 @@ byId("remove").addEventListener("click", async (event) => {
 live.on("event", (msg) => {
   if (msg.watcher === NAME) refreshSoon();
 });
+live.on("ready", refreshSoon); // the events that came before the feed was up
 live.on("connected", () => refresh().then(loadHistory));
 live.on("stats", (msg) => {
   if (msg.watcher !== NAME) return;
