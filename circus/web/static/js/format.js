@@ -28,6 +28,11 @@ export function clock(t) {
   return new Date(t * 1000).toLocaleTimeString([], { hour12: false });
 }
 
+/** Set an element's text only when it changes (a change costs the page a layout and a paint). */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 /** Create an element with attributes, classes and children (strings become text). */
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

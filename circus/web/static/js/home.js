@@ -3,19 +3,14 @@
 
 import { api, inOrder, retrying } from "./api.js";
 import { Chart } from "./chart.js";
-import { age, h, percent } from "./format.js";
+import { age, h, percent, setText } from "./format.js";
 import { live } from "./live.js";
 import { notify } from "./notify.js";
-import { ActionQueue, statusLabel, watcherUrl } from "./watchers.js";
+import { ActionQueue, hookFailures, statusLabel, watcherUrl } from "./watchers.js";
 
 const tbody = document.getElementById("watcher-rows");
 const rows = new Map(); // name -> {tr, cells, chart, watcher}
 const queue = new ActionQueue(refresh);
-
-/** Set an element's text only when it changes (a change costs a layout and a paint). */
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
-}
 
 function field(root, name) {
   return root.querySelector(`[data-field="${name}"]`);
@@ -102,14 +97,9 @@ function updateRow(row, watcher) {
   if (watcher.gave_up) tags.push(h("span", { class: "tag warn", title: String(watcher.gave_up.reason || watcher.gave_up) }, "gave up"));
   if (watcher.reload_failed) tags.push(h("span", { class: "tag warn", title: String(watcher.reload_failed.reason) }, "reload failed"));
   if (watcher.flapping) tags.push(h("span", { class: "tag warn", title: String(watcher.flapping.reason || "flapping") }, "flapping"));
-  if (watcher.hook_failed) tags.push(h("span", { class: "tag warn", title: hookReasons(watcher.hook_failed) }, "hook failed"));
+  if (watcher.hook_failed) tags.push(h("span", { class: "tag warn", title: hookFailures(watcher.hook_failed).join("\n") }, "hook failed"));
   if (watcher.outdated && watcher.outdated.length) tags.push(h("span", { class: "tag" }, "outdated"));
   row.tags.replaceChildren(...tags);
-}
-
-// circusd's hook_failed detail ({hook: {reason, ...}}) as one line per hook
-function hookReasons(detail) {
-  return Object.values(detail).map((entry) => String((entry && entry.reason) || entry)).join("\n");
 }
 
 function render(watchers) {

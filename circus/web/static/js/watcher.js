@@ -3,10 +3,10 @@
 
 import { api, inOrder, retrying } from "./api.js";
 import { Chart } from "./chart.js";
-import { age, h, percent } from "./format.js";
+import { age, h, percent, setText } from "./format.js";
 import { live } from "./live.js";
 import { notify } from "./notify.js";
-import { ActionQueue, statusLabel } from "./watchers.js";
+import { ActionQueue, hookFailures, statusLabel } from "./watchers.js";
 
 const NAME = document.getElementById("watcher").dataset.name;
 const queue = new ActionQueue(refresh);
@@ -65,11 +65,6 @@ function buildProcess(proc) {
 
 /** A redraw of the charts is due after this long without one (ms; the interval is 1 s). */
 const SLIDE_MS = 900;
-
-/** Set a cell's text only when it changes (a change costs the page a layout and a paint). */
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
-}
 
 /** The age of a process, counted on from the last answer. */
 function showAge(row) {
@@ -130,8 +125,8 @@ function renderWatcher(w) {
   if (w.gave_up) tags.push(h("span", { class: "tag warn" }, `gave up: ${w.gave_up.reason || w.gave_up}`));
   if (w.reload_failed) tags.push(h("span", { class: "tag warn" }, `reload failed: ${w.reload_failed.reason}`));
   if (w.flapping) tags.push(h("span", { class: "tag warn" }, `flapping: ${w.flapping.reason || "restarts paused"}`));
-  for (const entry of Object.values(w.hook_failed || {})) {
-    tags.push(h("span", { class: "tag warn" }, `hook failed: ${(entry && entry.reason) || entry}`));
+  for (const reason of hookFailures(w.hook_failed)) {
+    tags.push(h("span", { class: "tag warn" }, `hook failed: ${reason}`));
   }
   byId("tags").replaceChildren(...tags);
   renderProcesses(w.processes);

@@ -16,6 +16,11 @@ export function statusLabel(status) {
   return LABELS[status] || status;
 }
 
+/** The reasons of circusd's `hook_failed` detail (`{hook: {reason, ...}}`), one per hook. */
+export function hookFailures(detail) {
+  return Object.values(detail || {}).map((entry) => String((entry && entry.reason) || entry));
+}
+
 /** The page of a watcher. */
 export function watcherUrl(name) {
   return `/watchers/${encodeURIComponent(name)}`;
