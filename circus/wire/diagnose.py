@@ -260,9 +260,14 @@ class ConnectionWatch:
             return False
         if self.failure_final:
             return True
-        grace = HANDSHAKE_GRACE if self.curve else self.refused_grace
+        grace = self._handshake_grace()
         since = self.failing_since
         return grace is not None and since is not None and time.monotonic() - since >= grace
+
+    def _handshake_grace(self) -> float | None:
+        """How long closed handshakes (NO_DETAIL) may go on before they end a call: a CURVE
+        client's is :data:`HANDSHAKE_GRACE`, a plain client's the refused grace (None: never)."""
+        return HANDSHAKE_GRACE if self.curve else self.refused_grace
 
     def hopeless(self) -> bool:
         """The call can end now: its handshake failed, or connects were refused
@@ -278,7 +283,7 @@ class ConnectionWatch:
         if self.refused_grace is not None and self.refused_since is not None:
             due.append(self.refused_since + self.refused_grace)
         if self.failing_since is not None and not self.failure_final:
-            grace = HANDSHAKE_GRACE if self.curve else self.refused_grace
+            grace = self._handshake_grace()
             if grace is not None:
                 due.append(self.failing_since + grace)
         future = [when - now for when in due if when > now]
