@@ -619,7 +619,7 @@ def test_ensure_kernel_starts_a_detached_daemon(kdir):
         daemon = read_pid(path + ".pid")
         with open(f"/proc/{daemon}/stat") as handle:
             ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        assert ppid != os.getpid() and daemon not in _children(os.getpid())
+        assert ppid != os.getpid() and daemon not in children_of(os.getpid())
         assert os.getsid(daemon) != os.getsid(0)
     finally:
         if daemon is None and os.path.exists(path + ".pid"):
@@ -657,10 +657,6 @@ def test_ensure_kernel_reports_why_the_kernel_could_not_start(kdir):
 def read_pid(path: str) -> int:
     with open(path) as handle:
         return int(handle.read())
-
-
-def _children(pid: int) -> list[int]:
-    return children_of(pid)
 
 
 def test_exit_if_idle_right_after_the_last_exit_is_handled_succeeds_at_once(kernel):
