@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,11 +23,19 @@ def pytest_configure(config):
     )
 
 
+@contextlib.contextmanager
+def _private_dir(prefix: str) -> Iterator[str]:
+    """A short private (0700) temporary directory: unix socket paths must stay under 108
+    bytes."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        os.chmod(directory, 0o700)
+        yield directory
+
+
 @pytest.fixture
 def kdir():
-    """A short private directory (unix socket paths must stay under 108 bytes)."""
-    with tempfile.TemporaryDirectory(prefix="pk-") as directory:
-        os.chmod(directory, 0o700)
+    """A short private directory for a kernel of the test's own."""
+    with _private_dir("pk-") as directory:
         yield directory
 
 
@@ -33,8 +43,7 @@ def kdir():
 def scratch():
     """Like ``kdir``, for a test's own files and unix sockets, but not the directory of a
     kernel of its own: a test of a ``shared_kernel`` module that asks for it still shares."""
-    with tempfile.TemporaryDirectory(prefix="pt-") as directory:
-        os.chmod(directory, 0o700)
+    with _private_dir("pt-") as directory:
         yield directory
 
 
@@ -92,8 +101,7 @@ def client(request):
 def module_kernel():
     """The papa-kernel a module marked ``shared_kernel`` shares (see
     :class:`kernel_helpers.SharedKernel`)."""
-    with tempfile.TemporaryDirectory(prefix="pk-") as directory:
-        os.chmod(directory, 0o700)
+    with _private_dir("pk-") as directory:
         started = kernel_helpers.start_kernel(directory)
         try:
             yield kernel_helpers.SharedKernel(started)
