@@ -139,7 +139,10 @@ def _rewrite_test_modules(config: pytest.Config) -> None:
                 header = cached.read(16)
         except OSError:
             header = b""
-        if header[8:16] != importlib.util.source_hash(path.read_bytes())[:8]:
+        # current as pytest's _read_pyc judges it (this Python's magic, the source's hash),
+        # without unmarshalling the code
+        source_hash = importlib.util.source_hash(path.read_bytes())[:8]
+        if header[:4] != importlib.util.MAGIC_NUMBER or header[8:16] != source_hash:
             stale.append((path, pyc))
     if not stale:
         return
