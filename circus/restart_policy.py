@@ -71,7 +71,8 @@ import signal
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from circus.config.flapping import flapping_settings
+from circus.config import flapping
+from circus.config.model import DEFAULT_MAX_RETRY, DEFAULT_MIN_UPTIME, DEFAULT_RETRY_IN
 from papa_kernel import records
 from papa_kernel.records import frozen_record
 
@@ -84,7 +85,7 @@ Running = Iterable[tuple[int, float | None]]
 
 #: A process that dies on its own sooner than this after its spawn failed to start (seconds):
 #: the default of the watcher's ``min_uptime``.
-MIN_UPTIME = 1.0
+MIN_UPTIME = DEFAULT_MIN_UPTIME
 #: First delay before retrying a failed start (seconds); doubled each time, capped by retry_in.
 FIRST_RETRY_DELAY = 0.1
 #: Exit codes (negative signal numbers) of processes killed by a signal somebody sent: never a
@@ -100,20 +101,20 @@ KILLED_FROM_OUTSIDE = frozenset(
 class FlappingRule:
     """``attempts`` exits within ``window`` seconds is flapping: stop, start again after
     ``retry_in`` seconds, at most ``max_retry`` times in a row (-1: always). The manual's
-    defaults."""
+    defaults (:data:`circus.config.flapping.DEFAULTS`)."""
 
-    attempts: int = 2
-    window: float = 1.0
-    retry_in: float = 7.0
-    max_retry: int = 5
+    attempts: int = flapping.DEFAULTS["attempts"]
+    window: float = flapping.DEFAULTS["window"]
+    retry_in: float = flapping.DEFAULTS["retry_in"]
+    max_retry: int = flapping.DEFAULTS["max_retry"]
 
 
 @frozen_record
 class RestartPolicy:
     """What a watcher declares about restarting its processes."""
 
-    retry_in: float = 7.0  # longest back-off (seconds); 0: retry at once
-    max_retry: int = 5  # failed starts in a row before giving up; -1: never
+    retry_in: float = DEFAULT_RETRY_IN  # longest back-off (seconds); 0: retry at once
+    max_retry: int = DEFAULT_MAX_RETRY  # failed starts in a row before giving up; -1: never
     min_uptime: float = MIN_UPTIME
     first_delay: float = FIRST_RETRY_DELAY
     killed_from_outside: frozenset[int] = KILLED_FROM_OUTSIDE
@@ -127,7 +128,7 @@ class RestartPolicy:
         ``max_retry``, ``min_uptime``; the rest are constants of this module) and, with a
         flapping plugin among ``plugins`` (the :class:`~circus.config.model.PluginConfig` of
         the configuration), its flapping rule (:func:`circus.config.flapping.flapping_settings`)."""
-        settings = flapping_settings(plugins, config)
+        settings = flapping.flapping_settings(plugins, config)
         return cls(
             retry_in=float(config.retry_in),
             max_retry=int(config.max_retry),

@@ -24,6 +24,13 @@ from papa_kernel.records import field, frozen_record
 
 _V_co = TypeVar("_V_co", covariant=True)
 
+#: The manual's defaults of a watcher's restart options, which :mod:`circus.restart_policy`'s
+#: records take too: failed starts in a row before giving up, the longest back-off between
+#: them (seconds), and how long a process must stay up not to count as a failed start.
+DEFAULT_MAX_RETRY = 5
+DEFAULT_RETRY_IN = 7.0
+DEFAULT_MIN_UPTIME = 1.0
+
 
 class FrozenMap(Mapping[str, _V_co]):
     """An immutable, hashable mapping (insertion order kept; equal to a dict with same items).
@@ -191,9 +198,9 @@ class WatcherConfig:
     stop_signal: int = int(signal.SIGTERM)
     stop_children: bool = False
     graceful_timeout: float = 30.0
-    max_retry: int = 5
-    retry_in: float = 7.0
-    min_uptime: float = 1.0  # circus.restart_policy.MIN_UPTIME
+    max_retry: int = DEFAULT_MAX_RETRY
+    retry_in: float = DEFAULT_RETRY_IN
+    min_uptime: float = DEFAULT_MIN_UPTIME
     check_flapping: bool = True
     flapping: FrozenMap[Any] = field(default_factory=FrozenMap)  # flapping.* overrides
     hooks: FrozenMap[HookSpec] = field(default_factory=FrozenMap)  # by hook name
