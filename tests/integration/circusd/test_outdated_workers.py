@@ -10,13 +10,11 @@ import os
 import re
 import signal
 import socket
-import subprocess
-from pathlib import Path
 
 import pytest
+from circusctl_output import ORIGINAL_CIRCUSCTL, OURS, run
 from support import Load, free_port, pid_alive, wait_for
 
-from circus.cli import circusctl
 from circus.events import EventSubscriber
 from circus.hosts.kernel_protocol import PROMPT
 
@@ -116,6 +114,19 @@ def test_outdated_workers_are_reported_and_kept(circusd, worker_cmd):
     assert d.ok("status")["outdated"] == {"web": web}
     assert d.ok("list", name="web")["outdated"] == web
     assert "outdated" not in d.ok("list", name="same")
+    # what circusctl prints: ours shows the outdated pids in status and keeps list parseable;
+    # the original prints what it always printed (the extra key is ignored)
+    listed = ",".join(map(str, d.pids("web"))) + "\n"
+    outdated = ",".join(map(str, web))
+    for client, status_web, status in [
+        (OURS, f"active (outdated: {outdated})\n", f"web: active (outdated: {outdated})\n"),
+        ([str(ORIGINAL_CIRCUSCTL)], "active\n", "web: active\n"),
+    ]:
+        if client != OURS and not ORIGINAL_CIRCUSCTL.exists():
+            continue
+        assert run(client, d.endpoint, "status", "web") == (0, status_web, "")
+        assert run(client, d.endpoint, "status") == (0, "same: active\n" + status, "")
+        assert run(client, d.endpoint, "list", "web") == (0, listed, "")
 
     # reload replaces them (it replaces every process) and the marker goes away
     d.ok("reload", name="web", waiting=True)
@@ -262,38 +273,3 @@ def test_records_follow_the_workers_and_go_with_them(circusd, worker_cmd):
     )
     d.ok("stop", name="w", waiting=True)
     wait_for(lambda: kernel_records(d) == {}, message="no record left")
-
-
-ORIGINAL_CIRCUSCTL = Path(__file__).resolve().parents[3] / ".venv-circus019" / "bin" / "circusctl"
-
-
-@pytest.mark.compat
-@pytest.mark.skipif(not ORIGINAL_CIRCUSCTL.exists(), reason="no .venv-circus019/bin/circusctl")
-def test_circusctl_output_with_outdated_workers(circusd, worker_cmd, capsys):
-    """The original circusctl prints what it always printed (the extra key is ignored); ours
-    shows the outdated pids in status, and keeps list parseable."""
-    d = circusd(sleeper_config(worker_cmd, 1))
-    quit_and_rewrite(d, sleeper_config(worker_cmd, 2), "")
-    d.start()
-    pids = d.pids("web")
-    outdated = ",".join(str(p) for p in sorted(pids))
-
-    def original(*args):
-        done = subprocess.run(
-            [str(ORIGINAL_CIRCUSCTL), "--endpoint", d.endpoint, *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        return done.stdout
-
-    def ours(*args):  # in this process: the output is what is tested, not the start-up
-        assert circusctl.main(["--endpoint", d.endpoint, *args]) == 0
-        return capsys.readouterr().out
-
-    assert original("status", "web") == "active\n"
-    assert original("status") == "same: active\nweb: active\n"
-    assert original("list", "web") == ",".join(str(p) for p in pids) + "\n"
-    assert ours("status", "web") == f"active (outdated: {outdated})\n"
-    assert ours("status") == f"same: active\nweb: active (outdated: {outdated})\n"
-    assert ours("list", "web") == ",".join(str(p) for p in pids) + "\n"
