@@ -25,7 +25,7 @@ import pytest
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 SLOW_FIRST = (
-    "integration/circusd/test_fleet_netns_links.py",
+    "integration/circusd/test_fleet_netns_keys.py",
     "integration/circusd/test_fleet_netns.py",
     "integration/circusd/test_ssh.py",
     "web/test_console.py",
@@ -53,7 +53,7 @@ SLOW_FIRST = (
 )
 
 SPREAD = (
-    "integration/circusd/test_fleet_netns_links.py",
+    "integration/circusd/test_fleet_netns_keys.py",
     "integration/discovery/test_discovery.py",
     "integration/control/test_connection_watch.py",
     "integration/control/test_clients_events.py",
