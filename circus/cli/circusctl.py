@@ -36,16 +36,17 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from circus import __version__
 from circus.cli import command_modules, discover
-from circus.client import DEFAULT_TIMEOUT, CircusClient
 from circus.control.commands import Command, Commands, get_commands
-from circus.control.defaults import default_endpoint, default_pubsub_endpoint
+from circus.control.defaults import DEFAULT_TIMEOUT, default_endpoint, default_pubsub_endpoint
 from circus.errors import ArgumentError, CallError, CircusError, ConfigError
 from circus.util.endpoints import DEFAULT_DISCOVERY_WAIT, DEFAULT_MULTICAST
+from circus.util.fast_exit import ends_process
 from papa_kernel.helpwidth import HelpFormatter
 from papa_kernel.pipes import quiet_on_broken_pipe
 
-if TYPE_CHECKING:  # fleet mode's (asyncio: imported only for a fleet run)
-    from circus.client.fleet import Host, HostResult
+if TYPE_CHECKING:
+    from circus.client import CircusClient  # ZeroMQ: imported for a call only (not --help)
+    from circus.client.fleet import Host, HostResult  # asyncio: imported for a fleet run only
 
 EXIT_OK = 0
 EXIT_CALL_ERROR = 1  # no usable reply: timeout, connection problem
@@ -360,6 +361,8 @@ class Session:
 
     def client(self) -> CircusClient:
         if self._client is None:
+            from circus.client import CircusClient
+
             try:
                 self._client = CircusClient(
                     endpoint=self.endpoint,
@@ -706,9 +709,11 @@ def run_shell(session: Session, commands: Mapping[str, Command], parser: _Parser
     return EXIT_OK
 
 
+@ends_process
 @quiet_on_broken_pipe
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``circusctl``; returns the exit code."""
+    """Entry point of ``circusctl``: with ``argv``, returns the exit code; without (the
+    program), ends the process with it (:func:`~circus.util.fast_exit.ends_process`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     commands: Mapping[str, Command] = Commands()  # a run imports its command's module only
     commands, parser = _with_remote_commands(argv, commands, build_parser(commands))

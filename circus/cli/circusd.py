@@ -13,12 +13,13 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace as Namespace
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from circus import __version__
+from circus.util.fast_exit import exit_now
 from circus.util.gc_pause import gc_paused
 from papa_kernel.cmdline import Option, add_options, parse_plain
-from papa_kernel.pipes import EXIT_BROKEN_PIPE, quiet_on_broken_pipe
+from papa_kernel.pipes import quiet_on_broken_pipe
 
 # Everything else is imported when needed: papa-kernel's interpreter is started first thing in
 # main() (its start-up overlaps circusd's), then the configuration is read, then the kernel is
@@ -231,47 +232,13 @@ def _make_arbiter(
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     """circusd's command line. Called without ``argv`` (the circusd program: its console script,
-    ``python -m``), the process ends here once circusd has stopped (:func:`_exit_now`);
-    with ``argv`` (tests, tools running it in their process) it returns the exit status."""
+    ``python -m``), the process ends here once circusd has stopped
+    (:func:`~circus.util.fast_exit.exit_now`); with ``argv`` (tests, tools running it in their
+    process) it returns the exit status."""
     code = _main(argv)
     if argv is None:
-        _exit_now(code)
+        exit_now(code)
     return code
-
-
-def _exit_now(code: int) -> NoReturn:
-    """End the process without tearing the interpreter down: at exit Python clears the ~250
-    modules circusd imported and collects every object left, ~10 ms of CPU at each exit that
-    frees nothing the exit does not. What a normal exit does that matters is done first:
-    threads that are not daemons joined (circusd starts none; a plugin's library might),
-    the ``atexit`` handlers run (logging's flush and close among them), ZeroMQ's queued replies
-    sent, stdio flushed."""
-    import atexit
-    import contextlib
-    import threading
-
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
-    # The replies still queued (quit's own: the controller closes its socket with a linger)
-    # leave before the process ends: the shared ZeroMQ context is terminated, waiting for
-    # them within their socket's linger (sockets still open are closed without one). A
-    # normal exit does not terminate it either (pyzmq leaves contexts alone at exit): the
-    # reply only left in the time the interpreter took to tear itself down.
-    zmq_asyncio = sys.modules.get("zmq.asyncio")
-    context = getattr(getattr(zmq_asyncio, "Context", None), "_instance", None)
-    if context is not None and not context.closed:
-        context.destroy(linger=0)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        code = EXIT_BROKEN_PIPE  # as quiet_on_broken_pipe says it
-    except (OSError, ValueError):  # closed: nothing more can be said
-        pass
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.flush()
-    os._exit(code)
 
 
 def _main(argv: list[str] | None) -> int:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from circus.control.defaults import default_endpoint
+from circus.control.defaults import DEFAULT_TIMEOUT, default_endpoint
 from circus.errors import CallError
 from circus.wire import boundedjson, security
 from circus.wire.diagnose import REFUSED_GRACE, ConnectionWatch, heartbeat
@@ -103,7 +103,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-DEFAULT_TIMEOUT = 5.0  # seconds, as the original
 #: The ssh login of a tunnel may take this long even when calls have a shorter timeout.
 MIN_SSH_TIMEOUT = 5.0
 

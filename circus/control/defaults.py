@@ -12,4 +12,13 @@ from __future__ import annotations
 
 from circus.util.endpoints import default_endpoint, default_pubsub_endpoint, default_stats_endpoint
 
-__all__ = ["default_endpoint", "default_pubsub_endpoint", "default_stats_endpoint"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "default_endpoint",
+    "default_pubsub_endpoint",
+    "default_stats_endpoint",
+]
+
+#: Seconds a client waits for circusd's reply, as the original (circusctl's ``--timeout``);
+#: here so that circusctl names it without importing the client (and ZeroMQ) for ``--help``.
+DEFAULT_TIMEOUT = 5.0

@@ -67,7 +67,7 @@ def register(watcher, arbiter, hook_name, **kwargs):
 
 
 def test_the_exit_runs_atexit_handlers_and_keeps_the_status(circusd, worker_cmd, tmp_path):
-    """circusd ends its process without tearing the interpreter down (``_exit_now``: ~10 ms of
+    """circusd ends its process without tearing the interpreter down (``exit_now``: ~10 ms of
     CPU less at each exit); what a normal exit does that matters still happens: the atexit
     handlers run (a hook's here, logging's flush), and the exit status is circusd's."""
     import os
