@@ -39,19 +39,21 @@ def stats_endpoint(daemon) -> str:
     return daemon.ok("globaloptions")["options"]["stats_endpoint"]
 
 
-@pytest.mark.parametrize("close_outputs", [False, True])
-def test_statsd_runs_circusd_stats_as_a_child_of_circusd(
-    circusd, collector, worker_cmd, close_outputs
-):
-    d = circusd(*stats_config(worker_cmd, close_outputs))
+def outputs(pid: int) -> set[str]:
+    """What the process's stdout and stderr are."""
+    return {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in (1, 2)}
+
+
+def test_statsd_runs_circusd_stats_as_a_child_of_circusd(circusd, collector, worker_cmd):
+    """(``statsd_close_outputs = true`` is checked by the killed-circusd test below.)"""
+    d = circusd(*stats_config(worker_cmd, close_outputs=False))
     assert "circusd-stats" in d.ok("list")["watchers"]
     assert d.ok("status", name="circusd-stats")["status"] == "active"
     [stats_pid] = d.pids("circusd-stats")
     with open(f"/proc/{stats_pid}/stat") as f:
         assert int(f.read().rsplit(")", 1)[1].split()[1]) == d.proc.pid  # its parent: circusd
-    outputs = {os.readlink(f"/proc/{stats_pid}/fd/{fd}") for fd in (1, 2)}
-    assert (outputs == {"/dev/null"}) is close_outputs, outputs
     wait_for(lambda: runs_with(stats_pid, "0.25"), message="circusd-stats with statsd_interval")
+    assert outputs(stats_pid) != {"/dev/null"}
 
     feed = collector(stats_endpoint(d))
     assert sorted(feed.pids_of("sleepy")) == sorted(d.pids("sleepy"))
@@ -161,11 +163,15 @@ def test_counts_hits_of_circusd_own_sockets_and_lets_them_go(circusd, collector,
 
 
 def test_circusd_stats_ends_with_a_killed_circusd(circusd, worker_cmd):
+    """circusd-stats ends with a killed circusd; with ``statsd_close_outputs = true`` (this
+    test's config) its stdout and stderr are /dev/null."""
     from support import subreaper
 
     with subreaper():  # circusd-stats, orphaned, comes back to us (and is reaped)
         d = circusd(*stats_config(worker_cmd, close_outputs=True))
         [stats_pid] = d.pids("circusd-stats")
+        wait_for(lambda: runs_with(stats_pid, "0.25"), message="circusd-stats started")
+        assert outputs(stats_pid) == {"/dev/null"}
         endpoint = stats_endpoint(d)[len("ipc://") :]
         wait_for(lambda: os.path.exists(endpoint), message="circusd-stats running")
         d.kill9()
