@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import circusctl_output
 import pytest
 import support
 from cli_forker import ForkingCli
@@ -16,12 +17,13 @@ from cli_forker import ForkingCli
 pytestmark = pytest.mark.timeout(60)
 
 REPO = Path(__file__).resolve().parents[3]
-ORIGINAL = REPO / ".venv-circus019" / "bin" / "circusctl"
+ORIGINAL = circusctl_output.ORIGINAL_CIRCUSCTL
 
 
 # circusctl runs ~60 times in this module: a warm, forked circusctl (tests/cli_forker.py) is the
 # same program, argv, stdin, outputs and exit code without a Python start-up each time. Runs with
-# their own environment still start a fresh circusctl.
+# their own environment still start a fresh circusctl. The original's warm interpreter is
+# circusctl_output's, shared with the other tests that run it.
 _warm: dict[str, ForkingCli] = {}
 
 
@@ -33,27 +35,18 @@ def _close_warm_circusctls():
     _warm.clear()
 
 
-def _warm_circusctl(which: str) -> ForkingCli:
-    if which not in _warm:
-        if which == "ours":
-            import circus.cli.circusctl
+def _warm_ours() -> ForkingCli:
+    if "ours" not in _warm:
+        import circus.cli.circusctl
 
-            script = circus.cli.circusctl.__file__  # python -m circus.cli.circusctl
-            _warm[which] = ForkingCli(
-                sys.executable, "circus.cli.circusctl", argv0=script, cwd=REPO
-            )
-        else:
-            # each run builds its argparse parser, whose first help formatter imports shutil
-            # (with bz2 and lzma): ~3 ms of each run's ~20, done once here
-            python = str(ORIGINAL.parent / "python")
-            _warm[which] = ForkingCli(python, "circus.circusctl", argv0=str(ORIGINAL),
-                                      script=True, warm=("argparse:ArgumentParser",))  # fmt: skip
-    return _warm[which]
+        script = circus.cli.circusctl.__file__  # python -m circus.cli.circusctl
+        _warm["ours"] = ForkingCli(sys.executable, "circus.cli.circusctl", argv0=script, cwd=REPO)
+    return _warm["ours"]
 
 
 def ours(endpoint, *args, stdin=None, env=None):
     if env is None:
-        return _warm_circusctl("ours").run(["--endpoint", endpoint, *args], 30, stdin)
+        return _warm_ours().run(["--endpoint", endpoint, *args], 30, stdin)
     argv = [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", endpoint, *args]
     return subprocess.run(
         argv, capture_output=True, text=True, timeout=30, input=stdin, env=env, cwd=REPO
@@ -61,7 +54,7 @@ def ours(endpoint, *args, stdin=None, env=None):
 
 
 def original(endpoint, *args):
-    return _warm_circusctl("original").run(["--endpoint", endpoint, *args], timeout=30)
+    return circusctl_output.original().run(["--endpoint", endpoint, *args], timeout=30)
 
 
 def test_plain_outputs(ipc_server):

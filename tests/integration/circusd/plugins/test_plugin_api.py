@@ -16,8 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+import circusctl_output
 import psutil
 import pytest
+from circusctl_output import ORIGINAL_CIRCUSCTL
 from shared_daemon import shared_circusd
 from support import WORKER_CMD, wait_for
 
@@ -26,7 +28,6 @@ from circus.cli import plugin as circus_plugin
 
 pytestmark = pytest.mark.timeout(90)
 CIRCUS_PLUGIN = [sys.executable, "-m", "circus.cli.plugin"]
-ORIGINAL_CIRCUSCTL = Path(__file__).parents[4] / ".venv-circus019" / "bin" / "circusctl"
 EVENT_LINE = re.compile(r"^(\w+) (\S+)::(\{.*\})$")
 
 
@@ -43,13 +44,6 @@ def _wait_subscribed(d, path: Path, watcher: str) -> None:
         return any(line.startswith(f"updated {watcher}::") for line in _lines(path))
 
     wait_for(seen, timeout=30, interval=0.3, message="the plugin receives events")
-
-
-def _circusctl(executable: list[str], endpoint: str, *args: str) -> str:
-    result = subprocess.run([*executable, "--endpoint", endpoint, *args], capture_output=True,
-                            text=True, timeout=30)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +110,7 @@ def test_manual_logger_runs_as_plugin_watcher(shared, capsys):
     assert circusctl.main(["--endpoint", d.endpoint, "status"]) == 0  # in this process
     assert "plugin:logger: active" in capsys.readouterr().out.splitlines()
     if ORIGINAL_CIRCUSCTL.exists():
-        theirs = _circusctl([str(ORIGINAL_CIRCUSCTL)], d.endpoint, "status")
+        theirs = circusctl_output.circusctl([str(ORIGINAL_CIRCUSCTL)], d.endpoint, "status")
         assert "plugin:logger: active" in theirs.splitlines()
 
     # stopping the watcher stops the plugin cleanly: handle_stop, then exit 0
