@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"papa-kernel: {exc}", file=sys.stderr)
         return EXIT_STARTUP_FAILED
     report_fd = daemon.daemonize(_relay) if args.daemon else None  # returns only in the daemon
-    return _serve(args, socket_path, tcp, report_fd, inherited)
+    code = _serve(args, socket_path, tcp, report_fd, inherited)
+    if args.daemon:  # nobody waits for the daemon's interpreter to be torn down
+        daemon.exit_now(code)
+    return code
 
 
 def _socket_path(given: str | None) -> str:

@@ -7,13 +7,23 @@ command does not exit at once: it reads a report from a pipe until the daemon cl
 (after "ready", or the reason its start failed), and exits with the status ``relay`` gives that
 report, so a failed start is not an exit 0 with the reason only in a log. A daemon that dies
 without a word closes the pipe too: ``relay`` then gets an empty report.
+
+Once it has stopped serving, the daemon ends without tearing its interpreter down
+(:func:`exit_now`).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import sys
 from collections.abc import Callable
+
+from papa_kernel.typenames import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def daemonize(relay: Callable[[str], int]) -> int:
@@ -45,3 +55,16 @@ def report(fd: int, text: str) -> None:
     with contextlib.suppress(OSError):
         os.write(fd, text.encode("utf-8", "replace"))
     os.close(fd)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the daemon with status ``code`` at once (``os._exit``). A normal exit would clear
+    every module and collect every object first (~1 ms of CPU at each kernel's end, which
+    frees nothing the exit does not). What it does that matters is done here: the ``atexit``
+    handlers run (the kernel registers none; a library might) and stdio is flushed (both are
+    /dev/null in the daemon; the kernel's log writer flushes every record)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

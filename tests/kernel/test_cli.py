@@ -114,8 +114,13 @@ def test_vanished_tcp_watcher_is_noticed_at_once(tcp_kernel, kdir):
 
 
 def test_daemon_mode_detaches_and_writes_pid_file(kdir):
-    path = os.path.join(kdir, "d.sock")
-    result = run_cli("--daemon", "--socket", path, "--log-file", os.path.join(kdir, "d.log"))
+    path, log = os.path.join(kdir, "d.sock"), os.path.join(kdir, "d.log")
+    with support.subreaper():  # the daemon's exit status comes back to us
+        _daemon_detaches_and_exits(path, log)
+
+
+def _daemon_detaches_and_exits(path: str, log: str) -> None:
+    result = run_cli("--daemon", "--socket", path, "--log-file", log)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("papa-kernel ready pid=")
     pid = int(result.stdout.split("pid=")[1].split()[0])
@@ -132,7 +137,12 @@ def test_daemon_mode_detaches_and_writes_pid_file(kdir):
         client = Client(path)
         client.send("exit-if-idle\n")
         assert client.read_until(b"\n> ") == b"Exiting papa!\n> "
-        support.wait_for(lambda: not support.pid_alive(pid), message="daemon to exit")
+        # it ends without tearing its interpreter down (daemon.exit_now): with its status,
+        # after its last record and its clean-up
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        with open(log) as handle:
+            assert handle.read().splitlines()[-1].endswith("papa-kernel stopped (exit status 0)")
         assert not os.path.exists(path + ".pid") and not os.path.exists(path)
     finally:
         with contextlib.suppress(ProcessLookupError):
