@@ -64,7 +64,10 @@ async def ensure_kernel(
 
     If nobody answers on a unix endpoint, ``papa-kernel --daemon --socket PATH`` is run. Its
     ``--daemon`` double-forks and the launcher exits once the daemon listens, so the kernel is
-    never circusd's child. A TCP endpoint is never started here (start it with ``--tcp``).
+    never circusd's child. A launcher that exits 0 has seen the daemon listen (the caller's
+    own connection tells the rest); after any other status, a connection tells whether a
+    kernel answers (another circusd started one at the same time) or why not. A TCP endpoint
+    is never started here (start it with ``--tcp``).
     ``pass_fds`` are inherited by a kernel started here (``--socket-fd`` in ``args``).
     Without ``start`` (``circusd --no-start-kernel``: systemd or ``papa-kernel --init`` runs the
     kernel), nobody answering is an error and nothing is started.
@@ -78,7 +81,7 @@ async def ensure_kernel(
             raise KernelUnavailable(
                 f"papa-kernel did not start within {timeout}s at {target}"
             ) from None
-        if await kernel_answers(endpoint, timeout):
+        if launcher.returncode == 0 or await kernel_answers(endpoint, timeout):
             return launcher.returncode == 0
         reason = err.decode(errors="replace").strip() or f"exit status {launcher.returncode}"
         raise KernelUnavailable(f"could not start papa-kernel at {target}: {reason}")
@@ -113,7 +116,7 @@ async def ensure_kernel(
         raise KernelUnavailable(
             f"papa-kernel did not start within {timeout}s at {target}"
         ) from None
-    if await kernel_answers(endpoint, timeout):
+    if process.returncode == 0 or await kernel_answers(endpoint, timeout):
         return process.returncode == 0  # not 0: another circusd started one at the same time
     reason = err.decode(errors="replace").strip() or f"exit status {process.returncode}"
     raise KernelUnavailable(f"could not start papa-kernel at {target}: {reason}")
