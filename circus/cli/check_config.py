@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from circus.errors import ConfigError
+from papa_kernel.helpwidth import HelpFormatter
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # the configuration has errors: circusd would refuse to start
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="circusd --check-config",
         description="Check a circus configuration file: print its errors, or 'ok'.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("config", help="configuration file (INI)")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.control.defaults import default_stats_endpoint
+from papa_kernel.helpwidth import HelpFormatter
 
 if TYPE_CHECKING:
     from circus.stats.client import StatsClient
@@ -33,7 +34,9 @@ EXIT_CANNOT_CONNECT = 1  # the ssh tunnel could not be made
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="circus-top", description="Runs Circus Top")
+    parser = argparse.ArgumentParser(
+        prog="circus-top", description="Runs Circus Top", formatter_class=HelpFormatter
+    )
     parser.add_argument("--endpoint", help="the circusd-stats ZeroMQ socket to connect to")
     parser.add_argument(
         "--process-timeout",

@@ -28,6 +28,7 @@ from circus.control.defaults import (
 )
 from circus.errors import CircusError
 from circus.util.pdeathsig import die_with_parent
+from papa_kernel.helpwidth import HelpFormatter
 
 log = logging.getLogger("circus.stats")
 _PARENT = os.getppid()  # read at import, as early as possible: see die_with_parent
@@ -39,7 +40,9 @@ MIN_INTERVAL = 0.1  # seconds: below, sampling a large circusd would never rest
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="circusd-stats", description="Runs the stats aggregator for Circus"
+        prog="circusd-stats",
+        description="Runs the stats aggregator for Circus",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--endpoint", help="the circusd ZeroMQ control socket to connect to")
     parser.add_argument("--pubsub", help="the circusd ZeroMQ pub/sub socket to connect to")

@@ -14,6 +14,7 @@ import sys
 
 from circus import __version__
 from circus.convert.supervisor import UnreadableError, convert
+from papa_kernel.helpwidth import HelpFormatter
 from papa_kernel.pipes import quiet_on_broken_pipe
 
 EXIT_WARNINGS = 1
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the Circus configuration equivalent to a Supervisor one "
         "(supervisord.conf and its [include] files). Warnings name each setting that could "
         "not be mapped exactly, with its file and line.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("config", help="the supervisord.conf to convert")
     parser.add_argument(

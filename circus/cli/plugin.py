@@ -23,16 +23,20 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from circus import __version__
 from circus.config.converters import to_duration
 from circus.control.defaults import default_endpoint, default_pubsub_endpoint
 from circus.errors import CallError, CircusError
 from circus.util.dotted import import_callable
+from circus.util.fast_exit import ends_process
 from circus.util.logsetup import configure_logging
 from circus.util.pdeathsig import die_with_parent
-from circus.wire.ssh import SshTunnel
+from papa_kernel.helpwidth import HelpFormatter
+
+if TYPE_CHECKING:
+    from circus.wire.ssh import SshTunnel  # --ssh only (with subprocess, threading)
 
 log = logging.getLogger("circus.plugin")
 
@@ -63,7 +67,9 @@ def _duration(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="circus-plugin", description="Runs a plugin.")
+    parser = argparse.ArgumentParser(
+        prog="circus-plugin", description="Runs a plugin.", formatter_class=HelpFormatter
+    )
     parser.add_argument("--endpoint", default=None, help="the circusd ZeroMQ socket to connect to")
     parser.add_argument(
         "--pubsub", default=None, help="the circusd ZeroMQ pub/sub socket to connect to"
@@ -128,7 +134,10 @@ def parse_config(values: Sequence[str]) -> dict[str, str]:
     return config
 
 
+@ends_process
 def main(argv: list[str] | None = None) -> int:
+    """circus-plugin's command line: with ``argv``, returns the exit status; without (the
+    program), ends the process with it (:func:`~circus.util.fast_exit.ends_process`)."""
     parent = os.getppid()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -147,8 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.watcher:  # run by circusd: do not outlive it (even a SIGKILLed one)
         die_with_parent(parent)
+    from circus.util.no_openssl import import_asyncio
+
+    import_asyncio()  # before the plugin (tornado) imports it: OpenSSL only if a plugin uses TLS
     try:
-        tunnel = SshTunnel.shared(args.ssh, args.ssh_keyfile) if args.ssh else None
+        tunnel = _tunnel(args.ssh, args.ssh_keyfile) if args.ssh else None
     except CallError as exc:
         print(f"circus-plugin: {exc}", file=sys.stderr)
         return EXIT_START_ERROR
@@ -157,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if tunnel is not None:
             tunnel.release()
+
+
+def _tunnel(server: str, keyfile: str | None) -> SshTunnel:
+    from circus.wire.ssh import SshTunnel
+
+    return SshTunnel.shared(server, keyfile)
 
 
 def _main(args: argparse.Namespace, config: dict[str, str], tunnel: SshTunnel | None) -> int:

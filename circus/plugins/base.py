@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
+import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import zmq
@@ -90,7 +90,7 @@ class CircusPlugin:
         self.pubsub_endpoint = pubsub_endpoint
         self.check_delay = check_delay
         self.ssh_server = ssh_server
-        self._id = uuid.uuid4().hex.encode("ascii")
+        self._id = os.urandom(16).hex().encode("ascii")  # as uuid4().hex, without uuid
         self.running = False
         #: True once :meth:`handle_init` returned and the sockets are connected
         self.started = False

@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 
+from circus import __version__
 from circus.util.fast_exit import ends_process
 from papa_kernel.pipes import EXIT_BROKEN_PIPE
 
@@ -87,6 +88,8 @@ def test_exit_now_into_a_closed_pipe_is_the_broken_pipe_status():
     [
         ("circus.cli.circusctl", ["--help"], 0, "usage: circusctl [options] command [args]\n"),
         ("circus.cli.circusctl", ["nosuch"], 2, ""),
+        ("circus.cli.plugin", ["--version"], 0, f"{__version__}\n"),
+        ("circus.cli.plugin", ["--config", "nocolon", "x.Y"], 2, ""),
     ],
 )
 def test_a_tool_run_as_the_program_ends_fast_with_its_output(module, argv, status, stdout):

@@ -1,0 +1,61 @@
+"""Modules a plugin process (circus-plugin) does without: circusd starts one per plugin and
+restarts it with circusd, and each import costs CPU at every start. They are imported only on
+the paths that need them."""
+
+import pytest
+from support import imported_by
+
+pytestmark = pytest.mark.timeout(30)
+
+#: module -> what needs it
+NOT_IMPORTED = {
+    "ssl": "a plugin that uses TLS (asyncio's is a stand-in until used; circus.util.no_openssl)",
+    "_ssl": "ssl",
+    "circus.config.loader": "nothing: a plugin converts one option (circus.config.converters)",
+    "circus.config.model": "circus.config.loader",
+    "circus.config.schema": "circus.config.loader",
+    "circus.wire.ssh": "circus-plugin --ssh",
+    "uuid": "nothing: the plugin's id is os.urandom(16).hex()",
+    "shutil": "argparse's terminal width (papa_kernel.helpwidth finds it without; bz2, lzma)",
+}
+
+#: A plugin that stops as soon as it has started (handle_init runs before the loop).
+PROBE = '''
+from circus.plugins import CircusPlugin
+
+
+class Probe(CircusPlugin):
+    def handle_init(self):
+        self.loop.add_callback(self.stop)
+
+    def handle_recv(self, data):
+        pass
+'''
+
+
+def test_a_plugin_process_imports_only_what_it_runs(tmp_path):
+    """circus-plugin's main, a plugin loaded, connected (to endpoints nobody serves: ZeroMQ
+    connects lazily), its loop run and stopped."""
+    (tmp_path / "footprint_probe.py").write_text(PROBE)
+    loaded = imported_by(f"""
+        sys.path.insert(0, {str(tmp_path)!r})
+        from circus.cli.plugin import main
+        code = main(["--endpoint", "ipc://{tmp_path}/c.sock", "--pubsub", "ipc://{tmp_path}/p.sock",
+                     "--log-output", "{tmp_path}/log", "footprint_probe.Probe"])
+        assert code == 0, code
+    """)
+    assert "footprint_probe" in loaded and "tornado.ioloop" in loaded
+    assert not {name: why for name, why in NOT_IMPORTED.items() if name in loaded}
+
+
+def test_a_plugin_that_uses_tls_gets_the_real_ssl():
+    """The stand-in asyncio holds loads OpenSSL when a plugin asks asyncio for it."""
+    loaded = imported_by("""
+        from circus.util.no_openssl import import_asyncio
+        import_asyncio()
+        import asyncio.base_events
+        assert "ssl" not in sys.modules
+        context = asyncio.base_events.ssl.create_default_context()
+        assert type(context).__module__ == "ssl"
+    """)
+    assert "ssl" in loaded
