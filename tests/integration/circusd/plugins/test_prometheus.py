@@ -4,6 +4,7 @@ hog, a 64 MiB worker), counters that follow real exits, flapping state from circ
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import urllib.request
@@ -157,14 +158,25 @@ def test_circusd_gone_is_circus_up_zero(circusd, worker_cmd, tmp_path):
 )  # fmt: skip
 def test_bad_options_are_refused_by_name(tmp_path, option, message):
     """Refused as the plugin is made, before it connects: no circusd needed (nothing listens
-    at the endpoints)."""
+    at the endpoints). The constructor refuses, in this process (a circus-plugin process
+    costs ~0.2 s of CPU); what circus-plugin does with the refusal is the next test."""
+    from circus.plugins.prometheus import PrometheusExporter
+
+    key, _, text = option.partition(":")
+    endpoints = (f"ipc://{tmp_path}/ctl.sock", f"ipc://{tmp_path}/pub.sock", 1.0)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        PrometheusExporter(*endpoints, **{key: text}).loop.close()  # (closed if not refused)
+
+
+def test_circus_plugin_says_which_option_it_refused(tmp_path):
+    """circus-plugin, a real process: the refused option named, a non-zero exit."""
     import subprocess
 
     out = subprocess.run(
         [sys.executable, "-m", "circus.cli.plugin", "--endpoint", f"ipc://{tmp_path}/ctl.sock",
-         "--pubsub", f"ipc://{tmp_path}/pub.sock", "--config", option,
+         "--pubsub", f"ipc://{tmp_path}/pub.sock", "--config", "port:70000",
          "circus.plugins.prometheus.PrometheusExporter"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert out.returncode != 0
-    assert message in out.stdout + out.stderr
+    assert "port: 70000 is not between 0 and 65535" in out.stdout + out.stderr
