@@ -281,12 +281,22 @@ def test_help_says_where_the_default_endpoints_are_and_how_to_keep_them_private(
         assert expected in text, expected
 
 
-def test_private_instances_by_runtime_dir(tmp_path, worker_cmd):
+def test_private_instances_by_runtime_dir(tmp_path, worker_cmd, monkeypatch, capsys):
     """What --help and the README show: two circusd with default endpoints and their own
-    XDG_RUNTIME_DIR run side by side; circusctl with the same variable reaches each."""
+    XDG_RUNTIME_DIR run side by side; circusctl with the same variable reaches each (a
+    circusctl process for the first; the others in this process, with the variable set: the
+    default endpoints are computed at each call)."""
+    from circus.cli import circusctl
+
     config = tmp_path / "c.ini"
     config.write_text(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
     started = []
+
+    def here(env, *args: str) -> tuple[int, str]:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
+        capsys.readouterr()
+        return circusctl.main(list(args)), capsys.readouterr().out
+
     try:
         for name in ("one", "two"):
             env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / name)}
@@ -299,32 +309,21 @@ def test_private_instances_by_runtime_dir(tmp_path, worker_cmd):
             )
             started.append((proc, env, str(tmp_path / name / "circus" / "papa.sock")))
         for proc, env, _papa in started:
-            # the control socket first: a circusctl run (a Python start) per poll costs more
+            # the control socket first: a status per poll costs more
             control = os.path.join(env["XDG_RUNTIME_DIR"], "circus", "circus.sock")
             wait_for(lambda control=control: os.path.exists(control), timeout=20,
                      message=f"{control} bound")  # fmt: skip
-
-            def status(env=env):
-                result = subprocess.run(
-                    [sys.executable, "-m", "circus.cli.circusctl", "status"],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=20,
-                )
-                return result.returncode == 0 and "w: active" in result.stdout
-
-            wait_for(status, timeout=20, message="both instances answer")
+            wait_for(lambda env=env: here(env, "status") == (0, "w: active\n"), timeout=20,
+                     message="both instances answer")  # fmt: skip
             assert proc.poll() is None
+        result = subprocess.run([sys.executable, "-m", "circus.cli.circusctl", "status", "w"],
+                                env=started[0][1], capture_output=True, text=True,
+                                timeout=20)  # fmt: skip
+        assert (result.returncode, result.stdout) == (0, "active\n"), result.stderr
     finally:
         for proc, env, papa in started:
-            with contextlib.suppress(subprocess.SubprocessError):
-                subprocess.run(
-                    [sys.executable, "-m", "circus.cli.circusctl", "quit", "--stop-workers"],
-                    env=env,
-                    capture_output=True,
-                    timeout=20,
-                )
+            with contextlib.suppress(Exception):
+                here(env, "quit", "--stop-workers")
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=20)
             if proc.poll() is None:
