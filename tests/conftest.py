@@ -18,8 +18,9 @@ ROOT = os.path.dirname(TESTS)
 sys.path.insert(0, TESTS)  # makes tests/support.py importable as `support`
 
 # --cpu-report=N: where the CPU goes (tests/cpu_report.py); how xdist spreads the files over its
-# workers, longest first (tests/schedule.py)
-pytest_plugins = ["cpu_report", "schedule"]
+# workers, longest first (tests/schedule.py); hypothesis' scan for constants only in the workers
+# that run a property test (tests/hypothesis_constants.py)
+pytest_plugins = ["cpu_report", "schedule", "hypothesis_constants"]
 
 # Bytecode. This project's shells set PYTHONDONTWRITEBYTECODE=1 and circus is an editable
 # install, so without .pyc files every circusd, papa-kernel, tool and hook module the suite
