@@ -64,14 +64,6 @@ def test_check_config_ok_and_errors(tmp_path, worker_cmd, capsys):
     assert "graceful_timeout" in output
 
 
-def test_invalid_config_exits_1_without_starting_anything(tmp_path):
-    bad = tmp_path / "bad.ini"
-    bad.write_text("[watcher:a]\nnumprocesses = 2\n")
-    result = run(str(bad))
-    assert result.returncode == 1
-    assert "cmd" in result.stderr and "bad.ini" in result.stderr
-
-
 def _processes_marked(mark: str) -> list[int]:
     """Pids of the processes whose environment holds CIRCUS_TEST_MARK=mark."""
     found = []
@@ -83,10 +75,11 @@ def _processes_marked(mark: str) -> list[int]:
     return found
 
 
-def test_a_configuration_error_leaves_no_kernel_interpreter_behind(tmp_path):
-    """circusd starts papa-kernel's interpreter before it reads the configuration (the two
-    start-ups overlap); when the configuration is refused, that interpreter is let go and
-    reaped before circusd exits."""
+def test_invalid_config_exits_1_and_leaves_no_kernel_interpreter_behind(tmp_path):
+    """An invalid configuration: exit 1, the file and the missing key named. circusd starts
+    papa-kernel's interpreter before it reads the configuration (the two start-ups overlap);
+    when the configuration is refused, that interpreter is let go and reaped before circusd
+    exits."""
     mark = uuid.uuid4().hex
     bad = tmp_path / "bad.ini"
     bad.write_text("[watcher:a]\nnumprocesses = 2\n")
@@ -98,6 +91,7 @@ def test_a_configuration_error_leaves_no_kernel_interpreter_behind(tmp_path):
         env={**os.environ, "CIRCUS_TEST_MARK": mark},
     )
     assert result.returncode == 1
+    assert "cmd" in result.stderr and "bad.ini" in result.stderr
     assert _processes_marked(mark) == []
 
 
@@ -187,31 +181,30 @@ def test_daemon_pidfile_and_log_file(tmp_path, runtime_dir, worker_cmd):
             support.kill_pids([int(pidfile.read_text())])
 
 
-@pytest.mark.parametrize("problem", ["pid file", "endpoint"])
-def test_daemon_that_cannot_start_says_why_with_exit_2(tmp_path, runtime_dir, worker_cmd, problem):
+def _daemon_that_cannot_start_says_why(d: support.Circusd, tmp_path, pidfile, expected: str):
     """--daemon detaches before circusd starts: a start that failed afterwards was only in the
-    log, and the launcher exited 0 (as if the daemon were serving)."""
-    first = support.Circusd(tmp_path / "first", f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
+    log, and the launcher exited 0 (as if the daemon were serving). Now it exits 2 saying why,
+    and the log says it too; no kernel is left."""
+    logfile = tmp_path / "circusd.log"
+    result = run(d.config_path, "--daemon", "--pidfile", str(pidfile), "--log-output",
+                 str(logfile), cwd=d.workdir)  # fmt: skip
+    assert result.returncode == 2, (result, logfile.read_text())
+    assert f"circusd: {expected}" in result.stderr, result.stderr
+    assert expected in logfile.read_text()
+    wait_for(lambda: not support.kernels_at(d.papa), timeout=5, message="no kernel left")
+
+
+def test_daemon_that_cannot_start_says_why_with_exit_2(tmp_path, runtime_dir, worker_cmd):
+    """A live pid in the pid file (another circusd, it says); an endpoint already served is
+    test_second_circusd_on_the_same_endpoint_is_refused's."""
     d = support.Circusd(tmp_path / "d", f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
-    pidfile, logfile = tmp_path / "circusd.pid", tmp_path / "circusd.log"
+    pidfile = tmp_path / "circusd.pid"
+    pidfile.write_text(f"{os.getpid()}\n")
     try:
-        if problem == "pid file":
-            pidfile.write_text(f"{os.getpid()}\n")  # a live pid: another circusd, it says
-            expected = f"pid file {pidfile} holds the live pid {os.getpid()}"
-        else:
-            first.start()
-            d.endpoint = first.endpoint
-            d.write_config(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
-            expected = f"another circusd is already serving {first.endpoint}"
-        result = run(d.config_path, "--daemon", "--pidfile", str(pidfile), "--log-output",
-                     str(logfile), cwd=d.workdir)  # fmt: skip
-        assert result.returncode == 2, (result, logfile.read_text())
-        assert f"circusd: {expected}" in result.stderr, result.stderr
-        assert expected in logfile.read_text()
-        wait_for(lambda: not support.kernels_at(d.papa), timeout=5, message="no kernel left")
+        expected = f"pid file {pidfile} holds the live pid {os.getpid()}"
+        _daemon_that_cannot_start_says_why(d, tmp_path, pidfile, expected)
     finally:
         d.cleanup()
-        first.cleanup()
 
 
 def test_logger_config_json(tmp_path, runtime_dir, worker_cmd):
@@ -258,15 +251,23 @@ def test_bad_log_level_is_a_clear_error(tmp_path, worker_cmd):
     assert "chatty" in result.stderr
 
 
-def test_second_circusd_on_the_same_endpoint_is_refused(circusd, worker_cmd):
-    d = circusd(f"""
-        [watcher:w]
-        cmd = {worker_cmd} sleep
-    """)
-    result = run(d.config_path, cwd=d.workdir)
+def test_second_circusd_on_the_same_endpoint_is_refused(circusd, worker_cmd, tmp_path):
+    """In the foreground, and with --daemon (the same circusd serving the endpoint)."""
+    body = f"[watcher:w]\ncmd = {worker_cmd} sleep\n"
+    first = circusd(body)
+    result = run(first.config_path, cwd=first.workdir)
     assert result.returncode == 2
     assert "already" in result.stderr
-    assert len(d.pids("w")) == 1  # the first one is untouched
+
+    d = support.Circusd(tmp_path / "daemon", body)  # its own kernel socket, first's endpoint
+    d.endpoint = first.endpoint
+    d.write_config(body)
+    try:
+        expected = f"another circusd is already serving {first.endpoint}"
+        _daemon_that_cannot_start_says_why(d, tmp_path, tmp_path / "circusd.pid", expected)
+    finally:
+        d.cleanup()
+    assert len(first.pids("w")) == 1  # the first one is untouched
 
 
 def test_help_says_where_the_default_endpoints_are_and_how_to_keep_them_private(capsys):
