@@ -26,6 +26,7 @@ import resource
 import signal
 from collections.abc import Iterable
 
+from circus.procinfo import boot_time
 from circus.util.pidfd import exited_within, has_exited
 from circus.worker_record import RecordedWorker
 
@@ -53,15 +54,7 @@ def start_time(pid: int) -> float:
             fields = stat.read().rsplit(")", 1)[1].split()
     except FileNotFoundError:
         raise ProcessLookupError(pid) from None
-    return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-
-
-def _boot_time() -> float:
-    with open("/proc/stat") as stat:
-        for line in stat:
-            if line.startswith("btime "):
-                return float(line.split()[1])
-    raise OSError("no btime in /proc/stat")
+    return boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
 def _open_verified(worker: RecordedWorker) -> int | None:

@@ -22,6 +22,40 @@ DEAD_PROCESS = "No such process (stopped?)"
 _UNITS = ("K", "M", "G", "T", "P")
 
 
+def boot_time() -> float:
+    """When the machine booted (epoch seconds), as ``psutil.boot_time()``: ``btime`` of
+    ``/proc/stat``. Read directly by what must start fast (circusd-stats, the orphans' check)."""
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
+def total_memory() -> int:
+    """The machine's RAM in bytes, as ``psutil.virtual_memory().total``: ``MemTotal`` of
+    ``/proc/meminfo`` (kB)."""
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no MemTotal in /proc/meminfo")
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists, as ``psutil.pid_exists`` (one that is not ours
+    exists: the signal 0 is refused, not failed)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def figure(value: Any, missing: float = 0.0) -> float:
     """A number of an info dict (``cpu``, ``mem``, ``age``) as a float; ``missing`` for
     :data:`NOT_AVAILABLE` (the OS refused) or anything else that is not a number."""

@@ -25,9 +25,7 @@ import pwd
 import time
 from dataclasses import dataclass
 
-import psutil
-
-from circus.procinfo import NOT_AVAILABLE, bytes2human, format_cpu_time
+from circus.procinfo import NOT_AVAILABLE, boot_time, bytes2human, format_cpu_time, total_memory
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -115,8 +113,8 @@ class ProcSampler:
     def __init__(self) -> None:
         self._followed: dict[int, _Followed] = {}
         self._users: dict[int, str] = {}
-        self._total_memory = psutil.virtual_memory().total
-        self._boot_time = psutil.boot_time()
+        self._total_memory = total_memory()  # from /proc, as psutil: without its ~15 ms import
+        self._boot_time = boot_time()
 
     def __len__(self) -> int:
         return len(self._followed)

@@ -27,12 +27,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import psutil
 import zmq.asyncio
 
 from circus.client import AsyncCircusClient
 from circus.errors import CircusError
 from circus.events import AsyncEventSubscriber, resource_name
+from circus.procinfo import pid_exists
 from circus.stats import socket_sources
 from circus.stats.procstat import ProcSampler, Sample
 from circus.stats.publisher import TOPIC_PREFIX, StatsPublisher
@@ -163,7 +163,7 @@ class StatsStreamer:
         circus_pids = {os.getpid(): "circusd-stats"}
         circusd = next((p for p, n in self.circus_pids.items() if n == "circusd"), None)
         # dstats only when needed: it costs circusd a scan of /proc for its children
-        if circusd is None or not psutil.pid_exists(circusd):
+        if circusd is None or not pid_exists(circusd):
             info = (await self._call("dstats")).get("info") or {}
             circusd = info.get("pid") if isinstance(info.get("pid"), int) else None
         if circusd is not None:

@@ -90,6 +90,7 @@ def test_exit_now_into_a_closed_pipe_is_the_broken_pipe_status():
         ("circus.cli.circusctl", ["nosuch"], 2, ""),
         ("circus.cli.plugin", ["--version"], 0, f"{__version__}\n"),
         ("circus.cli.plugin", ["--config", "nocolon", "x.Y"], 2, ""),
+        ("circus.cli.circusd_stats", ["--log-output", "/nonexistent/dir/x.log"], 1, ""),
     ],
 )
 def test_a_tool_run_as_the_program_ends_fast_with_its_output(module, argv, status, stdout):

@@ -20,7 +20,7 @@ NOT_IMPORTED = {
 }
 
 #: A plugin that stops as soon as it has started (handle_init runs before the loop).
-PROBE = '''
+PROBE = """
 from circus.plugins import CircusPlugin
 
 
@@ -30,7 +30,7 @@ class Probe(CircusPlugin):
 
     def handle_recv(self, data):
         pass
-'''
+"""
 
 
 def test_a_plugin_process_imports_only_what_it_runs(tmp_path):
