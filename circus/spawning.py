@@ -17,7 +17,6 @@ itself (:func:`circus.streams.watcher_stream`). The translation rules, in one pl
 
 from __future__ import annotations
 
-import glob
 import grp
 import os
 import pwd
@@ -84,6 +83,8 @@ def resolve_gid(gid: int | str | None, uid: int | None) -> int | None:
 
 def virtualenv_paths(root: str, py_ver: str | None) -> list[str]:
     """site-packages directories of a virtualenv (for the given Python version, or any)."""
+    import glob  # only the virtualenv option needs it
+
     version = py_ver or "*"
     return sorted(glob.glob(os.path.join(root, "lib", f"python{version}", "site-packages")))
 

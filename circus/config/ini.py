@@ -20,7 +20,6 @@ file itself is quietly skipped, so ``include = *.ini`` next to the main file wor
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from typing import Any
@@ -325,6 +324,8 @@ class _Reader:
                 entry.key,
             )
             return []
+        import glob  # only includes need it (with fnmatch's regular expressions)
+
         matches = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
         if not matches:
             self.problems.warn(

@@ -114,9 +114,11 @@ def tagged(exc: MessageError, mid: Any, cast: bool = False) -> MessageError:
 
 # The id as the first or last key of the top-level object: ``{"id": V, ...`` or ``..., "id": V}``
 # (the original client and ours put it last). V is a short string, a number, null or a boolean.
+# Compiled on first use (re's cache): only a body that cannot be parsed needs them, and
+# compiling them at import cost ~0.5 ms at every circusd start.
 _ID_VALUE = rb'"(?:[^"\\]|\\.){0,200}"|-?\d{1,30}(?:\.\d{1,30})?|null|true|false'
-_ID_FIRST = re.compile(rb'\A\s*\{\s*"id"\s*:\s*(' + _ID_VALUE + rb")\s*[,}]")
-_ID_LAST = re.compile(rb'[{,]\s*"id"\s*:\s*(' + _ID_VALUE + rb")\s*\}\s*\Z")
+_ID_FIRST = rb'\A\s*\{\s*"id"\s*:\s*(' + _ID_VALUE + rb")\s*[,}]"
+_ID_LAST = rb'[{,]\s*"id"\s*:\s*(' + _ID_VALUE + rb")\s*\}\s*\Z"
 _ID_WINDOW = 512  # bytes looked at, at each end of the body
 
 
@@ -127,7 +129,7 @@ def salvage_id(body: bytes | str) -> Any:
     body; an error reply then still reaches a client that matches replies by id.
     """
     data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    match = _ID_FIRST.match(data[:_ID_WINDOW]) or _ID_LAST.search(data[-_ID_WINDOW:])
+    match = re.match(_ID_FIRST, data[:_ID_WINDOW]) or re.search(_ID_LAST, data[-_ID_WINDOW:])
     if match is None:
         return None
     try:
