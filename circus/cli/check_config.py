@@ -11,13 +11,17 @@ import argparse
 import sys
 
 from circus.errors import ConfigError
+from circus.util.fast_exit import ends_process
 from papa_kernel.helpwidth import HelpFormatter
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # the configuration has errors: circusd would refuse to start
 
 
+@ends_process
 def main(argv: list[str] | None = None) -> int:
+    """``circusd --check-config``'s command line: with ``argv``, returns the exit status;
+    without (the program), ends the process with it (:mod:`circus.util.fast_exit`)."""
     parser = argparse.ArgumentParser(
         prog="circusd --check-config",
         description="Check a circus configuration file: print its errors, or 'ok'.",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.control.defaults import default_stats_endpoint
+from circus.util.fast_exit import ends_process
 from papa_kernel.helpwidth import HelpFormatter
 
 if TYPE_CHECKING:
@@ -153,7 +154,10 @@ def _endpoint_problem(endpoint: str) -> str | None:
     return None
 
 
+@ends_process
 def main(argv: list[str] | None = None) -> int:
+    """circus-top's command line: with ``argv``, returns the exit status; without (the
+    program), ends the process with it (:mod:`circus.util.fast_exit`)."""
     from circus.errors import CallError
     from circus.stats.client import StatsClient
     from circus.wire.ssh_address import SshServer

@@ -14,6 +14,7 @@ import sys
 
 from circus import __version__
 from circus.convert.supervisor import UnreadableError, convert
+from circus.util.fast_exit import ends_process
 from papa_kernel.helpwidth import HelpFormatter
 from papa_kernel.pipes import quiet_on_broken_pipe
 
@@ -40,9 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@ends_process
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``circus-convert``."""
+    """Entry point of ``circus-convert``: with ``argv``, returns the exit status; without (the
+    program), ends the process with it (:mod:`circus.util.fast_exit`)."""
     args = build_parser().parse_args(argv)
     try:
         text, warnings = convert(args.config)
