@@ -252,17 +252,22 @@ def test_bad_log_level_is_a_clear_error(tmp_path, worker_cmd):
 
 
 def test_second_circusd_on_the_same_endpoint_is_refused(circusd, worker_cmd, tmp_path):
-    """In the foreground, and with --daemon (the same circusd serving the endpoint)."""
+    """In the foreground (its config, then one with a kernel socket of its own: the kernel
+    launched early for it does not stay), and with --daemon; one first circusd serving the
+    endpoint, untouched."""
     body = f"[watcher:w]\ncmd = {worker_cmd} sleep\n"
     first = circusd(body)
     result = run(first.config_path, cwd=first.workdir)
     assert result.returncode == 2
     assert "already" in result.stderr
 
-    d = support.Circusd(tmp_path / "daemon", body)  # its own kernel socket, first's endpoint
+    d = support.Circusd(tmp_path / "second", body)  # its own kernel socket, first's endpoint
     d.endpoint = first.endpoint
     d.write_config(body)
     try:
+        result = run(d.config_path, cwd=d.workdir)
+        assert result.returncode == 2 and "already" in result.stderr, result.stderr
+        wait_for(lambda: not support.kernels_at(d.papa), timeout=5, message="kernel exits")
         expected = f"another circusd is already serving {first.endpoint}"
         _daemon_that_cannot_start_says_why(d, tmp_path, tmp_path / "circusd.pid", expected)
     finally:

@@ -1,5 +1,7 @@
 """What circusd leaves behind (issue 7.8): nothing after a failed start, a log for the kernel
-it launches, no socket files after it exits."""
+it launches, no socket files after it exits. (A control endpoint another circusd serves, in the
+foreground and with --daemon: test_cli.py's test_second_circusd_on_the_same_endpoint_is_refused,
+with one first circusd.)"""
 
 import os
 import signal
@@ -52,20 +54,6 @@ def test_hook_that_does_not_import_starts_no_kernel(circusd, worker_cmd, no_kern
     result = run_circusd(d.config_path)
     assert result.returncode == 1 and "nomodule" in result.stderr, result.stderr
     assert not os.path.exists(d.papa)
-
-
-def test_occupied_endpoint_leaves_no_kernel(circusd, worker_cmd, tmp_path, no_kernel_left):
-    """The second circusd has its own kernel endpoint but the first one's control endpoint:
-    refused, and the kernel launched early for it does not stay."""
-    first = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
-    second = support.Circusd(tmp_path / "second", f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
-    second.endpoint = first.endpoint
-    second.write_config(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
-    no_kernel_left.append(second.papa)
-    result = run_circusd(second.config_path)
-    assert result.returncode == 2 and "already" in result.stderr, result.stderr
-    wait_for(lambda: not support.kernels_at(second.papa), timeout=5, message="kernel exits")
-    assert len(first.pids("w")) == 1  # the first one is untouched
 
 
 def test_failed_start_keeps_a_kernel_it_did_not_launch(circusd, worker_cmd):
