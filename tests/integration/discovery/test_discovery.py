@@ -2,12 +2,19 @@
 ``circusctl --discover``; a real circusd 0.19 and the original's client (circus-web 1.0.0's
 AutoDiscovery, replayed) interoperate with ours; a TCP endpoint without CURVE is never
 announced beyond loopback; malformed datagrams and a flood of probes; discovery across two
-namespaces over their veth links. Every datagram stays inside the namespaces."""
+namespaces over their veth links. Every datagram stays inside the namespaces.
+
+``circusctl --discover`` runs as a process where the test is about it (its formats, its
+default interfaces); elsewhere its code (``circus.cli.discover.run_discover``) runs in a
+thread of this process inside the namespace (``Namespaces.call``: no Python start-up, ~0.13 s
+of CPU a probe round)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -51,29 +58,28 @@ while (left := deadline - time.monotonic()) > 0:
 print(json.dumps(sorted(found)))
 """
 
-# Raw datagrams from inside a namespace: send each argv[4:] (hex) to the group from one
-# socket on lo, then a probe; print what came back as {"answers": [...]} (hex).
-RAW_CLIENT = """
-import json, socket, sys, time
-sys.path.insert(0, sys.argv[4])
-from circus.util.netif import mreqn
-group, port, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-sock.bind(("127.0.0.1", 0))
-sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
-                mreqn(group, socket.if_nametoindex("lo"), "127.0.0.1"))
-for word in sys.argv[5:]:
-    sock.sendto(bytes.fromhex(word), (group, port))
-answers = []
-deadline = time.monotonic() + wait
-while (left := deadline - time.monotonic()) > 0:
-    sock.settimeout(left)
-    try:
-        answers.append(sock.recv(2048).hex())
-    except socket.timeout:
-        break
-print(json.dumps({"answers": answers}))
-"""
+
+def _raw_probe(group: str, port: int, wait: float, datagrams: list[bytes]) -> list[bytes]:
+    """Raw datagrams (run inside a namespace): each of ``datagrams`` sent to the group from
+    one socket on lo, then what came back within ``wait`` seconds."""
+    from circus.util.netif import mreqn
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        option = mreqn(group, socket.if_nametoindex("lo"), "127.0.0.1")
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, option)
+        for datagram in datagrams:
+            sock.sendto(datagram, (group, port))
+        answers = []
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                answers.append(sock.recv(2048))
+            except TimeoutError:
+                break
+        return answers
+
 
 # A flood of probes on lo for argv[3] seconds at argv[5] probes a second (in bursts of 100;
 # at most 500,000), counting the answers.
@@ -146,9 +152,32 @@ def _circusd(
     return daemon, psutil.Process(proc.pid)
 
 
-def _discover(ns: netns.Namespaces, index: int, *args: str, wait: float = 1.0) -> list[dict]:
-    """``circusctl --discover --json`` inside namespace ``index`` (it collects answers for
-    ``wait`` seconds: where none must come, the whole second)."""
+def _run_discover(
+    interfaces: list[str], wait: float, output: str = "list", as_json: bool = False
+) -> tuple[int, str, str]:
+    """``circusctl --discover``'s code (run inside a namespace: :meth:`Namespaces.call`): its
+    exit code, output and errors."""
+    from circus.cli.discover import run_discover
+
+    out, err = io.StringIO(), io.StringIO()
+    code = run_discover(
+        out, err, multicast=None, wait=wait, interfaces=interfaces, output=output,
+        as_json=as_json,
+    )  # fmt: skip
+    return code, out.getvalue(), err.getvalue()
+
+
+def _discover(
+    ns: netns.Namespaces, index: int, *interfaces: str, wait: float = 1.0, process: bool = False
+) -> list[dict]:
+    """``circusctl --discover --json`` on ``interfaces`` (default: its own choice) inside
+    namespace ``index``, as a process or its code in a thread there; it collects answers for
+    ``wait`` seconds (where none must come, the whole second)."""
+    if not process:
+        code, out, err = ns.call(index, _run_discover, list(interfaces), wait, "list", True)
+        assert code in (0, 1), err
+        return json.loads(out)
+    args = [word for name in interfaces for word in ("--discover-interface", name)]
     result = ns.run(
         index, [*CIRCUSCTL, "--discover", "--json", "--timeout", str(wait), *args], cwd=REPO
     )
@@ -163,11 +192,15 @@ PIPES = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "cw
 SHORT = 0.25
 
 
-def _found(ns: netns.Namespaces, index: int, *args: str, count: int = 1) -> list[dict]:
+def _found(
+    ns: netns.Namespaces, index: int, *interfaces: str, count: int = 1, process: bool = False
+) -> list[dict]:
     """``_discover`` until ``count`` circusds answered (a loaded machine may miss a round)."""
     return support.wait_for(
         lambda: (
-            (found := _discover(ns, index, *args, wait=SHORT)) and len(found) >= count and found
+            (found := _discover(ns, index, *interfaces, wait=SHORT, process=process))
+            and len(found) >= count
+            and found
         ),
         timeout=30,
         message=f"{count} circusd(s) answer",
@@ -180,37 +213,37 @@ def _group() -> tuple[str, str]:
 
 
 def test_circusctl_discover_finds_our_circusd_and_feeds_fleet_mode(tmp_path, capsys):
-    """--discover runs as a process in the namespace; the fleet commands fed with its output
-    run circusctl's main here (their processes are covered by the fleet tests)."""
+    """--discover runs as a process in the namespace, its other formats as its code there; the
+    fleet commands fed with its output run circusctl's main here (their processes are covered
+    by the fleet tests)."""
     netns.require()
     from circus.cli import circusctl
 
     with netns.Namespaces(1, multicast=True) as ns:
         daemon, _ = _circusd(ns, 0, tmp_path / "a", "")
-        found = _found(ns, 0, "--discover-interface", "lo")
+        found = _found(ns, 0, "lo", process=True)
         assert [(a["endpoint"], a["curve"], a["sender"]) for a in found] == [
             (daemon.endpoint, False, "127.0.0.1")
         ]
         assert found[0]["curve_public_key"] is None
         # the endpoints format is a fleet command line: run status with it (from here)
         words = _formatted(ns, "endpoints")
-        assert words.stdout.split() == ["--endpoint", daemon.endpoint]
+        assert words.split() == ["--endpoint", daemon.endpoint]
         capsys.readouterr()
-        assert circusctl.main([*words.stdout.split(), "status"]) == 0
+        assert circusctl.main([*words.split(), "status"]) == 0
         assert "sleeper: active" in capsys.readouterr().out
         # the hosts format loads as a hosts file
         hosts = _formatted(ns, "hosts")
-        (tmp_path / "fleet.ini").write_text(hosts.stdout)
+        (tmp_path / "fleet.ini").write_text(hosts)
         assert circusctl.main(["--hosts", str(tmp_path / "fleet.ini"), "status"]) == 0
         assert "sleeper: active" in capsys.readouterr().out
 
 
-def _formatted(ns: netns.Namespaces, form: str) -> subprocess.CompletedProcess:
-    """``circusctl --discover --discover-format FORM`` on lo in namespace 0, until a circusd
-    answered."""
-    argv = [*CIRCUSCTL, "--discover", "--discover-format", form, "--discover-interface", "lo"]
+def _formatted(ns: netns.Namespaces, form: str) -> str:
+    """``circusctl --discover --discover-format FORM`` on lo in namespace 0 (its code there),
+    until a circusd answered: its output."""
     return support.wait_for(
-        lambda: (result := ns.run(0, [*argv, "--timeout", str(SHORT)], cwd=REPO)).stdout and result,
+        lambda: ns.call(0, _run_discover, ["lo"], SHORT, form)[1],
         timeout=30,
         message=f"an answer in the {form} format",
     )
@@ -223,7 +256,8 @@ def test_loopback_as_linux_sets_it_up_is_enough(tmp_path):
     with netns.Namespaces(1) as ns:
         assert "MULTICAST" not in ns.run(0, ["ip", "link", "show", "lo"]).stdout
         daemon, _ = _circusd(ns, 0, tmp_path / "a", "")
-        found = _found(ns, 0)  # no --discover-interface: every usable interface
+        # no --discover-interface: every usable interface, as /sys there shows them
+        found = _found(ns, 0, process=True)
         assert [(a["endpoint"], a["sender"]) for a in found] == [(daemon.endpoint, "127.0.0.1")]
         assert "multicast off" not in daemon.log()
 
@@ -240,11 +274,9 @@ def test_nothing_answers_without_multicast_endpoint(tmp_path):
             stderr=subprocess.DEVNULL,
         )
         support.wait_for(daemon._ready, timeout=40, message="circusd ready")
-        result = ns.run(
-            0, [*CIRCUSCTL, "--discover", "--discover-interface", "lo", "--timeout", "1"], cwd=REPO
-        )
-        assert result.returncode == 1 and result.stdout == ""
-        assert "no circusd answered within 1 s (probed on lo)" in result.stderr
+        code, out, err = ns.call(0, _run_discover, ["lo"], 1.0)
+        assert code == 1 and out == ""
+        assert "no circusd answered within 1 s (probed on lo)" in err
         assert proc.poll() is None
 
 
@@ -273,16 +305,17 @@ def test_mixed_fleet_with_a_real_circusd_019(tmp_path):
         daemon, _ = _circusd(ns, 0, tmp_path / "ours", "")
 
         def both() -> list[dict]:
-            found = _discover(ns, 0, "--discover-interface", "lo", wait=SHORT)
+            found = _discover(ns, 0, "lo", wait=SHORT)
             return found if len(found) == 2 else []
 
         found = support.wait_for(both, timeout=30, message="both circusds answer")
         by_endpoint = {a["endpoint"]: a for a in found}
         assert by_endpoint["tcp://127.0.0.1:5555"]["curve"] is None  # 0.19 does not say
         assert by_endpoint[daemon.endpoint]["curve"] is False
-        argv = [*CIRCUSCTL, "--discover", "--discover-interface", "lo", "--timeout", str(SHORT)]
         listed = support.wait_for(
-            lambda: len((out := ns.run(0, argv, cwd=REPO).stdout).splitlines()) == 2 and out,
+            lambda: (
+                len((out := ns.call(0, _run_discover, ["lo"], SHORT)[1]).splitlines()) == 2 and out
+            ),
             timeout=30,
             message="both circusds listed",
         )
@@ -309,19 +342,20 @@ def test_tcp_endpoint_without_curve_is_never_announced_beyond_loopback(tmp_path)
     with netns.Namespaces(2, multicast=True, linked=True) as ns:
         _circusd(ns, 0, tmp_path / "a", "", endpoint="tcp://127.0.0.1:5555")
         # (no answer may come: each probe collects for the whole second; the three at once)
-        discover = [*CIRCUSCTL, "--discover", "--json", "--timeout", "1.0", "--discover-interface"]
         address, port = _group()
+        # the original's client in circusd's host (its route is the veth)
+        original = ns.popen(0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, "1"], **PIPES)
         probes = [
-            ns.popen(1, [*discover, ns[1].inner], **PIPES),  # the next host
+            ns.start(1, _run_discover, [ns[1].inner], 1.0, "list", True),  # the next host
             # circusd's own host, probing on its veth: arrives on the veth, not on lo
-            ns.popen(0, [*discover, ns[0].inner], **PIPES),
-            # ...and the original's client there (its route is the veth)
-            ns.popen(0, [sys.executable, "-c", ORIGINAL_CLIENT, address, port, "1"], **PIPES),
+            ns.start(0, _run_discover, [ns[0].inner], 1.0, "list", True),
         ]
         for probe in probes:
-            out, err = probe.communicate(timeout=60)
-            assert probe.returncode in (0, 1) and json.loads(out) == [], (out, err)
-        found = _found(ns, 0, "--discover-interface", "lo")
+            code, out, err = probe.result()
+            assert code in (0, 1) and json.loads(out) == [], (out, err)
+        out, err = original.communicate(timeout=60)
+        assert original.returncode == 0 and json.loads(out) == [], (out, err)
+        found = _found(ns, 0, "lo")
         assert [a["endpoint"] for a in found] == ["tcp://127.0.0.1:5555"]
 
 
@@ -363,15 +397,14 @@ def test_malformed_datagrams_are_ignored(tmp_path):
         # the garbage, then a probe, from one socket: circusd reads its socket in order (one
         # token of its bucket each: BURST is more than these), so an answer to any of the
         # garbage would come before the probe's, within the round. One answer, the exact one.
-        probe = [sys.executable, "-c", RAW_CLIENT, address, port, str(SHORT), str(REPO)]
-        probe += [*(g.hex() for g in garbage), b'""'.hex()]
+        datagrams = [*garbage, b'""']
         answers = support.wait_for(
-            lambda: json.loads(ns.run(0, probe).stdout)["answers"],
+            lambda: ns.call(0, _raw_probe, address, int(port), SHORT, datagrams),
             timeout=30,
             message="an answer to a probe after the garbage",
         )
         (answer,) = answers
-        assert json.loads(bytes.fromhex(answer)) == {"endpoint": daemon.endpoint, "curve": False}
+        assert json.loads(answer) == {"endpoint": daemon.endpoint, "curve": False}
         assert process.is_running() and "Traceback" not in daemon.log()
         assert daemon.ok("status")["status"] == "ok"
 
@@ -412,7 +445,7 @@ def test_a_flood_of_probes_is_answered_at_a_bounded_rate(tmp_path):
         assert cpu < 0.5 * seconds, f"circusd used {cpu:.2f} s of CPU during the flood"
         # the bucket refills: a probe after the flood is answered
         support.wait_for(
-            lambda: _discover(ns, 0, "--discover-interface", "lo", wait=SHORT),
+            lambda: _discover(ns, 0, "lo", wait=SHORT),
             timeout=10,
             message="answered again after the flood",
         )
@@ -432,7 +465,7 @@ def test_discovery_across_namespaces_over_veth_with_curve(tmp_path, curve_keys):
             f"{curve_keys['circus']}multicast_interfaces = lo {ns[0].inner}\n",
             endpoint="tcp://0.0.0.0:5555",
         )
-        found = _found(ns, 1, "--discover-interface", ns[1].inner)
+        found = _found(ns, 1, ns[1].inner)
         assert [(a["endpoint"], a["curve"], a["sender"], a["curve_public_key"]) for a in found] == [
             (f"tcp://{ns[0].address}:5555", True, ns[0].address, curve_keys["key"])
         ]

@@ -1,9 +1,11 @@
 """The network-namespace fixture (tests/netns.py): addresses, isolation, link down/up,
-multicast, and that nothing is left behind, even when the test fails inside the block."""
+multicast, code run inside a namespace from a thread of the test, and that nothing is left
+behind, even when the test fails inside the block."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import subprocess
 import sys
@@ -115,6 +117,13 @@ def test_linked_namespaces_reach_each_other():
         _serve(ns, 0)
         probe = ns.run(1, [sys.executable, "-c", CLIENT, ns[0].address, "7000"])
         assert probe.returncode == 0, probe.stderr
+        # the same from a thread of this process inside namespace 1 (call: setns)
+        inside = f"net:[{os.stat(f'/run/netns/{ns[1].name}').st_ino}]"
+        assert ns.call(1, os.readlink, "/proc/thread-self/ns/net") == inside
+        assert os.readlink("/proc/thread-self/ns/net") != inside  # this thread stays out
+        assert ns.call(1, _reach, ns[0].address)
+        with pytest.raises(FileNotFoundError):  # its exception, raised here
+            ns.call(1, os.stat, "/nonexistent")
 
 
 MCAST_RECV = """
