@@ -7,10 +7,33 @@ import socket
 import subprocess
 
 import pytest
-from support import CIRCUSD
+from shared_daemon import shared_circusd
+from support import CIRCUSD, WORKER_CMD
 from support import free_port as support_free_port
 
 pytestmark = pytest.mark.timeout(60)
+
+#: The configuration the reloadconfig tests start from (one circusd for them all).
+BODY = f"[watcher:w]\ncmd = {WORKER_CMD} sleep\n"
+
+
+@pytest.fixture(scope="module")
+def module_daemon(tmp_path_factory):
+    with shared_circusd(tmp_path_factory.mktemp("ports"), BODY) as shared:
+        yield shared
+
+
+@pytest.fixture
+def d(module_daemon):
+    """The module's circusd, as it started (checked before the test); after it, its
+    configuration is put back (BODY, reloadconfig: what the test added goes), then its
+    watchers (shared_daemon.py)."""
+    with module_daemon.test() as daemon:
+        try:
+            yield daemon
+        finally:
+            daemon.write_config(BODY)
+            daemon.ok("reloadconfig", waiting=True)
 
 
 @pytest.fixture
@@ -41,10 +64,9 @@ def test_start_on_a_taken_port_names_the_socket(circusd, worker_cmd, taken_port,
 
 @pytest.mark.parametrize("use_papa", [True, False])
 def test_reloadconfig_onto_a_taken_port_is_refused_and_can_be_retried(
-    circusd, worker_cmd, taken_port, use_papa
+    d, worker_cmd, taken_port, use_papa
 ):
-    body = f"[watcher:w]\ncmd = {worker_cmd} sleep\n"
-    d = circusd(body)
+    body = BODY
     pids = d.pids("w")
     port = taken_port.getsockname()[1]
     d.write_config(
@@ -69,11 +91,8 @@ def test_reloadconfig_onto_a_taken_port_is_refused_and_can_be_retried(
 
 
 @pytest.mark.parametrize("use_papa", [True, False])
-def test_reloadconfig_onto_a_unix_path_that_cannot_be_bound_is_refused(
-    circusd, worker_cmd, tmp_path, use_papa
-):
-    body = f"[watcher:w]\ncmd = {worker_cmd} sleep\n"
-    d = circusd(body)
+def test_reloadconfig_onto_a_unix_path_that_cannot_be_bound_is_refused(d, tmp_path, use_papa):
+    body = BODY
     missing = tmp_path / "nowhere" / "u.sock"
     plain = tmp_path / "plain-file"
     plain.write_text("not a socket")
