@@ -156,7 +156,7 @@ def _pending_kernel(args: Namespace) -> PendingKernel | None:
     start-up (most of it: importing its modules) overlaps circusd's; it gets its arguments
     once the configuration says which socket (see PendingKernel). Not with ``--daemon``:
     circusd forks after reading the configuration, and the daemon would not be its parent."""
-    if not args.start_kernel or args.daemon or _default_kernel_served():
+    if not args.start_kernel or args.daemon or _kernel_served(args.config):
         return None
     from circus.hosts.kernel_boot import PendingKernel
 
@@ -166,14 +166,17 @@ def _pending_kernel(args: Namespace) -> PendingKernel | None:
         return None  # the kernel is launched the usual way, which reports a real problem
 
 
-def _default_kernel_served() -> bool:
-    """A kernel already serves the default socket (circusd restarted, upgraded: it reattaches),
-    so a pending kernel would only be started and killed (~20 ms of CPU). A configuration that
-    names another socket then starts its kernel the usual way."""
-    from papa_kernel.paths import default_kernel_socket, unix_socket_served
+def _kernel_served(config_path: str) -> bool:
+    """A kernel already serves the socket the configuration names (circusd restarted,
+    upgraded: it reattaches), so a pending kernel would only be started and killed (~20 ms of
+    CPU). The socket is the one a first look at the file finds
+    (:func:`circus.cli.kernel_hint.named_kernel_socket`); the loaded configuration decides."""
+    from circus.cli.kernel_hint import named_kernel_socket
+    from papa_kernel.paths import unix_socket_served
 
     try:
-        return unix_socket_served(default_kernel_socket(), timeout=0.1)
+        path = named_kernel_socket(config_path)
+        return path is not None and unix_socket_served(path, timeout=0.1)
     except Exception:  # an unusable runtime dir: circusd reports it once the config is read
         return False
 

@@ -95,3 +95,54 @@ def test_no_pending_kernel_is_started_when_a_kernel_serves_the_default_socket(ru
     pending = _pending_kernel(args)
     assert pending is not None
     pending.cancel()
+
+
+def test_no_pending_kernel_is_started_when_a_kernel_serves_the_configured_socket(runtime_dir):
+    """The same for the socket the configuration's [circus] papa_endpoint names (every
+    instance but the default one): a restarted circusd found it served only once its
+    configuration was loaded, after starting a kernel interpreter for nothing."""
+    import socket
+
+    from circus.cli.circusd import _pending_kernel
+
+    path = str(runtime_dir / "papa.sock")
+    config = runtime_dir / "circus.ini"
+    with socket.socket(socket.AF_UNIX) as served:
+        served.bind(path)
+        served.listen(4)
+        for written in (path, f"ipc://{path}"):
+            config.write_text(f"[circus]\nendpoint = ipc:///x/c.sock\npapa_endpoint = {written}\n")
+            assert _pending_kernel(parse_args([str(config)])) is None, written
+        # only the loaded configuration tells: the interpreter is started (and later killed)
+        config.write_text("[circus]\npapa_endpoint = $(circus.env.RUN)/papa.sock\n")
+        pending = _pending_kernel(parse_args([str(config)]))
+        assert pending is not None
+        pending.cancel()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[circus]\npapa_endpoint = /run/a/papa.sock\n", "/run/a/papa.sock"),
+        ("[circus]\npapa_endpoint: ipc:///run/a/papa.sock ; a comment\n", "/run/a/papa.sock"),
+        # the first value wins, also over a repeated [circus] section
+        ("[circus]\npapa_endpoint = /a.sock\n[circus]\npapa_endpoint = /b.sock\n", "/a.sock"),
+        ("[watcher:w]\npapa_endpoint = /w.sock\n[circus]\nendpoint = ipc:///c\n", "DEFAULT"),
+        ("[circus]\n# papa_endpoint = /commented.sock\n  papa_endpoint = /continued.sock\n",
+         "DEFAULT"),
+        ("[circus]\npapa_endpoint = tcp://127.0.0.1:20202\n", None),
+        ("[circus]\npapa_endpoint = ((circus.env.dir))/papa.sock\n", None),
+        ("[circus]\npapa_endpoint = relative.sock\n", None),
+        ("[circus]\ninclude = more.ini\n", None),  # the included file may name it
+        ("[circus]\ninclude = more.ini\npapa_endpoint = /main.sock\n", "/main.sock"),
+    ],
+)
+def test_the_kernel_socket_a_configuration_names_at_a_first_look(runtime_dir, text, named):
+    from circus.cli.kernel_hint import named_kernel_socket
+    from papa_kernel.paths import default_kernel_socket
+
+    config = runtime_dir / "circus.ini"
+    config.write_text(text)
+    expected = default_kernel_socket() if named == "DEFAULT" else named
+    assert named_kernel_socket(str(config)) == expected
+    assert named_kernel_socket(str(runtime_dir / "missing.ini")) == default_kernel_socket()
