@@ -19,22 +19,18 @@ use it, as the manual's "Async requests" asks. ``call`` blocks that loop until c
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import zmq
-from tornado.ioloop import IOLoop
-from zmq.eventloop.zmqstream import ZMQStream
-
-from circus.client import CircusClient, make_message
 from circus.config.converters import to_bool
-from circus.events import TOPIC_PREFIX, subscriber_socket
-from circus.wire import tunnel
 
 if TYPE_CHECKING:
+    import zmq
+    from zmq.eventloop.zmqstream import ZMQStream
+
+    from circus.client import CircusClient
     from circus.wire.ssh import SshTunnel
 
 log = logging.getLogger(__name__)
@@ -94,6 +90,10 @@ class CircusPlugin:
         self.running = False
         #: True once :meth:`handle_init` returned and the sockets are connected
         self.started = False
+        # tornado, ZeroMQ and the client are imported by the plugin process that runs a plugin,
+        # not by circusd, which imports the class to check its config_options
+        from tornado.ioloop import IOLoop
+
         self.loop = IOLoop(make_current=False)
         self.context: zmq.Context | None = None
         self.client: CircusClient | None = None
@@ -105,6 +105,13 @@ class CircusPlugin:
 
     def initialize(self) -> None:
         """Open the control client and the SUB socket (on :attr:`loop`)."""
+        import zmq
+        from zmq.eventloop.zmqstream import ZMQStream
+
+        from circus.client import CircusClient
+        from circus.events import TOPIC_PREFIX, subscriber_socket
+        from circus.wire import tunnel
+
         self.context = zmq.Context()
         keys: dict[str, Any] = {
             "curve_secret_key": self.curve_secret_key,
@@ -130,6 +137,8 @@ class CircusPlugin:
         :meth:`handle_init`, connect to circusd, then serve events."""
         if not self.active:
             raise ValueError("Will not start an inactive plugin")
+        import asyncio
+
         asyncio.set_event_loop(self.loop.asyncio_loop)
         self.handle_init()
         self.initialize()
@@ -188,6 +197,8 @@ class CircusPlugin:
         Returns the JSON mapping sent back by **circusd** (raises
         :class:`circus.errors.CallError` if it does not answer within :attr:`call_timeout`).
         """
+        from circus.client import make_message
+
         return self._client().call(make_message(command, **props))
 
     def cast(self, command: str, **props: Any) -> None:

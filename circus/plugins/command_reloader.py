@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Any, ClassVar
-
-from tornado.ioloop import PeriodicCallback
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from circus.config import shellwords
 from circus.plugins.base import CircusPlugin
 from circus.plugins.statsd import periodic
+
+if TYPE_CHECKING:
+    from tornado.ioloop import PeriodicCallback
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,12 @@ when ``restart_on_error`` names a watcher, a ``restart`` of it and
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
-
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from circus.plugins.statsd import BaseObserver
+
+if TYPE_CHECKING:  # imported by the plugin process: circusd's config check would load OpenSSL
+    from tornado.httpclient import AsyncHTTPClient
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class HttpObserver(BaseObserver):
 
     def handle_init(self) -> None:
         # made here: a tornado client belongs to the loop current when it is made
+        from tornado.httpclient import AsyncHTTPClient
+
         self.http_client = AsyncHTTPClient(force_instance=True)
         super().handle_init()
 
@@ -55,6 +58,8 @@ class HttpObserver(BaseObserver):
             self.http_client.close()
 
     async def look_after(self) -> None:
+        from tornado.httpclient import HTTPClientError
+
         assert self.http_client is not None
         try:
             response = await self.http_client.fetch(

@@ -32,15 +32,17 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-from tornado.ioloop import PeriodicCallback
 
 from circus.plugins.base import CircusPlugin
 from circus.procinfo import figure, info_bytes
+
+if TYPE_CHECKING:
+    from tornado.ioloop import PeriodicCallback
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +263,8 @@ class PrometheusExporter(CircusPlugin):
         self._server, _thread = start_http_server(self.port, self.host, self.registry)
         self.port = self._server.server_port  # port = 0: the one the OS chose
         log.info("prometheus exporter serving http://%s:%d/metrics", self.host, self.port)
+        from tornado.ioloop import PeriodicCallback
+
         self._period = PeriodicCallback(self.refresh, self.loop_rate * 1000)
         self._period.start()
         self.loop.add_callback(self.refresh)

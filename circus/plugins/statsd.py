@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
-
-from tornado.ioloop import PeriodicCallback
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from circus.plugins.base import CircusPlugin
 from circus.procinfo import figure, info_bytes
+
+if TYPE_CHECKING:  # imported by the plugin process (periodic), not by circusd's config check
+    from tornado.ioloop import PeriodicCallback
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,8 @@ class BaseObserver(StatsdEmitter):
 def periodic(callback: Callable[[], Awaitable[None] | None], seconds: float) -> PeriodicCallback:
     """Start calling ``callback`` every ``seconds`` on the current loop (the plugin's, from
     ``handle_init`` on); a coroutine is awaited before the next call."""
+    from tornado.ioloop import PeriodicCallback
+
     period = PeriodicCallback(callback, seconds * 1000)
     period.start()
     return period

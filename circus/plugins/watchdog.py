@@ -20,13 +20,14 @@ import logging
 import re
 import socket
 import time
-from typing import Any, ClassVar
-
-from tornado.ioloop import IOLoop, PeriodicCallback
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from circus.config.converters import to_signum
 from circus.plugins.base import CircusPlugin
 from circus.plugins.statsd import periodic
+
+if TYPE_CHECKING:
+    from tornado.ioloop import PeriodicCallback
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class WatchDog(CircusPlugin):
             ) from None
         sock.setblocking(False)
         self.sock = sock
-        self.loop.add_handler(sock.fileno(), self.receive_udp_socket, IOLoop.READ)
+        self.loop.add_handler(sock.fileno(), self.receive_udp_socket, self.loop.READ)
         log.info("Watchdog listening UDP on %s:%s", self.watchdog_ip, self.watchdog_port)
 
     # --- circusd's events --------------------------------------------------------------------
