@@ -61,8 +61,11 @@ def kernel_import_paths() -> list[str]:
 
 
 def boot_command(run: str = RUN_NOW) -> list[str]:
-    """``python -S -c BOOT``: papa-kernel on this interpreter (the same installation)."""
-    return [sys.executable, "-S", "-c", BOOT.format(paths=kernel_import_paths(), run=run)]
+    """``python -S -P -c BOOT``: papa-kernel on this interpreter (the same installation).
+    ``-P``: the working directory (circusd's) is not put first on ``sys.path``, as ``-c``
+    would put it: a module there named like one of the standard library's would replace it
+    in the kernel, and every import would look there first."""
+    return [sys.executable, "-S", "-P", "-c", BOOT.format(paths=kernel_import_paths(), run=run)]
 
 
 class PendingKernel:

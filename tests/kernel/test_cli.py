@@ -181,3 +181,15 @@ def test_idle_kernel_stops_on_signal(kdir, signum):
         assert kernel.proc.wait(timeout=10) == 0
     finally:
         kernel.stop()
+
+
+def test_the_kernel_imports_nothing_from_its_working_directory(tmp_path):
+    """circusd starts its kernel in its own working directory (often a project's): a module
+    there named like one of the standard library's must not replace it (``python -c`` puts the
+    working directory first on ``sys.path``; the kernel runs with ``-P``)."""
+    shadow = "raise ImportError('selectors.py of the working directory was imported')\n"
+    (tmp_path / "selectors.py").write_text(shadow)
+    result = subprocess.run([*KERNEL, "--version"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("papa-kernel ")
