@@ -166,20 +166,16 @@ def test_error_reply_exit_3_unless_a_host_is_unreachable(three, capsys):
 
 
 @pytest.fixture
-def curve_and_plain(circusd, worker_cmd, tmp_path):
-    """A CURVE circusd (tcp) and a plain one (ipc), and the key files for the hosts file."""
+def curve_and_plain(circusd, worker_cmd, tmp_path, three):
+    """A CURVE circusd (tcp) and a plain one (ipc: the module's first, watcher app0), and the
+    key files for the hosts file."""
     keys = support.curve_keys(tmp_path, others=("intruder",))  # keys/, as the hosts file says
-    curve_extra = keys.circus
     secure = circusd(_body("secure", worker_cmd), start=False)
     secure.endpoint = f"tcp://127.0.0.1:{support.free_port()}"
-    secure.write_config(_body("secure", worker_cmd), curve_extra)
-    plain = circusd(_body("plain", worker_cmd), start=False)
-    secure.start(wait=False)
-    plain.start(wait=False)
+    secure.write_config(_body("secure", worker_cmd), keys.circus)
     secure.client_keys = keys.client()  # its status polls and its cleanup's quit get through
-    support.wait_for(secure._ready, timeout=40, message="CURVE circusd ready")
-    support.wait_for(plain._ready, timeout=40, message="plain circusd ready")
-    return secure, plain
+    secure.start()
+    return secure, three[0]
 
 
 def test_hosts_file_with_curve_keys_for_one_host(curve_and_plain, tmp_path, capsys):
@@ -203,7 +199,7 @@ curve_server_key = keys/server.key
     replies = json.loads(out)
     assert list(replies) == ["secure", "plain", "intruder"]
     assert replies["secure"]["statuses"] == {"secure": "active"}
-    assert replies["plain"]["statuses"] == {"plain": "active"}
+    assert replies["plain"]["statuses"] == {"app0": "active"}
     assert replies["intruder"]["status"] == "error"
     assert replies["intruder"]["call_failed"] is True
     assert "refused this client's CURVE key" in replies["intruder"]["reason"]

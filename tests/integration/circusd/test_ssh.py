@@ -4,6 +4,7 @@ failure has its own message naming the ssh host. No ssh process outlives its too
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -191,17 +192,10 @@ def test_circusctl_status_and_commands_through_ssh(ssh_env, daemon, circusctl_he
     assert not sshd_support.ssh_clients_of(ssh_env.port)
 
 
-def test_interactive_shell_through_ssh(ssh_env, daemon):
-    argv = [sys.executable, "-m", "circus.cli.circusctl", "--endpoint", daemon.endpoint]
-    result = subprocess.run(
-        [*argv, *_ssh_args(ssh_env)],
-        input="list\nincr app\nexit\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **ssh_env.client_env()},
-        cwd=REPO,
-    )
+def test_interactive_shell_through_ssh(ssh_env, daemon, circusctl_here, monkeypatch):
+    """The shell reads its commands from stdin (circusctl's main here: what it says)."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("list\nincr app\nexit\n"))
+    result = circusctl_here("--endpoint", daemon.endpoint, *_ssh_args(ssh_env))
     assert result.returncode == 0, result.stderr
     assert "app: active\n(circusctl) app\n(circusctl) ok\n" in result.stdout
     _wait_for_three(daemon)
