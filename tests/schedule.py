@@ -57,7 +57,6 @@ SPREAD = (
     "integration/discovery/test_discovery.py",
     "integration/control/test_connection_watch.py",
     "integration/control/test_clients_events.py",
-    "integration/stats/test_circusd_stats.py",
     "integration/stats/test_statsd_watcher.py",
     "integration/control/test_controller.py",
     "compat/test_circusctl_compat.py",

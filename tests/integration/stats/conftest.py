@@ -36,11 +36,13 @@ def circusd(tmp_path, runtime_dir):
 
 
 class StatsDaemon:
-    """A circusd-stats subprocess publishing on ``endpoint``."""
+    """A circusd-stats subprocess publishing on ``endpoint`` (``NAME.sock`` in the circusd's
+    directory; its log ``circusd-NAME.log``: a second one for the same circusd has a name of
+    its own)."""
 
-    def __init__(self, daemon: support.Circusd, *args: str) -> None:
-        self.endpoint = f"ipc://{daemon.workdir}/stats.sock"
-        self.log_path = os.path.join(daemon.workdir, "circusd-stats.log")
+    def __init__(self, daemon: support.Circusd, *args: str, name: str = "stats") -> None:
+        self.endpoint = f"ipc://{daemon.workdir}/{name}.sock"
+        self.log_path = os.path.join(daemon.workdir, f"circusd-{name}.log")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -81,8 +83,8 @@ def _stats_daemons():
     """A ``circusd_stats`` factory, then (after the yield) every daemon it started stopped."""
     started: list[StatsDaemon] = []
 
-    def factory(daemon: support.Circusd, *args: str) -> StatsDaemon:
-        started.append(StatsDaemon(daemon, *args))
+    def factory(daemon: support.Circusd, *args: str, name: str = "stats") -> StatsDaemon:
+        started.append(StatsDaemon(daemon, *args, name=name))
         return started[-1]
 
     yield factory

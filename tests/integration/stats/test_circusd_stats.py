@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 
 import pytest
-from support import free_port, wait_for
+from shared_daemon import shared_circusd
+from support import WORKER_CMD, free_port, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -36,10 +38,36 @@ def web_config(worker_cmd: str, port: int) -> str:
     """
 
 
-def test_topics_and_bodies_are_the_originals(circusd, circusd_stats, collector, worker_cmd):
+#: A watcher that burns a core, started by the test that needs it.
+BUSY = f"""
+        [watcher:busy]
+        cmd = {sys.executable} -c "while True: pass"
+        autostart = false
+"""
+
+
+@pytest.fixture(scope="module")
+def module_daemon(tmp_path_factory, module_circusd_stats):
+    """One circusd (web_config and BUSY) and one circusd-stats for the tests that read them
+    (shared_daemon.py checks the watchers before each test and puts them back after)."""
     port = free_port()
-    d = circusd(web_config(worker_cmd, port))
-    stats = circusd_stats(d, *FAST)
+    body = web_config(WORKER_CMD, port) + BUSY
+    with shared_circusd(tmp_path_factory.mktemp("stats"), body) as shared:
+        shared.port, shared.body = port, body
+        shared.stats = module_circusd_stats(shared.daemon, *FAST)
+        yield shared
+
+
+@pytest.fixture
+def shared(module_daemon):
+    """The module's circusd (as it started: checked before the test, put back after) and its
+    circusd-stats."""
+    with module_daemon.test():
+        yield module_daemon
+
+
+def test_topics_and_bodies_are_the_originals(shared, collector):
+    d, stats, port = shared.daemon, shared.stats, shared.port
     feed = collector(stats.endpoint)
 
     web_pids = sorted(d.pids("web"))
@@ -89,37 +117,23 @@ def test_topics_and_bodies_are_the_originals(circusd, circusd_stats, collector, 
     _, _, all_sockets = feed.until(lambda w, s, _: w == "sockets" and s is None)
     assert all_sockets["addresses"] == [f"127.0.0.1:{port}"]
 
-    assert stats.stop() == 0
-    assert not os.path.exists(stats.endpoint[len("ipc://") :])
 
-
-def test_busy_worker_shows_cpu(circusd, circusd_stats, collector):
-    import sys
-
-    d = circusd(f"""
-        [watcher:busy]
-        cmd = {sys.executable} -c "while True: pass"
-    """)
-    stats = circusd_stats(d, *FAST)
-    feed = collector(stats.endpoint)
+def test_busy_worker_shows_cpu(shared, collector):
+    d = shared.daemon
+    d.ok("start", name="busy", waiting=True)  # stopped again after the test
+    feed = collector(shared.stats.endpoint)
     feed.until(lambda w, s, st: w == "busy" and s is not None and st["cpu"] > 10, what="cpu")
 
 
-def test_follows_watchers_and_processes_through_events(
-    circusd, circusd_stats, collector, worker_cmd
-):
-    d = circusd(f"""
-        [watcher:sleepy]
-        cmd = {worker_cmd} sleep
-        numprocesses = 2
-    """)
-    stats = circusd_stats(d, *FAST)
+def test_follows_watchers_and_processes_through_events(shared, collector, worker_cmd):
+    d, stats = shared.daemon, shared.stats
     feed = collector(stats.endpoint)
     before = set(feed.pids_of("sleepy"))
     assert before == set(d.pids("sleepy"))
 
-    d.ok("incr", name="sleepy", nb=1, waiting=True)
+    d.ok("incr", name="sleepy", nb=2, waiting=True)  # (the count is put back after the test)
     after_incr = set(d.pids("sleepy"))
+    assert len(after_incr) == 3
     feed.until(lambda w, s, st: w == "sleepy" and s is None and set(st["pid"]) == after_incr)
 
     d.ok("decr", name="sleepy", nb=2, waiting=True)
@@ -130,14 +144,14 @@ def test_follows_watchers_and_processes_through_events(
     other = d.pids("other")
     feed.until(lambda w, s, st: w == "other" and s is None and st["pid"] == other)
 
-    d.ok("rm", name="sleepy", waiting=True)
-    # after the removal, two full rounds of "other" come without any "sleepy"
-    feed.until(lambda w, s, _: w == "other" and s is None)
+    d.ok("rm", name="other", waiting=True)
+    # after the removal, two full rounds of "sleepy" come without any "other"
+    feed.until(lambda w, s, _: w == "sleepy" and s is None)
     feed.seen.clear()
     for _ in range(2):
-        feed.until(lambda w, s, _: w == "other" and s is None)
-    assert not [m for m in feed.seen if m[0] == "sleepy"]
-    # all of this came through events: circusd was listed once, at start
+        feed.until(lambda w, s, _: w == "sleepy" and s is None)
+    assert not [m for m in feed.seen if m[0] == "other"]
+    # all of this came through events: circusd was listed once, when circusd-stats started
     assert stats.log().count("listed circusd's processes") == 1, stats.log()
 
 
@@ -185,38 +199,29 @@ def proc_stat_fds(pid: int) -> set[int]:
     return found
 
 
-def test_samples_nothing_until_somebody_subscribes(circusd, circusd_stats, collector, worker_cmd):
-    d = circusd(f"""
-        [watcher:sleepy]
-        cmd = {worker_cmd} sleep
-        numprocesses = 3
-    """)
-    stats = circusd_stats(d, *FAST)
+def test_samples_nothing_until_somebody_subscribes(shared, circusd_stats, collector):
+    """A circusd-stats of its own (the module's has had subscribers), which exits 0 on
+    SIGTERM and removes its endpoint."""
+    d = shared.daemon
+    stats = circusd_stats(d, *FAST, name="unread")
     wait_for(lambda: "listed circusd's processes" in stats.log(), message="bootstrap")
     import time
 
     time.sleep(0.6)  # two publication rounds with nobody listening
     assert proc_stat_fds(stats.proc.pid) == set()
     feed = collector(stats.endpoint)
-    feed.pids_of("sleepy")
-    assert set(d.pids("sleepy")) <= proc_stat_fds(stats.proc.pid)
+    feed.pids_of("web")
+    assert set(d.pids("web")) <= proc_stat_fds(stats.proc.pid)
+
+    assert stats.stop() == 0
+    assert not os.path.exists(stats.endpoint[len("ipc://") :])
 
 
-def test_lets_go_of_a_socket_circusd_removed(circusd, circusd_stats, collector, worker_cmd):
-    port = free_port()
-    body = web_config(worker_cmd, port)
-    d = circusd(body)
-    stats = circusd_stats(d, *FAST)
+def test_lets_go_of_a_socket_circusd_removed(shared, collector):
+    """(The module's configuration is written back and reloaded after the test.)"""
+    d, stats, port, body = shared.daemon, shared.stats, shared.port, shared.body
     feed = collector(stats.endpoint)
     feed.until(lambda w, s, _: w == "sockets" and s is None, what="socket stats")
-
-    d.write_config(
-        body.split("[watcher:web]")[0]
-        + "[watcher:sleepy]"
-        + body.split("[watcher:sleepy]")[1].split("[socket:web]")[0]
-    )
-    d.ok("reloadconfig", waiting=True)
-    assert d.ok("listsockets")["sockets"] == []
 
     def port_free() -> bool:
         with socket.socket() as probe:
@@ -226,7 +231,18 @@ def test_lets_go_of_a_socket_circusd_removed(circusd, circusd_stats, collector, 
                 return True
         return False
 
-    wait_for(port_free, timeout=10, message="nobody listening on the removed socket's port")
+    d.write_config(
+        body.split("[watcher:web]")[0]
+        + "[watcher:sleepy]"
+        + body.split("[watcher:sleepy]")[1].split("[socket:web]")[0]
+    )
+    try:
+        d.ok("reloadconfig", waiting=True)
+        assert d.ok("listsockets")["sockets"] == []
+        wait_for(port_free, timeout=10, message="nobody listening on the removed socket's port")
+    finally:
+        d.write_config(body)  # back as the module started it
+        d.ok("reloadconfig", waiting=True)
 
 
 def test_command_line_errors(tmp_path, capsys):
