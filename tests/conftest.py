@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import contextlib
 import gc
 import marshal
 import os
@@ -93,7 +94,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def _prepare_the_workers_caches(config: pytest.Config) -> None:
     """What every xdist worker would otherwise compute for itself in a clean clone (CI), done
     once before they start, in two processes (CI has two cores): hypothesis' Unicode tables
-    in a child, the test modules' rewritten asserts here."""
+    in a child, the test modules' rewritten asserts here.
+
+    hypothesis is imported here, before the fork: this process imports it anyway at the end
+    (its plugin's terminal summary imports ``hypothesis.internal.observability``, which
+    imports all of hypothesis, ~0.15 s of CPU), and the child needs it; imported after the
+    fork, the child and then this process each paid that import."""
+    with contextlib.suppress(ImportError):  # hypothesis is a test dependency
+        import hypothesis  # noqa: F401
     child = os.fork()
     if child == 0:
         try:
