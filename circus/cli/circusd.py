@@ -254,7 +254,8 @@ def _main(argv: list[str] | None) -> int:
         from circus.cli.check_config import main as check_main
 
         return check_main([args.config])
-    pending = _pending_kernel(args)
+    with gc_paused(freeze=True):  # its imports (subprocess, socket): kept for the process
+        pending = _pending_kernel(args)
     try:
         return _run(args, pending)
     finally:
@@ -266,7 +267,10 @@ def _run(args: Namespace, pending: PendingKernel | None) -> int:
     from circus.errors import CircusError
 
     try:
-        with gc_paused():  # imports and configuration: many objects, no garbage
+        # imports and configuration: many objects, no garbage, kept for the life of circusd
+        # (the arbiter's block below freezes them anyway: frozen here, the collector does not
+        # pass over them in between)
+        with gc_paused(freeze=True):
             config = _load_config(args.config)
     except CircusError as exc:
         print(f"circusd: invalid configuration:\n{exc}", file=sys.stderr)
