@@ -8,7 +8,6 @@ Shared by papa_kernel and circus so both agree on the defaults.
 from __future__ import annotations
 
 import os
-import socket
 import stat
 
 RUNTIME_DIR_MODE = 0o700
@@ -118,6 +117,8 @@ def default_kernel_socket() -> str:
 def unix_socket_served(path: str, timeout: float = 2.0) -> bool:
     """True if something accepts connections on the unix socket ``path`` (a stale socket
     file, a missing one or a non-socket all answer False)."""
+    import socket  # here: the client tools (circusctl, circus-top) import this module
+
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(timeout)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 from papa_kernel.paths import runtime_dir
 from papa_kernel.records import frozen_record
@@ -34,6 +33,7 @@ def host_is_loopback(host: str) -> bool:
     """True if every address ``host`` names (resolved) is a loopback address; False for ``""``,
     ``0.0.0.0``, ``::`` (every address) and names that do not resolve."""
     import ipaddress  # here: kept out of circusd's memory until an address is checked
+    import socket  # and out of the client tools' start (circusctl imports this module)
 
     if not host:
         return False
