@@ -31,6 +31,7 @@ SLOW_FIRST = (
     "web/test_console.py",
     "integration/stats/test_circusd_stats.py",
     "integration/discovery/test_discovery.py",
+    "integration/discovery/test_discovery_shared.py",
     "integration/control/test_connection_watch.py",
     "integration/control/test_clients_events.py",
     "integration/stats/test_statsd_watcher.py",
