@@ -14,6 +14,9 @@
 - ``spawn-child``: start a child ``sleep`` process, print both pids, sleep;
 - ``lines N``: print N numbered lines, then sleep forever;
 - ``record FILE``: append received signal names to FILE (TERM exits).
+- ``hog [--child]``: use CPU, a quarter of a core at most (10 ms of CPU, then 30 ms of sleep,
+  forever): what a test of CPU figures or limits needs to see, without taking a core from the
+  rest of the suite; ``--child`` first starts a child hog;
 - ``count N BATCH DELAY DONE``: write lines ``0000000``...``N-1`` (8 bytes each), BATCH lines per
   write, DELAY seconds between writes, then create the file DONE and sleep forever.
 """
@@ -69,6 +72,17 @@ elif mode == "spawn-child":
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     print(f"parent {pid} child {child.pid}", flush=True)
     forever()
+elif mode == "hog":
+    if sys.argv[2:] == ["--child"]:
+        import subprocess
+
+        subprocess.Popen([sys.executable, "-S", __file__, "hog"])
+    print(f"hog {pid}", flush=True)
+    while True:
+        busy_until = time.process_time() + 0.01
+        while time.process_time() < busy_until:
+            pass
+        time.sleep(0.03)
 elif mode == "lines":
     for i in range(int(sys.argv[2])):
         print(f"line {i}", flush=True)

@@ -14,11 +14,11 @@ import sys
 
 import pytest
 from shared_daemon import shared_circusd
-from support import free_port, wait_for
+from support import WORKER_CMD, free_port, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 # -S: these workers need only the standard library (see support.WORKER_CMD)
-HOG = f'{sys.executable} -S -c "while True: pass"'
+HOG = f"{WORKER_CMD} hog"  # a quarter of a core at most: over max_cpu = 1 (%)
 BIG = f"{sys.executable} -S -c \"import time; b = b'x' * (96 << 20); time.sleep(600)\""
 SMALL = f'{sys.executable} -S -c "import time; time.sleep(600)"'
 REDIS = shutil.which("redis-server")

@@ -11,11 +11,11 @@ import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support import free_port, wait_for
+from support import WORKER_CMD, free_port, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 # -S: these workers need only the standard library (see support.WORKER_CMD)
-HOG = f'{sys.executable} -S -c "while True: pass"'
+HOG = f"{WORKER_CMD} hog"  # a quarter of a core at most
 BIG = f"{sys.executable} -S -c \"import time; b = b'x' * (64 << 20); time.sleep(600)\""
 
 
