@@ -23,15 +23,17 @@ from collections.abc import Sequence
 
 import papa_kernel
 
-#: What ``python -S -c`` runs: ``sys.path`` first gets the directories found by
-#: :func:`kernel_import_paths`; the cyclic garbage collector is off while the kernel's modules
+#: What ``python -S -P -c`` runs: ``sys.path`` gets the directories found by
+#: :func:`kernel_import_paths` after the standard library's, where site-packages is in any
+#: Python (a module there does not replace a standard one, and the kernel's standard imports
+#: do not look there first); the cyclic garbage collector is off while the kernel's modules
 #: are imported, and they are frozen (see :func:`circus.util.gc_pause.gc_paused`). Then
 #: ``{run}``: the kernel's main, on the command line's arguments (:data:`RUN_NOW`) or on those
 #: a :class:`PendingKernel` reads on its stdin (:data:`RUN_FROM_STDIN`).
 BOOT = """\
 import gc, os, sys
 gc.disable()
-sys.path[:0] = {paths!r}
+sys.path += {paths!r}
 from papa_kernel.cli import main
 gc.freeze()
 gc.enable()

@@ -193,3 +193,17 @@ def test_the_kernel_imports_nothing_from_its_working_directory(tmp_path):
                             text=True, timeout=30)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("papa-kernel ")
+
+
+def test_the_standard_library_comes_first_on_the_kernels_path(tmp_path):
+    """The directories the kernel is told about (papa_kernel's, setproctitle's: often
+    site-packages) come after the standard library, as site-packages does in any Python: a
+    module there named like a standard one (an old backport) must not replace it."""
+    from circus.hosts.kernel_boot import BOOT, RUN_NOW, kernel_import_paths
+
+    (tmp_path / "selectors.py").write_text("raise ImportError('a site-packages selectors.py')\n")
+    boot = BOOT.format(paths=[str(tmp_path), *kernel_import_paths()], run=RUN_NOW)
+    result = subprocess.run([KERNEL[0], "-S", "-P", "-c", boot, "--version"],
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("papa-kernel ")
