@@ -121,13 +121,20 @@ def _rewrite_test_modules(config: pytest.Config) -> None:
     that collect everything and run nothing took 7.2 s and 12 s of CPU with the cache, 19.9 s
     and 35 s without; now 10.0 s and 17 s without (~2.7 s of CPU here). A module whose cached
     pyc is current (its source's hash, as pytest checks it) is left alone. pytest's internal
-    API: if it moves, the workers rewrite as before."""
+    API: if it moves, the workers rewrite as before.
+
+    The plugins pytest loaded through its rewriting hook (xdist's, pytest-timeout's,
+    hypothesis' modules) go to the same cache: they are imported before this conftest turns
+    bytecode writing on, so with PYTHONDONTWRITEBYTECODE (this project's shells) pytest never
+    cached them, and every pytest process, the controller and each worker, rewrote those 8
+    modules from source again (~25 ms of CPU each)."""
     import importlib.util
     from pathlib import Path
 
     try:
         from _pytest.assertion.rewrite import (
             PYC_TAIL,
+            AssertionRewritingHook,
             _rewrite_test,
             _write_pyc,
             assertstate_key,
@@ -138,10 +145,21 @@ def _rewrite_test_modules(config: pytest.Config) -> None:
         state = config.stash[assertstate_key]
     except (ImportError, KeyError):  # another pytest, or --assert=plain
         return
+    test_modules = [
+        path
+        for path in Path(TESTS).rglob("*.py")
+        if "__pycache__" not in path.parts and _NOT_COMPILED.search(str(path))
+    ]
+    plugins = [
+        Path(module.__spec__.origin)
+        for module in list(sys.modules.values())
+        if isinstance(
+            getattr(getattr(module, "__spec__", None), "loader", None), AssertionRewritingHook
+        )
+        and (module.__spec__.origin or "").endswith(".py")
+    ]
     stale = []
-    for path in sorted(Path(TESTS).rglob("*.py")):
-        if "__pycache__" in path.parts or not _NOT_COMPILED.search(str(path)):
-            continue
+    for path in sorted(set(test_modules + plugins)):
         pyc = get_cache_dir(path) / (path.name[:-3] + PYC_TAIL)
         try:
             with open(pyc, "rb") as cached:
@@ -220,8 +238,7 @@ def signals_left_as_found():
             left[signal.Signals(signum).name] = signal.getsignal(signum)
             signal.signal(signum, handler)
     assert (left_wakeup, left) == (wakeup, {}), (
-        f"the test left the wakeup fd {left_wakeup} (it found {wakeup}) and these handlers: "
-        f"{left}"
+        f"the test left the wakeup fd {left_wakeup} (it found {wakeup}) and these handlers: {left}"
     )
 
 
