@@ -22,8 +22,10 @@ and counts restored; the target of a stopped watcher is read (and set back) when
 it in a call (``daemon.call`` records the names), which keeps the checks to a few calls. A test
 that changes other options of a watcher sets them back itself. The tests' calls go through one
 client per thread, not one per call.
-Tests that need a fresh daemon (they kill it, test its start-up or reload its config) keep
-their own (the ``circusd`` fixture).
+A test that rewrites the configuration and reloads it uses ``test_reloading()`` instead of
+``test()``: the configuration the daemon started with is written back and reloaded after the
+test (which removes what the test added), before the watchers are put back. Tests that need a
+fresh daemon (they kill it or test its start-up) keep their own (the ``circusd`` fixture).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def shared_circusd(workdir, body: str, circus_extra: str = "", env: dict[str, st
         started = support.module_circusd(workdir, body, circus_extra)
         daemon = started.__enter__()
     try:
-        shared = Shared(daemon, settle)
+        shared = Shared(daemon, settle, body, circus_extra)
         try:
             yield shared
         finally:
@@ -62,9 +64,16 @@ class Shared:
     """A started :class:`support.Circusd` and the state its tests must find it in."""
 
     def __init__(
-        self, daemon: support.Circusd, settle: Callable[[support.Circusd], object] | None = None
+        self,
+        daemon: support.Circusd,
+        settle: Callable[[support.Circusd], object] | None = None,
+        body: str = "",
+        circus_extra: str = "",
     ) -> None:
+        """``body`` and ``circus_extra``: the configuration the daemon started with (written
+        back by :meth:`test_reloading`)."""
         self.daemon = daemon
+        self.body, self.circus_extra = body, circus_extra
         self._client = daemon.client()
         names = self._ok("list")["watchers"]
         self.on_demand = {
@@ -163,6 +172,20 @@ class Shared:
             yield self.daemon
         finally:
             self.put_back()
+
+    @contextlib.contextmanager
+    def test_reloading(self) -> Iterator[support.Circusd]:
+        """:meth:`test` for a test that rewrites the configuration and reloads it: after the
+        test, the configuration the daemon started with is written back and reloaded, then the
+        watchers are put back."""
+        with self.test() as daemon:
+            try:
+                yield daemon
+            finally:
+                daemon.write_config(self.body, self.circus_extra)
+                reply = self._client.call({"command": "reloadconfig",
+                                           "properties": {"waiting": True}})  # fmt: skip
+                assert reply.get("status") == "ok", f"the configuration not put back: {reply}"
 
     def put_back(self) -> None:
         """Remove the watchers added, stop those started, start those stopped, and put the

@@ -418,11 +418,33 @@ def test_respawn_false_never_replaces_an_exited_process(shared, use_papa):
     assert len(d.pids(name)) == 3
 
 
-# --- the reload tests rewrite the config: a circusd of their own ------------------------------
+# --- the reload tests rewrite the config: a circusd of their own, shared by them ---------------
+
+#: The reload tests' circusd starts with this configuration, written back and reloaded after
+#: each of them (shared_daemon.py's test_reloading).
+RELOAD_BODY = f"""
+        [watcher:a]
+        cmd = {WORKER_CMD} sleep
+"""
 
 
-def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
-    d = circusd(f"""
+@pytest.fixture(scope="module")
+def module_reloading(tmp_path_factory):
+    with shared_circusd(tmp_path_factory.mktemp("reload"), RELOAD_BODY) as shared:
+        yield shared
+
+
+@pytest.fixture
+def reloading(module_reloading):
+    with module_reloading.test_reloading() as daemon:
+        yield daemon
+
+
+def test_reloadconfig_adds_removes_and_changes(reloading, worker_cmd):
+    d = reloading
+    d.write_config(
+        RELOAD_BODY
+        + f"""
         [watcher:same]
         cmd = {worker_cmd} sleep
         [watcher:count]
@@ -432,11 +454,15 @@ def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
         min_uptime = 0.2
         [watcher:removed]
         cmd = {worker_cmd} sleep
-    """)
+    """
+    )
+    d.ok("reloadconfig", waiting=True)  # the starting point
     # (cmdchange's new process is up after min_uptime: 0.2 s, not the default 1 s, which this
     # test is not about)
     same, count, changed, removed = (d.pids(n) for n in ("same", "count", "cmdchange", "removed"))
-    d.write_config(f"""
+    d.write_config(
+        RELOAD_BODY
+        + f"""
         [watcher:same]
         cmd = {worker_cmd} sleep
         [watcher:count]
@@ -447,7 +473,8 @@ def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
         min_uptime = 0.2
         [watcher:added]
         cmd = {worker_cmd} sleep
-    """)
+    """
+    )
     d.ok("reloadconfig", waiting=True)
     assert d.pids("same") == same
     assert set(count) <= set(d.pids("count")) and len(d.pids("count")) == 3
@@ -457,26 +484,21 @@ def test_reloadconfig_adds_removes_and_changes(circusd, worker_cmd):
     wait_for(lambda: not pid_alive(removed[0]), message="removed watcher stopped")
 
 
-def test_sighup_reloads_config(circusd, worker_cmd):
-    d = circusd(f"""
-        [watcher:a]
-        cmd = {worker_cmd} sleep
-    """)
-    d.write_config(f"""
-        [watcher:a]
-        cmd = {worker_cmd} sleep
+def test_sighup_reloads_config(reloading, worker_cmd):
+    d = reloading
+    d.write_config(
+        RELOAD_BODY
+        + f"""
         [watcher:b]
         cmd = {worker_cmd} sleep
-    """)
+    """
+    )
     d.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: d.call("list", name="b").get("pids"), message="b added by SIGHUP")
 
 
-def test_bad_config_on_reload_keeps_everything_running(circusd, worker_cmd):
-    d = circusd(f"""
-        [watcher:a]
-        cmd = {worker_cmd} sleep
-    """)
+def test_bad_config_on_reload_keeps_everything_running(reloading, worker_cmd):
+    d = reloading
     pids = d.pids("a")
     d.write_config(f"""
         [watcher:a]

@@ -26,14 +26,10 @@ def module_daemon(tmp_path_factory):
 @pytest.fixture
 def d(module_daemon):
     """The module's circusd, as it started (checked before the test); after it, its
-    configuration is put back (BODY, reloadconfig: what the test added goes), then its
-    watchers (shared_daemon.py)."""
-    with module_daemon.test() as daemon:
-        try:
-            yield daemon
-        finally:
-            daemon.write_config(BODY)
-            daemon.ok("reloadconfig", waiting=True)
+    configuration is put back (BODY, reloaded: what the test added goes), then its watchers
+    (shared_daemon.py)."""
+    with module_daemon.test_reloading() as daemon:
+        yield daemon
 
 
 @pytest.fixture

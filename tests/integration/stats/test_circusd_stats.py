@@ -53,7 +53,7 @@ def module_daemon(tmp_path_factory, module_circusd_stats):
     port = free_port()
     body = web_config(WORKER_CMD, port) + BUSY
     with shared_circusd(tmp_path_factory.mktemp("stats"), body) as shared:
-        shared.port, shared.body = port, body
+        shared.port = port
         shared.stats = module_circusd_stats(shared.daemon, *FAST)
         yield shared
 
@@ -217,9 +217,16 @@ def test_samples_nothing_until_somebody_subscribes(shared, circusd_stats, collec
     assert not os.path.exists(stats.endpoint[len("ipc://") :])
 
 
-def test_lets_go_of_a_socket_circusd_removed(shared, collector):
-    """(The module's configuration is written back and reloaded after the test.)"""
-    d, stats, port, body = shared.daemon, shared.stats, shared.port, shared.body
+@pytest.fixture
+def reloading(module_daemon):
+    """Like ``shared``, for a test that rewrites the configuration: it is written back and
+    reloaded after the test."""
+    with module_daemon.test_reloading():
+        yield module_daemon
+
+
+def test_lets_go_of_a_socket_circusd_removed(reloading, collector):
+    d, stats, port, body = reloading.daemon, reloading.stats, reloading.port, reloading.body
     feed = collector(stats.endpoint)
     feed.until(lambda w, s, _: w == "sockets" and s is None, what="socket stats")
 
@@ -236,13 +243,9 @@ def test_lets_go_of_a_socket_circusd_removed(shared, collector):
         + "[watcher:sleepy]"
         + body.split("[watcher:sleepy]")[1].split("[socket:web]")[0]
     )
-    try:
-        d.ok("reloadconfig", waiting=True)
-        assert d.ok("listsockets")["sockets"] == []
-        wait_for(port_free, timeout=10, message="nobody listening on the removed socket's port")
-    finally:
-        d.write_config(body)  # back as the module started it
-        d.ok("reloadconfig", waiting=True)
+    d.ok("reloadconfig", waiting=True)
+    assert d.ok("listsockets")["sockets"] == []
+    wait_for(port_free, timeout=10, message="nobody listening on the removed socket's port")
 
 
 def test_command_line_errors(tmp_path, capsys):
