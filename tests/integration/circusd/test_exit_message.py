@@ -12,11 +12,23 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.mark.parametrize("how", ["SIGINT", "quit"])
 def test_workers_left_in_the_kernel_are_announced(circusd, worker_cmd, how):
-    d = circusd(
-        f"[watcher:web]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n"
-        f"[watcher:one]\ncmd = {worker_cmd} sleep\n"
-        f"[watcher:local]\ncmd = {worker_cmd} sleep\nuse_papa = false\n"
-    )
+    """Ctrl-C with three processes of two watchers in the kernel (a use_papa = false one is not
+    counted); quit with one (the singular, and 'ready: 1 watcher' at the start)."""
+    if how == "quit":
+        d = circusd(f"[watcher:web]\ncmd = {worker_cmd} sleep\n")
+        assert f"circusd {d.proc.pid} ready: 1 watcher\n" in d.log()
+        expected = f"exits: 1 process keeps running in papa-kernel at {d.papa} (web: 1);"
+    else:
+        d = circusd(
+            f"[watcher:web]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n"
+            f"[watcher:one]\ncmd = {worker_cmd} sleep\n"
+            f"[watcher:local]\ncmd = {worker_cmd} sleep\nuse_papa = false\n"
+        )
+        expected = (
+            f"circusd {d.proc.pid} exits: 3 processes keep running in papa-kernel at {d.papa} "
+            "(one: 1, web: 2); the next circusd adopts them ('circusctl quit --stop-workers' or "
+            "'circusd --stop-workers-on-exit' stops them)"
+        )
     web = d.pids("web")
     if how == "quit":
         d.ok("quit")
@@ -24,37 +36,19 @@ def test_workers_left_in_the_kernel_are_announced(circusd, worker_cmd, how):
         d.proc.send_signal(signal.SIGINT)  # Ctrl-C
     assert d.proc.wait(timeout=20) == 0
     assert all(support.pid_alive(pid) for pid in web)
-    assert (
-        f"circusd {d.proc.pid} exits: 3 processes keep running in papa-kernel at {d.papa} "
-        "(one: 1, web: 2); the next circusd adopts them ('circusctl quit --stop-workers' or "
-        "'circusd --stop-workers-on-exit' stops them)" in d.log()
-    ), d.log()
+    assert expected in d.log(), d.log()
 
 
-@pytest.mark.parametrize("how", ["--stop-workers-on-exit", "quit --stop-workers"])
-def test_workers_stopped_on_exit_are_not_announced(circusd, worker_cmd, how):
+def test_workers_stopped_on_exit_are_not_announced(circusd, worker_cmd):
+    """circusd --stop-workers-on-exit (``quit --stop-workers``: the atexit test below)."""
     body = f"[watcher:web]\ncmd = {worker_cmd} sleep\nnumprocesses = 2\n"
-    if how == "quit --stop-workers":
-        d = circusd(body)
-        web = d.pids("web")
-        d.ok("quit", stop_workers=True)
-    else:
-        d = circusd(body, args=(how,))
-        web = d.pids("web")
-        d.proc.send_signal(signal.SIGINT)
+    d = circusd(body, args=("--stop-workers-on-exit",))
+    web = d.pids("web")
+    d.proc.send_signal(signal.SIGINT)
     assert d.proc.wait(timeout=20) == 0
     support.wait_for(lambda: not any(support.pid_alive(pid) for pid in web), timeout=10,
                      message="the workers are stopped")  # fmt: skip
     assert f"circusd {d.proc.pid} exits: no process keeps running" in d.log(), d.log()
-
-
-def test_one_process_left_is_singular(circusd, worker_cmd):
-    d = circusd(f"[watcher:web]\ncmd = {worker_cmd} sleep\n")
-    assert f"circusd {d.proc.pid} ready: 1 watcher\n" in d.log()
-    d.ok("quit")
-    assert d.proc.wait(timeout=20) == 0
-    expected = f"exits: 1 process keeps running in papa-kernel at {d.papa} (web: 1);"
-    assert expected in d.log(), d.log()
 
 
 ATEXIT_HOOK = """
@@ -80,7 +74,11 @@ def test_the_exit_runs_atexit_handlers_and_keeps_the_status(circusd, worker_cmd,
     )
     d.env = {**os.environ, "PYTHONPATH": str(tmp_path), "ATEXIT_MARK": str(mark)}
     d.start()
+    web = d.pids("web")
     d.ok("quit", stop_workers=True)
     assert d.proc.wait(timeout=20) == 0
     assert mark.read_text() == "ran"
+    # quit --stop-workers: the workers stopped, and not announced as running
+    support.wait_for(lambda: not any(support.pid_alive(pid) for pid in web), timeout=10,
+                     message="the workers are stopped")  # fmt: skip
     assert d.log().rstrip().endswith("exits: no process keeps running"), d.log()[-500:]
