@@ -58,11 +58,16 @@ def test_hook_that_does_not_import_starts_no_kernel(circusd, worker_cmd, no_kern
 
 def test_failed_start_keeps_a_kernel_it_did_not_launch(circusd, worker_cmd):
     """A kernel that was already there (with the previous circusd's workers) is not ours to
-    stop: a bad new configuration loses nothing."""
+    stop: a bad new configuration loses nothing. (The previous circusd's quit leaves no socket
+    files but the kernel's, as SIGTERM in test_no_socket_files_after_exit.)"""
     d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
     pids = d.pids("w")
+    ctl, pub = d.endpoint[len("ipc://") :], d.pubsub[len("ipc://") :]
+    assert os.path.exists(ctl) and os.path.exists(pub)
     d.call("quit")
-    d.proc.wait(timeout=20)
+    assert d.proc.wait(timeout=20) == 0
+    assert not os.path.exists(ctl) and not os.path.exists(pub)
+    assert os.path.exists(d.papa)  # the kernel stays (it keeps the workers)
     with socket.socket() as taken:  # the new configuration adds a socket that cannot bind
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
@@ -106,15 +111,12 @@ def test_launched_kernel_logs_beside_circusd_log_file(circusd, worker_cmd, tmp_p
     wait_for(lambda: "SIGTERM ignored" in kernel_log.read_text(), timeout=5, message="logged")
 
 
-@pytest.mark.parametrize("how", ["quit", "SIGTERM"])
-def test_no_socket_files_after_exit(circusd, worker_cmd, how):
+def test_no_socket_files_after_exit(circusd, worker_cmd):
+    """After SIGTERM (after quit: test_failed_start_keeps_a_kernel_it_did_not_launch)."""
     d = circusd(f"[watcher:w]\ncmd = {worker_cmd} sleep\n")
     ctl, pub = d.endpoint[len("ipc://") :], d.pubsub[len("ipc://") :]
     assert os.path.exists(ctl) and os.path.exists(pub)
-    if how == "quit":
-        d.call("quit")
-    else:
-        d.proc.send_signal(signal.SIGTERM)
+    d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=20) == 0
     assert not os.path.exists(ctl) and not os.path.exists(pub)
     assert os.path.exists(d.papa)  # the kernel stays (it keeps the workers)
