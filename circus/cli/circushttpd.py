@@ -11,24 +11,28 @@ prints (or keeps in ``--token-file``). Exit codes: 0 stopped cleanly, 1 cannot s
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import getpass
 import logging
 import os
 import secrets
 import signal
-import ssl
 import stat
 import sys
 from typing import TYPE_CHECKING
 
 from circus import __version__
+from circus.util.no_openssl import import_asyncio
+from papa_kernel.cmdline import Option
 
 if TYPE_CHECKING:
+    import argparse
+    import ssl
+
     import tornado.httpserver
 
     from circus.web.app import WebState
+    from circus.web.discovery import DiscoveredList
+
+asyncio = import_asyncio()  # without OpenSSL: TLS is optional (tls_context loads it)
 
 # Everything else is imported when used: main() reads its parent's pid first thing, before
 # the imports that take a while (the configuration model: ~0.5 s), so that a circusd killed
@@ -51,73 +55,87 @@ class StartError(Exception):
     """circushttpd cannot start; ``str()`` says why."""
 
 
+def _port(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"not a port number: {text!r}") from None
+
+
+#: circushttpd's options, read without argparse from a plain command line (papa_kernel.cmdline)
+OPTIONS = (
+    Option("--host", "value", default=DEFAULT_HOST, help="address to bind (default localhost)"),
+    Option("--port", "value", default=DEFAULT_PORT, convert=_port, help="port (default 8080)"),
+    Option("--endpoint", "value",
+           help=f"circusd's control endpoint (default ${ENDPOINT_ENV}, else circusd's default)"),
+    Option("--curve-secret-key", "value", help="CURVE: this client's certificate file"),
+    Option("--curve-server-key", "value", help="CURVE: circusd's public certificate file"),
+    Option("--ssh", "value",
+           help="SSH Server in the format user@host[:port]: reach circusd through an ssh tunnel "
+           "(--endpoint as that host sees it; default: circusd's default there)"),
+    Option("--ssh_keyfile", "value", help="path to the keyfile to authorise the user"),
+    Option("--certfile", "value", help="TLS certificate (PEM); serve https"),
+    Option("--keyfile", "value", help="TLS private key (PEM)"),
+    Option("--auth-file", "value", help="users file (made by --add-user): password logins"),
+    Option("--token-file", "value",
+           help="without --auth-file: keep the login token in this file (0600)"),
+    Option("--add-user", "value", metavar="NAME", help="add or replace a user in --auth-file"),
+    Option("--allow-origin", "append",
+           help="another origin allowed to open the WebSocket (e.g. https://console.example.com)"),
+    Option("--xheaders", "flag",
+           help="behind a reverse proxy: take the client address from X-Real-IP/X-Forwarded-For"),
+    Option("--with-circusd", "flag",
+           help="set by circusd for [circus] httpd = true: end when circusd ends (even killed)"),
+    Option("--discover", "flag",
+           help="list the circusds that answer multicast discovery on the Circusds page "
+           "(probes every 30 s; off by default)"),
+    Option("--discover-interface", "append", metavar="NAME",
+           help="with --discover: probe on this network interface (repeat it; default: every "
+           "interface that is up and can multicast)"),
+    Option("--multicast", "value",
+           help="with --discover: the group (default udp://237.219.251.97:12027, the original's)"),
+    Option("--log-level", "value", default="info", help="debug, info, warning, error"),
+    Option("--log-output", "value", default="-", help="'-' (stdout), a file path, or syslog://[host[:port]][?facility]"),
+)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of :data:`OPTIONS`: for ``--help``, ``--version``, errors and any
+    command line :func:`parse_args` does not read itself."""
+    import argparse  # a plain command line does without it (with gettext and shutil: ~3 ms)
+
+    from papa_kernel.cmdline import add_options
+    from papa_kernel.helpwidth import HelpFormatter
+
     parser = argparse.ArgumentParser(
-        prog="circushttpd", description="The Circus web console (docs/web.md)."
+        prog="circushttpd",
+        description="The Circus web console (docs/web.md).",
+        formatter_class=HelpFormatter,  # no shutil import
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default localhost)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8080)")
-    parser.add_argument(
-        "--endpoint",
-        default=None,
-        help=f"circusd's control endpoint (default ${ENDPOINT_ENV}, else circusd's default)",
-    )
-    parser.add_argument("--curve-secret-key", help="CURVE: this client's certificate file")
-    parser.add_argument("--curve-server-key", help="CURVE: circusd's public certificate file")
-    parser.add_argument(
-        "--ssh",
-        help="SSH Server in the format user@host[:port]: reach circusd through an ssh tunnel "
-        "(--endpoint as that host sees it; default: circusd's default there)",
-    )
-    parser.add_argument("--ssh_keyfile", help="path to the keyfile to authorise the user")
-    parser.add_argument("--certfile", help="TLS certificate (PEM); serve https")
-    parser.add_argument("--keyfile", help="TLS private key (PEM)")
-    parser.add_argument("--auth-file", help="users file (made by --add-user): password logins")
-    parser.add_argument(
-        "--token-file", help="without --auth-file: keep the login token in this file (0600)"
-    )
-    parser.add_argument("--add-user", metavar="NAME", help="add or replace a user in --auth-file")
-    parser.add_argument(
-        "--allow-origin",
-        action="append",
-        default=[],
-        help="another origin allowed to open the WebSocket (e.g. https://console.example.com)",
-    )
-    parser.add_argument(
-        "--xheaders",
-        action="store_true",
-        help="behind a reverse proxy: take the client address from X-Real-IP/X-Forwarded-For",
-    )
-    parser.add_argument(
-        "--with-circusd",
-        action="store_true",
-        help="set by circusd for [circus] httpd = true: end when circusd ends (even killed)",
-    )
-    parser.add_argument(
-        "--discover",
-        action="store_true",
-        help="list the circusds that answer multicast discovery on the Circusds page "
-        "(probes every 30 s; off by default)",
-    )
-    parser.add_argument(
-        "--discover-interface",
-        action="append",
-        metavar="NAME",
-        help="with --discover: probe on this network interface (repeat it; default: every "
-        "interface that is up and can multicast)",
-    )
-    parser.add_argument(
-        "--multicast",
-        help="with --discover: the group (default udp://237.219.251.97:12027, the original's)",
-    )
-    parser.add_argument("--log-level", default="info")
-    parser.add_argument("--log-output", default="-")
+    add_options(parser, OPTIONS)
     parser.add_argument("--version", action="version", version=f"circushttpd {__version__}")
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """circushttpd's command line: a plain one (each option and its value separate words) is
+    read from :data:`OPTIONS` without importing argparse; anything else by
+    :func:`build_parser`'s parser, which reads the plain ones the same way."""
+    from types import SimpleNamespace
+
+    from papa_kernel.cmdline import parse_plain
+
+    words = sys.argv[1:] if argv is None else argv
+    values = parse_plain(words, OPTIONS)
+    if values is None:
+        return build_parser().parse_args(words)
+    return SimpleNamespace(**values)  # type: ignore[return-value]
+
+
 def read_password() -> str:
     if sys.stdin.isatty():
+        import getpass
+
         first = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != first:
             raise ValueError("the passwords differ")
@@ -185,6 +203,9 @@ def load_token(path: str | None) -> str:
 def tls_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
     if not certfile and not keyfile:
         return None
+    from circus.util.no_openssl import load_ssl
+
+    ssl = load_ssl()  # in place of the stand-in of asyncio's and tornado's modules
     if not certfile:
         raise StartError("--keyfile needs --certfile")
     for option, path in (("--certfile", certfile), ("--keyfile", keyfile)):
@@ -218,12 +239,14 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def _check_discovery_args(args: argparse.Namespace) -> None:
+    given = [f for f in ("multicast", "discover_interface") if getattr(args, f) not in (None, [])]
+    if given and not args.discover:
+        raise StartError(f"--{given[0].replace('_', '-')} needs --discover")
+    if not given:
+        return
     from circus.util.endpoints import parse_multicast
     from circus.util.netif import interface_index
 
-    given = [f for f in ("multicast", "discover_interface") if getattr(args, f) is not None]
-    if given and not args.discover:
-        raise StartError(f"--{given[0].replace('_', '-')} needs --discover")
     try:
         if args.multicast is not None:
             parse_multicast(args.multicast)
@@ -234,7 +257,29 @@ def _check_discovery_args(args: argparse.Namespace) -> None:
         raise StartError(f"{option}: {exc}") from None
 
 
+def import_tornado() -> None:
+    """Import the tornado modules that serving uses, without OpenSSL unless TLS is configured
+    (tornado's modules ``import ssl``: see :func:`circus.util.no_openssl.import_deferring_ssl`;
+    ~6 ms of CPU a start), and without the terminal colours of tornado's own log formatter
+    (``colorama``, which imports ``ctypes``, and ``curses``: ~3 ms), which circushttpd does not
+    use: it formats its log itself (circus.util.logsetup)."""
+    from circus.util.no_openssl import import_deferring_ssl
+
+    blocked = [name for name in ("colorama", "curses") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # tornado.log: "import" fails
+    try:
+        import_deferring_ssl("tornado.httpserver", "tornado.web", "tornado.websocket")
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 async def serve(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT (``args`` checked by :func:`check_args` already)."""
+    context = tls_context(args.certfile, args.keyfile)
+    import_tornado()
     import tornado.httpserver
 
     from circus.control.defaults import default_endpoint
@@ -242,11 +287,7 @@ async def serve(args: argparse.Namespace) -> int:
     from circus.web.app import MAX_BODY, WebState, make_app
     from circus.web.auth import Authenticator, AuthFileError
     from circus.web.circusd import CircusdLink
-    from circus.web.discovery import DiscoveredList
-    from circus.wire.discovery import DEFAULT_MULTICAST
 
-    check_args(args)
-    context = tls_context(args.certfile, args.keyfile)
     token = None if args.auth_file else load_token(args.token_file)
     try:
         authenticator = Authenticator(args.auth_file, token)
@@ -271,9 +312,7 @@ async def serve(args: argparse.Namespace) -> int:
         authenticator=authenticator,
         tls=context is not None,
         allowed_origins=frozenset(args.allow_origin),
-        discovery=DiscoveredList(args.multicast or DEFAULT_MULTICAST, args.discover_interface)
-        if args.discover
-        else None,
+        discovery=_discovered_list(args) if args.discover else None,
     )
     server = tornado.httpserver.HTTPServer(
         make_app(state), ssl_options=context, xheaders=args.xheaders, max_body_size=MAX_BODY
@@ -310,6 +349,13 @@ async def serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _discovered_list(args: argparse.Namespace) -> DiscoveredList:
+    from circus.util.endpoints import DEFAULT_MULTICAST
+    from circus.web.discovery import DiscoveredList
+
+    return DiscoveredList(args.multicast or DEFAULT_MULTICAST, args.discover_interface)
+
+
 async def _close(server: tornado.httpserver.HTTPServer, state: WebState) -> None:
     await state.close()
     await server.close_all_connections()
@@ -317,7 +363,7 @@ async def _close(server: tornado.httpserver.HTTPServer, state: WebState) -> None
 
 def main(argv: list[str] | None = None) -> int:
     parent = os.getppid()
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     if args.with_circusd:
         from circus.util.pdeathsig import die_with_parent
 
@@ -327,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     from circus.errors import ConfigError
     from circus.util.logsetup import configure_logging
 
+    try:
+        check_args(args)  # before anything is set up: a refusal changes nothing
+    except StartError as exc:
+        print(f"circushttpd: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
     try:
         configure_logging(args.log_level, args.log_output)
     except ConfigError as exc:

@@ -1,6 +1,7 @@
-"""OpenSSL kept out of circusd: :func:`import_asyncio` (asyncio without :mod:`ssl` until
-something uses TLS, and without :mod:`inspect` until something asks it) and :func:`sha256`
-(without :mod:`hashlib`'s OpenSSL).
+"""OpenSSL kept out of circusd (and of circushttpd without TLS): :func:`import_asyncio`
+(asyncio without :mod:`ssl` until something uses TLS, and without :mod:`inspect` until
+something asks it), :func:`import_deferring_ssl` (tornado's modules without :mod:`ssl`) and
+:func:`sha256` (without :mod:`hashlib`'s OpenSSL).
 
 asyncio imports :mod:`ssl` when it is imported (``base_events``, ``selector_events`` and
 ``sslproto`` each do ``import ssl``), and ``ssl`` loads OpenSSL: about 4.6 MB of circusd's
@@ -16,6 +17,15 @@ it as usual, at the price of loading OpenSSL then. One attribute is answered wit
 ``SSLSocket``, which asyncio reads only for ``isinstance(sock, ssl.SSLSocket)`` in its
 ``sock_*`` methods (circus uses them on unix sockets): while :mod:`ssl` has not been imported,
 no such socket can exist, so a class that nothing is an instance of answers truthfully.
+
+circushttpd serves plain HTTP unless ``--certfile`` is given, but tornado's modules do
+``import ssl`` (and ``from ssl import SSLError``) with no fallback: :func:`import_deferring_ssl`
+imports them with the stand-in in ``sys.modules["ssl"]``, which answers the class names they
+read at import (:data:`PLACEHOLDER_NAMES`: an exception to catch, annotations) with
+placeholder classes, for the same reason. :func:`load_ssl` (circushttpd calls it when TLS is
+configured; the stand-in calls it at the first other attribute asked) replaces the stand-in and
+every placeholder in every module's globals by the real ones. Together that is ~6 ms of CPU
+at every circushttpd start.
 
 asyncio imports :mod:`inspect` (``coroutines``, ``format_helpers``, ``tasks``), which imports
 :mod:`ast` and :mod:`dis`: 1.1 MB of circusd's memory, for functions asyncio calls only in
@@ -41,31 +51,72 @@ from typing import Any, TypeGuard
 #: The asyncio modules that hold ``ssl`` as a global (CPython 3.11-3.13).
 ASYNCIO_SSL_USERS = ("asyncio.base_events", "asyncio.selector_events", "asyncio.sslproto")
 
+#: The names a module may take from the stand-in while :mod:`ssl` is not imported (tornado's
+#: modules do, at import: ``from ssl import SSLError``, and ``ssl.SSLContext`` /
+#: ``ssl.SSLSocket`` in their functions' annotations): each is answered with a class that
+#: nothing is an instance of (no TLS object, no TLS error can exist before ssl is imported).
+PLACEHOLDER_NAMES = ("SSLContext", "SSLError", "SSLObject", "SSLSocket")
+_placeholders: dict[str, type] = {}
 
-class _NoSslSocket:
-    """Stands for ``ssl.SSLSocket`` while ssl is not imported: nothing is an instance of it."""
+
+def _placeholder(name: str) -> type:
+    """The stand-in class of ``ssl.<name>`` (always the same one, so :func:`load_ssl` finds
+    and replaces every copy of it)."""
+    if name not in _placeholders:
+        bases: tuple[type, ...] = (OSError,) if name.endswith("Error") else ()
+        doc = f"Stands for ssl.{name} while ssl is not imported: nothing is an instance of it."
+        _placeholders[name] = type(name, bases, {"__doc__": doc, "__module__": __name__})
+    return _placeholders[name]
+
+
+def ssl_loaded() -> bool:
+    """Whether the real :mod:`ssl` has been imported (not only this module's stand-in)."""
+    module = sys.modules.get("ssl")
+    return module is not None and not isinstance(module, DeferredSsl)
 
 
 class DeferredSsl(types.ModuleType):
-    """Stands for the :mod:`ssl` module in asyncio's globals until it is really needed."""
+    """Stands for the :mod:`ssl` module in asyncio's (and tornado's) globals until it is
+    really needed."""
 
     def __init__(self) -> None:
         super().__init__("ssl", "stands for the ssl module until it is used (circus)")
 
     def __getattr__(self, name: str) -> object:
-        if name == "SSLSocket" and "ssl" not in sys.modules:
-            return _NoSslSocket
+        if name.startswith("__"):  # __path__, __spec__...: asked by the import system
+            raise AttributeError(name)
+        if name in PLACEHOLDER_NAMES and not ssl_loaded():
+            return _placeholder(name)
         return getattr(load_ssl(), name)
 
 
+_stand_in: DeferredSsl | None = None
+
+
+def _ssl_stand_in() -> DeferredSsl:
+    global _stand_in
+    if _stand_in is None:
+        _stand_in = DeferredSsl()
+    return _stand_in
+
+
 def load_ssl() -> types.ModuleType:
-    """Import the real :mod:`ssl` and put it in asyncio's globals in place of the stand-in."""
+    """Import the real :mod:`ssl` and put it (and its classes) in every module's globals in
+    place of the stand-in (and of the placeholder classes taken from it)."""
+    if isinstance(sys.modules.get("ssl"), DeferredSsl):  # asked while deferring imports
+        del sys.modules["ssl"]
     import ssl
 
-    for name in ASYNCIO_SSL_USERS:
-        module = sys.modules.get(name)
-        if module is not None and isinstance(getattr(module, "ssl", None), DeferredSsl):
-            module.ssl = ssl  # type: ignore[attr-defined]
+    real = {placeholder: getattr(ssl, name) for name, placeholder in _placeholders.items()}
+    for module in list(sys.modules.values()):
+        names = getattr(module, "__dict__", None)
+        if not isinstance(names, dict) or module is ssl:
+            continue
+        for key, value in list(names.items()):
+            if isinstance(value, DeferredSsl):
+                names[key] = ssl
+            elif isinstance(value, type) and value in real:
+                names[key] = real[value]
     sslproto = sys.modules.get("asyncio.sslproto")
     if sslproto is not None and not hasattr(sslproto, "SSLAgainErrors"):
         sslproto.SSLAgainErrors = (ssl.SSLWantReadError, ssl.SSLSyscallError)  # type: ignore[attr-defined]
@@ -147,12 +198,32 @@ def import_asyncio() -> types.ModuleType:
         del sys.modules["ssl"]
         if deferred and isinstance(sys.modules.get("inspect"), DeferredInspect):
             del sys.modules["inspect"]  # the next "import inspect" imports the real one
-    stand_in = DeferredSsl()
+    stand_in = _ssl_stand_in()
     for name in ASYNCIO_SSL_USERS:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "ssl", False) is None:
             module.ssl = stand_in  # type: ignore[attr-defined]
     return asyncio
+
+
+def import_deferring_ssl(*names: str) -> None:
+    """Import the modules ``names`` (and what they import) with the :mod:`ssl` they import
+    being the stand-in (see the module doc), for modules that ``import ssl`` without falling
+    back when it fails (tornado's): they get the real module, and it is imported, only when
+    something uses it. ``from ssl import X`` at import gets a placeholder class for the names
+    of :data:`PLACEHOLDER_NAMES` (any other name imports ssl). asyncio is imported first with
+    :func:`import_asyncio`. As a plain import if ssl is imported already."""
+    import importlib
+
+    if not ssl_loaded():
+        import_asyncio()
+        sys.modules["ssl"] = _ssl_stand_in()
+    try:
+        for name in names:
+            importlib.import_module(name)
+    finally:
+        if isinstance(sys.modules.get("ssl"), DeferredSsl):
+            del sys.modules["ssl"]  # the next "import ssl" imports the real one
 
 
 def sha256(data: bytes) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tornado.web
 
@@ -17,9 +17,11 @@ from circus.web import api, login, pages
 from circus.web.auth import Authenticator, RateLimiter, SessionStore
 from circus.web.base import BaseHandler
 from circus.web.circusd import CircusdLink
-from circus.web.discovery import DiscoveredList
 from circus.web.tail import TailManager
 from circus.web.ws import EventSocket
+
+if TYPE_CHECKING:
+    from circus.web.discovery import DiscoveredList  # circushttpd --discover imports it
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE_DIR = os.path.join(HERE, "templates")

@@ -177,6 +177,15 @@ def test_home_lists_the_watchers_with_status_and_counts(console, page):
     ex(page.locator("#totals-card [data-field=processes]")).to_have_text(str(total))
 
 
+def test_a_console_serving_plain_http_has_not_loaded_openssl_tls(console, page):
+    """circushttpd without --certfile serves this page, its API calls and its feed's
+    WebSocket without loading libssl (circus.util.no_openssl; tornado imports ssl)."""
+    expect()(row(page, "sleepy").locator(".toggle")).to_have_text("active")
+    with open(f"/proc/{console.httpd.pid}/maps") as handle:
+        loaded = {line.split()[-1].rsplit("/", 1)[-1] for line in handle if "/" in line}
+    assert not {name for name in loaded if "libssl" in name or name.startswith("_ssl.")}, loaded
+
+
 def test_toggle_stops_and_starts_a_watcher(console, page):
     ex = expect()
     toggle = row(page, "sleepy").locator(".toggle")

@@ -77,12 +77,13 @@ def httpd(request, daemon, httpd_factory):
 
 
 # Tests marked ``read_only`` only read circusd's state or are refused before changing
-# anything (and check that nothing changed), and tests marked ``puts_back`` change only
-# circusd's watchers, which the ``daemon`` fixture puts back after them (see _put_back), so
-# the tests of a module share one circusd and one circushttpd (a circusd + circushttpd start
-# costs ~0.7 s of CPU). Tests that change circushttpd's state (logins counted by the rate
-# limiter, logouts) or start it with options of their own, but leave circusd alone, start
-# their own circushttpd on the shared circusd (``own_httpd``, or ``httpd_factory`` with
+# anything (and check that nothing changed), or change only what is theirs in circushttpd
+# (their own session, the wrong logins counted for an address no other test uses: 127.0.0.2),
+# and tests marked ``puts_back`` change only circusd's watchers, which the ``daemon`` fixture
+# puts back after them (see _put_back), so the tests of a module share one circusd and one
+# circushttpd (a circusd + circushttpd start costs ~0.7 s of CPU). Tests that change
+# circushttpd's state for others or start it with options of their own, but leave circusd
+# alone, start their own circushttpd on the shared circusd (``own_httpd``, or ``httpd_factory`` with
 # ``shared_daemon.endpoint``). Tests that change anything else keep their own circusd.
 
 

@@ -122,9 +122,11 @@ def test_security_headers_everywhere(httpd):
         assert not re.search(r"<style|\sstyle\s*=", page), f"inline style in {path}"
 
 
-def test_wrong_logins_are_rate_limited(own_httpd):
-    httpd = own_httpd
-    client = WebClient(httpd.base)
+@pytest.mark.read_only
+def test_wrong_logins_are_rate_limited(httpd):
+    """Counted per address: this client connects from 127.0.0.2 (the module's other tests,
+    from 127.0.0.1, still log in on this shared circushttpd)."""
+    client = WebClient(httpd.base, source="127.0.0.2")
     client.session()
     for _ in range(5):
         assert client.post("/api/login", {"token": "wrong" * 8}).status == 401
@@ -133,6 +135,7 @@ def test_wrong_logins_are_rate_limited(own_httpd):
     assert blocked.error["code"] == "rate_limited" and blocked.error["retry_after"] > 0
     form = client.request("POST", "/login", form={"token": httpd.token, "_xsrf": client.csrf})
     assert form.status == 429 and b"try again" in form.body
+    assert httpd.client().get("/api/watchers").status == 200  # 127.0.0.1 is not blocked
 
 
 @pytest.mark.read_only
@@ -148,8 +151,9 @@ def test_login_redirects_only_to_local_paths(httpd):
         assert resp.status == 302 and resp.headers["Location"] == expected, target
 
 
-def test_websocket_refuses_other_origins_and_closes_on_logout(own_httpd):
-    client = own_httpd.client()
+@pytest.mark.read_only  # the logout ends this test's own session only
+def test_websocket_refuses_other_origins_and_closes_on_logout(httpd):
+    client = httpd.client()
 
     async def scenario():
         with pytest.raises(Exception, match="403"):
@@ -178,10 +182,12 @@ def run_httpd(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
     )
 
 
-def test_non_loopback_bind_refused_without_auth_file(tmp_path):
-    result = run_httpd("--host", "0.0.0.0", "--port", str(support.free_port()))
-    assert result.returncode == 1, result
-    assert "refusing to start without --auth-file" in result.stderr
+def test_non_loopback_bind_refused_without_auth_file(capsys):
+    """circushttpd's main() refuses before it sets anything up (the exit of a circushttpd
+    process that refuses to start: test_auth_file_readable_by_others_refused)."""
+    capsys.readouterr()
+    assert circushttpd.main(["--host", "0.0.0.0", "--port", str(support.free_port())]) == 1
+    assert "refusing to start without --auth-file" in capsys.readouterr().err
     for host in ("::", ""):  # the same check, without a process each
         args = circushttpd.build_parser().parse_args(["--host", host])
         with pytest.raises(circushttpd.StartError, match="refusing to start without --auth-file"):

@@ -3,6 +3,8 @@ circushttpd subprocess."""
 
 from __future__ import annotations
 
+import functools
+import http.client
 import http.cookiejar
 import json
 import os
@@ -34,13 +36,28 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class WebClient:
-    """A browser-like client: a cookie jar, the CSRF token, no automatic redirects."""
+class _FromAddress(urllib.request.HTTPHandler):
+    """http:// connections from a given local address (127.0.0.2: another client)."""
 
-    def __init__(self, base: str, context=None):
+    def __init__(self, address: str):
+        super().__init__()
+        self.address = address
+
+    def http_open(self, req):
+        connect = functools.partial(http.client.HTTPConnection, source_address=(self.address, 0))
+        return self.do_open(connect, req)
+
+
+class WebClient:
+    """A browser-like client: a cookie jar, the CSRF token, no automatic redirects; with
+    ``source``, its connections come from that local address."""
+
+    def __init__(self, base: str, context=None, source: str | None = None):
         self.base = base
         self.jar = http.cookiejar.CookieJar()
         handlers = [urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()]
+        if source is not None:
+            handlers.append(_FromAddress(source))
         if context is not None:
             handlers.append(urllib.request.HTTPSHandler(context=context))
         self.opener = urllib.request.build_opener(*handlers)
