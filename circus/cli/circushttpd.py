@@ -20,6 +20,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from circus import __version__
+from circus.util.fast_exit import ends_process
 from circus.util.no_openssl import import_asyncio
 from papa_kernel.cmdline import Option
 
@@ -361,7 +362,10 @@ async def _close(server: tornado.httpserver.HTTPServer, state: WebState) -> None
     await server.close_all_connections()
 
 
+@ends_process
 def main(argv: list[str] | None = None) -> int:
+    """circushttpd's command line; run as the program (``argv`` None) it ends the process
+    without the interpreter's teardown (:func:`~circus.util.fast_exit.ends_process`)."""
     parent = os.getppid()
     args = parse_args(argv)
     if args.with_circusd:

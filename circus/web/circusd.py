@@ -200,13 +200,18 @@ class CircusdLink:
     async def close(self) -> None:
         for task in self._tasks.values():
             task.cancel()
+        # The subscribers (and their monitors) are closed before the tasks end, as _end_feed
+        # does: the watch task closes the monitor's reading socket when it ends, and an event
+        # that libzmq's I/O thread sends to it after that blocks the thread for good (a PAIR
+        # socket without its peer) while it holds the lock that disable_monitor() waits for.
+        # circushttpd then hung at its stop (seen once in ~120 starts and stops).
+        for _, subscriber in self._subscribers.values():
+            subscriber.close()
+        self._subscribers.clear()
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        for _, subscriber in self._subscribers.values():
-            subscriber.close()
-        self._subscribers.clear()
         self.client.stop()
 
     async def _heartbeat(self) -> None:

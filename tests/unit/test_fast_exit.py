@@ -93,6 +93,7 @@ def test_exit_now_into_a_closed_pipe_is_the_broken_pipe_status():
         ("circus.cli.circusd_stats", ["--log-output", "/nonexistent/dir/x.log"], 1, ""),
         ("circus.cli.check_config", ["/nonexistent.ini"], 1, ""),
         ("circus.cli.convert", ["/dev/null"], 0, "; Converted by circus-convert from /dev/null."),
+        ("circus.cli.circushttpd", ["--host", "0.0.0.0"], 1, ""),  # refused: unsafe bind
     ],
 )
 def test_a_tool_run_as_the_program_ends_fast_with_its_output(module, argv, status, stdout):
