@@ -23,7 +23,6 @@ import json
 import os
 import pwd
 import time
-from dataclasses import dataclass
 
 from circus.procinfo import NOT_AVAILABLE, boot_time, bytes2human, format_cpu_time, total_memory
 
@@ -36,41 +35,70 @@ STAT_READ_SIZE = 2048  # /proc/PID/stat is one line of ~300 bytes (the comm is a
 _STATE, _UTIME, _STIME, _NICE, _STARTTIME, _VSIZE, _RSS = 0, 11, 12, 16, 19, 20, 21
 
 
-@dataclass(slots=True)
+# Plain classes with __slots__, not dataclasses: dataclasses imports inspect (with ast, dis and
+# tokenize) and compiles each class's methods, ~10 ms of CPU at every start of circusd-stats.
+
+
 class Sample:
     """One sample: what the watcher's aggregate needs, and the whole body as JSON."""
 
-    pid: int
-    cpu: float
-    mem: float
-    age: float
-    body: bytes
+    __slots__ = ("age", "body", "cpu", "mem", "pid")
+
+    def __init__(self, pid: int, cpu: float, mem: float, age: float, body: bytes) -> None:
+        self.pid, self.cpu, self.mem, self.age, self.body = pid, cpu, mem, age, body
+
+    def __repr__(self) -> str:
+        return f"Sample(pid={self.pid}, cpu={self.cpu}, mem={self.mem}, age={self.age})"
 
 
-@dataclass(slots=True)
 class _Followed:
     """A process being sampled: its open stat file, what is read once, and the formatted
     values of the last sample (an idle worker's memory and CPU time are not formatted again)."""
 
-    pid: int
-    fd: int | None  # None when no descriptor was free: the file is opened for each sample
-    username: str
-    cmdline: str
-    create_time: float
-    last_ticks: int = -1
-    last_time: float | None = None
-    cmdline_reads: int = 1
-    ctime: str = ""
-    rss: bytes = b""
-    mem: float = 0.0
-    mem_info1: str = ""
-    vsize: bytes = b""
-    mem_info2: str = ""
-    name: str | None = None
-    cpu: float = 0.0
-    fields: list[bytes] | None = None  # utime..rss of the last sample, as read
-    head: str = ""  # the body up to "age": of the last sample
-    tail: str = ""  # the constant fields, as the end of a JSON object (with its "}")
+    __slots__ = (
+        "cmdline",
+        "cmdline_reads",
+        "cpu",
+        "create_time",
+        "ctime",
+        "fd",
+        "fields",
+        "head",
+        "last_ticks",
+        "last_time",
+        "mem",
+        "mem_info1",
+        "mem_info2",
+        "name",
+        "pid",
+        "rss",
+        "tail",
+        "username",
+        "vsize",
+    )
+
+    def __init__(
+        self, pid: int, fd: int | None, username: str, cmdline: str, create_time: float
+    ) -> None:
+        self.pid = pid
+        self.fd = fd  # None when no descriptor was free: the file is opened for each sample
+        self.username = username
+        self.cmdline = cmdline
+        self.create_time = create_time
+        self.last_ticks = -1
+        self.last_time: float | None = None
+        self.cmdline_reads = 1
+        self.ctime = ""
+        self.rss = b""
+        self.mem = 0.0
+        self.mem_info1 = ""
+        self.vsize = b""
+        self.mem_info2 = ""
+        self.name: str | None = None
+        self.cpu = 0.0
+        self.fields: list[bytes] | None = None  # utime..rss of the last sample, as read
+        self.head = ""  # the body up to "age": of the last sample
+        self.tail = ""  # the constant fields, as the end of a JSON object (with its "}")
 
     def set_tail(self, name: str | None) -> None:
         self.name = name
