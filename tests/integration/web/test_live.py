@@ -88,11 +88,11 @@ def test_kernel_view_lists_the_workers(daemon, httpd):
     assert mine == set(daemon.pids("sleeper"))
 
 
-def test_stats_relayed_and_kept_as_history(shared_daemon, own_httpd, shared_runtime_dir):
-    """On the module's circusd (it only reads it), with a circushttpd of its own (the stats
-    history it keeps is the test's)."""
-    daemon = shared_daemon
-    client = own_httpd.client()
+@pytest.mark.read_only  # the stats (published here) no other test of this module reads
+def test_stats_relayed_and_kept_as_history(daemon, httpd, shared_runtime_dir):
+    """On the module's circusd and circushttpd: the stats this test publishes are the only
+    ones they see (statsd = false), and no other test reads them."""
+    client = httpd.client()
     pid = daemon.pids("sleeper")[0]
     context = zmq.Context()
     pub = context.socket(zmq.PUB)  # stands in for circusd-stats
@@ -140,7 +140,10 @@ def test_stats_relayed_and_kept_as_history(shared_daemon, own_httpd, shared_runt
         context.term()
 
 
+@pytest.mark.puts_back
 def test_disconnected_then_recovered(daemon, httpd):
+    """The module's circusd stopped and started again (its workers stay in the kernel and are
+    adopted; the incr is taken back after): the module's circushttpd follows it."""
     client = httpd.client()
 
     async def scenario():
