@@ -268,11 +268,13 @@ class Load(threading.Thread):
 
 #: The worker of the circusd integration tests (modes in its docstring).
 CIRCUSD_WORKER = os.path.join(os.path.dirname(__file__), "integration", "circusd", "worker.py")
-#: ``cmd = ...`` text running that worker. ``-S``: the worker needs only the standard library,
-#: and without ``site`` (the venv's .pth files: the editable install's import hook, setuptools'
-#: distutils shim) a Python start costs ~14 ms of CPU instead of ~37 ms; the suite starts
-#: hundreds of workers.
-WORKER_CMD = f"{sys.executable} -S {CIRCUSD_WORKER}"
+#: ``cmd = ...`` text running that worker through worker.sh, which does the ``sleep`` mode
+#: itself (``start PID ARGS``, then /bin/sleep: ~2 ms of CPU instead of ~15; most workers the
+#: suite starts are sleepers) and runs the others with this Python, ``-S``: the worker needs
+#: only the standard library, and without ``site`` (the venv's .pth files: the editable
+#: install's import hook, setuptools' distutils shim) a Python start costs ~14 ms of CPU
+#: instead of ~37 ms.
+WORKER_CMD = f"/bin/sh {CIRCUSD_WORKER[: -len('.py')]}.sh {sys.executable}"
 
 
 def http_web_config(port: int, numprocesses: int = 2, logging: bool = False) -> str:

@@ -1,6 +1,7 @@
 """A worker for circusd integration tests. Behaviour by argv[1]:
 
-- ``sleep``: print ``start PID WID`` and sleep forever;
+- ``sleep``: print ``start PID ARGS`` and sleep forever (support.WORKER_CMD runs worker.sh,
+  which does this one itself with /bin/sleep: keep the two alike);
 - ``stubborn``: like sleep but ignores SIGTERM (needs SIGKILL);
 - ``crash``: exit 1 at once;
 - ``exit-after SECONDS``: sleep, then exit 0;
