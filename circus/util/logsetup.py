@@ -15,7 +15,6 @@ import os
 import sys
 
 from circus.errors import ConfigError
-from papa_kernel.logfile import ReopeningFileHandler
 
 LOG_FORMAT = "%(asctime)s %(name)s[%(process)d] [%(levelname)s] %(message)s"
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -62,6 +61,9 @@ def make_handler(output: str) -> logging.Handler:
     try:
         if output.startswith("syslog://"):
             return _syslog_handler(output)
+        # imported here: circusd logging to stdout (a service manager's journal) does without
+        from papa_kernel.logfile import ReopeningFileHandler
+
         return ReopeningFileHandler(output)  # reopened after logrotate moved it
     except ValueError as exc:  # urllib's "Port out of range", a NUL in the path...
         raise ConfigError(f"log output {output!r}: {exc}") from None
