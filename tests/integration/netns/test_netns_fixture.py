@@ -160,9 +160,11 @@ def test_multicast_from_root_reaches_every_namespace():
 def test_cleanup_even_when_the_block_fails():
     netns.require()
     with pytest.raises(RuntimeError, match="boom"), netns.Namespaces(2) as ns:
-        ns.popen(0, ["sleep", "600"])  # left running inside: close() kills it
+        # left running inside (or, this soon, maybe still entering it): close() kills it
+        sleeper = ns.popen(0, ["sleep", "600"])
         raise RuntimeError("boom")
     assert ns.leftovers() == []
+    assert sleeper.poll() is not None, "close() left a process it started running"
 
 
 def test_two_at_once_get_distinct_names_and_subnets():
