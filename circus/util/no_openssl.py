@@ -135,6 +135,8 @@ class DeferredInspect(types.ModuleType):
         super().__init__("inspect", "stands for the inspect module until it is used (circus)")
 
     def __getattr__(self, name: str) -> object:
+        if name == "__path__":  # asked by every "from inspect import X": not a package
+            raise AttributeError(name)
         return getattr(load_inspect(), name)
 
     def iscoroutinefunction(self, function: object) -> bool:
@@ -158,6 +160,15 @@ class DeferredInspect(types.ModuleType):
         if not hasattr(function, "__wrapped__"):
             return function
         return load_inspect().unwrap(function, stop=stop)
+
+    # the two that tornado imports by name (tornado.ioloop, tornado.gen; tornado.util)
+    def isawaitable(self, value: object) -> bool:
+        """:func:`inspect.isawaitable` (:func:`isawaitable` below)."""
+        return isawaitable(value)
+
+    def getfullargspec(self, function: Any) -> Any:
+        """:func:`inspect.getfullargspec`, asked of the real module when called."""
+        return load_inspect().getfullargspec(function)
 
 
 def load_inspect() -> types.ModuleType:
@@ -224,6 +235,24 @@ def import_deferring_ssl(*names: str) -> None:
     finally:
         if isinstance(sys.modules.get("ssl"), DeferredSsl):
             del sys.modules["ssl"]  # the next "import ssl" imports the real one
+
+
+def import_without_inspect(*names: str) -> None:
+    """Import the modules ``names`` with a :class:`DeferredInspect` standing for
+    :mod:`inspect` while they import (tornado's ``from inspect import isawaitable``,
+    ``getfullargspec``): the real one is imported when something uses it. Plain imports if
+    inspect is imported already."""
+    import importlib
+
+    deferred = "inspect" not in sys.modules
+    if deferred:
+        sys.modules["inspect"] = DeferredInspect()
+    try:
+        for name in names:
+            importlib.import_module(name)
+    finally:
+        if deferred and isinstance(sys.modules.get("inspect"), DeferredInspect):
+            del sys.modules["inspect"]  # the next "import inspect" imports the real one
 
 
 def sha256(data: bytes) -> Any:

@@ -149,3 +149,32 @@ def test_the_stand_in_answers_as_inspect():
     finally:
         coroutine.close()
         loop.close()
+
+
+def test_tornado_imported_without_inspect_gets_it_when_used():
+    """circus-plugin imports tornado's loop with inspect deferred: ``from inspect import
+    isawaitable`` (tornado.ioloop, tornado.gen) and ``getfullargspec`` (tornado.util) are
+    stand-ins that answer as the real ones, importing inspect only for what needs it."""
+    out = run_fresh("""
+        import sys
+        from circus.util.no_openssl import import_asyncio, import_without_inspect
+        import_asyncio()
+        import_without_inspect("tornado.ioloop", "tornado.platform.asyncio")
+        assert "inspect" not in sys.modules
+        import asyncio, tornado.gen, tornado.ioloop, tornado.util
+
+        async def coroutine():
+            return 1
+
+        pending = coroutine()
+        assert tornado.ioloop.isawaitable(pending) and tornado.gen.isawaitable(pending)
+        assert not tornado.gen.isawaitable(1)
+        pending.close()
+        assert tornado.ioloop.IOLoop(make_current=False).run_sync(coroutine) == 1
+        assert "inspect" not in sys.modules
+        def f(a, b=2):
+            pass
+        assert tornado.util.ArgReplacer(f, "b").get_old_value((1, 5), {}) == 5
+        print("inspect" in sys.modules)  # getfullargspec was asked of the real one
+    """)
+    assert out == "True\n"
