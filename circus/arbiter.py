@@ -488,13 +488,16 @@ class Arbiter:
         configured. (The test harness runs it on a FakeHost.)"""
         for wconf in self.config.watchers:
             self._create_watcher(wconf)
-        kernel = self.hosts.kernel
         # One listing serves both the orphan check and the adoption (killing orphans, which
-        # the kernel does not run, and binding sockets change nothing in it).
+        # the kernel does not run, and binding sockets change nothing in it). A kernel this
+        # circusd has just started holds nothing (the instance lock keeps any other circusd
+        # away from it): it is asked neither for its processes nor for their spawn records.
+        kernel = None if self.hosts.started_kernel else self.hosts.kernel
         listed = await kernel.list_processes(KERNEL_PREFIX) if kernel is not None else []
         await self.hosts.end_orphans(listed=listed)  # a lost kernel's: they hold ports
         await self.hosts.bind_sockets()
-        await self._adopt(listed)  # before any event flows: adopted output has an owner
+        if kernel is not None:
+            await self._adopt(listed)  # before any event flows: adopted output has an owner
         await self.hosts.subscribe_all()
         self._bind_publisher_soon()  # in astart: at the first wait of the first spawns
         await self.start_watchers()

@@ -79,6 +79,24 @@ async def test_running_processes_are_adopted_and_keep_their_age_for_max_age():
 
 
 @virtual_time
+async def test_a_kernel_this_circusd_started_is_not_asked_what_it_holds():
+    """A kernel circusd has just started holds nothing (the instance lock keeps other circusds
+    away from it): the start does not list its processes nor their spawn records (two round
+    trips at every fresh start); a kernel found running is asked, and its workers adopted."""
+    config = {"watchers": [{"name": "w", "cmd": "prog", "numprocesses": 1}]}
+    host = FakeHost()
+    arbiter = arbiter_on(host, config)
+    arbiter.hosts.started_kernel = True
+    await start_arbiter(arbiter)
+    assert host.ops("list_processes") == [] and len(host.ops("spawn")) == 1
+    found = FakeHost()
+    old = found.add_process("circus.w.1", age=10)
+    arbiter = await start_arbiter(arbiter_on(found, config))
+    assert len(found.ops("list_processes")) == 1 and found.ops("spawn") == []
+    assert arbiter.get_watcher("w").pids() == [old.pid]
+
+
+@virtual_time
 async def test_adoption_logs_one_info_line_per_watcher_and_each_process_at_debug(caplog):
     """10,000 adopted workers made 10,000 flushed info lines, a fifth of a restart's time."""
     host = FakeHost()
