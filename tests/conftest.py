@@ -105,7 +105,7 @@ def _prepare_the_workers_caches(config: pytest.Config) -> None:
     child = os.fork()
     if child == 0:
         try:
-            _warm_hypothesis_unicode_cache()
+            _warm_hypothesis_caches()
         finally:
             os._exit(0)
     try:
@@ -191,8 +191,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _freeze_survivors()
 
 
-def _warm_hypothesis_unicode_cache() -> None:
-    """Build hypothesis' Unicode tables once, before the xdist workers start.
+def _warm_hypothesis_caches() -> None:
+    """Build hypothesis' Unicode tables and its cache of the project modules' constants
+    (tests/hypothesis_constants.py) once, before the xdist workers start.
 
     Text strategies need a table of the characters UTF-8 can encode; hypothesis builds it on
     first use (~2.1 s of CPU) and caches it in .hypothesis/unicode_data/, which a clean clone
@@ -206,6 +207,8 @@ def _warm_hypothesis_unicode_cache() -> None:
         return
     import warnings
 
+    import hypothesis_constants
+
     try:
         with warnings.catch_warnings():
             # hypothesis warns of storage read "during conftest initialization" (it still
@@ -213,6 +216,9 @@ def _warm_hypothesis_unicode_cache() -> None:
             warnings.simplefilter("ignore")
             charmap.charmap()
             charmap.intervals_from_codec("utf-8")
+            hypothesis_constants.warm_cache(
+                [os.path.join(ROOT, package) for package in ("circus", "papa_kernel")]
+            )
     except AttributeError:  # pragma: no cover - a hypothesis that reorganised its internals
         pass
 
