@@ -20,8 +20,6 @@ from typing import Any
 
 from circus.errors import CircusError
 from circus.hosts import names
-from circus.hosts.kernel_fds import pass_sockets
-from circus.hosts.kernel_protocol import parse_endpoint
 from circus.stats.sockets import SocketWatch, WatchedSocket
 
 log = logging.getLogger(__name__)
@@ -97,6 +95,10 @@ async def sync(
             missing.append(name)
     if not missing or not kernel:
         return
+    # the kernel's client: only for sockets papa-kernel holds (~5 ms at circusd-stats' start)
+    from circus.hosts.kernel_fds import pass_sockets
+    from circus.hosts.kernel_protocol import parse_endpoint
+
     try:
         endpoint = parse_endpoint(kernel)
     except CircusError:

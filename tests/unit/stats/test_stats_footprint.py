@@ -14,6 +14,7 @@ NOT_IMPORTED = {
     "(circus.procinfo), as psutil reads them (~15 ms of CPU)",
     "dataclasses": "nothing: its few record classes are plain classes with __slots__",
     "inspect": "dataclasses (asyncio's is a stand-in until used): ~8 ms with ast, dis, tokenize",
+    "circus.hosts.kernel_client": "sockets papa-kernel holds (circus.stats.socket_sources)",
     "shutil": "argparse's terminal width (papa_kernel.helpwidth finds it without; bz2, lzma)",
 }
 
