@@ -34,6 +34,10 @@ for warm in sys.argv[7:]:  # "module:callable" run once before forking (caches, 
     name, _, attr = warm.partition(":")
     getattr(importlib.import_module(name), attr)()
 requests, replies = os.fdopen(int(requests_fd), "r"), os.fdopen(int(replies_fd), "w")
+# What the server imported is kept out of the collector's sight: a run's collections then do
+# not touch (and copy) every inherited page. The run's own objects are collected as usual.
+import gc
+gc.freeze()
 
 def exit_code(value):
     if value is None:
