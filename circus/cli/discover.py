@@ -33,15 +33,13 @@ def run_discover(
     as_json: bool,
 ) -> int:
     """Probe, print in ``output`` format (or JSON), return circusctl's exit code."""
-    from circus.util.no_openssl import import_asyncio
-
-    asyncio = import_asyncio()  # here: circusctl imports this module at every run (its options)
-
-    from circus.wire.discovery import discover
+    # here: circusctl imports this module at every run (its options); the blocking probe
+    # imports no asyncio
+    from circus.wire.discovery import discover_sync
 
     wait = DEFAULT_DISCOVERY_WAIT if wait is None else wait
     try:
-        found = asyncio.run(discover(multicast or DEFAULT_MULTICAST, wait, interfaces))
+        found = discover_sync(multicast or DEFAULT_MULTICAST, wait, interfaces)
     except ValueError as exc:
         print(f"circusctl: error: {exc}", file=err)
         return 2

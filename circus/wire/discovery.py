@@ -100,6 +100,72 @@ def _unwild(endpoint: str, sender: str) -> str:
 # --- probing ----------------------------------------------------------------------------------
 
 
+class _Probe:
+    """One discovery: its socket, its probe schedule and the answers so far, for the asyncio
+    (:func:`discover`) and the blocking (:func:`discover_sync`) ways to wait."""
+
+    def __init__(self, multicast: str, wait: float, interfaces: Sequence[str] | None) -> None:
+        self.group, self.port = parse_multicast(multicast)
+        names = list(interfaces) if interfaces is not None else multicast_interfaces()
+        if not names:
+            raise OSError(
+                "no network interface to probe on: none is up with multicast on "
+                "(for this host only: ip link set lo up)"
+            )
+        indexes = {name: interface_index(name) for name in names}
+        self.options = {
+            name: mreqn(self.group, index, interface_address(name) or "0.0.0.0")
+            for name, index in indexes.items()
+        }
+        self.wait = wait
+        self.found: dict[tuple[str, str], Announcement] = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        try:
+            self.sock.setblocking(False)
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, PROBE_TTL)
+            self.sock.bind(("0.0.0.0", 0))
+        except BaseException:
+            self.sock.close()
+            raise
+        self.started = time.monotonic()
+        self.deadline = self.started + wait
+
+    def send_round(self, round_: int) -> float | None:
+        """Send round ``round_`` of probes, one on each interface; returns the seconds until
+        the next round, None after the last (then the rest of the wait is waited out)."""
+        sent = 0
+        errors: list[str] = []
+        for name, option in self.options.items():
+            try:
+                self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, option)
+                self.sock.sendto(PROBE, (self.group, self.port))
+                sent += 1
+            except OSError as exc:
+                errors.append(f"{name}: {exc.strerror or exc}")
+        if round_ == 0 and not sent:
+            raise OSError(f"cannot send a discovery probe: {'; '.join(errors)}")
+        # the rounds are spread over the first half of the wait
+        return self.wait / 2 / PROBE_COUNT if round_ < PROBE_COUNT - 1 else None
+
+    def read(self) -> None:
+        """The answers waiting on the socket (at most 64 a call; the rest on the next one)."""
+        for _ in range(64):
+            try:
+                data, (address, _port) = self.sock.recvfrom(MAX_DATAGRAM + 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # an ICMP error from an earlier send: keep listening
+                continue
+            answer = decode_answer(data, address)
+            if answer is not None and (answer.endpoint, address) not in self.found:
+                self.found[(answer.endpoint, address)] = replace(
+                    answer, seconds=time.monotonic() - self.started
+                )
+
+    def result(self) -> list[Announcement]:
+        return sorted(self.found.values(), key=lambda a: (a.endpoint, a.sender))
+
+
 async def discover(
     multicast: str = DEFAULT_MULTICAST,
     wait: float = DEFAULT_WAIT,
@@ -114,77 +180,23 @@ async def discover(
     unknown interface; OSError when there is no interface to probe on or no probe could be
     sent at all.
     """
-    group, port = parse_multicast(multicast)
-    names = list(interfaces) if interfaces is not None else multicast_interfaces()
-    if not names:
-        raise OSError(
-            "no network interface to probe on: none is up with multicast on "
-            "(for this host only: ip link set lo up)"
-        )
-    indexes = {name: interface_index(name) for name in names}
-    options = {
-        name: mreqn(group, index, interface_address(name) or "0.0.0.0")
-        for name, index in indexes.items()
-    }
+    probe = _Probe(multicast, wait, interfaces)
     import asyncio  # here: circusctl imports this module for its defaults, and no asyncio
 
     loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    found: dict[tuple[str, str], Announcement] = {}
-    started = time.monotonic()
     try:
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, PROBE_TTL)
-        sock.bind(("0.0.0.0", 0))
-
-        def readable() -> None:
-            for _ in range(64):  # bounded per wake-up; the rest on the next one
-                try:
-                    data, (address, _port) = sock.recvfrom(MAX_DATAGRAM + 1)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError:  # an ICMP error from an earlier send: keep listening
-                    continue
-                answer = decode_answer(data, address)
-                if answer is not None and (answer.endpoint, address) not in found:
-                    found[(answer.endpoint, address)] = replace(
-                        answer, seconds=time.monotonic() - started
-                    )
-
-        loop.add_reader(sock.fileno(), readable)
+        loop.add_reader(probe.sock.fileno(), probe.read)
         try:
-            await _send_probes(sock, group, port, options, wait)
+            round_ = 0
+            while (pause := probe.send_round(round_)) is not None:
+                await asyncio.sleep(pause)
+                round_ += 1
+            await asyncio.sleep(max(0.0, probe.deadline - time.monotonic()))
         finally:
-            loop.remove_reader(sock.fileno())
+            loop.remove_reader(probe.sock.fileno())
     finally:
-        sock.close()
-    return sorted(found.values(), key=lambda a: (a.endpoint, a.sender))
-
-
-async def _send_probes(
-    sock: socket.socket, group: str, port: int, options: dict[str, bytes], wait: float
-) -> None:
-    """Send the probes on every interface, spread over the first half of ``wait``, then wait
-    out the rest."""
-    import asyncio
-
-    deadline = time.monotonic() + wait
-    sent = 0
-    errors: list[str] = []
-    for round_ in range(PROBE_COUNT):
-        for name, option in options.items():
-            try:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, option)
-                sock.sendto(PROBE, (group, port))
-                sent += 1
-            except OSError as exc:
-                if round_ == 0:
-                    errors.append(f"{name}: {exc.strerror or exc}")
-        if round_ == 0 and not sent:
-            raise OSError(f"cannot send a discovery probe: {'; '.join(errors)}")
-        if round_ < PROBE_COUNT - 1:
-            await asyncio.sleep(wait / 2 / PROBE_COUNT)
-    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        probe.sock.close()
+    return probe.result()
 
 
 def discover_sync(
@@ -192,7 +204,26 @@ def discover_sync(
     wait: float = DEFAULT_WAIT,
     interfaces: Iterable[str] | None = None,
 ) -> list[Announcement]:
-    """:func:`discover` for code without an event loop."""
-    import asyncio
+    """:func:`discover` for code without an event loop (``circusctl --discover``): the same
+    probes and answers, waited for with ``select``, without importing asyncio (~18 ms of CPU
+    at a tool's start)."""
+    import select
 
-    return asyncio.run(discover(multicast, wait, None if interfaces is None else list(interfaces)))
+    probe = _Probe(multicast, wait, None if interfaces is None else list(interfaces))
+    try:
+        next_round: float | None = time.monotonic()
+        round_ = 0
+        while True:
+            now = time.monotonic()
+            if next_round is not None and now >= next_round:
+                pause = probe.send_round(round_)
+                round_ += 1
+                next_round = None if pause is None else now + pause
+            until = probe.deadline if next_round is None else min(next_round, probe.deadline)
+            if now >= probe.deadline:
+                break
+            if select.select([probe.sock], [], [], max(0.0, until - now))[0]:
+                probe.read()
+    finally:
+        probe.sock.close()
+    return probe.result()
