@@ -198,23 +198,25 @@ def _new_log_lines(d: support.Circusd) -> str:
     return text[start:]
 
 
-def test_accepted_changes_are_taken_before_the_reply(circusd, worker_cmd):
-    """Without waiting, the reply comes once the change is taken: the next command sees it."""
-    d = circusd(f"""
-        [watcher:web]
-        cmd = {worker_cmd} sleep
-        [watcher:gone]
-        cmd = {worker_cmd} sleep
-    """)
-    assert d.ok("set", name="web", options={"numprocesses": 3, "graceful_timeout": 2})
-    assert d.ok("get", name="web", keys=["numprocesses", "graceful_timeout"])["options"] == {
-        "numprocesses": 3,
-        "graceful_timeout": 2.0,
-    }
-    d.ok("incr", name="web", nb=2)
-    assert d.ok("get", name="web", keys=["numprocesses"])["options"]["numprocesses"] == 5
-    d.ok("decr", name="web", nb=4)
-    assert d.ok("get", name="web", keys=["numprocesses"])["options"]["numprocesses"] == 1
-    d.ok("rm", name="gone")
-    assert d.ok("list")["watchers"] == ["web"]
-    support.wait_for(lambda: len(d.pids("web")) == 1, message="web back to one process")
+def test_accepted_changes_are_taken_before_the_reply(daemon, worker_cmd):
+    """Without waiting, the reply comes once the change is taken: the next command sees it.
+    (The module's circusd: web is put back to one process and its graceful_timeout of 5.)"""
+    d = daemon
+    d.ok("add", name="gone", cmd=f"{worker_cmd} sleep", start=True, waiting=True)
+    try:
+        assert d.ok("set", name="web", options={"numprocesses": 3, "graceful_timeout": 2})
+        assert d.ok("get", name="web", keys=["numprocesses", "graceful_timeout"])["options"] == {
+            "numprocesses": 3,
+            "graceful_timeout": 2.0,
+        }
+        d.ok("incr", name="web", nb=2)
+        assert d.ok("get", name="web", keys=["numprocesses"])["options"]["numprocesses"] == 5
+        d.ok("decr", name="web", nb=4)
+        assert d.ok("get", name="web", keys=["numprocesses"])["options"]["numprocesses"] == 1
+        d.ok("rm", name="gone")
+        assert d.ok("list")["watchers"] == ["single", "web"]
+        support.wait_for(lambda: len(d.pids("web")) == 1, message="web back to one process")
+    finally:
+        if "gone" in d.ok("list")["watchers"]:
+            d.ok("rm", name="gone", waiting=True)
+        d.ok("set", name="web", options={"numprocesses": 1, "graceful_timeout": 5}, waiting=True)

@@ -98,6 +98,14 @@ def small(module_small):
         yield daemon
 
 
+@pytest.fixture
+def small_reloading(module_small):
+    """Like ``small``, for a test that rewrites the configuration and reloads it: written back
+    and reloaded after the test."""
+    with module_small.test_reloading() as daemon:
+        yield daemon
+
+
 def _refused(reply: dict, *fragments: str) -> None:
     assert reply["status"] == "error", reply
     for fragment in fragments:
@@ -206,8 +214,10 @@ def test_sigterm_during_a_large_spawn_ends_it_at_the_next_batch(
             assert not [p for p in spawned if support.pid_alive(p)]
 
 
-def test_reloadconfig_refuses_a_count_over_the_limit_and_applies_a_new_limit(circusd, worker_cmd):
-    small = circusd(SMALL, "max_processes = 4\n")  # its config is rewritten: its own
+def test_reloadconfig_refuses_a_count_over_the_limit_and_applies_a_new_limit(
+    small_reloading, worker_cmd
+):
+    small = small_reloading
     over = """
         [watcher:web]
         cmd = {cmd} sleep

@@ -106,14 +106,14 @@ def test_reloadconfig_onto_a_unix_path_that_cannot_be_bound_is_refused(d, tmp_pa
     assert d.ok("listsockets")["sockets"] == [] and plain.read_text() == "not a socket"
 
 
-def test_listsockets_with_a_so_reuseport_socket_beside_others(circusd, worker_cmd, tmp_path):
+def test_listsockets_with_a_so_reuseport_socket_beside_others(d, tmp_path):
     # the command sorted by fd again, and None (a reuseport socket has no fd) < int crashed it:
     # "command 'listsockets' failed: TypeError: '<' not supported between ..."
     port = support_free_port()
-    d = circusd(
+    d.write_config(
         f"[socket:rp]\nhost = 127.0.0.1\nport = {port}\nso_reuseport = true\n"
-        f"[socket:u]\npath = {tmp_path}/u.sock\n"
-        f"[watcher:w]\ncmd = {worker_cmd} sleep\nuse_sockets = true\n"
+        f"[socket:u]\npath = {tmp_path}/u.sock\n" + BODY
     )
+    d.ok("reloadconfig", waiting=True)
     sockets = d.ok("listsockets")["sockets"]
     assert [(s["name"], s["fd"] is None) for s in sockets] == [("u", False), ("rp", True)]
