@@ -31,7 +31,6 @@ import logging
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from prometheus_client import start_http_server
@@ -40,6 +39,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from circus.plugins.base import CircusPlugin
 from circus.procinfo import figure, info_bytes
+from papa_kernel.records import field, frozen_record, record
 
 if TYPE_CHECKING:
     from tornado.ioloop import PeriodicCallback
@@ -53,7 +53,7 @@ DEFAULT_LOOP_RATE = 5.0
 FLAPPING_KEYS = ("flapping", "gave_up")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ProcessFigures:
     """One process' figures from a ``stats`` reply."""
 
@@ -67,7 +67,7 @@ class ProcessFigures:
     age: float
 
 
-@dataclass
+@record
 class Snapshot:
     """What the last refresh saw; scrapes read it, the refresh replaces it whole."""
 

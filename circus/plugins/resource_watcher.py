@@ -30,12 +30,12 @@ import logging
 import signal
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from circus.config.converters import to_bool, to_signum, to_size
 from circus.plugins.statsd import BaseObserver
 from circus.procinfo import figure, info_bytes
+from papa_kernel.records import field, frozen_record, record
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ WATCHER = "parent"
 LIMITS = ("over_cpu", "under_cpu", "over_memory", "under_memory", "over_health")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Figures:
     """CPU %, memory % and resident bytes; for a group, the max and min over its members."""
 
@@ -67,7 +67,7 @@ class Figures:
         return cls(max(cpus), min(cpus), max(mems), min(mems), max(rss), min(rss))
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Limit:
     """A memory limit: a % of the host's memory, or resident bytes."""
 
@@ -89,7 +89,7 @@ class Limit:
             ) from None
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Limits:
     """The thresholds of one ResourceWatcher (parsed, validated options)."""
 
@@ -151,7 +151,7 @@ class Limits:
         return found
 
 
-@dataclass
+@record
 class ResourceCounts:
     """Looks in a row that passed each limit, per key (the watcher, a pid, a child pid)."""
 

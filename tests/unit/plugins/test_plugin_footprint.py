@@ -96,3 +96,6 @@ def test_checking_a_configuration_of_plugins_imports_no_plugin_runtime(tmp_path)
     assert "circus.plugins.watchdog" in loaded and "circus.plugins.http_observer" in loaded
     runtime = {"tornado", "tornado.ioloop", "zmq", "zmq.eventloop", "ssl", "asyncio"}
     assert not runtime & loaded
+    # the built-ins' value classes are papa_kernel.records: dataclasses would import inspect
+    # (ast, dis) into circusd and compile each class's methods
+    assert not {"dataclasses", "inspect"} & loaded
