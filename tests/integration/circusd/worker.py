@@ -2,7 +2,8 @@
 
 - ``sleep``: print ``start PID ARGS`` and sleep forever (support.WORKER_CMD runs worker.sh,
   which does this one itself with /bin/sleep: keep the two alike);
-- ``stubborn``: like sleep but ignores SIGTERM (needs SIGKILL);
+- ``stubborn``: like sleep but ignores SIGTERM (needs SIGKILL; worker.sh does this one itself
+  too: keep the two alike);
 - ``crash``: exit 1 at once;
 - ``exit-after SECONDS``: sleep, then exit 0;
 - ``http FD``: serve HTTP/1.0 on the inherited listening socket FD, print one line per request;
