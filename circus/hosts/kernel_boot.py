@@ -15,7 +15,7 @@ and memory"); the command line's arguments are :mod:`circus.hosts.kernel_command
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib.machinery
 import os
 import subprocess
 import sys
@@ -50,9 +50,11 @@ sys.exit(main([os.fsdecode(word) for word in words[1:]]))"""
 
 def kernel_import_paths() -> list[str]:
     """The directories holding papa_kernel and, if installed, setproctitle (the kernel's only
-    optional import): what the kernel needs on ``sys.path`` without ``site``."""
+    optional import): what the kernel needs on ``sys.path`` without ``site``. setproctitle is
+    looked for on ``sys.path`` as the kernel looks for it (``PathFinder``, not every import
+    hook of circusd's interpreter; importlib.util would cost circusd's start ~0.2 ms more)."""
     paths = [os.path.dirname(os.path.dirname(os.path.abspath(papa_kernel.__file__)))]
-    spec = importlib.util.find_spec("setproctitle")
+    spec = importlib.machinery.PathFinder.find_spec("setproctitle")
     if spec is not None and spec.origin:
         package_dir = os.path.dirname(spec.origin)
         if spec.submodule_search_locations is not None:  # a package: its parent directory
