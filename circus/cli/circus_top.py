@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import curses
+import math
 import os
 import sys
 import time
@@ -26,10 +27,11 @@ from papa_kernel.helpwidth import HelpFormatter
 
 if TYPE_CHECKING:
     from circus.stats.client import StatsClient
+    from circus.stats.top import TopModel
+    from circus.util.signal_wakeup import SignalWakeup
 
 REPAINT_INTERVAL = 1.0  # seconds between two repaints when data keeps coming (--refresh)
 MIN_REFRESH = 0.1  # seconds: the shortest --refresh
-KEY_WAIT = 0.2  # seconds: how long one wait for stats lasts before the keyboard is read
 QUIT_KEYS = (ord("q"), ord("Q"))
 EXIT_CANNOT_CONNECT = 1  # the ssh tunnel could not be made
 
@@ -80,6 +82,8 @@ def _follow_resize(screen: curses.window) -> bool:
         columns, lines = os.get_terminal_size()  # of stdout, the terminal curses draws on
     except (OSError, AttributeError, ValueError):
         return False
+    if not lines or not columns:  # a terminal that does not know its size (script without one)
+        return False
     if (lines, columns) == screen.getmaxyx():
         return False
     curses.resizeterm(lines, columns)
@@ -106,38 +110,71 @@ def run(
     refresh: float = REPAINT_INTERVAL,
 ) -> None:
     """The console loop: read stats, read keys, repaint (at most every ``refresh`` seconds,
-    and at once after a resize); returns on ``q``."""
+    and at once after a resize); returns on ``q``. It sleeps until stats or a key come, the
+    terminal is resized (SIGWINCH, through the signal wakeup fd) or the next repaint is due."""
     from circus.stats.top import TopModel
 
     with contextlib.suppress(curses.error):
         curses.curs_set(0)
     screen.nodelay(True)
     model = TopModel(process_timeout)
+    wakeup = _on_resize()
+    poller = client.poller(sys.stdin.fileno(), *([wakeup.fileno()] if wakeup else []))
     painted = 0.0  # monotonic time of the last repaint (0: repaint now)
-    while True:
-        message = client.next_stat(timeout=KEY_WAIT)
-        while message is not None:
-            model.update(*message)
-            message = client.next_stat(timeout=0)
-        resized = False
-        key = screen.getch()
-        while key != -1:
-            if key in QUIT_KEYS:
+    try:
+        while True:
+            poller.poll(math.ceil(max(0.0, painted + refresh - time.monotonic()) * 1000))
+            if wakeup is not None:
+                wakeup.drain()
+            quit_key, resized = _read(screen, client, model)
+            if quit_key:
                 return
-            # ncurses resized itself (its SIGWINCH handling, inside getch) before it returned
-            # KEY_RESIZE: the size then matches and _follow_resize sees no change, but the
-            # terminal reflowed the old screen all the same
-            resized = resized or key == curses.KEY_RESIZE
-            key = screen.getch()
-        if _follow_resize(screen) or resized:
-            _reset_scroll_region(screen)
-            screen.clear()  # the terminal reflowed the old screen: redraw every cell
-            painted = 0.0  # repaint now, at the new size
-        now = time.monotonic()
-        if now - painted >= refresh:
-            model.expire()
-            _paint(screen, model.lines(screen.getmaxyx()[1]))
-            painted = now
+            if _follow_resize(screen) or resized:
+                _reset_scroll_region(screen)
+                screen.clear()  # the terminal reflowed the old screen: redraw every cell
+                painted = 0.0  # repaint now, at the new size
+            now = time.monotonic()
+            if now - painted >= refresh:
+                model.expire()
+                _paint(screen, model.lines(screen.getmaxyx()[1]))
+                painted = now
+    finally:
+        if wakeup is not None:
+            wakeup.close()
+
+
+def _read(screen: curses.window, client: StatsClient, model: TopModel) -> tuple[bool, bool]:
+    """Read every stat and key waiting: ``(a quit key came, ncurses reported a resize)``."""
+    message = client.next_stat(timeout=0)
+    while message is not None:
+        model.update(*message)
+        message = client.next_stat(timeout=0)
+    resized = False
+    key = screen.getch()
+    while key != -1:
+        if key in QUIT_KEYS:
+            return True, resized
+        # ncurses resized itself (its SIGWINCH handling, inside getch) before it returned
+        # KEY_RESIZE: the size then matches and _follow_resize sees no change, but the
+        # terminal reflowed the old screen all the same
+        resized = resized or key == curses.KEY_RESIZE
+        key = screen.getch()
+    return False, resized
+
+
+def _on_resize() -> SignalWakeup | None:
+    """Make a terminal resize (SIGWINCH) wake the loop: a Python handler (the loop itself
+    resizes curses to the terminal, :func:`_follow_resize`) and the signal wakeup fd. None
+    where Python cannot (off the main thread), or the fd is taken: the loop then sees a
+    resize at its next wake (at most ``refresh`` seconds)."""
+    import signal
+
+    from circus.util.signal_wakeup import SignalWakeup
+
+    wakeup = SignalWakeup.install()
+    if wakeup is not None:
+        signal.signal(signal.SIGWINCH, lambda signum, frame: None)
+    return wakeup
 
 
 def _endpoint_problem(endpoint: str) -> str | None:

@@ -65,6 +65,15 @@ class StatsClient(tunnel.TunnelUser):
                 return parts[1], None, stat
         return None
 
+    def poller(self, *fds: int) -> zmq.Poller:
+        """A poller of the stats socket and of ``fds`` (a keyboard, a signal wakeup fd), for
+        a program that waits for either; :meth:`next_stat` with ``timeout=0`` then reads."""
+        poller = zmq.Poller()
+        poller.register(self.pubsub_socket, zmq.POLLIN)
+        for fd in fds:
+            poller.register(fd, zmq.POLLIN)
+        return poller
+
     def iter_messages(self) -> Iterator[tuple[str, str | None, Any]]:
         """Yields ``(watcher, subtopic, stat)`` forever (until :meth:`stop`)."""
         while not self.pubsub_socket.closed:

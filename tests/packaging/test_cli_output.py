@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,40 @@ def test_circus_top_names_a_bad_endpoint_before_taking_the_screen(tmp_path) -> N
     assert out.returncode != 0
     assert "--endpoint bogus: Invalid argument" in out.stdout
     assert "Traceback" not in out.stdout, out.stdout
+
+
+def test_circus_top_in_a_terminal_of_unknown_size_runs_and_quits(tmp_path) -> None:
+    """script(1) run without a terminal of its own gives circus-top one that reports 0 rows
+    and 0 columns: it keeps curses' size (it crashed resizing curses to 0x0) and quits on q."""
+    import select
+
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path), TERM="xterm")
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        ["script", "-qec", f"{BIN / 'circus-top'} --endpoint ipc://{tmp_path}/none.sock",
+         "/dev/null"],
+        stdin=read_end, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(read_end)
+    out = b""
+    try:
+        deadline = time.monotonic() + 20
+        while b"Waiting for data" not in out and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
+            chunk = os.read(proc.stdout.fileno(), 65536) if ready else b""
+            if not chunk:
+                break  # ended (or the deadline passed)
+            out += chunk
+        if b"Waiting for data" in out:
+            os.write(write_end, b"q")  # typed once the screen is up (earlier, curses drops it)
+        rest, _ = proc.communicate(timeout=20)
+        out += rest
+    finally:
+        os.close(write_end)
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+    text = out.decode("utf-8", "replace")
+    assert "Traceback" not in text, text
+    assert "Waiting for data" in text and proc.returncode == 0, text
