@@ -63,7 +63,9 @@ def browser(console):
 
 
 def new_context(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    """A context of the module's browser; reduced motion: the banner's spinner stands still
+    (a turning one costs the browser ~0.1 s of CPU a second while the banner shows)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
     context.set_default_timeout(TIMEOUT_MS)
     PageLog(context)  # what its pages did, shown when a test fails
     return context
@@ -184,6 +186,17 @@ def test_a_console_serving_plain_http_has_not_loaded_openssl_tls(console, page):
     with open(f"/proc/{console.httpd.pid}/maps") as handle:
         loaded = {line.split()[-1].rsplit("/", 1)[-1] for line in handle if "/" in line}
     assert not {name for name in loaded if "libssl" in name or name.startswith("_ssl.")}, loaded
+
+
+def test_the_banner_spinner_turns_unless_motion_is_reduced(console, page):
+    spinner = page.locator("#banner .spinner")
+    animation = "e => getComputedStyle(e).animationName"
+    assert spinner.evaluate(animation) == "none"  # the module's contexts reduce motion
+    page.emulate_media(reduced_motion="no-preference")
+    try:
+        assert spinner.evaluate(animation) == "spin"
+    finally:
+        page.emulate_media(reduced_motion="reduce")
 
 
 def test_toggle_stops_and_starts_a_watcher(console, page):
@@ -522,9 +535,7 @@ FIRST_LOADS = {
 
 
 @pytest.mark.parametrize("path", list(FIRST_LOADS))
-def test_a_page_whose_first_load_fails_says_so_and_renders_on_its_own(
-    console, context, tab, path
-):
+def test_a_page_whose_first_load_fails_says_so_and_renders_on_its_own(console, context, tab, path):
     """The page's first API request fails (the network changed, circushttpd was restarting):
     the page shows the error and tries again until it renders, without a reload."""
     api, errors, shown = FIRST_LOADS[path]
