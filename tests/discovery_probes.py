@@ -38,7 +38,7 @@ def start_circusd(
     log = open(daemon.log_path, "ab")  # noqa: SIM115 (closed with the namespace's processes)
     proc = ns.popen(
         index,
-        [sys.executable, "-m", "circus.cli.circusd", daemon.config_path, "--log-level", "debug"],
+        [*support.CIRCUSD, daemon.config_path, "--log-level", "debug"],
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,

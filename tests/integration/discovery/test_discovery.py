@@ -115,7 +115,7 @@ def test_nothing_answers_without_multicast_endpoint(tmp_path):
         daemon = support.Circusd(tmp_path / "a", "[watcher:w]\ncmd = sleep 600\nuse_papa = false\n")
         proc = ns.popen(
             0,
-            [sys.executable, "-m", "circus.cli.circusd", daemon.config_path],
+            [*support.CIRCUSD, daemon.config_path],
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -214,7 +214,7 @@ def test_announcing_a_plain_endpoint_on_a_network_interface_is_refused(tmp_path)
         f"multicast_endpoint = {GROUP}\nmulticast_interfaces = lo eth0\n",
     )
     result = subprocess.run(
-        [sys.executable, "-m", "circus.cli.circusd", daemon.config_path],
+        [*support.CIRCUSD, daemon.config_path],
         cwd=tmp_path,
         capture_output=True,
         text=True,

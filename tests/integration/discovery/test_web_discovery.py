@@ -38,7 +38,7 @@ def test_circusds_page_lists_what_answered(tmp_path, curve_keys):
         with open(daemon.log_path, "ab") as log:
             ns.popen(
                 0,
-                [sys.executable, "-m", "circus.cli.circusd", daemon.config_path],
+                [*support.CIRCUSD, daemon.config_path],
                 cwd=daemon.workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
