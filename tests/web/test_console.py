@@ -345,6 +345,37 @@ def test_watcher_page_charts_each_process(console, tab):
     wait_points(page, big)
 
 
+# --- the watcher page -----------------------------------------------------------------------------
+# (right after the charts test, which leaves the page on /watchers/sleepy: one load for the four)
+
+
+def test_watcher_page_lists_processes_and_kills_one(console, tab):
+    ex = expect()
+    page = shown(console, tab, "/watchers/sleepy")
+    pids = console.circusd.pids("sleepy")
+    for pid in pids:
+        ex(page.locator(f'tr[data-pid="{pid}"] .pstatus')).to_have_text("running")
+    victim = pids[0]
+    page.locator(f'tr[data-pid="{victim}"] .kill').click()
+    ex(page.locator(f'tr[data-pid="{victim}"]')).to_have_count(0)
+    support.wait_for(lambda: not support.pid_alive(victim), timeout=15, message="victim gone")
+    # circusd replaces it; the page shows the replacement
+    support.wait_for(lambda: len(set(console.circusd.pids("sleepy")) - {victim}) == 2, timeout=15)
+    ex(page.locator("#process-rows tr[data-pid]")).to_have_count(2)
+
+
+def test_watcher_page_sends_a_signal(console, tab):
+    """The signal form of a process: circusd reports it sent; the process is still there."""
+    ex = expect()
+    page = shown(console, tab, "/watchers/sleepy")
+    pid = console.circusd.pids("sleepy")[0]
+    line = page.locator(f'tr[data-pid="{pid}"]')
+    line.locator("select").select_option("CONT")
+    line.locator(".send-signal").click()
+    ex(page.locator(".notice-ok")).to_contain_text("signal sent")
+    assert support.pid_alive(pid)
+
+
 # --- the chart module alone (static/js/chart.js) -------------------------------------------------
 
 #: A page of two empty <svg> on circushttpd's origin, answered by the browser's route (not by
@@ -487,36 +518,6 @@ def test_a_redraw_changes_only_what_changed_and_a_slide_skips_a_fresh_chart(char
         }"""
     )
     assert result == {"changes": 0, "fresh": False, "stale": True}
-
-
-# --- the watcher page -----------------------------------------------------------------------------
-
-
-def test_watcher_page_lists_processes_and_kills_one(console, tab):
-    ex = expect()
-    page = shown(console, tab, "/watchers/sleepy")
-    pids = console.circusd.pids("sleepy")
-    for pid in pids:
-        ex(page.locator(f'tr[data-pid="{pid}"] .pstatus')).to_have_text("running")
-    victim = pids[0]
-    page.locator(f'tr[data-pid="{victim}"] .kill').click()
-    ex(page.locator(f'tr[data-pid="{victim}"]')).to_have_count(0)
-    support.wait_for(lambda: not support.pid_alive(victim), timeout=15, message="victim gone")
-    # circusd replaces it; the page shows the replacement
-    support.wait_for(lambda: len(set(console.circusd.pids("sleepy")) - {victim}) == 2, timeout=15)
-    ex(page.locator("#process-rows tr[data-pid]")).to_have_count(2)
-
-
-def test_watcher_page_sends_a_signal(console, tab):
-    """The signal form of a process: circusd reports it sent; the process is still there."""
-    ex = expect()
-    page = shown(console, tab, "/watchers/sleepy")
-    pid = console.circusd.pids("sleepy")[0]
-    line = page.locator(f'tr[data-pid="{pid}"]')
-    line.locator("select").select_option("CONT")
-    line.locator(".send-signal").click()
-    ex(page.locator(".notice-ok")).to_contain_text("signal sent")
-    assert support.pid_alive(pid)
 
 
 # --- a first load that fails ---------------------------------------------------------------------
