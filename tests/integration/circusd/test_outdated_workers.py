@@ -87,9 +87,12 @@ def outdated_event(events) -> dict:
 
 
 def test_outdated_workers_are_reported_and_kept(circusd, worker_cmd):
-    d = circusd(sleeper_config(worker_cmd, 1), WARMUP)
+    """Outdated workers are reported (an event, the log, status, list, circusctl) and kept; a
+    reload replaces them, even with ``send_hup = true`` (web's): SIGHUP cannot give a process
+    a new command or environment."""
+    d = circusd(sleeper_config(worker_cmd, 1, "send_hup = true"), WARMUP)
     web, same = sorted(d.pids("web")), d.pids("same")
-    quit_and_rewrite(d, sleeper_config(worker_cmd, 2))
+    quit_and_rewrite(d, sleeper_config(worker_cmd, 2, "send_hup = true"))
     with EventSubscriber(d.pubsub, ["watcher.web.outdated"], timeout=20) as events:
         d.start()
         event = outdated_event(events)
@@ -128,10 +131,11 @@ def test_outdated_workers_are_reported_and_kept(circusd, worker_cmd):
         assert run(client, d.endpoint, "status") == (0, "same: active\n" + status, "")
         assert run(client, d.endpoint, "list", "web") == (0, listed, "")
 
-    # reload replaces them (it replaces every process) and the marker goes away
-    d.ok("reload", name="web", waiting=True)
+    # reload replaces them (not a SIGHUP) and the marker goes away
+    info = d.ok("reload", name="web", waiting=True)["info"]
+    assert sorted(info["stopped"]) == web and info["kept"] == []
     new = d.pids("web")
-    assert len(new) == 2 and not set(new) & set(web)
+    assert len(new) == 2 and sorted(new) == sorted(info["started"]) and not set(new) & set(web)
     assert all(environ(pid)["VERSION"] == "2" for pid in new)
     assert "outdated" not in d.ok("status", name="web")
     assert "outdated" not in d.ok("status")
@@ -228,21 +232,6 @@ def test_circusd_flag_reload_outdated(circusd, worker_cmd):
     assert d.ok("status", name="broken")["outdated"] == kept
     after = d.log().split("outdated processes kept")[1]
     assert not [line for line in after.splitlines() if "broken:" in line and "replaced" in line]
-
-
-def test_send_hup_reload_replaces_outdated_workers(circusd, worker_cmd):
-    """SIGHUP cannot give a process a new command or environment: reload replaces them."""
-    d = circusd(sleeper_config(worker_cmd, 1, "send_hup = true"))
-    web = sorted(d.pids("web"))
-    quit_and_rewrite(d, sleeper_config(worker_cmd, 2, "send_hup = true"), "")
-    d.start()
-    assert d.ok("status", name="web")["outdated"] == web
-    info = d.ok("reload", name="web", waiting=True)["info"]
-    assert sorted(info["stopped"]) == web and info["kept"] == []
-    new = d.pids("web")
-    assert sorted(new) == sorted(info["started"]) and not set(new) & set(web)
-    assert all(environ(pid)["VERSION"] == "2" for pid in new)
-    assert "outdated" not in d.ok("status", name="web")
 
 
 def test_records_follow_the_workers_and_go_with_them(circusd, worker_cmd):
