@@ -19,8 +19,10 @@ import support
 from web_clients import WebClient, WsClient
 
 from circus.cli import circushttpd
-from circus.web.app import routes
-from circus.web.base import CSP
+
+# circus.web.app and circus.web.base (tornado.web) are imported by the tests that use them, not
+# at collection: tornado.web costs every xdist worker ~60 ms of CPU, and each collects every
+# file (docs/dev/test-suite.md, "pytest's own cost")
 
 PUBLIC = {"/login", "/logout", "/api/login", "/api/logout", "/api/session"}
 
@@ -32,6 +34,8 @@ def concrete(pattern: str) -> str:
 
 
 def protected_paths() -> list[str]:
+    from circus.web.app import routes
+
     paths = [concrete(p) for p, _ in routes() if p not in PUBLIC]
     assert "/ws" in paths and "/api/watchers" in paths and "/" in paths
     return paths
@@ -107,6 +111,8 @@ def test_session_cookie_flags_and_fresh_session_id(httpd):
 
 @pytest.mark.read_only
 def test_security_headers_everywhere(httpd):
+    from circus.web.base import CSP
+
     client = httpd.client()
     for path in ("/", "/api/watchers", "/api/nothing", "/login", "/nothing"):
         resp = client.get(path, headers={"Accept": "text/html"})

@@ -10,13 +10,10 @@ import json
 
 import pytest
 import support
-import tornado.httpclient
 import zmq
 import zmq.asyncio
 
-from circus.web.app import WebState, make_app
 from circus.web.auth import Authenticator
-from circus.web.base import SESSION_COOKIE
 from circus.web.circusd import CircusdLink
 
 pytestmark = pytest.mark.timeout(30)
@@ -73,6 +70,12 @@ class CountingCircusd:
 def test_the_watcher_list_asks_circusd_once_whatever_the_number_of_watchers(tmp_path):
     """``GET /api/watchers`` with 30 watchers: one call to circusd (``status`` with the
     processes), not one plus two per watcher (61)."""
+    # imported by the test, not at collection: tornado.web costs every xdist worker ~60 ms of
+    # CPU, and each collects every file (docs/dev/test-suite.md, "pytest's own cost")
+    import tornado.httpclient
+
+    from circus.web.app import WebState, make_app
+    from circus.web.base import SESSION_COOKIE
 
     async def scenario() -> tuple[collections.Counter, dict]:
         fake = CountingCircusd(f"ipc://{tmp_path}/circusd.sock")
