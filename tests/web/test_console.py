@@ -768,17 +768,17 @@ def test_a_page_opened_while_circusd_stalls_says_so_and_renders_once_it_answers(
 
 def test_a_restarted_console_asks_to_log_in_again(console, tab):
     """The banner while circushttpd is down; once it is back the session is gone (sessions
-    live in its memory), so the page goes to the login form, which brings it back."""
+    live in its memory), so the page goes to the login form, which brings it back. (The page
+    the stall test left, a watcher's: any page does.)"""
     ex = expect()
-    page = console.visit(tab, "/kernel")
-    console.ready(page)
+    page = shown(console, tab, "/watchers/sleepy")
     console.stop_httpd()
     ex(page.locator("#banner")).to_contain_text("web console is unreachable")
     console.start_httpd()
-    page.wait_for_url(re.compile(r".*/login\?next=%2Fkernel$"))
+    page.wait_for_url(re.compile(r".*/login\?next=%2Fwatchers%2Fsleepy$"))
     page.fill("#f-token", console.token)
     page.click("#login-submit")
-    page.wait_for_url(f"{console.url}/kernel")
+    page.wait_for_url(f"{console.url}/watchers/sleepy")
     ex(page.locator("#banner")).to_be_hidden()
 
 
