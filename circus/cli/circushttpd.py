@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 import stat
 import sys
@@ -21,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from circus import __version__
 from circus.util.fast_exit import ends_process
-from circus.util.no_openssl import import_asyncio
 from papa_kernel.cmdline import Option
 
 if TYPE_CHECKING:
@@ -32,8 +30,6 @@ if TYPE_CHECKING:
 
     from circus.web.app import WebState
     from circus.web.discovery import DiscoveredList
-
-asyncio = import_asyncio()  # without OpenSSL: TLS is optional (tls_context loads it)
 
 # Everything else is imported when used: main() reads its parent's pid first thing, before
 # the imports that take a while (the configuration model: ~0.5 s), so that a circusd killed
@@ -180,6 +176,8 @@ def _read_token(path: str) -> str:
 def load_token(path: str | None) -> str:
     """A fresh random token, or the one in ``path`` (created 0600 when missing, in a directory
     private to this user, created 0700 when missing)."""
+    import secrets
+
     if path is None:
         return secrets.token_urlsafe(TOKEN_BYTES)
     from circus.errors import UnsafePathError
@@ -335,6 +333,8 @@ async def serve(args: argparse.Namespace) -> int:
         print(f"circushttpd: log in at {url}login?token={token}", file=sys.stderr, flush=True)
     elif token is not None:
         log.info("login token in %s (log in at %slogin?token=...)", args.token_file, url)
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -388,7 +388,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"circushttpd: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return asyncio.run(serve(args))
+        from circus.util.no_openssl import import_asyncio
+
+        # without OpenSSL: TLS is optional (tls_context loads it)
+        return import_asyncio().run(serve(args))
     except StartError as exc:
         print(f"circushttpd: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START
