@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import support
@@ -18,8 +15,6 @@ from circus.client import Fleet, Host, fan_out, make_message
 from circus.errors import ConfigError
 
 pytestmark = pytest.mark.timeout(150)
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _body(name: str, worker_cmd: str) -> str:
@@ -72,11 +67,6 @@ def three(module_three):
     return module_three
 
 
-def _circusctl_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "circus.cli.circusctl", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
-
-
 def _circusctl(capsys, *args: str) -> tuple[int, str, str]:
     """circusctl in this process (no Python start-up: timings are circusctl's own)."""
     code = circusctl.main(list(args))
@@ -88,12 +78,13 @@ def _endpoint_args(daemons) -> list[str]:
     return [word for daemon in daemons for word in ("--endpoint", daemon.endpoint)]
 
 
-def test_status_on_three_hosts_one_block_each(three):
-    result = _circusctl_process(*_endpoint_args(three), "status")
-    assert result.returncode == 0, result.stderr
+def test_status_on_three_hosts_one_block_each(three, capsys):
+    """circusctl's main here (a fleet status as a process: test_fleet_netns.py)."""
+    code, out, err = _circusctl(capsys, *_endpoint_args(three), "status")
+    assert code == 0, err
     expected = "\n\n".join(f"== {d.endpoint} ==\napp{i}: active" for i, d in enumerate(three))
-    assert result.stdout == expected + "\n"
-    assert result.stderr == ""
+    assert out == expected + "\n"
+    assert err == ""
 
 
 def test_json_is_one_object_keyed_by_host(three, capsys):
