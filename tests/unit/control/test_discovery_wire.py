@@ -114,6 +114,21 @@ def test_unknown_interface_is_a_usage_error(capsys):
     assert "no network interface named 'nosuch0'" in capsys.readouterr().err
 
 
+def test_an_announcement_is_immutable_and_equal_whatever_its_seconds():
+    answer = Announcement("tcp://10.0.0.7:5555", "10.0.0.7", True, KEY)
+    later = answer.at(0.25)
+    assert later.seconds == 0.25 and answer.seconds == 0.0
+    assert later == answer and hash(later) == hash(answer) and len({answer, later}) == 1
+    assert later != Announcement("tcp://10.0.0.7:5555", "10.0.0.7", False, KEY)
+    assert not answer.original and Announcement("ipc:///a", "127.0.0.1", None).original
+    with pytest.raises(AttributeError, match="immutable"):
+        answer.curve = False
+    assert repr(later) == (
+        "Announcement(endpoint='tcp://10.0.0.7:5555', sender='10.0.0.7', curve=True, "
+        f"curve_public_key={KEY!r}, seconds=0.25)"
+    )
+
+
 def test_help_lists_the_discovery_options(capsys):
     assert circusctl.main(["--help"]) == 0
     out = capsys.readouterr().out
