@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.compat, pytest.mark.timeout(120)]
 
 REPO = Path(__file__).resolve().parent.parent.parent
 ORIGINAL_BIN = REPO / ".venv-circus019" / "bin"
-WORKER = f"{sys.executable} {support.CIRCUSD_WORKER}"
+WORKER = support.WORKER_CMD  # a sleeper is /bin/sleep; the others, Python -S
 
 READ_WITH_ORIGINAL_CLIENT = """
 import json, sys, time
