@@ -68,12 +68,16 @@ came back. Hence:
 - the monitor is attached from the connection to the end of the first call, then while calls
   are under way, and read as its events come (the blocking client in its reply's poller, the
   asyncio client with ``loop.add_reader``);
-- a blocking client keeps it attached between calls that follow each other within
-  :data:`IDLE_DETACH` (attaching and detaching cost ~70 µs of CPU per call, about half of a
-  ZeroMQ round trip), and the deadline thread (:mod:`circus.wire.deadlines`) detaches it,
-  reading what came, once the client has been idle that long (also a client made and not
-  called): an idle client holds at most that many seconds of events. An asyncio client
-  detaches it when its last call ends (its loop may be gone by the time a deadline comes).
+- a client keeps it attached between calls that follow each other within :data:`IDLE_DETACH`
+  (attaching and detaching cost ~70 µs of CPU per call, about half of a ZeroMQ round trip)
+  and detaches it, reading what came, once it has been idle that long: a blocking client by
+  the deadline thread (:mod:`circus.wire.deadlines`; also a client made and not called), so
+  that an idle client holds at most that many seconds of events; an asyncio client by a timer
+  of its own loop, which also reads the events as they come meanwhile (no other thread
+  touches the loop's objects, nor the socket the loop polls). A loop closed with the monitor
+  attached (a client called from ``asyncio.run`` and not stopped) reads nothing any more: the
+  deadline thread, which looks at such a client once it has been idle, detaches it then. (A
+  loop only stopped, to be run again, reads and detaches when it runs again.)
 
 Between calls the story is kept; a reconnection attempt seen by the next call says the
 connection it had is gone.
@@ -109,8 +113,9 @@ EVENTS = (
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
 TIMED_OUT = "Timed out."
-#: Seconds a blocking client's monitor stays attached after its last call: calls closer than
-#: this share one monitor; a client idle for longer has it detached (by the deadline thread).
+#: Seconds a client's monitor stays attached after its last call: calls closer than this share
+#: one monitor; a client idle for longer has it detached (by the deadline thread, or the timer
+#: of an asyncio client's loop).
 IDLE_DETACH = 1.0
 #: The first frame of a monitor message: the event (16 bits), its value (32 bits), no padding.
 MONITOR_HEADER = struct.Struct("=Hi")
@@ -178,6 +183,8 @@ class ConnectionWatch:
         self._loop: asyncio.AbstractEventLoop | None = None  # reads the monitor as events come
         #: the loop's timer that looks again when a grace ends (:meth:`next_verdict`)
         self._look_again: asyncio.TimerHandle | None = None
+        #: the loop's timer that detaches the monitor once the client is idle
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._calls = 0
         self._closed = False
         #: begin/end and the deadline thread's detach (the socket is used by one at a time)
@@ -188,32 +195,55 @@ class ConnectionWatch:
         self._detach_when_idle()  # a client made and not called at once holds no monitor
 
     def begin(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """A call starts: monitor the socket until the last call under way ends. An asyncio
-        client gives its ``loop``, which then reads the events as they come."""
+        """A call starts: monitor the socket until the client has been idle for
+        :data:`IDLE_DETACH` seconds. An asyncio client gives its ``loop``, which then reads
+        the events as they come."""
         with self._lock:
             self._calls += 1
             if self._closed:
                 return
+            if loop is not None and self._loop is not loop and self._loop is not None:
+                self._leave_loop()  # another loop now (the last one was closed, or stopped)
             if self.reader is None:
                 self._attach()
-            if loop is not None and self._loop is None and self.reader is not None:
+            if loop is None:
+                return
+            if self._loop is None and self.reader is not None:
                 loop.add_reader(self.reader.FD, self.drain)
                 self._loop = loop
                 self.drain()  # ZeroMQ's descriptor signals changes: read what came before
-                self._look_again_later()
+            self._look_again_later()  # a grace that ran out while idle: look again now
 
     def end(self) -> None:
-        """A call ended (replied, timed out or failed). After the last one under way, an
-        asyncio client's monitor is detached; a blocking client's is detached once the client
-        has been idle for :data:`IDLE_DETACH` seconds."""
+        """A call ended (replied, timed out or failed). Once the client has been idle for
+        :data:`IDLE_DETACH` seconds after the last one under way, its monitor is detached: by
+        the loop of an asyncio client, by the deadline thread for a blocking one."""
         with self._lock:
             self._calls = max(0, self._calls - 1)
-            if self._calls:
+            if self._calls or self.reader is None:
                 return
-            if self._loop is not None or self.reader is None:
-                self._detach()
+            loop = self._loop
+            if loop is None:
+                self._detach_when_idle()
                 return
-            self._detach_when_idle()
+            self._last_end = time.monotonic()
+            if self._idle_timer is None:
+                self._idle_timer = loop.call_later(IDLE_DETACH, self._idle_on_loop)
+                self._detach_when_idle()  # the deadline thread too, in case the loop closes
+
+    def _idle_on_loop(self) -> None:
+        """(The loop's timer.) Detach the monitor of a client idle for :data:`IDLE_DETACH`
+        seconds; else look again when it will have been."""
+        with self._lock:
+            self._idle_timer = None
+            loop = self._loop
+            if self._calls or self.reader is None or loop is None:
+                return  # a call under way sets the timer again when it ends
+            wait = self._last_end + IDLE_DETACH - time.monotonic()
+            if wait > 0:  # calls came meanwhile
+                self._idle_timer = loop.call_later(wait, self._idle_on_loop)
+                return
+            self._detach()
 
     def _detach_when_idle(self) -> None:
         self._last_end = time.monotonic()
@@ -222,15 +252,20 @@ class ConnectionWatch:
             deadlines.call_at(self, self._last_end + IDLE_DETACH)
 
     def at_deadline(self) -> float | None:
-        """From the deadline thread: detach the monitor of a client idle for
-        :data:`IDLE_DETACH` seconds; else say when to look again."""
+        """From the deadline thread: detach the monitor of a blocking client idle for
+        :data:`IDLE_DETACH` seconds, or of an asyncio client whose loop is closed; else say
+        when to look again."""
         with self._lock:
-            if self._calls or self.reader is None or self._loop is not None:
-                # a call under way schedules on its end; an asyncio client detaches by itself
-                self._detach_pending = False
+            if self._calls or self.reader is None:
+                self._detach_pending = False  # a call under way schedules on its end
                 return None
             due = self._last_end + IDLE_DETACH
-            if time.monotonic() < due:  # calls came meanwhile
+            now = time.monotonic()
+            if self._loop is not None and not self._loop.is_closed():
+                # its loop reads the monitor and detaches it (only the loop touches what the
+                # loop polls): look again later, in case the loop is closed before it does
+                return max(due, now) + IDLE_DETACH
+            if now < due:  # calls came meanwhile
                 return due
             self._detach_pending = False
             self._telling = True  # no on_refused from this thread: an asyncio client's futures
@@ -347,7 +382,7 @@ class ConnectionWatch:
             self._look_again_later()
 
     def _tell_if_hopeless(self) -> None:
-        if self.on_refused is not None and not self._telling and self.hopeless():
+        if self.on_refused is not None and self._calls and not self._telling and self.hopeless():
             self._telling = True
             try:
                 self.on_refused()
@@ -357,8 +392,8 @@ class ConnectionWatch:
     def _look_again_later(self) -> None:
         """(A client on an event loop.) Look again when a running grace ends: no event may
         come to tell it (:meth:`next_verdict`)."""
-        if self._loop is None or self.on_refused is None:
-            return
+        if self._loop is None or self.on_refused is None or not self._calls:
+            return  # (idle: the next call's begin looks)
         if self._look_again is not None:
             self._look_again.cancel()
             self._look_again = None
@@ -387,17 +422,25 @@ class ConnectionWatch:
         self._release = weakref.finalize(self, _stop_monitor, self._socket, reader)
         self._release.atexit = False
 
+    def _leave_loop(self) -> None:
+        """The loop no longer reads the monitor (from the loop's thread, or once it is
+        closed: then its timers and reader are gone with it)."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        for timer in (self._look_again, self._idle_timer):
+            if timer is not None and not loop.is_closed():
+                timer.cancel()
+        self._look_again = self._idle_timer = None
+        if self.reader is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError, ValueError, OSError):
+                loop.remove_reader(self.reader.FD)
+
     def _detach(self) -> None:
         reader = self.reader
         if reader is None:
             return
-        if self._loop is not None:
-            if self._look_again is not None:
-                self._look_again.cancel()
-                self._look_again = None
-            with contextlib.suppress(RuntimeError, ValueError, OSError):  # a closed loop
-                self._loop.remove_reader(reader.FD)
-            self._loop = None
+        self._leave_loop()
         self.drain()  # first: a full pair blocks libzmq, which would not let go of the monitor
         with contextlib.suppress(zmq.ZMQError):
             self._socket.disable_monitor()
