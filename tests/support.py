@@ -201,7 +201,54 @@ def running(argv: list[str], **popen_kwargs) -> Iterator[subprocess.Popen]:
 
 import collections  # noqa: E402
 import ctypes  # noqa: E402
+import select  # noqa: E402
 import threading  # noqa: E402
+
+
+class DeathClock(threading.Thread):
+    """When each of ``pids`` exits, seen on a pidfd of each (opened at once, so the pids
+    cannot be reused meanwhile), not by polling: ``died[pid]`` in ``time.monotonic()``,
+    ``died_boottime[pid]`` in CLOCK_BOOTTIME (the clock of a process's start time in /proc:
+    :func:`start_boottime`). For processes that are not this test's children too (a killed
+    kernel's orphans)."""
+
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.died: dict[int, float] = {}
+        self.died_boottime: dict[int, float] = {}
+        self._fds = {os.pidfd_open(pid): pid for pid in pids}
+        self._poll = select.poll()
+        for fd in self._fds:
+            self._poll.register(fd, select.POLLIN)
+        self.start()
+
+    def run(self) -> None:
+        try:
+            while len(self.died) < len(self._fds):
+                for fd, _ in self._poll.poll():
+                    pid = self._fds[fd]
+                    self.died_boottime[pid] = time.clock_gettime(time.CLOCK_BOOTTIME)
+                    self.died[pid] = time.monotonic()
+                    self._poll.unregister(fd)
+        finally:
+            for fd in self._fds:
+                os.close(fd)
+
+    def wait(self, timeout: float = 10.0) -> None:
+        """Wait up to ``timeout`` seconds until every one of the pids has exited."""
+        self.join(timeout)
+        if self.is_alive():
+            alive = sorted(set(self._fds.values()) - set(self.died))
+            raise AssertionError(f"still alive after {timeout}s: {alive}")
+
+
+def start_boottime(pid: int) -> float:
+    """When ``pid`` started, in CLOCK_BOOTTIME seconds (/proc's clock ticks: 10 ms steps,
+    rounded down)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+
 
 PR_SET_CHILD_SUBREAPER = 36
 
