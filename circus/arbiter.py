@@ -451,7 +451,7 @@ class Arbiter:
                 self._unconfigured.append((host, info.name))
                 continue
             wid = parsed[1]
-            proc = Process(host, info.name, wid, info.pid, info.started, adopted=True)
+            proc = Process(host, info.name, wid, info.pid, info.started, adopted=True, age=info.age)
             proc.fingerprint = spawn_records.match(records, info.name, info.pid)
             counts = adopted.setdefault(watcher, [0, 0])
             if proc.fingerprint is not None:

@@ -65,6 +65,7 @@ class Process:
         pid: int,
         started: float,
         adopted: bool = False,
+        age: float | None = None,
     ):
         self.host = host
         self.name = name  # host-unique name, e.g. circus.web.3
@@ -83,9 +84,16 @@ class Process:
         self.exit_code: int | None = None
         self._exited: asyncio.Event | None = None  # made by the first wait()
         # Ages run on the loop's clock (the one max_age timers use) from the moment circusd
-        # learned of the process: at its spawn (age 0), or when adopted (its age then).
+        # learned of the process: at its spawn (age 0), or when adopted (its age then, as the
+        # host measured it: ``started`` is on the host's wall clock, off from circusd's by a
+        # remote host's skew; only a host that does not say has it taken from that).
         self._seen_at = asyncio.get_running_loop().time()
-        self._age_when_seen = max(0.0, time.time() - started) if adopted else 0.0
+        if not adopted:
+            self._age_when_seen = 0.0
+        elif age is not None:
+            self._age_when_seen = max(0.0, age)
+        else:
+            self._age_when_seen = max(0.0, time.time() - started)
         # psutil handles kept between stats calls: cpu_percent() measures since the previous
         # call on the same handle (a new handle each time always reads 0.0). Made at the
         # first stats call, not at spawn.

@@ -27,7 +27,7 @@ from papa_kernel.typenames import Protocol
 
 log = klog.get(__name__)
 
-PROTOCOL_VERSION = 4  # papa 1.0.6 is protocol 1; extensions are listed in docs/kernel-protocol.md
+PROTOCOL_VERSION = 5  # papa 1.0.6 is protocol 1; extensions are listed in docs/kernel-protocol.md
 # 3: make socket systemd=, make process stop_signal= (circusd sends it only to protocol >= 3)
 # 4: make process arg.N= (circusd sends it only to protocol >= 4)
 

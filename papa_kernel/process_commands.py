@@ -81,15 +81,26 @@ def make_process_command(session: Session, args: list[str]) -> str | None:
 
 @command(
     "list processes",
-    usage="list processes [NAME|PREFIX*...]",
+    usage="list processes [age=1] [NAME|PREFIX*...]",
     summary="show processes (exit_code= once exited)",
-    details="  NAME pid= running= started= [exit_code=] [dropped_out=] [dropped_err=] args=...",
+    details=(
+        "  NAME pid= running= started= [exit_code=] [dropped_out=] [dropped_err=] [age=]\n"
+        "       args=...\n"
+        "  age=1: a running process's line also has age=SECONDS, how long it has run on\n"
+        "  the kernel's clock (started= is the kernel's wall clock: another machine's may\n"
+        "  differ)."
+    ),
 )
 def list_processes_command(session: Session, args: list[str]) -> str:
-    """``list processes [PATTERN...]``."""
+    """``list processes [age=1] [PATTERN...]``. Only a leading ``age=`` is an option: other
+    arguments are names or patterns, as in papa 1.0.6 (a process name may contain ``=``)."""
+    with_age = False
+    if args and args[0].startswith("age="):
+        with_age = parse_bool("age", args[0][len("age=") :])
+        args = args[1:]
     processes = session.kernel.processes
     names = select_names(args, processes, strict=False)
-    return "\n".join(processes[name].describe() for name in names)
+    return "\n".join(processes[name].describe(with_age) for name in names)
 
 
 @command(

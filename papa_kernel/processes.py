@@ -135,8 +135,9 @@ class ProcessEntry:
         self.exit_time = time.time()  # now, so timestamps never go backwards in a batch
         self.transition(State.FINISHED)
 
-    def describe(self) -> str:
-        """The ``list processes`` line (papa 1.0.6 fields, then extensions before ``args=``)."""
+    def describe(self, with_age: bool = False) -> str:
+        """The ``list processes`` line (papa 1.0.6 fields, then extensions before ``args=``);
+        ``with_age``: a running process's line also says how long it has run (``age=``)."""
         parts = [
             self.name,
             f"pid={self.pid}",
@@ -149,6 +150,10 @@ class ProcessEntry:
         for stream in self.streams:  # out, then err
             if stream.dropped_total:
                 parts.append(f"dropped_{stream.kind}={stream.dropped_total}")
+        if with_age and self.state is State.RUNNING:
+            # RUNNING is an entry's first state: state_since is its spawn, on the monotonic
+            # clock (a client on another machine cannot compare started= with its own clock)
+            parts.append(f"age={time.monotonic() - self.state_since:.3f}")
         parts.append(f"args={self.args_text}")
         return " ".join(parts)
 

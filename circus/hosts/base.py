@@ -70,6 +70,9 @@ class ProcessInfo:
     running: bool
     exit_code: int | None = None  # exit status, or -signum when killed by a signal
     args: str = ""
+    #: seconds it has run, on the host's clock (None: the host did not say); ``started`` is
+    #: the host's wall clock, which a remote host's skew puts off from circusd's
+    age: float | None = None
 
 
 @frozen_record

@@ -377,7 +377,9 @@ class KernelHost(ProcessHost):
         return any(line.split(" ", 1)[0] == name for line in lines(body))
 
     async def list_processes(self, prefix: str = "") -> list[ProcessInfo]:
-        body = await self._request(f"list processes {pattern(prefix)}")
+        # age=1: how long each has run, on the kernel's clock (protocol 5; an older kernel
+        # takes "age=1" for a name that matches nothing)
+        body = await self._request(f"list processes age=1 {pattern(prefix)}")
         return [parse_process_line(line) for line in lines(body)]
 
     async def forget(self, name: str) -> None:

@@ -338,6 +338,7 @@ def parse_process_line(line: str) -> ProcessInfo:
             running=fields.get("running") == "True",
             exit_code=exit_code,
             args=args if sep else "",
+            age=float(fields["age"]) if "age" in fields else None,
         )
     except (KeyError, ValueError) as exc:
         raise ProtocolError(f"unreadable process line from the kernel: {line!r} ({exc})") from None

@@ -9,7 +9,9 @@ batches, in order, one batch at a time, to the handler given to :meth:`open`.
 
 Timestamps (``started``, exit and output times) are wall-clock seconds on the loop's clock:
 ``host.wall()`` is the real time at the host's creation plus the loop time elapsed since, so on
-a :class:`~circus.testing.clock.VirtualTimeLoop` they advance with virtual time.
+a :class:`~circus.testing.clock.VirtualTimeLoop` they advance with virtual time; plus
+``clock_skew`` seconds, for a host whose clock is off from circusd's (a remote machine's). As
+papa-kernel does, the host lists a running process's ``age`` on its own clock.
 
 Fake pids are above the Linux ``PID_MAX_LIMIT`` (2**22), so no real process can ever have one:
 code that still signals pids directly (process groups, psutil children) finds nothing.
@@ -83,8 +85,10 @@ class FakeProcess:
 class FakeHost(ProcessHost):
     """See the module docstring. ``persistent`` says which real host it stands for."""
 
-    def __init__(self, *, persistent: bool = True):
+    def __init__(self, *, persistent: bool = True, clock_skew: float = 0.0):
         self.persistent = persistent
+        #: seconds the host's wall clock is ahead of this machine's (negative: behind)
+        self.clock_skew = clock_skew
         self.calls: list[Call] = []
         self.processes: dict[str, FakeProcess] = {}  # name -> its latest process
         self.history: list[FakeProcess] = []  # every process ever, replaced ones included
@@ -114,7 +118,7 @@ class FakeHost(ProcessHost):
     def wall(self) -> float:
         """Wall-clock seconds that advance with the loop's clock."""
         if self._origin is None:
-            self._origin = time.time() - self.now()
+            self._origin = time.time() + self.clock_skew - self.now()
         return self._origin + self.now()
 
     def _record(
@@ -259,7 +263,14 @@ class FakeHost(ProcessHost):
     async def list_processes(self, prefix: str = "") -> list[ProcessInfo]:
         self._record("list_processes", prefix)
         return [
-            ProcessInfo(p.name, p.pid, p.started, p.running, p.exit_code)
+            ProcessInfo(
+                p.name,
+                p.pid,
+                p.started,
+                p.running,
+                p.exit_code,
+                age=self.wall() - p.started if p.running else None,
+            )
             for p in self.processes.values()
             if p.name.startswith(prefix)
         ]

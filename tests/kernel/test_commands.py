@@ -15,7 +15,7 @@ pytestmark = pytest.mark.shared_kernel
 
 def test_greeting_and_version(client):
     assert client.greeting == b'Papa is home. Type "help" for commands.\n> '
-    assert re.fullmatch(r"papa-kernel \S+ protocol 4", client.cmd("version"))
+    assert re.fullmatch(r"papa-kernel \S+ protocol 5", client.cmd("version"))
     assert client.cmd("v") == client.cmd("VERSION")
 
 
@@ -105,6 +105,28 @@ def test_make_list_remove_process(client):
     assert client.cmd("r p p1") == ""
     assert client.cmd("l p") == ""
     assert "nothere not found" in client.error("r p nothere")
+
+
+def test_list_processes_age_1_says_how_long_each_has_run(client):
+    """``age=1`` (protocol 5): a running process's line says how long it has run, on the
+    kernel's monotonic clock (a client on another machine cannot compare ``started=`` with its
+    own clock); without it, lines are papa 1.0.6's (an original client never asks)."""
+    line = client.cmd(r"make process aged sh -c sleep\ 30")
+    assert " age=" not in line and client.cmd("list processes aged") == line
+    listed = client.cmd("list processes age=1 aged")
+    match = re.fullmatch(
+        r"aged pid=\d+ running=True started=[\d.]+ age=(\d+\.\d{3}) args=sh -c sleep 30", listed
+    )
+    assert match, listed
+    assert 0 <= float(match[1]) < 10
+    support.wait_for(  # it grows
+        lambda: float(processes(client, "age=1", "aged")["aged"]["age"]) > float(match[1])
+    )
+    client.cmd("make process done true")
+    wait_exited(client, "done")
+    assert " age=" not in client.cmd("list processes age=1 done")  # only while running
+    assert set(processes(client, "age=1")) >= {"aged", "done"}  # no pattern: all
+    assert 'Option "age" must be 1 or 0' in client.error("list processes age=maybe")
 
 
 def test_remove_processes_without_names_removes_all(client):

@@ -8,16 +8,19 @@ import subprocess
 
 from support import kill_tree
 
-from circus.hosts.kernel_boot import boot_command
+from circus.hosts.kernel_boot import RUN_NOW, boot_command
 
 READY = "papa-kernel ready "
+#: A kernel whose wall clock (``time.time``: ``started=``, output and exit times) is off from
+#: this machine's by ``{skew}`` seconds, as a remote host's may be.
+SKEWED_CLOCK = "import time\n_wall = time.time\ntime.time = lambda: _wall() + {skew!r}\n"
 START_TIMEOUT = 15.0
 
 
 class RunningKernel:
     """A papa-kernel started in the foreground by a test."""
 
-    def __init__(self, directory: str, tcp: bool = False):
+    def __init__(self, directory: str, tcp: bool = False, clock_skew: float = 0.0):
         self.directory = directory
         self.path = os.path.join(directory, "k.sock")
         self.log = os.path.join(directory, "kernel.log")
@@ -25,7 +28,9 @@ class RunningKernel:
             [
                 # as circusd starts it: python -S (papa_kernel is stdlib-only; without site a
                 # Python start costs ~14 instead of ~37 ms of CPU)
-                *boot_command(),
+                *boot_command(
+                    SKEWED_CLOCK.format(skew=clock_skew) + RUN_NOW if clock_skew else RUN_NOW
+                ),
                 "--socket",
                 self.path,
                 "--force",

@@ -215,6 +215,11 @@ def test_process_lines():
     assert (info.name, info.pid, info.running, info.exit_code) == ("demo.proc", 5645, True, None)
     assert info.started == 1795604850.9767973
     assert info.args == "sh -c echo hi; sleep 1; echo bye >&2"
+    assert info.age is None  # papa 1.0.6, or no age=1 asked: circusd falls back to started
+    aged = kp.parse_process_line(
+        "w.1 pid=7 running=True started=1795604850.9767973 age=12.345 args=sleep 30"
+    )
+    assert (aged.age, aged.args) == (12.345, "sleep 30")  # protocol 5, list processes age=1
     exited = kp.parse_process_line(
         "sh1 pid=9005 running=False started=1795605007.2855754 uid=0 shell=True exit_code=-9 "
         "dropped_out=10 args=echo args=x"
