@@ -107,23 +107,26 @@ POLL_INTERVAL = 0.1
 
 
 class StatusPoller(threading.Thread):
-    """Polls every host's status from the root namespace (one Fleet, all hosts at once)
-    and keeps each snapshot: the statuses of web0..web2, None for a host without a reply."""
+    """Polls every host's status from the root namespace (one Fleet, all hosts at once) and
+    keeps each host's answers as ``(status, sent, answered)`` (``time.monotonic()``): the host
+    had that status at some moment between the two. One poll's answers are not one moment: a
+    host the machine's load holds up answers later, maybe after a restart sent meanwhile."""
 
     def __init__(self, cluster: Cluster) -> None:
         super().__init__(daemon=True)
         self.hosts = load_hosts(str(cluster.hosts_file))
-        self.snapshots: list[tuple[str | None, ...]] = []
+        self.answers: list[list[tuple[str, float, float]]] = [[] for _ in self.hosts]
         self._halt = threading.Event()
 
     def run(self) -> None:
         async def poll():
             async with Fleet(self.hosts, timeout=5) as fleet:
                 while not self._halt.is_set():
-                    results = await fleet.send_message("status")
-                    self.snapshots.append(
-                        tuple(r.reply["statuses"]["web"] if r.ok else None for r in results)
-                    )
+                    sent = time.monotonic()
+                    for index, result in enumerate(await fleet.send_message("status")):
+                        if result.ok:  # no answer (a loaded machine) proves nothing
+                            status = result.reply["statuses"]["web"]
+                            self.answers[index].append((status, sent, sent + result.seconds))
                     await asyncio.sleep(POLL_INTERVAL)
 
         asyncio.run(poll())
@@ -132,13 +135,26 @@ class StatusPoller(threading.Thread):
         self._halt.set()
         self.join(timeout=20)
 
+    def surely_down(self, host: int) -> tuple[float, float] | None:
+        """A span during which ``host`` was down for sure: from the latest moment of its first
+        answer that was not ``active`` to the earliest of its last (it is down once, in one
+        stretch). None if that is not a span (fewer than two such answers, or they overlap)."""
+        down = [
+            (sent, answered) for status, sent, answered in self.answers[host] if status != "active"
+        ]
+        if len(down) < 2 or down[0][1] > down[-1][0]:
+            return None
+        return down[0][1], down[-1][0]
+
 
 def test_rolling_restart_one_host_at_a_time(shared_cluster, capsys):
     cluster = shared_cluster
     before = [d.pids("web") for d in cluster.daemons]
     poller = StatusPoller(cluster)
     poller.start()
-    support.wait_for(lambda: poller.snapshots, timeout=20, message="a first status snapshot")
+    support.wait_for(
+        lambda: all(poller.answers), timeout=20, message="a first answer from each host"
+    )
     try:
         args = ("--hosts", str(cluster.hosts_file), "--serial", "restart", "--waiting")
         result = circusctl_here(capsys, *args)
@@ -148,17 +164,20 @@ def test_rolling_restart_one_host_at_a_time(shared_cluster, capsys):
     assert result.stdout == cluster.blocks(["ok"] * 3)
     after = [d.pids("web") for d in cluster.daemons]
     assert all(not set(b) & set(a) for b, a in zip(before, after, strict=True)), (before, after)
-    # never two hosts down at once, and they went down in order, each once
-    down_runs: list[int] = []
-    for snapshot in poller.snapshots:
-        # (None: no answer to that poll, on a loaded machine; it proves nothing either way)
-        down = [i for i, status in enumerate(snapshot) if status not in ("active", None)]
-        assert len(down) <= 1, poller.snapshots
-        if down and (not down_runs or down_runs[-1] != down[0]):
-            down_runs.append(down[0])
-    assert down_runs == [0, 1, 2], poller.snapshots
-    for host in range(3):  # each host's down time was seen more than once
-        assert sum(1 for s in poller.snapshots if s[host] not in ("active", None)) > 1, host
+    # never two hosts down at once, and they went down in order: each host was surely down
+    # for a span (seen down twice at least), the spans come in host order, and no other host
+    # answered "down" from within a host's span
+    spans = [poller.surely_down(host) for host in range(3)]
+    assert None not in spans, (spans, poller.answers)
+    assert spans[0][1] < spans[1][0] and spans[1][1] < spans[2][0], (spans, poller.answers)
+    for host, (start, end) in enumerate(spans):
+        for other in set(range(3)) - {host}:
+            inside = [
+                (status, sent - start, answered - start)
+                for status, sent, answered in poller.answers[other]
+                if status != "active" and start <= sent and answered <= end
+            ]
+            assert not inside, (host, other, inside, spans, poller.answers)
 
 
 def test_serial_stops_at_the_first_failing_host(shared_cluster, capsys):
