@@ -268,7 +268,7 @@ def test_spawn_errors_name_the_problem_and_leak_nothing(spec, message):
 def test_duplicate_name_is_refused_until_the_exit_is_reported():
     async def main():
         async with local_host() as (host, events):
-            await host.spawn(sh("d", "sleep 30"))
+            await host.spawn(sh("d", "exec sleep 30"))  # (sh's child would outlive a SIGTERM)
             with pytest.raises(SpawnError, match="already exists"):
                 await host.spawn(sh("d", "true"))
             assert await host.signal("d", signal.SIGTERM)
