@@ -20,7 +20,8 @@ COMPAT_SUPERVISOR := .venv-supervisor
 # time) and the CPU (~200 -> ~170 s for the machine): on a quiet clean clone (04:45-04:50),
 # -n 6: 90.4 s, 15 s of the cores idle; -n 8: 86.5 s, 4 s idle, all passed (flaky's 6 loaded
 # runs at -n 6 and one at -n 8 passed too). So 8, where the suite is CPU-bound: the rest of the
-# time is in its CPU (docs/dev/test-suite.md). --dist loadfile runs each file on one worker,
+# time is in its CPU (docs/dev/test-suite.md). Session 7 (clean clones, 07:18-07:24): -n 6 71.5 s with
+# 15 s of the cores idle, -n 7 72.2 s, -n 8 67.9 and 74.4 s: still 8. --dist loadfile runs each file on one worker,
 # so a module fixture (a browser, a circusd + circushttpd, a built wheel) starts once, not once
 # per worker, and two in-tree wheel builds never collide: on 187 tests (web, packaging,
 # policy, controller), -n 4 --dist load: 120 s and a failure; --dist loadfile: 94 s, all pass.
