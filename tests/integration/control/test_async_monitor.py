@@ -13,6 +13,7 @@ a call is told stays right.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -21,35 +22,17 @@ import support
 import zmq
 import zmq.asyncio
 from responder import Responder
+from watch_timing import QUICK_DETACH
 
-import circus.client
 from circus.client import AsyncCircusClient
 from circus.errors import CallError
 from circus.wire import diagnose
-from circus.wire.diagnose import ConnectionWatch, heartbeat
+from circus.wire.diagnose import ConnectionWatch
 
 pytestmark = pytest.mark.timeout(30)
 
-#: The idle time before a monitor is detached, where a test waits for it.
-QUICK_DETACH = 0.2
 #: Calls in a row that must share one monitor.
 CALLS = 20
-
-
-@pytest.fixture
-def quick_detach(monkeypatch):
-    monkeypatch.setattr(diagnose, "IDLE_DETACH", QUICK_DETACH)
-
-
-@pytest.fixture
-def fast_retries(monkeypatch):
-    """Clients reconnect every millisecond (ZeroMQ's default is 100 ms): many events."""
-
-    def fast(socket, timeout):
-        heartbeat(socket, timeout)
-        socket.setsockopt(zmq.RECONNECT_IVL, 1)
-
-    monkeypatch.setattr(circus.client, "heartbeat", fast)
 
 
 @pytest.fixture
@@ -80,6 +63,17 @@ def responder(tmp_path):
     server.close()
 
 
+@contextlib.asynccontextmanager
+async def async_client(endpoint: str, timeout: float):
+    """An AsyncCircusClient on a context of its own, destroyed (linger 0) after it."""
+    context = zmq.asyncio.Context()
+    try:
+        async with AsyncCircusClient(context, endpoint, timeout=timeout) as client:
+            yield client
+    finally:
+        context.destroy(linger=0)
+
+
 async def _until(predicate, timeout: float, message: str) -> None:
     """Poll ``predicate`` while the loop runs (its timers and readers with it)."""
     deadline = time.monotonic() + timeout
@@ -95,33 +89,25 @@ def test_calls_in_a_row_share_one_monitor_then_the_loop_detaches_it(
     attached, detached_on = attaches
 
     async def scenario() -> None:
-        context = zmq.asyncio.Context()
-        try:
-            async with AsyncCircusClient(
-                context, f"ipc://{tmp_path}/ctl.sock", timeout=10
-            ) as client:
-                for n in range(CALLS):
-                    assert (await client.send_message("status", n=n))["echo"] == n
-                await client.cast("status")
-                assert len(attached) == 1, f"{len(attached)} monitors for {CALLS} calls"
-                assert client.watch.reader is not None  # kept after the last call
-                # concurrent calls too
-                replies = await asyncio.gather(
-                    *(client.send_message("status", n=n) for n in range(5))
-                )
-                assert [reply["echo"] for reply in replies] == list(range(5))
-                assert len(attached) == 1
-                await _until(
-                    lambda: client.watch.reader is None,
-                    QUICK_DETACH + 5,
-                    "the idle client's monitor detached",
-                )
-                # by the loop's own timer, on the loop's thread
-                assert detached_on == [threading.get_ident()]
-                assert (await client.send_message("status", n=99))["echo"] == 99
-                assert len(attached) == 2  # a new one for the next burst
-        finally:
-            context.destroy(linger=0)
+        async with async_client(f"ipc://{tmp_path}/ctl.sock", timeout=10) as client:
+            for n in range(CALLS):
+                assert (await client.send_message("status", n=n))["echo"] == n
+            await client.cast("status")
+            assert len(attached) == 1, f"{len(attached)} monitors for {CALLS} calls"
+            assert client.watch.reader is not None  # kept after the last call
+            # concurrent calls too
+            replies = await asyncio.gather(*(client.send_message("status", n=n) for n in range(5)))
+            assert [reply["echo"] for reply in replies] == list(range(5))
+            assert len(attached) == 1
+            await _until(
+                lambda: client.watch.reader is None,
+                QUICK_DETACH + 5,
+                "the idle client's monitor detached",
+            )
+            # by the loop's own timer, on the loop's thread
+            assert detached_on == [threading.get_ident()]
+            assert (await client.send_message("status", n=99))["echo"] == 99
+            assert len(attached) == 2  # a new one for the next burst
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
 
@@ -133,20 +119,14 @@ def test_calls_closer_than_the_idle_time_keep_the_monitor(
     attached, _ = attaches
 
     async def scenario() -> None:
-        context = zmq.asyncio.Context()
-        try:
-            async with AsyncCircusClient(
-                context, f"ipc://{tmp_path}/ctl.sock", timeout=10
-            ) as client:
-                started = time.monotonic()
-                n = 0
-                while time.monotonic() - started < 3 * QUICK_DETACH:
-                    assert (await client.send_message("status", n=n))["echo"] == n
-                    n += 1
-                    await asyncio.sleep(QUICK_DETACH / 4)
-                assert len(attached) == 1
-        finally:
-            context.destroy(linger=0)
+        async with async_client(f"ipc://{tmp_path}/ctl.sock", timeout=10) as client:
+            started = time.monotonic()
+            n = 0
+            while time.monotonic() - started < 3 * QUICK_DETACH:
+                assert (await client.send_message("status", n=n))["echo"] == n
+                n += 1
+                await asyncio.sleep(QUICK_DETACH / 4)
+            assert len(attached) == 1
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
 
@@ -168,20 +148,16 @@ def test_a_kept_monitor_is_read_as_its_events_come(fast_retries, monkeypatch):
     responder = Responder(endpoint)
 
     async def scenario() -> None:
-        context = zmq.asyncio.Context()
-        try:
-            async with AsyncCircusClient(context, endpoint, timeout=1) as client:
-                assert (await client.send_message("status", n=1))["echo"] == 1
-                monitor = client.watch.reader
-                responder.close()
-                # hundreds of reconnection attempts, read while no call is under way
-                await _until(lambda: applied.count(0) > 200, 10, "the idle client's events read")
-                assert client.watch.reader is monitor  # still the same monitor
-                assert client.watch.lost
-                with pytest.raises(CallError, match=f"^circusd at {endpoint} became unreachable"):
-                    await client.send_message("status", n=2)
-        finally:
-            context.destroy(linger=0)
+        async with async_client(endpoint, timeout=1) as client:
+            assert (await client.send_message("status", n=1))["echo"] == 1
+            monitor = client.watch.reader
+            responder.close()
+            # hundreds of reconnection attempts, read while no call is under way
+            await _until(lambda: applied.count(0) > 200, 10, "the idle client's events read")
+            assert client.watch.reader is monitor  # still the same monitor
+            assert client.watch.lost
+            with pytest.raises(CallError, match=f"^circusd at {endpoint} became unreachable"):
+                await client.send_message("status", n=2)
 
     try:
         asyncio.run(asyncio.wait_for(scenario(), 20))
@@ -195,16 +171,12 @@ def test_a_connection_lost_while_idle_and_detached_is_told_as_lost(fast_retries,
     responder = Responder(endpoint)
 
     async def scenario() -> None:
-        context = zmq.asyncio.Context()
-        try:
-            async with AsyncCircusClient(context, endpoint, timeout=1) as client:
-                assert (await client.send_message("status", n=1))["echo"] == 1
-                responder.close()
-                await _until(lambda: client.watch.reader is None, QUICK_DETACH + 5, "detach")
-                with pytest.raises(CallError, match=f"^circusd at {endpoint} became unreachable"):
-                    await client.send_message("status", n=2)
-        finally:
-            context.destroy(linger=0)
+        async with async_client(endpoint, timeout=1) as client:
+            assert (await client.send_message("status", n=1))["echo"] == 1
+            responder.close()
+            await _until(lambda: client.watch.reader is None, QUICK_DETACH + 5, "detach")
+            with pytest.raises(CallError, match=f"^circusd at {endpoint} became unreachable"):
+                await client.send_message("status", n=2)
 
     try:
         asyncio.run(asyncio.wait_for(scenario(), 20))

@@ -23,12 +23,11 @@ import support
 import zmq
 import zmq.asyncio
 from responder import Responder
+from watch_timing import QUICK_DETACH
 
-import circus.client
 from circus.client import AsyncCircusClient, CircusClient
 from circus.errors import CallError
 from circus.wire import diagnose
-from circus.wire.diagnose import heartbeat
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,28 +42,8 @@ FLOOD_IDLE = 0.5
 #: How long a call waits for circusd to come back: about 1300 events at a retry per
 #: millisecond, which the call must read as they come (checked: :func:`applied`).
 ABSENCE = 1.0
-#: The deadline thread's idle time before it detaches a monitor (``diagnose.IDLE_DETACH``, 1 s)
-#: where a test is not about its value (:func:`quick_detach`).
-QUICK_DETACH = 0.2
 #: A call to a silent ROUTER: connected (ipc, in milliseconds), then no answer.
 SILENT_TIMEOUT = 1.0
-
-
-@pytest.fixture
-def fast_retries(monkeypatch):
-    """Clients reconnect every millisecond (ZeroMQ's default is 100 ms)."""
-
-    def fast(socket, timeout):
-        heartbeat(socket, timeout)
-        socket.setsockopt(zmq.RECONNECT_IVL, 1)
-
-    monkeypatch.setattr(circus.client, "heartbeat", fast)
-
-
-@pytest.fixture
-def quick_detach(monkeypatch):
-    """The deadline thread detaches an idle client's monitor after :data:`QUICK_DETACH`."""
-    monkeypatch.setattr(diagnose, "IDLE_DETACH", QUICK_DETACH)
 
 
 def _flood(client: CircusClient, directory) -> None:
